@@ -1,0 +1,504 @@
+"""The operator's files (DESIGN §2) parsed once into frozen, typed objects.
+
+``load_config(path)`` reads ``alertd.yaml`` and every file it names, checks all of them and either returns a
+:class:`Config` or raises :class:`ConfigError` listing every problem as ``file:line:col: message``. Nothing
+downstream reads YAML or raw dicts.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from .errors import ConfigError, Problem
+from .model import SEVERITY_NAMES, FeedKind, Severity
+from .parse import FORMATS
+from .registry import Establishment, Registry, load_registry
+from .yamlsrc import Pos, Reader, YMap, load
+
+TLP_LEVELS = ("clear", "green", "amber", "amber+strict", "red")
+DEFAULT_RENOTIFY: Mapping[Severity, timedelta | None] = MappingProxyType(
+    {
+        Severity.IMMINENT: timedelta(days=1),
+        Severity.CRITICAL: timedelta(days=7),
+        Severity.HIGH: timedelta(days=30),
+        Severity.INFO: None,
+    }
+)
+DEFAULT_MAX_BYTES = 50 * 1024 * 1024
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h|d|w)\s*$")
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+_FEED_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+
+
+def parse_duration(text: str) -> timedelta:
+    """``30s``, ``15m``, ``1h``, ``1d``, ``2w`` as a timedelta; ValueError otherwise."""
+    found = _DURATION.match(text)
+    if not found:
+        raise ValueError(f"{text!r} is not a duration; write a number and a unit: 30s, 15m, 1h, 1d, 2w")
+    return timedelta(seconds=float(found.group(1)) * _UNITS[found.group(2)])
+
+
+@dataclass(frozen=True, slots=True)
+class FeedConfig:
+    """One feed to poll (``feeds.yaml``)."""
+
+    id: str
+    url: str
+    format: str
+    interval: timedelta
+    kind: FeedKind
+    severity: Severity | None = None
+    columns: Mapping[str, str] = field(default_factory=dict)
+    tlp: str = "amber"
+    max_bytes: int = DEFAULT_MAX_BYTES
+    timeout: float = 60.0
+
+
+@dataclass(frozen=True, slots=True)
+class Selector:
+    """Which establishments a subscription covers: ``all``, or every given key must hold."""
+
+    everyone: bool = False
+    ids: frozenset[str] = frozenset()
+    kinds: frozenset[str] = frozenset()
+    regions: frozenset[str] = frozenset()
+    tags: frozenset[str] = frozenset()
+
+    def selects(self, est: Establishment) -> bool:
+        if self.everyone:
+            return True
+        return (
+            (not self.ids or est.id in self.ids)
+            and (not self.kinds or est.kind in self.kinds)
+            and (not self.regions or est.region in self.regions)
+            and (not self.tags or not self.tags.isdisjoint(est.tags))
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Subscription:
+    """Who gets what, and when (``subscriptions.yaml``); ``digest`` is a cron expression or None."""
+
+    name: str
+    selector: Selector
+    min_severity: Severity
+    digest: str | None = None
+    feeds: frozenset[str] | None = None
+
+    @property
+    def immediate(self) -> bool:
+        return self.digest is None
+
+
+@dataclass(frozen=True, slots=True)
+class SmtpSettings:
+    host: str
+    port: int
+    security: str  # starttls | tls | none
+    username: str | None = None
+    password_file: Path | None = None
+    ca_file: Path | None = None
+    timeout: float = 30.0
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """``alertd.yaml`` with every path made absolute."""
+
+    path: Path
+    timezone: ZoneInfo
+    state_dir: Path
+    feeds_file: Path
+    registry_path: Path
+    subscriptions_file: Path
+    inhibitions_file: Path | None
+    templates_dir: Path | None
+    operators: tuple[str, ...]
+    renotify: Mapping[Severity, timedelta | None]
+    sender_from: str
+    reply_to: str | None
+    delivery_method: str
+    maildir: Path
+    smtp: SmtpSettings | None
+    http_listen: str | None
+    tlp: str
+    organisation: str
+
+
+@dataclass(frozen=True, slots=True)
+class Config:
+    settings: Settings
+    feeds: tuple[FeedConfig, ...]
+    registry: Registry
+    subscriptions: tuple[Subscription, ...]
+    warnings: tuple[Problem, ...] = ()
+
+    def feed(self, feed_id: str) -> FeedConfig:
+        for feed in self.feeds:
+            if feed.id == feed_id:
+                return feed
+        raise KeyError(feed_id)
+
+
+def _path(base: Path, text: str) -> Path:
+    return (base.parent / Path(text).expanduser()).resolve()
+
+
+def _read_settings(path: Path, r: Reader) -> Settings | None:
+    data = load(path)
+    pos = Pos(str(path), 1, 1)
+    m = r.mapping(data, pos, "alertd.yaml")
+    if m is None:
+        return None
+    r.keys(
+        m,
+        "the settings",
+        ("state_dir", "feeds", "registry", "subscriptions", "sender"),
+        ("timezone", "inhibitions", "templates", "operators", "renotify", "delivery", "http", "tlp", "organisation"),
+    )
+    tz_name = r.value(m, "timezone", str, "UTC")
+    timezone = ZoneInfo("UTC")
+    if tz_name is not None:
+        try:
+            timezone = ZoneInfo(tz_name)
+        except (ZoneInfoNotFoundError, ValueError):
+            r.error(m.value_pos["timezone"], f"unknown time zone {tz_name!r}; use an IANA name such as Europe/Paris")
+    paths: dict[str, Path | None] = {}
+    for key in ("state_dir", "feeds", "registry", "subscriptions", "inhibitions", "templates"):
+        text = r.value(m, key, str)
+        paths[key] = _path(path, text) if text else None
+    for key in ("feeds", "registry", "subscriptions"):
+        p = paths[key]
+        if p is not None and not p.exists():
+            r.error(m.value_pos[key], f"{key!r} names {p}, which does not exist")
+    operators = tuple(v for v, _ in r.strings(m, "operators"))
+
+    renotify = dict(DEFAULT_RENOTIFY)
+    if "renotify" in m and (rm := r.mapping(m["renotify"], m.value_pos["renotify"], "'renotify'")) is not None:
+        r.keys(rm, "'renotify'", (), SEVERITY_NAMES)
+        for name in SEVERITY_NAMES:
+            text = r.value(rm, name, str)
+            if text is None:
+                continue
+            if text == "never":
+                renotify[Severity.parse(name)] = None
+                continue
+            try:
+                renotify[Severity.parse(name)] = parse_duration(text)
+            except ValueError as exc:
+                r.error(rm.value_pos[name], f"{exc}, or 'never'")
+
+    sender_from, reply_to = "alertd <alertd@localhost>", None
+    if (sm := r.mapping(m.get("sender"), m.value_pos.get("sender", m.pos), "'sender'")) is not None:
+        r.keys(sm, "'sender'", ("from",), ("reply_to",))
+        sender_from = r.value(sm, "from", str) or sender_from
+        reply_to = r.value(sm, "reply_to", str)
+
+    state_dir = paths["state_dir"] or path.parent
+    method, maildir, smtp = "maildir", state_dir / "maildir", None
+    if "delivery" in m and (dm := r.mapping(m["delivery"], m.value_pos["delivery"], "'delivery'")) is not None:
+        r.keys(dm, "'delivery'", (), ("method", "maildir", "smtp"))
+        method = r.choice(dm, "method", ("maildir", "smtp"), "maildir") or "maildir"
+        if (md := r.value(dm, "maildir", str)) is not None:
+            maildir = _path(path, md)
+        if "smtp" in dm:
+            smtp = _read_smtp(path, dm, r)
+        elif method == "smtp":
+            r.error(dm.pos, "delivery method 'smtp' needs an 'smtp' section with at least 'host'")
+
+    listen = None
+    if "http" in m and (hm := r.mapping(m["http"], m.value_pos["http"], "'http'")) is not None:
+        r.keys(hm, "'http'", (), ("listen",))
+        listen = r.value(hm, "listen", str)
+    tlp = r.choice(m, "tlp", TLP_LEVELS, "amber") or "amber"
+    organisation = r.value(m, "organisation", str, "") or ""
+    if r.failed:
+        return None
+    assert paths["feeds"] and paths["registry"] and paths["subscriptions"]
+    return Settings(
+        path=path,
+        timezone=timezone,
+        state_dir=state_dir,
+        feeds_file=paths["feeds"],
+        registry_path=paths["registry"],
+        subscriptions_file=paths["subscriptions"],
+        inhibitions_file=paths["inhibitions"],
+        templates_dir=paths["templates"],
+        operators=operators,
+        renotify=MappingProxyType(renotify),
+        sender_from=sender_from,
+        reply_to=reply_to,
+        delivery_method=method,
+        maildir=maildir,
+        smtp=smtp,
+        http_listen=listen,
+        tlp=tlp,
+        organisation=organisation,
+    )
+
+
+def _read_smtp(path: Path, dm: YMap, r: Reader) -> SmtpSettings | None:
+    sm = r.mapping(dm["smtp"], dm.value_pos["smtp"], "'smtp'")
+    if sm is None:
+        return None
+    r.keys(sm, "'smtp'", ("host",), ("port", "security", "username", "password_file", "ca_file", "timeout"))
+    host = r.value(sm, "host", str)
+    security = r.choice(sm, "security", ("starttls", "tls", "none"), "starttls")
+    port = r.value(sm, "port", int, {"tls": 465, "none": 25}.get(security or "", 587))
+    if security == "none" and host is not None and not _is_loopback(host):
+        r.error(
+            sm.value_pos["security"],
+            "security 'none' sends mail in clear text and is allowed only to 127.0.0.0/8 or ::1; "
+            "use starttls or tls",
+        )
+    password_file = r.value(sm, "password_file", str)
+    ca_file = r.value(sm, "ca_file", str)
+    username = r.value(sm, "username", str)
+    if password_file and not username:
+        r.error(sm.value_pos["password_file"], "'password_file' needs a 'username' to log in with")
+    timeout = r.value(sm, "timeout", float, 30.0)
+    if host is None or security is None or port is None:
+        return None
+    return SmtpSettings(
+        host=host,
+        port=port,
+        security=security,
+        username=username,
+        password_file=_path(path, password_file) if password_file else None,
+        ca_file=_path(path, ca_file) if ca_file else None,
+        timeout=timeout or 30.0,
+    )
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def _read_feeds(path: Path, default_tlp: str, r: Reader) -> tuple[FeedConfig, ...]:
+    data = load(path)
+    top = r.mapping(data, Pos(str(path), 1, 1), "feeds.yaml")
+    if top is None or not r.keys(top, "feeds.yaml", ("feeds",)):
+        return ()
+    items = r.sequence(top["feeds"], top.value_pos["feeds"], "'feeds'")
+    if items is None:
+        return ()
+    feeds: list[FeedConfig] = []
+    seen: dict[str, Pos] = {}
+    for item, pos in zip(items, items.item_pos, strict=True):
+        fm = r.mapping(item, pos, "a feed")
+        if fm is None:
+            continue
+        r.keys(
+            fm,
+            "a feed",
+            ("id", "url", "format", "interval"),
+            ("kind", "severity", "columns", "tlp", "max_bytes", "timeout"),
+        )
+        feed_id = r.value(fm, "id", str)
+        if feed_id is not None:
+            if not _FEED_ID.match(feed_id):
+                r.error(fm.value_pos["id"], f"feed id {feed_id!r} may use letters, digits, '.', '_' and '-' only")
+            elif feed_id in seen:
+                r.error(fm.value_pos["id"], f"duplicate feed id {feed_id!r} (first at line {seen[feed_id].line})")
+            else:
+                seen[feed_id] = fm.value_pos["id"]
+        url = r.value(fm, "url", str)
+        if url is not None:
+            if url.startswith("file://"):
+                url = "file://" + str(_path(path, url.removeprefix("file://")))
+            elif not url.startswith(("https://", "http://")):
+                r.error(fm.value_pos["url"], f"url {url!r} must start with https://, http:// or file://")
+        fmt = r.choice(fm, "format", tuple(FORMATS))
+        interval = _duration(r, fm, "interval")
+        kind_text = r.choice(fm, "kind", tuple(k.value for k in FeedKind))
+        sev_text = r.choice(fm, "severity", SEVERITY_NAMES)
+        columns: dict[str, str] = {}
+        if "columns" in fm and (cm := r.mapping(fm["columns"], fm.value_pos["columns"], "'columns'")) is not None:
+            for key in cm:
+                value = r.value(cm, key, str)
+                if value is not None:
+                    columns[str(key)] = value
+        if fmt == "csv" and not any(c in columns for c in ("ip", "url", "domain", "cidr", "asn", "host", "email")):
+            r.error(fm.pos, "a csv feed needs 'columns' naming at least one of: ip, cidr, domain, host, url, email")
+        tlp = r.choice(fm, "tlp", TLP_LEVELS, default_tlp) or default_tlp
+        max_bytes = r.value(fm, "max_bytes", int, DEFAULT_MAX_BYTES)
+        timeout = r.value(fm, "timeout", float, 60.0)
+        if feed_id is None or url is None or fmt is None or interval is None:
+            continue
+        feeds.append(
+            FeedConfig(
+                id=feed_id,
+                url=url,
+                format=fmt,
+                interval=interval,
+                kind=FeedKind(kind_text) if kind_text else FORMATS[fmt].kind,
+                severity=Severity.parse(sev_text) if sev_text else None,
+                columns=MappingProxyType(columns),
+                tlp=tlp,
+                max_bytes=max_bytes or DEFAULT_MAX_BYTES,
+                timeout=timeout or 60.0,
+            )
+        )
+    return tuple(feeds)
+
+
+def _duration(r: Reader, m: YMap, key: str) -> timedelta | None:
+    text = r.value(m, key, str)
+    if text is None:
+        return None
+    try:
+        value = parse_duration(text)
+    except ValueError as exc:
+        r.error(m.value_pos[key], str(exc))
+        return None
+    if value < timedelta(seconds=1):
+        r.error(m.value_pos[key], "an interval must be at least 1s")
+        return None
+    return value
+
+
+_SELECTOR_KEYS = {"ids": "ids", "kind": "kinds", "region": "regions", "tags": "tags"}
+
+
+def _read_subscriptions(
+    path: Path, registry: Registry | None, feed_ids: set[str], tz: ZoneInfo, r: Reader
+) -> tuple[Subscription, ...]:
+    from apscheduler.triggers.cron import CronTrigger
+
+    data = load(path)
+    top = r.mapping(data, Pos(str(path), 1, 1), "subscriptions.yaml")
+    if top is None or not r.keys(top, "subscriptions.yaml", ("subscriptions",)):
+        return ()
+    items = r.sequence(top["subscriptions"], top.value_pos["subscriptions"], "'subscriptions'")
+    if items is None:
+        return ()
+    subs: list[Subscription] = []
+    seen: set[str] = set()
+    for item, pos in zip(items, items.item_pos, strict=True):
+        sm = r.mapping(item, pos, "a subscription")
+        if sm is None:
+            continue
+        r.keys(sm, "a subscription", ("name", "establishments", "min_severity"), ("delivery", "feeds"))
+        name = r.value(sm, "name", str)
+        if name is not None:
+            if name in seen:
+                r.error(sm.value_pos["name"], f"duplicate subscription name {name!r}")
+            seen.add(name)
+        selector = _read_selector(sm, registry, r) if "establishments" in sm else None
+        sev = r.choice(sm, "min_severity", SEVERITY_NAMES)
+        digest = None
+        if "delivery" in sm:
+            delivery = sm["delivery"]
+            if delivery == "immediate":
+                pass
+            elif isinstance(delivery, YMap) and r.keys(delivery, "'delivery'", ("digest",)):
+                digest = r.value(delivery, "digest", str)
+                if digest is not None:
+                    try:
+                        CronTrigger.from_crontab(digest, timezone=tz)
+                    except ValueError as exc:
+                        r.error(delivery.value_pos["digest"], f"invalid cron expression {digest!r}: {exc}")
+            elif not isinstance(delivery, YMap):
+                r.error(sm.value_pos["delivery"], "'delivery' is 'immediate' or {digest: \"CRON\"}")
+        feeds = None
+        if "feeds" in sm:
+            feeds = frozenset(v for v, _ in r.strings(sm, "feeds"))
+            for value, vpos in r.strings(sm, "feeds"):
+                if value not in feed_ids:
+                    r.error(vpos, f"unknown feed {value!r}; feeds.yaml defines: {', '.join(sorted(feed_ids))}")
+        if name is None or selector is None or sev is None:
+            continue
+        subs.append(Subscription(name, selector, Severity.parse(sev), digest, feeds))
+    return tuple(subs)
+
+
+def _read_selector(sm: YMap, registry: Registry | None, r: Reader) -> Selector | None:
+    value, pos = sm["establishments"], sm.value_pos["establishments"]
+    if value == "all":
+        return Selector(everyone=True)
+    em = r.mapping(value, pos, "'establishments' ('all' or a selector)")
+    if em is None:
+        return None
+    if not r.keys(em, "an establishments selector", (), tuple(_SELECTOR_KEYS)):
+        return None
+    if not em:
+        r.error(pos, "an empty selector; write 'all' or give ids, kind, region or tags")
+        return None
+    parts: dict[str, frozenset[str]] = {}
+    for key, attr in _SELECTOR_KEYS.items():
+        values = r.strings(em, key)
+        parts[attr] = frozenset(v for v, _ in values)
+        if key == "ids" and registry is not None:
+            for v, vpos in values:
+                if v not in registry.establishments:
+                    r.error(vpos, f"no establishment has id {v!r}")
+    return Selector(
+        ids=parts["ids"], kinds=parts["kinds"], regions=parts["regions"], tags=parts["tags"]
+    )
+
+
+def load_config(path: Path) -> Config:
+    """Load and check every file; raise :class:`ConfigError` with all the problems found."""
+    path = path.resolve()
+    r = Reader()
+    try:
+        settings = _read_settings(path, r)
+    except ConfigError as exc:
+        raise ConfigError(r.problems + list(exc.problems)) from None
+    if settings is None:
+        raise ConfigError(r.problems)
+    problems: list[Problem] = []
+    feeds: tuple[FeedConfig, ...] = ()
+    registry: Registry | None = None
+    subs: tuple[Subscription, ...] = ()
+    try:
+        feeds = _read_feeds(settings.feeds_file, settings.tlp, r)
+    except ConfigError as exc:
+        problems.extend(exc.problems)
+    try:
+        registry = load_registry(settings.registry_path)
+    except ConfigError as exc:
+        problems.extend(exc.problems)
+    try:
+        subs = _read_subscriptions(
+            settings.subscriptions_file, registry, {f.id for f in feeds}, settings.timezone, r
+        )
+    except ConfigError as exc:
+        problems.extend(exc.problems)
+    if settings.templates_dir is not None and not settings.templates_dir.is_dir():
+        problems.append(Problem(str(path), 1, 1, f"templates folder {settings.templates_dir} does not exist"))
+    all_problems = r.problems + problems
+    if any(not p.warning for p in all_problems) or registry is None:
+        raise ConfigError(all_problems)
+    return Config(settings, feeds, registry, subs, tuple(all_problems))
+
+
+def config_path(explicit: str | None, environ: Mapping[str, str]) -> Path:
+    """The config file: ``-c``, then ``$ALERTD_CONFIG``, then ``/etc/alertd/alertd.yaml`` (DESIGN §5)."""
+    return Path(explicit or environ.get("ALERTD_CONFIG") or "/etc/alertd/alertd.yaml")
+
+
+__all__ = [
+    "Config",
+    "FeedConfig",
+    "Selector",
+    "Settings",
+    "SmtpSettings",
+    "Subscription",
+    "load_config",
+    "parse_duration",
+]
+

@@ -1,0 +1,57 @@
+"""The one exception tree of alertd: every error says what happened and what the operator can do."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+
+class AlertdError(Exception):
+    """Root of every error alertd raises on purpose."""
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    """One thing wrong in a config file, at a position an editor can jump to."""
+
+    file: str
+    line: int
+    column: int
+    message: str
+    warning: bool = False
+
+    def __str__(self) -> str:
+        prefix = "warning: " if self.warning else ""
+        return f"{self.file}:{self.line}:{self.column}: {prefix}{self.message}"
+
+
+class ConfigError(AlertdError, ValueError):
+    """The configuration is invalid; ``problems`` lists every position at fault."""
+
+    def __init__(self, problems: Iterable[Problem]) -> None:
+        self.problems = tuple(problems)
+        super().__init__("\n".join(str(p) for p in self.problems))
+
+
+class FeedError(AlertdError):
+    """A feed could not be fetched or parsed; the other feeds go on."""
+
+
+class FetchError(FeedError):
+    """The feed's server or file could not be read (network, HTTP status, size cap, timeout)."""
+
+
+class ParseError(FeedError):
+    """The feed's content is not what its format promises."""
+
+
+class DeliveryError(AlertdError):
+    """An email could not be handed over."""
+
+
+class TemporaryDeliveryError(DeliveryError):
+    """Worth retrying later: 4xx replies, timeouts, disconnects, a full disk."""
+
+
+class PermanentDeliveryError(DeliveryError):
+    """Retrying will not help: 5xx replies, authentication refused, no valid recipient."""
