@@ -220,9 +220,8 @@ def _read_settings(path: Path, r: Reader) -> Settings | None:
         listen = r.value(hm, "listen", str)
     tlp = r.choice(m, "tlp", TLP_LEVELS, "amber") or "amber"
     organisation = r.value(m, "organisation", str, "") or ""
-    if r.failed:
-        return None
-    assert paths["feeds"] and paths["registry"] and paths["subscriptions"]
+    if not (paths["feeds"] and paths["registry"] and paths["subscriptions"]):
+        return None  # the other files cannot even be found; what is wrong is already recorded
     return Settings(
         path=path,
         timezone=timezone,
@@ -458,7 +457,9 @@ def load_config(path: Path) -> Config:
         settings = _read_settings(path, r)
     except ConfigError as exc:
         raise ConfigError(r.problems + list(exc.problems)) from None
-    if settings is None:
+    if settings is None or not all(
+        p.exists() for p in (settings.feeds_file, settings.registry_path, settings.subscriptions_file)
+    ):
         raise ConfigError(r.problems)
     problems: list[Problem] = []
     feeds: tuple[FeedConfig, ...] = ()

@@ -1,0 +1,231 @@
+"""The pipeline wired to the world: poll a feed, match, decide, render into the outbox, deliver.
+
+Each method is one step the scheduler (``service``) or the CLI calls. The pure stages (parse, match, policy,
+render) get their inputs from here and give their values back; the store, the fetcher and the transport are the
+only I/O.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import random
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from email.utils import parseaddr
+
+from . import policy
+from .config import Config, FeedConfig
+from .deliver import Transport
+from .errors import FeedError, PermanentDeliveryError, TemporaryDeliveryError
+from .fetch import Fetcher
+from .logs import get_logger
+from .match import MatchIndex, MatchResult
+from .model import Alert, IndicatorType, Observation
+from .parse import parse_feed
+from .render import make_environment, render_email
+from .store import Store
+
+log = get_logger("alertd")
+
+MAX_ATTEMPTS = 12
+RETRY_BASE = timedelta(seconds=30)
+RETRY_CAP = timedelta(hours=2)
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(slots=True)
+class PollReport:
+    feed: str
+    ok: bool = True
+    not_modified: bool = False
+    observations: int = 0
+    new: int = 0
+    delisted: int = 0
+    findings: int = 0
+    suppressed: int = 0
+    alerts: int = 0
+    error: str | None = None
+
+
+@dataclass(slots=True)
+class FlushReport:
+    sent: int = 0
+    retrying: int = 0
+    failed: int = 0
+    errors: list[str] = field(default_factory=list)
+
+
+class Engine:
+    """One configuration's pipeline. ``reload`` swaps the configuration and the match index whole."""
+
+    def __init__(self, config: Config, store: Store) -> None:
+        self.store = store
+        self.config = config
+        self.index = MatchIndex(config.registry)
+        self.templates = make_environment(config.settings.templates_dir)
+
+    def reload(self, config: Config) -> None:
+        """Adopt a new, already validated configuration (index and templates built before the swap)."""
+        index = MatchIndex(config.registry)
+        templates = make_environment(config.settings.templates_dir)
+        self.config, self.index, self.templates = config, index, templates
+
+    # -- polling ----------------------------------------------------------------------------------------
+
+    def match(self, observations: Sequence[Observation]) -> MatchResult:
+        """Match observations; CVEs without a product are looked up in the catalogues polled so far."""
+        bare_cves = any(
+            not o.products and any(i.type is IndicatorType.CVE for i in o.indicators) for o in observations
+        )
+        return self.index.match(observations, self.store.cve_products() if bare_cves else None)
+
+    async def poll(self, feed: FeedConfig, fetcher: Fetcher, now: datetime | None = None) -> PollReport:
+        """Fetch, parse, record and match one feed, and queue the alerts policy decides on."""
+        report = PollReport(feed.id)
+        flog = log.bind(feed=feed.id)
+        state = self.store.feed_state(feed.id)
+        try:
+            result = await fetcher.fetch(feed, state.validators)
+            observations = None if result.not_modified else await asyncio.to_thread(parse_feed, feed, result.body)
+        except FeedError as exc:
+            now = now or utcnow()
+            failures = self.store.record_failure(feed.id, now, str(exc))
+            flog.warning("feed failed", error=str(exc), consecutive_failures=failures)
+            report.ok, report.error = False, str(exc)
+            return report
+        now = now or utcnow()
+        if observations is None:
+            self.store.record_fetch(feed.id, now, result.validators, None)
+            report.not_modified = True
+            flog.info("feed not modified")
+            return report
+        delta = self.store.save_observations(feed.id, observations, now)
+        matched = self.match(observations)
+        alerts = self.decide(matched, now)
+        self.store.save_findings(matched.findings, alerts, now)
+        self.store.record_fetch(feed.id, now, result.validators, len(observations))
+        report.observations, report.new, report.delisted = len(observations), delta.new, delta.delisted
+        report.findings, report.suppressed, report.alerts = (
+            len(matched.findings),
+            len(matched.suppressed),
+            len(alerts),
+        )
+        flog.info(
+            "feed polled",
+            observations=len(observations),
+            new=delta.new,
+            changed=delta.changed,
+            delisted=delta.delisted,
+            findings=len(matched.findings),
+            suppressed=len(matched.suppressed),
+            alerts=len(alerts),
+        )
+        return report
+
+    def decide(self, matched: MatchResult, now: datetime) -> list[Alert]:
+        cfg = self.config
+        return policy.decide(
+            matched.findings,
+            registry=cfg.registry,
+            feeds={f.id: f for f in cfg.feeds},
+            subscriptions=cfg.subscriptions,
+            states=self.store.finding_states(f.key for f in matched.findings),
+            renotify=cfg.settings.renotify,
+            now=now,
+        )
+
+    # -- dispatch ---------------------------------------------------------------------------------------
+
+    def dispatch(
+        self, now: datetime, *, immediate: bool = True, subscriptions: Sequence[str] = ()
+    ) -> list[int]:
+        """Render one email per establishment for its queued alerts and put them in the outbox."""
+        settings = self.config.settings
+        queued = self.store.queued_alerts(immediate=immediate, subscriptions=subscriptions)
+        created: list[int] = []
+        for est_id, items in queued.items():
+            est = self.config.registry.establishments.get(est_id)
+            if est is None:
+                log.warning("alerts for an establishment no longer in the registry", establishment=est_id)
+                continue
+            alerts = [q.alert for q in items]
+            to = policy.recipients(est, alerts)
+            if not to:
+                log.warning("establishment has no contact for these alerts", establishment=est_id)
+                continue
+            message_id = make_message_id(est_id, [q.id for q in items], settings.sender_from)
+            thread = next((q.thread for q in items if q.alert.follow_up and q.thread), None)
+            msg = render_email(
+                self.templates, est, alerts, to, settings=settings, now=now, message_id=message_id, in_reply_to=thread
+            )
+            delivery = self.store.enqueue_email(
+                establishment=est_id,
+                alert_ids=[q.id for q in items],
+                finding_keys=[a.finding.key for a in alerts],
+                message_id=message_id,
+                sender=parseaddr(settings.sender_from)[1],
+                recipients=to,
+                subject=str(msg["Subject"]),
+                message=msg.as_bytes(),
+                now=now,
+            )
+            log.info("email queued", establishment=est_id, delivery=delivery, alerts=len(items), recipients=len(to))
+            created.append(delivery)
+        return created
+
+    async def flush(self, transport: Transport, now: datetime | None = None) -> FlushReport:
+        """Try every due delivery once; mark each sent, retrying or failed (DESIGN §4)."""
+        report = FlushReport()
+        for d in self.store.due_deliveries(now or utcnow()):
+            dlog = log.bind(delivery=d.id, establishment=d.establishment)
+            self.store.mark_sending(d.id)
+            try:
+                result = await transport.send(self.store.message(d.id), d.sender, d.recipients)
+            except TemporaryDeliveryError as exc:
+                when = utcnow()
+                if d.attempts + 1 >= MAX_ATTEMPTS:
+                    self.store.mark_failed(d.id, f"gave up after {d.attempts + 1} attempts: {exc}")
+                    report.failed += 1
+                    dlog.error("delivery failed", error=str(exc), attempts=d.attempts + 1)
+                else:
+                    retry_at = when + backoff(d.attempts + 1)
+                    self.store.mark_retry(d.id, str(exc), retry_at)
+                    report.retrying += 1
+                    dlog.warning("delivery deferred", error=str(exc), retry_at=retry_at.isoformat())
+                report.errors.append(str(exc))
+                continue
+            except PermanentDeliveryError as exc:
+                self.store.mark_failed(d.id, str(exc))
+                report.failed += 1
+                report.errors.append(str(exc))
+                dlog.error("delivery failed", error=str(exc))
+                continue
+            self.store.mark_sent(d.id, utcnow())
+            report.sent += 1
+            if result.refused:
+                refused = ", ".join(f"{r} ({code})" for r, (code, _) in result.refused.items())
+                dlog.warning("some recipients refused", refused=refused)
+            dlog.info("delivery sent", via=transport.describe())
+        return report
+
+
+def backoff(attempt: int) -> timedelta:
+    """Exponential backoff with jitter: 30 s, 1 min, 2 min … capped at 2 h, each ±25 %."""
+    base = min(RETRY_BASE * (2 ** (attempt - 1)), RETRY_CAP)
+    return base * random.uniform(0.75, 1.25)
+
+
+_UNSAFE = re.compile(r"[^A-Za-z0-9.-]")
+
+
+def make_message_id(establishment: str, alert_ids: Sequence[int], sender: str) -> str:
+    """A Message-ID fixed when the email enters the outbox, so every retry carries the same one."""
+    domain = parseaddr(sender)[1].rpartition("@")[2] or "alertd.invalid"
+    digest = hashlib.sha256(",".join(map(str, alert_ids)).encode()).hexdigest()[:16]
+    return f"<alertd.{_UNSAFE.sub('-', establishment)}.{digest}@{_UNSAFE.sub('-', domain)}>"

@@ -1,0 +1,129 @@
+"""Policy (DESIGN §3–§4): which findings become alerts, how severe, for whom and when. Pure: time is passed in.
+
+The severity rules, highest first:
+- ``compromise`` and ``leak`` findings are *imminent*: an asset is used by an attacker, or the establishment is
+  named on a leak site;
+- ``exposure`` findings and a known-exploited vulnerability (``kev-product``) are *critical*;
+- other vulnerability and advisory findings are *high* when their CVSS is 7 or more, *info* otherwise;
+- a feed's ``severity`` overrides all of this.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from .config import FeedConfig, Subscription
+from .model import Alert, FeedKind, Finding, Severity
+from .registry import Establishment, Registry
+
+TLP_ORDER = ("clear", "green", "amber", "amber+strict", "red")
+
+
+@dataclass(frozen=True, slots=True)
+class FindingState:
+    """What the store remembers of a finding between polls."""
+
+    first_seen: datetime
+    last_alerted: datetime | None = None
+    queued: bool = False  # an alert for it waits for a digest
+
+
+def classify(finding: Finding, feed: FeedConfig) -> tuple[Severity, str]:
+    """The severity of a finding and the name of the rule that set it."""
+    if feed.severity is not None:
+        return feed.severity, f"feed {feed.id} severity"
+    if finding.kind in (FeedKind.COMPROMISE, FeedKind.LEAK):
+        return Severity.IMMINENT, f"{finding.kind} reported"
+    if finding.kind is FeedKind.EXPOSURE:
+        return Severity.CRITICAL, "exposed vulnerable service"
+    if finding.reason == "kev-product":
+        return Severity.CRITICAL, "known exploited vulnerability (KEV)"
+    try:
+        cvss = float(finding.attrs.get("cvss", ""))
+    except ValueError:
+        cvss = None
+    if cvss is not None and cvss >= 7.0:
+        return Severity.HIGH, f"CVSS {cvss:.1f} >= 7"
+    return Severity.INFO, "matched, no higher rule applies"
+
+
+def due(state: FindingState | None, severity: Severity, now: datetime, renotify: Mapping[Severity, timedelta | None]) -> bool:
+    """Whether a finding should be told now: never told before, or told long enough ago (DESIGN §4)."""
+    if state is None or (state.last_alerted is None and not state.queued):
+        return True
+    if state.queued or state.last_alerted is None:
+        return False
+    interval = renotify.get(severity)
+    return interval is not None and now - state.last_alerted >= interval
+
+
+def route(
+    finding: Finding, severity: Severity, est: Establishment, subscriptions: Sequence[Subscription]
+) -> Subscription | None:
+    """The subscription that carries a finding: an immediate one wins over a digest; None when nobody asked."""
+    chosen: Subscription | None = None
+    for sub in subscriptions:
+        if severity < sub.min_severity or not sub.selector.selects(est):
+            continue
+        if sub.feeds is not None and finding.feed not in sub.feeds:
+            continue
+        if sub.immediate:
+            return sub
+        chosen = chosen or sub
+    return chosen
+
+
+def decide(
+    findings: Iterable[Finding],
+    *,
+    registry: Registry,
+    feeds: Mapping[str, FeedConfig],
+    subscriptions: Sequence[Subscription],
+    states: Mapping[str, FindingState],
+    renotify: Mapping[Severity, timedelta | None],
+    now: datetime,
+) -> list[Alert]:
+    """The alerts to queue now for these findings.
+
+    Imminent findings are never held for a digest: they go out at once even when only a digest covers them.
+    """
+    alerts: list[Alert] = []
+    for finding in findings:
+        est = registry.establishments.get(finding.establishment)
+        feed = feeds.get(finding.feed)
+        if est is None or feed is None:
+            continue
+        severity, rule = classify(finding, feed)
+        state = states.get(finding.key)
+        if not due(state, severity, now, renotify):
+            continue
+        sub = route(finding, severity, est, subscriptions)
+        if sub is None:
+            continue
+        alerts.append(
+            Alert(
+                finding=finding,
+                severity=severity,
+                rule=rule,
+                subscription=sub.name,
+                immediate=sub.immediate or severity is Severity.IMMINENT,
+                first_seen=state.first_seen if state else now,
+                last_seen=now,
+                tlp=feed.tlp,
+                follow_up=state is not None and state.last_alerted is not None,
+            )
+        )
+    return alerts
+
+
+def recipients(est: Establishment, alerts: Sequence[Alert]) -> list[str]:
+    """The establishment's contacts whose ``min_severity`` the email's most severe alert reaches."""
+    top = max(a.severity for a in alerts)
+    return list(dict.fromkeys(c.email for c in est.contacts if top >= c.min_severity))
+
+
+def strictest_tlp(alerts: Sequence[Alert]) -> str:
+    """The most restrictive TLP marking among the alerts: an email is marked by its most sensitive part."""
+    return max((a.tlp for a in alerts), key=lambda t: TLP_ORDER.index(t) if t in TLP_ORDER else len(TLP_ORDER))

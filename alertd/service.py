@@ -1,0 +1,210 @@
+"""The service shell: one cycle for ``run --once``, and the daemon for ``run`` (APScheduler, signals, systemd)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from apscheduler.triggers.cron import CronTrigger
+from apscheduler.triggers.interval import IntervalTrigger
+
+from . import __version__
+from .config import Config, Subscription, load_config
+from .deliver import Transport, make_transport
+from .engine import Engine, FlushReport, PollReport, utcnow
+from .errors import ConfigError
+from .fetch import Fetcher
+from .logs import get_logger
+from .notify import Notifier
+from .store import Store
+
+log = get_logger("alertd")
+
+OUTBOX_INTERVAL_SECONDS = 30
+STOP_GRACE_SECONDS = 20.0
+
+
+@dataclass(slots=True)
+class CycleReport:
+    polls: list[PollReport] = field(default_factory=list)
+    emails: int = 0
+    flush: FlushReport = field(default_factory=FlushReport)
+    transport: str = ""
+
+    @property
+    def failed(self) -> bool:
+        return any(not p.ok for p in self.polls) or self.flush.failed > 0 or self.flush.retrying > 0
+
+
+def user_agent(config: Config) -> str:
+    contact = config.settings.reply_to or ""
+    return f"alertd/{__version__}" + (f" (+mailto:{contact})" if contact else "")
+
+
+def due_digests(subs: Sequence[Subscription], store: Store, config: Config, now: datetime) -> list[str]:
+    """Digest subscriptions whose schedule fired since their last dispatch (the first run only starts the clock)."""
+    due: list[str] = []
+    for sub in subs:
+        if sub.digest is None:
+            continue
+        key = f"digest:{sub.name}"
+        last = store.meta(key)
+        if last is None:
+            store.set_meta(key, now.isoformat())
+            continue
+        trigger = CronTrigger.from_crontab(sub.digest, timezone=config.settings.timezone)
+        fire = trigger.get_next_fire_time(None, datetime.fromisoformat(last))
+        if fire is not None and fire <= now:
+            due.append(sub.name)
+    return due
+
+
+async def run_cycle(config: Config) -> CycleReport:
+    """``alertd run --once``: poll every feed, match, dispatch what is due, flush the outbox."""
+    store = Store.in_state_dir(config.settings.state_dir)
+    engine = Engine(config, store)
+    transport = make_transport(config.settings)
+    report = CycleReport(transport=transport.describe())
+    try:
+        async with Fetcher(user_agent=user_agent(config)) as fetcher:
+            report.polls = list(await asyncio.gather(*(engine.poll(f, fetcher) for f in config.feeds)))
+        now = utcnow()
+        digests = due_digests(config.subscriptions, store, config, now)
+        report.emails = len(engine.dispatch(now, immediate=True, subscriptions=digests))
+        for name in digests:
+            store.set_meta(f"digest:{name}", now.isoformat())
+        report.flush = await engine.flush(transport)
+    finally:
+        await transport.close()
+        store.close()
+    return report
+
+
+class Daemon:
+    """``alertd run``: poll jobs per feed, digest jobs per subscription, an outbox job; SIGHUP reloads."""
+
+    def __init__(self, config_path: Path, config: Config) -> None:
+        self.config_path = config_path
+        self.config = config
+        self.store = Store.in_state_dir(config.settings.state_dir)
+        self.engine = Engine(config, self.store)
+        self.transport: Transport = make_transport(config.settings)
+        self.notifier = Notifier()
+        self.scheduler = AsyncIOScheduler(
+            timezone=config.settings.timezone,
+            # A poll that could not start on time runs as soon as it can, once (coalesce), never twice at once.
+            job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None},
+        )
+        self.stop = asyncio.Event()
+        self.send_lock = asyncio.Lock()
+        self.fetcher: Fetcher | None = None
+
+    # -- jobs -------------------------------------------------------------------------------------------
+
+    async def poll_job(self, feed_id: str) -> None:
+        try:
+            feed = self.engine.config.feed(feed_id)
+        except KeyError:
+            return
+        assert self.fetcher is not None
+        await self.engine.poll(feed, self.fetcher)
+        await self.deliver(immediate=True)
+
+    async def digest_job(self, name: str) -> None:
+        await self.deliver(immediate=False, subscriptions=(name,))
+        self.store.set_meta(f"digest:{name}", utcnow().isoformat())
+
+    async def deliver(self, *, immediate: bool = True, subscriptions: Sequence[str] = ()) -> None:
+        """Dispatch queued alerts into the outbox, then flush it; one at a time so nothing goes twice."""
+        async with self.send_lock:
+            self.engine.dispatch(utcnow(), immediate=immediate, subscriptions=subscriptions)
+            await self.engine.flush(self.transport)
+
+    async def outbox_job(self) -> None:
+        async with self.send_lock:
+            await self.engine.flush(self.transport)
+
+    def schedule(self) -> None:
+        """(Re)create every job from the current configuration."""
+        for job in self.scheduler.get_jobs():
+            job.remove()
+        now = utcnow()
+        for feed in self.engine.config.feeds:
+            self.scheduler.add_job(
+                self.poll_job,
+                IntervalTrigger(seconds=feed.interval.total_seconds()),
+                args=(feed.id,),
+                id=f"poll:{feed.id}",
+                next_run_time=now,
+            )
+        for sub in self.engine.config.subscriptions:
+            if sub.digest:
+                self.scheduler.add_job(
+                    self.digest_job,
+                    CronTrigger.from_crontab(sub.digest, timezone=self.engine.config.settings.timezone),
+                    args=(sub.name,),
+                    id=f"digest:{sub.name}",
+                )
+        self.scheduler.add_job(self.outbox_job, IntervalTrigger(seconds=OUTBOX_INTERVAL_SECONDS), id="outbox")
+
+    # -- lifecycle --------------------------------------------------------------------------------------
+
+    def reload(self) -> None:
+        """SIGHUP: validate every file again; keep the running configuration on any error."""
+        self.notifier.reloading()
+        try:
+            config = load_config(self.config_path)
+        except ConfigError as exc:
+            for problem in exc.problems:
+                log.error("reload refused", problem=str(problem))
+            self.notifier.ready(f"reload refused: {exc.problems[0] if exc.problems else exc}; old config running")
+            return
+        self.engine.reload(config)
+        self.config = config
+        self.schedule()
+        log.info("configuration reloaded", feeds=len(config.feeds), establishments=len(config.registry.establishments))
+        self.notifier.ready(self.status_line())
+
+    def status_line(self) -> str:
+        cfg = self.engine.config
+        return f"watching {len(cfg.feeds)} feeds for {len(cfg.registry.establishments)} establishments"
+
+    async def watchdog(self, interval: float) -> None:
+        while True:
+            self.notifier.watchdog()
+            await asyncio.sleep(interval)
+
+    async def run(self) -> int:
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, self.stop.set)
+        loop.add_signal_handler(signal.SIGHUP, self.reload)
+        tasks = []
+        if self.notifier.watchdog_interval:
+            tasks.append(asyncio.create_task(self.watchdog(self.notifier.watchdog_interval)))
+        async with Fetcher(user_agent=user_agent(self.config)) as fetcher:
+            self.fetcher = fetcher
+            self.schedule()
+            self.scheduler.start()
+            log.info("alertd started", version=__version__, feeds=len(self.config.feeds))
+            self.notifier.ready(self.status_line())
+            await self.stop.wait()
+            self.notifier.stopping()
+            log.info("alertd stopping")
+            self.scheduler.shutdown(wait=False)
+            # Sends in flight get a bounded grace; whatever is left stays in the outbox for next time.
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(STOP_GRACE_SECONDS):
+                    await self.send_lock.acquire()
+        for task in tasks:
+            task.cancel()
+        await self.transport.close()
+        self.store.close()
+        log.info("alertd stopped")
+        return 0

@@ -1,0 +1,101 @@
+"""Policy: severity rules, dedup and re-notification, routing to subscriptions, recipients."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from types import MappingProxyType
+
+from alertd.config import DEFAULT_RENOTIFY, FeedConfig, Selector, Subscription
+from alertd.model import FeedKind, Finding, Indicator, IndicatorType, Severity
+from alertd.policy import FindingState, classify, decide, recipients
+from alertd.registry import Contact, Establishment, Registry
+
+NOW = datetime(2026, 11, 28, 9, 0, tzinfo=UTC)
+EST = Establishment(
+    id="e1",
+    name="CH Test",
+    kind="CH",
+    contacts=(Contact("rssi@ch.example"), Contact("oncall@ch.example", "on-call", Severity.IMMINENT)),
+)
+OTHER = Establishment(id="e2", name="Clinique", kind="clinique", contacts=(Contact("x@clinique.example"),))
+REGISTRY = Registry(MappingProxyType({"e1": EST, "e2": OTHER}), ())
+
+
+def feed(feed_id: str, kind: FeedKind, severity: Severity | None = None) -> FeedConfig:
+    return FeedConfig(feed_id, "file:///x", "csv", timedelta(hours=1), kind, severity)
+
+
+FEEDS = {
+    "c2": feed("c2", FeedKind.COMPROMISE),
+    "kev": feed("kev", FeedKind.VULNERABILITY),
+    "news": feed("news", FeedKind.ADVISORY, Severity.HIGH),
+}
+
+
+def finding(est: str = "e1", feed_id: str = "c2", reason: str = "address-in-network", value: str = "1.2.3.4") -> Finding:
+    return Finding(est, Indicator(IndicatorType.IPV4, value), "1.2.3.0/24", reason, feed_id, FEEDS[feed_id].kind, "x", "t")
+
+
+SUBS = (
+    Subscription("imminent", Selector(everyone=True), Severity.IMMINENT),
+    Subscription("kev-now", Selector(everyone=True), Severity.CRITICAL, feeds=frozenset({"kev"})),
+    Subscription("ch-daily", Selector(kinds=frozenset({"CH"})), Severity.HIGH, digest="0 8 * * *"),
+)
+
+
+def run(findings: list[Finding], states: dict[str, FindingState] | None = None, now: datetime = NOW) -> list[tuple[str, str, bool]]:
+    alerts = decide(
+        findings,
+        registry=REGISTRY,
+        feeds=FEEDS,
+        subscriptions=SUBS,
+        states=states or {},
+        renotify=DEFAULT_RENOTIFY,
+        now=now,
+    )
+    return [(a.finding.establishment, a.subscription, a.immediate) for a in alerts]
+
+
+def test_severity_rules() -> None:
+    assert classify(finding(), FEEDS["c2"])[0] is Severity.IMMINENT
+    assert classify(finding(feed_id="kev", reason="kev-product"), FEEDS["kev"])[0] is Severity.CRITICAL
+    assert classify(finding(feed_id="news", reason="product-mention"), FEEDS["news"]) == (
+        Severity.HIGH,
+        "feed news severity",
+    )
+    plain = FeedConfig("n", "file:///x", "rss", timedelta(hours=1), FeedKind.ADVISORY)
+    assert classify(finding(feed_id="news"), plain)[0] is Severity.INFO
+
+
+def test_routing_immediate_wins_and_digest_for_the_rest() -> None:
+    assert run([finding()]) == [("e1", "imminent", True)]
+    assert run([finding(feed_id="kev", reason="kev-product")]) == [("e1", "kev-now", True)]
+    assert run([finding(feed_id="news", reason="product-mention")]) == [("e1", "ch-daily", False)]
+    # The clinic is in no subscription for high findings: nothing is queued for it.
+    assert run([finding(est="e2", feed_id="news", reason="product-mention")]) == []
+
+
+def test_dedup_and_renotification() -> None:
+    f = finding()
+    told = {f.key: FindingState(first_seen=NOW - timedelta(days=3), last_alerted=NOW - timedelta(hours=2))}
+    assert run([f], told) == []
+    assert run([f], told, now=NOW + timedelta(days=1)) == [("e1", "imminent", True)]
+    queued = {f.key: FindingState(first_seen=NOW, queued=True)}
+    assert run([f], queued) == []
+
+
+def test_recipients_by_contact_severity() -> None:
+    high = decide(
+        [finding(feed_id="news", reason="product-mention")],
+        registry=REGISTRY,
+        feeds=FEEDS,
+        subscriptions=SUBS,
+        states={},
+        renotify=DEFAULT_RENOTIFY,
+        now=NOW,
+    )
+    assert recipients(EST, high) == ["rssi@ch.example"]
+    imminent = decide(
+        [finding()], registry=REGISTRY, feeds=FEEDS, subscriptions=SUBS, states={}, renotify=DEFAULT_RENOTIFY, now=NOW
+    )
+    assert recipients(EST, imminent) == ["rssi@ch.example", "oncall@ch.example"]
