@@ -14,7 +14,6 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from .errors import ConfigError, Problem
@@ -162,7 +161,17 @@ def _read_settings(path: Path, r: Reader) -> Settings | None:
         m,
         "the settings",
         ("state_dir", "feeds", "registry", "subscriptions", "sender"),
-        ("timezone", "inhibitions", "templates", "operators", "renotify", "delivery", "http", "tlp", "organisation"),
+        (
+            "timezone",
+            "inhibitions",
+            "templates",
+            "operators",
+            "renotify",
+            "delivery",
+            "http",
+            "tlp",
+            "organisation",
+        ),
     )
     tz_name = r.value(m, "timezone", str, "UTC")
     timezone = ZoneInfo("UTC")
@@ -170,7 +179,10 @@ def _read_settings(path: Path, r: Reader) -> Settings | None:
         try:
             timezone = ZoneInfo(tz_name)
         except (ZoneInfoNotFoundError, ValueError):
-            r.error(m.value_pos["timezone"], f"unknown time zone {tz_name!r}; use an IANA name such as Europe/Paris")
+            r.error(
+                m.value_pos["timezone"],
+                f"unknown time zone {tz_name!r}; use an IANA name such as Europe/Paris",
+            )
     paths: dict[str, Path | None] = {}
     for key in ("state_dir", "feeds", "registry", "subscriptions", "inhibitions", "templates"):
         text = r.value(m, key, str)
@@ -255,8 +267,7 @@ def _read_smtp(path: Path, dm: YMap, r: Reader) -> SmtpSettings | None:
     if security == "none" and host is not None and not _is_loopback(host):
         r.error(
             sm.value_pos["security"],
-            "security 'none' sends mail in clear text and is allowed only to 127.0.0.0/8 or ::1; "
-            "use starttls or tls",
+            "security 'none' sends mail in clear text and is allowed only to 127.0.0.0/8 or ::1; use starttls or tls",
         )
     password_file = r.value(sm, "password_file", str)
     ca_file = r.value(sm, "ca_file", str)
@@ -286,7 +297,8 @@ def _is_loopback(host: str) -> bool:
         return False
 
 
-def _read_feeds(path: Path, default_tlp: str, r: Reader) -> tuple[FeedConfig, ...]:
+def _read_feeds(path: Path, default_tlp: str, r: Reader, declared: set[str]) -> tuple[FeedConfig, ...]:
+    """The feeds of ``feeds.yaml``; ``declared`` receives every id written, valid feed or not."""
     data = load(path)
     top = r.mapping(data, Pos(str(path), 1, 1), "feeds.yaml")
     if top is None or not r.keys(top, "feeds.yaml", ("feeds",)):
@@ -314,6 +326,7 @@ def _read_feeds(path: Path, default_tlp: str, r: Reader) -> tuple[FeedConfig, ..
                 r.error(fm.value_pos["id"], f"duplicate feed id {feed_id!r} (first at line {seen[feed_id].line})")
             else:
                 seen[feed_id] = fm.value_pos["id"]
+                declared.add(feed_id)
         url = r.value(fm, "url", str)
         if url is not None:
             if url.startswith("file://"):
@@ -331,7 +344,10 @@ def _read_feeds(path: Path, default_tlp: str, r: Reader) -> tuple[FeedConfig, ..
                 if value is not None:
                     columns[str(key)] = value
         if fmt == "csv" and not any(c in columns for c in ("ip", "url", "domain", "cidr", "asn", "host", "email")):
-            r.error(fm.pos, "a csv feed needs 'columns' naming at least one of: ip, cidr, domain, host, url, email")
+            r.error(
+                fm.pos,
+                "a csv feed needs 'columns' naming at least one of: ip, cidr, domain, host, url, email",
+            )
         tlp = r.choice(fm, "tlp", TLP_LEVELS, default_tlp) or default_tlp
         max_bytes = r.value(fm, "max_bytes", int, DEFAULT_MAX_BYTES)
         timeout = r.value(fm, "timeout", float, 60.0)
@@ -444,9 +460,7 @@ def _read_selector(sm: YMap, registry: Registry | None, r: Reader) -> Selector |
             for v, vpos in values:
                 if v not in registry.establishments:
                     r.error(vpos, f"no establishment has id {v!r}")
-    return Selector(
-        ids=parts["ids"], kinds=parts["kinds"], regions=parts["regions"], tags=parts["tags"]
-    )
+    return Selector(ids=parts["ids"], kinds=parts["kinds"], regions=parts["regions"], tags=parts["tags"])
 
 
 def load_config(path: Path) -> Config:
@@ -465,8 +479,9 @@ def load_config(path: Path) -> Config:
     feeds: tuple[FeedConfig, ...] = ()
     registry: Registry | None = None
     subs: tuple[Subscription, ...] = ()
+    declared: set[str] = set()
     try:
-        feeds = _read_feeds(settings.feeds_file, settings.tlp, r)
+        feeds = _read_feeds(settings.feeds_file, settings.tlp, r, declared)
     except ConfigError as exc:
         problems.extend(exc.problems)
     try:
@@ -474,9 +489,7 @@ def load_config(path: Path) -> Config:
     except ConfigError as exc:
         problems.extend(exc.problems)
     try:
-        subs = _read_subscriptions(
-            settings.subscriptions_file, registry, {f.id for f in feeds}, settings.timezone, r
-        )
+        subs = _read_subscriptions(settings.subscriptions_file, registry, declared, settings.timezone, r)
     except ConfigError as exc:
         problems.extend(exc.problems)
     if settings.templates_dir is not None and not settings.templates_dir.is_dir():
@@ -502,4 +515,3 @@ __all__ = [
     "load_config",
     "parse_duration",
 ]
-

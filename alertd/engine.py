@@ -80,9 +80,7 @@ class Engine:
 
     def match(self, observations: Sequence[Observation]) -> MatchResult:
         """Match observations; CVEs without a product are looked up in the catalogues polled so far."""
-        bare_cves = any(
-            not o.products and any(i.type is IndicatorType.CVE for i in o.indicators) for o in observations
-        )
+        bare_cves = any(not o.products and any(i.type is IndicatorType.CVE for i in o.indicators) for o in observations)
         return self.index.match(observations, self.store.cve_products() if bare_cves else None)
 
     async def poll(self, feed: FeedConfig, fetcher: Fetcher, now: datetime | None = None) -> PollReport:
@@ -142,9 +140,7 @@ class Engine:
 
     # -- dispatch ---------------------------------------------------------------------------------------
 
-    def dispatch(
-        self, now: datetime, *, immediate: bool = True, subscriptions: Sequence[str] = ()
-    ) -> list[int]:
+    def dispatch(self, now: datetime, *, immediate: bool = True, subscriptions: Sequence[str] = ()) -> list[int]:
         """Render one email per establishment for its queued alerts and put them in the outbox."""
         settings = self.config.settings
         queued = self.store.queued_alerts(immediate=immediate, subscriptions=subscriptions)
@@ -162,7 +158,14 @@ class Engine:
             message_id = make_message_id(est_id, [q.id for q in items], settings.sender_from)
             thread = next((q.thread for q in items if q.alert.follow_up and q.thread), None)
             msg = render_email(
-                self.templates, est, alerts, to, settings=settings, now=now, message_id=message_id, in_reply_to=thread
+                self.templates,
+                est,
+                alerts,
+                to,
+                settings=settings,
+                now=now,
+                message_id=message_id,
+                in_reply_to=thread,
             )
             delivery = self.store.enqueue_email(
                 establishment=est_id,
@@ -217,7 +220,7 @@ class Engine:
 
 def backoff(attempt: int) -> timedelta:
     """Exponential backoff with jitter: 30 s, 1 min, 2 min … capped at 2 h, each ±25 %."""
-    base = min(RETRY_BASE * (2 ** (attempt - 1)), RETRY_CAP)
+    base: timedelta = min(RETRY_BASE * (2 ** (attempt - 1)), RETRY_CAP)
     return base * random.uniform(0.75, 1.25)
 
 

@@ -45,6 +45,10 @@ class ParseError(FeedError):
     """The feed's content is not what its format promises."""
 
 
+class StoreError(AlertdError):
+    """The state store cannot be used as it is (e.g. written by a newer alertd)."""
+
+
 class DeliveryError(AlertdError):
     """An email could not be handed over."""
 

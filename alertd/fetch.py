@@ -193,9 +193,7 @@ class Fetcher:
             raise FetchError(f"{shown}: HTTP {status} {response.reason_phrase}".rstrip())
         length = response.headers.get("Content-Length", "")
         if length.isdigit() and int(length) > feed.max_bytes:
-            raise FetchError(
-                f"{shown}: the server announces {int(length)} bytes, more than max_bytes {feed.max_bytes}"
-            )
+            raise FetchError(f"{shown}: the server announces {int(length)} bytes, more than max_bytes {feed.max_bytes}")
         chunks: list[bytes] = []
         size = 0
         async for chunk in response.aiter_bytes():

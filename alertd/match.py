@@ -209,7 +209,19 @@ class MatchIndex:
             if extra:
                 attrs.update(extra)
             out.findings.append(
-                Finding(est_id, ind, asset, reason, obs.feed, obs.kind, obs.entry, obs.title, obs.link, obs.published, attrs)
+                Finding(
+                    est_id,
+                    ind,
+                    asset,
+                    reason,
+                    obs.feed,
+                    obs.kind,
+                    obs.entry,
+                    obs.title,
+                    obs.link,
+                    obs.published,
+                    attrs,
+                )
             )
 
         for ind in obs.indicators:
@@ -248,7 +260,12 @@ class MatchIndex:
             names, products = self.scan(obs.text)
             for est_id, name in names:
                 emit(est_id, Indicator(IndicatorType.NAME, name), name, "name-mention")
+            cve = next((i for i in obs.indicators if i.type is IndicatorType.CVE), None)
             for est_id, sw in products:
+                if obs.products and cve is not None:
+                    # A catalogue entry whose text names the product ("Fortinet Multiple Products … FortiOS").
+                    emit(est_id, cve, str(sw), "kev-product", _version_note(sw))
+                    continue
                 ind = Indicator(IndicatorType.PRODUCT, f"{sw.vendor} {sw.product}")
                 emit(est_id, ind, str(sw), "product-mention", _version_note(sw))
 

@@ -11,7 +11,9 @@ import unicodedata
 
 _NON_WORD = re.compile(r"[^0-9a-z]+")
 _EXPAND = {"st": "saint", "ste": "sainte", "chu": "chu", "&": "et"}
-_COMPANY_SUFFIXES = frozenset({"inc", "corp", "corporation", "ltd", "llc", "gmbh", "co", "sa", "sas", "ag", "plc", "the"})
+_COMPANY_SUFFIXES = frozenset(
+    {"inc", "corp", "corporation", "ltd", "llc", "gmbh", "co", "sa", "sas", "ag", "plc", "the"}
+)
 
 
 def fold(text: str) -> str:

@@ -49,7 +49,12 @@ def classify(finding: Finding, feed: FeedConfig) -> tuple[Severity, str]:
     return Severity.INFO, "matched, no higher rule applies"
 
 
-def due(state: FindingState | None, severity: Severity, now: datetime, renotify: Mapping[Severity, timedelta | None]) -> bool:
+def due(
+    state: FindingState | None,
+    severity: Severity,
+    now: datetime,
+    renotify: Mapping[Severity, timedelta | None],
+) -> bool:
     """Whether a finding should be told now: never told before, or told long enough ago (DESIGN §4)."""
     if state is None or (state.last_alerted is None and not state.queued):
         return True

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import re
 from collections.abc import Mapping
@@ -115,7 +116,18 @@ def _read_establishment(em: YMap, r: Reader) -> Establishment | None:
         em,
         "an establishment",
         ("id", "name"),
-        ("aliases", "kind", "region", "tags", "language", "contacts", "networks", "asns", "domains", "software"),
+        (
+            "aliases",
+            "kind",
+            "region",
+            "tags",
+            "language",
+            "contacts",
+            "networks",
+            "asns",
+            "domains",
+            "software",
+        ),
     )
     est_id = r.value(em, "id", str)
     name = r.value(em, "name", str)
@@ -129,10 +141,8 @@ def _read_establishment(em: YMap, r: Reader) -> Establishment | None:
             networks.append(ipaddress.ip_network(text.strip(), strict=True))
         except ValueError as exc:
             hint = ""
-            try:
+            with contextlib.suppress(ValueError):
                 hint = f"; did you mean {ipaddress.ip_network(text.strip(), strict=False)}?"
-            except ValueError:
-                pass
             r.error(pos, f"bad network {text!r}: {exc}{hint}")
     asns: list[int] = []
     for text, pos in r.strings(em, "asns"):
@@ -150,7 +160,7 @@ def _read_establishment(em: YMap, r: Reader) -> Establishment | None:
             r.error(pos, f"bad domain {text!r}; write a host name such as chu-exemple.fr")
     contacts = _read_contacts(em, r)
     software = _read_software(em, r)
-    if len(r.problems) > before and r.failed or est_id is None or name is None:
+    if (len(r.problems) > before and r.failed) or est_id is None or name is None:
         return None
     return Establishment(
         id=est_id,
@@ -195,11 +205,18 @@ def _read_software(em: YMap, r: Reader) -> tuple[Software, ...]:
         if sm is None or not r.keys(sm, "a software item", (), ("vendor", "product", "version", "cpe")):
             continue
         cpe = r.value(sm, "cpe", str)
-        vendor, product, version = r.value(sm, "vendor", str), r.value(sm, "product", str), r.value(sm, "version", str)
+        vendor, product, version = (
+            r.value(sm, "vendor", str),
+            r.value(sm, "product", str),
+            r.value(sm, "version", str),
+        )
         if cpe is not None:
             found = _CPE.match(cpe)
             if not found:
-                r.error(sm.value_pos["cpe"], f"bad CPE {cpe!r}; write a CPE 2.3 string cpe:2.3:part:vendor:product:...")
+                r.error(
+                    sm.value_pos["cpe"],
+                    f"bad CPE {cpe!r}; write a CPE 2.3 string cpe:2.3:part:vendor:product:...",
+                )
                 continue
             vendor = vendor or found.group(1).replace("_", " ")
             product = product or found.group(2).replace("_", " ")

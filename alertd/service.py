@@ -18,7 +18,7 @@ from . import __version__
 from .config import Config, Subscription, load_config
 from .deliver import Transport, make_transport
 from .engine import Engine, FlushReport, PollReport, utcnow
-from .errors import ConfigError
+from .errors import ConfigError, DeliveryError
 from .fetch import Fetcher
 from .logs import get_logger
 from .notify import Notifier
@@ -28,6 +28,8 @@ log = get_logger("alertd")
 
 OUTBOX_INTERVAL_SECONDS = 30
 STOP_GRACE_SECONDS = 20.0
+DISPATCH_DELAY = 2.0
+DISPATCH_MAX_WAIT = 30.0
 
 
 @dataclass(slots=True)
@@ -69,8 +71,7 @@ async def run_cycle(config: Config) -> CycleReport:
     """``alertd run --once``: poll every feed, match, dispatch what is due, flush the outbox."""
     store = Store.in_state_dir(config.settings.state_dir)
     engine = Engine(config, store)
-    transport = make_transport(config.settings)
-    report = CycleReport(transport=transport.describe())
+    report = CycleReport()
     try:
         async with Fetcher(user_agent=user_agent(config)) as fetcher:
             report.polls = list(await asyncio.gather(*(engine.poll(f, fetcher) for f in config.feeds)))
@@ -79,9 +80,22 @@ async def run_cycle(config: Config) -> CycleReport:
         report.emails = len(engine.dispatch(now, immediate=True, subscriptions=digests))
         for name in digests:
             store.set_meta(f"digest:{name}", now.isoformat())
-        report.flush = await engine.flush(transport)
+        # The transport comes last: a delivery problem (a missing password file, say) must not stop the
+        # polling, and whatever was dispatched waits in the outbox until delivery works.
+        try:
+            transport = make_transport(config.settings)
+        except DeliveryError as exc:
+            log.error("delivery unavailable", error=str(exc))
+            report.transport = f"nothing: {exc}"
+            report.flush.retrying = len(store.due_deliveries(utcnow()))
+            report.flush.errors.append(str(exc))
+            return report
+        report.transport = transport.describe()
+        try:
+            report.flush = await engine.flush(transport)
+        finally:
+            await transport.close()
     finally:
-        await transport.close()
         store.close()
     return report
 
@@ -104,6 +118,10 @@ class Daemon:
         self.stop = asyncio.Event()
         self.send_lock = asyncio.Lock()
         self.fetcher: Fetcher | None = None
+        self.polls_in_flight = 0
+        self.dispatch_timer: asyncio.TimerHandle | None = None
+        self.dispatch_started = 0.0
+        self.background: set[asyncio.Task[None]] = set()
 
     # -- jobs -------------------------------------------------------------------------------------------
 
@@ -113,8 +131,32 @@ class Daemon:
         except KeyError:
             return
         assert self.fetcher is not None
-        await self.engine.poll(feed, self.fetcher)
-        await self.deliver(immediate=True)
+        self.polls_in_flight += 1
+        try:
+            await self.engine.poll(feed, self.fetcher)
+        finally:
+            self.polls_in_flight -= 1
+        self.dispatch_soon()
+
+    def dispatch_soon(self) -> None:
+        """Dispatch immediate alerts shortly, once the polls running now are done.
+
+        Feeds polled together (at start-up, or on the same minute) then give one email per establishment, not
+        one per feed; an imminent warning waits at most ``DISPATCH_MAX_WAIT`` seconds for that.
+        """
+        if self.dispatch_timer is None:
+            self.dispatch_started = asyncio.get_running_loop().time()
+            self.dispatch_timer = asyncio.get_running_loop().call_later(DISPATCH_DELAY, self._dispatch_due)
+
+    def _dispatch_due(self) -> None:
+        loop = asyncio.get_running_loop()
+        if self.polls_in_flight and loop.time() - self.dispatch_started < DISPATCH_MAX_WAIT:
+            self.dispatch_timer = loop.call_later(DISPATCH_DELAY, self._dispatch_due)
+            return
+        self.dispatch_timer = None
+        task = loop.create_task(self.deliver(immediate=True))
+        self.background.add(task)
+        task.add_done_callback(self.background.discard)
 
     async def digest_job(self, name: str) -> None:
         await self.deliver(immediate=False, subscriptions=(name,))
@@ -127,8 +169,8 @@ class Daemon:
             await self.engine.flush(self.transport)
 
     async def outbox_job(self) -> None:
-        async with self.send_lock:
-            await self.engine.flush(self.transport)
+        """Every 30 s: immediate alerts left queued (by a stop, say) are dispatched; due retries are sent."""
+        await self.deliver(immediate=True)
 
     def schedule(self) -> None:
         """(Re)create every job from the current configuration."""
@@ -168,7 +210,11 @@ class Daemon:
         self.engine.reload(config)
         self.config = config
         self.schedule()
-        log.info("configuration reloaded", feeds=len(config.feeds), establishments=len(config.registry.establishments))
+        log.info(
+            "configuration reloaded",
+            feeds=len(config.feeds),
+            establishments=len(config.registry.establishments),
+        )
         self.notifier.ready(self.status_line())
 
     def status_line(self) -> str:
@@ -198,6 +244,8 @@ class Daemon:
             self.notifier.stopping()
             log.info("alertd stopping")
             self.scheduler.shutdown(wait=False)
+            if self.dispatch_timer is not None:
+                self.dispatch_timer.cancel()  # queued alerts stay queued: the next start dispatches them
             # Sends in flight get a bounded grace; whatever is left stays in the outbox for next time.
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(STOP_GRACE_SECONDS):

@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from .errors import StoreError
 from .fetch import Validators
 from .model import Alert, FeedKind, Finding, Indicator, IndicatorType, Observation, Product, Severity
 from .policy import FindingState
@@ -273,14 +274,16 @@ class Store:
         self.db.execute("COMMIT")
 
     def _migrate(self) -> None:
+        # executescript commits by itself; every statement of the schema is idempotent.
+        self.db.executescript(_SCHEMA)
         with self.transaction() as db:
-            db.executescript("SAVEPOINT schema;" + _SCHEMA + "RELEASE schema;")
             row = db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
             if row is None:
                 db.execute("INSERT INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
             elif int(row[0]) > SCHEMA_VERSION:
-                raise RuntimeError(
-                    f"{self.path} has schema version {row[0]}, newer than this alertd ({SCHEMA_VERSION}); upgrade alertd"
+                raise StoreError(
+                    f"{self.path} has schema version {row[0]}, newer than this alertd ({SCHEMA_VERSION}): "
+                    "upgrade alertd, or point state_dir elsewhere"
                 )
 
     def meta(self, key: str) -> str | None:
@@ -289,7 +292,10 @@ class Store:
 
     def set_meta(self, key: str, value: str) -> None:
         with self.transaction() as db:
-            db.execute("INSERT INTO meta VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value", (key, value))
+            db.execute(
+                "INSERT INTO meta VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                (key, value),
+            )
 
     # -- feeds ---------------------------------------------------------------------------------------------
 
@@ -378,7 +384,8 @@ class Store:
                     )
             gone = [e for e, (_, delisted) in known.items() if e not in present and delisted is None]
             db.executemany(
-                "UPDATE observations SET delisted_at = ? WHERE feed = ? AND entry = ?", ((stamp, feed, e) for e in gone)
+                "UPDATE observations SET delisted_at = ? WHERE feed = ? AND entry = ?",
+                ((stamp, feed, e) for e in gone),
             )
         return ObservationDelta(new, changed, unchanged, len(gone))
 
@@ -430,8 +437,15 @@ class Store:
                 "INSERT INTO alerts (finding, establishment, severity, subscription, immediate, body, created) "
                 "VALUES (?, ?, ?, ?, ?, ?, ?)",
                 (
-                    (a.finding.key, a.finding.establishment, int(a.severity), a.subscription, int(a.immediate),
-                     _alert_to_json(a), stamp)
+                    (
+                        a.finding.key,
+                        a.finding.establishment,
+                        int(a.severity),
+                        a.subscription,
+                        int(a.immediate),
+                        _alert_to_json(a),
+                        stamp,
+                    )
                     for a in alerts
                 ),
             )
@@ -456,7 +470,7 @@ class Store:
         grouped: dict[str, list[QueuedAlert]] = {}
         for row in self.db.execute(
             f"""SELECT a.id, a.establishment, a.body, f.thread FROM alerts a JOIN findings f ON f.key = a.finding
-                WHERE {' AND '.join(where)} ORDER BY a.establishment, a.severity DESC, a.id""",
+                WHERE {" AND ".join(where)} ORDER BY a.establishment, a.severity DESC, a.id""",
             args,
         ):
             grouped.setdefault(row["establishment"], []).append(
@@ -483,7 +497,16 @@ class Store:
             cur = db.execute(
                 "INSERT INTO outbox (message_id, establishment, sender, recipients, subject, message, state, "
                 "next_attempt, created) VALUES (?, ?, ?, ?, ?, ?, 'pending', ?, ?)",
-                (message_id, establishment, sender, json.dumps(list(recipients)), subject, message, stamp, stamp),
+                (
+                    message_id,
+                    establishment,
+                    sender,
+                    json.dumps(list(recipients)),
+                    subject,
+                    message,
+                    stamp,
+                    stamp,
+                ),
             )
             delivery = cur.lastrowid
             db.executemany("UPDATE alerts SET delivery = ? WHERE id = ?", ((delivery, i) for i in alert_ids))
@@ -511,9 +534,7 @@ class Store:
 
     def mark_sending(self, delivery_id: int) -> None:
         with self.transaction() as db:
-            db.execute(
-                "UPDATE outbox SET state = 'sending', attempts = attempts + 1 WHERE id = ?", (delivery_id,)
-            )
+            db.execute("UPDATE outbox SET state = 'sending', attempts = attempts + 1 WHERE id = ?", (delivery_id,))
 
     def mark_sent(self, delivery_id: int, now: datetime) -> None:
         with self.transaction() as db:

@@ -182,7 +182,10 @@ class Reader:
         if typ is str and isinstance(value, int | float) and not isinstance(value, bool):
             return str(value)  # an id such as 330781196 written without quotes
         if not isinstance(value, typ) or (typ is int and isinstance(value, bool)):
-            self.error(m.value_pos[key], f"{key!r} must be {_TYPE_NAMES.get(typ, typ.__name__)}, not {_describe(value)}")
+            self.error(
+                m.value_pos[key],
+                f"{key!r} must be {_TYPE_NAMES.get(typ, typ.__name__)}, not {_describe(value)}",
+            )
             return None
         return value
 

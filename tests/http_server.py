@@ -137,9 +137,7 @@ class FeedServer:
         self._stop = threading.Event()
         self._server = _Server(self, ssl_context)
         self._scheme = "https" if ssl_context is not None else "http"
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, args=(0.05,), name="FeedServer", daemon=True
-        )
+        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,), name="FeedServer", daemon=True)
         self._thread.start()
 
     # -- lifecycle ---------------------------------------------------------------------------------------

@@ -101,8 +101,10 @@ def test_subscription_refers_to_unknown_feed_and_id(cfg: Path) -> None:
 
 
 def test_smtp_without_tls_only_to_loopback(cfg: Path) -> None:
-    text = (cfg / "alertd.yaml").read_text().replace(
-        "  maildir: ../var/maildir", "  smtp: {host: mail.example.org, security: none}"
+    text = (
+        (cfg / "alertd.yaml")
+        .read_text()
+        .replace("  maildir: ../var/maildir", "  smtp: {host: mail.example.org, security: none}")
     )
     (cfg / "alertd.yaml").write_text(text)
     found = problems(cfg / "alertd.yaml")

@@ -46,9 +46,7 @@ def fetch(
 ) -> FetchResult:
     async def run() -> FetchResult:
         async with Fetcher(ca_file=ca_file, trust_env=False) as fetcher:
-            return await fetcher.fetch(
-                feed(url, max_bytes=max_bytes, timeout=timeout), validators or Validators()
-            )
+            return await fetcher.fetch(feed(url, max_bytes=max_bytes, timeout=timeout), validators or Validators())
 
     return asyncio.run(run())
 
@@ -193,10 +191,7 @@ def test_credentials_never_appear_in_messages(server: FeedServer) -> None:
 
 
 def test_redact_url() -> None:
-    assert (
-        redact_url("https://u:p@host.example:8443/a?token=abc&q=1")
-        == "https://host.example:8443/a?token=***&q=1"
-    )
+    assert redact_url("https://u:p@host.example:8443/a?token=abc&q=1") == "https://host.example:8443/a?token=***&q=1"
     assert redact_url("https://host.example/feed") == "https://host.example/feed"
 
 

@@ -32,8 +32,19 @@ FEEDS = {
 }
 
 
-def finding(est: str = "e1", feed_id: str = "c2", reason: str = "address-in-network", value: str = "1.2.3.4") -> Finding:
-    return Finding(est, Indicator(IndicatorType.IPV4, value), "1.2.3.0/24", reason, feed_id, FEEDS[feed_id].kind, "x", "t")
+def finding(
+    est: str = "e1", feed_id: str = "c2", reason: str = "address-in-network", value: str = "1.2.3.4"
+) -> Finding:
+    return Finding(
+        est,
+        Indicator(IndicatorType.IPV4, value),
+        "1.2.3.0/24",
+        reason,
+        feed_id,
+        FEEDS[feed_id].kind,
+        "x",
+        "t",
+    )
 
 
 SUBS = (
@@ -43,7 +54,9 @@ SUBS = (
 )
 
 
-def run(findings: list[Finding], states: dict[str, FindingState] | None = None, now: datetime = NOW) -> list[tuple[str, str, bool]]:
+def run(
+    findings: list[Finding], states: dict[str, FindingState] | None = None, now: datetime = NOW
+) -> list[tuple[str, str, bool]]:
     alerts = decide(
         findings,
         registry=REGISTRY,
@@ -96,6 +109,12 @@ def test_recipients_by_contact_severity() -> None:
     )
     assert recipients(EST, high) == ["rssi@ch.example"]
     imminent = decide(
-        [finding()], registry=REGISTRY, feeds=FEEDS, subscriptions=SUBS, states={}, renotify=DEFAULT_RENOTIFY, now=NOW
+        [finding()],
+        registry=REGISTRY,
+        feeds=FEEDS,
+        subscriptions=SUBS,
+        states={},
+        renotify=DEFAULT_RENOTIFY,
+        now=NOW,
     )
     assert recipients(EST, imminent) == ["rssi@ch.example", "oncall@ch.example"]

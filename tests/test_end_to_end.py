@@ -1,0 +1,240 @@
+"""The whole pipeline through the real ``alertd`` command: real feed samples over HTTP on loopback, a real
+SQLite file, a real SMTP server with STARTTLS, and an independent count of what each establishment must get."""
+
+from __future__ import annotations
+
+import email
+import json
+import re
+import subprocess
+import sys
+from collections.abc import Iterator
+from email.message import EmailMessage
+from email.policy import default
+from pathlib import Path
+from textwrap import dedent
+
+import pytest
+from http_server import FeedServer
+from smtp_server import SmtpServerFactory, SmtpTestServer
+
+DATA = Path(__file__).parent / "data"
+ALERTD = str(Path(sys.executable).parent / "alertd")
+
+
+def write_config(tmp: Path, feeds: FeedServer, smtp: SmtpTestServer) -> Path:
+    (tmp / "establishments.yaml").write_text(
+        dedent(
+            """\
+            establishments:
+              - id: e-chu
+                name: CHU de Test
+                kind: CHU
+                language: fr
+                contacts: [{email: rssi@chu-test.example}]
+                networks: [84.247.157.0/24]
+                software: [{vendor: Citrix, product: NetScaler ADC, version: "13.1-49.13"}]
+              - id: e-clinic
+                name: Test Clinic
+                kind: clinique
+                language: en
+                contacts: [{email: security@clinic-test.example}]
+                networks: [154.12.224.0/19]
+              - id: e-quiet
+                name: Quiet Hospital
+                kind: CH
+                contacts: [{email: quiet@quiet-test.example}]
+                networks: [45.1.2.0/24]
+                software: [{vendor: Acme, product: Widget}]
+            """
+        )
+    )
+    (tmp / "feeds.yaml").write_text(
+        dedent(
+            f"""\
+            feeds:
+              - id: feodo
+                url: {feeds.url("/data/abusech/feodotracker_ipblocklist_2024-04-04.csv")}
+                format: csv
+                columns: {{ip: dst_ip, port: dst_port, first_seen: first_seen_utc, malware: malware}}
+                interval: 30m
+              - id: kev
+                url: {feeds.url("/data/kev/known_exploited_vulnerabilities.json")}
+                format: cisa-kev
+                interval: 1h
+              - id: certfr
+                url: {feeds.url("/data/rss/certfr_alertes_avis.xml")}
+                format: rss
+                interval: 15m
+            """
+        )
+    )
+    (tmp / "subscriptions.yaml").write_text(
+        "subscriptions:\n  - {name: urgent, establishments: all, min_severity: critical, delivery: immediate}\n"
+    )
+    config = tmp / "alertd.yaml"
+    config.write_text(
+        dedent(
+            f"""\
+            state_dir: state
+            feeds: feeds.yaml
+            registry: establishments.yaml
+            subscriptions: subscriptions.yaml
+            sender: {{from: "CERT Test <alertes@cert-test.example>", reply_to: cert@cert-test.example}}
+            delivery:
+              method: smtp
+              smtp: {{host: 127.0.0.1, port: {smtp.port}, security: starttls, ca_file: "{smtp.ca_pem_path}"}}
+            """
+        )
+    )
+    return config
+
+
+def alertd(config: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([ALERTD, "-c", str(config), *args], capture_output=True, text=True, timeout=120, check=False)
+
+
+def text_of(msg: EmailMessage) -> str:
+    body = msg.get_body(("plain",))
+    assert body is not None
+    return str(body.get_content())
+
+
+def kev_cves(vendor: str, product_words: str) -> set[str]:
+    """An independent count: the KEV entries of a vendor whose product names the given words."""
+    catalog = json.loads((DATA / "kev/known_exploited_vulnerabilities.json").read_text())
+    return {
+        v["cveID"]
+        for v in catalog["vulnerabilities"]
+        if v["vendorProject"] == vendor and product_words.lower() in v["product"].lower()
+    }
+
+
+def feodo_ips_in(prefix: str) -> set[str]:
+    rows = (DATA / "abusech/feodotracker_ipblocklist_2024-04-04.csv").read_text().splitlines()
+    return {line.split(",")[1].strip('"') for line in rows if line.startswith('"2') and f'"{prefix}' in line}
+
+
+@pytest.fixture
+def setup(tmp_path: Path, smtp_server: SmtpServerFactory) -> Iterator[tuple[Path, FeedServer, SmtpTestServer]]:
+    feeds = FeedServer()
+    feeds.serve_dir("/data/", DATA)
+    smtp = smtp_server(tls="starttls")
+    with feeds:
+        yield write_config(tmp_path, feeds, smtp), feeds, smtp
+
+
+def test_each_establishment_gets_its_own_warnings_once(
+    setup: tuple[Path, FeedServer, SmtpTestServer],
+) -> None:
+    config, feeds, smtp = setup
+    first = alertd(config, "run", "--once")
+    assert first.returncode == 0, first.stderr
+    assert "polled 3 feeds: 3 ok, 0 failed" in first.stdout
+
+    by_rcpt = {m.rcpt_tos: m for m in smtp.messages}
+    assert set(by_rcpt) == {("rssi@chu-test.example",), ("security@clinic-test.example",)}
+    assert all(m.tls for m in smtp.messages)
+
+    chu = email.message_from_bytes(by_rcpt[("rssi@chu-test.example",)].content, policy=default)
+    clinic = email.message_from_bytes(by_rcpt[("security@clinic-test.example",)].content, policy=default)
+    assert isinstance(chu, EmailMessage) and isinstance(clinic, EmailMessage)
+    chu_text, clinic_text = text_of(chu), text_of(clinic)
+
+    netscaler = kev_cves("Citrix", "NetScaler ADC")
+    assert len(netscaler) >= 5
+    for cve in netscaler:
+        assert cve in chu_text
+        assert cve not in clinic_text
+    assert "84[.]247[.]157[.]112" in chu_text and "84.247.157.112" not in chu_text
+
+    clinic_ips = feodo_ips_in("154.12.")
+    assert len(clinic_ips) == 3
+    for ip in clinic_ips:
+        assert ip.replace(".", "[.]") in clinic_text
+        assert ip.replace(".", "[.]") not in chu_text
+    assert "84[.]247" not in clinic_text and "CVE-" not in clinic_text
+
+    assert chu["Auto-Submitted"] == "auto-generated"
+    assert chu["Message-ID"] and chu["Date"] and chu["Reply-To"] == "cert@cert-test.example"
+    assert "TLP:" in chu["Subject"]
+    assert chu.get_content_type() == "multipart/alternative"
+
+    # The second cycle: the feeds answer 304, nothing new is found, nothing is sent.
+    second = alertd(config, "run", "--once")
+    assert second.returncode == 0, second.stderr
+    assert len(smtp.messages) == 2
+    assert second.stdout.count("not modified since last poll") == 3
+    kev_requests = feeds.requests("/data/kev/known_exploited_vulnerabilities.json")
+    assert len(kev_requests) == 2 and "If-None-Match" in kev_requests[1].headers
+
+    outbox = alertd(config, "outbox", "--state", "sent")
+    assert outbox.returncode == 0 and len(outbox.stdout.strip().splitlines()) == 2
+
+
+def test_dry_run_lists_findings_and_sends_nothing(setup: tuple[Path, FeedServer, SmtpTestServer]) -> None:
+    config, _, smtp = setup
+    result = alertd(config, "poll", "--dry-run", "--feed", "feodo")
+    assert result.returncode == 0, result.stderr
+    records = [json.loads(line) for line in result.stdout.splitlines()]
+    found = {(r["establishment"], r["indicator"]) for r in records if "suppressed" not in r}
+    expected = {("e-chu", ip) for ip in feodo_ips_in("84.247.157.")} | {
+        ("e-clinic", ip) for ip in feodo_ips_in("154.12.")
+    }
+    assert found == expected
+    assert all(r["severity"] == "imminent" and r["type"] == "ipv4" and r["feed"] == "feodo" for r in records)
+    assert smtp.messages == []
+
+
+def test_a_broken_feed_is_reported_and_the_others_go_on(
+    setup: tuple[Path, FeedServer, SmtpTestServer],
+) -> None:
+    config, feeds, smtp = setup
+    feeds.route("/data/kev/known_exploited_vulnerabilities.json", b"<html>502 Bad Gateway</html>", status=502)
+    result = alertd(config, "run", "--once")
+    assert result.returncode == 3
+    assert re.search(r"^  kev +FAILED: .*HTTP 502", result.stdout, re.MULTILINE), result.stdout
+    logged = [json.loads(line) for line in result.stderr.splitlines() if line.startswith("{")]
+    assert any(e["event"] == "feed failed" and e["feed"] == "kev" for e in logged)
+    # Feodo still reached both establishments.
+    assert {m.rcpt_tos for m in smtp.messages} == {
+        ("rssi@chu-test.example",),
+        ("security@clinic-test.example",),
+    }
+
+
+def test_smtp_down_leaves_the_email_in_the_outbox(
+    setup: tuple[Path, FeedServer, SmtpTestServer],
+) -> None:
+    config, _, smtp = setup
+    ca = config.parent / "ca.pem"
+    ca.write_bytes(smtp.ca_pem_path.read_bytes())
+    config.write_text(config.read_text().replace(str(smtp.ca_pem_path), str(ca)))
+    smtp.stop()
+    result = alertd(config, "run", "--once")
+    assert result.returncode == 3
+    pending = alertd(config, "outbox", "--state", "pending")
+    assert len(pending.stdout.strip().splitlines()) == 2
+    assert all("error: " in line for line in pending.stdout.splitlines())
+    assert "polled 3 feeds: 3 ok, 0 failed" in result.stdout
+    assert "2 deferred for retry" in result.stdout
+
+
+def test_make_run_config_writes_readable_emails(tmp_path: Path) -> None:
+    import shutil
+
+    config_dir = tmp_path / "config"
+    shutil.copytree(Path(__file__).parent.parent / "config", config_dir)
+    result = alertd(config_dir / "alertd.yaml", "run", "--once")
+    assert result.returncode == 0, result.stderr
+    assert "polled 3 feeds: 3 ok, 0 failed" in result.stdout
+    maildir = tmp_path / "var" / "maildir"
+    assert f"maildir {maildir}" in result.stdout
+    files = sorted((maildir / "new").iterdir())
+    # Every example establishment is concerned by the samples: compromised addresses or exploited software.
+    assert len(files) == 4
+    for file in files:
+        msg = email.message_from_bytes(file.read_bytes(), policy=default)
+        assert isinstance(msg, EmailMessage)
+        assert msg["To"] and "TLP:" in msg["Subject"]
+        assert text_of(msg).strip()

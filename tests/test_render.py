@@ -1,0 +1,616 @@
+"""The render stage: defanging, header cleaning, and the email built from alerts (DESIGN §4)."""
+
+from __future__ import annotations
+
+import dataclasses
+import email
+import email.policy
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime, timedelta
+from email.message import EmailMessage
+from pathlib import Path
+from types import MappingProxyType
+from zoneinfo import ZoneInfo
+
+import jinja2
+import pytest
+
+from alertd.config import DEFAULT_RENOTIFY, Settings
+from alertd.model import Alert, FeedKind, Finding, Indicator, IndicatorType, Severity
+from alertd.registry import Contact, Establishment
+from alertd.render import (
+    REASONS,
+    clean_header,
+    defang,
+    defang_indicator,
+    email_context,
+    make_environment,
+    render_email,
+    strictest_tlp,
+)
+
+NOW = datetime(2025, 3, 12, 13, 5, tzinfo=UTC)
+MESSAGE_ID = "<20250312130500.330781196.abc@cert-sante.example>"
+RECIPIENTS = ("rssi@chu-bordeaux.example",)
+ENV = make_environment(None)
+
+
+def make_settings(**changes: object) -> Settings:
+    values: dict[str, object] = {
+        "path": Path("/etc/alertd/alertd.yaml"),
+        "timezone": ZoneInfo("Europe/Paris"),
+        "state_dir": Path("/var/lib/alertd"),
+        "feeds_file": Path("/etc/alertd/feeds.yaml"),
+        "registry_path": Path("/etc/alertd/establishments"),
+        "subscriptions_file": Path("/etc/alertd/subscriptions.yaml"),
+        "inhibitions_file": None,
+        "templates_dir": None,
+        "operators": ("soc@cert-sante.example",),
+        "renotify": DEFAULT_RENOTIFY,
+        "sender_from": "CERT Santé <alertes@cert-sante.example>",
+        "reply_to": "cert@cert-sante.example",
+        "delivery_method": "maildir",
+        "maildir": Path("/var/lib/alertd/maildir"),
+        "smtp": None,
+        "http_listen": None,
+        "tlp": "amber",
+        "organisation": "CERT Santé",
+    }
+    values.update(changes)
+    return Settings(**values)  # type: ignore[arg-type]
+
+
+SETTINGS = make_settings()
+
+
+def make_establishment(est_id: str = "330781196", language: str = "fr") -> Establishment:
+    return Establishment(
+        id=est_id,
+        name="CHU de Bordeaux",
+        aliases=("CHU Bordeaux",),
+        kind="CHU",
+        region="Nouvelle-Aquitaine",
+        language=language,
+        contacts=(Contact("rssi@chu-bordeaux.example"),),
+        domains=("chu-bordeaux.example",),
+    )
+
+
+def make_alert(
+    indicator: Indicator,
+    *,
+    est_id: str = "330781196",
+    reason: str = "address-in-network",
+    asset: str = "147.210.0.0/16",
+    kind: FeedKind = FeedKind.COMPROMISE,
+    severity: Severity = Severity.IMMINENT,
+    title: str = "Botnet C2 server",
+    feed: str = "feodo",
+    link: str | None = "https://feodotracker.abuse.ch/browse/",
+    tlp: str = "amber",
+    attrs: Mapping[str, str] | None = None,
+    rule: str = "compromise-asset",
+) -> Alert:
+    finding = Finding(
+        establishment=est_id,
+        indicator=indicator,
+        asset=asset,
+        reason=reason,
+        feed=feed,
+        kind=kind,
+        entry=f"{feed}:{indicator.value}",
+        title=title,
+        link=link,
+        published=NOW - timedelta(days=2),
+        attrs=MappingProxyType(dict(attrs or {})),
+    )
+    return Alert(
+        finding=finding,
+        severity=severity,
+        rule=rule,
+        subscription="imminent-everyone",
+        immediate=True,
+        first_seen=NOW - timedelta(days=1),
+        last_seen=NOW,
+        tlp=tlp,
+    )
+
+
+IPV4 = Indicator(IndicatorType.IPV4, "147.210.1.5")
+IPV6 = Indicator(IndicatorType.IPV6, "2001:660:6101::5")
+DOMAIN = Indicator(IndicatorType.DOMAIN, "vpn.chu-bordeaux.example")
+URL = Indicator(IndicatorType.URL, "http://evil-cdn.example/payload.exe")
+MAILBOX = Indicator(IndicatorType.EMAIL, "phish@evil-mail.example")
+CVE = Indicator(IndicatorType.CVE, "CVE-2023-4966")
+
+
+def many_alerts() -> list[Alert]:
+    return [
+        make_alert(IPV4, attrs={"malware": "QakBot", "port": "443"}),
+        make_alert(IPV6, asset="2001:660:6101::/48", tlp="green"),
+        make_alert(DOMAIN, reason="domain", asset="chu-bordeaux.example", severity=Severity.HIGH),
+        make_alert(URL, reason="domain", asset="chu-bordeaux.example", link=None),
+        make_alert(MAILBOX, reason="domain", asset="chu-bordeaux.example", severity=Severity.INFO),
+        make_alert(
+            CVE,
+            reason="kev-product",
+            asset="Citrix NetScaler ADC 13.1-49.13",
+            kind=FeedKind.VULNERABILITY,
+            severity=Severity.CRITICAL,
+            title="Citrix NetScaler ADC and Gateway Buffer Overflow",
+            feed="cisa-kev",
+            link="https://www.cisa.gov/known-exploited-vulnerabilities-catalog",
+            attrs={"due_date": "2023-11-08", "required_action": "Apply mitigations per vendor instructions."},
+            tlp="clear",
+        ),
+    ]
+
+
+def render(
+    alerts: Sequence[Alert],
+    *,
+    language: str = "fr",
+    settings: Settings = SETTINGS,
+    env: jinja2.Environment = ENV,
+    in_reply_to: str | None = None,
+) -> EmailMessage:
+    return render_email(
+        env,
+        make_establishment(language=language),
+        alerts,
+        RECIPIENTS,
+        settings=settings,
+        now=NOW,
+        message_id=MESSAGE_ID,
+        in_reply_to=in_reply_to,
+    )
+
+
+def parsed(msg: EmailMessage) -> EmailMessage:
+    back = email.message_from_bytes(msg.as_bytes(), policy=email.policy.default)
+    assert isinstance(back, EmailMessage)
+    return back
+
+
+def bodies(msg: EmailMessage) -> tuple[str, str]:
+    back = parsed(msg)
+    assert back.get_content_type() == "multipart/alternative"
+    parts = list(back.iter_parts())
+    assert [p.get_content_type() for p in parts] == ["text/plain", "text/html"]
+    text, html = (p.get_content() for p in parts)
+    assert isinstance(text, str)
+    assert isinstance(html, str)
+    return text, html
+
+
+# --- defang -----------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("raw", "shown"),
+    [
+        ("http://evil.example/a.php?x=1", "hxxp://evil[.]example/a[.]php?x=1"),
+        ("https://login.evil.example:8443/", "hxxps://login[.]evil[.]example:8443/"),
+        ("HTTPS://Evil.example", "hxxps://Evil[.]example"),
+        ("http://[2001:db8::1]:8080/x", "hxxp://[2001[:]db8[:][:]1]:8080/x"),
+        ("evil.example/path/index.html", "evil[.]example/path/index[.]html"),
+        ("evil.example", "evil[.]example"),
+        ("sub.domain.évil.example", "sub[.]domain[.]évil[.]example"),
+        ("147.210.1.5", "147[.]210[.]1[.]5"),
+        ("147.210.0.0/16", "147[.]210[.]0[.]0/16"),
+        ("147.210.1.5:443", "147[.]210[.]1[.]5:443"),
+        ("2001:db8::1", "2001[:]db8[:][:]1"),
+        ("2001:660:6101::/48", "2001[:]660[:]6101[:][:]/48"),
+        ("::ffff:192.0.2.1", "[:][:]ffff[:]192[.]0[.]2[.]1"),
+        ("phish@evil.example", "phish[@]evil[.]example"),
+        ("CVE-2023-4966", "CVE-2023-4966"),
+        ("d41d8cd98f00b204e9800998ecf8427e", "d41d8cd98f00b204e9800998ecf8427e"),
+        ("Citrix NetScaler ADC 13.1-49.13", "Citrix NetScaler ADC 13.1-49.13"),
+        ("13.1.49", "13.1.49"),
+        ("CHU de Bordeaux", "CHU de Bordeaux"),
+        ("AS2200", "AS2200"),
+    ],
+)
+def test_defang_table(raw: str, shown: str) -> None:
+    assert defang(raw) == shown
+
+
+@pytest.mark.parametrize("raw", ["http://evil.example/a.b", "evil.example", "2001:db8::1", "a@b.example", "1.2.3.4"])
+def test_defang_is_idempotent(raw: str) -> None:
+    assert defang(defang(raw)) == defang(raw)
+
+
+@pytest.mark.parametrize(
+    ("ind", "shown"),
+    [
+        (IPV4, "147[.]210[.]1[.]5"),
+        (IPV6, "2001[:]660[:]6101[:][:]5"),
+        (DOMAIN, "vpn[.]chu-bordeaux[.]example"),
+        (URL, "hxxp://evil-cdn[.]example/payload[.]exe"),
+        (MAILBOX, "phish[@]evil-mail[.]example"),
+        (Indicator(IndicatorType.CIDR, "192.0.2.0/24"), "192[.]0[.]2[.]0/24"),
+        (Indicator(IndicatorType.CIDR, "2001:db8::/32"), "2001[:]db8[:][:]/32"),
+        (CVE, "CVE-2023-4966"),
+        (
+            Indicator(IndicatorType.HASH, "e3b0c44298fc1c149afbf4c8996fb924"),
+            "e3b0c44298fc1c149afbf4c8996fb924",
+        ),
+        (Indicator(IndicatorType.PRODUCT, "Node.js 18.1"), "Node.js 18.1"),
+        (Indicator(IndicatorType.NAME, "Clinique Saint.Jean"), "Clinique Saint.Jean"),
+        (Indicator(IndicatorType.ASN, "AS2200"), "AS2200"),
+    ],
+)
+def test_defang_indicator_by_type(ind: Indicator, shown: str) -> None:
+    assert defang_indicator(ind) == shown
+
+
+# --- clean_header -----------------------------------------------------------------------------------------
+
+
+def test_clean_header_strips_every_control_character() -> None:
+    dirty = "Alerte\r\nBcc: evil@x\x00\x1b[31m rouge\x7f\x85\x9b\u2028ligne\u2029para\u202eesrever\ttab"
+    clean = clean_header(dirty)
+    for char in ("\r", "\n", "\x00", "\x1b", "\x7f", "\x85", "\x9b", "\u2028", "\u2029", "\u202e", "\t"):
+        assert char not in clean
+    assert clean == "Alerte Bcc: evil@x [31m rouge ligne para esrever tab"
+
+
+def test_clean_header_collapses_whitespace_and_truncates() -> None:
+    assert clean_header("  a   b \n\n c  ") == "a b c"
+    long = "mot " * 100
+    cut = clean_header(long, limit=50)
+    assert len(cut) <= 50
+    assert cut.endswith("…")
+    assert clean_header("exactly ten", limit=11) == "exactly ten"
+    assert len(clean_header("x" * 500)) == 200
+
+
+# --- the environment --------------------------------------------------------------------------------------
+
+
+def test_html_templates_are_autoescaped_and_text_ones_are_not() -> None:
+    for language in ("fr", "en"):
+        html = ENV.get_template(f"{language}/alert.html.j2")
+        text = ENV.get_template(f"{language}/subject.txt.j2")
+        assert html.render(_context_with_name("<i>")).count("&lt;i&gt;") >= 1
+        assert "<i>" in text.render(_context_with_name("<i>"))
+
+
+def _context_with_name(name: str) -> dict[str, object]:
+    est = Establishment(id="1", name=name)
+    return email_context(est, [make_alert(IPV4, est_id="1")], SETTINGS, NOW)
+
+
+def test_operator_templates_override_the_bundled_ones(tmp_path: Path) -> None:
+    (tmp_path / "en").mkdir()
+    (tmp_path / "en" / "subject.txt.j2").write_text("Custom {{ establishment.name }} {{ count }}\n")
+    env = make_environment(tmp_path)
+    msg = render([make_alert(IPV4)], language="en", env=env)
+    assert parsed(msg)["Subject"] == "Custom CHU de Bordeaux 1"
+    # The other templates still come from the bundled folder.
+    text, _html = bodies(msg)
+    assert "147[.]210[.]1[.]5" in text
+
+
+def test_undefined_variables_are_errors(tmp_path: Path) -> None:
+    (tmp_path / "en").mkdir()
+    (tmp_path / "en" / "subject.txt.j2").write_text("{{ no_such_thing }}")
+    with pytest.raises(jinja2.UndefinedError):
+        render([make_alert(IPV4)], language="en", env=make_environment(tmp_path))
+
+
+# --- the email --------------------------------------------------------------------------------------------
+
+
+def test_feed_html_is_escaped_in_the_html_part() -> None:
+    title = 'Panel <script>alert(1)</script> "><img src=x onerror=alert(2)>'
+    alerts = [make_alert(IPV4, title=title, attrs={"malware": "<b>bold</b>"}, link='https://x.example/"><script>')]
+    for language in ("fr", "en"):
+        text, html = bodies(render(alerts, language=language))
+        assert "<script>" not in html
+        assert "<img" not in html
+        assert "<b>bold" not in html
+        assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+        assert "&#34;&gt;&lt;img src=x onerror=alert(2)&gt;" in html
+        assert "&lt;b&gt;bold&lt;/b&gt;" in html
+        # The text part shows the title as written (it is not HTML).
+        assert "<script>alert(1)</script>" in text
+
+
+def test_feed_title_cannot_inject_a_header() -> None:
+    title = "Innocent\r\nBcc: evil@x\r\n\r\nbody"
+    for language in ("fr", "en"):
+        msg = render([make_alert(IPV4, title=title, kind=FeedKind.ADVISORY, severity=Severity.INFO)], language=language)
+        back = parsed(msg)
+        assert back["Bcc"] is None
+        assert "\n" not in back["Subject"] and "\r" not in back["Subject"]
+        text, _html = bodies(msg)
+        assert "Innocent Bcc: evil@x body" in text
+
+
+def test_establishment_name_cannot_inject_a_header() -> None:
+    est = Establishment(id="1", name="Clinique\r\nBcc: evil@x", language="en")
+    alert = make_alert(IPV4, est_id="1")
+    msg = render_email(ENV, est, [alert], RECIPIENTS, settings=SETTINGS, now=NOW, message_id=MESSAGE_ID)
+    back = parsed(msg)
+    assert back["Bcc"] is None
+    assert back["Subject"].startswith("[TLP:AMBER] [IMMINENT] Clinique Bcc: evil@x — 1 alert: ")
+
+
+@pytest.mark.parametrize("language", ["fr", "en"])
+def test_both_languages_render_every_indicator_defanged(language: str) -> None:
+    alerts = many_alerts()
+    text, html = bodies(render(alerts, language=language))
+    for alert in alerts:
+        ind = alert.finding.indicator
+        shown = defang_indicator(ind)
+        assert shown in text
+        assert shown in html
+        if shown != ind.value:
+            assert ind.value not in text
+            assert ind.value not in html
+    # Hosts inside the URL and the email address are not left clickable either.
+    for raw in ("evil-cdn.example", "evil-mail.example", "chu-bordeaux.example", "147.210.0.0"):
+        assert raw not in text
+        assert raw not in html
+
+
+def test_indicator_repeated_in_feed_text_is_defanged_there_too() -> None:
+    alert = make_alert(
+        URL,
+        reason="domain",
+        asset="chu-bordeaux.example",
+        title="Malware hosted at http://evil-cdn.example/payload.exe",
+        link="http://evil-cdn.example/payload.exe",
+        attrs={"malware": "dropped by evil-cdn.example/payload.exe"},
+    )
+    text, html = bodies(render([alert], language="en"))
+    for body in (text, html):
+        assert "evil-cdn.example" not in body
+        assert "Malware hosted at hxxp://evil-cdn[.]example/payload[.]exe" in body
+    assert 'href="http' not in html
+
+
+def test_advisory_link_is_shown_as_is_and_clickable() -> None:
+    link = "https://www.cert.ssi.gouv.fr/alerte/CERTFR-2024-ALE-005/?a=1&b=2"
+    alert = make_alert(
+        Indicator(IndicatorType.PRODUCT, "citrix netscaler adc"),
+        reason="product-mention",
+        asset="Citrix NetScaler ADC 13.1-49.13",
+        kind=FeedKind.ADVISORY,
+        severity=Severity.HIGH,
+        title="Multiples vulnérabilités dans Citrix NetScaler",
+        feed="certfr-alertes",
+        link=link,
+    )
+    text, html = bodies(render([alert]))
+    assert link in text
+    assert 'href="https://www.cert.ssi.gouv.fr/alerte/CERTFR-2024-ALE-005/?a=1&amp;b=2"' in html
+
+
+def test_non_web_links_are_never_clickable() -> None:
+    alert = make_alert(IPV4, link="javascript:alert(1)")
+    _text, html = bodies(render([alert], language="en"))
+    assert "href=" not in html
+
+
+@pytest.mark.parametrize("language", ["fr", "en"])
+def test_text_and_html_carry_the_same_facts(language: str) -> None:
+    alerts = many_alerts()
+    context = email_context(make_establishment(language=language), alerts, SETTINGS, NOW)
+    text, html = bodies(render(alerts, language=language))
+    html_text = html.replace("&#39;", "'").replace("&#34;", '"').replace("&amp;", "&")
+    for item in context["alerts"]:
+        facts = [
+            item["indicator"],
+            item["indicator_type_label"],
+            item["reason_text"],
+            item["title"],
+            item["feed"],
+            item["first_seen"],
+            item["last_seen"],
+            item["rule"],
+            item["severity_label"],
+            item["kind_label"],
+            *item["actions"],
+            *(value for _label, value in item["attrs"]),
+        ]
+        if item["link"]:
+            facts.append(item["link"])
+        for fact in facts:
+            assert fact in text, fact
+            assert fact in html_text, fact
+    for fact in (context["tlp_label"], context["tlp_text"], context["organisation"], context["contact"]):
+        assert fact in text
+        assert fact in html_text
+
+
+def test_french_is_french_and_english_is_english() -> None:
+    fr_text, fr_html = bodies(render(many_alerts(), language="fr"))
+    en_text, en_html = bodies(render(many_alerts(), language="en"))
+    assert "Que faire" in fr_text and "Que faire" in fr_html
+    assert "Première observation" in fr_text
+    assert "réseau" in fr_text
+    assert 'lang="fr"' in fr_html
+    assert "What to do" in en_text and "What to do" in en_html
+    assert "First seen" in en_text
+    assert 'lang="en"' in en_html
+    assert parsed(render(many_alerts(), language="fr"))["Content-Language"] == "fr"
+
+
+def test_html_has_no_external_resources_or_scripts() -> None:
+    _text, html = bodies(render(many_alerts()))
+    lowered = html.lower()
+    for forbidden in ("<script", "<img", "<link", "@import", "url(", "src=", "<style"):
+        assert forbidden not in lowered
+    assert "<table" in lowered
+
+
+def test_every_reason_code_is_explained_in_both_languages() -> None:
+    for language in ("fr", "en"):
+        for reason in REASONS:
+            alert = make_alert(Indicator(IndicatorType.NAME, "chu de bordeaux"), reason=reason, asset="CHU Bordeaux")
+            context = email_context(make_establishment(language=language), [alert], SETTINGS, NOW)
+            sentence = context["alerts"][0]["reason_text"]
+            assert "CHU Bordeaux" in sentence
+            assert sentence.endswith(".") and len(sentence.split()) >= 6  # a sentence, not the code
+
+
+def test_unknown_reason_code_still_says_which_asset() -> None:
+    alert = make_alert(IPV4, reason="new-rule", asset="147.210.0.0/16")
+    context = email_context(make_establishment(language="en"), [alert], SETTINGS, NOW)
+    assert context["alerts"][0]["reason_text"] == "Matched your asset 147.210.0.0/16 (rule “new-rule”)."
+
+
+def test_what_to_do_depends_on_the_kind() -> None:
+    context = email_context(make_establishment(language="en"), many_alerts(), SETTINGS, NOW)
+    by_indicator = {a["indicator"]: a for a in context["alerts"]}
+    compromise = " ".join(by_indicator["147[.]210[.]1[.]5"]["actions"])
+    assert "isolate" in compromise and "logs" in compromise and "cert@cert-sante.example" in compromise
+    vulnerability = " ".join(by_indicator["CVE-2023-4966"]["actions"])
+    assert "patch" in vulnerability
+    assert "2023-11-08" in vulnerability
+    assert "Apply mitigations per vendor instructions." in vulnerability
+    leak = make_alert(
+        Indicator(IndicatorType.NAME, "chu de bordeaux"),
+        reason="name-mention",
+        asset="CHU de Bordeaux",
+        kind=FeedKind.LEAK,
+        attrs={"group": "LockBit"},
+    )
+    leak_context = email_context(make_establishment(language="en"), [leak], SETTINGS, NOW)["alerts"][0]
+    assert "incident response" in " ".join(leak_context["actions"])
+    assert ("Group", "LockBit") in leak_context["attrs"]
+    assert "a post on a data-leak site" in leak_context["reason_text"]
+
+
+def test_dates_are_shown_in_the_configured_timezone() -> None:
+    context = email_context(make_establishment(), [make_alert(IPV4)], SETTINGS, NOW)
+    assert context["generated"] == "2025-03-12 14:05 CET"
+    assert context["alerts"][0]["first_seen"] == "2025-03-11 14:05 CET"
+    utc = email_context(make_establishment(), [make_alert(IPV4)], make_settings(timezone=ZoneInfo("UTC")), NOW)
+    assert utc["generated"] == "2025-03-12 13:05 UTC"
+
+
+def test_alerts_sorted_by_severity_then_indicator() -> None:
+    context = email_context(make_establishment(), list(reversed(many_alerts())), SETTINGS, NOW)
+    order = [(a["severity"], a["indicator"]) for a in context["alerts"]]
+    assert [s for s, _ in order] == ["imminent", "imminent", "imminent", "critical", "high", "info"]
+    imminent = [i for s, i in order if s == "imminent"]
+    # Indicators order by type then value: ipv4 < ipv6 < url.
+    assert imminent == [
+        "147[.]210[.]1[.]5",
+        "2001[:]660[:]6101[:][:]5",
+        "hxxp://evil-cdn[.]example/payload[.]exe",
+    ]
+
+
+def test_mixed_establishments_are_refused() -> None:
+    alerts = [make_alert(IPV4), make_alert(DOMAIN, est_id="770000004", reason="domain")]
+    with pytest.raises(ValueError, match="770000004"):
+        render(alerts)
+    with pytest.raises(ValueError, match="770000004"):
+        email_context(make_establishment(), alerts, SETTINGS, NOW)
+
+
+def test_no_alert_or_no_recipient_is_refused() -> None:
+    with pytest.raises(ValueError, match="no alert"):
+        render([])
+    with pytest.raises(ValueError, match="no recipient"):
+        render_email(ENV, make_establishment(), [make_alert(IPV4)], [], settings=SETTINGS, now=NOW, message_id="<x@y>")
+
+
+def test_headers() -> None:
+    back = parsed(render(many_alerts(), in_reply_to="<first@cert-sante.example>"))
+    assert back["Message-ID"] == MESSAGE_ID
+    assert back["Date"] == "Wed, 12 Mar 2025 13:05:00 +0000"
+    assert back["From"] == "CERT Santé <alertes@cert-sante.example>"
+    assert back["To"] == "rssi@chu-bordeaux.example"
+    assert back["Reply-To"] == "cert@cert-sante.example"
+    assert back["Auto-Submitted"] == "auto-generated"
+    assert back["X-Auto-Response-Suppress"] == "All"
+    assert back["In-Reply-To"] == "<first@cert-sante.example>"
+    assert back["References"] == "<first@cert-sante.example>"
+
+
+def test_no_reply_to_or_in_reply_to_when_not_given() -> None:
+    back = parsed(render([make_alert(IPV4)], settings=make_settings(reply_to=None)))
+    assert back["Reply-To"] is None
+    assert back["In-Reply-To"] is None
+    assert back["References"] is None
+    text, _html = bodies(render([make_alert(IPV4)], settings=make_settings(reply_to=None)))
+    assert "alertes@cert-sante.example" in text  # the sender is the contact then
+
+
+def test_several_recipients_are_joined() -> None:
+    msg = render_email(
+        ENV,
+        make_establishment(),
+        [make_alert(IPV4)],
+        ["rssi@chu-bordeaux.example", "astreinte@chu-bordeaux.example"],
+        settings=SETTINGS,
+        now=NOW,
+        message_id=MESSAGE_ID,
+    )
+    assert parsed(msg)["To"] == "rssi@chu-bordeaux.example, astreinte@chu-bordeaux.example"
+
+
+def test_subject_carries_strictest_tlp_and_highest_severity() -> None:
+    alerts = many_alerts()  # amber, green and clear
+    subject = parsed(render(alerts))["Subject"]
+    assert subject == ("[TLP:AMBER] [IMMINENT] CHU de Bordeaux — 6 alertes : adresse compromise 147[.]210[.]1[.]5 …")
+
+    def kev(tlp: str) -> Alert:
+        return make_alert(
+            CVE,
+            reason="kev-product",
+            asset="Citrix",
+            kind=FeedKind.VULNERABILITY,
+            severity=Severity.CRITICAL,
+            tlp=tlp,
+        )
+
+    assert parsed(render([*alerts[:-1], kev("red")]))["Subject"].startswith("[TLP:RED] [IMMINENT] ")
+    subject = parsed(render([kev("green")], language="en"))["Subject"]
+    assert subject == "[TLP:GREEN] [CRITICAL] CHU de Bordeaux — 1 alert: exploited vulnerability CVE-2023-4966"
+
+
+def test_strictest_tlp_order() -> None:
+    assert strictest_tlp(["clear", "green"]) == "green"
+    assert strictest_tlp(["amber", "amber+strict", "green"]) == "amber+strict"
+    assert strictest_tlp(["red", "clear"]) == "red"
+    assert strictest_tlp(["TLP:WHITE"]) == "clear"
+    assert strictest_tlp(["clear", "something-odd"]) == "red"  # fail closed
+
+
+def test_long_subject_is_cut() -> None:
+    est = Establishment(id="1", name="Centre hospitalier " * 20, language="fr")
+    alerts = [make_alert(IPV4, est_id="1")]
+    msg = render_email(ENV, est, alerts, RECIPIENTS, settings=SETTINGS, now=NOW, message_id=MESSAGE_ID)
+    subject = parsed(msg)["Subject"]
+    assert len(subject) <= 200
+    assert subject.endswith("…")
+
+
+def test_rendering_is_deterministic() -> None:
+    first = render(many_alerts()).as_bytes()
+    second = render(list(reversed(many_alerts()))).as_bytes()
+    assert first == second
+    other = render_email(
+        ENV,
+        make_establishment(),
+        many_alerts(),
+        RECIPIENTS,
+        settings=SETTINGS,
+        now=NOW,
+        message_id="<other@x>",
+    ).as_bytes()
+    assert other != first
+
+
+def test_follow_up_is_marked() -> None:
+    alert = make_alert(IPV4)
+    again = dataclasses.replace(alert, follow_up=True)
+    text, html = bodies(render([again], language="en"))
+    assert "reminder: still listed" in text
+    assert "reminder: still listed" in html
