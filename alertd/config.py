@@ -19,6 +19,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from .errors import ConfigError, Problem
 from .model import SEVERITY_NAMES, FeedKind, Severity
 from .parse import FORMATS
+from .parse.extract import INDICATOR_ROLES
 from .registry import Establishment, Registry, load_registry
 from .yamlsrc import Pos, Reader, YMap, load
 
@@ -343,11 +344,8 @@ def _read_feeds(path: Path, default_tlp: str, r: Reader, declared: set[str]) -> 
                 value = r.value(cm, key, str)
                 if value is not None:
                     columns[str(key)] = value
-        if fmt == "csv" and not any(c in columns for c in ("ip", "url", "domain", "cidr", "asn", "host", "email")):
-            r.error(
-                fm.pos,
-                "a csv feed needs 'columns' naming at least one of: ip, cidr, domain, host, url, email",
-            )
+        if fmt == "csv" and not any(c in columns for c in INDICATOR_ROLES):
+            r.error(fm.pos, f"a csv feed needs 'columns' naming at least one of: {', '.join(INDICATOR_ROLES)}")
         tlp = r.choice(fm, "tlp", TLP_LEVELS, default_tlp) or default_tlp
         max_bytes = r.value(fm, "max_bytes", int, DEFAULT_MAX_BYTES)
         timeout = r.value(fm, "timeout", float, 60.0)
