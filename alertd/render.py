@@ -27,7 +27,14 @@ from .config import Settings
 from .model import Alert, FeedKind, Indicator, IndicatorType, Severity
 from .registry import Establishment
 
-BUNDLED_TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
+
+def _bundled_templates() -> Path:
+    """The templates shipped with alertd: inside the installed package, or the checkout's ``templates/``."""
+    installed = Path(__file__).resolve().parent / "templates"
+    return installed if installed.is_dir() else Path(__file__).resolve().parent.parent / "templates"
+
+
+BUNDLED_TEMPLATES = _bundled_templates()
 TLP_ORDER = ("clear", "green", "amber", "amber+strict", "red")
 REASONS = (
     "address-in-network",
