@@ -13,10 +13,9 @@ from typing import Any, NoReturn
 
 from . import __version__, logs
 from .config import Config, config_path, load_config
-from .engine import Engine, utcnow
+from .engine import Engine, read_documents, utcnow
 from .errors import AlertdError, ConfigError, FeedError
 from .fetch import Fetcher, Validators
-from .parse import parse_feed
 from .policy import classify
 from .service import CycleReport, Daemon, run_cycle, user_agent
 from .store import Store
@@ -140,7 +139,7 @@ async def cmd_poll(config: Config, only: list[str] | None) -> int:
                 try:
                     # A dry run always reads the whole feed: no validators, nothing recorded.
                     result = await fetcher.fetch(feed, Validators(None, None))
-                    observations = await asyncio.to_thread(parse_feed, feed, result.body)
+                    observations = await read_documents(feed, fetcher, result.body, result.url)
                 except FeedError as exc:
                     logs.get_logger("alertd").warning("feed failed", feed=feed.id, error=str(exc))
                     continue

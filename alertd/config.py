@@ -60,6 +60,13 @@ class FeedConfig:
     tlp: str = "amber"
     max_bytes: int = DEFAULT_MAX_BYTES
     timeout: float = 60.0
+    stale_after: timedelta | None = None  # no successful poll for this long: tell the operator
+    failures_alert: int = 3  # this many failed polls in a row: tell the operator
+
+    @property
+    def stale_limit(self) -> timedelta:
+        """How long the feed may go without a successful poll (default: four intervals, at least one hour)."""
+        return self.stale_after or max(self.interval * 4, timedelta(hours=1))
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,6 +127,7 @@ class Settings:
     registry_path: Path
     subscriptions_file: Path
     inhibitions_file: Path | None
+    allowlist_file: Path | None
     templates_dir: Path | None
     operators: tuple[str, ...]
     renotify: Mapping[Severity, timedelta | None]
@@ -165,6 +173,7 @@ def _read_settings(path: Path, r: Reader) -> Settings | None:
         (
             "timezone",
             "inhibitions",
+            "allowlist",
             "templates",
             "operators",
             "renotify",
@@ -185,10 +194,10 @@ def _read_settings(path: Path, r: Reader) -> Settings | None:
                 f"unknown time zone {tz_name!r}; use an IANA name such as Europe/Paris",
             )
     paths: dict[str, Path | None] = {}
-    for key in ("state_dir", "feeds", "registry", "subscriptions", "inhibitions", "templates"):
+    for key in ("state_dir", "feeds", "registry", "subscriptions", "inhibitions", "allowlist", "templates"):
         text = r.value(m, key, str)
         paths[key] = _path(path, text) if text else None
-    for key in ("feeds", "registry", "subscriptions"):
+    for key in ("feeds", "registry", "subscriptions", "inhibitions", "allowlist"):
         p = paths[key]
         if p is not None and not p.exists():
             r.error(m.value_pos[key], f"{key!r} names {p}, which does not exist")
@@ -243,6 +252,7 @@ def _read_settings(path: Path, r: Reader) -> Settings | None:
         registry_path=paths["registry"],
         subscriptions_file=paths["subscriptions"],
         inhibitions_file=paths["inhibitions"],
+        allowlist_file=paths["allowlist"],
         templates_dir=paths["templates"],
         operators=operators,
         renotify=MappingProxyType(renotify),
@@ -317,7 +327,7 @@ def _read_feeds(path: Path, default_tlp: str, r: Reader, declared: set[str]) -> 
             fm,
             "a feed",
             ("id", "url", "format", "interval"),
-            ("kind", "severity", "columns", "tlp", "max_bytes", "timeout"),
+            ("kind", "severity", "columns", "tlp", "max_bytes", "timeout", "stale_after", "failures_alert"),
         )
         feed_id = r.value(fm, "id", str)
         if feed_id is not None:
@@ -349,6 +359,8 @@ def _read_feeds(path: Path, default_tlp: str, r: Reader, declared: set[str]) -> 
         tlp = r.choice(fm, "tlp", TLP_LEVELS, default_tlp) or default_tlp
         max_bytes = r.value(fm, "max_bytes", int, DEFAULT_MAX_BYTES)
         timeout = r.value(fm, "timeout", float, 60.0)
+        stale_after = _duration(r, fm, "stale_after") if "stale_after" in fm else None
+        failures_alert = r.value(fm, "failures_alert", int, 3)
         if feed_id is None or url is None or fmt is None or interval is None:
             continue
         feeds.append(
@@ -363,6 +375,8 @@ def _read_feeds(path: Path, default_tlp: str, r: Reader, declared: set[str]) -> 
                 tlp=tlp,
                 max_bytes=max_bytes or DEFAULT_MAX_BYTES,
                 timeout=timeout or 60.0,
+                stale_after=stale_after,
+                failures_alert=failures_alert or 3,
             )
         )
     return tuple(feeds)

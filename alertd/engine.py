@@ -12,7 +12,7 @@ import hashlib
 import random
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from email.utils import parseaddr
 
@@ -20,11 +20,11 @@ from . import policy
 from .config import Config, FeedConfig
 from .deliver import Transport
 from .errors import FeedError, PermanentDeliveryError, TemporaryDeliveryError
-from .fetch import Fetcher
+from .fetch import Fetcher, Validators, redact_url
 from .logs import get_logger
 from .match import MatchIndex, MatchResult
 from .model import Alert, IndicatorType, Observation
-from .parse import parse_feed
+from .parse import FORMATS
 from .render import make_environment, render_email
 from .store import Store
 
@@ -90,7 +90,7 @@ class Engine:
         state = self.store.feed_state(feed.id)
         try:
             result = await fetcher.fetch(feed, state.validators)
-            observations = None if result.not_modified else await asyncio.to_thread(parse_feed, feed, result.body)
+            observations = None if result.not_modified else await read_documents(feed, fetcher, result.body, result.url)
         except FeedError as exc:
             now = now or utcnow()
             failures = self.store.record_failure(feed.id, now, str(exc))
@@ -216,6 +216,45 @@ class Engine:
                 dlog.warning("some recipients refused", refused=refused)
             dlog.info("delivery sent", via=transport.describe())
         return report
+
+
+MAX_DOCUMENTS = 2000
+DOCUMENT_CONCURRENCY = 4
+
+
+async def read_documents(feed: FeedConfig, fetcher: Fetcher, body: bytes, url: str) -> list[Observation]:
+    """Parse a fetched body; for an index (a MISP manifest, a CSAF index), fetch and parse the documents it lists.
+
+    A document that fails is logged and skipped; the feed fails only when every document does.
+    """
+    fmt = FORMATS[feed.format]
+    links = fmt.expand(feed, body, url) if fmt.expand else None
+    if links is None:
+        return await asyncio.to_thread(fmt.parse, feed, body)
+    if len(links) > MAX_DOCUMENTS:
+        log.warning("index lists too many documents; reading the first ones", feed=feed.id, listed=len(links))
+        links = links[:MAX_DOCUMENTS]
+    gate = asyncio.Semaphore(DOCUMENT_CONCURRENCY)
+
+    async def one(link: str) -> list[Observation]:
+        async with gate:
+            doc = await fetcher.fetch(replace(feed, url=link), Validators(None, None))
+        return await asyncio.to_thread(fmt.parse, feed, doc.body)
+
+    results = await asyncio.gather(*(one(link) for link in links), return_exceptions=True)
+    observations: list[Observation] = []
+    errors: list[BaseException] = []
+    for link, outcome in zip(links, results, strict=True):
+        if isinstance(outcome, FeedError):
+            errors.append(outcome)
+            log.warning("feed document failed", feed=feed.id, document=redact_url(link), error=str(outcome))
+        elif isinstance(outcome, BaseException):
+            raise outcome
+        else:
+            observations.extend(outcome)
+    if links and len(errors) == len(links):
+        raise FeedError(f"every one of the {len(links)} documents listed failed; first: {errors[0]}")
+    return observations
 
 
 def backoff(attempt: int) -> timedelta:

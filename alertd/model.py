@@ -79,11 +79,29 @@ EMPTY: Mapping[str, str] = MappingProxyType({})
 
 
 @dataclass(frozen=True, slots=True)
+class VersionRange:
+    """Which versions of a product a vulnerability affects: one exact version, or bounds (NVD, CSAF ``vers``).
+
+    All fields None means every version. Versions stay strings here; matching compares them.
+    """
+
+    exact: str | None = None
+    start_including: str | None = None
+    start_excluding: str | None = None
+    end_including: str | None = None
+    end_excluding: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class Product:
-    """A vendor and product as a catalogue names them (KEV ``vendorProject``/``product``)."""
+    """A vendor and product as a catalogue names them (KEV ``vendorProject``/``product``, a CPE, a CSAF branch).
+
+    ``versions`` empty means the source names no version (KEV): every version is taken as affected.
+    """
 
     vendor: str
     product: str
+    versions: tuple[VersionRange, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

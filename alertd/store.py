@@ -18,7 +18,7 @@ from typing import Any
 
 from .errors import StoreError
 from .fetch import Validators
-from .model import Alert, FeedKind, Finding, Indicator, IndicatorType, Observation, Product, Severity
+from .model import Alert, FeedKind, Finding, Indicator, IndicatorType, Observation, Product, Severity, VersionRange
 from .policy import FindingState
 
 SCHEMA_VERSION = 1
@@ -95,7 +95,7 @@ def observation_to_json(obs: Observation) -> str:
             "kind": obs.kind.value,
             "title": obs.title,
             "indicators": [[i.type.value, i.value] for i in obs.indicators],
-            "products": [[p.vendor, p.product] for p in obs.products],
+            "products": [[p.vendor, p.product, [_range_to_list(r) for r in p.versions]] for p in obs.products],
             "text": obs.text,
             "link": obs.link,
             "published": obs.published.isoformat() if obs.published else None,
@@ -104,6 +104,10 @@ def observation_to_json(obs: Observation) -> str:
         ensure_ascii=False,
         sort_keys=True,
     )
+
+
+def _range_to_list(r: VersionRange) -> list[str | None]:
+    return [r.exact, r.start_including, r.start_excluding, r.end_including, r.end_excluding]
 
 
 def finding_to_dict(f: Finding) -> dict[str, Any]:
@@ -396,7 +400,7 @@ class Store:
             "SELECT body FROM observations WHERE delisted_at IS NULL AND body LIKE '%\"products\": [[%'"
         ):
             d = json.loads(body)
-            products = [Product(v, p) for v, p in d["products"]]
+            products = [Product(v, p, tuple(VersionRange(*r) for r in ranges)) for v, p, ranges in d["products"]]
             for kind, value in d["indicators"]:
                 if kind == IndicatorType.CVE.value:
                     result.setdefault(value, []).extend(products)

@@ -327,6 +327,7 @@ def _settings(tmp_path: Path, method: str, smtp: SmtpSettings | None) -> Setting
         registry_path=tmp_path / "establishments",
         subscriptions_file=tmp_path / "subscriptions.yaml",
         inhibitions_file=None,
+        allowlist_file=None,
         templates_dir=None,
         operators=(),
         renotify=MappingProxyType({}),

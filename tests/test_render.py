@@ -44,6 +44,7 @@ def make_settings(**changes: object) -> Settings:
         "registry_path": Path("/etc/alertd/establishments"),
         "subscriptions_file": Path("/etc/alertd/subscriptions.yaml"),
         "inhibitions_file": None,
+        "allowlist_file": None,
         "templates_dir": None,
         "operators": ("soc@cert-sante.example",),
         "renotify": DEFAULT_RENOTIFY,

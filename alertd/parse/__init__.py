@@ -16,12 +16,17 @@ if TYPE_CHECKING:
     from ..config import FeedConfig
 
 Parser = Callable[["FeedConfig", bytes], list[Observation]]
+# For formats published as an index of documents (a MISP feed's manifest.json, a CSAF provider's index.txt or
+# ROLIE feed): given the body fetched from the feed's url and that url, the absolute URLs of the documents to
+# fetch and parse instead; None when the body is itself a document.
+Expander = Callable[["FeedConfig", bytes, str], "list[str] | None"]
 
 
 @dataclass(frozen=True, slots=True)
 class Format:
     kind: FeedKind
     parse: Parser
+    expand: Expander | None = None
 
 
 FORMATS: dict[str, Format] = {
