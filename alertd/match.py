@@ -251,21 +251,24 @@ class MatchIndex:
                     for est_id, sw in self.product_hits(product):
                         emit(est_id, ind, str(sw), "cve-product", _version_note(sw))
         if obs.products:
+            # A catalogue entry: KEV (exploited in the wild) or NVD/CSAF (CPE or product tree, with versions).
+            reason = "kev-product" if obs.exploited else "cve-product"
             cves = [i for i in obs.indicators if i.type is IndicatorType.CVE]
             for product in obs.products:
                 for est_id, sw in self.product_hits(product):
                     ind = cves[0] if cves else Indicator(IndicatorType.PRODUCT, f"{product.vendor} {product.product}")
-                    emit(est_id, ind, str(sw), "kev-product", _version_note(sw))
+                    emit(est_id, ind, str(sw), reason, _version_note(sw))
         if obs.text:
             names, products = self.scan(obs.text)
             for est_id, name in names:
                 emit(est_id, Indicator(IndicatorType.NAME, name), name, "name-mention")
             cve = next((i for i in obs.indicators if i.type is IndicatorType.CVE), None)
             for est_id, sw in products:
-                if obs.products and cve is not None:
-                    # A catalogue entry whose text names the product ("Fortinet Multiple Products … FortiOS").
-                    emit(est_id, cve, str(sw), "kev-product", _version_note(sw))
-                    continue
+                if obs.products:
+                    if obs.exploited and cve is not None:
+                        # KEV names "Fortinet Multiple Products" and lists FortiOS in its description.
+                        emit(est_id, cve, str(sw), "kev-product", _version_note(sw))
+                    continue  # NVD and CSAF name their products precisely: their prose adds only noise
                 ind = Indicator(IndicatorType.PRODUCT, f"{sw.vendor} {sw.product}")
                 emit(est_id, ind, str(sw), "product-mention", _version_note(sw))
 

@@ -124,6 +124,7 @@ class Observation:
     link: str | None = None
     published: datetime | None = None
     attrs: Mapping[str, str] = field(default_factory=lambda: EMPTY)
+    exploited: bool = False  # the source says the vulnerability is exploited in the wild (KEV)
 
 
 @dataclass(frozen=True, slots=True)

@@ -100,6 +100,7 @@ def observation_to_json(obs: Observation) -> str:
             "link": obs.link,
             "published": obs.published.isoformat() if obs.published else None,
             "attrs": dict(obs.attrs),
+            "exploited": obs.exploited,
         },
         ensure_ascii=False,
         sort_keys=True,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 from collections.abc import Sequence
+from dataclasses import replace
 from types import MappingProxyType
 
 from alertd.match import MatchIndex
@@ -98,6 +99,7 @@ def test_asn() -> None:
 
 def test_kev_product_contained_in_catalogue_name() -> None:
     o = obs(Indicator(T.CVE, "CVE-2023-3519"), products=[Product("Citrix", "NetScaler ADC and NetScaler Gateway")])
+    o = replace(o, exploited=True)
     result = INDEX.match([o]).findings
     assert [(f.establishment, f.reason, f.indicator.value) for f in result] == [("d", "kev-product", "CVE-2023-3519")]
     assert result[0].attrs["version"] == "13.1-49.13"

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from ..model import FeedKind, Observation
-from . import csvfeed, kev, rss
+from . import csaf, csvfeed, kev, leaks, misp, nvd, rss, stix
 
 if TYPE_CHECKING:
     from ..config import FeedConfig
@@ -33,6 +33,11 @@ FORMATS: dict[str, Format] = {
     "rss": Format(FeedKind.ADVISORY, rss.parse),
     "cisa-kev": Format(FeedKind.VULNERABILITY, kev.parse),
     "csv": Format(FeedKind.COMPROMISE, csvfeed.parse),
+    "nvd-json": Format(FeedKind.VULNERABILITY, nvd.parse),
+    "csaf": Format(FeedKind.VULNERABILITY, csaf.parse, csaf.expand),
+    "misp": Format(FeedKind.COMPROMISE, misp.parse, misp.expand),
+    "stix": Format(FeedKind.COMPROMISE, stix.parse),
+    "leak-victims": Format(FeedKind.LEAK, leaks.parse),
 }
 
 

@@ -83,6 +83,7 @@ def _observation(feed: FeedConfig, item: dict[str, Any]) -> Observation | None:
         link=NVD_LINK.format(cve=cve),
         published=_date(date_added),
         attrs=MappingProxyType(attrs),
+        exploited=True,  # the catalogue lists only vulnerabilities exploited in the wild
     )
 
 
