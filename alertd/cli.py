@@ -14,7 +14,7 @@ from typing import Any, NoReturn
 from . import __version__, logs
 from .config import Config, config_path, load_config
 from .engine import Engine, read_documents, utcnow
-from .errors import AlertdError, ConfigError, FeedError
+from .errors import AlertdError, ConfigError
 from .fetch import Fetcher, Validators
 from .policy import classify
 from .service import CycleReport, Daemon, run_cycle, user_agent
@@ -140,7 +140,7 @@ async def cmd_poll(config: Config, only: list[str] | None) -> int:
                     # A dry run always reads the whole feed: no validators, nothing recorded.
                     result = await fetcher.fetch(feed, Validators(None, None))
                     observations = await read_documents(feed, fetcher, result.body, result.url)
-                except FeedError as exc:
+                except Exception as exc:  # one broken feed never stops a dry run of the others
                     logs.get_logger("alertd").warning("feed failed", feed=feed.id, error=str(exc))
                     continue
                 matched = engine.match(observations)

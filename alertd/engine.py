@@ -26,7 +26,7 @@ from .match import MatchIndex, MatchResult
 from .model import Alert, IndicatorType, Observation
 from .parse import FORMATS
 from .render import make_environment, render_email
-from .store import Store
+from .store import FeedState, Store
 
 log = get_logger("alertd")
 
@@ -51,6 +51,7 @@ class PollReport:
     suppressed: int = 0
     alerts: int = 0
     error: str | None = None
+    consecutive_failures: int = 0
 
 
 @dataclass(slots=True)
@@ -92,11 +93,11 @@ class Engine:
             result = await fetcher.fetch(feed, state.validators)
             observations = None if result.not_modified else await read_documents(feed, fetcher, result.body, result.url)
         except FeedError as exc:
-            now = now or utcnow()
-            failures = self.store.record_failure(feed.id, now, str(exc))
-            flog.warning("feed failed", error=str(exc), consecutive_failures=failures)
-            report.ok, report.error = False, str(exc)
-            return report
+            return self._failed(feed, report, str(exc), now)
+        except Exception as exc:  # a parser bug must not take the other feeds, or the daemon, down with it
+            flog.exception("feed parser crashed")
+            return self._failed(feed, report, f"internal error while reading the feed: {exc!r}", now)
+
         now = now or utcnow()
         if observations is None:
             self.store.record_fetch(feed.id, now, result.validators, None)
@@ -124,6 +125,15 @@ class Engine:
             suppressed=len(matched.suppressed),
             alerts=len(alerts),
         )
+        return report
+
+    def _failed(self, feed: FeedConfig, report: PollReport, error: str, now: datetime | None) -> PollReport:
+        failures = self.store.record_failure(feed.id, now or utcnow(), error)
+        flog = log.bind(feed=feed.id)
+        flog.warning("feed failed", error=error, consecutive_failures=failures)
+        if failures == feed.failures_alert:
+            flog.error("feed unhealthy", error=error, consecutive_failures=failures)
+        report.ok, report.error, report.consecutive_failures = False, error, failures
         return report
 
     def decide(self, matched: MatchResult, now: datetime) -> list[Alert]:
@@ -255,6 +265,35 @@ async def read_documents(feed: FeedConfig, fetcher: Fetcher, body: bytes, url: s
     if links and len(errors) == len(links):
         raise FeedError(f"every one of the {len(links)} documents listed failed; first: {errors[0]}")
     return observations
+
+
+POLL_BACKOFF_CAP = timedelta(hours=6)
+
+
+def poll_delay(interval: timedelta, failures: int) -> timedelta:
+    """When to poll a feed again: its interval, doubled for each failure in a row (capped), plus up to 20 % jitter.
+
+    Never sooner than the interval: a failing server is not hammered, and a feed recovering returns to its pace.
+    """
+    if failures <= 0:
+        return interval
+    cap = max(interval, POLL_BACKOFF_CAP)
+    base: timedelta = min(interval * (2 ** min(failures - 1, 20)), cap)
+    return base * random.uniform(1.0, 1.2)
+
+
+def stale_feeds(config: Config, states: Sequence[FeedState], now: datetime) -> list[tuple[str, str]]:
+    """Feeds that have not been polled successfully for longer than their ``stale_after``: (feed id, why)."""
+    by_id = {s.feed: s for s in states}
+    result = []
+    for feed in config.feeds:
+        state = by_id.get(feed.id)
+        since = state.last_success if state else None
+        if since is None:
+            continue  # never polled yet: the first poll's outcome says more than staleness would
+        if now - since > feed.stale_limit:
+            result.append((feed.id, f"no successful poll since {since.isoformat(timespec='seconds')}"))
+    return result
 
 
 def backoff(attempt: int) -> timedelta:

@@ -17,7 +17,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 from . import __version__
 from .config import Config, Subscription, load_config
 from .deliver import Transport, make_transport
-from .engine import Engine, FlushReport, PollReport, utcnow
+from .engine import Engine, FlushReport, PollReport, poll_delay, stale_feeds, utcnow
 from .errors import ConfigError, DeliveryError
 from .fetch import Fetcher
 from .logs import get_logger
@@ -27,6 +27,7 @@ from .store import Store
 log = get_logger("alertd")
 
 OUTBOX_INTERVAL_SECONDS = 30
+HEALTH_INTERVAL_SECONDS = 300
 STOP_GRACE_SECONDS = 20.0
 DISPATCH_DELAY = 2.0
 DISPATCH_MAX_WAIT = 30.0
@@ -122,6 +123,7 @@ class Daemon:
         self.dispatch_timer: asyncio.TimerHandle | None = None
         self.dispatch_started = 0.0
         self.background: set[asyncio.Task[None]] = set()
+        self.stale: set[str] = set()
 
     # -- jobs -------------------------------------------------------------------------------------------
 
@@ -133,10 +135,27 @@ class Daemon:
         assert self.fetcher is not None
         self.polls_in_flight += 1
         try:
-            await self.engine.poll(feed, self.fetcher)
+            report = await self.engine.poll(feed, self.fetcher)
         finally:
             self.polls_in_flight -= 1
+        if not report.ok:
+            # Back off: the next poll of a failing feed waits longer each time, never less than its interval.
+            delay = poll_delay(feed.interval, report.consecutive_failures)
+            job = self.scheduler.get_job(f"poll:{feed.id}")
+            if job is not None:
+                job.modify(next_run_time=utcnow() + delay)
+            log.info("feed poll deferred", feed=feed.id, retry_in=str(delay))
         self.dispatch_soon()
+
+    async def health_job(self) -> None:
+        """Every few minutes: warn once about each feed gone stale, and again once it recovers."""
+        stale = dict(stale_feeds(self.engine.config, self.store.feed_states(), utcnow()))
+        for feed_id, why in stale.items():
+            if feed_id not in self.stale:
+                log.error("feed stale", feed=feed_id, why=why)
+        for feed_id in self.stale - stale.keys():
+            log.info("feed fresh again", feed=feed_id)
+        self.stale = set(stale)
 
     def dispatch_soon(self) -> None:
         """Dispatch immediate alerts shortly, once the polls running now are done.
@@ -194,6 +213,7 @@ class Daemon:
                     id=f"digest:{sub.name}",
                 )
         self.scheduler.add_job(self.outbox_job, IntervalTrigger(seconds=OUTBOX_INTERVAL_SECONDS), id="outbox")
+        self.scheduler.add_job(self.health_job, IntervalTrigger(seconds=HEALTH_INTERVAL_SECONDS), id="health")
 
     # -- lifecycle --------------------------------------------------------------------------------------
 

@@ -78,7 +78,9 @@ def test_unknown_format_lists_allowed(cfg: Path) -> None:
         "feeds:\n  - id: x\n    url: https://example.org/feed\n    format: atom-ish\n    interval: 1h\n"
     )
     found = problems(cfg / "alertd.yaml")
-    assert found[0].startswith(f"{cfg / 'feeds.yaml'}:4:13: 'format' is 'atom-ish'; allowed: rss, cisa-kev, csv, nvd-json, csaf, misp, stix, leak-victims")
+    assert found[0].startswith(
+        f"{cfg / 'feeds.yaml'}:4:13: 'format' is 'atom-ish'; allowed: rss, cisa-kev, csv, nvd-json, csaf, misp, stix, leak-victims"
+    )
 
 
 def test_duplicate_yaml_key(cfg: Path) -> None:

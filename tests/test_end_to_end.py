@@ -6,8 +6,6 @@ from __future__ import annotations
 import email
 import json
 import re
-import subprocess
-import sys
 from collections.abc import Iterator
 from email.message import EmailMessage
 from email.policy import default
@@ -15,83 +13,32 @@ from pathlib import Path
 from textwrap import dedent
 
 import pytest
+from configs import alertd, write_config
 from http_server import FeedServer
 from smtp_server import SmtpServerFactory, SmtpTestServer
 
 DATA = Path(__file__).parent / "data"
-ALERTD = str(Path(sys.executable).parent / "alertd")
 
 
-def write_config(tmp: Path, feeds: FeedServer, smtp: SmtpTestServer) -> Path:
-    (tmp / "establishments.yaml").write_text(
-        dedent(
-            """\
-            establishments:
-              - id: e-chu
-                name: CHU de Test
-                kind: CHU
-                language: fr
-                contacts: [{email: rssi@chu-test.example}]
-                networks: [84.247.157.0/24]
-                software: [{vendor: Citrix, product: NetScaler ADC, version: "13.1-49.13"}]
-              - id: e-clinic
-                name: Test Clinic
-                kind: clinique
-                language: en
-                contacts: [{email: security@clinic-test.example}]
-                networks: [154.12.224.0/19]
-              - id: e-quiet
-                name: Quiet Hospital
-                kind: CH
-                contacts: [{email: quiet@quiet-test.example}]
-                networks: [45.1.2.0/24]
-                software: [{vendor: Acme, product: Widget}]
-            """
-        )
+def sample_feeds(feeds: FeedServer) -> str:
+    return dedent(
+        f"""\
+        feeds:
+          - id: feodo
+            url: {feeds.url("/data/abusech/feodotracker_ipblocklist_2024-04-04.csv")}
+            format: csv
+            columns: {{ip: dst_ip, port: dst_port, first_seen: first_seen_utc, malware: malware}}
+            interval: 30m
+          - id: kev
+            url: {feeds.url("/data/kev/known_exploited_vulnerabilities.json")}
+            format: cisa-kev
+            interval: 1h
+          - id: certfr
+            url: {feeds.url("/data/rss/certfr_alertes_avis.xml")}
+            format: rss
+            interval: 15m
+        """
     )
-    (tmp / "feeds.yaml").write_text(
-        dedent(
-            f"""\
-            feeds:
-              - id: feodo
-                url: {feeds.url("/data/abusech/feodotracker_ipblocklist_2024-04-04.csv")}
-                format: csv
-                columns: {{ip: dst_ip, port: dst_port, first_seen: first_seen_utc, malware: malware}}
-                interval: 30m
-              - id: kev
-                url: {feeds.url("/data/kev/known_exploited_vulnerabilities.json")}
-                format: cisa-kev
-                interval: 1h
-              - id: certfr
-                url: {feeds.url("/data/rss/certfr_alertes_avis.xml")}
-                format: rss
-                interval: 15m
-            """
-        )
-    )
-    (tmp / "subscriptions.yaml").write_text(
-        "subscriptions:\n  - {name: urgent, establishments: all, min_severity: critical, delivery: immediate}\n"
-    )
-    config = tmp / "alertd.yaml"
-    config.write_text(
-        dedent(
-            f"""\
-            state_dir: state
-            feeds: feeds.yaml
-            registry: establishments.yaml
-            subscriptions: subscriptions.yaml
-            sender: {{from: "CERT Test <alertes@cert-test.example>", reply_to: cert@cert-test.example}}
-            delivery:
-              method: smtp
-              smtp: {{host: 127.0.0.1, port: {smtp.port}, security: starttls, ca_file: "{smtp.ca_pem_path}"}}
-            """
-        )
-    )
-    return config
-
-
-def alertd(config: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([ALERTD, "-c", str(config), *args], capture_output=True, text=True, timeout=120, check=False)
 
 
 def text_of(msg: EmailMessage) -> str:
@@ -121,7 +68,7 @@ def setup(tmp_path: Path, smtp_server: SmtpServerFactory) -> Iterator[tuple[Path
     feeds.serve_dir("/data/", DATA)
     smtp = smtp_server(tls="starttls")
     with feeds:
-        yield write_config(tmp_path, feeds, smtp), feeds, smtp
+        yield write_config(tmp_path, sample_feeds(feeds), smtp), feeds, smtp
 
 
 def test_each_establishment_gets_its_own_warnings_once(
@@ -207,9 +154,6 @@ def test_smtp_down_leaves_the_email_in_the_outbox(
     setup: tuple[Path, FeedServer, SmtpTestServer],
 ) -> None:
     config, _, smtp = setup
-    ca = config.parent / "ca.pem"
-    ca.write_bytes(smtp.ca_pem_path.read_bytes())
-    config.write_text(config.read_text().replace(str(smtp.ca_pem_path), str(ca)))
     smtp.stop()
     result = alertd(config, "run", "--once")
     assert result.returncode == 3

@@ -1,0 +1,69 @@
+"""Test configurations written into a temporary folder: three establishments, feeds over a loopback server."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+from textwrap import dedent
+
+from smtp_server import SmtpTestServer
+
+ALERTD = str(Path(sys.executable).parent / "alertd")
+
+ESTABLISHMENTS = """\
+establishments:
+  - id: e-chu
+    name: CHU de Test
+    kind: CHU
+    language: fr
+    contacts: [{email: rssi@chu-test.example}]
+    networks: [84.247.157.0/24]
+    software: [{vendor: Citrix, product: NetScaler ADC, version: "13.1-49.13"}]
+  - id: e-clinic
+    name: Test Clinic
+    kind: clinique
+    language: en
+    contacts: [{email: security@clinic-test.example}]
+    networks: [154.12.224.0/19]
+  - id: e-quiet
+    name: Quiet Hospital
+    kind: CH
+    contacts: [{email: quiet@quiet-test.example}]
+    networks: [45.1.2.0/24]
+    software: [{vendor: Acme, product: Widget}]
+"""
+
+SUBSCRIPTIONS = "subscriptions:\n  - {name: urgent, establishments: all, min_severity: critical, delivery: immediate}\n"
+
+
+def write_config(tmp: Path, feeds_yaml: str, smtp: SmtpTestServer) -> Path:
+    """alertd.yaml and its files in ``tmp``, delivering to ``smtp`` over STARTTLS with its test CA."""
+    (tmp / "establishments.yaml").write_text(ESTABLISHMENTS)
+    (tmp / "feeds.yaml").write_text(feeds_yaml)
+    (tmp / "subscriptions.yaml").write_text(SUBSCRIPTIONS)
+    ca = tmp / "ca.pem"
+    ca.write_bytes(smtp.ca_pem_path.read_bytes())  # a copy: it outlives the server
+    config = tmp / "alertd.yaml"
+    config.write_text(
+        dedent(
+            f"""\
+            state_dir: state
+            feeds: feeds.yaml
+            registry: establishments.yaml
+            subscriptions: subscriptions.yaml
+            sender: {{from: "CERT Test <alertes@cert-test.example>", reply_to: cert@cert-test.example}}
+            delivery:
+              method: smtp
+              smtp: {{host: 127.0.0.1, port: {smtp.port}, security: starttls, ca_file: ca.pem}}
+            """
+        )
+    )
+    return config
+
+
+def alertd(config: Path, *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    """Run the real ``alertd`` command on a config; output captured as text."""
+    return subprocess.run(
+        [ALERTD, "-c", str(config), *args], capture_output=True, text=True, timeout=timeout, check=False
+    )

@@ -1,0 +1,64 @@
+"""The engine's scheduling rules and its resilience: back-off, staleness, a crashing parser."""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from alertd import parse
+from alertd.config import load_config
+from alertd.engine import Engine, poll_delay, stale_feeds
+from alertd.fetch import Fetcher, Validators
+from alertd.model import Observation
+from alertd.store import Store
+
+ROOT = Path(__file__).resolve().parent.parent
+NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
+
+
+def test_poll_delay_backs_off_and_never_polls_faster_than_the_interval() -> None:
+    interval = timedelta(minutes=15)
+    assert poll_delay(interval, 0) == interval
+    delays = [poll_delay(interval, n) for n in range(1, 8)]
+    assert all(d >= interval for d in delays)
+    assert delays[1] >= 2 * interval and delays[2] >= 4 * interval
+    assert max(delays) <= timedelta(hours=6) * 1.2  # capped
+    daily = timedelta(days=1)
+    assert poll_delay(daily, 5) >= daily  # the cap never brings a slow feed's pace up
+
+
+def test_stale_feeds(tmp_path: Path) -> None:
+    config = load_config(ROOT / "config" / "alertd.yaml")
+    store = Store(tmp_path / "s.sqlite3")
+    store.record_fetch("feodo", NOW - timedelta(hours=3), Validators(None, None), 10)  # 30m interval: 2h limit
+    store.record_fetch("cisa-kev", NOW - timedelta(hours=3), Validators(None, None), 10)  # 1h: 4h limit
+    assert stale_feeds(config, store.feed_states(), NOW) == [
+        ("feodo", "no successful poll since " + (NOW - timedelta(hours=3)).isoformat(timespec="seconds"))
+    ]
+    store.close()
+
+
+def test_a_crashing_parser_fails_its_feed_only(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    shutil.copytree(ROOT / "config", tmp_path / "config")
+    config = load_config(tmp_path / "config" / "alertd.yaml")
+    store = Store(tmp_path / "s.sqlite3")
+    engine = Engine(config, store)
+
+    def broken(feed: object, body: bytes) -> list[Observation]:
+        raise KeyError("a bug")
+
+    monkeypatch.setitem(parse.FORMATS, "cisa-kev", replace(parse.FORMATS["cisa-kev"], parse=broken))
+
+    async def cycle() -> list[bool]:
+        async with Fetcher() as fetcher:
+            return [(await engine.poll(f, fetcher, NOW)).ok for f in config.feeds]
+
+    assert asyncio.run(cycle()) == [True, False, True]
+    state = store.feed_state("cisa-kev")
+    assert state.consecutive_failures == 1 and state.last_error and "internal error" in state.last_error
+    store.close()
