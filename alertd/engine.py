@@ -26,7 +26,7 @@ from .match import MatchIndex, MatchResult
 from .model import Alert, IndicatorType, Observation
 from .parse import FORMATS
 from .render import make_environment, render_email
-from .store import FeedState, Store
+from .store import Delivery, FeedState, Store
 
 log = get_logger("alertd")
 
@@ -193,39 +193,58 @@ class Engine:
         return created
 
     async def flush(self, transport: Transport, now: datetime | None = None) -> FlushReport:
-        """Try every due delivery once; mark each sent, retrying or failed (DESIGN §4)."""
+        """Try every due delivery once, as many at a time as the transport allows (DESIGN §4)."""
         report = FlushReport()
-        for d in self.store.due_deliveries(now or utcnow()):
-            dlog = log.bind(delivery=d.id, establishment=d.establishment)
-            self.store.mark_sending(d.id)
-            try:
-                result = await transport.send(self.store.message(d.id), d.sender, d.recipients)
-            except TemporaryDeliveryError as exc:
-                when = utcnow()
-                if d.attempts + 1 >= MAX_ATTEMPTS:
-                    self.store.mark_failed(d.id, f"gave up after {d.attempts + 1} attempts: {exc}")
-                    report.failed += 1
-                    dlog.error("delivery failed", error=str(exc), attempts=d.attempts + 1)
-                else:
-                    retry_at = when + backoff(d.attempts + 1)
-                    self.store.mark_retry(d.id, str(exc), retry_at)
-                    report.retrying += 1
-                    dlog.warning("delivery deferred", error=str(exc), retry_at=retry_at.isoformat())
-                report.errors.append(str(exc))
-                continue
-            except PermanentDeliveryError as exc:
-                self.store.mark_failed(d.id, str(exc))
-                report.failed += 1
-                report.errors.append(str(exc))
-                dlog.error("delivery failed", error=str(exc))
-                continue
-            self.store.mark_sent(d.id, utcnow())
-            report.sent += 1
-            if result.refused:
-                refused = ", ".join(f"{r} ({code})" for r, (code, _) in result.refused.items())
-                dlog.warning("some recipients refused", refused=refused)
-            dlog.info("delivery sent", via=transport.describe())
+        gate = asyncio.Semaphore(max(1, getattr(transport, "concurrency", 1)))
+
+        async def one(d: Delivery) -> None:
+            async with gate:
+                await self._deliver(d, transport, report)
+
+        await asyncio.gather(*(one(d) for d in self.store.due_deliveries(now or utcnow())))
         return report
+
+    async def _deliver(self, d: Delivery, transport: Transport, report: FlushReport) -> None:
+        """One attempt: sent only once the server accepted it; temporary failures retried with back-off."""
+        dlog = log.bind(delivery=d.id, establishment=d.establishment)
+        self.store.mark_sending(d.id)
+        try:
+            result = await transport.send(self.store.message(d.id), d.sender, d.recipients)
+        except TemporaryDeliveryError as exc:
+            if d.attempts + 1 >= MAX_ATTEMPTS:
+                self.store.mark_failed(d.id, f"gave up after {d.attempts + 1} attempts: {exc}")
+                report.failed += 1
+                dlog.error("delivery failed", error=str(exc), attempts=d.attempts + 1)
+            else:
+                retry_at = utcnow() + backoff(d.attempts + 1)
+                self.store.mark_retry(d.id, str(exc), retry_at)
+                report.retrying += 1
+                dlog.warning("delivery deferred", error=str(exc), retry_at=retry_at.isoformat())
+            report.errors.append(str(exc))
+            return
+        except PermanentDeliveryError as exc:
+            self.store.mark_failed(d.id, str(exc))
+            report.failed += 1
+            report.errors.append(str(exc))
+            dlog.error("delivery failed", error=str(exc))
+            return
+        self.store.mark_sent(d.id, utcnow())
+        report.sent += 1
+        dlog.info("delivery sent", via=transport.describe(), recipients=len(d.recipients) - len(result.refused))
+        if result.refused:
+            # The message reached some recipients. Those refused for now get a delivery of their own, retried
+            # later with the same Message-ID; those refused for good are reported.
+            later = [r for r, (code, _) in result.refused.items() if 400 <= code < 500]
+            never = {r: v for r, v in result.refused.items() if r not in later}
+            why = "; ".join(f"{r}: {code} {text}" for r, (code, text) in result.refused.items())
+            if later:
+                retry = self.store.split_delivery(d.id, later, why, utcnow() + backoff(1))
+                dlog.warning("recipients deferred", recipients=later, retry_delivery=retry, error=why)
+                report.retrying += 1
+            if never:
+                dlog.error("recipients refused", recipients=sorted(never), error=why)
+                report.failed += 1
+                report.errors.append(why)
 
 
 MAX_DOCUMENTS = 2000

@@ -59,7 +59,7 @@ CREATE TABLE IF NOT EXISTS alerts (
 CREATE INDEX IF NOT EXISTS alerts_queued ON alerts (delivery, establishment);
 CREATE TABLE IF NOT EXISTS outbox (
     id INTEGER PRIMARY KEY,
-    message_id TEXT NOT NULL UNIQUE,
+    message_id TEXT NOT NULL,
     establishment TEXT NOT NULL,
     sender TEXT NOT NULL,
     recipients TEXT NOT NULL,
@@ -73,6 +73,7 @@ CREATE TABLE IF NOT EXISTS outbox (
     sent_at TEXT
 );
 CREATE INDEX IF NOT EXISTS outbox_due ON outbox (state, next_attempt);
+CREATE INDEX IF NOT EXISTS outbox_message ON outbox (message_id);
 """
 
 
@@ -558,6 +559,19 @@ class Store:
     def mark_failed(self, delivery_id: int, error: str) -> None:
         with self.transaction() as db:
             db.execute("UPDATE outbox SET state = 'failed', last_error = ? WHERE id = ?", (error, delivery_id))
+
+    def split_delivery(self, delivery_id: int, recipients: Sequence[str], error: str, next_attempt: datetime) -> int:
+        """A new pending delivery of the same message (same Message-ID) to some of its recipients only."""
+        with self.transaction() as db:
+            cur = db.execute(
+                """INSERT INTO outbox (message_id, establishment, sender, recipients, subject, message, state,
+                                       next_attempt, last_error, created)
+                   SELECT message_id, establishment, sender, ?, subject, message, 'pending', ?, ?, ?
+                   FROM outbox WHERE id = ?""",
+                (json.dumps(list(recipients)), _ts(next_attempt), error, _ts(next_attempt), delivery_id),
+            )
+        assert cur.lastrowid is not None
+        return cur.lastrowid
 
     def deliveries(self, state: str | None = None) -> list[Delivery]:
         query = f"SELECT {_DELIVERY_COLUMNS} FROM outbox"
