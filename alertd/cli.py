@@ -17,7 +17,7 @@ from .engine import Engine, read_documents, utcnow
 from .errors import AlertdError, ConfigError
 from .fetch import Fetcher, Validators
 from .policy import classify
-from .service import CycleReport, Daemon, run_cycle, user_agent
+from .service import CycleReport, Daemon, run_cycle, run_digests, user_agent
 from .store import Store
 
 EXIT_OK, EXIT_INVALID, EXIT_USAGE, EXIT_FAILED = 0, 1, 2, 3
@@ -41,6 +41,15 @@ def build_parser() -> argparse.ArgumentParser:
     poll = sub.add_parser("poll", help="fetch and match, send nothing; one JSON object per finding")
     poll.add_argument("--feed", action="append", help="only this feed (may be repeated)")
     poll.add_argument("--dry-run", action="store_true", required=True, help="required: poll never sends")
+    preview = sub.add_parser("preview", help="the email an establishment's pending alerts would produce")
+    preview.add_argument("--establishment", required=True, metavar="ID")
+    preview.add_argument("--format", choices=("text", "html", "eml"), default="text")
+    history = sub.add_parser("history", help="who was warned of what, when, by which message")
+    history.add_argument("--establishment", metavar="ID")
+    history.add_argument("--json", action="store_true", help="one JSON object per line")
+    digest = sub.add_parser("digest", help="send the due digests now, out of schedule")
+    digest.add_argument("--now", action="store_true", required=True, help="required: send now")
+    digest.add_argument("--subscription", action="append", metavar="NAME", help="only this digest (repeatable)")
     outbox = sub.add_parser("outbox", help="list deliveries, or re-queue a failed one")
     outbox.add_argument("--state", choices=("pending", "sending", "sent", "failed"))
     outbox_sub = outbox.add_subparsers(dest="outbox_command", parser_class=_Parser)
@@ -67,6 +76,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             return asyncio.run(cmd_poll(config, args.feed))
         if args.command == "outbox":
             return cmd_outbox(config, args.state, getattr(args, "id", None))
+        if args.command == "preview":
+            return cmd_preview(config, args.establishment, args.format)
+        if args.command == "history":
+            return cmd_history(config, args.establishment, args.json)
+        if args.command == "digest":
+            return asyncio.run(cmd_digest(config, args.subscription))
     except AlertdError as exc:
         print(f"alertd: {exc}", file=sys.stderr)
         return EXIT_FAILED
@@ -113,6 +128,7 @@ def format_cycle(config: Config, report: CycleReport) -> str:
             lines.append(
                 f"  {p.feed:<{width}}  {p.observations} entries ({p.new} new), {p.findings} findings, "
                 f"{p.suppressed} suppressed, {p.alerts} alerts"
+                + (f" ({p.inhibited} held back by inhibitions)" if p.inhibited else "")
             )
     findings = sum(p.findings for p in report.polls)
     alerts = sum(p.alerts for p in report.polls)
@@ -144,6 +160,7 @@ async def cmd_poll(config: Config, only: list[str] | None) -> int:
                     logs.get_logger("alertd").warning("feed failed", feed=feed.id, error=str(exc))
                     continue
                 matched = engine.match(observations)
+                inhibited = engine.inhibit(matched, utcnow())
                 for finding in matched.findings:
                     severity, rule = classify(finding, feed)
                     _emit(
@@ -158,6 +175,20 @@ async def cmd_poll(config: Config, only: list[str] | None) -> int:
                             "feed": finding.feed,
                             "entry": finding.entry,
                             "title": finding.title,
+                        }
+                    )
+                for finding, inh in inhibited:
+                    _emit(
+                        {
+                            "establishment": finding.establishment,
+                            "indicator": finding.indicator.value,
+                            "type": finding.indicator.type.value,
+                            "reason": finding.reason,
+                            "feed": finding.feed,
+                            "entry": finding.entry,
+                            "suppressed": f"inhibition: {inh.reason}",
+                            "inhibition": inh.where,
+                            "expires": inh.expires.isoformat() if inh.expires else None,
                         }
                     )
                 for s in matched.suppressed:
@@ -177,6 +208,65 @@ async def cmd_poll(config: Config, only: list[str] | None) -> int:
 
 def _emit(obj: dict[str, Any]) -> None:
     print(json.dumps(obj, ensure_ascii=False), flush=True)
+
+
+def cmd_preview(config: Config, establishment: str, fmt: str) -> int:
+    est = config.registry.establishments.get(establishment)
+    if est is None:
+        print(f"alertd: no establishment has id {establishment!r}", file=sys.stderr)
+        return EXIT_INVALID
+    store = Store.in_state_dir(config.settings.state_dir)
+    try:
+        items = store.queued_alerts(establishment=establishment).get(establishment, [])
+        if not items:
+            print(f"{establishment} ({est.name}): no pending alert; nothing would be sent")
+            return EXIT_OK
+        email = Engine(config, store).compose(est, items, utcnow())
+    finally:
+        store.close()
+    if email is None:
+        print(f"{establishment} ({est.name}): {len(items)} pending alerts, but no contact would receive them")
+        return EXIT_OK
+    msg, _ = email
+    if fmt == "eml":
+        sys.stdout.write(msg.as_string())
+        return EXIT_OK
+    part = msg.get_body(("plain",) if fmt == "text" else ("html",))
+    if fmt == "text":
+        print("\n".join(f"{h}: {msg[h]}" for h in ("From", "To", "Subject") if msg[h]) + "\n")
+    print(part.get_content() if part is not None else "")
+    return EXIT_OK
+
+
+def cmd_history(config: Config, establishment: str | None, as_json: bool) -> int:
+    store = Store.in_state_dir(config.settings.state_dir)
+    try:
+        rows = store.history(establishment)
+    finally:
+        store.close()
+    for row in rows:
+        if as_json:
+            _emit(row)
+            continue
+        print(
+            f"{row['when'][:19]}  {row['establishment']}  {row['severity']:<9} {row['indicator']} "
+            f"({row['reason']}, {row['asset']}) from {row['feed']} — {row['state']} to {','.join(row['recipients'])} "
+            f"in {row['message_id']}{' (follow-up)' if row['follow_up'] else ''}"
+        )
+    return EXIT_OK
+
+
+async def cmd_digest(config: Config, only: list[str] | None) -> int:
+    digests = [s.name for s in config.subscriptions if s.digest and (not only or s.name in only)]
+    unknown = set(only or ()) - {s.name for s in config.subscriptions if s.digest}
+    if unknown:
+        print(f"alertd: no digest subscription named {', '.join(sorted(unknown))}", file=sys.stderr)
+        return EXIT_USAGE
+    report = await run_digests(config, digests)
+    print(f"digests {', '.join(digests) or '(none)'}: {report.emails} emails; delivered {report.flush.sent}")
+    if report.flush.failed or report.flush.retrying:
+        print(f"  {report.flush.retrying} deferred for retry, {report.flush.failed} failed")
+    return EXIT_FAILED if report.flush.failed or report.flush.retrying else EXIT_OK
 
 
 def cmd_outbox(config: Config, state: str | None, retry_id: int | None) -> int:

@@ -11,15 +11,15 @@ import ipaddress
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from types import MappingProxyType
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from .errors import ConfigError, Problem
-from .model import SEVERITY_NAMES, FeedKind, Severity
+from .model import SEVERITY_NAMES, FeedKind, IndicatorType, Severity
 from .parse import FORMATS
-from .parse.extract import INDICATOR_ROLES
+from .parse.extract import INDICATOR_ROLES, refang
 from .registry import Establishment, Registry, load_registry
 from .yamlsrc import Pos, Reader, YMap, load
 
@@ -99,10 +99,26 @@ class Subscription:
     min_severity: Severity
     digest: str | None = None
     feeds: frozenset[str] | None = None
+    quiet_hours: tuple[time, time] | None = None  # local [start, end): nothing but imminent goes out then
+    business_days: frozenset[int] | None = None  # ISO weekdays (1 = Monday) a digest may go out on
+    holidays: frozenset[date] = frozenset()  # days a digest never goes out on
 
     @property
     def immediate(self) -> bool:
         return self.digest is None
+
+
+@dataclass(frozen=True, slots=True)
+class Inhibition:
+    """What must not be alerted, until when (``inhibitions.yaml``). Exactly one of the matchers is set."""
+
+    reason: str
+    expires: date | None
+    establishment: str | None = None
+    indicator: str | None = None  # a value, a CIDR, a domain (covers its subdomains) or a CVE
+    feed: str | None = None
+    type: str | None = None  # an indicator type: ipv4, domain, cve …
+    where: str = ""  # file:line:column, shown with what it held back
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,6 +164,7 @@ class Config:
     registry: Registry
     subscriptions: tuple[Subscription, ...]
     warnings: tuple[Problem, ...] = ()
+    inhibitions: tuple[Inhibition, ...] = ()
 
     def feed(self, feed_id: str) -> FeedConfig:
         for feed in self.feeds:
@@ -418,7 +435,12 @@ def _read_subscriptions(
         sm = r.mapping(item, pos, "a subscription")
         if sm is None:
             continue
-        r.keys(sm, "a subscription", ("name", "establishments", "min_severity"), ("delivery", "feeds"))
+        r.keys(
+            sm,
+            "a subscription",
+            ("name", "establishments", "min_severity"),
+            ("delivery", "feeds", "quiet_hours", "business_days", "holidays"),
+        )
         name = r.value(sm, "name", str)
         if name is not None:
             if name in seen:
@@ -448,8 +470,115 @@ def _read_subscriptions(
                     r.error(vpos, f"unknown feed {value!r}; feeds.yaml defines: {', '.join(sorted(feed_ids))}")
         if name is None or selector is None or sev is None:
             continue
-        subs.append(Subscription(name, selector, Severity.parse(sev), digest, feeds))
+        quiet = _quiet_hours(sm, r)
+        days = _weekdays(sm, r)
+        holidays = _holidays(sm, r)
+        subs.append(Subscription(name, selector, Severity.parse(sev), digest, feeds, quiet, days, holidays))
     return tuple(subs)
+
+
+_QUIET = re.compile(r"^\s*(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})\s*$")
+_WEEKDAYS = {"mon": 1, "tue": 2, "wed": 3, "thu": 4, "fri": 5, "sat": 6, "sun": 7}
+
+
+def _quiet_hours(sm: YMap, r: Reader) -> tuple[time, time] | None:
+    text = r.value(sm, "quiet_hours", str)
+    if text is None:
+        return None
+    found = _QUIET.match(text)
+    try:
+        if not found:
+            raise ValueError
+        h1, m1, h2, m2 = (int(g) for g in found.groups())
+        return time(h1, m1), time(h2, m2)
+    except ValueError:
+        r.error(sm.value_pos["quiet_hours"], f"quiet_hours {text!r} is not a range of local times like '20:00-07:30'")
+        return None
+
+
+def _weekdays(sm: YMap, r: Reader) -> frozenset[int] | None:
+    if "business_days" not in sm:
+        return None
+    days: set[int] = set()
+    for text, pos in r.strings(sm, "business_days"):
+        parts = text.lower().split("-")
+        if len(parts) == 2 and all(p in _WEEKDAYS for p in parts):
+            first, last = _WEEKDAYS[parts[0]], _WEEKDAYS[parts[1]]
+            days.update(range(first, last + 1) if first <= last else [*range(first, 8), *range(1, last + 1)])
+        elif len(parts) == 1 and parts[0] in _WEEKDAYS:
+            days.add(_WEEKDAYS[parts[0]])
+        else:
+            r.error(pos, f"business_days {text!r}: write days or ranges of mon, tue, wed, thu, fri, sat, sun")
+    return frozenset(days)
+
+
+def _holidays(sm: YMap, r: Reader) -> frozenset[date]:
+    if "holidays" not in sm:
+        return frozenset()
+    items = r.sequence(sm["holidays"], sm.value_pos["holidays"], "'holidays'")
+    result: set[date] = set()
+    for item, pos in zip(items or (), items.item_pos if items else (), strict=True):
+        if isinstance(item, date) and not isinstance(item, datetime):
+            result.add(item)
+        else:
+            r.error(pos, f"a holiday is a date written 2026-12-25, not {item!r}")
+    return frozenset(result)
+
+
+def _read_inhibitions(path: Path, feed_ids: set[str], registry: Registry | None, r: Reader) -> tuple[Inhibition, ...]:
+    data = load(path)
+    top = r.mapping(data, Pos(str(path), 1, 1), "inhibitions.yaml")
+    if top is None or not r.keys(top, "inhibitions.yaml", ("inhibitions",)):
+        return ()
+    if top["inhibitions"] is None:
+        return ()
+    items = r.sequence(top["inhibitions"], top.value_pos["inhibitions"], "'inhibitions'")
+    result: list[Inhibition] = []
+    matchers = ("indicator", "feed", "type")
+    for item, pos in zip(items or (), items.item_pos if items else (), strict=True):
+        im = r.mapping(item, pos, "an inhibition")
+        if im is None or not r.keys(im, "an inhibition", ("reason",), ("establishment", *matchers, "expires")):
+            continue
+        given = [k for k in matchers if k in im]
+        if len(given) > 1:
+            r.error(im.pos, f"an inhibition takes one of {', '.join(matchers)}, not {' and '.join(given)}")
+            continue
+        if not given and "establishment" not in im:
+            r.error(im.pos, "an inhibition needs an 'indicator', 'feed' or 'type', or an 'establishment'")
+            continue
+        reason = r.value(im, "reason", str)
+        expires = im.get("expires")
+        if expires is not None and (not isinstance(expires, date) or isinstance(expires, datetime)):
+            r.error(im.value_pos["expires"], f"'expires' is a date written 2027-01-01, not {expires!r}")
+            continue
+        est = r.value(im, "establishment", str)
+        if est is not None and registry is not None and est not in registry.establishments:
+            r.error(im.value_pos["establishment"], f"no establishment has id {est!r}")
+        feed = r.value(im, "feed", str)
+        if feed is not None and feed not in feed_ids:
+            r.error(im.value_pos["feed"], f"unknown feed {feed!r}; feeds.yaml defines: {', '.join(sorted(feed_ids))}")
+        kind = r.choice(im, "type", tuple(t.value for t in IndicatorType))
+        indicator = r.value(im, "indicator", str)
+        if reason is None:
+            continue
+        result.append(
+            Inhibition(
+                reason=reason,
+                expires=expires,
+                establishment=est,
+                indicator=normalise_inhibited(indicator) if indicator else None,
+                feed=feed,
+                type=kind,
+                where=f"{im.pos.file}:{im.pos.line}:{im.pos.column}",
+            )
+        )
+    return tuple(result)
+
+
+def normalise_inhibited(value: str) -> str:
+    """An inhibition's indicator as the matcher writes indicators: refanged, lower-cased (a CVE upper-cased)."""
+    value = refang(value.strip())
+    return value.upper() if value.upper().startswith("CVE-") else value.lower()
 
 
 def _read_selector(sm: YMap, registry: Registry | None, r: Reader) -> Selector | None:
@@ -504,12 +633,24 @@ def load_config(path: Path) -> Config:
         subs = _read_subscriptions(settings.subscriptions_file, registry, declared, settings.timezone, r)
     except ConfigError as exc:
         problems.extend(exc.problems)
+    inhibitions: tuple[Inhibition, ...] = ()
+    if settings.inhibitions_file is not None and settings.inhibitions_file.exists():
+        try:
+            inhibitions = _read_inhibitions(settings.inhibitions_file, declared, registry, r)
+        except ConfigError as exc:
+            problems.extend(exc.problems)
+        today = datetime.now(settings.timezone).date()
+        for inh in inhibitions:
+            if inh.expires is not None and inh.expires < today:
+                file, line, column = inh.where.rsplit(":", 2)
+                message = f"inhibition expired on {inh.expires} (no longer applies)"
+                problems.append(Problem(file, int(line), int(column), message, warning=True))
     if settings.templates_dir is not None and not settings.templates_dir.is_dir():
         problems.append(Problem(str(path), 1, 1, f"templates folder {settings.templates_dir} does not exist"))
     all_problems = r.problems + problems
     if any(not p.warning for p in all_problems) or registry is None:
         raise ConfigError(all_problems)
-    return Config(settings, feeds, registry, subs, tuple(all_problems))
+    return Config(settings, feeds, registry, subs, tuple(all_problems), inhibitions)
 
 
 def config_path(explicit: str | None, environ: Mapping[str, str]) -> Path:

@@ -14,19 +14,21 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
+from email.message import EmailMessage
 from email.utils import parseaddr
 
 from . import policy
-from .config import Config, FeedConfig
+from .config import Config, FeedConfig, Inhibition
 from .deliver import Transport
 from .errors import FeedError, PermanentDeliveryError, TemporaryDeliveryError
 from .fetch import Fetcher, Validators, redact_url
 from .logs import get_logger
 from .match import MatchIndex, MatchResult
-from .model import Alert, IndicatorType, Observation
+from .model import Alert, Finding, IndicatorType, Observation
 from .parse import FORMATS
+from .registry import Establishment
 from .render import make_environment, render_email
-from .store import Delivery, FeedState, Store
+from .store import Delivery, FeedState, QueuedAlert, Store
 
 log = get_logger("alertd")
 
@@ -52,6 +54,7 @@ class PollReport:
     alerts: int = 0
     error: str | None = None
     consecutive_failures: int = 0
+    inhibited: int = 0
 
 
 @dataclass(slots=True)
@@ -106,15 +109,13 @@ class Engine:
             return report
         delta = self.store.save_observations(feed.id, observations, now)
         matched = self.match(observations)
+        inhibited = self.inhibit(matched, now)
         alerts = self.decide(matched, now)
         self.store.save_findings(matched.findings, alerts, now)
         self.store.record_fetch(feed.id, now, result.validators, len(observations))
         report.observations, report.new, report.delisted = len(observations), delta.new, delta.delisted
-        report.findings, report.suppressed, report.alerts = (
-            len(matched.findings),
-            len(matched.suppressed),
-            len(alerts),
-        )
+        report.findings, report.suppressed, report.alerts = len(matched.findings), len(matched.suppressed), len(alerts)
+        report.inhibited = len(inhibited)
         flog.info(
             "feed polled",
             observations=len(observations),
@@ -136,6 +137,23 @@ class Engine:
         report.ok, report.error, report.consecutive_failures = False, error, failures
         return report
 
+    def inhibit(self, matched: MatchResult, now: datetime) -> list[tuple[Finding, Inhibition]]:
+        """Take the findings an inhibition holds back out of ``matched.findings``; return them with it."""
+        rules = self.config.inhibitions
+        if not rules:
+            return []
+        today = now.astimezone(self.config.settings.timezone).date()
+        kept: list[Finding] = []
+        held: list[tuple[Finding, Inhibition]] = []
+        for finding in matched.findings:
+            inh = policy.inhibition_for(finding, rules, today)
+            if inh is None:
+                kept.append(finding)
+            else:
+                held.append((finding, inh))
+        matched.findings[:] = kept
+        return held
+
     def decide(self, matched: MatchResult, now: datetime) -> list[Alert]:
         cfg = self.config
         return policy.decide(
@@ -151,37 +169,39 @@ class Engine:
     # -- dispatch ---------------------------------------------------------------------------------------
 
     def dispatch(self, now: datetime, *, immediate: bool = True, subscriptions: Sequence[str] = ()) -> list[int]:
-        """Render one email per establishment for its queued alerts and put them in the outbox."""
+        """Render one email per establishment for its queued alerts and put them in the outbox.
+
+        ``immediate`` takes the alerts that go out at once (except those waiting for quiet hours to end);
+        ``subscriptions`` takes the alerts queued for those digests.
+        """
         settings = self.config.settings
+        subs = {s.name: s for s in self.config.subscriptions}
+        local = now.astimezone(settings.timezone)
         queued = self.store.queued_alerts(immediate=immediate, subscriptions=subscriptions)
         created: list[int] = []
         for est_id, items in queued.items():
+            items = [
+                q
+                for q in items
+                if q.alert.subscription in subscriptions
+                or not policy.held(q.alert, subs.get(q.alert.subscription), local)
+            ]
             est = self.config.registry.establishments.get(est_id)
             if est is None:
                 log.warning("alerts for an establishment no longer in the registry", establishment=est_id)
                 continue
-            alerts = [q.alert for q in items]
-            to = policy.recipients(est, alerts)
-            if not to:
+            if not items:
+                continue
+            email = self.compose(est, items, now)
+            if email is None:
                 log.warning("establishment has no contact for these alerts", establishment=est_id)
                 continue
-            message_id = make_message_id(est_id, [q.id for q in items], settings.sender_from)
-            thread = next((q.thread for q in items if q.alert.follow_up and q.thread), None)
-            msg = render_email(
-                self.templates,
-                est,
-                alerts,
-                to,
-                settings=settings,
-                now=now,
-                message_id=message_id,
-                in_reply_to=thread,
-            )
+            msg, to = email
             delivery = self.store.enqueue_email(
                 establishment=est_id,
                 alert_ids=[q.id for q in items],
-                finding_keys=[a.finding.key for a in alerts],
-                message_id=message_id,
+                finding_keys=[q.alert.finding.key for q in items],
+                message_id=str(msg["Message-ID"]),
                 sender=parseaddr(settings.sender_from)[1],
                 recipients=to,
                 subject=str(msg["Subject"]),
@@ -191,6 +211,22 @@ class Engine:
             log.info("email queued", establishment=est_id, delivery=delivery, alerts=len(items), recipients=len(to))
             created.append(delivery)
         return created
+
+    def compose(
+        self, est: Establishment, items: Sequence[QueuedAlert], now: datetime
+    ) -> tuple[EmailMessage, list[str]] | None:
+        """The email for some queued alerts of one establishment, and its recipients; None if nobody is to get it."""
+        alerts = [q.alert for q in items]
+        to = policy.recipients(est, alerts)
+        if not to:
+            return None
+        settings = self.config.settings
+        message_id = make_message_id(est.id, [q.id for q in items], settings.sender_from)
+        thread = next((q.thread for q in items if q.alert.follow_up and q.thread), None)
+        msg = render_email(
+            self.templates, est, alerts, to, settings=settings, now=now, message_id=message_id, in_reply_to=thread
+        )
+        return msg, to
 
     async def flush(self, transport: Transport, now: datetime | None = None) -> FlushReport:
         """Try every due delivery once, as many at a time as the transport allows (DESIGN §4)."""

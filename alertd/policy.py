@@ -10,12 +10,14 @@ The severity rules, highest first:
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta, tzinfo
+from urllib.parse import urlsplit
 
-from .config import FeedConfig, Subscription
-from .model import Alert, FeedKind, Finding, Severity
+from .config import FeedConfig, Inhibition, Subscription
+from .model import Alert, FeedKind, Finding, IndicatorType, Severity
 from .registry import Establishment, Registry
 
 TLP_ORDER = ("clear", "green", "amber", "amber+strict", "red")
@@ -132,3 +134,84 @@ def recipients(est: Establishment, alerts: Sequence[Alert]) -> list[str]:
 def strictest_tlp(alerts: Sequence[Alert]) -> str:
     """The most restrictive TLP marking among the alerts: an email is marked by its most sensitive part."""
     return max((a.tlp for a in alerts), key=lambda t: TLP_ORDER.index(t) if t in TLP_ORDER else len(TLP_ORDER))
+
+
+# -- inhibitions ---------------------------------------------------------------------------------------------
+
+
+def _covers(inhibited: str, finding: Finding) -> bool:
+    """Whether an inhibition's indicator covers the finding's: same value, an address in its CIDR, a subdomain."""
+    value = finding.indicator.value
+    if inhibited == value or inhibited == value.lower():
+        return True
+    kind = finding.indicator.type
+    if kind in (IndicatorType.IPV4, IndicatorType.IPV6, IndicatorType.CIDR):
+        try:
+            net = ipaddress.ip_network(inhibited, strict=False)
+            mine = ipaddress.ip_network(value, strict=False)
+        except ValueError:
+            return False
+        return mine.version == net.version and mine.subnet_of(net)  # type: ignore[arg-type]
+    if kind in (IndicatorType.DOMAIN, IndicatorType.URL, IndicatorType.EMAIL):
+        host = value.rpartition("@")[2] if kind is IndicatorType.EMAIL else value
+        if kind is IndicatorType.URL:
+            host = urlsplit(value).hostname or ""
+        host = host.lower()
+        return host == inhibited or host.endswith("." + inhibited)
+    return False
+
+
+def inhibition_for(finding: Finding, inhibitions: Sequence[Inhibition], today: date) -> Inhibition | None:
+    """The first inhibition in force that holds a finding back, or None (expired ones no longer apply)."""
+    for inh in inhibitions:
+        if inh.expires is not None and inh.expires < today:
+            continue
+        if inh.establishment is not None and inh.establishment != finding.establishment:
+            continue
+        if inh.feed is not None and inh.feed != finding.feed:
+            continue
+        if inh.type is not None and inh.type != finding.indicator.type.value:
+            continue
+        if inh.indicator is not None and not _covers(inh.indicator, finding):
+            continue
+        return inh
+    return None
+
+
+# -- when things may go out ----------------------------------------------------------------------------------
+
+
+def in_quiet_hours(quiet: tuple[time, time] | None, local: datetime) -> bool:
+    """Whether a local time falls in ``[start, end)``; a range past midnight (20:00-07:00) wraps."""
+    if quiet is None:
+        return False
+    start, end = quiet
+    now = local.time()
+    return start <= now < end if start <= end else (now >= start or now < end)
+
+
+def digest_may_go(sub: Subscription, local: datetime) -> bool:
+    """Whether a digest that fires at ``local`` (the settings' time zone) may go out, or waits for its next run."""
+    if sub.business_days is not None and local.isoweekday() not in sub.business_days:
+        return False
+    if local.date() in sub.holidays:
+        return False
+    return not in_quiet_hours(sub.quiet_hours, local)
+
+
+def held(alert: Alert, sub: Subscription | None, local: datetime) -> bool:
+    """Whether an immediate alert waits for its subscription's quiet hours to end; imminent ones never wait."""
+    if sub is None or alert.severity is Severity.IMMINENT:
+        return False
+    return in_quiet_hours(sub.quiet_hours, local)
+
+
+def repeated_wall_time(last: datetime | None, now: datetime, tz: tzinfo) -> bool:
+    """Whether ``now`` repeats the local wall-clock minute of ``last`` (the hour that occurs twice in autumn).
+
+    A cron digest at 02:30 fires twice on the night clocks go back; the second run must not send again.
+    """
+    if last is None or abs(now.astimezone(UTC) - last.astimezone(UTC)) > timedelta(hours=2):
+        return False
+    fmt = "%Y-%m-%d %H:%M"
+    return last.astimezone(tz).strftime(fmt) == now.astimezone(tz).strftime(fmt)

@@ -22,6 +22,7 @@ from .errors import ConfigError, DeliveryError
 from .fetch import Fetcher
 from .logs import get_logger
 from .notify import Notifier
+from .policy import digest_may_go, repeated_wall_time
 from .store import Store
 
 log = get_logger("alertd")
@@ -63,7 +64,7 @@ def due_digests(subs: Sequence[Subscription], store: Store, config: Config, now:
             continue
         trigger = CronTrigger.from_crontab(sub.digest, timezone=config.settings.timezone)
         fire = trigger.get_next_fire_time(None, datetime.fromisoformat(last))
-        if fire is not None and fire <= now:
+        if fire is not None and fire <= now and digest_may_go(sub, now.astimezone(config.settings.timezone)):
             due.append(sub.name)
     return due
 
@@ -78,27 +79,44 @@ async def run_cycle(config: Config) -> CycleReport:
             report.polls = list(await asyncio.gather(*(engine.poll(f, fetcher) for f in config.feeds)))
         now = utcnow()
         digests = due_digests(config.subscriptions, store, config, now)
-        report.emails = len(engine.dispatch(now, immediate=True, subscriptions=digests))
-        for name in digests:
-            store.set_meta(f"digest:{name}", now.isoformat())
-        # The transport comes last: a delivery problem (a missing password file, say) must not stop the
-        # polling, and whatever was dispatched waits in the outbox until delivery works.
-        try:
-            transport = make_transport(config.settings)
-        except DeliveryError as exc:
-            log.error("delivery unavailable", error=str(exc))
-            report.transport = f"nothing: {exc}"
-            report.flush.retrying = len(store.due_deliveries(utcnow()))
-            report.flush.errors.append(str(exc))
-            return report
-        report.transport = transport.describe()
-        try:
-            report.flush = await engine.flush(transport)
-        finally:
-            await transport.close()
+        await _dispatch_and_flush(engine, store, report, now, digests)
     finally:
         store.close()
     return report
+
+
+async def run_digests(config: Config, names: Sequence[str]) -> CycleReport:
+    """``alertd digest --now``: dispatch these digests out of schedule, then flush the outbox."""
+    store = Store.in_state_dir(config.settings.state_dir)
+    report = CycleReport()
+    try:
+        await _dispatch_and_flush(Engine(config, store), store, report, utcnow(), names, immediate=False)
+    finally:
+        store.close()
+    return report
+
+
+async def _dispatch_and_flush(
+    engine: Engine, store: Store, report: CycleReport, now: datetime, digests: Sequence[str], immediate: bool = True
+) -> None:
+    report.emails = len(engine.dispatch(now, immediate=immediate, subscriptions=digests))
+    for name in digests:
+        store.set_meta(f"digest:{name}", now.isoformat())
+    # The transport comes last: a delivery problem (a missing password file, say) must not stop the polling,
+    # and whatever was dispatched waits in the outbox until delivery works.
+    try:
+        transport = make_transport(engine.config.settings)
+    except DeliveryError as exc:
+        log.error("delivery unavailable", error=str(exc))
+        report.transport = f"nothing: {exc}"
+        report.flush.retrying = len(store.due_deliveries(utcnow()))
+        report.flush.errors.append(str(exc))
+        return
+    report.transport = transport.describe()
+    try:
+        report.flush = await engine.flush(transport)
+    finally:
+        await transport.close()
 
 
 class Daemon:
@@ -178,8 +196,18 @@ class Daemon:
         task.add_done_callback(self.background.discard)
 
     async def digest_job(self, name: str) -> None:
+        sub = next((s for s in self.engine.config.subscriptions if s.name == name), None)
+        now = utcnow()
+        tz = self.engine.config.settings.timezone
+        last = self.store.meta(f"digest:{name}")
+        if repeated_wall_time(datetime.fromisoformat(last) if last else None, now, tz):
+            log.info("digest skipped: this local time already had its digest (clocks went back)", subscription=name)
+            return
+        if sub is None or not digest_may_go(sub, now.astimezone(tz)):
+            log.info("digest skipped: not a business day, a holiday or quiet hours", subscription=name)
+            return  # its alerts stay queued for the next run that may go
         await self.deliver(immediate=False, subscriptions=(name,))
-        self.store.set_meta(f"digest:{name}", utcnow().isoformat())
+        self.store.set_meta(f"digest:{name}", now.isoformat())
 
     async def deliver(self, *, immediate: bool = True, subscriptions: Sequence[str] = ()) -> None:
         """Dispatch queued alerts into the outbox, then flush it; one at a time so nothing goes twice."""

@@ -41,9 +41,13 @@ CREATE TABLE IF NOT EXISTS observations (
 CREATE TABLE IF NOT EXISTS findings (
     key TEXT PRIMARY KEY,
     establishment TEXT NOT NULL, body TEXT NOT NULL,
+    feed TEXT NOT NULL, entry TEXT NOT NULL,
     first_seen TEXT NOT NULL, last_seen TEXT NOT NULL,
-    last_alerted TEXT, thread TEXT
+    last_alerted TEXT, thread TEXT,
+    resolved_at TEXT,  -- its entry was delisted by the feed
+    resolved_told TEXT  -- when an email said so
 );
+CREATE INDEX IF NOT EXISTS findings_entry ON findings (feed, entry);
 CREATE INDEX IF NOT EXISTS findings_establishment ON findings (establishment);
 CREATE TABLE IF NOT EXISTS alerts (
     id INTEGER PRIMARY KEY,
@@ -393,6 +397,11 @@ class Store:
                 "UPDATE observations SET delisted_at = ? WHERE feed = ? AND entry = ?",
                 ((stamp, feed, e) for e in gone),
             )
+            # What the feed no longer lists is resolved; told to the establishment once, if it was warned.
+            db.executemany(
+                "UPDATE findings SET resolved_at = ? WHERE feed = ? AND entry = ? AND resolved_at IS NULL",
+                ((stamp, feed, e) for e in gone),
+            )
         return ObservationDelta(new, changed, unchanged, len(gone))
 
     def cve_products(self) -> dict[str, list[Product]]:
@@ -432,10 +441,20 @@ class Store:
         stamp = _ts(now)
         with self.transaction() as db:
             db.executemany(
-                """INSERT INTO findings (key, establishment, body, first_seen, last_seen) VALUES (?, ?, ?, ?, ?)
-                   ON CONFLICT (key) DO UPDATE SET last_seen = excluded.last_seen, body = excluded.body""",
+                """INSERT INTO findings (key, establishment, body, feed, entry, first_seen, last_seen)
+                   VALUES (?, ?, ?, ?, ?, ?, ?)
+                   ON CONFLICT (key) DO UPDATE SET last_seen = excluded.last_seen, body = excluded.body,
+                       entry = excluded.entry, resolved_at = NULL, resolved_told = NULL""",
                 (
-                    (f.key, f.establishment, json.dumps(finding_to_dict(f), ensure_ascii=False), stamp, stamp)
+                    (
+                        f.key,
+                        f.establishment,
+                        json.dumps(finding_to_dict(f), ensure_ascii=False),
+                        f.feed,
+                        f.entry,
+                        stamp,
+                        stamp,
+                    )
                     for f in findings
                 ),
             )
@@ -572,6 +591,60 @@ class Store:
             )
         assert cur.lastrowid is not None
         return cur.lastrowid
+
+    def resolved_untold(self, establishment: str | None = None) -> dict[str, list[Finding]]:
+        """Findings whose entry the feed delisted after their establishment was warned, not yet told so."""
+        query = (
+            "SELECT establishment, body FROM findings WHERE resolved_at IS NOT NULL AND resolved_told IS NULL "
+            "AND last_alerted IS NOT NULL"
+        )
+        rows = (
+            self.db.execute(query + " AND establishment = ?", (establishment,))
+            if establishment
+            else self.db.execute(query)
+        )
+        result: dict[str, list[Finding]] = {}
+        for row in rows:
+            result.setdefault(row["establishment"], []).append(finding_from_dict(json.loads(row["body"])))
+        return result
+
+    def mark_resolved_told(self, keys: Sequence[str], now: datetime) -> None:
+        with self.transaction() as db:
+            db.executemany("UPDATE findings SET resolved_told = ? WHERE key = ?", ((_ts(now), k) for k in keys))
+
+    def history(self, establishment: str | None = None, limit: int = 1000) -> list[dict[str, Any]]:
+        """Who was warned of what, when, by which message: one row per alert that went into an email."""
+        where = "WHERE a.establishment = ?" if establishment else ""
+        args: tuple[Any, ...] = (establishment,) if establishment else ()
+        rows = self.db.execute(
+            f"""SELECT a.establishment, a.severity, a.subscription, a.body, o.id AS delivery, o.message_id, o.state,
+                       o.recipients, o.created, o.sent_at
+                FROM alerts a JOIN outbox o ON o.id = a.delivery {where}
+                ORDER BY o.created DESC, a.id LIMIT ?""",
+            (*args, limit),
+        )
+        result = []
+        for row in rows:
+            alert = _alert_from_json(row["body"])
+            result.append(
+                {
+                    "when": row["sent_at"] or row["created"],
+                    "establishment": row["establishment"],
+                    "severity": alert.severity.label,
+                    "indicator": alert.finding.indicator.value,
+                    "type": alert.finding.indicator.type.value,
+                    "reason": alert.finding.reason,
+                    "asset": alert.finding.asset,
+                    "feed": alert.finding.feed,
+                    "subscription": row["subscription"],
+                    "delivery": row["delivery"],
+                    "state": row["state"],
+                    "message_id": row["message_id"],
+                    "recipients": json.loads(row["recipients"]),
+                    "follow_up": alert.follow_up,
+                }
+            )
+        return result
 
     def deliveries(self, state: str | None = None) -> list[Delivery]:
         query = f"SELECT {_DELIVERY_COLUMNS} FROM outbox"

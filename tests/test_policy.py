@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from dataclasses import replace
+from datetime import UTC, date, datetime, time, timedelta
 from types import MappingProxyType
 
-from alertd.config import DEFAULT_RENOTIFY, FeedConfig, Selector, Subscription
+from alertd.config import DEFAULT_RENOTIFY, FeedConfig, Inhibition, Selector, Subscription
 from alertd.model import FeedKind, Finding, Indicator, IndicatorType, Severity
-from alertd.policy import FindingState, classify, decide, recipients
+from alertd.policy import FindingState, classify, decide, held, inhibition_for, recipients
 from alertd.registry import Contact, Establishment, Registry
 
 NOW = datetime(2026, 11, 28, 9, 0, tzinfo=UTC)
@@ -118,3 +119,52 @@ def test_recipients_by_contact_severity() -> None:
         now=NOW,
     )
     assert recipients(EST, imminent) == ["rssi@ch.example", "oncall@ch.example"]
+
+
+# -- inhibitions -----------------------------------------------------------------------------------------------
+
+
+def inh(**kw: object) -> Inhibition:
+    return Inhibition(reason="r", expires=kw.pop("expires", None), **kw)  # type: ignore[arg-type]
+
+
+def test_inhibitions_by_value_cidr_domain_cve_feed_type_and_establishment() -> None:
+    today = date(2026, 11, 28)
+    f = finding(value="147.210.8.9")
+    assert inhibition_for(f, [inh(indicator="147.210.8.9")], today)
+    assert inhibition_for(f, [inh(indicator="147.210.0.0/16")], today)
+    assert not inhibition_for(f, [inh(indicator="147.211.0.0/16")], today)
+    assert inhibition_for(f, [inh(feed="c2")], today) and not inhibition_for(f, [inh(feed="kev")], today)
+    assert inhibition_for(f, [inh(type="ipv4")], today) and not inhibition_for(f, [inh(type="domain")], today)
+    assert inhibition_for(f, [inh(establishment="e1")], today)
+    assert not inhibition_for(f, [inh(establishment="e2", indicator="147.210.8.9")], today)
+    url = replace(f, indicator=Indicator(IndicatorType.URL, "https://vpn.honeypot.example/x"))
+    assert inhibition_for(url, [inh(indicator="honeypot.example")], today)
+    assert not inhibition_for(url, [inh(indicator="pot.example")], today)
+    cve = replace(f, indicator=Indicator(IndicatorType.CVE, "CVE-2024-21762"))
+    assert inhibition_for(cve, [inh(indicator="CVE-2024-21762")], today)
+
+
+def test_expired_inhibitions_stop_applying() -> None:
+    f = finding()
+    rule = inh(indicator="1.2.3.4", expires=date(2026, 11, 27))
+    assert inhibition_for(f, [rule], date(2026, 11, 28)) is None
+    assert inhibition_for(f, [rule], date(2026, 11, 27)) is rule  # the whole expiry day still counts
+
+
+def test_quiet_hours_hold_everything_but_imminent() -> None:
+    sub = Subscription("night", Selector(everyone=True), Severity.INFO, quiet_hours=(time(20), time(7)))
+    night = datetime(2026, 11, 28, 23, 0, tzinfo=UTC)
+    alerts = decide(
+        [finding(), finding(feed_id="kev", reason="kev-product")],
+        registry=REGISTRY,
+        feeds=FEEDS,
+        subscriptions=(sub,),
+        states={},
+        renotify=DEFAULT_RENOTIFY,
+        now=night,
+    )
+    assert [(a.severity, held(a, sub, night)) for a in alerts] == [
+        (Severity.IMMINENT, False),
+        (Severity.CRITICAL, True),
+    ]
