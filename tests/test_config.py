@@ -42,7 +42,9 @@ def test_example_config_is_valid() -> None:
     chu = config.registry.establishments["000000011"]
     assert chu.software[1].vendor == "fortinet" and chu.software[1].version == "7.2.4"
     assert config.settings.renotify[Severity.INFO] is None
-    assert config.subscriptions[2].digest == "0 8 * * mon-fri"
+    assert config.subscriptions[2].digest == "0 8 * * *"
+    assert config.subscriptions[2].business_days == frozenset({1, 2, 3, 4, 5})
+    assert len(config.inhibitions) == 1 and config.inhibitions[0].indicator == "23.226.138.161"
 
 
 def test_broken_yaml_names_file_line_col(cfg: Path) -> None:
