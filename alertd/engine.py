@@ -25,6 +25,7 @@ from .fetch import Fetcher, Validators, redact_url
 from .logs import get_logger
 from .match import MatchIndex, MatchResult
 from .model import Alert, Finding, IndicatorType, Observation
+from .notices import Problem, compose_notice
 from .parse import FORMATS
 from .registry import Establishment
 from .render import make_environment, render_email
@@ -227,6 +228,68 @@ class Engine:
             self.templates, est, alerts, to, settings=settings, now=now, message_id=message_id, in_reply_to=thread
         )
         return msg, to
+
+    def operator_problems(self, now: datetime) -> list[Problem]:
+        """Failing or stale feeds and deliveries failed for good, as the operators' notice lists them."""
+        problems: list[Problem] = []
+        feeds = {f.id: f for f in self.config.feeds}
+        for state in self.store.feed_states():
+            feed = feeds.get(state.feed)
+            if feed is not None and state.consecutive_failures >= feed.failures_alert:
+                problems.append(
+                    Problem(
+                        f"feed-failing:{feed.id}",
+                        f"feed {feed.id} failing",
+                        f"{state.consecutive_failures} polls in a row failed; last error: {state.last_error}",
+                    )
+                )
+        for feed_id, why in stale_feeds(self.config, self.store.feed_states(), now):
+            problems.append(Problem(f"feed-stale:{feed_id}", f"feed {feed_id} stale", why))
+        for d in self.store.deliveries("failed"):
+            problems.append(
+                Problem(
+                    f"delivery-failed:{d.id}",
+                    f"delivery {d.id} failed",
+                    f"to {', '.join(d.recipients)} ({d.establishment}), {d.subject!r}: {d.last_error}",
+                )
+            )
+        return problems
+
+    def notify_operators(self, now: datetime) -> int | None:
+        """Queue one notice with the problems not yet told today; the outbox delivers it like any email."""
+        settings = self.config.settings
+        if not settings.operators:
+            return None
+        today = now.astimezone(settings.timezone).date().isoformat()
+        fresh = [p for p in self.operator_problems(now) if self.store.meta(f"notice:{p.key}") != today]
+        if not fresh:
+            return None
+        stamp = int(now.timestamp())
+        keys = [int(hashlib.sha256(p.key.encode()).hexdigest()[:8], 16) for p in fresh]
+        message_id = make_message_id("operators", [*keys, stamp], settings.sender_from)
+        msg = compose_notice(
+            fresh,
+            sender=settings.sender_from,
+            operators=settings.operators,
+            organisation=settings.organisation,
+            now=now,
+            message_id=message_id,
+        )
+        delivery = self.store.enqueue_email(
+            establishment="(operators)",
+            alert_ids=[],
+            finding_keys=[],
+            message_id=message_id,
+            sender=parseaddr(settings.sender_from)[1],
+            recipients=list(settings.operators),
+            subject=str(msg["Subject"]),
+            message=msg.as_bytes(),
+            now=now,
+        )
+        for p in fresh:
+            self.store.set_meta(f"notice:{p.key}", today)
+        log.warning("operator notice queued", delivery=delivery, problems=[p.summary for p in fresh])
+        return delivery
 
     async def flush(self, transport: Transport, now: datetime | None = None) -> FlushReport:
         """Try every due delivery once, as many at a time as the transport allows (DESIGN §4)."""

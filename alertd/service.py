@@ -115,6 +115,10 @@ async def _dispatch_and_flush(
     report.transport = transport.describe()
     try:
         report.flush = await engine.flush(transport)
+        # What failed now (a feed, a delivery) is told to the operators at once, at most once a day each.
+        if engine.notify_operators(utcnow()) is not None:
+            notice = await engine.flush(transport)
+            report.flush.sent += notice.sent
     finally:
         await transport.close()
 
@@ -174,6 +178,8 @@ class Daemon:
         for feed_id in self.stale - stale.keys():
             log.info("feed fresh again", feed=feed_id)
         self.stale = set(stale)
+        if self.engine.notify_operators(utcnow()) is not None:
+            await self.deliver(immediate=True)
 
     def dispatch_soon(self) -> None:
         """Dispatch immediate alerts shortly, once the polls running now are done.
