@@ -234,6 +234,11 @@ class FeedServer:
         with self._lock:
             return list(self._requests.get(path, ()))
 
+    def requests_under(self, prefix: str) -> list[RecordedRequest]:
+        """The requests received on every path that starts with ``prefix``."""
+        with self._lock:
+            return [r for path, rs in self._requests.items() if path.startswith(prefix) for r in rs]
+
     def count(self, path: str) -> int:
         """How many requests ``path`` received."""
         return len(self.requests(path))
