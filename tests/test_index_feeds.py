@@ -28,7 +28,8 @@ def test_misp_manifest_and_csaf_index(tmp_path: Path, smtp_server: SmtpServerFac
         "\n".join(f"2024/{p.name}" for p in sorted((provider / "2024").iterdir())) + "\n../../etc/passwd.json\n"
     )
     (tmp_path / "extra.yaml").write_text(
-        "establishments:\n  - id: e-pacs\n    name: Clinique du Scanner\n    contacts: [{email: pacs@scanner.example}]\n"
+        "establishments:\n  - id: e-pacs\n    name: Clinique du Scanner\n"
+        "    contacts: [{email: pacs@scanner.example}]\n"
         "    software: [{vendor: Philips, product: Vue PACS, version: '12.2.1'}]\n"
         f"    networks: [{first_ip}/32]\n"
     )
