@@ -257,6 +257,13 @@ def _read_settings(path: Path, r: Reader) -> Settings | None:
     if "http" in m and (hm := r.mapping(m["http"], m.value_pos["http"], "'http'")) is not None:
         r.keys(hm, "'http'", (), ("listen",))
         listen = r.value(hm, "listen", str)
+        if listen is not None:
+            from .httpapi import parse_listen
+
+            try:
+                parse_listen(listen)
+            except ValueError as exc:
+                r.error(hm.value_pos["listen"], str(exc))
     tlp = r.choice(m, "tlp", TLP_LEVELS, "amber") or "amber"
     organisation = r.value(m, "organisation", str, "") or ""
     if not (paths["feeds"] and paths["registry"] and paths["subscriptions"]):

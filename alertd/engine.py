@@ -11,7 +11,9 @@ import asyncio
 import hashlib
 import random
 import re
-from collections.abc import Sequence
+import time
+from collections import Counter
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
@@ -56,6 +58,8 @@ class PollReport:
     error: str | None = None
     consecutive_failures: int = 0
     inhibited: int = 0
+    suppressed_by_list: dict[str, int] = field(default_factory=dict)
+    alerts_by_severity: dict[str, int] = field(default_factory=dict)
 
 
 @dataclass(slots=True)
@@ -70,6 +74,7 @@ class Engine:
     """One configuration's pipeline. ``reload`` swaps the configuration and the match index whole."""
 
     def __init__(self, config: Config, store: Store) -> None:
+        self.on_send: Callable[[str, float], None] | None = None  # (sent | deferred | failed, seconds)
         self.store = store
         self.config = config
         self.index = MatchIndex(config.registry)
@@ -117,6 +122,10 @@ class Engine:
         report.observations, report.new, report.delisted = len(observations), delta.new, delta.delisted
         report.findings, report.suppressed, report.alerts = len(matched.findings), len(matched.suppressed), len(alerts)
         report.inhibited = len(inhibited)
+        report.suppressed_by_list = dict(Counter(s.list for s in matched.suppressed))
+        if inhibited:
+            report.suppressed_by_list["inhibition"] = len(inhibited)
+        report.alerts_by_severity = dict(Counter(a.severity.label for a in alerts))
         flog.info(
             "feed polled",
             observations=len(observations),
@@ -137,6 +146,24 @@ class Engine:
             flog.error("feed unhealthy", error=error, consecutive_failures=failures)
         report.ok, report.error, report.consecutive_failures = False, error, failures
         return report
+
+    def rematch(self, now: datetime) -> int:
+        """Match every entry the feeds list now against the current registry; queue what is new.
+
+        After a reload, an establishment added to the registry (or a network added to one) is matched against
+        what the feeds already said, without waiting for them to change. Returns the number of new alerts.
+        """
+        queued = 0
+        for feed_id, observations in self.store.listed_observations().items():
+            if feed_id not in {f.id for f in self.config.feeds}:
+                continue
+            matched = self.match(observations)
+            self.inhibit(matched, now)
+            alerts = self.decide(matched, now)
+            self.store.save_findings(matched.findings, alerts, now)
+            queued += len(alerts)
+        log.info("registry re-matched against listed entries", alerts=queued)
+        return queued
 
     def inhibit(self, matched: MatchResult, now: datetime) -> list[tuple[Finding, Inhibition]]:
         """Take the findings an inhibition holds back out of ``matched.findings``; return them with it."""
@@ -304,6 +331,12 @@ class Engine:
         return report
 
     async def _deliver(self, d: Delivery, transport: Transport, report: FlushReport) -> None:
+        started = time.monotonic()
+        outcome = await self._attempt(d, transport, report)
+        if self.on_send is not None:
+            self.on_send(outcome, time.monotonic() - started)
+
+    async def _attempt(self, d: Delivery, transport: Transport, report: FlushReport) -> str:
         """One attempt: sent only once the server accepted it; temporary failures retried with back-off."""
         dlog = log.bind(delivery=d.id, establishment=d.establishment)
         self.store.mark_sending(d.id)
@@ -320,13 +353,13 @@ class Engine:
                 report.retrying += 1
                 dlog.warning("delivery deferred", error=str(exc), retry_at=retry_at.isoformat())
             report.errors.append(str(exc))
-            return
+            return "deferred"
         except PermanentDeliveryError as exc:
             self.store.mark_failed(d.id, str(exc))
             report.failed += 1
             report.errors.append(str(exc))
             dlog.error("delivery failed", error=str(exc))
-            return
+            return "failed"
         self.store.mark_sent(d.id, utcnow())
         report.sent += 1
         dlog.info("delivery sent", via=transport.describe(), recipients=len(d.recipients) - len(result.refused))
@@ -344,6 +377,7 @@ class Engine:
                 dlog.error("recipients refused", recipients=sorted(never), error=why)
                 report.failed += 1
                 report.errors.append(why)
+        return "sent"
 
 
 MAX_DOCUMENTS = 2000

@@ -30,6 +30,7 @@ class Notifier:
             return False
         payload = "\n".join(f.replace("\n", " ") for f in fields).encode()
         with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as sock:
+            sock.settimeout(1.0)  # a hung receiver must not freeze the event loop
             try:
                 sock.connect(self.address)
                 sock.sendall(payload)

@@ -20,7 +20,9 @@ from .deliver import Transport, make_transport
 from .engine import Engine, FlushReport, PollReport, poll_delay, stale_feeds, utcnow
 from .errors import ConfigError, DeliveryError
 from .fetch import Fetcher
+from .httpapi import HealthServer, HealthSnapshot
 from .logs import get_logger
+from .metrics import Metrics
 from .notify import Notifier
 from .policy import digest_may_go, repeated_wall_time
 from .store import Store
@@ -146,6 +148,12 @@ class Daemon:
         self.dispatch_started = 0.0
         self.background: set[asyncio.Task[None]] = set()
         self.stale: set[str] = set()
+        self.health = HealthSnapshot()
+        self.metrics = Metrics(self.health.last_success, self.health.outbox)
+        self.metrics.set_feeds(f.id for f in config.feeds)
+        self.engine.on_send = self.metrics.send_done
+        listen = config.settings.http_listen
+        self.http = HealthServer(listen, self.health, self.metrics) if listen else None
 
     # -- jobs -------------------------------------------------------------------------------------------
 
@@ -160,6 +168,16 @@ class Daemon:
             report = await self.engine.poll(feed, self.fetcher)
         finally:
             self.polls_in_flight -= 1
+        self.metrics.poll_done(
+            feed.id,
+            ok=report.ok,
+            not_modified=report.not_modified,
+            observations=report.observations,
+            findings=report.findings,
+            suppressed_by_list=report.suppressed_by_list,
+            alerts_by_severity=report.alerts_by_severity,
+        )
+        self.refresh_health()
         if not report.ok:
             # Back off: the next poll of a failing feed waits longer each time, never less than its interval.
             delay = poll_delay(feed.interval, report.consecutive_failures)
@@ -220,6 +238,13 @@ class Daemon:
         async with self.send_lock:
             self.engine.dispatch(utcnow(), immediate=immediate, subscriptions=subscriptions)
             await self.engine.flush(self.transport)
+        self.refresh_health()
+
+    def refresh_health(self) -> None:
+        """Hand the HTTP thread a fresh snapshot of feed and outbox states (it never touches SQLite itself)."""
+        self.health.update(
+            self.store.feed_states(), self.store.outbox_counts(), configured=[f.id for f in self.engine.config.feeds]
+        )
 
     async def outbox_job(self) -> None:
         """Every 30 s: immediate alerts left queued (by a stop, say) are dispatched; due retries are sent."""
@@ -261,9 +286,17 @@ class Daemon:
                 log.error("reload refused", problem=str(problem))
             self.notifier.ready(f"reload refused: {exc.problems[0] if exc.problems else exc}; old config running")
             return
+        except Exception as exc:  # never leave systemd waiting in "reloading"
+            log.exception("reload failed")
+            self.notifier.ready(f"reload failed: {exc}; old config running")
+            return
         self.engine.reload(config)
         self.config = config
+        self.metrics.set_feeds(f.id for f in config.feeds)
         self.schedule()
+        if self.engine.rematch(utcnow()):
+            self.dispatch_soon()
+        self.refresh_health()
         log.info(
             "configuration reloaded",
             feeds=len(config.feeds),
@@ -288,6 +321,11 @@ class Daemon:
         tasks = []
         if self.notifier.watchdog_interval:
             tasks.append(asyncio.create_task(self.watchdog(self.notifier.watchdog_interval)))
+        self.refresh_health()
+        if self.http is not None:
+            self.http.start()  # HttpListenError (an AlertdError) when the port is taken: the CLI reports it
+            tasks.append(asyncio.create_task(self.http.beat_forever()))
+            log.info("http endpoint listening", url=self.http.url)
         async with Fetcher(user_agent=user_agent(self.config)) as fetcher:
             self.fetcher = fetcher
             self.schedule()
@@ -306,6 +344,8 @@ class Daemon:
                     await self.send_lock.acquire()
         for task in tasks:
             task.cancel()
+        if self.http is not None:
+            self.http.stop()
         await self.transport.close()
         self.store.close()
         log.info("alertd stopped")

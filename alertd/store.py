@@ -112,6 +112,23 @@ def observation_to_json(obs: Observation) -> str:
     )
 
 
+def observation_from_json(text: str) -> Observation:
+    d = json.loads(text)
+    return Observation(
+        feed=d["feed"],
+        entry=d["entry"],
+        kind=FeedKind(d["kind"]),
+        title=d["title"],
+        indicators=tuple(Indicator(IndicatorType(t), v) for t, v in d["indicators"]),
+        products=tuple(Product(v, p, tuple(VersionRange(*r) for r in ranges)) for v, p, ranges in d["products"]),
+        text=d["text"],
+        link=d["link"],
+        published=_dt(d["published"]),
+        attrs=d["attrs"],
+        exploited=d.get("exploited", False),
+    )
+
+
 def _range_to_list(r: VersionRange) -> list[str | None]:
     return [r.exact, r.start_including, r.start_excluding, r.end_including, r.end_excluding]
 
@@ -404,6 +421,15 @@ class Store:
             )
         return ObservationDelta(new, changed, unchanged, len(gone))
 
+    def listed_observations(self) -> dict[str, list[Observation]]:
+        """Every entry the feeds list now (not delisted), per feed: what a new registry is matched against."""
+        result: dict[str, list[Observation]] = {}
+        for feed, body in self.db.execute(
+            "SELECT feed, body FROM observations WHERE delisted_at IS NULL ORDER BY feed"
+        ):
+            result.setdefault(feed, []).append(observation_from_json(body))
+        return result
+
     def cve_products(self) -> dict[str, list[Product]]:
         """Which products each CVE affects, from the vulnerability catalogues polled so far."""
         result: dict[str, list[Product]] = {}
@@ -663,6 +689,10 @@ class Store:
                 (_ts(now), delivery_id),
             )
         return cur.rowcount == 1
+
+    def outbox_counts(self) -> dict[str, int]:
+        """Deliveries per state, cheap enough for every health refresh."""
+        return {state: int(n) for state, n in self.db.execute("SELECT state, COUNT(*) FROM outbox GROUP BY state")}
 
     def counts(self) -> dict[str, int]:
         """Row counts for status output."""
