@@ -62,8 +62,12 @@ def write_config(tmp: Path, feeds_yaml: str, smtp: SmtpTestServer) -> Path:
     return config
 
 
-def alertd(config: Path, *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+def alertd(config: Path, *args: str, timeout: float = 120, log_level: str = "info") -> subprocess.CompletedProcess[str]:
     """Run the real ``alertd`` command on a config; output captured as text."""
     return subprocess.run(
-        [ALERTD, "-c", str(config), *args], capture_output=True, text=True, timeout=timeout, check=False
+        [ALERTD, "--log-level", log_level, "-c", str(config), *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
     )
