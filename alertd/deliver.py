@@ -9,6 +9,7 @@ retrying: 4xx, timeouts, disconnects, a full disk) or :class:`PermanentDeliveryE
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import mailbox
 import os
 import ssl
@@ -30,6 +31,13 @@ log = structlog.get_logger("alertd.deliver")
 CREDENTIAL_NAME = "smtp-password"
 """The systemd credential (``LoadCredential=smtp-password:...``) read when the password file is absent."""
 
+SMTP_POOL_SIZE = 4
+"""Connections an :class:`SmtpTransport` keeps open by default: enough to hide round trips, few enough that a
+relay's per-client connection limit (often 10 or more) is never reached."""
+
+MAILDIR_CONCURRENCY = 8
+"""Writes a :class:`MaildirTransport` lets run at once: the fsyncs overlap, the file creation is serialised."""
+
 
 @dataclass(frozen=True, slots=True)
 class SendResult:
@@ -47,6 +55,11 @@ class SendResult:
 class Transport(Protocol):
     """Where rendered emails go: a Maildir or an SMTP server."""
 
+    @property
+    def concurrency(self) -> int:
+        """How many :meth:`send` calls the caller may run at once (the outbox flush honours it)."""
+        ...
+
     async def send(self, message: bytes, sender: str, recipients: Sequence[str]) -> SendResult:
         """Hand ``message`` over to ``recipients``; raise a :class:`DeliveryError` subclass on failure."""
         ...
@@ -62,6 +75,8 @@ class Transport(Protocol):
 
 class MaildirTransport:
     """Write each message once into a Maildir's ``new/`` folder (tmp → new, as :mod:`mailbox` does)."""
+
+    concurrency: int = MAILDIR_CONCURRENCY
 
     def __init__(self, path: Path) -> None:
         self._path = path
@@ -113,17 +128,34 @@ def _fsync(path: Path) -> None:
         os.close(fd)
 
 
+@dataclass(slots=True)
+class _Lease:
+    """A connection taken from the pool for one send; ``client`` is None until one is open."""
+
+    client: aiosmtplib.SMTP | None
+    generation: int
+
+
 class SmtpTransport:
-    """Send through one SMTP server, reusing one connection; sends are serialised per transport.
+    """Send through one SMTP server over a small pool of reused connections.
+
+    Up to ``pool_size`` sends run at once (:attr:`concurrency`), each on a connection of its own: an idle one
+    if there is one, a new one otherwise. A connection goes back to the pool after a send, or after a refusal
+    (aiosmtplib has sent RSET, so the dialogue is in step); one that failed half-way, timed out or was closed
+    by the server is dropped and replaced by the next send. Each send has ``settings.timeout`` seconds,
+    connecting included.
 
     ``security`` is ``starttls`` (plain connect, then STARTTLS, refused if the server does not offer it),
     ``tls`` (implicit TLS) or ``none`` (allowed only to loopback by the config). Certificates are always
     verified, host name included, against ``ca_file`` or the system's trust store.
     """
 
-    def __init__(self, settings: SmtpSettings, password: str | None) -> None:
+    def __init__(self, settings: SmtpSettings, password: str | None, *, pool_size: int = SMTP_POOL_SIZE) -> None:
+        if pool_size < 1:
+            raise ValueError(f"pool_size must be at least 1, not {pool_size}")
         self._settings = settings
         self._password = password
+        self.concurrency: int = pool_size
         if settings.username and password is None:
             raise PermanentDeliveryError(
                 f"{self.describe()}: 'username' is set but there is no password; "
@@ -144,8 +176,10 @@ class SmtpTransport:
             self._tls_context.verify_mode = ssl.CERT_REQUIRED
         elif settings.security != "none":
             raise PermanentDeliveryError(f"unknown SMTP security {settings.security!r}; use starttls, tls or none")
-        self._client: aiosmtplib.SMTP | None = None
-        self._lock = asyncio.Lock()
+        self._idle: list[aiosmtplib.SMTP] = []  # most recently used last: it is the likeliest to be alive
+        self._slots = asyncio.Semaphore(pool_size)
+        self._loop: asyncio.AbstractEventLoop | None = None  # the loop the pool's connections belong to
+        self._generation = 0  # bumped by close(): connections leased before are not pooled again
 
     def describe(self) -> str:
         """``smtp smtp.example:587 (starttls)``, with the user name when there is one (never the password)."""
@@ -155,64 +189,102 @@ class SmtpTransport:
         return f"smtp {host}:{s.port} ({s.security}{user})"
 
     def __repr__(self) -> str:
-        return f"<SmtpTransport {self.describe()}>"
+        return f"<SmtpTransport {self.describe()}, pool of {self.concurrency}>"
 
     async def send(self, message: bytes, sender: str, recipients: Sequence[str]) -> SendResult:
         """Send ``message`` with ``sendmail`` within ``settings.timeout``; classify failures (module doc)."""
         if not recipients:
             raise PermanentDeliveryError(f"{self.describe()}: the message has no recipient")
-        async with self._lock:
+        async with self._gate():
+            lease = _Lease(self._take(), self._generation)
             try:
                 async with asyncio.timeout(self._settings.timeout):
-                    refused, reply = await self._transact(message, sender, list(recipients))
+                    refused, reply = await self._transact(lease, message, sender, list(recipients))
             except (aiosmtplib.SMTPResponseException, aiosmtplib.SMTPRecipientsRefused) as exc:
                 # aiosmtplib has sent RSET: the connection is still in step and can be reused.
+                self._give_back(lease)
                 raise self._classify(exc) from exc
             except BaseException as exc:
                 # Anything else (timeout, cancellation, disconnect) may leave the dialogue half-way.
-                self._drop()
+                self._discard(lease)
                 if isinstance(exc, Exception) and not isinstance(exc, DeliveryError):
                     raise self._classify(exc) from exc
                 raise
+            self._give_back(lease)
         return SendResult(
             refused=MappingProxyType({rcpt: (r.code, r.message) for rcpt, r in refused.items()}),
             reply=reply,
         )
 
     async def close(self) -> None:
-        """Say QUIT and close the connection, if one is open."""
-        async with self._lock:
-            client, self._client = self._client, None
-            if client is None:
-                return
-            try:
-                if client.is_connected:
-                    async with asyncio.timeout(min(self._settings.timeout, 5.0)):
-                        await client.quit()
-            except (aiosmtplib.SMTPException, OSError, TimeoutError):
-                pass  # closing anyway
-            finally:
-                client.close()
+        """Say QUIT on the idle connections and close them; connections in use are closed when their send ends."""
+        self._generation += 1
+        idle, self._idle = self._idle, []
+        await asyncio.gather(*(self._quit(client) for client in idle))
+
+    async def _quit(self, client: aiosmtplib.SMTP) -> None:
+        try:
+            if client.is_connected:
+                async with asyncio.timeout(min(self._settings.timeout, 5.0)):
+                    await client.quit()
+        except (aiosmtplib.SMTPException, OSError, TimeoutError):
+            pass  # closing anyway
+        finally:
+            client.close()
+
+    def _gate(self) -> asyncio.Semaphore:
+        """The pool's semaphore; a transport used from a new event loop (a new ``asyncio.run``) starts afresh."""
+        loop = asyncio.get_running_loop()
+        if self._loop is not loop:
+            stale, self._idle = self._idle, []
+            for client in stale:  # they belong to a loop that is gone
+                with contextlib.suppress(RuntimeError):
+                    client.close()
+            self._slots, self._loop = asyncio.Semaphore(self.concurrency), loop
+        return self._slots
+
+    def _take(self) -> aiosmtplib.SMTP | None:
+        """An idle connection still open, or None; those the server closed meanwhile are dropped."""
+        while self._idle:
+            client = self._idle.pop()
+            if client.is_connected:
+                return client
+            client.close()
+        return None
+
+    def _give_back(self, lease: _Lease) -> None:
+        client, lease.client = lease.client, None
+        if client is None:
+            return
+        if lease.generation == self._generation and client.is_connected and len(self._idle) < self.concurrency:
+            self._idle.append(client)
+        else:
+            client.close()
+
+    def _discard(self, lease: _Lease) -> None:
+        client, lease.client = lease.client, None
+        if client is not None:
+            client.close()
 
     async def _transact(
-        self, message: bytes, sender: str, recipients: list[str]
+        self, lease: _Lease, message: bytes, sender: str, recipients: list[str]
     ) -> tuple[dict[str, aiosmtplib.SMTPResponse], str]:
-        reused = self._client is not None and self._client.is_connected
-        client = self._client if reused and self._client is not None else await self._connect()
+        reused = lease.client is not None
+        if lease.client is None:
+            lease.client = await self._connect()
         try:
-            return await client.sendmail(sender, recipients, message)
+            return await lease.client.sendmail(sender, recipients, message)
         except ConnectionError:
             if not reused:
                 raise
         # The server closed an idle connection before we noticed. Retrying at once is no riskier than the
         # outbox's own retry would be, and spares the message a backoff delay.
         log.debug("smtp connection dropped, reconnecting", server=self.describe())
-        self._drop()
-        client = await self._connect()
-        return await client.sendmail(sender, recipients, message)
+        self._discard(lease)
+        lease.client = await self._connect()
+        return await lease.client.sendmail(sender, recipients, message)
 
     async def _connect(self) -> aiosmtplib.SMTP:
-        self._drop()
         s = self._settings
         client = aiosmtplib.SMTP(
             hostname=s.host,
@@ -222,8 +294,8 @@ class SmtpTransport:
             start_tls=False,  # done below, so that a server without STARTTLS is refused, not skipped
             tls_context=self._tls_context,
         )
-        await client.connect()
         try:
+            await client.connect()
             if s.security == "starttls":
                 await client.ehlo()
                 if not client.supports_extension("starttls"):
@@ -238,13 +310,7 @@ class SmtpTransport:
             client.close()
             raise
         log.debug("smtp connected", server=self.describe())
-        self._client = client
         return client
-
-    def _drop(self) -> None:
-        client, self._client = self._client, None
-        if client is not None:
-            client.close()
 
     def _classify(self, exc: BaseException) -> DeliveryError:
         where = self.describe()
@@ -353,6 +419,8 @@ def make_transport(settings: Settings) -> Transport:
 
 
 __all__ = [
+    "MAILDIR_CONCURRENCY",
+    "SMTP_POOL_SIZE",
     "MaildirTransport",
     "SendResult",
     "SmtpTransport",

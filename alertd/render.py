@@ -1,30 +1,41 @@
 """The render stage: alerts for one establishment → one email, in its language (DESIGN §4).
 
-Pure: the only I/O is the Jinja2 loader reading templates, and the time is passed in. Everything that
-came from a feed is untrusted: indicators are shown defanged, headers are stripped of control characters,
-and the HTML part relies on autoescape (no feed string is ever marked safe).
+The email is ``multipart/mixed``: a ``multipart/alternative`` (a plain text complete on its own, and HTML whose
+``<style>`` rules are inlined by css-inline), then the findings as ``findings.csv`` and ``findings.json``. Each
+alert's table is laid out for its kind (compromise, exposure, vulnerability, leak, advisory).
+
+Pure: the only I/O is the Jinja2 loader reading templates (the CSS inliner never fetches a stylesheet), and the
+time is passed in. Everything that came from a feed is untrusted: indicators are shown defanged, headers are
+stripped of control characters, the HTML part relies on autoescape (no feed string is ever marked safe), and a
+CSV cell that a spreadsheet would run as a formula is neutralised.
 """
 
 from __future__ import annotations
 
 import contextlib
+import csv
 import hashlib
+import io
 import ipaddress
+import json
 import re
+import string
 from collections.abc import Mapping, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, time, timedelta
+from email.headerregistry import BaseHeader, HeaderRegistry, UnstructuredHeader
 from email.message import EmailMessage
-from email.policy import SMTP
+from email.policy import SMTP, Policy
 from email.utils import format_datetime, parseaddr
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 from zoneinfo import ZoneInfo
 
+import css_inline
 import jinja2
 
 from .config import Settings
-from .model import Alert, FeedKind, Indicator, IndicatorType, Severity
+from .model import Alert, FeedKind, Finding, Indicator, IndicatorType, Severity
 from .registry import Establishment
 
 
@@ -401,29 +412,132 @@ _KEV_ACTIONS = {
 }
 _PORT = {"fr": " (port {port})", "en": " (port {port})"}
 
-# The attributes worth showing, in this order, with their labels.
+
+# Details a feed gives (``Finding.attrs``) worth showing, in this order, with their labels. Keys absent here
+# (KEV ``notes``, ``vendor``, ``product``...) are either shown otherwise or not meant for the reader.
 _ATTRS: Mapping[str, tuple[tuple[str, str], ...]] = {
     "fr": (
         ("malware", "Maliciel"),
         ("port", "Port"),
+        ("first_seen", "Signalé par la source depuis"),
         ("group", "Groupe"),
-        ("ransomware", "Utilisée par des rançongiciels"),
+        ("website", "Site revendiqué"),
+        ("cves", "CVE citées"),
         ("cvss", "Score CVSS"),
+        ("ransomware", "Utilisée par des rançongiciels"),
+        ("date_added", "Ajoutée au catalogue KEV le"),
+        ("cwes", "Faiblesses (CWE)"),
+        ("cwe", "Faiblesse (CWE)"),
         ("due_date", "Date limite (CISA KEV)"),
         ("required_action", "Action requise"),
     ),
     "en": (
         ("malware", "Malware"),
         ("port", "Port"),
+        ("first_seen", "Reported by the source since"),
         ("group", "Group"),
-        ("ransomware", "Used in ransomware campaigns"),
+        ("website", "Website claimed"),
+        ("cves", "CVEs named"),
         ("cvss", "CVSS score"),
+        ("ransomware", "Used in ransomware campaigns"),
+        ("date_added", "Added to the KEV catalogue on"),
+        ("cwes", "Weaknesses (CWE)"),
+        ("cwe", "Weakness (CWE)"),
         ("due_date", "Due date (CISA KEV)"),
         ("required_action", "Required action"),
     ),
 }
+# KEV's knownRansomwareCampaignUse, in words.
+_RANSOMWARE: Mapping[str, Mapping[str, str]] = {
+    "fr": {"known": "oui", "unknown": "pas à notre connaissance"},
+    "en": {"known": "yes", "unknown": "not known"},
+}
+_VERSION_UNKNOWN = "version unknown"  # what the matcher puts in attrs["version"] for a software item without one
 
-# FIRST TLP 2.0 definitions, and colours (label, background).
+# Row labels of an alert's table; "indicator", "title" and "published" depend on the finding's kind.
+_LABELS: Mapping[str, Mapping[str, str]] = {
+    "fr": {
+        "why": "Pourquoi vous",
+        "feed": "Flux",
+        "link": "Lien",
+        "reference": "Référence",
+        "first_seen": "Première observation",
+        "last_seen": "Dernière observation",
+        "rule": "Règle de gravité",
+        "product": "Produit concerné",
+        "version": "Version (inventaire)",
+        "version_unknown": "inconnue : vérifiez-la dans votre inventaire",
+        "indicator": "Indicateur",
+        "indicator:host": "Hôte signalé",
+        "indicator:vulnerability": "Vulnérabilité",
+        "indicator:leak": "Nom publié",
+        "indicator:advisory": "Élément cité",
+        "title": "Source",
+        "title:vulnerability": "Intitulé",
+        "title:leak": "Publication",
+        "title:advisory": "Avis",
+        "published": "Publié le",
+        "published:leak": "Date de la publication",
+    },
+    "en": {
+        "why": "Why you",
+        "feed": "Feed",
+        "link": "Link",
+        "reference": "Reference",
+        "first_seen": "First seen",
+        "last_seen": "Last seen",
+        "rule": "Severity rule",
+        "product": "Product",
+        "version": "Version (inventory)",
+        "version_unknown": "unknown: check it in your inventory",
+        "indicator": "Indicator",
+        "indicator:host": "Reported host",
+        "indicator:vulnerability": "Vulnerability",
+        "indicator:leak": "Name posted",
+        "indicator:advisory": "Matched item",
+        "title": "Source",
+        "title:vulnerability": "Title",
+        "title:leak": "Post",
+        "title:advisory": "Advisory",
+        "published": "Published",
+        "published:leak": "Posted on",
+    },
+}
+# Which rows an alert's table shows, in order, by the finding's kind: "attr:KEY" is a detail from the feed,
+# "*" the details not placed elsewhere. What each kind's reader needs first comes first: the host and why for a
+# compromise, the product and version for a vulnerability, the group and date for a leak, the advisory itself.
+_LAYOUT: Mapping[FeedKind, tuple[str, ...]] = {
+    FeedKind.COMPROMISE: (
+        "indicator", "why", "attr:malware", "attr:port", "title", "feed", "link", "published", "attr:first_seen",
+        "first_seen", "last_seen", "*", "rule",
+    ),
+    FeedKind.EXPOSURE: (
+        "indicator", "why", "attr:port", "title", "feed", "link", "published", "attr:first_seen",
+        "first_seen", "last_seen", "*", "rule",
+    ),
+    FeedKind.VULNERABILITY: (
+        "indicator", "title", "product", "version", "why", "attr:ransomware", "attr:date_added", "attr:cvss",
+        "*", "feed", "link", "references", "published", "first_seen", "last_seen", "rule",
+    ),
+    FeedKind.LEAK: (
+        "indicator", "attr:group", "published", "title", "attr:website", "why", "feed", "link", "*",
+        "first_seen", "last_seen", "rule",
+    ),
+    FeedKind.ADVISORY: (
+        "title", "link", "published", "indicator", "product", "version", "attr:cves", "attr:cvss", "why", "feed",
+        "*", "references", "first_seen", "last_seen", "rule",
+    ),
+}  # fmt: skip
+# A vulnerability's KEV due date and required action are told in "what to do", not twice.
+_TOLD_IN_ACTIONS: Mapping[FeedKind, frozenset[str]] = {
+    FeedKind.VULNERABILITY: frozenset({"due_date", "required_action"}),
+}
+_CVE_ID = re.compile(r"^CVE-\d{4}-\d{4,}$")
+_NVD = "https://nvd.nist.gov/vuln/detail/{cve}"
+_WEB_LINK = re.compile(r"https?://[^\s;,<>\"'|]+", re.IGNORECASE)
+_MAX_REFERENCES = 5
+_URL_SAFE = ":/?#[]@!$&()*+,;=%-._~"  # RFC 3986 reserved and unreserved characters, and "%"
+
 _TLP_TEXT: Mapping[str, Mapping[str, str]] = {
     "fr": {
         "clear": "Les destinataires peuvent diffuser cette information sans limite.",
@@ -571,6 +685,90 @@ def _actions(lang: str, alert: Alert, shown: str, asset: str, attrs: Mapping[str
     return steps
 
 
+def _link(raw: str, scrubber: Sequence[tuple[re.Pattern[str], str]]) -> tuple[str, str | None]:
+    """A link as shown (reported indicators defanged in it) and its target if it may be clickable, else None."""
+    raw = _CONTROL.sub("", "".join(raw.split()))[:2000]  # no whitespace or line break survives in a URL
+    text = _scrub(raw, scrubber)
+    # Only a plain web page is made clickable, and never one that carries a reported indicator. Quotes and angle
+    # brackets are percent-encoded: the CSS inliner writes attributes back escaping only "&" and '"'.
+    href = quote(raw, safe=_URL_SAFE) if text == raw and raw.lower().startswith(("https://", "http://")) else None
+    return text, href
+
+
+def _references(f: Finding, cve: str | None) -> list[str]:
+    """Where to read more about a vulnerability: NVD's page for its CVE, then the vendor pages KEV's notes give."""
+    found = [_NVD.format(cve=cve)] if cve else []
+    for url in _WEB_LINK.findall(str(f.attrs.get("notes", ""))):
+        found.append(url.rstrip(".)]"))
+    unique = [u for u in dict.fromkeys(found) if u != f.link]
+    return unique[:_MAX_REFERENCES]
+
+
+def _product(asset: str, version: str | None) -> str:
+    """The software item hit, without the version the matcher appended to it (it gets its own row)."""
+    if version and asset.endswith(" " + version):
+        return asset[: -len(version) - 1]
+    return asset
+
+
+def _row(key: str, label: str, value: str, *, note: str | None = None, href: str | None = None) -> dict[str, Any]:
+    return {"key": key, "label": label, "value": value, "note": note, "href": href, "code": key == "indicator"}
+
+
+def _rows(lang: str, f: Finding, item: Mapping[str, Any], attrs: Mapping[str, str]) -> list[dict[str, Any]]:
+    """The alert's table: label, value, optional note and link target, in the order its kind calls for."""
+    labels = _LABELS[lang]
+    kind = f.kind.value
+    if f.kind in (FeedKind.COMPROMISE, FeedKind.EXPOSURE):
+        hosts = _ADDRESS_TYPES | {IndicatorType.DOMAIN, IndicatorType.URL}
+        indicator_label = labels["indicator:host"] if f.indicator.type in hosts else labels["indicator"]
+    elif f.kind is FeedKind.VULNERABILITY:
+        is_cve = f.indicator.type is IndicatorType.CVE
+        indicator_label = labels["indicator:vulnerability"] if is_cve else labels["indicator"]
+    else:
+        indicator_label = labels[f"indicator:{kind}"]
+    told = _TOLD_IN_ACTIONS.get(f.kind, frozenset())
+    attr_labels = dict(_ATTRS[lang])
+    layout = _LAYOUT[f.kind]
+    placed = {key.removeprefix("attr:") for key in layout if key.startswith("attr:")}
+
+    def attr_row(key: str) -> dict[str, Any] | None:
+        if key not in attrs or key in told:
+            return None
+        value = attrs[key]
+        if key == "ransomware":
+            value = _RANSOMWARE[lang].get(value.lower(), value)
+        return _row(f"attr:{key}", attr_labels[key], value)
+
+    rows: list[dict[str, Any] | None] = []
+    for key in layout:
+        if key.startswith("attr:"):
+            rows.append(attr_row(key.removeprefix("attr:")))
+        elif key == "*":
+            rows.extend(attr_row(k) for k, _label in _ATTRS[lang] if k not in placed)
+        elif key == "indicator":
+            rows.append(_row(key, indicator_label, item["indicator"], note=item["indicator_type_label"]))
+        elif key == "why":
+            rows.append(_row(key, labels["why"], item["reason_text"]))
+        elif key == "title":
+            rows.append(_row(key, labels.get(f"title:{kind}", labels["title"]), item["title"]))
+        elif key == "feed":
+            rows.append(_row(key, labels["feed"], item["feed"]))
+        elif key == "link" and item["link"]:
+            rows.append(_row(key, labels["link"], item["link"], href=item["link_href"]))
+        elif key == "references":
+            rows.extend(_row(key, labels["reference"], text, href=href) for text, href in item["references"])
+        elif key == "published" and item["published"] and item["published"] != attrs.get("date_added"):
+            rows.append(_row(key, labels.get(f"published:{kind}", labels["published"]), item["published"]))
+        elif key == "product" and item["product"]:
+            rows.append(_row(key, labels["product"], item["product"]))
+        elif key == "version" and item["version"]:
+            rows.append(_row(key, labels["version"], item["version"]))
+        elif key in ("first_seen", "last_seen", "rule"):
+            rows.append(_row(key, labels[key], item[key]))
+    return [r for r in rows if r is not None]
+
+
 def _alert_context(
     lang: str,
     alert: Alert,
@@ -586,42 +784,55 @@ def _alert_context(
     template = _REASONS[lang].get(f.reason, _REASON_FALLBACK[lang])
     where = _WHERE[lang][f.kind]
     reason_text = template.format(asset=asset, where=where, reason=clean_header(f.reason, 60))
+    known = {key for key, _label in _ATTRS[lang]} | {"version"}
+    # A detail that is a host, an address or a URL (a leak post's "website") is as clickable as an indicator.
     attrs = {
-        key: _scrub(clean_header(str(f.attrs[key]), _ATTR_LIMIT), scrubber)
-        for key, _label in _ATTRS[lang]
-        if key in f.attrs and str(f.attrs[key]).strip()
+        key: _scrub(defang(clean_header(str(value), _ATTR_LIMIT)), scrubber)
+        for key, value in f.attrs.items()
+        if key in known and str(value).strip()
     }
-    link_text: str | None = None
-    link_href: str | None = None
-    if f.link:
-        raw_link = "".join(f.link.split())  # no whitespace or line break survives in a URL
-        raw_link = _CONTROL.sub("", raw_link)[:2000]
-        link_text = _scrub(raw_link, scrubber)
-        # Only a plain web page is made clickable, and never one that carries a reported indicator.
-        if link_text == raw_link and raw_link.lower().startswith(("https://", "http://")):
-            link_href = raw_link
-    # A vulnerability's KEV due date and required action are told in "what to do", not twice.
-    told = {"due_date", "required_action"} if f.kind is FeedKind.VULNERABILITY else set()
-    return {
+    link_text, link_href = _link(f.link, scrubber) if f.link else (None, None)
+    cve = f.indicator.value.upper() if f.indicator.type is IndicatorType.CVE else None
+    if cve is not None and not _CVE_ID.match(cve):
+        cve = None
+    version = attrs.get("version")
+    product = _product(asset, version) if f.kind in (FeedKind.VULNERABILITY, FeedKind.ADVISORY) else None
+    if product is not None and f.reason not in ("kev-product", "cve-product", "product-mention"):
+        product = None  # the asset is a network or a name, not a software item
+    if version == _VERSION_UNKNOWN:
+        version = _LABELS[lang]["version_unknown"]
+    if product is None:
+        version = None
+    told = _TOLD_IN_ACTIONS.get(f.kind, frozenset())
+    item: dict[str, Any] = {
         "severity": alert.severity.label,
         "severity_label": _SEVERITY_LABELS[lang][alert.severity],
         "severity_color": _SEVERITY_COLORS[alert.severity],
         "kind": f.kind.value,
         "kind_label": _KIND_LABELS[lang][f.kind],
+        "kev": f.kind is FeedKind.VULNERABILITY and (f.reason == "kev-product" or "due_date" in attrs),
         "indicator": shown,
         "indicator_type": f.indicator.type.value,
         "indicator_type_label": _TYPE_LABELS[lang][f.indicator.type],
         "asset": asset,
+        "product": product,
+        "version": version,
+        "cve": cve,
         "reason": f.reason,
         "reason_text": reason_text,
         "feed": f.feed,
+        "entry": _scrub(clean_header(f.entry, _TITLE_LIMIT), scrubber),
         "title": _scrub(clean_header(f.title, _TITLE_LIMIT), scrubber),
         "link": link_text,
         "link_href": link_href,
-        "published": _when(f.published, tz),
+        "references": [_link(url, scrubber) for url in _references(f, cve)] if product or cve else [],
+        "published": _day(f.published) or _when(f.published, tz),
         "first_seen": _when(alert.first_seen, tz),
         "last_seen": _when(alert.last_seen, tz),
+        "first_seen_iso": _iso(alert.first_seen),
+        "last_seen_iso": _iso(alert.last_seen),
         "rule": alert.rule,
+        "details": {key: value for key, value in attrs.items() if key != "version"},
         "attrs": [(label, attrs[key]) for key, label in _ATTRS[lang] if key in attrs and key not in told],
         "actions": _actions(lang, alert, shown, asset, attrs, contact),
         "summary": _summary(lang, alert, shown),
@@ -629,10 +840,33 @@ def _alert_context(
         "tlp": strictest_tlp([alert.tlp]),
         "key": f.key,
     }
+    item["rows"] = _rows(lang, f, item, attrs)
+    return item
 
 
-def email_context(est: Establishment, alerts: Sequence[Alert], settings: Settings, now: datetime) -> dict[str, Any]:
-    """Everything the templates show, as plain values; raises ValueError on no alert or a foreign alert."""
+def _day(moment: datetime | None) -> str | None:
+    """A feed's date without a time (KEV's dateAdded...) comes as midnight UTC: shown as that day, not 01:00 CET."""
+    if moment is None or moment.utcoffset() not in (None, timedelta(0)) or moment.time() != time(0, 0):
+        return None
+    return moment.strftime("%Y-%m-%d")
+
+
+def _iso(moment: datetime) -> str:
+    return (moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)).isoformat(timespec="seconds")
+
+
+def email_context(
+    est: Establishment,
+    alerts: Sequence[Alert],
+    settings: Settings,
+    now: datetime,
+    *,
+    in_reply_to: str | None = None,
+) -> dict[str, Any]:
+    """Everything the templates show, as plain values; raises ValueError on no alert or a foreign alert.
+
+    ``in_reply_to`` (the Message-ID of an earlier email about these findings) makes the email a reminder.
+    """
     _check(est, alerts)
     lang = _lang(est)
     tz = settings.timezone
@@ -644,6 +878,7 @@ def email_context(est: Establishment, alerts: Sequence[Alert], settings: Setting
     tlp = strictest_tlp([a.tlp for a in ordered])
     top = ordered[0].severity
     tlp_color, tlp_background = _TLP_COLORS[tlp]
+    items = [_alert_context(lang, a, tz, contact, scrubber) for a in ordered]
     return {
         "lang": lang,
         "establishment": {
@@ -652,8 +887,11 @@ def email_context(est: Establishment, alerts: Sequence[Alert], settings: Setting
             "kind": est.kind,
             "region": est.region,
         },
-        "alerts": [_alert_context(lang, a, tz, contact, scrubber) for a in ordered],
+        "alerts": items,
         "count": len(ordered),
+        "kinds": sorted({a["kind"] for a in items}),
+        "reminder": bool(in_reply_to),
+        "label_width": max(len(row["label"]) for a in items for row in a["rows"]),
         "severity": top.label,
         "severity_label": _SEVERITY_LABELS[lang][top],
         "severity_color": _SEVERITY_COLORS[top],
@@ -663,27 +901,220 @@ def email_context(est: Establishment, alerts: Sequence[Alert], settings: Setting
         "tlp_color": tlp_color,
         "tlp_background": tlp_background,
         "generated": _when(now, tz),
+        "generated_iso": _iso(now),
         "timezone": str(tz),
         "organisation": organisation,
         "sender": sender,
         "reply_to": reply_to,
         "contact": contact,
+        "attachments": list(ATTACHMENTS),
     }
+
+
+# ----------------------------------------------------------------------------------------------------
+# Attachments: the findings as CSV and JSON, for the establishment's tools
+
+ATTACHMENTS = ("findings.csv", "findings.json")
+FINDING_FIELDS = (
+    "severity",
+    "kind",
+    "indicator",
+    "type",
+    "reason",
+    "asset",
+    "feed",
+    "entry",
+    "title",
+    "first_seen",
+    "last_seen",
+    "link",
+    "tlp",
+)
+# A spreadsheet takes a cell starting with one of these for a formula (OWASP "CSV injection").
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def finding_records(context: Mapping[str, Any]) -> list[dict[str, str]]:
+    """One record per alert of an :func:`email_context`: the fields of :data:`FINDING_FIELDS`, as shown.
+
+    The indicator is defanged and feed text scrubbed exactly as in the body; dates are ISO 8601.
+    """
+    return [
+        {
+            "severity": a["severity"],
+            "kind": a["kind"],
+            "indicator": a["indicator"],
+            "type": a["indicator_type"],
+            "reason": a["reason"],
+            "asset": a["asset"],
+            "feed": a["feed"],
+            "entry": a["entry"],
+            "title": a["title"],
+            "first_seen": a["first_seen_iso"],
+            "last_seen": a["last_seen_iso"],
+            "link": a["link"] or "",
+            "tlp": f"TLP:{a['tlp'].upper()}",
+        }
+        for a in context["alerts"]
+    ]
+
+
+def _cell(value: str) -> str:
+    return "'" + value if value.startswith(_FORMULA_START) else value
+
+
+def findings_csv(records: Sequence[Mapping[str, str]]) -> str:
+    """RFC 4180 CSV with a header line; a cell that a spreadsheet would run as a formula is prefixed with '.
+
+    It starts with a byte-order mark: without one, Excel reads UTF-8 as the local code page and garbles accents
+    (read it with the ``utf-8-sig`` codec).
+    """
+    out = io.StringIO()
+    out.write("\ufeff")
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow(FINDING_FIELDS)
+    for record in records:
+        writer.writerow([_cell(record[name]) for name in FINDING_FIELDS])
+    return out.getvalue()
+
+
+def findings_json(context: Mapping[str, Any], records: Sequence[Mapping[str, str]]) -> str:
+    """The findings as one JSON document: the TLP marking, the establishment, and one object per alert."""
+    document = {
+        "tlp": context["tlp_label"],
+        "establishment": {"id": context["establishment"]["id"], "name": context["establishment"]["name"]},
+        "generated": context["generated_iso"],
+        "findings": [
+            {**record, "details": alert["details"]} for record, alert in zip(records, context["alerts"], strict=True)
+        ],
+    }
+    return json.dumps(document, ensure_ascii=False, indent=2) + "\n"
+
+
+# ----------------------------------------------------------------------------------------------------
+# The Subject header
+
+
+class _Subject(UnstructuredHeader, BaseHeader):
+    """A Subject folded only where a fold decodes to exactly one space, so that it reads as it was rendered.
+
+    Python's folder can leave a space at the end of a line before an encoded-word, and unfolding then shows two
+    ("Garonne  —"). Here ASCII words stay as they are and each run of words that need encoding becomes
+    encoded-words of whole characters; a fold replaces one separating space, or falls between two encoded-words
+    of the same run, where folding white space is not part of the text (RFC 2047 §6.2).
+    """
+
+    @classmethod
+    def parse(cls, value: str, kwds: dict[str, Any]) -> None:
+        """Keep the text as rendered: an "=?...?=" from a feed is text here, not an encoded-word to decode."""
+        super().parse(value, kwds)
+        kwds["decoded"] = value
+
+    def fold(self, *, policy: Policy) -> str:
+        """``Subject: ...`` with its line separator, lines within ``policy.max_line_length`` where words allow."""
+        return fold_subject(self.name, str(self), policy.max_line_length or 78, policy.linesep)
+
+
+_Q_SAFE = frozenset(string.ascii_letters + string.digits + "!*+-/")
+_EW_OPEN, _EW_CLOSE = "=?utf-8?q?", "?="
+_EW_MAX = 75  # RFC 2047 §2
+_EW_MIN_ROOM = len(_EW_OPEN) + len(_EW_CLOSE) + 12  # less room than this left on a line: start a new one
+
+
+def _q(char: str) -> str:
+    if char == " ":
+        return "_"
+    if char in _Q_SAFE:
+        return char
+    return "".join(f"={byte:02X}" for byte in char.encode("utf-8"))
+
+
+def _encoded_words(text: str, *, first: int, rest: int) -> list[str]:
+    """``text`` as Q encoded-words of whole characters, the first fitting in ``first`` columns, the others ``rest``."""
+    words: list[str] = []
+    room = min(first, _EW_MAX) - len(_EW_OPEN) - len(_EW_CLOSE)
+    current = ""
+    for char in text:
+        piece = _q(char)
+        if current and len(current) + len(piece) > room:
+            words.append(_EW_OPEN + current + _EW_CLOSE)
+            current = ""
+            room = min(rest, _EW_MAX) - len(_EW_OPEN) - len(_EW_CLOSE)
+        current += piece
+    words.append(_EW_OPEN + current + _EW_CLOSE)
+    return words
+
+
+def _runs(text: str) -> list[tuple[str, bool]]:
+    """The words of ``text``, consecutive words that need encoding joined into one run: (text, encode)."""
+    runs: list[tuple[str, bool]] = []
+    for word in text.split(" "):
+        # A word that looks like an encoded-word is encoded too, or a reader would decode it.
+        encode = not word.isascii() or "=?" in word
+        if encode and runs and runs[-1][1]:
+            runs[-1] = (runs[-1][0] + " " + word, True)
+        else:
+            runs.append((word, encode))
+    return runs
+
+
+def fold_subject(name: str, text: str, limit: int = 78, linesep: str = "\r\n") -> str:
+    """``name: text`` folded for the wire so that unfolding and decoding gives back ``text`` exactly.
+
+    Lines stay within ``limit`` unless a single ASCII word is longer; encoded-words stay within 75 characters.
+    """
+    out = f"{name}:"
+    column = len(out)
+    for run, encode in _runs(text):
+        if not encode:
+            if column + 1 + len(run) > limit and column > len(name) + 1:
+                out, column = out + linesep, 0
+            out, column = out + " " + run, column + 1 + len(run)
+            continue
+        if limit - column - 1 < _EW_MIN_ROOM:
+            out, column = out + linesep, 0
+        words = _encoded_words(run, first=limit - column - 1, rest=limit - 1)
+        out, column = out + " " + words[0], column + 1 + len(words[0])
+        for word in words[1:]:
+            out, column = out + linesep + " " + word, 1 + len(word)
+    return out + linesep
+
+
+_HEADERS = HeaderRegistry()
+_HEADERS.map_to_type("subject", _Subject)
+# For building emails only: its Subject keeps "=?...?=" as text, so a message parsed with it would not decode one.
+_POLICY = SMTP.clone(header_factory=_HEADERS)  # SMTP's (CRLF, lines of 78), with a Subject that folds cleanly
 
 
 # ----------------------------------------------------------------------------------------------------
 # The email
 
 
-def _boundary(message_id: str, parts: Sequence[str]) -> str:
+def _boundary(message_id: str, parts: Sequence[str], salt: str = "") -> str:
     # Random boundaries would make retries differ byte for byte; "=_" never occurs in quoted-printable text.
-    digest = hashlib.sha256(message_id.encode("utf-8", "surrogateescape")).hexdigest()[:32]
-    boundary = f"=_alertd_{digest}"
+    digest = hashlib.sha256((salt + message_id).encode("utf-8", "surrogateescape")).hexdigest()[:32]
+    boundary = f"=_alertd_{salt}{digest}"
     counter = 0
     while any(boundary in part for part in parts):
         counter += 1
-        boundary = f"=_alertd_{digest}_{counter}"
+        boundary = f"=_alertd_{salt}{digest}_{counter}"
     return boundary
+
+
+_INLINER = css_inline.CSSInliner(
+    inline_style_tags=True,
+    keep_style_tags=False,  # many mail clients drop <style>; everything is moved into style attributes
+    keep_link_tags=False,
+    load_remote_stylesheets=False,  # rendering stays pure: never fetch anything
+)
+
+
+def inline_css(html: str) -> str:
+    """Move the rules of ``<style>`` blocks into ``style`` attributes, and drop the blocks (and any ``<link>``)."""
+    try:
+        return _INLINER.inline(html)
+    except (css_inline.InlineError, ValueError) as exc:
+        raise ValueError(f"cannot inline the CSS of the HTML template: {exc}") from exc
 
 
 def render_email(
@@ -697,20 +1128,29 @@ def render_email(
     message_id: str,
     in_reply_to: str | None = None,
 ) -> EmailMessage:
-    """The warning email for one establishment: text and HTML alternatives in its language.
+    """The warning email for one establishment, in its language (DESIGN §4).
 
-    Raises ValueError if ``alerts`` is empty, if any alert belongs to another establishment, or if there is no
-    recipient. The same inputs give the same bytes (``message_id`` fixes the MIME boundary).
+    ``multipart/mixed``: a ``multipart/alternative`` (text, then HTML with its CSS inlined), then the findings
+    as ``findings.csv`` and ``findings.json``. With ``in_reply_to`` it is a reminder threaded under that
+    message: ``In-Reply-To``/``References`` set and the subject starting with "Re: ". Raises ValueError if
+    ``alerts`` is empty, if any alert belongs to another establishment, or if there is no recipient. The same
+    inputs give the same bytes (``message_id`` fixes the MIME boundaries).
     """
-    context = email_context(est, alerts, settings, now)
+    context = email_context(est, alerts, settings, now, in_reply_to=in_reply_to)
     if not recipients:
         raise ValueError(f"no recipient for establishment {est.id!r}")
     lang = context["lang"]
-    subject = clean_header(env.get_template(f"{lang}/subject.txt.j2").render(context))
+    subject = env.get_template(f"{lang}/subject.txt.j2").render(context)
+    if in_reply_to and not clean_header(subject).lower().startswith("re:"):
+        subject = "Re: " + subject
+    subject = clean_header(subject)
     text = env.get_template(f"{lang}/alert.txt.j2").render(context)
-    html = env.get_template(f"{lang}/alert.html.j2").render(context)
+    html = inline_css(env.get_template(f"{lang}/alert.html.j2").render(context))
+    records = finding_records(context)
+    table = findings_csv(records)
+    document = findings_json(context, records)
 
-    msg = EmailMessage(policy=SMTP)
+    msg = EmailMessage(policy=_POLICY)
     msg["From"] = settings.sender_from
     msg["To"] = ", ".join(clean_header(r, 320) for r in recipients)
     if settings.reply_to:
@@ -725,19 +1165,32 @@ def render_email(
     msg["X-Auto-Response-Suppress"] = "All"
     msg.set_content(text, subtype="plain", charset="utf-8", cte="quoted-printable")
     msg.add_alternative(html, subtype="html", charset="utf-8", cte="quoted-printable")
-    msg["Content-Language"] = lang  # after add_alternative, which moves Content-* headers into the first part
-    msg.set_boundary(_boundary(message_id, [text, html]))
+    msg.set_boundary(_boundary(message_id, [text, html], "a"))
+    # add_attachment wraps the alternative in a multipart/mixed, moving its Content-* headers into it.
+    msg.add_attachment(table, subtype="csv", charset="utf-8", cte="base64", filename=ATTACHMENTS[0])
+    msg.add_attachment(
+        document.encode("utf-8"), maintype="application", subtype="json", cte="base64", filename=ATTACHMENTS[1]
+    )
+    msg.set_boundary(_boundary(message_id, [text, html], "m"))
+    msg["Content-Language"] = lang
     return msg
 
 
 __all__ = [
+    "ATTACHMENTS",
     "BUNDLED_TEMPLATES",
+    "FINDING_FIELDS",
     "REASONS",
     "TLP_ORDER",
     "clean_header",
     "defang",
     "defang_indicator",
     "email_context",
+    "finding_records",
+    "findings_csv",
+    "findings_json",
+    "fold_subject",
+    "inline_css",
     "make_environment",
     "render_email",
     "sort_alerts",

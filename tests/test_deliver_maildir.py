@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from alertd.deliver import MaildirTransport, SendResult
+from alertd.deliver import MAILDIR_CONCURRENCY, MaildirTransport, SendResult
 from alertd.errors import PermanentDeliveryError, TemporaryDeliveryError
 
 SENDER = "alertes@cert-sante.example"
@@ -80,3 +80,10 @@ def test_no_recipient_is_a_permanent_failure(tmp_path: Path) -> None:
 
 def test_describe_names_the_folder(tmp_path: Path) -> None:
     assert MaildirTransport(tmp_path / "md").describe() == f"maildir {tmp_path / 'md'}"
+
+
+def test_the_transport_declares_how_many_writes_may_run_at_once(tmp_path: Path) -> None:
+    transport = MaildirTransport(tmp_path / "md")
+    assert transport.concurrency == MAILDIR_CONCURRENCY == 8
+    _deliver(transport, [_message(n) for n in range(2 * transport.concurrency)], ["rssi@chu-bordeaux.example"])
+    assert len(mailbox.Maildir(tmp_path / "md", create=False)) == 2 * transport.concurrency

@@ -15,7 +15,15 @@ import trustme
 from smtp_server import SmtpServerFactory, TlsMode
 
 from alertd.config import Settings, SmtpSettings
-from alertd.deliver import MaildirTransport, SendResult, SmtpTransport, make_transport, read_password
+from alertd.deliver import (
+    MAILDIR_CONCURRENCY,
+    SMTP_POOL_SIZE,
+    MaildirTransport,
+    SendResult,
+    SmtpTransport,
+    make_transport,
+    read_password,
+)
 from alertd.errors import DeliveryError, PermanentDeliveryError, TemporaryDeliveryError
 
 SENDER = "alertes@cert-sante.example"
@@ -234,19 +242,102 @@ def test_one_connection_carries_many_sends(smtp_server: SmtpServerFactory) -> No
     assert server.connections == 1
 
 
-def test_concurrent_sends_are_serialised_on_one_connection(smtp_server: SmtpServerFactory) -> None:
+def _concurrently(transport: SmtpTransport, *rounds: Sequence[bytes], close: bool = True) -> list[list[SendResult]]:
+    """Send each round's messages all at once to RSSI, one round after the other, on one transport."""
+
+    async def go() -> list[list[SendResult]]:
+        results: list[list[SendResult]] = []
+        try:
+            for messages in rounds:
+                results.append(list(await asyncio.gather(*(transport.send(m, SENDER, [RSSI]) for m in messages))))
+        finally:
+            if close:
+                await transport.close()
+        return results
+
+    return asyncio.run(go())
+
+
+def test_concurrent_sends_share_a_pool_of_reused_connections(smtp_server: SmtpServerFactory) -> None:
     server = smtp_server(tls="tls")
     transport = SmtpTransport(server.smtp_settings(), None)
+    assert transport.concurrency == SMTP_POOL_SIZE == 4
+    rounds = [[_message(10 * r + n) for n in range(8)] for r in range(3)]
+    results = _concurrently(transport, *rounds)
 
-    async def go() -> list[SendResult]:
+    assert [len(r) for r in results] == [8, 8, 8]
+    assert sorted(m.content for m in server.messages) == sorted(m for r in rounds for m in r)
+    assert server.connections == 4  # opened by the first round, reused by the next two
+
+
+def test_a_pool_of_one_serialises_sends_on_one_connection(smtp_server: SmtpServerFactory) -> None:
+    server = smtp_server(tls="tls")
+    transport = SmtpTransport(server.smtp_settings(), None, pool_size=1)
+    assert transport.concurrency == 1
+    _concurrently(transport, [_message(n) for n in range(8)])
+    assert len(server.messages) == 8
+    assert server.connections == 1
+
+
+def test_the_pool_size_must_be_positive() -> None:
+    settings = SmtpSettings(host="127.0.0.1", port=25, security="none")
+    with pytest.raises(ValueError, match="pool_size"):
+        SmtpTransport(settings, None, pool_size=0)
+
+
+def test_every_transport_says_how_many_sends_it_takes_at_once(tmp_path: Path) -> None:
+    assert MaildirTransport(tmp_path / "md").concurrency == MAILDIR_CONCURRENCY
+    settings = SmtpSettings(host="127.0.0.1", port=25, security="none")
+    assert SmtpTransport(settings, None, pool_size=6).concurrency == 6
+
+
+def test_broken_pooled_connections_are_replaced(smtp_server: SmtpServerFactory) -> None:
+    server = smtp_server(tls="starttls")
+    transport = SmtpTransport(server.smtp_settings(), None)
+
+    async def go() -> None:
         try:
-            return list(await asyncio.gather(*(transport.send(_message(n), SENDER, [RSSI]) for n in range(8))))
+            await asyncio.gather(*(transport.send(_message(n), SENDER, [RSSI]) for n in range(4)))
+            server.disconnect_all()
+            await asyncio.sleep(0.1)  # the client notices the closed connections before the next round
+            await asyncio.gather(*(transport.send(_message(n), SENDER, [RSSI]) for n in range(4, 8)))
+            server.disconnect_all()  # and this time it does not
+            await asyncio.gather(*(transport.send(_message(n), SENDER, [RSSI]) for n in range(8, 12)))
         finally:
             await transport.close()
 
-    assert len(asyncio.run(go())) == 8
-    assert sorted(m.content for m in server.messages) == sorted(_message(n) for n in range(8))
-    assert server.connections == 1
+    asyncio.run(go())
+    assert sorted(m.content for m in server.messages) == sorted(_message(n) for n in range(12))
+    assert server.connections == 12
+
+
+def test_a_stalled_send_times_out_alone_while_the_others_go_through(smtp_server: SmtpServerFactory) -> None:
+    server = smtp_server(tls="starttls")
+    server.stall_data(3.0)  # the first DATA only
+    transport = SmtpTransport(server.smtp_settings(timeout=0.5), None)
+
+    async def go() -> list[SendResult | BaseException]:
+        try:
+            first = asyncio.ensure_future(transport.send(_message(0), SENDER, [RSSI]))
+            await asyncio.sleep(0.1)  # let it reach DATA first
+            others = [transport.send(_message(n), SENDER, [RSSI]) for n in range(1, 4)]
+            return list(await asyncio.gather(first, *others, return_exceptions=True))
+        finally:
+            await transport.close()
+
+    first, *others = asyncio.run(go())
+    assert isinstance(first, TemporaryDeliveryError) and "timeout" in str(first)
+    assert all(isinstance(o, SendResult) for o in others)
+    assert sorted(m.content for m in server.messages) == sorted(_message(n) for n in range(1, 4))
+
+
+def test_a_closed_transport_opens_new_connections_when_used_again(smtp_server: SmtpServerFactory) -> None:
+    server = smtp_server(tls="starttls")
+    transport = SmtpTransport(server.smtp_settings(), None)
+    _concurrently(transport, [_message(1), _message(2)])
+    _concurrently(transport, [_message(3), _message(4)])
+    assert len(server.messages) == 4
+    assert server.connections == 4  # close() ended the first two
 
 
 def test_a_connection_dropped_by_the_server_is_replaced(smtp_server: SmtpServerFactory) -> None:
@@ -363,3 +454,12 @@ def test_make_transport_follows_the_delivery_method(tmp_path: Path, smtp_server:
     assert isinstance(transport, SmtpTransport)
     _send_one(transport)
     assert server.messages[0].login == "alertd"
+
+
+def test_a_transport_outlives_its_event_loop(smtp_server: SmtpServerFactory) -> None:
+    server = smtp_server(tls="starttls")
+    transport = SmtpTransport(server.smtp_settings(), None, pool_size=2)
+    _concurrently(transport, [_message(n) for n in range(4)], close=False)  # two connections left idle
+    _concurrently(transport, [_message(n) for n in range(4, 8)])  # another asyncio.run: fresh pool
+    assert sorted(m.content for m in server.messages) == sorted(_message(n) for n in range(8))
+    assert server.connections == 4

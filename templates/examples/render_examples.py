@@ -1,0 +1,270 @@
+"""Render the example emails shown in the README: one per finding type, in French, text and HTML parts.
+
+    .venv/bin/python templates/examples/render_examples.py [--screenshot]
+
+writes ``compromise``, ``vulnerability``, ``leak`` and ``advisory`` ``.txt`` (the text part) and ``.html`` (the
+HTML part, CSS inlined) next to this file, from hand-built values: a fictional establishment, the Centre
+hospitalier de la Garonne, with addresses from the documentation ranges and real, public vulnerabilities and
+advisories. ``tests/test_examples.py`` renders them again and checks that the files here are identical, so the
+README's examples are what alertd sends. ``--screenshot`` also saves ``compromise.png`` with headless Chromium.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import subprocess
+import sys
+import tempfile
+from collections.abc import Mapping
+from datetime import UTC, datetime, timedelta
+from email.message import EmailMessage
+from pathlib import Path
+from types import MappingProxyType
+from zoneinfo import ZoneInfo
+
+from alertd.config import DEFAULT_RENOTIFY, Settings
+from alertd.model import Alert, FeedKind, Finding, Indicator, IndicatorType, Severity
+from alertd.registry import Contact, Establishment, Software
+from alertd.render import make_environment, render_email
+
+HERE = Path(__file__).resolve().parent
+NOW = datetime(2024, 2, 13, 7, 30, tzinfo=UTC)
+EXAMPLES = ("compromise", "vulnerability", "leak", "advisory")
+
+ESTABLISHMENT = Establishment(
+    id="470012345",
+    name="Centre hospitalier de la Garonne",
+    aliases=("CH de la Garonne", "CH Garonne"),
+    kind="CH",
+    region="Nouvelle-Aquitaine",
+    language="fr",
+    contacts=(Contact("rssi@ch-garonne.example"), Contact("dsi@ch-garonne.example")),
+    domains=("ch-garonne.example",),
+    software=(
+        Software("Citrix", "NetScaler ADC", "13.1-49.13"),
+        Software("Fortinet", "FortiOS", "7.2.4"),
+    ),
+)
+
+
+def settings() -> Settings:
+    """The settings of a CERT sending from cert-sante.example, in Paris time."""
+    return Settings(
+        path=Path("/etc/alertd/alertd.yaml"),
+        timezone=ZoneInfo("Europe/Paris"),
+        state_dir=Path("/var/lib/alertd"),
+        feeds_file=Path("/etc/alertd/feeds.yaml"),
+        registry_path=Path("/etc/alertd/establishments"),
+        subscriptions_file=Path("/etc/alertd/subscriptions.yaml"),
+        inhibitions_file=None,
+        allowlist_file=None,
+        templates_dir=None,
+        operators=("soc@cert-sante.example",),
+        renotify=DEFAULT_RENOTIFY,
+        sender_from="CERT Santé <alertes@cert-sante.example>",
+        reply_to="cert@cert-sante.example",
+        delivery_method="maildir",
+        maildir=Path("/var/lib/alertd/maildir"),
+        smtp=None,
+        http_listen=None,
+        tlp="amber",
+        organisation="CERT Santé",
+    )
+
+
+def _alert(
+    indicator: Indicator,
+    *,
+    asset: str,
+    reason: str,
+    kind: FeedKind,
+    severity: Severity,
+    rule: str,
+    feed: str,
+    entry: str,
+    title: str,
+    link: str | None,
+    published: datetime | None,
+    attrs: Mapping[str, str],
+    first_seen: datetime,
+    tlp: str = "amber",
+) -> Alert:
+    finding = Finding(
+        establishment=ESTABLISHMENT.id,
+        indicator=indicator,
+        asset=asset,
+        reason=reason,
+        feed=feed,
+        kind=kind,
+        entry=entry,
+        title=title,
+        link=link,
+        published=published,
+        attrs=MappingProxyType(dict(attrs)),
+    )
+    return Alert(
+        finding=finding,
+        severity=severity,
+        rule=rule,
+        subscription="imminent-tous",
+        immediate=True,
+        first_seen=first_seen,
+        last_seen=NOW,
+        tlp=tlp,
+    )
+
+
+def alerts() -> dict[str, list[Alert]]:
+    """The alerts of each example email."""
+    compromise = _alert(
+        Indicator(IndicatorType.IPV4, "198.51.100.23"),
+        asset="198.51.100.0/24",
+        reason="address-in-network",
+        kind=FeedKind.COMPROMISE,
+        severity=Severity.IMMINENT,
+        rule="compromise reported",
+        feed="feodo",
+        entry="198.51.100.23:443",
+        title="QakBot 198.51.100.23:443",
+        link="https://feodotracker.abuse.ch/browse/host/198.51.100.23/",
+        published=None,
+        attrs={"malware": "QakBot", "port": "443", "first_seen": "2024-02-12 21:14:07"},
+        first_seen=NOW - timedelta(hours=9),
+    )
+    kev = _alert(
+        Indicator(IndicatorType.CVE, "CVE-2023-4966"),
+        asset="Citrix NetScaler ADC 13.1-49.13",
+        reason="kev-product",
+        kind=FeedKind.VULNERABILITY,
+        severity=Severity.CRITICAL,
+        rule="known exploited vulnerability (KEV)",
+        feed="cisa-kev",
+        entry="CVE-2023-4966",
+        title="Citrix NetScaler ADC and NetScaler Gateway Buffer Overflow Vulnerability",
+        link="https://nvd.nist.gov/vuln/detail/CVE-2023-4966",
+        published=datetime(2023, 10, 18, tzinfo=UTC),
+        attrs={
+            "vendor": "Citrix",
+            "product": "NetScaler ADC and NetScaler Gateway",
+            "version": "13.1-49.13",
+            "date_added": "2023-10-18",
+            "due_date": "2023-11-08",
+            "required_action": "Apply mitigations and kill all active and persistent sessions per vendor "
+            "instructions OR discontinue use of the product if mitigations are unavailable.",
+            "ransomware": "Known",
+            "notes": "https://support.citrix.com/article/CTX579459/netscaler-adc-and-netscaler-gateway-security-"
+            "bulletin-for-cve20234966-and-cve20234967 ;  https://nvd.nist.gov/vuln/detail/CVE-2023-4966",
+            "cwes": "CWE-119",
+        },
+        first_seen=NOW - timedelta(minutes=40),
+        tlp="clear",
+    )
+    leak = _alert(
+        Indicator(IndicatorType.NAME, "Centre Hospitalier de la Garonne"),
+        asset="Centre hospitalier de la Garonne",
+        reason="name-mention",
+        kind=FeedKind.LEAK,
+        severity=Severity.IMMINENT,
+        rule="leak reported",
+        feed="leak-victims",
+        entry="lockbit3:centre-hospitalier-de-la-garonne",
+        title="Centre Hospitalier de la Garonne",
+        link=None,
+        published=datetime(2024, 2, 12, 16, 2, tzinfo=UTC),
+        attrs={"group": "LockBit 3.0", "website": "ch-garonne.example"},
+        first_seen=NOW - timedelta(hours=2),
+    )
+    advisory = _alert(
+        Indicator(IndicatorType.PRODUCT, "fortinet fortios"),
+        asset="Fortinet FortiOS 7.2.4",
+        reason="product-mention",
+        kind=FeedKind.ADVISORY,
+        severity=Severity.HIGH,
+        rule="feed certfr-alertes severity",
+        feed="certfr-alertes",
+        entry="https://www.cert.ssi.gouv.fr/alerte/CERTFR-2024-ALE-004/",
+        title="Vulnérabilité dans Fortinet FortiOS (CVE-2024-21762)",
+        link="https://www.cert.ssi.gouv.fr/alerte/CERTFR-2024-ALE-004/",
+        published=datetime(2024, 2, 9, 10, 30, tzinfo=UTC),
+        attrs={"cves": "CVE-2024-21762", "version": "7.2.4"},
+        first_seen=NOW - timedelta(days=3),
+        tlp="clear",
+    )
+    return {"compromise": [compromise], "vulnerability": [kev], "leak": [leak], "advisory": [advisory]}
+
+
+def render_examples() -> dict[str, EmailMessage]:
+    """Each example's email, rendered by alertd's own renderer with the bundled templates."""
+    env = make_environment(None)
+    return {
+        name: render_email(
+            env,
+            ESTABLISHMENT,
+            items,
+            [c.email for c in ESTABLISHMENT.contacts],
+            settings=settings(),
+            now=NOW,
+            message_id=f"<alertd.example.{name}@cert-sante.example>",
+        )
+        for name, items in alerts().items()
+    }
+
+
+def parts(msg: EmailMessage) -> tuple[str, str]:
+    """The text and HTML parts of an email, decoded, with the text's line breaks as the recipient reads them."""
+    text, html = msg.get_body(("plain",)), msg.get_body(("html",))
+    assert text is not None and html is not None
+    return str(text.get_content()), str(html.get_content()).replace("\r\n", "\n")
+
+
+def files() -> dict[str, str]:
+    """The files this script writes: ``NAME.txt`` and ``NAME.html`` for each example."""
+    result: dict[str, str] = {}
+    for name, msg in render_examples().items():
+        text, html = parts(msg)
+        result[f"{name}.txt"] = f"Subject: {msg['Subject']}\n\n{text}"
+        result[f"{name}.html"] = html
+    return result
+
+
+def screenshot(html: Path, png: Path, *, width: int = 760, height: int = 1110) -> None:
+    """A PNG of ``html`` as headless Chromium shows it; raises RuntimeError if Chromium is not installed."""
+    browser = shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
+    if browser is None:
+        raise RuntimeError("no Chromium found; install it (apt-get install chromium) to take the screenshot")
+    with tempfile.TemporaryDirectory(prefix="alertd-shot-") as profile:
+        subprocess.run(
+            [
+                browser,
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--hide-scrollbars",
+                f"--user-data-dir={profile}",
+                f"--window-size={width},{height}",
+                f"--screenshot={png}",
+                html.resolve().as_uri(),
+            ],
+            check=True,
+            capture_output=True,
+            timeout=120,
+        )
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Write the example files next to this script; with ``--screenshot``, also ``compromise.png``."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--screenshot", action="store_true", help="also save compromise.png (needs Chromium)")
+    args = parser.parse_args(argv)
+    for name, content in files().items():
+        (HERE / name).write_text(content, encoding="utf-8")
+        print(HERE / name)
+    if args.screenshot:
+        screenshot(HERE / "compromise.html", HERE / "compromise.png")
+        print(HERE / "compromise.png")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

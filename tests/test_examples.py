@@ -1,0 +1,69 @@
+"""The example emails of the README (``templates/examples/``) are what alertd renders today, byte for byte.
+
+When a template or the renderer changes on purpose, regenerate them:
+``.venv/bin/python templates/examples/render_examples.py --screenshot``.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "templates" / "examples"
+
+
+def _script() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("render_examples", EXAMPLES / "render_examples.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules.setdefault("render_examples", module)
+    spec.loader.exec_module(module)
+    return module
+
+
+SCRIPT = _script()
+RENDERED: dict[str, str] = SCRIPT.files()
+
+
+@pytest.mark.parametrize("name", sorted(RENDERED))
+def test_the_committed_example_is_what_alertd_renders(name: str) -> None:
+    committed = (EXAMPLES / name).read_text(encoding="utf-8")
+    assert committed == RENDERED[name], (
+        f"templates/examples/{name} is out of date: run .venv/bin/python templates/examples/render_examples.py"
+    )
+
+
+def test_there_is_one_example_per_finding_type_in_french() -> None:
+    assert set(RENDERED) == {f"{kind}.{ext}" for kind in SCRIPT.EXAMPLES for ext in ("txt", "html")}
+    assert set(SCRIPT.EXAMPLES) == {"compromise", "vulnerability", "leak", "advisory"}
+    for kind in SCRIPT.EXAMPLES:
+        assert "Que faire :" in RENDERED[f"{kind}.txt"]
+        assert '<html lang="fr">' in RENDERED[f"{kind}.html"]
+        assert "<style" not in RENDERED[f"{kind}.html"]
+
+
+@pytest.mark.parametrize(
+    ("kind", "facts"),
+    [
+        ("compromise", ["198[.]51[.]100[.]23", "feodo", "QakBot", "Signalé par la source depuis", "isolez-le"]),
+        ("vulnerability", ["CVE-2023-4966", "Citrix NetScaler ADC", "13.1-49.13", "2023-11-08", "CTX579459"]),
+        ("leak", ["LockBit 3.0", "Date de la publication", "ch-garonne[.]example", "dérobées"]),
+        ("advisory", ["CERTFR-2024-ALE-004", "CVE-2024-21762", "Fortinet FortiOS", "Lisez l'avis"]),
+    ],
+)
+def test_each_example_tells_what_its_type_needs(kind: str, facts: list[str]) -> None:
+    text, html = RENDERED[f"{kind}.txt"], RENDERED[f"{kind}.html"].replace("&#39;", "'")
+    for fact in facts:
+        assert fact in text, fact
+        assert fact in html, fact
+    for fact in ("TLP:", "cert@cert-sante.example", "findings.csv"):
+        assert fact in text and fact in html
+
+
+def test_the_screenshot_of_the_html_part_is_a_png() -> None:
+    png = EXAMPLES / "compromise.png"
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
