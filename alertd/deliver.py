@@ -18,10 +18,11 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
-from typing import Protocol
+from typing import Any, Protocol
 
 import aiosmtplib
 import structlog
+from aiosmtplib.typing import Default
 
 from .config import Settings, SmtpSettings
 from .errors import DeliveryError, PermanentDeliveryError, TemporaryDeliveryError
@@ -136,6 +137,24 @@ class _Lease:
     generation: int
 
 
+class _Client(aiosmtplib.SMTP):
+    """An SMTP client whose DATA commands, across the whole pool, complete one at a time.
+
+    The server accepts a message when it answers the final DATA; the outbox marks it sent right after, with no
+    await in between. Holding ``accept_lock`` across DATA means at most one message of the pool is ever in that
+    window, so a crash (kill -9) can duplicate at most one email, while connecting, EHLO, MAIL and RCPT still
+    overlap.
+    """
+
+    accept_lock: asyncio.Lock | None = None
+
+    async def data(self, message: str | bytes, timeout: Any = Default.token) -> aiosmtplib.SMTPResponse:
+        if self.accept_lock is None:
+            return await super().data(message, timeout=timeout)
+        async with self.accept_lock:
+            return await super().data(message, timeout=timeout)
+
+
 class SmtpTransport:
     """Send through one SMTP server over a small pool of reused connections.
 
@@ -178,6 +197,7 @@ class SmtpTransport:
             raise PermanentDeliveryError(f"unknown SMTP security {settings.security!r}; use starttls, tls or none")
         self._idle: list[aiosmtplib.SMTP] = []  # most recently used last: it is the likeliest to be alive
         self._slots = asyncio.Semaphore(pool_size)
+        self._accept = asyncio.Lock()
         self._loop: asyncio.AbstractEventLoop | None = None  # the loop the pool's connections belong to
         self._generation = 0  # bumped by close(): connections leased before are not pooled again
 
@@ -241,6 +261,7 @@ class SmtpTransport:
                 with contextlib.suppress(RuntimeError):
                     client.close()
             self._slots, self._loop = asyncio.Semaphore(self.concurrency), loop
+            self._accept = asyncio.Lock()
         return self._slots
 
     def _take(self) -> aiosmtplib.SMTP | None:
@@ -286,7 +307,7 @@ class SmtpTransport:
 
     async def _connect(self) -> aiosmtplib.SMTP:
         s = self._settings
-        client = aiosmtplib.SMTP(
+        client = _Client(
             hostname=s.host,
             port=s.port,
             timeout=s.timeout,
@@ -294,6 +315,7 @@ class SmtpTransport:
             start_tls=False,  # done below, so that a server without STARTTLS is refused, not skipped
             tls_context=self._tls_context,
         )
+        client.accept_lock = self._accept
         try:
             await client.connect()
             if s.security == "starttls":
