@@ -13,7 +13,7 @@ from typing import Any, NoReturn
 
 from . import __version__, logs
 from .config import Config, config_path, load_config
-from .engine import Engine, read_documents, utcnow
+from .engine import Engine, make_signer, read_documents, utcnow
 from .errors import AlertdError, ConfigError
 from .fetch import Fetcher, Validators
 from .policy import classify
@@ -101,6 +101,11 @@ def cmd_check(path: Path) -> int:
         return EXIT_INVALID
     for warning in config.warnings:
         print(warning, file=sys.stderr)
+    try:
+        make_signer(config)  # the signing key must be usable before the daemon relies on it
+    except AlertdError as exc:
+        print(f"{config.settings.path}: signing: {exc}", file=sys.stderr)
+        return EXIT_INVALID
     print(
         f"{path}: valid — {len(config.feeds)} feeds, {len(config.registry.establishments)} establishments "
         f"in {len(config.registry.files)} files, {len(config.subscriptions)} subscriptions"

@@ -133,6 +133,15 @@ class SmtpSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class SigningSettings:
+    """PGP/MIME signing of every email (optional): the key in a GnuPG home under ``state_dir``."""
+
+    gnupg_home: Path
+    key: str | None = None
+    passphrase_file: Path | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class Settings:
     """``alertd.yaml`` with every path made absolute."""
 
@@ -155,6 +164,7 @@ class Settings:
     http_listen: str | None
     tlp: str
     organisation: str
+    signing: SigningSettings | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -198,6 +208,7 @@ def _read_settings(path: Path, r: Reader) -> Settings | None:
             "http",
             "tlp",
             "organisation",
+            "signing",
         ),
     )
     tz_name = r.value(m, "timezone", str, "UTC")
@@ -264,6 +275,16 @@ def _read_settings(path: Path, r: Reader) -> Settings | None:
                 parse_listen(listen)
             except ValueError as exc:
                 r.error(hm.value_pos["listen"], str(exc))
+    signing = None
+    if "signing" in m and (gm := r.mapping(m["signing"], m.value_pos["signing"], "'signing'")) is not None:
+        r.keys(gm, "'signing'", (), ("key", "passphrase_file", "gnupg_home"))
+        home = r.value(gm, "gnupg_home", str)
+        passphrase = r.value(gm, "passphrase_file", str)
+        signing = SigningSettings(
+            gnupg_home=_path(path, home) if home else (paths["state_dir"] or path.parent) / "gnupg",
+            key=r.value(gm, "key", str),
+            passphrase_file=_path(path, passphrase) if passphrase else None,
+        )
     tlp = r.choice(m, "tlp", TLP_LEVELS, "amber") or "amber"
     organisation = r.value(m, "organisation", str, "") or ""
     if not (paths["feeds"] and paths["registry"] and paths["subscriptions"]):
@@ -288,6 +309,7 @@ def _read_settings(path: Path, r: Reader) -> Settings | None:
         http_listen=listen,
         tlp=tlp,
         organisation=organisation,
+        signing=signing,
     )
 
 

@@ -31,6 +31,7 @@ from .notices import Problem, compose_notice
 from .parse import FORMATS
 from .registry import Establishment
 from .render import make_environment, render_email
+from .sign import Signer, SigningError
 from .store import Delivery, FeedState, QueuedAlert, Store
 
 log = get_logger("alertd")
@@ -79,12 +80,14 @@ class Engine:
         self.config = config
         self.index = MatchIndex(config.registry)
         self.templates = make_environment(config.settings.templates_dir)
+        self.signer = make_signer(config)
 
     def reload(self, config: Config) -> None:
         """Adopt a new, already validated configuration (index and templates built before the swap)."""
         index = MatchIndex(config.registry)
         templates = make_environment(config.settings.templates_dir)
-        self.config, self.index, self.templates = config, index, templates
+        signer = make_signer(config)
+        self.config, self.index, self.templates, self.signer = config, index, templates, signer
 
     # -- polling ----------------------------------------------------------------------------------------
 
@@ -225,6 +228,13 @@ class Engine:
                 log.warning("establishment has no contact for these alerts", establishment=est_id)
                 continue
             msg, to = email
+            if self.signer is not None:
+                try:
+                    msg = self.signer.sign(msg)
+                except SigningError as exc:
+                    # Never fall back to an unsigned warning: the alerts stay queued until signing works.
+                    log.error("signing failed; alerts stay queued", establishment=est_id, error=str(exc))
+                    continue
             delivery = self.store.enqueue_email(
                 establishment=est_id,
                 alert_ids=[q.id for q in items],
@@ -420,6 +430,22 @@ async def read_documents(feed: FeedConfig, fetcher: Fetcher, body: bytes, url: s
 
 
 POLL_BACKOFF_CAP = timedelta(hours=6)
+
+
+def make_signer(config: Config) -> Signer | None:
+    """The PGP/MIME signer the settings ask for, or None; SigningError when its key cannot be used."""
+    signing = config.settings.signing
+    if signing is None:
+        return None
+    passphrase = None
+    if signing.passphrase_file is not None:
+        try:
+            passphrase = signing.passphrase_file.read_text().rstrip("\n")
+        except OSError as exc:
+            raise SigningError(
+                f"cannot read the signing passphrase file {signing.passphrase_file}: {exc.strerror}"
+            ) from None
+    return Signer(signing.gnupg_home, signing.key, passphrase)
 
 
 def poll_delay(interval: timedelta, failures: int) -> timedelta:

@@ -15,6 +15,8 @@ from email.message import EmailMessage
 from pathlib import Path
 
 import pytest
+from configs import alertd, write_config
+from http_server import FeedServer
 from smtp_server import SmtpServerFactory
 from test_render import MESSAGE_ID, RECIPIENTS, many_alerts, render
 
@@ -242,3 +244,28 @@ def test_eight_bit_content_is_refused(key: Key) -> None:
     message.set_content("déjà vu", cte="8bit")
     with pytest.raises(SigningError, match="8-bit"):
         Signer(key.home).sign(message)
+
+
+def test_alertd_signs_every_warning_it_sends(key: Key, tmp_path: Path, smtp_server: SmtpServerFactory) -> None:
+    """The real ``alertd run --once`` with ``signing:`` set: what the SMTP server receives verifies with gpg."""
+    server = smtp_server(tls="starttls")
+    data = Path(__file__).parent / "data"
+    with FeedServer() as feeds:
+        feeds.serve_dir("/data/", data)
+        feed_url = feeds.url("/data/abusech/feodotracker_ipblocklist_2024-04-04.csv")
+        config = write_config(
+            tmp_path,
+            f"feeds:\n  - {{id: feodo, url: '{feed_url}', format: csv, interval: 1h, columns: {{ip: dst_ip}}}}\n",
+            server,
+        )
+        config.write_text(config.read_text() + f"signing: {{gnupg_home: '{key.home}', key: '{key.fingerprint}'}}\n")
+        result = alertd(config, "run", "--once")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert len(server.messages) == 2
+    for received in server.messages:
+        message = email.message_from_bytes(received.content, policy=email.policy.default)
+        assert message.get_content_type() == "multipart/signed"
+        assert message["Auto-Submitted"] == "auto-generated" and message["Message-ID"]
+        part, signature = _split(received.content)
+        check = _verify(key.home, part, signature, tmp_path)
+        assert check.returncode == 0, check.stderr.decode()
