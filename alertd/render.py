@@ -769,6 +769,26 @@ def _rows(lang: str, f: Finding, item: Mapping[str, Any], attrs: Mapping[str, st
     return [r for r in rows if r is not None]
 
 
+_RULES_FR = (
+    (re.compile(r"^compromise reported$"), "compromission signalée"),
+    (re.compile(r"^leak reported$"), "établissement cité sur un site de fuite"),
+    (re.compile(r"^exposed vulnerable service$"), "service vulnérable exposé"),
+    (re.compile(r"^known exploited vulnerability \(KEV\)$"), "vulnérabilité exploitée connue (KEV)"),
+    (re.compile(r"^CVSS (\S+) >= 7$"), r"CVSS \1 ≥ 7"),
+    (re.compile(r"^feed (\S+) severity$"), r"gravité fixée par le flux \1"),
+    (re.compile(r"^matched, no higher rule applies$"), "correspondance, sans règle plus grave"),
+)
+
+
+def rule_text(lang: str, rule: str) -> str:
+    """The severity rule in the email's language (policy names its rules in English)."""
+    if lang == "fr":
+        for pattern, text in _RULES_FR:
+            if pattern.match(rule):
+                return pattern.sub(text, rule)
+    return rule
+
+
 def _alert_context(
     lang: str,
     alert: Alert,
@@ -831,7 +851,7 @@ def _alert_context(
         "last_seen": _when(alert.last_seen, tz),
         "first_seen_iso": _iso(alert.first_seen),
         "last_seen_iso": _iso(alert.last_seen),
-        "rule": alert.rule,
+        "rule": rule_text(lang, alert.rule),
         "details": {key: value for key, value in attrs.items() if key != "version"},
         "attrs": [(label, attrs[key]) for key, label in _ATTRS[lang] if key in attrs and key not in told],
         "actions": _actions(lang, alert, shown, asset, attrs, contact),
