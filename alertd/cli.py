@@ -17,6 +17,7 @@ from .engine import Engine, make_signer, read_documents, utcnow
 from .errors import AlertdError, ConfigError
 from .fetch import Fetcher, Validators
 from .policy import classify
+from .registry import RegistryCache
 from .service import CycleReport, Daemon, run_cycle, run_digests, user_agent
 from .store import Store
 
@@ -64,14 +65,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     path = config_path(args.config, os.environ)
     if args.command == "check":
         return cmd_check(path)
+    cache = RegistryCache()
     try:
-        config = load_config(path)
+        config = load_config(path, cache)
     except ConfigError as exc:
         _print_problems(exc)
         return EXIT_INVALID
     try:
         if args.command == "run":
-            return asyncio.run(cmd_run_once(config)) if args.once else asyncio.run(Daemon(path, config).run())
+            return asyncio.run(cmd_run_once(config)) if args.once else asyncio.run(Daemon(path, config, cache).run())
         if args.command == "poll":
             return asyncio.run(cmd_poll(config, args.feed))
         if args.command == "outbox":

@@ -20,7 +20,7 @@ from .errors import ConfigError, Problem
 from .model import SEVERITY_NAMES, FeedKind, IndicatorType, Severity
 from .parse import FORMATS
 from .parse.extract import INDICATOR_ROLES, refang
-from .registry import Establishment, Registry, load_registry
+from .registry import Establishment, Registry, RegistryCache, load_registry
 from .yamlsrc import Pos, Reader, YMap, load
 
 TLP_LEVELS = ("clear", "green", "amber", "amber+strict", "red")
@@ -633,8 +633,12 @@ def _read_selector(sm: YMap, registry: Registry | None, r: Reader) -> Selector |
     return Selector(ids=parts["ids"], kinds=parts["kinds"], regions=parts["regions"], tags=parts["tags"])
 
 
-def load_config(path: Path) -> Config:
-    """Load and check every file; raise :class:`ConfigError` with all the problems found."""
+def load_config(path: Path, registry_cache: RegistryCache | None = None) -> Config:
+    """Load and check every file; raise :class:`ConfigError` with all the problems found.
+
+    ``registry_cache`` (kept by the daemon across reloads) lets a reload re-read only the registry files whose
+    bytes changed.
+    """
     path = path.resolve()
     r = Reader()
     try:
@@ -655,7 +659,7 @@ def load_config(path: Path) -> Config:
     except ConfigError as exc:
         problems.extend(exc.problems)
     try:
-        registry = load_registry(settings.registry_path)
+        registry = load_registry(settings.registry_path, registry_cache)
     except ConfigError as exc:
         problems.extend(exc.problems)
     try:

@@ -25,6 +25,7 @@ from .logs import get_logger
 from .metrics import Metrics
 from .notify import Notifier
 from .policy import digest_may_go, repeated_wall_time
+from .registry import RegistryCache
 from .store import Store
 
 log = get_logger("alertd")
@@ -128,8 +129,9 @@ async def _dispatch_and_flush(
 class Daemon:
     """``alertd run``: poll jobs per feed, digest jobs per subscription, an outbox job; SIGHUP reloads."""
 
-    def __init__(self, config_path: Path, config: Config) -> None:
+    def __init__(self, config_path: Path, config: Config, registry_cache: RegistryCache | None = None) -> None:
         self.config_path = config_path
+        self.registry_cache = registry_cache or RegistryCache()
         self.config = config
         self.store = Store.in_state_dir(config.settings.state_dir)
         self.engine = Engine(config, self.store)
@@ -280,7 +282,7 @@ class Daemon:
         """SIGHUP: validate every file again; keep the running configuration on any error."""
         self.notifier.reloading()
         try:
-            config = load_config(self.config_path)
+            config = load_config(self.config_path, self.registry_cache)
         except ConfigError as exc:
             for problem in exc.problems:
                 log.error("reload refused", problem=str(problem))
