@@ -149,3 +149,9 @@ def test_bad_documents_raise_parse_error(body: bytes, message: str) -> None:
     with pytest.raises(ParseError, match=message) as caught:
         kev.parse(FEED, body)
     assert "cisa-kev" in str(caught.value)
+
+
+def test_deeply_nested_json_is_refused_cleanly() -> None:
+    hostile = b"[" * 100_000 + b"]" * 100_000
+    with pytest.raises(ParseError, match="nests JSON too deeply"):
+        kev.parse(FEED, hostile)

@@ -22,6 +22,7 @@ from urllib.parse import unquote, urljoin, urlsplit
 
 from ..errors import ParseError
 from ..model import Indicator, IndicatorType, Observation, Product, VersionRange
+from .jsondoc import load_json
 from .nvd import split_cpe
 
 if TYPE_CHECKING:
@@ -476,17 +477,12 @@ def _resolve(refs: list[str], base: str, rooted: bool) -> list[str]:
 
 
 def _load(feed: FeedConfig, body: bytes) -> Any:
-    try:
-        return json.loads(body.decode("utf-8-sig"))
-    except UnicodeDecodeError as exc:
-        raise ParseError(f"feed {feed.id!r}: the CSAF document is not UTF-8 ({exc})") from None
-    except json.JSONDecodeError as exc:
-        raise ParseError(
-            f"feed {feed.id!r}: the CSAF document is not valid JSON ({exc}); a truncated download, an HTML page, "
-            "or an index the format could not recognise gives this"
-        ) from None
-    except RecursionError:
-        raise ParseError(f"feed {feed.id!r}: the CSAF document nests JSON too deeply to be an advisory") from None
+    return load_json(
+        feed,
+        body,
+        "the CSAF document",
+        "a truncated download, an HTML page, or an index the format could not recognise gives this",
+    )
 
 
 def _timestamp(value: Any) -> datetime | None:

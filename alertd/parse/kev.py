@@ -6,7 +6,6 @@ Both layouts CISA has published are read: the current one (with ``knownRansomwar
 
 from __future__ import annotations
 
-import json
 import re
 from datetime import UTC, datetime
 from types import MappingProxyType
@@ -14,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import ParseError
 from ..model import Indicator, IndicatorType, Observation, Product
+from .jsondoc import load_json
 
 if TYPE_CHECKING:
     from ..config import FeedConfig
@@ -27,15 +27,7 @@ def parse(feed: FeedConfig, body: bytes) -> list[Observation]:
 
     Raises :class:`ParseError` when the body is not JSON or has no ``vulnerabilities`` list.
     """
-    try:
-        data = json.loads(body.decode("utf-8-sig"))
-    except UnicodeDecodeError as exc:
-        raise ParseError(f"feed {feed.id!r}: the KEV catalog is not UTF-8 ({exc})") from None
-    except json.JSONDecodeError as exc:
-        raise ParseError(
-            f"feed {feed.id!r}: the KEV catalog is not valid JSON ({exc}); check that the url serves "
-            "known_exploited_vulnerabilities.json"
-        ) from None
+    data = load_json(feed, body, "the KEV catalog", "check that the url serves known_exploited_vulnerabilities.json")
     vulnerabilities = data.get("vulnerabilities") if isinstance(data, dict) else None
     if not isinstance(vulnerabilities, list):
         raise ParseError(

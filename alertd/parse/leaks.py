@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import hashlib
 import html
-import json
 import re
 from datetime import UTC, datetime
 from types import MappingProxyType
@@ -23,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 from ..errors import ParseError
 from ..model import Indicator, Observation
 from .extract import FILE_EXTENSIONS, indicator_for, refang
+from .jsondoc import load_json
 
 if TYPE_CHECKING:
     from ..config import FeedConfig
@@ -45,14 +45,7 @@ def parse(feed: FeedConfig, body: bytes) -> list[Observation]:
 
     Raises :class:`ParseError` when the body is not JSON or not a list of posts.
     """
-    try:
-        data = json.loads(body.decode("utf-8-sig"))
-    except UnicodeDecodeError as exc:
-        raise ParseError(f"feed {feed.id!r}: the victim list is not UTF-8 ({exc})") from None
-    except json.JSONDecodeError as exc:
-        raise ParseError(f"feed {feed.id!r}: the victim list is not valid JSON ({exc})") from None
-    except RecursionError:
-        raise ParseError(f"feed {feed.id!r}: the victim list is nested too deeply to be a list of posts") from None
+    data = load_json(feed, body, "the victim list")
     if not isinstance(data, list):
         raise ParseError(
             f"feed {feed.id!r}: the document is not a JSON list of leak-site posts; format 'leak-victims' reads "

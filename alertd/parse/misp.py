@@ -22,6 +22,7 @@ from urllib.parse import urljoin
 from ..errors import ParseError
 from ..model import Indicator, Observation
 from .extract import indicator_for
+from .jsondoc import load_json
 
 if TYPE_CHECKING:
     from ..config import FeedConfig
@@ -107,14 +108,7 @@ def read(feed: FeedConfig, body: bytes) -> MispResult:
 
     Raises :class:`ParseError` when the body is not JSON or is neither an event nor a REST export of events.
     """
-    try:
-        data = json.loads(body.decode("utf-8-sig"))
-    except UnicodeDecodeError as exc:
-        raise ParseError(f"feed {feed.id!r}: the MISP document is not UTF-8 ({exc})") from None
-    except json.JSONDecodeError as exc:
-        raise ParseError(f"feed {feed.id!r}: the MISP document is not valid JSON ({exc})") from None
-    except RecursionError:
-        raise ParseError(f"feed {feed.id!r}: the MISP document is nested too deeply to be an event") from None
+    data = load_json(feed, body, "the MISP document")
     events = _events(data)
     if events is None:
         raise ParseError(

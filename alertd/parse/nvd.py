@@ -9,7 +9,6 @@ or from the match's ``versionStart*``/``versionEnd*`` bounds when it is a wildca
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime
@@ -19,6 +18,7 @@ from urllib.parse import unquote
 
 from ..errors import ParseError
 from ..model import Indicator, IndicatorType, Observation, Product, VersionRange
+from .jsondoc import load_json
 
 if TYPE_CHECKING:
     from ..config import FeedConfig
@@ -110,17 +110,7 @@ def split_cpe(cpe: str) -> tuple[str, str, str] | None:
 
 
 def _load(feed: FeedConfig, body: bytes) -> Any:
-    try:
-        return json.loads(body.decode("utf-8-sig"))
-    except UnicodeDecodeError as exc:
-        raise ParseError(f"feed {feed.id!r}: the NVD document is not UTF-8 ({exc})") from None
-    except json.JSONDecodeError as exc:
-        raise ParseError(
-            f"feed {feed.id!r}: the NVD document is not valid JSON ({exc}); a truncated download or a page of HTML "
-            "gives this"
-        ) from None
-    except RecursionError:
-        raise ParseError(f"feed {feed.id!r}: the NVD document nests JSON too deeply to be CVE data") from None
+    return load_json(feed, body, "the NVD document", "a truncated download or a page of HTML gives this")
 
 
 # -- the two layouts ---------------------------------------------------------------------------------------

@@ -11,7 +11,6 @@ does not fail the bundle.
 from __future__ import annotations
 
 import hashlib
-import json
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -25,6 +24,7 @@ from stix2patterns.v21.pattern import Pattern as Pattern21  # type: ignore[impor
 from ..errors import ParseError
 from ..model import Indicator, Observation
 from .extract import indicator_for
+from .jsondoc import load_json
 
 if TYPE_CHECKING:
     from ..config import FeedConfig
@@ -60,14 +60,7 @@ def read(feed: FeedConfig, body: bytes) -> StixResult:
 
     Raises :class:`ParseError` when the body is not JSON or not a STIX bundle.
     """
-    try:
-        data = json.loads(body.decode("utf-8-sig"))
-    except UnicodeDecodeError as exc:
-        raise ParseError(f"feed {feed.id!r}: the STIX bundle is not UTF-8 ({exc})") from None
-    except json.JSONDecodeError as exc:
-        raise ParseError(f"feed {feed.id!r}: the STIX bundle is not valid JSON ({exc})") from None
-    except RecursionError:
-        raise ParseError(f"feed {feed.id!r}: the STIX document is nested too deeply to be a bundle") from None
+    data = load_json(feed, body, "the STIX bundle")
     if not isinstance(data, dict) or data.get("type") != "bundle":
         raise ParseError(
             f'feed {feed.id!r}: the document is not a STIX bundle (a JSON object with "type": "bundle"); '
