@@ -209,6 +209,8 @@ class Engine:
         subs = {s.name: s for s in self.config.subscriptions}
         local = now.astimezone(settings.timezone)
         queued = self.store.queued_alerts(immediate=immediate, subscriptions=subscriptions)
+        # A digest also says, once, which findings of earlier emails their feed no longer lists.
+        resolved = self.store.resolved_untold() if subscriptions else {}
         created: list[int] = []
         for est_id, items in queued.items():
             items = [
@@ -223,7 +225,8 @@ class Engine:
                 continue
             if not items:
                 continue
-            email = self.compose(est, items, now)
+            closed = resolved.get(est_id, [])
+            email = self.compose(est, items, now, closed)
             if email is None:
                 log.warning("establishment has no contact for these alerts", establishment=est_id)
                 continue
@@ -246,12 +249,14 @@ class Engine:
                 message=msg.as_bytes(),
                 now=now,
             )
+            if closed:
+                self.store.mark_resolved_told([f.key for f in closed], now)
             log.info("email queued", establishment=est_id, delivery=delivery, alerts=len(items), recipients=len(to))
             created.append(delivery)
         return created
 
     def compose(
-        self, est: Establishment, items: Sequence[QueuedAlert], now: datetime
+        self, est: Establishment, items: Sequence[QueuedAlert], now: datetime, resolved: Sequence[Finding] = ()
     ) -> tuple[EmailMessage, list[str]] | None:
         """The email for some queued alerts of one establishment, and its recipients; None if nobody is to get it."""
         alerts = [q.alert for q in items]
@@ -262,7 +267,15 @@ class Engine:
         message_id = make_message_id(est.id, [q.id for q in items], settings.sender_from)
         thread = next((q.thread for q in items if q.alert.follow_up and q.thread), None)
         msg = render_email(
-            self.templates, est, alerts, to, settings=settings, now=now, message_id=message_id, in_reply_to=thread
+            self.templates,
+            est,
+            alerts,
+            to,
+            settings=settings,
+            now=now,
+            message_id=message_id,
+            in_reply_to=thread,
+            resolved=resolved,
         )
         return msg, to
 

@@ -602,6 +602,22 @@ def sort_alerts(alerts: Sequence[Alert]) -> list[Alert]:
     )
 
 
+def resolved_context(est: Establishment, resolved: Sequence[Finding]) -> list[dict[str, str]]:
+    """The "no longer listed" section: each finding defanged, with its asset and feed."""
+    foreign = sorted({f.establishment for f in resolved if f.establishment != est.id})
+    if foreign:
+        raise ValueError(f"findings of establishment(s) {', '.join(foreign)} given to render {est.id!r}'s email")
+    return [
+        {
+            "indicator": defang_indicator(f.indicator),
+            "asset": defang(f.asset),
+            "feed": f.feed,
+            "title": clean_header(f.title, 160),
+        }
+        for f in sorted(resolved, key=lambda f: (f.feed, f.indicator.value))
+    ]
+
+
 def _check(est: Establishment, alerts: Sequence[Alert]) -> None:
     if not alerts:
         raise ValueError(f"no alert to render for establishment {est.id!r}")
@@ -1147,8 +1163,11 @@ def render_email(
     now: datetime,
     message_id: str,
     in_reply_to: str | None = None,
+    resolved: Sequence[Finding] = (),
 ) -> EmailMessage:
     """The warning email for one establishment, in its language (DESIGN §4).
+
+    ``resolved`` lists findings of earlier emails that their feed no longer lists: a closing section says so.
 
     ``multipart/mixed``: a ``multipart/alternative`` (text, then HTML with its CSS inlined), then the findings
     as ``findings.csv`` and ``findings.json``. With ``in_reply_to`` it is a reminder threaded under that
@@ -1157,6 +1176,7 @@ def render_email(
     inputs give the same bytes (``message_id`` fixes the MIME boundaries).
     """
     context = email_context(est, alerts, settings, now, in_reply_to=in_reply_to)
+    context["resolved"] = resolved_context(est, resolved)
     if not recipients:
         raise ValueError(f"no recipient for establishment {est.id!r}")
     lang = context["lang"]
