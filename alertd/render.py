@@ -917,6 +917,7 @@ def email_context(
     items = [_alert_context(lang, a, tz, contact, scrubber) for a in ordered]
     return {
         "lang": lang,
+        "resolved": [],  # render_email fills it: the findings no longer listed
         "establishment": {
             "id": est.id,
             "name": clean_header(est.name),
