@@ -19,6 +19,8 @@ from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 from email.utils import parseaddr
 
+import jinja2
+
 from . import policy
 from .config import Config, FeedConfig, Inhibition
 from .deliver import Transport
@@ -84,10 +86,11 @@ class Engine:
 
     def reload(self, config: Config) -> None:
         """Adopt a new, already validated configuration (index and templates built before the swap)."""
-        index = MatchIndex(config.registry)
-        templates = make_environment(config.settings.templates_dir)
-        signer = make_signer(config)
-        self.config, self.index, self.templates, self.signer = config, index, templates, signer
+        self.adopt(prepare(config))
+
+    def adopt(self, prepared: Prepared) -> None:
+        """Swap in what :func:`prepare` built, all at once (from the event loop: no poll sees half of it)."""
+        self.config, self.index, self.templates, self.signer = prepared
 
     # -- polling ----------------------------------------------------------------------------------------
 
@@ -443,6 +446,15 @@ async def read_documents(feed: FeedConfig, fetcher: Fetcher, body: bytes, url: s
 
 
 POLL_BACKOFF_CAP = timedelta(hours=6)
+
+
+Prepared = tuple[Config, MatchIndex, jinja2.Environment, "Signer | None"]
+
+
+def prepare(config: Config) -> Prepared:
+    """Everything a configuration needs built before it can serve; slow for a national registry, so a reload
+    runs it in a worker thread and then :meth:`Engine.adopt` swaps it in."""
+    return config, MatchIndex(config.registry), make_environment(config.settings.templates_dir), make_signer(config)
 
 
 def make_signer(config: Config) -> Signer | None:

@@ -17,7 +17,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 from . import __version__
 from .config import Config, Subscription, load_config
 from .deliver import Transport, make_transport
-from .engine import Engine, FlushReport, PollReport, poll_delay, stale_feeds, utcnow
+from .engine import Engine, FlushReport, PollReport, poll_delay, prepare, stale_feeds, utcnow
 from .errors import ConfigError, DeliveryError
 from .fetch import Fetcher
 from .httpapi import HealthServer, HealthSnapshot
@@ -150,6 +150,7 @@ class Daemon:
         self.dispatch_started = 0.0
         self.background: set[asyncio.Task[None]] = set()
         self.stale: set[str] = set()
+        self.reloading: asyncio.Task[None] | None = None
         self.health = HealthSnapshot()
         self.metrics = Metrics(self.health.last_success, self.health.outbox)
         self.metrics.set_feeds(f.id for f in config.feeds)
@@ -278,11 +279,19 @@ class Daemon:
 
     # -- lifecycle --------------------------------------------------------------------------------------
 
-    def reload(self) -> None:
-        """SIGHUP: validate every file again; keep the running configuration on any error."""
+    def request_reload(self) -> None:
+        """SIGHUP: start a reload unless one is running (another SIGHUP meanwhile is folded into it)."""
+        if self.reloading is None or self.reloading.done():
+            self.reloading = asyncio.get_running_loop().create_task(self.reload())
+
+    async def reload(self) -> None:
+        """Validate every file again and build the new index in a worker thread, so the loop keeps serving
+        (polls, sends, /healthz, the watchdog); swap everything in at once; keep the running configuration on
+        any error."""
         self.notifier.reloading()
         try:
-            config = load_config(self.config_path, self.registry_cache)
+            config = await asyncio.to_thread(load_config, self.config_path, self.registry_cache)
+            prepared = await asyncio.to_thread(prepare, config)
         except ConfigError as exc:
             for problem in exc.problems:
                 log.error("reload refused", problem=str(problem))
@@ -292,7 +301,7 @@ class Daemon:
             log.exception("reload failed")
             self.notifier.ready(f"reload failed: {exc}; old config running")
             return
-        self.engine.reload(config)
+        self.engine.adopt(prepared)
         self.config = config
         self.metrics.set_feeds(f.id for f in config.feeds)
         self.schedule()
@@ -319,7 +328,7 @@ class Daemon:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, self.stop.set)
-        loop.add_signal_handler(signal.SIGHUP, self.reload)
+        loop.add_signal_handler(signal.SIGHUP, self.request_reload)
         tasks = []
         if self.notifier.watchdog_interval:
             tasks.append(asyncio.create_task(self.watchdog(self.notifier.watchdog_interval)))
