@@ -175,6 +175,7 @@ class Config:
     subscriptions: tuple[Subscription, ...]
     warnings: tuple[Problem, ...] = ()
     inhibitions: tuple[Inhibition, ...] = ()
+    allowlist: tuple[tuple[str, str], ...] = ()  # (value, reason): never alerted on, whoever it concerns
 
     def feed(self, feed_id: str) -> FeedConfig:
         for feed in self.feeds:
@@ -604,6 +605,55 @@ def _read_inhibitions(path: Path, feed_ids: set[str], registry: Registry | None,
     return tuple(result)
 
 
+def _read_allowlist(path: Path, r: Reader) -> tuple[tuple[str, str], ...]:
+    from .benign import allowlist_entry_problem
+
+    data = load(path)
+    top = r.mapping(data, Pos(str(path), 1, 1), "allowlist.yaml")
+    if top is None or not r.keys(top, "allowlist.yaml", ("allowlist",)) or top["allowlist"] is None:
+        return ()
+    items = r.sequence(top["allowlist"], top.value_pos["allowlist"], "'allowlist'")
+    entries: list[tuple[str, str]] = []
+    for item, pos in zip(items or (), items.item_pos if items else (), strict=True):
+        am = r.mapping(item, pos, "an allowlist entry")
+        if am is None or not r.keys(am, "an allowlist entry", ("value", "reason")):
+            continue
+        value, reason = r.value(am, "value", str), r.value(am, "reason", str)
+        if value is None or reason is None:
+            continue
+        problem = allowlist_entry_problem(value)
+        if problem:
+            r.error(am.value_pos["value"], problem)
+            continue
+        entries.append((value, reason))
+    return tuple(entries)
+
+
+def _unsafe_name_warnings(registry: Registry) -> list[Problem]:
+    """Names and aliases the index will not look for, each with where it is written (one scan per file)."""
+    from .names import unsafe_names
+
+    unsafe = unsafe_names(registry)
+    if not unsafe:
+        return []
+    names = {name for _, name, _ in unsafe}
+    where: dict[str, tuple[str, int, int]] = {}
+    pattern = re.compile("|".join(re.escape(n) for n in sorted(names, key=len, reverse=True)))
+    for path in registry.files:
+        text = path.read_text(encoding="utf-8", errors="replace")
+        for found in pattern.finditer(text):
+            if found.group() not in where:
+                line = text.count("\n", 0, found.start()) + 1
+                where[found.group()] = (str(path), line, found.start() - text.rfind("\n", 0, found.start()))
+    problems = []
+    fallback = (str(registry.files[0]) if registry.files else "registry", 1, 1)
+    for est_id, name, why in unsafe:
+        at, line, column = where.get(name, fallback)
+        message = f"establishment {est_id!r}: {why}; it is not used for matching"
+        problems.append(Problem(at, line, column, message, warning=True))
+    return problems
+
+
 def normalise_inhibited(value: str) -> str:
     """An inhibition's indicator as the matcher writes indicators: refanged, lower-cased (a CVE upper-cased)."""
     value = refang(value.strip())
@@ -678,12 +728,20 @@ def load_config(path: Path, registry_cache: RegistryCache | None = None) -> Conf
                 file, line, column = inh.where.rsplit(":", 2)
                 message = f"inhibition expired on {inh.expires} (no longer applies)"
                 problems.append(Problem(file, int(line), int(column), message, warning=True))
+    allowlist: tuple[tuple[str, str], ...] = ()
+    if settings.allowlist_file is not None:
+        try:
+            allowlist = _read_allowlist(settings.allowlist_file, r)
+        except ConfigError as exc:
+            problems.extend(exc.problems)
+    if registry is not None:
+        problems.extend(_unsafe_name_warnings(registry))
     if settings.templates_dir is not None and not settings.templates_dir.is_dir():
         problems.append(Problem(str(path), 1, 1, f"templates folder {settings.templates_dir} does not exist"))
     all_problems = r.problems + problems
     if any(not p.warning for p in all_problems) or registry is None:
         raise ConfigError(all_problems)
-    return Config(settings, feeds, registry, subs, tuple(all_problems), inhibitions)
+    return Config(settings, feeds, registry, subs, tuple(all_problems), inhibitions, allowlist)
 
 
 def config_path(explicit: str | None, environ: Mapping[str, str]) -> Path:

@@ -22,6 +22,7 @@ from email.utils import parseaddr
 import jinja2
 
 from . import policy
+from .benign import Allowlist
 from .config import Config, FeedConfig, Inhibition
 from .deliver import Transport
 from .errors import FeedError, PermanentDeliveryError, TemporaryDeliveryError
@@ -80,7 +81,7 @@ class Engine:
         self.on_send: Callable[[str, float], None] | None = None  # (sent | deferred | failed, seconds)
         self.store = store
         self.config = config
-        self.index = MatchIndex(config.registry)
+        self.index = make_index(config)
         self.templates = make_environment(config.settings.templates_dir)
         self.signer = make_signer(config)
 
@@ -454,7 +455,13 @@ Prepared = tuple[Config, MatchIndex, jinja2.Environment, "Signer | None"]
 def prepare(config: Config) -> Prepared:
     """Everything a configuration needs built before it can serve; slow for a national registry, so a reload
     runs it in a worker thread and then :meth:`Engine.adopt` swaps it in."""
-    return config, MatchIndex(config.registry), make_environment(config.settings.templates_dir), make_signer(config)
+    return config, make_index(config), make_environment(config.settings.templates_dir), make_signer(config)
+
+
+def make_index(config: Config) -> MatchIndex:
+    """The match index of a configuration: its registry, the default benign lists and its allowlist."""
+    allowlist = Allowlist.from_entries(config.allowlist) if config.allowlist else None
+    return MatchIndex(config.registry, allowlist=allowlist)
 
 
 def make_signer(config: Config) -> Signer | None:

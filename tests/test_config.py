@@ -80,9 +80,8 @@ def test_unknown_format_lists_allowed(cfg: Path) -> None:
         "feeds:\n  - id: x\n    url: https://example.org/feed\n    format: atom-ish\n    interval: 1h\n"
     )
     found = problems(cfg / "alertd.yaml")
-    assert found[0].startswith(
-        f"{cfg / 'feeds.yaml'}:4:13: 'format' is 'atom-ish'; allowed: rss, cisa-kev, csv, nvd-json, csaf, misp, stix, leak-victims"
-    )
+    allowed = "rss, cisa-kev, csv, nvd-json, csaf, misp, stix, leak-victims"
+    assert found[0].startswith(f"{cfg / 'feeds.yaml'}:4:13: 'format' is 'atom-ish'; allowed: {allowed}")
 
 
 def test_duplicate_yaml_key(cfg: Path) -> None:
@@ -143,3 +142,21 @@ def test_check_command(cfg: Path) -> None:
     lines = bad.stderr.strip().splitlines()
     assert lines[0].startswith(f"{cfg / 'feeds.yaml'}:3:10: url 'gopher://x' must start with https://")
     assert all(line.startswith(str(cfg)) for line in lines)
+
+
+def test_allowlist_and_unsafe_names(cfg: Path) -> None:
+    settings = cfg / "alertd.yaml"
+    settings.write_text(settings.read_text() + "allowlist: allowlist.yaml\n")
+    (cfg / "allowlist.yaml").write_text(
+        "allowlist:\n  - {value: 84.247.157.112, reason: our own scanner}\n  - {value: 10.0.0.0/33, reason: x}\n"
+    )
+    found = problems(settings)
+    assert len(found) == 1 and found[0].startswith(f"{cfg / 'allowlist.yaml'}:3:13: bad network")
+    (cfg / "allowlist.yaml").write_text("allowlist:\n  - {value: 84.247.157.112, reason: our own scanner}\n")
+    registry = cfg / "establishments" / "example.yaml"
+    registry.write_text(registry.read_text().replace("aliases: [CH du Val de Lys]", "aliases: [CH du Val de Lys, CHU]"))
+    config = load_config(settings)
+    assert config.allowlist == (("84.247.157.112", "our own scanner"),)
+    warnings = [str(w) for w in config.warnings]
+    assert len(warnings) == 1 and warnings[0].startswith(f"{registry}:")
+    assert "warning: establishment '000000044'" in warnings[0] and "'CHU'" in warnings[0]

@@ -7,8 +7,12 @@ from collections.abc import Sequence
 from dataclasses import replace
 from types import MappingProxyType
 
+import pytest
+
+from alertd.benign import BenignLists
 from alertd.match import MatchIndex
-from alertd.model import FeedKind, Indicator, IndicatorType, Observation, Product
+from alertd.model import FeedKind, Indicator, IndicatorType, Observation, Product, VersionRange
+from alertd.normalise import Cpe, parse_cpe, product_key, vendor_key
 from alertd.registry import Establishment, Registry, Software
 
 T = IndicatorType
@@ -137,3 +141,226 @@ def test_findings_have_stable_keys() -> None:
     a = INDEX.match([obs(Indicator(T.IPV4, "147.210.8.9"))]).findings
     b = INDEX.match([obs(Indicator(T.IPV4, "147.210.8.9"))]).findings
     assert [f.key for f in a] == [f.key for f in b] and len({f.key for f in a}) == 2
+
+
+# -- software: vendors, products, aliases, CPEs and versions ---------------------------------------------------
+
+R = VersionRange
+
+
+def kev(vendor: str, product: str, cve: str = "CVE-2023-3519", versions: Sequence[VersionRange] = ()) -> Observation:
+    return replace(obs(Indicator(T.CVE, cve), products=[Product(vendor, product, tuple(versions))]), exploited=True)
+
+
+SOFTWARE = MatchIndex(
+    registry(
+        est("adc", software=(Software("Citrix Systems, Inc.", "Citrix ADC", "13.1-48.47"),)),
+        est("ns", software=(Software("Citrix", "NetScaler ADC", "13.1-49.13"),)),
+        est("nover", software=(Software("citrix", "netscaler_adc"),)),
+        est("gw", software=(Software("Citrix", "NetScaler Gateway", "14.1-4.42"),)),
+        est("pulse", software=(Software("Pulse Secure", "Pulse Connect Secure", "9.1R11.4"),)),
+        est(
+            "pan",
+            software=(
+                Software(
+                    "paloaltonetworks", "pan-os", "10.2.3", "cpe:2.3:o:paloaltonetworks:pan-os:10.2.3:*:*:*:*:*:*:*"
+                ),
+            ),
+        ),
+        est(
+            "exch",
+            software=(
+                Software(
+                    "microsoft",
+                    "exchange_server",
+                    "2019",
+                    "cpe:2.3:a:microsoft:exchange_server:2019:cumulative_update_12:*:*:*:*:*:*",
+                ),
+            ),
+        ),
+        est("exch16", software=(Software("Microsoft", "Exchange Server 2016", "CU23"),)),
+        est("sma", software=(Software("SonicWall", "SMA 100", "10.2.1.9"),)),
+        est("ios", software=(Software("Cisco", "IOS XE Software", "17.9.4"),)),
+    ),
+    benign=None,
+)
+
+
+def software_hits(o: Observation) -> dict[str, str]:
+    return {f.establishment: f.attrs["version"] for f in SOFTWARE.match([o]).findings}
+
+
+@pytest.mark.parametrize(
+    ("vendor", "product", "expected"),
+    [
+        ("Citrix", "NetScaler ADC and NetScaler Gateway", {"adc", "ns", "nover", "gw"}),
+        ("Citrix", "Application Delivery Controller (ADC) and Gateway", {"adc", "ns", "nover", "gw"}),
+        ("Citrix", "NetScaler ADC", {"adc", "ns", "nover"}),
+        ("Citrix Systems", "Citrix ADC", {"adc", "ns", "nover"}),
+        ("Citrix", "Gateway", {"gw"}),
+        ("Citrix", "ShareFile", set()),
+        ("Acme", "NetScaler ADC", set()),  # the vendor must agree
+        ("Ivanti", "Pulse Connect Secure", {"pulse"}),  # vendor renamed, product renamed
+        ("Ivanti", "Connect Secure and Policy Secure", {"pulse"}),
+        ("Palo Alto Networks", "PAN-OS", {"pan"}),
+        ("Microsoft", "Exchange Server", {"exch", "exch16"}),  # the catalogue names the product without edition
+        ("Microsoft", "Exchange", {"exch", "exch16"}),
+        ("SonicWall", "SMA100 Appliances", {"sma"}),
+        ("Cisco", "IOS and IOS XE Software", {"ios"}),
+        ("Cisco", "IOS XR", set()),
+        ("Cisco", "IOS", set()),  # IOS is not IOS XE
+    ],
+)
+def test_products_normalised_with_aliases(vendor: str, product: str, expected: set[str]) -> None:
+    assert set(software_hits(kev(vendor, product))) == expected
+
+
+def test_version_ranges() -> None:
+    # CVE-2023-3519: 13.1 before 13.1-49.13
+    ranges = [
+        R(start_including="13.1", end_excluding="13.1-49.13"),
+        R(start_including="14.1", end_excluding="14.1-4.42"),
+    ]
+    found = software_hits(kev("Citrix", "NetScaler ADC and NetScaler Gateway", versions=ranges))
+    assert found == {"adc": "13.1-48.47", "nover": "version unknown"}  # ns (13.1-49.13) and gw (14.1-4.42) are fixed
+    # Exchange: the CPE's update is part of the version
+    found = software_hits(
+        kev("Microsoft", "Exchange Server", versions=[R(start_including="2019", end_excluding="2019 CU14")])
+    )
+    assert found == {"exch": "2019 cumulative_update_12"}
+    found = software_hits(
+        kev("Microsoft", "Exchange Server", versions=[R(start_including="2019 CU13", end_excluding="2019 CU14")])
+    )
+    assert found == {}
+    assert software_hits(kev("Microsoft", "Exchange Server", versions=[R(exact="2016 CU23")])) == {}
+    assert software_hits(kev("Microsoft", "Exchange Server", versions=[R(exact="CU23")])) == {"exch16": "CU23"}
+    assert software_hits(kev("Ivanti", "Connect Secure", versions=[R(end_excluding="9.1R12")])) == {"pulse": "9.1R11.4"}
+    assert software_hits(kev("Ivanti", "Connect Secure", versions=[R(end_excluding="9.1R11.4")])) == {}
+
+
+def test_cve_products_with_versions_for_bare_cves() -> None:
+    o = obs(Indicator(T.CVE, "CVE-2024-3400"))
+    catalogue = {
+        "CVE-2024-3400": [Product("Palo Alto Networks", "PAN-OS", (R(start_including="10.2", end_excluding="10.2.9"),))]
+    }
+    found = SOFTWARE.match([o], catalogue).findings
+    assert [(f.establishment, f.reason, f.attrs["version"]) for f in found] == [("pan", "cve-product", "10.2.3")]
+    catalogue = {"CVE-2024-3400": [Product("Palo Alto Networks", "PAN-OS", (R(start_including="11.0"),))]}
+    assert SOFTWARE.match([o], catalogue).findings == []
+
+
+def test_nvd_products_without_exploitation_are_cve_products() -> None:
+    o = obs(Indicator(T.CVE, "CVE-1"), products=[Product("cisco", "ios_xe", (R(end_including="17.9.4"),))])
+    assert [(f.establishment, f.reason) for f in SOFTWARE.match([o]).findings] == [("ios", "cve-product")]
+
+
+@pytest.mark.parametrize(
+    ("text", "parsed"),
+    [
+        ("cpe:2.3:o:fortinet:fortios:7.2.4:*:*:*:*:*:*:*", Cpe("o", "fortinet", "fortios", "7.2.4")),
+        (
+            "cpe:2.3:a:microsoft:exchange_server:2019:cumulative_update_12:*:*:*:*:*:*",
+            Cpe("a", "microsoft", "exchange_server", "2019", "cumulative_update_12"),
+        ),
+        ("cpe:2.3:a:vendor:prod\\:uct:1.0:-:*:*:*:*:*:*", Cpe("a", "vendor", "prod:uct", "1.0")),
+        ("cpe:2.3:h:cisco:asa_5505:-:*:*:*:*:*:*:*", Cpe("h", "cisco", "asa_5505")),
+        ("cpe:/o:fortinet:fortios:7.2.4", None),  # CPE 2.2 URI form
+        ("cpe:2.3:o:fortinet:fortios:7.2.4", None),  # too few fields
+        ("cpe:2.3:x:fortinet:fortios:7.2.4:*:*:*:*:*:*:*", None),
+        ("not a cpe", None),
+    ],
+)
+def test_parse_cpe(text: str, parsed: Cpe | None) -> None:
+    assert parse_cpe(text) == parsed
+
+
+@pytest.mark.parametrize(
+    ("vendor", "key"),
+    [
+        ("Palo Alto Networks", "paloalto"),
+        ("paloaltonetworks", "paloalto"),
+        ("palo_alto_networks", "paloalto"),
+        ("Citrix Systems, Inc.", "citrix"),
+        ("Microsoft Corporation", "microsoft"),
+        ("The Apache Software Foundation", "apache"),
+        ("Pulse Secure", "ivanti"),
+        ("F5 Networks", "f5"),
+        ("Check Point Software Technologies", "checkpoint"),
+    ],
+)
+def test_vendor_keys(vendor: str, key: str) -> None:
+    assert vendor_key(vendor) == key
+
+
+def test_product_keys() -> None:
+    assert product_key("Citrix", "Citrix NetScaler ADC") == ("citrix", ("netscaler", "adc"))
+    assert product_key("citrix", "netscaler_application_delivery_controller_firmware") == (
+        "citrix",
+        ("netscaler", "adc"),
+    )
+    assert product_key("SonicWall", "SMA100") == product_key("SonicWall", "SMA 100") == ("sonicwall", ("sma", "100"))
+    assert product_key("Cisco", "IOS XE Software") == ("cisco", ("ios", "xe"))
+
+
+def test_product_mentions_in_prose_show_the_registry_version() -> None:
+    found = INDEX.match([obs(text="Vulnérabilité dans Fortinet FortiOS (CVE-2024-21762)")]).findings
+    assert [(f.establishment, f.attrs["version"]) for f in found] == [("d", "version unknown")]
+    found = INDEX.match([obs(text="Citrix publie un correctif pour NetScaler ADC")]).findings
+    assert [(f.establishment, f.reason, f.attrs["version"]) for f in found] == [("d", "product-mention", "13.1-49.13")]
+
+
+# -- names, and what is set aside ------------------------------------------------------------------------------
+
+
+def test_generic_or_shared_names_never_match() -> None:
+    index = MatchIndex(
+        registry(
+            est("1", name="Centre Hospitalier", aliases=("CH Lens",)),
+            est("2", name="Pharmacie de la Gare"),
+            est("3", name="Pharmacie de la Gare"),
+        ),
+        benign=None,
+    )
+    assert {(u[0], u[1]) for u in index.unsafe_names} == {
+        ("1", "Centre Hospitalier"),
+        ("2", "Pharmacie de la Gare"),
+        ("3", "Pharmacie de la Gare"),
+    }
+    found = index.match([obs(text="Le Centre Hospitalier de Lens (CH Lens) et la Pharmacie de la Gare")]).findings
+    assert [(f.establishment, f.asset) for f in found] == [("1", "CH Lens")]
+
+
+def test_suppressed_indicators_carry_their_list_and_entry() -> None:
+    lists = BenignLists.from_entries(networks=[("8.8.8.0/24", "warninglist:public-dns-v4")])
+    index = MatchIndex(registry(est("a", networks=["147.210.0.0/16"])), benign=lists)
+    result = index.match(
+        [obs(Indicator(T.IPV4, "8.8.8.8"), Indicator(T.IPV4, "147.210.1.1"), Indicator(T.IPV4, "10.0.0.1"))]
+    )
+    assert [(s.indicator.value, s.list, s.feed, s.entry) for s in result.suppressed] == [
+        ("8.8.8.8", "warninglist:public-dns-v4", "f", "e1"),
+        ("10.0.0.1", "private-or-reserved", "f", "e1"),
+    ]
+    assert [f.establishment for f in result.findings] == ["a"]
+
+
+def test_indicators_that_do_not_parse_are_skipped() -> None:
+    result = INDEX.match(
+        [
+            obs(
+                Indicator(T.IPV4, "300.1.1.1"),
+                Indicator(T.CIDR, "1.2.3.4/40"),
+                Indicator(T.ASN, "AS?"),
+                Indicator(T.URL, "nope"),
+            )
+        ]
+    )
+    assert result.findings == [] and result.suppressed == []
+
+
+def test_the_most_specific_network_is_the_asset() -> None:
+    index = MatchIndex(registry(est("a", networks=["147.210.0.0/16", "147.210.8.0/24"])), benign=None)
+    found = index.match([obs(Indicator(T.IPV4, "147.210.8.1"), Indicator(T.IPV4, "147.210.9.1"))]).findings
+    assert [(f.indicator.value, f.asset) for f in found] == [
+        ("147.210.8.1", "147.210.8.0/24"),
+        ("147.210.9.1", "147.210.0.0/16"),
+    ]

@@ -77,3 +77,13 @@ def test_check_warns_of_expired_inhibitions(example: Path) -> None:
     result = alertd(example, "check")
     assert result.returncode == 0
     assert f"{path}:9:5: warning: inhibition expired on 2020-01-01" in result.stderr
+
+
+def test_allowlisted_indicator_is_set_aside_with_its_reason(example: Path) -> None:
+    example.write_text(example.read_text() + "allowlist: allowlist.yaml\n")
+    (example.parent / "allowlist.yaml").write_text(
+        "allowlist:\n  - {value: 84.247.157.112, reason: the CHU's own honeypot}\n"
+    )
+    records = [json.loads(line) for line in alertd(example, "poll", "--dry-run", "--feed", "feodo").stdout.splitlines()]
+    mine = [r for r in records if r["indicator"] == "84.247.157.112"]
+    assert mine == [{**mine[0], "suppressed": "allowlist: the CHU's own honeypot"}] and "establishment" not in mine[0]
