@@ -22,7 +22,7 @@ from urllib.parse import unquote, urljoin, urlsplit
 
 from ..errors import ParseError
 from ..model import Indicator, IndicatorType, Observation, Product, VersionRange
-from .jsondoc import load_json
+from .jsondoc import load_json, utc_timestamp
 from .nvd import split_cpe
 
 if TYPE_CHECKING:
@@ -170,7 +170,8 @@ def _common(document: dict[str, Any], advisory: str) -> _Common:
         advisory=advisory,
         title=_text(document.get("title")) or advisory,
         link=_url(own.get("url")) if own else None,
-        published=_timestamp(tracking.get("current_release_date")) or _timestamp(tracking.get("initial_release_date")),
+        published=utc_timestamp(tracking.get("current_release_date"))
+        or utc_timestamp(tracking.get("initial_release_date")),
         attrs=attrs,
     )
 
@@ -414,7 +415,7 @@ def _listing(text: str, base: str) -> list[str]:
         if not line or line.startswith("#"):
             continue
         path, _, stamp = line.partition(",")
-        first.setdefault(path.strip().strip('"').strip(), _timestamp(stamp.strip().strip('"')))
+        first.setdefault(path.strip().strip('"').strip(), utc_timestamp(stamp.strip().strip('"')))
     entries = list(first.items())
     if any(when is not None for _, when in entries):
         entries.sort(key=lambda e: e[1] or datetime.min.replace(tzinfo=UTC), reverse=True)
@@ -443,7 +444,7 @@ def _rolie(feed: dict[str, Any], base: str) -> list[str]:
             links = [link for link in _list(entry.get("link")) if isinstance(link, dict)]
             href = next((link.get("href") for link in links if link.get("rel") == "self"), None)
         if isinstance(href, str):
-            entries.append((href, _timestamp(entry.get("updated")) or _timestamp(entry.get("published"))))
+            entries.append((href, utc_timestamp(entry.get("updated")) or utc_timestamp(entry.get("published"))))
     entries.sort(key=lambda e: e[1] or datetime.min.replace(tzinfo=UTC), reverse=True)
     return _resolve([href for href, _ in entries], base, rooted=True)
 
@@ -483,17 +484,6 @@ def _load(feed: FeedConfig, body: bytes) -> Any:
         "the CSAF document",
         "a truncated download, an HTML page, or an index the format could not recognise gives this",
     )
-
-
-def _timestamp(value: Any) -> datetime | None:
-    """CSAF dates as aware UTC (``…T06:00:00.000000Z`` and ``…T20:08:00.000Z`` both occur)."""
-    if not isinstance(value, str) or not value or len(value) > 64:
-        return None
-    try:
-        moment = datetime.fromisoformat(value.strip())
-    except ValueError:
-        return None
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
 def _url(value: Any) -> str | None:

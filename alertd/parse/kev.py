@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import ParseError
 from ..model import Indicator, IndicatorType, Observation, Product
-from .jsondoc import load_json
+from .jsondoc import load_json, unique_entries
 
 if TYPE_CHECKING:
     from ..config import FeedConfig
@@ -34,16 +34,7 @@ def parse(feed: FeedConfig, body: bytes) -> list[Observation]:
             f"feed {feed.id!r}: no 'vulnerabilities' list in the JSON document; this does not look like the "
             "CISA KEV catalog (format 'cisa-kev')"
         )
-    observations: list[Observation] = []
-    seen: set[str] = set()
-    for item in vulnerabilities:
-        if not isinstance(item, dict):
-            continue
-        observation = _observation(feed, item)
-        if observation is not None and observation.entry not in seen:
-            seen.add(observation.entry)
-            observations.append(observation)
-    return observations
+    return unique_entries(_observation(feed, item) for item in vulnerabilities if isinstance(item, dict))
 
 
 def _observation(feed: FeedConfig, item: dict[str, Any]) -> Observation | None:

@@ -15,14 +15,13 @@ from __future__ import annotations
 import hashlib
 import html
 import re
-from datetime import UTC, datetime
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
 from ..errors import ParseError
 from ..model import Indicator, Observation
 from .extract import FILE_EXTENSIONS, indicator_for, refang
-from .jsondoc import load_json
+from .jsondoc import load_json, unique_entries, utc_timestamp
 
 if TYPE_CHECKING:
     from ..config import FeedConfig
@@ -51,16 +50,7 @@ def parse(feed: FeedConfig, body: bytes) -> list[Observation]:
             f"feed {feed.id!r}: the document is not a JSON list of leak-site posts; format 'leak-victims' reads "
             "ransomwatch posts.json and ransomware.live recentvictims"
         )
-    observations: list[Observation] = []
-    seen: set[str] = set()
-    for post in data:
-        if not isinstance(post, dict):
-            continue
-        observation = _observation(feed, post)
-        if observation is not None and observation.entry not in seen:
-            seen.add(observation.entry)
-            observations.append(observation)
-    return observations
+    return unique_entries(_observation(feed, post) for post in data if isinstance(post, dict))
 
 
 def clean_title(raw: str) -> str:
@@ -111,7 +101,7 @@ def _observation(feed: FeedConfig, post: dict[str, Any]) -> Observation | None:
         indicators=tuple(indicators),
         text=words[:MAX_TITLE],
         link=_link(post.get("post_url")),
-        published=_timestamp(post.get("published")) or _timestamp(discovered),
+        published=utc_timestamp(post.get("published")) or utc_timestamp(discovered),
         attrs=MappingProxyType(attrs),
     )
 
@@ -157,14 +147,3 @@ def _one_line(value: Any, limit: int) -> str:
     if not isinstance(value, str):
         return ""
     return _WHITESPACE.sub(" ", _CONTROL.sub(" ", value[: limit * 4])).strip()[:limit]
-
-
-def _timestamp(value: Any) -> datetime | None:
-    """``YYYY-MM-DD HH:MM:SS.ffffff`` (no zone: UTC), or any ISO 8601 form, as an aware UTC datetime."""
-    if not isinstance(value, str) or not value.strip() or len(value) > 64:
-        return None
-    try:
-        moment = datetime.fromisoformat(value.strip())
-    except ValueError:
-        return None
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)

@@ -22,7 +22,7 @@ from urllib.parse import urljoin
 from ..errors import ParseError
 from ..model import Indicator, Observation
 from .extract import indicator_for
-from .jsondoc import load_json
+from .jsondoc import load_json, unique_entries
 
 if TYPE_CHECKING:
     from ..config import FeedConfig
@@ -116,13 +116,7 @@ def read(feed: FeedConfig, body: bytes) -> MispResult:
             '({"response": [{"Event": ...}]}); for a MISP feed, point the url at its manifest.json'
         )
     counts = _Counts()
-    observations: list[Observation] = []
-    seen: set[str] = set()
-    for event in events:
-        for observation in _event_observations(feed, event, counts):
-            if observation.entry not in seen:
-                seen.add(observation.entry)
-                observations.append(observation)
+    observations = unique_entries(o for event in events for o in _event_observations(feed, event, counts))
     return MispResult(observations, len(events), counts.attributes, counts.not_ids, counts.unsupported, counts.invalid)
 
 

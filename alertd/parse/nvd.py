@@ -11,14 +11,13 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator, Mapping
-from datetime import UTC, datetime
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote
 
 from ..errors import ParseError
 from ..model import Indicator, IndicatorType, Observation, Product, VersionRange
-from .jsondoc import load_json
+from .jsondoc import load_json, unique_entries, utc_timestamp
 
 if TYPE_CHECKING:
     from ..config import FeedConfig
@@ -61,13 +60,7 @@ def parse(feed: FeedConfig, body: bytes) -> list[Observation]:
             f"feed {feed.id!r}: neither an NVD CVE API 2.0 page (a 'vulnerabilities' list) nor an NVD 1.1 feed "
             "file (a 'CVE_Items' list); check that the url serves NVD CVE JSON (format 'nvd-json')"
         )
-    observations: list[Observation] = []
-    seen: set[str] = set()
-    for record in records:
-        observation = read(feed, record) if isinstance(record, dict) else None
-        if observation is not None and observation.entry not in seen:
-            seen.add(observation.entry)
-            observations.append(observation)
+    observations = unique_entries(read(feed, record) for record in records if isinstance(record, dict))
     if records and not observations:
         raise ParseError(
             f"feed {feed.id!r}: none of the {len(records)} records is an NVD CVE record with a CVE id; "
@@ -185,7 +178,7 @@ def _observation(
         products=products,
         text=description,
         link=NVD_LINK.format(cve=cve_id),
-        published=_timestamp(published),
+        published=utc_timestamp(published),
         attrs=MappingProxyType({k: v for k, v in attrs.items() if v}),
         exploited=exploited,
     )
@@ -334,17 +327,6 @@ def _english(descriptions: Any) -> str:
     texts = [d for d in _list(descriptions) if isinstance(d, dict) and isinstance(d.get("value"), str)]
     chosen = next((d for d in texts if str(d.get("lang", "")).lower().startswith("en")), texts[0] if texts else None)
     return _clean(chosen["value"], MAX_TEXT) if chosen else ""
-
-
-def _timestamp(value: Any) -> datetime | None:
-    """NVD dates as aware UTC: 1.1 writes ``2019-09-26T00:00Z``, 2.0 ``2023-10-18T18:04:18.493`` (UTC, unmarked)."""
-    if not isinstance(value, str) or len(value) > 64:
-        return None
-    try:
-        moment = datetime.fromisoformat(value.strip())
-    except ValueError:
-        return None
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
 def _clean(text: str, limit: int = MAX_FIELD) -> str:

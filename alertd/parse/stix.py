@@ -24,7 +24,7 @@ from stix2patterns.v21.pattern import Pattern as Pattern21  # type: ignore[impor
 from ..errors import ParseError
 from ..model import Indicator, Observation
 from .extract import indicator_for
-from .jsondoc import load_json
+from .jsondoc import load_json, utc_timestamp
 
 if TYPE_CHECKING:
     from ..config import FeedConfig
@@ -111,7 +111,7 @@ def _latest_indicators(objects: list[dict[str, Any]]) -> dict[str, dict[str, Any
 
 
 def _modified(obj: dict[str, Any]) -> datetime:
-    return _timestamp(obj.get("modified")) or _timestamp(obj.get("created")) or datetime.min.replace(tzinfo=UTC)
+    return utc_timestamp(obj.get("modified")) or utc_timestamp(obj.get("created")) or datetime.min.replace(tzinfo=UTC)
 
 
 def _malware_names(objects: list[dict[str, Any]]) -> dict[str, list[str]]:
@@ -291,7 +291,7 @@ def _observation(
         title=title[: MAX_TITLE * 2],
         indicators=tuple(indicators),
         text=description,
-        published=_timestamp(obj.get("valid_from")) or _timestamp(obj.get("created")),
+        published=utc_timestamp(obj.get("valid_from")) or utc_timestamp(obj.get("created")),
         attrs=MappingProxyType(attrs),
     )
 
@@ -310,15 +310,3 @@ def _text(value: Any, limit: int) -> str:
 
 def _one_line(text: str) -> str:
     return _WHITESPACE.sub(" ", text).strip()
-
-
-def _timestamp(value: Any) -> datetime | None:
-    """A STIX timestamp (``2015-05-15T09:12:16.432678Z``) as an aware UTC datetime."""
-    text = _text(value, 64)
-    if not text:
-        return None
-    try:
-        moment = datetime.fromisoformat(text)
-    except ValueError:
-        return None
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
