@@ -118,7 +118,10 @@ class Engine:
         if observations is None:
             self.store.record_fetch(feed.id, now, result.validators, None)
             report.not_modified = True
-            flog.info("feed not modified")
+            # Still listed: what the feed said is evaluated again, so a finding whose re-notification interval
+            # has passed is told again, and its last sighting moves on, without parsing anything.
+            report.alerts = self.rematch(now, feed.id)
+            flog.info("feed not modified", alerts=report.alerts)
             return report
         delta = self.store.save_observations(feed.id, observations, now)
         matched = self.match(observations)
@@ -154,14 +157,15 @@ class Engine:
         report.ok, report.error, report.consecutive_failures = False, error, failures
         return report
 
-    def rematch(self, now: datetime) -> int:
-        """Match every entry the feeds list now against the current registry; queue what is new.
+    def rematch(self, now: datetime, feed: str | None = None) -> int:
+        """Match every entry the feeds (or one feed) list now against the current registry; queue what is due.
 
         After a reload, an establishment added to the registry (or a network added to one) is matched against
-        what the feeds already said, without waiting for them to change. Returns the number of new alerts.
+        what the feeds already said, without waiting for them to change; after a poll that found its feed
+        unchanged, re-notifications fall due. Returns the number of new alerts.
         """
         queued = 0
-        for feed_id, observations in self.store.listed_observations().items():
+        for feed_id, observations in self.store.listed_observations(feed).items():
             if feed_id not in {f.id for f in self.config.feeds}:
                 continue
             matched = self.match(observations)
@@ -169,7 +173,8 @@ class Engine:
             alerts = self.decide(matched, now)
             self.store.save_findings(matched.findings, alerts, now)
             queued += len(alerts)
-        log.info("registry re-matched against listed entries", alerts=queued)
+        if feed is None:
+            log.info("registry re-matched against listed entries", alerts=queued)
         return queued
 
     def inhibit(self, matched: MatchResult, now: datetime) -> list[tuple[Finding, Inhibition]]:
@@ -349,21 +354,22 @@ class Engine:
         """Try every due delivery once, as many at a time as the transport allows (DESIGN §4)."""
         report = FlushReport()
         gate = asyncio.Semaphore(max(1, getattr(transport, "concurrency", 1)))
+        now = now or utcnow()
 
         async def one(d: Delivery) -> None:
             async with gate:
-                await self._deliver(d, transport, report)
+                await self._deliver(d, transport, report, now)
 
-        await asyncio.gather(*(one(d) for d in self.store.due_deliveries(now or utcnow())))
+        await asyncio.gather(*(one(d) for d in self.store.due_deliveries(now)))
         return report
 
-    async def _deliver(self, d: Delivery, transport: Transport, report: FlushReport) -> None:
+    async def _deliver(self, d: Delivery, transport: Transport, report: FlushReport, now: datetime) -> None:
         started = time.monotonic()
-        outcome = await self._attempt(d, transport, report)
+        outcome = await self._attempt(d, transport, report, now)
         if self.on_send is not None:
             self.on_send(outcome, time.monotonic() - started)
 
-    async def _attempt(self, d: Delivery, transport: Transport, report: FlushReport) -> str:
+    async def _attempt(self, d: Delivery, transport: Transport, report: FlushReport, now: datetime) -> str:
         """One attempt: sent only once the server accepted it; temporary failures retried with back-off."""
         dlog = log.bind(delivery=d.id, establishment=d.establishment)
         self.store.mark_sending(d.id)
@@ -375,7 +381,7 @@ class Engine:
                 report.failed += 1
                 dlog.error("delivery failed", error=str(exc), attempts=d.attempts + 1)
             else:
-                retry_at = utcnow() + backoff(d.attempts + 1)
+                retry_at = now + backoff(d.attempts + 1)
                 self.store.mark_retry(d.id, str(exc), retry_at)
                 report.retrying += 1
                 dlog.warning("delivery deferred", error=str(exc), retry_at=retry_at.isoformat())
@@ -397,7 +403,7 @@ class Engine:
             never = {r: v for r, v in result.refused.items() if r not in later}
             why = "; ".join(f"{r}: {code} {text}" for r, (code, text) in result.refused.items())
             if later:
-                retry = self.store.split_delivery(d.id, later, why, utcnow() + backoff(1))
+                retry = self.store.split_delivery(d.id, later, why, now + backoff(1))
                 dlog.warning("recipients deferred", recipients=later, retry_delivery=retry, error=why)
                 report.retrying += 1
             if never:

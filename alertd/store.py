@@ -421,13 +421,13 @@ class Store:
             )
         return ObservationDelta(new, changed, unchanged, len(gone))
 
-    def listed_observations(self) -> dict[str, list[Observation]]:
-        """Every entry the feeds list now (not delisted), per feed: what a new registry is matched against."""
+    def listed_observations(self, feed: str | None = None) -> dict[str, list[Observation]]:
+        """Every entry the feeds (or one feed) list now, per feed: what a new registry is matched against."""
+        query = "SELECT feed, body FROM observations WHERE delisted_at IS NULL"
+        rows = self.db.execute(query + " AND feed = ?", (feed,)) if feed else self.db.execute(query + " ORDER BY feed")
         result: dict[str, list[Observation]] = {}
-        for feed, body in self.db.execute(
-            "SELECT feed, body FROM observations WHERE delisted_at IS NULL ORDER BY feed"
-        ):
-            result.setdefault(feed, []).append(observation_from_json(body))
+        for feed_id, body in rows:
+            result.setdefault(feed_id, []).append(observation_from_json(body))
         return result
 
     def cve_products(self) -> dict[str, list[Product]]:
