@@ -75,7 +75,7 @@ def test_a_recipient_refused_for_now_gets_the_same_message_later(
     assert flush(engine, settings, NOW)[0] == 3
     first = [m for m in server.messages if CHU[0] in m.rcpt_tos]
     assert len(first) == 1 and first[0].rcpt_tos == (CHU[0],)
-    split = [d for d in engine.store.deliveries("pending")]
+    split = engine.store.deliveries("pending")
     assert [d.recipients for d in split] == [(CHU[1],)] and "450 4.2.1 mailbox busy" in (split[0].last_error or "")
     server.reject_recipient(CHU[1], "250 OK")
     assert flush(engine, settings, NOW + timedelta(hours=1))[0] == 1
