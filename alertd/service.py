@@ -23,6 +23,7 @@ from .fetch import Fetcher
 from .httpapi import HealthServer, HealthSnapshot
 from .logs import get_logger
 from .metrics import Metrics
+from .model import FeedKind
 from .notify import Notifier
 from .policy import digest_may_go, repeated_wall_time
 from .registry import RegistryCache
@@ -78,8 +79,14 @@ async def run_cycle(config: Config) -> CycleReport:
     engine = Engine(config, store)
     report = CycleReport()
     try:
+        # Vulnerability catalogues first: an advisory naming a CVE is matched through the products they give it.
+        catalogues = [f for f in config.feeds if f.kind is FeedKind.VULNERABILITY]
+        others = [f for f in config.feeds if f.kind is not FeedKind.VULNERABILITY]
         async with Fetcher(user_agent=user_agent(config)) as fetcher:
-            report.polls = list(await asyncio.gather(*(engine.poll(f, fetcher) for f in config.feeds)))
+            first = await asyncio.gather(*(engine.poll(f, fetcher) for f in catalogues))
+            then = await asyncio.gather(*(engine.poll(f, fetcher) for f in others))
+        by_id = {p.feed: p for p in (*first, *then)}
+        report.polls = [by_id[f.id] for f in config.feeds]
         now = utcnow()
         digests = due_digests(config.subscriptions, store, config, now)
         await _dispatch_and_flush(engine, store, report, now, digests)
