@@ -48,6 +48,7 @@ def build_parser() -> argparse.ArgumentParser:
     history = sub.add_parser("history", help="who was warned of what, when, by which message")
     history.add_argument("--establishment", metavar="ID")
     history.add_argument("--json", action="store_true", help="one JSON object per line")
+    history.add_argument("--limit", type=int, default=None, metavar="N", help="only the N most recent")
     digest = sub.add_parser("digest", help="send the due digests now, out of schedule")
     digest.add_argument("--now", action="store_true", required=True, help="required: send now")
     digest.add_argument("--subscription", action="append", metavar="NAME", help="only this digest (repeatable)")
@@ -81,11 +82,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "preview":
             return cmd_preview(config, args.establishment, args.format)
         if args.command == "history":
-            return cmd_history(config, args.establishment, args.json)
+            return cmd_history(config, args.establishment, args.json, args.limit)
         if args.command == "digest":
             return asyncio.run(cmd_digest(config, args.subscription))
     except AlertdError as exc:
         print(f"alertd: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    except Exception:  # a bug: logged with its traceback, and never mistaken for an invalid configuration (1)
+        logs.get_logger("alertd").exception("alertd failed")
         return EXIT_FAILED
     raise AssertionError(args.command)  # pragma: no cover - argparse only lets known commands through
 
@@ -142,6 +146,8 @@ def format_cycle(config: Config, report: CycleReport) -> str:
     lines.append(f"findings: {findings}; new alerts queued: {alerts}")
     f = report.flush
     lines.append(f"emails: {report.emails} written to the outbox; delivered {f.sent} via {report.transport}")
+    if f.left_to_other:
+        lines.append("  the outbox is left to the alertd daemon running on this state directory: it sends them")
     if f.retrying or f.failed:
         lines.append(f"  {f.retrying} deferred for retry, {f.failed} failed: {'; '.join(dict.fromkeys(f.errors))}")
     lines.append(f"state: {config.settings.state_dir / 'alertd.sqlite3'}")
@@ -221,7 +227,7 @@ def cmd_preview(config: Config, establishment: str, fmt: str) -> int:
     est = config.registry.establishments.get(establishment)
     if est is None:
         print(f"alertd: no establishment has id {establishment!r}", file=sys.stderr)
-        return EXIT_INVALID
+        return EXIT_USAGE
     store = Store.in_state_dir(config.settings.state_dir)
     try:
         items = store.queued_alerts(establishment=establishment).get(establishment, [])
@@ -245,10 +251,10 @@ def cmd_preview(config: Config, establishment: str, fmt: str) -> int:
     return EXIT_OK
 
 
-def cmd_history(config: Config, establishment: str | None, as_json: bool) -> int:
+def cmd_history(config: Config, establishment: str | None, as_json: bool, limit: int | None) -> int:
     store = Store.in_state_dir(config.settings.state_dir)
     try:
-        rows = store.history(establishment)
+        rows = store.history(establishment, limit)
     finally:
         store.close()
     for row in rows:
@@ -265,6 +271,9 @@ def cmd_history(config: Config, establishment: str | None, as_json: bool) -> int
 
 async def cmd_digest(config: Config, only: list[str] | None) -> int:
     digests = [s.name for s in config.subscriptions if s.digest and (not only or s.name in only)]
+    if not digests:
+        print("alertd: no digest subscription in the configuration; nothing to send", file=sys.stderr)
+        return EXIT_OK
     unknown = set(only or ()) - {s.name for s in config.subscriptions if s.digest}
     if unknown:
         print(f"alertd: no digest subscription named {', '.join(sorted(unknown))}", file=sys.stderr)
@@ -282,7 +291,7 @@ def cmd_outbox(config: Config, state: str | None, retry_id: int | None) -> int:
         if retry_id is not None:
             if not store.requeue(retry_id, utcnow()):
                 print(f"alertd: no failed delivery with id {retry_id}", file=sys.stderr)
-                return EXIT_INVALID
+                return EXIT_USAGE
             print(f"delivery {retry_id} re-queued")
             return EXIT_OK
         for d in store.deliveries(state):

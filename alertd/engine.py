@@ -13,7 +13,7 @@ import random
 import re
 import time
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
@@ -23,10 +23,10 @@ import jinja2
 
 from . import policy
 from .benign import Allowlist
-from .config import Config, FeedConfig, Inhibition
+from .config import Config, FeedConfig, Inhibition, Subscription
 from .deliver import Transport
 from .errors import FeedError, PermanentDeliveryError, TemporaryDeliveryError
-from .fetch import Fetcher, Validators, redact_url
+from .fetch import Fetcher, FetchResult, Validators, redact_url
 from .logs import get_logger
 from .match import MatchIndex, MatchResult
 from .model import Alert, Finding, IndicatorType, Observation
@@ -72,6 +72,7 @@ class FlushReport:
     retrying: int = 0
     failed: int = 0
     errors: list[str] = field(default_factory=list)
+    left_to_other: bool = False  # another alertd process holds the outbox: it sends
 
 
 class Engine:
@@ -84,6 +85,7 @@ class Engine:
         self.index = make_index(config)
         self.templates = make_environment(config.settings.templates_dir)
         self.signer = make_signer(config)
+        self.drop_orphans()
 
     def reload(self, config: Config) -> None:
         """Adopt a new, already validated configuration (index and templates built before the swap)."""
@@ -92,6 +94,19 @@ class Engine:
     def adopt(self, prepared: Prepared) -> None:
         """Swap in what :func:`prepare` built, all at once (from the event loop: no poll sees half of it)."""
         self.config, self.index, self.templates, self.signer = prepared
+        self.drop_orphans()
+
+    def drop_orphans(self) -> None:
+        """Forget queued alerts whose subscription or establishment the configuration no longer has.
+
+        Their findings then count as never told, so the next match queues them again under the current rules
+        instead of leaving them waiting forever for a digest that no longer exists.
+        """
+        dropped = self.store.drop_queued_alerts_except(
+            [s.name for s in self.config.subscriptions], list(self.config.registry.establishments)
+        )
+        if dropped:
+            log.warning("queued alerts of removed subscriptions or establishments dropped", alerts=dropped)
 
     # -- polling ----------------------------------------------------------------------------------------
 
@@ -114,7 +129,22 @@ class Engine:
             flog.exception("feed parser crashed")
             return self._failed(feed, report, f"internal error while reading the feed: {exc!r}", now)
 
-        now = now or utcnow()
+        try:
+            return self._record(feed, report, result, observations, now or utcnow())
+        except Exception as exc:  # a store or matching failure fails this poll, not the cycle or the daemon
+            flog.exception("feed processing failed")
+            return self._failed(feed, report, f"internal error while processing the feed: {exc!r}", now)
+
+    def _record(
+        self,
+        feed: FeedConfig,
+        report: PollReport,
+        result: FetchResult,
+        observations: list[Observation] | None,
+        now: datetime,
+    ) -> PollReport:
+        """Store a fetched feed's entries, match them and queue what policy decides."""
+        flog = log.bind(feed=feed.id)
         if observations is None:
             self.store.record_fetch(feed.id, now, result.validators, None)
             report.not_modified = True
@@ -214,6 +244,8 @@ class Engine:
         ``immediate`` takes the alerts that go out at once (except those waiting for quiet hours to end);
         ``subscriptions`` takes the alerts queued for those digests.
         """
+        if not immediate and not subscriptions:
+            return []
         settings = self.config.settings
         subs = {s.name: s for s in self.config.subscriptions}
         local = now.astimezone(settings.timezone)
@@ -222,47 +254,66 @@ class Engine:
         resolved = self.store.resolved_untold() if subscriptions else {}
         created: list[int] = []
         for est_id, items in queued.items():
-            items = [
-                q
-                for q in items
-                if q.alert.subscription in subscriptions
-                or not policy.held(q.alert, subs.get(q.alert.subscription), local)
-            ]
-            est = self.config.registry.establishments.get(est_id)
-            if est is None:
-                log.warning("alerts for an establishment no longer in the registry", establishment=est_id)
+            try:
+                delivery = self._dispatch_one(est_id, items, subs, subscriptions, resolved, local, now)
+            except Exception:  # one establishment's failure (a broken template, say) must not stop the others
+                log.exception("dispatch failed; its alerts stay queued", establishment=est_id)
                 continue
-            if not items:
-                continue
-            closed = resolved.get(est_id, [])
-            email = self.compose(est, items, now, closed)
-            if email is None:
-                log.warning("establishment has no contact for these alerts", establishment=est_id)
-                continue
-            msg, to = email
-            if self.signer is not None:
-                try:
-                    msg = self.signer.sign(msg)
-                except SigningError as exc:
-                    # Never fall back to an unsigned warning: the alerts stay queued until signing works.
-                    log.error("signing failed; alerts stay queued", establishment=est_id, error=str(exc))
-                    continue
-            delivery = self.store.enqueue_email(
-                establishment=est_id,
-                alert_ids=[q.id for q in items],
-                finding_keys=[q.alert.finding.key for q in items],
-                message_id=str(msg["Message-ID"]),
-                sender=parseaddr(settings.sender_from)[1],
-                recipients=to,
-                subject=str(msg["Subject"]),
-                message=msg.as_bytes(),
-                now=now,
-            )
-            if closed:
-                self.store.mark_resolved_told([f.key for f in closed], now)
-            log.info("email queued", establishment=est_id, delivery=delivery, alerts=len(items), recipients=len(to))
-            created.append(delivery)
+            if delivery is not None:
+                created.append(delivery)
         return created
+
+    def _dispatch_one(
+        self,
+        est_id: str,
+        items: list[QueuedAlert],
+        subs: Mapping[str, Subscription],
+        subscriptions: Sequence[str],
+        resolved: Mapping[str, list[Finding]],
+        local: datetime,
+        now: datetime,
+    ) -> int | None:
+        """One establishment's email for its queued alerts into the outbox; None when nothing is to go."""
+        settings = self.config.settings
+        items = [
+            q
+            for q in items
+            if q.alert.subscription in subscriptions or not policy.held(q.alert, subs.get(q.alert.subscription), local)
+        ]
+        est = self.config.registry.establishments.get(est_id)
+        if est is None:
+            log.warning("alerts for an establishment no longer in the registry", establishment=est_id)
+            return None
+        if not items:
+            return None
+        closed = resolved.get(est_id, [])
+        email = self.compose(est, items, now, closed)
+        if email is None:
+            log.warning("establishment has no contact for these alerts", establishment=est_id)
+            return None
+        msg, to = email
+        if self.signer is not None:
+            try:
+                msg = self.signer.sign(msg)
+            except SigningError as exc:
+                # Never fall back to an unsigned warning: the alerts stay queued until signing works.
+                log.error("signing failed; alerts stay queued", establishment=est_id, error=str(exc))
+                return None
+        delivery = self.store.enqueue_email(
+            establishment=est_id,
+            alert_ids=[q.id for q in items],
+            finding_keys=[q.alert.finding.key for q in items],
+            message_id=str(msg["Message-ID"]),
+            sender=parseaddr(settings.sender_from)[1],
+            recipients=to,
+            subject=str(msg["Subject"]),
+            message=msg.as_bytes(),
+            now=now,
+        )
+        if closed:
+            self.store.mark_resolved_told([f.key for f in closed], now)
+        log.info("email queued", establishment=est_id, delivery=delivery, alerts=len(items), recipients=len(to))
+        return delivery
 
     def compose(
         self, est: Establishment, items: Sequence[QueuedAlert], now: datetime, resolved: Sequence[Finding] = ()
@@ -353,6 +404,10 @@ class Engine:
     async def flush(self, transport: Transport, now: datetime | None = None) -> FlushReport:
         """Try every due delivery once, as many at a time as the transport allows (DESIGN §4)."""
         report = FlushReport()
+        if not self.store.claim_sender():
+            log.info("another alertd process is sending the outbox; it will deliver what was queued")
+            report.left_to_other = True
+            return report
         gate = asyncio.Semaphore(max(1, getattr(transport, "concurrency", 1)))
         now = now or utcnow()
 

@@ -18,7 +18,7 @@ from . import __version__
 from .config import Config, Subscription, load_config
 from .deliver import Transport, make_transport
 from .engine import Engine, FlushReport, PollReport, poll_delay, prepare, stale_feeds, utcnow
-from .errors import ConfigError, DeliveryError
+from .errors import ConfigError, DeliveryError, StoreError
 from .fetch import Fetcher
 from .httpapi import HealthServer, HealthSnapshot
 from .logs import get_logger
@@ -158,6 +158,7 @@ class Daemon:
         self.background: set[asyncio.Task[None]] = set()
         self.stale: set[str] = set()
         self.reloading: asyncio.Task[None] | None = None
+        self.reload_again = False
         self.health = HealthSnapshot()
         self.metrics = Metrics(self.health.last_success, self.health.outbox)
         self.metrics.set_feeds(f.id for f in config.feeds)
@@ -260,8 +261,19 @@ class Daemon:
         """Every 30 s: immediate alerts left queued (by a stop, say) are dispatched; due retries are sent."""
         await self.deliver(immediate=True)
 
-    def schedule(self) -> None:
-        """(Re)create every job from the current configuration."""
+    def schedule(self, previous: Config | None = None) -> None:
+        """(Re)create every job from the current configuration.
+
+        After a reload, a feed whose settings did not change keeps its next poll time (and so its back-off);
+        a new or changed feed is polled at once.
+        """
+        kept: dict[str, datetime] = {}
+        if previous is not None:
+            before = {f.id: f for f in previous.feeds}
+            for feed in self.engine.config.feeds:
+                job = self.scheduler.get_job(f"poll:{feed.id}")
+                if job is not None and job.next_run_time is not None and before.get(feed.id) == feed:
+                    kept[feed.id] = job.next_run_time
         for job in self.scheduler.get_jobs():
             job.remove()
         now = utcnow()
@@ -271,7 +283,7 @@ class Daemon:
                 IntervalTrigger(seconds=feed.interval.total_seconds()),
                 args=(feed.id,),
                 id=f"poll:{feed.id}",
-                next_run_time=now,
+                next_run_time=kept.get(feed.id, now),
             )
         for sub in self.engine.config.subscriptions:
             if sub.digest:
@@ -287,9 +299,19 @@ class Daemon:
     # -- lifecycle --------------------------------------------------------------------------------------
 
     def request_reload(self) -> None:
-        """SIGHUP: start a reload unless one is running (another SIGHUP meanwhile is folded into it)."""
+        """SIGHUP: start a reload; one arriving during a reload runs another once that one ends."""
         if self.reloading is None or self.reloading.done():
             self.reloading = asyncio.get_running_loop().create_task(self.reload())
+            self.reloading.add_done_callback(self._reloaded)
+        else:
+            self.reload_again = True
+
+    def _reloaded(self, task: asyncio.Task[None]) -> None:
+        if not task.cancelled() and task.exception() is not None:
+            log.error("reload crashed", error=repr(task.exception()))
+        if self.reload_again:
+            self.reload_again = False
+            self.request_reload()
 
     async def reload(self) -> None:
         """Validate every file again and build the new index in a worker thread, so the loop keeps serving
@@ -299,6 +321,7 @@ class Daemon:
         try:
             config = await asyncio.to_thread(load_config, self.config_path, self.registry_cache)
             prepared = await asyncio.to_thread(prepare, config)
+            transport = make_transport(config.settings)  # a delivery change (host, password) applies too
         except ConfigError as exc:
             for problem in exc.problems:
                 log.error("reload refused", problem=str(problem))
@@ -308,10 +331,14 @@ class Daemon:
             log.exception("reload failed")
             self.notifier.ready(f"reload failed: {exc}; old config running")
             return
-        self.engine.adopt(prepared)
+        previous = self.engine.config
+        async with self.send_lock:  # never swap the transport under a send
+            self.engine.adopt(prepared)
+            old_transport, self.transport = self.transport, transport
+        await old_transport.close()
         self.config = config
         self.metrics.set_feeds(f.id for f in config.feeds)
-        self.schedule()
+        self.schedule(previous)
         if self.engine.rematch(utcnow()):
             self.dispatch_soon()
         self.refresh_health()
@@ -332,6 +359,10 @@ class Daemon:
             await asyncio.sleep(interval)
 
     async def run(self) -> int:
+        if not self.store.claim_sender():
+            raise StoreError(
+                f"another alertd daemon is running on {self.store.path.parent}; stop it first (one per state_dir)"
+            )
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, self.stop.set)

@@ -7,7 +7,9 @@ transaction that marks its alerts as dispatched, so a crash can neither lose nor
 
 from __future__ import annotations
 
+import fcntl
 import json
+import os
 import sqlite3
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -275,6 +277,7 @@ class Store:
     def __init__(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
+        self._sender_fd: int | None = None
         self.db = sqlite3.connect(path, isolation_level=None, timeout=30.0)
         self.db.row_factory = sqlite3.Row
         self.db.execute("PRAGMA journal_mode=WAL")
@@ -288,6 +291,27 @@ class Store:
 
     def close(self) -> None:
         self.db.close()
+        if self._sender_fd is not None:
+            os.close(self._sender_fd)  # releases the lock
+            self._sender_fd = None
+
+    def claim_sender(self) -> bool:
+        """Become the one process that sends the outbox (an advisory lock beside the database).
+
+        Only the holder sends, so two alertd processes (the daemon and an operator's ``run --once``) never send
+        the same delivery, and the holder may retry what a dead process left in ``sending``. False when another
+        live process holds it.
+        """
+        if self._sender_fd is not None:
+            return True
+        fd = os.open(self.path.with_name(self.path.name + ".send-lock"), os.O_CREAT | os.O_RDWR, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            return False
+        self._sender_fd = fd
+        return True
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
@@ -529,6 +553,22 @@ class Store:
             )
         return grouped
 
+    def drop_queued_alerts_except(self, subscriptions: Sequence[str], establishments: Sequence[str]) -> int:
+        """Delete undelivered alerts of other subscriptions or establishments; returns how many."""
+        with self.transaction() as db:
+            db.execute("CREATE TEMP TABLE IF NOT EXISTS keep_sub (name TEXT PRIMARY KEY)")
+            db.execute("CREATE TEMP TABLE IF NOT EXISTS keep_est (id TEXT PRIMARY KEY)")
+            db.execute("DELETE FROM keep_sub")
+            db.execute("DELETE FROM keep_est")
+            db.executemany("INSERT OR IGNORE INTO keep_sub VALUES (?)", ((n,) for n in subscriptions))
+            db.executemany("INSERT OR IGNORE INTO keep_est VALUES (?)", ((e,) for e in establishments))
+            cur = db.execute(
+                """DELETE FROM alerts WHERE delivery IS NULL
+                   AND (subscription NOT IN (SELECT name FROM keep_sub)
+                        OR establishment NOT IN (SELECT id FROM keep_est))"""
+            )
+        return cur.rowcount
+
     def enqueue_email(
         self,
         *,
@@ -638,7 +678,7 @@ class Store:
         with self.transaction() as db:
             db.executemany("UPDATE findings SET resolved_told = ? WHERE key = ?", ((_ts(now), k) for k in keys))
 
-    def history(self, establishment: str | None = None, limit: int = 1000) -> list[dict[str, Any]]:
+    def history(self, establishment: str | None = None, limit: int | None = None) -> list[dict[str, Any]]:
         """Who was warned of what, when, by which message: one row per alert that went into an email."""
         where = "WHERE a.establishment = ?" if establishment else ""
         args: tuple[Any, ...] = (establishment,) if establishment else ()
@@ -647,7 +687,7 @@ class Store:
                        o.recipients, o.created, o.sent_at
                 FROM alerts a JOIN outbox o ON o.id = a.delivery {where}
                 ORDER BY o.created DESC, a.id LIMIT ?""",
-            (*args, limit),
+            (*args, -1 if limit is None else limit),
         )
         result = []
         for row in rows:

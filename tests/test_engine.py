@@ -62,3 +62,35 @@ def test_a_crashing_parser_fails_its_feed_only(tmp_path: Path, monkeypatch: pyte
     state = store.feed_state("cisa-kev")
     assert state.consecutive_failures == 1 and state.last_error and "internal error" in state.last_error
     store.close()
+
+
+def test_a_renamed_digest_does_not_strand_its_queued_alerts(tmp_path: Path) -> None:
+    shutil.copytree(ROOT / "config", tmp_path / "config")
+    subs = tmp_path / "config" / "subscriptions.yaml"
+    store = Store(tmp_path / "s.sqlite3")
+    engine = Engine(load_config(tmp_path / "config" / "alertd.yaml"), store)
+
+    async def poll_all() -> None:
+        async with Fetcher() as fetcher:
+            for feed in engine.config.feeds:
+                await engine.poll(feed, fetcher, NOW)
+
+    asyncio.run(poll_all())
+    waiting = store.queued_alerts(subscriptions=["hospitals-daily"])
+    assert waiting and all(q.alert.subscription == "hospitals-daily" for qs in waiting.values() for q in qs)
+    subs.write_text(subs.read_text().replace("hospitals-daily", "hospitals-morning"))
+    engine.reload(load_config(tmp_path / "config" / "alertd.yaml"))
+    assert store.queued_alerts(subscriptions=["hospitals-daily"]) == {}
+    assert engine.rematch(NOW) == sum(len(qs) for qs in waiting.values())
+    again = store.queued_alerts(subscriptions=["hospitals-morning"])
+    assert {k: len(v) for k, v in again.items()} == {k: len(v) for k, v in waiting.items()}
+    store.close()
+
+
+def test_only_one_process_sends_the_outbox(tmp_path: Path) -> None:
+    first, second = Store(tmp_path / "s.sqlite3"), Store(tmp_path / "s.sqlite3")
+    assert first.claim_sender() and first.claim_sender()
+    assert not second.claim_sender()
+    first.close()
+    assert second.claim_sender()  # the holder is gone (or dead): the next one takes over
+    second.close()
