@@ -448,23 +448,25 @@ class Engine:
             report.errors.append(str(exc))
             dlog.error("delivery failed", error=str(exc))
             return "failed"
-        self.store.mark_sent(d.id, utcnow())
         report.sent += 1
+        if not result.refused:
+            self.store.mark_sent(d.id, utcnow())
+            dlog.info("delivery sent", via=transport.describe(), recipients=len(d.recipients))
+            return "sent"
+        # The message reached some recipients. Those refused for now get a delivery of their own, retried later
+        # with the same Message-ID; those refused for good a failed one. All in the transaction that marks it sent.
+        later = [r for r, (code, _) in result.refused.items() if 400 <= code < 500]
+        never = [r for r in result.refused if r not in later]
+        why = "; ".join(f"{r}: {code} {text}" for r, (code, text) in result.refused.items())
+        retry, failed = self.store.mark_partly_sent(d.id, utcnow(), later, never, why, now + backoff(1))
         dlog.info("delivery sent", via=transport.describe(), recipients=len(d.recipients) - len(result.refused))
-        if result.refused:
-            # The message reached some recipients. Those refused for now get a delivery of their own, retried
-            # later with the same Message-ID; those refused for good are reported.
-            later = [r for r, (code, _) in result.refused.items() if 400 <= code < 500]
-            never = {r: v for r, v in result.refused.items() if r not in later}
-            why = "; ".join(f"{r}: {code} {text}" for r, (code, text) in result.refused.items())
-            if later:
-                retry = self.store.split_delivery(d.id, later, why, now + backoff(1))
-                dlog.warning("recipients deferred", recipients=later, retry_delivery=retry, error=why)
-                report.retrying += 1
-            if never:
-                dlog.error("recipients refused", recipients=sorted(never), error=why)
-                report.failed += 1
-                report.errors.append(why)
+        if retry is not None:
+            dlog.warning("recipients deferred", recipients=later, retry_delivery=retry, error=why)
+            report.retrying += 1
+        if failed is not None:
+            dlog.error("recipients refused", recipients=never, failed_delivery=failed, error=why)
+            report.failed += 1
+            report.errors.append(why)
         return "sent"
 
 

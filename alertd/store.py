@@ -645,18 +645,38 @@ class Store:
         with self.transaction() as db:
             db.execute("UPDATE outbox SET state = 'failed', last_error = ? WHERE id = ?", (error, delivery_id))
 
-    def split_delivery(self, delivery_id: int, recipients: Sequence[str], error: str, next_attempt: datetime) -> int:
-        """A new pending delivery of the same message (same Message-ID) to some of its recipients only."""
+    def mark_partly_sent(
+        self,
+        delivery_id: int,
+        now: datetime,
+        later: Sequence[str],
+        never: Sequence[str],
+        error: str,
+        next_attempt: datetime,
+    ) -> tuple[int | None, int | None]:
+        """The server took the message for some recipients only, in one transaction: the delivery is sent; the
+        recipients refused for now get a pending delivery of the same message (same Message-ID), those refused
+        for good a failed one, listed by ``outbox --state failed`` and told to the operators.
+        Returns the ids of the two new deliveries (None where there is none)."""
+        copy = """INSERT INTO outbox (message_id, establishment, sender, recipients, subject, message, state,
+                                      next_attempt, last_error, created)
+                  SELECT message_id, establishment, sender, ?, subject, message, ?, ?, ?, ?
+                  FROM outbox WHERE id = ?"""
+        ids: list[int | None] = []
         with self.transaction() as db:
-            cur = db.execute(
-                """INSERT INTO outbox (message_id, establishment, sender, recipients, subject, message, state,
-                                       next_attempt, last_error, created)
-                   SELECT message_id, establishment, sender, ?, subject, message, 'pending', ?, ?, ?
-                   FROM outbox WHERE id = ?""",
-                (json.dumps(list(recipients)), _ts(next_attempt), error, _ts(next_attempt), delivery_id),
+            db.execute(
+                "UPDATE outbox SET state = 'sent', sent_at = ?, last_error = ? WHERE id = ?",
+                (_ts(now), error, delivery_id),
             )
-        assert cur.lastrowid is not None
-        return cur.lastrowid
+            for recipients, state in ((later, "pending"), (never, "failed")):
+                if not recipients:
+                    ids.append(None)
+                    continue
+                cur = db.execute(
+                    copy, (json.dumps(list(recipients)), state, _ts(next_attempt), error, _ts(now), delivery_id)
+                )
+                ids.append(cur.lastrowid)
+        return ids[0], ids[1]
 
     def resolved_untold(self, establishment: str | None = None) -> dict[str, list[Finding]]:
         """Findings whose entry the feed delisted after their establishment was warned, not yet told so."""

@@ -111,3 +111,15 @@ def test_renotification_of_a_still_listed_finding_is_a_follow_up(engine: Engine,
     chu = next(d for d in engine.store.deliveries() if d.establishment == "000000011" and d.id in again)
     msg = email.message_from_bytes(engine.store.message(chu.id), policy=default)
     assert msg["In-Reply-To"] == first["000000011"] and str(msg["Subject"]).startswith("Re: ")
+
+
+def test_a_recipient_refused_for_good_is_a_failed_delivery(engine: Engine, smtp_server: SmtpServerFactory) -> None:
+    poll_feodo(engine, NOW)
+    engine.dispatch(NOW)
+    server = smtp_server(tls="none")
+    server.reject_recipient(CHU[1], "550 5.1.1 no such user")
+    assert flush(engine, server.smtp_settings(security="none"), NOW) == (3, 0, 1)
+    (failed,) = engine.store.deliveries("failed")
+    assert failed.recipients == (CHU[1],) and "550 5.1.1 no such user" in (failed.last_error or "")
+    sent = [d for d in engine.store.deliveries("sent") if d.establishment == "000000011"]
+    assert len(sent) == 1 and sent[0].message_id == failed.message_id
