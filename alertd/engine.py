@@ -29,13 +29,13 @@ from .errors import FeedError, PermanentDeliveryError, TemporaryDeliveryError
 from .fetch import Fetcher, FetchResult, Validators, redact_url
 from .logs import get_logger
 from .match import MatchIndex, MatchResult
-from .model import Alert, Finding, IndicatorType, Observation
+from .model import Alert, Finding, IndicatorType, Observation, Product
 from .notices import Problem, compose_notice
 from .parse import FORMATS
 from .registry import Establishment
 from .render import make_environment, render_email
 from .sign import Signer, SigningError
-from .store import Delivery, FeedState, QueuedAlert, Store
+from .store import Delivery, FeedState, QueuedAlert, Store, observation_from_json
 
 log = get_logger("alertd")
 
@@ -112,8 +112,16 @@ class Engine:
 
     def match(self, observations: Sequence[Observation]) -> MatchResult:
         """Match observations; CVEs without a product are looked up in the catalogues polled so far."""
-        bare_cves = any(not o.products and any(i.type is IndicatorType.CVE for i in o.indicators) for o in observations)
-        return self.index.match(observations, self.store.cve_products() if bare_cves else None)
+        return self.index.match(observations, self._cve_products(observations))
+
+    async def match_off_loop(self, observations: Sequence[Observation]) -> MatchResult:
+        """:meth:`match` with the matching itself in a worker thread (the index is an immutable snapshot), so a
+        large feed does not hold up the event loop; the store is read here, on the loop."""
+        return await asyncio.to_thread(self.index.match, observations, self._cve_products(observations))
+
+    def _cve_products(self, observations: Sequence[Observation]) -> Mapping[str, Sequence[Product]] | None:
+        bare = any(not o.products and any(i.type is IndicatorType.CVE for i in o.indicators) for o in observations)
+        return self.store.cve_products() if bare else None
 
     async def poll(self, feed: FeedConfig, fetcher: Fetcher, now: datetime | None = None) -> PollReport:
         """Fetch, parse, record and match one feed, and queue the alerts policy decides on."""
@@ -130,12 +138,12 @@ class Engine:
             return self._failed(feed, report, f"internal error while reading the feed: {exc!r}", now)
 
         try:
-            return self._record(feed, report, result, observations, now or utcnow())
+            return await self._record(feed, report, result, observations, now or utcnow())
         except Exception as exc:  # a store or matching failure fails this poll, not the cycle or the daemon
             flog.exception("feed processing failed")
             return self._failed(feed, report, f"internal error while processing the feed: {exc!r}", now)
 
-    def _record(
+    async def _record(
         self,
         feed: FeedConfig,
         report: PollReport,
@@ -150,11 +158,11 @@ class Engine:
             report.not_modified = True
             # Still listed: what the feed said is evaluated again, so a finding whose re-notification interval
             # has passed is told again, and its last sighting moves on, without parsing anything.
-            report.alerts = self.rematch(now, feed.id)
+            report.alerts = await self.rematch(now, feed.id)
             flog.info("feed not modified", alerts=report.alerts)
             return report
         delta = self.store.save_observations(feed.id, observations, now)
-        matched = self.match(observations)
+        matched = await self.match_off_loop(observations)
         inhibited = self.inhibit(matched, now)
         alerts = self.decide(matched, now)
         self.store.save_findings(matched.findings, alerts, now)
@@ -187,25 +195,30 @@ class Engine:
         report.ok, report.error, report.consecutive_failures = False, error, failures
         return report
 
-    def rematch(self, now: datetime, feed: str | None = None) -> int:
+    async def rematch(self, now: datetime, feed: str | None = None) -> int:
         """Match every entry the feeds (or one feed) list now against the current registry; queue what is due.
 
         After a reload, an establishment added to the registry (or a network added to one) is matched against
         what the feeds already said, without waiting for them to change; after a poll that found its feed
-        unchanged, re-notifications fall due. Returns the number of new alerts.
+        unchanged, re-notifications fall due. Decoding and matching run in a worker thread; the store stays on
+        the loop. Returns the number of new alerts.
         """
         queued = 0
-        for feed_id, observations in self.store.listed_observations(feed).items():
+        for feed_id, bodies in self.store.listed_bodies(feed).items():
             if feed_id not in {f.id for f in self.config.feeds}:
                 continue
-            matched = self.match(observations)
-            self.inhibit(matched, now)
-            alerts = self.decide(matched, now)
-            self.store.save_findings(matched.findings, alerts, now)
-            queued += len(alerts)
+            observations = await asyncio.to_thread(decode_observations, bodies)
+            queued += self._queue(await self.match_off_loop(observations), now)
         if feed is None:
             log.info("registry re-matched against listed entries", alerts=queued)
         return queued
+
+    def _queue(self, matched: MatchResult, now: datetime) -> int:
+        """Hold back what inhibitions say, queue what policy decides, record the findings; new alerts counted."""
+        self.inhibit(matched, now)
+        alerts = self.decide(matched, now)
+        self.store.save_findings(matched.findings, alerts, now)
+        return len(alerts)
 
     def inhibit(self, matched: MatchResult, now: datetime) -> list[tuple[Finding, Inhibition]]:
         """Take the findings an inhibition holds back out of ``matched.findings``; return them with it."""
@@ -468,6 +481,11 @@ class Engine:
             report.failed += 1
             report.errors.append(why)
         return "sent"
+
+
+def decode_observations(bodies: Sequence[str]) -> list[Observation]:
+    """Stored entries back into observations (run in a worker thread for large feeds)."""
+    return [observation_from_json(body) for body in bodies]
 
 
 MAX_DOCUMENTS = 2000

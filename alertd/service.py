@@ -339,7 +339,7 @@ class Daemon:
         self.config = config
         self.metrics.set_feeds(f.id for f in config.feeds)
         self.schedule(previous)
-        if self.engine.rematch(utcnow()):
+        if await self.engine.rematch(utcnow()):
             self.dispatch_soon()
         self.refresh_health()
         log.info(

@@ -445,13 +445,13 @@ class Store:
             )
         return ObservationDelta(new, changed, unchanged, len(gone))
 
-    def listed_observations(self, feed: str | None = None) -> dict[str, list[Observation]]:
-        """Every entry the feeds (or one feed) list now, per feed: what a new registry is matched against."""
+    def listed_bodies(self, feed: str | None = None) -> dict[str, list[str]]:
+        """The stored JSON of every entry the feeds (or one feed) list now, per feed (decode it off the loop)."""
         query = "SELECT feed, body FROM observations WHERE delisted_at IS NULL"
         rows = self.db.execute(query + " AND feed = ?", (feed,)) if feed else self.db.execute(query + " ORDER BY feed")
-        result: dict[str, list[Observation]] = {}
+        result: dict[str, list[str]] = {}
         for feed_id, body in rows:
-            result.setdefault(feed_id, []).append(observation_from_json(body))
+            result.setdefault(feed_id, []).append(body)
         return result
 
     def cve_products(self) -> dict[str, list[Product]]:

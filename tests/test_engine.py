@@ -81,7 +81,7 @@ def test_a_renamed_digest_does_not_strand_its_queued_alerts(tmp_path: Path) -> N
     subs.write_text(subs.read_text().replace("hospitals-daily", "hospitals-morning"))
     engine.reload(load_config(tmp_path / "config" / "alertd.yaml"))
     assert store.queued_alerts(subscriptions=["hospitals-daily"]) == {}
-    assert engine.rematch(NOW) == sum(len(qs) for qs in waiting.values())
+    assert asyncio.run(engine.rematch(NOW)) == sum(len(qs) for qs in waiting.values())
     again = store.queued_alerts(subscriptions=["hospitals-morning"])
     assert {k: len(v) for k, v in again.items()} == {k: len(v) for k, v in waiting.items()}
     store.close()
