@@ -20,8 +20,6 @@ from .config import FeedConfig, Inhibition, Subscription
 from .model import Alert, FeedKind, Finding, IndicatorType, Severity
 from .registry import Establishment, Registry
 
-TLP_ORDER = ("clear", "green", "amber", "amber+strict", "red")
-
 
 @dataclass(frozen=True, slots=True)
 class FindingState:
@@ -129,11 +127,6 @@ def recipients(est: Establishment, alerts: Sequence[Alert]) -> list[str]:
     """The establishment's contacts whose ``min_severity`` the email's most severe alert reaches."""
     top = max(a.severity for a in alerts)
     return list(dict.fromkeys(c.email for c in est.contacts if top >= c.min_severity))
-
-
-def strictest_tlp(alerts: Sequence[Alert]) -> str:
-    """The most restrictive TLP marking among the alerts: an email is marked by its most sensitive part."""
-    return max((a.tlp for a in alerts), key=lambda t: TLP_ORDER.index(t) if t in TLP_ORDER else len(TLP_ORDER))
 
 
 # -- inhibitions ---------------------------------------------------------------------------------------------

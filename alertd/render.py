@@ -34,7 +34,7 @@ from zoneinfo import ZoneInfo
 import css_inline
 import jinja2
 
-from .config import Settings
+from .config import TLP_LEVELS, Settings
 from .model import Alert, FeedKind, Finding, Indicator, IndicatorType, Severity
 from .registry import Establishment
 
@@ -46,7 +46,7 @@ def _bundled_templates() -> Path:
 
 
 BUNDLED_TEMPLATES = _bundled_templates()
-TLP_ORDER = ("clear", "green", "amber", "amber+strict", "red")
+TLP_ORDER = TLP_LEVELS  # the markings config accepts, least restrictive first
 REASONS = (
     "address-in-network",
     "network-overlap",

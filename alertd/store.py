@@ -254,6 +254,18 @@ _DELIVERY_COLUMNS = (
 )
 
 
+def _feed_state(row: sqlite3.Row) -> FeedState:
+    return FeedState(
+        row["feed"],
+        Validators(row["etag"], row["last_modified"]),
+        _dt(row["last_attempt"]),
+        _dt(row["last_success"]),
+        row["consecutive_failures"],
+        row["last_error"],
+        row["entries_seen"],
+    )
+
+
 def _delivery(row: sqlite3.Row) -> Delivery:
     return Delivery(
         id=row["id"],
@@ -352,20 +364,10 @@ class Store:
 
     def feed_state(self, feed: str) -> FeedState:
         row = self.db.execute("SELECT * FROM feed_state WHERE feed = ?", (feed,)).fetchone()
-        if row is None:
-            return FeedState(feed, Validators(None, None), None, None, 0, None, 0)
-        return FeedState(
-            feed,
-            Validators(row["etag"], row["last_modified"]),
-            _dt(row["last_attempt"]),
-            _dt(row["last_success"]),
-            row["consecutive_failures"],
-            row["last_error"],
-            row["entries_seen"],
-        )
+        return FeedState(feed, Validators(None, None), None, None, 0, None, 0) if row is None else _feed_state(row)
 
     def feed_states(self) -> list[FeedState]:
-        return [self.feed_state(r[0]) for r in self.db.execute("SELECT feed FROM feed_state ORDER BY feed")]
+        return [_feed_state(row) for row in self.db.execute("SELECT * FROM feed_state ORDER BY feed")]
 
     def record_fetch(self, feed: str, now: datetime, validators: Validators, entries: int | None) -> None:
         """A successful poll; ``entries`` is None when the feed was not modified."""
@@ -753,13 +755,3 @@ class Store:
     def outbox_counts(self) -> dict[str, int]:
         """Deliveries per state, cheap enough for every health refresh."""
         return {state: int(n) for state, n in self.db.execute("SELECT state, COUNT(*) FROM outbox GROUP BY state")}
-
-    def counts(self) -> dict[str, int]:
-        """Row counts for status output."""
-        out = {
-            name: int(self.db.execute(f"SELECT COUNT(*) FROM {name}").fetchone()[0])
-            for name in ("observations", "findings", "alerts")
-        }
-        for state, n in self.db.execute("SELECT state, COUNT(*) FROM outbox GROUP BY state"):
-            out[f"outbox_{state}"] = int(n)
-        return out
