@@ -163,9 +163,7 @@ class Engine:
             return report
         delta = self.store.save_observations(feed.id, observations, now)
         matched = await self.match_off_loop(observations)
-        inhibited = self.inhibit(matched, now)
-        alerts = self.decide(matched, now)
-        self.store.save_findings(matched.findings, alerts, now)
+        inhibited, alerts = self._queue(matched, now)
         self.store.record_fetch(feed.id, now, result.validators, len(observations))
         report.observations, report.new, report.delisted = len(observations), delta.new, delta.delisted
         report.findings, report.suppressed, report.alerts = len(matched.findings), len(matched.suppressed), len(alerts)
@@ -208,17 +206,18 @@ class Engine:
             if feed_id not in {f.id for f in self.config.feeds}:
                 continue
             observations = await asyncio.to_thread(decode_observations, bodies)
-            queued += self._queue(await self.match_off_loop(observations), now)
+            queued += len(self._queue(await self.match_off_loop(observations), now)[1])
         if feed is None:
             log.info("registry re-matched against listed entries", alerts=queued)
         return queued
 
-    def _queue(self, matched: MatchResult, now: datetime) -> int:
-        """Hold back what inhibitions say, queue what policy decides, record the findings; new alerts counted."""
-        self.inhibit(matched, now)
+    def _queue(self, matched: MatchResult, now: datetime) -> tuple[list[tuple[Finding, Inhibition]], list[Alert]]:
+        """Hold back what inhibitions say, queue what policy decides, record the findings (no await between
+        deciding and recording, so concurrent polls never queue one finding twice)."""
+        inhibited = self.inhibit(matched, now)
         alerts = self.decide(matched, now)
         self.store.save_findings(matched.findings, alerts, now)
-        return len(alerts)
+        return inhibited, alerts
 
     def inhibit(self, matched: MatchResult, now: datetime) -> list[tuple[Finding, Inhibition]]:
         """Take the findings an inhibition holds back out of ``matched.findings``; return them with it."""
