@@ -1,4 +1,4 @@
-"""Benchmark (DESIGN §7): 2,000 distinct emails to a local SMTP server, alertd's outbox flush against a
+"""Benchmark (contract §7): 2,000 distinct emails to a local SMTP server, alertd's outbox flush against a
 sequential smtplib loop that opens one connection per message, in the same run.
 
     .venv/bin/python bench/dispatch.py [--emails 2000] [--pool-size 4]
@@ -35,14 +35,14 @@ from typing import Any
 
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
-from alertd import logs
-from alertd.config import load_config
-from alertd.deliver import SMTP_POOL_SIZE, SmtpTransport, make_transport
-from alertd.engine import Engine, make_message_id
-from alertd.model import Alert, FeedKind, Finding, Indicator, IndicatorType, Severity
-from alertd.registry import Contact, Establishment
-from alertd.render import make_environment, render_email
-from alertd.store import Store
+from alertd.config.files import load_config
+from alertd.domain.establishments import Contact, Establishment
+from alertd.domain.values import Alert, FeedKind, Finding, Indicator, IndicatorType, Severity
+from alertd.outbox.store import Store
+from alertd.outbox.transports import SMTP_POOL_SIZE, SmtpTransport, make_transport
+from alertd.render.email import make_environment, render_email
+from alertd.service import logs
+from alertd.service.engine import Engine, make_message_id
 
 HOST = "127.0.0.1"
 SENDER = "alertes@cert-bench.example"
@@ -341,7 +341,7 @@ def _measured(server: BenchServer, run: Callable[[], float]) -> tuple[float, dic
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run both contenders against one server and print the figures as JSON."""
-    parser = argparse.ArgumentParser(description="alertd dispatch benchmark (DESIGN §7)")
+    parser = argparse.ArgumentParser(description="alertd dispatch benchmark (contract §7)")
     parser.add_argument("--emails", type=int, default=2000, help="how many distinct emails (default 2000)")
     parser.add_argument("--pool-size", type=int, default=SMTP_POOL_SIZE, help="SmtpTransport connections")
     parser.add_argument("--starttls", action="store_true", help="STARTTLS on every connection, both sides")

@@ -1,4 +1,4 @@
-"""Benchmark: matching 1,000,000 mixed indicators against a national registry (DESIGN §7).
+"""Benchmark: matching 1,000,000 mixed indicators against a national registry (contract §7).
 
 Builds the seeded workload of :mod:`bench.workload` (100,000 establishments, 200,000 networks, 150,000 domains,
 1,000,000 software items), then measures the match index: build time (with the default warninglists), matching
@@ -31,10 +31,10 @@ if str(ROOT) not in sys.path:
 
 from workload import build_indicators, build_registry  # noqa: E402
 
-from alertd.benign import default_benign  # noqa: E402
-from alertd.match import MatchIndex  # noqa: E402
-from alertd.model import Indicator, IndicatorType, Observation, Product  # noqa: E402
-from alertd.registry import Registry  # noqa: E402
+from alertd.domain.establishments import Registry  # noqa: E402
+from alertd.domain.values import Indicator, IndicatorType, Observation, Product  # noqa: E402
+from alertd.match.benign import default_benign  # noqa: E402
+from alertd.match.index import MatchIndex  # noqa: E402
 
 T = IndicatorType
 

@@ -1,4 +1,4 @@
-"""Benchmark: establishment names in advisory and leak-site text (DESIGN §7: >= 20 MB/s of text).
+"""Benchmark: establishment names in advisory and leak-site text (contract §7: >= 20 MB/s of text).
 
 Builds the names and aliases of the seeded 100,000-establishment registry of :mod:`workload` (about 120,000,
 the unsafe ones left out as the match index does), then scans 30 MB of generated advisories and leak-site posts
@@ -28,9 +28,9 @@ if str(ROOT) not in sys.path:
 
 from workload import build_registry, build_texts  # noqa: E402
 
-from alertd.match import MatchIndex  # noqa: E402
-from alertd.names import PhraseIndex, name_keys  # noqa: E402
-from alertd.normalise import tokens  # noqa: E402
+from alertd.match.index import MatchIndex  # noqa: E402
+from alertd.match.names import PhraseIndex, name_keys  # noqa: E402
+from alertd.match.normalise import tokens  # noqa: E402
 
 
 def main() -> None:

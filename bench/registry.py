@@ -1,4 +1,4 @@
-"""Benchmark: loading a national registry of 100,000 establishments (DESIGN §7).
+"""Benchmark: loading a national registry of 100,000 establishments (contract §7).
 
 Generates a seeded, deterministic registry of realistic size (about 100 MB of YAML: names, aliases, contacts, two
 networks, one or two domains, 7 to 11 software items each) into a temporary folder, once as one file and once as
@@ -31,8 +31,8 @@ import yaml
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from alertd import yamlsrc  # noqa: E402
-from alertd.registry import RegistryCache, _load_slow, load_registry  # noqa: E402
+from alertd.config import yamlsrc  # noqa: E402
+from alertd.config.registry import RegistryCache, _load_slow, load_registry  # noqa: E402
 
 KINDS = ("CHU", "CH", "clinique", "EHPAD", "laboratoire", "pharmacie", "SSR", "HAD", "centre de santé")
 NAME_PREFIX = {
@@ -112,7 +112,7 @@ CPES = (
 
 
 def establishment_yaml(i: int, rnd: random.Random) -> str:
-    """One establishment as an operator would write it (the DESIGN §2 example's style)."""
+    """One establishment as an operator would write it (the contract §2 example's style)."""
     kind = KINDS[rnd.randrange(len(KINDS))]
     town = TOWNS[rnd.randrange(len(TOWNS))]
     name = f"{NAME_PREFIX[kind]} {town} {i}"
@@ -266,7 +266,7 @@ def main(argv: list[str] | None = None) -> None:
     per_byte = baseline["seconds"] / baseline["sample_bytes"]
     baseline_full = per_byte * size
     report = {
-        "benchmark": "registry load (DESIGN §7)",
+        "benchmark": "registry load (contract §7)",
         "machine": {
             "python": platform.python_version(),
             "platform": platform.platform(),

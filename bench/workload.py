@@ -1,4 +1,4 @@
-"""The DESIGN §7 matching workload, seeded and deterministic, built as objects (no YAML).
+"""The contract §7 matching workload, seeded and deterministic, built as objects (no YAML).
 
 - a registry of 100,000 establishments with 200,000 networks (150,000 IPv4, 50,000 IPv6; some nested, some
   declared hosts inside cloud ranges), 150,000 domains, 1,000,000 software items, and a name for each
@@ -25,9 +25,9 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from alertd.benign import default_benign  # noqa: E402
-from alertd.model import FeedKind, Indicator, IndicatorType, Observation, Product, VersionRange  # noqa: E402
-from alertd.registry import Establishment, Network, Registry, Software  # noqa: E402
+from alertd.domain.establishments import Establishment, Network, Registry, Software  # noqa: E402
+from alertd.domain.values import FeedKind, Indicator, IndicatorType, Observation, Product, VersionRange  # noqa: E402
+from alertd.match.benign import default_benign  # noqa: E402
 
 T = IndicatorType
 

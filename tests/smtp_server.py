@@ -26,7 +26,7 @@ import trustme
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
 
-from alertd.config import SmtpSettings
+from alertd.domain.settings import SmtpSettings
 
 TlsMode = Literal["starttls", "tls", "none"]
 HOST = "127.0.0.1"

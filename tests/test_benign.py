@@ -10,7 +10,9 @@ from types import MappingProxyType
 
 import pytest
 
-from alertd.benign import (
+from alertd.domain.establishments import Establishment, Registry
+from alertd.domain.values import FeedKind, Indicator, IndicatorType, Observation
+from alertd.match.benign import (
     DEFAULT,
     PRIVATE_LABEL,
     Allowlist,
@@ -19,9 +21,7 @@ from alertd.benign import (
     default_benign,
     special_label,
 )
-from alertd.match import MatchIndex, MatchResult
-from alertd.model import FeedKind, Indicator, IndicatorType, Observation
-from alertd.registry import Establishment, Registry
+from alertd.match.index import MatchIndex, MatchResult
 
 T = IndicatorType
 

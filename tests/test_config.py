@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from alertd.config import load_config, parse_duration
-from alertd.errors import ConfigError
-from alertd.model import FeedKind, Severity
+from alertd.config.files import load_config, parse_duration
+from alertd.domain.errors import ConfigError
+from alertd.domain.values import FeedKind, Severity
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE = ROOT / "config"
@@ -124,7 +124,7 @@ def test_durations() -> None:
 
 def test_check_command(cfg: Path) -> None:
     ok = subprocess.run(
-        [sys.executable, "-m", "alertd.cli", "-c", str(cfg / "alertd.yaml"), "check"],
+        [sys.executable, "-m", "alertd", "-c", str(cfg / "alertd.yaml"), "check"],
         capture_output=True,
         text=True,
         check=False,
@@ -133,7 +133,7 @@ def test_check_command(cfg: Path) -> None:
     assert "valid — 3 feeds, 4 establishments" in ok.stdout
     (cfg / "feeds.yaml").write_text("feeds:\n  - id: x\n    url: gopher://x\n    format: csv\n    interval: 1h\n")
     bad = subprocess.run(
-        [sys.executable, "-m", "alertd.cli", "-c", str(cfg / "alertd.yaml"), "check"],
+        [sys.executable, "-m", "alertd", "-c", str(cfg / "alertd.yaml"), "check"],
         capture_output=True,
         text=True,
         check=False,

@@ -1,6 +1,6 @@
 """Exactly once, in practice: kill -9 the real ``alertd`` at random moments of a 2,000-email dispatch, ten
 times, restart it each time, then let it finish. Every establishment gets its warning; the only duplicates are
-messages the server accepted just before a kill, so there are no more of them than kills (DESIGN §4)."""
+messages the server accepted just before a kill, so there are no more of them than kills (contract §4)."""
 
 from __future__ import annotations
 

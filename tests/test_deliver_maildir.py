@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from alertd.deliver import MAILDIR_CONCURRENCY, MaildirTransport, SendResult
-from alertd.errors import PermanentDeliveryError, TemporaryDeliveryError
+from alertd.domain.errors import PermanentDeliveryError, TemporaryDeliveryError
+from alertd.outbox.transports import MAILDIR_CONCURRENCY, MaildirTransport, SendResult
 
 SENDER = "alertes@cert-sante.example"
 

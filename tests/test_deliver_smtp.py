@@ -14,8 +14,9 @@ import pytest
 import trustme
 from smtp_server import SmtpServerFactory, TlsMode
 
-from alertd.config import Settings, SmtpSettings
-from alertd.deliver import (
+from alertd.domain.errors import DeliveryError, PermanentDeliveryError, TemporaryDeliveryError
+from alertd.domain.settings import Settings, SmtpSettings
+from alertd.outbox.transports import (
     MAILDIR_CONCURRENCY,
     SMTP_POOL_SIZE,
     MaildirTransport,
@@ -24,7 +25,6 @@ from alertd.deliver import (
     make_transport,
     read_password,
 )
-from alertd.errors import DeliveryError, PermanentDeliveryError, TemporaryDeliveryError
 
 SENDER = "alertes@cert-sante.example"
 RSSI = "rssi@chu-bordeaux.example"

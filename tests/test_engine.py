@@ -10,12 +10,13 @@ from pathlib import Path
 
 import pytest
 
-from alertd import parse
-from alertd.config import load_config
-from alertd.engine import Engine, poll_delay, stale_feeds
-from alertd.fetch import Fetcher, Validators
-from alertd.model import Observation
-from alertd.store import Store
+from alertd.config.files import load_config
+from alertd.domain.feeds import Validators
+from alertd.domain.values import Observation
+from alertd.intake import formats as parse
+from alertd.intake.fetch import Fetcher
+from alertd.outbox.store import Store
+from alertd.service.engine import Engine, poll_delay, stale_feeds
 
 ROOT = Path(__file__).resolve().parent.parent
 NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)

@@ -8,8 +8,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from alertd.model import Indicator, IndicatorType
-from alertd.parse.extract import extract_indicators, indicator_for, normalise_host, refang
+from alertd.domain.values import Indicator, IndicatorType
+from alertd.intake.extract import extract_indicators, indicator_for, normalise_host, refang
 
 T = IndicatorType
 

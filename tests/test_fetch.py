@@ -14,10 +14,10 @@ import pytest
 import trustme
 from http_server import FeedServer, unused_port
 
-from alertd.config import FeedConfig
-from alertd.errors import FetchError
-from alertd.fetch import Fetcher, FetchResult, Validators, default_user_agent, redact_url
-from alertd.model import FeedKind
+from alertd.domain.errors import FetchError
+from alertd.domain.feeds import FeedConfig, Validators
+from alertd.domain.values import FeedKind
+from alertd.intake.fetch import Fetcher, FetchResult, default_user_agent, redact_url
 
 MB = 1024 * 1024
 CSV = b"ip\n192.0.2.1\n198.51.100.7\n"

@@ -24,10 +24,12 @@ import structlog
 from prometheus_client.metrics_core import Metric
 from prometheus_client.parser import text_string_to_metric_families
 
-from alertd import __version__, logs
-from alertd.errors import AlertdError
-from alertd.httpapi import HealthServer, HealthSnapshot, HttpListenError, parse_listen
-from alertd.metrics import Metrics
+from alertd import __version__
+from alertd.config.files import parse_listen
+from alertd.domain.errors import AlertdError
+from alertd.service import logs
+from alertd.service.httpapi import HealthServer, HealthSnapshot, HttpListenError
+from alertd.service.metrics import Metrics
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 

@@ -1,5 +1,5 @@
 """Isolation, as a property: for random registries, subscriptions and feed entries, every email goes to one
-establishment's contacts only and mentions only that establishment's assets and findings (DESIGN §4)."""
+establishment's contacts only and mentions only that establishment's assets and findings (contract §4)."""
 
 from __future__ import annotations
 
@@ -16,12 +16,14 @@ from types import MappingProxyType
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from alertd.config import FeedConfig, Selector, Subscription, load_config
-from alertd.engine import Engine
-from alertd.model import FeedKind, Indicator, IndicatorType, Observation, Severity
-from alertd.registry import Contact, Establishment, Registry
-from alertd.render import defang
-from alertd.store import Store
+from alertd.config.files import load_config
+from alertd.domain.establishments import Contact, Establishment, Registry
+from alertd.domain.feeds import FeedConfig
+from alertd.domain.routing import Selector, Subscription
+from alertd.domain.values import FeedKind, Indicator, IndicatorType, Observation, Severity
+from alertd.outbox.store import Store
+from alertd.render.email import defang
+from alertd.service.engine import Engine
 
 ROOT = Path(__file__).resolve().parent.parent
 BASE = load_config(ROOT / "config" / "alertd.yaml")

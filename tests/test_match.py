@@ -9,11 +9,11 @@ from types import MappingProxyType
 
 import pytest
 
-from alertd.benign import BenignLists
-from alertd.match import MatchIndex
-from alertd.model import FeedKind, Indicator, IndicatorType, Observation, Product, VersionRange
-from alertd.normalise import Cpe, parse_cpe, product_key, vendor_key
-from alertd.registry import Establishment, Registry, Software
+from alertd.domain.establishments import Establishment, Registry, Software
+from alertd.domain.values import FeedKind, Indicator, IndicatorType, Observation, Product, VersionRange
+from alertd.match.benign import BenignLists
+from alertd.match.index import MatchIndex
+from alertd.match.normalise import Cpe, parse_cpe, product_key, vendor_key
 
 T = IndicatorType
 

@@ -11,10 +11,10 @@ from types import MappingProxyType
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from alertd.benign import HOST_PREFIX, PRIVATE_LABEL, SPECIAL_NETWORKS, Allowlist, BenignLists
-from alertd.match import MatchIndex
-from alertd.model import FeedKind, Indicator, IndicatorType, Observation
-from alertd.registry import Establishment, Network, Registry
+from alertd.domain.establishments import Establishment, Network, Registry
+from alertd.domain.values import FeedKind, Indicator, IndicatorType, Observation
+from alertd.match.benign import HOST_PREFIX, PRIVATE_LABEL, SPECIAL_NETWORKS, Allowlist, BenignLists
+from alertd.match.index import MatchIndex
 
 T = IndicatorType
 SPECIAL = [ipaddress.ip_network(n) for n in SPECIAL_NETWORKS]
@@ -114,7 +114,7 @@ def _inside(a: Network, b: Network) -> bool:
 
 
 def oracle_network(registry: Registry, given: Lists, net: Network, single: bool) -> Outcome:
-    """The rules of DESIGN §3 and benign.py, written the slow and obvious way."""
+    """The rules of contract §3 and benign.py, written the slow and obvious way."""
     if any(_inside(net, s) for s in SPECIAL):
         return frozenset(), PRIVATE_LABEL
     if any(_inside(net, a) for a in given.allow_networks):

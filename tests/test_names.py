@@ -9,9 +9,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from alertd.names import GENERIC_WORDS, PhraseIndex, unsafe_names, words_of
-from alertd.normalise import tokens
-from alertd.registry import Establishment, Registry
+from alertd.domain.establishments import Establishment, Registry
+from alertd.match.names import GENERIC_WORDS, PhraseIndex, unsafe_names, words_of
+from alertd.match.normalise import tokens
 
 
 def registry(*names: tuple[str, str, tuple[str, ...]]) -> Registry:
@@ -150,8 +150,8 @@ def test_generic_words_are_folded() -> None:
 
 
 def test_unsafe_names_are_not_matched() -> None:
-    from alertd.match import MatchIndex
-    from alertd.model import FeedKind, Observation
+    from alertd.domain.values import FeedKind, Observation
+    from alertd.match.index import MatchIndex
 
     reg = registry(("1", "CHU", ("CHU de Nantes",)), ("2", "Pharmacie", ()))
     index = MatchIndex(reg, benign=None)

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from alertd.notify import Notifier
+from alertd.service.notify import Notifier
 
 
 @pytest.fixture

@@ -14,11 +14,12 @@ import pytest
 from http_server import unused_port
 from smtp_server import SmtpServerFactory
 
-from alertd.config import SmtpSettings, load_config
-from alertd.deliver import SmtpTransport
-from alertd.engine import Engine
-from alertd.fetch import Fetcher
-from alertd.store import Store
+from alertd.config.files import load_config
+from alertd.domain.settings import SmtpSettings
+from alertd.intake.fetch import Fetcher
+from alertd.outbox.store import Store
+from alertd.outbox.transports import SmtpTransport
+from alertd.service.engine import Engine
 
 ROOT = Path(__file__).resolve().parent.parent
 NOW = datetime(2026, 11, 28, 9, 0, tzinfo=UTC)

@@ -11,10 +11,10 @@ from typing import Any
 
 import pytest
 
-from alertd.config import FeedConfig
-from alertd.errors import ParseError
-from alertd.model import FeedKind, Indicator, IndicatorType, Observation, Product, VersionRange
-from alertd.parse import FORMATS, csaf, parse_feed
+from alertd.domain.errors import ParseError
+from alertd.domain.feeds import FeedConfig
+from alertd.domain.values import FeedKind, Indicator, IndicatorType, Observation, Product, VersionRange
+from alertd.intake.formats import FORMATS, csaf, parse_feed
 
 DATA = Path(__file__).parent / "data" / "csaf"
 PACS = DATA / "icsma-24-200-01.json"  # Philips Vue PACS, 13 CVEs

@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from alertd.config import FeedConfig
-from alertd.errors import ParseError
-from alertd.model import FeedKind, Indicator, IndicatorType
-from alertd.parse import csvfeed, parse_feed
+from alertd.domain.errors import ParseError
+from alertd.domain.feeds import FeedConfig
+from alertd.domain.values import FeedKind, Indicator, IndicatorType
+from alertd.intake.formats import csvfeed, parse_feed
 
 DATA = Path(__file__).parent / "data"
 FEODO = DATA / "abusech" / "feodotracker_ipblocklist_2024-04-04.csv"

@@ -9,10 +9,10 @@ from typing import Any
 
 import pytest
 
-from alertd.config import FeedConfig
-from alertd.errors import ParseError
-from alertd.model import FeedKind, Indicator, IndicatorType, Product
-from alertd.parse import kev, parse_feed
+from alertd.domain.errors import ParseError
+from alertd.domain.feeds import FeedConfig
+from alertd.domain.values import FeedKind, Indicator, IndicatorType, Product
+from alertd.intake.formats import kev, parse_feed
 
 DATA = Path(__file__).parent / "data" / "kev"
 CURRENT = DATA / "known_exploited_vulnerabilities.json"

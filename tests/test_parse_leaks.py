@@ -11,10 +11,10 @@ from typing import Any
 
 import pytest
 
-from alertd.config import FeedConfig
-from alertd.errors import ParseError
-from alertd.model import FeedKind, Indicator, IndicatorType
-from alertd.parse import FORMATS, leaks, parse_feed
+from alertd.domain.errors import ParseError
+from alertd.domain.feeds import FeedConfig
+from alertd.domain.values import FeedKind, Indicator, IndicatorType
+from alertd.intake.formats import FORMATS, leaks, parse_feed
 
 DATA = Path(__file__).parent / "data" / "leaks"
 RANSOMWARE_LIVE = DATA / "ransomware-live_recentvictims_2024-06-16.json"

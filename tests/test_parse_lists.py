@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from alertd.config import FeedConfig
-from alertd.model import FeedKind, IndicatorType
-from alertd.parse import csvfeed
+from alertd.domain.feeds import FeedConfig
+from alertd.domain.values import FeedKind, IndicatorType
+from alertd.intake.formats import csvfeed
 
 DATA = Path(__file__).parent / "data" / "other"
 

@@ -9,10 +9,10 @@ from typing import Any
 
 import pytest
 
-from alertd.config import FeedConfig
-from alertd.errors import ParseError
-from alertd.model import FeedKind, Indicator, IndicatorType
-from alertd.parse import FORMATS, misp, parse_feed
+from alertd.domain.errors import ParseError
+from alertd.domain.feeds import FeedConfig
+from alertd.domain.values import FeedKind, Indicator, IndicatorType
+from alertd.intake.formats import FORMATS, misp, parse_feed
 
 DATA = Path(__file__).parent / "data" / "misp"
 FEED_DIR = DATA / "redblue232_crowdsec_feed"

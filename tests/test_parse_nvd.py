@@ -11,10 +11,10 @@ from typing import Any
 
 import pytest
 
-from alertd.config import FeedConfig
-from alertd.errors import ParseError
-from alertd.model import FeedKind, Indicator, IndicatorType, Observation, Product, VersionRange
-from alertd.parse import nvd, parse_feed
+from alertd.domain.errors import ParseError
+from alertd.domain.feeds import FeedConfig
+from alertd.domain.values import FeedKind, Indicator, IndicatorType, Observation, Product, VersionRange
+from alertd.intake.formats import nvd, parse_feed
 
 DATA = Path(__file__).parent / "data" / "nvd"
 V11 = DATA / "nvdcve-1.1-recent_2019-09-26.json"

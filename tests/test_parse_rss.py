@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from alertd.config import FeedConfig
-from alertd.errors import ParseError
-from alertd.model import FeedKind, Indicator, IndicatorType
-from alertd.parse import parse_feed, rss
+from alertd.domain.errors import ParseError
+from alertd.domain.feeds import FeedConfig
+from alertd.domain.values import FeedKind, Indicator, IndicatorType
+from alertd.intake.formats import parse_feed, rss
 
 DATA = Path(__file__).parent / "data" / "rss"
 CERTFR = DATA / "certfr_alertes_avis.xml"

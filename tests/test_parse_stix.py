@@ -10,10 +10,10 @@ from typing import Any
 
 import pytest
 
-from alertd.config import FeedConfig
-from alertd.errors import ParseError
-from alertd.model import FeedKind, Indicator, IndicatorType
-from alertd.parse import FORMATS, parse_feed, stix
+from alertd.domain.errors import ParseError
+from alertd.domain.feeds import FeedConfig
+from alertd.domain.values import FeedKind, Indicator, IndicatorType
+from alertd.intake.formats import FORMATS, parse_feed, stix
 
 DATA = Path(__file__).parent / "data" / "stix"
 APT1 = DATA / "oasis_stix21_example_apt1.json"

@@ -6,10 +6,12 @@ from dataclasses import replace
 from datetime import UTC, date, datetime, time, timedelta
 from types import MappingProxyType
 
-from alertd.config import DEFAULT_RENOTIFY, FeedConfig, Inhibition, Selector, Subscription
-from alertd.model import FeedKind, Finding, Indicator, IndicatorType, Severity
-from alertd.policy import FindingState, classify, decide, held, inhibition_for, recipients
-from alertd.registry import Contact, Establishment, Registry
+from alertd.domain.establishments import Contact, Establishment, Registry
+from alertd.domain.feeds import FeedConfig
+from alertd.domain.routing import Inhibition, Selector, Subscription
+from alertd.domain.settings import DEFAULT_RENOTIFY
+from alertd.domain.values import FeedKind, Finding, FindingState, Indicator, IndicatorType, Severity
+from alertd.policy.decide import classify, decide, held, inhibition_for, recipients
 
 NOW = datetime(2026, 11, 28, 9, 0, tzinfo=UTC)
 EST = Establishment(

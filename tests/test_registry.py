@@ -13,19 +13,11 @@ import yaml_rs
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from alertd import registry as registry_module
-from alertd.errors import ConfigError
-from alertd.registry import (
-    Establishment,
-    RegistryCache,
-    Software,
-    _asn,
-    _FileResult,
-    _load_fast,
-    _load_slow,
-    load_registry,
-)
-from alertd.yamlsrc import ambiguous_scalars, loads, sequence_items
+from alertd.config import registry as registry_module
+from alertd.config.registry import RegistryCache, _asn, _FileResult, _load_fast, _load_slow, load_registry
+from alertd.config.yamlsrc import ambiguous_scalars, loads, sequence_items
+from alertd.domain.errors import ConfigError
+from alertd.domain.establishments import Establishment, Software
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE = ROOT / "config" / "establishments"
@@ -45,7 +37,7 @@ def problems(path: Path, cache: RegistryCache | None = None) -> list[str]:
 
 
 def item(number: int, extra: str = "") -> str:
-    """One valid establishment in the DESIGN's style, with optional extra lines."""
+    """One valid establishment in the operator contract's style, with optional extra lines."""
     return (
         f'  - id: "{number:09d}"\n'
         f"    name: Centre Hospitalier {number}\n"

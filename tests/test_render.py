@@ -1,4 +1,4 @@
-"""The render stage: defanging, header cleaning, and the email built from alerts (DESIGN §4)."""
+"""The render stage: defanging, header cleaning, and the email built from alerts (contract §4)."""
 
 from __future__ import annotations
 
@@ -18,10 +18,10 @@ import hypothesis.strategies
 import jinja2
 import pytest
 
-from alertd.config import DEFAULT_RENOTIFY, Settings
-from alertd.model import Alert, FeedKind, Finding, Indicator, IndicatorType, Severity
-from alertd.registry import Contact, Establishment
-from alertd.render import (
+from alertd.domain.establishments import Contact, Establishment
+from alertd.domain.settings import DEFAULT_RENOTIFY, Settings
+from alertd.domain.values import Alert, FeedKind, Finding, Indicator, IndicatorType, Severity
+from alertd.render.email import (
     FINDING_FIELDS,
     REASONS,
     clean_header,

@@ -10,9 +10,9 @@ from zoneinfo import ZoneInfo
 
 from apscheduler.triggers.cron import CronTrigger
 
-from alertd.config import Selector, Subscription
-from alertd.model import Severity
-from alertd.policy import digest_may_go, in_quiet_hours, repeated_wall_time
+from alertd.domain.routing import Selector, Subscription
+from alertd.domain.values import Severity
+from alertd.policy.decide import digest_may_go, in_quiet_hours, repeated_wall_time
 
 PARIS = ZoneInfo("Europe/Paris")
 

@@ -20,9 +20,9 @@ from http_server import FeedServer
 from smtp_server import SmtpServerFactory
 from test_render import MESSAGE_ID, RECIPIENTS, many_alerts, render
 
-from alertd.deliver import SmtpTransport
-from alertd.errors import DeliveryError
-from alertd.sign import MICALG, Signer, SigningError
+from alertd.domain.errors import DeliveryError
+from alertd.outbox.signing import MICALG, Signer, SigningError
+from alertd.outbox.transports import SmtpTransport
 
 GPG = shutil.which("gpg")
 pytestmark = pytest.mark.skipif(GPG is None, reason="the gpg binary is not installed")

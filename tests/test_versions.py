@@ -6,8 +6,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from alertd.model import VersionRange
-from alertd.versions import UNKNOWN, Version, affected, compare, in_range
+from alertd.domain.values import VersionRange
+from alertd.match.versions import UNKNOWN, Version, affected, compare, in_range
 
 
 @pytest.mark.parametrize(

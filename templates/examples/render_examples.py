@@ -23,10 +23,10 @@ from pathlib import Path
 from types import MappingProxyType
 from zoneinfo import ZoneInfo
 
-from alertd.config import DEFAULT_RENOTIFY, Settings
-from alertd.model import Alert, FeedKind, Finding, Indicator, IndicatorType, Severity
-from alertd.registry import Contact, Establishment, Software
-from alertd.render import make_environment, render_email
+from alertd.domain.establishments import Contact, Establishment, Software
+from alertd.domain.settings import DEFAULT_RENOTIFY, Settings
+from alertd.domain.values import Alert, FeedKind, Finding, Indicator, IndicatorType, Severity
+from alertd.render.email import make_environment, render_email
 
 HERE = Path(__file__).resolve().parent
 NOW = datetime(2024, 2, 13, 7, 30, tzinfo=UTC)

@@ -1,0 +1,1 @@
+"""The values and codes every stage shares. Imports nothing else from alertd."""

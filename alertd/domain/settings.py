@@ -1,0 +1,70 @@
+"""``alertd.yaml`` as values: time zone, paths, sender, delivery, signing, TLP."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+from types import MappingProxyType
+from zoneinfo import ZoneInfo
+
+from alertd.domain.values import Severity
+
+TLP_LEVELS = ("clear", "green", "amber", "amber+strict", "red")
+
+
+DEFAULT_RENOTIFY: Mapping[Severity, timedelta | None] = MappingProxyType(
+    {
+        Severity.IMMINENT: timedelta(days=1),
+        Severity.CRITICAL: timedelta(days=7),
+        Severity.HIGH: timedelta(days=30),
+        Severity.INFO: None,
+    }
+)
+
+
+@dataclass(frozen=True, slots=True)
+class SmtpSettings:
+    host: str
+    port: int
+    security: str  # starttls | tls | none
+    username: str | None = None
+    password_file: Path | None = None
+    ca_file: Path | None = None
+    timeout: float = 30.0
+
+
+@dataclass(frozen=True, slots=True)
+class SigningSettings:
+    """PGP/MIME signing of every email (optional): the key in a GnuPG home under ``state_dir``."""
+
+    gnupg_home: Path
+    key: str | None = None
+    passphrase_file: Path | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """``alertd.yaml`` with every path made absolute."""
+
+    path: Path
+    timezone: ZoneInfo
+    state_dir: Path
+    feeds_file: Path
+    registry_path: Path
+    subscriptions_file: Path
+    inhibitions_file: Path | None
+    allowlist_file: Path | None
+    templates_dir: Path | None
+    operators: tuple[str, ...]
+    renotify: Mapping[Severity, timedelta | None]
+    sender_from: str
+    reply_to: str | None
+    delivery_method: str
+    maildir: Path
+    smtp: SmtpSettings | None
+    http_listen: str | None
+    tlp: str
+    organisation: str
+    signing: SigningSettings | None = None

@@ -1,0 +1,291 @@
+"""Finding indicators in free text and in single feed cells (pure helpers shared by the feed parsers).
+
+Advisories and bulletins write indicators defanged (``hxxps://evil[.]example``) and mixed with prose;
+:func:`extract_indicators` refangs the text and pulls out CVE ids, addresses, networks, URLs, email
+addresses, domains and hashes, each normalised the way the matcher compares them. :func:`indicator_for`
+reads one CSV cell whose role the feed's column mapping already gives.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from collections.abc import Callable, Iterable, Iterator
+
+from alertd.domain.values import Indicator, IndicatorType
+
+# Defanging conventions seen in CERT bulletins and threat reports. The bracketed forms may carry spaces
+# ("example [.] com", "soc [at] example.org") because writers put them there to break auto-linking.
+_REFANG: tuple[tuple[re.Pattern[str], str | Callable[[re.Match[str]], str]], ...] = (
+    (re.compile(r"\[://\]"), "://"),
+    (re.compile(r"\s*(?:\[\.\]|\(\.\)|\{\.\}|\[dot\]|\(dot\)|\{dot\})\s*", re.IGNORECASE), "."),
+    (re.compile(r"\[:\]"), ":"),
+    (re.compile(r"\s*(?:\[at\]|\(at\)|\{at\}|\[@\])\s*", re.IGNORECASE), "@"),
+    (re.compile(r"\bhxxp(s?)\b", re.IGNORECASE), lambda m: "http" + m.group(1).lower()),
+    # "fxp" is also the name of a real protocol, so only a scheme position is refanged.
+    (re.compile(r"\bfxp(s?)(?=://)", re.IGNORECASE), lambda m: "ftp" + m.group(1).lower()),
+)
+
+_CVE = re.compile(r"\bCVE[-\u2010\u2011\u2013](\d{4})[-\u2010\u2011\u2013](\d{4,12})\b", re.IGNORECASE)
+_URL = re.compile(r"\b(?:https?|ftp)://[^\s<>\"'`{}|\\^]+", re.IGNORECASE)
+_EMAIL = re.compile(r"(?<![\w.+%-])[\w.+%-]{1,64}@(?:[^\W_](?:[\w-]{0,61}[^\W_])?\.)+[^\W\d_]{2,24}(?![\w-])")
+_IPV4 = re.compile(r"(?<![\w.])(\d{1,3}(?:\.\d{1,3}){3})(?:/(\d{1,2}))?(?!\.?\w)(?!/\d)")
+_IPV6 = re.compile(
+    r"(?<![\w:.])((?:[0-9A-Fa-f]{0,4}:){2,7}(?:[0-9A-Fa-f]{1,4}|\d{1,3}(?:\.\d{1,3}){3})?)(?:/(\d{1,3}))?(?![\w:])"
+)
+_DOMAIN = re.compile(
+    r"(?<![\w.@-])((?:[^\W_](?:[\w-]{0,61}[^\W_])?\.)+(?:[^\W\d_]{2,24}|xn--[a-z0-9-]{1,59}))(?![\w-]|\.[\w-])",
+    re.IGNORECASE,
+)
+_HASH = re.compile(r"(?<![\w-])[0-9a-fA-F]{32,64}(?![\w-])")
+_HASH_LENGTHS = frozenset({32, 40, 64})  # md5, sha1, sha256
+INDICATOR_ROLES = ("ip", "cidr", "domain", "host", "url", "email", "asn", "hash")  # for indicator_for()
+_TRAILING = ".,;:!?'\"»"
+_VERSION_CONTEXT = re.compile(r"version|build|release", re.IGNORECASE)
+_LABEL = re.compile(r"^(?!-)[a-z0-9_-]{1,63}(?<!-)$")
+_TLD = re.compile(r"^(?:[a-z]{2,24}|xn--[a-z0-9-]{1,59})$")
+_ASN = re.compile(r"^(?:AS)?\s*(\d{1,10})$", re.IGNORECASE)
+_EMAIL_CELL = re.compile(r"^[^@\s]{1,64}@([^@\s]+)$")
+
+# Names that look like domains but are file names in advisories ("setup.exe", "report.pdf", "index.html").
+# Country codes that are also extensions (.pl, .md, .rs, .sh, .cc, .pm) stay domains: hosts there are real;
+# .py, .so, .zip and .mov are denied because file names far outnumber hosts in advisories.
+_FILE_EXTENSIONS_TEXT = """
+exe dll sys bat cmd vbs vbe js jse wsf wsh hta msi msp lnk scr cpl jar apk dmg iso img bin tmp dat bak
+log txt ini cfg conf xml json yaml yml csv tsv htm html xhtml php asp aspx jsp cgi png jpg jpeg gif bmp
+svg ico webp pdf doc docx docm dotm xls xlsx xlsm ppt pptx pptm rtf odt ods odp zip rar gz tgz tar xz
+lzma py pyc bash psm elf so dylib ko deb rpm java class cpp hpp hh lua mov mpeg avi wav ogg tiff eml msg
+pst ost vmdk vhd vhdx ova ovf pem crt cer der pfx csr ldif
+"""
+FILE_EXTENSIONS = frozenset(_FILE_EXTENSIONS_TEXT.split())
+
+
+def refang(text: str) -> str:
+    """Undo the usual defanging: ``hxxp``/``hxxps``/``fxp``, ``[.]`` ``(.)`` ``{.}`` ``[dot]``, ``[:]``,
+    ``[at]`` ``(at)`` ``[@]``."""
+    for pattern, replacement in _REFANG:
+        text = pattern.sub(replacement, text)
+    return text
+
+
+def normalise_host(value: str) -> str | None:
+    """A domain or URL host as the matcher compares it: lower-case, no trailing dot, IDNA-encoded; an IP
+    literal comes back in its canonical form. None when the value is not a valid host name."""
+    host = value.strip().rstrip(".")
+    if host.startswith("[") and host.endswith("]"):
+        host = host[1:-1]
+    if not host:
+        return None
+    try:
+        return str(ipaddress.ip_address(host))
+    except ValueError:
+        pass
+    host = host.lower()
+    if not host.isascii():
+        try:
+            host = host.encode("idna").decode("ascii")
+        except UnicodeError:
+            return None
+    if len(host) > 253:
+        return None
+    labels = host.split(".")
+    if len(labels) < 2 or not all(_LABEL.match(label) for label in labels):
+        return None
+    if not _TLD.match(labels[-1]):
+        return None
+    return host
+
+
+def indicator_for(value: str, hint: str) -> Indicator | None:
+    """One feed cell as an indicator, given its column role (``ip`` — possibly ``ip:port`` —, ``cidr``,
+    ``domain``/``host``, ``url``, ``email``, ``asn``, ``hash``); None for an empty or invalid cell.
+
+    Raises ValueError for a role that names no indicator type (a programming error, not a feed error).
+    """
+    cell = refang(value.strip().strip("\"'").strip())
+    if not cell:
+        return None
+    if hint == "ip":
+        return _address_cell(cell)
+    if hint == "cidr":
+        return _network(cell)
+    if hint in ("domain", "host"):
+        address = _address(cell)
+        if address is not None:
+            return address
+        host = normalise_host(cell)
+        return Indicator(IndicatorType.DOMAIN, host) if host else None
+    if hint == "url":
+        if "://" not in cell:
+            cell = "http://" + cell
+        url = _normalise_url(cell)
+        return Indicator(IndicatorType.URL, url) if url else None
+    if hint == "email":
+        found = _EMAIL_CELL.match(cell)
+        host = normalise_host(found.group(1)) if found else None
+        if found is None or host is None:
+            return None
+        local = cell[: found.start(1) - 1]
+        return Indicator(IndicatorType.EMAIL, f"{local.lower()}@{host}")
+    if hint == "asn":
+        found = _ASN.match(cell)
+        if not found or not 0 < int(found.group(1)) < 2**32:
+            return None
+        return Indicator(IndicatorType.ASN, str(int(found.group(1))))
+    if hint == "hash":
+        text = cell.lower()
+        if len(text) in _HASH_LENGTHS and all(c in "0123456789abcdef" for c in text):
+            return Indicator(IndicatorType.HASH, text)
+        return None
+    raise ValueError(f"{hint!r} is not an indicator role; use one of: {', '.join(INDICATOR_ROLES)}")
+
+
+def extract_indicators(text: str) -> tuple[Indicator, ...]:
+    """Every indicator written in free text, refanged and normalised, without duplicates, in text order.
+
+    URLs and email addresses are taken whole: the hosts inside them are not reported again as domains or
+    addresses. CVE ids are also read inside URLs (vendor advisory links name them).
+    """
+    text = refang(text)
+    found: list[tuple[int, Indicator]] = [
+        (m.start(), Indicator(IndicatorType.CVE, f"CVE-{m.group(1)}-{m.group(2)}")) for m in _CVE.finditer(text)
+    ]
+    masked = list(text)
+
+    def mask(start: int, end: int) -> None:
+        masked[start:end] = " " * (end - start)
+
+    for m in _URL.finditer(text):
+        raw = _trim_url(m.group(0))
+        url = _normalise_url(raw)
+        if url is not None:
+            found.append((m.start(), Indicator(IndicatorType.URL, url)))
+        mask(m.start(), m.start() + len(raw))
+    rest = "".join(masked)
+    for m in _EMAIL.finditer(rest):
+        local, _, domain = m.group(0).rpartition("@")
+        host = normalise_host(domain)
+        if host is not None:
+            found.append((m.start(), Indicator(IndicatorType.EMAIL, f"{local.lower()}@{host}")))
+        mask(m.start(), m.end())
+    rest = "".join(masked)
+    for m in _IPV4.finditer(rest):
+        if _VERSION_CONTEXT.search(rest, max(0, m.start() - 32), m.start()):
+            mask(m.start(), m.end())  # "version 4.2.0.1" is not an address
+            continue
+        indicator = _network(m.group(0)) if m.group(2) else _address(m.group(1))
+        if indicator is not None:
+            found.append((m.start(), indicator))
+        mask(m.start(), m.end())
+    rest = "".join(masked)
+    for m in _IPV6.finditer(rest):
+        if not any(c in "0123456789abcdefABCDEF" for c in m.group(1)):
+            continue
+        indicator = _network(m.group(0)) if m.group(2) else _address(m.group(1))
+        if indicator is not None and indicator.value not in ("::", "::/0"):
+            found.append((m.start(), indicator))
+            mask(m.start(), m.end())
+    rest = "".join(masked)
+    for m in _HASH.finditer(rest):
+        if len(m.group(0)) in _HASH_LENGTHS:
+            found.append((m.start(), Indicator(IndicatorType.HASH, m.group(0).lower())))
+            mask(m.start(), m.end())
+    rest = "".join(masked)
+    for m in _DOMAIN.finditer(rest):
+        candidate = m.group(1)
+        if candidate.rpartition(".")[2].lower() in FILE_EXTENSIONS:
+            continue
+        host = normalise_host(candidate)
+        if host is not None:
+            found.append((m.start(), Indicator(IndicatorType.DOMAIN, host)))
+    found.sort(key=lambda pair: pair[0])
+    return tuple(_unique(indicator for _, indicator in found))
+
+
+def _unique(indicators: Iterable[Indicator]) -> Iterator[Indicator]:
+    seen: set[Indicator] = set()
+    for indicator in indicators:
+        if indicator not in seen:
+            seen.add(indicator)
+            yield indicator
+
+
+def _trim_url(url: str) -> str:
+    """Drop the punctuation that ends the sentence around a URL, and unbalanced closing brackets."""
+    while url and (url[-1] in _TRAILING or _unbalanced(url, "(", ")") or _unbalanced(url, "[", "]")):
+        url = url[:-1]
+    return url
+
+
+def _unbalanced(url: str, opening: str, closing: str) -> bool:
+    return url[-1] == closing and url.count(opening) < url.count(closing)
+
+
+_URL_PARTS = re.compile(r"^([a-zA-Z][a-zA-Z0-9+.-]*)://([^/?#]*)(.*)$", re.DOTALL)
+
+
+def _normalise_url(url: str) -> str | None:
+    """The URL with its scheme and host lower-cased (and the host IDNA-encoded); None without a valid host."""
+    found = _URL_PARTS.match(url)
+    if not found:
+        return None
+    scheme, netloc, rest = found.groups()
+    userinfo, at, hostport = netloc.rpartition("@")
+    host, port = hostport, ""
+    if hostport.startswith("["):
+        close = hostport.find("]")
+        if close < 0:
+            return None
+        host, port = hostport[: close + 1], hostport[close + 1 :]
+    elif hostport.count(":") == 1:
+        host, colon, digits = hostport.partition(":")
+        port = colon + digits
+    if port and not re.fullmatch(r":\d{0,5}", port):
+        return None
+    normal = normalise_host(host)
+    if normal is None:
+        return None
+    if ":" in normal:
+        normal = f"[{normal}]"
+    return f"{scheme.lower()}://{userinfo}{at}{normal}{port}{rest}"
+
+
+def _address(text: str) -> Indicator | None:
+    try:
+        address = ipaddress.ip_address(text)
+    except ValueError:
+        return None
+    kind = IndicatorType.IPV4 if address.version == 4 else IndicatorType.IPV6
+    return Indicator(kind, str(address))
+
+
+def _network(text: str) -> Indicator | None:
+    try:
+        network = ipaddress.ip_network(text, strict=False)
+    except ValueError:
+        return None
+    return Indicator(IndicatorType.CIDR, str(network))
+
+
+def _address_cell(cell: str) -> Indicator | None:
+    """An ``ip`` cell: an address, ``address:port``, ``[v6]:port``, or (leniently) a CIDR."""
+    if "/" in cell:
+        return _network(cell)
+    direct = _address(cell)
+    if direct is not None:
+        return direct
+    if cell.startswith("["):
+        return _address(cell[1 : cell.find("]")]) if "]" in cell else None
+    if cell.count(":") == 1:
+        return _address(cell.partition(":")[0])
+    return None
+
+
+__all__ = [
+    "FILE_EXTENSIONS",
+    "INDICATOR_ROLES",
+    "extract_indicators",
+    "indicator_for",
+    "normalise_host",
+    "refang",
+]

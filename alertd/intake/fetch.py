@@ -1,0 +1,257 @@
+"""The fetch edge: read one feed over HTTP(S) or from a ``file://`` path, within its size cap and deadline.
+
+A :class:`Fetcher` holds one shared ``httpx.AsyncClient`` for the daemon's life. ``fetch(feed, validators)``
+sends a conditional GET with the validators the store kept from the last poll, so an unchanged feed costs a
+``304`` and no parsing. The body is streamed and the decoded bytes counted, so neither a huge download nor a
+server trickling one byte a second can hold the poll; every failure is a :class:`FetchError` whose message
+names the URL without its credentials.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import email.utils
+import os
+import ssl
+import stat
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
+from urllib.parse import parse_qsl, unquote, urlencode, urlsplit, urlunsplit
+
+import httpx
+import structlog
+
+from alertd import __version__
+from alertd.domain.errors import FetchError
+from alertd.domain.feeds import FeedConfig, Validators
+
+log = structlog.get_logger(__name__)
+
+#: Per-operation limits; the feed's ``timeout`` bounds the whole fetch on top of these.
+DEFAULT_TIMEOUT = httpx.Timeout(connect=10.0, read=30.0, write=10.0, pool=10.0)
+MAX_REDIRECTS = 5
+
+# Query parameters whose values are credentials often enough to be kept out of messages and logs.
+_SECRET_PARAMS = ("key", "token", "secret", "pass", "auth", "sig", "session")
+
+
+@dataclass(frozen=True, slots=True)
+class FetchResult:
+    """One poll's outcome: the body (``b""`` when not modified) and the validators to keep for the next one.
+
+    ``status`` is the HTTP status (``0`` for ``file://``); ``url`` is the final URL after redirects, with
+    credentials removed; ``elapsed`` is in seconds.
+    """
+
+    not_modified: bool
+    body: bytes
+    validators: Validators
+    status: int
+    url: str
+    elapsed: float
+
+
+def default_user_agent(contact: str | None = None) -> str:
+    """``alertd/<version>``, followed by ``(+contact)`` so a feed's operator knows whom to call."""
+    return f"alertd/{__version__} (+{contact})" if contact else f"alertd/{__version__}"
+
+
+def redact_url(url: str) -> str:
+    """``url`` fit for a message or a log: no ``user:password@``, no values of secret-looking parameters."""
+    try:
+        parts = urlsplit(url)
+        netloc = parts.netloc.rpartition("@")[2]
+        query = parts.query
+        if query:
+            pairs = parse_qsl(query, keep_blank_values=True)
+            if any(_is_secret(name) for name, _ in pairs):
+                query = urlencode([(n, "***" if _is_secret(n) else v) for n, v in pairs], safe="*")
+        return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
+    except ValueError:
+        return "<unparsable URL>"
+
+
+def _is_secret(name: str) -> bool:
+    lowered = name.lower()
+    return any(word in lowered for word in _SECRET_PARAMS)
+
+
+class Fetcher:
+    """Fetches feeds through one shared HTTP client; use as ``async with Fetcher(...) as fetcher:``.
+
+    ``user_agent`` defaults to :func:`default_user_agent` without a contact.
+    ``ca_file`` replaces the system's trusted certificates with one bundle (for tests and private CAs);
+    ``trust_env`` lets ``HTTPS_PROXY``/``NO_PROXY`` and ``SSL_CERT_FILE`` apply, as an operator would expect.
+    The client belongs to the event loop that first uses it.
+    """
+
+    def __init__(
+        self,
+        user_agent: str | None = None,
+        *,
+        ca_file: Path | None = None,
+        timeout: httpx.Timeout = DEFAULT_TIMEOUT,
+        trust_env: bool = True,
+    ) -> None:
+        verify: ssl.SSLContext | bool = True
+        if ca_file is not None:
+            verify = ssl.create_default_context(cafile=str(ca_file))
+        self._client = httpx.AsyncClient(
+            http1=True,
+            http2=False,
+            follow_redirects=True,
+            max_redirects=MAX_REDIRECTS,
+            headers={
+                "User-Agent": user_agent or default_user_agent(),
+                "Accept-Encoding": "gzip, deflate",
+            },
+            timeout=timeout,
+            verify=verify,
+            trust_env=trust_env,
+        )
+
+    async def __aenter__(self) -> Fetcher:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        """Close the shared client and its connections."""
+        await self._client.aclose()
+
+    async def fetch(self, feed: FeedConfig, validators: Validators) -> FetchResult:
+        """Fetch ``feed.url``, conditionally on ``validators``; raise :class:`FetchError` on any failure."""
+        scheme = feed.url.partition("://")[0].lower()
+        if scheme in ("http", "https"):
+            return await self._fetch_http(feed, validators)
+        if scheme == "file":
+            return await _fetch_file(feed, validators)
+        raise FetchError(f"{redact_url(feed.url)}: unsupported URL scheme; use https://, http:// or file://")
+
+    async def _fetch_http(self, feed: FeedConfig, validators: Validators) -> FetchResult:
+        shown = redact_url(feed.url)
+        headers: dict[str, str] = {}
+        if validators.etag:
+            headers["If-None-Match"] = validators.etag
+        if validators.last_modified:
+            headers["If-Modified-Since"] = validators.last_modified
+        start = time.monotonic()
+        try:
+            async with asyncio.timeout(feed.timeout):
+                async with self._client.stream("GET", feed.url, headers=headers) as response:
+                    return await self._read(feed, validators, response, shown, start)
+        except TimeoutError:
+            raise FetchError(
+                f"{shown}: timed out after {feed.timeout:g}s; raise the feed's 'timeout' if it is slow"
+            ) from None
+        except httpx.TooManyRedirects:
+            raise FetchError(f"{shown}: too many redirects (more than {MAX_REDIRECTS}) or a loop") from None
+        except httpx.TimeoutException as exc:
+            raise FetchError(f"{shown}: {_describe(exc, feed.url)}") from None
+        except httpx.ConnectError as exc:
+            raise FetchError(f"{shown}: cannot connect: {_describe(exc, feed.url)}") from None
+        except httpx.HTTPError as exc:
+            raise FetchError(f"{shown}: {_describe(exc, feed.url)}") from None
+        except httpx.InvalidURL as exc:
+            raise FetchError(f"{shown}: invalid URL: {_describe(exc, feed.url)}") from None
+
+    async def _read(
+        self,
+        feed: FeedConfig,
+        validators: Validators,
+        response: httpx.Response,
+        shown: str,
+        start: float,
+    ) -> FetchResult:
+        final = redact_url(str(response.url))
+        status = response.status_code
+        if status == 304:
+            if not (validators.etag or validators.last_modified):
+                raise FetchError(f"{shown}: HTTP 304 Not Modified to a request that was not conditional")
+            kept = Validators(
+                response.headers.get("ETag") or validators.etag,
+                response.headers.get("Last-Modified") or validators.last_modified,
+            )
+            return FetchResult(True, b"", kept, status, final, time.monotonic() - start)
+        if not 200 <= status < 300:
+            raise FetchError(f"{shown}: HTTP {status} {response.reason_phrase}".rstrip())
+        length = response.headers.get("Content-Length", "")
+        if length.isdigit() and int(length) > feed.max_bytes:
+            raise FetchError(f"{shown}: the server announces {int(length)} bytes, more than max_bytes {feed.max_bytes}")
+        chunks: list[bytes] = []
+        size = 0
+        async for chunk in response.aiter_bytes():
+            size += len(chunk)
+            if size > feed.max_bytes:
+                raise FetchError(
+                    f"{shown}: body larger than max_bytes {feed.max_bytes}; raise the feed's 'max_bytes' "
+                    "if it is expected"
+                )
+            chunks.append(chunk)
+        new = Validators(response.headers.get("ETag"), response.headers.get("Last-Modified"))
+        elapsed = time.monotonic() - start
+        log.debug("fetched", feed=feed.id, url=final, status=status, bytes=size, elapsed=round(elapsed, 3))
+        return FetchResult(False, b"".join(chunks), new, status, final, elapsed)
+
+
+def _describe(exc: Exception, url: str) -> str:
+    """The exception's reason, never carrying the raw URL (it may hold credentials)."""
+    text = str(exc) or type(exc).__name__
+    return text.replace(url, redact_url(url))
+
+
+def _file_path(url: str) -> Path:
+    # config.py writes file:// URLs as the raw absolute path; a hand-written URL may be percent-encoded.
+    raw = url[len("file://") :]
+    if raw.startswith("localhost/"):
+        raw = raw[len("localhost") :]
+    path = Path(raw)
+    if not path.exists() and unquote(raw) != raw:
+        path = Path(unquote(raw))
+    return path
+
+
+async def _fetch_file(feed: FeedConfig, validators: Validators) -> FetchResult:
+    start = time.monotonic()
+    path = _file_path(feed.url)
+    not_modified, body, new = await asyncio.to_thread(_read_file, path, feed.max_bytes, validators)
+    return FetchResult(not_modified, body, new, 0, feed.url, time.monotonic() - start)
+
+
+def _read_file(path: Path, max_bytes: int, validators: Validators) -> tuple[bool, bytes, Validators]:
+    try:
+        with open(path, "rb") as handle:
+            st = os.fstat(handle.fileno())
+            if not stat.S_ISREG(st.st_mode):
+                raise FetchError(f"{path}: not a regular file")
+            if st.st_size > max_bytes:
+                raise FetchError(f"{path}: {st.st_size} bytes, more than max_bytes {max_bytes}")
+            new = Validators(
+                f'"{st.st_mtime_ns}-{st.st_size}"',
+                email.utils.formatdate(st.st_mtime, usegmt=True),
+            )
+            if validators.etag == new.etag:
+                return True, b"", validators
+            body = handle.read(max_bytes + 1)
+    except FileNotFoundError:
+        raise FetchError(f"{path}: no such file") from None
+    except IsADirectoryError:
+        raise FetchError(f"{path}: not a regular file") from None
+    except PermissionError:
+        raise FetchError(f"{path}: permission denied; alertd's user must be able to read it") from None
+    except OSError as exc:
+        raise FetchError(f"{path}: {exc.strerror or exc}") from None
+    if len(body) > max_bytes:
+        raise FetchError(f"{path}: grew past max_bytes {max_bytes} while being read")
+    return False, body, new
+
+
+__all__ = ["DEFAULT_TIMEOUT", "FetchResult", "Fetcher", "default_user_agent", "redact_url"]

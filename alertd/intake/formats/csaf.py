@@ -1,0 +1,512 @@
+"""CSAF 2.0 advisories (format ``csaf``): one observation per vulnerability, with the products it affects.
+
+A CSAF document names its products once, in ``product_tree`` (branches vendor → product name → version or
+version range, plus ``full_product_names`` and ``relationships``), and each vulnerability refers to them by
+``product_id`` in its ``product_status``. :func:`parse` resolves those ids to vendor, product and version
+bounds (``product_version_range`` in the ``vers:`` syntax or as ``<=4.2``-style text).
+
+A CSAF provider publishes its documents in a directory with an ``index.txt`` (or ``changes.csv``) and in ROLIE
+feeds; :func:`expand` turns either into the list of document URLs to fetch.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from types import MappingProxyType
+from typing import Any
+from urllib.parse import unquote, urljoin, urlsplit
+
+from alertd.domain.errors import ParseError
+from alertd.domain.feeds import FeedConfig
+from alertd.domain.values import Indicator, IndicatorType, Observation, Product, VersionRange
+from alertd.intake.formats.jsondoc import load_json, utc_timestamp
+from alertd.intake.formats.nvd import split_cpe
+
+MAX_TEXT = 4000  # characters of observation text
+MAX_REMEDIATION = 1000
+MAX_FIELD = 500  # characters kept of a name, a title, a vector, a label
+MAX_URL = 2000
+MAX_VERSION = 200
+MAX_DEPTH = 32  # of product tree branches; real trees use three to five levels
+MAX_DOCUMENTS = 2000  # listed by one index or ROLIE feed
+AFFECTED = ("known_affected", "first_affected", "last_affected")
+_CVE = re.compile(r"^CVE-\d{4}-\d{4,12}$")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+_OPERATOR = re.compile(r"^(>=|<=|!=|==|=|>|<)?\s*(.*)$")
+_TEXT_CONSTRAINTS = re.compile(r"^(?:(?:>=|<=|!=|==|=|>|<)\s*[^\s,;|<>=!]+[\s,;|]*)+$")
+_TEXT_CONSTRAINT = re.compile(r"(>=|<=|!=|==|=|>|<)\s*([^\s,;|<>=!]+)")
+_VERSION = re.compile(r"^[0-9A-Za-z][0-9A-Za-z._+~:-]*$")
+_ALL = frozenset({"*", "all", "all versions", "any", "any version", "vers:all/*"})
+# "4.2 and prior", "all versions prior to 4.2", "before 4.2", "up to 4.2", "4.2 or later"
+_UP_TO = re.compile(r"^(?P<v>\S+)\s+(?:and|or)\s+(?:prior|earlier|older|below|lower|before)(?:\s+versions?)?$", re.I)
+_BEFORE = re.compile(
+    r"^(?:all\s+)?(?:versions?\s+)?(?:prior\s+to|before|below|older\s+than|earlier\s+than)\s+(?P<v>\S+)$", re.I
+)
+_THROUGH = re.compile(
+    r"^(?:all\s+)?(?:versions?\s+)?(?:up\s+to(?:\s+and\s+including)?|through|until)\s+(?P<v>\S+)$", re.I
+)
+_FROM = re.compile(r"^(?P<v>\S+)\s+(?:and|or)\s+(?:later|newer|above|higher|after)(?:\s+versions?)?$", re.I)
+_SPAN = re.compile(r"^(?:versions?\s+)?(?P<a>\S+)\s+(?:-|to|through)\s+(?P<b>\S+)$", re.I)
+_ACTIVE = re.compile(
+    r"\b(?:actively\s+exploited|active(?:ly)?\s+(?:exploitation|attacks?)|exploited\s+in\s+the\s+wild|"
+    r"in[\s-]the[\s-]wild|known\s+to\s+be\s+exploited|(?:is|are|being|been|was|were)\s+exploited|"
+    r"exploitation\s*[:=]\s*active)\b",
+    re.IGNORECASE,
+)
+_NEGATION = re.compile(
+    r"\b(?:no|not|never|none|without|unaware|isn't|hasn't|haven't|aren't|wasn't|weren't|unknown)\b", re.IGNORECASE
+)
+_SSVC_ACTIVE = re.compile(r"\bSSVCv\d+/(?:[A-Z]+:[A-Za-z]+/)*E:A/")
+
+
+@dataclass(frozen=True, slots=True)
+class _Named:
+    """What a product_id stands for: vendor, product name and the versions it covers."""
+
+    vendor: str
+    product: str
+    versions: tuple[VersionRange, ...]
+    range_text: str = ""  # a version range that could not be read; every version is taken as affected
+
+
+def parse(feed: FeedConfig, body: bytes) -> list[Observation]:
+    """The vulnerabilities of one CSAF 2.0 document, one observation each.
+
+    Raises :class:`ParseError` when the body is not JSON or not a CSAF document (``document`` with ``tracking``,
+    ``vulnerabilities``, ``product_tree``).
+    """
+    data = _load(feed, body)
+    if not isinstance(data, dict) or not isinstance(data.get("document"), dict):
+        hint = ""
+        if isinstance(data, dict) and ("feed" in data or "distributions" in data):
+            hint = "; this is a ROLIE feed or provider metadata: point the feed at the ROLIE feed or index.txt"
+        raise ParseError(
+            f"feed {feed.id!r}: not a CSAF document (no 'document' object){hint}; format 'csaf' reads CSAF 2.0 "
+            "advisories, and the index.txt or ROLIE feed listing them"
+        )
+    document: dict[str, Any] = data["document"]
+    tracking = _dict(document.get("tracking"))
+    advisory = _text(tracking.get("id"))
+    if not advisory:
+        raise ParseError(f"feed {feed.id!r}: the CSAF document has no 'document.tracking.id'")
+    vulnerabilities = data.get("vulnerabilities")
+    tree = data.get("product_tree", {})
+    if vulnerabilities is None and document.get("category") in ("csaf_base", "csaf_informational_advisory"):
+        return []  # an informational advisory: nothing it says affects a product
+    if not isinstance(vulnerabilities, list) or not isinstance(tree, dict):
+        raise ParseError(
+            f"feed {feed.id!r}: CSAF document {advisory!r} lacks a 'vulnerabilities' list or a 'product_tree' "
+            "object; it is not a CSAF security advisory"
+        )
+    names = _product_tree(tree)
+    common = _common(document, advisory)
+    observations: list[Observation] = []
+    seen: set[str] = set()
+    for ordinal, vulnerability in enumerate(vulnerabilities, start=1):
+        if not isinstance(vulnerability, dict):
+            continue
+        observation = _observation(feed, common, names, vulnerability, ordinal)
+        if observation.entry not in seen:
+            seen.add(observation.entry)
+            observations.append(observation)
+    return observations
+
+
+def expand(feed: FeedConfig, body: bytes, url: str) -> list[str] | None:
+    """The absolute URLs of the CSAF documents an ``index.txt``, ``changes.csv`` or ROLIE feed lists, newest
+    first where the listing tells; None when the body is one document (or unreadable: :func:`parse` says why).
+
+    Lines that are comments, not ``.json``, climbing out with ``..``, or using another scheme than ``url`` are
+    skipped; at most the first 2000 documents are returned.
+    """
+    try:
+        text = body.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        return None
+    stripped = text.lstrip()
+    if stripped.startswith(("{", "[")):
+        try:
+            data = json.loads(stripped)
+        except (json.JSONDecodeError, RecursionError):
+            return None
+        if isinstance(data, dict) and isinstance(data.get("feed"), dict):
+            return _rolie(data["feed"], url)
+        return None
+    if stripped.startswith("<") or not stripped:
+        return None  # HTML, XML or nothing: not a listing
+    return _listing(text, url)
+
+
+# -- the document ------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class _Common:
+    """What every vulnerability of a document shares."""
+
+    advisory: str
+    title: str
+    link: str | None
+    published: datetime | None
+    attrs: Mapping[str, str]
+
+
+def _common(document: dict[str, Any], advisory: str) -> _Common:
+    tracking = _dict(document.get("tracking"))
+    references = [r for r in _list(document.get("references")) if isinstance(r, dict) and _url(r.get("url"))]
+    own = next((r for r in references if r.get("category") == "self"), references[0] if references else None)
+    attrs = {
+        "advisory": advisory,
+        "publisher": _text(_dict(document.get("publisher")).get("name")),
+        "tlp": _text(_dict(_dict(document.get("distribution")).get("tlp")).get("label")),
+    }
+    return _Common(
+        advisory=advisory,
+        title=_text(document.get("title")) or advisory,
+        link=_url(own.get("url")) if own else None,
+        published=utc_timestamp(tracking.get("current_release_date"))
+        or utc_timestamp(tracking.get("initial_release_date")),
+        attrs=attrs,
+    )
+
+
+def _observation(
+    feed: FeedConfig, common: _Common, names: Mapping[str, _Named], vulnerability: dict[str, Any], ordinal: int
+) -> Observation:
+    cve = _cve(vulnerability)
+    vuln_title = _text(vulnerability.get("title"))
+    notes = [
+        n["text"]
+        for n in _list(vulnerability.get("notes"))
+        if isinstance(n, dict) and n.get("category") in ("summary", "description") and isinstance(n.get("text"), str)
+    ]
+    text = _clean(" ".join([common.title, vuln_title, *(n[:MAX_TEXT] for n in notes)]), MAX_TEXT)
+
+    status = _dict(vulnerability.get("product_status"))
+    products: dict[Product, None] = {}
+    unread: dict[str, None] = {}
+    for key in AFFECTED:
+        for product_id in _list(status.get(key)):
+            named = names.get(product_id) if isinstance(product_id, str) else None
+            if named is None:
+                continue
+            products.setdefault(Product(named.vendor, named.product, named.versions))
+            if named.range_text:
+                unread.setdefault(f"{named.vendor} {named.product}: {named.range_text}")
+
+    attrs = dict(common.attrs)
+    attrs.update(_best_score(vulnerability.get("scores")))
+    attrs["cwe"] = _text(_dict(vulnerability.get("cwe")).get("id"))
+    remediations = [
+        _text(r.get("details"), MAX_REMEDIATION)
+        for r in _list(vulnerability.get("remediations"))
+        if isinstance(r, dict)
+    ]
+    attrs["remediation"] = "\n".join(dict.fromkeys(r for r in remediations if r))[:MAX_REMEDIATION]
+    attrs["version_range"] = _clean("; ".join(unread))
+    return Observation(
+        feed=feed.id,
+        entry=f"{common.advisory}#{cve or ordinal}",
+        kind=feed.kind,
+        title=f"{common.title} — {vuln_title}" if vuln_title else common.title,
+        indicators=(Indicator(IndicatorType.CVE, cve),) if cve else (),
+        products=tuple(products),
+        text=text,
+        link=common.link,
+        published=common.published,
+        attrs=MappingProxyType({k: v for k, v in attrs.items() if v}),
+        exploited=_exploited(vulnerability),
+    )
+
+
+def _cve(vulnerability: dict[str, Any]) -> str | None:
+    candidates = [vulnerability.get("cve")]
+    candidates += [i.get("text") for i in _list(vulnerability.get("ids")) if isinstance(i, dict)]
+    for candidate in candidates:
+        text = candidate.strip().upper() if isinstance(candidate, str) else ""
+        if _CVE.match(text):
+            return text
+    return None
+
+
+def _best_score(scores: Any) -> dict[str, str]:
+    """The highest CVSS base score given for the vulnerability (v3 or v2), with its vector."""
+    best: tuple[float, str, str] | None = None
+    for score in _list(scores):
+        for key in ("cvss_v3", "cvss_v2"):
+            cvss = _dict(_dict(score).get(key))
+            value = cvss.get("baseScore")
+            if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= 10:
+                continue
+            version = _text(cvss.get("version")) or ("3.1" if key == "cvss_v3" else "2.0")
+            if best is None or value > best[0]:
+                best = (float(value), _text(cvss.get("vectorString")), version)
+    if best is None:
+        return {}
+    return {"cvss": f"{best[0]:.1f}", "cvss_vector": best[1], "cvss_version": best[2]}
+
+
+def _exploited(vulnerability: dict[str, Any]) -> bool:
+    """Whether an ``exploit_status`` threat (or an SSVC note ``E:A``) reports exploitation in the wild."""
+    for threat in _list(vulnerability.get("threats")):
+        if not isinstance(threat, dict) or threat.get("category") != "exploit_status":
+            continue
+        details = _text(threat.get("details"), MAX_TEXT)
+        if _ACTIVE.search(details) and not _NEGATION.search(details):
+            return True
+    for note in _list(vulnerability.get("notes")):
+        if isinstance(note, dict) and isinstance(note.get("text"), str) and _SSVC_ACTIVE.search(note["text"][:500]):
+            return True
+    return False
+
+
+# -- the product tree --------------------------------------------------------------------------------------
+
+
+def _product_tree(tree: dict[str, Any]) -> dict[str, _Named]:
+    """Every product_id of the tree mapped to what it names; ids naming no vendor are left out."""
+    names: dict[str, _Named] = {}
+    for product, path in _branches(_list(tree.get("branches")), (), 0):
+        _add(names, product, path)
+    for product in _list(tree.get("full_product_names")):
+        if isinstance(product, dict):
+            _add(names, product, ())
+    # A relationship names a product as part of, or installed on, another: what is vulnerable is the
+    # product referred to. Relationships may refer to others; two passes resolve the chains seen in practice.
+    relationships = [r for r in _list(tree.get("relationships")) if isinstance(r, dict)]
+    for _ in range(2):
+        for relationship in relationships:
+            product_id = _dict(relationship.get("full_product_name")).get("product_id")
+            reference = relationship.get("product_reference")
+            referred = names.get(reference) if isinstance(reference, str) else None
+            if isinstance(product_id, str) and referred is not None and product_id not in names:
+                names[product_id] = referred
+    return names
+
+
+def _branches(
+    branches: list[Any], path: tuple[tuple[str, str], ...], depth: int
+) -> Iterator[tuple[dict[str, Any], tuple[tuple[str, str], ...]]]:
+    """Every ``product`` of the branches, with the (category, name) pairs of the branches leading to it."""
+    if depth > MAX_DEPTH:
+        return
+    for branch in branches:
+        if not isinstance(branch, dict):
+            continue
+        here = (*path, (_text(branch.get("category")), _text(branch.get("name"), MAX_FIELD)))
+        if isinstance(branch.get("product"), dict):
+            yield branch["product"], here
+        yield from _branches(_list(branch.get("branches")), here, depth + 1)
+
+
+def _add(names: dict[str, _Named], product: dict[str, Any], path: tuple[tuple[str, str], ...]) -> None:
+    product_id = product.get("product_id")
+    if not isinstance(product_id, str) or product_id in names:
+        return
+    levels = {category: name for category, name in path if name}  # the innermost of each category
+    vendor = levels.get("vendor", "")
+    name = levels.get("product_name") or levels.get("product_family", "")
+    versions: tuple[VersionRange, ...] = ()
+    range_text = ""
+    versioned = False
+    for category, value in reversed(path):
+        if category == "product_version" and value:
+            versions = (VersionRange(exact=value),) if len(value) <= MAX_VERSION else ()
+            versioned = True
+            break
+        if category == "product_version_range" and value:
+            read = read_range(value)
+            if read is None:
+                range_text = value
+            else:
+                versions = read
+            versioned = True
+            break
+    cpe = _dict(product.get("product_identification_helper")).get("cpe")
+    parts = split_cpe(cpe) if isinstance(cpe, str) else None
+    if parts is not None:
+        vendor = vendor or parts[0]
+        name = name or parts[1]
+        if not versioned and parts[2] not in ("*", "-", ""):
+            versions = (VersionRange(exact=parts[2]),)
+    if not vendor:
+        return  # a name alone cannot be matched precisely; the text still carries it
+    names[product_id] = _Named(vendor, name or _text(product.get("name")) or vendor, versions, range_text)
+
+
+def read_range(text: str) -> tuple[VersionRange, ...] | None:
+    """A CSAF ``product_version_range`` as version bounds: ``vers:generic/>=1.0|<2.0``, ``<=4.2``,
+    ``>=1.0 <2.0``, ``4.2 and prior``, ``prior to 4.2``. ``()`` means every version (``vers:all/*``);
+    None when the text cannot be read."""
+    text = " ".join(text.split())
+    if text.lower() in _ALL:
+        return ()
+    if text.lower().startswith("vers:"):
+        scheme, _, constraints = text[5:].partition("/")
+        if not scheme or not constraints:
+            return None
+        if constraints.strip() == "*":
+            return ()
+        pairs = []
+        for constraint in constraints.split("|"):
+            found = _OPERATOR.match(constraint.strip())
+            if found is None:
+                return None
+            pairs.append((found.group(1) or "=", unquote(found.group(2).strip())))
+        return _ranges(pairs)
+    if _TEXT_CONSTRAINTS.match(text):
+        return _ranges([(op, version) for op, version in _TEXT_CONSTRAINT.findall(text)])
+    for pattern, field in ((_UP_TO, "end_including"), (_BEFORE, "end_excluding"), (_THROUGH, "end_including")):
+        found = pattern.match(text)
+        if found and _VERSION.match(found["v"]):
+            return (VersionRange(**{field: found["v"]}),)
+    found = _FROM.match(text)
+    if found and _VERSION.match(found["v"]):
+        return (VersionRange(start_including=found["v"]),)
+    found = _SPAN.match(text)
+    if found and _VERSION.match(found["a"]) and _VERSION.match(found["b"]):
+        return (VersionRange(start_including=found["a"], end_including=found["b"]),)
+    if _VERSION.match(text) and any(c.isdigit() for c in text) and len(text) <= MAX_VERSION:
+        return (VersionRange(exact=text),)
+    return None
+
+
+def _ranges(pairs: list[tuple[str, str]]) -> tuple[VersionRange, ...] | None:
+    """Constraints in order (as ``vers`` sorts them) paired into ranges: a lower bound opens one, the next
+    upper bound closes it; ``=`` gives an exact version; ``!=`` exclusions are ignored (more is alerted)."""
+    ranges: list[VersionRange] = []
+    lower: dict[str, str] = {}
+    for op, version in pairs:
+        if not version or len(version) > MAX_VERSION or not _VERSION.match(version):
+            if op == "!=":
+                continue
+            return None
+        if op in ("=", "=="):
+            if lower:
+                ranges.append(VersionRange(**lower))
+                lower = {}
+            ranges.append(VersionRange(exact=version))
+        elif op in (">", ">="):
+            if lower:
+                ranges.append(VersionRange(**lower))
+            lower = {"start_including" if op == ">=" else "start_excluding": version}
+        elif op in ("<", "<="):
+            ranges.append(VersionRange(**lower, **{"end_including" if op == "<=" else "end_excluding": version}))
+            lower = {}
+    if lower:
+        ranges.append(VersionRange(**lower))
+    return tuple(dict.fromkeys(ranges))
+
+
+# -- listings ----------------------------------------------------------------------------------------------
+
+
+def _listing(text: str, base: str) -> list[str]:
+    """``index.txt`` (one path a line) or ``changes.csv`` (``"path","timestamp"``, newest first)."""
+    first: dict[str, datetime | None] = {}  # a path listed twice keeps its first place
+    for line in text.splitlines()[: MAX_DOCUMENTS * 10]:
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        path, _, stamp = line.partition(",")
+        first.setdefault(path.strip().strip('"').strip(), utc_timestamp(stamp.strip().strip('"')))
+    entries = list(first.items())
+    if any(when is not None for _, when in entries):
+        entries.sort(key=lambda e: e[1] or datetime.min.replace(tzinfo=UTC), reverse=True)
+    elif any(_year(path) for path, _ in entries):
+        # The directory layout puts each document under the year of its first release: newest years first,
+        # and within a year the later lines (index.txt is usually sorted by name, hence by number) first.
+        entries.reverse()
+        entries.sort(key=lambda e: _year(e[0]), reverse=True)
+    return _resolve([path for path, _ in entries], base, rooted=False)
+
+
+def _year(path: str) -> int:
+    """The year folder a document sits in (``2024/icsma-24-200-01.json``); 0 when there is none."""
+    folder = path.rpartition("/")[0].rpartition("/")[2]
+    return int(folder) if len(folder) == 4 and folder.isdigit() else 0
+
+
+def _rolie(feed: dict[str, Any], base: str) -> list[str]:
+    """A ROLIE feed's entries: ``content.src``, else the ``self`` link; the most recently updated first."""
+    entries: list[tuple[str, datetime | None]] = []
+    for entry in _list(feed.get("entry"))[: MAX_DOCUMENTS * 10]:
+        if not isinstance(entry, dict):
+            continue
+        href = _dict(entry.get("content")).get("src")
+        if not isinstance(href, str):
+            links = [link for link in _list(entry.get("link")) if isinstance(link, dict)]
+            href = next((link.get("href") for link in links if link.get("rel") == "self"), None)
+        if isinstance(href, str):
+            entries.append((href, utc_timestamp(entry.get("updated")) or utc_timestamp(entry.get("published"))))
+    entries.sort(key=lambda e: e[1] or datetime.min.replace(tzinfo=UTC), reverse=True)
+    return _resolve([href for href, _ in entries], base, rooted=True)
+
+
+def _resolve(refs: list[str], base: str, rooted: bool) -> list[str]:
+    """Absolute URLs of the refs that are safe to fetch: same scheme as ``base``, no ``..``, ending ``.json``."""
+    scheme = urlsplit(base).scheme.lower()
+    urls: dict[str, None] = {}
+    for ref in refs:
+        if not ref or len(ref) > MAX_URL or any(c.isspace() or c == "\\" for c in ref) or _CONTROL.search(ref):
+            continue
+        try:
+            parts = urlsplit(ref)
+            absolute = urljoin(base, ref)
+            target = urlsplit(absolute)
+        except ValueError:  # e.g. a malformed IPv6 host
+            continue
+        if not parts.scheme and (ref.startswith("//") or (ref.startswith("/") and not rooted)):
+            continue  # another host, or out of the listing's directory
+        if ".." in unquote(parts.path).split("/"):
+            continue
+        if target.scheme.lower() != scheme or not target.path.lower().endswith(".json"):
+            continue
+        urls.setdefault(absolute)
+        if len(urls) >= MAX_DOCUMENTS:
+            break
+    return list(urls)
+
+
+# -- small readers -----------------------------------------------------------------------------------------
+
+
+def _load(feed: FeedConfig, body: bytes) -> Any:
+    return load_json(
+        feed,
+        body,
+        "the CSAF document",
+        "a truncated download, an HTML page, or an index the format could not recognise gives this",
+    )
+
+
+def _url(value: Any) -> str | None:
+    """An http(s) URL fit for a link in an email; None otherwise."""
+    if not isinstance(value, str) or len(value) > MAX_URL or _CONTROL.search(value) or " " in value:
+        return None
+    try:
+        parts = urlsplit(value)
+    except ValueError:
+        return None
+    return value if parts.scheme.lower() in ("http", "https") and parts.netloc else None
+
+
+def _clean(text: str, limit: int = MAX_FIELD) -> str:
+    """Whitespace and control characters folded to single spaces, capped (feed text is untrusted)."""
+    return " ".join(_CONTROL.sub(" ", text[: limit * 2]).split())[:limit]
+
+
+def _text(value: Any, limit: int = MAX_FIELD) -> str:
+    return _clean(value, limit) if isinstance(value, str) else ""
+
+
+def _dict(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def _list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else []

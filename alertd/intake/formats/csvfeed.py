@@ -1,0 +1,219 @@
+"""Delimited blocklists (format ``csv``): the feed's ``columns`` say which column holds what.
+
+``columns`` maps a role to a column name, or to a position (``"0"``, ``"1"``) for lists without a header.
+Indicator roles are ``ip`` (``ip:port`` allowed), ``cidr``, ``domain``, ``host``, ``url``, ``email``,
+``asn`` and ``hash``; ``first_seen`` gives the observation's date; ``prefix`` completes a ``cidr`` column
+that holds a bare network address (DShield); every other role (``port``, ``malware``, ``threat``,
+``status``...) is kept in the observation's ``attrs``.
+
+The layouts handled are those abuse.ch and others publish: ``#`` banners and footers, a header row that is
+either the first non-comment row (quoted or not) or the last ``#`` comment line before the data, CRLF or LF,
+no trailing newline, ragged rows; and, for position-mapped lists, ``;`` comment lines (Spamhaus DROP) and
+tab, ``;`` or ``|`` separators.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from types import MappingProxyType
+
+from alertd.domain.errors import ParseError
+from alertd.domain.feeds import FeedConfig
+from alertd.domain.values import Indicator, IndicatorType, Observation
+from alertd.intake.extract import INDICATOR_ROLES, indicator_for
+
+MAX_LINE = 64 * 1024  # longer lines are not blocklist rows; they are skipped rather than parsed
+DELIMITERS = (",", "\t", ";", "|")
+_LINE_BREAK = re.compile(r"\r\n|\r|\n")
+_POSITION = re.compile(r"^\s*\d{1,3}\s*$")
+_NOT_ATTRS = frozenset({*INDICATOR_ROLES, "first_seen", "prefix"})
+
+
+@dataclass(frozen=True, slots=True)
+class CsvResult:
+    """What one body held: the observations, and how many data rows were read, skipped and repeated."""
+
+    observations: list[Observation]
+    rows: int
+    skipped: int  # rows lacking a mapped column or any valid indicator, over-long or unreadable lines
+    duplicates: int  # rows whose indicators an earlier row already reported
+
+
+def parse(feed: FeedConfig, body: bytes) -> list[Observation]:
+    """One observation per data row; rows lacking a mapped column or a valid indicator are skipped."""
+    return read(feed, body).observations
+
+
+def read(feed: FeedConfig, body: bytes) -> CsvResult:
+    """Like :func:`parse`, with the counts of rows read, skipped and repeated (for the fetcher's logs).
+
+    Raises :class:`ParseError` for an empty body, a missing header, or rows none of which could be read.
+    """
+    text = _decode(body)
+    if not text.strip():
+        raise ParseError(f"feed {feed.id!r}: the body is empty; expected CSV rows")
+    roles = {role: column.strip() for role, column in feed.columns.items()}
+    if not any(role in INDICATOR_ROLES for role in roles):
+        raise ParseError(
+            f"feed {feed.id!r}: 'columns' names no indicator column; map at least one of: " + ", ".join(INDICATOR_ROLES)
+        )
+    positions = {role: int(column) for role, column in roles.items() if _POSITION.match(column)}
+    names = {role: _name(column) for role, column in roles.items() if role not in positions}
+
+    comments: list[str] = []  # the comment lines before the first data row, where a header may hide
+    data: list[str] = []
+    skipped = 0
+    for line in _LINE_BREAK.split(text):
+        stripped = line.strip()
+        if not stripped:
+            continue
+        if len(line) > MAX_LINE:
+            skipped += 1
+        elif stripped.startswith("#") or (not names and stripped.startswith(";")):
+            if not data:
+                comments.append(stripped)
+        else:
+            data.append(line)
+    if not data:
+        return CsvResult([], 0, skipped, 0)
+
+    if names:
+        delimiter, header, has_header_row = _find_header(feed, names, data[0], comments)
+        index = dict(positions)
+        for role, name in names.items():
+            index[role] = header.index(name)
+        if has_header_row:
+            data = data[1:]
+    else:
+        index = positions
+        delimiter = next((d for d in DELIMITERS if d in data[0]), ",")
+
+    observations: list[Observation] = []
+    seen: set[str] = set()
+    duplicates = 0
+    width = max(index.values()) + 1
+    for line in data:
+        row = _fields(line, delimiter)
+        if row is None or len(row) < width:
+            skipped += 1
+            continue
+        observation = _observation(feed, {role: row[i] for role, i in index.items()})
+        if observation is None:
+            skipped += 1
+        elif observation.entry in seen:
+            duplicates += 1
+        else:
+            seen.add(observation.entry)
+            observations.append(observation)
+    if data and not observations and not duplicates:
+        raise ParseError(
+            f"feed {feed.id!r}: none of the {len(data)} rows holds a valid value in the mapped indicator "
+            f"columns ({', '.join(f'{r}: {c}' for r, c in roles.items() if r in INDICATOR_ROLES)}); "
+            "check 'columns' against the file"
+        )
+    return CsvResult(observations, len(data), skipped, duplicates)
+
+
+def _decode(body: bytes) -> str:
+    body = body.removeprefix(b"\xef\xbb\xbf")
+    try:
+        return body.decode("utf-8")
+    except UnicodeDecodeError:
+        return body.decode("latin-1")
+
+
+def _name(column: str) -> str:
+    """A column name as compared: without surrounding whitespace, quotes or BOM, case-folded."""
+    return column.strip().strip("\ufeff").strip().strip("\"'").strip().casefold()
+
+
+def _fields(line: str, delimiter: str) -> list[str] | None:
+    try:
+        row = next(csv.reader([line], delimiter=delimiter, skipinitialspace=True), [])
+    except csv.Error:
+        return None
+    return [cell.strip() for cell in row]
+
+
+def _find_header(
+    feed: FeedConfig, names: dict[str, str], first: str, comments: list[str]
+) -> tuple[str, list[str], bool]:
+    """The delimiter, the header's column names, and whether the header is the first data row."""
+    wanted = set(names.values())
+    for delimiter in DELIMITERS:
+        fields = [_name(f) for f in _fields(first, delimiter) or []]
+        if wanted <= set(fields):
+            return delimiter, fields, True
+        for comment in reversed(comments):
+            fields = [_name(f) for f in _fields(comment.lstrip("#").strip(), delimiter) or []]
+            if wanted <= set(fields):
+                return delimiter, fields, False
+    available = [f for f in _fields(first, ",") or [] if f]
+    folded = {_name(f) for f in available}
+    missing = [column for role, column in feed.columns.items() if role in names and _name(column) not in folded]
+    message = (
+        f"feed {feed.id!r}: no header row holds the mapped columns; missing: {', '.join(missing)}; "
+        f"the first row has: {', '.join(available) or '(nothing)'}"
+    )
+    texts = [c.lstrip("#").strip() for c in comments]
+    last = next((t for t in reversed(texts) if t), None)
+    if last is not None:
+        fields = [f for f in _fields(last, ",") or [] if f]
+        message += f"; the last comment line before it has: {', '.join(fields)}"
+    raise ParseError(message + '. Fix \'columns\' in feeds.yaml, or map positions ("0", "1") instead')
+
+
+def _observation(feed: FeedConfig, cells: dict[str, str]) -> Observation | None:
+    if "cidr" in cells and "prefix" in cells and "/" not in cells["cidr"] and cells["prefix"].isdigit():
+        cells["cidr"] = f"{cells['cidr']}/{cells['prefix']}"
+    indicators: list[Indicator] = []
+    for role in INDICATOR_ROLES:
+        if role in cells:
+            indicator = indicator_for(cells[role], role)
+            if indicator is not None and indicator not in indicators:
+                indicators.append(indicator)
+    if not indicators:
+        return None
+    attrs = {role: value for role, value in cells.items() if role not in _NOT_ATTRS and value}
+    first_seen = cells.get("first_seen", "")
+    published = _timestamp(first_seen) if first_seen else None
+    if first_seen and published is None:
+        attrs["first_seen"] = first_seen
+    port = attrs.get("port", "")
+    key = "\x1f".join([feed.id, *(str(i) for i in indicators), port])
+    label = " ".join(v for v in (attrs.get("malware"), attrs.get("threat")) if v) or feed.id
+    return Observation(
+        feed=feed.id,
+        entry=hashlib.sha256(key.encode()).hexdigest()[:32],
+        kind=feed.kind,
+        title=f"{label} {_shown(indicators[0], port)}",
+        indicators=tuple(indicators),
+        published=published,
+        attrs=MappingProxyType(attrs),
+    )
+
+
+def _shown(indicator: Indicator, port: str) -> str:
+    if not port.isdigit():
+        return indicator.value
+    if indicator.type is IndicatorType.IPV4:
+        return f"{indicator.value}:{port}"
+    if indicator.type is IndicatorType.IPV6:
+        return f"[{indicator.value}]:{port}"
+    return indicator.value
+
+
+def _timestamp(text: str) -> datetime | None:
+    """``YYYY-MM-DD HH:MM:SS`` (abuse.ch, UTC implied, `` UTC`` suffix allowed), ISO 8601, or a date."""
+    text = text.strip().removesuffix("UTC").removesuffix("(UTC)").strip()
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    if moment.tzinfo is None:
+        return moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC)

@@ -1,0 +1,81 @@
+"""The CISA Known Exploited Vulnerabilities catalog (format ``cisa-kev``): one observation per CVE.
+
+Both layouts CISA has published are read: the current one (with ``knownRansomwareCampaignUse`` and
+``cwes``) and the 2023 one (CRLF, nine fields per entry).
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+from types import MappingProxyType
+from typing import Any
+
+from alertd.domain.errors import ParseError
+from alertd.domain.feeds import FeedConfig
+from alertd.domain.values import Indicator, IndicatorType, Observation, Product
+from alertd.intake.formats.jsondoc import load_json, unique_entries
+
+_CVE = re.compile(r"^CVE-\d{4}-\d{4,}$")
+NVD_LINK = "https://nvd.nist.gov/vuln/detail/{cve}"
+
+
+def parse(feed: FeedConfig, body: bytes) -> list[Observation]:
+    """The catalog's vulnerabilities as observations; entries without a CVE id are skipped.
+
+    Raises :class:`ParseError` when the body is not JSON or has no ``vulnerabilities`` list.
+    """
+    data = load_json(feed, body, "the KEV catalog", "check that the url serves known_exploited_vulnerabilities.json")
+    vulnerabilities = data.get("vulnerabilities") if isinstance(data, dict) else None
+    if not isinstance(vulnerabilities, list):
+        raise ParseError(
+            f"feed {feed.id!r}: no 'vulnerabilities' list in the JSON document; this does not look like the "
+            "CISA KEV catalog (format 'cisa-kev')"
+        )
+    return unique_entries(_observation(feed, item) for item in vulnerabilities if isinstance(item, dict))
+
+
+def _observation(feed: FeedConfig, item: dict[str, Any]) -> Observation | None:
+    cve = _text(item, "cveID").upper()
+    if not _CVE.match(cve):
+        return None
+    vendor, product = _text(item, "vendorProject"), _text(item, "product")
+    date_added = _text(item, "dateAdded")
+    attrs = {
+        "vendor": vendor,
+        "product": product,
+        "date_added": date_added,
+        "due_date": _text(item, "dueDate"),
+        "required_action": _text(item, "requiredAction"),
+        "ransomware": _text(item, "knownRansomwareCampaignUse") or "Unknown",
+        "notes": _text(item, "notes"),
+    }
+    cwes = item.get("cwes")
+    if isinstance(cwes, list) and cwes:
+        attrs["cwes"] = ", ".join(str(c) for c in cwes)
+    return Observation(
+        feed=feed.id,
+        entry=cve,
+        kind=feed.kind,
+        title=_text(item, "vulnerabilityName") or cve,
+        indicators=(Indicator(IndicatorType.CVE, cve),),
+        products=(Product(vendor, product),) if vendor and product else (),
+        text=_text(item, "shortDescription"),
+        link=NVD_LINK.format(cve=cve),
+        published=_date(date_added),
+        attrs=MappingProxyType(attrs),
+        exploited=True,  # the catalogue lists only vulnerabilities exploited in the wild
+    )
+
+
+def _text(item: dict[str, Any], key: str) -> str:
+    value = item.get(key)
+    return value.strip() if isinstance(value, str) else ""
+
+
+def _date(text: str) -> datetime | None:
+    try:
+        day = datetime.strptime(text, "%Y-%m-%d")
+    except ValueError:
+        return None
+    return day.replace(tzinfo=UTC)

@@ -1,0 +1,147 @@
+"""Leak-site victim lists (format ``leak-victims``): one observation per post naming a victim.
+
+Two JSON shapes are read, both a list of posts: ransomwatch's ``posts.json`` (``post_title``, ``group_name``,
+``discovered``) and ransomware.live's ``recentvictims`` (the same, plus ``published``, ``country``, ``activity``,
+``website``, ``post_url``, ``description``...). Leak sites write titles carelessly: HTML entities (``&amp;``),
+stray whitespace, names cut short (``hancockassociat...``), metadata run into the name
+(``ghimli.com\\$189.1M\\Australia\\88GB``), markers (``www.clevo.com.tw<UPDATED>``). The cleaned name is the
+observation's text, scanned for establishment names; the victim's website, and the name itself when it is a
+domain, are its indicators. Descriptions are scraped marketing text and are left out of the scan: they would
+name other organisations than the victim.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import html
+import re
+from types import MappingProxyType
+from typing import Any
+
+from alertd.domain.errors import ParseError
+from alertd.domain.feeds import FeedConfig
+from alertd.domain.values import Indicator, Observation
+from alertd.intake.extract import FILE_EXTENSIONS, indicator_for, refang
+from alertd.intake.formats.jsondoc import load_json, unique_entries, utc_timestamp
+
+MAX_RAW_TITLE = 2000  # characters of a title read; leak-site titles are names, not documents
+MAX_TITLE = 300
+MAX_ATTR = 200
+MAX_LINK = 2000
+_WHITESPACE = re.compile(r"\s+")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u200b-\u200f\u2028\u2029\ufeff]")
+_MARKER = re.compile(r"<[^<>]{0,40}>")  # "<UPDATED>", stray tags
+_ELLIPSIS = ("...", "\u2026")
+_LEADING_HOST = re.compile(r"[\w.-]+")
+_SCHEME = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.-]{0,15}://")
+_LINK = re.compile(r"^https?://\S+$", re.IGNORECASE)
+
+
+def parse(feed: FeedConfig, body: bytes) -> list[Observation]:
+    """One observation per post with a victim name; posts without one, and repeats, are skipped.
+
+    Raises :class:`ParseError` when the body is not JSON or not a list of posts.
+    """
+    data = load_json(feed, body, "the victim list")
+    if not isinstance(data, list):
+        raise ParseError(
+            f"feed {feed.id!r}: the document is not a JSON list of leak-site posts; format 'leak-victims' reads "
+            "ransomwatch posts.json and ransomware.live recentvictims"
+        )
+    return unique_entries(_observation(feed, post) for post in data if isinstance(post, dict))
+
+
+def clean_title(raw: str) -> str:
+    """A leak-site title as a reader should see it: entities decoded, markers and control characters removed,
+    whitespace collapsed."""
+    text = html.unescape(raw[:MAX_RAW_TITLE])
+    text = _MARKER.sub(" ", text)
+    text = _CONTROL.sub(" ", text)
+    return _WHITESPACE.sub(" ", text).strip()
+
+
+def _observation(feed: FeedConfig, post: dict[str, Any]) -> Observation | None:
+    raw = post.get("post_title")
+    if not isinstance(raw, str):
+        return None
+    full = clean_title(raw)
+    # Some sites run metadata into the title, separated by backslashes: name\revenue\country\size.
+    parts = [part.strip() for part in full.split("\\")]
+    name = next((part for part in parts if part), "")
+    if not name:
+        return None
+    details = [part for part in parts[parts.index(name) + 1 :] if part]
+    truncated = name.endswith(_ELLIPSIS)
+    words = name.removesuffix("...").removesuffix("\u2026").rstrip() if truncated else name
+    if not words:
+        return None
+    group = _one_line(post.get("group_name"), 100)
+
+    indicators: list[Indicator] = []
+    for indicator in (_website(post.get("website")), _title_host(words, truncated)):
+        if indicator is not None and indicator not in indicators:
+            indicators.append(indicator)
+    discovered = _one_line(post.get("discovered"), 64)
+    attrs = {
+        "group": group,
+        "country": _one_line(post.get("country"), 64),
+        "activity": _one_line(post.get("activity"), MAX_ATTR),
+        "discovered": discovered,
+    }
+    if details:
+        attrs["details"] = ", ".join(details)[:MAX_ATTR]
+    key = "\x1f".join((group.casefold(), full.casefold()))
+    return Observation(
+        feed=feed.id,
+        entry=hashlib.sha256(key.encode()).hexdigest()[:32],
+        kind=feed.kind,
+        title=name[:MAX_TITLE],
+        indicators=tuple(indicators),
+        text=words[:MAX_TITLE],
+        link=_link(post.get("post_url")),
+        published=utc_timestamp(post.get("published")) or utc_timestamp(discovered),
+        attrs=MappingProxyType(attrs),
+    )
+
+
+def _website(value: Any) -> Indicator | None:
+    """The host of a victim's website as written by leak sites: ``www.x.com``, ``https://x.com/en/``, even
+    ``http://https://x.com``."""
+    if not isinstance(value, str) or len(value) > MAX_LINK:
+        return None
+    text = refang(value.strip())
+    while (scheme := _SCHEME.match(text)) is not None:
+        text = text[scheme.end() :]
+    host = re.split(r"[/?#\s]", text, maxsplit=1)[0].rpartition("@")[2]
+    if host.count(":") == 1:
+        host = host.partition(":")[0]
+    return indicator_for(host, "domain") if host else None
+
+
+def _title_host(name: str, truncated: bool) -> Indicator | None:
+    """The victim's domain when the title starts with one (``example.com``, ``www.example.co.uk``) and what
+    follows it is not another word (``St.Mary Hospital`` is no domain)."""
+    found = _LEADING_HOST.match(name)
+    if found is None:
+        return None
+    candidate, rest = found.group(0).strip(".-"), name[found.end() :].lstrip()
+    if "." not in candidate or (truncated and not rest):  # "hancock.co..." may be cut inside the domain
+        return None
+    if rest and rest[0].isalnum():
+        return None
+    if candidate.rpartition(".")[2].lower() in FILE_EXTENSIONS:
+        return None
+    return indicator_for(candidate, "domain")
+
+
+def _link(value: Any) -> str | None:
+    if not isinstance(value, str):
+        return None
+    text = value.strip()
+    return text if len(text) <= MAX_LINK and _LINK.match(text) else None
+
+
+def _one_line(value: Any, limit: int) -> str:
+    if not isinstance(value, str):
+        return ""
+    return _WHITESPACE.sub(" ", _CONTROL.sub(" ", value[: limit * 4])).strip()[:limit]

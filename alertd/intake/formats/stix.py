@@ -1,0 +1,310 @@
+"""STIX 2 bundles (format ``stix``): one observation per ``indicator`` object, its pattern read by the OASIS parser.
+
+STIX 2.1 bundles and the STIX 2.0 bundles that MISP exports (Talos: ``spec_version`` on the bundle, no
+``pattern_type``) are read. Patterns are parsed with ``stix2-patterns``, the grammar chosen by the pattern's
+version, and the comparisons ``=`` and ``IN`` on addresses, networks, domains, URLs, email addresses and file
+hashes become indicators, whatever the observation operators (``OR``, ``AND``, ``FOLLOWEDBY``) around them: any
+value a pattern names is worth telling its owner about. A pattern the parser rejects is skipped and counted; it
+does not fail the bundle.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from types import MappingProxyType
+from typing import Any
+
+from stix2patterns.v20.pattern import Pattern as Pattern20  # type: ignore[import-untyped]
+from stix2patterns.v21.pattern import Pattern as Pattern21  # type: ignore[import-untyped]
+
+from alertd.domain.errors import ParseError
+from alertd.domain.feeds import FeedConfig
+from alertd.domain.values import Indicator, Observation
+from alertd.intake.extract import indicator_for
+from alertd.intake.formats.jsondoc import load_json, utc_timestamp
+
+MAX_PATTERN = 200_000  # characters; the parser needs about a second for this much, longer is not a real pattern
+MAX_STORED_PATTERN = 1000
+MAX_DESCRIPTION = 20_000
+MAX_TITLE = 120
+MAX_ATTR = 500
+_WHITESPACE = re.compile(r"\s+")
+_ESCAPE = re.compile(r"\\(['\\])")  # the only escapes a STIX string literal may hold
+_HASHES = frozenset({"MD5", "SHA1", "SHA256"})  # the lengths indicator_for() accepts as hashes
+
+
+@dataclass(frozen=True, slots=True)
+class StixResult:
+    """What one bundle held: the observations, and how many indicator objects were read and set aside."""
+
+    observations: list[Observation]
+    indicators: int  # indicator objects in the bundle (revoked ones and repeated versions excluded)
+    rejected: int  # patterns the STIX pattern parser refused (or too long to try)
+    other_languages: int  # pattern_type other than stix (snort, yara, sigma...)
+    mapped: int  # observations with at least one network indicator or hash
+
+
+def parse(feed: FeedConfig, body: bytes) -> list[Observation]:
+    """One observation per indicator object whose STIX pattern parses; see :func:`read`."""
+    return read(feed, body).observations
+
+
+def read(feed: FeedConfig, body: bytes) -> StixResult:
+    """Like :func:`parse`, with the counts of indicator objects read and set aside (for the fetcher's logs).
+
+    Raises :class:`ParseError` when the body is not JSON or not a STIX bundle.
+    """
+    data = load_json(feed, body, "the STIX bundle")
+    if not isinstance(data, dict) or data.get("type") != "bundle":
+        raise ParseError(
+            f'feed {feed.id!r}: the document is not a STIX bundle (a JSON object with "type": "bundle"); '
+            "check that the url serves STIX 2.0 or 2.1 JSON"
+        )
+    objects = data.get("objects", [])
+    if not isinstance(objects, list):
+        raise ParseError(f"feed {feed.id!r}: the STIX bundle's 'objects' is not a list")
+    objects = [obj for obj in objects if isinstance(obj, dict)]
+    bundle_version = _text(data.get("spec_version"), 16)
+
+    indicators = _latest_indicators(objects)
+    malware = _malware_names(objects)
+    reports = _report_names(objects)
+    observations: list[Observation] = []
+    rejected = other = mapped = 0
+    for obj in indicators.values():
+        pattern_type = obj.get("pattern_type", "stix")
+        if not isinstance(pattern_type, str) or pattern_type.strip().lower() != "stix":
+            other += 1
+            continue
+        pattern = obj.get("pattern")
+        version = _text(obj.get("pattern_version"), 16) or _text(obj.get("spec_version"), 16) or bundle_version
+        values = _comparisons(pattern, version or ("2.1" if "pattern_type" in obj else "2.0"))
+        if values is None or not isinstance(pattern, str):
+            rejected += 1
+            continue
+        observation = _observation(feed, obj, pattern, values, malware, reports)
+        mapped += bool(observation.indicators)
+        observations.append(observation)
+    return StixResult(observations, len(indicators), rejected, other, mapped)
+
+
+def _latest_indicators(objects: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """The indicator objects by id, each in its latest version (a bundle may carry several); revoked ones
+    dropped."""
+    latest: dict[str, dict[str, Any]] = {}
+    for obj in objects:
+        if obj.get("type") != "indicator":
+            continue
+        key = _text(obj.get("id"), 200)
+        if not key:
+            key = "indicator--" + hashlib.sha256(str(obj.get("pattern")).encode()).hexdigest()[:32]
+        known = latest.get(key)
+        if known is None or _modified(obj) >= _modified(known):
+            latest[key] = obj
+    return {key: obj for key, obj in latest.items() if obj.get("revoked") is not True}
+
+
+def _modified(obj: dict[str, Any]) -> datetime:
+    return utc_timestamp(obj.get("modified")) or utc_timestamp(obj.get("created")) or datetime.min.replace(tzinfo=UTC)
+
+
+def _malware_names(objects: list[dict[str, Any]]) -> dict[str, list[str]]:
+    """Indicator id -> names of the malware it ``indicates`` (relationship objects)."""
+    names = {obj.get("id"): _text(obj.get("name"), 200) for obj in objects if obj.get("type") == "malware"}
+    found: dict[str, list[str]] = {}
+    for obj in objects:
+        if obj.get("type") != "relationship" or obj.get("relationship_type") != "indicates":
+            continue
+        source, target = obj.get("source_ref"), obj.get("target_ref")
+        name = names.get(target) if isinstance(target, str) else None
+        if isinstance(source, str) and name and name not in found.setdefault(source, []):
+            found[source].append(name)
+    return found
+
+
+def _report_names(objects: list[dict[str, Any]]) -> dict[str, list[str]]:
+    """Object id -> names of the reports that list it in ``object_refs``."""
+    found: dict[str, list[str]] = {}
+    for obj in objects:
+        name = _text(obj.get("name"), 200)
+        refs = obj.get("object_refs")
+        if obj.get("type") != "report" or not name or not isinstance(refs, list):
+            continue
+        for ref in refs:
+            if isinstance(ref, str) and name not in found.setdefault(ref, []):
+                found[ref].append(name)
+    return found
+
+
+def _comparisons(pattern: Any, version: str) -> list[tuple[str, list[str], str]] | None:
+    """The ``=`` and ``IN`` comparisons of a pattern on string values, as (object type, property path, value);
+    None when the pattern does not parse under its version's grammar, nor the other one."""
+    if not isinstance(pattern, str) or not pattern.strip() or len(pattern) > MAX_PATTERN:
+        return None
+    grammars = (Pattern20, Pattern21) if version.startswith("2.0") else (Pattern21, Pattern20)
+    for grammar in grammars:
+        collector = _Comparisons()
+        try:
+            grammar(pattern).visit(collector)
+        # ParseException for a pattern the grammar refuses, RecursionError for deep parentheses; whatever else
+        # the third-party parser raises on hostile input must not fail the bundle either.
+        except Exception:  # noqa: S112
+            continue
+        return collector.found
+    return None
+
+
+class _Comparisons:
+    """Collects comparisons from a parse tree of either grammar version.
+
+    Given to ``Pattern.visit``, it walks the tree itself, iteratively: the library's recursive walker exceeds
+    Python's recursion limit on a pattern of about a thousand ``OR``-ed comparisons (a blocklist published as one
+    pattern). The ``exit*`` callbacks, named by the generated parser and called when present, follow
+    ``stix2patterns``' own inspector (``InspectionListener``).
+    """
+
+    def __init__(self) -> None:
+        self.found: list[tuple[str, list[str], str]] = []
+        self._type = ""
+        self._path: list[str] = []
+
+    def visit(self, tree: Any) -> None:
+        stack: list[tuple[Any, bool]] = [(tree, False)]
+        while stack:
+            node, done = stack.pop()
+            exit_rule = getattr(node, "exitRule", None)
+            if exit_rule is None:  # a terminal: its text is read by its parent's callback
+                continue
+            if done:
+                exit_rule(self)
+                continue
+            stack.append((node, True))
+            stack.extend((child, False) for child in reversed(node.children or ()))
+
+    def exitObjectType(self, ctx: Any) -> None:
+        self._type = str(ctx.getText())
+
+    def exitFirstPathComponent(self, ctx: Any) -> None:
+        literal = ctx.StringLiteral()
+        self._path = [_unquote(literal.getText()) if literal is not None else str(ctx.getText())]
+
+    def exitKeyPathStep(self, ctx: Any) -> None:
+        name = ctx.IdentifierWithoutHyphen()
+        self._path.append(str(name.getText()) if name is not None else _unquote(ctx.StringLiteral().getText()))
+
+    def exitIndexPathStep(self, ctx: Any) -> None:
+        self._path.append("*" if ctx.ASTERISK() is not None else str(ctx.getText()).strip("[]"))
+
+    def exitPropTestEqual(self, ctx: Any) -> None:
+        if ctx.EQ() is None or ctx.NOT() is not None:
+            return
+        self._add(ctx.primitiveLiteral())
+
+    def exitPropTestSet(self, ctx: Any) -> None:
+        if ctx.NOT() is not None:
+            return
+        for literal in ctx.setLiteral().primitiveLiteral():
+            self._add(literal)
+
+    def _add(self, primitive: Any) -> None:
+        orderable = primitive.orderableLiteral() if primitive is not None else None
+        token = orderable.StringLiteral() if orderable is not None else None
+        if token is not None:
+            self.found.append((self._type, list(self._path), _unquote(token.getText())))
+
+
+def _unquote(literal: str) -> str:
+    return _ESCAPE.sub(r"\1", literal[1:-1])
+
+
+def _indicator(object_type: str, path: list[str], value: str) -> Indicator | None:
+    """The indicator a comparison names, or None for a property that holds none (x509, file:name...)."""
+    if len(path) == 1 and path[0] == "value":
+        if object_type in ("ipv4-addr", "ipv6-addr"):
+            return indicator_for(value, "ip")
+        if object_type == "domain-name":
+            return indicator_for(value, "domain")
+        if object_type == "url":
+            return indicator_for(value, "url")
+        if object_type == "email-addr":
+            return indicator_for(value, "email")
+    elif len(path) == 2 and path[1] == "value":
+        if object_type == "network-traffic" and path[0] in ("dst_ref", "src_ref"):
+            return indicator_for(value, "ip") or indicator_for(value, "domain")
+        if object_type == "email-message" and path[0] in ("from_ref", "sender_ref"):
+            return indicator_for(value, "email")
+    elif object_type == "file" and len(path) == 2 and path[0] == "hashes" and _algorithm(path[1]) in _HASHES:
+        return indicator_for(value, "hash")
+    return None
+
+
+def _algorithm(name: str) -> str:
+    """One spelling per hash algorithm: 'SHA-256' (STIX 2.1), SHA256 (MISP's 2.0 exports), md5 -> SHA256, MD5."""
+    return name.upper().replace("-", "").replace("_", "")
+
+
+def _observation(
+    feed: FeedConfig,
+    obj: dict[str, Any],
+    pattern: str,
+    comparisons: list[tuple[str, list[str], str]],
+    malware: dict[str, list[str]],
+    reports: dict[str, list[str]],
+) -> Observation:
+    stix_id = _text(obj.get("id"), 200) or "indicator--" + hashlib.sha256(pattern.encode()).hexdigest()[:32]
+    indicators: list[Indicator] = []
+    for object_type, path, value in comparisons:
+        indicator = _indicator(object_type, path, value)
+        if indicator is not None and indicator not in indicators:
+            indicators.append(indicator)
+    description = _text(obj.get("description"), MAX_DESCRIPTION)
+    # MISP's STIX exports (Talos) name no indicator and describe few: their report's name tells more than an id.
+    title = (
+        _one_line(_text(obj.get("name"), 1000))
+        or _one_line(description)[:MAX_TITLE]
+        or ", ".join(reports.get(stix_id, ()))
+        or stix_id
+    )
+    labels: list[str] = []
+    for key in ("indicator_types", "labels"):
+        for label in _strings(obj.get(key)):
+            if label not in labels:
+                labels.append(label)
+    attrs = {"labels": ", ".join(labels)[:MAX_ATTR], "pattern": pattern[:MAX_STORED_PATTERN]}
+    confidence = obj.get("confidence")
+    if isinstance(confidence, int) and not isinstance(confidence, bool):
+        attrs["confidence"] = str(confidence)
+    if malware.get(stix_id):
+        attrs["malware"] = ", ".join(malware[stix_id])[:MAX_ATTR]
+    if reports.get(stix_id):
+        attrs["report"] = ", ".join(reports[stix_id])[:MAX_ATTR]
+    return Observation(
+        feed=feed.id,
+        entry=stix_id,
+        kind=feed.kind,
+        title=title[: MAX_TITLE * 2],
+        indicators=tuple(indicators),
+        text=description,
+        published=utc_timestamp(obj.get("valid_from")) or utc_timestamp(obj.get("created")),
+        attrs=MappingProxyType(attrs),
+    )
+
+
+def _strings(value: Any) -> Iterator[str]:
+    items = value if isinstance(value, list) else [value]
+    for item in items:
+        text = _text(item, 200)
+        if text:
+            yield text
+
+
+def _text(value: Any, limit: int) -> str:
+    return value.strip()[:limit] if isinstance(value, str) else ""
+
+
+def _one_line(text: str) -> str:
+    return _WHITESPACE.sub(" ", text).strip()

@@ -1,0 +1,1 @@
+"""Stage 2, match: observations against the registry's index; findings out."""

@@ -1,0 +1,251 @@
+"""Names in free text: which registry names and aliases a leak-site post or an advisory mentions, and which
+names are too short or too generic to look for at all.
+
+Matching is on whole words, accent-, case- and punctuation-insensitive (:func:`alertd.normalise.tokens`).
+:class:`PhraseIndex` finds many phrases in one pass without a per-word Python loop: each phrase is filed under
+its *anchor*, its rarest word, and a text is first reduced to the set of its words (C-speed ``re`` and ``set``
+operations); only where an anchor occurs is the phrase around it checked. A text in which no anchor occurs —
+most of them — costs a lower-casing, a tokenisation and a set intersection.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Generic, TypeVar
+
+from alertd.domain.establishments import Registry
+from alertd.match.normalise import EXPANSIONS, tokens
+
+T = TypeVar("T")
+Key = tuple[str, ...]
+
+# Words that name what an establishment is, not which one it is: a name made only of them matches everywhere.
+_GENERIC_TEXT = """
+    hopital hopitaux hospital hospitals hospitalier hospitaliere hospitaliers hospitalieres hospitalo clinique
+    cliniques clinic clinics polyclinique centre centres center centers chu chr chru ch chi chg chs cht chic chd
+    chsf ghu ght gh groupe groupement group universitaire universitaires university regional regionale
+    departemental departementale intercommunal intercommunale general generale pharmacie pharmacies pharmacy
+    laboratoire laboratoires laboratory laboratories lab labo labos biologie medicale medicales medical medicaux
+    analyses sante health healthcare care ehpad ehpa residence maison retraite soins suite readaptation
+    reeducation ssr usld had psychiatrique psychiatrie specialise specialisee institut institute fondation
+    foundation association mutualiste prive privee public publique cabinet imagerie radiologie dialyse nursing
+    home rehabilitation hospice dispensaire sanitaire medico social etablissement site sas sa sarl selarl gcs
+    le la les l de des du d et en au aux a un une sur the of and for at in saint sainte
+"""
+GENERIC_WORDS = frozenset(_GENERIC_TEXT.split())
+# Words so common in advisories and leak posts that they make poor anchors, whatever their rarity in names.
+_COMMON_TEXT = """
+    pour par dans est qui que avec son sa ses sont pas plus nous vous ont cette ce ces il elle ils leur leurs
+    ou mais aussi tout tous toutes tres comme apres avant entre sans sous chez
+    to is was were be been by with on from this that these those it its as an or not are has have had all
+    france french paris data donnees fichiers files leak leaked victim victime group groupe attack attaque
+    ransomware rancongiciel
+"""
+_COMMON_WORDS = GENERIC_WORDS | frozenset(_COMMON_TEXT.split())
+
+_RAW = re.compile(r"[a-z0-9\u0080-\U0010ffff]+")
+# Non-ASCII characters that separate words; other non-ASCII characters are folded with the word they touch.
+_SEPARATORS = "\u2019\u2018\u201b\u02bc\u2032\u00ab\u00bb\u2039\u203a\u201c\u201d\u201e\u2013\u2014\u2010\u2011\u2012\u2015\u2026\u2022\u00b7\u00a0\u202f\u2009\u200b\u00a9\u00ae\u2122\u00b0\u00a7"  # noqa: E501
+
+
+@functools.lru_cache(maxsize=65536)
+def _fold_word(word: str) -> Key:
+    return tokens(word)
+
+
+@dataclass(frozen=True, slots=True)
+class Words:
+    """A text cut into raw words (lower-cased, accents kept), their set, and the words that fold into other
+    tokens (``st`` → ``saint``, ``hôpital`` → ``hopital``, ``d’arles`` → ``d``, ``arles``)."""
+
+    words: list[str]
+    vocab: set[str]
+    special: dict[str, Key]
+
+    def tokens(self) -> set[str]:
+        """The set of the text's normalised tokens, as :func:`alertd.normalise.tokens` makes them."""
+        return (self.vocab - self.special.keys()).union(*self.special.values())
+
+
+def words_of(text: str) -> Words:
+    """Cut ``text`` into words once, with C-speed operations only (and a fold per distinct non-ASCII word)."""
+    low = text.lower()
+    plain = low.isascii()
+    if not plain:
+        for ch in _SEPARATORS:
+            if ch in low:
+                low = low.replace(ch, " ")
+    words = _RAW.findall(low)
+    vocab = set(words)
+    special: dict[str, Key] = {w: EXPANSIONS[w] for w in EXPANSIONS if w in vocab}
+    if not plain:
+        odd = [word for word in vocab if not word.isascii()]
+        special.update(zip(odd, map(_fold_word, odd), strict=True))
+    return Words(words, vocab, special)
+
+
+class PhraseIndex(Generic[T]):
+    """Phrases (token tuples, as :func:`tokens` makes them) and their values, found in text on word boundaries."""
+
+    def __init__(self, phrases: Iterable[tuple[Sequence[str], T]]) -> None:
+        table: dict[Key, list[T]] = defaultdict(list)
+        for key, value in phrases:
+            if key:
+                table[tuple(key)].append(value)
+        frequency: Counter[str] = Counter()
+        for key in table:
+            frequency.update(set(key))
+
+        def rarity(word: str) -> tuple[bool, int, int]:
+            return (word in _COMMON_WORDS or word.isdigit(), frequency[word], -len(word))
+
+        probes: dict[str, dict[tuple[int, int], dict[Key, tuple[T, ...]]]] = defaultdict(dict)
+        for key, values in table.items():
+            offset = min(range(len(key)), key=lambda i: rarity(key[i]))
+            probes[key[offset]].setdefault((offset, len(key)), {})[key] = tuple(values)
+        self._probes: dict[str, tuple[tuple[int, int, dict[Key, tuple[T, ...]]], ...]] = {
+            anchor: tuple((offset, length, keys) for (offset, length), keys in by_shape.items())
+            for anchor, by_shape in probes.items()
+        }
+        self._anchors = frozenset(self._probes)
+        self._longest = max((len(k) for k in table), default=0)
+        self.size = len(table)
+
+    def __len__(self) -> int:
+        return self.size
+
+    def scan(self, text: str | Words) -> dict[Key, tuple[T, ...]]:
+        """The phrases that ``text`` contains as whole words, in the order of their first occurrence.
+
+        ``text`` may be given as :func:`words_of` it, to scan one text with several indexes.
+        """
+        if not self._anchors:
+            return {}
+        prepared = text if isinstance(text, Words) else words_of(text)
+        words, vocab, special = prepared.words, prepared.vocab, prepared.special
+        anchors = self._anchors
+        candidates = vocab.intersection(anchors)
+        for word, parts in special.items():
+            candidates.discard(word)
+            if not anchors.isdisjoint(parts):
+                candidates.add(word)
+        if not candidates:
+            return {}
+        if len(candidates) <= 4:
+            positions: list[int] = []
+            for word in candidates:
+                i = -1
+                while True:
+                    try:
+                        i = words.index(word, i + 1)
+                    except ValueError:
+                        break
+                    positions.append(i)
+            positions.sort()
+        else:
+            positions = [i for i, w in enumerate(words) if w in candidates]
+        found: dict[Key, tuple[T, ...]] = {}
+        for p in positions:
+            self._check(words, p, special, found)
+        return found
+
+    def _check(self, words: list[str], p: int, special: Mapping[str, Key], found: dict[Key, tuple[T, ...]]) -> None:
+        """Check the phrases anchored on the word at ``p`` against the words around it."""
+        reach = self._longest - 1
+        if not special or special.keys().isdisjoint(words[max(p - reach, 0) : p + reach + 1]):
+            # Plain words around: the phrases are slices of the text's own words.
+            for offset, length, table in self._probes[words[p]]:
+                start = p - offset
+                if start >= 0:
+                    key = tuple(words[start : start + length])
+                    values = table.get(key)
+                    if values is not None and key not in found:
+                        found[key] = values
+            return
+        left: list[str] = []
+        i = p - 1
+        while i >= 0 and len(left) < reach:
+            parts = special.get(words[i])
+            if parts is None:
+                left.append(words[i])
+            else:
+                left.extend(reversed(parts))
+            i -= 1
+        left.reverse()
+        middle = special.get(words[p], (words[p],))
+        right: list[str] = []
+        i = p + 1
+        while i < len(words) and len(right) < reach:
+            right.extend(special.get(words[i], (words[i],)))
+            i += 1
+        window = left + list(middle) + right
+        for k, anchor in enumerate(middle):
+            for offset, length, table in self._probes.get(anchor, ()):
+                start = len(left) + k - offset
+                if start < 0 or start + length > len(window):
+                    continue
+                key = tuple(window[start : start + length])
+                values = table.get(key)
+                if values is not None and key not in found:
+                    found[key] = values
+
+
+# -- which names are safe to look for --------------------------------------------------------------------------
+
+
+def _why_unsafe(key: Key) -> str | None:
+    if not key:
+        return "has no letter or digit to match on"
+    distinctive = [w for w in key if w not in GENERIC_WORDS]
+    if not distinctive:
+        return "is made only of generic words (" + ", ".join(dict.fromkeys(key)) + "): it would match everywhere"
+    letters = sum(len(w) for w in key)
+    if len(key) < 2 and letters < 6:
+        return f"is a single word of fewer than 6 letters ({key[0]!r}): it would match unrelated text"
+    if sum(len(w) for w in distinctive) < 3:
+        return (
+            f"has only one short distinctive word ({' '.join(distinctive)!r}) besides generic ones: "
+            "it would match ordinary sentences"
+        )
+    return None
+
+
+def name_keys(registry: Registry) -> tuple[list[tuple[str, str, Key]], list[tuple[str, str, str]]]:
+    """Split every name and alias of the registry into those safe to match, with their tokens, and the unsafe
+    ones, with why: ``(safe: [(id, name, tokens)], unsafe: [(id, name, why)])``.
+
+    Besides too short or generic names, a name shared by several establishments is unsafe: a mention of it
+    could not tell them apart.
+    """
+    entries: list[tuple[str, str, Key]] = []
+    owners: dict[Key, dict[str, None]] = defaultdict(dict)
+    for est in registry.establishments.values():
+        for name in (est.name, *est.aliases):
+            key = tokens(name)
+            entries.append((est.id, name, key))
+            owners[key][est.id] = None
+    safe: list[tuple[str, str, Key]] = []
+    unsafe: list[tuple[str, str, str]] = []
+    for est_id, name, key in entries:
+        why = _why_unsafe(key)
+        if why is None and len(owners[key]) > 1:
+            others = [o for o in owners[key] if o != est_id]
+            listed = ", ".join(others[:3]) + (f" and {len(others) - 3} more" if len(others) > 3 else "")
+            why = f"is also a name or alias of establishment {listed}: a mention could not tell them apart"
+        if why is None:
+            safe.append((est_id, name, key))
+        else:
+            unsafe.append((est_id, name, f"name or alias {name!r} {why}"))
+    return safe, unsafe
+
+
+def unsafe_names(registry: Registry) -> list[tuple[str, str, str]]:
+    """Names and aliases too short, too generic or too shared to match safely: ``(establishment id, name, why)``.
+
+    The match index never looks for them; ``alertd check`` reports them so the operator can fix the registry.
+    """
+    return name_keys(registry)[1]

@@ -1,0 +1,767 @@
+"""The state store: one SQLite database in WAL mode under ``state_dir`` (contract §1).
+
+Every stage reaches persistent state through this module only, so another backend can replace it without
+touching them. Writes that belong together happen in one transaction: an email enters the outbox in the same
+transaction that marks its alerts as dispatched, so a crash can neither lose nor double a warning.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import sqlite3
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from alertd.domain.errors import StoreError
+from alertd.domain.feeds import Validators
+from alertd.domain.values import (
+    Alert,
+    FeedKind,
+    Finding,
+    FindingState,
+    Indicator,
+    IndicatorType,
+    Observation,
+    Product,
+    Severity,
+    VersionRange,
+)
+
+SCHEMA_VERSION = 1
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS feed_state (
+    feed TEXT PRIMARY KEY,
+    etag TEXT, last_modified TEXT,
+    last_attempt TEXT, last_success TEXT,
+    consecutive_failures INTEGER NOT NULL DEFAULT 0,
+    last_error TEXT,
+    entries_seen INTEGER NOT NULL DEFAULT 0
+);
+CREATE TABLE IF NOT EXISTS observations (
+    feed TEXT NOT NULL, entry TEXT NOT NULL,
+    digest TEXT NOT NULL, body TEXT NOT NULL,
+    first_seen TEXT NOT NULL, last_seen TEXT NOT NULL, delisted_at TEXT,
+    PRIMARY KEY (feed, entry)
+);
+CREATE TABLE IF NOT EXISTS findings (
+    key TEXT PRIMARY KEY,
+    establishment TEXT NOT NULL, body TEXT NOT NULL,
+    feed TEXT NOT NULL, entry TEXT NOT NULL,
+    first_seen TEXT NOT NULL, last_seen TEXT NOT NULL,
+    last_alerted TEXT, thread TEXT,
+    resolved_at TEXT,  -- its entry was delisted by the feed
+    resolved_told TEXT  -- when an email said so
+);
+CREATE INDEX IF NOT EXISTS findings_entry ON findings (feed, entry);
+CREATE INDEX IF NOT EXISTS findings_establishment ON findings (establishment);
+CREATE TABLE IF NOT EXISTS alerts (
+    id INTEGER PRIMARY KEY,
+    finding TEXT NOT NULL REFERENCES findings (key),
+    establishment TEXT NOT NULL,
+    severity INTEGER NOT NULL,
+    subscription TEXT NOT NULL,
+    immediate INTEGER NOT NULL,
+    body TEXT NOT NULL,
+    created TEXT NOT NULL,
+    delivery INTEGER REFERENCES outbox (id)
+);
+CREATE INDEX IF NOT EXISTS alerts_queued ON alerts (delivery, establishment);
+CREATE TABLE IF NOT EXISTS outbox (
+    id INTEGER PRIMARY KEY,
+    message_id TEXT NOT NULL,
+    establishment TEXT NOT NULL,
+    sender TEXT NOT NULL,
+    recipients TEXT NOT NULL,
+    subject TEXT NOT NULL,
+    message BLOB NOT NULL,
+    state TEXT NOT NULL CHECK (state IN ('pending', 'sending', 'sent', 'failed')),
+    attempts INTEGER NOT NULL DEFAULT 0,
+    next_attempt TEXT NOT NULL,
+    last_error TEXT,
+    created TEXT NOT NULL,
+    sent_at TEXT
+);
+CREATE INDEX IF NOT EXISTS outbox_due ON outbox (state, next_attempt);
+CREATE INDEX IF NOT EXISTS outbox_message ON outbox (message_id);
+"""
+
+
+def _ts(value: datetime) -> str:
+    return value.astimezone(UTC).isoformat(timespec="microseconds")
+
+
+def _dt(value: str | None) -> datetime | None:
+    return datetime.fromisoformat(value) if value else None
+
+
+# -- value <-> JSON ----------------------------------------------------------------------------------------
+
+
+def observation_to_json(obs: Observation) -> str:
+    return json.dumps(
+        {
+            "feed": obs.feed,
+            "entry": obs.entry,
+            "kind": obs.kind.value,
+            "title": obs.title,
+            "indicators": [[i.type.value, i.value] for i in obs.indicators],
+            "products": [[p.vendor, p.product, [_range_to_list(r) for r in p.versions]] for p in obs.products],
+            "text": obs.text,
+            "link": obs.link,
+            "published": obs.published.isoformat() if obs.published else None,
+            "attrs": dict(obs.attrs),
+            "exploited": obs.exploited,
+        },
+        ensure_ascii=False,
+        sort_keys=True,
+    )
+
+
+def observation_from_json(text: str) -> Observation:
+    d = json.loads(text)
+    return Observation(
+        feed=d["feed"],
+        entry=d["entry"],
+        kind=FeedKind(d["kind"]),
+        title=d["title"],
+        indicators=tuple(Indicator(IndicatorType(t), v) for t, v in d["indicators"]),
+        products=tuple(Product(v, p, tuple(VersionRange(*r) for r in ranges)) for v, p, ranges in d["products"]),
+        text=d["text"],
+        link=d["link"],
+        published=_dt(d["published"]),
+        attrs=d["attrs"],
+        exploited=d.get("exploited", False),
+    )
+
+
+def _range_to_list(r: VersionRange) -> list[str | None]:
+    return [r.exact, r.start_including, r.start_excluding, r.end_including, r.end_excluding]
+
+
+def finding_to_dict(f: Finding) -> dict[str, Any]:
+    return {
+        "establishment": f.establishment,
+        "indicator": [f.indicator.type.value, f.indicator.value],
+        "asset": f.asset,
+        "reason": f.reason,
+        "feed": f.feed,
+        "kind": f.kind.value,
+        "entry": f.entry,
+        "title": f.title,
+        "link": f.link,
+        "published": f.published.isoformat() if f.published else None,
+        "attrs": dict(f.attrs),
+    }
+
+
+def finding_from_dict(d: Mapping[str, Any]) -> Finding:
+    return Finding(
+        establishment=d["establishment"],
+        indicator=Indicator(IndicatorType(d["indicator"][0]), d["indicator"][1]),
+        asset=d["asset"],
+        reason=d["reason"],
+        feed=d["feed"],
+        kind=FeedKind(d["kind"]),
+        entry=d["entry"],
+        title=d["title"],
+        link=d["link"],
+        published=_dt(d["published"]),
+        attrs=d["attrs"],
+    )
+
+
+def _alert_to_json(a: Alert) -> str:
+    return json.dumps(
+        {
+            "finding": finding_to_dict(a.finding),
+            "severity": a.severity.label,
+            "rule": a.rule,
+            "subscription": a.subscription,
+            "immediate": a.immediate,
+            "first_seen": _ts(a.first_seen),
+            "last_seen": _ts(a.last_seen),
+            "tlp": a.tlp,
+            "follow_up": a.follow_up,
+        },
+        ensure_ascii=False,
+    )
+
+
+def _alert_from_json(text: str) -> Alert:
+    d = json.loads(text)
+    return Alert(
+        finding=finding_from_dict(d["finding"]),
+        severity=Severity.parse(d["severity"]),
+        rule=d["rule"],
+        subscription=d["subscription"],
+        immediate=d["immediate"],
+        first_seen=datetime.fromisoformat(d["first_seen"]),
+        last_seen=datetime.fromisoformat(d["last_seen"]),
+        tlp=d["tlp"],
+        follow_up=d["follow_up"],
+    )
+
+
+# -- records -----------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class FeedState:
+    feed: str
+    validators: Validators
+    last_attempt: datetime | None
+    last_success: datetime | None
+    consecutive_failures: int
+    last_error: str | None
+    entries_seen: int
+
+
+@dataclass(frozen=True, slots=True)
+class ObservationDelta:
+    """What a poll changed: entries never seen, entries whose content changed, entries no longer listed."""
+
+    new: int
+    changed: int
+    unchanged: int
+    delisted: int
+
+
+@dataclass(frozen=True, slots=True)
+class QueuedAlert:
+    id: int
+    alert: Alert
+    thread: str | None  # Message-ID of the first email about its finding, for follow-ups
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    """One email in the outbox."""
+
+    id: int
+    message_id: str
+    establishment: str
+    sender: str
+    recipients: tuple[str, ...]
+    subject: str
+    state: str
+    attempts: int
+    next_attempt: datetime
+    last_error: str | None
+    created: datetime
+    sent_at: datetime | None
+
+
+_DELIVERY_COLUMNS = (
+    "id, message_id, establishment, sender, recipients, subject, state, attempts, next_attempt, last_error, "
+    "created, sent_at"
+)
+
+
+def _feed_state(row: sqlite3.Row) -> FeedState:
+    return FeedState(
+        row["feed"],
+        Validators(row["etag"], row["last_modified"]),
+        _dt(row["last_attempt"]),
+        _dt(row["last_success"]),
+        row["consecutive_failures"],
+        row["last_error"],
+        row["entries_seen"],
+    )
+
+
+def _delivery(row: sqlite3.Row) -> Delivery:
+    return Delivery(
+        id=row["id"],
+        message_id=row["message_id"],
+        establishment=row["establishment"],
+        sender=row["sender"],
+        recipients=tuple(json.loads(row["recipients"])),
+        subject=row["subject"],
+        state=row["state"],
+        attempts=row["attempts"],
+        next_attempt=datetime.fromisoformat(row["next_attempt"]),
+        last_error=row["last_error"],
+        created=datetime.fromisoformat(row["created"]),
+        sent_at=_dt(row["sent_at"]),
+    )
+
+
+class Store:
+    """The SQLite state store. One instance per process; not shared across threads."""
+
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.path = path
+        self._sender_fd: int | None = None
+        self.db = sqlite3.connect(path, isolation_level=None, timeout=30.0)
+        self.db.row_factory = sqlite3.Row
+        self.db.execute("PRAGMA journal_mode=WAL")
+        self.db.execute("PRAGMA synchronous=NORMAL")
+        self.db.execute("PRAGMA foreign_keys=ON")
+        self._migrate()
+
+    @classmethod
+    def in_state_dir(cls, state_dir: Path) -> Store:
+        return cls(state_dir / "alertd.sqlite3")
+
+    def close(self) -> None:
+        self.db.close()
+        if self._sender_fd is not None:
+            os.close(self._sender_fd)  # releases the lock
+            self._sender_fd = None
+
+    def claim_sender(self) -> bool:
+        """Become the one process that sends the outbox (an advisory lock beside the database).
+
+        Only the holder sends, so two alertd processes (the daemon and an operator's ``run --once``) never send
+        the same delivery, and the holder may retry what a dead process left in ``sending``. False when another
+        live process holds it.
+        """
+        if self._sender_fd is not None:
+            return True
+        fd = os.open(self.path.with_name(self.path.name + ".send-lock"), os.O_CREAT | os.O_RDWR, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            return False
+        self._sender_fd = fd
+        return True
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """BEGIN IMMEDIATE … COMMIT, rolled back on any exception."""
+        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            yield self.db
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
+        self.db.execute("COMMIT")
+
+    def _migrate(self) -> None:
+        # executescript commits by itself; every statement of the schema is idempotent.
+        self.db.executescript(_SCHEMA)
+        with self.transaction() as db:
+            row = db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+            if row is None:
+                db.execute("INSERT INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
+            elif int(row[0]) > SCHEMA_VERSION:
+                raise StoreError(
+                    f"{self.path} has schema version {row[0]}, newer than this alertd ({SCHEMA_VERSION}): "
+                    "upgrade alertd, or point state_dir elsewhere"
+                )
+
+    def meta(self, key: str) -> str | None:
+        row = self.db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return None if row is None else str(row[0])
+
+    def set_meta(self, key: str, value: str) -> None:
+        with self.transaction() as db:
+            db.execute(
+                "INSERT INTO meta VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                (key, value),
+            )
+
+    # -- feeds ---------------------------------------------------------------------------------------------
+
+    def feed_state(self, feed: str) -> FeedState:
+        row = self.db.execute("SELECT * FROM feed_state WHERE feed = ?", (feed,)).fetchone()
+        return FeedState(feed, Validators(None, None), None, None, 0, None, 0) if row is None else _feed_state(row)
+
+    def feed_states(self) -> list[FeedState]:
+        return [_feed_state(row) for row in self.db.execute("SELECT * FROM feed_state ORDER BY feed")]
+
+    def record_fetch(self, feed: str, now: datetime, validators: Validators, entries: int | None) -> None:
+        """A successful poll; ``entries`` is None when the feed was not modified."""
+        with self.transaction() as db:
+            db.execute(
+                """INSERT INTO feed_state (feed, etag, last_modified, last_attempt, last_success, entries_seen)
+                   VALUES (?1, ?2, ?3, ?4, ?4, COALESCE(?5, 0))
+                   ON CONFLICT (feed) DO UPDATE SET etag = ?2, last_modified = ?3, last_attempt = ?4,
+                       last_success = ?4, consecutive_failures = 0, last_error = NULL,
+                       entries_seen = COALESCE(?5, entries_seen)""",
+                (feed, validators.etag, validators.last_modified, _ts(now), entries),
+            )
+
+    def record_failure(self, feed: str, now: datetime, error: str) -> int:
+        """A failed poll; returns how many polls in a row have failed."""
+        with self.transaction() as db:
+            db.execute(
+                """INSERT INTO feed_state (feed, last_attempt, consecutive_failures, last_error)
+                   VALUES (?1, ?2, 1, ?3)
+                   ON CONFLICT (feed) DO UPDATE SET last_attempt = ?2,
+                       consecutive_failures = consecutive_failures + 1, last_error = ?3""",
+                (feed, _ts(now), error),
+            )
+            row = db.execute("SELECT consecutive_failures FROM feed_state WHERE feed = ?", (feed,)).fetchone()
+        return int(row[0])
+
+    # -- observations --------------------------------------------------------------------------------------
+
+    def save_observations(self, feed: str, observations: Sequence[Observation], now: datetime) -> ObservationDelta:
+        """Record a poll's entries; entries listed before and absent now are marked delisted."""
+        import hashlib
+
+        stamp = _ts(now)
+        new = changed = unchanged = 0
+        with self.transaction() as db:
+            known = {
+                r[0]: (r[1], r[2])
+                for r in db.execute("SELECT entry, digest, delisted_at FROM observations WHERE feed = ?", (feed,))
+            }
+            present: set[str] = set()
+            for obs in observations:
+                if obs.entry in present:
+                    continue
+                present.add(obs.entry)
+                body = observation_to_json(obs)
+                digest = hashlib.sha256(body.encode()).hexdigest()
+                before = known.get(obs.entry)
+                if before is None:
+                    new += 1
+                    db.execute(
+                        "INSERT INTO observations VALUES (?, ?, ?, ?, ?, ?, NULL)",
+                        (feed, obs.entry, digest, body, stamp, stamp),
+                    )
+                    continue
+                if before[0] != digest:
+                    changed += 1
+                    db.execute(
+                        "UPDATE observations SET digest = ?, body = ?, last_seen = ?, delisted_at = NULL "
+                        "WHERE feed = ? AND entry = ?",
+                        (digest, body, stamp, feed, obs.entry),
+                    )
+                else:
+                    unchanged += 1
+                    db.execute(
+                        "UPDATE observations SET last_seen = ?, delisted_at = NULL WHERE feed = ? AND entry = ?",
+                        (stamp, feed, obs.entry),
+                    )
+            gone = [e for e, (_, delisted) in known.items() if e not in present and delisted is None]
+            db.executemany(
+                "UPDATE observations SET delisted_at = ? WHERE feed = ? AND entry = ?",
+                ((stamp, feed, e) for e in gone),
+            )
+            # What the feed no longer lists is resolved; told to the establishment once, if it was warned.
+            db.executemany(
+                "UPDATE findings SET resolved_at = ? WHERE feed = ? AND entry = ? AND resolved_at IS NULL",
+                ((stamp, feed, e) for e in gone),
+            )
+        return ObservationDelta(new, changed, unchanged, len(gone))
+
+    def listed_bodies(self, feed: str | None = None) -> dict[str, list[str]]:
+        """The stored JSON of every entry the feeds (or one feed) list now, per feed (decode it off the loop)."""
+        query = "SELECT feed, body FROM observations WHERE delisted_at IS NULL"
+        rows = self.db.execute(query + " AND feed = ?", (feed,)) if feed else self.db.execute(query + " ORDER BY feed")
+        result: dict[str, list[str]] = {}
+        for feed_id, body in rows:
+            result.setdefault(feed_id, []).append(body)
+        return result
+
+    def cve_products(self) -> dict[str, list[Product]]:
+        """Which products each CVE affects, from the vulnerability catalogues polled so far."""
+        result: dict[str, list[Product]] = {}
+        for (body,) in self.db.execute(
+            "SELECT body FROM observations WHERE delisted_at IS NULL AND body LIKE '%\"products\": [[%'"
+        ):
+            d = json.loads(body)
+            products = [Product(v, p, tuple(VersionRange(*r) for r in ranges)) for v, p, ranges in d["products"]]
+            for kind, value in d["indicators"]:
+                if kind == IndicatorType.CVE.value:
+                    result.setdefault(value, []).extend(products)
+        return result
+
+    # -- findings and alerts -------------------------------------------------------------------------------
+
+    def finding_states(self, keys: Iterable[str]) -> dict[str, FindingState]:
+        states: dict[str, FindingState] = {}
+        unique = list(dict.fromkeys(keys))
+        for i in range(0, len(unique), 500):
+            chunk = unique[i : i + 500]
+            marks = ",".join("?" * len(chunk))
+            for row in self.db.execute(
+                f"""SELECT f.key, f.first_seen, f.last_alerted,
+                           EXISTS (SELECT 1 FROM alerts a WHERE a.finding = f.key AND a.delivery IS NULL) AS queued
+                    FROM findings f WHERE f.key IN ({marks})""",
+                chunk,
+            ):
+                states[row["key"]] = FindingState(
+                    datetime.fromisoformat(row["first_seen"]), _dt(row["last_alerted"]), bool(row["queued"])
+                )
+        return states
+
+    def save_findings(self, findings: Sequence[Finding], alerts: Sequence[Alert], now: datetime) -> None:
+        """Upsert this poll's findings (first and last seen) and queue the alerts policy decided on."""
+        stamp = _ts(now)
+        with self.transaction() as db:
+            db.executemany(
+                """INSERT INTO findings (key, establishment, body, feed, entry, first_seen, last_seen)
+                   VALUES (?, ?, ?, ?, ?, ?, ?)
+                   ON CONFLICT (key) DO UPDATE SET last_seen = excluded.last_seen, body = excluded.body,
+                       entry = excluded.entry, resolved_at = NULL, resolved_told = NULL""",
+                (
+                    (
+                        f.key,
+                        f.establishment,
+                        json.dumps(finding_to_dict(f), ensure_ascii=False),
+                        f.feed,
+                        f.entry,
+                        stamp,
+                        stamp,
+                    )
+                    for f in findings
+                ),
+            )
+            db.executemany(
+                "INSERT INTO alerts (finding, establishment, severity, subscription, immediate, body, created) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (
+                    (
+                        a.finding.key,
+                        a.finding.establishment,
+                        int(a.severity),
+                        a.subscription,
+                        int(a.immediate),
+                        _alert_to_json(a),
+                        stamp,
+                    )
+                    for a in alerts
+                ),
+            )
+
+    def queued_alerts(
+        self, *, immediate: bool = False, subscriptions: Sequence[str] = (), establishment: str | None = None
+    ) -> dict[str, list[QueuedAlert]]:
+        """Alerts waiting for an email, per establishment: the immediate ones, or those of given digests."""
+        where = ["a.delivery IS NULL"]
+        args: list[Any] = []
+        route = []
+        if immediate:
+            route.append("a.immediate = 1")
+        if subscriptions:
+            route.append(f"a.subscription IN ({','.join('?' * len(subscriptions))})")
+            args.extend(subscriptions)
+        if route:
+            where.append("(" + " OR ".join(route) + ")")
+        if establishment is not None:
+            where.append("a.establishment = ?")
+            args.append(establishment)
+        grouped: dict[str, list[QueuedAlert]] = {}
+        for row in self.db.execute(
+            f"""SELECT a.id, a.establishment, a.body, f.thread FROM alerts a JOIN findings f ON f.key = a.finding
+                WHERE {" AND ".join(where)} ORDER BY a.establishment, a.severity DESC, a.id""",
+            args,
+        ):
+            grouped.setdefault(row["establishment"], []).append(
+                QueuedAlert(row["id"], _alert_from_json(row["body"]), row["thread"])
+            )
+        return grouped
+
+    def drop_queued_alerts_except(self, subscriptions: Sequence[str], establishments: Sequence[str]) -> int:
+        """Delete undelivered alerts of other subscriptions or establishments; returns how many."""
+        with self.transaction() as db:
+            db.execute("CREATE TEMP TABLE IF NOT EXISTS keep_sub (name TEXT PRIMARY KEY)")
+            db.execute("CREATE TEMP TABLE IF NOT EXISTS keep_est (id TEXT PRIMARY KEY)")
+            db.execute("DELETE FROM keep_sub")
+            db.execute("DELETE FROM keep_est")
+            db.executemany("INSERT OR IGNORE INTO keep_sub VALUES (?)", ((n,) for n in subscriptions))
+            db.executemany("INSERT OR IGNORE INTO keep_est VALUES (?)", ((e,) for e in establishments))
+            cur = db.execute(
+                """DELETE FROM alerts WHERE delivery IS NULL
+                   AND (subscription NOT IN (SELECT name FROM keep_sub)
+                        OR establishment NOT IN (SELECT id FROM keep_est))"""
+            )
+        return cur.rowcount
+
+    def enqueue_email(
+        self,
+        *,
+        establishment: str,
+        alert_ids: Sequence[int],
+        finding_keys: Sequence[str],
+        message_id: str,
+        sender: str,
+        recipients: Sequence[str],
+        subject: str,
+        message: bytes,
+        now: datetime,
+    ) -> int:
+        """Put an email in the outbox and mark its alerts dispatched, in one transaction."""
+        stamp = _ts(now)
+        with self.transaction() as db:
+            cur = db.execute(
+                "INSERT INTO outbox (message_id, establishment, sender, recipients, subject, message, state, "
+                "next_attempt, created) VALUES (?, ?, ?, ?, ?, ?, 'pending', ?, ?)",
+                (
+                    message_id,
+                    establishment,
+                    sender,
+                    json.dumps(list(recipients)),
+                    subject,
+                    message,
+                    stamp,
+                    stamp,
+                ),
+            )
+            delivery = cur.lastrowid
+            db.executemany("UPDATE alerts SET delivery = ? WHERE id = ?", ((delivery, i) for i in alert_ids))
+            db.executemany(
+                "UPDATE findings SET last_alerted = ?, thread = COALESCE(thread, ?) WHERE key = ?",
+                ((stamp, message_id, k) for k in finding_keys),
+            )
+        assert delivery is not None
+        return delivery
+
+    # -- outbox --------------------------------------------------------------------------------------------
+
+    def due_deliveries(self, now: datetime) -> list[Delivery]:
+        """Deliveries to attempt now: pending ones whose time has come, and any left in ``sending`` by a crash."""
+        rows = self.db.execute(
+            f"SELECT {_DELIVERY_COLUMNS} FROM outbox WHERE (state = 'pending' AND next_attempt <= ?) "
+            "OR state = 'sending' ORDER BY id",
+            (_ts(now),),
+        )
+        return [_delivery(r) for r in rows]
+
+    def message(self, delivery_id: int) -> bytes:
+        row = self.db.execute("SELECT message FROM outbox WHERE id = ?", (delivery_id,)).fetchone()
+        return bytes(row[0])
+
+    def mark_sending(self, delivery_id: int) -> None:
+        with self.transaction() as db:
+            db.execute("UPDATE outbox SET state = 'sending', attempts = attempts + 1 WHERE id = ?", (delivery_id,))
+
+    def mark_sent(self, delivery_id: int, now: datetime) -> None:
+        with self.transaction() as db:
+            db.execute(
+                "UPDATE outbox SET state = 'sent', sent_at = ?, last_error = NULL WHERE id = ?",
+                (_ts(now), delivery_id),
+            )
+
+    def mark_retry(self, delivery_id: int, error: str, next_attempt: datetime) -> None:
+        with self.transaction() as db:
+            db.execute(
+                "UPDATE outbox SET state = 'pending', last_error = ?, next_attempt = ? WHERE id = ?",
+                (error, _ts(next_attempt), delivery_id),
+            )
+
+    def mark_failed(self, delivery_id: int, error: str) -> None:
+        with self.transaction() as db:
+            db.execute("UPDATE outbox SET state = 'failed', last_error = ? WHERE id = ?", (error, delivery_id))
+
+    def mark_partly_sent(
+        self,
+        delivery_id: int,
+        now: datetime,
+        later: Sequence[str],
+        never: Sequence[str],
+        error: str,
+        next_attempt: datetime,
+    ) -> tuple[int | None, int | None]:
+        """The server took the message for some recipients only, in one transaction: the delivery is sent; the
+        recipients refused for now get a pending delivery of the same message (same Message-ID), those refused
+        for good a failed one, listed by ``outbox --state failed`` and told to the operators.
+        Returns the ids of the two new deliveries (None where there is none)."""
+        copy = """INSERT INTO outbox (message_id, establishment, sender, recipients, subject, message, state,
+                                      next_attempt, last_error, created)
+                  SELECT message_id, establishment, sender, ?, subject, message, ?, ?, ?, ?
+                  FROM outbox WHERE id = ?"""
+        ids: list[int | None] = []
+        with self.transaction() as db:
+            db.execute(
+                "UPDATE outbox SET state = 'sent', sent_at = ?, last_error = ? WHERE id = ?",
+                (_ts(now), error, delivery_id),
+            )
+            for recipients, state in ((later, "pending"), (never, "failed")):
+                if not recipients:
+                    ids.append(None)
+                    continue
+                cur = db.execute(
+                    copy, (json.dumps(list(recipients)), state, _ts(next_attempt), error, _ts(now), delivery_id)
+                )
+                ids.append(cur.lastrowid)
+        return ids[0], ids[1]
+
+    def resolved_untold(self, establishment: str | None = None) -> dict[str, list[Finding]]:
+        """Findings whose entry the feed delisted after their establishment was warned, not yet told so."""
+        query = (
+            "SELECT establishment, body FROM findings WHERE resolved_at IS NOT NULL AND resolved_told IS NULL "
+            "AND last_alerted IS NOT NULL"
+        )
+        rows = (
+            self.db.execute(query + " AND establishment = ?", (establishment,))
+            if establishment
+            else self.db.execute(query)
+        )
+        result: dict[str, list[Finding]] = {}
+        for row in rows:
+            result.setdefault(row["establishment"], []).append(finding_from_dict(json.loads(row["body"])))
+        return result
+
+    def mark_resolved_told(self, keys: Sequence[str], now: datetime) -> None:
+        with self.transaction() as db:
+            db.executemany("UPDATE findings SET resolved_told = ? WHERE key = ?", ((_ts(now), k) for k in keys))
+
+    def history(self, establishment: str | None = None, limit: int | None = None) -> list[dict[str, Any]]:
+        """Who was warned of what, when, by which message: one row per alert that went into an email."""
+        where = "WHERE a.establishment = ?" if establishment else ""
+        args: tuple[Any, ...] = (establishment,) if establishment else ()
+        rows = self.db.execute(
+            f"""SELECT a.establishment, a.severity, a.subscription, a.body, o.id AS delivery, o.message_id, o.state,
+                       o.recipients, o.created, o.sent_at
+                FROM alerts a JOIN outbox o ON o.id = a.delivery {where}
+                ORDER BY o.created DESC, a.id LIMIT ?""",
+            (*args, -1 if limit is None else limit),
+        )
+        result = []
+        for row in rows:
+            alert = _alert_from_json(row["body"])
+            result.append(
+                {
+                    "when": row["sent_at"] or row["created"],
+                    "establishment": row["establishment"],
+                    "severity": alert.severity.label,
+                    "indicator": alert.finding.indicator.value,
+                    "type": alert.finding.indicator.type.value,
+                    "reason": alert.finding.reason,
+                    "asset": alert.finding.asset,
+                    "feed": alert.finding.feed,
+                    "subscription": row["subscription"],
+                    "delivery": row["delivery"],
+                    "state": row["state"],
+                    "message_id": row["message_id"],
+                    "recipients": json.loads(row["recipients"]),
+                    "follow_up": alert.follow_up,
+                }
+            )
+        return result
+
+    def deliveries(self, state: str | None = None) -> list[Delivery]:
+        query = f"SELECT {_DELIVERY_COLUMNS} FROM outbox"
+        rows = (
+            self.db.execute(query + " WHERE state = ? ORDER BY id", (state,))
+            if state
+            else self.db.execute(query + " ORDER BY id")
+        )
+        return [_delivery(r) for r in rows]
+
+    def requeue(self, delivery_id: int, now: datetime) -> bool:
+        """Put a failed delivery back in the queue; False when there is no failed delivery with that id."""
+        with self.transaction() as db:
+            cur = db.execute(
+                "UPDATE outbox SET state = 'pending', next_attempt = ?, attempts = 0 WHERE id = ? AND state = 'failed'",
+                (_ts(now), delivery_id),
+            )
+        return cur.rowcount == 1
+
+    def outbox_counts(self) -> dict[str, int]:
+        """Deliveries per state, cheap enough for every health refresh."""
+        return {state: int(n) for state, n in self.db.execute("SELECT state, COUNT(*) FROM outbox GROUP BY state")}

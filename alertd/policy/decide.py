@@ -1,0 +1,201 @@
+"""Policy (contract §3–§4): which findings become alerts, how severe, for whom and when. Pure: time is passed in.
+
+The severity rules, highest first:
+- ``compromise`` and ``leak`` findings are *imminent*: an asset is used by an attacker, or the establishment is
+  named on a leak site;
+- ``exposure`` findings and a known-exploited vulnerability (``kev-product``) are *critical*;
+- other vulnerability and advisory findings are *high* when their CVSS is 7 or more, *info* otherwise;
+- a feed's ``severity`` overrides all of this.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import UTC, date, datetime, time, timedelta, tzinfo
+from urllib.parse import urlsplit
+
+from alertd.domain.establishments import Establishment, Registry
+from alertd.domain.feeds import FeedConfig
+from alertd.domain.routing import Inhibition, Subscription
+from alertd.domain.values import Alert, FeedKind, Finding, FindingState, IndicatorType, Severity
+
+
+def classify(finding: Finding, feed: FeedConfig) -> tuple[Severity, str]:
+    """The severity of a finding and the name of the rule that set it."""
+    if feed.severity is not None:
+        return feed.severity, f"feed {feed.id} severity"
+    if finding.kind in (FeedKind.COMPROMISE, FeedKind.LEAK):
+        return Severity.IMMINENT, f"{finding.kind} reported"
+    if finding.kind is FeedKind.EXPOSURE:
+        return Severity.CRITICAL, "exposed vulnerable service"
+    if finding.reason == "kev-product":
+        return Severity.CRITICAL, "known exploited vulnerability (KEV)"
+    try:
+        cvss = float(finding.attrs.get("cvss", ""))
+    except ValueError:
+        cvss = None
+    if cvss is not None and cvss >= 7.0:
+        return Severity.HIGH, f"CVSS {cvss:.1f} >= 7"
+    return Severity.INFO, "matched, no higher rule applies"
+
+
+def due(
+    state: FindingState | None,
+    severity: Severity,
+    now: datetime,
+    renotify: Mapping[Severity, timedelta | None],
+) -> bool:
+    """Whether a finding should be told now: never told before, or told long enough ago (contract §4)."""
+    if state is None or (state.last_alerted is None and not state.queued):
+        return True
+    if state.queued or state.last_alerted is None:
+        return False
+    interval = renotify.get(severity)
+    return interval is not None and now - state.last_alerted >= interval
+
+
+def route(
+    finding: Finding, severity: Severity, est: Establishment, subscriptions: Sequence[Subscription]
+) -> Subscription | None:
+    """The subscription that carries a finding: an immediate one wins over a digest; None when nobody asked."""
+    chosen: Subscription | None = None
+    for sub in subscriptions:
+        if severity < sub.min_severity or not sub.selector.selects(est):
+            continue
+        if sub.feeds is not None and finding.feed not in sub.feeds:
+            continue
+        if sub.immediate:
+            return sub
+        chosen = chosen or sub
+    return chosen
+
+
+def decide(
+    findings: Iterable[Finding],
+    *,
+    registry: Registry,
+    feeds: Mapping[str, FeedConfig],
+    subscriptions: Sequence[Subscription],
+    states: Mapping[str, FindingState],
+    renotify: Mapping[Severity, timedelta | None],
+    now: datetime,
+) -> list[Alert]:
+    """The alerts to queue now for these findings.
+
+    Imminent findings are never held for a digest: they go out at once even when only a digest covers them.
+    """
+    alerts: list[Alert] = []
+    for finding in findings:
+        est = registry.establishments.get(finding.establishment)
+        feed = feeds.get(finding.feed)
+        if est is None or feed is None:
+            continue
+        severity, rule = classify(finding, feed)
+        state = states.get(finding.key)
+        if not due(state, severity, now, renotify):
+            continue
+        sub = route(finding, severity, est, subscriptions)
+        if sub is None:
+            continue
+        alerts.append(
+            Alert(
+                finding=finding,
+                severity=severity,
+                rule=rule,
+                subscription=sub.name,
+                immediate=sub.immediate or severity is Severity.IMMINENT,
+                first_seen=state.first_seen if state else now,
+                last_seen=now,
+                tlp=feed.tlp,
+                follow_up=state is not None and state.last_alerted is not None,
+            )
+        )
+    return alerts
+
+
+def recipients(est: Establishment, alerts: Sequence[Alert]) -> list[str]:
+    """The establishment's contacts whose ``min_severity`` the email's most severe alert reaches."""
+    top = max(a.severity for a in alerts)
+    return list(dict.fromkeys(c.email for c in est.contacts if top >= c.min_severity))
+
+
+# -- inhibitions ---------------------------------------------------------------------------------------------
+
+
+def _covers(inhibited: str, finding: Finding) -> bool:
+    """Whether an inhibition's indicator covers the finding's: same value, an address in its CIDR, a subdomain."""
+    value = finding.indicator.value
+    if inhibited == value or inhibited == value.lower():
+        return True
+    kind = finding.indicator.type
+    if kind in (IndicatorType.IPV4, IndicatorType.IPV6, IndicatorType.CIDR):
+        try:
+            net = ipaddress.ip_network(inhibited, strict=False)
+            mine = ipaddress.ip_network(value, strict=False)
+        except ValueError:
+            return False
+        return mine.version == net.version and mine.subnet_of(net)  # type: ignore[arg-type]
+    if kind in (IndicatorType.DOMAIN, IndicatorType.URL, IndicatorType.EMAIL):
+        host = value.rpartition("@")[2] if kind is IndicatorType.EMAIL else value
+        if kind is IndicatorType.URL:
+            host = urlsplit(value).hostname or ""
+        host = host.lower()
+        return host == inhibited or host.endswith("." + inhibited)
+    return False
+
+
+def inhibition_for(finding: Finding, inhibitions: Sequence[Inhibition], today: date) -> Inhibition | None:
+    """The first inhibition in force that holds a finding back, or None (expired ones no longer apply)."""
+    for inh in inhibitions:
+        if inh.expires is not None and inh.expires < today:
+            continue
+        if inh.establishment is not None and inh.establishment != finding.establishment:
+            continue
+        if inh.feed is not None and inh.feed != finding.feed:
+            continue
+        if inh.type is not None and inh.type != finding.indicator.type.value:
+            continue
+        if inh.indicator is not None and not _covers(inh.indicator, finding):
+            continue
+        return inh
+    return None
+
+
+# -- when things may go out ----------------------------------------------------------------------------------
+
+
+def in_quiet_hours(quiet: tuple[time, time] | None, local: datetime) -> bool:
+    """Whether a local time falls in ``[start, end)``; a range past midnight (20:00-07:00) wraps."""
+    if quiet is None:
+        return False
+    start, end = quiet
+    now = local.time()
+    return start <= now < end if start <= end else (now >= start or now < end)
+
+
+def digest_may_go(sub: Subscription, local: datetime) -> bool:
+    """Whether a digest that fires at ``local`` (the settings' time zone) may go out, or waits for its next run."""
+    if sub.business_days is not None and local.isoweekday() not in sub.business_days:
+        return False
+    if local.date() in sub.holidays:
+        return False
+    return not in_quiet_hours(sub.quiet_hours, local)
+
+
+def held(alert: Alert, sub: Subscription | None, local: datetime) -> bool:
+    """Whether an immediate alert waits for its subscription's quiet hours to end; imminent ones never wait."""
+    if sub is None or alert.severity is Severity.IMMINENT:
+        return False
+    return in_quiet_hours(sub.quiet_hours, local)
+
+
+def repeated_wall_time(last: datetime | None, now: datetime, tz: tzinfo) -> bool:
+    """Whether ``now`` repeats the local wall-clock minute of ``last`` (the hour that occurs twice in autumn).
+
+    A cron digest at 02:30 fires twice on the night clocks go back; the second run must not send again.
+    """
+    if last is None or abs(now.astimezone(UTC) - last.astimezone(UTC)) > timedelta(hours=2):
+        return False
+    fmt = "%Y-%m-%d %H:%M"
+    return last.astimezone(tz).strftime(fmt) == now.astimezone(tz).strftime(fmt)

@@ -1,0 +1,1 @@
+"""Stage 4, render: alerts into emails (templates, defanging, subject, attachments)."""

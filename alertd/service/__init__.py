@@ -1,0 +1,1 @@
+"""The shell: the engine that wires the stages, the daemon, the CLI, HTTP, metrics, systemd."""

@@ -1,0 +1,312 @@
+"""The ``alertd`` command (contract §5). Output for people goes to stdout; logs go to stderr as JSON lines."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, NoReturn
+
+from alertd import __version__
+from alertd.config.files import Config, config_path, load_config
+from alertd.config.registry import RegistryCache
+from alertd.domain.errors import AlertdError, ConfigError
+from alertd.domain.feeds import Validators
+from alertd.intake.fetch import Fetcher
+from alertd.outbox.store import Store
+from alertd.policy.decide import classify
+from alertd.service import logs
+from alertd.service.daemon import CycleReport, Daemon, run_cycle, run_digests, user_agent
+from alertd.service.engine import Engine, make_signer, read_documents, utcnow
+
+EXIT_OK, EXIT_INVALID, EXIT_USAGE, EXIT_FAILED = 0, 1, 2, 3
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        self.print_usage(sys.stderr)
+        self.exit(EXIT_USAGE, f"alertd: error: {message}\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = _Parser(prog="alertd", description="Threat-alert dispatch for health establishments.")
+    p.add_argument("-c", "--config", help="alertd.yaml (default: $ALERTD_CONFIG, then /etc/alertd/alertd.yaml)")
+    p.add_argument("--log-level", default="info", choices=("debug", "info", "warning", "error"))
+    p.add_argument("--version", action="version", version=f"alertd {__version__}")
+    sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    run = sub.add_parser("run", help="run the daemon in the foreground (systemd Type=notify)")
+    run.add_argument("--once", action="store_true", help="one full cycle, then exit (3 if a feed or delivery failed)")
+    sub.add_parser("check", help="validate every config file; exit 1 with file:line:col lines")
+    poll = sub.add_parser("poll", help="fetch and match, send nothing; one JSON object per finding")
+    poll.add_argument("--feed", action="append", help="only this feed (may be repeated)")
+    poll.add_argument("--dry-run", action="store_true", required=True, help="required: poll never sends")
+    preview = sub.add_parser("preview", help="the email an establishment's pending alerts would produce")
+    preview.add_argument("--establishment", required=True, metavar="ID")
+    preview.add_argument("--format", choices=("text", "html", "eml"), default="text")
+    history = sub.add_parser("history", help="who was warned of what, when, by which message")
+    history.add_argument("--establishment", metavar="ID")
+    history.add_argument("--json", action="store_true", help="one JSON object per line")
+    history.add_argument("--limit", type=int, default=None, metavar="N", help="only the N most recent")
+    digest = sub.add_parser("digest", help="send the due digests now, out of schedule")
+    digest.add_argument("--now", action="store_true", required=True, help="required: send now")
+    digest.add_argument("--subscription", action="append", metavar="NAME", help="only this digest (repeatable)")
+    outbox = sub.add_parser("outbox", help="list deliveries, or re-queue a failed one")
+    outbox.add_argument("--state", choices=("pending", "sending", "sent", "failed"))
+    outbox_sub = outbox.add_subparsers(dest="outbox_command", parser_class=_Parser)
+    retry = outbox_sub.add_parser("retry", help="re-queue a failed delivery")
+    retry.add_argument("id", type=int)
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logs.configure(args.log_level)
+    path = config_path(args.config, os.environ)
+    if args.command == "check":
+        return cmd_check(path)
+    cache = RegistryCache()
+    try:
+        config = load_config(path, cache)
+    except ConfigError as exc:
+        _print_problems(exc)
+        return EXIT_INVALID
+    try:
+        if args.command == "run":
+            return asyncio.run(cmd_run_once(config)) if args.once else asyncio.run(Daemon(path, config, cache).run())
+        if args.command == "poll":
+            return asyncio.run(cmd_poll(config, args.feed))
+        if args.command == "outbox":
+            return cmd_outbox(config, args.state, getattr(args, "id", None))
+        if args.command == "preview":
+            return cmd_preview(config, args.establishment, args.format)
+        if args.command == "history":
+            return cmd_history(config, args.establishment, args.json, args.limit)
+        if args.command == "digest":
+            return asyncio.run(cmd_digest(config, args.subscription))
+    except AlertdError as exc:
+        print(f"alertd: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    except Exception:  # a bug: logged with its traceback, and never mistaken for an invalid configuration (1)
+        logs.get_logger("alertd").exception("alertd failed")
+        return EXIT_FAILED
+    raise AssertionError(args.command)  # pragma: no cover - argparse only lets known commands through
+
+
+def _print_problems(exc: ConfigError) -> None:
+    for problem in exc.problems:
+        print(problem, file=sys.stderr)
+
+
+def cmd_check(path: Path) -> int:
+    try:
+        config = load_config(path)
+    except ConfigError as exc:
+        _print_problems(exc)
+        return EXIT_INVALID
+    for warning in config.warnings:
+        print(warning, file=sys.stderr)
+    try:
+        make_signer(config)  # the signing key must be usable before the daemon relies on it
+    except AlertdError as exc:
+        print(f"{config.settings.path}: signing: {exc}", file=sys.stderr)
+        return EXIT_INVALID
+    print(
+        f"{path}: valid — {len(config.feeds)} feeds, {len(config.registry.establishments)} establishments "
+        f"in {len(config.registry.files)} files, {len(config.subscriptions)} subscriptions"
+    )
+    return EXIT_OK
+
+
+async def cmd_run_once(config: Config) -> int:
+    report = await run_cycle(config)
+    print(format_cycle(config, report))
+    return EXIT_FAILED if report.failed else EXIT_OK
+
+
+def format_cycle(config: Config, report: CycleReport) -> str:
+    """The human summary of one cycle: feeds polled, findings, emails written and where."""
+    ok = sum(p.ok for p in report.polls)
+    lines = [f"polled {len(report.polls)} feeds: {ok} ok, {len(report.polls) - ok} failed"]
+    width = max((len(p.feed) for p in report.polls), default=4)
+    for p in report.polls:
+        if not p.ok:
+            lines.append(f"  {p.feed:<{width}}  FAILED: {p.error}")
+        elif p.not_modified:
+            lines.append(f"  {p.feed:<{width}}  not modified since last poll")
+        else:
+            lines.append(
+                f"  {p.feed:<{width}}  {p.observations} entries ({p.new} new), {p.findings} findings, "
+                f"{p.suppressed} suppressed, {p.alerts} alerts"
+                + (f" ({p.inhibited} held back by inhibitions)" if p.inhibited else "")
+            )
+    findings = sum(p.findings for p in report.polls)
+    alerts = sum(p.alerts for p in report.polls)
+    lines.append(f"findings: {findings}; new alerts queued: {alerts}")
+    f = report.flush
+    lines.append(f"emails: {report.emails} written to the outbox; delivered {f.sent} via {report.transport}")
+    if f.left_to_other:
+        lines.append("  the outbox is left to the alertd daemon running on this state directory: it sends them")
+    if f.retrying or f.failed:
+        lines.append(f"  {f.retrying} deferred for retry, {f.failed} failed: {'; '.join(dict.fromkeys(f.errors))}")
+    lines.append(f"state: {config.settings.state_dir / 'alertd.sqlite3'}")
+    return "\n".join(lines)
+
+
+async def cmd_poll(config: Config, only: list[str] | None) -> int:
+    feeds = [f for f in config.feeds if not only or f.id in only]
+    unknown = set(only or ()) - {f.id for f in config.feeds}
+    if unknown:
+        print(f"alertd: unknown feed(s): {', '.join(sorted(unknown))}", file=sys.stderr)
+        return EXIT_USAGE
+    store = Store.in_state_dir(config.settings.state_dir)
+    engine = Engine(config, store)
+    try:
+        async with Fetcher(user_agent=user_agent(config)) as fetcher:
+            for feed in feeds:
+                try:
+                    # A dry run always reads the whole feed: no validators, nothing recorded.
+                    result = await fetcher.fetch(feed, Validators(None, None))
+                    observations = await read_documents(feed, fetcher, result.body, result.url)
+                except Exception as exc:  # one broken feed never stops a dry run of the others
+                    logs.get_logger("alertd").warning("feed failed", feed=feed.id, error=str(exc))
+                    continue
+                matched = engine.match(observations)
+                inhibited = engine.inhibit(matched, utcnow())
+                for finding in matched.findings:
+                    severity, rule = classify(finding, feed)
+                    _emit(
+                        {
+                            "establishment": finding.establishment,
+                            "indicator": finding.indicator.value,
+                            "type": finding.indicator.type.value,
+                            "reason": finding.reason,
+                            "asset": finding.asset,
+                            "severity": severity.label,
+                            "rule": rule,
+                            "feed": finding.feed,
+                            "entry": finding.entry,
+                            "title": finding.title,
+                        }
+                    )
+                for finding, inh in inhibited:
+                    _emit(
+                        {
+                            "establishment": finding.establishment,
+                            "indicator": finding.indicator.value,
+                            "type": finding.indicator.type.value,
+                            "reason": finding.reason,
+                            "feed": finding.feed,
+                            "entry": finding.entry,
+                            "suppressed": f"inhibition: {inh.reason}",
+                            "inhibition": inh.where,
+                            "expires": inh.expires.isoformat() if inh.expires else None,
+                        }
+                    )
+                for s in matched.suppressed:
+                    _emit(
+                        {
+                            "indicator": s.indicator.value,
+                            "type": s.indicator.type.value,
+                            "feed": s.feed,
+                            "entry": s.entry,
+                            "suppressed": s.list,
+                        }
+                    )
+    finally:
+        store.close()
+    return EXIT_OK
+
+
+def _emit(obj: dict[str, Any]) -> None:
+    print(json.dumps(obj, ensure_ascii=False), flush=True)
+
+
+def cmd_preview(config: Config, establishment: str, fmt: str) -> int:
+    est = config.registry.establishments.get(establishment)
+    if est is None:
+        print(f"alertd: no establishment has id {establishment!r}", file=sys.stderr)
+        return EXIT_USAGE
+    store = Store.in_state_dir(config.settings.state_dir)
+    try:
+        items = store.queued_alerts(establishment=establishment).get(establishment, [])
+        if not items:
+            print(f"{establishment} ({est.name}): no pending alert; nothing would be sent")
+            return EXIT_OK
+        email = Engine(config, store).compose(est, items, utcnow())
+    finally:
+        store.close()
+    if email is None:
+        print(f"{establishment} ({est.name}): {len(items)} pending alerts, but no contact would receive them")
+        return EXIT_OK
+    msg, _ = email
+    if fmt == "eml":
+        sys.stdout.write(msg.as_string())
+        return EXIT_OK
+    part = msg.get_body(("plain",) if fmt == "text" else ("html",))
+    if fmt == "text":
+        print("\n".join(f"{h}: {msg[h]}" for h in ("From", "To", "Subject") if msg[h]) + "\n")
+    print(part.get_content() if part is not None else "")
+    return EXIT_OK
+
+
+def cmd_history(config: Config, establishment: str | None, as_json: bool, limit: int | None) -> int:
+    store = Store.in_state_dir(config.settings.state_dir)
+    try:
+        rows = store.history(establishment, limit)
+    finally:
+        store.close()
+    for row in rows:
+        if as_json:
+            _emit(row)
+            continue
+        print(
+            f"{row['when'][:19]}  {row['establishment']}  {row['severity']:<9} {row['indicator']} "
+            f"({row['reason']}, {row['asset']}) from {row['feed']} — {row['state']} to {','.join(row['recipients'])} "
+            f"in {row['message_id']}{' (follow-up)' if row['follow_up'] else ''}"
+        )
+    return EXIT_OK
+
+
+async def cmd_digest(config: Config, only: list[str] | None) -> int:
+    digests = [s.name for s in config.subscriptions if s.digest and (not only or s.name in only)]
+    if not digests:
+        print("alertd: no digest subscription in the configuration; nothing to send", file=sys.stderr)
+        return EXIT_OK
+    unknown = set(only or ()) - {s.name for s in config.subscriptions if s.digest}
+    if unknown:
+        print(f"alertd: no digest subscription named {', '.join(sorted(unknown))}", file=sys.stderr)
+        return EXIT_USAGE
+    report = await run_digests(config, digests)
+    print(f"digests {', '.join(digests) or '(none)'}: {report.emails} emails; delivered {report.flush.sent}")
+    if report.flush.failed or report.flush.retrying:
+        print(f"  {report.flush.retrying} deferred for retry, {report.flush.failed} failed")
+    return EXIT_FAILED if report.flush.failed or report.flush.retrying else EXIT_OK
+
+
+def cmd_outbox(config: Config, state: str | None, retry_id: int | None) -> int:
+    store = Store.in_state_dir(config.settings.state_dir)
+    try:
+        if retry_id is not None:
+            if not store.requeue(retry_id, utcnow()):
+                print(f"alertd: no failed delivery with id {retry_id}", file=sys.stderr)
+                return EXIT_USAGE
+            print(f"delivery {retry_id} re-queued")
+            return EXIT_OK
+        for d in store.deliveries(state):
+            sent = d.sent_at.isoformat(timespec="seconds") if d.sent_at else "-"
+            error = f"  error: {d.last_error}" if d.last_error else ""
+            print(
+                f"{d.id}\t{d.state}\t{d.establishment}\tattempts={d.attempts}\tsent={sent}\t"
+                f"{','.join(d.recipients)}\t{d.message_id}\t{d.subject}{error}"
+            )
+    finally:
+        store.close()
+    return EXIT_OK
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
