@@ -13,6 +13,7 @@ import time
 from email.policy import default
 from pathlib import Path
 
+import pytest
 from configs import ALERTD
 from http_server import FeedServer
 from smtp_server import SmtpServerFactory
@@ -46,6 +47,7 @@ def write_world(tmp: Path, feed_url: str, smtp_port: int) -> Path:
     return config
 
 
+@pytest.mark.slow
 def test_kill_nine_ten_times_loses_nothing(tmp_path: Path, smtp_server: SmtpServerFactory) -> None:
     smtp = smtp_server(tls="none")
     rng = random.Random(20261128)

@@ -9,8 +9,7 @@ from pathlib import Path
 
 import pytest
 from configs import alertd
-
-ROOT = Path(__file__).resolve().parent.parent
+from paths import ROOT
 
 
 @pytest.fixture

@@ -17,9 +17,9 @@ from pathlib import Path
 
 import pytest
 from http_server import unused_port
+from paths import ROOT
 from prometheus_client.parser import text_string_to_metric_families
 
-ROOT = Path(__file__).resolve().parent.parent
 ALERTD = str(Path(sys.executable).parent / "alertd")
 
 

@@ -15,9 +15,9 @@ from pathlib import Path
 import pytest
 from configs import alertd, write_config
 from http_server import FeedServer
+from paths import DATA
 from smtp_server import SmtpServerFactory, SmtpTestServer
 
-DATA = Path(__file__).parent / "data"
 FEODO = {"ip": "dst_ip", "port": "dst_port", "malware": "malware"}
 
 # feed id → (path on the server, format, extra feed keys, what the failure must say; None: may parse)

@@ -8,13 +8,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from paths import DATA as SAMPLES
 
 from alertd.domain.errors import ParseError
 from alertd.domain.feeds import FeedConfig
 from alertd.domain.values import FeedKind, Indicator, IndicatorType
 from alertd.intake.formats import FORMATS, misp, parse_feed
 
-DATA = Path(__file__).parent / "data" / "misp"
+DATA = SAMPLES / "misp"
 FEED_DIR = DATA / "redblue232_crowdsec_feed"
 MANIFEST = FEED_DIR / "manifest.json"
 CIRCL = DATA / "circl_osint_feed_event_57c4445b-c548-4654-af0b-4be3950d210f.json"

@@ -9,9 +9,8 @@ from pathlib import Path
 
 from configs import alertd, write_config
 from http_server import FeedServer
+from paths import DATA
 from smtp_server import SmtpServerFactory
-
-DATA = Path(__file__).parent / "data"
 
 
 def test_failing_feed_and_refused_delivery_are_told_once(tmp_path: Path, smtp_server: SmtpServerFactory) -> None:

@@ -10,13 +10,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from paths import DATA as SAMPLES
 
 from alertd.domain.errors import ParseError
 from alertd.domain.feeds import FeedConfig
 from alertd.domain.values import FeedKind, Indicator, IndicatorType, Observation, Product, VersionRange
 from alertd.intake.formats import nvd, parse_feed
 
-DATA = Path(__file__).parent / "data" / "nvd"
+DATA = SAMPLES / "nvd"
 V11 = DATA / "nvdcve-1.1-recent_2019-09-26.json"
 V20 = DATA / "nvd-api-2.0_cves_page_2023-10-18.json"
 FEED = FeedConfig(

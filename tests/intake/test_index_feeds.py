@@ -9,9 +9,9 @@ from pathlib import Path
 
 from configs import alertd, write_config
 from http_server import FeedServer
+from paths import DATA
 from smtp_server import SmtpServerFactory
 
-DATA = Path(__file__).parent / "data"
 MISP = DATA / "misp" / "redblue232_crowdsec_feed"
 PACS = DATA / "csaf" / "icsma-24-200-01.json"
 

@@ -10,13 +10,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from paths import DATA as SAMPLES
 
 from alertd.domain.errors import ParseError
 from alertd.domain.feeds import FeedConfig
 from alertd.domain.values import FeedKind, Indicator, IndicatorType
 from alertd.intake.formats import FORMATS, leaks, parse_feed
 
-DATA = Path(__file__).parent / "data" / "leaks"
+DATA = SAMPLES / "leaks"
 RANSOMWARE_LIVE = DATA / "ransomware-live_recentvictims_2024-06-16.json"
 # Written for these tests in ransomwatch's posts.json shape (upstream's data is under a non-commercial licence).
 RANSOMWATCH = DATA / "ransomwatch_posts_sample.json"

@@ -13,8 +13,10 @@ from email.policy import default
 from pathlib import Path
 from types import MappingProxyType
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from paths import ROOT
 
 from alertd.config.files import load_config
 from alertd.domain.establishments import Contact, Establishment, Registry
@@ -25,7 +27,6 @@ from alertd.outbox.store import Store
 from alertd.render.email import defang
 from alertd.service.engine import Engine
 
-ROOT = Path(__file__).resolve().parent.parent
 BASE = load_config(ROOT / "config" / "alertd.yaml")
 WORDS = ["Aubrac", "Bresse", "Cerdagne", "Dombes", "Esterel", "Forez", "Gatinais", "Hurepoix", "Iseran", "Jura"]
 NOW = datetime(2026, 11, 28, 10, 0, tzinfo=UTC)
@@ -95,6 +96,7 @@ def bodies(msg: EmailMessage) -> str:
     return "\n".join(parts) + "\n" + str(msg["Subject"])
 
 
+@pytest.mark.slow
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(worlds())
 def test_every_email_concerns_one_establishment_only(

@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from paths import ROOT
 
 from alertd.config.files import load_config
 from alertd.domain.feeds import Validators
@@ -18,7 +19,6 @@ from alertd.intake.fetch import Fetcher
 from alertd.outbox.store import Store
 from alertd.service.engine import Engine, poll_delay, stale_feeds
 
-ROOT = Path(__file__).resolve().parent.parent
 NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
 
 

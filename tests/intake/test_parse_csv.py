@@ -9,13 +9,13 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from paths import DATA
 
 from alertd.domain.errors import ParseError
 from alertd.domain.feeds import FeedConfig
 from alertd.domain.values import FeedKind, Indicator, IndicatorType
 from alertd.intake.formats import csvfeed, parse_feed
 
-DATA = Path(__file__).parent / "data"
 FEODO = DATA / "abusech" / "feodotracker_ipblocklist_2024-04-04.csv"
 URLHAUS = DATA / "abusech" / "urlhaus_tld-ch_feed_2019-02-13.csv"
 SSLBL_IP = DATA / "abusech" / "sslbl_sslipblacklist_2015-10-15.csv"

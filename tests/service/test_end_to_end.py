@@ -15,9 +15,8 @@ from textwrap import dedent
 import pytest
 from configs import alertd, write_config
 from http_server import FeedServer
+from paths import DATA, ROOT
 from smtp_server import SmtpServerFactory, SmtpTestServer
-
-DATA = Path(__file__).parent / "data"
 
 
 def sample_feeds(feeds: FeedServer) -> str:
@@ -171,7 +170,7 @@ def test_make_run_config_writes_readable_emails(tmp_path: Path) -> None:
     import shutil
 
     config_dir = tmp_path / "config"
-    shutil.copytree(Path(__file__).parent.parent / "config", config_dir)
+    shutil.copytree(ROOT / "config", config_dir)
     result = alertd(config_dir / "alertd.yaml", "run", "--once")
     assert result.returncode == 0, result.stderr
     assert "polled 3 feeds: 3 ok, 0 failed" in result.stdout

@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import importlib.util
 import sys
-from pathlib import Path
 from types import ModuleType
 
 import pytest
+from paths import ROOT
 
-EXAMPLES = Path(__file__).resolve().parent.parent / "templates" / "examples"
+EXAMPLES = ROOT / "templates" / "examples"
 
 
 def _script() -> ModuleType:

@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 from configs import alertd, write_config
 from http_server import FeedServer
+from paths import DATA
 from smtp_server import SmtpServerFactory
 
-DATA = Path(__file__).parent / "data"
 SECRET = "Zq7-correct-horse-battery-staple-41x"
 
 

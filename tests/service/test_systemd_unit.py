@@ -9,8 +9,8 @@ import sys
 from pathlib import Path
 
 import pytest
+from paths import ROOT
 
-ROOT = Path(__file__).resolve().parent.parent
 UNIT = ROOT / "systemd" / "alertd.service"
 ALERTD = Path(sys.executable).parent / "alertd"
 MAX_EXPOSURE = 2.5

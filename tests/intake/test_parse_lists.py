@@ -8,12 +8,13 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from paths import DATA as SAMPLES
 
 from alertd.domain.feeds import FeedConfig
 from alertd.domain.values import FeedKind, IndicatorType
 from alertd.intake.formats import csvfeed
 
-DATA = Path(__file__).parent / "data" / "other"
+DATA = SAMPLES / "other"
 
 
 def feed(columns: dict[str, str], kind: FeedKind = FeedKind.COMPROMISE) -> FeedConfig:

@@ -4,16 +4,16 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
+from paths import DATA as SAMPLES
 
 from alertd.domain.errors import ParseError
 from alertd.domain.feeds import FeedConfig
 from alertd.domain.values import FeedKind, Indicator, IndicatorType
 from alertd.intake.formats import parse_feed, rss
 
-DATA = Path(__file__).parent / "data" / "rss"
+DATA = SAMPLES / "rss"
 CERTFR = DATA / "certfr_alertes_avis.xml"
 ATOM = DATA / "cisa_advisories_atom.xml"
 FEED = FeedConfig(

@@ -12,6 +12,7 @@ import pytest
 import yaml_rs
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from paths import ROOT
 
 from alertd.config import registry as registry_module
 from alertd.config.registry import RegistryCache, _asn, _FileResult, _load_fast, _load_slow, load_registry
@@ -19,7 +20,6 @@ from alertd.config.yamlsrc import ambiguous_scalars, loads, sequence_items
 from alertd.domain.errors import ConfigError
 from alertd.domain.establishments import Establishment, Software
 
-ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE = ROOT / "config" / "establishments"
 
 

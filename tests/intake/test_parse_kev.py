@@ -8,13 +8,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from paths import DATA as SAMPLES
 
 from alertd.domain.errors import ParseError
 from alertd.domain.feeds import FeedConfig
 from alertd.domain.values import FeedKind, Indicator, IndicatorType, Product
 from alertd.intake.formats import kev, parse_feed
 
-DATA = Path(__file__).parent / "data" / "kev"
+DATA = SAMPLES / "kev"
 CURRENT = DATA / "known_exploited_vulnerabilities.json"
 OLD_CRLF = DATA / "known_exploited_vulnerabilities_2023-04-10_crlf.json"
 FEED = FeedConfig(

@@ -8,12 +8,12 @@ import sys
 from pathlib import Path
 
 import pytest
+from paths import ROOT
 
 from alertd.config.files import load_config, parse_duration
 from alertd.domain.errors import ConfigError
 from alertd.domain.values import FeedKind, Severity
 
-ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE = ROOT / "config"
 
 

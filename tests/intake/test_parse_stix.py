@@ -9,13 +9,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from paths import DATA as SAMPLES
 
 from alertd.domain.errors import ParseError
 from alertd.domain.feeds import FeedConfig
 from alertd.domain.values import FeedKind, Indicator, IndicatorType
 from alertd.intake.formats import FORMATS, parse_feed, stix
 
-DATA = Path(__file__).parent / "data" / "stix"
+DATA = SAMPLES / "stix"
 APT1 = DATA / "oasis_stix21_example_apt1.json"
 POISONIVY = DATA / "oasis_stix21_example_poisonivy.json"
 MALICIOUS_URL = DATA / "oasis_stix21_example_indicator-for-malicious-url.json"

@@ -15,10 +15,11 @@ from email.message import EmailMessage
 from pathlib import Path
 
 import pytest
+from builders import MESSAGE_ID, RECIPIENTS, many_alerts, render
 from configs import alertd, write_config
 from http_server import FeedServer
+from paths import DATA
 from smtp_server import SmtpServerFactory
-from test_render import MESSAGE_ID, RECIPIENTS, many_alerts, render
 
 from alertd.domain.errors import DeliveryError
 from alertd.outbox.signing import MICALG, Signer, SigningError
@@ -249,7 +250,7 @@ def test_eight_bit_content_is_refused(key: Key) -> None:
 def test_alertd_signs_every_warning_it_sends(key: Key, tmp_path: Path, smtp_server: SmtpServerFactory) -> None:
     """The real ``alertd run --once`` with ``signing:`` set: what the SMTP server receives verifies with gpg."""
     server = smtp_server(tls="starttls")
-    data = Path(__file__).parent / "data"
+    data = DATA
     with FeedServer() as feeds:
         feeds.serve_dir("/data/", data)
         feed_url = feeds.url("/data/abusech/feodotracker_ipblocklist_2024-04-04.csv")

@@ -10,13 +10,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from paths import DATA as SAMPLES
 
 from alertd.domain.errors import ParseError
 from alertd.domain.feeds import FeedConfig
 from alertd.domain.values import FeedKind, Indicator, IndicatorType, Observation, Product, VersionRange
 from alertd.intake.formats import FORMATS, csaf, parse_feed
 
-DATA = Path(__file__).parent / "data" / "csaf"
+DATA = SAMPLES / "csaf"
 PACS = DATA / "icsma-24-200-01.json"  # Philips Vue PACS, 13 CVEs
 BPL = DATA / "icsma-24-254-01.json"  # BPL weighing scale and app: vers:all/* and <=3.64
 WEBMETHODS = DATA / "va-24-254-01.json"  # IBM webMethods, a CSAF VEX with a fixed product

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 from http_server import unused_port
+from paths import ROOT
 from smtp_server import SmtpServerFactory
 
 from alertd.config.files import load_config
@@ -21,7 +22,6 @@ from alertd.outbox.store import Store
 from alertd.outbox.transports import SmtpTransport
 from alertd.service.engine import Engine
 
-ROOT = Path(__file__).resolve().parent.parent
 NOW = datetime(2026, 11, 28, 9, 0, tzinfo=UTC)
 CHU = ("rssi@chu-garonne.example", "astreinte@chu-garonne.example")
 

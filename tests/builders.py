@@ -1,0 +1,157 @@
+"""Builders shared by the tests: settings, establishments, findings, alerts and a rendered email.
+
+One place builds each value, so a change to a domain type changes one builder, not every test.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime, timedelta
+from email.message import EmailMessage
+from pathlib import Path
+from types import MappingProxyType
+from zoneinfo import ZoneInfo
+
+import jinja2
+
+from alertd.domain.establishments import Contact, Establishment
+from alertd.domain.settings import DEFAULT_RENOTIFY, Settings
+from alertd.domain.values import Alert, FeedKind, Finding, Indicator, IndicatorType, Severity
+from alertd.render.email import make_environment, render_email
+
+NOW = datetime(2025, 3, 12, 13, 5, tzinfo=UTC)
+MESSAGE_ID = "<20250312130500.330781196.abc@cert-sante.example>"
+RECIPIENTS = ("rssi@chu-bordeaux.example",)
+ENV = make_environment(None)
+
+
+def make_settings(**changes: object) -> Settings:
+    values: dict[str, object] = {
+        "path": Path("/etc/alertd/alertd.yaml"),
+        "timezone": ZoneInfo("Europe/Paris"),
+        "state_dir": Path("/var/lib/alertd"),
+        "feeds_file": Path("/etc/alertd/feeds.yaml"),
+        "registry_path": Path("/etc/alertd/establishments"),
+        "subscriptions_file": Path("/etc/alertd/subscriptions.yaml"),
+        "inhibitions_file": None,
+        "allowlist_file": None,
+        "templates_dir": None,
+        "operators": ("soc@cert-sante.example",),
+        "renotify": DEFAULT_RENOTIFY,
+        "sender_from": "CERT Santé <alertes@cert-sante.example>",
+        "reply_to": "cert@cert-sante.example",
+        "delivery_method": "maildir",
+        "maildir": Path("/var/lib/alertd/maildir"),
+        "smtp": None,
+        "http_listen": None,
+        "tlp": "amber",
+        "organisation": "CERT Santé",
+    }
+    values.update(changes)
+    return Settings(**values)  # type: ignore[arg-type]
+
+
+SETTINGS = make_settings()
+
+
+def make_establishment(est_id: str = "330781196", language: str = "fr") -> Establishment:
+    return Establishment(
+        id=est_id,
+        name="CHU de Bordeaux",
+        aliases=("CHU Bordeaux",),
+        kind="CHU",
+        region="Nouvelle-Aquitaine",
+        language=language,
+        contacts=(Contact("rssi@chu-bordeaux.example"),),
+        domains=("chu-bordeaux.example",),
+    )
+
+
+def make_alert(
+    indicator: Indicator,
+    *,
+    est_id: str = "330781196",
+    reason: str = "address-in-network",
+    asset: str = "147.210.0.0/16",
+    kind: FeedKind = FeedKind.COMPROMISE,
+    severity: Severity = Severity.IMMINENT,
+    title: str = "Botnet C2 server",
+    feed: str = "feodo",
+    link: str | None = "https://feodotracker.abuse.ch/browse/",
+    tlp: str = "amber",
+    attrs: Mapping[str, str] | None = None,
+    rule: str = "compromise-asset",
+) -> Alert:
+    finding = Finding(
+        establishment=est_id,
+        indicator=indicator,
+        asset=asset,
+        reason=reason,
+        feed=feed,
+        kind=kind,
+        entry=f"{feed}:{indicator.value}",
+        title=title,
+        link=link,
+        published=NOW - timedelta(days=2),
+        attrs=MappingProxyType(dict(attrs or {})),
+    )
+    return Alert(
+        finding=finding,
+        severity=severity,
+        rule=rule,
+        subscription="imminent-everyone",
+        immediate=True,
+        first_seen=NOW - timedelta(days=1),
+        last_seen=NOW,
+        tlp=tlp,
+    )
+
+
+IPV4 = Indicator(IndicatorType.IPV4, "147.210.1.5")
+IPV6 = Indicator(IndicatorType.IPV6, "2001:660:6101::5")
+DOMAIN = Indicator(IndicatorType.DOMAIN, "vpn.chu-bordeaux.example")
+URL = Indicator(IndicatorType.URL, "http://evil-cdn.example/payload.exe")
+MAILBOX = Indicator(IndicatorType.EMAIL, "phish@evil-mail.example")
+CVE = Indicator(IndicatorType.CVE, "CVE-2023-4966")
+
+
+def many_alerts() -> list[Alert]:
+    return [
+        make_alert(IPV4, attrs={"malware": "QakBot", "port": "443"}),
+        make_alert(IPV6, asset="2001:660:6101::/48", tlp="green"),
+        make_alert(DOMAIN, reason="domain", asset="chu-bordeaux.example", severity=Severity.HIGH),
+        make_alert(URL, reason="domain", asset="chu-bordeaux.example", link=None),
+        make_alert(MAILBOX, reason="domain", asset="chu-bordeaux.example", severity=Severity.INFO),
+        make_alert(
+            CVE,
+            reason="kev-product",
+            asset="Citrix NetScaler ADC 13.1-49.13",
+            kind=FeedKind.VULNERABILITY,
+            severity=Severity.CRITICAL,
+            title="Citrix NetScaler ADC and Gateway Buffer Overflow",
+            feed="cisa-kev",
+            link="https://www.cisa.gov/known-exploited-vulnerabilities-catalog",
+            attrs={"due_date": "2023-11-08", "required_action": "Apply mitigations per vendor instructions."},
+            tlp="clear",
+        ),
+    ]
+
+
+def render(
+    alerts: Sequence[Alert],
+    *,
+    language: str = "fr",
+    settings: Settings = SETTINGS,
+    env: jinja2.Environment = ENV,
+    in_reply_to: str | None = None,
+) -> EmailMessage:
+    return render_email(
+        env,
+        make_establishment(language=language),
+        alerts,
+        RECIPIENTS,
+        settings=settings,
+        now=NOW,
+        message_id=MESSAGE_ID,
+        in_reply_to=in_reply_to,
+    )

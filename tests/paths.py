@@ -1,0 +1,6 @@
+"""Where the tests find the checkout and the feed samples."""
+
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+DATA = ROOT / "tests" / "data"
