@@ -23,7 +23,7 @@ from typing import Any, Protocol, cast
 from urllib.parse import urlsplit
 
 from alertd import __version__
-from alertd.config.files import parse_listen
+from alertd.config.settings import parse_listen
 from alertd.domain.errors import AlertdError
 from alertd.service.logs import get_logger
 from alertd.service.metrics import DELIVERY_STATES, Metrics

@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 from paths import ROOT
 
-from alertd.config.files import load_config, parse_duration
+from alertd.config.common import parse_duration
+from alertd.config.files import load_config
 from alertd.domain.errors import ConfigError
 from alertd.domain.values import FeedKind, Severity
 

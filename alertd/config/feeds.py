@@ -1,0 +1,91 @@
+"""``feeds.yaml``: each feed's id, url, format, interval, kind, severity, columns and limits."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from types import MappingProxyType
+
+from alertd.config.common import read_duration, resolve_path
+from alertd.config.yamlsrc import Pos, Reader, load
+from alertd.domain.feeds import DEFAULT_MAX_BYTES, FeedConfig
+from alertd.domain.settings import TLP_LEVELS
+from alertd.domain.values import SEVERITY_NAMES, FeedKind, Severity
+from alertd.intake.extract import INDICATOR_ROLES
+from alertd.intake.formats import FORMATS
+
+_FEED_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+
+
+def read_feeds(path: Path, default_tlp: str, r: Reader, declared: set[str]) -> tuple[FeedConfig, ...]:
+    """The feeds of ``feeds.yaml``; ``declared`` receives every id written, valid feed or not."""
+    data = load(path)
+    top = r.mapping(data, Pos(str(path), 1, 1), "feeds.yaml")
+    if top is None or not r.keys(top, "feeds.yaml", ("feeds",)):
+        return ()
+    items = r.sequence(top["feeds"], top.value_pos["feeds"], "'feeds'")
+    if items is None:
+        return ()
+    feeds: list[FeedConfig] = []
+    seen: dict[str, Pos] = {}
+    for item, pos in zip(items, items.item_pos, strict=True):
+        fm = r.mapping(item, pos, "a feed")
+        if fm is None:
+            continue
+        r.keys(
+            fm,
+            "a feed",
+            ("id", "url", "format", "interval"),
+            ("kind", "severity", "columns", "tlp", "max_bytes", "timeout", "stale_after", "failures_alert"),
+        )
+        feed_id = r.value(fm, "id", str)
+        if feed_id is not None:
+            if not _FEED_ID.match(feed_id):
+                r.error(fm.value_pos["id"], f"feed id {feed_id!r} may use letters, digits, '.', '_' and '-' only")
+            elif feed_id in seen:
+                r.error(fm.value_pos["id"], f"duplicate feed id {feed_id!r} (first at line {seen[feed_id].line})")
+            else:
+                seen[feed_id] = fm.value_pos["id"]
+                declared.add(feed_id)
+        url = r.value(fm, "url", str)
+        if url is not None:
+            if url.startswith("file://"):
+                url = "file://" + str(resolve_path(path, url.removeprefix("file://")))
+            elif not url.startswith(("https://", "http://")):
+                r.error(fm.value_pos["url"], f"url {url!r} must start with https://, http:// or file://")
+        fmt = r.choice(fm, "format", tuple(FORMATS))
+        interval = read_duration(r, fm, "interval")
+        kind_text = r.choice(fm, "kind", tuple(k.value for k in FeedKind))
+        sev_text = r.choice(fm, "severity", SEVERITY_NAMES)
+        columns: dict[str, str] = {}
+        if "columns" in fm and (cm := r.mapping(fm["columns"], fm.value_pos["columns"], "'columns'")) is not None:
+            for key in cm:
+                value = r.value(cm, key, str)
+                if value is not None:
+                    columns[str(key)] = value
+        if fmt == "csv" and not any(c in columns for c in INDICATOR_ROLES):
+            r.error(fm.pos, f"a csv feed needs 'columns' naming at least one of: {', '.join(INDICATOR_ROLES)}")
+        tlp = r.choice(fm, "tlp", TLP_LEVELS, default_tlp) or default_tlp
+        max_bytes = r.value(fm, "max_bytes", int, DEFAULT_MAX_BYTES)
+        timeout = r.value(fm, "timeout", float, 60.0)
+        stale_after = read_duration(r, fm, "stale_after") if "stale_after" in fm else None
+        failures_alert = r.value(fm, "failures_alert", int, 3)
+        if feed_id is None or url is None or fmt is None or interval is None:
+            continue
+        feeds.append(
+            FeedConfig(
+                id=feed_id,
+                url=url,
+                format=fmt,
+                interval=interval,
+                kind=FeedKind(kind_text) if kind_text else FORMATS[fmt].kind,
+                severity=Severity.parse(sev_text) if sev_text else None,
+                columns=MappingProxyType(columns),
+                tlp=tlp,
+                max_bytes=max_bytes or DEFAULT_MAX_BYTES,
+                timeout=timeout or 60.0,
+                stale_after=stale_after,
+                failures_alert=failures_alert or 3,
+            )
+        )
+    return tuple(feeds)

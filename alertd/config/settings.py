@@ -1,0 +1,199 @@
+"""``alertd.yaml``: time zone, paths, sender, delivery (Maildir or SMTP), signing, HTTP, TLP."""
+
+from __future__ import annotations
+
+import ipaddress
+from pathlib import Path
+from types import MappingProxyType
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from alertd.config.common import parse_duration, resolve_path
+from alertd.config.yamlsrc import Pos, Reader, YMap, load
+from alertd.domain.settings import DEFAULT_RENOTIFY, TLP_LEVELS, Settings, SigningSettings, SmtpSettings
+from alertd.domain.values import SEVERITY_NAMES, Severity
+
+
+def read_settings(path: Path, r: Reader) -> Settings | None:
+    """``alertd.yaml`` with every path made absolute, or None when it is too broken to go on (problems in ``r``)."""
+    data = load(path)
+    pos = Pos(str(path), 1, 1)
+    m = r.mapping(data, pos, "alertd.yaml")
+    if m is None:
+        return None
+    r.keys(
+        m,
+        "the settings",
+        ("state_dir", "feeds", "registry", "subscriptions", "sender"),
+        (
+            "timezone",
+            "inhibitions",
+            "allowlist",
+            "templates",
+            "operators",
+            "renotify",
+            "delivery",
+            "http",
+            "tlp",
+            "organisation",
+            "signing",
+        ),
+    )
+    tz_name = r.value(m, "timezone", str, "UTC")
+    timezone = ZoneInfo("UTC")
+    if tz_name is not None:
+        try:
+            timezone = ZoneInfo(tz_name)
+        except (ZoneInfoNotFoundError, ValueError):
+            r.error(
+                m.value_pos["timezone"],
+                f"unknown time zone {tz_name!r}; use an IANA name such as Europe/Paris",
+            )
+    paths: dict[str, Path | None] = {}
+    for key in ("state_dir", "feeds", "registry", "subscriptions", "inhibitions", "allowlist", "templates"):
+        text = r.value(m, key, str)
+        paths[key] = resolve_path(path, text) if text else None
+    for key in ("feeds", "registry", "subscriptions", "inhibitions", "allowlist"):
+        p = paths[key]
+        if p is not None and not p.exists():
+            r.error(m.value_pos[key], f"{key!r} names {p}, which does not exist")
+    operators = tuple(v for v, _ in r.strings(m, "operators"))
+
+    renotify = dict(DEFAULT_RENOTIFY)
+    if "renotify" in m and (rm := r.mapping(m["renotify"], m.value_pos["renotify"], "'renotify'")) is not None:
+        r.keys(rm, "'renotify'", (), SEVERITY_NAMES)
+        for name in SEVERITY_NAMES:
+            text = r.value(rm, name, str)
+            if text is None:
+                continue
+            if text == "never":
+                renotify[Severity.parse(name)] = None
+                continue
+            try:
+                renotify[Severity.parse(name)] = parse_duration(text)
+            except ValueError as exc:
+                r.error(rm.value_pos[name], f"{exc}, or 'never'")
+
+    sender_from, reply_to = "alertd <alertd@localhost>", None
+    if (sm := r.mapping(m.get("sender"), m.value_pos.get("sender", m.pos), "'sender'")) is not None:
+        r.keys(sm, "'sender'", ("from",), ("reply_to",))
+        sender_from = r.value(sm, "from", str) or sender_from
+        reply_to = r.value(sm, "reply_to", str)
+
+    state_dir = paths["state_dir"] or path.parent
+    method, maildir, smtp = "maildir", state_dir / "maildir", None
+    if "delivery" in m and (dm := r.mapping(m["delivery"], m.value_pos["delivery"], "'delivery'")) is not None:
+        r.keys(dm, "'delivery'", (), ("method", "maildir", "smtp"))
+        method = r.choice(dm, "method", ("maildir", "smtp"), "maildir") or "maildir"
+        if (md := r.value(dm, "maildir", str)) is not None:
+            maildir = resolve_path(path, md)
+        if "smtp" in dm:
+            smtp = _read_smtp(path, dm, r)
+        elif method == "smtp":
+            r.error(dm.pos, "delivery method 'smtp' needs an 'smtp' section with at least 'host'")
+
+    listen = None
+    if "http" in m and (hm := r.mapping(m["http"], m.value_pos["http"], "'http'")) is not None:
+        r.keys(hm, "'http'", (), ("listen",))
+        listen = r.value(hm, "listen", str)
+        if listen is not None:
+            try:
+                parse_listen(listen)
+            except ValueError as exc:
+                r.error(hm.value_pos["listen"], str(exc))
+    signing = None
+    if "signing" in m and (gm := r.mapping(m["signing"], m.value_pos["signing"], "'signing'")) is not None:
+        r.keys(gm, "'signing'", (), ("key", "passphrase_file", "gnupg_home"))
+        home = r.value(gm, "gnupg_home", str)
+        passphrase = r.value(gm, "passphrase_file", str)
+        signing = SigningSettings(
+            gnupg_home=resolve_path(path, home) if home else (paths["state_dir"] or path.parent) / "gnupg",
+            key=r.value(gm, "key", str),
+            passphrase_file=resolve_path(path, passphrase) if passphrase else None,
+        )
+    tlp = r.choice(m, "tlp", TLP_LEVELS, "amber") or "amber"
+    organisation = r.value(m, "organisation", str, "") or ""
+    if not (paths["feeds"] and paths["registry"] and paths["subscriptions"]):
+        return None  # the other files cannot even be found; what is wrong is already recorded
+    return Settings(
+        path=path,
+        timezone=timezone,
+        state_dir=state_dir,
+        feeds_file=paths["feeds"],
+        registry_path=paths["registry"],
+        subscriptions_file=paths["subscriptions"],
+        inhibitions_file=paths["inhibitions"],
+        allowlist_file=paths["allowlist"],
+        templates_dir=paths["templates"],
+        operators=operators,
+        renotify=MappingProxyType(renotify),
+        sender_from=sender_from,
+        reply_to=reply_to,
+        delivery_method=method,
+        maildir=maildir,
+        smtp=smtp,
+        http_listen=listen,
+        tlp=tlp,
+        organisation=organisation,
+        signing=signing,
+    )
+
+
+def _read_smtp(path: Path, dm: YMap, r: Reader) -> SmtpSettings | None:
+    sm = r.mapping(dm["smtp"], dm.value_pos["smtp"], "'smtp'")
+    if sm is None:
+        return None
+    r.keys(sm, "'smtp'", ("host",), ("port", "security", "username", "password_file", "ca_file", "timeout"))
+    host = r.value(sm, "host", str)
+    security = r.choice(sm, "security", ("starttls", "tls", "none"), "starttls")
+    port = r.value(sm, "port", int, {"tls": 465, "none": 25}.get(security or "", 587))
+    if security == "none" and host is not None and not _is_loopback(host):
+        r.error(
+            sm.value_pos["security"],
+            "security 'none' sends mail in clear text and is allowed only to 127.0.0.0/8 or ::1; use starttls or tls",
+        )
+    password_file = r.value(sm, "password_file", str)
+    ca_file = r.value(sm, "ca_file", str)
+    username = r.value(sm, "username", str)
+    if password_file and not username:
+        r.error(sm.value_pos["password_file"], "'password_file' needs a 'username' to log in with")
+    timeout = r.value(sm, "timeout", float, 30.0)
+    if host is None or security is None or port is None:
+        return None
+    return SmtpSettings(
+        host=host,
+        port=port,
+        security=security,
+        username=username,
+        password_file=resolve_path(path, password_file) if password_file else None,
+        ca_file=resolve_path(path, ca_file) if ca_file else None,
+        timeout=timeout or 30.0,
+    )
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def parse_listen(text: str) -> tuple[str, int]:
+    """``host:port`` or ``[v6]:port`` into (host, port); ValueError with a message fit for ``alertd check``."""
+    example = "expected host:port such as 127.0.0.1:9108 or [::1]:9108"
+    text = text.strip()
+    if text.startswith("["):
+        host, closed, rest = text[1:].partition("]")
+        if not closed or not rest.startswith(":"):
+            raise ValueError(f"http.listen {text!r}: {example}")
+        port_text = rest[1:]
+    else:
+        host, colon, port_text = text.rpartition(":")
+        if not colon or ":" in host:
+            raise ValueError(f"http.listen {text!r}: {example} (an IPv6 address goes in brackets)")
+    if not host:
+        raise ValueError(f"http.listen {text!r}: no address; give one, e.g. 127.0.0.1:9108 (0.0.0.0:9108 for all)")
+    if not port_text.isdigit() or int(port_text) > 65535:
+        raise ValueError(f"http.listen {text!r}: the port must be a number from 0 to 65535")
+    return host, int(port_text)
