@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 import jinja2
 
 from alertd.domain.establishments import Contact, Establishment
-from alertd.domain.settings import DEFAULT_RENOTIFY, Settings
+from alertd.domain.settings import DEFAULT_RENOTIFY, DeliveryMethod, Settings
 from alertd.domain.values import Alert, FeedKind, Finding, Indicator, IndicatorType, Severity
 from alertd.render.email import make_environment, render_email
 
@@ -40,7 +40,7 @@ def make_settings(**changes: object) -> Settings:
         "renotify": DEFAULT_RENOTIFY,
         "sender_from": "CERT Santé <alertes@cert-sante.example>",
         "reply_to": "cert@cert-sante.example",
-        "delivery_method": "maildir",
+        "delivery_method": DeliveryMethod.MAILDIR,
         "maildir": Path("/var/lib/alertd/maildir"),
         "smtp": None,
         "http_listen": None,

@@ -26,7 +26,7 @@ import trustme
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
 
-from alertd.domain.settings import SmtpSettings
+from alertd.domain.settings import SmtpSecurity, SmtpSettings
 
 TlsMode = Literal["starttls", "tls", "none"]
 HOST = "127.0.0.1"
@@ -214,7 +214,7 @@ class SmtpTestServer:
         return SmtpSettings(
             host=self.host,
             port=self.port,
-            security=security or self.tls,
+            security=SmtpSecurity(security or self.tls),
             username=username,
             ca_file=ca_file or self.ca_pem_path,
             timeout=timeout,

@@ -9,7 +9,15 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from alertd.config.common import parse_duration, resolve_path
 from alertd.config.yamlsrc import Pos, Reader, YMap, load
-from alertd.domain.settings import DEFAULT_RENOTIFY, TLP_LEVELS, Settings, SigningSettings, SmtpSettings
+from alertd.domain.settings import (
+    DEFAULT_RENOTIFY,
+    TLP_LEVELS,
+    DeliveryMethod,
+    Settings,
+    SigningSettings,
+    SmtpSecurity,
+    SmtpSettings,
+)
 from alertd.domain.values import SEVERITY_NAMES, Severity
 
 
@@ -80,15 +88,15 @@ def read_settings(path: Path, r: Reader) -> Settings | None:
         reply_to = r.value(sm, "reply_to", str)
 
     state_dir = paths["state_dir"] or path.parent
-    method, maildir, smtp = "maildir", state_dir / "maildir", None
+    method, maildir, smtp = DeliveryMethod.MAILDIR, state_dir / "maildir", None
     if "delivery" in m and (dm := r.mapping(m["delivery"], m.value_pos["delivery"], "'delivery'")) is not None:
         r.keys(dm, "'delivery'", (), ("method", "maildir", "smtp"))
-        method = r.choice(dm, "method", ("maildir", "smtp"), "maildir") or "maildir"
+        method = DeliveryMethod(r.choice(dm, "method", tuple(DeliveryMethod), "maildir") or "maildir")
         if (md := r.value(dm, "maildir", str)) is not None:
             maildir = resolve_path(path, md)
         if "smtp" in dm:
             smtp = _read_smtp(path, dm, r)
-        elif method == "smtp":
+        elif method is DeliveryMethod.SMTP:
             r.error(dm.pos, "delivery method 'smtp' needs an 'smtp' section with at least 'host'")
 
     listen = None
@@ -138,15 +146,19 @@ def read_settings(path: Path, r: Reader) -> Settings | None:
     )
 
 
+_DEFAULT_PORTS = {SmtpSecurity.STARTTLS: 587, SmtpSecurity.TLS: 465, SmtpSecurity.NONE: 25}
+
+
 def _read_smtp(path: Path, dm: YMap, r: Reader) -> SmtpSettings | None:
     sm = r.mapping(dm["smtp"], dm.value_pos["smtp"], "'smtp'")
     if sm is None:
         return None
     r.keys(sm, "'smtp'", ("host",), ("port", "security", "username", "password_file", "ca_file", "timeout"))
     host = r.value(sm, "host", str)
-    security = r.choice(sm, "security", ("starttls", "tls", "none"), "starttls")
-    port = r.value(sm, "port", int, {"tls": 465, "none": 25}.get(security or "", 587))
-    if security == "none" and host is not None and not _is_loopback(host):
+    chosen = r.choice(sm, "security", tuple(SmtpSecurity), "starttls")
+    security = SmtpSecurity(chosen) if chosen is not None else None
+    port = r.value(sm, "port", int, _DEFAULT_PORTS[security or SmtpSecurity.STARTTLS])
+    if security is SmtpSecurity.NONE and host is not None and not _is_loopback(host):
         r.error(
             sm.value_pos["security"],
             "security 'none' sends mail in clear text and is allowed only to 127.0.0.0/8 or ::1; use starttls or tls",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import enum
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import timedelta
@@ -12,6 +13,21 @@ from zoneinfo import ZoneInfo
 from alertd.domain.values import Severity
 
 TLP_LEVELS = ("clear", "green", "amber", "amber+strict", "red")
+
+
+class DeliveryMethod(enum.StrEnum):
+    """Where emails go: files in a Maildir (the embedded default) or an SMTP server."""
+
+    MAILDIR = "maildir"
+    SMTP = "smtp"
+
+
+class SmtpSecurity(enum.StrEnum):
+    """How the SMTP connection is protected; ``none`` is accepted only towards the loopback."""
+
+    STARTTLS = "starttls"
+    TLS = "tls"
+    NONE = "none"
 
 
 DEFAULT_RENOTIFY: Mapping[Severity, timedelta | None] = MappingProxyType(
@@ -28,7 +44,7 @@ DEFAULT_RENOTIFY: Mapping[Severity, timedelta | None] = MappingProxyType(
 class SmtpSettings:
     host: str
     port: int
-    security: str  # starttls | tls | none
+    security: SmtpSecurity
     username: str | None = None
     password_file: Path | None = None
     ca_file: Path | None = None
@@ -61,7 +77,7 @@ class Settings:
     renotify: Mapping[Severity, timedelta | None]
     sender_from: str
     reply_to: str | None
-    delivery_method: str
+    delivery_method: DeliveryMethod
     maildir: Path
     smtp: SmtpSettings | None
     http_listen: str | None

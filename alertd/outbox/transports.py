@@ -25,7 +25,7 @@ import structlog
 from aiosmtplib.typing import Default
 
 from alertd.domain.errors import DeliveryError, PermanentDeliveryError, TemporaryDeliveryError
-from alertd.domain.settings import Settings, SmtpSettings
+from alertd.domain.settings import DeliveryMethod, Settings, SmtpSecurity, SmtpSettings
 
 log = structlog.get_logger("alertd.deliver")
 
@@ -181,7 +181,7 @@ class SmtpTransport:
                 f"set delivery.smtp.password_file or provide the systemd credential {CREDENTIAL_NAME!r}"
             )
         self._tls_context: ssl.SSLContext | None = None
-        if settings.security in ("starttls", "tls"):
+        if settings.security in (SmtpSecurity.STARTTLS, SmtpSecurity.TLS):
             try:
                 self._tls_context = ssl.create_default_context(
                     cafile=str(settings.ca_file) if settings.ca_file else None
@@ -193,7 +193,7 @@ class SmtpTransport:
             # Both are the defaults of create_default_context; stated so that no one relaxes them by accident.
             self._tls_context.check_hostname = True
             self._tls_context.verify_mode = ssl.CERT_REQUIRED
-        elif settings.security != "none":
+        elif settings.security is not SmtpSecurity.NONE:
             raise PermanentDeliveryError(f"unknown SMTP security {settings.security!r}; use starttls, tls or none")
         self._idle: list[aiosmtplib.SMTP] = []  # most recently used last: it is the likeliest to be alive
         self._slots = asyncio.Semaphore(pool_size)
@@ -311,14 +311,14 @@ class SmtpTransport:
             hostname=s.host,
             port=s.port,
             timeout=s.timeout,
-            use_tls=s.security == "tls",
+            use_tls=s.security is SmtpSecurity.TLS,
             start_tls=False,  # done below, so that a server without STARTTLS is refused, not skipped
             tls_context=self._tls_context,
         )
         client.accept_lock = self._accept
         try:
             await client.connect()
-            if s.security == "starttls":
+            if s.security is SmtpSecurity.STARTTLS:
                 await client.ehlo()
                 if not client.supports_extension("starttls"):
                     raise PermanentDeliveryError(
@@ -430,9 +430,9 @@ def read_password(path: Path | None, *, environ: Mapping[str, str] | None = None
 
 def make_transport(settings: Settings) -> Transport:
     """The transport ``settings.delivery_method`` names; the SMTP password is read here, once."""
-    if settings.delivery_method == "maildir":
+    if settings.delivery_method is DeliveryMethod.MAILDIR:
         return MaildirTransport(settings.maildir)
-    if settings.delivery_method == "smtp":
+    if settings.delivery_method is DeliveryMethod.SMTP:
         if settings.smtp is None:
             raise PermanentDeliveryError("delivery method 'smtp' needs a delivery.smtp section with at least 'host'")
         password = read_password(settings.smtp.password_file) if settings.smtp.username else None

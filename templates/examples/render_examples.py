@@ -24,7 +24,7 @@ from types import MappingProxyType
 from zoneinfo import ZoneInfo
 
 from alertd.domain.establishments import Contact, Establishment, Software
-from alertd.domain.settings import DEFAULT_RENOTIFY, Settings
+from alertd.domain.settings import DEFAULT_RENOTIFY, DeliveryMethod, Settings
 from alertd.domain.values import Alert, FeedKind, Finding, Indicator, IndicatorType, Severity
 from alertd.render.email import make_environment, render_email
 
@@ -64,7 +64,7 @@ def settings() -> Settings:
         renotify=DEFAULT_RENOTIFY,
         sender_from="CERT Santé <alertes@cert-sante.example>",
         reply_to="cert@cert-sante.example",
-        delivery_method="maildir",
+        delivery_method=DeliveryMethod.MAILDIR,
         maildir=Path("/var/lib/alertd/maildir"),
         smtp=None,
         http_listen=None,

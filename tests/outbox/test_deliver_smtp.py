@@ -15,7 +15,7 @@ import trustme
 from smtp_server import SmtpServerFactory, TlsMode
 
 from alertd.domain.errors import DeliveryError, PermanentDeliveryError, TemporaryDeliveryError
-from alertd.domain.settings import Settings, SmtpSettings
+from alertd.domain.settings import DeliveryMethod, Settings, SmtpSecurity, SmtpSettings
 from alertd.outbox.transports import (
     MAILDIR_CONCURRENCY,
     SMTP_POOL_SIZE,
@@ -229,7 +229,7 @@ def test_one_refused_recipient_is_reported_while_the_other_gets_the_mail(
 
 
 def test_a_server_that_is_down_is_a_temporary_failure() -> None:
-    settings = SmtpSettings(host="127.0.0.1", port=_closed_port(), security="starttls", timeout=2.0)
+    settings = SmtpSettings(host="127.0.0.1", port=_closed_port(), security=SmtpSecurity.STARTTLS, timeout=2.0)
     with pytest.raises(TemporaryDeliveryError, match="connection failed"):
         _send_one(SmtpTransport(settings, None))
 
@@ -280,14 +280,14 @@ def test_a_pool_of_one_serialises_sends_on_one_connection(smtp_server: SmtpServe
 
 
 def test_the_pool_size_must_be_positive() -> None:
-    settings = SmtpSettings(host="127.0.0.1", port=25, security="none")
+    settings = SmtpSettings(host="127.0.0.1", port=25, security=SmtpSecurity.NONE)
     with pytest.raises(ValueError, match="pool_size"):
         SmtpTransport(settings, None, pool_size=0)
 
 
 def test_every_transport_says_how_many_sends_it_takes_at_once(tmp_path: Path) -> None:
     assert MaildirTransport(tmp_path / "md").concurrency == MAILDIR_CONCURRENCY
-    settings = SmtpSettings(host="127.0.0.1", port=25, security="none")
+    settings = SmtpSettings(host="127.0.0.1", port=25, security=SmtpSecurity.NONE)
     assert SmtpTransport(settings, None, pool_size=6).concurrency == 6
 
 
@@ -373,9 +373,9 @@ def test_a_server_that_stops_answering_times_out_temporarily(smtp_server: SmtpSe
 
 
 def test_describe_names_server_security_and_user() -> None:
-    settings = SmtpSettings(host="smtp.example", port=587, security="starttls")
+    settings = SmtpSettings(host="smtp.example", port=587, security=SmtpSecurity.STARTTLS)
     assert SmtpTransport(settings, None).describe() == "smtp smtp.example:587 (starttls)"
-    settings = SmtpSettings(host="::1", port=25, security="none", username="alertd")
+    settings = SmtpSettings(host="::1", port=25, security=SmtpSecurity.NONE, username="alertd")
     assert SmtpTransport(settings, PASSWORD).describe() == "smtp [::1]:25 (none, user alertd)"
 
 
@@ -424,7 +424,7 @@ def _settings(tmp_path: Path, method: str, smtp: SmtpSettings | None) -> Setting
         renotify=MappingProxyType({}),
         sender_from=f"CERT Sante <{SENDER}>",
         reply_to=None,
-        delivery_method=method,
+        delivery_method=DeliveryMethod(method),
         maildir=tmp_path / "maildir",
         smtp=smtp,
         http_listen=None,

@@ -16,7 +16,7 @@ from paths import ROOT
 from smtp_server import SmtpServerFactory
 
 from alertd.config.files import load_config
-from alertd.domain.settings import SmtpSettings
+from alertd.domain.settings import SmtpSecurity, SmtpSettings
 from alertd.intake.fetch import Fetcher
 from alertd.outbox.store import Store
 from alertd.outbox.transports import SmtpTransport
@@ -56,7 +56,7 @@ def flush(engine: Engine, settings: SmtpSettings, now: datetime) -> tuple[int, i
 def test_server_down_then_back(engine: Engine, smtp_server: SmtpServerFactory) -> None:
     poll_feodo(engine, NOW)
     assert len(engine.dispatch(NOW)) == 3  # the CHU, the clinic, Northbridge
-    down = SmtpSettings("127.0.0.1", unused_port(), "none", timeout=2.0)
+    down = SmtpSettings("127.0.0.1", unused_port(), SmtpSecurity.NONE, timeout=2.0)
     assert flush(engine, down, NOW) == (0, 3, 0)
     assert flush(engine, down, NOW) == (0, 0, 0)  # not due yet: back-off
     server = smtp_server(tls="none")
