@@ -61,7 +61,7 @@ def analyze(*args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
-def test_the_unit_says_what_design_6_asks() -> None:
+def test_the_unit_says_what_contract_6_asks() -> None:
     found = dict(directives(UNIT.read_text()))
     assert found["Type"] == "notify"  # not notify-reload: systemd 252 does not have it
     assert found["ExecReload"] == "/bin/kill -HUP $MAINPID"
