@@ -1,4 +1,4 @@
-"""Builders shared by the tests: settings, establishments, findings, alerts and a rendered email.
+"""Builders shared by the tests: settings, feeds, establishments, findings, alerts and a rendered email.
 
 One place builds each value, so a change to a domain type changes one builder, not every test.
 """
@@ -15,8 +15,10 @@ from zoneinfo import ZoneInfo
 import jinja2
 
 from alertd.domain.establishments import Contact, Establishment
+from alertd.domain.feeds import DEFAULT_MAX_BYTES, FeedConfig, FeedSpec
 from alertd.domain.settings import DEFAULT_RENOTIFY, DeliveryMethod, Settings
 from alertd.domain.values import Alert, FeedKind, Finding, Indicator, IndicatorType, Severity
+from alertd.intake.formats import FORMATS
 from alertd.render.email import make_environment, render_email
 
 NOW = datetime(2025, 3, 12, 13, 5, tzinfo=UTC)
@@ -52,6 +54,40 @@ def make_settings(**changes: object) -> Settings:
 
 
 SETTINGS = make_settings()
+
+
+def make_feed_spec(
+    feed_id: str, fmt: str, kind: FeedKind | None = None, columns: Mapping[str, str] | None = None
+) -> FeedSpec:
+    """A feed as its parser sees it; the kind is the format's own unless given."""
+    return FeedSpec(feed_id, fmt, kind or FORMATS[fmt].kind, MappingProxyType(dict(columns or {})))
+
+
+def make_feed(
+    feed_id: str,
+    fmt: str = "csv",
+    kind: FeedKind | None = None,
+    severity: Severity | None = None,
+    *,
+    columns: Mapping[str, str] | None = None,
+    url: str | None = None,
+    interval: timedelta = timedelta(hours=1),
+    max_bytes: int = DEFAULT_MAX_BYTES,
+    timeout: float = 60.0,
+) -> FeedConfig:
+    """A feed as ``feeds.yaml`` declares it, at ``file:///<id>`` unless given a url."""
+    spec = make_feed_spec(feed_id, fmt, kind, columns)
+    return FeedConfig(
+        id=spec.id,
+        url=url or f"file:///{feed_id}",
+        format=spec.format,
+        interval=interval,
+        kind=spec.kind,
+        severity=severity,
+        columns=spec.columns,
+        max_bytes=max_bytes,
+        timeout=timeout,
+    )
 
 
 def make_establishment(est_id: str = "330781196", language: str = "fr") -> Establishment:

@@ -48,13 +48,13 @@ from alertd.config.yamlsrc import (
     read,
     sequence_items,
 )
+from alertd.domain.cpe import FORMATTED_PREFIX, parse_cpe
 from alertd.domain.errors import ConfigError, Problem
 from alertd.domain.establishments import LANGUAGES, Contact, Establishment, Network, Registry, Software
+from alertd.domain.grammar import ASCII_DOMAIN as _DOMAIN
+from alertd.domain.grammar import CONTACT_EMAIL as _EMAIL
 from alertd.domain.values import SEVERITY_NAMES, Severity
 
-_DOMAIN = re.compile(r"^(?=.{1,253}$)([a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9])?\.)+[a-z0-9-]{2,63}$")
-_EMAIL = re.compile(r"^[^@\s<>]+@[^@\s<>]+\.[^@\s<>]+$")
-_CPE = re.compile(r"^cpe:2\.3:[aoh*-]:([^:]+):([^:]+):([^:]+)(:[^:]*){7}$")
 _KEY = "establishments"
 _REQUIRED = ("id", "name")
 _OPTIONAL = ("aliases", "kind", "region", "tags", "language", "contacts", "networks", "asns", "domains", "software")
@@ -470,13 +470,13 @@ def _email(text: str) -> str:
 def _software(vendor: str | None, product: str | None, version: str | None, cpe: str | None) -> Software:
     """A software item from its fields; a bad CPE raises ``_Bad`` with a message, missing names without one."""
     if cpe is not None:
-        found = _CPE.match(cpe)
-        if not found:
+        # The registry takes the 2.3 formatted string only: what NVD publishes, and what the index compares.
+        parsed = parse_cpe(cpe) if cpe.startswith(FORMATTED_PREFIX) else None
+        if parsed is None:
             raise _Bad(f"bad CPE {cpe!r}; write a CPE 2.3 string cpe:2.3:part:vendor:product:...")
-        vendor = vendor or found.group(1).replace("_", " ")
-        product = product or found.group(2).replace("_", " ")
-        if found.group(3) not in ("*", "-"):
-            version = version or found.group(3)
+        vendor = vendor or (parsed.vendor or "").replace("_", " ")
+        product = product or (parsed.product or "").replace("_", " ")
+        version = version or parsed.version
     if not vendor or not product:
         raise _Bad()
     return Software(vendor, product, version, cpe)

@@ -12,8 +12,19 @@ DEFAULT_MAX_BYTES = 50 * 1024 * 1024
 
 
 @dataclass(frozen=True, slots=True)
+class FeedSpec:
+    """What a format's parser reads of a feed: its id (named in observations and errors), format, kind and, for
+    a ``csv`` feed, which column holds what."""
+
+    id: str
+    format: str
+    kind: FeedKind
+    columns: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
 class FeedConfig:
-    """One feed to poll (``feeds.yaml``)."""
+    """One feed to poll (``feeds.yaml``): its :class:`FeedSpec`, and how to fetch and watch it."""
 
     id: str
     url: str
@@ -27,6 +38,11 @@ class FeedConfig:
     timeout: float = 60.0
     stale_after: timedelta | None = None  # no successful poll for this long: tell the operator
     failures_alert: int = 3  # this many failed polls in a row: tell the operator
+
+    @property
+    def spec(self) -> FeedSpec:
+        """What the feed's parser reads of it; a fetch's url, size cap and timeout are none of its business."""
+        return FeedSpec(self.id, self.format, self.kind, self.columns)
 
     @property
     def stale_limit(self) -> timedelta:

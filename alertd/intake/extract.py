@@ -12,6 +12,7 @@ import ipaddress
 import re
 from collections.abc import Callable, Iterable, Iterator
 
+from alertd.domain.grammar import ASCII_LABEL, ASCII_TLD, DOMAIN_IN_TEXT, EMAIL_CELL, EMAIL_IN_TEXT
 from alertd.domain.values import Indicator, IndicatorType
 
 # Defanging conventions seen in CERT bulletins and threat reports. The bracketed forms may carry spaces
@@ -28,24 +29,16 @@ _REFANG: tuple[tuple[re.Pattern[str], str | Callable[[re.Match[str]], str]], ...
 
 _CVE = re.compile(r"\bCVE[-\u2010\u2011\u2013](\d{4})[-\u2010\u2011\u2013](\d{4,12})\b", re.IGNORECASE)
 _URL = re.compile(r"\b(?:https?|ftp)://[^\s<>\"'`{}|\\^]+", re.IGNORECASE)
-_EMAIL = re.compile(r"(?<![\w.+%-])[\w.+%-]{1,64}@(?:[^\W_](?:[\w-]{0,61}[^\W_])?\.)+[^\W\d_]{2,24}(?![\w-])")
 _IPV4 = re.compile(r"(?<![\w.])(\d{1,3}(?:\.\d{1,3}){3})(?:/(\d{1,2}))?(?!\.?\w)(?!/\d)")
 _IPV6 = re.compile(
     r"(?<![\w:.])((?:[0-9A-Fa-f]{0,4}:){2,7}(?:[0-9A-Fa-f]{1,4}|\d{1,3}(?:\.\d{1,3}){3})?)(?:/(\d{1,3}))?(?![\w:])"
-)
-_DOMAIN = re.compile(
-    r"(?<![\w.@-])((?:[^\W_](?:[\w-]{0,61}[^\W_])?\.)+(?:[^\W\d_]{2,24}|xn--[a-z0-9-]{1,59}))(?![\w-]|\.[\w-])",
-    re.IGNORECASE,
 )
 _HASH = re.compile(r"(?<![\w-])[0-9a-fA-F]{32,64}(?![\w-])")
 _HASH_LENGTHS = frozenset({32, 40, 64})  # md5, sha1, sha256
 INDICATOR_ROLES = ("ip", "cidr", "domain", "host", "url", "email", "asn", "hash")  # for indicator_for()
 _TRAILING = ".,;:!?'\"»"
 _VERSION_CONTEXT = re.compile(r"version|build|release", re.IGNORECASE)
-_LABEL = re.compile(r"^(?!-)[a-z0-9_-]{1,63}(?<!-)$")
-_TLD = re.compile(r"^(?:[a-z]{2,24}|xn--[a-z0-9-]{1,59})$")
 _ASN = re.compile(r"^(?:AS)?\s*(\d{1,10})$", re.IGNORECASE)
-_EMAIL_CELL = re.compile(r"^[^@\s]{1,64}@([^@\s]+)$")
 
 # Names that look like domains but are file names in advisories ("setup.exe", "report.pdf", "index.html").
 # Country codes that are also extensions (.pl, .md, .rs, .sh, .cc, .pm) stay domains: hosts there are real;
@@ -89,9 +82,9 @@ def normalise_host(value: str) -> str | None:
     if len(host) > 253:
         return None
     labels = host.split(".")
-    if len(labels) < 2 or not all(_LABEL.match(label) for label in labels):
+    if len(labels) < 2 or not all(ASCII_LABEL.match(label) for label in labels):
         return None
-    if not _TLD.match(labels[-1]):
+    if not ASCII_TLD.match(labels[-1]):
         return None
     return host
 
@@ -121,7 +114,7 @@ def indicator_for(value: str, hint: str) -> Indicator | None:
         url = _normalise_url(cell)
         return Indicator(IndicatorType.URL, url) if url else None
     if hint == "email":
-        found = _EMAIL_CELL.match(cell)
+        found = EMAIL_CELL.match(cell)
         host = normalise_host(found.group(1)) if found else None
         if found is None or host is None:
             return None
@@ -162,7 +155,7 @@ def extract_indicators(text: str) -> tuple[Indicator, ...]:
             found.append((m.start(), Indicator(IndicatorType.URL, url)))
         mask(m.start(), m.start() + len(raw))
     rest = "".join(masked)
-    for m in _EMAIL.finditer(rest):
+    for m in EMAIL_IN_TEXT.finditer(rest):
         local, _, domain = m.group(0).rpartition("@")
         host = normalise_host(domain)
         if host is not None:
@@ -191,7 +184,7 @@ def extract_indicators(text: str) -> tuple[Indicator, ...]:
             found.append((m.start(), Indicator(IndicatorType.HASH, m.group(0).lower())))
             mask(m.start(), m.end())
     rest = "".join(masked)
-    for m in _DOMAIN.finditer(rest):
+    for m in DOMAIN_IN_TEXT.finditer(rest):
         candidate = m.group(1)
         if candidate.rpartition(".")[2].lower() in FILE_EXTENSIONS:
             continue

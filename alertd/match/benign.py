@@ -29,6 +29,8 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Final, Literal
 
+from alertd.domain.grammar import ASCII_DOMAIN as _DOMAIN
+
 PRIVATE_LABEL: Final = "private-or-reserved"
 HOST_PREFIX: Final = {4: 28, 6: 124}  # a declared prefix this small (or smaller) is the establishment's own host
 
@@ -83,7 +85,6 @@ NETWORK_LISTS: Final = CLOUD_AND_CDN_LISTS + PUBLIC_DNS_LISTS + SINKHOLE_LISTS
 Block = tuple[int, int, int, str]  # (IP version, first address, last address, label)
 
 _EMPTY: Mapping[str, str] = MappingProxyType({})
-_DOMAIN = re.compile(r"^(?=.{1,253}$)([a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9])?\.)+[a-z0-9-]{2,63}$")
 _ASN = re.compile(r"^as\s*(\d{1,10})$")
 
 

@@ -34,6 +34,7 @@ from socket import AF_INET, AF_INET6, inet_ntop, inet_pton
 from types import MappingProxyType
 from typing import Any
 
+from alertd.domain.cpe import parse_cpe
 from alertd.domain.establishments import Registry, Software
 from alertd.domain.values import Finding, Indicator, IndicatorType, Observation, Product
 from alertd.match.benign import (
@@ -49,7 +50,6 @@ from alertd.match.benign import (
 from alertd.match.names import PhraseIndex, name_keys, words_of
 from alertd.match.normalise import (
     canonical_product,
-    parse_cpe,
     product_key,
     product_tokens,
     tokens,

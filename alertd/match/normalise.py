@@ -5,7 +5,7 @@
 
 Software names compare by a vendor key and product tokens: "Palo Alto Networks" and the CPE vendor
 ``paloaltonetworks`` are both ``paloalto``; "Citrix ADC", "Application Delivery Controller" and "NetScaler ADC" of
-vendor Citrix are all ``("netscaler", "adc")``. CPE 2.3 strings are parsed here too.
+vendor Citrix are all ``("netscaler", "adc")``.
 """
 
 from __future__ import annotations
@@ -13,7 +13,6 @@ from __future__ import annotations
 import functools
 import re
 import unicodedata
-from dataclasses import dataclass
 
 _WORD = re.compile(r"[0-9a-z]+")
 _COMBINING = re.compile(r"[\u0300-\u036f\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f]+")
@@ -156,49 +155,3 @@ def product_key(vendor: str, product: str) -> tuple[str, tuple[str, ...]]:
     while len(words) > 1 and words[-1] in _PRODUCT_TAILS:
         words = words[:-1]
     return vkey, canonical_product(vkey, words)
-
-
-# -- CPE 2.3 -----------------------------------------------------------------------------------------------
-
-_CPE_SPLIT = re.compile(r"(?<!\\):")
-_CPE_UNESCAPE = re.compile(r"\\(.)")
-
-
-@dataclass(frozen=True, slots=True)
-class Cpe:
-    """The fields of a CPE 2.3 formatted string that matching uses; ``None`` stands for ``*`` (any) or ``-``."""
-
-    part: str
-    vendor: str
-    product: str
-    version: str | None = None
-    update: str | None = None
-    edition: str | None = None
-
-    @property
-    def full_version(self) -> str | None:
-        """The version with its update, as a vendor writes it: ``2019`` + ``cumulative_update_12``."""
-        if self.version is None:
-            return None
-        return f"{self.version} {self.update}" if self.update else self.version
-
-
-def parse_cpe(text: str) -> Cpe | None:
-    """Parse ``cpe:2.3:part:vendor:product:version:update:...``; None when the text is no CPE 2.3 string.
-
-    Escaped characters (``\\:``, ``\\.``) are unescaped; ``*`` and ``-`` become None.
-    """
-    text = text.strip()
-    if not text.lower().startswith("cpe:2.3:"):
-        return None
-    fields = _CPE_SPLIT.split(text[8:])
-    if len(fields) != 11 or not fields[1] or not fields[2]:
-        return None
-    values: list[str | None] = []
-    for raw in fields[:6]:
-        value = _CPE_UNESCAPE.sub(r"\1", raw)
-        values.append(None if value in ("*", "-", "") else value)
-    part, vendor, product, version, update, edition = values
-    if part not in ("a", "o", "h") or vendor is None or product is None:
-        return None
-    return Cpe(part, vendor, product, version, update, edition)

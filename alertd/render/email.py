@@ -35,6 +35,8 @@ import css_inline
 import jinja2
 
 from alertd.domain.establishments import Establishment
+from alertd.domain.grammar import DISPLAYED_EMAIL as _EMAIL
+from alertd.domain.grammar import DISPLAYED_HOST as _DOMAIN
 from alertd.domain.settings import TLP_LEVELS, Settings
 from alertd.domain.values import Alert, FeedKind, Finding, Indicator, IndicatorType, Severity
 
@@ -70,9 +72,6 @@ _DOT = re.compile(r"(?<!\[)\.(?!\])")  # lookarounds keep defang idempotent: "[.
 _AT = re.compile(r"(?<!\[)@(?!\])")
 _COLON = re.compile(r"(?<!\[):(?!\])")
 _BRACKETED_V6 = re.compile(r"\[([0-9A-Fa-f:.]*:[0-9A-Fa-f:.]*)\]")
-_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
-# A host name: dot-separated labels, the last one starting with a letter ("13.1.49" is a version, not a host).
-_DOMAIN = re.compile(r"^(?:[\w-]+\.)+[^\W\d_][\w-]*\.?$")
 _HOST_PORT = re.compile(r"^(?P<host>[^\s:/\[\]]+|\[[0-9A-Fa-f:.]+\]):(?P<port>\d{1,5})$")
 
 

@@ -499,9 +499,9 @@ async def read_documents(feed: FeedConfig, fetcher: Fetcher, body: bytes, url: s
     A document that fails is logged and skipped; the feed fails only when every document does.
     """
     fmt = FORMATS[feed.format]
-    links = fmt.expand(feed, body, url) if fmt.expand else None
+    links = fmt.expand(feed.spec, body, url) if fmt.expand else None
     if links is None:
-        return await asyncio.to_thread(fmt.parse, feed, body)
+        return await asyncio.to_thread(fmt.parse, feed.spec, body)
     if len(links) > MAX_DOCUMENTS:
         log.warning("index lists too many documents; reading the first ones", feed=feed.id, listed=len(links))
         links = links[:MAX_DOCUMENTS]
@@ -510,7 +510,7 @@ async def read_documents(feed: FeedConfig, fetcher: Fetcher, body: bytes, url: s
     async def one(link: str) -> list[Observation]:
         async with gate:
             doc = await fetcher.fetch(replace(feed, url=link), Validators(None, None))
-        return await asyncio.to_thread(fmt.parse, feed, doc.body)
+        return await asyncio.to_thread(fmt.parse, feed.spec, doc.body)
 
     results = await asyncio.gather(*(one(link) for link in links), return_exceptions=True)
     observations: list[Observation] = []

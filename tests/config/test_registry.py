@@ -454,3 +454,33 @@ def test_cache_works_with_the_example_config(tmp_path: Path) -> None:
 def test_unreadable_and_non_utf8_files(tmp_path: Path) -> None:
     (tmp_path / "a.yaml").write_bytes(b"establishments:\n  - id: \xff\n")
     assert problems(tmp_path) == [f"{tmp_path / 'a.yaml'}:1:1: not UTF-8 text (byte 24)"]
+
+
+@pytest.mark.parametrize(
+    ("cpe", "software"),
+    [
+        ("cpe:2.3:o:fortinet:fortios:7.2.4:*:*:*:*:*:*:*", ("fortinet", "fortios", "7.2.4")),
+        ("cpe:2.3:a:microsoft:exchange_server:2019:cu12:*:*:*:*:*:*", ("microsoft", "exchange server", "2019")),
+        ("cpe:2.3:h:cisco:asa_5505:-:*:*:*:*:*:*:*", ("cisco", "asa 5505", None)),
+        ("cpe:2.3:a:acme:a\\:b:1.0:*:*:*:*:*:*:*", ("acme", "a:b", "1.0")),  # an escaped colon
+    ],
+)
+def test_software_named_by_a_cpe(cpe: str, software: tuple[str, str, str | None]) -> None:
+    assert registry_module._software(None, None, None, cpe) == Software(*software, cpe)
+    assert registry_module._software("Fortinet", "FortiOS", "7.4", cpe) == Software("Fortinet", "FortiOS", "7.4", cpe)
+
+
+@pytest.mark.parametrize(
+    "cpe",
+    [
+        "cpe:/o:fortinet:fortios:7.2.4",  # a CPE 2.2 URI: the registry takes 2.3 formatted strings only
+        "CPE:2.3:o:fortinet:fortios:7.2.4:*:*:*:*:*:*:*",
+        "cpe:2.3:o:fortinet:fortios:7.2.4",
+        "cpe:2.3:x:fortinet:fortios:7.2.4:*:*:*:*:*:*:*",
+        "cpe:2.3:o::fortios:7.2.4:*:*:*:*:*:*:*",
+        "fortios",
+    ],
+)
+def test_software_refuses_what_is_no_cpe_2_3_string(cpe: str) -> None:
+    with pytest.raises(registry_module._Bad, match="bad CPE"):
+        registry_module._software("fortinet", "fortios", None, cpe)

@@ -12,11 +12,11 @@ from pathlib import Path
 
 import pytest
 import trustme
+from builders import make_feed
 from http_server import FeedServer, unused_port
 
 from alertd.domain.errors import FetchError
 from alertd.domain.feeds import FeedConfig, Validators
-from alertd.domain.values import FeedKind
 from alertd.intake.fetch import Fetcher, FetchResult, default_user_agent, redact_url
 
 MB = 1024 * 1024
@@ -24,15 +24,8 @@ CSV = b"ip\n192.0.2.1\n198.51.100.7\n"
 
 
 def feed(url: str, *, max_bytes: int = 4 * MB, timeout: float = 10.0) -> FeedConfig:
-    return FeedConfig(
-        id="t",
-        url=url,
-        format="csv",
-        interval=timedelta(minutes=1),
-        kind=FeedKind.COMPROMISE,
-        columns={"ip": "ip"},
-        max_bytes=max_bytes,
-        timeout=timeout,
+    return make_feed(
+        "t", columns={"ip": "ip"}, url=url, interval=timedelta(minutes=1), max_bytes=max_bytes, timeout=timeout
     )
 
 

@@ -5,15 +5,15 @@ from __future__ import annotations
 import copy
 import json
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
+from builders import make_feed_spec
 from paths import DATA as SAMPLES
 
 from alertd.domain.errors import ParseError
-from alertd.domain.feeds import FeedConfig
 from alertd.domain.values import FeedKind, Indicator, IndicatorType, Observation, Product, VersionRange
 from alertd.intake.formats import FORMATS, csaf, parse_feed
 
@@ -21,13 +21,7 @@ DATA = SAMPLES / "csaf"
 PACS = DATA / "icsma-24-200-01.json"  # Philips Vue PACS, 13 CVEs
 BPL = DATA / "icsma-24-254-01.json"  # BPL weighing scale and app: vers:all/* and <=3.64
 WEBMETHODS = DATA / "va-24-254-01.json"  # IBM webMethods, a CSAF VEX with a fixed product
-FEED = FeedConfig(
-    id="csaf",
-    url="https://example.org/csaf/index.txt",
-    format="csaf",
-    interval=timedelta(hours=1),
-    kind=FeedKind.VULNERABILITY,
-)
+FEED = make_feed_spec("csaf", "csaf")
 BASE = "https://example.org/.well-known/csaf/white/index.txt"
 
 

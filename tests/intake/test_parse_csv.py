@@ -5,14 +5,15 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Mapping
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from builders import make_feed_spec
 from paths import DATA
 
 from alertd.domain.errors import ParseError
-from alertd.domain.feeds import FeedConfig
+from alertd.domain.feeds import FeedSpec
 from alertd.domain.values import FeedKind, Indicator, IndicatorType
 from alertd.intake.formats import csvfeed, parse_feed
 
@@ -34,15 +35,8 @@ URLHAUS_COLUMNS = {
 }
 
 
-def feed(columns: Mapping[str, str], feed_id: str = "feodo") -> FeedConfig:
-    return FeedConfig(
-        id=feed_id,
-        url="file:///x",
-        format="csv",
-        interval=timedelta(minutes=30),
-        kind=FeedKind.COMPROMISE,
-        columns=columns,
-    )
+def feed(columns: Mapping[str, str], feed_id: str = "feodo") -> FeedSpec:
+    return make_feed_spec(feed_id, "csv", FeedKind.COMPROMISE, columns)
 
 
 def data_rows(path: Path, comment: str = "#") -> list[list[str]]:

@@ -5,15 +5,15 @@ from __future__ import annotations
 import hashlib
 import html
 import json
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
+from builders import make_feed_spec
 from paths import DATA as SAMPLES
 
 from alertd.domain.errors import ParseError
-from alertd.domain.feeds import FeedConfig
 from alertd.domain.values import FeedKind, Indicator, IndicatorType
 from alertd.intake.formats import FORMATS, leaks, parse_feed
 
@@ -21,13 +21,7 @@ DATA = SAMPLES / "leaks"
 RANSOMWARE_LIVE = DATA / "ransomware-live_recentvictims_2024-06-16.json"
 # Written for these tests in ransomwatch's posts.json shape (upstream's data is under a non-commercial licence).
 RANSOMWATCH = DATA / "ransomwatch_posts_sample.json"
-FEED = FeedConfig(
-    id="leaks",
-    url="file:///x",
-    format="leak-victims",
-    interval=timedelta(hours=1),
-    kind=FeedKind.LEAK,
-)
+FEED = make_feed_spec("leaks", "leak-victims")
 
 
 def _posts(path: Path) -> list[dict[str, Any]]:

@@ -4,21 +4,21 @@ from __future__ import annotations
 
 import csv
 import io
-from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from builders import make_feed_spec
 from paths import DATA as SAMPLES
 
-from alertd.domain.feeds import FeedConfig
+from alertd.domain.feeds import FeedSpec
 from alertd.domain.values import FeedKind, IndicatorType
 from alertd.intake.formats import csvfeed
 
 DATA = SAMPLES / "other"
 
 
-def feed(columns: dict[str, str], kind: FeedKind = FeedKind.COMPROMISE) -> FeedConfig:
-    return FeedConfig("t", "file:///x", "csv", timedelta(hours=1), kind, columns=columns)
+def feed(columns: dict[str, str], kind: FeedKind = FeedKind.COMPROMISE) -> FeedSpec:
+    return make_feed_spec("t", "csv", kind, columns)
 
 
 def csv_rows(path: Path) -> list[dict[str, str]]:

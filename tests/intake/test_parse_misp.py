@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
+from builders import make_feed_spec
 from paths import DATA as SAMPLES
 
 from alertd.domain.errors import ParseError
-from alertd.domain.feeds import FeedConfig
 from alertd.domain.values import FeedKind, Indicator, IndicatorType
 from alertd.intake.formats import FORMATS, misp, parse_feed
 
@@ -22,13 +22,7 @@ CIRCL = DATA / "circl_osint_feed_event_57c4445b-c548-4654-af0b-4be3950d210f.json
 OCEANLOTUS = DATA / "eset_misp_event_oceanlotus-wateringhole-2018.json"
 ZEBROCY = DATA / "eset_misp_event_sednit_2019-05-23_Zebrocy.json"
 WINTERVIVERN = DATA / "eset_misp_event_wintervivern.json"
-FEED = FeedConfig(
-    id="misp",
-    url="file:///x",
-    format="misp",
-    interval=timedelta(hours=1),
-    kind=FeedKind.COMPROMISE,
-)
+FEED = make_feed_spec("misp", "misp")
 SUPPORTED = {
     "ip-src",
     "ip-dst",
@@ -400,5 +394,5 @@ def test_bom_is_accepted() -> None:
 
 
 def test_feed_kind_is_kept() -> None:
-    feed = FeedConfig(id="m", url="file:///x", format="misp", interval=timedelta(hours=1), kind=FeedKind.EXPOSURE)
+    feed = make_feed_spec("m", "misp", FeedKind.EXPOSURE)
     assert {o.kind for o in misp.parse(feed, CIRCL.read_bytes())} == {FeedKind.EXPOSURE}

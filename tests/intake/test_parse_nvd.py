@@ -5,28 +5,22 @@ from __future__ import annotations
 import copy
 import json
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
+from builders import make_feed_spec
 from paths import DATA as SAMPLES
 
 from alertd.domain.errors import ParseError
-from alertd.domain.feeds import FeedConfig
 from alertd.domain.values import FeedKind, Indicator, IndicatorType, Observation, Product, VersionRange
 from alertd.intake.formats import nvd, parse_feed
 
 DATA = SAMPLES / "nvd"
 V11 = DATA / "nvdcve-1.1-recent_2019-09-26.json"
 V20 = DATA / "nvd-api-2.0_cves_page_2023-10-18.json"
-FEED = FeedConfig(
-    id="nvd",
-    url="file:///x",
-    format="nvd-json",
-    interval=timedelta(hours=1),
-    kind=FeedKind.VULNERABILITY,
-)
+FEED = make_feed_spec("nvd", "nvd-json")
 
 
 def _json(path: Path) -> dict[str, Any]:
@@ -247,9 +241,7 @@ def test_v20_score_preference() -> None:
 
 
 def test_kind_comes_from_the_feed_and_parse_feed_dispatches() -> None:
-    advisory = FeedConfig(
-        id="n", url="file:///x", format="nvd-json", interval=timedelta(hours=1), kind=FeedKind.ADVISORY
-    )
+    advisory = make_feed_spec("n", "nvd-json", FeedKind.ADVISORY)
     assert {o.kind for o in nvd.parse(advisory, V20.read_bytes())} == {FeedKind.ADVISORY}
     assert len(parse_feed(FEED, V20.read_bytes())) == 38
 
@@ -358,8 +350,8 @@ def test_long_strings_are_capped() -> None:
     ("cpe", "expected"),
     [
         ("cpe:2.3:a:netapp:clustered_data_ontap:9.8:p7:*:*:*:*:*:*", ("netapp", "clustered data ontap", "9.8")),
-        ("cpe:2.3:o:fortinet:fortios:*:*:*:*:*:*:*:*", ("fortinet", "fortios", "*")),
-        ("cpe:2.3:h:asus:rt-ac68u:-:*:*:*:*:*:*:*", ("asus", "rt-ac68u", "-")),
+        ("cpe:2.3:o:fortinet:fortios:*:*:*:*:*:*:*:*", ("fortinet", "fortios", None)),
+        ("cpe:2.3:h:asus:rt-ac68u:-:*:*:*:*:*:*:*", ("asus", "rt-ac68u", None)),
         ("cpe:2.3:a:acme:a\\:b:1\\.0:*:*:*:*:*:*:*", ("acme", "a:b", "1.0")),
         ("cpe:/a:microsoft:internet_explorer:8.0.6001", ("microsoft", "internet explorer", "8.0.6001")),
         ("cpe:2.3:a:*:product:1:*:*:*:*:*:*:*", None),
@@ -367,5 +359,5 @@ def test_long_strings_are_capped() -> None:
         ("not a cpe", None),
     ],
 )
-def test_split_cpe(cpe: str, expected: tuple[str, str, str] | None) -> None:
+def test_split_cpe(cpe: str, expected: tuple[str, str, str | None] | None) -> None:
     assert nvd.split_cpe(cpe) == expected

@@ -3,26 +3,20 @@
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 import pytest
+from builders import make_feed_spec
 from paths import DATA as SAMPLES
 
 from alertd.domain.errors import ParseError
-from alertd.domain.feeds import FeedConfig
 from alertd.domain.values import FeedKind, Indicator, IndicatorType
 from alertd.intake.formats import parse_feed, rss
 
 DATA = SAMPLES / "rss"
 CERTFR = DATA / "certfr_alertes_avis.xml"
 ATOM = DATA / "cisa_advisories_atom.xml"
-FEED = FeedConfig(
-    id="certfr-alertes",
-    url="https://www.cert.ssi.gouv.fr/feed/",
-    format="rss",
-    interval=timedelta(minutes=15),
-    kind=FeedKind.ADVISORY,
-)
+FEED = make_feed_spec("certfr-alertes", "rss")
 T = IndicatorType
 
 
@@ -122,7 +116,7 @@ def test_rss091_with_an_external_dtd_and_latin1() -> None:
 
 
 def test_feed_kind_comes_from_the_feed() -> None:
-    feed = FeedConfig(id="x", url="file:///x", format="rss", interval=timedelta(hours=1), kind=FeedKind.COMPROMISE)
+    feed = make_feed_spec("x", "rss", FeedKind.COMPROMISE)
     assert {o.kind for o in rss.parse(feed, CERTFR.read_bytes())} == {FeedKind.COMPROMISE}
 
 

@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
+from builders import make_feed_spec
 from paths import DATA as SAMPLES
 
 from alertd.domain.errors import ParseError
-from alertd.domain.feeds import FeedConfig
 from alertd.domain.values import FeedKind, Indicator, IndicatorType
 from alertd.intake.formats import FORMATS, parse_feed, stix
 
@@ -23,13 +23,7 @@ MALICIOUS_URL = DATA / "oasis_stix21_example_indicator-for-malicious-url.json"
 FILE_HASH = DATA / "oasis_stix21_example_malware-indicator-for-file-hash.json"
 INTERLOCK = DATA / "talos_stix20_2024-11_emerging-interlock-ransomware.json"
 QAKBOT = DATA / "talos_stix20_2023-10_qakbot-affiliated-actors-distribute-ransom.json"
-FEED = FeedConfig(
-    id="stix",
-    url="file:///x",
-    format="stix",
-    interval=timedelta(hours=1),
-    kind=FeedKind.COMPROMISE,
-)
+FEED = make_feed_spec("stix", "stix")
 NETWORK = (IndicatorType.IPV4, IndicatorType.IPV6, IndicatorType.CIDR, IndicatorType.DOMAIN, IndicatorType.URL)
 # Independent of the parser: which patterns compare a network property at all (a plain substring test).
 NETWORK_PROPERTIES = ("ipv4-addr:value", "ipv6-addr:value", "domain-name:value", "url:value", "_ref.value")

@@ -13,7 +13,7 @@ from alertd.domain.establishments import Establishment, Registry, Software
 from alertd.domain.values import FeedKind, Indicator, IndicatorType, Observation, Product, VersionRange
 from alertd.match.benign import BenignLists
 from alertd.match.index import MatchIndex
-from alertd.match.normalise import Cpe, parse_cpe, product_key, vendor_key
+from alertd.match.normalise import product_key, vendor_key
 
 T = IndicatorType
 
@@ -252,26 +252,6 @@ def test_cve_products_with_versions_for_bare_cves() -> None:
 def test_nvd_products_without_exploitation_are_cve_products() -> None:
     o = obs(Indicator(T.CVE, "CVE-1"), products=[Product("cisco", "ios_xe", (R(end_including="17.9.4"),))])
     assert [(f.establishment, f.reason) for f in SOFTWARE.match([o]).findings] == [("ios", "cve-product")]
-
-
-@pytest.mark.parametrize(
-    ("text", "parsed"),
-    [
-        ("cpe:2.3:o:fortinet:fortios:7.2.4:*:*:*:*:*:*:*", Cpe("o", "fortinet", "fortios", "7.2.4")),
-        (
-            "cpe:2.3:a:microsoft:exchange_server:2019:cumulative_update_12:*:*:*:*:*:*",
-            Cpe("a", "microsoft", "exchange_server", "2019", "cumulative_update_12"),
-        ),
-        ("cpe:2.3:a:vendor:prod\\:uct:1.0:-:*:*:*:*:*:*", Cpe("a", "vendor", "prod:uct", "1.0")),
-        ("cpe:2.3:h:cisco:asa_5505:-:*:*:*:*:*:*:*", Cpe("h", "cisco", "asa_5505")),
-        ("cpe:/o:fortinet:fortios:7.2.4", None),  # CPE 2.2 URI form
-        ("cpe:2.3:o:fortinet:fortios:7.2.4", None),  # too few fields
-        ("cpe:2.3:x:fortinet:fortios:7.2.4:*:*:*:*:*:*:*", None),
-        ("not a cpe", None),
-    ],
-)
-def test_parse_cpe(text: str, parsed: Cpe | None) -> None:
-    assert parse_cpe(text) == parsed
 
 
 @pytest.mark.parametrize(

@@ -6,6 +6,8 @@ from dataclasses import replace
 from datetime import UTC, date, datetime, time, timedelta
 from types import MappingProxyType
 
+from builders import make_feed
+
 from alertd.domain.establishments import Contact, Establishment, Registry
 from alertd.domain.feeds import FeedConfig
 from alertd.domain.routing import Inhibition, Selector, Subscription
@@ -25,7 +27,7 @@ REGISTRY = Registry(MappingProxyType({"e1": EST, "e2": OTHER}), ())
 
 
 def feed(feed_id: str, kind: FeedKind, severity: Severity | None = None) -> FeedConfig:
-    return FeedConfig(feed_id, "file:///x", "csv", timedelta(hours=1), kind, severity)
+    return make_feed(feed_id, "csv", kind, severity)
 
 
 FEEDS = {
@@ -79,7 +81,7 @@ def test_severity_rules() -> None:
         Severity.HIGH,
         "feed news severity",
     )
-    plain = FeedConfig("n", "file:///x", "rss", timedelta(hours=1), FeedKind.ADVISORY)
+    plain = make_feed("n", "rss", FeedKind.ADVISORY)
     assert classify(finding(feed_id="news"), plain)[0] is Severity.INFO
 
 

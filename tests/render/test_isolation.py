@@ -7,20 +7,20 @@ import email
 import ipaddress
 import tempfile
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from email.message import EmailMessage
 from email.policy import default
 from pathlib import Path
 from types import MappingProxyType
 
 import pytest
+from builders import make_feed
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from paths import ROOT
 
 from alertd.config.files import load_config
 from alertd.domain.establishments import Contact, Establishment, Registry
-from alertd.domain.feeds import FeedConfig
 from alertd.domain.routing import Selector, Subscription
 from alertd.domain.values import FeedKind, Indicator, IndicatorType, Observation, Severity
 from alertd.outbox.store import Store
@@ -31,9 +31,9 @@ BASE = load_config(ROOT / "config" / "alertd.yaml")
 WORDS = ["Aubrac", "Bresse", "Cerdagne", "Dombes", "Esterel", "Forez", "Gatinais", "Hurepoix", "Iseran", "Jura"]
 NOW = datetime(2026, 11, 28, 10, 0, tzinfo=UTC)
 FEEDS = (
-    FeedConfig("c2", "file:///c2", "csv", timedelta(hours=1), FeedKind.COMPROMISE),
-    FeedConfig("leaks", "file:///leaks", "leak-victims", timedelta(hours=1), FeedKind.LEAK),
-    FeedConfig("news", "file:///news", "rss", timedelta(hours=1), FeedKind.ADVISORY, Severity.HIGH),
+    make_feed("c2", "csv", FeedKind.COMPROMISE),
+    make_feed("leaks", "leak-victims", FeedKind.LEAK),
+    make_feed("news", "rss", FeedKind.ADVISORY, Severity.HIGH),
 )
 
 

@@ -21,21 +21,21 @@ from typing import Any
 from urllib.parse import unquote, urljoin, urlsplit
 
 from alertd.domain.errors import ParseError
-from alertd.domain.feeds import FeedConfig
+from alertd.domain.feeds import FeedSpec
 from alertd.domain.values import Indicator, IndicatorType, Observation, Product, VersionRange
+from alertd.intake.formats import fields
 from alertd.intake.formats.jsondoc import load_json, utc_timestamp
 from alertd.intake.formats.nvd import split_cpe
 
 MAX_TEXT = 4000  # characters of observation text
 MAX_REMEDIATION = 1000
-MAX_FIELD = 500  # characters kept of a name, a title, a vector, a label
+MAX_FIELD = fields.MAX_FIELD  # characters kept of a name, a title, a vector, a label
 MAX_URL = 2000
 MAX_VERSION = 200
 MAX_DEPTH = 32  # of product tree branches; real trees use three to five levels
 MAX_DOCUMENTS = 2000  # listed by one index or ROLIE feed
 AFFECTED = ("known_affected", "first_affected", "last_affected")
 _CVE = re.compile(r"^CVE-\d{4}-\d{4,12}$")
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 _OPERATOR = re.compile(r"^(>=|<=|!=|==|=|>|<)?\s*(.*)$")
 _TEXT_CONSTRAINTS = re.compile(r"^(?:(?:>=|<=|!=|==|=|>|<)\s*[^\s,;|<>=!]+[\s,;|]*)+$")
 _TEXT_CONSTRAINT = re.compile(r"(>=|<=|!=|==|=|>|<)\s*([^\s,;|<>=!]+)")
@@ -73,7 +73,7 @@ class _Named:
     range_text: str = ""  # a version range that could not be read; every version is taken as affected
 
 
-def parse(feed: FeedConfig, body: bytes) -> list[Observation]:
+def parse(feed: FeedSpec, body: bytes) -> list[Observation]:
     """The vulnerabilities of one CSAF 2.0 document, one observation each.
 
     Raises :class:`ParseError` when the body is not JSON or not a CSAF document (``document`` with ``tracking``,
@@ -89,8 +89,8 @@ def parse(feed: FeedConfig, body: bytes) -> list[Observation]:
             "advisories, and the index.txt or ROLIE feed listing them"
         )
     document: dict[str, Any] = data["document"]
-    tracking = _dict(document.get("tracking"))
-    advisory = _text(tracking.get("id"))
+    tracking = fields.mapping(document.get("tracking"))
+    advisory = fields.clean(tracking.get("id"))
     if not advisory:
         raise ParseError(f"feed {feed.id!r}: the CSAF document has no 'document.tracking.id'")
     vulnerabilities = data.get("vulnerabilities")
@@ -116,7 +116,7 @@ def parse(feed: FeedConfig, body: bytes) -> list[Observation]:
     return observations
 
 
-def expand(feed: FeedConfig, body: bytes, url: str) -> list[str] | None:
+def expand(feed: FeedSpec, body: bytes, url: str) -> list[str] | None:
     """The absolute URLs of the CSAF documents an ``index.txt``, ``changes.csv`` or ROLIE feed lists, newest
     first where the listing tells; None when the body is one document (or unreadable: :func:`parse` says why).
 
@@ -156,17 +156,17 @@ class _Common:
 
 
 def _common(document: dict[str, Any], advisory: str) -> _Common:
-    tracking = _dict(document.get("tracking"))
-    references = [r for r in _list(document.get("references")) if isinstance(r, dict) and _url(r.get("url"))]
+    tracking = fields.mapping(document.get("tracking"))
+    references = [r for r in fields.items(document.get("references")) if isinstance(r, dict) and _url(r.get("url"))]
     own = next((r for r in references if r.get("category") == "self"), references[0] if references else None)
     attrs = {
         "advisory": advisory,
-        "publisher": _text(_dict(document.get("publisher")).get("name")),
-        "tlp": _text(_dict(_dict(document.get("distribution")).get("tlp")).get("label")),
+        "publisher": fields.clean(fields.mapping(document.get("publisher")).get("name")),
+        "tlp": fields.clean(fields.mapping(fields.mapping(document.get("distribution")).get("tlp")).get("label")),
     }
     return _Common(
         advisory=advisory,
-        title=_text(document.get("title")) or advisory,
+        title=fields.clean(document.get("title")) or advisory,
         link=_url(own.get("url")) if own else None,
         published=utc_timestamp(tracking.get("current_release_date"))
         or utc_timestamp(tracking.get("initial_release_date")),
@@ -175,22 +175,22 @@ def _common(document: dict[str, Any], advisory: str) -> _Common:
 
 
 def _observation(
-    feed: FeedConfig, common: _Common, names: Mapping[str, _Named], vulnerability: dict[str, Any], ordinal: int
+    feed: FeedSpec, common: _Common, names: Mapping[str, _Named], vulnerability: dict[str, Any], ordinal: int
 ) -> Observation:
     cve = _cve(vulnerability)
-    vuln_title = _text(vulnerability.get("title"))
+    vuln_title = fields.clean(vulnerability.get("title"))
     notes = [
         n["text"]
-        for n in _list(vulnerability.get("notes"))
+        for n in fields.items(vulnerability.get("notes"))
         if isinstance(n, dict) and n.get("category") in ("summary", "description") and isinstance(n.get("text"), str)
     ]
-    text = _clean(" ".join([common.title, vuln_title, *(n[:MAX_TEXT] for n in notes)]), MAX_TEXT)
+    text = fields.clean(" ".join([common.title, vuln_title, *(n[:MAX_TEXT] for n in notes)]), MAX_TEXT)
 
-    status = _dict(vulnerability.get("product_status"))
+    status = fields.mapping(vulnerability.get("product_status"))
     products: dict[Product, None] = {}
     unread: dict[str, None] = {}
     for key in AFFECTED:
-        for product_id in _list(status.get(key)):
+        for product_id in fields.items(status.get(key)):
             named = names.get(product_id) if isinstance(product_id, str) else None
             if named is None:
                 continue
@@ -200,14 +200,14 @@ def _observation(
 
     attrs = dict(common.attrs)
     attrs.update(_best_score(vulnerability.get("scores")))
-    attrs["cwe"] = _text(_dict(vulnerability.get("cwe")).get("id"))
+    attrs["cwe"] = fields.clean(fields.mapping(vulnerability.get("cwe")).get("id"))
     remediations = [
-        _text(r.get("details"), MAX_REMEDIATION)
-        for r in _list(vulnerability.get("remediations"))
+        fields.clean(r.get("details"), MAX_REMEDIATION)
+        for r in fields.items(vulnerability.get("remediations"))
         if isinstance(r, dict)
     ]
     attrs["remediation"] = "\n".join(dict.fromkeys(r for r in remediations if r))[:MAX_REMEDIATION]
-    attrs["version_range"] = _clean("; ".join(unread))
+    attrs["version_range"] = fields.clean("; ".join(unread))
     return Observation(
         feed=feed.id,
         entry=f"{common.advisory}#{cve or ordinal}",
@@ -225,7 +225,7 @@ def _observation(
 
 def _cve(vulnerability: dict[str, Any]) -> str | None:
     candidates = [vulnerability.get("cve")]
-    candidates += [i.get("text") for i in _list(vulnerability.get("ids")) if isinstance(i, dict)]
+    candidates += [i.get("text") for i in fields.items(vulnerability.get("ids")) if isinstance(i, dict)]
     for candidate in candidates:
         text = candidate.strip().upper() if isinstance(candidate, str) else ""
         if _CVE.match(text):
@@ -236,15 +236,15 @@ def _cve(vulnerability: dict[str, Any]) -> str | None:
 def _best_score(scores: Any) -> dict[str, str]:
     """The highest CVSS base score given for the vulnerability (v3 or v2), with its vector."""
     best: tuple[float, str, str] | None = None
-    for score in _list(scores):
+    for score in fields.items(scores):
         for key in ("cvss_v3", "cvss_v2"):
-            cvss = _dict(_dict(score).get(key))
+            cvss = fields.mapping(fields.mapping(score).get(key))
             value = cvss.get("baseScore")
             if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= 10:
                 continue
-            version = _text(cvss.get("version")) or ("3.1" if key == "cvss_v3" else "2.0")
+            version = fields.clean(cvss.get("version")) or ("3.1" if key == "cvss_v3" else "2.0")
             if best is None or value > best[0]:
-                best = (float(value), _text(cvss.get("vectorString")), version)
+                best = (float(value), fields.clean(cvss.get("vectorString")), version)
     if best is None:
         return {}
     return {"cvss": f"{best[0]:.1f}", "cvss_vector": best[1], "cvss_version": best[2]}
@@ -252,13 +252,13 @@ def _best_score(scores: Any) -> dict[str, str]:
 
 def _exploited(vulnerability: dict[str, Any]) -> bool:
     """Whether an ``exploit_status`` threat (or an SSVC note ``E:A``) reports exploitation in the wild."""
-    for threat in _list(vulnerability.get("threats")):
+    for threat in fields.items(vulnerability.get("threats")):
         if not isinstance(threat, dict) or threat.get("category") != "exploit_status":
             continue
-        details = _text(threat.get("details"), MAX_TEXT)
+        details = fields.clean(threat.get("details"), MAX_TEXT)
         if _ACTIVE.search(details) and not _NEGATION.search(details):
             return True
-    for note in _list(vulnerability.get("notes")):
+    for note in fields.items(vulnerability.get("notes")):
         if isinstance(note, dict) and isinstance(note.get("text"), str) and _SSVC_ACTIVE.search(note["text"][:500]):
             return True
     return False
@@ -270,17 +270,17 @@ def _exploited(vulnerability: dict[str, Any]) -> bool:
 def _product_tree(tree: dict[str, Any]) -> dict[str, _Named]:
     """Every product_id of the tree mapped to what it names; ids naming no vendor are left out."""
     names: dict[str, _Named] = {}
-    for product, path in _branches(_list(tree.get("branches")), (), 0):
+    for product, path in _branches(fields.items(tree.get("branches")), (), 0):
         _add(names, product, path)
-    for product in _list(tree.get("full_product_names")):
+    for product in fields.items(tree.get("full_product_names")):
         if isinstance(product, dict):
             _add(names, product, ())
     # A relationship names a product as part of, or installed on, another: what is vulnerable is the
     # product referred to. Relationships may refer to others; two passes resolve the chains seen in practice.
-    relationships = [r for r in _list(tree.get("relationships")) if isinstance(r, dict)]
+    relationships = [r for r in fields.items(tree.get("relationships")) if isinstance(r, dict)]
     for _ in range(2):
         for relationship in relationships:
-            product_id = _dict(relationship.get("full_product_name")).get("product_id")
+            product_id = fields.mapping(relationship.get("full_product_name")).get("product_id")
             reference = relationship.get("product_reference")
             referred = names.get(reference) if isinstance(reference, str) else None
             if isinstance(product_id, str) and referred is not None and product_id not in names:
@@ -297,10 +297,10 @@ def _branches(
     for branch in branches:
         if not isinstance(branch, dict):
             continue
-        here = (*path, (_text(branch.get("category")), _text(branch.get("name"), MAX_FIELD)))
+        here = (*path, (fields.clean(branch.get("category")), fields.clean(branch.get("name"), MAX_FIELD)))
         if isinstance(branch.get("product"), dict):
             yield branch["product"], here
-        yield from _branches(_list(branch.get("branches")), here, depth + 1)
+        yield from _branches(fields.items(branch.get("branches")), here, depth + 1)
 
 
 def _add(names: dict[str, _Named], product: dict[str, Any], path: tuple[tuple[str, str], ...]) -> None:
@@ -326,16 +326,16 @@ def _add(names: dict[str, _Named], product: dict[str, Any], path: tuple[tuple[st
                 versions = read
             versioned = True
             break
-    cpe = _dict(product.get("product_identification_helper")).get("cpe")
+    cpe = fields.mapping(product.get("product_identification_helper")).get("cpe")
     parts = split_cpe(cpe) if isinstance(cpe, str) else None
     if parts is not None:
         vendor = vendor or parts[0]
         name = name or parts[1]
-        if not versioned and parts[2] not in ("*", "-", ""):
+        if not versioned and parts[2] is not None:
             versions = (VersionRange(exact=parts[2]),)
     if not vendor:
         return  # a name alone cannot be matched precisely; the text still carries it
-    names[product_id] = _Named(vendor, name or _text(product.get("name")) or vendor, versions, range_text)
+    names[product_id] = _Named(vendor, name or fields.clean(product.get("name")) or vendor, versions, range_text)
 
 
 def read_range(text: str) -> tuple[VersionRange, ...] | None:
@@ -434,12 +434,12 @@ def _year(path: str) -> int:
 def _rolie(feed: dict[str, Any], base: str) -> list[str]:
     """A ROLIE feed's entries: ``content.src``, else the ``self`` link; the most recently updated first."""
     entries: list[tuple[str, datetime | None]] = []
-    for entry in _list(feed.get("entry"))[: MAX_DOCUMENTS * 10]:
+    for entry in fields.items(feed.get("entry"))[: MAX_DOCUMENTS * 10]:
         if not isinstance(entry, dict):
             continue
-        href = _dict(entry.get("content")).get("src")
+        href = fields.mapping(entry.get("content")).get("src")
         if not isinstance(href, str):
-            links = [link for link in _list(entry.get("link")) if isinstance(link, dict)]
+            links = [link for link in fields.items(entry.get("link")) if isinstance(link, dict)]
             href = next((link.get("href") for link in links if link.get("rel") == "self"), None)
         if isinstance(href, str):
             entries.append((href, utc_timestamp(entry.get("updated")) or utc_timestamp(entry.get("published"))))
@@ -452,7 +452,7 @@ def _resolve(refs: list[str], base: str, rooted: bool) -> list[str]:
     scheme = urlsplit(base).scheme.lower()
     urls: dict[str, None] = {}
     for ref in refs:
-        if not ref or len(ref) > MAX_URL or any(c.isspace() or c == "\\" for c in ref) or _CONTROL.search(ref):
+        if not ref or len(ref) > MAX_URL or any(c.isspace() or c == "\\" for c in ref) or fields.CONTROL.search(ref):
             continue
         try:
             parts = urlsplit(ref)
@@ -475,7 +475,7 @@ def _resolve(refs: list[str], base: str, rooted: bool) -> list[str]:
 # -- small readers -----------------------------------------------------------------------------------------
 
 
-def _load(feed: FeedConfig, body: bytes) -> Any:
+def _load(feed: FeedSpec, body: bytes) -> Any:
     return load_json(
         feed,
         body,
@@ -486,27 +486,10 @@ def _load(feed: FeedConfig, body: bytes) -> Any:
 
 def _url(value: Any) -> str | None:
     """An http(s) URL fit for a link in an email; None otherwise."""
-    if not isinstance(value, str) or len(value) > MAX_URL or _CONTROL.search(value) or " " in value:
+    if not isinstance(value, str) or len(value) > MAX_URL or fields.CONTROL.search(value) or " " in value:
         return None
     try:
         parts = urlsplit(value)
     except ValueError:
         return None
     return value if parts.scheme.lower() in ("http", "https") and parts.netloc else None
-
-
-def _clean(text: str, limit: int = MAX_FIELD) -> str:
-    """Whitespace and control characters folded to single spaces, capped (feed text is untrusted)."""
-    return " ".join(_CONTROL.sub(" ", text[: limit * 2]).split())[:limit]
-
-
-def _text(value: Any, limit: int = MAX_FIELD) -> str:
-    return _clean(value, limit) if isinstance(value, str) else ""
-
-
-def _dict(value: Any) -> dict[str, Any]:
-    return value if isinstance(value, dict) else {}
-
-
-def _list(value: Any) -> list[Any]:
-    return value if isinstance(value, list) else []

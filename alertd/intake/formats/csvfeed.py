@@ -22,7 +22,7 @@ from datetime import UTC, datetime
 from types import MappingProxyType
 
 from alertd.domain.errors import ParseError
-from alertd.domain.feeds import FeedConfig
+from alertd.domain.feeds import FeedSpec
 from alertd.domain.values import Indicator, IndicatorType, Observation
 from alertd.intake.extract import INDICATOR_ROLES, indicator_for
 
@@ -43,12 +43,12 @@ class CsvResult:
     duplicates: int  # rows whose indicators an earlier row already reported
 
 
-def parse(feed: FeedConfig, body: bytes) -> list[Observation]:
+def parse(feed: FeedSpec, body: bytes) -> list[Observation]:
     """One observation per data row; rows lacking a mapped column or a valid indicator are skipped."""
     return read(feed, body).observations
 
 
-def read(feed: FeedConfig, body: bytes) -> CsvResult:
+def read(feed: FeedSpec, body: bytes) -> CsvResult:
     """Like :func:`parse`, with the counts of rows read, skipped and repeated (for the fetcher's logs).
 
     Raises :class:`ParseError` for an empty body, a missing header, or rows none of which could be read.
@@ -139,9 +139,7 @@ def _fields(line: str, delimiter: str) -> list[str] | None:
     return [cell.strip() for cell in row]
 
 
-def _find_header(
-    feed: FeedConfig, names: dict[str, str], first: str, comments: list[str]
-) -> tuple[str, list[str], bool]:
+def _find_header(feed: FeedSpec, names: dict[str, str], first: str, comments: list[str]) -> tuple[str, list[str], bool]:
     """The delimiter, the header's column names, and whether the header is the first data row."""
     wanted = set(names.values())
     for delimiter in DELIMITERS:
@@ -167,7 +165,7 @@ def _find_header(
     raise ParseError(message + '. Fix \'columns\' in feeds.yaml, or map positions ("0", "1") instead')
 
 
-def _observation(feed: FeedConfig, cells: dict[str, str]) -> Observation | None:
+def _observation(feed: FeedSpec, cells: dict[str, str]) -> Observation | None:
     if "cidr" in cells and "prefix" in cells and "/" not in cells["cidr"] and cells["prefix"].isdigit():
         cells["cidr"] = f"{cells['cidr']}/{cells['prefix']}"
     indicators: list[Indicator] = []

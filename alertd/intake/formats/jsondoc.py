@@ -9,11 +9,11 @@ from datetime import UTC, datetime
 from typing import Any
 
 from alertd.domain.errors import ParseError
-from alertd.domain.feeds import FeedConfig
+from alertd.domain.feeds import FeedSpec
 from alertd.domain.values import Observation
 
 
-def load_json(feed: FeedConfig, body: bytes, what: str, hint: str = "") -> Any:
+def load_json(feed: FeedSpec, body: bytes, what: str, hint: str = "") -> Any:
     """The decoded JSON of ``body``; ParseError naming the feed and ``what`` (e.g. "the KEV catalog") otherwise.
 
     ``hint`` is appended to the invalid-JSON message: what the operator should check. A document nested too

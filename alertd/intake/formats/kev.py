@@ -12,15 +12,16 @@ from types import MappingProxyType
 from typing import Any
 
 from alertd.domain.errors import ParseError
-from alertd.domain.feeds import FeedConfig
+from alertd.domain.feeds import FeedSpec
 from alertd.domain.values import Indicator, IndicatorType, Observation, Product
+from alertd.intake.formats import fields
 from alertd.intake.formats.jsondoc import load_json, unique_entries
 
 _CVE = re.compile(r"^CVE-\d{4}-\d{4,}$")
 NVD_LINK = "https://nvd.nist.gov/vuln/detail/{cve}"
 
 
-def parse(feed: FeedConfig, body: bytes) -> list[Observation]:
+def parse(feed: FeedSpec, body: bytes) -> list[Observation]:
     """The catalog's vulnerabilities as observations; entries without a CVE id are skipped.
 
     Raises :class:`ParseError` when the body is not JSON or has no ``vulnerabilities`` list.
@@ -35,20 +36,20 @@ def parse(feed: FeedConfig, body: bytes) -> list[Observation]:
     return unique_entries(_observation(feed, item) for item in vulnerabilities if isinstance(item, dict))
 
 
-def _observation(feed: FeedConfig, item: dict[str, Any]) -> Observation | None:
-    cve = _text(item, "cveID").upper()
+def _observation(feed: FeedSpec, item: dict[str, Any]) -> Observation | None:
+    cve = fields.text(item.get("cveID")).upper()
     if not _CVE.match(cve):
         return None
-    vendor, product = _text(item, "vendorProject"), _text(item, "product")
-    date_added = _text(item, "dateAdded")
+    vendor, product = fields.text(item.get("vendorProject")), fields.text(item.get("product"))
+    date_added = fields.text(item.get("dateAdded"))
     attrs = {
         "vendor": vendor,
         "product": product,
         "date_added": date_added,
-        "due_date": _text(item, "dueDate"),
-        "required_action": _text(item, "requiredAction"),
-        "ransomware": _text(item, "knownRansomwareCampaignUse") or "Unknown",
-        "notes": _text(item, "notes"),
+        "due_date": fields.text(item.get("dueDate")),
+        "required_action": fields.text(item.get("requiredAction")),
+        "ransomware": fields.text(item.get("knownRansomwareCampaignUse")) or "Unknown",
+        "notes": fields.text(item.get("notes")),
     }
     cwes = item.get("cwes")
     if isinstance(cwes, list) and cwes:
@@ -57,20 +58,15 @@ def _observation(feed: FeedConfig, item: dict[str, Any]) -> Observation | None:
         feed=feed.id,
         entry=cve,
         kind=feed.kind,
-        title=_text(item, "vulnerabilityName") or cve,
+        title=fields.text(item.get("vulnerabilityName")) or cve,
         indicators=(Indicator(IndicatorType.CVE, cve),),
         products=(Product(vendor, product),) if vendor and product else (),
-        text=_text(item, "shortDescription"),
+        text=fields.text(item.get("shortDescription")),
         link=NVD_LINK.format(cve=cve),
         published=_date(date_added),
         attrs=MappingProxyType(attrs),
         exploited=True,  # the catalogue lists only vulnerabilities exploited in the wild
     )
-
-
-def _text(item: dict[str, Any], key: str) -> str:
-    value = item.get(key)
-    return value.strip() if isinstance(value, str) else ""
 
 
 def _date(text: str) -> datetime | None:

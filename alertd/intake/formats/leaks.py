@@ -19,17 +19,16 @@ from types import MappingProxyType
 from typing import Any
 
 from alertd.domain.errors import ParseError
-from alertd.domain.feeds import FeedConfig
+from alertd.domain.feeds import FeedSpec
 from alertd.domain.values import Indicator, Observation
 from alertd.intake.extract import FILE_EXTENSIONS, indicator_for, refang
+from alertd.intake.formats import fields
 from alertd.intake.formats.jsondoc import load_json, unique_entries, utc_timestamp
 
 MAX_RAW_TITLE = 2000  # characters of a title read; leak-site titles are names, not documents
 MAX_TITLE = 300
 MAX_ATTR = 200
 MAX_LINK = 2000
-_WHITESPACE = re.compile(r"\s+")
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u200b-\u200f\u2028\u2029\ufeff]")
 _MARKER = re.compile(r"<[^<>]{0,40}>")  # "<UPDATED>", stray tags
 _ELLIPSIS = ("...", "\u2026")
 _LEADING_HOST = re.compile(r"[\w.-]+")
@@ -37,7 +36,7 @@ _SCHEME = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.-]{0,15}://")
 _LINK = re.compile(r"^https?://\S+$", re.IGNORECASE)
 
 
-def parse(feed: FeedConfig, body: bytes) -> list[Observation]:
+def parse(feed: FeedSpec, body: bytes) -> list[Observation]:
     """One observation per post with a victim name; posts without one, and repeats, are skipped.
 
     Raises :class:`ParseError` when the body is not JSON or not a list of posts.
@@ -54,13 +53,10 @@ def parse(feed: FeedConfig, body: bytes) -> list[Observation]:
 def clean_title(raw: str) -> str:
     """A leak-site title as a reader should see it: entities decoded, markers and control characters removed,
     whitespace collapsed."""
-    text = html.unescape(raw[:MAX_RAW_TITLE])
-    text = _MARKER.sub(" ", text)
-    text = _CONTROL.sub(" ", text)
-    return _WHITESPACE.sub(" ", text).strip()
+    return fields.clean(_MARKER.sub(" ", html.unescape(raw[:MAX_RAW_TITLE])), MAX_RAW_TITLE, invisible=True)
 
 
-def _observation(feed: FeedConfig, post: dict[str, Any]) -> Observation | None:
+def _observation(feed: FeedSpec, post: dict[str, Any]) -> Observation | None:
     raw = post.get("post_title")
     if not isinstance(raw, str):
         return None
@@ -75,17 +71,17 @@ def _observation(feed: FeedConfig, post: dict[str, Any]) -> Observation | None:
     words = name.removesuffix("...").removesuffix("\u2026").rstrip() if truncated else name
     if not words:
         return None
-    group = _one_line(post.get("group_name"), 100)
+    group = fields.clean(post.get("group_name"), 100, invisible=True)
 
     indicators: list[Indicator] = []
     for indicator in (_website(post.get("website")), _title_host(words, truncated)):
         if indicator is not None and indicator not in indicators:
             indicators.append(indicator)
-    discovered = _one_line(post.get("discovered"), 64)
+    discovered = fields.clean(post.get("discovered"), 64, invisible=True)
     attrs = {
         "group": group,
-        "country": _one_line(post.get("country"), 64),
-        "activity": _one_line(post.get("activity"), MAX_ATTR),
+        "country": fields.clean(post.get("country"), 64, invisible=True),
+        "activity": fields.clean(post.get("activity"), MAX_ATTR, invisible=True),
         "discovered": discovered,
     }
     if details:
@@ -139,9 +135,3 @@ def _link(value: Any) -> str | None:
         return None
     text = value.strip()
     return text if len(text) <= MAX_LINK and _LINK.match(text) else None
-
-
-def _one_line(value: Any, limit: int) -> str:
-    if not isinstance(value, str):
-        return ""
-    return _WHITESPACE.sub(" ", _CONTROL.sub(" ", value[: limit * 4])).strip()[:limit]

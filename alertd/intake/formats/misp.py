@@ -9,6 +9,7 @@ at the event level or inside a MISP object. MISP writes its numbers and flags as
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import re
@@ -20,9 +21,10 @@ from typing import Any
 from urllib.parse import urljoin
 
 from alertd.domain.errors import ParseError
-from alertd.domain.feeds import FeedConfig
+from alertd.domain.feeds import FeedSpec
 from alertd.domain.values import Indicator, Observation
 from alertd.intake.extract import indicator_for
+from alertd.intake.formats import fields
 from alertd.intake.formats.jsondoc import load_json, unique_entries
 
 MAX_EVENTS = 2000  # event files read from one manifest, newest first (the fetch stage caps them too)
@@ -31,9 +33,10 @@ MAX_COMMENT = 500
 MAX_TITLE = 300
 SHORT_COMMENT = 100  # a comment this short is added to the title
 _UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
-_WHITESPACE = re.compile(r"\s+")
 _TRUE = frozenset({"1", "true", "yes", "y", "t", "on"})
 THREAT_LEVELS = {"1": "high", "2": "medium", "3": "low", "4": "undefined"}
+# MISP writes a number as a JSON number as often as a string ("threat_level_id": 1 or "1"): every field reads both.
+_text = functools.partial(fields.text, numbers=True)
 
 # MISP attribute type -> (role for indicator_for, which part of a ``a|b`` composite value: 0, 1, or None for
 # the whole value). ``domain|ip`` gives two indicators and is handled on its own.
@@ -73,7 +76,7 @@ class MispResult:
     invalid: int  # to_ids attributes of a supported type whose value is not a valid indicator
 
 
-def expand(feed: FeedConfig, body: bytes, url: str) -> list[str] | None:
+def expand(feed: FeedSpec, body: bytes, url: str) -> list[str] | None:
     """For a MISP feed's ``manifest.json``, the URLs of its event files, newest ``timestamp`` first (at most
     :data:`MAX_EVENTS`); None when the body is an event document (or not a manifest: :func:`parse` says why)."""
     try:
@@ -96,12 +99,12 @@ def expand(feed: FeedConfig, body: bytes, url: str) -> list[str] | None:
     return [urljoin(url, f"{key}.json") for _, key in listed[:MAX_EVENTS]]
 
 
-def parse(feed: FeedConfig, body: bytes) -> list[Observation]:
+def parse(feed: FeedSpec, body: bytes) -> list[Observation]:
     """One observation per ``to_ids`` attribute that names an indicator; see :func:`read`."""
     return read(feed, body).observations
 
 
-def read(feed: FeedConfig, body: bytes) -> MispResult:
+def read(feed: FeedSpec, body: bytes) -> MispResult:
     """Like :func:`parse`, with the counts of attributes read and set aside (for the fetcher's logs).
 
     Raises :class:`ParseError` when the body is not JSON or is neither an event nor a REST export of events.
@@ -141,10 +144,10 @@ def _events(data: Any) -> list[dict[str, Any]] | None:
     return [item["Event"] for item in response if isinstance(item, dict) and isinstance(item.get("Event"), dict)]
 
 
-def _event_observations(feed: FeedConfig, event: dict[str, Any], counts: _Counts) -> Iterator[Observation]:
+def _event_observations(feed: FeedSpec, event: dict[str, Any], counts: _Counts) -> Iterator[Observation]:
     uuid = _text(event.get("uuid"), 64)
-    info = _one_line(_text(event.get("info"), MAX_COMMENT))
-    tags = [_text(tag.get("name"), 200) for tag in _dicts(event.get("Tag"))]
+    info = fields.one_line(_text(event.get("info"), MAX_COMMENT))
+    tags = [_text(tag.get("name"), 200) for tag in fields.mappings(event.get("Tag"))]
     tags = [tag for tag in tags if tag]
     orgc = event.get("Orgc")
     base = {
@@ -159,15 +162,15 @@ def _event_observations(feed: FeedConfig, event: dict[str, Any], counts: _Counts
         base["tlp"] = tlp
     event_date = _date(_text(event.get("date"), 32))
     context = _Event(feed, uuid, info or f"MISP event {uuid}".strip(), base, event_date)
-    for attribute in _dicts(event.get("Attribute")):
+    for attribute in fields.mappings(event.get("Attribute")):
         observation = _attribute(context, attribute, None, counts)
         if observation is not None:
             yield observation
-    for obj in _dicts(event.get("Object")):
+    for obj in fields.mappings(event.get("Object")):
         if _flag(obj.get("deleted")):
             continue
         name = _text(obj.get("name"), 100)
-        for attribute in _dicts(obj.get("Attribute")):
+        for attribute in fields.mappings(obj.get("Attribute")):
             observation = _attribute(context, attribute, name, counts)
             if observation is not None:
                 yield observation
@@ -175,7 +178,7 @@ def _event_observations(feed: FeedConfig, event: dict[str, Any], counts: _Counts
 
 @dataclass(frozen=True, slots=True)
 class _Event:
-    feed: FeedConfig
+    feed: FeedSpec
     uuid: str
     title: str
     attrs: dict[str, str]
@@ -202,7 +205,7 @@ def _attribute(event: _Event, attribute: dict[str, Any], obj: str | None, counts
     if not indicators:
         counts.invalid += 1
         return None
-    comment = _one_line(_text(attribute.get("comment"), MAX_COMMENT))
+    comment = fields.one_line(_text(attribute.get("comment"), MAX_COMMENT))
     attrs = dict(event.attrs)
     attrs.update(category=_text(attribute.get("category"), 100), type=kind, comment=comment)
     if obj is not None:
@@ -244,23 +247,6 @@ def _indicators(kind: str, value: str) -> tuple[Indicator, ...]:
         if indicator is not None and indicator not in unique:
             unique.append(indicator)
     return tuple(unique)
-
-
-def _dicts(value: Any) -> Iterator[dict[str, Any]]:
-    if isinstance(value, list):
-        yield from (item for item in value if isinstance(item, dict))
-
-
-def _text(value: Any, limit: int) -> str:
-    if isinstance(value, str):
-        return value.strip()[:limit]
-    if isinstance(value, int) and not isinstance(value, bool):
-        return str(value)[:limit]
-    return ""
-
-
-def _one_line(text: str) -> str:
-    return _WHITESPACE.sub(" ", text).strip()
 
 
 def _flag(value: Any) -> bool:

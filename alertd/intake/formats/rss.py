@@ -22,9 +22,10 @@ import defusedxml.ElementTree
 import feedparser
 
 from alertd.domain.errors import ParseError
-from alertd.domain.feeds import FeedConfig
+from alertd.domain.feeds import FeedSpec
 from alertd.domain.values import IndicatorType, Observation
 from alertd.intake.extract import extract_indicators
+from alertd.intake.formats import fields
 
 _SCRIPT = re.compile(r"<(script|style)\b.*?</\1\s*>", re.IGNORECASE | re.DOTALL)
 _COMMENT = re.compile(r"<!--.*?-->", re.DOTALL)
@@ -34,7 +35,7 @@ _SPACE = re.compile(r"\s+")
 _ENTITY_DECL = re.compile(r"<!ENTITY", re.IGNORECASE)
 
 
-def parse(feed: FeedConfig, body: bytes) -> list[Observation]:
+def parse(feed: FeedSpec, body: bytes) -> list[Observation]:
     """The feed's entries as observations, with the indicators written in their text.
 
     Raises :class:`ParseError` for an empty body, XML that declares entities, or a document that is not a
@@ -57,7 +58,7 @@ def parse(feed: FeedConfig, body: bytes) -> list[Observation]:
     return [_observation(feed, entry) for entry in entries]
 
 
-def _refuse_entities(feed: FeedConfig, body: bytes) -> None:
+def _refuse_entities(feed: FeedSpec, body: bytes) -> None:
     """Refuse XML that declares entities or refers to external ones, before any parser expands them."""
     try:
         defusedxml.ElementTree.fromstring(body, forbid_dtd=False, forbid_entities=True, forbid_external=True)
@@ -88,18 +89,18 @@ def _start(body: bytes) -> str:
     return (strip_html(head) or _SPACE.sub(" ", head).strip())[:100]
 
 
-def _observation(feed: FeedConfig, entry: Any) -> Observation:
-    title = strip_html(_str(entry.get("title")))
-    summary = strip_html(_str(entry.get("summary")))
+def _observation(feed: FeedSpec, entry: Any) -> Observation:
+    title = strip_html(fields.text(entry.get("title")))
+    summary = strip_html(fields.text(entry.get("summary")))
     parts = [title, summary]
     for content in entry.get("content") or []:
-        value = strip_html(_str(content.get("value")))
+        value = strip_html(fields.text(content.get("value")))
         if value and value not in parts:
             parts.append(value)
     text = " ".join(p for p in parts if p)
     indicators = extract_indicators(text)
-    link = _str(entry.get("link")).strip() or None
-    entry_id = _str(entry.get("id")).strip() or link
+    link = fields.text(entry.get("link")) or None
+    entry_id = fields.text(entry.get("id")) or link
     if not entry_id:
         entry_id = hashlib.sha256(f"{title}\n{summary}".encode()).hexdigest()[:32]
     cves = [i.value for i in indicators if i.type is IndicatorType.CVE]
@@ -121,10 +122,6 @@ def strip_html(markup: str) -> str:
     collapsed, control characters removed."""
     text = _TAG.sub(" ", _COMMENT.sub(" ", _SCRIPT.sub(" ", markup)))
     return _SPACE.sub(" ", _CONTROL.sub("", html.unescape(text))).strip()
-
-
-def _str(value: object) -> str:
-    return value if isinstance(value, str) else ""
 
 
 def _published(entry: Any) -> datetime | None:

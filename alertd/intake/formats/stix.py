@@ -22,9 +22,10 @@ from stix2patterns.v20.pattern import Pattern as Pattern20  # type: ignore[impor
 from stix2patterns.v21.pattern import Pattern as Pattern21  # type: ignore[import-untyped]
 
 from alertd.domain.errors import ParseError
-from alertd.domain.feeds import FeedConfig
+from alertd.domain.feeds import FeedSpec
 from alertd.domain.values import Indicator, Observation
 from alertd.intake.extract import indicator_for
+from alertd.intake.formats import fields
 from alertd.intake.formats.jsondoc import load_json, utc_timestamp
 
 MAX_PATTERN = 200_000  # characters; the parser needs about a second for this much, longer is not a real pattern
@@ -32,7 +33,6 @@ MAX_STORED_PATTERN = 1000
 MAX_DESCRIPTION = 20_000
 MAX_TITLE = 120
 MAX_ATTR = 500
-_WHITESPACE = re.compile(r"\s+")
 _ESCAPE = re.compile(r"\\(['\\])")  # the only escapes a STIX string literal may hold
 _HASHES = frozenset({"MD5", "SHA1", "SHA256"})  # the lengths indicator_for() accepts as hashes
 
@@ -48,12 +48,12 @@ class StixResult:
     mapped: int  # observations with at least one network indicator or hash
 
 
-def parse(feed: FeedConfig, body: bytes) -> list[Observation]:
+def parse(feed: FeedSpec, body: bytes) -> list[Observation]:
     """One observation per indicator object whose STIX pattern parses; see :func:`read`."""
     return read(feed, body).observations
 
 
-def read(feed: FeedConfig, body: bytes) -> StixResult:
+def read(feed: FeedSpec, body: bytes) -> StixResult:
     """Like :func:`parse`, with the counts of indicator objects read and set aside (for the fetcher's logs).
 
     Raises :class:`ParseError` when the body is not JSON or not a STIX bundle.
@@ -68,7 +68,7 @@ def read(feed: FeedConfig, body: bytes) -> StixResult:
     if not isinstance(objects, list):
         raise ParseError(f"feed {feed.id!r}: the STIX bundle's 'objects' is not a list")
     objects = [obj for obj in objects if isinstance(obj, dict)]
-    bundle_version = _text(data.get("spec_version"), 16)
+    bundle_version = fields.text(data.get("spec_version"), 16)
 
     indicators = _latest_indicators(objects)
     malware = _malware_names(objects)
@@ -81,7 +81,9 @@ def read(feed: FeedConfig, body: bytes) -> StixResult:
             other += 1
             continue
         pattern = obj.get("pattern")
-        version = _text(obj.get("pattern_version"), 16) or _text(obj.get("spec_version"), 16) or bundle_version
+        version = (
+            fields.text(obj.get("pattern_version"), 16) or fields.text(obj.get("spec_version"), 16) or bundle_version
+        )
         values = _comparisons(pattern, version or ("2.1" if "pattern_type" in obj else "2.0"))
         if values is None or not isinstance(pattern, str):
             rejected += 1
@@ -99,7 +101,7 @@ def _latest_indicators(objects: list[dict[str, Any]]) -> dict[str, dict[str, Any
     for obj in objects:
         if obj.get("type") != "indicator":
             continue
-        key = _text(obj.get("id"), 200)
+        key = fields.text(obj.get("id"), 200)
         if not key:
             key = "indicator--" + hashlib.sha256(str(obj.get("pattern")).encode()).hexdigest()[:32]
         known = latest.get(key)
@@ -114,7 +116,7 @@ def _modified(obj: dict[str, Any]) -> datetime:
 
 def _malware_names(objects: list[dict[str, Any]]) -> dict[str, list[str]]:
     """Indicator id -> names of the malware it ``indicates`` (relationship objects)."""
-    names = {obj.get("id"): _text(obj.get("name"), 200) for obj in objects if obj.get("type") == "malware"}
+    names = {obj.get("id"): fields.text(obj.get("name"), 200) for obj in objects if obj.get("type") == "malware"}
     found: dict[str, list[str]] = {}
     for obj in objects:
         if obj.get("type") != "relationship" or obj.get("relationship_type") != "indicates":
@@ -130,7 +132,7 @@ def _report_names(objects: list[dict[str, Any]]) -> dict[str, list[str]]:
     """Object id -> names of the reports that list it in ``object_refs``."""
     found: dict[str, list[str]] = {}
     for obj in objects:
-        name = _text(obj.get("name"), 200)
+        name = fields.text(obj.get("name"), 200)
         refs = obj.get("object_refs")
         if obj.get("type") != "report" or not name or not isinstance(refs, list):
             continue
@@ -248,24 +250,24 @@ def _algorithm(name: str) -> str:
 
 
 def _observation(
-    feed: FeedConfig,
+    feed: FeedSpec,
     obj: dict[str, Any],
     pattern: str,
     comparisons: list[tuple[str, list[str], str]],
     malware: dict[str, list[str]],
     reports: dict[str, list[str]],
 ) -> Observation:
-    stix_id = _text(obj.get("id"), 200) or "indicator--" + hashlib.sha256(pattern.encode()).hexdigest()[:32]
+    stix_id = fields.text(obj.get("id"), 200) or "indicator--" + hashlib.sha256(pattern.encode()).hexdigest()[:32]
     indicators: list[Indicator] = []
     for object_type, path, value in comparisons:
         indicator = _indicator(object_type, path, value)
         if indicator is not None and indicator not in indicators:
             indicators.append(indicator)
-    description = _text(obj.get("description"), MAX_DESCRIPTION)
+    description = fields.text(obj.get("description"), MAX_DESCRIPTION)
     # MISP's STIX exports (Talos) name no indicator and describe few: their report's name tells more than an id.
     title = (
-        _one_line(_text(obj.get("name"), 1000))
-        or _one_line(description)[:MAX_TITLE]
+        fields.one_line(fields.text(obj.get("name"), 1000))
+        or fields.one_line(description)[:MAX_TITLE]
         or ", ".join(reports.get(stix_id, ()))
         or stix_id
     )
@@ -297,14 +299,6 @@ def _observation(
 def _strings(value: Any) -> Iterator[str]:
     items = value if isinstance(value, list) else [value]
     for item in items:
-        text = _text(item, 200)
+        text = fields.text(item, 200)
         if text:
             yield text
-
-
-def _text(value: Any, limit: int) -> str:
-    return value.strip()[:limit] if isinstance(value, str) else ""
-
-
-def _one_line(text: str) -> str:
-    return _WHITESPACE.sub(" ", text).strip()
