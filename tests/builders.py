@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo
 
 import jinja2
 
+from alertd.domain.codes import MatchReason, RuleKind, SeverityRule
 from alertd.domain.establishments import Contact, Establishment
 from alertd.domain.settings import DEFAULT_RENOTIFY, Settings
 from alertd.domain.values import Alert, FeedKind, Finding, Indicator, IndicatorType, Severity
@@ -23,6 +24,7 @@ NOW = datetime(2025, 3, 12, 13, 5, tzinfo=UTC)
 MESSAGE_ID = "<20250312130500.330781196.abc@cert-sante.example>"
 RECIPIENTS = ("rssi@chu-bordeaux.example",)
 ENV = make_environment(None)
+COMPROMISE_REPORTED = SeverityRule.of(RuleKind.COMPROMISE_REPORTED)
 
 
 def make_settings(**changes: object) -> Settings:
@@ -71,7 +73,7 @@ def make_alert(
     indicator: Indicator,
     *,
     est_id: str = "330781196",
-    reason: str = "address-in-network",
+    reason: MatchReason = MatchReason.ADDRESS_IN_NETWORK,
     asset: str = "147.210.0.0/16",
     kind: FeedKind = FeedKind.COMPROMISE,
     severity: Severity = Severity.IMMINENT,
@@ -80,7 +82,7 @@ def make_alert(
     link: str | None = "https://feodotracker.abuse.ch/browse/",
     tlp: str = "amber",
     attrs: Mapping[str, str] | None = None,
-    rule: str = "compromise-asset",
+    rule: SeverityRule = COMPROMISE_REPORTED,
 ) -> Alert:
     finding = Finding(
         establishment=est_id,
@@ -119,12 +121,12 @@ def many_alerts() -> list[Alert]:
     return [
         make_alert(IPV4, attrs={"malware": "QakBot", "port": "443"}),
         make_alert(IPV6, asset="2001:660:6101::/48", tlp="green"),
-        make_alert(DOMAIN, reason="domain", asset="chu-bordeaux.example", severity=Severity.HIGH),
-        make_alert(URL, reason="domain", asset="chu-bordeaux.example", link=None),
-        make_alert(MAILBOX, reason="domain", asset="chu-bordeaux.example", severity=Severity.INFO),
+        make_alert(DOMAIN, reason=MatchReason.DOMAIN, asset="chu-bordeaux.example", severity=Severity.HIGH),
+        make_alert(URL, reason=MatchReason.DOMAIN, asset="chu-bordeaux.example", link=None),
+        make_alert(MAILBOX, reason=MatchReason.DOMAIN, asset="chu-bordeaux.example", severity=Severity.INFO),
         make_alert(
             CVE,
-            reason="kev-product",
+            reason=MatchReason.KEV_PRODUCT,
             asset="Citrix NetScaler ADC 13.1-49.13",
             kind=FeedKind.VULNERABILITY,
             severity=Severity.CRITICAL,

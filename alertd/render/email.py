@@ -34,6 +34,7 @@ from zoneinfo import ZoneInfo
 import css_inline
 import jinja2
 
+from alertd.domain.codes import NETWORK_REASONS, SOFTWARE_REASONS, Evidence, MatchReason, RuleKind, SeverityRule
 from alertd.domain.establishments import Establishment
 from alertd.domain.settings import TLP_LEVELS, Settings
 from alertd.domain.values import Alert, FeedKind, Finding, Indicator, IndicatorType, Severity
@@ -48,16 +49,7 @@ def _bundled_templates() -> Path:
 
 BUNDLED_TEMPLATES = _bundled_templates()
 TLP_ORDER = TLP_LEVELS  # the markings config accepts, least restrictive first
-REASONS = (
-    "address-in-network",
-    "network-overlap",
-    "domain",
-    "asn",
-    "kev-product",
-    "cve-product",
-    "product-mention",
-    "name-mention",
-)
+REASONS = tuple(MatchReason)
 
 # ----------------------------------------------------------------------------------------------------
 # Defanging
@@ -309,8 +301,6 @@ _WHERE: Mapping[str, Mapping[FeedKind, str]] = {
         FeedKind.EXPOSURE: "an exposure report",
     },
 }
-# Reasons whose asset is a network or domain of the establishment: shown defanged like the indicators.
-_NETWORK_REASONS = frozenset({"address-in-network", "network-overlap", "domain"})
 
 # The one-line summary of an alert in the subject; {i} is the defanged indicator.
 _SUMMARIES: Mapping[str, Mapping[str, str]] = {
@@ -453,7 +443,6 @@ _RANSOMWARE: Mapping[str, Mapping[str, str]] = {
     "fr": {"known": "oui", "unknown": "pas à notre connaissance"},
     "en": {"known": "yes", "unknown": "not known"},
 }
-_VERSION_UNKNOWN = "version unknown"  # what the matcher puts in attrs["version"] for a software item without one
 
 # Row labels of an alert's table; "indicator", "title" and "published" depend on the finding's kind.
 _LABELS: Mapping[str, Mapping[str, str]] = {
@@ -682,7 +671,7 @@ def _summary(lang: str, alert: Alert, shown: str) -> str:
             key = "compromise:address"
         elif f.indicator.type in (IndicatorType.DOMAIN, IndicatorType.URL, IndicatorType.EMAIL):
             key = f"compromise:{f.indicator.type.value}"
-    elif f.kind is FeedKind.VULNERABILITY and f.reason == "kev-product":
+    elif f.kind is FeedKind.VULNERABILITY and f.reason is MatchReason.KEV_PRODUCT:
         key = "vulnerability:kev"
     return table[key].format(i=shown)
 
@@ -693,7 +682,7 @@ def _actions(lang: str, alert: Alert, shown: str, asset: str, attrs: Mapping[str
     steps = [s.format(i=shown, asset=asset, contact=contact, port=port) for s in _ACTIONS[lang][f.kind]]
     if f.kind is FeedKind.VULNERABILITY:
         urgent, due, required = _KEV_ACTIONS[lang]
-        if f.reason == "kev-product" or attrs.get("due_date"):
+        if f.reason is MatchReason.KEV_PRODUCT or attrs.get("due_date"):
             steps.insert(0, urgent)
         if attrs.get("due_date"):
             steps.append(due.format(due_date=attrs["due_date"]))
@@ -786,24 +775,34 @@ def _rows(lang: str, f: Finding, item: Mapping[str, Any], attrs: Mapping[str, st
     return [r for r in rows if r is not None]
 
 
-_RULES_FR = (
-    (re.compile(r"^compromise reported$"), "compromission signalée"),
-    (re.compile(r"^leak reported$"), "établissement cité sur un site de fuite"),
-    (re.compile(r"^exposed vulnerable service$"), "service vulnérable exposé"),
-    (re.compile(r"^known exploited vulnerability \(KEV\)$"), "vulnérabilité exploitée connue (KEV)"),
-    (re.compile(r"^CVSS (\S+) >= 7$"), r"CVSS \1 ≥ 7"),
-    (re.compile(r"^feed (\S+) severity$"), r"gravité fixée par le flux \1"),
-    (re.compile(r"^matched, no higher rule applies$"), "correspondance, sans règle plus grave"),
-)
+_RULES: Mapping[str, Mapping[RuleKind, str]] = {
+    "fr": {
+        RuleKind.FEED_SEVERITY: "gravité fixée par le flux {feed}",
+        RuleKind.COMPROMISE_REPORTED: "compromission signalée",
+        RuleKind.LEAK_REPORTED: "établissement cité sur un site de fuite",
+        RuleKind.EXPOSED_SERVICE: "service vulnérable exposé",
+        RuleKind.KEV: "vulnérabilité exploitée connue (KEV)",
+        RuleKind.CVSS: "CVSS {cvss} ≥ 7",
+        RuleKind.NO_HIGHER_RULE: "correspondance, sans règle plus grave",
+        RuleKind.UNKNOWN: "{text}",
+    },
+    "en": {
+        RuleKind.FEED_SEVERITY: "feed {feed} severity",
+        RuleKind.COMPROMISE_REPORTED: "compromise reported",
+        RuleKind.LEAK_REPORTED: "leak reported",
+        RuleKind.EXPOSED_SERVICE: "exposed vulnerable service",
+        RuleKind.KEV: "known exploited vulnerability (KEV)",
+        RuleKind.CVSS: "CVSS {cvss} >= 7",
+        RuleKind.NO_HIGHER_RULE: "matched, no higher rule applies",
+        RuleKind.UNKNOWN: "{text}",
+    },
+}
 
 
-def rule_text(lang: str, rule: str) -> str:
-    """The severity rule in the email's language (policy names its rules in English)."""
-    if lang == "fr":
-        for pattern, text in _RULES_FR:
-            if pattern.match(rule):
-                return pattern.sub(text, rule)
-    return rule
+def rule_text(lang: str, rule: SeverityRule) -> str:
+    """The severity rule in ``lang`` (English for a language without words)."""
+    cvss = f"{rule.cvss:.1f}" if rule.cvss is not None else ""
+    return _RULES.get(lang, _RULES["en"])[rule.kind].format(feed=rule.feed, cvss=cvss, text=rule.text)
 
 
 def _alert_context(
@@ -816,7 +815,7 @@ def _alert_context(
     f = alert.finding
     shown = defang_indicator(f.indicator)
     asset = clean_header(f.asset, _TITLE_LIMIT)
-    if f.reason in _NETWORK_REASONS:
+    if f.reason in NETWORK_REASONS:
         asset = defang(asset)
     template = _REASONS[lang].get(f.reason, _REASON_FALLBACK[lang])
     where = _WHERE[lang][f.kind]
@@ -834,9 +833,9 @@ def _alert_context(
         cve = None
     version = attrs.get("version")
     product = _product(asset, version) if f.kind in (FeedKind.VULNERABILITY, FeedKind.ADVISORY) else None
-    if product is not None and f.reason not in ("kev-product", "cve-product", "product-mention"):
+    if product is not None and f.reason not in SOFTWARE_REASONS:
         product = None  # the asset is a network or a name, not a software item
-    if version == _VERSION_UNKNOWN:
+    if version is not None and Evidence.of(version) is Evidence.VERSION_UNKNOWN:
         version = _LABELS[lang]["version_unknown"]
     if product is None:
         version = None
@@ -847,7 +846,7 @@ def _alert_context(
         "severity_color": _SEVERITY_COLORS[alert.severity],
         "kind": f.kind.value,
         "kind_label": _KIND_LABELS[lang][f.kind],
-        "kev": f.kind is FeedKind.VULNERABILITY and (f.reason == "kev-product" or "due_date" in attrs),
+        "kev": f.kind is FeedKind.VULNERABILITY and (f.reason is MatchReason.KEV_PRODUCT or "due_date" in attrs),
         "indicator": shown,
         "indicator_type": f.indicator.type.value,
         "indicator_type_label": _TYPE_LABELS[lang][f.indicator.type],

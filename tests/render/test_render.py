@@ -33,6 +33,7 @@ from builders import (
     render,
 )
 
+from alertd.domain.codes import MatchReason, RuleKind, SeverityRule
 from alertd.domain.establishments import Establishment
 from alertd.domain.values import Alert, FeedKind, Indicator, IndicatorType, Severity
 from alertd.render.email import (
@@ -248,7 +249,7 @@ def test_both_languages_render_every_indicator_defanged(language: str) -> None:
 def test_indicator_repeated_in_feed_text_is_defanged_there_too() -> None:
     alert = make_alert(
         URL,
-        reason="domain",
+        reason=MatchReason.DOMAIN,
         asset="chu-bordeaux.example",
         title="Malware hosted at http://evil-cdn.example/payload.exe",
         link="http://evil-cdn.example/payload.exe",
@@ -265,7 +266,7 @@ def test_advisory_link_is_shown_as_is_and_clickable() -> None:
     link = "https://www.cert.ssi.gouv.fr/alerte/CERTFR-2024-ALE-005/?a=1&b=2"
     alert = make_alert(
         Indicator(IndicatorType.PRODUCT, "citrix netscaler adc"),
-        reason="product-mention",
+        reason=MatchReason.PRODUCT_MENTION,
         asset="Citrix NetScaler ADC 13.1-49.13",
         kind=FeedKind.ADVISORY,
         severity=Severity.HIGH,
@@ -349,7 +350,8 @@ def test_every_reason_code_is_explained_in_both_languages() -> None:
 
 
 def test_unknown_reason_code_still_says_which_asset() -> None:
-    alert = make_alert(IPV4, reason="new-rule", asset="147.210.0.0/16")
+    # A reason without words in the catalog (a store written by a newer version, say) is still explained.
+    alert = make_alert(IPV4, reason="new-rule", asset="147.210.0.0/16")  # type: ignore[arg-type]
     context = email_context(make_establishment(language="en"), [alert], SETTINGS, NOW)
     assert context["alerts"][0]["reason_text"] == "Matched your asset 147.210.0.0/16 (rule “new-rule”)."
 
@@ -365,7 +367,7 @@ def test_what_to_do_depends_on_the_kind() -> None:
     assert "Apply mitigations per vendor instructions." in vulnerability
     leak = make_alert(
         Indicator(IndicatorType.NAME, "chu de bordeaux"),
-        reason="name-mention",
+        reason=MatchReason.NAME_MENTION,
         asset="CHU de Bordeaux",
         kind=FeedKind.LEAK,
         attrs={"group": "LockBit"},
@@ -398,7 +400,7 @@ def test_alerts_sorted_by_severity_then_indicator() -> None:
 
 
 def test_mixed_establishments_are_refused() -> None:
-    alerts = [make_alert(IPV4), make_alert(DOMAIN, est_id="770000004", reason="domain")]
+    alerts = [make_alert(IPV4), make_alert(DOMAIN, est_id="770000004", reason=MatchReason.DOMAIN)]
     with pytest.raises(ValueError, match="770000004"):
         render(alerts)
     with pytest.raises(ValueError, match="770000004"):
@@ -455,7 +457,7 @@ def test_subject_carries_strictest_tlp_and_highest_severity() -> None:
     def kev(tlp: str) -> Alert:
         return make_alert(
             CVE,
-            reason="kev-product",
+            reason=MatchReason.KEV_PRODUCT,
             asset="Citrix",
             kind=FeedKind.VULNERABILITY,
             severity=Severity.CRITICAL,
@@ -545,7 +547,7 @@ def test_the_subject_decodes_to_exactly_the_rendered_text(language: str, padding
     # Long non-ASCII subjects used to fold with a trailing space before an encoded-word ("Garonne  —").
     est = Establishment(id="1", name=f"Centre hospitalier {'é' * (padding % 3)}{'x' * padding} de la Garonne")
     est = dataclasses.replace(est, language=language)
-    alerts = [make_alert(IPV4, est_id="1"), make_alert(DOMAIN, est_id="1", reason="domain")]
+    alerts = [make_alert(IPV4, est_id="1"), make_alert(DOMAIN, est_id="1", reason=MatchReason.DOMAIN)]
     for in_reply_to in (None, "<first@cert-sante.example>"):
         msg = render_email(
             ENV, est, alerts, RECIPIENTS, settings=SETTINGS, now=NOW, message_id=MESSAGE_ID, in_reply_to=in_reply_to
@@ -603,7 +605,7 @@ def test_fold_subject_round_trips(text: str) -> None:
 
 def test_an_encoded_word_lookalike_in_the_subject_is_shown_literally() -> None:
     lookalike = Indicator(IndicatorType.URL, "http://evil.example/=?utf-8?q?Bcc=3A_x?=")
-    msg = render([make_alert(lookalike, reason="domain", asset="chu-bordeaux.example")], language="en")
+    msg = render([make_alert(lookalike, reason=MatchReason.DOMAIN, asset="chu-bordeaux.example")], language="en")
     assert "hxxp://evil[.]example/=?utf-8?q?Bcc=3A_x?=" in parsed(msg)["Subject"]
 
 
@@ -643,7 +645,7 @@ def _kev_alert(**changes: object) -> Alert:
         "vendor": "Citrix",
     }
     values: dict[str, object] = {
-        "reason": "kev-product",
+        "reason": MatchReason.KEV_PRODUCT,
         "asset": "Citrix NetScaler ADC 13.1-49.13",
         "kind": FeedKind.VULNERABILITY,
         "severity": Severity.CRITICAL,
@@ -651,7 +653,7 @@ def _kev_alert(**changes: object) -> Alert:
         "feed": "cisa-kev",
         "link": "https://nvd.nist.gov/vuln/detail/CVE-2023-4966",
         "attrs": attrs,
-        "rule": "kev-product",
+        "rule": SeverityRule.of(RuleKind.KEV),
     }
     values.update(changes)
     return make_alert(CVE, **values)  # type: ignore[arg-type]
@@ -697,7 +699,7 @@ def test_a_vulnerability_on_software_without_a_version_says_to_check_it() -> Non
 def test_a_cve_without_kev_gets_its_nvd_reference() -> None:
     alert = make_alert(
         CVE,
-        reason="cve-product",
+        reason=MatchReason.CVE_PRODUCT,
         asset="Fortinet FortiOS 7.2.4",
         kind=FeedKind.VULNERABILITY,
         severity=Severity.HIGH,
@@ -716,14 +718,14 @@ def test_a_cve_without_kev_gets_its_nvd_reference() -> None:
 def test_a_leak_site_mention_gives_the_group_the_date_and_what_to_check() -> None:
     leak = make_alert(
         Indicator(IndicatorType.NAME, "CHU de Bordeaux"),
-        reason="name-mention",
+        reason=MatchReason.NAME_MENTION,
         asset="CHU de Bordeaux",
         kind=FeedKind.LEAK,
         title="chu-bordeaux.example",
         feed="ransomware-live",
         link=None,
         attrs={"group": "LockBit 3.0"},
-        rule="leak-mention",
+        rule=SeverityRule.of(RuleKind.LEAK_REPORTED),
     )
     text, html = bodies(render([leak], language="fr"))
     for body in (text, html):
@@ -737,7 +739,7 @@ def test_a_leak_site_mention_gives_the_group_the_date_and_what_to_check() -> Non
 def test_an_advisory_gives_its_link_and_the_cves_it_names() -> None:
     advisory = make_alert(
         Indicator(IndicatorType.PRODUCT, "citrix netscaler adc"),
-        reason="product-mention",
+        reason=MatchReason.PRODUCT_MENTION,
         asset="Citrix NetScaler ADC 13.1-49.13",
         kind=FeedKind.ADVISORY,
         severity=Severity.HIGH,
