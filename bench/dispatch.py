@@ -41,7 +41,8 @@ from alertd.domain.establishments import Contact, Establishment
 from alertd.domain.values import Alert, FeedKind, Finding, Indicator, IndicatorType, Severity
 from alertd.outbox.store import Store
 from alertd.outbox.transports import SMTP_POOL_SIZE, SmtpTransport, make_transport
-from alertd.render.email import make_environment, render_email
+from alertd.render.email import render_email
+from alertd.render.environment import make_environment
 from alertd.service import logs
 from alertd.service.engine import Engine, make_message_id
 

@@ -5,6 +5,8 @@ One place builds each value, so a change to a domain type changes one builder, n
 
 from __future__ import annotations
 
+import email
+import email.policy
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
@@ -18,7 +20,8 @@ from alertd.domain.codes import MatchReason, RuleKind, SeverityRule
 from alertd.domain.establishments import Contact, Establishment
 from alertd.domain.settings import DEFAULT_RENOTIFY, Settings
 from alertd.domain.values import Alert, FeedKind, Finding, Indicator, IndicatorType, Severity
-from alertd.render.email import make_environment, render_email
+from alertd.render.email import render_email
+from alertd.render.environment import make_environment
 
 NOW = datetime(2025, 3, 12, 13, 5, tzinfo=UTC)
 MESSAGE_ID = "<20250312130500.330781196.abc@cert-sante.example>"
@@ -157,3 +160,26 @@ def render(
         message_id=MESSAGE_ID,
         in_reply_to=in_reply_to,
     )
+
+
+def parsed(msg: EmailMessage) -> EmailMessage:
+    """An email as a recipient's client reads it back from the wire."""
+    back = email.message_from_bytes(msg.as_bytes(), policy=email.policy.default)
+    assert isinstance(back, EmailMessage)
+    return back
+
+
+def bodies(msg: EmailMessage) -> tuple[str, str]:
+    """The text and HTML alternatives, checking the structure: mixed(alternative(text, html), csv, json)."""
+    back = parsed(msg)
+    assert back.get_content_type() == "multipart/mixed"
+    alternative, *attachments = back.iter_parts()
+    assert alternative.get_content_type() == "multipart/alternative"
+    assert [a.get_content_type() for a in attachments] == ["text/csv", "application/json"]
+    assert isinstance(alternative, EmailMessage)
+    parts = list(alternative.iter_parts())
+    assert [p.get_content_type() for p in parts] == ["text/plain", "text/html"]
+    text, html = (p.get_content() for p in parts)
+    assert isinstance(text, str)
+    assert isinstance(html, str)
+    return text, html

@@ -19,7 +19,7 @@ from alertd.domain.feeds import Validators
 from alertd.intake.fetch import Fetcher
 from alertd.outbox.store import Store
 from alertd.policy.decide import classify
-from alertd.render.email import rule_text
+from alertd.render.catalog import rule_text
 from alertd.service import logs
 from alertd.service.daemon import CycleReport, Daemon, run_cycle, run_digests, user_agent
 from alertd.service.engine import Engine, make_signer, read_documents, utcnow

@@ -27,7 +27,8 @@ from alertd.domain.codes import MatchReason, RuleKind, SeverityRule
 from alertd.domain.establishments import Contact, Establishment, Software
 from alertd.domain.settings import DEFAULT_RENOTIFY, Settings
 from alertd.domain.values import Alert, FeedKind, Finding, Indicator, IndicatorType, Severity
-from alertd.render.email import make_environment, render_email
+from alertd.render.email import render_email
+from alertd.render.environment import make_environment
 
 HERE = Path(__file__).resolve().parent
 NOW = datetime(2024, 2, 13, 7, 30, tzinfo=UTC)
