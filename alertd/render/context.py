@@ -50,7 +50,7 @@ _SEVERITY_COLORS = {
 }
 # What to do, by feed kind: the catalog's "action" messages KIND.STEP, in this order. In them {i} is the defanged
 # indicator, {asset} the item hit, {contact} the CERT's address, {port} the catalog's "port" words or nothing.
-_STEPS: Mapping[FeedKind, tuple[str, ...]] = {
+ACTION_STEPS: Mapping[FeedKind, tuple[str, ...]] = {
     FeedKind.COMPROMISE: ("isolate", "search-logs", "contact"),
     FeedKind.VULNERABILITY: ("patch", "check-compromise"),
     FeedKind.LEAK: ("check-theft", "respond", "contact"),
@@ -200,7 +200,7 @@ def _actions(words: Words, alert: Alert, shown: str, asset: str, attrs: Mapping[
     port = words.action("port").format(port=attrs["port"]) if attrs.get("port") else ""
     steps = [
         words.action(f"{f.kind.value}.{step}").format(i=shown, asset=asset, contact=contact, port=port)
-        for step in _STEPS[f.kind]
+        for step in ACTION_STEPS[f.kind]
     ]
     if f.kind is FeedKind.VULNERABILITY:
         if f.reason is MatchReason.KEV_PRODUCT or attrs.get("due_date"):

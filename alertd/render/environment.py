@@ -1,5 +1,10 @@
 """The Jinja2 environment: the operator's templates over the bundled ones, and the CSS inliner for the HTML part.
 
+The bundled templates are one set per language (``fr/``, ``en/``): their prose is written out in each, so that
+an operator overrides one language's wording by copying one file. The catalogs of :mod:`~alertd.render.catalog`
+are there too, through Jinja2's i18n extension, in the language of the email being rendered:
+``{{ pgettext("feed-kind", "leak") }}`` or ``{% trans %}...{% endtrans %}``.
+
 The only I/O of rendering is the template loader reading files; the inliner never fetches a stylesheet.
 """
 
@@ -9,7 +14,10 @@ from pathlib import Path
 
 import css_inline
 import jinja2
+from babel.support import Translations
+from jinja2.runtime import Context
 
+from alertd.render import catalog
 from alertd.render.defang import defang
 
 
@@ -38,9 +46,40 @@ def make_environment(templates_dir: Path | None) -> jinja2.Environment:
         trim_blocks=True,
         lstrip_blocks=True,
         keep_trailing_newline=True,
+        extensions=["jinja2.ext.i18n"],
     )
     env.filters["defang"] = defang
+    # Old-style callables: the words come back as plain text (autoescaped in HTML like any value), and no "%" in
+    # them is taken for a placeholder.
+    env.install_gettext_callables(  # type: ignore[attr-defined]
+        gettext=_gettext, ngettext=_ngettext, newstyle=False, pgettext=_pgettext, npgettext=_npgettext
+    )
     return env
+
+
+def _translations(context: Context) -> Translations:
+    """The catalog of the email being rendered: its context's ``lang``."""
+    return catalog.words(str(context.get("lang", catalog.DEFAULT_LANGUAGE))).translations
+
+
+@jinja2.pass_context
+def _gettext(context: Context, message: str) -> str:
+    return str(_translations(context).gettext(message))
+
+
+@jinja2.pass_context
+def _ngettext(context: Context, singular: str, plural: str, n: int) -> str:
+    return str(_translations(context).ngettext(singular, plural, n))
+
+
+@jinja2.pass_context
+def _pgettext(context: Context, msgctxt: str, message: str) -> str:
+    return str(_translations(context).pgettext(msgctxt, message))
+
+
+@jinja2.pass_context
+def _npgettext(context: Context, msgctxt: str, singular: str, plural: str, n: int) -> str:
+    return str(_translations(context).npgettext(msgctxt, singular, plural, n))
 
 
 _INLINER = css_inline.CSSInliner(
