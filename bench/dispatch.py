@@ -36,11 +36,13 @@ from typing import Any
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
 from alertd.config.files import load_config
+from alertd.domain.codes import MatchReason, SeverityRule
 from alertd.domain.establishments import Contact, Establishment
 from alertd.domain.values import Alert, FeedKind, Finding, Indicator, IndicatorType, Severity
 from alertd.outbox.store import Store
 from alertd.outbox.transports import SMTP_POOL_SIZE, SmtpTransport, make_transport
-from alertd.render.email import make_environment, render_email
+from alertd.render.email import render_email
+from alertd.render.environment import make_environment
 from alertd.service import logs
 from alertd.service.engine import Engine, make_message_id
 
@@ -146,11 +148,11 @@ class BenchServer:
 def _alerts(n: int, est_id: str) -> list[Alert]:
     """One to three varied alerts for email number ``n``."""
     third = n % 250
-    base: list[tuple[Indicator, str, str, FeedKind, Severity, str, dict[str, str]]] = [
+    base: list[tuple[Indicator, str, MatchReason, FeedKind, Severity, str, dict[str, str]]] = [
         (
             Indicator(IndicatorType.IPV4, f"198.51.{100 + n // 250 % 4}.{third}"),
             f"198.51.{100 + n // 250 % 4}.0/24",
-            "address-in-network",
+            MatchReason.ADDRESS_IN_NETWORK,
             FeedKind.COMPROMISE,
             Severity.IMMINENT,
             "feodo",
@@ -159,7 +161,7 @@ def _alerts(n: int, est_id: str) -> list[Alert]:
         (
             Indicator(IndicatorType.CVE, f"CVE-2024-{21000 + n}"),
             f"Fortinet FortiOS 7.2.{n % 9}",
-            "kev-product",
+            MatchReason.KEV_PRODUCT,
             FeedKind.VULNERABILITY,
             Severity.CRITICAL,
             "cisa-kev",
@@ -168,7 +170,7 @@ def _alerts(n: int, est_id: str) -> list[Alert]:
         (
             Indicator(IndicatorType.URL, f"https://login-{n}.phish.example/owa/auth.php?u={n}"),
             f"bench-{n}.example",
-            "domain",
+            MatchReason.DOMAIN,
             FeedKind.COMPROMISE,
             Severity.HIGH,
             "openphish",
@@ -177,7 +179,7 @@ def _alerts(n: int, est_id: str) -> list[Alert]:
         (
             Indicator(IndicatorType.NAME, f"centre hospitalier {n}"),
             f"Centre hospitalier {n}",
-            "name-mention",
+            MatchReason.NAME_MENTION,
             FeedKind.LEAK,
             Severity.IMMINENT,
             "leak-victims",
@@ -201,7 +203,7 @@ def _alerts(n: int, est_id: str) -> list[Alert]:
                 attrs=MappingProxyType(attrs),
             ),
             severity=severity,
-            rule=f"{kind} rule",
+            rule=SeverityRule.unknown(f"{kind} rule"),
             subscription="bench",
             immediate=True,
             first_seen=NOW - timedelta(days=1, minutes=n),

@@ -5,6 +5,8 @@ One place builds each value, so a change to a domain type changes one builder, n
 
 from __future__ import annotations
 
+import email
+import email.policy
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
@@ -14,17 +16,20 @@ from zoneinfo import ZoneInfo
 
 import jinja2
 
+from alertd.domain.codes import MatchReason, RuleKind, SeverityRule
 from alertd.domain.establishments import Contact, Establishment
 from alertd.domain.feeds import DEFAULT_MAX_BYTES, FeedConfig, FeedSpec
 from alertd.domain.settings import DEFAULT_RENOTIFY, DeliveryMethod, Settings
 from alertd.domain.values import Alert, FeedKind, Finding, Indicator, IndicatorType, Severity
 from alertd.intake.formats import FORMATS
-from alertd.render.email import make_environment, render_email
+from alertd.render.email import render_email
+from alertd.render.environment import make_environment
 
 NOW = datetime(2025, 3, 12, 13, 5, tzinfo=UTC)
 MESSAGE_ID = "<20250312130500.330781196.abc@cert-sante.example>"
 RECIPIENTS = ("rssi@chu-bordeaux.example",)
 ENV = make_environment(None)
+COMPROMISE_REPORTED = SeverityRule.of(RuleKind.COMPROMISE_REPORTED)
 
 
 def make_settings(**changes: object) -> Settings:
@@ -107,7 +112,7 @@ def make_alert(
     indicator: Indicator,
     *,
     est_id: str = "330781196",
-    reason: str = "address-in-network",
+    reason: MatchReason = MatchReason.ADDRESS_IN_NETWORK,
     asset: str = "147.210.0.0/16",
     kind: FeedKind = FeedKind.COMPROMISE,
     severity: Severity = Severity.IMMINENT,
@@ -116,7 +121,7 @@ def make_alert(
     link: str | None = "https://feodotracker.abuse.ch/browse/",
     tlp: str = "amber",
     attrs: Mapping[str, str] | None = None,
-    rule: str = "compromise-asset",
+    rule: SeverityRule = COMPROMISE_REPORTED,
 ) -> Alert:
     finding = Finding(
         establishment=est_id,
@@ -155,12 +160,12 @@ def many_alerts() -> list[Alert]:
     return [
         make_alert(IPV4, attrs={"malware": "QakBot", "port": "443"}),
         make_alert(IPV6, asset="2001:660:6101::/48", tlp="green"),
-        make_alert(DOMAIN, reason="domain", asset="chu-bordeaux.example", severity=Severity.HIGH),
-        make_alert(URL, reason="domain", asset="chu-bordeaux.example", link=None),
-        make_alert(MAILBOX, reason="domain", asset="chu-bordeaux.example", severity=Severity.INFO),
+        make_alert(DOMAIN, reason=MatchReason.DOMAIN, asset="chu-bordeaux.example", severity=Severity.HIGH),
+        make_alert(URL, reason=MatchReason.DOMAIN, asset="chu-bordeaux.example", link=None),
+        make_alert(MAILBOX, reason=MatchReason.DOMAIN, asset="chu-bordeaux.example", severity=Severity.INFO),
         make_alert(
             CVE,
-            reason="kev-product",
+            reason=MatchReason.KEV_PRODUCT,
             asset="Citrix NetScaler ADC 13.1-49.13",
             kind=FeedKind.VULNERABILITY,
             severity=Severity.CRITICAL,
@@ -191,3 +196,26 @@ def render(
         message_id=MESSAGE_ID,
         in_reply_to=in_reply_to,
     )
+
+
+def parsed(msg: EmailMessage) -> EmailMessage:
+    """An email as a recipient's client reads it back from the wire."""
+    back = email.message_from_bytes(msg.as_bytes(), policy=email.policy.default)
+    assert isinstance(back, EmailMessage)
+    return back
+
+
+def bodies(msg: EmailMessage) -> tuple[str, str]:
+    """The text and HTML alternatives, checking the structure: mixed(alternative(text, html), csv, json)."""
+    back = parsed(msg)
+    assert back.get_content_type() == "multipart/mixed"
+    alternative, *attachments = back.iter_parts()
+    assert alternative.get_content_type() == "multipart/alternative"
+    assert [a.get_content_type() for a in attachments] == ["text/csv", "application/json"]
+    assert isinstance(alternative, EmailMessage)
+    parts = list(alternative.iter_parts())
+    assert [p.get_content_type() for p in parts] == ["text/plain", "text/html"]
+    text, html = (p.get_content() for p in parts)
+    assert isinstance(text, str)
+    assert isinstance(html, str)
+    return text, html

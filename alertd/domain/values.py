@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from types import MappingProxyType
 
+from alertd.domain.codes import MatchReason, SeverityRule
+
 
 class Severity(enum.IntEnum):
     """How urgent a warning is; higher is more urgent (contract §3)."""
@@ -129,12 +131,16 @@ class Observation:
 
 @dataclass(frozen=True, slots=True)
 class Finding:
-    """An observation that concerns one establishment, with why: which of its assets it hit and how."""
+    """An observation that concerns one establishment, with why: which of its assets it hit and how.
+
+    A software finding carries the version it concerns in ``attrs["version"]``: the inventory's version, or
+    :attr:`Evidence.VERSION_UNKNOWN <alertd.domain.codes.Evidence>` when the inventory declares none.
+    """
 
     establishment: str
     indicator: Indicator
     asset: str  # the registry item hit: a network, a domain, a software item, a name
-    reason: str  # a short machine-readable rule name, e.g. ``address-in-network``
+    reason: MatchReason
     feed: str
     kind: FeedKind
     entry: str
@@ -156,7 +162,7 @@ class Alert:
 
     finding: Finding
     severity: Severity
-    rule: str  # which rule set the severity, shown in the email
+    rule: SeverityRule  # which rule set the severity, shown in the email
     subscription: str
     immediate: bool
     first_seen: datetime

@@ -34,6 +34,7 @@ from socket import AF_INET, AF_INET6, inet_ntop, inet_pton
 from types import MappingProxyType
 from typing import Any
 
+from alertd.domain.codes import Evidence, MatchReason
 from alertd.domain.cpe import parse_cpe
 from alertd.domain.establishments import Registry, Software
 from alertd.domain.values import Finding, Indicator, IndicatorType, Observation, Product
@@ -56,7 +57,7 @@ from alertd.match.normalise import (
     vendor_key,
     vendor_words,
 )
-from alertd.match.versions import UNKNOWN, affected
+from alertd.match.versions import affected
 
 Hit = tuple[str, str]  # (establishment id, the asset hit, as shown to the establishment)
 Outcome = str | tuple[Hit, ...] | None  # a suppression label, the hits, or nothing
@@ -68,6 +69,7 @@ _MAX_RUN = 8  # the longest run of catalogue product words probed
 _BITS_MASK = (1 << 19) - 1  # the domain bitmap's size in bytes, less one
 _URL_HOST = re.compile(r"^[^:/?#]*://(?:[^/?#@]*@)?(\[[^\]/?#]*\]|[^:/?#]*)")
 _T = IndicatorType
+_R = MatchReason
 
 
 @dataclass(frozen=True, slots=True)
@@ -471,7 +473,7 @@ class MatchIndex:
 
     # -- lookups -----------------------------------------------------------------------------------------
 
-    def address(self, value: str) -> tuple[Outcome, str]:
+    def address(self, value: str) -> tuple[Outcome, MatchReason | None]:
         """What an address or CIDR yields, and the reason a hit would carry."""
         if "/" in value:
             text, _, length_text = value.partition("/")
@@ -480,22 +482,22 @@ class MatchIndex:
                 address = int.from_bytes(inet_pton(AF_INET6 if v6 else AF_INET, text), "big")
                 length = int(length_text)
             except (OSError, ValueError):
-                return None, ""
+                return None, None
             bits = 128 if v6 else 32
             if not 0 <= length <= bits:
-                return None, ""
+                return None, None
             host = (1 << (bits - length)) - 1
             first = address & ~host
             space = self.v6 if v6 else self.v4
             if host == 0:
-                return space.address(first), "address-in-network"
-            return space.network(first, first | host), "network-overlap"
+                return space.address(first), _R.ADDRESS_IN_NETWORK
+            return space.network(first, first | host), _R.NETWORK_OVERLAP
         try:
             if ":" in value:
-                return self.v6.address(int.from_bytes(inet_pton(AF_INET6, value), "big")), "address-in-network"
-            return self._v4(int.from_bytes(inet_pton(AF_INET, value), "big")), "address-in-network"
+                return self.v6.address(int.from_bytes(inet_pton(AF_INET6, value), "big")), _R.ADDRESS_IN_NETWORK
+            return self._v4(int.from_bytes(inet_pton(AF_INET, value), "big")), _R.ADDRESS_IN_NETWORK
         except OSError:
-            return None, ""
+            return None, None
 
     def _v4(self, address: int) -> Outcome:
         return self._v4_buckets.lookup(address)
@@ -546,7 +548,7 @@ class MatchIndex:
         the catalogue's product words ("NetScaler ADC" in "NetScaler ADC and NetScaler Gateway"), or the
         catalogue's product the registry's without an edition ("Exchange Server" for "Exchange Server 2019").
         A version outside every range of the product does not match; an item without a version does, as
-        "version unknown".
+        :attr:`Evidence.VERSION_UNKNOWN`.
         """
         vkey = vendor_key(product.vendor)
         table = self._software.get(vkey)
@@ -584,7 +586,9 @@ class MatchIndex:
                 for vkey, pkey, needs in values:
                     if all(w in present for w in needs):
                         for items in self._software[vkey][pkey].values():
-                            products.extend((est_id, sw, _version_of(sw) or UNKNOWN) for est_id, sw in items)
+                            products.extend(
+                                (est_id, sw, _version_of(sw) or Evidence.VERSION_UNKNOWN) for est_id, sw in items
+                            )
         return list(dict.fromkeys(names)), list(dict.fromkeys(products))
 
     # -- matching ----------------------------------------------------------------------------------------
@@ -603,6 +607,8 @@ class MatchIndex:
         from_bytes = int.from_bytes
         ipv4, domain_type, url, email, asn, cve = _T.IPV4, _T.DOMAIN, _T.URL, _T.EMAIL, _T.ASN, _T.CVE
         ipv6, v6_top, v6_starts, v6_outcomes = _T.IPV6, self.v6._top, self.v6.starts, self.v6.outcomes
+        in_network, by_domain = _R.ADDRESS_IN_NETWORK, _R.DOMAIN
+        reason: MatchReason | None
         for obs in observations:
             emitter: _Emitter | None = None
             for ind in obs.indicators:
@@ -613,7 +619,7 @@ class MatchIndex:
                     continue
                 out: Outcome
                 if kind is ipv4:
-                    reason = "address-in-network"
+                    reason = in_network
                     try:
                         number = from_bytes(inet_pton(AF_INET, value), "big")
                     except OSError:
@@ -626,10 +632,10 @@ class MatchIndex:
                         else:
                             out = found
                 elif kind is domain_type:
-                    reason = "domain"
+                    reason = by_domain
                     out = domain(value.lower())
                 elif kind is url or kind is email:
-                    reason = "domain"
+                    reason = by_domain
                     if kind is url:
                         found_host = url_host(value)
                         host = found_host.group(1).lower() if found_host is not None else ""
@@ -642,11 +648,11 @@ class MatchIndex:
                     if host[0] == "[" or host[-1].isdigit():
                         out, reason = address(host.strip("[]"))
                         if not reason:
-                            out, reason = domain(host), "domain"
+                            out, reason = domain(host), by_domain
                     else:
                         out = domain(host)
                 elif kind is asn:
-                    reason = "asn"
+                    reason = _R.ASN
                     out = asns.get(int(value)) if value.isdigit() else None
                 elif kind is cve:
                     if not obs.products and cve_products:
@@ -658,10 +664,10 @@ class MatchIndex:
                             ]
                         for est_id, sw, shown in software_hits:
                             emitter = emitter or _Emitter(obs, result)
-                            emitter.emit(est_id, ind, str(sw), "cve-product", shown)
+                            emitter.emit(est_id, ind, str(sw), _R.CVE_PRODUCT, shown)
                     continue
                 elif kind is ipv6:
-                    reason = "address-in-network"
+                    reason = in_network
                     try:
                         number = from_bytes(inet_pton(AF_INET6, value), "big")
                     except OSError:
@@ -675,7 +681,7 @@ class MatchIndex:
                     out, reason = address(value)
                 else:
                     continue
-                if out is None:
+                if out is None or reason is None:
                     continue
                 if isinstance(out, str):
                     suppressed.append(Suppressed(obs.feed, obs.entry, ind, out))
@@ -690,7 +696,7 @@ class MatchIndex:
     def _match_catalogue(self, obs: Observation, emitter: _Emitter) -> None:
         if obs.products:
             # A catalogue entry: KEV (exploited in the wild) or NVD/CSAF (CPE or product tree, with versions).
-            reason = "kev-product" if obs.exploited else "cve-product"
+            reason = _R.KEV_PRODUCT if obs.exploited else _R.CVE_PRODUCT
             cves = [i for i in obs.indicators if i.type is _T.CVE]
             for product in obs.products:
                 for est_id, sw, shown in self.product_hits(product):
@@ -699,16 +705,16 @@ class MatchIndex:
         if obs.text:
             names, products = self.scan(obs.text)
             for est_id, name in names:
-                emitter.emit(est_id, Indicator(_T.NAME, name), name, "name-mention")
+                emitter.emit(est_id, Indicator(_T.NAME, name), name, _R.NAME_MENTION)
             cve = next((i for i in obs.indicators if i.type is _T.CVE), None)
             for est_id, sw, shown in products:
                 if obs.products:
                     if obs.exploited and cve is not None:
                         # KEV names "Fortinet Multiple Products" and lists FortiOS in its description.
-                        emitter.emit(est_id, cve, str(sw), "kev-product", shown)
+                        emitter.emit(est_id, cve, str(sw), _R.KEV_PRODUCT, shown)
                     continue  # NVD and CSAF name their products precisely: their prose adds only noise
                 ind = Indicator(_T.PRODUCT, f"{sw.vendor} {sw.product}")
-                emitter.emit(est_id, ind, str(sw), "product-mention", shown)
+                emitter.emit(est_id, ind, str(sw), _R.PRODUCT_MENTION, shown)
 
 
 class _Emitter:
@@ -718,10 +724,10 @@ class _Emitter:
 
     def __init__(self, obs: Observation, out: MatchResult) -> None:
         self.obs, self.out = obs, out
-        self.seen: set[tuple[str, str, str]] = set()
+        self.seen: set[tuple[str, str, MatchReason]] = set()
         self.attrs: dict[str, Mapping[str, str]] = {}  # by version shown: one mapping shared by its findings
 
-    def emit(self, est_id: str, ind: Indicator, asset: str, reason: str, version: str | None = None) -> None:
+    def emit(self, est_id: str, ind: Indicator, asset: str, reason: MatchReason, version: str | None = None) -> None:
         key = (est_id, ind.value, reason)
         if key in self.seen:
             return

@@ -21,6 +21,7 @@ import functools
 import re
 from collections.abc import Sequence
 
+from alertd.domain.codes import Evidence
 from alertd.domain.values import VersionRange
 
 _PRE, _ZERO, _POST, _NUMBER = 0, 1, 2, 3
@@ -175,19 +176,16 @@ def in_range(version: str, rng: VersionRange) -> bool:
     return not (high is not None and v >= high)
 
 
-UNKNOWN = "version unknown"
-
-
 def affected(version: str | None, ranges: Sequence[VersionRange]) -> str | None:
     """The version a finding shows, or None when ``version`` is outside every range.
 
-    No version (or one with nothing to compare) matches, as ``"version unknown"``; no ranges means every
-    version is affected.
+    No version (or one with nothing to compare) matches, as :attr:`Evidence.VERSION_UNKNOWN`; no ranges means
+    every version is affected.
     """
     if version is None:
-        return UNKNOWN
+        return Evidence.VERSION_UNKNOWN
     if not ranges:
-        return version if not parse_version(version).empty else UNKNOWN
+        return version if not parse_version(version).empty else Evidence.VERSION_UNKNOWN
     return _affected(version, tuple(ranges))
 
 
@@ -195,5 +193,5 @@ def affected(version: str | None, ranges: Sequence[VersionRange]) -> str | None:
 def _affected(version: str, ranges: tuple[VersionRange, ...]) -> str | None:
     # A CVE hits thousands of items sharing a few hundred version strings: decide each pair once.
     if parse_version(version).empty:
-        return UNKNOWN
+        return Evidence.VERSION_UNKNOWN
     return version if any(in_range(version, rng) for rng in ranges) else None

@@ -18,6 +18,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from alertd.domain.codes import MatchReason, SeverityRule
 from alertd.domain.errors import StoreError
 from alertd.domain.feeds import Validators
 from alertd.domain.values import (
@@ -166,7 +167,7 @@ def finding_from_dict(d: Mapping[str, Any]) -> Finding:
         establishment=d["establishment"],
         indicator=Indicator(IndicatorType(d["indicator"][0]), d["indicator"][1]),
         asset=d["asset"],
-        reason=d["reason"],
+        reason=MatchReason(d["reason"]),
         feed=d["feed"],
         kind=FeedKind(d["kind"]),
         entry=d["entry"],
@@ -182,7 +183,7 @@ def _alert_to_json(a: Alert) -> str:
         {
             "finding": finding_to_dict(a.finding),
             "severity": a.severity.label,
-            "rule": a.rule,
+            "rule": a.rule.to_json(),
             "subscription": a.subscription,
             "immediate": a.immediate,
             "first_seen": _ts(a.first_seen),
@@ -199,7 +200,7 @@ def _alert_from_json(text: str) -> Alert:
     return Alert(
         finding=finding_from_dict(d["finding"]),
         severity=Severity.parse(d["severity"]),
-        rule=d["rule"],
+        rule=SeverityRule.from_json(d["rule"]),  # an earlier version's English sentence reads as its code
         subscription=d["subscription"],
         immediate=d["immediate"],
         first_seen=datetime.fromisoformat(d["first_seen"]),

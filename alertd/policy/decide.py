@@ -3,7 +3,7 @@
 The severity rules, highest first:
 - ``compromise`` and ``leak`` findings are *imminent*: an asset is used by an attacker, or the establishment is
   named on a leak site;
-- ``exposure`` findings and a known-exploited vulnerability (``kev-product``) are *critical*;
+- ``exposure`` findings and a known-exploited vulnerability (``MatchReason.KEV_PRODUCT``) are *critical*;
 - other vulnerability and advisory findings are *high* when their CVSS is 7 or more, *info* otherwise;
 - a feed's ``severity`` overrides all of this.
 """
@@ -15,29 +15,32 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from urllib.parse import urlsplit
 
+from alertd.domain.codes import MatchReason, RuleKind, SeverityRule
 from alertd.domain.establishments import Establishment, Registry
 from alertd.domain.feeds import FeedConfig
 from alertd.domain.routing import Inhibition, Subscription
 from alertd.domain.values import Alert, FeedKind, Finding, FindingState, IndicatorType, Severity
 
 
-def classify(finding: Finding, feed: FeedConfig) -> tuple[Severity, str]:
-    """The severity of a finding and the name of the rule that set it."""
+def classify(finding: Finding, feed: FeedConfig) -> tuple[Severity, SeverityRule]:
+    """The severity of a finding and the rule that set it (render words the rule)."""
     if feed.severity is not None:
-        return feed.severity, f"feed {feed.id} severity"
-    if finding.kind in (FeedKind.COMPROMISE, FeedKind.LEAK):
-        return Severity.IMMINENT, f"{finding.kind} reported"
+        return feed.severity, SeverityRule.feed_severity(feed.id)
+    if finding.kind is FeedKind.COMPROMISE:
+        return Severity.IMMINENT, SeverityRule.of(RuleKind.COMPROMISE_REPORTED)
+    if finding.kind is FeedKind.LEAK:
+        return Severity.IMMINENT, SeverityRule.of(RuleKind.LEAK_REPORTED)
     if finding.kind is FeedKind.EXPOSURE:
-        return Severity.CRITICAL, "exposed vulnerable service"
-    if finding.reason == "kev-product":
-        return Severity.CRITICAL, "known exploited vulnerability (KEV)"
+        return Severity.CRITICAL, SeverityRule.of(RuleKind.EXPOSED_SERVICE)
+    if finding.reason is MatchReason.KEV_PRODUCT:
+        return Severity.CRITICAL, SeverityRule.of(RuleKind.KEV)
     try:
         cvss = float(finding.attrs.get("cvss", ""))
     except ValueError:
         cvss = None
     if cvss is not None and cvss >= 7.0:
-        return Severity.HIGH, f"CVSS {cvss:.1f} >= 7"
-    return Severity.INFO, "matched, no higher rule applies"
+        return Severity.HIGH, SeverityRule.cvss_at_least_7(cvss)
+    return Severity.INFO, SeverityRule.of(RuleKind.NO_HIGHER_RULE)
 
 
 def due(

@@ -12,7 +12,7 @@ from email.message import EmailMessage
 from email.policy import SMTP
 from email.utils import format_datetime
 
-from alertd.render.email import clean_header
+from alertd.render.headers import clean_header
 
 
 @dataclass(frozen=True, slots=True)

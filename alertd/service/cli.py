@@ -19,6 +19,7 @@ from alertd.domain.feeds import Validators
 from alertd.intake.fetch import Fetcher
 from alertd.outbox.store import Store
 from alertd.policy.decide import classify
+from alertd.render.catalog import rule_text
 from alertd.service import logs
 from alertd.service.daemon import CycleReport, Daemon, run_cycle, run_digests, user_agent
 from alertd.service.engine import Engine, make_signer, read_documents, utcnow
@@ -186,7 +187,7 @@ async def cmd_poll(config: Config, only: list[str] | None) -> int:
                             "reason": finding.reason,
                             "asset": finding.asset,
                             "severity": severity.label,
-                            "rule": rule,
+                            "rule": rule_text("en", rule),  # the words a person reads, as before codes
                             "feed": finding.feed,
                             "entry": finding.entry,
                             "title": finding.title,

@@ -35,7 +35,8 @@ from alertd.outbox.signing import Signer, SigningError
 from alertd.outbox.store import Delivery, FeedState, QueuedAlert, Store, observation_from_json
 from alertd.outbox.transports import Transport
 from alertd.policy import decide as policy
-from alertd.render.email import make_environment, render_email
+from alertd.render.email import render_email
+from alertd.render.environment import make_environment
 from alertd.render.notices import Problem, compose_notice
 from alertd.service.logs import get_logger
 

@@ -23,10 +23,12 @@ from pathlib import Path
 from types import MappingProxyType
 from zoneinfo import ZoneInfo
 
+from alertd.domain.codes import MatchReason, RuleKind, SeverityRule
 from alertd.domain.establishments import Contact, Establishment, Software
 from alertd.domain.settings import DEFAULT_RENOTIFY, DeliveryMethod, Settings
 from alertd.domain.values import Alert, FeedKind, Finding, Indicator, IndicatorType, Severity
-from alertd.render.email import make_environment, render_email
+from alertd.render.email import render_email
+from alertd.render.environment import make_environment
 
 HERE = Path(__file__).resolve().parent
 NOW = datetime(2024, 2, 13, 7, 30, tzinfo=UTC)
@@ -77,10 +79,10 @@ def _alert(
     indicator: Indicator,
     *,
     asset: str,
-    reason: str,
+    reason: MatchReason,
     kind: FeedKind,
     severity: Severity,
-    rule: str,
+    rule: SeverityRule,
     feed: str,
     entry: str,
     title: str,
@@ -120,10 +122,10 @@ def alerts() -> dict[str, list[Alert]]:
     compromise = _alert(
         Indicator(IndicatorType.IPV4, "198.51.100.23"),
         asset="198.51.100.0/24",
-        reason="address-in-network",
+        reason=MatchReason.ADDRESS_IN_NETWORK,
         kind=FeedKind.COMPROMISE,
         severity=Severity.IMMINENT,
-        rule="compromise reported",
+        rule=SeverityRule.of(RuleKind.COMPROMISE_REPORTED),
         feed="feodo",
         entry="198.51.100.23:443",
         title="QakBot 198.51.100.23:443",
@@ -135,10 +137,10 @@ def alerts() -> dict[str, list[Alert]]:
     kev = _alert(
         Indicator(IndicatorType.CVE, "CVE-2023-4966"),
         asset="Citrix NetScaler ADC 13.1-49.13",
-        reason="kev-product",
+        reason=MatchReason.KEV_PRODUCT,
         kind=FeedKind.VULNERABILITY,
         severity=Severity.CRITICAL,
-        rule="known exploited vulnerability (KEV)",
+        rule=SeverityRule.of(RuleKind.KEV),
         feed="cisa-kev",
         entry="CVE-2023-4966",
         title="Citrix NetScaler ADC and NetScaler Gateway Buffer Overflow Vulnerability",
@@ -163,10 +165,10 @@ def alerts() -> dict[str, list[Alert]]:
     leak = _alert(
         Indicator(IndicatorType.NAME, "Centre Hospitalier de la Garonne"),
         asset="Centre hospitalier de la Garonne",
-        reason="name-mention",
+        reason=MatchReason.NAME_MENTION,
         kind=FeedKind.LEAK,
         severity=Severity.IMMINENT,
-        rule="leak reported",
+        rule=SeverityRule.of(RuleKind.LEAK_REPORTED),
         feed="leak-victims",
         entry="lockbit3:centre-hospitalier-de-la-garonne",
         title="Centre Hospitalier de la Garonne",
@@ -178,10 +180,10 @@ def alerts() -> dict[str, list[Alert]]:
     advisory = _alert(
         Indicator(IndicatorType.PRODUCT, "fortinet fortios"),
         asset="Fortinet FortiOS 7.2.4",
-        reason="product-mention",
+        reason=MatchReason.PRODUCT_MENTION,
         kind=FeedKind.ADVISORY,
         severity=Severity.HIGH,
-        rule="feed certfr-alertes severity",
+        rule=SeverityRule.feed_severity("certfr-alertes"),
         feed="certfr-alertes",
         entry="https://www.cert.ssi.gouv.fr/alerte/CERTFR-2024-ALE-004/",
         title="Vulnérabilité dans Fortinet FortiOS (CVE-2024-21762)",

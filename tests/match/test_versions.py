@@ -6,8 +6,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from alertd.domain.codes import Evidence
 from alertd.domain.values import VersionRange
-from alertd.match.versions import UNKNOWN, Version, affected, compare, in_range
+from alertd.match.versions import Version, affected, compare, in_range
 
 
 @pytest.mark.parametrize(
@@ -108,10 +109,11 @@ def test_affected_shows_the_version_or_says_it_is_unknown() -> None:
     assert affected("13.0-90.7", ranges) == "13.0-90.7"
     assert affected("13.1-49.13", ranges) is None  # outside every range: no match
     assert affected("14.1-4.42", ranges) is None
-    assert affected(None, ranges) == UNKNOWN == "version unknown"
-    assert affected("", ranges) == UNKNOWN
+    assert affected(None, ranges) == Evidence.VERSION_UNKNOWN
+    assert str(Evidence.VERSION_UNKNOWN) == "version unknown"  # the text stores hold
+    assert affected("", ranges) == Evidence.VERSION_UNKNOWN
     assert affected("14.1-4.42", ()) == "14.1-4.42"  # the source names no version: every version
-    assert affected(None, ()) == UNKNOWN
+    assert affected(None, ()) == Evidence.VERSION_UNKNOWN
 
 
 _versions = st.lists(

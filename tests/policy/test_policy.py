@@ -8,6 +8,7 @@ from types import MappingProxyType
 
 from builders import make_feed
 
+from alertd.domain.codes import MatchReason, RuleKind, SeverityRule
 from alertd.domain.establishments import Contact, Establishment, Registry
 from alertd.domain.feeds import FeedConfig
 from alertd.domain.routing import Inhibition, Selector, Subscription
@@ -38,7 +39,7 @@ FEEDS = {
 
 
 def finding(
-    est: str = "e1", feed_id: str = "c2", reason: str = "address-in-network", value: str = "1.2.3.4"
+    est: str = "e1", feed_id: str = "c2", reason: MatchReason = MatchReason.ADDRESS_IN_NETWORK, value: str = "1.2.3.4"
 ) -> Finding:
     return Finding(
         est,
@@ -76,21 +77,44 @@ def run(
 
 def test_severity_rules() -> None:
     assert classify(finding(), FEEDS["c2"])[0] is Severity.IMMINENT
-    assert classify(finding(feed_id="kev", reason="kev-product"), FEEDS["kev"])[0] is Severity.CRITICAL
-    assert classify(finding(feed_id="news", reason="product-mention"), FEEDS["news"]) == (
+    assert classify(finding(feed_id="kev", reason=MatchReason.KEV_PRODUCT), FEEDS["kev"])[0] is Severity.CRITICAL
+    assert classify(finding(feed_id="news", reason=MatchReason.PRODUCT_MENTION), FEEDS["news"]) == (
         Severity.HIGH,
-        "feed news severity",
+        SeverityRule.feed_severity("news"),
     )
     plain = make_feed("n", "rss", FeedKind.ADVISORY)
     assert classify(finding(feed_id="news"), plain)[0] is Severity.INFO
 
 
+def _classified(
+    kind: FeedKind, reason: MatchReason = MatchReason.ADDRESS_IN_NETWORK, cvss: str | None = None
+) -> tuple[Severity, SeverityRule]:
+    attrs = MappingProxyType({"cvss": cvss} if cvss is not None else {})
+    return classify(replace(finding(), kind=kind, reason=reason, attrs=attrs), feed("f", kind))
+
+
+def test_each_severity_rule_is_a_code_with_its_arguments() -> None:
+    assert _classified(FeedKind.COMPROMISE) == (Severity.IMMINENT, SeverityRule.of(RuleKind.COMPROMISE_REPORTED))
+    assert _classified(FeedKind.LEAK, MatchReason.NAME_MENTION) == (
+        Severity.IMMINENT,
+        SeverityRule.of(RuleKind.LEAK_REPORTED),
+    )
+    assert _classified(FeedKind.EXPOSURE) == (Severity.CRITICAL, SeverityRule.of(RuleKind.EXPOSED_SERVICE))
+    kev = _classified(FeedKind.VULNERABILITY, MatchReason.KEV_PRODUCT, cvss="9.8")
+    assert kev == (Severity.CRITICAL, SeverityRule.of(RuleKind.KEV))
+    cvss = _classified(FeedKind.VULNERABILITY, MatchReason.CVE_PRODUCT, cvss="9.85")
+    assert cvss == (Severity.HIGH, SeverityRule.cvss_at_least_7(9.85))  # the score as given; render rounds it
+    low = _classified(FeedKind.ADVISORY, MatchReason.PRODUCT_MENTION, cvss="6.9")
+    assert low == (Severity.INFO, SeverityRule.of(RuleKind.NO_HIGHER_RULE))
+    assert _classified(FeedKind.VULNERABILITY, MatchReason.CVE_PRODUCT, cvss="n/a")[1].kind is RuleKind.NO_HIGHER_RULE
+
+
 def test_routing_immediate_wins_and_digest_for_the_rest() -> None:
     assert run([finding()]) == [("e1", "imminent", True)]
-    assert run([finding(feed_id="kev", reason="kev-product")]) == [("e1", "kev-now", True)]
-    assert run([finding(feed_id="news", reason="product-mention")]) == [("e1", "ch-daily", False)]
+    assert run([finding(feed_id="kev", reason=MatchReason.KEV_PRODUCT)]) == [("e1", "kev-now", True)]
+    assert run([finding(feed_id="news", reason=MatchReason.PRODUCT_MENTION)]) == [("e1", "ch-daily", False)]
     # The clinic is in no subscription for high findings: nothing is queued for it.
-    assert run([finding(est="e2", feed_id="news", reason="product-mention")]) == []
+    assert run([finding(est="e2", feed_id="news", reason=MatchReason.PRODUCT_MENTION)]) == []
 
 
 def test_dedup_and_renotification() -> None:
@@ -104,7 +128,7 @@ def test_dedup_and_renotification() -> None:
 
 def test_recipients_by_contact_severity() -> None:
     high = decide(
-        [finding(feed_id="news", reason="product-mention")],
+        [finding(feed_id="news", reason=MatchReason.PRODUCT_MENTION)],
         registry=REGISTRY,
         feeds=FEEDS,
         subscriptions=SUBS,
@@ -160,7 +184,7 @@ def test_quiet_hours_hold_everything_but_imminent() -> None:
     sub = Subscription("night", Selector(everyone=True), Severity.INFO, quiet_hours=(time(20), time(7)))
     night = datetime(2026, 11, 28, 23, 0, tzinfo=UTC)
     alerts = decide(
-        [finding(), finding(feed_id="kev", reason="kev-product")],
+        [finding(), finding(feed_id="kev", reason=MatchReason.KEV_PRODUCT)],
         registry=REGISTRY,
         feeds=FEEDS,
         subscriptions=(sub,),

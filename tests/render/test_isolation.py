@@ -24,7 +24,7 @@ from alertd.domain.establishments import Contact, Establishment, Registry
 from alertd.domain.routing import Selector, Subscription
 from alertd.domain.values import FeedKind, Indicator, IndicatorType, Observation, Severity
 from alertd.outbox.store import Store
-from alertd.render.email import defang
+from alertd.render.defang import defang
 from alertd.service.engine import Engine
 
 BASE = load_config(ROOT / "config" / "alertd.yaml")

@@ -1,0 +1,166 @@
+"""The codes that cross stages: why the matcher matched, which rule set a severity, what a version fact means.
+
+Stages talk in codes; only render turns a code into words, in the reader's language (``alertd/render/locale``).
+The values of the string enums are the texts earlier versions stored and printed, so the store, the JSON
+attachments and ``alertd poll --dry-run`` keep their text.
+"""
+
+from __future__ import annotations
+
+import enum
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+
+class MatchReason(enum.StrEnum):
+    """Why the matcher tied an indicator to an establishment: which kind of registry item it hit."""
+
+    ADDRESS_IN_NETWORK = "address-in-network"  # an address in one of its networks
+    NETWORK_OVERLAP = "network-overlap"  # a reported network overlapping one of its networks
+    DOMAIN = "domain"  # a domain, URL or email address at or under one of its domains
+    ASN = "asn"  # its autonomous system
+    KEV_PRODUCT = "kev-product"  # a known-exploited vulnerability (KEV) of a product in its inventory
+    CVE_PRODUCT = "cve-product"  # a vulnerability of a product in its inventory (NVD, CSAF)
+    PRODUCT_MENTION = "product-mention"  # an advisory's text names a product in its inventory
+    NAME_MENTION = "name-mention"  # a text names the establishment or one of its aliases
+
+
+# Reasons whose asset is one of the establishment's networks or domains (shown defanged, like an indicator).
+NETWORK_REASONS = frozenset({MatchReason.ADDRESS_IN_NETWORK, MatchReason.NETWORK_OVERLAP, MatchReason.DOMAIN})
+# Reasons whose asset is a software item of the inventory (it carries a version fact).
+SOFTWARE_REASONS = frozenset({MatchReason.KEV_PRODUCT, MatchReason.CVE_PRODUCT, MatchReason.PRODUCT_MENTION})
+
+
+class Evidence(enum.StrEnum):
+    """What the version a software finding shows (``Finding.attrs["version"]``) rests on.
+
+    The value of ``VERSION_UNKNOWN`` is what the finding carries in place of a version: the text earlier
+    versions stored.
+    """
+
+    DECLARED_VERSION = "declared version"  # the inventory declares a version, and it is affected
+    VERSION_UNKNOWN = "version unknown"  # the inventory declares none: it matches, and the reader must check
+
+    @classmethod
+    def of(cls, version: str) -> Evidence:
+        """What a finding's version text means: a declared version, or the "version unknown" marker."""
+        return cls.VERSION_UNKNOWN if version == cls.VERSION_UNKNOWN.value else cls.DECLARED_VERSION
+
+
+class RuleKind(enum.StrEnum):
+    """The severity rules of contract §3, and ``UNKNOWN`` for a rule an earlier version stored as free text."""
+
+    FEED_SEVERITY = "feed-severity"  # the feed's configured severity overrides the others
+    COMPROMISE_REPORTED = "compromise-reported"
+    LEAK_REPORTED = "leak-reported"
+    EXPOSED_SERVICE = "exposed-service"
+    KEV = "kev"  # a known-exploited vulnerability
+    CVSS = "cvss"  # a CVSS score of 7 or more
+    NO_HIGHER_RULE = "no-higher-rule"
+    UNKNOWN = "unknown"
+
+
+@dataclass(frozen=True, slots=True)
+class SeverityRule:
+    """Which rule set an alert's severity, with its arguments: the feed for ``FEED_SEVERITY``, the score for
+    ``CVSS``, the stored text for ``UNKNOWN``. Build one with the class methods; render words it."""
+
+    kind: RuleKind
+    feed: str | None = None
+    cvss: float | None = None
+    text: str | None = None
+
+    def __post_init__(self) -> None:
+        wanted = {RuleKind.FEED_SEVERITY: "feed", RuleKind.CVSS: "cvss", RuleKind.UNKNOWN: "text"}.get(self.kind)
+        given = [name for name in ("feed", "cvss", "text") if getattr(self, name) is not None]
+        if given != ([wanted] if wanted else []):
+            raise ValueError(f"a {self.kind} rule takes {wanted or 'no argument'}, not {', '.join(given) or 'none'}")
+
+    @classmethod
+    def of(cls, kind: RuleKind) -> SeverityRule:
+        """A rule without arguments (all but ``FEED_SEVERITY``, ``CVSS`` and ``UNKNOWN``)."""
+        return cls(kind)
+
+    @classmethod
+    def feed_severity(cls, feed: str) -> SeverityRule:
+        """The feed ``feed`` sets the severity of all its findings."""
+        return cls(RuleKind.FEED_SEVERITY, feed=feed)
+
+    @classmethod
+    def cvss_at_least_7(cls, score: float) -> SeverityRule:
+        """A CVSS score of 7 or more."""
+        return cls(RuleKind.CVSS, cvss=score)
+
+    @classmethod
+    def unknown(cls, text: str) -> SeverityRule:
+        """A rule known only by its text (an earlier version's, or a test's): shown as it is."""
+        return cls(RuleKind.UNKNOWN, text=text)
+
+    def to_json(self) -> dict[str, Any]:
+        """The rule as a JSON object: ``{"kind": ...}`` and its argument, if it takes one."""
+        stored: dict[str, Any] = {"kind": self.kind.value}
+        for name in ("feed", "cvss", "text"):
+            value = getattr(self, name)
+            if value is not None:
+                stored[name] = value
+        return stored
+
+    @classmethod
+    def from_json(cls, stored: object) -> SeverityRule:
+        """A rule read back from :meth:`to_json`, or from the English sentence versions before codes stored."""
+        if isinstance(stored, str):
+            return _from_sentence(stored)
+        if not isinstance(stored, Mapping):
+            raise ValueError(f"not a stored severity rule: {stored!r}")
+        cvss = stored.get("cvss")
+        return cls(
+            RuleKind(stored["kind"]),
+            feed=stored.get("feed"),
+            cvss=float(cvss) if cvss is not None else None,
+            text=stored.get("text"),
+        )
+
+
+# How versions before codes stored each rule: English sentences, frozen here because old stores hold them.
+_SENTENCES: tuple[tuple[re.Pattern[str], RuleKind], ...] = (
+    (re.compile(r"^feed (\S+) severity$"), RuleKind.FEED_SEVERITY),
+    (re.compile(r"^compromise reported$"), RuleKind.COMPROMISE_REPORTED),
+    (re.compile(r"^leak reported$"), RuleKind.LEAK_REPORTED),
+    (re.compile(r"^exposed vulnerable service$"), RuleKind.EXPOSED_SERVICE),
+    (re.compile(r"^known exploited vulnerability \(KEV\)$"), RuleKind.KEV),
+    (re.compile(r"^CVSS (\S+) >= 7$"), RuleKind.CVSS),
+    (re.compile(r"^matched, no higher rule applies$"), RuleKind.NO_HIGHER_RULE),
+)
+
+
+def _from_sentence(text: str) -> SeverityRule:
+    for pattern, kind in _SENTENCES:
+        found = pattern.match(text)
+        if found is None:
+            continue
+        if kind is RuleKind.FEED_SEVERITY:
+            return SeverityRule.feed_severity(found.group(1))
+        if kind is RuleKind.CVSS:
+            try:
+                return SeverityRule.cvss_at_least_7(float(found.group(1)))
+            except ValueError:
+                break
+        return SeverityRule.of(kind)
+    return SeverityRule.unknown(text)
+
+
+class AlertKind(enum.StrEnum):
+    """What an alert is about, finer than the feed's kind: the subject line's summary says it in words."""
+
+    COMPROMISED_ADDRESS = "compromise:address"
+    COMPROMISED_DOMAIN = "compromise:domain"
+    MALICIOUS_URL = "compromise:url"
+    COMPROMISED_EMAIL = "compromise:email"
+    COMPROMISE = "compromise"
+    EXPOSURE = "exposure"
+    EXPLOITED_VULNERABILITY = "vulnerability:kev"
+    VULNERABILITY = "vulnerability"
+    ADVISORY = "advisory"
+    LEAK = "leak"

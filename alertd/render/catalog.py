@@ -1,0 +1,127 @@
+"""The words of the emails, in each bundled language: every code that reaches the reader, put into words.
+
+The words live in gettext catalogs, ``locale/LANG/LC_MESSAGES/alertd.po``, one message per code: ``msgctxt``
+says what kind of code (``reason``, ``rule``, ``label``...), ``msgid`` is the code (the value of an enum of
+:mod:`alertd.domain.codes` or :mod:`alertd.domain.values`, or a key of render's own), and ``msgstr`` keeps
+``str.format`` placeholders (``{asset}``, ``{i}``...) that the caller fills.
+
+Babel reads the ``.po`` files and compiles them in memory, once per language: the ``.po`` is the only copy, so
+there is no ``.mo`` to rebuild and keep in sync, and a few hundred messages take milliseconds to read.
+"""
+
+from __future__ import annotations
+
+import functools
+import io
+from pathlib import Path
+
+from babel.messages.catalog import Catalog
+from babel.messages.mofile import write_mo
+from babel.messages.pofile import read_po
+from babel.support import Translations
+
+from alertd.domain.codes import AlertKind, RuleKind, SeverityRule
+from alertd.domain.values import FeedKind, IndicatorType, Severity
+
+LOCALE = Path(__file__).resolve().parent / "locale"
+DOMAIN = "alertd"
+LANGUAGES = ("fr", "en")
+DEFAULT_LANGUAGE = "en"  # for an establishment whose language has no catalog
+
+
+def read_catalog(language: str) -> Catalog:
+    """The ``.po`` catalog of ``language`` as Babel reads it (every message, with its context and comments)."""
+    with (LOCALE / language / "LC_MESSAGES" / f"{DOMAIN}.po").open("rb") as po:
+        return read_po(po, locale=language, domain=DOMAIN)
+
+
+class Words:
+    """The messages of one language, looked up by context and code."""
+
+    def __init__(self, language: str, catalog: Catalog) -> None:
+        self.language = language
+        self._catalog = catalog
+        compiled = io.BytesIO()
+        write_mo(compiled, catalog)  # fuzzy and untranslated messages are left out, as msgfmt does
+        compiled.seek(0)
+        self.translations = Translations(compiled, domain=DOMAIN)
+
+    def has(self, context: str, code: str) -> bool:
+        """Whether the catalog has words for ``code`` in ``context`` (a message neither fuzzy nor empty)."""
+        message = self._catalog.get(code, context=context)
+        return message is not None and bool(message.string) and not message.fuzzy
+
+    def word(self, context: str, code: str) -> str:
+        """The words for ``code`` in ``context``; KeyError when the catalog has none."""
+        if not self.has(context, code):
+            raise KeyError(f"no {self.language} words for {context} {code!r}")
+        return str(self.translations.pgettext(context, code))
+
+    def severity(self, severity: Severity) -> str:
+        """The severity's label (``CRITIQUE``)."""
+        return self.word("severity", severity.label)
+
+    def feed_kind(self, kind: FeedKind) -> str:
+        """What a feed reports, in words (``vulnérabilité``)."""
+        return self.word("feed-kind", kind.value)
+
+    def indicator_type(self, kind: IndicatorType) -> str:
+        """An indicator's type, in words (``adresse IPv4``)."""
+        return self.word("indicator-type", kind.value)
+
+    def reason(self, code: str, *, asset: str, where: str) -> str:
+        """Why an indicator concerns the establishment (``code``, a :class:`MatchReason`), as a sentence naming
+        ``asset``, the item hit; ``where`` says in which kind of source a name was found. A reason without words
+        still names the asset.
+        """
+        template = self.word("reason", code) if self.has("reason", code) else self.word("reason", "other")
+        return template.format(asset=asset, where=where, reason=code)
+
+    def where(self, kind: FeedKind) -> str:
+        """The kind of source a name was found in (``l'avis de sécurité``)."""
+        return self.word("where", kind.value)
+
+    def summary(self, kind: AlertKind, *, indicator: str) -> str:
+        """The alert in a few words for the subject line, naming the (defanged) indicator."""
+        return self.word("summary", kind.value).format(i=indicator)
+
+    def action(self, step: str) -> str:
+        """One step of "what to do", with ``str.format`` placeholders left for the caller."""
+        return self.word("action", step)
+
+    def attr(self, key: str) -> str:
+        """The label of a detail a feed gives (``Finding.attrs``)."""
+        return self.word("attr", key)
+
+    def ransomware(self, value: str) -> str:
+        """KEV's ``knownRansomwareCampaignUse`` in words; a value the catalog does not know as it is."""
+        key = value.lower()
+        return self.word("ransomware", key) if self.has("ransomware", key) else value
+
+    def label(self, key: str) -> str:
+        """A row label of an alert's table (``why``, ``indicator:host``...)."""
+        return self.word("label", key)
+
+    def tlp(self, marking: str) -> str:
+        """What a TLP marking allows the recipients to do."""
+        return self.word("tlp", marking)
+
+    def rule(self, rule: SeverityRule) -> str:
+        """The rule that set an alert's severity, with its arguments; an unknown rule as it was stored."""
+        if rule.kind is RuleKind.UNKNOWN:
+            return rule.text or ""
+        cvss = f"{rule.cvss:.1f}" if rule.cvss is not None else ""
+        return self.word("rule", rule.kind.value).format(feed=rule.feed, cvss=cvss)
+
+
+@functools.cache
+def words(language: str) -> Words:
+    """The words of ``language``, or of :data:`DEFAULT_LANGUAGE` when alertd has no catalog for it."""
+    if language not in LANGUAGES:
+        language = DEFAULT_LANGUAGE
+    return Words(language, read_catalog(language))
+
+
+def rule_text(language: str, rule: SeverityRule) -> str:
+    """The severity rule in ``language`` (``alertd poll --dry-run`` prints it in English)."""
+    return words(language).rule(rule)

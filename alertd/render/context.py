@@ -1,0 +1,435 @@
+"""The template context: everything an email shows, as plain values, with the words of its language.
+
+Each alert's table is laid out for its kind (compromise, exposure, vulnerability, leak, advisory); codes become
+words through :mod:`~alertd.render.catalog`. Feed text is cut, cleaned of control characters and scrubbed of the
+email's raw indicators before it reaches a template.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime, time, timedelta
+from email.utils import parseaddr
+from typing import Any
+from urllib.parse import quote
+from zoneinfo import ZoneInfo
+
+from alertd.domain.codes import NETWORK_REASONS, SOFTWARE_REASONS, AlertKind, Evidence, MatchReason
+from alertd.domain.establishments import Establishment
+from alertd.domain.settings import TLP_LEVELS, Settings
+from alertd.domain.values import Alert, FeedKind, Finding, IndicatorType, Severity
+from alertd.render import catalog
+from alertd.render.attachments import ATTACHMENTS
+from alertd.render.catalog import Words
+from alertd.render.defang import Scrubber, defang, defang_indicator, scrub, scrubber
+from alertd.render.headers import CONTROL, clean_header
+
+TLP_ORDER = TLP_LEVELS  # the markings config accepts, least restrictive first
+_ADDRESS_TYPES = frozenset({IndicatorType.IPV4, IndicatorType.IPV6, IndicatorType.CIDR})
+_COMPROMISED: Mapping[IndicatorType, AlertKind] = {
+    IndicatorType.IPV4: AlertKind.COMPROMISED_ADDRESS,
+    IndicatorType.IPV6: AlertKind.COMPROMISED_ADDRESS,
+    IndicatorType.CIDR: AlertKind.COMPROMISED_ADDRESS,
+    IndicatorType.DOMAIN: AlertKind.COMPROMISED_DOMAIN,
+    IndicatorType.URL: AlertKind.MALICIOUS_URL,
+    IndicatorType.EMAIL: AlertKind.COMPROMISED_EMAIL,
+}
+_BY_FEED_KIND: Mapping[FeedKind, AlertKind] = {
+    FeedKind.COMPROMISE: AlertKind.COMPROMISE,
+    FeedKind.EXPOSURE: AlertKind.EXPOSURE,
+    FeedKind.VULNERABILITY: AlertKind.VULNERABILITY,
+    FeedKind.ADVISORY: AlertKind.ADVISORY,
+    FeedKind.LEAK: AlertKind.LEAK,
+}
+_SEVERITY_COLORS = {
+    Severity.IMMINENT: "#b00020",
+    Severity.CRITICAL: "#c2410c",
+    Severity.HIGH: "#a16207",
+    Severity.INFO: "#4b5563",
+}
+# What to do, by feed kind: the catalog's "action" messages KIND.STEP, in this order. In them {i} is the defanged
+# indicator, {asset} the item hit, {contact} the CERT's address, {port} the catalog's "port" words or nothing.
+ACTION_STEPS: Mapping[FeedKind, tuple[str, ...]] = {
+    FeedKind.COMPROMISE: ("isolate", "search-logs", "contact"),
+    FeedKind.VULNERABILITY: ("patch", "check-compromise"),
+    FeedKind.LEAK: ("check-theft", "respond", "contact"),
+    FeedKind.ADVISORY: ("read", "patch"),
+    FeedKind.EXPOSURE: ("close", "check-compromise"),
+}
+# Details a feed gives (``Finding.attrs``) worth showing, in this order; the catalog's "attr" messages label them.
+# Keys absent here (KEV ``notes``, ``vendor``, ``product``...) are either shown otherwise or not meant for the reader.
+SHOWN_ATTRS = (
+    "malware",
+    "port",
+    "first_seen",
+    "group",
+    "website",
+    "cves",
+    "cvss",
+    "ransomware",
+    "date_added",
+    "cwes",
+    "cwe",
+    "due_date",
+    "required_action",
+)
+# Which rows an alert's table shows, in order, by the finding's kind: "attr:KEY" is a detail from the feed,
+# "*" the details not placed elsewhere. What each kind's reader needs first comes first: the host and why for a
+# compromise, the product and version for a vulnerability, the group and date for a leak, the advisory itself.
+_LAYOUT: Mapping[FeedKind, tuple[str, ...]] = {
+    FeedKind.COMPROMISE: (
+        "indicator", "why", "attr:malware", "attr:port", "title", "feed", "link", "published", "attr:first_seen",
+        "first_seen", "last_seen", "*", "rule",
+    ),
+    FeedKind.EXPOSURE: (
+        "indicator", "why", "attr:port", "title", "feed", "link", "published", "attr:first_seen",
+        "first_seen", "last_seen", "*", "rule",
+    ),
+    FeedKind.VULNERABILITY: (
+        "indicator", "title", "product", "version", "why", "attr:ransomware", "attr:date_added", "attr:cvss",
+        "*", "feed", "link", "references", "published", "first_seen", "last_seen", "rule",
+    ),
+    FeedKind.LEAK: (
+        "indicator", "attr:group", "published", "title", "attr:website", "why", "feed", "link", "*",
+        "first_seen", "last_seen", "rule",
+    ),
+    FeedKind.ADVISORY: (
+        "title", "link", "published", "indicator", "product", "version", "attr:cves", "attr:cvss", "why", "feed",
+        "*", "references", "first_seen", "last_seen", "rule",
+    ),
+}  # fmt: skip
+# A vulnerability's KEV due date and required action are told in "what to do", not twice.
+_TOLD_IN_ACTIONS: Mapping[FeedKind, frozenset[str]] = {
+    FeedKind.VULNERABILITY: frozenset({"due_date", "required_action"}),
+}
+_CVE_ID = re.compile(r"^CVE-\d{4}-\d{4,}$")
+_NVD = "https://nvd.nist.gov/vuln/detail/{cve}"
+_WEB_LINK = re.compile(r"https?://[^\s;,<>\"'|]+", re.IGNORECASE)
+_MAX_REFERENCES = 5
+_URL_SAFE = ":/?#[]@!$&()*+,;=%-._~"  # RFC 3986 reserved and unreserved characters, and "%"
+_TLP_COLORS = {
+    "clear": ("#ffffff", "#000000"),
+    "green": ("#33ff00", "#000000"),
+    "amber": ("#ffc000", "#000000"),
+    "amber+strict": ("#ffc000", "#000000"),
+    "red": ("#ff2b2b", "#000000"),
+}
+_DATE_FORMAT = "%Y-%m-%d %H:%M %Z"
+_TITLE_LIMIT = 300
+_ATTR_LIMIT = 500
+
+
+def strictest_tlp(markings: Sequence[str]) -> str:
+    """The strictest of some TLP markings; an unknown marking counts as ``red`` (fail closed)."""
+    ranks = [_tlp_rank(m) for m in markings]
+    return TLP_ORDER[max(ranks, default=TLP_ORDER.index("amber"))]
+
+
+def _tlp_rank(marking: str) -> int:
+    name = marking.strip().lower().removeprefix("tlp:")
+    name = {"white": "clear", "amber-strict": "amber+strict"}.get(name, name)
+    return TLP_ORDER.index(name) if name in TLP_ORDER else len(TLP_ORDER) - 1
+
+
+def sort_alerts(alerts: Sequence[Alert]) -> list[Alert]:
+    """Most severe first, then by indicator; the rest of the key only makes the order total."""
+    return sorted(
+        alerts,
+        key=lambda a: (
+            -a.severity,
+            a.finding.indicator,
+            a.finding.feed,
+            a.finding.reason,
+            a.finding.asset,
+            a.finding.entry,
+        ),
+    )
+
+
+def resolved_context(est: Establishment, resolved: Sequence[Finding]) -> list[dict[str, str]]:
+    """The "no longer listed" section: each finding defanged, with its asset and feed."""
+    foreign = sorted({f.establishment for f in resolved if f.establishment != est.id})
+    if foreign:
+        raise ValueError(f"findings of establishment(s) {', '.join(foreign)} given to render {est.id!r}'s email")
+    return [
+        {
+            "indicator": defang_indicator(f.indicator),
+            "asset": defang(f.asset),
+            "feed": f.feed,
+            "title": clean_header(f.title, 160),
+        }
+        for f in sorted(resolved, key=lambda f: (f.feed, f.indicator.value))
+    ]
+
+
+def _check(est: Establishment, alerts: Sequence[Alert]) -> None:
+    if not alerts:
+        raise ValueError(f"no alert to render for establishment {est.id!r}")
+    foreign = sorted({a.finding.establishment for a in alerts if a.finding.establishment != est.id})
+    if foreign:
+        # An email never carries another establishment's data (contract §4).
+        raise ValueError(f"alerts for establishment(s) {', '.join(foreign)} given to render {est.id!r}'s email")
+
+
+def _when(moment: datetime | None, tz: ZoneInfo) -> str | None:
+    if moment is None:
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(tz).strftime(_DATE_FORMAT)
+
+
+def _sender(settings: Settings) -> tuple[str, str]:
+    name, address = parseaddr(settings.sender_from)
+    organisation = settings.organisation or name or address
+    return clean_header(organisation), address
+
+
+def alert_kind(finding: Finding) -> AlertKind:
+    """What an alert is about, for its summary: the feed's kind, told apart by indicator type or KEV."""
+    if finding.kind is FeedKind.COMPROMISE:
+        return _COMPROMISED.get(finding.indicator.type, AlertKind.COMPROMISE)
+    if finding.kind is FeedKind.VULNERABILITY and finding.reason is MatchReason.KEV_PRODUCT:
+        return AlertKind.EXPLOITED_VULNERABILITY
+    return _BY_FEED_KIND[finding.kind]
+
+
+def _actions(words: Words, alert: Alert, shown: str, asset: str, attrs: Mapping[str, str], contact: str) -> list[str]:
+    f = alert.finding
+    port = words.action("port").format(port=attrs["port"]) if attrs.get("port") else ""
+    steps = [
+        words.action(f"{f.kind.value}.{step}").format(i=shown, asset=asset, contact=contact, port=port)
+        for step in ACTION_STEPS[f.kind]
+    ]
+    if f.kind is FeedKind.VULNERABILITY:
+        if f.reason is MatchReason.KEV_PRODUCT or attrs.get("due_date"):
+            steps.insert(0, words.action("kev.first"))
+        if attrs.get("due_date"):
+            steps.append(words.action("kev.due-date").format(due_date=attrs["due_date"]))
+        if attrs.get("required_action"):
+            steps.append(words.action("kev.required-action").format(required_action=attrs["required_action"]))
+    return steps
+
+
+def _link(raw: str, patterns: Scrubber) -> tuple[str, str | None]:
+    """A link as shown (reported indicators defanged in it) and its target if it may be clickable, else None."""
+    raw = CONTROL.sub("", "".join(raw.split()))[:2000]  # no whitespace or line break survives in a URL
+    text = scrub(raw, patterns)
+    # Only a plain web page is made clickable, and never one that carries a reported indicator. Quotes and angle
+    # brackets are percent-encoded: the CSS inliner writes attributes back escaping only "&" and '"'.
+    href = quote(raw, safe=_URL_SAFE) if text == raw and raw.lower().startswith(("https://", "http://")) else None
+    return text, href
+
+
+def _references(f: Finding, cve: str | None) -> list[str]:
+    """Where to read more about a vulnerability: NVD's page for its CVE, then the vendor pages KEV's notes give."""
+    found = [_NVD.format(cve=cve)] if cve else []
+    for url in _WEB_LINK.findall(str(f.attrs.get("notes", ""))):
+        found.append(url.rstrip(".)]"))
+    unique = [u for u in dict.fromkeys(found) if u != f.link]
+    return unique[:_MAX_REFERENCES]
+
+
+def _product(asset: str, version: str | None) -> str:
+    """The software item hit, without the version the matcher appended to it (it gets its own row)."""
+    if version and asset.endswith(" " + version):
+        return asset[: -len(version) - 1]
+    return asset
+
+
+def _row(key: str, label: str, value: str, *, note: str | None = None, href: str | None = None) -> dict[str, Any]:
+    return {"key": key, "label": label, "value": value, "note": note, "href": href, "code": key == "indicator"}
+
+
+def _own_label(words: Words, key: str, kind: str) -> str:
+    """The label ``key:kind`` where the catalog gives a kind its own (a leak's "Posted on"), else ``key``'s."""
+    return words.label(f"{key}:{kind}") if words.has("label", f"{key}:{kind}") else words.label(key)
+
+
+def _rows(words: Words, f: Finding, item: Mapping[str, Any], attrs: Mapping[str, str]) -> list[dict[str, Any]]:
+    """The alert's table: label, value, optional note and link target, in the order its kind calls for."""
+    label = words.label
+    kind = f.kind.value
+    if f.kind in (FeedKind.COMPROMISE, FeedKind.EXPOSURE):
+        hosts = _ADDRESS_TYPES | {IndicatorType.DOMAIN, IndicatorType.URL}
+        indicator_label = label("indicator:host") if f.indicator.type in hosts else label("indicator")
+    elif f.kind is FeedKind.VULNERABILITY:
+        is_cve = f.indicator.type is IndicatorType.CVE
+        indicator_label = label("indicator:vulnerability") if is_cve else label("indicator")
+    else:
+        indicator_label = label(f"indicator:{kind}")
+    told = _TOLD_IN_ACTIONS.get(f.kind, frozenset())
+    layout = _LAYOUT[f.kind]
+    placed = {key.removeprefix("attr:") for key in layout if key.startswith("attr:")}
+
+    def attr_row(key: str) -> dict[str, Any] | None:
+        if key not in attrs or key in told:
+            return None
+        value = attrs[key]
+        if key == "ransomware":
+            value = words.ransomware(value)
+        return _row(f"attr:{key}", words.attr(key), value)
+
+    rows: list[dict[str, Any] | None] = []
+    for key in layout:
+        if key.startswith("attr:"):
+            rows.append(attr_row(key.removeprefix("attr:")))
+        elif key == "*":
+            rows.extend(attr_row(k) for k in SHOWN_ATTRS if k not in placed)
+        elif key == "indicator":
+            rows.append(_row(key, indicator_label, item["indicator"], note=item["indicator_type_label"]))
+        elif key == "why":
+            rows.append(_row(key, label("why"), item["reason_text"]))
+        elif key == "title":
+            rows.append(_row(key, _own_label(words, "title", kind), item["title"]))
+        elif key == "feed":
+            rows.append(_row(key, label("feed"), item["feed"]))
+        elif key == "link" and item["link"]:
+            rows.append(_row(key, label("link"), item["link"], href=item["link_href"]))
+        elif key == "references":
+            rows.extend(_row(key, label("reference"), text, href=href) for text, href in item["references"])
+        elif key == "published" and item["published"] and item["published"] != attrs.get("date_added"):
+            rows.append(_row(key, _own_label(words, "published", kind), item["published"]))
+        elif key == "product" and item["product"]:
+            rows.append(_row(key, label("product"), item["product"]))
+        elif key == "version" and item["version"]:
+            rows.append(_row(key, label("version"), item["version"]))
+        elif key in ("first_seen", "last_seen", "rule"):
+            rows.append(_row(key, label(key), item[key]))
+    return [r for r in rows if r is not None]
+
+
+def _alert_context(words: Words, alert: Alert, tz: ZoneInfo, contact: str, patterns: Scrubber) -> dict[str, Any]:
+    f = alert.finding
+    shown = defang_indicator(f.indicator)
+    asset = clean_header(f.asset, _TITLE_LIMIT)
+    if f.reason in NETWORK_REASONS:
+        asset = defang(asset)
+    reason_text = words.reason(clean_header(f.reason, 60), asset=asset, where=words.where(f.kind))
+    known = {*SHOWN_ATTRS, "version"}
+    # A detail that is a host, an address or a URL (a leak post's "website") is as clickable as an indicator.
+    attrs = {
+        key: scrub(defang(clean_header(str(value), _ATTR_LIMIT)), patterns)
+        for key, value in f.attrs.items()
+        if key in known and str(value).strip()
+    }
+    link_text, link_href = _link(f.link, patterns) if f.link else (None, None)
+    cve = f.indicator.value.upper() if f.indicator.type is IndicatorType.CVE else None
+    if cve is not None and not _CVE_ID.match(cve):
+        cve = None
+    version = attrs.get("version")
+    product = _product(asset, version) if f.kind in (FeedKind.VULNERABILITY, FeedKind.ADVISORY) else None
+    if product is not None and f.reason not in SOFTWARE_REASONS:
+        product = None  # the asset is a network or a name, not a software item
+    if version is not None and Evidence.of(version) is Evidence.VERSION_UNKNOWN:
+        version = words.label("version_unknown")
+    if product is None:
+        version = None
+    told = _TOLD_IN_ACTIONS.get(f.kind, frozenset())
+    item: dict[str, Any] = {
+        "severity": alert.severity.label,
+        "severity_label": words.severity(alert.severity),
+        "severity_color": _SEVERITY_COLORS[alert.severity],
+        "kind": f.kind.value,
+        "kind_label": words.feed_kind(f.kind),
+        "kev": f.kind is FeedKind.VULNERABILITY and (f.reason is MatchReason.KEV_PRODUCT or "due_date" in attrs),
+        "indicator": shown,
+        "indicator_type": f.indicator.type.value,
+        "indicator_type_label": words.indicator_type(f.indicator.type),
+        "asset": asset,
+        "product": product,
+        "version": version,
+        "cve": cve,
+        "reason": f.reason,
+        "reason_text": reason_text,
+        "feed": f.feed,
+        "entry": scrub(clean_header(f.entry, _TITLE_LIMIT), patterns),
+        "title": scrub(clean_header(f.title, _TITLE_LIMIT), patterns),
+        "link": link_text,
+        "link_href": link_href,
+        "references": [_link(url, patterns) for url in _references(f, cve)] if product or cve else [],
+        "published": _day(f.published) or _when(f.published, tz),
+        "first_seen": _when(alert.first_seen, tz),
+        "last_seen": _when(alert.last_seen, tz),
+        "first_seen_iso": _iso(alert.first_seen),
+        "last_seen_iso": _iso(alert.last_seen),
+        "rule": words.rule(alert.rule),
+        "details": {key: value for key, value in attrs.items() if key != "version"},
+        "attrs": [(words.attr(key), attrs[key]) for key in SHOWN_ATTRS if key in attrs and key not in told],
+        "actions": _actions(words, alert, shown, asset, attrs, contact),
+        "summary": words.summary(alert_kind(f), indicator=shown),
+        "follow_up": alert.follow_up,
+        "tlp": strictest_tlp([alert.tlp]),
+        "key": f.key,
+    }
+    item["rows"] = _rows(words, f, item, attrs)
+    return item
+
+
+def _day(moment: datetime | None) -> str | None:
+    """A feed's date without a time (KEV's dateAdded...) comes as midnight UTC: shown as that day, not 01:00 CET."""
+    if moment is None or moment.utcoffset() not in (None, timedelta(0)) or moment.time() != time(0, 0):
+        return None
+    return moment.strftime("%Y-%m-%d")
+
+
+def _iso(moment: datetime) -> str:
+    return (moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)).isoformat(timespec="seconds")
+
+
+def email_context(
+    est: Establishment,
+    alerts: Sequence[Alert],
+    settings: Settings,
+    now: datetime,
+    *,
+    in_reply_to: str | None = None,
+) -> dict[str, Any]:
+    """Everything the templates show, as plain values; raises ValueError on no alert or a foreign alert.
+
+    ``in_reply_to`` (the Message-ID of an earlier email about these findings) makes the email a reminder.
+    """
+    _check(est, alerts)
+    words = catalog.words(est.language)
+    tz = settings.timezone
+    ordered = sort_alerts(alerts)
+    organisation, sender = _sender(settings)
+    reply_to = parseaddr(settings.reply_to)[1] if settings.reply_to else None
+    contact = reply_to or sender
+    patterns = scrubber(ordered)
+    tlp = strictest_tlp([a.tlp for a in ordered])
+    top = ordered[0].severity
+    tlp_color, tlp_background = _TLP_COLORS[tlp]
+    items = [_alert_context(words, a, tz, contact, patterns) for a in ordered]
+    return {
+        "lang": words.language,
+        "resolved": [],  # render_email fills it: the findings no longer listed
+        "establishment": {
+            "id": est.id,
+            "name": clean_header(est.name),
+            "kind": est.kind,
+            "region": est.region,
+        },
+        "alerts": items,
+        "count": len(ordered),
+        "kinds": sorted({a["kind"] for a in items}),
+        "reminder": bool(in_reply_to),
+        "label_width": max(len(row["label"]) for a in items for row in a["rows"]),
+        "severity": top.label,
+        "severity_label": words.severity(top),
+        "severity_color": _SEVERITY_COLORS[top],
+        "tlp": tlp,
+        "tlp_label": f"TLP:{tlp.upper()}",
+        "tlp_text": words.tlp(tlp),
+        "tlp_color": tlp_color,
+        "tlp_background": tlp_background,
+        "generated": _when(now, tz),
+        "generated_iso": _iso(now),
+        "timezone": str(tz),
+        "organisation": organisation,
+        "sender": sender,
+        "reply_to": reply_to,
+        "contact": contact,
+        "attachments": list(ATTACHMENTS),
+    }

@@ -1,0 +1,134 @@
+"""Defanging: indicators shown so that no mail client makes them clickable (``hxxp``, ``[.]``, ``[@]``, ``[:]``).
+
+Feed text (titles, details) may repeat the raw indicators of the email: a scrubber built from the alerts replaces
+them by their defanged form wherever they appear.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ipaddress
+import re
+from collections.abc import Sequence
+from urllib.parse import urlsplit
+
+from alertd.domain.grammar import DISPLAYED_EMAIL as _EMAIL
+from alertd.domain.grammar import DISPLAYED_HOST as _DOMAIN
+from alertd.domain.values import Alert, Indicator, IndicatorType
+
+_SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*)://")
+_FANGED_SCHEMES = {"http": "hxxp", "https": "hxxps", "ftp": "fxp", "ftps": "fxps"}
+# A URL written without its scheme: a host name or IPv4 address followed by a port, path, query or fragment.
+_SCHEMELESS_URL = re.compile(r"^(?:[\w-]+\.)+[\w-]+(?::\d+)?[/?#]")
+_DOT = re.compile(r"(?<!\[)\.(?!\])")  # lookarounds keep defang idempotent: "[.]" stays "[.]"
+_AT = re.compile(r"(?<!\[)@(?!\])")
+_COLON = re.compile(r"(?<!\[):(?!\])")
+_BRACKETED_V6 = re.compile(r"\[([0-9A-Fa-f:.]*:[0-9A-Fa-f:.]*)\]")
+_HOST_PORT = re.compile(r"^(?P<host>[^\s:/\[\]]+|\[[0-9A-Fa-f:.]+\]):(?P<port>\d{1,5})$")
+
+
+def _dots(text: str) -> str:
+    return _DOT.sub("[.]", text)
+
+
+def _defang_ipv6(text: str) -> str:
+    return _dots(_COLON.sub("[:]", text))
+
+
+def _defang_email(text: str) -> str:
+    return _dots(_AT.sub("[@]", text))
+
+
+def _defang_url(text: str) -> str:
+    found = _SCHEME.match(text)
+    prefix, rest = "", text
+    if found:
+        scheme = found.group(1)
+        prefix = _FANGED_SCHEMES.get(scheme.lower(), scheme) + "://"
+        rest = text[found.end() :]
+    # An IPv6 literal host ("[2001:db8::1]") loses its colons before the dots are bracketed.
+    rest = _BRACKETED_V6.sub(lambda m: "[" + _COLON.sub("[:]", m.group(1)) + "]", rest, count=1)
+    return prefix + _dots(_AT.sub("[@]", rest))
+
+
+def _defang_address(text: str) -> str:
+    return _defang_ipv6(text) if ":" in text else _dots(text)
+
+
+def defang(value: str) -> str:
+    """Make a URL, host, domain, IP or email address unclickable (``hxxp``, ``[.]``, ``[@]``, ``[:]``).
+
+    Anything else — CVE ids, hashes, product and organisation names — is returned unchanged.
+    """
+    text = value.strip()
+    if _SCHEME.match(text) or _SCHEMELESS_URL.match(text):
+        return _defang_url(value)
+    try:
+        ipaddress.ip_network(text, strict=False)
+    except ValueError:
+        pass
+    else:
+        return _defang_address(value)
+    if _EMAIL.match(text):
+        return _defang_email(value)
+    if _DOMAIN.match(text):
+        return _dots(value)
+    found = _HOST_PORT.match(text)
+    if found:
+        host = found.group("host")
+        inner = host.strip("[]")
+        if host.startswith("["):
+            return "[" + _defang_ipv6(inner) + "]:" + found.group("port")
+        if defang(host) != host:
+            return defang(host) + ":" + found.group("port")
+    return value
+
+
+def defang_indicator(ind: Indicator) -> str:
+    """An indicator defanged by its type; CVEs, hashes, products, names and ASNs stay as they are."""
+    match ind.type:
+        case IndicatorType.URL:
+            return _defang_url(ind.value)
+        case IndicatorType.DOMAIN:
+            return _dots(ind.value)
+        case IndicatorType.IPV4:
+            return _dots(ind.value)
+        case IndicatorType.IPV6:
+            return _defang_ipv6(ind.value)
+        case IndicatorType.CIDR:
+            return _defang_address(ind.value)
+        case IndicatorType.EMAIL:
+            return _defang_email(ind.value)
+        case _:
+            return ind.value
+
+
+Scrubber = Sequence[tuple[re.Pattern[str], str]]  # (a raw indicator, case-insensitive; its defanged form)
+
+
+def scrubber(alerts: Sequence[Alert]) -> Scrubber:
+    """Patterns replacing every raw indicator of the email by its defanged form inside feed text."""
+    pairs = {}
+    for alert in alerts:
+        ind = alert.finding.indicator
+        shown = defang_indicator(ind)
+        if ind.value and shown != ind.value:
+            pairs[ind.value] = shown
+        # The host of a URL and the domain of an address are as clickable as the whole value.
+        host = None
+        if ind.type is IndicatorType.URL:
+            with contextlib.suppress(ValueError):
+                host = urlsplit(ind.value if "://" in ind.value else "//" + ind.value).hostname
+        elif ind.type is IndicatorType.EMAIL:
+            host = ind.value.rpartition("@")[2]
+        if host and defang(host) != host:
+            pairs.setdefault(host, defang(host))
+    # Longest first, so a URL is replaced whole before the host inside it is.
+    return [(re.compile(re.escape(raw), re.IGNORECASE), pairs[raw]) for raw in sorted(pairs, key=lambda r: -len(r))]
+
+
+def scrub(text: str, patterns: Scrubber) -> str:
+    """``text`` (a title, a detail from a feed) with the email's indicators in it defanged."""
+    for pattern, shown in patterns:
+        text = pattern.sub(shown.replace("\\", "\\\\"), text)
+    return text

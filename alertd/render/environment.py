@@ -1,0 +1,98 @@
+"""The Jinja2 environment: the operator's templates over the bundled ones, and the CSS inliner for the HTML part.
+
+The bundled templates are one set per language (``fr/``, ``en/``): their prose is written out in each, so that
+an operator overrides one language's wording by copying one file. The catalogs of :mod:`~alertd.render.catalog`
+are there too, through Jinja2's i18n extension, in the language of the email being rendered:
+``{{ pgettext("feed-kind", "leak") }}`` or ``{% trans %}...{% endtrans %}``.
+
+The only I/O of rendering is the template loader reading files; the inliner never fetches a stylesheet.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import css_inline
+import jinja2
+from babel.support import Translations
+from jinja2.runtime import Context
+
+from alertd.render import catalog
+from alertd.render.defang import defang
+
+
+def _bundled_templates() -> Path:
+    """The templates shipped with alertd: inside the installed package, or the checkout's ``templates/``."""
+    package = Path(__file__).resolve().parents[1]
+    installed = package / "templates"
+    return installed if installed.is_dir() else package.parent / "templates"
+
+
+BUNDLED_TEMPLATES = _bundled_templates()
+
+
+def make_environment(templates_dir: Path | None) -> jinja2.Environment:
+    """A Jinja2 environment over the operator's templates folder (if any), then the bundled templates.
+
+    A file in ``templates_dir`` overrides the bundled file of the same name (``fr/subject.txt.j2``...). HTML
+    templates (``*.html.j2``) are autoescaped, text templates are not; an undefined variable is an error.
+    """
+    search = [str(templates_dir)] if templates_dir is not None else []
+    search.append(str(BUNDLED_TEMPLATES))
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(search),
+        autoescape=jinja2.select_autoescape(["html", "html.j2"]),
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+        extensions=["jinja2.ext.i18n"],
+    )
+    env.filters["defang"] = defang
+    # Old-style callables: the words come back as plain text (autoescaped in HTML like any value), and no "%" in
+    # them is taken for a placeholder.
+    env.install_gettext_callables(  # type: ignore[attr-defined]
+        gettext=_gettext, ngettext=_ngettext, newstyle=False, pgettext=_pgettext, npgettext=_npgettext
+    )
+    return env
+
+
+def _translations(context: Context) -> Translations:
+    """The catalog of the email being rendered: its context's ``lang``."""
+    return catalog.words(str(context.get("lang", catalog.DEFAULT_LANGUAGE))).translations
+
+
+@jinja2.pass_context
+def _gettext(context: Context, message: str) -> str:
+    return str(_translations(context).gettext(message))
+
+
+@jinja2.pass_context
+def _ngettext(context: Context, singular: str, plural: str, n: int) -> str:
+    return str(_translations(context).ngettext(singular, plural, n))
+
+
+@jinja2.pass_context
+def _pgettext(context: Context, msgctxt: str, message: str) -> str:
+    return str(_translations(context).pgettext(msgctxt, message))
+
+
+@jinja2.pass_context
+def _npgettext(context: Context, msgctxt: str, singular: str, plural: str, n: int) -> str:
+    return str(_translations(context).npgettext(msgctxt, singular, plural, n))
+
+
+_INLINER = css_inline.CSSInliner(
+    inline_style_tags=True,
+    keep_style_tags=False,  # many mail clients drop <style>; everything is moved into style attributes
+    keep_link_tags=False,
+    load_remote_stylesheets=False,  # rendering stays pure: never fetch anything
+)
+
+
+def inline_css(html: str) -> str:
+    """Move the rules of ``<style>`` blocks into ``style`` attributes, and drop the blocks (and any ``<link>``)."""
+    try:
+        return _INLINER.inline(html)
+    except (css_inline.InlineError, ValueError) as exc:
+        raise ValueError(f"cannot inline the CSS of the HTML template: {exc}") from exc
