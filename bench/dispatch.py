@@ -42,7 +42,8 @@ from alertd.outbox.store import Store
 from alertd.outbox.transports import SMTP_POOL_SIZE, SmtpTransport, make_transport
 from alertd.render.email import make_environment, render_email
 from alertd.service import logs
-from alertd.service.engine import Engine, make_message_id
+from alertd.service.dispatch import make_message_id
+from alertd.service.engine import Engine
 
 HOST = "127.0.0.1"
 SENDER = "alertes@cert-bench.example"

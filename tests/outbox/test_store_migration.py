@@ -11,8 +11,10 @@ from pathlib import Path
 
 from builders import IPV4, make_alert
 
+from alertd.domain.delivery import DeliveryState
 from alertd.domain.values import Product, VersionRange
-from alertd.outbox.store import SCHEMA_VERSION, Store, observation_from_json
+from alertd.outbox.codecs import observation_from_json
+from alertd.outbox.store import SCHEMA_VERSION, Store
 
 DUMP = Path(__file__).with_name("store_v1.sql")
 NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
@@ -52,17 +54,17 @@ def test_a_version_1_database_reads_as_it_was_written(tmp_path: Path) -> None:
     (digest,) = store.queued_alerts(subscriptions=["hospitals-daily"])[CHU]
     assert digest.alert.finding.indicator.value == "147.210.9.9" and not digest.alert.immediate
     assert [(d.id, d.state, d.attempts) for d in store.deliveries()] == [
-        (1, "sent", 1),
-        (2, "failed", 1),
-        (3, "pending", 1),
+        (1, DeliveryState.SENT, 1),
+        (2, DeliveryState.FAILED, 1),
+        (3, DeliveryState.PENDING, 1),
     ]
     assert [d.id for d in store.due_deliveries(NOW)] == [3]
-    assert store.outbox_counts() == {"sent": 1, "failed": 1, "pending": 1}
+    assert store.outbox_counts() == {DeliveryState.SENT: 1, DeliveryState.FAILED: 1, DeliveryState.PENDING: 1}
     history = store.history(CHU)
     assert [(h["indicator"], h["state"]) for h in history] == [
-        ("vpn.chu-bordeaux.example", "pending"),
-        ("147.210.1.5", "sent"),
-        ("CVE-2023-4966", "sent"),
+        ("vpn.chu-bordeaux.example", DeliveryState.PENDING),
+        ("147.210.1.5", DeliveryState.SENT),
+        ("CVE-2023-4966", DeliveryState.SENT),
     ]
     assert store.feed_state("nvd").validators.etag == '"v7"'
     assert store.feed_state("certfr").consecutive_failures == 1
@@ -95,7 +97,7 @@ def test_a_version_1_database_keeps_working(tmp_path: Path) -> None:
     assert queued.thread == "<alertd.330781196.0123456789abcdef@cert-sante.example>"  # follow-ups keep the thread
     store.mark_sending(delivery)
     store.mark_sent(delivery, NOW + timedelta(seconds=1))
-    assert store.outbox_counts() == {"sent": 2, "pending": 2}
+    assert store.outbox_counts() == {DeliveryState.SENT: 2, DeliveryState.PENDING: 2}
     store.close()
     again = Store(store.path)  # opening twice migrates nothing twice
     assert again.meta("schema_version") == str(SCHEMA_VERSION)
