@@ -155,6 +155,18 @@ class Delivery:
     sent_at: datetime | None
 
 
+@dataclass(frozen=True, slots=True)
+class HistoryEntry:
+    """One alert that went into an email: what an establishment was told, when, by which delivery."""
+
+    alert: Alert
+    delivery: int
+    state: DeliveryState
+    message_id: str
+    recipients: tuple[str, ...]
+    when: datetime  # when it was sent, or queued if it is not sent yet
+
+
 _DELIVERY_COLUMNS = (
     "id, message_id, establishment, sender, recipients, subject, state, attempts, next_attempt, last_error, "
     "created, sent_at"
@@ -620,39 +632,28 @@ class Store:
         with self.transaction() as db:
             db.executemany("UPDATE findings SET resolved_told = ? WHERE key = ?", ((encode_time(now), k) for k in keys))
 
-    def history(self, establishment: str | None = None, limit: int | None = None) -> list[dict[str, Any]]:
-        """Who was warned of what, when, by which message: one row per alert that went into an email."""
+    def history(self, establishment: str | None = None, limit: int | None = None) -> list[HistoryEntry]:
+        """Who was warned of what, when, by which message: one entry per alert that went into an email, the
+        most recent email first."""
         where = "WHERE a.establishment = ?" if establishment else ""
         args: tuple[Any, ...] = (establishment,) if establishment else ()
         rows = self.db.execute(
-            f"""SELECT a.establishment, a.severity, a.subscription, a.body, o.id AS delivery, o.message_id, o.state,
-                       o.recipients, o.created, o.sent_at
+            f"""SELECT a.body, o.id AS delivery, o.message_id, o.state, o.recipients, o.created, o.sent_at
                 FROM alerts a JOIN outbox o ON o.id = a.delivery {where}
                 ORDER BY o.created DESC, a.id LIMIT ?""",
             (*args, -1 if limit is None else limit),
         )
-        result = []
-        for row in rows:
-            alert = alert_from_json(row["body"])
-            result.append(
-                {
-                    "when": row["sent_at"] or row["created"],
-                    "establishment": row["establishment"],
-                    "severity": alert.severity.label,
-                    "indicator": alert.finding.indicator.value,
-                    "type": alert.finding.indicator.type.value,
-                    "reason": alert.finding.reason,
-                    "asset": alert.finding.asset,
-                    "feed": alert.finding.feed,
-                    "subscription": row["subscription"],
-                    "delivery": row["delivery"],
-                    "state": DeliveryState(row["state"]),
-                    "message_id": row["message_id"],
-                    "recipients": list(recipients_from_json(row["recipients"])),
-                    "follow_up": alert.follow_up,
-                }
+        return [
+            HistoryEntry(
+                alert=alert_from_json(row["body"]),
+                delivery=row["delivery"],
+                state=DeliveryState(row["state"]),
+                message_id=row["message_id"],
+                recipients=recipients_from_json(row["recipients"]),
+                when=datetime.fromisoformat(row["sent_at"] or row["created"]),
             )
-        return result
+            for row in rows
+        ]
 
     def deliveries(self, state: DeliveryState | None = None) -> list[Delivery]:
         """Every delivery in the outbox, or those in one state, oldest first."""

@@ -18,7 +18,8 @@ from alertd.domain.delivery import DeliveryState
 from alertd.domain.errors import AlertdError, ConfigError
 from alertd.domain.feeds import Validators
 from alertd.intake.fetch import Fetcher
-from alertd.outbox.store import Store
+from alertd.outbox.codecs import encode_time
+from alertd.outbox.store import HistoryEntry, Store
 from alertd.policy.decide import classify
 from alertd.service import logs
 from alertd.service.clock import utcnow
@@ -261,7 +262,7 @@ def cmd_preview(config: Config, establishment: str, fmt: str) -> int:
 def cmd_history(config: Config, establishment: str | None, as_json: bool, limit: int | None) -> int:
     store = Store.in_state_dir(config.settings.state_dir)
     try:
-        rows = store.history(establishment, limit)
+        rows = [history_record(entry) for entry in store.history(establishment, limit)]
     finally:
         store.close()
     for row in rows:
@@ -274,6 +275,27 @@ def cmd_history(config: Config, establishment: str | None, as_json: bool, limit:
             f"in {row['message_id']}{' (follow-up)' if row['follow_up'] else ''}"
         )
     return EXIT_OK
+
+
+def history_record(entry: HistoryEntry) -> dict[str, Any]:
+    """One history entry as ``history --json`` prints it (and the text lines read it)."""
+    alert, finding = entry.alert, entry.alert.finding
+    return {
+        "when": encode_time(entry.when),
+        "establishment": finding.establishment,
+        "severity": alert.severity.label,
+        "indicator": finding.indicator.value,
+        "type": finding.indicator.type.value,
+        "reason": finding.reason,
+        "asset": finding.asset,
+        "feed": finding.feed,
+        "subscription": alert.subscription,
+        "delivery": entry.delivery,
+        "state": entry.state,
+        "message_id": entry.message_id,
+        "recipients": list(entry.recipients),
+        "follow_up": alert.follow_up,
+    }
 
 
 async def cmd_digest(config: Config, only: list[str] | None) -> int:

@@ -61,11 +61,13 @@ def test_a_version_1_database_reads_as_it_was_written(tmp_path: Path) -> None:
     assert [d.id for d in store.due_deliveries(NOW)] == [3]
     assert store.outbox_counts() == {DeliveryState.SENT: 1, DeliveryState.FAILED: 1, DeliveryState.PENDING: 1}
     history = store.history(CHU)
-    assert [(h["indicator"], h["state"]) for h in history] == [
+    assert [(h.alert.finding.indicator.value, h.state) for h in history] == [
         ("vpn.chu-bordeaux.example", DeliveryState.PENDING),
         ("147.210.1.5", DeliveryState.SENT),
         ("CVE-2023-4966", DeliveryState.SENT),
     ]
+    assert history[0].when == NOW - timedelta(minutes=30)  # queued, not sent yet
+    assert history[1].when == NOW - timedelta(hours=2) + timedelta(seconds=3)  # sent
     assert store.feed_state("nvd").validators.etag == '"v7"'
     assert store.feed_state("certfr").consecutive_failures == 1
     store.close()
