@@ -44,7 +44,8 @@ from alertd.outbox.transports import SMTP_POOL_SIZE, SmtpTransport, make_transpo
 from alertd.render.email import render_email
 from alertd.render.environment import make_environment
 from alertd.service import logs
-from alertd.service.engine import Engine, make_message_id
+from alertd.service.dispatch import make_message_id
+from alertd.service.engine import Engine
 
 HOST = "127.0.0.1"
 SENDER = "alertes@cert-bench.example"

@@ -8,34 +8,36 @@ transaction that marks its alerts as dispatched, so a crash can neither lose nor
 from __future__ import annotations
 
 import fcntl
-import json
+import hashlib
 import os
 import sqlite3
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from alertd.domain.codes import MatchReason, SeverityRule
+from alertd.domain.delivery import DeliveryState
 from alertd.domain.errors import StoreError
 from alertd.domain.feeds import Validators
-from alertd.domain.values import (
-    Alert,
-    FeedKind,
-    Finding,
-    FindingState,
-    Indicator,
-    IndicatorType,
-    Observation,
-    Product,
-    Severity,
-    VersionRange,
+from alertd.domain.values import Alert, Finding, FindingState, IndicatorType, Observation, Product
+from alertd.outbox.codecs import (
+    alert_from_json,
+    alert_to_json,
+    decode_time,
+    encode_time,
+    finding_from_json,
+    finding_to_json,
+    observation_to_json,
+    products_from_json,
+    recipients_from_json,
+    recipients_to_json,
 )
 
 SCHEMA_VERSION = 1
-_SCHEMA = """
+_STATES = ", ".join(f"'{state}'" for state in DeliveryState)
+_SCHEMA = f"""
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS feed_state (
     feed TEXT PRIMARY KEY,
@@ -82,7 +84,7 @@ CREATE TABLE IF NOT EXISTS outbox (
     recipients TEXT NOT NULL,
     subject TEXT NOT NULL,
     message BLOB NOT NULL,
-    state TEXT NOT NULL CHECK (state IN ('pending', 'sending', 'sent', 'failed')),
+    state TEXT NOT NULL CHECK (state IN ({_STATES})),
     attempts INTEGER NOT NULL DEFAULT 0,
     next_attempt TEXT NOT NULL,
     last_error TEXT,
@@ -94,120 +96,14 @@ CREATE INDEX IF NOT EXISTS outbox_message ON outbox (message_id);
 """
 
 
-def _ts(value: datetime) -> str:
-    return value.astimezone(UTC).isoformat(timespec="microseconds")
+def digest_key(subscription: str) -> str:
+    """The meta key that holds when a digest subscription last went out."""
+    return f"digest:{subscription}"
 
 
-def _dt(value: str | None) -> datetime | None:
-    return datetime.fromisoformat(value) if value else None
-
-
-# -- value <-> JSON ----------------------------------------------------------------------------------------
-
-
-def observation_to_json(obs: Observation) -> str:
-    return json.dumps(
-        {
-            "feed": obs.feed,
-            "entry": obs.entry,
-            "kind": obs.kind.value,
-            "title": obs.title,
-            "indicators": [[i.type.value, i.value] for i in obs.indicators],
-            "products": [[p.vendor, p.product, [_range_to_list(r) for r in p.versions]] for p in obs.products],
-            "text": obs.text,
-            "link": obs.link,
-            "published": obs.published.isoformat() if obs.published else None,
-            "attrs": dict(obs.attrs),
-            "exploited": obs.exploited,
-        },
-        ensure_ascii=False,
-        sort_keys=True,
-    )
-
-
-def observation_from_json(text: str) -> Observation:
-    d = json.loads(text)
-    return Observation(
-        feed=d["feed"],
-        entry=d["entry"],
-        kind=FeedKind(d["kind"]),
-        title=d["title"],
-        indicators=tuple(Indicator(IndicatorType(t), v) for t, v in d["indicators"]),
-        products=tuple(Product(v, p, tuple(VersionRange(*r) for r in ranges)) for v, p, ranges in d["products"]),
-        text=d["text"],
-        link=d["link"],
-        published=_dt(d["published"]),
-        attrs=d["attrs"],
-        exploited=d.get("exploited", False),
-    )
-
-
-def _range_to_list(r: VersionRange) -> list[str | None]:
-    return [r.exact, r.start_including, r.start_excluding, r.end_including, r.end_excluding]
-
-
-def finding_to_dict(f: Finding) -> dict[str, Any]:
-    return {
-        "establishment": f.establishment,
-        "indicator": [f.indicator.type.value, f.indicator.value],
-        "asset": f.asset,
-        "reason": f.reason,
-        "feed": f.feed,
-        "kind": f.kind.value,
-        "entry": f.entry,
-        "title": f.title,
-        "link": f.link,
-        "published": f.published.isoformat() if f.published else None,
-        "attrs": dict(f.attrs),
-    }
-
-
-def finding_from_dict(d: Mapping[str, Any]) -> Finding:
-    return Finding(
-        establishment=d["establishment"],
-        indicator=Indicator(IndicatorType(d["indicator"][0]), d["indicator"][1]),
-        asset=d["asset"],
-        reason=MatchReason(d["reason"]),
-        feed=d["feed"],
-        kind=FeedKind(d["kind"]),
-        entry=d["entry"],
-        title=d["title"],
-        link=d["link"],
-        published=_dt(d["published"]),
-        attrs=d["attrs"],
-    )
-
-
-def _alert_to_json(a: Alert) -> str:
-    return json.dumps(
-        {
-            "finding": finding_to_dict(a.finding),
-            "severity": a.severity.label,
-            "rule": a.rule.to_json(),
-            "subscription": a.subscription,
-            "immediate": a.immediate,
-            "first_seen": _ts(a.first_seen),
-            "last_seen": _ts(a.last_seen),
-            "tlp": a.tlp,
-            "follow_up": a.follow_up,
-        },
-        ensure_ascii=False,
-    )
-
-
-def _alert_from_json(text: str) -> Alert:
-    d = json.loads(text)
-    return Alert(
-        finding=finding_from_dict(d["finding"]),
-        severity=Severity.parse(d["severity"]),
-        rule=SeverityRule.from_json(d["rule"]),  # an earlier version's English sentence reads as its code
-        subscription=d["subscription"],
-        immediate=d["immediate"],
-        first_seen=datetime.fromisoformat(d["first_seen"]),
-        last_seen=datetime.fromisoformat(d["last_seen"]),
-        tlp=d["tlp"],
-        follow_up=d["follow_up"],
-    )
+def notice_key(problem: str) -> str:
+    """The meta key that holds the day the operators were last told of a problem."""
+    return f"notice:{problem}"
 
 
 # -- records -----------------------------------------------------------------------------------------------
@@ -251,12 +147,24 @@ class Delivery:
     sender: str
     recipients: tuple[str, ...]
     subject: str
-    state: str
+    state: DeliveryState
     attempts: int
     next_attempt: datetime
     last_error: str | None
     created: datetime
     sent_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryEntry:
+    """One alert that went into an email: what an establishment was told, when, by which delivery."""
+
+    alert: Alert
+    delivery: int
+    state: DeliveryState
+    message_id: str
+    recipients: tuple[str, ...]
+    when: datetime  # when it was sent, or queued if it is not sent yet
 
 
 _DELIVERY_COLUMNS = (
@@ -269,8 +177,8 @@ def _feed_state(row: sqlite3.Row) -> FeedState:
     return FeedState(
         row["feed"],
         Validators(row["etag"], row["last_modified"]),
-        _dt(row["last_attempt"]),
-        _dt(row["last_success"]),
+        decode_time(row["last_attempt"]),
+        decode_time(row["last_success"]),
         row["consecutive_failures"],
         row["last_error"],
         row["entries_seen"],
@@ -283,14 +191,14 @@ def _delivery(row: sqlite3.Row) -> Delivery:
         message_id=row["message_id"],
         establishment=row["establishment"],
         sender=row["sender"],
-        recipients=tuple(json.loads(row["recipients"])),
+        recipients=recipients_from_json(row["recipients"]),
         subject=row["subject"],
-        state=row["state"],
+        state=DeliveryState(row["state"]),
         attempts=row["attempts"],
         next_attempt=datetime.fromisoformat(row["next_attempt"]),
         last_error=row["last_error"],
         created=datetime.fromisoformat(row["created"]),
-        sent_at=_dt(row["sent_at"]),
+        sent_at=decode_time(row["sent_at"]),
     )
 
 
@@ -389,7 +297,7 @@ class Store:
                    ON CONFLICT (feed) DO UPDATE SET etag = ?2, last_modified = ?3, last_attempt = ?4,
                        last_success = ?4, consecutive_failures = 0, last_error = NULL,
                        entries_seen = COALESCE(?5, entries_seen)""",
-                (feed, validators.etag, validators.last_modified, _ts(now), entries),
+                (feed, validators.etag, validators.last_modified, encode_time(now), entries),
             )
 
     def record_failure(self, feed: str, now: datetime, error: str) -> int:
@@ -400,7 +308,7 @@ class Store:
                    VALUES (?1, ?2, 1, ?3)
                    ON CONFLICT (feed) DO UPDATE SET last_attempt = ?2,
                        consecutive_failures = consecutive_failures + 1, last_error = ?3""",
-                (feed, _ts(now), error),
+                (feed, encode_time(now), error),
             )
             row = db.execute("SELECT consecutive_failures FROM feed_state WHERE feed = ?", (feed,)).fetchone()
         return int(row[0])
@@ -409,9 +317,7 @@ class Store:
 
     def save_observations(self, feed: str, observations: Sequence[Observation], now: datetime) -> ObservationDelta:
         """Record a poll's entries; entries listed before and absent now are marked delisted."""
-        import hashlib
-
-        stamp = _ts(now)
+        stamp = encode_time(now)
         new = changed = unchanged = 0
         with self.transaction() as db:
             known = {
@@ -470,14 +376,16 @@ class Store:
     def cve_products(self) -> dict[str, list[Product]]:
         """Which products each CVE affects, from the vulnerability catalogues polled so far."""
         result: dict[str, list[Product]] = {}
-        for (body,) in self.db.execute(
-            "SELECT body FROM observations WHERE delisted_at IS NULL AND body LIKE '%\"products\": [[%'"
+        # SQLite's JSON functions read the stored JSON itself, whatever its spacing: every CVE indicator
+        # ([type, value]) of each listed entry naming products, with those products.
+        for cve, products in self.db.execute(
+            """SELECT json_extract(i.value, '$[1]'), json_extract(o.body, '$.products')
+               FROM observations AS o, json_each(o.body, '$.indicators') AS i
+               WHERE o.delisted_at IS NULL AND json_array_length(o.body, '$.products') > 0
+                   AND json_extract(i.value, '$[0]') = ?""",
+            (IndicatorType.CVE,),
         ):
-            d = json.loads(body)
-            products = [Product(v, p, tuple(VersionRange(*r) for r in ranges)) for v, p, ranges in d["products"]]
-            for kind, value in d["indicators"]:
-                if kind == IndicatorType.CVE.value:
-                    result.setdefault(value, []).extend(products)
+            result.setdefault(cve, []).extend(products_from_json(products))
         return result
 
     # -- findings and alerts -------------------------------------------------------------------------------
@@ -495,13 +403,13 @@ class Store:
                 chunk,
             ):
                 states[row["key"]] = FindingState(
-                    datetime.fromisoformat(row["first_seen"]), _dt(row["last_alerted"]), bool(row["queued"])
+                    datetime.fromisoformat(row["first_seen"]), decode_time(row["last_alerted"]), bool(row["queued"])
                 )
         return states
 
     def save_findings(self, findings: Sequence[Finding], alerts: Sequence[Alert], now: datetime) -> None:
         """Upsert this poll's findings (first and last seen) and queue the alerts policy decided on."""
-        stamp = _ts(now)
+        stamp = encode_time(now)
         with self.transaction() as db:
             db.executemany(
                 """INSERT INTO findings (key, establishment, body, feed, entry, first_seen, last_seen)
@@ -512,7 +420,7 @@ class Store:
                     (
                         f.key,
                         f.establishment,
-                        json.dumps(finding_to_dict(f), ensure_ascii=False),
+                        finding_to_json(f),
                         f.feed,
                         f.entry,
                         stamp,
@@ -531,7 +439,7 @@ class Store:
                         int(a.severity),
                         a.subscription,
                         int(a.immediate),
-                        _alert_to_json(a),
+                        alert_to_json(a),
                         stamp,
                     )
                     for a in alerts
@@ -562,7 +470,7 @@ class Store:
             args,
         ):
             grouped.setdefault(row["establishment"], []).append(
-                QueuedAlert(row["id"], _alert_from_json(row["body"]), row["thread"])
+                QueuedAlert(row["id"], alert_from_json(row["body"]), row["thread"])
             )
         return grouped
 
@@ -596,18 +504,19 @@ class Store:
         now: datetime,
     ) -> int:
         """Put an email in the outbox and mark its alerts dispatched, in one transaction."""
-        stamp = _ts(now)
+        stamp = encode_time(now)
         with self.transaction() as db:
             cur = db.execute(
                 "INSERT INTO outbox (message_id, establishment, sender, recipients, subject, message, state, "
-                "next_attempt, created) VALUES (?, ?, ?, ?, ?, ?, 'pending', ?, ?)",
+                "next_attempt, created) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     message_id,
                     establishment,
                     sender,
-                    json.dumps(list(recipients)),
+                    recipients_to_json(recipients),
                     subject,
                     message,
+                    DeliveryState.PENDING,
                     stamp,
                     stamp,
                 ),
@@ -626,9 +535,8 @@ class Store:
     def due_deliveries(self, now: datetime) -> list[Delivery]:
         """Deliveries to attempt now: pending ones whose time has come, and any left in ``sending`` by a crash."""
         rows = self.db.execute(
-            f"SELECT {_DELIVERY_COLUMNS} FROM outbox WHERE (state = 'pending' AND next_attempt <= ?) "
-            "OR state = 'sending' ORDER BY id",
-            (_ts(now),),
+            f"SELECT {_DELIVERY_COLUMNS} FROM outbox WHERE (state = ? AND next_attempt <= ?) OR state = ? ORDER BY id",
+            (DeliveryState.PENDING, encode_time(now), DeliveryState.SENDING),
         )
         return [_delivery(r) for r in rows]
 
@@ -638,25 +546,30 @@ class Store:
 
     def mark_sending(self, delivery_id: int) -> None:
         with self.transaction() as db:
-            db.execute("UPDATE outbox SET state = 'sending', attempts = attempts + 1 WHERE id = ?", (delivery_id,))
+            db.execute(
+                "UPDATE outbox SET state = ?, attempts = attempts + 1 WHERE id = ?",
+                (DeliveryState.SENDING, delivery_id),
+            )
 
     def mark_sent(self, delivery_id: int, now: datetime) -> None:
         with self.transaction() as db:
             db.execute(
-                "UPDATE outbox SET state = 'sent', sent_at = ?, last_error = NULL WHERE id = ?",
-                (_ts(now), delivery_id),
+                "UPDATE outbox SET state = ?, sent_at = ?, last_error = NULL WHERE id = ?",
+                (DeliveryState.SENT, encode_time(now), delivery_id),
             )
 
     def mark_retry(self, delivery_id: int, error: str, next_attempt: datetime) -> None:
         with self.transaction() as db:
             db.execute(
-                "UPDATE outbox SET state = 'pending', last_error = ?, next_attempt = ? WHERE id = ?",
-                (error, _ts(next_attempt), delivery_id),
+                "UPDATE outbox SET state = ?, last_error = ?, next_attempt = ? WHERE id = ?",
+                (DeliveryState.PENDING, error, encode_time(next_attempt), delivery_id),
             )
 
     def mark_failed(self, delivery_id: int, error: str) -> None:
         with self.transaction() as db:
-            db.execute("UPDATE outbox SET state = 'failed', last_error = ? WHERE id = ?", (error, delivery_id))
+            db.execute(
+                "UPDATE outbox SET state = ?, last_error = ? WHERE id = ?", (DeliveryState.FAILED, error, delivery_id)
+            )
 
     def mark_partly_sent(
         self,
@@ -678,15 +591,23 @@ class Store:
         ids: list[int | None] = []
         with self.transaction() as db:
             db.execute(
-                "UPDATE outbox SET state = 'sent', sent_at = ?, last_error = ? WHERE id = ?",
-                (_ts(now), error, delivery_id),
+                "UPDATE outbox SET state = ?, sent_at = ?, last_error = ? WHERE id = ?",
+                (DeliveryState.SENT, encode_time(now), error, delivery_id),
             )
-            for recipients, state in ((later, "pending"), (never, "failed")):
+            for recipients, state in ((later, DeliveryState.PENDING), (never, DeliveryState.FAILED)):
                 if not recipients:
                     ids.append(None)
                     continue
                 cur = db.execute(
-                    copy, (json.dumps(list(recipients)), state, _ts(next_attempt), error, _ts(now), delivery_id)
+                    copy,
+                    (
+                        recipients_to_json(recipients),
+                        state,
+                        encode_time(next_attempt),
+                        error,
+                        encode_time(now),
+                        delivery_id,
+                    ),
                 )
                 ids.append(cur.lastrowid)
         return ids[0], ids[1]
@@ -704,48 +625,38 @@ class Store:
         )
         result: dict[str, list[Finding]] = {}
         for row in rows:
-            result.setdefault(row["establishment"], []).append(finding_from_dict(json.loads(row["body"])))
+            result.setdefault(row["establishment"], []).append(finding_from_json(row["body"]))
         return result
 
     def mark_resolved_told(self, keys: Sequence[str], now: datetime) -> None:
         with self.transaction() as db:
-            db.executemany("UPDATE findings SET resolved_told = ? WHERE key = ?", ((_ts(now), k) for k in keys))
+            db.executemany("UPDATE findings SET resolved_told = ? WHERE key = ?", ((encode_time(now), k) for k in keys))
 
-    def history(self, establishment: str | None = None, limit: int | None = None) -> list[dict[str, Any]]:
-        """Who was warned of what, when, by which message: one row per alert that went into an email."""
+    def history(self, establishment: str | None = None, limit: int | None = None) -> list[HistoryEntry]:
+        """Who was warned of what, when, by which message: one entry per alert that went into an email, the
+        most recent email first."""
         where = "WHERE a.establishment = ?" if establishment else ""
         args: tuple[Any, ...] = (establishment,) if establishment else ()
         rows = self.db.execute(
-            f"""SELECT a.establishment, a.severity, a.subscription, a.body, o.id AS delivery, o.message_id, o.state,
-                       o.recipients, o.created, o.sent_at
+            f"""SELECT a.body, o.id AS delivery, o.message_id, o.state, o.recipients, o.created, o.sent_at
                 FROM alerts a JOIN outbox o ON o.id = a.delivery {where}
                 ORDER BY o.created DESC, a.id LIMIT ?""",
             (*args, -1 if limit is None else limit),
         )
-        result = []
-        for row in rows:
-            alert = _alert_from_json(row["body"])
-            result.append(
-                {
-                    "when": row["sent_at"] or row["created"],
-                    "establishment": row["establishment"],
-                    "severity": alert.severity.label,
-                    "indicator": alert.finding.indicator.value,
-                    "type": alert.finding.indicator.type.value,
-                    "reason": alert.finding.reason,
-                    "asset": alert.finding.asset,
-                    "feed": alert.finding.feed,
-                    "subscription": row["subscription"],
-                    "delivery": row["delivery"],
-                    "state": row["state"],
-                    "message_id": row["message_id"],
-                    "recipients": json.loads(row["recipients"]),
-                    "follow_up": alert.follow_up,
-                }
+        return [
+            HistoryEntry(
+                alert=alert_from_json(row["body"]),
+                delivery=row["delivery"],
+                state=DeliveryState(row["state"]),
+                message_id=row["message_id"],
+                recipients=recipients_from_json(row["recipients"]),
+                when=datetime.fromisoformat(row["sent_at"] or row["created"]),
             )
-        return result
+            for row in rows
+        ]
 
-    def deliveries(self, state: str | None = None) -> list[Delivery]:
+    def deliveries(self, state: DeliveryState | None = None) -> list[Delivery]:
+        """Every delivery in the outbox, or those in one state, oldest first."""
         query = f"SELECT {_DELIVERY_COLUMNS} FROM outbox"
         rows = (
             self.db.execute(query + " WHERE state = ? ORDER BY id", (state,))
@@ -758,11 +669,12 @@ class Store:
         """Put a failed delivery back in the queue; False when there is no failed delivery with that id."""
         with self.transaction() as db:
             cur = db.execute(
-                "UPDATE outbox SET state = 'pending', next_attempt = ?, attempts = 0 WHERE id = ? AND state = 'failed'",
-                (_ts(now), delivery_id),
+                "UPDATE outbox SET state = ?, next_attempt = ?, attempts = 0 WHERE id = ? AND state = ?",
+                (DeliveryState.PENDING, encode_time(now), delivery_id, DeliveryState.FAILED),
             )
         return cur.rowcount == 1
 
-    def outbox_counts(self) -> dict[str, int]:
-        """Deliveries per state, cheap enough for every health refresh."""
-        return {state: int(n) for state, n in self.db.execute("SELECT state, COUNT(*) FROM outbox GROUP BY state")}
+    def outbox_counts(self) -> dict[DeliveryState, int]:
+        """Deliveries per state (those in none left out), cheap enough for every health refresh."""
+        rows = self.db.execute("SELECT state, COUNT(*) FROM outbox GROUP BY state")
+        return {DeliveryState(state): int(n) for state, n in rows}

@@ -14,15 +14,20 @@ from typing import Any, NoReturn
 from alertd import __version__
 from alertd.config.files import Config, config_path, load_config
 from alertd.config.registry import RegistryCache
+from alertd.domain.delivery import DeliveryState
 from alertd.domain.errors import AlertdError, ConfigError
 from alertd.domain.feeds import Validators
 from alertd.intake.fetch import Fetcher
-from alertd.outbox.store import Store
+from alertd.outbox.codecs import encode_time
+from alertd.outbox.store import HistoryEntry, Store
 from alertd.policy.decide import classify
 from alertd.render.catalog import rule_text
 from alertd.service import logs
+from alertd.service.clock import utcnow
 from alertd.service.daemon import CycleReport, Daemon, run_cycle, run_digests, user_agent
-from alertd.service.engine import Engine, make_signer, read_documents, utcnow
+from alertd.service.engine import Engine
+from alertd.service.poll import read_documents
+from alertd.service.setup import make_signer
 
 EXIT_OK, EXIT_INVALID, EXIT_USAGE, EXIT_FAILED = 0, 1, 2, 3
 
@@ -56,7 +61,7 @@ def build_parser() -> argparse.ArgumentParser:
     digest.add_argument("--now", action="store_true", required=True, help="required: send now")
     digest.add_argument("--subscription", action="append", metavar="NAME", help="only this digest (repeatable)")
     outbox = sub.add_parser("outbox", help="list deliveries, or re-queue a failed one")
-    outbox.add_argument("--state", choices=("pending", "sending", "sent", "failed"))
+    outbox.add_argument("--state", choices=[state.value for state in DeliveryState])
     outbox_sub = outbox.add_subparsers(dest="outbox_command", parser_class=_Parser)
     retry = outbox_sub.add_parser("retry", help="re-queue a failed delivery")
     retry.add_argument("id", type=int)
@@ -81,7 +86,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "poll":
             return asyncio.run(cmd_poll(config, args.feed))
         if args.command == "outbox":
-            return cmd_outbox(config, args.state, getattr(args, "id", None))
+            state = DeliveryState(args.state) if args.state else None
+            return cmd_outbox(config, state, getattr(args, "id", None))
         if args.command == "preview":
             return cmd_preview(config, args.establishment, args.format)
         if args.command == "history":
@@ -176,7 +182,7 @@ async def cmd_poll(config: Config, only: list[str] | None) -> int:
                     logs.get_logger("alertd").warning("feed failed", feed=feed.id, error=str(exc))
                     continue
                 matched = engine.match(observations)
-                inhibited = engine.inhibit(matched, utcnow())
+                matched, inhibited = engine.inhibit(matched, utcnow())
                 for finding in matched.findings:
                     severity, rule = classify(finding, feed)
                     _emit(
@@ -257,7 +263,7 @@ def cmd_preview(config: Config, establishment: str, fmt: str) -> int:
 def cmd_history(config: Config, establishment: str | None, as_json: bool, limit: int | None) -> int:
     store = Store.in_state_dir(config.settings.state_dir)
     try:
-        rows = store.history(establishment, limit)
+        rows = [history_record(entry) for entry in store.history(establishment, limit)]
     finally:
         store.close()
     for row in rows:
@@ -270,6 +276,27 @@ def cmd_history(config: Config, establishment: str | None, as_json: bool, limit:
             f"in {row['message_id']}{' (follow-up)' if row['follow_up'] else ''}"
         )
     return EXIT_OK
+
+
+def history_record(entry: HistoryEntry) -> dict[str, Any]:
+    """One history entry as ``history --json`` prints it (and the text lines read it)."""
+    alert, finding = entry.alert, entry.alert.finding
+    return {
+        "when": encode_time(entry.when),
+        "establishment": finding.establishment,
+        "severity": alert.severity.label,
+        "indicator": finding.indicator.value,
+        "type": finding.indicator.type.value,
+        "reason": finding.reason,
+        "asset": finding.asset,
+        "feed": finding.feed,
+        "subscription": alert.subscription,
+        "delivery": entry.delivery,
+        "state": entry.state,
+        "message_id": entry.message_id,
+        "recipients": list(entry.recipients),
+        "follow_up": alert.follow_up,
+    }
 
 
 async def cmd_digest(config: Config, only: list[str] | None) -> int:
@@ -288,7 +315,7 @@ async def cmd_digest(config: Config, only: list[str] | None) -> int:
     return EXIT_FAILED if report.flush.failed or report.flush.retrying else EXIT_OK
 
 
-def cmd_outbox(config: Config, state: str | None, retry_id: int | None) -> int:
+def cmd_outbox(config: Config, state: DeliveryState | None, retry_id: int | None) -> int:
     store = Store.in_state_dir(config.settings.state_dir)
     try:
         if retry_id is not None:

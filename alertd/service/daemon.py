@@ -21,14 +21,18 @@ from alertd.domain.errors import ConfigError, DeliveryError, StoreError
 from alertd.domain.routing import Subscription
 from alertd.domain.values import FeedKind
 from alertd.intake.fetch import Fetcher
-from alertd.outbox.store import Store
+from alertd.outbox.store import Store, digest_key
 from alertd.outbox.transports import Transport, make_transport
 from alertd.policy.decide import digest_may_go, repeated_wall_time
-from alertd.service.engine import Engine, FlushReport, PollReport, poll_delay, prepare, stale_feeds, utcnow
+from alertd.service.clock import utcnow
+from alertd.service.engine import Engine
+from alertd.service.flush import FlushReport
 from alertd.service.httpapi import HealthServer, HealthSnapshot
 from alertd.service.logs import get_logger
 from alertd.service.metrics import Metrics
 from alertd.service.notify import Notifier
+from alertd.service.poll import PollReport, poll_delay, stale_feeds
+from alertd.service.setup import prepare
 
 log = get_logger("alertd")
 
@@ -62,7 +66,7 @@ def due_digests(subs: Sequence[Subscription], store: Store, config: Config, now:
     for sub in subs:
         if sub.digest is None:
             continue
-        key = f"digest:{sub.name}"
+        key = digest_key(sub.name)
         last = store.meta(key)
         if last is None:
             store.set_meta(key, now.isoformat())
@@ -112,7 +116,7 @@ async def _dispatch_and_flush(
 ) -> None:
     report.emails = len(engine.dispatch(now, immediate=immediate, subscriptions=digests))
     for name in digests:
-        store.set_meta(f"digest:{name}", now.isoformat())
+        store.set_meta(digest_key(name), now.isoformat())
     # The transport comes last: a delivery problem (a missing password file, say) must not stop the polling,
     # and whatever was dispatched waits in the outbox until delivery works.
     try:
@@ -163,7 +167,7 @@ class Daemon:
         self.health = HealthSnapshot()
         self.metrics = Metrics(self.health.last_success, self.health.outbox)
         self.metrics.set_feeds(f.id for f in config.feeds)
-        self.engine.on_send = self.metrics.send_done
+        self.engine.flusher.on_send = self.metrics.send_done
         listen = config.settings.http_listen
         self.http = HealthServer(listen, self.health, self.metrics) if listen else None
 
@@ -235,7 +239,7 @@ class Daemon:
         sub = next((s for s in self.engine.config.subscriptions if s.name == name), None)
         now = utcnow()
         tz = self.engine.config.settings.timezone
-        last = self.store.meta(f"digest:{name}")
+        last = self.store.meta(digest_key(name))
         if repeated_wall_time(datetime.fromisoformat(last) if last else None, now, tz):
             log.info("digest skipped: this local time already had its digest (clocks went back)", subscription=name)
             return
@@ -243,7 +247,7 @@ class Daemon:
             log.info("digest skipped: not a business day, a holiday or quiet hours", subscription=name)
             return  # its alerts stay queued for the next run that may go
         await self.deliver(immediate=False, subscriptions=(name,))
-        self.store.set_meta(f"digest:{name}", now.isoformat())
+        self.store.set_meta(digest_key(name), now.isoformat())
 
     async def deliver(self, *, immediate: bool = True, subscriptions: Sequence[str] = ()) -> None:
         """Dispatch queued alerts into the outbox, then flush it; one at a time so nothing goes twice."""

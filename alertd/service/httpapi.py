@@ -24,9 +24,10 @@ from urllib.parse import urlsplit
 
 from alertd import __version__
 from alertd.config.settings import parse_listen
+from alertd.domain.delivery import DeliveryState
 from alertd.domain.errors import AlertdError
 from alertd.service.logs import get_logger
-from alertd.service.metrics import DELIVERY_STATES, Metrics
+from alertd.service.metrics import Metrics
 
 log = get_logger("alertd.http")
 
@@ -61,10 +62,13 @@ class HealthSnapshot:
 
     def __init__(self) -> None:
         self._feeds: dict[str, dict[str, Any]] = {}
-        self._outbox: dict[str, int] = dict.fromkeys(DELIVERY_STATES, 0)
+        self._outbox: dict[DeliveryState, int] = dict.fromkeys(DeliveryState, 0)
 
     def update(
-        self, feed_states: Iterable[FeedStateLike], outbox: Mapping[str, int], configured: Iterable[str] | None = None
+        self,
+        feed_states: Iterable[FeedStateLike],
+        outbox: Mapping[DeliveryState, int],
+        configured: Iterable[str] | None = None,
     ) -> None:
         """Take the store's feed states and outbox counts ({state: n}); from the event loop.
 
@@ -81,7 +85,7 @@ class HealthSnapshot:
                     "consecutive_failures": s.consecutive_failures,
                     "last_error": s.last_error,
                 }
-        counts = dict.fromkeys(DELIVERY_STATES, 0)
+        counts = dict.fromkeys(DeliveryState, 0)
         counts.update(outbox)
         self._feeds, self._outbox = feeds, counts
 
@@ -93,7 +97,7 @@ class HealthSnapshot:
         """{feed: last success}, for ``Metrics(feed_states=...)``."""
         return {feed: state["last_success"] for feed, state in self._feeds.items()}
 
-    def outbox(self) -> dict[str, int]:
+    def outbox(self) -> dict[DeliveryState, int]:
         """{state: deliveries}, for ``Metrics(outbox_counts=...)``."""
         return dict(self._outbox)
 

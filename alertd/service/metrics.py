@@ -23,16 +23,15 @@ from prometheus_client.exposition import choose_encoder
 from prometheus_client.metrics_core import CounterMetricFamily, GaugeMetricFamily, Metric
 
 from alertd import __version__
+from alertd.domain.delivery import DeliveryState, SendOutcome
+from alertd.domain.polling import PollOutcome
 from alertd.domain.values import SEVERITY_NAMES
 
-POLL_OUTCOMES = ("ok", "not_modified", "failed")
-SEND_OUTCOMES = ("sent", "deferred", "failed")
-DELIVERY_STATES = ("pending", "sending", "sent", "failed")
 # From a local Maildir write (milliseconds) to a slow SMTP relay with STARTTLS (tens of seconds, then a timeout).
 SEND_BUCKETS = (0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0)
 
 FeedStates = Callable[[], Mapping[str, datetime | None]]
-OutboxCounts = Callable[[], Mapping[str, int]]
+OutboxCounts = Callable[[], Mapping[DeliveryState, int]]
 
 
 class _StateCollector:
@@ -74,11 +73,11 @@ class _StateCollector:
             ts = last.timestamp()
             stamp.add_metric([feed], ts)
             age.add_metric([feed], max(0.0, now - ts))
-        counts = dict.fromkeys(DELIVERY_STATES, 0)
+        counts = dict.fromkeys(DeliveryState, 0)
         counts.update(self.outbox_counts())
         for state, n in sorted(counts.items()):
-            deliveries.add_metric([state], n)
-        depth.add_metric([], counts["pending"] + counts["sending"])
+            deliveries.add_metric([state.value], n)
+        depth.add_metric([], sum(n for state, n in counts.items() if state.waiting))
         return (stamp, age, deliveries, depth)
 
 
@@ -186,7 +185,7 @@ class Metrics:
             buckets=SEND_BUCKETS,
             registry=reg,
         )
-        for outcome in SEND_OUTCOMES:
+        for outcome in SendOutcome:
             self.send_seconds.labels(outcome)  # present at zero from the start, so rate() works at once
         reg.register(_StateCollector(feed_states, outbox_counts, clock))
         if process:
@@ -198,7 +197,7 @@ class Metrics:
         wanted = set(feeds)
         with self._lock:
             for feed in set(self._lists) - wanted:
-                for outcome in POLL_OUTCOMES:
+                for outcome in PollOutcome:
                     self.polls.remove(feed, outcome)
                 self.observations.remove(feed)
                 self.findings.remove(feed)
@@ -212,7 +211,7 @@ class Metrics:
         if feed in self._lists:
             return
         self._lists[feed] = set()
-        for outcome in POLL_OUTCOMES:
+        for outcome in PollOutcome:
             self.polls.labels(feed, outcome)
         self.observations.labels(feed)
         self.findings.labels(feed)
@@ -229,7 +228,7 @@ class Metrics:
         alerts_by_severity: Mapping[str, int] | None = None,
     ) -> None:
         """Count one poll of ``feed`` and what it produced."""
-        outcome = "failed" if not ok else "not_modified" if not_modified else "ok"
+        outcome = PollOutcome.of(ok=ok, not_modified=not_modified)
         with self._lock:
             self._declare(feed)
             self.polls.labels(feed, outcome).inc()
@@ -241,10 +240,10 @@ class Metrics:
         for severity, n in (alerts_by_severity or {}).items():
             self.alerts.labels(severity).inc(n)
 
-    def send_done(self, outcome: str, seconds: float) -> None:
+    def send_done(self, outcome: SendOutcome, seconds: float) -> None:
         """Record one delivery attempt: ``sent``, ``deferred`` (a temporary failure) or ``failed`` (permanent)."""
-        if outcome not in SEND_OUTCOMES:
-            raise ValueError(f"unknown send outcome {outcome!r}; expected one of {', '.join(SEND_OUTCOMES)}")
+        if outcome not in set(SendOutcome):
+            raise ValueError(f"unknown send outcome {outcome!r}; expected one of {', '.join(SendOutcome)}")
         self.send_seconds.labels(outcome).observe(seconds)
 
     def set_liveness(self, live: bool, lag_seconds: float) -> None:

@@ -16,6 +16,7 @@ from paths import ROOT
 from smtp_server import SmtpServerFactory
 
 from alertd.config.files import load_config
+from alertd.domain.delivery import DeliveryState
 from alertd.domain.settings import SmtpSecurity, SmtpSettings
 from alertd.intake.fetch import Fetcher
 from alertd.outbox.store import Store
@@ -62,7 +63,7 @@ def test_server_down_then_back(engine: Engine, smtp_server: SmtpServerFactory) -
     server = smtp_server(tls="none")
     assert flush(engine, server.smtp_settings(security="none"), NOW + timedelta(hours=1)) == (3, 0, 0)
     assert len(server.messages) == 3
-    assert {d.state for d in engine.store.deliveries()} == {"sent"}
+    assert {d.state for d in engine.store.deliveries()} == {DeliveryState.SENT}
 
 
 def test_a_recipient_refused_for_now_gets_the_same_message_later(
@@ -76,7 +77,7 @@ def test_a_recipient_refused_for_now_gets_the_same_message_later(
     assert flush(engine, settings, NOW)[0] == 3
     first = [m for m in server.messages if CHU[0] in m.rcpt_tos]
     assert len(first) == 1 and first[0].rcpt_tos == (CHU[0],)
-    split = engine.store.deliveries("pending")
+    split = engine.store.deliveries(DeliveryState.PENDING)
     assert [d.recipients for d in split] == [(CHU[1],)] and "450 4.2.1 mailbox busy" in (split[0].last_error or "")
     server.reject_recipient(CHU[1], "250 OK")
     assert flush(engine, settings, NOW + timedelta(hours=1))[0] == 1
@@ -92,7 +93,7 @@ def test_refused_for_good_then_requeued(engine: Engine, smtp_server: SmtpServerF
     server.script_data("554 5.7.1 message refused")
     settings = server.smtp_settings(security="none")
     assert flush(engine, settings, NOW) == (2, 0, 1)
-    (failed,) = engine.store.deliveries("failed")
+    (failed,) = engine.store.deliveries(DeliveryState.FAILED)
     assert "554" in (failed.last_error or "")
     assert engine.store.requeue(failed.id, NOW)
     assert flush(engine, settings, NOW) == (1, 0, 0)
@@ -120,7 +121,7 @@ def test_a_recipient_refused_for_good_is_a_failed_delivery(engine: Engine, smtp_
     server = smtp_server(tls="none")
     server.reject_recipient(CHU[1], "550 5.1.1 no such user")
     assert flush(engine, server.smtp_settings(security="none"), NOW) == (3, 0, 1)
-    (failed,) = engine.store.deliveries("failed")
+    (failed,) = engine.store.deliveries(DeliveryState.FAILED)
     assert failed.recipients == (CHU[1],) and "550 5.1.1 no such user" in (failed.last_error or "")
-    sent = [d for d in engine.store.deliveries("sent") if d.establishment == "000000011"]
+    sent = [d for d in engine.store.deliveries(DeliveryState.SENT) if d.establishment == "000000011"]
     assert len(sent) == 1 and sent[0].message_id == failed.message_id

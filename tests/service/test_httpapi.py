@@ -26,6 +26,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from alertd import __version__
 from alertd.config.settings import parse_listen
+from alertd.domain.delivery import DeliveryState, SendOutcome
 from alertd.domain.errors import AlertdError
 from alertd.service import logs
 from alertd.service.httpapi import HealthServer, HealthSnapshot, HttpListenError
@@ -82,7 +83,7 @@ def make_snapshot() -> HealthSnapshot:
             State("certfr", None, consecutive_failures=3, last_error="HTTP 503 from https://cert.example/feed"),
             State("retired", NOW - timedelta(days=30)),
         ],
-        {"pending": 2, "sending": 1, "sent": 40},
+        {DeliveryState.PENDING: 2, DeliveryState.SENDING: 1, DeliveryState.SENT: 40},
         configured=["cisa-kev", "certfr", "urlhaus"],
     )
     return snapshot
@@ -131,9 +132,9 @@ def test_metrics_in_prometheus_text(served: Served) -> None:
     m.poll_done("cisa-kev", ok=True, not_modified=True)
     m.poll_done("certfr", ok=False)
     m.poll_done("certfr", ok=False)
-    m.send_done("sent", 0.2)
-    m.send_done("sent", 3.0)
-    m.send_done("deferred", 30.5)
+    m.send_done(SendOutcome.SENT, 0.2)
+    m.send_done(SendOutcome.SENT, 3.0)
+    m.send_done(SendOutcome.DEFERRED, 30.5)
 
     status, headers, body = served.get("/metrics")
     assert status == 200
@@ -183,7 +184,7 @@ def test_metrics_in_prometheus_text(served: Served) -> None:
 
 
 def test_snapshot_changes_show_at_the_next_scrape(served: Served) -> None:
-    served.snapshot.update([State("cisa-kev", NOW)], {"pending": 0, "failed": 4})
+    served.snapshot.update([State("cisa-kev", NOW)], {DeliveryState.PENDING: 0, DeliveryState.FAILED: 4})
     f = families(served.get("/metrics")[2].decode())
     age = "alertd_feed_last_success_age_seconds"
     assert sample(f, age, age, feed="cisa-kev") == 0
@@ -220,7 +221,7 @@ def test_metrics_stay_out_of_the_global_registry() -> None:
 def test_unknown_send_outcome_is_refused() -> None:
     snapshot = HealthSnapshot()
     with pytest.raises(ValueError, match="unknown send outcome"):
-        Metrics(snapshot.last_success, snapshot.outbox).send_done("bounced", 1.0)
+        Metrics(snapshot.last_success, snapshot.outbox).send_done("bounced", 1.0)  # type: ignore[arg-type]  # a wrong label is refused at run time too
 
 
 def test_stalled_loop_is_503_and_recovers() -> None:

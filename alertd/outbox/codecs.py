@@ -1,0 +1,208 @@
+"""The store's codecs: domain values to the JSON (and timestamps to the text) kept in SQLite, and back.
+
+The bytes written are part of the stored state: an observation's JSON is hashed to tell a changed feed entry
+from an unchanged one, so its encoding (key order, spacing, non-ASCII kept as is) must never drift, or every
+entry would look changed after an upgrade. Decoders read what every earlier version wrote.
+The store's queries read an observation's ``products`` and ``indicators`` with SQLite's JSON functions: a change
+to their shape changes those queries too.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from alertd.domain.codes import MatchReason, SeverityRule
+from alertd.domain.values import (
+    Alert,
+    FeedKind,
+    Finding,
+    Indicator,
+    IndicatorType,
+    Observation,
+    Product,
+    Severity,
+    VersionRange,
+)
+
+# -- timestamps --------------------------------------------------------------------------------------------
+
+
+def encode_time(value: datetime) -> str:
+    """A moment as the store keeps it: ISO 8601 in UTC to the microsecond, so text order is time order."""
+    return value.astimezone(UTC).isoformat(timespec="microseconds")
+
+
+def decode_time(value: str | None) -> datetime | None:
+    """A stored moment back, None for none."""
+    return datetime.fromisoformat(value) if value else None
+
+
+# -- products and version ranges ---------------------------------------------------------------------------
+
+
+def range_to_list(r: VersionRange) -> list[str | None]:
+    """A version range as a JSON array, in the order of ``VersionRange``'s fields."""
+    return [r.exact, r.start_including, r.start_excluding, r.end_including, r.end_excluding]
+
+
+def range_from_list(items: Sequence[str | None]) -> VersionRange:
+    """A version range back from its JSON array."""
+    return VersionRange(*items)
+
+
+def product_to_list(p: Product) -> list[Any]:
+    """A product as ``[vendor, product, [range, ...]]``."""
+    return [p.vendor, p.product, [range_to_list(r) for r in p.versions]]
+
+
+def product_from_list(items: Sequence[Any]) -> Product:
+    """A product back from ``[vendor, product, [range, ...]]``."""
+    vendor, product, ranges = items
+    return Product(vendor, product, tuple(range_from_list(r) for r in ranges))
+
+
+def products_from_json(text: str) -> list[Product]:
+    """Products back from a JSON array of them (as the store's queries extract it from an observation)."""
+    return [product_from_list(p) for p in json.loads(text)]
+
+
+# -- observations ------------------------------------------------------------------------------------------
+
+
+def observation_to_json(obs: Observation) -> str:
+    """An observation as stored; the same observation always gives the same text (its digest depends on it)."""
+    return json.dumps(
+        {
+            "feed": obs.feed,
+            "entry": obs.entry,
+            "kind": obs.kind.value,
+            "title": obs.title,
+            "indicators": [[i.type.value, i.value] for i in obs.indicators],
+            "products": [product_to_list(p) for p in obs.products],
+            "text": obs.text,
+            "link": obs.link,
+            "published": obs.published.isoformat() if obs.published else None,
+            "attrs": dict(obs.attrs),
+            "exploited": obs.exploited,
+        },
+        ensure_ascii=False,
+        sort_keys=True,
+    )
+
+
+def observation_from_json(text: str) -> Observation:
+    """An observation back from the store."""
+    d = json.loads(text)
+    return Observation(
+        feed=d["feed"],
+        entry=d["entry"],
+        kind=FeedKind(d["kind"]),
+        title=d["title"],
+        indicators=tuple(Indicator(IndicatorType(t), v) for t, v in d["indicators"]),
+        products=tuple(product_from_list(p) for p in d["products"]),
+        text=d["text"],
+        link=d["link"],
+        published=decode_time(d["published"]),
+        attrs=d["attrs"],
+        exploited=d.get("exploited", False),  # absent from what the first versions wrote
+    )
+
+
+# -- findings ----------------------------------------------------------------------------------------------
+
+
+def finding_to_dict(f: Finding) -> dict[str, Any]:
+    """A finding as a JSON object (stored alone, and inside each of its alerts)."""
+    return {
+        "establishment": f.establishment,
+        "indicator": [f.indicator.type.value, f.indicator.value],
+        "asset": f.asset,
+        "reason": f.reason,
+        "feed": f.feed,
+        "kind": f.kind.value,
+        "entry": f.entry,
+        "title": f.title,
+        "link": f.link,
+        "published": f.published.isoformat() if f.published else None,
+        "attrs": dict(f.attrs),
+    }
+
+
+def finding_from_dict(d: Mapping[str, Any]) -> Finding:
+    """A finding back from its JSON object."""
+    return Finding(
+        establishment=d["establishment"],
+        indicator=Indicator(IndicatorType(d["indicator"][0]), d["indicator"][1]),
+        asset=d["asset"],
+        reason=MatchReason(d["reason"]),
+        feed=d["feed"],
+        kind=FeedKind(d["kind"]),
+        entry=d["entry"],
+        title=d["title"],
+        link=d["link"],
+        published=decode_time(d["published"]),
+        attrs=d["attrs"],
+    )
+
+
+def finding_to_json(f: Finding) -> str:
+    """A finding as stored in its own row."""
+    return json.dumps(finding_to_dict(f), ensure_ascii=False)
+
+
+def finding_from_json(text: str) -> Finding:
+    """A finding back from its row."""
+    return finding_from_dict(json.loads(text))
+
+
+# -- alerts ------------------------------------------------------------------------------------------------
+
+
+def alert_to_json(a: Alert) -> str:
+    """An alert as queued, with its finding as it was when policy decided."""
+    return json.dumps(
+        {
+            "finding": finding_to_dict(a.finding),
+            "severity": a.severity.label,
+            "rule": a.rule.to_json(),
+            "subscription": a.subscription,
+            "immediate": a.immediate,
+            "first_seen": encode_time(a.first_seen),
+            "last_seen": encode_time(a.last_seen),
+            "tlp": a.tlp,
+            "follow_up": a.follow_up,
+        },
+        ensure_ascii=False,
+    )
+
+
+def alert_from_json(text: str) -> Alert:
+    """An alert back from the queue."""
+    d = json.loads(text)
+    return Alert(
+        finding=finding_from_dict(d["finding"]),
+        severity=Severity.parse(d["severity"]),
+        rule=SeverityRule.from_json(d["rule"]),  # an earlier version's English sentence reads as its code
+        subscription=d["subscription"],
+        immediate=d["immediate"],
+        first_seen=datetime.fromisoformat(d["first_seen"]),
+        last_seen=datetime.fromisoformat(d["last_seen"]),
+        tlp=d["tlp"],
+        follow_up=d["follow_up"],
+    )
+
+
+# -- deliveries --------------------------------------------------------------------------------------------
+
+
+def recipients_to_json(recipients: Sequence[str]) -> str:
+    """A delivery's recipients as stored."""
+    return json.dumps(list(recipients))
+
+
+def recipients_from_json(text: str) -> tuple[str, ...]:
+    """A delivery's recipients back."""
+    return tuple(json.loads(text))

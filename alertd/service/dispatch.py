@@ -1,0 +1,151 @@
+"""Dispatching: the alerts queued for an establishment → one rendered (and signed) email into the outbox.
+
+An email enters the outbox in the transaction that marks its alerts dispatched (see the store), so a crash can
+neither lose nor double a warning; sending it is the flush's job.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Callable, Mapping, Sequence
+from datetime import datetime
+from email.message import EmailMessage
+from email.utils import parseaddr
+
+from alertd.config.files import Config
+from alertd.domain.establishments import Establishment
+from alertd.domain.routing import Subscription
+from alertd.domain.values import Finding
+from alertd.outbox.signing import SigningError
+from alertd.outbox.store import QueuedAlert, Store
+from alertd.policy import decide as policy
+from alertd.render.email import render_email
+from alertd.service.logs import get_logger
+from alertd.service.setup import Prepared
+
+log = get_logger("alertd")
+
+_UNSAFE = re.compile(r"[^A-Za-z0-9.-]")
+
+
+class Dispatcher:
+    """Renders queued alerts into emails in the outbox, under the configuration in force."""
+
+    def __init__(self, store: Store, current: Callable[[], Prepared]) -> None:
+        self.store = store
+        self.current = current
+
+    @property
+    def config(self) -> Config:
+        """The configuration in force now."""
+        return self.current().config
+
+    def dispatch(self, now: datetime, *, immediate: bool = True, subscriptions: Sequence[str] = ()) -> list[int]:
+        """Render one email per establishment for its queued alerts and put them in the outbox.
+
+        ``immediate`` takes the alerts that go out at once (except those waiting for quiet hours to end);
+        ``subscriptions`` takes the alerts queued for those digests. Returns the new deliveries' ids.
+        """
+        if not immediate and not subscriptions:
+            return []
+        settings = self.config.settings
+        subs = {s.name: s for s in self.config.subscriptions}
+        local = now.astimezone(settings.timezone)
+        queued = self.store.queued_alerts(immediate=immediate, subscriptions=subscriptions)
+        # A digest also says, once, which findings of earlier emails their feed no longer lists.
+        resolved = self.store.resolved_untold() if subscriptions else {}
+        created: list[int] = []
+        for est_id, items in queued.items():
+            try:
+                delivery = self._dispatch_one(est_id, items, subs, subscriptions, resolved, local, now)
+            except Exception:  # one establishment's failure (a broken template, say) must not stop the others
+                log.exception("dispatch failed; its alerts stay queued", establishment=est_id)
+                continue
+            if delivery is not None:
+                created.append(delivery)
+        return created
+
+    def _dispatch_one(
+        self,
+        est_id: str,
+        items: list[QueuedAlert],
+        subs: Mapping[str, Subscription],
+        subscriptions: Sequence[str],
+        resolved: Mapping[str, list[Finding]],
+        local: datetime,
+        now: datetime,
+    ) -> int | None:
+        """One establishment's email for its queued alerts into the outbox; None when nothing is to go."""
+        settings = self.config.settings
+        items = [
+            q
+            for q in items
+            if q.alert.subscription in subscriptions or not policy.held(q.alert, subs.get(q.alert.subscription), local)
+        ]
+        est = self.config.registry.establishments.get(est_id)
+        if est is None:
+            log.warning("alerts for an establishment no longer in the registry", establishment=est_id)
+            return None
+        if not items:
+            return None
+        closed = resolved.get(est_id, [])
+        email = self.compose(est, items, now, closed)
+        if email is None:
+            log.warning("establishment has no contact for these alerts", establishment=est_id)
+            return None
+        msg, to = email
+        signer = self.current().signer
+        if signer is not None:
+            try:
+                msg = signer.sign(msg)
+            except SigningError as exc:
+                # Never fall back to an unsigned warning: the alerts stay queued until signing works.
+                log.error("signing failed; alerts stay queued", establishment=est_id, error=str(exc))
+                return None
+        delivery = self.store.enqueue_email(
+            establishment=est_id,
+            alert_ids=[q.id for q in items],
+            finding_keys=[q.alert.finding.key for q in items],
+            message_id=str(msg["Message-ID"]),
+            sender=parseaddr(settings.sender_from)[1],
+            recipients=to,
+            subject=str(msg["Subject"]),
+            message=msg.as_bytes(),
+            now=now,
+        )
+        if closed:
+            self.store.mark_resolved_told([f.key for f in closed], now)
+        log.info("email queued", establishment=est_id, delivery=delivery, alerts=len(items), recipients=len(to))
+        return delivery
+
+    def compose(
+        self, est: Establishment, items: Sequence[QueuedAlert], now: datetime, resolved: Sequence[Finding] = ()
+    ) -> tuple[EmailMessage, list[str]] | None:
+        """The email for some queued alerts of one establishment, and its recipients; None if nobody is to get it."""
+        alerts = [q.alert for q in items]
+        to = policy.recipients(est, alerts)
+        if not to:
+            return None
+        settings = self.config.settings
+        message_id = make_message_id(est.id, [q.id for q in items], settings.sender_from)
+        thread = next((q.thread for q in items if q.alert.follow_up and q.thread), None)
+        msg = render_email(
+            self.current().templates,
+            est,
+            alerts,
+            to,
+            settings=settings,
+            now=now,
+            message_id=message_id,
+            in_reply_to=thread,
+            resolved=resolved,
+        )
+        return msg, to
+
+
+def make_message_id(establishment: str, alert_ids: Sequence[int], sender: str) -> str:
+    """A Message-ID fixed when the email enters the outbox, so every retry carries the same one."""
+    domain = parseaddr(sender)[1].rpartition("@")[2] or "alertd.invalid"
+    digest = hashlib.sha256(",".join(map(str, alert_ids)).encode()).hexdigest()[:16]
+    return f"<alertd.{_UNSAFE.sub('-', establishment)}.{digest}@{_UNSAFE.sub('-', domain)}>"

@@ -1,0 +1,100 @@
+"""Telling the operators: failing or stale feeds and deliveries failed for good, in one notice a day at most.
+
+The notice itself is rendered by :mod:`alertd.render.notices`; here the problems are gathered from the store and
+the notice is queued in the outbox, which delivers it like any email.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from datetime import datetime
+from email.utils import parseaddr
+
+from alertd.config.files import Config
+from alertd.domain.delivery import DeliveryState
+from alertd.outbox.store import Store, notice_key
+from alertd.render.notices import Problem, compose_notice
+from alertd.service.dispatch import make_message_id
+from alertd.service.logs import get_logger
+from alertd.service.poll import stale_feeds
+from alertd.service.setup import Prepared
+
+log = get_logger("alertd")
+
+OPERATORS = "(operators)"  # what the outbox lists as a notice's establishment
+
+
+class OperatorNotices:
+    """Gathers what needs a person and queues the day's notice, under the configuration in force."""
+
+    def __init__(self, store: Store, current: Callable[[], Prepared]) -> None:
+        self.store = store
+        self.current = current
+
+    @property
+    def config(self) -> Config:
+        """The configuration in force now."""
+        return self.current().config
+
+    def problems(self, now: datetime) -> list[Problem]:
+        """Failing or stale feeds and deliveries failed for good, as the operators' notice lists them."""
+        problems: list[Problem] = []
+        feeds = {f.id: f for f in self.config.feeds}
+        for state in self.store.feed_states():
+            feed = feeds.get(state.feed)
+            if feed is not None and state.consecutive_failures >= feed.failures_alert:
+                problems.append(
+                    Problem(
+                        f"feed-failing:{feed.id}",
+                        f"feed {feed.id} failing",
+                        f"{state.consecutive_failures} polls in a row failed; last error: {state.last_error}",
+                    )
+                )
+        for feed_id, why in stale_feeds(self.config, self.store.feed_states(), now):
+            problems.append(Problem(f"feed-stale:{feed_id}", f"feed {feed_id} stale", why))
+        for d in self.store.deliveries(DeliveryState.FAILED):
+            problems.append(
+                Problem(
+                    f"delivery-failed:{d.id}",
+                    f"delivery {d.id} failed",
+                    f"to {', '.join(d.recipients)} ({d.establishment}), {d.subject!r}: {d.last_error}",
+                )
+            )
+        return problems
+
+    def notify(self, now: datetime) -> int | None:
+        """Queue one notice with the problems not yet told today; its delivery id, or None when none is due."""
+        settings = self.config.settings
+        if not settings.operators:
+            return None
+        today = now.astimezone(settings.timezone).date().isoformat()
+        fresh = [p for p in self.problems(now) if self.store.meta(notice_key(p.key)) != today]
+        if not fresh:
+            return None
+        stamp = int(now.timestamp())
+        keys = [int(hashlib.sha256(p.key.encode()).hexdigest()[:8], 16) for p in fresh]
+        message_id = make_message_id("operators", [*keys, stamp], settings.sender_from)
+        msg = compose_notice(
+            fresh,
+            sender=settings.sender_from,
+            operators=settings.operators,
+            organisation=settings.organisation,
+            now=now,
+            message_id=message_id,
+        )
+        delivery = self.store.enqueue_email(
+            establishment=OPERATORS,
+            alert_ids=[],
+            finding_keys=[],
+            message_id=message_id,
+            sender=parseaddr(settings.sender_from)[1],
+            recipients=list(settings.operators),
+            subject=str(msg["Subject"]),
+            message=msg.as_bytes(),
+            now=now,
+        )
+        for p in fresh:
+            self.store.set_meta(notice_key(p.key), today)
+        log.warning("operator notice queued", delivery=delivery, problems=[p.summary for p in fresh])
+        return delivery

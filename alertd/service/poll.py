@@ -1,0 +1,284 @@
+"""Polling a feed: fetch → parse → match → hold back what inhibitions say → decide → record.
+
+The pure stages (parse, match, policy) get their inputs here and give their values back; the fetcher and the
+store are the only I/O. Matching and decoding stored entries run in worker threads, the store on the loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from collections import Counter
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import date, datetime, timedelta
+from typing import NamedTuple
+
+from alertd.config.files import Config
+from alertd.domain.errors import FeedError
+from alertd.domain.feeds import FeedConfig, Validators
+from alertd.domain.routing import Inhibition
+from alertd.domain.values import Alert, Finding, IndicatorType, Observation, Product
+from alertd.intake.fetch import Fetcher, FetchResult, redact_url
+from alertd.intake.formats import FORMATS
+from alertd.match.index import MatchResult
+from alertd.outbox.codecs import observation_from_json
+from alertd.outbox.store import FeedState, Store
+from alertd.policy import decide as policy
+from alertd.service.clock import utcnow
+from alertd.service.logs import get_logger
+from alertd.service.setup import Prepared
+
+log = get_logger("alertd")
+
+MAX_DOCUMENTS = 2000
+DOCUMENT_CONCURRENCY = 4
+POLL_BACKOFF_CAP = timedelta(hours=6)
+INHIBITION_LIST = "inhibition"  # the name inhibitions go by among the suppression lists a poll counts
+
+
+@dataclass(slots=True)
+class PollReport:
+    """What one poll of a feed did, for the CLI's summary and the metrics."""
+
+    feed: str
+    ok: bool = True
+    not_modified: bool = False
+    observations: int = 0
+    new: int = 0
+    delisted: int = 0
+    findings: int = 0  # those left once inhibitions held theirs back
+    suppressed: int = 0
+    alerts: int = 0
+    error: str | None = None
+    consecutive_failures: int = 0
+    inhibited: int = 0
+    suppressed_by_list: dict[str, int] = field(default_factory=dict)
+    alerts_by_severity: dict[str, int] = field(default_factory=dict)
+
+
+class Inhibited(NamedTuple):
+    """A match result split by the inhibitions: what is ``kept``, and what is ``held`` back with its rule."""
+
+    kept: MatchResult
+    held: list[tuple[Finding, Inhibition]]
+
+
+def apply_inhibitions(matched: MatchResult, rules: Sequence[Inhibition], today: date) -> Inhibited:
+    """Split ``matched`` by the inhibitions in force ``today``; ``matched`` itself is left as it was."""
+    if not rules:
+        return Inhibited(matched, [])
+    kept: list[Finding] = []
+    held: list[tuple[Finding, Inhibition]] = []
+    for finding in matched.findings:
+        inh = policy.inhibition_for(finding, rules, today)
+        if inh is None:
+            kept.append(finding)
+        else:
+            held.append((finding, inh))
+    return Inhibited(replace(matched, findings=kept), held)
+
+
+class Poller:
+    """Polls feeds and re-matches what they list, under the configuration in force at each step."""
+
+    def __init__(self, store: Store, current: Callable[[], Prepared]) -> None:
+        self.store = store
+        self.current = current  # a reload swaps the configuration between two steps of a poll, never within one
+
+    @property
+    def config(self) -> Config:
+        """The configuration in force now."""
+        return self.current().config
+
+    def match(self, observations: Sequence[Observation]) -> MatchResult:
+        """Match observations; CVEs without a product are looked up in the catalogues polled so far."""
+        return self.current().index.match(observations, self._cve_products(observations))
+
+    async def match_off_loop(self, observations: Sequence[Observation]) -> MatchResult:
+        """:meth:`match` with the matching itself in a worker thread (the index is an immutable snapshot), so a
+        large feed does not hold up the event loop; the store is read here, on the loop."""
+        return await asyncio.to_thread(self.current().index.match, observations, self._cve_products(observations))
+
+    def _cve_products(self, observations: Sequence[Observation]) -> Mapping[str, Sequence[Product]] | None:
+        bare = any(not o.products and any(i.type is IndicatorType.CVE for i in o.indicators) for o in observations)
+        return self.store.cve_products() if bare else None
+
+    async def poll(self, feed: FeedConfig, fetcher: Fetcher, now: datetime | None = None) -> PollReport:
+        """Fetch, parse, record and match one feed, and queue the alerts policy decides on."""
+        report = PollReport(feed.id)
+        flog = log.bind(feed=feed.id)
+        state = self.store.feed_state(feed.id)
+        try:
+            result = await fetcher.fetch(feed, state.validators)
+            observations = None if result.not_modified else await read_documents(feed, fetcher, result.body, result.url)
+        except FeedError as exc:
+            return self._failed(feed, report, str(exc), now)
+        except Exception as exc:  # a parser bug must not take the other feeds, or the daemon, down with it
+            flog.exception("feed parser crashed")
+            return self._failed(feed, report, f"internal error while reading the feed: {exc!r}", now)
+
+        try:
+            return await self._record(feed, report, result, observations, now or utcnow())
+        except Exception as exc:  # a store or matching failure fails this poll, not the cycle or the daemon
+            flog.exception("feed processing failed")
+            return self._failed(feed, report, f"internal error while processing the feed: {exc!r}", now)
+
+    async def _record(
+        self,
+        feed: FeedConfig,
+        report: PollReport,
+        result: FetchResult,
+        observations: list[Observation] | None,
+        now: datetime,
+    ) -> PollReport:
+        """Store a fetched feed's entries, match them and queue what policy decides."""
+        flog = log.bind(feed=feed.id)
+        if observations is None:
+            self.store.record_fetch(feed.id, now, result.validators, None)
+            report.not_modified = True
+            # Still listed: what the feed said is evaluated again, so a finding whose re-notification interval
+            # has passed is told again, and its last sighting moves on, without parsing anything.
+            report.alerts = await self.rematch(now, feed.id)
+            flog.info("feed not modified", alerts=report.alerts)
+            return report
+        delta = self.store.save_observations(feed.id, observations, now)
+        (kept, held), alerts = self.queue(await self.match_off_loop(observations), now)
+        self.store.record_fetch(feed.id, now, result.validators, len(observations))
+        report.observations, report.new, report.delisted = len(observations), delta.new, delta.delisted
+        report.findings, report.suppressed, report.alerts = len(kept.findings), len(kept.suppressed), len(alerts)
+        report.inhibited = len(held)
+        report.suppressed_by_list = dict(Counter(s.list for s in kept.suppressed))
+        if held:
+            report.suppressed_by_list[INHIBITION_LIST] = len(held)
+        report.alerts_by_severity = dict(Counter(a.severity.label for a in alerts))
+        flog.info(
+            "feed polled",
+            observations=len(observations),
+            new=delta.new,
+            changed=delta.changed,
+            delisted=delta.delisted,
+            findings=len(kept.findings),
+            suppressed=len(kept.suppressed),
+            alerts=len(alerts),
+        )
+        return report
+
+    def _failed(self, feed: FeedConfig, report: PollReport, error: str, now: datetime | None) -> PollReport:
+        failures = self.store.record_failure(feed.id, now or utcnow(), error)
+        flog = log.bind(feed=feed.id)
+        flog.warning("feed failed", error=error, consecutive_failures=failures)
+        if failures == feed.failures_alert:
+            flog.error("feed unhealthy", error=error, consecutive_failures=failures)
+        report.ok, report.error, report.consecutive_failures = False, error, failures
+        return report
+
+    async def rematch(self, now: datetime, feed: str | None = None) -> int:
+        """Match every entry the feeds (or one feed) list now against the current registry; queue what is due.
+
+        After a reload, an establishment added to the registry (or a network added to one) is matched against
+        what the feeds already said, without waiting for them to change; after a poll that found its feed
+        unchanged, re-notifications fall due. Decoding and matching run in a worker thread; the store stays on
+        the loop. Returns the number of new alerts.
+        """
+        queued = 0
+        for feed_id, bodies in self.store.listed_bodies(feed).items():
+            if feed_id not in {f.id for f in self.config.feeds}:
+                continue
+            observations = await asyncio.to_thread(decode_observations, bodies)
+            queued += len(self.queue(await self.match_off_loop(observations), now)[1])
+        if feed is None:
+            log.info("registry re-matched against listed entries", alerts=queued)
+        return queued
+
+    def queue(self, matched: MatchResult, now: datetime) -> tuple[Inhibited, list[Alert]]:
+        """Hold back what inhibitions say, queue what policy decides, record the findings kept (no await between
+        deciding and recording, so concurrent polls never queue one finding twice)."""
+        inhibited = self.inhibit(matched, now)
+        alerts = self.decide(inhibited.kept, now)
+        self.store.save_findings(inhibited.kept.findings, alerts, now)
+        return inhibited, alerts
+
+    def inhibit(self, matched: MatchResult, now: datetime) -> Inhibited:
+        """``matched`` split by the inhibitions in force today (in the configured timezone)."""
+        config = self.config
+        return apply_inhibitions(matched, config.inhibitions, now.astimezone(config.settings.timezone).date())
+
+    def decide(self, matched: MatchResult, now: datetime) -> list[Alert]:
+        """The alerts policy decides on for these findings, given what the store says was told before."""
+        cfg = self.config
+        return policy.decide(
+            matched.findings,
+            registry=cfg.registry,
+            feeds={f.id: f for f in cfg.feeds},
+            subscriptions=cfg.subscriptions,
+            states=self.store.finding_states(f.key for f in matched.findings),
+            renotify=cfg.settings.renotify,
+            now=now,
+        )
+
+
+def decode_observations(bodies: Sequence[str]) -> list[Observation]:
+    """Stored entries back into observations (run in a worker thread for large feeds)."""
+    return [observation_from_json(body) for body in bodies]
+
+
+async def read_documents(feed: FeedConfig, fetcher: Fetcher, body: bytes, url: str) -> list[Observation]:
+    """Parse a fetched body; for an index (a MISP manifest, a CSAF index), fetch and parse the documents it lists.
+
+    A document that fails is logged and skipped; the feed fails only when every document does.
+    """
+    fmt = FORMATS[feed.format]
+    links = fmt.expand(feed.spec, body, url) if fmt.expand else None
+    if links is None:
+        return await asyncio.to_thread(fmt.parse, feed.spec, body)
+    if len(links) > MAX_DOCUMENTS:
+        log.warning("index lists too many documents; reading the first ones", feed=feed.id, listed=len(links))
+        links = links[:MAX_DOCUMENTS]
+    gate = asyncio.Semaphore(DOCUMENT_CONCURRENCY)
+
+    async def one(link: str) -> list[Observation]:
+        async with gate:
+            doc = await fetcher.fetch(replace(feed, url=link), Validators(None, None))
+        return await asyncio.to_thread(fmt.parse, feed.spec, doc.body)
+
+    results = await asyncio.gather(*(one(link) for link in links), return_exceptions=True)
+    observations: list[Observation] = []
+    errors: list[BaseException] = []
+    for link, outcome in zip(links, results, strict=True):
+        if isinstance(outcome, FeedError):
+            errors.append(outcome)
+            log.warning("feed document failed", feed=feed.id, document=redact_url(link), error=str(outcome))
+        elif isinstance(outcome, BaseException):
+            raise outcome
+        else:
+            observations.extend(outcome)
+    if links and len(errors) == len(links):
+        raise FeedError(f"every one of the {len(links)} documents listed failed; first: {errors[0]}")
+    return observations
+
+
+def poll_delay(interval: timedelta, failures: int) -> timedelta:
+    """When to poll a feed again: its interval, doubled for each failure in a row (capped), plus up to 20 % jitter.
+
+    Never sooner than the interval: a failing server is not hammered, and a feed recovering returns to its pace.
+    """
+    if failures <= 0:
+        return interval
+    cap = max(interval, POLL_BACKOFF_CAP)
+    base: timedelta = min(interval * (2 ** min(failures - 1, 20)), cap)
+    return base * random.uniform(1.0, 1.2)
+
+
+def stale_feeds(config: Config, states: Sequence[FeedState], now: datetime) -> list[tuple[str, str]]:
+    """Feeds that have not been polled successfully for longer than their ``stale_after``: (feed id, why)."""
+    by_id = {s.feed: s for s in states}
+    result = []
+    for feed in config.feeds:
+        state = by_id.get(feed.id)
+        since = state.last_success if state else None
+        if since is None:
+            continue  # never polled yet: the first poll's outcome says more than staleness would
+        if now - since > feed.stale_limit:
+            result.append((feed.id, f"no successful poll since {since.isoformat(timespec='seconds')}"))
+    return result
