@@ -13,9 +13,12 @@ from pathlib import Path
 from paths import ROOT
 
 from alertd.domain.codes import AlertKind, Evidence, MatchReason
+from alertd.domain.delivery import DeliveryState, SendOutcome
 from alertd.domain.values import FeedKind, IndicatorType
 
 PACKAGE = ROOT / "alertd"
+# Settings' codes (delivery method, SMTP security) are left out: their spellings are also the YAML keys config reads.
+CODES = (MatchReason, Evidence, AlertKind, DeliveryState, SendOutcome)
 # What policy wrote into alerts before codes: the email showed it, or translated it back with regexes.
 OLD_RULE_WORDS = ("severity", "reported", "exposed vulnerable service", "known exploited", ">= 7", "no higher rule")
 
@@ -52,7 +55,7 @@ def test_policy_and_matching_write_no_rule_sentence() -> None:
 def test_no_code_is_spelled_as_a_bare_string_outside_the_domain() -> None:
     # "domain" is also an indicator type and a feed kind's words are everywhere: only the codes' own spellings.
     plain = {str(t) for t in IndicatorType} | {str(k) for k in FeedKind}
-    codes = {str(c) for enum in (MatchReason, Evidence, AlertKind) for c in enum} - plain
+    codes = {str(c) for enum in CODES for c in enum} - plain
     stages = [p.name for p in PACKAGE.iterdir() if (p / "__init__.py").exists() and p.name not in ("domain",)]
     found = [
         f"{path.relative_to(ROOT)}:{line}: {text!r}"
