@@ -20,6 +20,7 @@ from alertd.domain.codes import MatchReason, RuleKind, SeverityRule
 from alertd.domain.establishments import Contact, Establishment
 from alertd.domain.feeds import DEFAULT_MAX_BYTES, FeedConfig, FeedSpec
 from alertd.domain.settings import DEFAULT_RENOTIFY, DeliveryMethod, Settings
+from alertd.domain.tlp import Tlp
 from alertd.domain.values import Alert, FeedKind, Finding, Indicator, IndicatorType, Severity
 from alertd.intake.formats import FORMATS
 from alertd.render.email import render_email
@@ -51,7 +52,7 @@ def make_settings(**changes: object) -> Settings:
         "maildir": Path("/var/lib/alertd/maildir"),
         "smtp": None,
         "http_listen": None,
-        "tlp": "amber",
+        "tlp": Tlp.AMBER,
         "organisation": "CERT Santé",
     }
     values.update(changes)
@@ -119,7 +120,7 @@ def make_alert(
     title: str = "Botnet C2 server",
     feed: str = "feodo",
     link: str | None = "https://feodotracker.abuse.ch/browse/",
-    tlp: str = "amber",
+    tlp: Tlp = Tlp.AMBER,
     attrs: Mapping[str, str] | None = None,
     rule: SeverityRule = COMPROMISE_REPORTED,
 ) -> Alert:
@@ -159,7 +160,7 @@ CVE = Indicator(IndicatorType.CVE, "CVE-2023-4966")
 def many_alerts() -> list[Alert]:
     return [
         make_alert(IPV4, attrs={"malware": "QakBot", "port": "443"}),
-        make_alert(IPV6, asset="2001:660:6101::/48", tlp="green"),
+        make_alert(IPV6, asset="2001:660:6101::/48", tlp=Tlp.GREEN),
         make_alert(DOMAIN, reason=MatchReason.DOMAIN, asset="chu-bordeaux.example", severity=Severity.HIGH),
         make_alert(URL, reason=MatchReason.DOMAIN, asset="chu-bordeaux.example", link=None),
         make_alert(MAILBOX, reason=MatchReason.DOMAIN, asset="chu-bordeaux.example", severity=Severity.INFO),
@@ -173,7 +174,7 @@ def many_alerts() -> list[Alert]:
             feed="cisa-kev",
             link="https://www.cisa.gov/known-exploited-vulnerabilities-catalog",
             attrs={"due_date": "2023-11-08", "required_action": "Apply mitigations per vendor instructions."},
-            tlp="clear",
+            tlp=Tlp.CLEAR,
         ),
     ]
 

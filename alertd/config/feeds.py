@@ -9,7 +9,7 @@ from types import MappingProxyType
 from alertd.config.common import read_duration, resolve_path
 from alertd.config.yamlsrc import Pos, Reader, load
 from alertd.domain.feeds import DEFAULT_MAX_BYTES, FeedConfig
-from alertd.domain.settings import TLP_LEVELS
+from alertd.domain.tlp import Tlp
 from alertd.domain.values import SEVERITY_NAMES, FeedKind, Severity
 from alertd.intake.extract import INDICATOR_ROLES
 from alertd.intake.formats import FORMATS
@@ -17,7 +17,7 @@ from alertd.intake.formats import FORMATS
 _FEED_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 
 
-def read_feeds(path: Path, default_tlp: str, r: Reader, declared: set[str]) -> tuple[FeedConfig, ...]:
+def read_feeds(path: Path, default_tlp: Tlp, r: Reader, declared: set[str]) -> tuple[FeedConfig, ...]:
     """The feeds of ``feeds.yaml``; ``declared`` receives every id written, valid feed or not."""
     data = load(path)
     top = r.mapping(data, Pos(str(path), 1, 1), "feeds.yaml")
@@ -65,7 +65,7 @@ def read_feeds(path: Path, default_tlp: str, r: Reader, declared: set[str]) -> t
                     columns[str(key)] = value
         if fmt == "csv" and not any(c in columns for c in INDICATOR_ROLES):
             r.error(fm.pos, f"a csv feed needs 'columns' naming at least one of: {', '.join(INDICATOR_ROLES)}")
-        tlp = r.choice(fm, "tlp", TLP_LEVELS, default_tlp) or default_tlp
+        tlp = Tlp(r.choice(fm, "tlp", tuple(Tlp), default_tlp) or default_tlp)
         max_bytes = r.value(fm, "max_bytes", int, DEFAULT_MAX_BYTES)
         timeout = r.value(fm, "timeout", float, 60.0)
         stale_after = read_duration(r, fm, "stale_after") if "stale_after" in fm else None

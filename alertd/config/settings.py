@@ -11,13 +11,13 @@ from alertd.config.common import parse_duration, resolve_path
 from alertd.config.yamlsrc import Pos, Reader, YMap, load
 from alertd.domain.settings import (
     DEFAULT_RENOTIFY,
-    TLP_LEVELS,
     DeliveryMethod,
     Settings,
     SigningSettings,
     SmtpSecurity,
     SmtpSettings,
 )
+from alertd.domain.tlp import DEFAULT_TLP, Tlp
 from alertd.domain.values import SEVERITY_NAMES, Severity
 
 
@@ -118,7 +118,7 @@ def read_settings(path: Path, r: Reader) -> Settings | None:
             key=r.value(gm, "key", str),
             passphrase_file=resolve_path(path, passphrase) if passphrase else None,
         )
-    tlp = r.choice(m, "tlp", TLP_LEVELS, "amber") or "amber"
+    tlp = Tlp(r.choice(m, "tlp", tuple(Tlp), DEFAULT_TLP) or DEFAULT_TLP)
     organisation = r.value(m, "organisation", str, "") or ""
     if not (paths["feeds"] and paths["registry"] and paths["subscriptions"]):
         return None  # the other files cannot even be found; what is wrong is already recorded

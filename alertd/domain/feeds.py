@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 
+from alertd.domain.tlp import DEFAULT_TLP, Tlp
 from alertd.domain.values import FeedKind, Severity
 
 DEFAULT_MAX_BYTES = 50 * 1024 * 1024
@@ -33,7 +34,7 @@ class FeedConfig:
     kind: FeedKind
     severity: Severity | None = None
     columns: Mapping[str, str] = field(default_factory=dict)
-    tlp: str = "amber"
+    tlp: Tlp = DEFAULT_TLP
     max_bytes: int = DEFAULT_MAX_BYTES
     timeout: float = 60.0
     stale_after: timedelta | None = None  # no successful poll for this long: tell the operator

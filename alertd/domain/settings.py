@@ -10,9 +10,8 @@ from pathlib import Path
 from types import MappingProxyType
 from zoneinfo import ZoneInfo
 
+from alertd.domain.tlp import Tlp
 from alertd.domain.values import Severity
-
-TLP_LEVELS = ("clear", "green", "amber", "amber+strict", "red")
 
 
 class DeliveryMethod(enum.StrEnum):
@@ -81,6 +80,6 @@ class Settings:
     maildir: Path
     smtp: SmtpSettings | None
     http_listen: str | None
-    tlp: str
+    tlp: Tlp
     organisation: str
     signing: SigningSettings | None = None

@@ -14,6 +14,7 @@ from datetime import datetime
 from types import MappingProxyType
 
 from alertd.domain.codes import MatchReason, SeverityRule
+from alertd.domain.tlp import DEFAULT_TLP, Tlp
 
 
 class Severity(enum.IntEnum):
@@ -167,7 +168,7 @@ class Alert:
     immediate: bool
     first_seen: datetime
     last_seen: datetime
-    tlp: str = "amber"  # the feed's Traffic Light Protocol marking; the email carries the strictest
+    tlp: Tlp = DEFAULT_TLP  # the feed's Traffic Light Protocol marking; the email carries the strictest
     follow_up: bool = False  # a re-notification of a finding already told
 
 

@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from alertd.domain.codes import MatchReason, SeverityRule
+from alertd.domain.tlp import Tlp
 from alertd.domain.values import (
     Alert,
     FeedKind,
@@ -172,7 +173,7 @@ def alert_to_json(a: Alert) -> str:
             "immediate": a.immediate,
             "first_seen": encode_time(a.first_seen),
             "last_seen": encode_time(a.last_seen),
-            "tlp": a.tlp,
+            "tlp": a.tlp.value,
             "follow_up": a.follow_up,
         },
         ensure_ascii=False,
@@ -190,7 +191,7 @@ def alert_from_json(text: str) -> Alert:
         immediate=d["immediate"],
         first_seen=datetime.fromisoformat(d["first_seen"]),
         last_seen=datetime.fromisoformat(d["last_seen"]),
-        tlp=d["tlp"],
+        tlp=Tlp.parse(d["tlp"]),  # a marking alertd cannot read is RED (fail closed)
         follow_up=d["follow_up"],
     )
 

@@ -50,7 +50,7 @@ def finding_records(context: Mapping[str, Any]) -> list[dict[str, str]]:
             "first_seen": a["first_seen_iso"],
             "last_seen": a["last_seen_iso"],
             "link": a["link"] or "",
-            "tlp": f"TLP:{a['tlp'].upper()}",
+            "tlp": a["tlp"].label,
         }
         for a in context["alerts"]
     ]

@@ -21,6 +21,7 @@ from babel.messages.pofile import read_po
 from babel.support import Translations
 
 from alertd.domain.codes import AlertKind, RuleKind, SeverityRule
+from alertd.domain.tlp import Tlp
 from alertd.domain.values import FeedKind, IndicatorType, Severity
 
 LOCALE = Path(__file__).resolve().parent / "locale"
@@ -102,9 +103,9 @@ class Words:
         """A row label of an alert's table (``why``, ``indicator:host``...)."""
         return self.word("label", key)
 
-    def tlp(self, marking: str) -> str:
+    def tlp(self, marking: Tlp) -> str:
         """What a TLP marking allows the recipients to do."""
-        return self.word("tlp", marking)
+        return self.word("tlp", marking.value)
 
     def rule(self, rule: SeverityRule) -> str:
         """The rule that set an alert's severity, with its arguments; an unknown rule as it was stored."""

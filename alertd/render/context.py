@@ -17,7 +17,8 @@ from zoneinfo import ZoneInfo
 
 from alertd.domain.codes import NETWORK_REASONS, SOFTWARE_REASONS, AlertKind, Evidence, MatchReason
 from alertd.domain.establishments import Establishment
-from alertd.domain.settings import TLP_LEVELS, Settings
+from alertd.domain.settings import Settings
+from alertd.domain.tlp import Tlp
 from alertd.domain.values import Alert, FeedKind, Finding, IndicatorType, Severity
 from alertd.render import catalog
 from alertd.render.attachments import ATTACHMENTS
@@ -25,7 +26,6 @@ from alertd.render.catalog import Words
 from alertd.render.defang import Scrubber, defang, defang_indicator, scrub, scrubber
 from alertd.render.headers import CONTROL, clean_header
 
-TLP_ORDER = TLP_LEVELS  # the markings config accepts, least restrictive first
 _ADDRESS_TYPES = frozenset({IndicatorType.IPV4, IndicatorType.IPV6, IndicatorType.CIDR})
 _COMPROMISED: Mapping[IndicatorType, AlertKind] = {
     IndicatorType.IPV4: AlertKind.COMPROMISED_ADDRESS,
@@ -108,28 +108,16 @@ _NVD = "https://nvd.nist.gov/vuln/detail/{cve}"
 _WEB_LINK = re.compile(r"https?://[^\s;,<>\"'|]+", re.IGNORECASE)
 _MAX_REFERENCES = 5
 _URL_SAFE = ":/?#[]@!$&()*+,;=%-._~"  # RFC 3986 reserved and unreserved characters, and "%"
-_TLP_COLORS = {
-    "clear": ("#ffffff", "#000000"),
-    "green": ("#33ff00", "#000000"),
-    "amber": ("#ffc000", "#000000"),
-    "amber+strict": ("#ffc000", "#000000"),
-    "red": ("#ff2b2b", "#000000"),
+_TLP_COLORS: Mapping[Tlp, tuple[str, str]] = {  # the marking's colour and its background (FIRST TLP 2.0)
+    Tlp.CLEAR: ("#ffffff", "#000000"),
+    Tlp.GREEN: ("#33ff00", "#000000"),
+    Tlp.AMBER: ("#ffc000", "#000000"),
+    Tlp.AMBER_STRICT: ("#ffc000", "#000000"),
+    Tlp.RED: ("#ff2b2b", "#000000"),
 }
 _DATE_FORMAT = "%Y-%m-%d %H:%M %Z"
 _TITLE_LIMIT = 300
 _ATTR_LIMIT = 500
-
-
-def strictest_tlp(markings: Sequence[str]) -> str:
-    """The strictest of some TLP markings; an unknown marking counts as ``red`` (fail closed)."""
-    ranks = [_tlp_rank(m) for m in markings]
-    return TLP_ORDER[max(ranks, default=TLP_ORDER.index("amber"))]
-
-
-def _tlp_rank(marking: str) -> int:
-    name = marking.strip().lower().removeprefix("tlp:")
-    name = {"white": "clear", "amber-strict": "amber+strict"}.get(name, name)
-    return TLP_ORDER.index(name) if name in TLP_ORDER else len(TLP_ORDER) - 1
 
 
 def sort_alerts(alerts: Sequence[Alert]) -> list[Alert]:
@@ -360,7 +348,7 @@ def _alert_context(words: Words, alert: Alert, tz: ZoneInfo, contact: str, patte
         "actions": _actions(words, alert, shown, asset, attrs, contact),
         "summary": words.summary(alert_kind(f), indicator=shown),
         "follow_up": alert.follow_up,
-        "tlp": strictest_tlp([alert.tlp]),
+        "tlp": alert.tlp,
         "key": f.key,
     }
     item["rows"] = _rows(words, f, item, attrs)
@@ -398,7 +386,7 @@ def email_context(
     reply_to = parseaddr(settings.reply_to)[1] if settings.reply_to else None
     contact = reply_to or sender
     patterns = scrubber(ordered)
-    tlp = strictest_tlp([a.tlp for a in ordered])
+    tlp = Tlp.strictest(a.tlp for a in ordered)
     top = ordered[0].severity
     tlp_color, tlp_background = _TLP_COLORS[tlp]
     items = [_alert_context(words, a, tz, contact, patterns) for a in ordered]
@@ -420,7 +408,7 @@ def email_context(
         "severity_label": words.severity(top),
         "severity_color": _SEVERITY_COLORS[top],
         "tlp": tlp,
-        "tlp_label": f"TLP:{tlp.upper()}",
+        "tlp_label": tlp.label,
         "tlp_text": words.tlp(tlp),
         "tlp_color": tlp_color,
         "tlp_background": tlp_background,

@@ -26,6 +26,7 @@ from zoneinfo import ZoneInfo
 from alertd.domain.codes import MatchReason, RuleKind, SeverityRule
 from alertd.domain.establishments import Contact, Establishment, Software
 from alertd.domain.settings import DEFAULT_RENOTIFY, DeliveryMethod, Settings
+from alertd.domain.tlp import Tlp
 from alertd.domain.values import Alert, FeedKind, Finding, Indicator, IndicatorType, Severity
 from alertd.render.email import render_email
 from alertd.render.environment import make_environment
@@ -70,7 +71,7 @@ def settings() -> Settings:
         maildir=Path("/var/lib/alertd/maildir"),
         smtp=None,
         http_listen=None,
-        tlp="amber",
+        tlp=Tlp.AMBER,
         organisation="CERT Santé",
     )
 
@@ -90,7 +91,7 @@ def _alert(
     published: datetime | None,
     attrs: Mapping[str, str],
     first_seen: datetime,
-    tlp: str = "amber",
+    tlp: Tlp = Tlp.AMBER,
 ) -> Alert:
     finding = Finding(
         establishment=ESTABLISHMENT.id,
@@ -160,7 +161,7 @@ def alerts() -> dict[str, list[Alert]]:
             "cwes": "CWE-119",
         },
         first_seen=NOW - timedelta(minutes=40),
-        tlp="clear",
+        tlp=Tlp.CLEAR,
     )
     leak = _alert(
         Indicator(IndicatorType.NAME, "Centre Hospitalier de la Garonne"),
@@ -191,7 +192,7 @@ def alerts() -> dict[str, list[Alert]]:
         published=datetime(2024, 2, 9, 10, 30, tzinfo=UTC),
         attrs={"cves": "CVE-2024-21762", "version": "7.2.4"},
         first_seen=NOW - timedelta(days=3),
-        tlp="clear",
+        tlp=Tlp.CLEAR,
     )
     return {"compromise": [compromise], "vulnerability": [kev], "leak": [leak], "advisory": [advisory]}
 

@@ -16,6 +16,7 @@ from smtp_server import SmtpServerFactory, TlsMode
 
 from alertd.domain.errors import DeliveryError, PermanentDeliveryError, TemporaryDeliveryError
 from alertd.domain.settings import DeliveryMethod, Settings, SmtpSecurity, SmtpSettings
+from alertd.domain.tlp import Tlp
 from alertd.outbox.transports import (
     MAILDIR_CONCURRENCY,
     SMTP_POOL_SIZE,
@@ -428,7 +429,7 @@ def _settings(tmp_path: Path, method: str, smtp: SmtpSettings | None) -> Setting
         maildir=tmp_path / "maildir",
         smtp=smtp,
         http_listen=None,
-        tlp="amber",
+        tlp=Tlp.AMBER,
         organisation="",
     )
 

@@ -14,11 +14,12 @@ from paths import ROOT
 
 from alertd.domain.codes import AlertKind, Evidence, MatchReason
 from alertd.domain.delivery import DeliveryState, SendOutcome
+from alertd.domain.tlp import Tlp
 from alertd.domain.values import FeedKind, IndicatorType
 
 PACKAGE = ROOT / "alertd"
 # Settings' codes (delivery method, SMTP security) are left out: their spellings are also the YAML keys config reads.
-CODES = (MatchReason, Evidence, AlertKind, DeliveryState, SendOutcome)
+CODES = (MatchReason, Evidence, AlertKind, DeliveryState, SendOutcome, Tlp)
 # What policy wrote into alerts before codes: the email showed it, or translated it back with regexes.
 OLD_RULE_WORDS = ("severity", "reported", "exposed vulnerable service", "known exploited", ">= 7", "no higher rule")
 

@@ -12,7 +12,7 @@ from builders import IPV4, NOW, SETTINGS, make_alert, make_establishment, render
 from paths import ROOT
 
 from alertd.domain.codes import AlertKind, MatchReason, RuleKind, SeverityRule
-from alertd.domain.settings import TLP_LEVELS
+from alertd.domain.tlp import Tlp
 from alertd.domain.values import FeedKind, Indicator, IndicatorType, Severity
 from alertd.render import catalog
 from alertd.render.catalog import LANGUAGES, LOCALE, read_catalog, rule_text, words
@@ -31,7 +31,7 @@ def _codes() -> list[tuple[str, str]]:
     wanted += [("feed-kind", str(k)) for k in FeedKind] + [("where", str(k)) for k in FeedKind]
     wanted += [("indicator-type", str(t)) for t in IndicatorType]
     wanted += [("summary", str(k)) for k in AlertKind]
-    wanted += [("tlp", marking) for marking in TLP_LEVELS]
+    wanted += [("tlp", marking.value) for marking in Tlp]
     wanted += [("attr", key) for key in SHOWN_ATTRS]
     wanted += [("action", f"{kind}.{step}") for kind, steps in ACTION_STEPS.items() for step in steps]
     wanted += [("action", step) for step in ("port", "kev.first", "kev.due-date", "kev.required-action")]

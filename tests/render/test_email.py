@@ -27,8 +27,9 @@ from builders import (
 
 from alertd.domain.codes import MatchReason, RuleKind, SeverityRule
 from alertd.domain.establishments import Establishment
+from alertd.domain.tlp import Tlp
 from alertd.domain.values import Alert, FeedKind, Indicator, IndicatorType, Severity
-from alertd.render.context import email_context, strictest_tlp
+from alertd.render.context import email_context
 from alertd.render.defang import defang_indicator
 from alertd.render.email import render_email
 
@@ -278,7 +279,7 @@ def test_subject_carries_strictest_tlp_and_highest_severity() -> None:
     subject = parsed(render(alerts))["Subject"]
     assert subject == ("[TLP:AMBER] [IMMINENT] CHU de Bordeaux — 6 alertes : adresse compromise 147[.]210[.]1[.]5 …")
 
-    def kev(tlp: str) -> Alert:
+    def kev(tlp: Tlp) -> Alert:
         return make_alert(
             CVE,
             reason=MatchReason.KEV_PRODUCT,
@@ -288,17 +289,9 @@ def test_subject_carries_strictest_tlp_and_highest_severity() -> None:
             tlp=tlp,
         )
 
-    assert parsed(render([*alerts[:-1], kev("red")]))["Subject"].startswith("[TLP:RED] [IMMINENT] ")
-    subject = parsed(render([kev("green")], language="en"))["Subject"]
+    assert parsed(render([*alerts[:-1], kev(Tlp.RED)]))["Subject"].startswith("[TLP:RED] [IMMINENT] ")
+    subject = parsed(render([kev(Tlp.GREEN)], language="en"))["Subject"]
     assert subject == "[TLP:GREEN] [CRITICAL] CHU de Bordeaux — 1 alert: exploited vulnerability CVE-2023-4966"
-
-
-def test_strictest_tlp_order() -> None:
-    assert strictest_tlp(["clear", "green"]) == "green"
-    assert strictest_tlp(["amber", "amber+strict", "green"]) == "amber+strict"
-    assert strictest_tlp(["red", "clear"]) == "red"
-    assert strictest_tlp(["TLP:WHITE"]) == "clear"
-    assert strictest_tlp(["clear", "something-odd"]) == "red"  # fail closed
 
 
 def test_long_subject_is_cut() -> None:
