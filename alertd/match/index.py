@@ -107,8 +107,7 @@ class MatchIndex:
         """Names and products mentioned in ``text`` on word boundaries."""
         words = words_of(text)
         names = [hit for hits in self.names.scan(words).values() for hit in hits]
-        products = self.software.mentioned(words)
-        return list(dict.fromkeys(names)), list(dict.fromkeys(products))
+        return list(dict.fromkeys(names)), self.software.mentioned(words)
 
     # -- matching ----------------------------------------------------------------------------------------
 

@@ -116,7 +116,8 @@ class SoftwareIndex:
         return hits
 
     def mentioned(self, words: Words) -> list[SoftwareHit]:
-        """Software items whose product a text mentions (its vendor named too), with their declared version."""
+        """Software items whose product a text mentions (its vendor named too), each once, with the version it
+        declares."""
         products: list[SoftwareHit] = []
         found = self.products.scan(words)
         if found:
@@ -128,7 +129,7 @@ class SoftwareIndex:
                             products.extend(
                                 (est_id, sw, _version_of(sw) or Evidence.VERSION_UNKNOWN) for est_id, sw in items
                             )
-        return products
+        return list(dict.fromkeys(products))
 
 
 def _is_edition(word: str) -> bool:
