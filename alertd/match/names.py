@@ -1,7 +1,7 @@
 """Names in free text: which registry names and aliases a leak-site post or an advisory mentions, and which
 names are too short or too generic to look for at all.
 
-Matching is on whole words, accent-, case- and punctuation-insensitive (:func:`alertd.normalise.tokens`).
+Matching is on whole words, accent-, case- and punctuation-insensitive (:func:`alertd.match.normalise.tokens`).
 :class:`PhraseIndex` finds many phrases in one pass without a per-word Python loop: each phrase is filed under
 its *anchor*, its rarest word, and a text is first reduced to the set of its words (C-speed ``re`` and ``set``
 operations); only where an anchor occurs is the phrase around it checked. A text in which no anchor occurs —
@@ -67,7 +67,7 @@ class Words:
     special: dict[str, Key]
 
     def tokens(self) -> set[str]:
-        """The set of the text's normalised tokens, as :func:`alertd.normalise.tokens` makes them."""
+        """The set of the text's normalised tokens, as :func:`alertd.match.normalise.tokens` makes them."""
         return (self.vocab - self.special.keys()).union(*self.special.values())
 
 
