@@ -14,8 +14,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from paths import ROOT
 
+from alertd.config import establishment_rules as rules
 from alertd.config import registry as registry_module
-from alertd.config.registry import RegistryCache, _asn, _FileResult, _load_fast, _load_slow, load_registry
+from alertd.config.registry import RegistryCache, _FileResult, _load_fast, _load_slow, load_registry
 from alertd.config.yamlsrc import ambiguous_scalars, loads, sequence_items
 from alertd.domain.errors import ConfigError
 from alertd.domain.establishments import Establishment, Software
@@ -320,11 +321,11 @@ def test_asn_reads_every_yaml_integer_alike(sign: str, prefix: str, digits: str)
     if type(typed) is not int:
         return
     try:
-        from_text: int | None = _asn(spelling)
+        from_text: int | None = rules.asn(spelling)
     except Exception:
         from_text = None
     try:
-        from_int: int | None = _asn(str(typed))
+        from_int: int | None = rules.asn(str(typed))
     except Exception:
         from_int = None
     assert from_text == from_int
@@ -349,8 +350,8 @@ def test_network_rule_matches_ipaddress(address: str, prefix: int, zeros: bool) 
     except ValueError:
         expected = None
     try:
-        got: object = registry_module._network(text)
-    except registry_module._Bad:
+        got: object = rules.network(text)
+    except rules.BadValue:
         got = None
     assert got == expected and str(got) == str(expected)
 
