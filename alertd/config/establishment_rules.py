@@ -116,6 +116,11 @@ def email(text: str) -> str:
     raise BadValue(f"bad email address {text!r}")
 
 
+def _text_itself(text: str) -> str:
+    """The rule of free text (aliases, tags): any text is good."""
+    return text
+
+
 def software(vendor: str | None, product: str | None, version: str | None, cpe: str | None) -> Software:
     """A software item from its fields; a CPE names the vendor, product and version that the fields leave out."""
     if cpe is not None:
@@ -221,7 +226,7 @@ class Rules:
         name = text(item, "name", None, (), faults)
         if est_id is not None and not est_id.strip():
             faults.append(Fault(("id",), "an establishment id may not be empty"))
-        aliases = self._strings(item, "aliases", faults)
+        aliases = self._each(item, "aliases", _text_itself, faults)
         language = self._choice(item, "language", LANGUAGES, "fr", (), faults)
         networks = self._each(item, "networks", network, faults)
         asns = self._each(item, "asns", asn, faults, ints_exact=True)
@@ -230,7 +235,7 @@ class Rules:
         software_items = self._software_items(item, faults)
         kind = text(item, "kind", "", (), faults)
         region = text(item, "region", "", (), faults)
-        tags = self._strings(item, "tags", faults)
+        tags = self._each(item, "tags", _text_itself, faults)
         if faults or est_id is None or name is None or language is None or kind is None or region is None:
             self.ints = ints  # the item is read again anyway: its numbers need no check of the file's text
             return faults
@@ -280,32 +285,6 @@ class Rules:
             return None
         return value
 
-    def _texts(self, m: dict[Any, Any], key: str, faults: list[Fault], ints_exact: bool) -> list[str | None]:
-        """The text under ``key``, one value or a list of them, with None for each value that is not text.
-
-        ``ints_exact`` says that a number will be read the same whatever its spelling (ASNs), so that it needs no
-        check of the file's text.
-        """
-        value = m.get(key, _ABSENT)
-        if value is _ABSENT:
-            return []
-        listed = isinstance(value, list)
-        texts: list[str | None] = []
-        for number, one in enumerate(value if listed else (value,)):
-            if type(one) is str:
-                texts.append(one)
-            elif type(one) is int:
-                self.ints = self.ints or not ints_exact
-                texts.append(str(one))
-            else:
-                texts.append(None)
-                faults.append(Fault((key, number) if listed else (key,), f"{key!r} takes strings, not {describe(one)}"))
-        return texts
-
-    def _strings(self, m: dict[Any, Any], key: str, faults: list[Fault]) -> tuple[str, ...]:
-        """The text under ``key``, one value or a list of them; ``()`` when absent."""
-        return tuple(text for text in self._texts(m, key, faults, False) if text is not None)
-
     def _each(
         self,
         m: dict[Any, Any],
@@ -315,18 +294,31 @@ class Rules:
         *,
         ints_exact: bool = False,
     ) -> tuple[_T, ...]:
-        """``rule`` applied to the text under ``key``, one value or a list of them; ``()`` when absent."""
-        texts = self._texts(m, key, faults, ints_exact)
-        listed = isinstance(m.get(key), list)
+        """``rule`` applied to the text under ``key``, one value or a list of them; ``()`` when absent.
+
+        ``ints_exact`` says that the rule reads a number the same whatever its spelling (ASNs), so that a number
+        needs no check of the file's text.
+        """
+        value = m.get(key, _ABSENT)
+        if value is _ABSENT:
+            return ()
+        listed = isinstance(value, list)
         result = []
-        # Every value's type first (above), then every value's rule: the order in which the operator sees faults.
-        for number, text in enumerate(texts):
-            if text is None:
+        refused: list[Fault] = []  # reported after every value's type: the order in which the operator sees them
+        for number, one in enumerate(value if listed else (value,)):
+            if type(one) is str:
+                text = one
+            elif type(one) is int:
+                self.ints = self.ints or not ints_exact
+                text = str(one)
+            else:
+                faults.append(Fault((key, number) if listed else (key,), f"{key!r} takes strings, not {describe(one)}"))
                 continue
             try:
                 result.append(rule(text))
             except BadValue as bad:
-                faults.append(Fault((key, number) if listed else (key,), bad.message))
+                refused.append(Fault((key, number) if listed else (key,), bad.message))
+        faults += refused
         return tuple(result)
 
     def _contacts(self, item: dict[Any, Any], faults: list[Fault]) -> tuple[Contact, ...]:
