@@ -7,12 +7,14 @@ with ``as_text=True``, as the text written (``000000011`` stays ``"000000011"``,
 Building positions costs: PyYAML reads about 1 MB/s that way. Large files that hold only text (the registry) can
 first go through :func:`loads_fast`, a Rust parser (yaml-rs) about 25 times faster that gives plain values and no
 positions, and come back here only for the parts that need a position. :func:`ambiguous_scalars` and
-:func:`sequence_items` are the tools that make that safe.
+:func:`sequence_items` are the tools that make that safe; :func:`position` turns a path inside the values (keys
+and list indexes) into the place it was written.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -57,6 +59,23 @@ class YList(list[Any]):
 def _pos(loader: Any, node: yaml.Node) -> Pos:
     mark = node.start_mark
     return Pos(loader.alertd_file, mark.line + loader.alertd_first_line, mark.column + 1)
+
+
+def position(node: Any, pos: Pos, path: Sequence[object], *, on_key: bool = False) -> Pos:
+    """Where the value at ``path`` (keys and list indexes) inside ``node`` stands, ``node`` itself standing at
+    ``pos``; with ``on_key``, where the key at the end of the path stands. A path that leaves the values read
+    with positions ends at the last place it reached."""
+    last = len(path) - 1
+    for number, step in enumerate(path):
+        if isinstance(node, YMap) and step in node.value_pos:
+            if on_key and number == last:
+                return node.key_pos[step]
+            pos, node = node.value_pos[step], node[step]
+        elif isinstance(node, YList) and type(step) is int and 0 <= step < len(node):
+            pos, node = node.item_pos[step], node[step]
+        else:
+            break
+    return pos
 
 
 def _construct_map(loader: Any, node: yaml.MappingNode) -> YMap:

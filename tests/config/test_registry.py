@@ -14,8 +14,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from paths import ROOT
 
+from alertd.config import establishment_rules as rules
 from alertd.config import registry as registry_module
-from alertd.config.registry import RegistryCache, _asn, _FileResult, _load_fast, _load_slow, load_registry
+from alertd.config.registry import RegistryCache, _FileResult, _load_fast, _load_slow, load_registry
 from alertd.config.yamlsrc import ambiguous_scalars, loads, sequence_items
 from alertd.domain.errors import ConfigError
 from alertd.domain.establishments import Establishment, Software
@@ -320,11 +321,11 @@ def test_asn_reads_every_yaml_integer_alike(sign: str, prefix: str, digits: str)
     if type(typed) is not int:
         return
     try:
-        from_text: int | None = _asn(spelling)
+        from_text: int | None = rules.asn(spelling)
     except Exception:
         from_text = None
     try:
-        from_int: int | None = _asn(str(typed))
+        from_int: int | None = rules.asn(str(typed))
     except Exception:
         from_int = None
     assert from_text == from_int
@@ -349,8 +350,8 @@ def test_network_rule_matches_ipaddress(address: str, prefix: int, zeros: bool) 
     except ValueError:
         expected = None
     try:
-        got: object = registry_module._network(text)
-    except registry_module._Bad:
+        got: object = rules.network(text)
+    except rules.BadValue:
         got = None
     assert got == expected and str(got) == str(expected)
 
@@ -466,8 +467,8 @@ def test_unreadable_and_non_utf8_files(tmp_path: Path) -> None:
     ],
 )
 def test_software_named_by_a_cpe(cpe: str, software: tuple[str, str, str | None]) -> None:
-    assert registry_module._software(None, None, None, cpe) == Software(*software, cpe)
-    assert registry_module._software("Fortinet", "FortiOS", "7.4", cpe) == Software("Fortinet", "FortiOS", "7.4", cpe)
+    assert rules.software(None, None, None, cpe) == Software(*software, cpe)
+    assert rules.software("Fortinet", "FortiOS", "7.4", cpe) == Software("Fortinet", "FortiOS", "7.4", cpe)
 
 
 @pytest.mark.parametrize(
@@ -482,5 +483,5 @@ def test_software_named_by_a_cpe(cpe: str, software: tuple[str, str, str | None]
     ],
 )
 def test_software_refuses_what_is_no_cpe_2_3_string(cpe: str) -> None:
-    with pytest.raises(registry_module._Bad, match="bad CPE"):
-        registry_module._software("fortinet", "fortios", None, cpe)
+    with pytest.raises(rules.BadValue, match="bad CPE"):
+        rules.software("fortinet", "fortios", None, cpe)
