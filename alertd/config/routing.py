@@ -171,7 +171,7 @@ def read_inhibitions(path: Path, feed_ids: set[str], registry: Registry | None, 
                 establishment=est,
                 indicator=normalise_inhibited(indicator) if indicator else None,
                 feed=feed,
-                type=kind,
+                type=IndicatorType(kind) if kind is not None else None,
                 where=f"{im.pos.file}:{im.pos.line}:{im.pos.column}",
             )
         )

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import date, time
 
 from alertd.domain.establishments import Establishment
-from alertd.domain.values import Severity
+from alertd.domain.values import IndicatorType, Severity
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,5 +57,5 @@ class Inhibition:
     establishment: str | None = None
     indicator: str | None = None  # a value, a CIDR, a domain (covers its subdomains) or a CVE
     feed: str | None = None
-    type: str | None = None  # an indicator type: ipv4, domain, cve …
+    type: IndicatorType | None = None
     where: str = ""  # file:line:column, shown with what it held back

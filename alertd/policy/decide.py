@@ -10,16 +10,14 @@ The severity rules, highest first:
 
 from __future__ import annotations
 
-import ipaddress
 from collections.abc import Iterable, Mapping, Sequence
-from datetime import UTC, date, datetime, time, timedelta, tzinfo
-from urllib.parse import urlsplit
+from datetime import UTC, datetime, time, timedelta, tzinfo
 
 from alertd.domain.codes import MatchReason, RuleKind, SeverityRule
 from alertd.domain.establishments import Establishment, Registry
 from alertd.domain.feeds import FeedConfig
-from alertd.domain.routing import Inhibition, Subscription
-from alertd.domain.values import Alert, FeedKind, Finding, FindingState, IndicatorType, Severity
+from alertd.domain.routing import Subscription
+from alertd.domain.values import Alert, FeedKind, Finding, FindingState, Severity
 
 
 def classify(finding: Finding, feed: FeedConfig) -> tuple[Severity, SeverityRule]:
@@ -121,48 +119,6 @@ def recipients(est: Establishment, alerts: Sequence[Alert]) -> list[str]:
     """The establishment's contacts whose ``min_severity`` the email's most severe alert reaches."""
     top = max(a.severity for a in alerts)
     return list(dict.fromkeys(c.email for c in est.contacts if top >= c.min_severity))
-
-
-# -- inhibitions ---------------------------------------------------------------------------------------------
-
-
-def _covers(inhibited: str, finding: Finding) -> bool:
-    """Whether an inhibition's indicator covers the finding's: same value, an address in its CIDR, a subdomain."""
-    value = finding.indicator.value
-    if inhibited == value or inhibited == value.lower():
-        return True
-    kind = finding.indicator.type
-    if kind in (IndicatorType.IPV4, IndicatorType.IPV6, IndicatorType.CIDR):
-        try:
-            net = ipaddress.ip_network(inhibited, strict=False)
-            mine = ipaddress.ip_network(value, strict=False)
-        except ValueError:
-            return False
-        return mine.version == net.version and mine.subnet_of(net)  # type: ignore[arg-type]
-    if kind in (IndicatorType.DOMAIN, IndicatorType.URL, IndicatorType.EMAIL):
-        host = value.rpartition("@")[2] if kind is IndicatorType.EMAIL else value
-        if kind is IndicatorType.URL:
-            host = urlsplit(value).hostname or ""
-        host = host.lower()
-        return host == inhibited or host.endswith("." + inhibited)
-    return False
-
-
-def inhibition_for(finding: Finding, inhibitions: Sequence[Inhibition], today: date) -> Inhibition | None:
-    """The first inhibition in force that holds a finding back, or None (expired ones no longer apply)."""
-    for inh in inhibitions:
-        if inh.expires is not None and inh.expires < today:
-            continue
-        if inh.establishment is not None and inh.establishment != finding.establishment:
-            continue
-        if inh.feed is not None and inh.feed != finding.feed:
-            continue
-        if inh.type is not None and inh.type != finding.indicator.type.value:
-            continue
-        if inh.indicator is not None and not _covers(inh.indicator, finding):
-            continue
-        return inh
-    return None
 
 
 # -- when things may go out ----------------------------------------------------------------------------------

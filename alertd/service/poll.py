@@ -11,20 +11,19 @@ import random
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import date, datetime, timedelta
-from typing import NamedTuple
+from datetime import datetime, timedelta
 
 from alertd.config.files import Config
 from alertd.domain.errors import FeedError
 from alertd.domain.feeds import FeedConfig, Validators
-from alertd.domain.routing import Inhibition
-from alertd.domain.values import Alert, Finding, IndicatorType, Observation, Product
+from alertd.domain.values import Alert, IndicatorType, Observation, Product
 from alertd.intake.fetch import Fetcher, FetchResult, redact_url
 from alertd.intake.formats import FORMATS
 from alertd.match.index import MatchResult
 from alertd.outbox.codecs import observation_from_json
 from alertd.outbox.store import FeedState, Store
 from alertd.policy import decide as policy
+from alertd.policy.inhibitions import Inhibited, apply_inhibitions
 from alertd.service.clock import utcnow
 from alertd.service.logs import get_logger
 from alertd.service.setup import Prepared
@@ -55,28 +54,6 @@ class PollReport:
     inhibited: int = 0
     suppressed_by_list: dict[str, int] = field(default_factory=dict)
     alerts_by_severity: dict[str, int] = field(default_factory=dict)
-
-
-class Inhibited(NamedTuple):
-    """A match result split by the inhibitions: what is ``kept``, and what is ``held`` back with its rule."""
-
-    kept: MatchResult
-    held: list[tuple[Finding, Inhibition]]
-
-
-def apply_inhibitions(matched: MatchResult, rules: Sequence[Inhibition], today: date) -> Inhibited:
-    """Split ``matched`` by the inhibitions in force ``today``; ``matched`` itself is left as it was."""
-    if not rules:
-        return Inhibited(matched, [])
-    kept: list[Finding] = []
-    held: list[tuple[Finding, Inhibition]] = []
-    for finding in matched.findings:
-        inh = policy.inhibition_for(finding, rules, today)
-        if inh is None:
-            kept.append(finding)
-        else:
-            held.append((finding, inh))
-    return Inhibited(replace(matched, findings=kept), held)
 
 
 class Poller:

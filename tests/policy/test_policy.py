@@ -14,7 +14,8 @@ from alertd.domain.feeds import FeedConfig
 from alertd.domain.routing import Inhibition, Selector, Subscription
 from alertd.domain.settings import DEFAULT_RENOTIFY
 from alertd.domain.values import FeedKind, Finding, FindingState, Indicator, IndicatorType, Severity
-from alertd.policy.decide import classify, decide, held, inhibition_for, recipients
+from alertd.policy.decide import classify, decide, held, recipients
+from alertd.policy.inhibitions import inhibition_for
 
 NOW = datetime(2026, 11, 28, 9, 0, tzinfo=UTC)
 EST = Establishment(
@@ -163,7 +164,8 @@ def test_inhibitions_by_value_cidr_domain_cve_feed_type_and_establishment() -> N
     assert inhibition_for(f, [inh(indicator="147.210.0.0/16")], today)
     assert not inhibition_for(f, [inh(indicator="147.211.0.0/16")], today)
     assert inhibition_for(f, [inh(feed="c2")], today) and not inhibition_for(f, [inh(feed="kev")], today)
-    assert inhibition_for(f, [inh(type="ipv4")], today) and not inhibition_for(f, [inh(type="domain")], today)
+    assert inhibition_for(f, [inh(type=IndicatorType.IPV4)], today)
+    assert not inhibition_for(f, [inh(type=IndicatorType.DOMAIN)], today)
     assert inhibition_for(f, [inh(establishment="e1")], today)
     assert not inhibition_for(f, [inh(establishment="e2", indicator="147.210.8.9")], today)
     url = replace(f, indicator=Indicator(IndicatorType.URL, "https://vpn.honeypot.example/x"))

@@ -8,7 +8,7 @@ from builders import DOMAIN, IPV4, IPV6, make_alert
 
 from alertd.domain.routing import Inhibition
 from alertd.match.index import MatchResult, Suppressed
-from alertd.service.poll import apply_inhibitions
+from alertd.policy.inhibitions import apply_inhibitions
 
 TODAY = date(2025, 3, 12)
 
