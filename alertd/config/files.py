@@ -7,6 +7,8 @@ downstream reads YAML or raw dicts.
 
 from __future__ import annotations
 
+import contextlib
+import ipaddress
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -18,12 +20,12 @@ from alertd.config.registry import RegistryCache, load_registry
 from alertd.config.routing import read_inhibitions, read_subscriptions
 from alertd.config.settings import read_settings
 from alertd.config.yamlsrc import Pos, Reader, load
+from alertd.domain.codes import NameProblem, UnsafeName
 from alertd.domain.errors import ConfigError, Problem
 from alertd.domain.establishments import Registry
 from alertd.domain.feeds import FeedConfig
 from alertd.domain.routing import Inhibition, Subscription
 from alertd.domain.settings import Settings
-from alertd.match.benign import allowlist_entry_problem
 from alertd.match.names import unsafe_names
 
 
@@ -44,8 +46,23 @@ class Config:
         raise KeyError(feed_id)
 
 
-def _read_allowlist(path: Path, r: Reader) -> tuple[tuple[str, str], ...]:
+def allowlist_entry_problem(value: str) -> str | None:
+    """What is wrong with one allowlist value, or None when it is usable (for ``alertd check`` messages)."""
+    text = value.strip()
+    if not text:
+        return "an allowlist entry may not be empty; write an address, a CIDR, a domain or an indicator value"
+    if "/" in text and "://" not in text:
+        try:
+            ipaddress.ip_network(text, strict=True)
+        except ValueError as exc:
+            hint = ""
+            with contextlib.suppress(ValueError):
+                hint = f"; did you mean {ipaddress.ip_network(text, strict=False)}?"
+            return f"bad network {text!r}: {exc}{hint}"
+    return None
 
+
+def _read_allowlist(path: Path, r: Reader) -> tuple[tuple[str, str], ...]:
     data = load(path)
     top = r.mapping(data, Pos(str(path), 1, 1), "allowlist.yaml")
     if top is None or not r.keys(top, "allowlist.yaml", ("allowlist",)) or top["allowlist"] is None:
@@ -67,13 +84,29 @@ def _read_allowlist(path: Path, r: Reader) -> tuple[tuple[str, str], ...]:
     return tuple(entries)
 
 
+def _unsafe_why(u: UnsafeName) -> str:
+    """Why the matcher leaves a name out, in the operator's words."""
+    if u.problem is NameProblem.NO_LETTERS:
+        return "has no letter or digit to match on"
+    if u.problem is NameProblem.GENERIC_ONLY:
+        return "is made only of generic words (" + ", ".join(u.words) + "): it would match everywhere"
+    if u.problem is NameProblem.SHORT_WORD:
+        return f"is a single word of fewer than 6 letters ({u.words[0]!r}): it would match unrelated text"
+    if u.problem is NameProblem.ONE_SHORT_DISTINCTIVE:
+        return (
+            f"has only one short distinctive word ({' '.join(u.words)!r}) besides generic ones: "
+            "it would match ordinary sentences"
+        )
+    listed = ", ".join(u.others[:3]) + (f" and {len(u.others) - 3} more" if len(u.others) > 3 else "")
+    return f"is also a name or alias of establishment {listed}: a mention could not tell them apart"
+
+
 def _unsafe_name_warnings(registry: Registry) -> list[Problem]:
     """Names and aliases the index will not look for, each with where it is written (one scan per file)."""
-
     unsafe = unsafe_names(registry)
     if not unsafe:
         return []
-    names = {name for _, name, _ in unsafe}
+    names = {u.name for u in unsafe}
     where: dict[str, tuple[str, int, int]] = {}
     pattern = re.compile("|".join(re.escape(n) for n in sorted(names, key=len, reverse=True)))
     for path in registry.files:
@@ -84,9 +117,11 @@ def _unsafe_name_warnings(registry: Registry) -> list[Problem]:
                 where[found.group()] = (str(path), line, found.start() - text.rfind("\n", 0, found.start()))
     problems = []
     fallback = (str(registry.files[0]) if registry.files else "registry", 1, 1)
-    for est_id, name, why in unsafe:
-        at, line, column = where.get(name, fallback)
-        message = f"establishment {est_id!r}: {why}; it is not used for matching"
+    for u in unsafe:
+        at, line, column = where.get(u.name, fallback)
+        message = (
+            f"establishment {u.establishment!r}: name or alias {u.name!r} {_unsafe_why(u)}; it is not used for matching"
+        )
         problems.append(Problem(at, line, column, message, warning=True))
     return problems
 

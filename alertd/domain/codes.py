@@ -164,3 +164,24 @@ class AlertKind(enum.StrEnum):
     VULNERABILITY = "vulnerability"
     ADVISORY = "advisory"
     LEAK = "leak"
+
+
+class NameProblem(enum.StrEnum):
+    """Why the matcher does not look for a name or alias of the registry in text (``alertd check`` says it)."""
+
+    NO_LETTERS = "no-letters"  # nothing to match on
+    GENERIC_ONLY = "generic-only"  # "Centre Hospitalier": it would match everywhere
+    SHORT_WORD = "short-word"  # one word of fewer than 6 letters: it would match unrelated text
+    ONE_SHORT_DISTINCTIVE = "one-short-distinctive"  # generic words and one short one
+    SHARED = "shared"  # another establishment has the same name: a mention could not tell them apart
+
+
+@dataclass(frozen=True, slots=True)
+class UnsafeName:
+    """A name or alias the matcher leaves out, with the code saying why and the words or ids the code is about."""
+
+    establishment: str
+    name: str
+    problem: NameProblem
+    words: tuple[str, ...] = ()  # the generic words, the short word, or the short distinctive words
+    others: tuple[str, ...] = ()  # SHARED: the other establishments with this name

@@ -16,7 +16,6 @@ Everything here is an immutable value; :func:`default_benign` builds the warning
 
 from __future__ import annotations
 
-import contextlib
 import enum
 import ipaddress
 import json
@@ -249,20 +248,12 @@ DefaultLists = Literal[_Default.WARNINGLISTS]
 # -- the operator's allowlist ------------------------------------------------------------------------------
 
 
-def allowlist_entry_problem(value: str) -> str | None:
-    """What is wrong with one allowlist value, or None when it is usable (for ``alertd check`` messages)."""
-    text = value.strip()
-    if not text:
-        return "an allowlist entry may not be empty; write an address, a CIDR, a domain or an indicator value"
-    if "/" in text and "://" not in text:
-        try:
-            ipaddress.ip_network(text, strict=True)
-        except ValueError as exc:
-            hint = ""
-            with contextlib.suppress(ValueError):
-                hint = f"; did you mean {ipaddress.ip_network(text, strict=False)}?"
-            return f"bad network {text!r}: {exc}{hint}"
-    return None
+def _is_exact_network(text: str) -> bool:
+    try:
+        ipaddress.ip_network(text, strict=True)
+    except ValueError:
+        return False
+    return True
 
 
 @dataclass(frozen=True, slots=True)
@@ -282,10 +273,9 @@ class Allowlist:
         domains: dict[str, str] = {}
         values: dict[str, str] = {}
         for value, reason in entries:
-            problem = allowlist_entry_problem(value)
-            if problem:
-                raise ValueError(problem)
             text = value.strip()
+            if not text or ("/" in text and "://" not in text and not _is_exact_network(text)):
+                raise ValueError(f"unusable allowlist value {value!r} (alertd check says why)")
             label = f"allowlist: {reason.strip()}" if reason.strip() else "allowlist"
             try:
                 blocks.append(network_block(text, label))

@@ -17,6 +17,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
+from alertd.domain.codes import NameProblem, UnsafeName
 from alertd.domain.establishments import Registry
 from alertd.match.normalise import EXPANSIONS, tokens
 
@@ -197,26 +198,24 @@ class PhraseIndex(Generic[T]):
 # -- which names are safe to look for --------------------------------------------------------------------------
 
 
-def _why_unsafe(key: Key) -> str | None:
+def _why_unsafe(key: Key) -> tuple[NameProblem, tuple[str, ...]] | None:
+    """Why a name's tokens are unsafe to look for, with the words concerned, or None when they are safe."""
     if not key:
-        return "has no letter or digit to match on"
+        return NameProblem.NO_LETTERS, ()
     distinctive = [w for w in key if w not in GENERIC_WORDS]
     if not distinctive:
-        return "is made only of generic words (" + ", ".join(dict.fromkeys(key)) + "): it would match everywhere"
+        return NameProblem.GENERIC_ONLY, tuple(dict.fromkeys(key))
     letters = sum(len(w) for w in key)
     if len(key) < 2 and letters < 6:
-        return f"is a single word of fewer than 6 letters ({key[0]!r}): it would match unrelated text"
+        return NameProblem.SHORT_WORD, (key[0],)
     if sum(len(w) for w in distinctive) < 3:
-        return (
-            f"has only one short distinctive word ({' '.join(distinctive)!r}) besides generic ones: "
-            "it would match ordinary sentences"
-        )
+        return NameProblem.ONE_SHORT_DISTINCTIVE, tuple(distinctive)
     return None
 
 
-def name_keys(registry: Registry) -> tuple[list[tuple[str, str, Key]], list[tuple[str, str, str]]]:
+def name_keys(registry: Registry) -> tuple[list[tuple[str, str, Key]], list[UnsafeName]]:
     """Split every name and alias of the registry into those safe to match, with their tokens, and the unsafe
-    ones, with why: ``(safe: [(id, name, tokens)], unsafe: [(id, name, why)])``.
+    ones, each with the code saying why: ``(safe: [(id, name, tokens)], unsafe: [UnsafeName])``.
 
     Besides too short or generic names, a name shared by several establishments is unsafe: a mention of it
     could not tell them apart.
@@ -229,22 +228,21 @@ def name_keys(registry: Registry) -> tuple[list[tuple[str, str, Key]], list[tupl
             entries.append((est.id, name, key))
             owners[key][est.id] = None
     safe: list[tuple[str, str, Key]] = []
-    unsafe: list[tuple[str, str, str]] = []
+    unsafe: list[UnsafeName] = []
     for est_id, name, key in entries:
         why = _why_unsafe(key)
-        if why is None and len(owners[key]) > 1:
-            others = [o for o in owners[key] if o != est_id]
-            listed = ", ".join(others[:3]) + (f" and {len(others) - 3} more" if len(others) > 3 else "")
-            why = f"is also a name or alias of establishment {listed}: a mention could not tell them apart"
-        if why is None:
-            safe.append((est_id, name, key))
+        if why is not None:
+            unsafe.append(UnsafeName(est_id, name, why[0], words=why[1]))
+        elif len(owners[key]) > 1:
+            others = tuple(o for o in owners[key] if o != est_id)
+            unsafe.append(UnsafeName(est_id, name, NameProblem.SHARED, others=others))
         else:
-            unsafe.append((est_id, name, f"name or alias {name!r} {why}"))
+            safe.append((est_id, name, key))
     return safe, unsafe
 
 
-def unsafe_names(registry: Registry) -> list[tuple[str, str, str]]:
-    """Names and aliases too short, too generic or too shared to match safely: ``(establishment id, name, why)``.
+def unsafe_names(registry: Registry) -> list[UnsafeName]:
+    """Names and aliases too short, too generic or too shared to match safely, each with why (a code).
 
     The match index never looks for them; ``alertd check`` reports them so the operator can fix the registry.
     """

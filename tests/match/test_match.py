@@ -301,7 +301,7 @@ def test_generic_or_shared_names_never_match() -> None:
         ),
         benign=None,
     )
-    assert {(u[0], u[1]) for u in index.unsafe_names} == {
+    assert {(u.establishment, u.name) for u in index.unsafe_names} == {
         ("1", "Centre Hospitalier"),
         ("2", "Pharmacie de la Gare"),
         ("3", "Pharmacie de la Gare"),

@@ -9,6 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from alertd.domain.codes import NameProblem, UnsafeName
 from alertd.domain.establishments import Establishment, Registry
 from alertd.match.names import GENERIC_WORDS, PhraseIndex, unsafe_names, words_of
 from alertd.match.normalise import tokens
@@ -124,7 +125,7 @@ def test_unsafe_names() -> None:
         ("5", "Clinique X", ("...",)),
         ("6", "Centre Hospitalier d'Arles", ("CH Arles",)),
     )
-    flagged = {(i, name): why for i, name, why in unsafe_names(reg)}
+    flagged = {(u.establishment, u.name): u for u in unsafe_names(reg)}
     assert set(flagged) == {
         ("1", "CHU"),
         ("1", "Centre Hospitalier Universitaire"),
@@ -135,14 +136,13 @@ def test_unsafe_names() -> None:
         ("5", "Clinique X"),
         ("5", "..."),
     }
-    assert "generic" in flagged[("1", "CHU")]
-    assert "generic" in flagged[("1", "Centre Hospitalier Universitaire")]
-    assert "fewer than 6 letters" in flagged[("2", "Inova")]
-    assert "establishment 4" in flagged[("3", "Pharmacie de la Gare")]
-    assert "establishment 3" in flagged[("4", "Pharmacie de la Gare")]
-    assert "short distinctive word" in flagged[("5", "Clinique X")]
-    assert "no letter" in flagged[("5", "...")]
-    assert all(why.startswith(f"name or alias {name!r} ") for (_, name), why in flagged.items())
+    assert flagged[("1", "CHU")].problem is NameProblem.GENERIC_ONLY
+    assert flagged[("1", "Centre Hospitalier Universitaire")].problem is NameProblem.GENERIC_ONLY
+    assert flagged[("2", "Inova")] == UnsafeName("2", "Inova", NameProblem.SHORT_WORD, words=("inova",))
+    assert flagged[("3", "Pharmacie de la Gare")].others == ("4",)
+    assert flagged[("4", "Pharmacie de la Gare")].others == ("3",)
+    assert flagged[("5", "Clinique X")].problem is NameProblem.ONE_SHORT_DISTINCTIVE
+    assert flagged[("5", "...")].problem is NameProblem.NO_LETTERS
 
 
 def test_generic_words_are_folded() -> None:
