@@ -3,7 +3,7 @@
 Generates a seeded, deterministic registry of realistic size (about 100 MB of YAML: names, aliases, contacts, two
 networks, one or two domains, 7 to 11 software items each) into a temporary folder, once as one file and once as
 100 files, then measures, each in a fresh interpreter: a cold load of each, a reload of the folder after one of
-its files was edited (with a :class:`~alertd.registry.RegistryCache`), and the baseline — what alertd did before,
+its files was edited (with a :class:`~alertd.config.registry.RegistryCache`), and the baseline — what alertd did before,
 PyYAML's C loader building positions then the same checks — timed on a sample and extrapolated by size. Prints
 JSON with the ratio to the baseline; asserts nothing. About a minute on two cores.
 

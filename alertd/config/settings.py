@@ -91,7 +91,9 @@ def read_settings(path: Path, r: Reader) -> Settings | None:
     method, maildir, smtp = DeliveryMethod.MAILDIR, state_dir / "maildir", None
     if "delivery" in m and (dm := r.mapping(m["delivery"], m.value_pos["delivery"], "'delivery'")) is not None:
         r.keys(dm, "'delivery'", (), ("method", "maildir", "smtp"))
-        method = DeliveryMethod(r.choice(dm, "method", tuple(DeliveryMethod), "maildir") or "maildir")
+        method = DeliveryMethod(
+            r.choice(dm, "method", tuple(DeliveryMethod), DeliveryMethod.MAILDIR) or DeliveryMethod.MAILDIR
+        )
         if (md := r.value(dm, "maildir", str)) is not None:
             maildir = resolve_path(path, md)
         if "smtp" in dm:
@@ -155,7 +157,7 @@ def _read_smtp(path: Path, dm: YMap, r: Reader) -> SmtpSettings | None:
         return None
     r.keys(sm, "'smtp'", ("host",), ("port", "security", "username", "password_file", "ca_file", "timeout"))
     host = r.value(sm, "host", str)
-    chosen = r.choice(sm, "security", tuple(SmtpSecurity), "starttls")
+    chosen = r.choice(sm, "security", tuple(SmtpSecurity), SmtpSecurity.STARTTLS)
     security = SmtpSecurity(chosen) if chosen is not None else None
     port = r.value(sm, "port", int, _DEFAULT_PORTS[security or SmtpSecurity.STARTTLS])
     if security is SmtpSecurity.NONE and host is not None and not _is_loopback(host):

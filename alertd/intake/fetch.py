@@ -209,7 +209,7 @@ def _describe(exc: Exception, url: str) -> str:
 
 
 def _file_path(url: str) -> Path:
-    # config.py writes file:// URLs as the raw absolute path; a hand-written URL may be percent-encoded.
+    # config/feeds.py writes file:// URLs as the raw absolute path; a hand-written URL may be percent-encoded.
     raw = url[len("file://") :]
     if raw.startswith("localhost/"):
         raw = raw[len("localhost") :]

@@ -3,7 +3,7 @@
 Both layouts NVD has published are read: the CVE API 2.0 response pages (``vulnerabilities[].cve``,
 ``configurations[].nodes[].cpeMatch[].criteria``) and the retired 1.1 feed files (``CVE_Items[]``,
 ``configurations.nodes[].cpe_match[].cpe23Uri`` with nested ``children`` nodes). Each vulnerable CPE match
-becomes a :class:`~alertd.model.Product` whose versions come from the CPE's version field when it names one,
+becomes a :class:`~alertd.domain.values.Product` whose versions come from the CPE's version field when it names one,
 or from the match's ``versionStart*``/``versionEnd*`` bounds when it is a wildcard.
 """
 
