@@ -23,6 +23,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
+from alertd.config.yamlsrc import describe
 from alertd.domain.cpe import FORMATTED_PREFIX, parse_cpe
 from alertd.domain.establishments import LANGUAGES, Contact, Establishment, Network, Software
 from alertd.domain.grammar import ASCII_DOMAIN as _DOMAIN
@@ -175,17 +176,6 @@ _CONTACT = _Keys("a contact", ("email",), ("role", "min_severity", "name"))
 _SOFTWARE = _Keys("a software item", (), ("vendor", "product", "version", "cpe"))
 _SEVERITIES = {name: Severity.parse(name) for name in SEVERITY_NAMES}
 _ABSENT: Any = object()
-
-
-def describe(value: Any) -> str:
-    """A value as a message names it: ``a mapping``, ``a list``, ``nothing (null)``, or its type and repr."""
-    if value is None:
-        return "nothing (null)"
-    if isinstance(value, dict):
-        return "a mapping"
-    if isinstance(value, list):
-        return "a list"
-    return f"{type(value).__name__} {value!r}"
 
 
 def registry_items(document: Any) -> tuple[list[Any], list[Fault]]:

@@ -354,13 +354,13 @@ class Reader:
     def mapping(self, value: Any, pos: Pos, what: str) -> YMap | None:
         if isinstance(value, YMap):
             return value
-        self.error(pos, f"{what} must be a mapping of keys to values, not {_describe(value)}")
+        self.error(pos, f"{what} must be a mapping of keys to values, not {describe(value)}")
         return None
 
     def sequence(self, value: Any, pos: Pos, what: str) -> YList | None:
         if isinstance(value, YList):
             return value
-        self.error(pos, f"{what} must be a list, not {_describe(value)}")
+        self.error(pos, f"{what} must be a list, not {describe(value)}")
         return None
 
     def keys(self, m: YMap, what: str, required: tuple[str, ...], optional: tuple[str, ...] = ()) -> bool:
@@ -389,7 +389,7 @@ class Reader:
         if not isinstance(value, typ) or (typ is int and isinstance(value, bool)):
             self.error(
                 m.value_pos[key],
-                f"{key!r} must be {_TYPE_NAMES.get(typ, typ.__name__)}, not {_describe(value)}",
+                f"{key!r} must be {_TYPE_NAMES.get(typ, typ.__name__)}, not {describe(value)}",
             )
             return None
         return value
@@ -406,7 +406,7 @@ class Reader:
         result = []
         for item, pos in items:
             if isinstance(item, bool) or not isinstance(item, str | int):
-                self.error(pos, f"{key!r} takes strings, not {_describe(item)}")
+                self.error(pos, f"{key!r} takes strings, not {describe(item)}")
                 continue
             result.append((str(item), pos))
         return tuple(result)
@@ -419,11 +419,15 @@ class Reader:
         return value  # type: ignore[no-any-return]
 
 
-def _describe(value: Any) -> str:
+def describe(value: Any) -> str:
+    """A value as a message names it: ``a mapping``, ``a list``, ``nothing (null)``, or its type and repr.
+
+    Plain dicts and lists (the fast parser's) read as mappings and lists, like the positional ``YMap``/``YList``.
+    """
     if value is None:
         return "nothing (null)"
-    if isinstance(value, YMap):
+    if isinstance(value, dict):
         return "a mapping"
-    if isinstance(value, YList):
+    if isinstance(value, list):
         return "a list"
     return f"{type(value).__name__} {value!r}"
