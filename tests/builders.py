@@ -18,6 +18,7 @@ import jinja2
 
 from alertd.domain.codes import MatchReason, RuleKind, SeverityRule
 from alertd.domain.establishments import Contact, Establishment
+from alertd.domain.facts import NO_FACTS, Facts
 from alertd.domain.feeds import DEFAULT_MAX_BYTES, FeedConfig, FeedSpec
 from alertd.domain.settings import DEFAULT_RENOTIFY, DeliveryMethod, Settings
 from alertd.domain.values import Alert, FeedKind, Finding, Indicator, IndicatorType, Severity
@@ -120,7 +121,7 @@ def make_alert(
     feed: str = "feodo",
     link: str | None = "https://feodotracker.abuse.ch/browse/",
     tlp: str = "amber",
-    attrs: Mapping[str, str] | None = None,
+    facts: Facts = NO_FACTS,
     rule: SeverityRule = COMPROMISE_REPORTED,
 ) -> Alert:
     finding = Finding(
@@ -134,7 +135,7 @@ def make_alert(
         title=title,
         link=link,
         published=NOW - timedelta(days=2),
-        attrs=MappingProxyType(dict(attrs or {})),
+        facts=facts,
     )
     return Alert(
         finding=finding,
@@ -158,7 +159,7 @@ CVE = Indicator(IndicatorType.CVE, "CVE-2023-4966")
 
 def many_alerts() -> list[Alert]:
     return [
-        make_alert(IPV4, attrs={"malware": "QakBot", "port": "443"}),
+        make_alert(IPV4, facts=Facts(malware="QakBot", port="443")),
         make_alert(IPV6, asset="2001:660:6101::/48", tlp="green"),
         make_alert(DOMAIN, reason=MatchReason.DOMAIN, asset="chu-bordeaux.example", severity=Severity.HIGH),
         make_alert(URL, reason=MatchReason.DOMAIN, asset="chu-bordeaux.example", link=None),
@@ -172,7 +173,7 @@ def many_alerts() -> list[Alert]:
             title="Citrix NetScaler ADC and Gateway Buffer Overflow",
             feed="cisa-kev",
             link="https://www.cisa.gov/known-exploited-vulnerabilities-catalog",
-            attrs={"due_date": "2023-11-08", "required_action": "Apply mitigations per vendor instructions."},
+            facts=Facts(due_date="2023-11-08", required_action="Apply mitigations per vendor instructions."),
             tlp="clear",
         ),
     ]
