@@ -137,6 +137,8 @@ class Facts:
                 extra[name] = text
             else:
                 known[name] = VersionFact.of(text) if fact is Fact.VERSION else text
+        if not order:
+            return NO_FACTS
         return cls(**known, extra=MappingProxyType(extra) if extra else NO_EXTRA)._ordered(tuple(order))
 
     @classmethod
@@ -153,7 +155,10 @@ class Facts:
 
     def with_version(self, version: VersionFact) -> Facts:
         """These facts with a finding's version (the matcher's, added after the feed's facts)."""
-        # Called once per version shown of each matched observation: positional, without dataclasses.replace.
+        # Called once per version shown of each matched observation. Many observations carry no facts (an RSS
+        # entry naming a product, a blocklist row): theirs are shared by version, the others built positionally.
+        if self is NO_FACTS:
+            return _version_only(version)
         facts = Facts(
             self.malware,
             self.port,
@@ -226,3 +231,9 @@ class Facts:
 
 
 NO_FACTS = Facts()
+
+
+@functools.lru_cache(maxsize=65536)
+def _version_only(version: VersionFact) -> Facts:
+    """The facts of a finding whose observation has none: its version alone, one value per version."""
+    return Facts(version=version)

@@ -163,3 +163,10 @@ def test_no_stage_reads_facts_by_a_string_key() -> None:
                 if isinstance(node, ast.Attribute) and node.attr == "extra" and stage != "intake":
                     found.append(f"{path.relative_to(ROOT)}:{node.lineno}: .extra")
     assert found == []
+
+
+def test_findings_of_an_observation_without_facts_share_one_value_per_version() -> None:
+    version = VersionFact.declared_as("7.2.4")
+    assert NO_FACTS.with_version(version) is NO_FACTS.with_version(VersionFact.of("7.2.4"))
+    assert NO_FACTS.with_version(version) == Facts(version=version)
+    assert NO_FACTS.version is None
