@@ -30,7 +30,6 @@ from datetime import UTC, datetime, timedelta
 from email.utils import parseaddr
 from multiprocessing.sharedctypes import Synchronized
 from pathlib import Path
-from types import MappingProxyType
 from typing import Any
 
 from aiosmtpd.smtp import SMTP, Envelope, Session
@@ -38,6 +37,7 @@ from aiosmtpd.smtp import SMTP, Envelope, Session
 from alertd.config.files import load_config
 from alertd.domain.codes import MatchReason, SeverityRule
 from alertd.domain.establishments import Contact, Establishment
+from alertd.domain.facts import NO_FACTS, Facts, VersionFact
 from alertd.domain.values import Alert, FeedKind, Finding, Indicator, IndicatorType, Severity
 from alertd.outbox.store import Store
 from alertd.outbox.transports import SMTP_POOL_SIZE, SmtpTransport, make_transport
@@ -149,7 +149,7 @@ class BenchServer:
 def _alerts(n: int, est_id: str) -> list[Alert]:
     """One to three varied alerts for email number ``n``."""
     third = n % 250
-    base: list[tuple[Indicator, str, MatchReason, FeedKind, Severity, str, dict[str, str]]] = [
+    base: list[tuple[Indicator, str, MatchReason, FeedKind, Severity, str, Facts]] = [
         (
             Indicator(IndicatorType.IPV4, f"198.51.{100 + n // 250 % 4}.{third}"),
             f"198.51.{100 + n // 250 % 4}.0/24",
@@ -157,7 +157,7 @@ def _alerts(n: int, est_id: str) -> list[Alert]:
             FeedKind.COMPROMISE,
             Severity.IMMINENT,
             "feodo",
-            {"malware": ("QakBot", "Emotet", "IcedID", "Pikabot")[n % 4], "port": str(443 + n % 7)},
+            Facts(malware=("QakBot", "Emotet", "IcedID", "Pikabot")[n % 4], port=str(443 + n % 7)),
         ),
         (
             Indicator(IndicatorType.CVE, f"CVE-2024-{21000 + n}"),
@@ -166,7 +166,11 @@ def _alerts(n: int, est_id: str) -> list[Alert]:
             FeedKind.VULNERABILITY,
             Severity.CRITICAL,
             "cisa-kev",
-            {"version": f"7.2.{n % 9}", "due_date": "2024-02-16", "required_action": "Apply the vendor's update."},
+            Facts(
+                due_date="2024-02-16",
+                required_action="Apply the vendor's update.",
+                version=VersionFact.declared_as(f"7.2.{n % 9}"),
+            ),
         ),
         (
             Indicator(IndicatorType.URL, f"https://login-{n}.phish.example/owa/auth.php?u={n}"),
@@ -175,7 +179,7 @@ def _alerts(n: int, est_id: str) -> list[Alert]:
             FeedKind.COMPROMISE,
             Severity.HIGH,
             "openphish",
-            {},
+            NO_FACTS,
         ),
         (
             Indicator(IndicatorType.NAME, f"centre hospitalier {n}"),
@@ -184,7 +188,7 @@ def _alerts(n: int, est_id: str) -> list[Alert]:
             FeedKind.LEAK,
             Severity.IMMINENT,
             "leak-victims",
-            {"group": ("LockBit 3.0", "BlackCat", "Rhysida")[n % 3]},
+            Facts(group=("LockBit 3.0", "BlackCat", "Rhysida")[n % 3]),
         ),
     ]
     chosen = [base[(n + k) % len(base)] for k in range(1 + n % 3)]
@@ -201,7 +205,7 @@ def _alerts(n: int, est_id: str) -> list[Alert]:
                 title=f"{feed} entry {n}: {indicator.value}",
                 link=f"https://feeds.example/{feed}/{n}",
                 published=NOW - timedelta(hours=n % 48),
-                attrs=MappingProxyType(attrs),
+                facts=facts,
             ),
             severity=severity,
             rule=SeverityRule.unknown(f"{kind} rule"),
@@ -210,7 +214,7 @@ def _alerts(n: int, est_id: str) -> list[Alert]:
             first_seen=NOW - timedelta(days=1, minutes=n),
             last_seen=NOW,
         )
-        for indicator, asset, reason, kind, severity, feed, attrs in chosen
+        for indicator, asset, reason, kind, severity, feed, facts in chosen
     ]
 
 

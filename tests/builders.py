@@ -18,6 +18,7 @@ import jinja2
 
 from alertd.domain.codes import MatchReason, RuleKind, SeverityRule
 from alertd.domain.establishments import Contact, Establishment
+from alertd.domain.facts import NO_FACTS, Facts
 from alertd.domain.feeds import DEFAULT_MAX_BYTES, FeedConfig, FeedSpec
 from alertd.domain.settings import DEFAULT_RENOTIFY, DeliveryMethod, Settings
 from alertd.domain.tlp import Tlp
@@ -121,7 +122,7 @@ def make_alert(
     feed: str = "feodo",
     link: str | None = "https://feodotracker.abuse.ch/browse/",
     tlp: Tlp = Tlp.AMBER,
-    attrs: Mapping[str, str] | None = None,
+    facts: Facts = NO_FACTS,
     rule: SeverityRule = COMPROMISE_REPORTED,
 ) -> Alert:
     finding = Finding(
@@ -135,7 +136,7 @@ def make_alert(
         title=title,
         link=link,
         published=NOW - timedelta(days=2),
-        attrs=MappingProxyType(dict(attrs or {})),
+        facts=facts,
     )
     return Alert(
         finding=finding,
@@ -159,7 +160,7 @@ CVE = Indicator(IndicatorType.CVE, "CVE-2023-4966")
 
 def many_alerts() -> list[Alert]:
     return [
-        make_alert(IPV4, attrs={"malware": "QakBot", "port": "443"}),
+        make_alert(IPV4, facts=Facts(malware="QakBot", port="443")),
         make_alert(IPV6, asset="2001:660:6101::/48", tlp=Tlp.GREEN),
         make_alert(DOMAIN, reason=MatchReason.DOMAIN, asset="chu-bordeaux.example", severity=Severity.HIGH),
         make_alert(URL, reason=MatchReason.DOMAIN, asset="chu-bordeaux.example", link=None),
@@ -173,7 +174,7 @@ def many_alerts() -> list[Alert]:
             title="Citrix NetScaler ADC and Gateway Buffer Overflow",
             feed="cisa-kev",
             link="https://www.cisa.gov/known-exploited-vulnerabilities-catalog",
-            attrs={"due_date": "2023-11-08", "required_action": "Apply mitigations per vendor instructions."},
+            facts=Facts(due_date="2023-11-08", required_action="Apply mitigations per vendor instructions."),
             tlp=Tlp.CLEAR,
         ),
     ]

@@ -34,10 +34,10 @@ SOFTWARE_REASONS = frozenset({MatchReason.KEV_PRODUCT, MatchReason.CVE_PRODUCT, 
 
 
 class Evidence(enum.StrEnum):
-    """What the version a software finding shows (``Finding.attrs["version"]``) rests on.
+    """What the version a software finding shows (``Finding.facts.version``) rests on.
 
-    The value of ``VERSION_UNKNOWN`` is what the finding carries in place of a version: the text earlier
-    versions stored.
+    The value of ``VERSION_UNKNOWN`` is what the store writes in place of a version: the text earlier versions
+    stored (:class:`~alertd.domain.facts.VersionFact` reads it back).
     """
 
     DECLARED_VERSION = "declared version"  # the inventory declares a version, and it is affected

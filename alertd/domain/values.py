@@ -8,12 +8,11 @@ from __future__ import annotations
 
 import enum
 import hashlib
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
-from types import MappingProxyType
 
 from alertd.domain.codes import MatchReason, SeverityRule
+from alertd.domain.facts import NO_FACTS, Facts
 from alertd.domain.tlp import DEFAULT_TLP, Tlp
 
 
@@ -78,9 +77,6 @@ class Indicator:
         return f"{self.type}:{self.value}"
 
 
-EMPTY: Mapping[str, str] = MappingProxyType({})
-
-
 @dataclass(frozen=True, slots=True)
 class VersionRange:
     """Which versions of a product a vulnerability affects: one exact version, or bounds (NVD, CSAF ``vers``).
@@ -126,7 +122,7 @@ class Observation:
     text: str = ""
     link: str | None = None
     published: datetime | None = None
-    attrs: Mapping[str, str] = field(default_factory=lambda: EMPTY)
+    facts: Facts = NO_FACTS  # what the feed tells beyond the indicators: malware, port, CVSS score...
     exploited: bool = False  # the source says the vulnerability is exploited in the wild (KEV)
 
 
@@ -134,8 +130,8 @@ class Observation:
 class Finding:
     """An observation that concerns one establishment, with why: which of its assets it hit and how.
 
-    A software finding carries the version it concerns in ``attrs["version"]``: the inventory's version, or
-    :attr:`Evidence.VERSION_UNKNOWN <alertd.domain.codes.Evidence>` when the inventory declares none.
+    ``facts`` are its observation's; a software finding's add the version it concerns (``facts.version``): the
+    inventory's version, or :attr:`Evidence.VERSION_UNKNOWN <alertd.domain.codes.Evidence>` when it declares none.
     """
 
     establishment: str
@@ -148,7 +144,7 @@ class Finding:
     title: str
     link: str | None = None
     published: datetime | None = None
-    attrs: Mapping[str, str] = field(default_factory=lambda: EMPTY)
+    facts: Facts = NO_FACTS
 
     @property
     def key(self) -> str:

@@ -26,10 +26,10 @@ from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from socket import AF_INET, AF_INET6, inet_pton
-from types import MappingProxyType
 
 from alertd.domain.codes import MatchReason
 from alertd.domain.establishments import Registry
+from alertd.domain.facts import Facts, VersionFact
 from alertd.domain.values import Finding, Indicator, IndicatorType, Observation, Product
 from alertd.match.addresses import Addresses
 from alertd.match.benign import DEFAULT, Allowlist, BenignLists, DefaultLists, default_benign
@@ -240,12 +240,12 @@ class MatchIndex:
 class _Emitter:
     """Findings of one observation, each (establishment, indicator, reason) once."""
 
-    __slots__ = ("attrs", "obs", "out", "seen")
+    __slots__ = ("facts", "obs", "out", "seen")
 
     def __init__(self, obs: Observation, out: MatchResult) -> None:
         self.obs, self.out = obs, out
         self.seen: set[tuple[str, str, MatchReason]] = set()
-        self.attrs: dict[str, Mapping[str, str]] = {}  # by version shown: one mapping shared by its findings
+        self.facts: dict[str, Facts] = {}  # by version shown: one value shared by its findings
 
     def emit(self, est_id: str, ind: Indicator, asset: str, reason: MatchReason, version: str | None = None) -> None:
         key = (est_id, ind.value, reason)
@@ -253,15 +253,15 @@ class _Emitter:
             return
         self.seen.add(key)
         obs = self.obs
-        attrs = obs.attrs
+        facts = obs.facts
         if version is not None:
-            shared = self.attrs.get(version)
+            shared = self.facts.get(version)
             if shared is None:
-                shared = self.attrs[version] = MappingProxyType({**attrs, "version": version})
-            attrs = shared
+                shared = self.facts[version] = facts.with_version(VersionFact.of(version))
+            facts = shared
         self.out.findings.append(
             Finding(
-                est_id, ind, asset, reason, obs.feed, obs.kind, obs.entry, obs.title, obs.link, obs.published, attrs
+                est_id, ind, asset, reason, obs.feed, obs.kind, obs.entry, obs.title, obs.link, obs.published, facts
             )
         )
 

@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from alertd.domain.codes import MatchReason, SeverityRule
+from alertd.domain.facts import Facts
 from alertd.domain.tlp import Tlp
 from alertd.domain.values import (
     Alert,
@@ -86,7 +87,7 @@ def observation_to_json(obs: Observation) -> str:
             "text": obs.text,
             "link": obs.link,
             "published": obs.published.isoformat() if obs.published else None,
-            "attrs": dict(obs.attrs),
+            "attrs": obs.facts.to_json(),  # the name earlier versions gave the facts
             "exploited": obs.exploited,
         },
         ensure_ascii=False,
@@ -107,7 +108,7 @@ def observation_from_json(text: str) -> Observation:
         text=d["text"],
         link=d["link"],
         published=decode_time(d["published"]),
-        attrs=d["attrs"],
+        facts=Facts.from_json(d["attrs"]),
         exploited=d.get("exploited", False),  # absent from what the first versions wrote
     )
 
@@ -128,7 +129,7 @@ def finding_to_dict(f: Finding) -> dict[str, Any]:
         "title": f.title,
         "link": f.link,
         "published": f.published.isoformat() if f.published else None,
-        "attrs": dict(f.attrs),
+        "attrs": f.facts.to_json(),
     }
 
 
@@ -145,7 +146,7 @@ def finding_from_dict(d: Mapping[str, Any]) -> Finding:
         title=d["title"],
         link=d["link"],
         published=decode_time(d["published"]),
-        attrs=d["attrs"],
+        facts=Facts.from_json(d["attrs"]),
     )
 
 

@@ -32,10 +32,7 @@ def classify(finding: Finding, feed: FeedConfig) -> tuple[Severity, SeverityRule
         return Severity.CRITICAL, SeverityRule.of(RuleKind.EXPOSED_SERVICE)
     if finding.reason is MatchReason.KEV_PRODUCT:
         return Severity.CRITICAL, SeverityRule.of(RuleKind.KEV)
-    try:
-        cvss = float(finding.attrs.get("cvss", ""))
-    except ValueError:
-        cvss = None
+    cvss = finding.facts.cvss_score
     if cvss is not None and cvss >= 7.0:
         return Severity.HIGH, SeverityRule.cvss_at_least_7(cvss)
     return Severity.INFO, SeverityRule.of(RuleKind.NO_HIGHER_RULE)

@@ -21,6 +21,7 @@ from babel.messages.pofile import read_po
 from babel.support import Translations
 
 from alertd.domain.codes import AlertKind, RuleKind, SeverityRule
+from alertd.domain.facts import Fact
 from alertd.domain.tlp import Tlp
 from alertd.domain.values import FeedKind, IndicatorType, Severity
 
@@ -90,9 +91,9 @@ class Words:
         """One step of "what to do", with ``str.format`` placeholders left for the caller."""
         return self.word("action", step)
 
-    def attr(self, key: str) -> str:
-        """The label of a detail a feed gives (``Finding.attrs``)."""
-        return self.word("attr", key)
+    def attr(self, fact: Fact) -> str:
+        """The label of a fact a feed gives (a field of ``Finding.facts``), by its key."""
+        return self.word("attr", fact.value)
 
     def ransomware(self, value: str) -> str:
         """KEV's ``knownRansomwareCampaignUse`` in words; a value the catalog does not know as it is."""

@@ -15,8 +15,9 @@ from typing import Any
 from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
-from alertd.domain.codes import NETWORK_REASONS, SOFTWARE_REASONS, AlertKind, Evidence, MatchReason
+from alertd.domain.codes import NETWORK_REASONS, SOFTWARE_REASONS, AlertKind, MatchReason
 from alertd.domain.establishments import Establishment
+from alertd.domain.facts import UNKNOWN_VERSION, Fact
 from alertd.domain.settings import Settings
 from alertd.domain.tlp import Tlp
 from alertd.domain.values import Alert, FeedKind, Finding, IndicatorType, Severity
@@ -57,51 +58,53 @@ ACTION_STEPS: Mapping[FeedKind, tuple[str, ...]] = {
     FeedKind.ADVISORY: ("read", "patch"),
     FeedKind.EXPOSURE: ("close", "check-compromise"),
 }
-# Details a feed gives (``Finding.attrs``) worth showing, in this order; the catalog's "attr" messages label them.
-# Keys absent here (KEV ``notes``, ``vendor``, ``product``...) are either shown otherwise or not meant for the reader.
-SHOWN_ATTRS = (
-    "malware",
-    "port",
-    "first_seen",
-    "group",
-    "website",
-    "cves",
-    "cvss",
-    "ransomware",
-    "date_added",
-    "cwes",
-    "cwe",
-    "due_date",
-    "required_action",
+# Facts a feed gives (``Finding.facts``) worth showing as details, in this order; the catalog's "attr" messages
+# label them. Facts absent here (KEV ``notes``, the version) are shown otherwise; ``extra`` is not for the reader.
+SHOWN_FACTS = (
+    Fact.MALWARE,
+    Fact.PORT,
+    Fact.FIRST_SEEN,
+    Fact.GROUP,
+    Fact.WEBSITE,
+    Fact.CVES,
+    Fact.CVSS,
+    Fact.RANSOMWARE,
+    Fact.DATE_ADDED,
+    Fact.CWES,
+    Fact.CWE,
+    Fact.DUE_DATE,
+    Fact.REQUIRED_ACTION,
 )
-# Which rows an alert's table shows, in order, by the finding's kind: "attr:KEY" is a detail from the feed,
-# "*" the details not placed elsewhere. What each kind's reader needs first comes first: the host and why for a
-# compromise, the product and version for a vulnerability, the group and date for a leak, the advisory itself.
-_LAYOUT: Mapping[FeedKind, tuple[str, ...]] = {
+_SHOWN = frozenset({*SHOWN_FACTS, Fact.VERSION})  # the facts render reads: the details, and the version's own row
+# Which rows an alert's table shows, in order, by the finding's kind: a Fact is a detail from the feed, "*" the
+# details not placed elsewhere, a string one of render's own rows. What each kind's reader needs first comes first:
+# the host and why for a compromise, the product and version for a vulnerability, the group and date for a leak,
+# the advisory itself.
+_LAYOUT: Mapping[FeedKind, tuple[str | Fact, ...]] = {
     FeedKind.COMPROMISE: (
-        "indicator", "why", "attr:malware", "attr:port", "title", "feed", "link", "published", "attr:first_seen",
+        "indicator", "why", Fact.MALWARE, Fact.PORT, "title", "feed", "link", "published", Fact.FIRST_SEEN,
         "first_seen", "last_seen", "*", "rule",
     ),
     FeedKind.EXPOSURE: (
-        "indicator", "why", "attr:port", "title", "feed", "link", "published", "attr:first_seen",
+        "indicator", "why", Fact.PORT, "title", "feed", "link", "published", Fact.FIRST_SEEN,
         "first_seen", "last_seen", "*", "rule",
     ),
     FeedKind.VULNERABILITY: (
-        "indicator", "title", "product", "version", "why", "attr:ransomware", "attr:date_added", "attr:cvss",
+        "indicator", "title", "product", "version", "why", Fact.RANSOMWARE, Fact.DATE_ADDED, Fact.CVSS,
         "*", "feed", "link", "references", "published", "first_seen", "last_seen", "rule",
     ),
     FeedKind.LEAK: (
-        "indicator", "attr:group", "published", "title", "attr:website", "why", "feed", "link", "*",
+        "indicator", Fact.GROUP, "published", "title", Fact.WEBSITE, "why", "feed", "link", "*",
         "first_seen", "last_seen", "rule",
     ),
     FeedKind.ADVISORY: (
-        "title", "link", "published", "indicator", "product", "version", "attr:cves", "attr:cvss", "why", "feed",
+        "title", "link", "published", "indicator", "product", "version", Fact.CVES, Fact.CVSS, "why", "feed",
         "*", "references", "first_seen", "last_seen", "rule",
     ),
 }  # fmt: skip
 # A vulnerability's KEV due date and required action are told in "what to do", not twice.
-_TOLD_IN_ACTIONS: Mapping[FeedKind, frozenset[str]] = {
-    FeedKind.VULNERABILITY: frozenset({"due_date", "required_action"}),
+_TOLD_IN_ACTIONS: Mapping[FeedKind, frozenset[Fact]] = {
+    FeedKind.VULNERABILITY: frozenset({Fact.DUE_DATE, Fact.REQUIRED_ACTION}),
 }
 _CVE_ID = re.compile(r"^CVE-\d{4}-\d{4,}$")
 _NVD = "https://nvd.nist.gov/vuln/detail/{cve}"
@@ -183,20 +186,20 @@ def alert_kind(finding: Finding) -> AlertKind:
     return _BY_FEED_KIND[finding.kind]
 
 
-def _actions(words: Words, alert: Alert, shown: str, asset: str, attrs: Mapping[str, str], contact: str) -> list[str]:
+def _actions(words: Words, alert: Alert, shown: str, asset: str, facts: Mapping[Fact, str], contact: str) -> list[str]:
     f = alert.finding
-    port = words.action("port").format(port=attrs["port"]) if attrs.get("port") else ""
+    port = words.action("port").format(port=facts[Fact.PORT]) if facts.get(Fact.PORT) else ""
     steps = [
         words.action(f"{f.kind.value}.{step}").format(i=shown, asset=asset, contact=contact, port=port)
         for step in ACTION_STEPS[f.kind]
     ]
     if f.kind is FeedKind.VULNERABILITY:
-        if f.reason is MatchReason.KEV_PRODUCT or attrs.get("due_date"):
+        if f.reason is MatchReason.KEV_PRODUCT or facts.get(Fact.DUE_DATE):
             steps.insert(0, words.action("kev.first"))
-        if attrs.get("due_date"):
-            steps.append(words.action("kev.due-date").format(due_date=attrs["due_date"]))
-        if attrs.get("required_action"):
-            steps.append(words.action("kev.required-action").format(required_action=attrs["required_action"]))
+        if facts.get(Fact.DUE_DATE):
+            steps.append(words.action("kev.due-date").format(due_date=facts[Fact.DUE_DATE]))
+        if facts.get(Fact.REQUIRED_ACTION):
+            steps.append(words.action("kev.required-action").format(required_action=facts[Fact.REQUIRED_ACTION]))
     return steps
 
 
@@ -213,7 +216,7 @@ def _link(raw: str, patterns: Scrubber) -> tuple[str, str | None]:
 def _references(f: Finding, cve: str | None) -> list[str]:
     """Where to read more about a vulnerability: NVD's page for its CVE, then the vendor pages KEV's notes give."""
     found = [_NVD.format(cve=cve)] if cve else []
-    for url in _WEB_LINK.findall(str(f.attrs.get("notes", ""))):
+    for url in _WEB_LINK.findall(f.facts.notes or ""):
         found.append(url.rstrip(".)]"))
     unique = [u for u in dict.fromkeys(found) if u != f.link]
     return unique[:_MAX_REFERENCES]
@@ -235,7 +238,7 @@ def _own_label(words: Words, key: str, kind: str) -> str:
     return words.label(f"{key}:{kind}") if words.has("label", f"{key}:{kind}") else words.label(key)
 
 
-def _rows(words: Words, f: Finding, item: Mapping[str, Any], attrs: Mapping[str, str]) -> list[dict[str, Any]]:
+def _rows(words: Words, f: Finding, item: Mapping[str, Any], facts: Mapping[Fact, str]) -> list[dict[str, Any]]:
     """The alert's table: label, value, optional note and link target, in the order its kind calls for."""
     label = words.label
     kind = f.kind.value
@@ -249,22 +252,22 @@ def _rows(words: Words, f: Finding, item: Mapping[str, Any], attrs: Mapping[str,
         indicator_label = label(f"indicator:{kind}")
     told = _TOLD_IN_ACTIONS.get(f.kind, frozenset())
     layout = _LAYOUT[f.kind]
-    placed = {key.removeprefix("attr:") for key in layout if key.startswith("attr:")}
+    placed = {key for key in layout if isinstance(key, Fact)}
 
-    def attr_row(key: str) -> dict[str, Any] | None:
-        if key not in attrs or key in told:
+    def fact_row(fact: Fact) -> dict[str, Any] | None:
+        if fact not in facts or fact in told:
             return None
-        value = attrs[key]
-        if key == "ransomware":
+        value = facts[fact]
+        if fact is Fact.RANSOMWARE:
             value = words.ransomware(value)
-        return _row(f"attr:{key}", words.attr(key), value)
+        return _row(f"attr:{fact.value}", words.attr(fact), value)
 
     rows: list[dict[str, Any] | None] = []
     for key in layout:
-        if key.startswith("attr:"):
-            rows.append(attr_row(key.removeprefix("attr:")))
+        if isinstance(key, Fact):
+            rows.append(fact_row(key))
         elif key == "*":
-            rows.extend(attr_row(k) for k in SHOWN_ATTRS if k not in placed)
+            rows.extend(fact_row(fact) for fact in SHOWN_FACTS if fact not in placed)
         elif key == "indicator":
             rows.append(_row(key, indicator_label, item["indicator"], note=item["indicator_type_label"]))
         elif key == "why":
@@ -277,7 +280,7 @@ def _rows(words: Words, f: Finding, item: Mapping[str, Any], attrs: Mapping[str,
             rows.append(_row(key, label("link"), item["link"], href=item["link_href"]))
         elif key == "references":
             rows.extend(_row(key, label("reference"), text, href=href) for text, href in item["references"])
-        elif key == "published" and item["published"] and item["published"] != attrs.get("date_added"):
+        elif key == "published" and item["published"] and item["published"] != facts.get(Fact.DATE_ADDED):
             rows.append(_row(key, _own_label(words, "published", kind), item["published"]))
         elif key == "product" and item["product"]:
             rows.append(_row(key, label("product"), item["product"]))
@@ -295,22 +298,21 @@ def _alert_context(words: Words, alert: Alert, tz: ZoneInfo, contact: str, patte
     if f.reason in NETWORK_REASONS:
         asset = defang(asset)
     reason_text = words.reason(clean_header(f.reason, 60), asset=asset, where=words.where(f.kind))
-    known = {*SHOWN_ATTRS, "version"}
     # A detail that is a host, an address or a URL (a leak post's "website") is as clickable as an indicator.
-    attrs = {
-        key: scrub(defang(clean_header(str(value), _ATTR_LIMIT)), patterns)
-        for key, value in f.attrs.items()
-        if key in known and str(value).strip()
+    facts = {
+        fact: scrub(defang(clean_header(text, _ATTR_LIMIT)), patterns)
+        for fact, text in f.facts.known()
+        if fact in _SHOWN and text.strip()
     }
     link_text, link_href = _link(f.link, patterns) if f.link else (None, None)
     cve = f.indicator.value.upper() if f.indicator.type is IndicatorType.CVE else None
     if cve is not None and not _CVE_ID.match(cve):
         cve = None
-    version = attrs.get("version")
+    version = facts.get(Fact.VERSION)
     product = _product(asset, version) if f.kind in (FeedKind.VULNERABILITY, FeedKind.ADVISORY) else None
     if product is not None and f.reason not in SOFTWARE_REASONS:
         product = None  # the asset is a network or a name, not a software item
-    if version is not None and Evidence.of(version) is Evidence.VERSION_UNKNOWN:
+    if version is not None and f.facts.version == UNKNOWN_VERSION:
         version = words.label("version_unknown")
     if product is None:
         version = None
@@ -321,7 +323,7 @@ def _alert_context(words: Words, alert: Alert, tz: ZoneInfo, contact: str, patte
         "severity_color": _SEVERITY_COLORS[alert.severity],
         "kind": f.kind.value,
         "kind_label": words.feed_kind(f.kind),
-        "kev": f.kind is FeedKind.VULNERABILITY and (f.reason is MatchReason.KEV_PRODUCT or "due_date" in attrs),
+        "kev": f.kind is FeedKind.VULNERABILITY and (f.reason is MatchReason.KEV_PRODUCT or Fact.DUE_DATE in facts),
         "indicator": shown,
         "indicator_type": f.indicator.type.value,
         "indicator_type_label": words.indicator_type(f.indicator.type),
@@ -343,15 +345,16 @@ def _alert_context(words: Words, alert: Alert, tz: ZoneInfo, contact: str, patte
         "first_seen_iso": _iso(alert.first_seen),
         "last_seen_iso": _iso(alert.last_seen),
         "rule": words.rule(alert.rule),
-        "details": {key: value for key, value in attrs.items() if key != "version"},
-        "attrs": [(words.attr(key), attrs[key]) for key in SHOWN_ATTRS if key in attrs and key not in told],
-        "actions": _actions(words, alert, shown, asset, attrs, contact),
+        "details": {fact.value: text for fact, text in facts.items() if fact is not Fact.VERSION},
+        # The shown facts as (label, text), under the name templates have known them by.
+        "attrs": [(words.attr(fact), facts[fact]) for fact in SHOWN_FACTS if fact in facts and fact not in told],
+        "actions": _actions(words, alert, shown, asset, facts, contact),
         "summary": words.summary(alert_kind(f), indicator=shown),
         "follow_up": alert.follow_up,
         "tlp": alert.tlp,
         "key": f.key,
     }
-    item["rows"] = _rows(words, f, item, attrs)
+    item["rows"] = _rows(words, f, item, facts)
     return item
 
 

@@ -16,15 +16,14 @@ import shutil
 import subprocess
 import sys
 import tempfile
-from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 from pathlib import Path
-from types import MappingProxyType
 from zoneinfo import ZoneInfo
 
 from alertd.domain.codes import MatchReason, RuleKind, SeverityRule
 from alertd.domain.establishments import Contact, Establishment, Software
+from alertd.domain.facts import Facts, VersionFact
 from alertd.domain.settings import DEFAULT_RENOTIFY, DeliveryMethod, Settings
 from alertd.domain.tlp import Tlp
 from alertd.domain.values import Alert, FeedKind, Finding, Indicator, IndicatorType, Severity
@@ -89,7 +88,7 @@ def _alert(
     title: str,
     link: str | None,
     published: datetime | None,
-    attrs: Mapping[str, str],
+    facts: Facts,
     first_seen: datetime,
     tlp: Tlp = Tlp.AMBER,
 ) -> Alert:
@@ -104,7 +103,7 @@ def _alert(
         title=title,
         link=link,
         published=published,
-        attrs=MappingProxyType(dict(attrs)),
+        facts=facts,
     )
     return Alert(
         finding=finding,
@@ -132,7 +131,7 @@ def alerts() -> dict[str, list[Alert]]:
         title="QakBot 198.51.100.23:443",
         link="https://feodotracker.abuse.ch/browse/host/198.51.100.23/",
         published=None,
-        attrs={"malware": "QakBot", "port": "443", "first_seen": "2024-02-12 21:14:07"},
+        facts=Facts(malware="QakBot", port="443", first_seen="2024-02-12 21:14:07"),
         first_seen=NOW - timedelta(hours=9),
     )
     kev = _alert(
@@ -147,19 +146,18 @@ def alerts() -> dict[str, list[Alert]]:
         title="Citrix NetScaler ADC and NetScaler Gateway Buffer Overflow Vulnerability",
         link="https://nvd.nist.gov/vuln/detail/CVE-2023-4966",
         published=datetime(2023, 10, 18, tzinfo=UTC),
-        attrs={
-            "vendor": "Citrix",
-            "product": "NetScaler ADC and NetScaler Gateway",
-            "version": "13.1-49.13",
-            "date_added": "2023-10-18",
-            "due_date": "2023-11-08",
-            "required_action": "Apply mitigations and kill all active and persistent sessions per vendor "
+        facts=Facts(
+            version=VersionFact.declared_as("13.1-49.13"),
+            date_added="2023-10-18",
+            due_date="2023-11-08",
+            required_action="Apply mitigations and kill all active and persistent sessions per vendor "
             "instructions OR discontinue use of the product if mitigations are unavailable.",
-            "ransomware": "Known",
-            "notes": "https://support.citrix.com/article/CTX579459/netscaler-adc-and-netscaler-gateway-security-"
+            ransomware="Known",
+            notes="https://support.citrix.com/article/CTX579459/netscaler-adc-and-netscaler-gateway-security-"
             "bulletin-for-cve20234966-and-cve20234967 ;  https://nvd.nist.gov/vuln/detail/CVE-2023-4966",
-            "cwes": "CWE-119",
-        },
+            cwes="CWE-119",
+            extra={"vendor": "Citrix", "product": "NetScaler ADC and NetScaler Gateway"},
+        ),
         first_seen=NOW - timedelta(minutes=40),
         tlp=Tlp.CLEAR,
     )
@@ -175,7 +173,7 @@ def alerts() -> dict[str, list[Alert]]:
         title="Centre Hospitalier de la Garonne",
         link=None,
         published=datetime(2024, 2, 12, 16, 2, tzinfo=UTC),
-        attrs={"group": "LockBit 3.0", "website": "ch-garonne.example"},
+        facts=Facts(group="LockBit 3.0", website="ch-garonne.example"),
         first_seen=NOW - timedelta(hours=2),
     )
     advisory = _alert(
@@ -190,7 +188,7 @@ def alerts() -> dict[str, list[Alert]]:
         title="Vulnérabilité dans Fortinet FortiOS (CVE-2024-21762)",
         link="https://www.cert.ssi.gouv.fr/alerte/CERTFR-2024-ALE-004/",
         published=datetime(2024, 2, 9, 10, 30, tzinfo=UTC),
-        attrs={"cves": "CVE-2024-21762", "version": "7.2.4"},
+        facts=Facts(cves="CVE-2024-21762", version=VersionFact.declared_as("7.2.4")),
         first_seen=NOW - timedelta(days=3),
         tlp=Tlp.CLEAR,
     )

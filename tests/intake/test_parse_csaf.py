@@ -83,9 +83,9 @@ def test_philips_vue_pacs() -> None:
         "Philips Vue PACS A third-party product component deserializes untrusted data without sufficiently "
         "verifying that the resulting data will be valid."
     )
-    attrs = dict(observation.attrs)
-    assert attrs.pop("remediation").startswith("Philips recommends the following mitigations:\nFor vulnerabilities")
-    assert attrs == {
+    facts = observation.facts.to_json()
+    assert facts.pop("remediation").startswith("Philips recommends the following mitigations:\nFor vulnerabilities")
+    assert facts == {
         "cvss": "8.8",
         "cvss_vector": "CVSS:3.1/AV:N/AC:L/PR:N/UI:R/S:U/C:H/I:H/A:H",
         "cvss_version": "3.1",
@@ -94,7 +94,7 @@ def test_philips_vue_pacs() -> None:
         "tlp": "WHITE",
         "cwe": "CWE-502",
     }
-    assert observations["ICSMA-24-200-01#CVE-2020-36518"].attrs["cvss"] == "5.3"
+    assert observations["ICSMA-24-200-01#CVE-2020-36518"].facts.cvss == "5.3"
 
 
 def test_bpl_all_versions_and_bounded_range() -> None:
@@ -104,8 +104,8 @@ def test_bpl_all_versions_and_bounded_range() -> None:
         Product("BPL Medical Technologies", "PWS-01-BT"),  # vers:all/*: every version
     )
     assert observation.published == datetime(2024, 9, 10, 6, 0, tzinfo=UTC)
-    assert observation.attrs["cvss"] == "4.6"
-    assert "version_range" not in observation.attrs
+    assert observation.facts.cvss == "4.6"
+    assert "version_range" not in observation.facts.to_json()
 
 
 def test_webmethods_vex() -> None:
@@ -119,9 +119,9 @@ def test_webmethods_vex() -> None:
     assert observation.products == (Product("IBM", "webMethods Integration", (VersionRange(exact="10.15"),)),)
     assert not observation.exploited
     assert observation.published == datetime(2024, 9, 10, 20, 8, tzinfo=UTC)
-    assert observation.attrs["cvss"] == "9.9"
-    assert observation.attrs["remediation"] == "Install Corefix 14"  # given twice, kept once
-    assert observation.attrs["cwe"] == "CWE-434"
+    assert observation.facts.cvss == "9.9"
+    assert observation.facts.extra["remediation"] == "Install Corefix 14"  # given twice, kept once
+    assert observation.facts.cwe == "CWE-434"
     assert "SSVC" not in observation.text
 
 
@@ -221,7 +221,7 @@ def test_product_tree_levels_full_names_and_relationships() -> None:
         Product("fortinet", "fortios", (VersionRange(exact="7.2.4"),)),
         Product("Acme Medical", "Infusion", (VersionRange(exact="7.1"),)),
     )
-    assert observation.attrs["version_range"] == "Acme Medical Gateway: all releases shipped before the recall"
+    assert observation.facts.extra["version_range"] == "Acme Medical Gateway: all releases shipped before the recall"
 
 
 def test_highest_score_vector_and_no_cve() -> None:
@@ -245,7 +245,7 @@ def test_highest_score_vector_and_no_cve() -> None:
     assert observation.text == "Test advisory Hard-coded credentials The pump ships with a default password."
     assert observation.link == "https://vendor.example/psirt/1"  # no "self" reference: the first one
     assert observation.published == datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
-    assert dict(observation.attrs) == {
+    assert observation.facts.to_json() == {
         "advisory": "TEST-2024-001",
         "publisher": "Test CERT",
         "cvss": "9.3",
@@ -371,7 +371,7 @@ def test_long_strings_are_capped() -> None:
     (observation,) = _parse(_document(vulnerability, **tree))
     assert len(observation.text) <= csaf.MAX_TEXT
     assert len(observation.title) <= 2 * csaf.MAX_FIELD + 10
-    assert len(observation.attrs["remediation"]) <= csaf.MAX_REMEDIATION
+    assert len(observation.facts.extra["remediation"]) <= csaf.MAX_REMEDIATION
     (product,) = observation.products
     assert len(product.vendor) <= csaf.MAX_FIELD and product.versions == ()
 
@@ -414,7 +414,7 @@ def test_no_wrong_type_in_a_vulnerability_or_the_tree_raises() -> None:
                 assert not isinstance(mutated, list if part == "vulnerabilities" else dict)
                 continue
             for observation in observations:
-                assert all(isinstance(v, str) for v in observation.attrs.values())
+                assert all(isinstance(v, str) for v in observation.facts.to_json().values())
     assert count > 500
 
 

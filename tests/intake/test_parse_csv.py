@@ -68,7 +68,7 @@ def test_feodo_first_and_last_rows() -> None:
     assert first.indicators == (Indicator(IndicatorType.IPV4, "192.9.135.73"),)
     assert first.title == "Pikabot 192.9.135.73:1194"
     assert first.published == datetime(2023, 5, 23, 17, 51, 44, tzinfo=UTC)
-    assert dict(first.attrs) == {"port": "1194", "malware": "Pikabot"}
+    assert first.facts.to_json() == {"port": "1194", "malware": "Pikabot"}
     assert first.link is None
     assert len(first.entry) == 32
     assert last.indicators == (Indicator(IndicatorType.IPV4, "172.233.221.61"),)
@@ -91,8 +91,8 @@ def test_entry_is_stable_when_status_and_dates_change() -> None:
     before = csvfeed.parse(feed(columns), body)
     after = csvfeed.parse(feed(columns), changed)
     assert [o.entry for o in before] == [o.entry for o in after]
-    assert before[0].attrs["status"] == "online"
-    assert after[0].attrs["status"] == "offline"
+    assert before[0].facts.extra["status"] == "online"
+    assert after[0].facts.extra["status"] == "offline"
 
 
 def test_entry_depends_on_the_feed() -> None:
@@ -117,7 +117,7 @@ def test_urlhaus_header_is_the_last_comment_line() -> None:
     first = observations[0]
     assert first.indicators == (Indicator(IndicatorType.URL, "http://marconuenlist.ch/verif.accounts.docs.net/"),)
     assert first.published == datetime(2019, 2, 13, 0, 34, 42, tzinfo=UTC)
-    assert dict(first.attrs) == {"status": "offline", "threat": "malware_download", "country": "DE"}
+    assert first.facts.to_json() == {"status": "offline", "threat": "malware_download", "country": "DE"}
     assert first.title == "malware_download http://marconuenlist.ch/verif.accounts.docs.net/"
     assert observations[1].indicators[0].value == "http://cbd-planet.ch/sec.myacc.send.com/"
 
@@ -156,8 +156,8 @@ def test_sslbl_real_crlf_file_with_hashes() -> None:
     assert result.duplicates == 5522 - unique
     first = result.observations[0]
     assert first.indicators == (Indicator(IndicatorType.HASH, "2e3519b7cb61a3cd6167f727df993f68311085ea"),)
-    assert first.attrs["malware"] == "DCRat C&C"
-    assert not any("\r" in v for o in result.observations for v in o.attrs.values())
+    assert first.facts.malware == "DCRat C&C"
+    assert not any("\r" in v for o in result.observations for v in o.facts.to_json().values())
 
 
 # -- header detection ------------------------------------------------------------------------------------
@@ -182,7 +182,7 @@ def test_header_names_compared_without_spaces_quotes_or_case() -> None:
     body = b'# banner\n "IP" , Port ,Malware\n198.51.100.1,443,Emotet\n'
     [only] = csvfeed.parse(feed({"ip": " ip", "port": "'PORT'", "malware": "malware"}), body)
     assert only.indicators == (Indicator(IndicatorType.IPV4, "198.51.100.1"),)
-    assert dict(only.attrs) == {"port": "443", "malware": "Emotet"}
+    assert only.facts.to_json() == {"port": "443", "malware": "Emotet"}
 
 
 def test_tab_separated_with_header() -> None:
@@ -228,11 +228,11 @@ def test_overlong_lines_are_skipped() -> None:
 def test_bom_and_latin1_fallback() -> None:
     body = "\ufeffip,threat\n198.51.100.1,Hôpital ciblé\n".encode()
     [utf8] = csvfeed.parse(feed({"ip": "ip", "threat": "threat"}), body)
-    assert utf8.attrs["threat"] == "Hôpital ciblé"
+    assert utf8.facts.extra["threat"] == "Hôpital ciblé"
     [latin1] = csvfeed.parse(
         feed({"ip": "ip", "threat": "threat"}), "ip,threat\n198.51.100.1,Hôpital\n".encode("latin-1")
     )
-    assert latin1.attrs["threat"] == "Hôpital"
+    assert latin1.facts.extra["threat"] == "Hôpital"
 
 
 def test_timestamps() -> None:
@@ -252,8 +252,8 @@ def test_timestamps() -> None:
         None,
         None,
     ]
-    assert observations[3].attrs["first_seen"] == "yesterday"  # kept when it cannot be read as a date
-    assert "first_seen" not in observations[0].attrs
+    assert observations[3].facts.first_seen == "yesterday"  # kept when it cannot be read as a date
+    assert "first_seen" not in observations[0].facts.to_json()
 
 
 @pytest.mark.parametrize("body", [b"", b"   \r\n\n"])
@@ -286,7 +286,7 @@ def test_spamhaus_drop_by_position() -> None:
     observations = csvfeed.parse(feed({"cidr": "0", "sbl": "1"}, "drop"), DROP.read_bytes())
     assert len(observations) == len(expected) == 2
     assert observations[0].indicators == (Indicator(IndicatorType.CIDR, "1.4.0.0/17"),)
-    assert observations[0].attrs["sbl"] == "SBL256893"
+    assert observations[0].facts.extra["sbl"] == "SBL256893"
     assert observations[1].indicators == (Indicator(IndicatorType.CIDR, "2a06:e480::/29"),)
 
 
@@ -303,5 +303,5 @@ def test_dshield_tab_separated_with_prefix() -> None:
     columns = {"cidr": "0", "prefix": "2", "network": "4", "country": "5"}
     observations = csvfeed.parse(feed(columns, "dshield"), DSHIELD.read_bytes())
     assert [o.indicators[0].value for o in observations] == [f"{r[0]}/{r[2]}" for r in rows]
-    assert observations[1].attrs["network"] == "MULTA-ASN1"
-    assert observations[1].attrs["country"] == "US"
+    assert observations[1].facts.extra["network"] == "MULTA-ASN1"
+    assert observations[1].facts.extra["country"] == "US"

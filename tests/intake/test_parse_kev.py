@@ -46,15 +46,15 @@ def test_current_catalog_first_entry() -> None:
     assert first.text.startswith("Git contains a link following vulnerability that stems from Git\u2019s")
     assert first.link == "https://nvd.nist.gov/vuln/detail/CVE-2025-48384"
     assert first.published == datetime(2025, 8, 25, tzinfo=UTC)
-    assert first.attrs["vendor"] == "Git"
-    assert first.attrs["product"] == "Git"
-    assert first.attrs["date_added"] == "2025-08-25"
-    assert first.attrs["due_date"] == "2025-09-15"
-    assert first.attrs["required_action"].startswith("Apply mitigations per vendor instructions")
-    assert first.attrs["ransomware"] == "Unknown"
-    assert "https://github.com/git/git/security/advisories/GHSA-vwqx-4fm8-6qc9" in first.attrs["notes"]
-    assert first.attrs["cwes"].startswith("CWE-59")
-    assert all(isinstance(v, str) for v in first.attrs.values())
+    assert first.facts.extra["vendor"] == "Git"
+    assert first.facts.extra["product"] == "Git"
+    assert first.facts.date_added == "2025-08-25"
+    assert first.facts.due_date == "2025-09-15"
+    assert (first.facts.required_action or "").startswith("Apply mitigations per vendor instructions")
+    assert first.facts.ransomware == "Unknown"
+    assert "https://github.com/git/git/security/advisories/GHSA-vwqx-4fm8-6qc9" in (first.facts.notes or "")
+    assert (first.facts.cwes or "").startswith("CWE-59")
+    assert all(isinstance(v, str) for v in first.facts.to_json().values())
 
 
 def test_current_catalog_last_entry_and_ransomware_use() -> None:
@@ -65,7 +65,7 @@ def test_current_catalog_last_entry_and_ransomware_use() -> None:
     assert last.products == (Product(expected[-1]["vendorProject"], expected[-1]["product"]),)
     known = sum(1 for v in expected if v["knownRansomwareCampaignUse"] == "Known")
     assert known > 0
-    assert sum(1 for o in observations if o.attrs["ransomware"] == "Known") == known
+    assert sum(1 for o in observations if o.facts.ransomware == "Known") == known
 
 
 def test_2023_crlf_layout_without_ransomware_or_cwes() -> None:
@@ -80,11 +80,11 @@ def test_2023_crlf_layout_without_ransomware_or_cwes() -> None:
     assert first.title == "Accellion FTA OS Command Injection Vulnerability"
     assert first.products == (Product("Accellion", "FTA"),)
     assert first.published == datetime(2021, 11, 3, tzinfo=UTC)
-    assert first.attrs["ransomware"] == "Unknown"
-    assert first.attrs["notes"] == ""
-    assert "cwes" not in first.attrs
+    assert first.facts.ransomware == "Unknown"
+    assert first.facts.notes == ""
+    assert "cwes" not in first.facts.to_json()
     assert observations[-1].entry == expected[-1]["cveID"] == "CVE-2023-28206"
-    assert {o.attrs["ransomware"] for o in observations} == {"Unknown"}
+    assert {o.facts.ransomware for o in observations} == {"Unknown"}
 
 
 def test_parse_is_stable_across_polls() -> None:
@@ -103,7 +103,7 @@ def test_bom_is_accepted() -> None:
     assert only.title == "CVE-2024-0001"  # no vulnerabilityName: the CVE id stands in
     assert only.products == ()
     assert only.published is None
-    assert only.attrs["ransomware"] == "Unknown"
+    assert only.facts.ransomware == "Unknown"
 
 
 def test_entry_without_cve_id_is_skipped_not_fatal() -> None:

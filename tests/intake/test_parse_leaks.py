@@ -47,9 +47,9 @@ def test_ransomware_live_one_observation_per_post() -> None:
     assert [o.title for o in observations] == [
         " ".join(p["post_title"].replace("<UPDATED>", "").split()) for p in posts
     ]
-    assert [o.attrs["group"] for o in observations] == [p["group_name"] for p in posts]
+    assert [o.facts.group for o in observations] == [p["group_name"] for p in posts]
     assert all(o.kind is FeedKind.LEAK and o.feed == "leaks" for o in observations)
-    assert all(set(o.attrs) == {"group", "country", "activity", "discovered"} for o in observations)
+    assert all(set(o.facts.to_json()) == {"group", "country", "activity", "discovered"} for o in observations)
     assert sum(1 for o in observations if o.link) == sum(1 for p in posts if p["post_url"])
     assert len({o.entry for o in observations}) == 100
 
@@ -63,10 +63,10 @@ def test_ransomware_live_health_victim() -> None:
     assert mri.indicators == (Indicator(IndicatorType.DOMAIN, "mri-inc.net"),)
     assert mri.link == post["post_url"]
     assert mri.published == datetime(2024, 6, 15, 16, 42, 19, tzinfo=UTC)
-    assert mri.attrs["group"] == "hunters"
-    assert mri.attrs["country"] == "US"
-    assert mri.attrs["activity"] == "Human health and social work activities"
-    assert mri.attrs["discovered"] == "2024-06-15 16:47:55.378689"
+    assert mri.facts.group == "hunters"
+    assert mri.facts.extra["country"] == "US"
+    assert mri.facts.extra["activity"] == "Human health and social work activities"
+    assert mri.facts.extra["discovered"] == "2024-06-15 16:47:55.378689"
     key = "hunters\x1fmri"
     assert mri.entry == hashlib.sha256(key.encode()).hexdigest()[:32]
 
@@ -135,10 +135,15 @@ def test_ransomwatch_titles_cleaned() -> None:
     assert arles.indicators == ()
     assert arles.link is None
     assert arles.published == datetime(2022, 12, 31, 19, 44, 29, 618765, tzinfo=UTC)  # discovered, as UTC
-    assert arles.attrs == {"group": "lockbit3", "country": "", "activity": "", "discovered": posts[0]["discovered"]}
+    assert arles.facts.to_json() == {
+        "group": "lockbit3",
+        "country": "",
+        "activity": "",
+        "discovered": posts[0]["discovered"],
+    }
     ghimli = by_title["ghimli.com"]
     assert ghimli.indicators == (Indicator(IndicatorType.DOMAIN, "ghimli.com"),)
-    assert ghimli.attrs["details"] == "$189.1M, Australia, 88GB"
+    assert ghimli.facts.extra["details"] == "$189.1M, Australia, 88GB"
     assert by_title["pharmacie-du-centre.fr"].indicators == (Indicator(IndicatorType.DOMAIN, "pharmacie-du-centre.fr"),)
     assert by_title["hancock.co..."].indicators == ()  # the domain may be cut: hancock.com?
     assert by_title["hancockassociat..."].indicators == ()
@@ -191,7 +196,7 @@ def test_hostile_and_odd_posts() -> None:
         "Zoned",
     ]
     long, hopital, mary, report, evil, clinic, zoned = observations
-    assert len(long.title) <= 300 and len(long.attrs["group"]) <= 100 and long.indicators == ()
+    assert len(long.title) <= 300 and len(long.facts.group or "") <= 100 and long.indicators == ()
     assert hopital.title == "Hôpital Privé [31m"
     assert hopital.published is None
     assert mary.indicators == ()

@@ -46,14 +46,14 @@ def test_shadowserver_reports(name: str, columns: dict[str, str], kind: FeedKind
     expected = {(r[address_column], r.get(columns.get("port", ""), "")) for r in rows}
     assert result.rows == len(rows)
     assert len(result.observations) == len(expected)
-    assert {(o.indicators[0].value, o.attrs.get("port", "")) for o in result.observations} == expected
+    assert {(o.indicators[0].value, o.facts.port or "") for o in result.observations} == expected
     assert all(o.kind is kind for o in result.observations)
 
 
 def test_exchange_scan_keeps_the_cve_tag() -> None:
     path = DATA / "shadowserver" / "shadowserver_scan_exchange.csv"
     result = csvfeed.read(feed({"ip": "ip", "threat": "tag"}, FeedKind.EXPOSURE), path.read_bytes())
-    assert "exchange;cve-2021-26855" in {o.attrs["threat"] for o in result.observations}
+    assert "exchange;cve-2021-26855" in {o.facts.extra["threat"] for o in result.observations}
 
 
 def test_spamhaus_drop_by_position_with_semicolon_comments() -> None:

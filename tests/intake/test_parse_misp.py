@@ -144,15 +144,15 @@ def test_feed_events_one_observation_per_to_ids_address(path: Path) -> None:
     assert first.text == ""
     assert first.link is None
     assert first.published == datetime.fromtimestamp(int(attribute["timestamp"]), UTC)
-    assert first.attrs["event"] == event["uuid"]
-    assert first.attrs["event_info"] == event["info"]
-    assert first.attrs["category"] == "Network activity"
-    assert first.attrs["type"] == "ip-src"
-    assert first.attrs["comment"] == attribute["comment"][:500]
-    assert first.attrs["threat_level"] == "low"
-    assert first.attrs["org"] == "cyberdefense.blue"
-    assert first.attrs["tags"] == ", ".join(t["name"] for t in event["Tag"])
-    assert all(isinstance(v, str) for o in observations for v in o.attrs.values())
+    assert first.facts.extra["event"] == event["uuid"]
+    assert first.facts.extra["event_info"] == event["info"]
+    assert first.facts.extra["category"] == "Network activity"
+    assert first.facts.extra["type"] == "ip-src"
+    assert first.facts.extra["comment"] == attribute["comment"][:500]
+    assert first.facts.extra["threat_level"] == "low"
+    assert first.facts.extra["org"] == "cyberdefense.blue"
+    assert first.facts.extra["tags"] == ", ".join(t["name"] for t in event["Tag"])
+    assert all(isinstance(v, str) for o in observations for v in o.facts.to_json().values())
 
 
 def test_feed_read_counts() -> None:
@@ -183,10 +183,10 @@ def test_circl_event_hashes_only_to_ids_indicators() -> None:
     assert [o.indicators[0] for o in observations] == [Indicator(IndicatorType.HASH, a["value"]) for a in expected]
     md5 = observations[0]
     assert md5.title == "Ransomware - Xorist — Imported via the Freetext Import Tool"  # a short comment is shown
-    assert md5.attrs["org"] == "CIRCL"
-    assert md5.attrs["tlp"] == "white"
-    assert md5.attrs["threat_level"] == "low"
-    assert md5.attrs["tags"].startswith('tlp:white, circl:incident-classification="malware"')
+    assert md5.facts.extra["org"] == "CIRCL"
+    assert md5.facts.extra["tlp"] == "white"
+    assert md5.facts.extra["threat_level"] == "low"
+    assert md5.facts.extra["tags"].startswith('tlp:white, circl:incident-classification="malware"')
     result = misp.read(FEED, CIRCL.read_bytes())
     # links, a comment and a text are not to_ids; the filename and the registry key name no network indicator.
     assert (result.attributes, result.not_ids, result.unsupported) == (9, 4, 2)
@@ -206,8 +206,8 @@ def test_wintervivern_object_attributes_crlf() -> None:
     assert Indicator(IndicatorType.URL, "https://recsecas.com/controlserver/checkupdate.js") in values
     assert Indicator(IndicatorType.URL, "https://recsecas.com/controlserver/saveMessage") in values
     assert Indicator(IndicatorType.HASH, "f6e074c38f0f0854aba8b8a43165f37509ed18c5bc009a4433f3868457da2ded") in values
-    assert {o.attrs["object"] for o in observations} == {"email", "url", "file"}
-    assert all(o.attrs["org"] == "ESET" and o.attrs["threat_level"] == "high" for o in observations)
+    assert {o.facts.extra["object"] for o in observations} == {"email", "url", "file"}
+    assert all(o.facts.extra["org"] == "ESET" and o.facts.extra["threat_level"] == "high" for o in observations)
     assert observations[0].published == datetime(2023, 10, 19, 20, 56, 25, tzinfo=UTC)
 
 
@@ -236,7 +236,7 @@ def test_domain_ip_composites_give_two_indicators() -> None:
             Indicator(IndicatorType.DOMAIN, domain),
             Indicator(IndicatorType.IPV4, address),
         )
-    assert by_entry[composites[0]["uuid"]].attrs["type"] == "domain|ip"
+    assert by_entry[composites[0]["uuid"]].facts.extra["type"] == "domain|ip"
 
 
 def test_rest_export_with_several_events() -> None:
@@ -245,7 +245,7 @@ def test_rest_export_with_several_events() -> None:
     result = misp.read(FEED, body)
     assert result.events == 2
     assert len(result.observations) == 3 + 58
-    assert {o.attrs["event"] for o in result.observations} == {first["uuid"], second["uuid"]}
+    assert {o.facts.extra["event"] for o in result.observations} == {first["uuid"], second["uuid"]}
 
 
 # --- hand-made edge cases ----------------------------------------------------------------------------------
@@ -317,15 +317,15 @@ def test_every_supported_type() -> None:
         (Indicator(IndicatorType.ASN, "64500"),),
     ]
     assert (result.unsupported, result.invalid) == (3, 4)  # uri, link, filename; two bad values, too long, a number
-    assert observations[1].attrs["port"] == "8443"
-    assert observations[4].attrs["port"] == "443"
-    assert "port" not in observations[0].attrs
+    assert observations[1].facts.port == "8443"
+    assert observations[4].facts.port == "443"
+    assert "port" not in observations[0].facts.to_json()
     first = observations[0]
-    assert first.attrs["threat_level"] == "medium"
-    assert first.attrs["org"] == "CERT Santé"
-    assert first.attrs["tags"] == "tlp:amber, ransomware"
-    assert first.attrs["tlp"] == "amber"
-    assert first.attrs["comment"] == ""
+    assert first.facts.extra["threat_level"] == "medium"
+    assert first.facts.extra["org"] == "CERT Santé"
+    assert first.facts.extra["tags"] == "tlp:amber, ransomware"
+    assert first.facts.extra["tlp"] == "amber"
+    assert first.facts.extra["comment"] == ""
     assert first.published == datetime(2024, 5, 1, tzinfo=UTC)  # no attribute timestamp: the event's date
 
 
@@ -358,7 +358,7 @@ def test_title_comment_and_caps() -> None:
     assert short.title == "Phishing campaign — Landing page"
     assert short.published == datetime.fromtimestamp(1700000001, UTC)
     assert long.title == "Phishing campaign"
-    assert len(long.attrs["comment"]) <= 500
+    assert len(long.facts.extra["comment"]) <= 500
     assert long.published is None  # "0" is no time, and the event has no date
     nameless = _observations_of({"uuid": "u2", "Attribute": [_attribute("domain", "c.example")]})
     assert nameless[0].title == "MISP event u2"

@@ -79,10 +79,10 @@ def test_v11_children_nodes_give_the_vulnerable_product_not_its_platform() -> No
     assert "children" in item["configurations"]["nodes"][0]
     observation = _by_entry(nvd.parse(FEED, V11.read_bytes()))["CVE-2018-20336"]
     assert observation.products == (Product("asus", "asuswrt-merlin", (VersionRange(exact="3.0.0.4.384.20308"),)),)
-    assert observation.attrs["cvss"] == "7.5"
-    assert observation.attrs["cvss_version"] == "3.1"
-    assert observation.attrs["cvss_vector"] == "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:N/A:N"
-    assert observation.attrs["nvd_severity"] == "HIGH"
+    assert observation.facts.cvss == "7.5"
+    assert observation.facts.extra["cvss_version"] == "3.1"
+    assert observation.facts.extra["cvss_vector"] == "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:N/A:N"
+    assert observation.facts.extra["nvd_severity"] == "HIGH"
 
 
 def test_v11_record_with_v2_score_only() -> None:
@@ -92,7 +92,7 @@ def test_v11_record_with_v2_score_only() -> None:
     assert observation.text.startswith("The TLS protocol 1.1 and 1.2 and the DTLS protocol 1.0 and 1.2, as used in")
     assert observation.link == "https://nvd.nist.gov/vuln/detail/CVE-2013-0169"
     assert observation.published == datetime(2013, 2, 8, 19, 55, tzinfo=UTC)
-    assert dict(observation.attrs) == {
+    assert observation.facts.to_json() == {
         "cvss": "2.6",
         "cvss_version": "2.0",
         "cvss_vector": "AV:N/AC:H/Au:N/C:P/I:N/A:N",
@@ -109,7 +109,7 @@ def test_v11_record_with_v2_score_only() -> None:
 def test_v11_version_bounds_and_cpe_escapes() -> None:
     observations = _by_entry(nvd.parse(FEED, V11.read_bytes()))
     tectonic = observations["CVE-2018-9090"]
-    assert tectonic.attrs["cvss"] == "6.1"
+    assert tectonic.facts.cvss == "6.1"
     assert (
         Product(
             "redhat",
@@ -131,7 +131,7 @@ def test_v11_record_without_score_or_configuration() -> None:
     bare = next(i for i in items if not i["impact"] and not i["configurations"]["nodes"])
     observation = _by_entry(nvd.parse(FEED, V11.read_bytes()))[bare["cve"]["CVE_data_meta"]["ID"]]
     assert observation.products == ()
-    assert "cvss" not in observation.attrs
+    assert "cvss" not in observation.facts.to_json()
 
 
 # -- the API 2.0 page ------------------------------------------------------------------------------------------
@@ -152,7 +152,7 @@ def test_v20_one_observation_per_cve() -> None:
     assert [o.entry for o in observations] == ids
     assert {o.entry for o in observations if o.products} == with_vulnerable
     scored = {r["cve"]["id"] for r in records if r["cve"]["metrics"]}
-    assert {o.entry for o in observations if "cvss" in o.attrs} == scored
+    assert {o.entry for o in observations if "cvss" in o.facts.to_json()} == scored
 
 
 def test_v20_record_in_detail() -> None:
@@ -164,7 +164,7 @@ def test_v20_record_in_detail() -> None:
         "to a vulnerability which could allow a remote unauthenticated attacker to cause a crash of the HTTP service."
     )
     assert observation.title == "CVE-2023-27314: " + observation.text[: nvd.TITLE_CHARS].rstrip() + "…"
-    assert dict(observation.attrs) == {
+    assert observation.facts.to_json() == {
         "cvss": "7.5",
         "cvss_version": "3.1",
         "cvss_vector": "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:N/I:N/A:H",
@@ -189,7 +189,7 @@ def test_v20_bounds_including() -> None:
 
 def test_v20_record_awaiting_analysis_has_no_score() -> None:
     observation = _by_entry(nvd.parse(FEED, V20.read_bytes()))["CVE-2023-43250"]
-    assert "cvss" not in observation.attrs and "nvd_severity" not in observation.attrs
+    assert "cvss" not in observation.facts.to_json() and "nvd_severity" not in observation.facts.to_json()
     assert observation.products == ()
 
 
@@ -203,9 +203,9 @@ def test_v20_kev_fields_mark_the_cve_exploited() -> None:
     )
     (observation,) = nvd.parse(FEED, _page(record))
     assert observation.exploited
-    assert observation.attrs["due_date"] == "2023-11-10"
-    assert observation.attrs["required_action"] == "Apply updates per vendor instructions."
-    assert observation.attrs["date_added"] == "2023-10-20"
+    assert observation.facts.due_date == "2023-11-10"
+    assert observation.facts.required_action == "Apply updates per vendor instructions."
+    assert observation.facts.date_added == "2023-10-20"
 
 
 def test_v20_score_preference() -> None:
@@ -223,18 +223,18 @@ def test_v20_score_preference() -> None:
     v30_nvd = copy.deepcopy(v30) | {"type": "Primary"}
     v30_nvd["cvssData"] = {**v30["cvssData"], "baseScore": 6.1}
 
-    def attrs(metrics: dict[str, Any]) -> dict[str, str]:
+    def facts(metrics: dict[str, Any]) -> dict[str, str]:
         record = {"cve": {"id": "CVE-2099-0001", "published": "2099-01-01T00:00:00.000", "metrics": metrics}}
-        return dict(nvd.parse(FEED, _page(record))[0].attrs)
+        return nvd.parse(FEED, _page(record))[0].facts.to_json()
 
-    assert attrs({"cvssMetricV2": [v2]}) == {
+    assert facts({"cvssMetricV2": [v2]}) == {
         "cvss": "10.0",
         "cvss_version": "2.0",
         "cvss_vector": "AV:N/AC:L/Au:N/C:C/I:C/A:C",
         "nvd_severity": "HIGH",
     }
-    assert attrs({"cvssMetricV2": [v2], "cvssMetricV30": [v30]})["cvss"] == "5.5"
-    assert attrs({"cvssMetricV30": [v30, v30_nvd]})["cvss"] == "6.1"  # NVD's own (Primary) score first
+    assert facts({"cvssMetricV2": [v2], "cvssMetricV30": [v30]})["cvss"] == "5.5"
+    assert facts({"cvssMetricV30": [v30, v30_nvd]})["cvss"] == "6.1"  # NVD's own (Primary) score first
 
 
 # -- what the feed's configuration and hostile input change ----------------------------------------------------
@@ -312,7 +312,7 @@ def test_no_wrong_type_anywhere_in_a_record_raises(path: Path, key: str, entry: 
     for mutated in _mutations(record):
         count += 1
         for observation in nvd.parse(FEED, json.dumps({key: [mutated, record]}).encode()):
-            assert all(isinstance(v, str) for v in observation.attrs.values())
+            assert all(isinstance(v, str) for v in observation.facts.to_json().values())
     assert count > 500
 
 

@@ -38,7 +38,7 @@ def test_certfr_alert_with_guid_accents_and_defanged_indicators() -> None:
         Indicator(T.URL, "https://update-forti.net/sslvpn/login"),
         Indicator(T.IPV4, "203.0.113.77"),
     )
-    assert dict(first.attrs) == {"cves": "CVE-2024-21762"}
+    assert first.facts.to_json() == {"cves": "CVE-2024-21762"}
     # text: title and description, tags gone, entities decoded, whitespace collapsed
     assert first.text.startswith("Vulnérabilité dans Fortinet FortiOS (CVE-2024-21762) Le 8 février 2024, Fortinet")
     assert "<" not in first.text and "&nbsp;" not in first.text and "\n" not in first.text
@@ -54,7 +54,7 @@ def test_certfr_advisory_with_a_cve_list() -> None:
         Indicator(T.CVE, "CVE-2024-23113"),
         Indicator(T.CVE, "CVE-2023-47537"),
     )
-    assert second.attrs["cves"] == "CVE-2024-21762, CVE-2024-23113, CVE-2023-47537"
+    assert second.facts.cves == "CVE-2024-21762, CVE-2024-23113, CVE-2023-47537"
 
 
 def test_entry_without_guid_uses_its_link_and_the_link_is_not_an_indicator() -> None:
@@ -63,7 +63,7 @@ def test_entry_without_guid_uses_its_link_and_the_link_is_not_an_indicator() -> 
     assert third.title == "Multiples vulnérabilités dans Microsoft Edge & Chrome"
     # escaped HTML description; a version number and a file name are not indicators
     assert third.indicators == (Indicator(T.EMAIL, "cert@ssi.gouv.fr"),)
-    assert dict(third.attrs) == {}
+    assert third.facts.to_json() == {}
 
 
 def test_entry_without_guid_or_link_uses_a_content_hash() -> None:
@@ -74,7 +74,7 @@ def test_entry_without_guid_or_link_uses_a_content_hash() -> None:
     assert fourth.published is None
     assert fourth.title == "Bulletin d'actualité CERTFR-2024-ACT-006"
     assert "Hôpitaux : vérifiez vos équipements Ivanti" in fourth.text
-    assert fourth.attrs["cves"] == "CVE-2023-46805, CVE-2024-21887"
+    assert fourth.facts.cves == "CVE-2023-46805, CVE-2024-21887"
     assert rss.parse(FEED, body)[3].entry == fourth.entry  # stable across polls
 
 
@@ -106,7 +106,7 @@ def test_atom_feed() -> None:
         Indicator(T.IPV4, "66.42.118.54"),
         Indicator(T.HASH, "8ac97ee7a8a1a8b6c3d4e5f60718293a4b5c6d7e8f90a1b2c3d4e5f60718293a"),
     )
-    assert basta.attrs == {}
+    assert basta.facts.to_json() == {}
 
 
 def test_rss091_with_an_external_dtd_and_latin1() -> None:

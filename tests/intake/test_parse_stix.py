@@ -90,12 +90,12 @@ def test_apt1_networks_domains_hashes_and_certificates() -> None:
     assert first.title == "HTRAN Hop Point Accessor"
     assert first.text == expected[0].get("description", "")
     assert first.published == datetime(2015, 5, 15, 9, 12, 16, 432678, tzinfo=UTC)
-    assert first.attrs["labels"] == "malicious-activity"
-    assert first.attrs["pattern"] == "[ipv4-addr:value = '223.166.0.0/15']"
-    assert first.attrs["malware"] == "HUC Packet Transmit Tool (HTRAN)"
-    assert first.attrs["report"] == "APT1: Exposing One of China's Cyber Espionage Units"
-    assert "confidence" not in first.attrs
-    assert all(isinstance(v, str) for o in observations for v in o.attrs.values())
+    assert first.facts.extra["labels"] == "malicious-activity"
+    assert first.facts.extra["pattern"] == "[ipv4-addr:value = '223.166.0.0/15']"
+    assert first.facts.malware == "HUC Packet Transmit Tool (HTRAN)"
+    assert first.facts.extra["report"] == "APT1: Exposing One of China's Cyber Espionage Units"
+    assert "confidence" not in first.facts.to_json()
+    assert all(isinstance(v, str) for o in observations for v in o.facts.to_json().values())
 
 
 def test_poisonivy_compound_patterns_give_every_value() -> None:
@@ -114,14 +114,14 @@ def test_poisonivy_compound_patterns_give_every_value() -> None:
     assert dynssl.indicators[0] == Indicator(IndicatorType.DOMAIN, "www.webserver.dynssl.com")
     assert Indicator(IndicatorType.IPV4, "113.10.246.30") in dynssl.indicators
     assert len(dynssl.indicators) == 6
-    assert dynssl.attrs["labels"] == "malicious-activity, attribution"
+    assert dynssl.facts.extra["labels"] == "malicious-activity, attribution"
 
 
 def test_single_url_and_sha256_examples() -> None:
     (url,) = stix.parse(FEED, MALICIOUS_URL.read_bytes())
     assert url.indicators == (Indicator(IndicatorType.URL, "http://x4z9arb.cn/4712/"),)
     assert url.title == "Malicious site hosting downloader"
-    assert url.attrs["malware"] == "x4z9arb backdoor"
+    assert url.facts.malware == "x4z9arb backdoor"
     assert url.published == datetime(2014, 6, 29, 13, 49, 37, 79000, tzinfo=UTC)
     (sha256,) = stix.parse(FEED, FILE_HASH.read_bytes())
     assert sha256.indicators == (
@@ -148,8 +148,8 @@ def test_talos_stix20_network_traffic_and_hashes() -> None:
     assert first.title == "Download server"  # no name: the description
     assert first.text == "Download server"
     assert first.published == datetime(2024, 11, 7, 5, 25, 52, tzinfo=UTC)
-    assert first.attrs["labels"] == 'misp:type="ip-dst", misp:category="Network activity", misp:to_ids="True"'
-    assert first.attrs["report"] == "Unwrapping the emerging Interlock ransomware attack"
+    assert first.facts.extra["labels"] == 'misp:type="ip-dst", misp:category="Network activity", misp:to_ids="True"'
+    assert first.facts.extra["report"] == "Unwrapping the emerging Interlock ransomware attack"
 
 
 def test_talos_indicators_without_name_or_description_take_the_report_name() -> None:
@@ -233,7 +233,7 @@ def test_operators_and_properties() -> None:
     }
     body = _bundle(*(_indicator(p, i) for i, p in enumerate(patterns)))
     result = stix.read(FEED, body)
-    by_pattern = {o.attrs["pattern"]: [str(i) for i in o.indicators] for o in result.observations}
+    by_pattern = {o.facts.extra["pattern"]: [str(i) for i in o.indicators] for o in result.observations}
     assert result.rejected == 1
     for pattern, wanted in patterns.items():
         if "it''s" in pattern:
@@ -248,7 +248,7 @@ def test_long_or_chain_beyond_the_recursion_limit() -> None:
     pattern = "[" + " OR ".join(f"ipv4-addr:value = '{a}'" for a in addresses) + "]"
     (observation,) = stix.parse(FEED, _bundle(_indicator(pattern)))
     assert [i.value for i in observation.indicators] == addresses
-    assert len(observation.attrs["pattern"]) == 1000
+    assert len(observation.facts.extra["pattern"]) == 1000
 
 
 def test_stix20_bundle_and_version_fallback() -> None:
@@ -273,7 +273,7 @@ def test_stix20_bundle_and_version_fallback() -> None:
     assert observation.indicators == (Indicator(IndicatorType.IPV4, "192.0.2.9"),)
 
 
-def test_other_languages_revoked_versions_and_attrs() -> None:
+def test_other_languages_revoked_versions_and_facts() -> None:
     body = _bundle(
         _indicator('alert tcp any any -> any any (msg:"x";)', 1, pattern_type="snort"),
         _indicator("[domain-name:value = 'revoked.example']", 2, revoked=True),
@@ -302,14 +302,14 @@ def test_other_languages_revoked_versions_and_attrs() -> None:
     )
     result = stix.read(FEED, body)
     assert (result.indicators, result.other_languages, result.rejected) == (4, 1, 1)
-    new, attrs = result.observations
+    new, detailed = result.observations
     assert new.indicators == (Indicator(IndicatorType.DOMAIN, "new.example"),)
-    assert attrs.title == ("A long description " + "x" * 300)[:120]
-    assert attrs.text.startswith("A long\n description")
-    assert attrs.attrs["labels"] == "malicious-activity, compromised, custom"
-    assert attrs.attrs["confidence"] == "85"
-    assert attrs.attrs["malware"] == "Evil RAT"
-    assert attrs.published == datetime(2020, 5, 6, 5, 8, 9, tzinfo=UTC)  # created, in UTC
+    assert detailed.title == ("A long description " + "x" * 300)[:120]
+    assert detailed.text.startswith("A long\n description")
+    assert detailed.facts.extra["labels"] == "malicious-activity, compromised, custom"
+    assert detailed.facts.extra["confidence"] == "85"
+    assert detailed.facts.malware == "Evil RAT"
+    assert detailed.published == datetime(2020, 5, 6, 5, 8, 9, tzinfo=UTC)  # created, in UTC
 
 
 @pytest.mark.parametrize(

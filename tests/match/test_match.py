@@ -10,6 +10,7 @@ from types import MappingProxyType
 import pytest
 
 from alertd.domain.establishments import Establishment, Registry, Software
+from alertd.domain.facts import UNKNOWN_VERSION, VersionFact
 from alertd.domain.values import FeedKind, Indicator, IndicatorType, Observation, Product, VersionRange
 from alertd.match.benign import BenignLists
 from alertd.match.index import MatchIndex
@@ -106,7 +107,7 @@ def test_kev_product_contained_in_catalogue_name() -> None:
     o = replace(o, exploited=True)
     result = INDEX.match([o]).findings
     assert [(f.establishment, f.reason, f.indicator.value) for f in result] == [("d", "kev-product", "CVE-2023-3519")]
-    assert result[0].attrs["version"] == "13.1-49.13"
+    assert result[0].facts.version == VersionFact.declared_as("13.1-49.13")
     other_vendor = obs(Indicator(T.CVE, "CVE-1"), products=[Product("Acme", "NetScaler ADC")])
     assert hits(INDEX, other_vendor) == set()
 
@@ -116,7 +117,7 @@ def test_bare_cve_uses_catalogue_knowledge() -> None:
     assert INDEX.match([o]).findings == []
     found = INDEX.match([o], {"CVE-2024-21762": [Product("Fortinet", "FortiOS")]}).findings
     assert [(f.establishment, f.reason) for f in found] == [("d", "cve-product")]
-    assert found[0].attrs["version"] == "version unknown"
+    assert found[0].facts.version == UNKNOWN_VERSION
 
 
 def test_names_accent_case_punctuation_insensitive_on_word_boundaries() -> None:
@@ -186,8 +187,8 @@ SOFTWARE = MatchIndex(
 )
 
 
-def software_hits(o: Observation) -> dict[str, str]:
-    return {f.establishment: f.attrs["version"] for f in SOFTWARE.match([o]).findings}
+def software_hits(o: Observation) -> dict[str, VersionFact | None]:
+    return {f.establishment: f.facts.version for f in SOFTWARE.match([o]).findings}
 
 
 @pytest.mark.parametrize(
@@ -222,19 +223,22 @@ def test_version_ranges() -> None:
         R(start_including="14.1", end_excluding="14.1-4.42"),
     ]
     found = software_hits(kev("Citrix", "NetScaler ADC and NetScaler Gateway", versions=ranges))
-    assert found == {"adc": "13.1-48.47", "nover": "version unknown"}  # ns (13.1-49.13) and gw (14.1-4.42) are fixed
+    # ns (13.1-49.13) and gw (14.1-4.42) are fixed
+    assert found == {"adc": VersionFact.declared_as("13.1-48.47"), "nover": UNKNOWN_VERSION}
     # Exchange: the CPE's update is part of the version
     found = software_hits(
         kev("Microsoft", "Exchange Server", versions=[R(start_including="2019", end_excluding="2019 CU14")])
     )
-    assert found == {"exch": "2019 cumulative_update_12"}
+    assert found == {"exch": VersionFact.declared_as("2019 cumulative_update_12")}
     found = software_hits(
         kev("Microsoft", "Exchange Server", versions=[R(start_including="2019 CU13", end_excluding="2019 CU14")])
     )
     assert found == {}
     assert software_hits(kev("Microsoft", "Exchange Server", versions=[R(exact="2016 CU23")])) == {}
-    assert software_hits(kev("Microsoft", "Exchange Server", versions=[R(exact="CU23")])) == {"exch16": "CU23"}
-    assert software_hits(kev("Ivanti", "Connect Secure", versions=[R(end_excluding="9.1R12")])) == {"pulse": "9.1R11.4"}
+    found = software_hits(kev("Microsoft", "Exchange Server", versions=[R(exact="CU23")]))
+    assert found == {"exch16": VersionFact.declared_as("CU23")}
+    found = software_hits(kev("Ivanti", "Connect Secure", versions=[R(end_excluding="9.1R12")]))
+    assert found == {"pulse": VersionFact.declared_as("9.1R11.4")}
     assert software_hits(kev("Ivanti", "Connect Secure", versions=[R(end_excluding="9.1R11.4")])) == {}
 
 
@@ -244,7 +248,9 @@ def test_cve_products_with_versions_for_bare_cves() -> None:
         "CVE-2024-3400": [Product("Palo Alto Networks", "PAN-OS", (R(start_including="10.2", end_excluding="10.2.9"),))]
     }
     found = SOFTWARE.match([o], catalogue).findings
-    assert [(f.establishment, f.reason, f.attrs["version"]) for f in found] == [("pan", "cve-product", "10.2.3")]
+    assert [(f.establishment, f.reason, f.facts.version) for f in found] == [
+        ("pan", "cve-product", VersionFact.declared_as("10.2.3"))
+    ]
     catalogue = {"CVE-2024-3400": [Product("Palo Alto Networks", "PAN-OS", (R(start_including="11.0"),))]}
     assert SOFTWARE.match([o], catalogue).findings == []
 
@@ -284,9 +290,11 @@ def test_product_keys() -> None:
 
 def test_product_mentions_in_prose_show_the_registry_version() -> None:
     found = INDEX.match([obs(text="Vulnérabilité dans Fortinet FortiOS (CVE-2024-21762)")]).findings
-    assert [(f.establishment, f.attrs["version"]) for f in found] == [("d", "version unknown")]
+    assert [(f.establishment, f.facts.version) for f in found] == [("d", UNKNOWN_VERSION)]
     found = INDEX.match([obs(text="Citrix publie un correctif pour NetScaler ADC")]).findings
-    assert [(f.establishment, f.reason, f.attrs["version"]) for f in found] == [("d", "product-mention", "13.1-49.13")]
+    assert [(f.establishment, f.reason, f.facts.version) for f in found] == [
+        ("d", "product-mention", VersionFact.declared_as("13.1-49.13"))
+    ]
 
 
 # -- names, and what is set aside ------------------------------------------------------------------------------

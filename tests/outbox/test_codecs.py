@@ -6,13 +6,13 @@ import json
 import sqlite3
 from datetime import UTC, timedelta
 from pathlib import Path
-from types import MappingProxyType
 from zoneinfo import ZoneInfo
 
 from builders import CVE, IPV4, NOW, many_alerts
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from alertd.domain.facts import Fact, Facts
 from alertd.domain.values import FeedKind, Indicator, IndicatorType, Observation, Product, VersionRange
 from alertd.outbox.codecs import (
     alert_from_json,
@@ -36,6 +36,7 @@ from alertd.outbox.store import Store
 V1 = Path(__file__).with_name("store_v1.sql")
 
 texts = st.text(max_size=20)
+fact_keys = st.sampled_from([fact.value for fact in Fact])  # the keys a typed field reads back, "version" among them
 versions = st.none() | st.text(alphabet="0123456789.-abc", min_size=1, max_size=8)
 ranges = st.builds(VersionRange, versions, versions, versions, versions, versions)
 products = st.builds(Product, texts, texts, st.tuples() | st.tuples(ranges) | st.tuples(ranges, ranges))
@@ -51,7 +52,7 @@ observations = st.builds(
     text=st.text(max_size=60),
     link=st.none() | texts,
     published=st.none() | st.datetimes(timezones=st.just(UTC)),
-    attrs=st.dictionaries(texts, texts, max_size=3).map(MappingProxyType),
+    facts=st.dictionaries(fact_keys | texts, texts, max_size=4).map(Facts.of),
     exploited=st.booleans(),
 )
 

@@ -10,6 +10,7 @@ from builders import make_feed
 
 from alertd.domain.codes import MatchReason, RuleKind, SeverityRule
 from alertd.domain.establishments import Contact, Establishment, Registry
+from alertd.domain.facts import Facts
 from alertd.domain.feeds import FeedConfig
 from alertd.domain.routing import Inhibition, Selector, Subscription
 from alertd.domain.settings import DEFAULT_RENOTIFY
@@ -90,8 +91,7 @@ def test_severity_rules() -> None:
 def _classified(
     kind: FeedKind, reason: MatchReason = MatchReason.ADDRESS_IN_NETWORK, cvss: str | None = None
 ) -> tuple[Severity, SeverityRule]:
-    attrs = MappingProxyType({"cvss": cvss} if cvss is not None else {})
-    return classify(replace(finding(), kind=kind, reason=reason, attrs=attrs), feed("f", kind))
+    return classify(replace(finding(), kind=kind, reason=reason, facts=Facts(cvss=cvss)), feed("f", kind))
 
 
 def test_each_severity_rule_is_a_code_with_its_arguments() -> None:

@@ -13,6 +13,7 @@ from builders import (
     render,
 )
 
+from alertd.domain.facts import Fact, Facts, VersionFact
 from alertd.render.attachments import FINDING_FIELDS, findings_csv
 
 
@@ -84,3 +85,14 @@ def test_findings_csv_quotes_and_prefixes() -> None:
     header, line = table.removeprefix("\ufeff").split("\r\n")[:2]
     assert header == ",".join(FINDING_FIELDS)
     assert '"a ""quoted"", title"' in line and ",'-1," in line and "'=cmd|' /C calc'!A0" in line
+
+
+def test_the_details_are_the_known_facts_in_the_feed_order_without_extra_or_version() -> None:
+    import json
+
+    # A CSV blocklist whose operator mapped the port column before the malware column.
+    given: dict[Fact | str, str] = {"port": "8443", "status": "online", Fact.MALWARE: "Pikabot"}
+    facts = Facts.of(given).with_version(VersionFact.declared_as("1.0"))
+    _csv, json_text = _attachments(render([make_alert(IPV4, facts=facts)], language="en"))
+    details = json.loads(json_text)["findings"][0]["details"]
+    assert list(details.items()) == [("port", "8443"), ("malware", "Pikabot")]

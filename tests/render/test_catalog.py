@@ -16,7 +16,7 @@ from alertd.domain.tlp import Tlp
 from alertd.domain.values import FeedKind, Indicator, IndicatorType, Severity
 from alertd.render import catalog
 from alertd.render.catalog import LANGUAGES, LOCALE, read_catalog, rule_text, words
-from alertd.render.context import ACTION_STEPS, SHOWN_ATTRS, email_context
+from alertd.render.context import ACTION_STEPS, SHOWN_FACTS, email_context
 from alertd.render.environment import make_environment
 
 _PLACEHOLDER = re.compile(r"\{(\w+)\}")
@@ -32,7 +32,7 @@ def _codes() -> list[tuple[str, str]]:
     wanted += [("indicator-type", str(t)) for t in IndicatorType]
     wanted += [("summary", str(k)) for k in AlertKind]
     wanted += [("tlp", marking.value) for marking in Tlp]
-    wanted += [("attr", key) for key in SHOWN_ATTRS]
+    wanted += [("attr", fact.value) for fact in SHOWN_FACTS]
     wanted += [("action", f"{kind}.{step}") for kind, steps in ACTION_STEPS.items() for step in steps]
     wanted += [("action", step) for step in ("port", "kev.first", "kev.due-date", "kev.required-action")]
     return wanted

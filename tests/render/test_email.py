@@ -27,6 +27,7 @@ from builders import (
 
 from alertd.domain.codes import MatchReason, RuleKind, SeverityRule
 from alertd.domain.establishments import Establishment
+from alertd.domain.facts import UNKNOWN_VERSION, Facts, VersionFact
 from alertd.domain.tlp import Tlp
 from alertd.domain.values import Alert, FeedKind, Indicator, IndicatorType, Severity
 from alertd.render.context import email_context
@@ -36,7 +37,7 @@ from alertd.render.email import render_email
 
 def test_feed_html_is_escaped_in_the_html_part() -> None:
     title = 'Panel <script>alert(1)</script> "><img src=x onerror=alert(2)>'
-    alerts = [make_alert(IPV4, title=title, attrs={"malware": "<b>bold</b>"}, link='https://x.example/"><script>')]
+    alerts = [make_alert(IPV4, title=title, facts=Facts(malware="<b>bold</b>"), link='https://x.example/"><script>')]
     for language in ("fr", "en"):
         text, html = bodies(render(alerts, language=language))
         assert "<script>" not in html
@@ -95,7 +96,7 @@ def test_indicator_repeated_in_feed_text_is_defanged_there_too() -> None:
         asset="chu-bordeaux.example",
         title="Malware hosted at http://evil-cdn.example/payload.exe",
         link="http://evil-cdn.example/payload.exe",
-        attrs={"malware": "dropped by evil-cdn.example/payload.exe"},
+        facts=Facts(malware="dropped by evil-cdn.example/payload.exe"),
     )
     text, html = bodies(render([alert], language="en"))
     for body in (text, html):
@@ -195,7 +196,7 @@ def test_what_to_do_depends_on_the_kind() -> None:
         reason=MatchReason.NAME_MENTION,
         asset="CHU de Bordeaux",
         kind=FeedKind.LEAK,
-        attrs={"group": "LockBit"},
+        facts=Facts(group="LockBit"),
     )
     leak_context = email_context(make_establishment(language="en"), [leak], SETTINGS, NOW)["alerts"][0]
     assert "incident response" in " ".join(leak_context["actions"])
@@ -341,15 +342,15 @@ def test_a_reminder_is_threaded_and_says_so() -> None:
 
 
 def _kev_alert(**changes: object) -> Alert:
-    attrs = {
-        "version": "13.1-49.13",
-        "due_date": "2023-11-08",
-        "required_action": "Apply mitigations per vendor instructions.",
-        "ransomware": "Known",
-        "date_added": "2023-10-18",
-        "notes": "https://support.citrix.com/article/CTX579459 ; https://nvd.nist.gov/vuln/detail/CVE-2023-4966",
-        "vendor": "Citrix",
-    }
+    facts = Facts(
+        version=VersionFact.declared_as("13.1-49.13"),
+        due_date="2023-11-08",
+        required_action="Apply mitigations per vendor instructions.",
+        ransomware="Known",
+        date_added="2023-10-18",
+        notes="https://support.citrix.com/article/CTX579459 ; https://nvd.nist.gov/vuln/detail/CVE-2023-4966",
+        extra={"vendor": "Citrix"},
+    )
     values: dict[str, object] = {
         "reason": MatchReason.KEV_PRODUCT,
         "asset": "Citrix NetScaler ADC 13.1-49.13",
@@ -358,7 +359,7 @@ def _kev_alert(**changes: object) -> Alert:
         "title": "Citrix NetScaler ADC and NetScaler Gateway Buffer Overflow Vulnerability",
         "feed": "cisa-kev",
         "link": "https://nvd.nist.gov/vuln/detail/CVE-2023-4966",
-        "attrs": attrs,
+        "facts": facts,
         "rule": SeverityRule.of(RuleKind.KEV),
     }
     values.update(changes)
@@ -366,7 +367,7 @@ def _kev_alert(**changes: object) -> Alert:
 
 
 def test_a_compromise_says_which_host_which_feed_since_when_and_what_to_do() -> None:
-    alert = make_alert(IPV4, attrs={"malware": "QakBot", "port": "443", "first_seen": "2025-03-08 10:12:00"})
+    alert = make_alert(IPV4, facts=Facts(malware="QakBot", port="443", first_seen="2025-03-08 10:12:00"))
     text, html = bodies(render([alert], language="en"))
     for body in (text, html):
         assert "Reported host" in body and "147[.]210[.]1[.]5" in body
@@ -395,7 +396,7 @@ def test_an_exploited_vulnerability_gives_product_version_cve_kev_terms_and_link
 
 
 def test_a_vulnerability_on_software_without_a_version_says_to_check_it() -> None:
-    alert = _kev_alert(asset="Citrix NetScaler ADC", attrs={"version": "version unknown"})
+    alert = _kev_alert(asset="Citrix NetScaler ADC", facts=Facts(version=UNKNOWN_VERSION))
     for language, words in (("fr", "inconnue : vérifiez-la"), ("en", "unknown: check it in your inventory")):
         text, html = bodies(render([alert], language=language))
         assert words in text and words in html
@@ -412,7 +413,7 @@ def test_a_cve_without_kev_gets_its_nvd_reference() -> None:
         title="Heap-based buffer overflow in FortiOS",
         feed="nvd",
         link=None,
-        attrs={"version": "7.2.4", "cvss": "9.8"},
+        facts=Facts(version=VersionFact.declared_as("7.2.4"), cvss="9.8"),
     )
     text, html = bodies(render([alert], language="en"))
     assert "Reference" in text and "https://nvd.nist.gov/vuln/detail/CVE-2023-4966" in text
@@ -430,7 +431,7 @@ def test_a_leak_site_mention_gives_the_group_the_date_and_what_to_check() -> Non
         title="chu-bordeaux.example",
         feed="ransomware-live",
         link=None,
-        attrs={"group": "LockBit 3.0"},
+        facts=Facts(group="LockBit 3.0"),
         rule=SeverityRule.of(RuleKind.LEAK_REPORTED),
     )
     text, html = bodies(render([leak], language="fr"))
@@ -452,7 +453,7 @@ def test_an_advisory_gives_its_link_and_the_cves_it_names() -> None:
         title="Multiples vulnérabilités dans Citrix NetScaler ADC",
         feed="certfr",
         link="https://www.cert.ssi.gouv.fr/avis/CERTFR-2023-AVI-0852/",
-        attrs={"cves": "CVE-2023-4966, CVE-2023-4967", "version": "13.1-49.13"},
+        facts=Facts(cves="CVE-2023-4966, CVE-2023-4967", version=VersionFact.declared_as("13.1-49.13")),
     )
     text, html = bodies(render([advisory], language="fr"))
     for body in (text, html):

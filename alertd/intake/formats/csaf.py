@@ -16,11 +16,11 @@ import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from types import MappingProxyType
 from typing import Any
 from urllib.parse import unquote, urljoin, urlsplit
 
 from alertd.domain.errors import ParseError
+from alertd.domain.facts import Fact, Facts
 from alertd.domain.feeds import FeedSpec
 from alertd.domain.values import Indicator, IndicatorType, Observation, Product, VersionRange
 from alertd.intake.formats import fields
@@ -152,14 +152,14 @@ class _Common:
     title: str
     link: str | None
     published: datetime | None
-    attrs: Mapping[str, str]
+    facts: Mapping[Fact | str, str]
 
 
 def _common(document: dict[str, Any], advisory: str) -> _Common:
     tracking = fields.mapping(document.get("tracking"))
     references = [r for r in fields.items(document.get("references")) if isinstance(r, dict) and _url(r.get("url"))]
     own = next((r for r in references if r.get("category") == "self"), references[0] if references else None)
-    attrs = {
+    facts: dict[Fact | str, str] = {
         "advisory": advisory,
         "publisher": fields.clean(fields.mapping(document.get("publisher")).get("name")),
         "tlp": fields.clean(fields.mapping(fields.mapping(document.get("distribution")).get("tlp")).get("label")),
@@ -170,7 +170,7 @@ def _common(document: dict[str, Any], advisory: str) -> _Common:
         link=_url(own.get("url")) if own else None,
         published=utc_timestamp(tracking.get("current_release_date"))
         or utc_timestamp(tracking.get("initial_release_date")),
-        attrs=attrs,
+        facts=facts,
     )
 
 
@@ -198,16 +198,16 @@ def _observation(
             if named.range_text:
                 unread.setdefault(f"{named.vendor} {named.product}: {named.range_text}")
 
-    attrs = dict(common.attrs)
-    attrs.update(_best_score(vulnerability.get("scores")))
-    attrs["cwe"] = fields.clean(fields.mapping(vulnerability.get("cwe")).get("id"))
+    facts = dict(common.facts)
+    facts.update(_best_score(vulnerability.get("scores")))
+    facts[Fact.CWE] = fields.clean(fields.mapping(vulnerability.get("cwe")).get("id"))
     remediations = [
         fields.clean(r.get("details"), MAX_REMEDIATION)
         for r in fields.items(vulnerability.get("remediations"))
         if isinstance(r, dict)
     ]
-    attrs["remediation"] = "\n".join(dict.fromkeys(r for r in remediations if r))[:MAX_REMEDIATION]
-    attrs["version_range"] = fields.clean("; ".join(unread))
+    facts["remediation"] = "\n".join(dict.fromkeys(r for r in remediations if r))[:MAX_REMEDIATION]
+    facts["version_range"] = fields.clean("; ".join(unread))
     return Observation(
         feed=feed.id,
         entry=f"{common.advisory}#{cve or ordinal}",
@@ -218,7 +218,7 @@ def _observation(
         text=text,
         link=common.link,
         published=common.published,
-        attrs=MappingProxyType({k: v for k, v in attrs.items() if v}),
+        facts=Facts.of({k: v for k, v in facts.items() if v}),
         exploited=_exploited(vulnerability),
     )
 
@@ -233,7 +233,7 @@ def _cve(vulnerability: dict[str, Any]) -> str | None:
     return None
 
 
-def _best_score(scores: Any) -> dict[str, str]:
+def _best_score(scores: Any) -> dict[Fact | str, str]:
     """The highest CVSS base score given for the vulnerability (v3 or v2), with its vector."""
     best: tuple[float, str, str] | None = None
     for score in fields.items(scores):
@@ -247,7 +247,7 @@ def _best_score(scores: Any) -> dict[str, str]:
                 best = (float(value), fields.clean(cvss.get("vectorString")), version)
     if best is None:
         return {}
-    return {"cvss": f"{best[0]:.1f}", "cvss_vector": best[1], "cvss_version": best[2]}
+    return {Fact.CVSS: f"{best[0]:.1f}", "cvss_vector": best[1], "cvss_version": best[2]}
 
 
 def _exploited(vulnerability: dict[str, Any]) -> bool:

@@ -4,7 +4,8 @@
 Indicator roles are ``ip`` (``ip:port`` allowed), ``cidr``, ``domain``, ``host``, ``url``, ``email``,
 ``asn`` and ``hash``; ``first_seen`` gives the observation's date; ``prefix`` completes a ``cidr`` column
 that holds a bare network address (DShield); every other role (``port``, ``malware``, ``threat``,
-``status``...) is kept in the observation's ``attrs``.
+``status``...) is kept in the observation's ``facts``, in a field of its own when alertd reads it (``port``,
+``malware``), in ``extra`` otherwise.
 
 The layouts handled are those abuse.ch and others publish: ``#`` banners and footers, a header row that is
 either the first non-comment row (quoted or not) or the last ``#`` comment line before the data, CRLF or LF,
@@ -19,9 +20,9 @@ import hashlib
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from types import MappingProxyType
 
 from alertd.domain.errors import ParseError
+from alertd.domain.facts import Facts
 from alertd.domain.feeds import FeedSpec
 from alertd.domain.values import Indicator, IndicatorType, Observation
 from alertd.intake.extract import INDICATOR_ROLES, indicator_for
@@ -30,7 +31,7 @@ MAX_LINE = 64 * 1024  # longer lines are not blocklist rows; they are skipped ra
 DELIMITERS = (",", "\t", ";", "|")
 _LINE_BREAK = re.compile(r"\r\n|\r|\n")
 _POSITION = re.compile(r"^\s*\d{1,3}\s*$")
-_NOT_ATTRS = frozenset({*INDICATOR_ROLES, "first_seen", "prefix"})
+_NOT_FACTS = frozenset({*INDICATOR_ROLES, "first_seen", "prefix"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -176,14 +177,16 @@ def _observation(feed: FeedSpec, cells: dict[str, str]) -> Observation | None:
                 indicators.append(indicator)
     if not indicators:
         return None
-    attrs = {role: value for role, value in cells.items() if role not in _NOT_ATTRS and value}
+    # The roles are the operator's names for the columns: the facts alertd knows are found by them.
+    given = {role: value for role, value in cells.items() if role not in _NOT_FACTS and value}
     first_seen = cells.get("first_seen", "")
     published = _timestamp(first_seen) if first_seen else None
     if first_seen and published is None:
-        attrs["first_seen"] = first_seen
-    port = attrs.get("port", "")
+        given["first_seen"] = first_seen
+    facts = Facts.of(given)
+    port = facts.port or ""
     key = "\x1f".join([feed.id, *(str(i) for i in indicators), port])
-    label = " ".join(v for v in (attrs.get("malware"), attrs.get("threat")) if v) or feed.id
+    label = " ".join(v for v in (facts.malware, cells.get("threat")) if v) or feed.id
     return Observation(
         feed=feed.id,
         entry=hashlib.sha256(key.encode()).hexdigest()[:32],
@@ -191,7 +194,7 @@ def _observation(feed: FeedSpec, cells: dict[str, str]) -> Observation | None:
         title=f"{label} {_shown(indicators[0], port)}",
         indicators=tuple(indicators),
         published=published,
-        attrs=MappingProxyType(attrs),
+        facts=facts,
     )
 
 

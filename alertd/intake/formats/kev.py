@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime
-from types import MappingProxyType
 from typing import Any
 
 from alertd.domain.errors import ParseError
+from alertd.domain.facts import Fact, Facts
 from alertd.domain.feeds import FeedSpec
 from alertd.domain.values import Indicator, IndicatorType, Observation, Product
 from alertd.intake.formats import fields
@@ -42,18 +42,18 @@ def _observation(feed: FeedSpec, item: dict[str, Any]) -> Observation | None:
         return None
     vendor, product = fields.text(item.get("vendorProject")), fields.text(item.get("product"))
     date_added = fields.text(item.get("dateAdded"))
-    attrs = {
+    facts: dict[Fact | str, str] = {
         "vendor": vendor,
         "product": product,
-        "date_added": date_added,
-        "due_date": fields.text(item.get("dueDate")),
-        "required_action": fields.text(item.get("requiredAction")),
-        "ransomware": fields.text(item.get("knownRansomwareCampaignUse")) or "Unknown",
-        "notes": fields.text(item.get("notes")),
+        Fact.DATE_ADDED: date_added,
+        Fact.DUE_DATE: fields.text(item.get("dueDate")),
+        Fact.REQUIRED_ACTION: fields.text(item.get("requiredAction")),
+        Fact.RANSOMWARE: fields.text(item.get("knownRansomwareCampaignUse")) or "Unknown",
+        Fact.NOTES: fields.text(item.get("notes")),
     }
     cwes = item.get("cwes")
     if isinstance(cwes, list) and cwes:
-        attrs["cwes"] = ", ".join(str(c) for c in cwes)
+        facts[Fact.CWES] = ", ".join(str(c) for c in cwes)
     return Observation(
         feed=feed.id,
         entry=cve,
@@ -64,7 +64,7 @@ def _observation(feed: FeedSpec, item: dict[str, Any]) -> Observation | None:
         text=fields.text(item.get("shortDescription")),
         link=NVD_LINK.format(cve=cve),
         published=_date(date_added),
-        attrs=MappingProxyType(attrs),
+        facts=Facts.of(facts),
         exploited=True,  # the catalogue lists only vulnerabilities exploited in the wild
     )
 

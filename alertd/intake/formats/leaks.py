@@ -15,10 +15,10 @@ from __future__ import annotations
 import hashlib
 import html
 import re
-from types import MappingProxyType
 from typing import Any
 
 from alertd.domain.errors import ParseError
+from alertd.domain.facts import Fact, Facts
 from alertd.domain.feeds import FeedSpec
 from alertd.domain.values import Indicator, Observation
 from alertd.intake.extract import FILE_EXTENSIONS, indicator_for, refang
@@ -78,14 +78,14 @@ def _observation(feed: FeedSpec, post: dict[str, Any]) -> Observation | None:
         if indicator is not None and indicator not in indicators:
             indicators.append(indicator)
     discovered = fields.clean(post.get("discovered"), 64, invisible=True)
-    attrs = {
-        "group": group,
+    facts: dict[Fact | str, str] = {
+        Fact.GROUP: group,
         "country": fields.clean(post.get("country"), 64, invisible=True),
         "activity": fields.clean(post.get("activity"), MAX_ATTR, invisible=True),
         "discovered": discovered,
     }
     if details:
-        attrs["details"] = ", ".join(details)[:MAX_ATTR]
+        facts["details"] = ", ".join(details)[:MAX_ATTR]
     key = "\x1f".join((group.casefold(), full.casefold()))
     return Observation(
         feed=feed.id,
@@ -96,7 +96,7 @@ def _observation(feed: FeedSpec, post: dict[str, Any]) -> Observation | None:
         text=words[:MAX_TITLE],
         link=_link(post.get("post_url")),
         published=utc_timestamp(post.get("published")) or utc_timestamp(discovered),
-        attrs=MappingProxyType(attrs),
+        facts=Facts.of(facts),
     )
 
 

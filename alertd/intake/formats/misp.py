@@ -16,11 +16,11 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from types import MappingProxyType
 from typing import Any
 from urllib.parse import urljoin
 
 from alertd.domain.errors import ParseError
+from alertd.domain.facts import Fact, Facts
 from alertd.domain.feeds import FeedSpec
 from alertd.domain.values import Indicator, Observation
 from alertd.intake.extract import indicator_for
@@ -150,7 +150,7 @@ def _event_observations(feed: FeedSpec, event: dict[str, Any], counts: _Counts) 
     tags = [_text(tag.get("name"), 200) for tag in fields.mappings(event.get("Tag"))]
     tags = [tag for tag in tags if tag]
     orgc = event.get("Orgc")
-    base = {
+    base: dict[Fact | str, str] = {
         "event": uuid,
         "event_info": info,
         "threat_level": THREAT_LEVELS.get(_text(event.get("threat_level_id"), 8), ""),
@@ -181,7 +181,7 @@ class _Event:
     feed: FeedSpec
     uuid: str
     title: str
-    attrs: dict[str, str]
+    facts: dict[Fact | str, str]
     date: datetime | None
 
 
@@ -206,14 +206,14 @@ def _attribute(event: _Event, attribute: dict[str, Any], obj: str | None, counts
         counts.invalid += 1
         return None
     comment = fields.one_line(_text(attribute.get("comment"), MAX_COMMENT))
-    attrs = dict(event.attrs)
-    attrs.update(category=_text(attribute.get("category"), 100), type=kind, comment=comment)
+    facts = dict(event.facts)
+    facts.update(category=_text(attribute.get("category"), 100), type=kind, comment=comment)
     if obj is not None:
-        attrs["object"] = obj
+        facts["object"] = obj
     if kind in _PORT_TYPES:
         port = value.rpartition("|")[2].strip()
         if port.isascii() and port.isdigit():
-            attrs["port"] = port
+            facts[Fact.PORT] = port
     uuid = _text(attribute.get("uuid"), 64)
     entry = uuid or hashlib.sha256("\x1f".join((event.uuid, kind, value)).encode()).hexdigest()[:32]
     title = event.title
@@ -226,7 +226,7 @@ def _attribute(event: _Event, attribute: dict[str, Any], obj: str | None, counts
         title=title[:MAX_TITLE],
         indicators=indicators,
         published=_epoch(attribute.get("timestamp")) or event.date,
-        attrs=MappingProxyType(attrs),
+        facts=Facts.of(facts),
     )
 
 

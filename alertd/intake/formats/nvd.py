@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator, Mapping
-from types import MappingProxyType
 from typing import Any
 
 from alertd.domain.cpe import parse_cpe
 from alertd.domain.errors import ParseError
+from alertd.domain.facts import Fact, Facts
 from alertd.domain.feeds import FeedSpec
 from alertd.domain.values import Indicator, IndicatorType, Observation, Product, VersionRange
 from alertd.intake.formats import fields
@@ -96,26 +96,26 @@ def _record_20(feed: FeedSpec, item: dict[str, Any]) -> Observation | None:
     if cve_id is None:
         return None
     metrics = fields.mapping(cve.get("metrics"))
-    attrs = _score_20(metrics)
+    facts = _score_20(metrics)
     products = _products(_nodes_20(cve.get("configurations")))
     exploited = False
     added = fields.clean(cve.get("cisaExploitAdd"))
     if added:
         # NVD copies the CISA KEV entry into the record: the vulnerability is exploited in the wild.
         exploited = True
-        attrs["date_added"] = added
-        attrs["due_date"] = fields.clean(cve.get("cisaActionDue"))
-        attrs["required_action"] = fields.clean(cve.get("cisaRequiredAction"))
-        attrs["vulnerability_name"] = fields.clean(cve.get("cisaVulnerabilityName"))
+        facts[Fact.DATE_ADDED] = added
+        facts[Fact.DUE_DATE] = fields.clean(cve.get("cisaActionDue"))
+        facts[Fact.REQUIRED_ACTION] = fields.clean(cve.get("cisaRequiredAction"))
+        facts["vulnerability_name"] = fields.clean(cve.get("cisaVulnerabilityName"))
     cwes = [
         fields.clean(d.get("value"))
         for w in fields.items(cve.get("weaknesses"))
         for d in fields.items(fields.mapping(w).get("description"))
         if isinstance(d, dict)
     ]
-    attrs["cwe"] = _join(cwes)
+    facts[Fact.CWE] = _join(cwes)
     return _observation(
-        feed, cve_id, _english(cve.get("descriptions")), products, cve.get("published"), attrs, exploited
+        feed, cve_id, _english(cve.get("descriptions")), products, cve.get("published"), facts, exploited
     )
 
 
@@ -125,7 +125,7 @@ def _record_11(feed: FeedSpec, item: dict[str, Any]) -> Observation | None:
     cve_id = _cve_id(fields.mapping(cve.get("CVE_data_meta")).get("ID"))
     if cve_id is None:
         return None
-    attrs = _score_11(fields.mapping(item.get("impact")))
+    facts = _score_11(fields.mapping(item.get("impact")))
     nodes = fields.items(fields.mapping(item.get("configurations")).get("nodes"))
     products = _products(_walk(nodes, "cpe_match", "cpe23Uri"))
     cwes = [
@@ -134,9 +134,9 @@ def _record_11(feed: FeedSpec, item: dict[str, Any]) -> Observation | None:
         for d in fields.items(fields.mapping(p).get("description"))
         if isinstance(d, dict)
     ]
-    attrs["cwe"] = _join(cwes)
+    facts[Fact.CWE] = _join(cwes)
     description = _english(fields.mapping(cve.get("description")).get("description_data"))
-    return _observation(feed, cve_id, description, products, item.get("publishedDate"), attrs, False)
+    return _observation(feed, cve_id, description, products, item.get("publishedDate"), facts, False)
 
 
 def _observation(
@@ -145,7 +145,7 @@ def _observation(
     description: str,
     products: tuple[Product, ...],
     published: Any,
-    attrs: dict[str, str],
+    facts: dict[Fact | str, str],
     exploited: bool,
 ) -> Observation:
     short = description if len(description) <= TITLE_CHARS else description[:TITLE_CHARS].rstrip() + "…"
@@ -159,7 +159,7 @@ def _observation(
         text=description,
         link=NVD_LINK.format(cve=cve_id),
         published=utc_timestamp(published),
-        attrs=MappingProxyType({k: v for k, v in attrs.items() if v}),
+        facts=Facts.of({k: v for k, v in facts.items() if v}),
         exploited=exploited,
     )
 
@@ -220,7 +220,7 @@ def _version(value: Any) -> str | None:
 # -- scores ------------------------------------------------------------------------------------------------
 
 
-def _score_20(metrics: Mapping[str, Any]) -> dict[str, str]:
+def _score_20(metrics: Mapping[str, Any]) -> dict[Fact | str, str]:
     """The best CVSS of a 2.0 record: the highest version present, NVD's own (Primary) score first."""
     for key, version in _METRICS_20:
         entries = [m for m in fields.items(metrics.get(key)) if isinstance(m, dict)]
@@ -232,7 +232,7 @@ def _score_20(metrics: Mapping[str, Any]) -> dict[str, str]:
                 continue
             severity = fields.clean(data.get("baseSeverity")) or fields.clean(entry.get("baseSeverity"))
             return {
-                "cvss": score,
+                Fact.CVSS: score,
                 "cvss_version": fields.clean(data.get("version")) or version,
                 "cvss_vector": fields.clean(data.get("vectorString")),
                 "nvd_severity": severity,
@@ -240,13 +240,13 @@ def _score_20(metrics: Mapping[str, Any]) -> dict[str, str]:
     return {}
 
 
-def _score_11(impact: Mapping[str, Any]) -> dict[str, str]:
+def _score_11(impact: Mapping[str, Any]) -> dict[Fact | str, str]:
     """The CVSS of a 1.1 record: v3 (3.0 or 3.1, as its ``version`` says), else v2."""
     v3 = fields.mapping(fields.mapping(impact.get("baseMetricV3")).get("cvssV3"))
     score = _score(v3.get("baseScore"))
     if score is not None:
         return {
-            "cvss": score,
+            Fact.CVSS: score,
             "cvss_version": fields.clean(v3.get("version")) or "3.0",
             "cvss_vector": fields.clean(v3.get("vectorString")),
             "nvd_severity": fields.clean(v3.get("baseSeverity")),
@@ -256,7 +256,7 @@ def _score_11(impact: Mapping[str, Any]) -> dict[str, str]:
     score = _score(v2.get("baseScore"))
     if score is not None:
         return {
-            "cvss": score,
+            Fact.CVSS: score,
             "cvss_version": fields.clean(v2.get("version")) or "2.0",
             "cvss_vector": fields.clean(v2.get("vectorString")),
             "nvd_severity": fields.clean(metric.get("severity")),

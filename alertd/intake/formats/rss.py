@@ -14,7 +14,6 @@ import io
 import re
 import xml.etree.ElementTree as ET
 from datetime import UTC, datetime
-from types import MappingProxyType
 from typing import Any
 
 import defusedxml
@@ -22,6 +21,7 @@ import defusedxml.ElementTree
 import feedparser
 
 from alertd.domain.errors import ParseError
+from alertd.domain.facts import NO_FACTS, Facts
 from alertd.domain.feeds import FeedSpec
 from alertd.domain.values import IndicatorType, Observation
 from alertd.intake.extract import extract_indicators
@@ -113,7 +113,7 @@ def _observation(feed: FeedSpec, entry: Any) -> Observation:
         text=text,
         link=link,
         published=_published(entry),
-        attrs=MappingProxyType({"cves": ", ".join(cves)} if cves else {}),
+        facts=Facts(cves=", ".join(cves)) if cves else NO_FACTS,
     )
 
 

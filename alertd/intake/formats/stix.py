@@ -15,13 +15,13 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from types import MappingProxyType
 from typing import Any
 
 from stix2patterns.v20.pattern import Pattern as Pattern20  # type: ignore[import-untyped]
 from stix2patterns.v21.pattern import Pattern as Pattern21  # type: ignore[import-untyped]
 
 from alertd.domain.errors import ParseError
+from alertd.domain.facts import Fact, Facts
 from alertd.domain.feeds import FeedSpec
 from alertd.domain.values import Indicator, Observation
 from alertd.intake.extract import indicator_for
@@ -276,14 +276,14 @@ def _observation(
         for label in _strings(obj.get(key)):
             if label not in labels:
                 labels.append(label)
-    attrs = {"labels": ", ".join(labels)[:MAX_ATTR], "pattern": pattern[:MAX_STORED_PATTERN]}
+    facts: dict[Fact | str, str] = {"labels": ", ".join(labels)[:MAX_ATTR], "pattern": pattern[:MAX_STORED_PATTERN]}
     confidence = obj.get("confidence")
     if isinstance(confidence, int) and not isinstance(confidence, bool):
-        attrs["confidence"] = str(confidence)
+        facts["confidence"] = str(confidence)
     if malware.get(stix_id):
-        attrs["malware"] = ", ".join(malware[stix_id])[:MAX_ATTR]
+        facts[Fact.MALWARE] = ", ".join(malware[stix_id])[:MAX_ATTR]
     if reports.get(stix_id):
-        attrs["report"] = ", ".join(reports[stix_id])[:MAX_ATTR]
+        facts["report"] = ", ".join(reports[stix_id])[:MAX_ATTR]
     return Observation(
         feed=feed.id,
         entry=stix_id,
@@ -292,7 +292,7 @@ def _observation(
         indicators=tuple(indicators),
         text=description,
         published=utc_timestamp(obj.get("valid_from")) or utc_timestamp(obj.get("created")),
-        attrs=MappingProxyType(attrs),
+        facts=Facts.of(facts),
     )
 
 
