@@ -39,13 +39,13 @@ from alertd.domain.codes import MatchReason, SeverityRule
 from alertd.domain.establishments import Contact, Establishment
 from alertd.domain.facts import NO_FACTS, Facts, VersionFact
 from alertd.domain.values import Alert, FeedKind, Finding, Indicator, IndicatorType, Severity
-from alertd.outbox.store import Store
-from alertd.outbox.transports import SMTP_POOL_SIZE, SmtpTransport, make_transport
 from alertd.render.email import render_email
 from alertd.render.environment import make_environment
+from alertd.send.transports import SMTP_POOL_SIZE, SmtpTransport, make_transport
 from alertd.service import logs
 from alertd.service.dispatch import make_message_id
 from alertd.service.engine import Engine
+from alertd.store.sqlite import Store
 
 HOST = "127.0.0.1"
 SENDER = "alertes@cert-bench.example"

@@ -12,8 +12,9 @@ from pathlib import Path
 from paths import ROOT
 
 PACKAGE = ROOT / "alertd"
-# In pipeline order; config (the operator's files) and service (the shell) come after the stages they wire.
-ORDER = ("domain", "intake", "match", "policy", "render", "outbox", "config", "service")
+# In pipeline order; the store (the state every stage's results are kept in), config (the operator's files) and
+# service (the shell) come after the stages they serve.
+ORDER = ("domain", "intake", "match", "policy", "render", "send", "store", "config", "service")
 
 
 def _imports(path: Path) -> Iterator[tuple[int, str, bool]]:

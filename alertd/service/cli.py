@@ -18,8 +18,6 @@ from alertd.domain.delivery import DeliveryState
 from alertd.domain.errors import AlertdError, ConfigError
 from alertd.domain.feeds import Validators
 from alertd.intake.fetch import Fetcher
-from alertd.outbox.codecs import encode_time
-from alertd.outbox.store import HistoryEntry, Store
 from alertd.policy.decide import classify
 from alertd.render.catalog import rule_text
 from alertd.service import logs
@@ -28,6 +26,8 @@ from alertd.service.daemon import CycleReport, Daemon, run_cycle, run_digests, u
 from alertd.service.engine import Engine
 from alertd.service.poll import read_documents
 from alertd.service.setup import make_signer
+from alertd.store.codecs import encode_time
+from alertd.store.sqlite import HistoryEntry, Store
 
 EXIT_OK, EXIT_INVALID, EXIT_USAGE, EXIT_FAILED = 0, 1, 2, 3
 

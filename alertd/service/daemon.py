@@ -21,9 +21,8 @@ from alertd.domain.errors import ConfigError, DeliveryError, StoreError
 from alertd.domain.routing import Subscription
 from alertd.domain.values import FeedKind
 from alertd.intake.fetch import Fetcher
-from alertd.outbox.store import Store, digest_key
-from alertd.outbox.transports import Transport, make_transport
 from alertd.policy.decide import digest_may_go, repeated_wall_time
+from alertd.send.transports import Transport, make_transport
 from alertd.service.clock import utcnow
 from alertd.service.engine import Engine
 from alertd.service.flush import FlushReport
@@ -33,6 +32,7 @@ from alertd.service.metrics import Metrics
 from alertd.service.notify import Notifier
 from alertd.service.poll import PollReport, poll_delay, stale_feeds
 from alertd.service.setup import prepare
+from alertd.store.sqlite import Store, digest_key
 
 log = get_logger("alertd")
 

@@ -17,12 +17,12 @@ from alertd.config.files import Config
 from alertd.domain.establishments import Establishment
 from alertd.domain.routing import Subscription
 from alertd.domain.values import Finding
-from alertd.outbox.signing import SigningError
-from alertd.outbox.store import QueuedAlert, Store
 from alertd.policy import decide as policy
 from alertd.render.email import render_email
+from alertd.send.signing import SigningError
 from alertd.service.logs import get_logger
 from alertd.service.setup import Prepared
+from alertd.store.sqlite import QueuedAlert, Store
 
 log = get_logger("alertd")
 

@@ -18,15 +18,15 @@ from alertd.domain.feeds import FeedConfig
 from alertd.domain.values import Alert, Finding, Observation
 from alertd.intake.fetch import Fetcher
 from alertd.match.index import MatchResult
-from alertd.outbox.store import QueuedAlert, Store
-from alertd.outbox.transports import Transport
 from alertd.policy.inhibitions import Inhibited
+from alertd.send.transports import Transport
 from alertd.service.dispatch import Dispatcher
 from alertd.service.flush import Flusher, FlushReport
 from alertd.service.logs import get_logger
 from alertd.service.operators import OperatorNotices
 from alertd.service.poll import Poller, PollReport
 from alertd.service.setup import Prepared, prepare
+from alertd.store.sqlite import QueuedAlert, Store
 
 log = get_logger("alertd")
 

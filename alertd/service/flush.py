@@ -15,10 +15,10 @@ from datetime import datetime, timedelta
 
 from alertd.domain.delivery import SendOutcome
 from alertd.domain.errors import PermanentDeliveryError, TemporaryDeliveryError
-from alertd.outbox.store import Delivery, Store
-from alertd.outbox.transports import Transport
+from alertd.send.transports import Transport
 from alertd.service.clock import utcnow
 from alertd.service.logs import get_logger
+from alertd.store.sqlite import Delivery, Store
 
 log = get_logger("alertd")
 

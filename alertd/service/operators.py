@@ -13,12 +13,12 @@ from email.utils import parseaddr
 
 from alertd.config.files import Config
 from alertd.domain.delivery import DeliveryState
-from alertd.outbox.store import Store, notice_key
 from alertd.render.notices import Problem, compose_notice
 from alertd.service.dispatch import make_message_id
 from alertd.service.logs import get_logger
 from alertd.service.poll import stale_feeds
 from alertd.service.setup import Prepared
+from alertd.store.sqlite import Store, notice_key
 
 log = get_logger("alertd")
 

@@ -20,13 +20,13 @@ from alertd.domain.values import Alert, IndicatorType, Observation, Product
 from alertd.intake.fetch import Fetcher, FetchResult, redact_url
 from alertd.intake.formats import FORMATS
 from alertd.match.index import MatchResult
-from alertd.outbox.codecs import observation_from_json
-from alertd.outbox.store import FeedState, Store
 from alertd.policy import decide as policy
 from alertd.policy.inhibitions import Inhibited, apply_inhibitions
 from alertd.service.clock import utcnow
 from alertd.service.logs import get_logger
 from alertd.service.setup import Prepared
+from alertd.store.codecs import observation_from_json
+from alertd.store.sqlite import FeedState, Store
 
 log = get_logger("alertd")
 

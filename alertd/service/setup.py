@@ -13,8 +13,8 @@ import jinja2
 from alertd.config.files import Config
 from alertd.match.benign import Allowlist
 from alertd.match.index import MatchIndex
-from alertd.outbox.signing import Signer, SigningError
 from alertd.render.environment import make_environment
+from alertd.send.signing import Signer, SigningError
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,7 +13,7 @@ from paths import ROOT
 
 from alertd.domain.codes import Evidence
 from alertd.domain.facts import NO_FACTS, UNKNOWN_VERSION, Fact, Facts, VersionFact
-from alertd.outbox.codecs import finding_from_json, finding_to_json, observation_from_json, observation_to_json
+from alertd.store.codecs import finding_from_json, finding_to_json, observation_from_json, observation_to_json
 
 # A KEV entry as an earlier version stored it: facts no stage reads first, the matcher's version in the middle.
 KEV_ATTRS = {

@@ -23,9 +23,9 @@ from alertd.config.files import load_config
 from alertd.domain.establishments import Contact, Establishment, Registry
 from alertd.domain.routing import Selector, Subscription
 from alertd.domain.values import FeedKind, Indicator, IndicatorType, Observation, Severity
-from alertd.outbox.store import Store
 from alertd.render.defang import defang
 from alertd.service.engine import Engine
+from alertd.store.sqlite import Store
 
 BASE = load_config(ROOT / "config" / "alertd.yaml")
 WORDS = ["Aubrac", "Bresse", "Cerdagne", "Dombes", "Esterel", "Forez", "Gatinais", "Hurepoix", "Iseran", "Jura"]

@@ -16,9 +16,9 @@ from alertd.domain.feeds import Validators
 from alertd.domain.values import Observation
 from alertd.intake import formats as parse
 from alertd.intake.fetch import Fetcher
-from alertd.outbox.store import Store
 from alertd.service.engine import Engine
 from alertd.service.poll import poll_delay, stale_feeds
+from alertd.store.sqlite import Store
 
 NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
 

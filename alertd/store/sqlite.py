@@ -22,7 +22,7 @@ from alertd.domain.delivery import DeliveryState
 from alertd.domain.errors import StoreError
 from alertd.domain.feeds import Validators
 from alertd.domain.values import Alert, Finding, FindingState, IndicatorType, Observation, Product
-from alertd.outbox.codecs import (
+from alertd.store.codecs import (
     alert_from_json,
     alert_to_json,
     decode_time,

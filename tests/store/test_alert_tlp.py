@@ -10,8 +10,8 @@ import pytest
 from builders import IPV4, make_alert
 
 from alertd.domain.tlp import Tlp
-from alertd.outbox.codecs import alert_from_json, alert_to_json
-from alertd.outbox.store import Store
+from alertd.store.codecs import alert_from_json, alert_to_json
+from alertd.store.sqlite import Store
 
 V1 = Path(__file__).with_name("store_v1.sql")
 

@@ -9,7 +9,7 @@ import pytest
 
 from alertd.domain.delivery import DeliveryState
 from alertd.domain.polling import PollOutcome
-from alertd.outbox.store import Store
+from alertd.store.sqlite import Store
 
 
 def test_the_store_takes_every_delivery_state_and_nothing_else(tmp_path: Path) -> None:

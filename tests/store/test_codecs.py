@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from alertd.domain.facts import Fact, Facts
 from alertd.domain.values import FeedKind, Indicator, IndicatorType, Observation, Product, VersionRange
-from alertd.outbox.codecs import (
+from alertd.store.codecs import (
     alert_from_json,
     alert_to_json,
     decode_time,
@@ -31,7 +31,7 @@ from alertd.outbox.codecs import (
     recipients_from_json,
     recipients_to_json,
 )
-from alertd.outbox.store import Store
+from alertd.store.sqlite import Store
 
 V1 = Path(__file__).with_name("store_v1.sql")
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from alertd.domain.errors import PermanentDeliveryError, TemporaryDeliveryError
-from alertd.outbox.transports import MAILDIR_CONCURRENCY, MaildirTransport, SendResult
+from alertd.send.transports import MAILDIR_CONCURRENCY, MaildirTransport, SendResult
 
 SENDER = "alertes@cert-sante.example"
 

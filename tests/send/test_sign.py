@@ -22,8 +22,8 @@ from paths import DATA
 from smtp_server import SmtpServerFactory
 
 from alertd.domain.errors import DeliveryError
-from alertd.outbox.signing import MICALG, Signer, SigningError
-from alertd.outbox.transports import SmtpTransport
+from alertd.send.signing import MICALG, Signer, SigningError
+from alertd.send.transports import SmtpTransport
 
 GPG = shutil.which("gpg")
 pytestmark = pytest.mark.skipif(GPG is None, reason="the gpg binary is not installed")

@@ -19,9 +19,9 @@ from alertd.config.files import load_config
 from alertd.domain.delivery import DeliveryState
 from alertd.domain.settings import SmtpSecurity, SmtpSettings
 from alertd.intake.fetch import Fetcher
-from alertd.outbox.store import Store
-from alertd.outbox.transports import SmtpTransport
+from alertd.send.transports import SmtpTransport
 from alertd.service.engine import Engine
+from alertd.store.sqlite import Store
 
 NOW = datetime(2026, 11, 28, 9, 0, tzinfo=UTC)
 CHU = ("rssi@chu-garonne.example", "astreinte@chu-garonne.example")

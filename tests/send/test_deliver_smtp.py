@@ -17,7 +17,7 @@ from smtp_server import SmtpServerFactory, TlsMode
 from alertd.domain.errors import DeliveryError, PermanentDeliveryError, TemporaryDeliveryError
 from alertd.domain.settings import DeliveryMethod, Settings, SmtpSecurity, SmtpSettings
 from alertd.domain.tlp import Tlp
-from alertd.outbox.transports import (
+from alertd.send.transports import (
     MAILDIR_CONCURRENCY,
     SMTP_POOL_SIZE,
     MaildirTransport,

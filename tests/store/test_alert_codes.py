@@ -8,7 +8,7 @@ from pathlib import Path
 from builders import IPV4, make_alert
 
 from alertd.domain.codes import MatchReason, RuleKind, SeverityRule
-from alertd.outbox.store import Store
+from alertd.store.sqlite import Store
 
 
 def test_an_alert_keeps_its_rule_code_and_reason(tmp_path: Path) -> None:

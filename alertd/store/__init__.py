@@ -1,0 +1,1 @@
+"""The state store: feed state, observations, findings, alerts and the outbox, in SQLite, with its codecs."""
