@@ -27,7 +27,8 @@ from alertd.service.engine import Engine
 from alertd.service.poll import read_documents
 from alertd.service.setup import make_signer
 from alertd.store.codecs import encode_time
-from alertd.store.sqlite import HistoryEntry, Store
+from alertd.store.records import HistoryEntry
+from alertd.store.sqlite import Store
 
 EXIT_OK, EXIT_INVALID, EXIT_USAGE, EXIT_FAILED = 0, 1, 2, 3
 

@@ -32,7 +32,8 @@ from alertd.service.metrics import Metrics
 from alertd.service.notify import Notifier
 from alertd.service.poll import PollReport, poll_delay, stale_feeds
 from alertd.service.setup import prepare
-from alertd.store.sqlite import Store, digest_key
+from alertd.store.records import digest_key
+from alertd.store.sqlite import Store
 
 log = get_logger("alertd")
 

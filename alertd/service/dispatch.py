@@ -22,7 +22,8 @@ from alertd.render.email import render_email
 from alertd.send.signing import SigningError
 from alertd.service.logs import get_logger
 from alertd.service.setup import Prepared
-from alertd.store.sqlite import QueuedAlert, Store
+from alertd.store.records import QueuedAlert
+from alertd.store.sqlite import Store
 
 log = get_logger("alertd")
 

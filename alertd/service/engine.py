@@ -26,7 +26,8 @@ from alertd.service.logs import get_logger
 from alertd.service.operators import OperatorNotices
 from alertd.service.poll import Poller, PollReport
 from alertd.service.setup import Prepared, prepare
-from alertd.store.sqlite import QueuedAlert, Store
+from alertd.store.records import QueuedAlert
+from alertd.store.sqlite import Store
 
 log = get_logger("alertd")
 

@@ -18,7 +18,8 @@ from alertd.domain.errors import PermanentDeliveryError, TemporaryDeliveryError
 from alertd.send.transports import Transport
 from alertd.service.clock import utcnow
 from alertd.service.logs import get_logger
-from alertd.store.sqlite import Delivery, Store
+from alertd.store.records import Delivery
+from alertd.store.sqlite import Store
 
 log = get_logger("alertd")
 

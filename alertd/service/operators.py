@@ -18,7 +18,8 @@ from alertd.service.dispatch import make_message_id
 from alertd.service.logs import get_logger
 from alertd.service.poll import stale_feeds
 from alertd.service.setup import Prepared
-from alertd.store.sqlite import Store, notice_key
+from alertd.store.records import notice_key
+from alertd.store.sqlite import Store
 
 log = get_logger("alertd")
 

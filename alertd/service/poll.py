@@ -26,7 +26,8 @@ from alertd.service.clock import utcnow
 from alertd.service.logs import get_logger
 from alertd.service.setup import Prepared
 from alertd.store.codecs import observation_from_json
-from alertd.store.sqlite import FeedState, Store
+from alertd.store.records import FeedState
+from alertd.store.sqlite import Store
 
 log = get_logger("alertd")
 

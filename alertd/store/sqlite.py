@@ -13,7 +13,6 @@ import os
 import sqlite3
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -34,172 +33,17 @@ from alertd.store.codecs import (
     recipients_from_json,
     recipients_to_json,
 )
-
-SCHEMA_VERSION = 1
-_STATES = ", ".join(f"'{state}'" for state in DeliveryState)
-_SCHEMA = f"""
-CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS feed_state (
-    feed TEXT PRIMARY KEY,
-    etag TEXT, last_modified TEXT,
-    last_attempt TEXT, last_success TEXT,
-    consecutive_failures INTEGER NOT NULL DEFAULT 0,
-    last_error TEXT,
-    entries_seen INTEGER NOT NULL DEFAULT 0
-);
-CREATE TABLE IF NOT EXISTS observations (
-    feed TEXT NOT NULL, entry TEXT NOT NULL,
-    digest TEXT NOT NULL, body TEXT NOT NULL,
-    first_seen TEXT NOT NULL, last_seen TEXT NOT NULL, delisted_at TEXT,
-    PRIMARY KEY (feed, entry)
-);
-CREATE TABLE IF NOT EXISTS findings (
-    key TEXT PRIMARY KEY,
-    establishment TEXT NOT NULL, body TEXT NOT NULL,
-    feed TEXT NOT NULL, entry TEXT NOT NULL,
-    first_seen TEXT NOT NULL, last_seen TEXT NOT NULL,
-    last_alerted TEXT, thread TEXT,
-    resolved_at TEXT,  -- its entry was delisted by the feed
-    resolved_told TEXT  -- when an email said so
-);
-CREATE INDEX IF NOT EXISTS findings_entry ON findings (feed, entry);
-CREATE INDEX IF NOT EXISTS findings_establishment ON findings (establishment);
-CREATE TABLE IF NOT EXISTS alerts (
-    id INTEGER PRIMARY KEY,
-    finding TEXT NOT NULL REFERENCES findings (key),
-    establishment TEXT NOT NULL,
-    severity INTEGER NOT NULL,
-    subscription TEXT NOT NULL,
-    immediate INTEGER NOT NULL,
-    body TEXT NOT NULL,
-    created TEXT NOT NULL,
-    delivery INTEGER REFERENCES outbox (id)
-);
-CREATE INDEX IF NOT EXISTS alerts_queued ON alerts (delivery, establishment);
-CREATE TABLE IF NOT EXISTS outbox (
-    id INTEGER PRIMARY KEY,
-    message_id TEXT NOT NULL,
-    establishment TEXT NOT NULL,
-    sender TEXT NOT NULL,
-    recipients TEXT NOT NULL,
-    subject TEXT NOT NULL,
-    message BLOB NOT NULL,
-    state TEXT NOT NULL CHECK (state IN ({_STATES})),
-    attempts INTEGER NOT NULL DEFAULT 0,
-    next_attempt TEXT NOT NULL,
-    last_error TEXT,
-    created TEXT NOT NULL,
-    sent_at TEXT
-);
-CREATE INDEX IF NOT EXISTS outbox_due ON outbox (state, next_attempt);
-CREATE INDEX IF NOT EXISTS outbox_message ON outbox (message_id);
-"""
-
-
-def digest_key(subscription: str) -> str:
-    """The meta key that holds when a digest subscription last went out."""
-    return f"digest:{subscription}"
-
-
-def notice_key(problem: str) -> str:
-    """The meta key that holds the day the operators were last told of a problem."""
-    return f"notice:{problem}"
-
-
-# -- records -----------------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class FeedState:
-    feed: str
-    validators: Validators
-    last_attempt: datetime | None
-    last_success: datetime | None
-    consecutive_failures: int
-    last_error: str | None
-    entries_seen: int
-
-
-@dataclass(frozen=True, slots=True)
-class ObservationDelta:
-    """What a poll changed: entries never seen, entries whose content changed, entries no longer listed."""
-
-    new: int
-    changed: int
-    unchanged: int
-    delisted: int
-
-
-@dataclass(frozen=True, slots=True)
-class QueuedAlert:
-    id: int
-    alert: Alert
-    thread: str | None  # Message-ID of the first email about its finding, for follow-ups
-
-
-@dataclass(frozen=True, slots=True)
-class Delivery:
-    """One email in the outbox."""
-
-    id: int
-    message_id: str
-    establishment: str
-    sender: str
-    recipients: tuple[str, ...]
-    subject: str
-    state: DeliveryState
-    attempts: int
-    next_attempt: datetime
-    last_error: str | None
-    created: datetime
-    sent_at: datetime | None
-
-
-@dataclass(frozen=True, slots=True)
-class HistoryEntry:
-    """One alert that went into an email: what an establishment was told, when, by which delivery."""
-
-    alert: Alert
-    delivery: int
-    state: DeliveryState
-    message_id: str
-    recipients: tuple[str, ...]
-    when: datetime  # when it was sent, or queued if it is not sent yet
-
-
-_DELIVERY_COLUMNS = (
-    "id, message_id, establishment, sender, recipients, subject, state, attempts, next_attempt, last_error, "
-    "created, sent_at"
+from alertd.store.records import (
+    DELIVERY_COLUMNS,
+    Delivery,
+    FeedState,
+    HistoryEntry,
+    ObservationDelta,
+    QueuedAlert,
+    delivery_of,
+    feed_state_of,
 )
-
-
-def _feed_state(row: sqlite3.Row) -> FeedState:
-    return FeedState(
-        row["feed"],
-        Validators(row["etag"], row["last_modified"]),
-        decode_time(row["last_attempt"]),
-        decode_time(row["last_success"]),
-        row["consecutive_failures"],
-        row["last_error"],
-        row["entries_seen"],
-    )
-
-
-def _delivery(row: sqlite3.Row) -> Delivery:
-    return Delivery(
-        id=row["id"],
-        message_id=row["message_id"],
-        establishment=row["establishment"],
-        sender=row["sender"],
-        recipients=recipients_from_json(row["recipients"]),
-        subject=row["subject"],
-        state=DeliveryState(row["state"]),
-        attempts=row["attempts"],
-        next_attempt=datetime.fromisoformat(row["next_attempt"]),
-        last_error=row["last_error"],
-        created=datetime.fromisoformat(row["created"]),
-        sent_at=decode_time(row["sent_at"]),
-    )
+from alertd.store.schema import SCHEMA, SCHEMA_VERSION
 
 
 class Store:
@@ -257,7 +101,7 @@ class Store:
 
     def _migrate(self) -> None:
         # executescript commits by itself; every statement of the schema is idempotent.
-        self.db.executescript(_SCHEMA)
+        self.db.executescript(SCHEMA)
         with self.transaction() as db:
             row = db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
             if row is None:
@@ -283,10 +127,10 @@ class Store:
 
     def feed_state(self, feed: str) -> FeedState:
         row = self.db.execute("SELECT * FROM feed_state WHERE feed = ?", (feed,)).fetchone()
-        return FeedState(feed, Validators(None, None), None, None, 0, None, 0) if row is None else _feed_state(row)
+        return FeedState(feed, Validators(None, None), None, None, 0, None, 0) if row is None else feed_state_of(row)
 
     def feed_states(self) -> list[FeedState]:
-        return [_feed_state(row) for row in self.db.execute("SELECT * FROM feed_state ORDER BY feed")]
+        return [feed_state_of(row) for row in self.db.execute("SELECT * FROM feed_state ORDER BY feed")]
 
     def record_fetch(self, feed: str, now: datetime, validators: Validators, entries: int | None) -> None:
         """A successful poll; ``entries`` is None when the feed was not modified."""
@@ -535,10 +379,10 @@ class Store:
     def due_deliveries(self, now: datetime) -> list[Delivery]:
         """Deliveries to attempt now: pending ones whose time has come, and any left in ``sending`` by a crash."""
         rows = self.db.execute(
-            f"SELECT {_DELIVERY_COLUMNS} FROM outbox WHERE (state = ? AND next_attempt <= ?) OR state = ? ORDER BY id",
+            f"SELECT {DELIVERY_COLUMNS} FROM outbox WHERE (state = ? AND next_attempt <= ?) OR state = ? ORDER BY id",
             (DeliveryState.PENDING, encode_time(now), DeliveryState.SENDING),
         )
-        return [_delivery(r) for r in rows]
+        return [delivery_of(r) for r in rows]
 
     def message(self, delivery_id: int) -> bytes:
         row = self.db.execute("SELECT message FROM outbox WHERE id = ?", (delivery_id,)).fetchone()
@@ -657,13 +501,13 @@ class Store:
 
     def deliveries(self, state: DeliveryState | None = None) -> list[Delivery]:
         """Every delivery in the outbox, or those in one state, oldest first."""
-        query = f"SELECT {_DELIVERY_COLUMNS} FROM outbox"
+        query = f"SELECT {DELIVERY_COLUMNS} FROM outbox"
         rows = (
             self.db.execute(query + " WHERE state = ? ORDER BY id", (state,))
             if state
             else self.db.execute(query + " ORDER BY id")
         )
-        return [_delivery(r) for r in rows]
+        return [delivery_of(r) for r in rows]
 
     def requeue(self, delivery_id: int, now: datetime) -> bool:
         """Put a failed delivery back in the queue; False when there is no failed delivery with that id."""

@@ -14,7 +14,8 @@ from builders import IPV4, make_alert
 from alertd.domain.delivery import DeliveryState
 from alertd.domain.values import Product, VersionRange
 from alertd.store.codecs import observation_from_json
-from alertd.store.sqlite import SCHEMA_VERSION, Store
+from alertd.store.schema import SCHEMA_VERSION
+from alertd.store.sqlite import Store
 
 DUMP = Path(__file__).with_name("store_v1.sql")
 NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)

@@ -1,0 +1,115 @@
+"""What the store hands back: feed state, queued alerts, deliveries, history entries, and its meta keys."""
+
+from __future__ import annotations
+
+import sqlite3
+from dataclasses import dataclass
+from datetime import datetime
+
+from alertd.domain.delivery import DeliveryState
+from alertd.domain.feeds import Validators
+from alertd.domain.values import Alert
+from alertd.store.codecs import decode_time, recipients_from_json
+
+
+def digest_key(subscription: str) -> str:
+    """The meta key that holds when a digest subscription last went out."""
+    return f"digest:{subscription}"
+
+
+def notice_key(problem: str) -> str:
+    """The meta key that holds the day the operators were last told of a problem."""
+    return f"notice:{problem}"
+
+
+@dataclass(frozen=True, slots=True)
+class FeedState:
+    feed: str
+    validators: Validators
+    last_attempt: datetime | None
+    last_success: datetime | None
+    consecutive_failures: int
+    last_error: str | None
+    entries_seen: int
+
+
+@dataclass(frozen=True, slots=True)
+class ObservationDelta:
+    """What a poll changed: entries never seen, entries whose content changed, entries no longer listed."""
+
+    new: int
+    changed: int
+    unchanged: int
+    delisted: int
+
+
+@dataclass(frozen=True, slots=True)
+class QueuedAlert:
+    id: int
+    alert: Alert
+    thread: str | None  # Message-ID of the first email about its finding, for follow-ups
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    """One email in the outbox."""
+
+    id: int
+    message_id: str
+    establishment: str
+    sender: str
+    recipients: tuple[str, ...]
+    subject: str
+    state: DeliveryState
+    attempts: int
+    next_attempt: datetime
+    last_error: str | None
+    created: datetime
+    sent_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryEntry:
+    """One alert that went into an email: what an establishment was told, when, by which delivery."""
+
+    alert: Alert
+    delivery: int
+    state: DeliveryState
+    message_id: str
+    recipients: tuple[str, ...]
+    when: datetime  # when it was sent, or queued if it is not sent yet
+
+
+DELIVERY_COLUMNS = (
+    "id, message_id, establishment, sender, recipients, subject, state, attempts, next_attempt, last_error, "
+    "created, sent_at"
+)
+
+
+def feed_state_of(row: sqlite3.Row) -> FeedState:
+    return FeedState(
+        row["feed"],
+        Validators(row["etag"], row["last_modified"]),
+        decode_time(row["last_attempt"]),
+        decode_time(row["last_success"]),
+        row["consecutive_failures"],
+        row["last_error"],
+        row["entries_seen"],
+    )
+
+
+def delivery_of(row: sqlite3.Row) -> Delivery:
+    return Delivery(
+        id=row["id"],
+        message_id=row["message_id"],
+        establishment=row["establishment"],
+        sender=row["sender"],
+        recipients=recipients_from_json(row["recipients"]),
+        subject=row["subject"],
+        state=DeliveryState(row["state"]),
+        attempts=row["attempts"],
+        next_attempt=datetime.fromisoformat(row["next_attempt"]),
+        last_error=row["last_error"],
+        created=datetime.fromisoformat(row["created"]),
+        sent_at=decode_time(row["sent_at"]),
+    )
