@@ -233,7 +233,9 @@ def render_emails(count: int, config_path: Path) -> list[tuple[str, str, tuple[s
         )
         recipients = (f"rssi@bench-{n}.example",) + ((f"astreinte@bench-{n}.example",) if n % 5 == 0 else ())
         message_id = make_message_id(est_id, [n], settings.sender_from)
-        msg = render_email(env, est, _alerts(n, est_id), recipients, settings=settings, now=NOW, message_id=message_id)
+        msg = render_email(
+            env, est, _alerts(n, est_id), recipients, settings=settings.render, now=NOW, message_id=message_id
+        )
         emails.append((est_id, message_id, recipients, str(msg["Subject"]), msg.as_bytes()))
     return emails
 

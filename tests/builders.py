@@ -193,7 +193,7 @@ def render(
         make_establishment(language=language),
         alerts,
         RECIPIENTS,
-        settings=settings,
+        settings=settings.render,
         now=NOW,
         message_id=MESSAGE_ID,
         in_reply_to=in_reply_to,

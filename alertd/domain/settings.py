@@ -60,6 +60,16 @@ class SigningSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class RenderSettings:
+    """What the render stage needs of ``alertd.yaml``: the time zone of the dates shown, and who signs the email."""
+
+    timezone: ZoneInfo
+    sender_from: str
+    reply_to: str | None
+    organisation: str
+
+
+@dataclass(frozen=True, slots=True)
 class Settings:
     """``alertd.yaml`` with every path made absolute."""
 
@@ -83,3 +93,8 @@ class Settings:
     tlp: Tlp
     organisation: str
     signing: SigningSettings | None = None
+
+    @property
+    def render(self) -> RenderSettings:
+        """What rendering an email needs of these settings."""
+        return RenderSettings(self.timezone, self.sender_from, self.reply_to, self.organisation)

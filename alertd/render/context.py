@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo
 from alertd.domain.codes import NETWORK_REASONS, SOFTWARE_REASONS, AlertKind, MatchReason
 from alertd.domain.establishments import Establishment
 from alertd.domain.facts import UNKNOWN_VERSION, Fact
-from alertd.domain.settings import Settings
+from alertd.domain.settings import RenderSettings
 from alertd.domain.tlp import Tlp
 from alertd.domain.values import Alert, FeedKind, Finding, IndicatorType, Severity
 from alertd.render import catalog
@@ -171,7 +171,7 @@ def _when(moment: datetime | None, tz: ZoneInfo) -> str | None:
     return moment.astimezone(tz).strftime(_DATE_FORMAT)
 
 
-def _sender(settings: Settings) -> tuple[str, str]:
+def _sender(settings: RenderSettings) -> tuple[str, str]:
     name, address = parseaddr(settings.sender_from)
     organisation = settings.organisation or name or address
     return clean_header(organisation), address
@@ -372,7 +372,7 @@ def _iso(moment: datetime) -> str:
 def email_context(
     est: Establishment,
     alerts: Sequence[Alert],
-    settings: Settings,
+    settings: RenderSettings,
     now: datetime,
     *,
     in_reply_to: str | None = None,

@@ -21,7 +21,7 @@ from email.utils import format_datetime
 import jinja2
 
 from alertd.domain.establishments import Establishment
-from alertd.domain.settings import Settings
+from alertd.domain.settings import RenderSettings
 from alertd.domain.values import Alert, Finding
 from alertd.render.attachments import ATTACHMENTS, finding_records, findings_csv, findings_json
 from alertd.render.context import email_context, resolved_context
@@ -35,7 +35,7 @@ def render_email(
     alerts: Sequence[Alert],
     recipients: Sequence[str],
     *,
-    settings: Settings,
+    settings: RenderSettings,
     now: datetime,
     message_id: str,
     in_reply_to: str | None = None,

@@ -136,7 +136,7 @@ class Dispatcher:
             est,
             alerts,
             to,
-            settings=settings,
+            settings=settings.render,
             now=now,
             message_id=message_id,
             in_reply_to=thread,

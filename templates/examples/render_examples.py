@@ -204,7 +204,7 @@ def render_examples() -> dict[str, EmailMessage]:
             ESTABLISHMENT,
             items,
             [c.email for c in ESTABLISHMENT.contacts],
-            settings=settings(),
+            settings=settings().render,
             now=NOW,
             message_id=f"<alertd.example.{name}@cert-sante.example>",
         )

@@ -98,7 +98,7 @@ def test_a_rule_code_reads_as_it_did_when_policy_wrote_sentences(rule: SeverityR
 
 def test_a_language_without_a_catalog_reads_english() -> None:
     assert words("de").language == catalog.DEFAULT_LANGUAGE == "en"
-    context = email_context(make_establishment(language="de"), [make_alert(IPV4)], SETTINGS, NOW)
+    context = email_context(make_establishment(language="de"), [make_alert(IPV4)], SETTINGS.render, NOW)
     assert context["lang"] == "en" and context["alerts"][0]["kind_label"] == "compromise"
 
 
@@ -106,7 +106,7 @@ def test_every_reason_code_is_explained_in_both_languages() -> None:
     for language in ("fr", "en"):
         for reason in MatchReason:
             alert = make_alert(Indicator(IndicatorType.NAME, "chu de bordeaux"), reason=reason, asset="CHU Bordeaux")
-            context = email_context(make_establishment(language=language), [alert], SETTINGS, NOW)
+            context = email_context(make_establishment(language=language), [alert], SETTINGS.render, NOW)
             sentence = context["alerts"][0]["reason_text"]
             assert "CHU Bordeaux" in sentence
             assert sentence.endswith(".") and len(sentence.split()) >= 6  # a sentence, not the code
@@ -115,7 +115,7 @@ def test_every_reason_code_is_explained_in_both_languages() -> None:
 def test_unknown_reason_code_still_says_which_asset() -> None:
     # A reason without words in the catalog (a store written by a newer version, say) is still explained.
     alert = make_alert(IPV4, reason="new-rule", asset="147.210.0.0/16")  # type: ignore[arg-type]
-    context = email_context(make_establishment(language="en"), [alert], SETTINGS, NOW)
+    context = email_context(make_establishment(language="en"), [alert], SETTINGS.render, NOW)
     assert context["alerts"][0]["reason_text"] == "Matched your asset 147.210.0.0/16 (rule “new-rule”)."
 
 

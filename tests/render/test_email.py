@@ -65,7 +65,7 @@ def test_feed_title_cannot_inject_a_header() -> None:
 def test_establishment_name_cannot_inject_a_header() -> None:
     est = Establishment(id="1", name="Clinique\r\nBcc: evil@x", language="en")
     alert = make_alert(IPV4, est_id="1")
-    msg = render_email(ENV, est, [alert], RECIPIENTS, settings=SETTINGS, now=NOW, message_id=MESSAGE_ID)
+    msg = render_email(ENV, est, [alert], RECIPIENTS, settings=SETTINGS.render, now=NOW, message_id=MESSAGE_ID)
     back = parsed(msg)
     assert back["Bcc"] is None
     assert back["Subject"].startswith("[TLP:AMBER] [IMMINENT] Clinique Bcc: evil@x — 1 alert: ")
@@ -131,7 +131,7 @@ def test_non_web_links_are_never_clickable() -> None:
 @pytest.mark.parametrize("language", ["fr", "en"])
 def test_text_and_html_carry_the_same_facts(language: str) -> None:
     alerts = many_alerts()
-    context = email_context(make_establishment(language=language), alerts, SETTINGS, NOW)
+    context = email_context(make_establishment(language=language), alerts, SETTINGS.render, NOW)
     text, html = bodies(render(alerts, language=language))
     html_text = html.replace("&#39;", "'").replace("&#34;", '"').replace("&amp;", "&")
     for item in context["alerts"]:
@@ -183,7 +183,7 @@ def test_html_has_no_external_resources_or_scripts() -> None:
 
 
 def test_what_to_do_depends_on_the_kind() -> None:
-    context = email_context(make_establishment(language="en"), many_alerts(), SETTINGS, NOW)
+    context = email_context(make_establishment(language="en"), many_alerts(), SETTINGS.render, NOW)
     by_indicator = {a["indicator"]: a for a in context["alerts"]}
     compromise = " ".join(by_indicator["147[.]210[.]1[.]5"]["actions"])
     assert "isolate" in compromise and "logs" in compromise and "cert@cert-sante.example" in compromise
@@ -198,22 +198,22 @@ def test_what_to_do_depends_on_the_kind() -> None:
         kind=FeedKind.LEAK,
         facts=Facts(group="LockBit"),
     )
-    leak_context = email_context(make_establishment(language="en"), [leak], SETTINGS, NOW)["alerts"][0]
+    leak_context = email_context(make_establishment(language="en"), [leak], SETTINGS.render, NOW)["alerts"][0]
     assert "incident response" in " ".join(leak_context["actions"])
     assert ("Group", "LockBit") in leak_context["attrs"]
     assert "a post on a data-leak site" in leak_context["reason_text"]
 
 
 def test_dates_are_shown_in_the_configured_timezone() -> None:
-    context = email_context(make_establishment(), [make_alert(IPV4)], SETTINGS, NOW)
+    context = email_context(make_establishment(), [make_alert(IPV4)], SETTINGS.render, NOW)
     assert context["generated"] == "2025-03-12 14:05 CET"
     assert context["alerts"][0]["first_seen"] == "2025-03-11 14:05 CET"
-    utc = email_context(make_establishment(), [make_alert(IPV4)], make_settings(timezone=ZoneInfo("UTC")), NOW)
+    utc = email_context(make_establishment(), [make_alert(IPV4)], make_settings(timezone=ZoneInfo("UTC")).render, NOW)
     assert utc["generated"] == "2025-03-12 13:05 UTC"
 
 
 def test_alerts_sorted_by_severity_then_indicator() -> None:
-    context = email_context(make_establishment(), list(reversed(many_alerts())), SETTINGS, NOW)
+    context = email_context(make_establishment(), list(reversed(many_alerts())), SETTINGS.render, NOW)
     order = [(a["severity"], a["indicator"]) for a in context["alerts"]]
     assert [s for s, _ in order] == ["imminent", "imminent", "imminent", "critical", "high", "info"]
     imminent = [i for s, i in order if s == "imminent"]
@@ -230,14 +230,16 @@ def test_mixed_establishments_are_refused() -> None:
     with pytest.raises(ValueError, match="770000004"):
         render(alerts)
     with pytest.raises(ValueError, match="770000004"):
-        email_context(make_establishment(), alerts, SETTINGS, NOW)
+        email_context(make_establishment(), alerts, SETTINGS.render, NOW)
 
 
 def test_no_alert_or_no_recipient_is_refused() -> None:
     with pytest.raises(ValueError, match="no alert"):
         render([])
     with pytest.raises(ValueError, match="no recipient"):
-        render_email(ENV, make_establishment(), [make_alert(IPV4)], [], settings=SETTINGS, now=NOW, message_id="<x@y>")
+        render_email(
+            ENV, make_establishment(), [make_alert(IPV4)], [], settings=SETTINGS.render, now=NOW, message_id="<x@y>"
+        )
 
 
 def test_headers() -> None:
@@ -268,7 +270,7 @@ def test_several_recipients_are_joined() -> None:
         make_establishment(),
         [make_alert(IPV4)],
         ["rssi@chu-bordeaux.example", "astreinte@chu-bordeaux.example"],
-        settings=SETTINGS,
+        settings=SETTINGS.render,
         now=NOW,
         message_id=MESSAGE_ID,
     )
@@ -298,7 +300,7 @@ def test_subject_carries_strictest_tlp_and_highest_severity() -> None:
 def test_long_subject_is_cut() -> None:
     est = Establishment(id="1", name="Centre hospitalier " * 20, language="fr")
     alerts = [make_alert(IPV4, est_id="1")]
-    msg = render_email(ENV, est, alerts, RECIPIENTS, settings=SETTINGS, now=NOW, message_id=MESSAGE_ID)
+    msg = render_email(ENV, est, alerts, RECIPIENTS, settings=SETTINGS.render, now=NOW, message_id=MESSAGE_ID)
     subject = parsed(msg)["Subject"]
     assert len(subject) <= 200
     assert subject.endswith("…")
@@ -313,7 +315,7 @@ def test_rendering_is_deterministic() -> None:
         make_establishment(),
         many_alerts(),
         RECIPIENTS,
-        settings=SETTINGS,
+        settings=SETTINGS.render,
         now=NOW,
         message_id="<other@x>",
     ).as_bytes()
@@ -467,7 +469,7 @@ def test_an_advisory_gives_its_link_and_the_cves_it_names() -> None:
 @pytest.mark.parametrize("language", ["fr", "en"])
 def test_every_email_has_the_tlp_line_and_the_contact_footer(language: str) -> None:
     for kind_alerts in ([make_alert(IPV4)], [_kev_alert()], many_alerts()):
-        context = email_context(make_establishment(language=language), kind_alerts, SETTINGS, NOW)
+        context = email_context(make_establishment(language=language), kind_alerts, SETTINGS.render, NOW)
         text, html = bodies(render(kind_alerts, language=language))
         for body in (text, html.replace("&#39;", "'")):
             assert body.count(context["tlp_text"]) >= 2  # the banner and the footer

@@ -33,7 +33,7 @@ def test_html_templates_are_autoescaped_and_text_ones_are_not() -> None:
 
 def _context_with_name(name: str) -> dict[str, object]:
     est = Establishment(id="1", name=name)
-    return email_context(est, [make_alert(IPV4, est_id="1")], SETTINGS, NOW)
+    return email_context(est, [make_alert(IPV4, est_id="1")], SETTINGS.render, NOW)
 
 
 def test_operator_templates_override_the_bundled_ones(tmp_path: Path) -> None:

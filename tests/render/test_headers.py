@@ -74,11 +74,18 @@ def test_the_subject_decodes_to_exactly_the_rendered_text(language: str, padding
     alerts = [make_alert(IPV4, est_id="1"), make_alert(DOMAIN, est_id="1", reason=MatchReason.DOMAIN)]
     for in_reply_to in (None, "<first@cert-sante.example>"):
         msg = render_email(
-            ENV, est, alerts, RECIPIENTS, settings=SETTINGS, now=NOW, message_id=MESSAGE_ID, in_reply_to=in_reply_to
+            ENV,
+            est,
+            alerts,
+            RECIPIENTS,
+            settings=SETTINGS.render,
+            now=NOW,
+            message_id=MESSAGE_ID,
+            in_reply_to=in_reply_to,
         )
         expected = clean_header(
             ("Re: " if in_reply_to else "")
-            + ENV.get_template(f"{language}/subject.txt.j2").render(email_context(est, alerts, SETTINGS, NOW))
+            + ENV.get_template(f"{language}/subject.txt.j2").render(email_context(est, alerts, SETTINGS.render, NOW))
         )
         assert "  " not in expected
         assert parsed(msg)["Subject"] == expected
@@ -91,7 +98,7 @@ def test_the_subject_decodes_to_exactly_the_rendered_text(language: str, padding
 def test_ascii_words_stay_readable_and_only_the_others_are_encoded() -> None:
     est = Establishment(id="1", name="Hôpital " + "of the West " * 8 + "Côte-d'Opale", language="en")
     msg = render_email(
-        ENV, est, [make_alert(IPV4, est_id="1")], RECIPIENTS, settings=SETTINGS, now=NOW, message_id="<x@y>"
+        ENV, est, [make_alert(IPV4, est_id="1")], RECIPIENTS, settings=SETTINGS.render, now=NOW, message_id="<x@y>"
     )
     raw = _raw_header(msg, "Subject")
     assert raw.startswith("Subject: [TLP:AMBER] [IMMINENT] =?utf-8?q?H=C3=B4pital?= of the West")
