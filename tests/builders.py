@@ -19,7 +19,7 @@ import jinja2
 from alertd.domain.codes import MatchReason, RuleKind, SeverityRule
 from alertd.domain.establishments import Contact, Establishment
 from alertd.domain.facts import NO_FACTS, Facts
-from alertd.domain.feeds import DEFAULT_MAX_BYTES, FeedConfig, FeedSpec
+from alertd.domain.feeds import DEFAULT_MAX_BYTES, ColumnRole, FeedConfig, FeedFormat, FeedSpec
 from alertd.domain.settings import DEFAULT_RENOTIFY, DeliveryMethod, Settings
 from alertd.domain.tlp import Tlp
 from alertd.domain.values import Alert, FeedKind, Finding, Indicator, IndicatorType, Severity
@@ -64,15 +64,17 @@ SETTINGS = make_settings()
 
 
 def make_feed_spec(
-    feed_id: str, fmt: str, kind: FeedKind | None = None, columns: Mapping[str, str] | None = None
+    feed_id: str, fmt: FeedFormat, kind: FeedKind | None = None, columns: Mapping[str, str] | None = None
 ) -> FeedSpec:
-    """A feed as its parser sees it; the kind is the format's own unless given."""
-    return FeedSpec(feed_id, fmt, kind or FORMATS[fmt].kind, MappingProxyType(dict(columns or {})))
+    """A feed as its parser sees it; the kind is the format's own unless given. ``columns`` are keyed as
+    ``feeds.yaml`` writes them, and read as config reads them."""
+    keyed = {ColumnRole.of(key): column for key, column in (columns or {}).items()}
+    return FeedSpec(feed_id, fmt, kind or FORMATS[fmt].kind, MappingProxyType(keyed))
 
 
 def make_feed(
     feed_id: str,
-    fmt: str = "csv",
+    fmt: FeedFormat = FeedFormat.CSV,
     kind: FeedKind | None = None,
     severity: Severity | None = None,
     *,

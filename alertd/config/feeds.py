@@ -8,10 +8,9 @@ from types import MappingProxyType
 
 from alertd.config.common import read_duration, resolve_path
 from alertd.config.yamlsrc import Pos, Reader, load
-from alertd.domain.feeds import DEFAULT_MAX_BYTES, FeedConfig
+from alertd.domain.feeds import DEFAULT_MAX_BYTES, INDICATOR_ROLES, ColumnRole, FactColumn, FeedConfig, FeedFormat
 from alertd.domain.tlp import Tlp
 from alertd.domain.values import SEVERITY_NAMES, FeedKind, Severity
-from alertd.intake.extract import INDICATOR_ROLES
 from alertd.intake.formats import FORMATS
 
 _FEED_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
@@ -53,17 +52,18 @@ def read_feeds(path: Path, default_tlp: Tlp, r: Reader, declared: set[str]) -> t
                 url = "file://" + str(resolve_path(path, url.removeprefix("file://")))
             elif not url.startswith(("https://", "http://")):
                 r.error(fm.value_pos["url"], f"url {url!r} must start with https://, http:// or file://")
-        fmt = r.choice(fm, "format", tuple(FORMATS))
+        format_text = r.choice(fm, "format", tuple(FeedFormat))
+        fmt = FeedFormat(format_text) if format_text else None
         interval = read_duration(r, fm, "interval")
         kind_text = r.choice(fm, "kind", tuple(k.value for k in FeedKind))
         sev_text = r.choice(fm, "severity", SEVERITY_NAMES)
-        columns: dict[str, str] = {}
+        columns: dict[ColumnRole | FactColumn, str] = {}
         if "columns" in fm and (cm := r.mapping(fm["columns"], fm.value_pos["columns"], "'columns'")) is not None:
             for key in cm:
                 value = r.value(cm, key, str)
                 if value is not None:
-                    columns[str(key)] = value
-        if fmt == "csv" and not any(c in columns for c in INDICATOR_ROLES):
+                    columns[ColumnRole.of(str(key))] = value
+        if fmt is FeedFormat.CSV and not any(role in columns for role in INDICATOR_ROLES):
             r.error(fm.pos, f"a csv feed needs 'columns' naming at least one of: {', '.join(INDICATOR_ROLES)}")
         tlp = Tlp(r.choice(fm, "tlp", tuple(Tlp), default_tlp) or default_tlp)
         max_bytes = r.value(fm, "max_bytes", int, DEFAULT_MAX_BYTES)

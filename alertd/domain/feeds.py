@@ -2,14 +2,77 @@
 
 from __future__ import annotations
 
+import enum
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
+from typing import NewType
 
 from alertd.domain.tlp import DEFAULT_TLP, Tlp
 from alertd.domain.values import FeedKind, Severity
 
 DEFAULT_MAX_BYTES = 50 * 1024 * 1024
+
+
+class FeedFormat(enum.StrEnum):
+    """How a feed writes its entries: the ``format`` of ``feeds.yaml``, each read by one parser of
+    ``alertd/intake/formats``."""
+
+    RSS = "rss"  # RSS or Atom advisories and bulletins
+    CISA_KEV = "cisa-kev"  # CISA's Known Exploited Vulnerabilities catalog
+    CSV = "csv"  # a delimited blocklist, read by the feed's ``columns``
+    NVD_JSON = "nvd-json"  # NVD's CVE JSON
+    CSAF = "csaf"  # CSAF advisories, or a provider's index of them
+    MISP = "misp"  # a MISP feed's events, or its manifest
+    STIX = "stix"  # a STIX 2.x bundle
+    LEAK_VICTIMS = "leak-victims"  # leak-site posts as ransomware trackers list them
+
+
+#: A ``columns`` key that is no :class:`ColumnRole`: the name a column's cells are kept under in the facts.
+FactColumn = NewType("FactColumn", str)
+
+
+class ColumnRole(enum.StrEnum):
+    """What a ``csv`` feed's column holds, for the roles its parser reads itself (a key of ``columns``).
+
+    The operator may name other columns too (``port``, ``malware``, ``status``...): their cells are kept as the
+    observation's facts under that name (:class:`FactColumn`), in a field of their own for the facts alertd reads.
+    """
+
+    IP = "ip"  # an address, ``address:port`` allowed
+    CIDR = "cidr"  # a network
+    DOMAIN = "domain"  # a host name
+    HOST = "host"  # the same, as some lists call it
+    URL = "url"
+    EMAIL = "email"
+    ASN = "asn"  # an autonomous system, ``AS`` prefix allowed
+    HASH = "hash"  # an MD5, SHA-1 or SHA-256 digest
+    FIRST_SEEN = "first_seen"  # the observation's date (kept as a fact when it does not read as one)
+    PREFIX = "prefix"  # the prefix length completing a ``cidr`` column of bare network addresses (DShield)
+    THREAT = "threat"  # words for the observation's title, after the malware (kept as a fact too)
+
+    @classmethod
+    def of(cls, key: str) -> ColumnRole | FactColumn:
+        """The role a ``columns`` key names, or, for any other key, the name its column's facts are kept under."""
+        try:
+            return cls(key)
+        except ValueError:
+            return FactColumn(key)
+
+
+#: A ``csv`` feed's ``columns``: each role or fact name to a column name, or to a position (``"0"``, ``"1"``).
+Columns = Mapping[ColumnRole | FactColumn, str]
+#: The roles that hold an indicator, in the order a row's indicators are listed.
+INDICATOR_ROLES = (
+    ColumnRole.IP,
+    ColumnRole.CIDR,
+    ColumnRole.DOMAIN,
+    ColumnRole.HOST,
+    ColumnRole.URL,
+    ColumnRole.EMAIL,
+    ColumnRole.ASN,
+    ColumnRole.HASH,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -18,9 +81,9 @@ class FeedSpec:
     a ``csv`` feed, which column holds what."""
 
     id: str
-    format: str
+    format: FeedFormat
     kind: FeedKind
-    columns: Mapping[str, str] = field(default_factory=dict)
+    columns: Columns = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,11 +92,11 @@ class FeedConfig:
 
     id: str
     url: str
-    format: str
+    format: FeedFormat
     interval: timedelta
     kind: FeedKind
     severity: Severity | None = None
-    columns: Mapping[str, str] = field(default_factory=dict)
+    columns: Columns = field(default_factory=dict)
     tlp: Tlp = DEFAULT_TLP
     max_bytes: int = DEFAULT_MAX_BYTES
     timeout: float = 60.0

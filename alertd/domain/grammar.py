@@ -1,4 +1,4 @@
-"""Host names and email addresses: the patterns every stage checks them against, in one place.
+"""Host names, email addresses and CVE ids: the patterns every stage checks them against, in one place.
 
 They differ on purpose, and each name says for what:
 
@@ -8,7 +8,9 @@ They differ on purpose, and each name says for what:
   (:data:`ASCII_LABEL`, :data:`ASCII_TLD`);
 - what a feed writes in prose may be Unicode and in any case (:data:`DOMAIN_IN_TEXT`, :data:`EMAIL_IN_TEXT`);
 - what an email shows may be Unicode too, and a version number such as ``13.1.49`` is no host
-  (:data:`DISPLAYED_HOST`).
+  (:data:`DISPLAYED_HOST`);
+- a CVE id is checked whole where a feed gives one in a field of its own (:data:`CVE_ID`), and found where
+  prose writes it, with the dashes word processors put in its place (:data:`CVE_IN_TEXT`).
 """
 
 from __future__ import annotations
@@ -51,11 +53,22 @@ CONTACT_EMAIL = re.compile(r"^[^@\s<>]+@[^@\s<>]+\.[^@\s<>]+$")
 #: An email address in a feed's cell: the local part (64 characters at most), "@", the host (group 1).
 EMAIL_CELL = re.compile(r"^[^@\s]{1,64}@([^@\s]+)$")
 
+# -- CVE ids --------------------------------------------------------------------------------------------------
+
+# CVE's sequence numbers have four digits or more; the bound keeps a hostile "CVE-2024-" followed by a
+# megabyte of digits out of the store (the longest ids assigned so far have seven).
+#: A CVE id, upper-case, as a feed's own field gives it and the store keeps it.
+CVE_ID = re.compile(r"^CVE-\d{4}-\d{4,12}$")
+#: A CVE id in free text, any case, hyphens or Unicode dashes: the year (group 1) and sequence number (group 2).
+CVE_IN_TEXT = re.compile(r"\bCVE[-\u2010\u2011\u2013](\d{4})[-\u2010\u2011\u2013](\d{4,12})\b", re.IGNORECASE)
+
 __all__ = [
     "ASCII_DOMAIN",
     "ASCII_LABEL",
     "ASCII_TLD",
     "CONTACT_EMAIL",
+    "CVE_ID",
+    "CVE_IN_TEXT",
     "DISPLAYED_EMAIL",
     "DISPLAYED_HOST",
     "DOMAIN_IN_TEXT",

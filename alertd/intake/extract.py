@@ -12,7 +12,8 @@ import ipaddress
 import re
 from collections.abc import Callable, Iterable, Iterator
 
-from alertd.domain.grammar import ASCII_LABEL, ASCII_TLD, DOMAIN_IN_TEXT, EMAIL_CELL, EMAIL_IN_TEXT
+from alertd.domain.feeds import INDICATOR_ROLES, ColumnRole
+from alertd.domain.grammar import ASCII_LABEL, ASCII_TLD, CVE_IN_TEXT, DOMAIN_IN_TEXT, EMAIL_CELL, EMAIL_IN_TEXT
 from alertd.domain.values import Indicator, IndicatorType
 
 # Defanging conventions seen in CERT bulletins and threat reports. The bracketed forms may carry spaces
@@ -27,7 +28,6 @@ _REFANG: tuple[tuple[re.Pattern[str], str | Callable[[re.Match[str]], str]], ...
     (re.compile(r"\bfxp(s?)(?=://)", re.IGNORECASE), lambda m: "ftp" + m.group(1).lower()),
 )
 
-_CVE = re.compile(r"\bCVE[-\u2010\u2011\u2013](\d{4})[-\u2010\u2011\u2013](\d{4,12})\b", re.IGNORECASE)
 _URL = re.compile(r"\b(?:https?|ftp)://[^\s<>\"'`{}|\\^]+", re.IGNORECASE)
 _IPV4 = re.compile(r"(?<![\w.])(\d{1,3}(?:\.\d{1,3}){3})(?:/(\d{1,2}))?(?!\.?\w)(?!/\d)")
 _IPV6 = re.compile(
@@ -35,7 +35,6 @@ _IPV6 = re.compile(
 )
 _HASH = re.compile(r"(?<![\w-])[0-9a-fA-F]{32,64}(?![\w-])")
 _HASH_LENGTHS = frozenset({32, 40, 64})  # md5, sha1, sha256
-INDICATOR_ROLES = ("ip", "cidr", "domain", "host", "url", "email", "asn", "hash")  # for indicator_for()
 _TRAILING = ".,;:!?'\"»"
 _VERSION_CONTEXT = re.compile(r"version|build|release", re.IGNORECASE)
 _ASN = re.compile(r"^(?:AS)?\s*(\d{1,10})$", re.IGNORECASE)
@@ -89,48 +88,49 @@ def normalise_host(value: str) -> str | None:
     return host
 
 
-def indicator_for(value: str, hint: str) -> Indicator | None:
-    """One feed cell as an indicator, given its column role (``ip`` — possibly ``ip:port`` —, ``cidr``,
-    ``domain``/``host``, ``url``, ``email``, ``asn``, ``hash``); None for an empty or invalid cell.
+def indicator_for(value: str, role: ColumnRole) -> Indicator | None:
+    """One feed cell as an indicator, given its column role (one of :data:`~alertd.domain.feeds.INDICATOR_ROLES`:
+    ``IP`` — possibly ``ip:port`` —, ``CIDR``, ``DOMAIN``/``HOST``, ``URL``, ``EMAIL``, ``ASN``, ``HASH``); None
+    for an empty or invalid cell.
 
     Raises ValueError for a role that names no indicator type (a programming error, not a feed error).
     """
     cell = refang(value.strip().strip("\"'").strip())
     if not cell:
         return None
-    if hint == "ip":
+    if role is ColumnRole.IP:
         return _address_cell(cell)
-    if hint == "cidr":
+    if role is ColumnRole.CIDR:
         return _network(cell)
-    if hint in ("domain", "host"):
+    if role is ColumnRole.DOMAIN or role is ColumnRole.HOST:
         address = _address(cell)
         if address is not None:
             return address
         host = normalise_host(cell)
         return Indicator(IndicatorType.DOMAIN, host) if host else None
-    if hint == "url":
+    if role is ColumnRole.URL:
         if "://" not in cell:
             cell = "http://" + cell
         url = _normalise_url(cell)
         return Indicator(IndicatorType.URL, url) if url else None
-    if hint == "email":
+    if role is ColumnRole.EMAIL:
         found = EMAIL_CELL.match(cell)
         host = normalise_host(found.group(1)) if found else None
         if found is None or host is None:
             return None
         local = cell[: found.start(1) - 1]
         return Indicator(IndicatorType.EMAIL, f"{local.lower()}@{host}")
-    if hint == "asn":
+    if role is ColumnRole.ASN:
         found = _ASN.match(cell)
         if not found or not 0 < int(found.group(1)) < 2**32:
             return None
         return Indicator(IndicatorType.ASN, str(int(found.group(1))))
-    if hint == "hash":
+    if role is ColumnRole.HASH:
         text = cell.lower()
         if len(text) in _HASH_LENGTHS and all(c in "0123456789abcdef" for c in text):
             return Indicator(IndicatorType.HASH, text)
         return None
-    raise ValueError(f"{hint!r} is not an indicator role; use one of: {', '.join(INDICATOR_ROLES)}")
+    raise ValueError(f"{str(role)!r} is not an indicator role; use one of: {', '.join(INDICATOR_ROLES)}")
 
 
 def extract_indicators(text: str) -> tuple[Indicator, ...]:
@@ -141,7 +141,7 @@ def extract_indicators(text: str) -> tuple[Indicator, ...]:
     """
     text = refang(text)
     found: list[tuple[int, Indicator]] = [
-        (m.start(), Indicator(IndicatorType.CVE, f"CVE-{m.group(1)}-{m.group(2)}")) for m in _CVE.finditer(text)
+        (m.start(), Indicator(IndicatorType.CVE, f"CVE-{m.group(1)}-{m.group(2)}")) for m in CVE_IN_TEXT.finditer(text)
     ]
     masked = list(text)
 
@@ -276,7 +276,6 @@ def _address_cell(cell: str) -> Indicator | None:
 
 __all__ = [
     "FILE_EXTENSIONS",
-    "INDICATOR_ROLES",
     "extract_indicators",
     "indicator_for",
     "normalise_host",

@@ -18,6 +18,7 @@ from zoneinfo import ZoneInfo
 from alertd.domain.codes import NETWORK_REASONS, SOFTWARE_REASONS, AlertKind, MatchReason
 from alertd.domain.establishments import Establishment
 from alertd.domain.facts import UNKNOWN_VERSION, Fact
+from alertd.domain.grammar import CVE_ID
 from alertd.domain.settings import RenderSettings
 from alertd.domain.tlp import Tlp
 from alertd.domain.values import Alert, FeedKind, Finding, IndicatorType, Severity
@@ -106,7 +107,6 @@ _LAYOUT: Mapping[FeedKind, tuple[str | Fact, ...]] = {
 _TOLD_IN_ACTIONS: Mapping[FeedKind, frozenset[Fact]] = {
     FeedKind.VULNERABILITY: frozenset({Fact.DUE_DATE, Fact.REQUIRED_ACTION}),
 }
-_CVE_ID = re.compile(r"^CVE-\d{4}-\d{4,}$")
 _NVD = "https://nvd.nist.gov/vuln/detail/{cve}"
 _WEB_LINK = re.compile(r"https?://[^\s;,<>\"'|]+", re.IGNORECASE)
 _MAX_REFERENCES = 5
@@ -306,7 +306,7 @@ def _alert_context(words: Words, alert: Alert, tz: ZoneInfo, contact: str, patte
     }
     link_text, link_href = _link(f.link, patterns) if f.link else (None, None)
     cve = f.indicator.value.upper() if f.indicator.type is IndicatorType.CVE else None
-    if cve is not None and not _CVE_ID.match(cve):
+    if cve is not None and not CVE_ID.match(cve):
         cve = None
     version = facts.get(Fact.VERSION)
     product = _product(asset, version) if f.kind in (FeedKind.VULNERABILITY, FeedKind.ADVISORY) else None

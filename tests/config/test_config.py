@@ -13,6 +13,7 @@ from paths import ROOT
 from alertd.config.common import parse_duration
 from alertd.config.files import load_config
 from alertd.domain.errors import ConfigError
+from alertd.domain.feeds import ColumnRole, FeedFormat
 from alertd.domain.values import FeedKind, Severity
 
 EXAMPLE = ROOT / "config"
@@ -83,6 +84,26 @@ def test_unknown_format_lists_allowed(cfg: Path) -> None:
     found = problems(cfg / "alertd.yaml")
     allowed = "rss, cisa-kev, csv, nvd-json, csaf, misp, stix, leak-victims"
     assert found[0].startswith(f"{cfg / 'feeds.yaml'}:4:13: 'format' is 'atom-ish'; allowed: {allowed}")
+
+
+def test_formats_and_column_roles_are_read_as_codes() -> None:
+    feodo = load_config(EXAMPLE / "alertd.yaml").feed("feodo")
+    assert feodo.format is FeedFormat.CSV
+    assert feodo.spec.format is FeedFormat.CSV
+    roles = list(feodo.columns)
+    assert roles == ["ip", "port", "first_seen", "malware", "status"]  # the YAML's keys, in its order
+    assert roles[0] is ColumnRole.IP and roles[2] is ColumnRole.FIRST_SEEN
+    assert not isinstance(roles[1], ColumnRole) and not isinstance(roles[4], ColumnRole)  # facts' names
+
+
+def test_csv_feed_without_an_indicator_column(cfg: Path) -> None:
+    (cfg / "feeds.yaml").write_text(
+        "feeds:\n  - id: x\n    url: https://example.org/x.csv\n    format: csv\n    interval: 1h\n"
+        "    columns: {malware: malware, threat: tag}\n"
+    )
+    found = problems(cfg / "alertd.yaml")
+    roles = "ip, cidr, domain, host, url, email, asn, hash"
+    assert found[0] == f"{cfg / 'feeds.yaml'}:2:5: a csv feed needs 'columns' naming at least one of: {roles}"
 
 
 def test_duplicate_yaml_key(cfg: Path) -> None:

@@ -76,6 +76,29 @@ def test_contact_and_displayed_emails(text: str, contact: bool, displayed: bool)
     assert bool(grammar.DISPLAYED_EMAIL.match(text)) is displayed
 
 
+@pytest.mark.parametrize(
+    ("text", "valid"),
+    [
+        ("CVE-2024-3400", True),
+        ("CVE-2021-44228", True),
+        ("CVE-2019-1010018", True),  # seven digits: assigned
+        ("CVE-2024-" + "1" * 12, True),
+        ("CVE-2024-" + "1" * 13, False),  # bounded, unlike what a hostile feed may write
+        ("CVE-2024-123", False),
+        ("cve-2024-3400", False),  # upper-cased before the check
+        ("CVE-24-3400", False),
+        (" CVE-2024-3400", False),
+    ],
+)
+def test_cve_ids(text: str, valid: bool) -> None:
+    assert bool(grammar.CVE_ID.match(text)) is valid
+
+
+def test_cve_ids_in_text() -> None:
+    text = "Patch cve-2024-3400 and CVE\u20112021\u201144228 (not CVE-2024-123 nor CVE-2024-1234567890123)."
+    assert [m.groups() for m in grammar.CVE_IN_TEXT.finditer(text)] == [("2024", "3400"), ("2021", "44228")]
+
+
 def test_email_cells_give_their_host() -> None:
     found = grammar.EMAIL_CELL.match("phish@evil-mail.example")
     assert found is not None and found.group(1) == "evil-mail.example"

@@ -8,6 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from alertd.domain.feeds import ColumnRole
 from alertd.domain.values import Indicator, IndicatorType
 from alertd.intake.extract import extract_indicators, indicator_for, normalise_host, refang
 
@@ -237,9 +238,9 @@ def test_normalise_host(value: str, host: str | None) -> None:
     ],
 )
 def test_indicator_for(value: str, hint: str, expected: Indicator | None) -> None:
-    assert indicator_for(value, hint) == expected
+    assert indicator_for(value, ColumnRole(hint)) == expected
 
 
 def test_indicator_for_unknown_role_is_a_programming_error() -> None:
     with pytest.raises(ValueError, match="not an indicator role"):
-        indicator_for("x", "malware")
+        indicator_for("x", ColumnRole.THREAT)

@@ -78,6 +78,32 @@ def test_clean_default_limit() -> None:
 
 @pytest.mark.parametrize(
     ("value", "expected"),
+    [
+        ("https://www.cisa.gov/news-events/ics-medical-advisories", True),
+        ("HTTP://Example.org/a?b=c#d", True),
+        ("http://[2001:db8::1]:8080/", True),
+        ("ftp://example.org/file", False),
+        ("javascript:alert(1)", False),
+        ("https:///no-host", False),  # no host
+        ("https:/example.org", False),
+        ("http://[2001:db8::1/", False),  # an unbalanced IPv6 bracket
+        ("https://example.org/a b", False),  # whitespace, ASCII or not
+        ("https://example.org/\u00a0", False),
+        ("https://example.org/\x00", False),  # a control character
+        ("https://example.org/\u009b", False),
+        (" https://example.org/", False),  # a caller strips what it means to accept
+        ("https://example.org/" + "a" * (fields.MAX_URL - 20), True),
+        ("https://example.org/" + "a" * (fields.MAX_URL - 19), False),
+        (None, False),
+        (42, False),
+    ],
+)
+def test_web_link(value: Any, expected: bool) -> None:
+    assert fields.web_link(value) == (value if expected else None)
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
     [("  a \n b\t\tc  ", "a b c"), ("", ""), ("a\x00b", "a\x00b"), ("\u00a0x\u2003y", "x y")],
 )
 def test_one_line(value: str, expected: str) -> None:

@@ -14,6 +14,7 @@ from builders import make_feed_spec
 from paths import DATA as SAMPLES
 
 from alertd.domain.errors import ParseError
+from alertd.domain.feeds import FeedFormat
 from alertd.domain.values import FeedKind, Indicator, IndicatorType, Observation, Product, VersionRange
 from alertd.intake.formats import FORMATS, csaf, parse_feed
 
@@ -21,7 +22,7 @@ DATA = SAMPLES / "csaf"
 PACS = DATA / "icsma-24-200-01.json"  # Philips Vue PACS, 13 CVEs
 BPL = DATA / "icsma-24-254-01.json"  # BPL weighing scale and app: vers:all/* and <=3.64
 WEBMETHODS = DATA / "va-24-254-01.json"  # IBM webMethods, a CSAF VEX with a fixed product
-FEED = make_feed_spec("csaf", "csaf")
+FEED = make_feed_spec("csaf", FeedFormat.CSAF)
 BASE = "https://example.org/.well-known/csaf/white/index.txt"
 
 
@@ -126,7 +127,7 @@ def test_webmethods_vex() -> None:
 
 
 def test_parse_feed_dispatches_and_format_expands() -> None:
-    assert FORMATS["csaf"].expand is csaf.expand
+    assert FORMATS[FeedFormat.CSAF].expand is csaf.expand
     assert len(parse_feed(FEED, PACS.read_bytes())) == 13
 
 

@@ -13,7 +13,7 @@ from builders import make_feed_spec
 from paths import DATA
 
 from alertd.domain.errors import ParseError
-from alertd.domain.feeds import FeedSpec
+from alertd.domain.feeds import FeedFormat, FeedSpec
 from alertd.domain.values import FeedKind, Indicator, IndicatorType
 from alertd.intake.formats import csvfeed, parse_feed
 
@@ -36,7 +36,7 @@ URLHAUS_COLUMNS = {
 
 
 def feed(columns: Mapping[str, str], feed_id: str = "feodo") -> FeedSpec:
-    return make_feed_spec(feed_id, "csv", FeedKind.COMPROMISE, columns)
+    return make_feed_spec(feed_id, FeedFormat.CSV, FeedKind.COMPROMISE, columns)
 
 
 def data_rows(path: Path, comment: str = "#") -> list[list[str]]:

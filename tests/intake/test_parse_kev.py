@@ -12,13 +12,14 @@ from builders import make_feed_spec
 from paths import DATA as SAMPLES
 
 from alertd.domain.errors import ParseError
+from alertd.domain.feeds import FeedFormat
 from alertd.domain.values import FeedKind, Indicator, IndicatorType, Product
 from alertd.intake.formats import kev, parse_feed
 
 DATA = SAMPLES / "kev"
 CURRENT = DATA / "known_exploited_vulnerabilities.json"
 OLD_CRLF = DATA / "known_exploited_vulnerabilities_2023-04-10_crlf.json"
-FEED = make_feed_spec("cisa-kev", "cisa-kev")
+FEED = make_feed_spec("cisa-kev", FeedFormat.CISA_KEV)
 
 
 def _catalog(path: Path) -> list[dict[str, Any]]:
@@ -123,7 +124,7 @@ def test_entry_without_cve_id_is_skipped_not_fatal() -> None:
 
 
 def test_feed_kind_comes_from_the_feed() -> None:
-    feed = make_feed_spec("k", "cisa-kev", FeedKind.ADVISORY)
+    feed = make_feed_spec("k", FeedFormat.CISA_KEV, FeedKind.ADVISORY)
     body = json.dumps({"vulnerabilities": [{"cveID": "CVE-2024-0001"}]}).encode()
     assert kev.parse(feed, body)[0].kind is FeedKind.ADVISORY
 

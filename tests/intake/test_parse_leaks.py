@@ -14,6 +14,7 @@ from builders import make_feed_spec
 from paths import DATA as SAMPLES
 
 from alertd.domain.errors import ParseError
+from alertd.domain.feeds import FeedFormat
 from alertd.domain.values import FeedKind, Indicator, IndicatorType
 from alertd.intake.formats import FORMATS, leaks, parse_feed
 
@@ -21,7 +22,7 @@ DATA = SAMPLES / "leaks"
 RANSOMWARE_LIVE = DATA / "ransomware-live_recentvictims_2024-06-16.json"
 # Written for these tests in ransomwatch's posts.json shape (upstream's data is under a non-commercial licence).
 RANSOMWATCH = DATA / "ransomwatch_posts_sample.json"
-FEED = make_feed_spec("leaks", "leak-victims")
+FEED = make_feed_spec("leaks", FeedFormat.LEAK_VICTIMS)
 
 
 def _posts(path: Path) -> list[dict[str, Any]]:
@@ -161,7 +162,7 @@ def test_same_post_polled_again_is_the_same_entry() -> None:
 
 
 def test_registered_format() -> None:
-    assert FORMATS["leak-victims"].kind is FeedKind.LEAK
+    assert FORMATS[FeedFormat.LEAK_VICTIMS].kind is FeedKind.LEAK
     assert len(parse_feed(FEED, RANSOMWATCH.read_bytes())) == 7
 
 

@@ -10,7 +10,7 @@ import pytest
 from builders import make_feed_spec
 from paths import DATA as SAMPLES
 
-from alertd.domain.feeds import FeedSpec
+from alertd.domain.feeds import FeedFormat, FeedSpec
 from alertd.domain.values import FeedKind, IndicatorType
 from alertd.intake.formats import csvfeed
 
@@ -18,7 +18,7 @@ DATA = SAMPLES / "other"
 
 
 def feed(columns: dict[str, str], kind: FeedKind = FeedKind.COMPROMISE) -> FeedSpec:
-    return make_feed_spec("t", "csv", kind, columns)
+    return make_feed_spec("t", FeedFormat.CSV, kind, columns)
 
 
 def csv_rows(path: Path) -> list[dict[str, str]]:

@@ -12,6 +12,7 @@ from builders import make_feed_spec
 from paths import DATA as SAMPLES
 
 from alertd.domain.errors import ParseError
+from alertd.domain.feeds import FeedFormat
 from alertd.domain.values import FeedKind, Indicator, IndicatorType
 from alertd.intake.formats import FORMATS, misp, parse_feed
 
@@ -22,7 +23,7 @@ CIRCL = DATA / "circl_osint_feed_event_57c4445b-c548-4654-af0b-4be3950d210f.json
 OCEANLOTUS = DATA / "eset_misp_event_oceanlotus-wateringhole-2018.json"
 ZEBROCY = DATA / "eset_misp_event_sednit_2019-05-23_Zebrocy.json"
 WINTERVIVERN = DATA / "eset_misp_event_wintervivern.json"
-FEED = make_feed_spec("misp", "misp")
+FEED = make_feed_spec("misp", FeedFormat.MISP)
 SUPPORTED = {
     "ip-src",
     "ip-dst",
@@ -165,7 +166,7 @@ def test_feed_read_counts() -> None:
 
 
 def test_registered_format_parses_and_expands() -> None:
-    fmt = FORMATS["misp"]
+    fmt = FORMATS[FeedFormat.MISP]
     assert fmt.kind is FeedKind.COMPROMISE
     assert fmt.expand is misp.expand
     assert len(parse_feed(FEED, CIRCL.read_bytes())) == 3
@@ -394,5 +395,5 @@ def test_bom_is_accepted() -> None:
 
 
 def test_feed_kind_is_kept() -> None:
-    feed = make_feed_spec("m", "misp", FeedKind.EXPOSURE)
+    feed = make_feed_spec("m", FeedFormat.MISP, FeedKind.EXPOSURE)
     assert {o.kind for o in misp.parse(feed, CIRCL.read_bytes())} == {FeedKind.EXPOSURE}

@@ -14,13 +14,14 @@ from builders import make_feed_spec
 from paths import DATA as SAMPLES
 
 from alertd.domain.errors import ParseError
+from alertd.domain.feeds import FeedFormat
 from alertd.domain.values import FeedKind, Indicator, IndicatorType, Observation, Product, VersionRange
 from alertd.intake.formats import nvd, parse_feed
 
 DATA = SAMPLES / "nvd"
 V11 = DATA / "nvdcve-1.1-recent_2019-09-26.json"
 V20 = DATA / "nvd-api-2.0_cves_page_2023-10-18.json"
-FEED = make_feed_spec("nvd", "nvd-json")
+FEED = make_feed_spec("nvd", FeedFormat.NVD_JSON)
 
 
 def _json(path: Path) -> dict[str, Any]:
@@ -241,7 +242,7 @@ def test_v20_score_preference() -> None:
 
 
 def test_kind_comes_from_the_feed_and_parse_feed_dispatches() -> None:
-    advisory = make_feed_spec("n", "nvd-json", FeedKind.ADVISORY)
+    advisory = make_feed_spec("n", FeedFormat.NVD_JSON, FeedKind.ADVISORY)
     assert {o.kind for o in nvd.parse(advisory, V20.read_bytes())} == {FeedKind.ADVISORY}
     assert len(parse_feed(FEED, V20.read_bytes())) == 38
 

@@ -10,13 +10,14 @@ from builders import make_feed_spec
 from paths import DATA as SAMPLES
 
 from alertd.domain.errors import ParseError
+from alertd.domain.feeds import FeedFormat
 from alertd.domain.values import FeedKind, Indicator, IndicatorType
 from alertd.intake.formats import parse_feed, rss
 
 DATA = SAMPLES / "rss"
 CERTFR = DATA / "certfr_alertes_avis.xml"
 ATOM = DATA / "cisa_advisories_atom.xml"
-FEED = make_feed_spec("certfr-alertes", "rss")
+FEED = make_feed_spec("certfr-alertes", FeedFormat.RSS)
 T = IndicatorType
 
 
@@ -116,7 +117,7 @@ def test_rss091_with_an_external_dtd_and_latin1() -> None:
 
 
 def test_feed_kind_comes_from_the_feed() -> None:
-    feed = make_feed_spec("x", "rss", FeedKind.COMPROMISE)
+    feed = make_feed_spec("x", FeedFormat.RSS, FeedKind.COMPROMISE)
     assert {o.kind for o in rss.parse(feed, CERTFR.read_bytes())} == {FeedKind.COMPROMISE}
 
 

@@ -13,6 +13,7 @@ from builders import make_feed_spec
 from paths import DATA as SAMPLES
 
 from alertd.domain.errors import ParseError
+from alertd.domain.feeds import FeedFormat
 from alertd.domain.values import FeedKind, Indicator, IndicatorType
 from alertd.intake.formats import FORMATS, parse_feed, stix
 
@@ -23,7 +24,7 @@ MALICIOUS_URL = DATA / "oasis_stix21_example_indicator-for-malicious-url.json"
 FILE_HASH = DATA / "oasis_stix21_example_malware-indicator-for-file-hash.json"
 INTERLOCK = DATA / "talos_stix20_2024-11_emerging-interlock-ransomware.json"
 QAKBOT = DATA / "talos_stix20_2023-10_qakbot-affiliated-actors-distribute-ransom.json"
-FEED = make_feed_spec("stix", "stix")
+FEED = make_feed_spec("stix", FeedFormat.STIX)
 NETWORK = (IndicatorType.IPV4, IndicatorType.IPV6, IndicatorType.CIDR, IndicatorType.DOMAIN, IndicatorType.URL)
 # Independent of the parser: which patterns compare a network property at all (a plain substring test).
 NETWORK_PROPERTIES = ("ipv4-addr:value", "ipv6-addr:value", "domain-name:value", "url:value", "_ref.value")
@@ -165,8 +166,8 @@ def test_talos_indicators_without_name_or_description_take_the_report_name() -> 
 
 
 def test_registered_format() -> None:
-    assert FORMATS["stix"].kind is FeedKind.COMPROMISE
-    assert FORMATS["stix"].expand is None
+    assert FORMATS[FeedFormat.STIX].kind is FeedKind.COMPROMISE
+    assert FORMATS[FeedFormat.STIX].expand is None
     assert len(parse_feed(FEED, POISONIVY.read_bytes())) == 25
 
 

@@ -11,7 +11,7 @@ from builders import make_feed
 from alertd.domain.codes import MatchReason, RuleKind, SeverityRule
 from alertd.domain.establishments import Contact, Establishment, Registry
 from alertd.domain.facts import Facts
-from alertd.domain.feeds import FeedConfig
+from alertd.domain.feeds import FeedConfig, FeedFormat
 from alertd.domain.routing import Inhibition, Selector, Subscription
 from alertd.domain.settings import DEFAULT_RENOTIFY
 from alertd.domain.values import FeedKind, Finding, FindingState, Indicator, IndicatorType, Severity
@@ -30,7 +30,7 @@ REGISTRY = Registry(MappingProxyType({"e1": EST, "e2": OTHER}), ())
 
 
 def feed(feed_id: str, kind: FeedKind, severity: Severity | None = None) -> FeedConfig:
-    return make_feed(feed_id, "csv", kind, severity)
+    return make_feed(feed_id, FeedFormat.CSV, kind, severity)
 
 
 FEEDS = {
@@ -84,7 +84,7 @@ def test_severity_rules() -> None:
         Severity.HIGH,
         SeverityRule.feed_severity("news"),
     )
-    plain = make_feed("n", "rss", FeedKind.ADVISORY)
+    plain = make_feed("n", FeedFormat.RSS, FeedKind.ADVISORY)
     assert classify(finding(feed_id="news"), plain)[0] is Severity.INFO
 
 

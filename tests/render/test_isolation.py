@@ -21,6 +21,7 @@ from paths import ROOT
 
 from alertd.config.files import load_config
 from alertd.domain.establishments import Contact, Establishment, Registry
+from alertd.domain.feeds import FeedFormat
 from alertd.domain.routing import Selector, Subscription
 from alertd.domain.values import FeedKind, Indicator, IndicatorType, Observation, Severity
 from alertd.render.defang import defang
@@ -31,9 +32,9 @@ BASE = load_config(ROOT / "config" / "alertd.yaml")
 WORDS = ["Aubrac", "Bresse", "Cerdagne", "Dombes", "Esterel", "Forez", "Gatinais", "Hurepoix", "Iseran", "Jura"]
 NOW = datetime(2026, 11, 28, 10, 0, tzinfo=UTC)
 FEEDS = (
-    make_feed("c2", "csv", FeedKind.COMPROMISE),
-    make_feed("leaks", "leak-victims", FeedKind.LEAK),
-    make_feed("news", "rss", FeedKind.ADVISORY, Severity.HIGH),
+    make_feed("c2", FeedFormat.CSV, FeedKind.COMPROMISE),
+    make_feed("leaks", FeedFormat.LEAK_VICTIMS, FeedKind.LEAK),
+    make_feed("news", FeedFormat.RSS, FeedKind.ADVISORY, Severity.HIGH),
 )
 
 

@@ -12,7 +12,7 @@ import pytest
 from paths import ROOT
 
 from alertd.config.files import load_config
-from alertd.domain.feeds import Validators
+from alertd.domain.feeds import FeedFormat, Validators
 from alertd.domain.values import Observation
 from alertd.intake import formats as parse
 from alertd.intake.fetch import Fetcher
@@ -54,7 +54,7 @@ def test_a_crashing_parser_fails_its_feed_only(tmp_path: Path, monkeypatch: pyte
     def broken(feed: object, body: bytes) -> list[Observation]:
         raise KeyError("a bug")
 
-    monkeypatch.setitem(parse.FORMATS, "cisa-kev", replace(parse.FORMATS["cisa-kev"], parse=broken))
+    monkeypatch.setitem(parse.FORMATS, FeedFormat.CISA_KEV, replace(parse.FORMATS[FeedFormat.CISA_KEV], parse=broken))
 
     async def cycle() -> list[bool]:
         async with Fetcher() as fetcher:

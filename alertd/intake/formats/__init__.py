@@ -1,6 +1,6 @@
 """Feed formats: each turns the bytes of one fetch into observations (pure: no I/O, no clock).
 
-``FORMATS`` maps the ``format`` names of ``feeds.yaml`` to their default kind and their parser. A parser is given
+``FORMATS`` maps each :class:`~alertd.domain.feeds.FeedFormat` to its default kind and its parser. A parser is given
 the feed's :class:`~alertd.domain.feeds.FeedSpec` (id, format, kind, columns), never how the feed is fetched.
 """
 
@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from alertd.domain.feeds import FeedSpec
+from alertd.domain.feeds import FeedFormat, FeedSpec
 from alertd.domain.values import FeedKind, Observation
 from alertd.intake.formats import csaf, csvfeed, kev, leaks, misp, nvd, rss, stix
 
@@ -29,15 +29,15 @@ class Format:
     expand: Expander | None = None
 
 
-FORMATS: dict[str, Format] = {
-    "rss": Format(FeedKind.ADVISORY, rss.parse),
-    "cisa-kev": Format(FeedKind.VULNERABILITY, kev.parse),
-    "csv": Format(FeedKind.COMPROMISE, csvfeed.parse),
-    "nvd-json": Format(FeedKind.VULNERABILITY, nvd.parse),
-    "csaf": Format(FeedKind.VULNERABILITY, csaf.parse, csaf.expand),
-    "misp": Format(FeedKind.COMPROMISE, misp.parse, misp.expand),
-    "stix": Format(FeedKind.COMPROMISE, stix.parse),
-    "leak-victims": Format(FeedKind.LEAK, leaks.parse),
+FORMATS: dict[FeedFormat, Format] = {
+    FeedFormat.RSS: Format(FeedKind.ADVISORY, rss.parse),
+    FeedFormat.CISA_KEV: Format(FeedKind.VULNERABILITY, kev.parse),
+    FeedFormat.CSV: Format(FeedKind.COMPROMISE, csvfeed.parse),
+    FeedFormat.NVD_JSON: Format(FeedKind.VULNERABILITY, nvd.parse),
+    FeedFormat.CSAF: Format(FeedKind.VULNERABILITY, csaf.parse, csaf.expand),
+    FeedFormat.MISP: Format(FeedKind.COMPROMISE, misp.parse, misp.expand),
+    FeedFormat.STIX: Format(FeedKind.COMPROMISE, stix.parse),
+    FeedFormat.LEAK_VICTIMS: Format(FeedKind.LEAK, leaks.parse),
 }
 
 

@@ -22,6 +22,7 @@ from urllib.parse import unquote, urljoin, urlsplit
 from alertd.domain.errors import ParseError
 from alertd.domain.facts import Fact, Facts
 from alertd.domain.feeds import FeedSpec
+from alertd.domain.grammar import CVE_ID
 from alertd.domain.values import Indicator, IndicatorType, Observation, Product, VersionRange
 from alertd.intake.formats import fields
 from alertd.intake.formats.jsondoc import load_json, utc_timestamp
@@ -30,12 +31,11 @@ from alertd.intake.formats.nvd import split_cpe
 MAX_TEXT = 4000  # characters of observation text
 MAX_REMEDIATION = 1000
 MAX_FIELD = fields.MAX_FIELD  # characters kept of a name, a title, a vector, a label
-MAX_URL = 2000
+MAX_URL = fields.MAX_URL
 MAX_VERSION = 200
 MAX_DEPTH = 32  # of product tree branches; real trees use three to five levels
 MAX_DOCUMENTS = 2000  # listed by one index or ROLIE feed
 AFFECTED = ("known_affected", "first_affected", "last_affected")
-_CVE = re.compile(r"^CVE-\d{4}-\d{4,12}$")
 _OPERATOR = re.compile(r"^(>=|<=|!=|==|=|>|<)?\s*(.*)$")
 _TEXT_CONSTRAINTS = re.compile(r"^(?:(?:>=|<=|!=|==|=|>|<)\s*[^\s,;|<>=!]+[\s,;|]*)+$")
 _TEXT_CONSTRAINT = re.compile(r"(>=|<=|!=|==|=|>|<)\s*([^\s,;|<>=!]+)")
@@ -157,7 +157,9 @@ class _Common:
 
 def _common(document: dict[str, Any], advisory: str) -> _Common:
     tracking = fields.mapping(document.get("tracking"))
-    references = [r for r in fields.items(document.get("references")) if isinstance(r, dict) and _url(r.get("url"))]
+    references = [
+        r for r in fields.items(document.get("references")) if isinstance(r, dict) and fields.web_link(r.get("url"))
+    ]
     own = next((r for r in references if r.get("category") == "self"), references[0] if references else None)
     facts: dict[Fact | str, str] = {
         "advisory": advisory,
@@ -167,7 +169,7 @@ def _common(document: dict[str, Any], advisory: str) -> _Common:
     return _Common(
         advisory=advisory,
         title=fields.clean(document.get("title")) or advisory,
-        link=_url(own.get("url")) if own else None,
+        link=fields.web_link(own.get("url")) if own else None,
         published=utc_timestamp(tracking.get("current_release_date"))
         or utc_timestamp(tracking.get("initial_release_date")),
         facts=facts,
@@ -228,7 +230,7 @@ def _cve(vulnerability: dict[str, Any]) -> str | None:
     candidates += [i.get("text") for i in fields.items(vulnerability.get("ids")) if isinstance(i, dict)]
     for candidate in candidates:
         text = candidate.strip().upper() if isinstance(candidate, str) else ""
-        if _CVE.match(text):
+        if CVE_ID.match(text):
             return text
     return None
 
@@ -482,14 +484,3 @@ def _load(feed: FeedSpec, body: bytes) -> Any:
         "the CSAF document",
         "a truncated download, an HTML page, or an index the format could not recognise gives this",
     )
-
-
-def _url(value: Any) -> str | None:
-    """An http(s) URL fit for a link in an email; None otherwise."""
-    if not isinstance(value, str) or len(value) > MAX_URL or fields.CONTROL.search(value) or " " in value:
-        return None
-    try:
-        parts = urlsplit(value)
-    except ValueError:
-        return None
-    return value if parts.scheme.lower() in ("http", "https") and parts.netloc else None

@@ -1,11 +1,11 @@
 """Delimited blocklists (format ``csv``): the feed's ``columns`` say which column holds what.
 
-``columns`` maps a role to a column name, or to a position (``"0"``, ``"1"``) for lists without a header.
-Indicator roles are ``ip`` (``ip:port`` allowed), ``cidr``, ``domain``, ``host``, ``url``, ``email``,
-``asn`` and ``hash``; ``first_seen`` gives the observation's date; ``prefix`` completes a ``cidr`` column
-that holds a bare network address (DShield); every other role (``port``, ``malware``, ``threat``,
-``status``...) is kept in the observation's ``facts``, in a field of its own when alertd reads it (``port``,
-``malware``), in ``extra`` otherwise.
+``columns`` maps a role (:class:`~alertd.domain.feeds.ColumnRole`) to a column name, or to a position (``"0"``,
+``"1"``) for lists without a header. Indicator roles are ``ip`` (``ip:port`` allowed), ``cidr``, ``domain``,
+``host``, ``url``, ``email``, ``asn`` and ``hash``; ``first_seen`` gives the observation's date; ``prefix``
+completes a ``cidr`` column that holds a bare network address (DShield); ``threat`` ends the title. ``threat``
+and every other key (``port``, ``malware``, ``status``...) is kept in the observation's ``facts``, in a field of
+its own when alertd reads it (``port``, ``malware``), in ``extra`` otherwise.
 
 The layouts handled are those abuse.ch and others publish: ``#`` banners and footers, a header row that is
 either the first non-comment row (quoted or not) or the last ``#`` comment line before the data, CRLF or LF,
@@ -22,16 +22,16 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from alertd.domain.errors import ParseError
-from alertd.domain.facts import Facts
-from alertd.domain.feeds import FeedSpec
+from alertd.domain.facts import Fact, Facts
+from alertd.domain.feeds import INDICATOR_ROLES, ColumnRole, FactColumn, FeedSpec
 from alertd.domain.values import Indicator, IndicatorType, Observation
-from alertd.intake.extract import INDICATOR_ROLES, indicator_for
+from alertd.intake.extract import indicator_for
 
 MAX_LINE = 64 * 1024  # longer lines are not blocklist rows; they are skipped rather than parsed
 DELIMITERS = (",", "\t", ";", "|")
 _LINE_BREAK = re.compile(r"\r\n|\r|\n")
 _POSITION = re.compile(r"^\s*\d{1,3}\s*$")
-_NOT_FACTS = frozenset({*INDICATOR_ROLES, "first_seen", "prefix"})
+_NOT_FACTS = frozenset({*INDICATOR_ROLES, ColumnRole.FIRST_SEEN, ColumnRole.PREFIX})
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,7 +140,9 @@ def _fields(line: str, delimiter: str) -> list[str] | None:
     return [cell.strip() for cell in row]
 
 
-def _find_header(feed: FeedSpec, names: dict[str, str], first: str, comments: list[str]) -> tuple[str, list[str], bool]:
+def _find_header(
+    feed: FeedSpec, names: dict[ColumnRole | FactColumn, str], first: str, comments: list[str]
+) -> tuple[str, list[str], bool]:
     """The delimiter, the header's column names, and whether the header is the first data row."""
     wanted = set(names.values())
     for delimiter in DELIMITERS:
@@ -166,9 +168,10 @@ def _find_header(feed: FeedSpec, names: dict[str, str], first: str, comments: li
     raise ParseError(message + '. Fix \'columns\' in feeds.yaml, or map positions ("0", "1") instead')
 
 
-def _observation(feed: FeedSpec, cells: dict[str, str]) -> Observation | None:
-    if "cidr" in cells and "prefix" in cells and "/" not in cells["cidr"] and cells["prefix"].isdigit():
-        cells["cidr"] = f"{cells['cidr']}/{cells['prefix']}"
+def _observation(feed: FeedSpec, cells: dict[ColumnRole | FactColumn, str]) -> Observation | None:
+    network, prefix = cells.get(ColumnRole.CIDR), cells.get(ColumnRole.PREFIX)
+    if network is not None and prefix is not None and "/" not in network and prefix.isdigit():
+        cells[ColumnRole.CIDR] = f"{network}/{prefix}"
     indicators: list[Indicator] = []
     for role in INDICATOR_ROLES:
         if role in cells:
@@ -177,16 +180,16 @@ def _observation(feed: FeedSpec, cells: dict[str, str]) -> Observation | None:
                 indicators.append(indicator)
     if not indicators:
         return None
-    # The roles are the operator's names for the columns: the facts alertd knows are found by them.
-    given = {role: value for role, value in cells.items() if role not in _NOT_FACTS and value}
-    first_seen = cells.get("first_seen", "")
+    # The other keys are the operator's names for the columns: the facts alertd knows are found by them.
+    given: dict[Fact | str, str] = {role: value for role, value in cells.items() if role not in _NOT_FACTS and value}
+    first_seen = cells.get(ColumnRole.FIRST_SEEN, "")
     published = _timestamp(first_seen) if first_seen else None
     if first_seen and published is None:
-        given["first_seen"] = first_seen
+        given[Fact.FIRST_SEEN] = first_seen
     facts = Facts.of(given)
     port = facts.port or ""
     key = "\x1f".join([feed.id, *(str(i) for i in indicators), port])
-    label = " ".join(v for v in (facts.malware, cells.get("threat")) if v) or feed.id
+    label = " ".join(v for v in (facts.malware, cells.get(ColumnRole.THREAT)) if v) or feed.id
     return Observation(
         feed=feed.id,
         entry=hashlib.sha256(key.encode()).hexdigest()[:32],

@@ -10,8 +10,10 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from typing import Any
+from urllib.parse import urlsplit
 
 MAX_FIELD = 500  # characters kept of a cleaned value unless the caller says otherwise
+MAX_URL = 2000  # characters of a link; a longer one is no reference an email should carry
 # C0 and C1 controls and DEL: a terminal escape or a NUL in a title must not reach a log or an email.
 CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 # The same, plus zero-width spaces and joiners, direction marks, line and paragraph separators and the BOM,
@@ -60,9 +62,23 @@ def clean(value: Any, limit: int = MAX_FIELD, *, invisible: bool = False) -> str
     return " ".join(pattern.sub(" ", value[: limit * 4]).split())[:limit]
 
 
+def web_link(value: Any) -> str | None:
+    """``value`` if it is an http(s) URL fit for a link in an email: a scheme and a host, no whitespace and no
+    control character, :data:`MAX_URL` characters at most; None otherwise (``javascript:``, ``file:``...)."""
+    if not isinstance(value, str) or len(value) > MAX_URL or CONTROL.search(value):
+        return None
+    if any(c.isspace() for c in value):
+        return None
+    try:
+        parts = urlsplit(value)
+    except ValueError:  # an unbalanced "[" of an IPv6 host
+        return None
+    return value if parts.scheme.lower() in ("http", "https") and parts.netloc else None
+
+
 def one_line(value: str) -> str:
     """Runs of whitespace folded to single spaces, none at either end; other characters kept."""
     return " ".join(value.split())
 
 
-__all__ = ["CONTROL", "MAX_FIELD", "clean", "items", "mapping", "mappings", "one_line", "text"]
+__all__ = ["CONTROL", "MAX_FIELD", "MAX_URL", "clean", "items", "mapping", "mappings", "one_line", "text", "web_link"]

@@ -44,6 +44,14 @@ def utc_timestamp(value: Any) -> datetime | None:
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
+def utc_date(text: str) -> datetime | None:
+    """A ``YYYY-MM-DD`` date (KEV's ``dateAdded``, a MISP event's ``date``) as midnight UTC; None for anything else."""
+    try:
+        return datetime.strptime(text, "%Y-%m-%d").replace(tzinfo=UTC)
+    except ValueError:
+        return None
+
+
 def unique_entries(observations: Iterable[Observation | None]) -> list[Observation]:
     """The observations in order, without the None of unreadable items and without a repeated entry."""
     seen: set[str] = set()

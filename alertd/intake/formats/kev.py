@@ -6,18 +6,16 @@ Both layouts CISA has published are read: the current one (with ``knownRansomwar
 
 from __future__ import annotations
 
-import re
-from datetime import UTC, datetime
 from typing import Any
 
 from alertd.domain.errors import ParseError
 from alertd.domain.facts import Fact, Facts
 from alertd.domain.feeds import FeedSpec
+from alertd.domain.grammar import CVE_ID
 from alertd.domain.values import Indicator, IndicatorType, Observation, Product
 from alertd.intake.formats import fields
-from alertd.intake.formats.jsondoc import load_json, unique_entries
+from alertd.intake.formats.jsondoc import load_json, unique_entries, utc_date
 
-_CVE = re.compile(r"^CVE-\d{4}-\d{4,}$")
 NVD_LINK = "https://nvd.nist.gov/vuln/detail/{cve}"
 
 
@@ -38,7 +36,7 @@ def parse(feed: FeedSpec, body: bytes) -> list[Observation]:
 
 def _observation(feed: FeedSpec, item: dict[str, Any]) -> Observation | None:
     cve = fields.text(item.get("cveID")).upper()
-    if not _CVE.match(cve):
+    if not CVE_ID.match(cve):
         return None
     vendor, product = fields.text(item.get("vendorProject")), fields.text(item.get("product"))
     date_added = fields.text(item.get("dateAdded"))
@@ -63,15 +61,7 @@ def _observation(feed: FeedSpec, item: dict[str, Any]) -> Observation | None:
         products=(Product(vendor, product),) if vendor and product else (),
         text=fields.text(item.get("shortDescription")),
         link=NVD_LINK.format(cve=cve),
-        published=_date(date_added),
+        published=utc_date(date_added),
         facts=Facts.of(facts),
         exploited=True,  # the catalogue lists only vulnerabilities exploited in the wild
     )
-
-
-def _date(text: str) -> datetime | None:
-    try:
-        day = datetime.strptime(text, "%Y-%m-%d")
-    except ValueError:
-        return None
-    return day.replace(tzinfo=UTC)

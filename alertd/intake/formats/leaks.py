@@ -19,7 +19,7 @@ from typing import Any
 
 from alertd.domain.errors import ParseError
 from alertd.domain.facts import Fact, Facts
-from alertd.domain.feeds import FeedSpec
+from alertd.domain.feeds import ColumnRole, FeedSpec
 from alertd.domain.values import Indicator, Observation
 from alertd.intake.extract import FILE_EXTENSIONS, indicator_for, refang
 from alertd.intake.formats import fields
@@ -33,7 +33,6 @@ _MARKER = re.compile(r"<[^<>]{0,40}>")  # "<UPDATED>", stray tags
 _ELLIPSIS = ("...", "\u2026")
 _LEADING_HOST = re.compile(r"[\w.-]+")
 _SCHEME = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.-]{0,15}://")
-_LINK = re.compile(r"^https?://\S+$", re.IGNORECASE)
 
 
 def parse(feed: FeedSpec, body: bytes) -> list[Observation]:
@@ -94,7 +93,7 @@ def _observation(feed: FeedSpec, post: dict[str, Any]) -> Observation | None:
         title=name[:MAX_TITLE],
         indicators=tuple(indicators),
         text=words[:MAX_TITLE],
-        link=_link(post.get("post_url")),
+        link=fields.web_link(fields.text(post.get("post_url"))),
         published=utc_timestamp(post.get("published")) or utc_timestamp(discovered),
         facts=Facts.of(facts),
     )
@@ -111,7 +110,7 @@ def _website(value: Any) -> Indicator | None:
     host = re.split(r"[/?#\s]", text, maxsplit=1)[0].rpartition("@")[2]
     if host.count(":") == 1:
         host = host.partition(":")[0]
-    return indicator_for(host, "domain") if host else None
+    return indicator_for(host, ColumnRole.DOMAIN) if host else None
 
 
 def _title_host(name: str, truncated: bool) -> Indicator | None:
@@ -127,11 +126,4 @@ def _title_host(name: str, truncated: bool) -> Indicator | None:
         return None
     if candidate.rpartition(".")[2].lower() in FILE_EXTENSIONS:
         return None
-    return indicator_for(candidate, "domain")
-
-
-def _link(value: Any) -> str | None:
-    if not isinstance(value, str):
-        return None
-    text = value.strip()
-    return text if len(text) <= MAX_LINK and _LINK.match(text) else None
+    return indicator_for(candidate, ColumnRole.DOMAIN)

@@ -21,11 +21,11 @@ from urllib.parse import urljoin
 
 from alertd.domain.errors import ParseError
 from alertd.domain.facts import Fact, Facts
-from alertd.domain.feeds import FeedSpec
+from alertd.domain.feeds import ColumnRole, FeedSpec
 from alertd.domain.values import Indicator, Observation
 from alertd.intake.extract import indicator_for
 from alertd.intake.formats import fields
-from alertd.intake.formats.jsondoc import load_json, unique_entries
+from alertd.intake.formats.jsondoc import load_json, unique_entries, utc_date
 
 MAX_EVENTS = 2000  # event files read from one manifest, newest first (the fetch stage caps them too)
 MAX_VALUE = 8192  # longer attribute values are not indicators; they are skipped rather than parsed
@@ -40,25 +40,25 @@ _text = functools.partial(fields.text, numbers=True)
 
 # MISP attribute type -> (role for indicator_for, which part of a ``a|b`` composite value: 0, 1, or None for
 # the whole value). ``domain|ip`` gives two indicators and is handled on its own.
-_TYPES: dict[str, tuple[str, int | None]] = {
-    "ip-src": ("ip", None),
-    "ip-dst": ("ip", None),
-    "ip-src|port": ("ip", 0),
-    "ip-dst|port": ("ip", 0),
-    "domain": ("domain", None),
-    "hostname": ("domain", None),
-    "hostname|port": ("domain", 0),
-    "url": ("url", None),
-    "email": ("email", None),
-    "email-src": ("email", None),
-    "email-dst": ("email", None),
-    "md5": ("hash", None),
-    "sha1": ("hash", None),
-    "sha256": ("hash", None),
-    "filename|md5": ("hash", 1),
-    "filename|sha1": ("hash", 1),
-    "filename|sha256": ("hash", 1),
-    "AS": ("asn", None),
+_TYPES: dict[str, tuple[ColumnRole, int | None]] = {
+    "ip-src": (ColumnRole.IP, None),
+    "ip-dst": (ColumnRole.IP, None),
+    "ip-src|port": (ColumnRole.IP, 0),
+    "ip-dst|port": (ColumnRole.IP, 0),
+    "domain": (ColumnRole.DOMAIN, None),
+    "hostname": (ColumnRole.DOMAIN, None),
+    "hostname|port": (ColumnRole.DOMAIN, 0),
+    "url": (ColumnRole.URL, None),
+    "email": (ColumnRole.EMAIL, None),
+    "email-src": (ColumnRole.EMAIL, None),
+    "email-dst": (ColumnRole.EMAIL, None),
+    "md5": (ColumnRole.HASH, None),
+    "sha1": (ColumnRole.HASH, None),
+    "sha256": (ColumnRole.HASH, None),
+    "filename|md5": (ColumnRole.HASH, 1),
+    "filename|sha1": (ColumnRole.HASH, 1),
+    "filename|sha256": (ColumnRole.HASH, 1),
+    "AS": (ColumnRole.ASN, None),
 }
 _COMPOSITE = "domain|ip"
 _PORT_TYPES = frozenset({"ip-src|port", "ip-dst|port", "hostname|port"})
@@ -160,7 +160,7 @@ def _event_observations(feed: FeedSpec, event: dict[str, Any], counts: _Counts) 
     tlp = next((tag.partition(":")[2].strip().lower() for tag in tags if tag.lower().startswith("tlp:")), "")
     if tlp:
         base["tlp"] = tlp
-    event_date = _date(_text(event.get("date"), 32))
+    event_date = utc_date(_text(event.get("date"), 32))
     context = _Event(feed, uuid, info or f"MISP event {uuid}".strip(), base, event_date)
     for attribute in fields.mappings(event.get("Attribute")):
         observation = _attribute(context, attribute, None, counts)
@@ -233,7 +233,7 @@ def _attribute(event: _Event, attribute: dict[str, Any], obj: str | None, counts
 def _indicators(kind: str, value: str) -> tuple[Indicator, ...]:
     if kind == _COMPOSITE:
         domain, _, address = value.partition("|")
-        found = [indicator_for(domain, "domain"), indicator_for(address, "ip")]
+        found = [indicator_for(domain, ColumnRole.DOMAIN), indicator_for(address, ColumnRole.IP)]
     else:
         role, part = _TYPES[kind]
         if part is not None:
@@ -268,11 +268,4 @@ def _epoch(value: Any) -> datetime | None:
     try:
         return datetime.fromtimestamp(int(text), UTC)
     except (OverflowError, OSError, ValueError):
-        return None
-
-
-def _date(text: str) -> datetime | None:
-    try:
-        return datetime.strptime(text, "%Y-%m-%d").replace(tzinfo=UTC)
-    except ValueError:
         return None

@@ -9,7 +9,6 @@ or from the match's ``versionStart*``/``versionEnd*`` bounds when it is a wildca
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator, Mapping
 from typing import Any
 
@@ -17,6 +16,7 @@ from alertd.domain.cpe import parse_cpe
 from alertd.domain.errors import ParseError
 from alertd.domain.facts import Fact, Facts
 from alertd.domain.feeds import FeedSpec
+from alertd.domain.grammar import CVE_ID
 from alertd.domain.values import Indicator, IndicatorType, Observation, Product, VersionRange
 from alertd.intake.formats import fields
 from alertd.intake.formats.jsondoc import load_json, unique_entries, utc_timestamp
@@ -28,7 +28,6 @@ MAX_CPE = 1000  # longer "CPE" strings are not CPEs; they are skipped
 MAX_VERSION = 200
 MAX_PRODUCTS = 5000  # per CVE; NVD's largest configurations (Linux, Android) stay well below
 MAX_DEPTH = 32  # of nested configuration nodes; NVD uses two
-_CVE = re.compile(r"^CVE-\d{4}-\d{4,12}$")
 _BOUNDS = (
     ("versionStartIncluding", "start_including"),
     ("versionStartExcluding", "start_excluding"),
@@ -275,7 +274,7 @@ def _score(value: Any) -> str | None:
 
 def _cve_id(value: Any) -> str | None:
     text = value.strip().upper() if isinstance(value, str) else ""
-    return text if _CVE.match(text) else None
+    return text if CVE_ID.match(text) else None
 
 
 def _english(descriptions: Any) -> str:

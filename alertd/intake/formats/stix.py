@@ -22,7 +22,7 @@ from stix2patterns.v21.pattern import Pattern as Pattern21  # type: ignore[impor
 
 from alertd.domain.errors import ParseError
 from alertd.domain.facts import Fact, Facts
-from alertd.domain.feeds import FeedSpec
+from alertd.domain.feeds import ColumnRole, FeedSpec
 from alertd.domain.values import Indicator, Observation
 from alertd.intake.extract import indicator_for
 from alertd.intake.formats import fields
@@ -227,20 +227,20 @@ def _indicator(object_type: str, path: list[str], value: str) -> Indicator | Non
     """The indicator a comparison names, or None for a property that holds none (x509, file:name...)."""
     if len(path) == 1 and path[0] == "value":
         if object_type in ("ipv4-addr", "ipv6-addr"):
-            return indicator_for(value, "ip")
+            return indicator_for(value, ColumnRole.IP)
         if object_type == "domain-name":
-            return indicator_for(value, "domain")
+            return indicator_for(value, ColumnRole.DOMAIN)
         if object_type == "url":
-            return indicator_for(value, "url")
+            return indicator_for(value, ColumnRole.URL)
         if object_type == "email-addr":
-            return indicator_for(value, "email")
+            return indicator_for(value, ColumnRole.EMAIL)
     elif len(path) == 2 and path[1] == "value":
         if object_type == "network-traffic" and path[0] in ("dst_ref", "src_ref"):
-            return indicator_for(value, "ip") or indicator_for(value, "domain")
+            return indicator_for(value, ColumnRole.IP) or indicator_for(value, ColumnRole.DOMAIN)
         if object_type == "email-message" and path[0] in ("from_ref", "sender_ref"):
-            return indicator_for(value, "email")
+            return indicator_for(value, ColumnRole.EMAIL)
     elif object_type == "file" and len(path) == 2 and path[0] == "hashes" and _algorithm(path[1]) in _HASHES:
-        return indicator_for(value, "hash")
+        return indicator_for(value, ColumnRole.HASH)
     return None
 
 
