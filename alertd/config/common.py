@@ -6,7 +6,7 @@ import re
 from datetime import timedelta
 from pathlib import Path
 
-from alertd.config.yamlsrc import Reader, YMap
+from alertd.config.yamlsrc import Pos, Reader, YList, YMap, load
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h|d|w)\s*$")
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
@@ -39,3 +39,12 @@ def read_duration(r: Reader, m: YMap, key: str) -> timedelta | None:
         r.error(m.value_pos[key], "an interval must be at least 1s")
         return None
     return value
+
+
+def read_listing(path: Path, name: str, key: str, r: Reader, *, may_be_empty: bool = False) -> YList | None:
+    """The list under the one top-level ``key`` of the file ``name`` (``feeds.yaml``...), or None with the problem
+    recorded in ``r``; ``may_be_empty`` lets ``key:`` with nothing after it stand for no entry at all."""
+    top = r.mapping(load(path), Pos(str(path), 1, 1), name)
+    if top is None or not r.keys(top, name, (key,)) or (may_be_empty and top[key] is None):
+        return None
+    return r.sequence(top[key], top.value_pos[key], repr(key))

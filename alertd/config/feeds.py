@@ -6,8 +6,8 @@ import re
 from pathlib import Path
 from types import MappingProxyType
 
-from alertd.config.common import read_duration, resolve_path
-from alertd.config.yamlsrc import Pos, Reader, load
+from alertd.config.common import read_duration, read_listing, resolve_path
+from alertd.config.yamlsrc import Pos, Reader
 from alertd.domain.feeds import DEFAULT_MAX_BYTES, INDICATOR_ROLES, ColumnRole, FactColumn, FeedConfig, FeedFormat
 from alertd.domain.tlp import Tlp
 from alertd.domain.values import SEVERITY_NAMES, FeedKind, Severity
@@ -18,11 +18,7 @@ _FEED_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 
 def read_feeds(path: Path, default_tlp: Tlp, r: Reader, declared: set[str]) -> tuple[FeedConfig, ...]:
     """The feeds of ``feeds.yaml``; ``declared`` receives every id written, valid feed or not."""
-    data = load(path)
-    top = r.mapping(data, Pos(str(path), 1, 1), "feeds.yaml")
-    if top is None or not r.keys(top, "feeds.yaml", ("feeds",)):
-        return ()
-    items = r.sequence(top["feeds"], top.value_pos["feeds"], "'feeds'")
+    items = read_listing(path, "feeds.yaml", "feeds", r)
     if items is None:
         return ()
     feeds: list[FeedConfig] = []

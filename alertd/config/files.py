@@ -15,11 +15,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
+from alertd.config.common import read_listing
 from alertd.config.feeds import read_feeds
 from alertd.config.registry import RegistryCache, load_registry
 from alertd.config.routing import read_inhibitions, read_subscriptions
 from alertd.config.settings import read_settings
-from alertd.config.yamlsrc import Pos, Reader, load
+from alertd.config.yamlsrc import Reader
 from alertd.domain.codes import NameProblem, UnsafeName
 from alertd.domain.errors import ConfigError, Problem
 from alertd.domain.establishments import Registry
@@ -63,11 +64,7 @@ def allowlist_entry_problem(value: str) -> str | None:
 
 
 def _read_allowlist(path: Path, r: Reader) -> tuple[tuple[str, str], ...]:
-    data = load(path)
-    top = r.mapping(data, Pos(str(path), 1, 1), "allowlist.yaml")
-    if top is None or not r.keys(top, "allowlist.yaml", ("allowlist",)) or top["allowlist"] is None:
-        return ()
-    items = r.sequence(top["allowlist"], top.value_pos["allowlist"], "'allowlist'")
+    items = read_listing(path, "allowlist.yaml", "allowlist", r, may_be_empty=True)
     entries: list[tuple[str, str]] = []
     for item, pos in zip(items or (), items.item_pos if items else (), strict=True):
         am = r.mapping(item, pos, "an allowlist entry")

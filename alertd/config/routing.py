@@ -7,7 +7,8 @@ from datetime import date, datetime, time
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from alertd.config.yamlsrc import Pos, Reader, YMap, load
+from alertd.config.common import read_listing
+from alertd.config.yamlsrc import Reader, YMap
 from alertd.domain.establishments import Registry
 from alertd.domain.routing import Inhibition, Selector, Subscription
 from alertd.domain.values import SEVERITY_NAMES, IndicatorType, Severity
@@ -22,11 +23,7 @@ def read_subscriptions(
     """The subscriptions of ``subscriptions.yaml``, checked against the registry's ids and the declared feeds."""
     from apscheduler.triggers.cron import CronTrigger
 
-    data = load(path)
-    top = r.mapping(data, Pos(str(path), 1, 1), "subscriptions.yaml")
-    if top is None or not r.keys(top, "subscriptions.yaml", ("subscriptions",)):
-        return ()
-    items = r.sequence(top["subscriptions"], top.value_pos["subscriptions"], "'subscriptions'")
+    items = read_listing(path, "subscriptions.yaml", "subscriptions", r)
     if items is None:
         return ()
     subs: list[Subscription] = []
@@ -129,13 +126,7 @@ def _holidays(sm: YMap, r: Reader) -> frozenset[date]:
 
 def read_inhibitions(path: Path, feed_ids: set[str], registry: Registry | None, r: Reader) -> tuple[Inhibition, ...]:
     """The inhibitions of ``inhibitions.yaml``, each with exactly one matcher and the place it was written."""
-    data = load(path)
-    top = r.mapping(data, Pos(str(path), 1, 1), "inhibitions.yaml")
-    if top is None or not r.keys(top, "inhibitions.yaml", ("inhibitions",)):
-        return ()
-    if top["inhibitions"] is None:
-        return ()
-    items = r.sequence(top["inhibitions"], top.value_pos["inhibitions"], "'inhibitions'")
+    items = read_listing(path, "inhibitions.yaml", "inhibitions", r, may_be_empty=True)
     result: list[Inhibition] = []
     matchers = ("indicator", "feed", "type")
     for item, pos in zip(items or (), items.item_pos if items else (), strict=True):
