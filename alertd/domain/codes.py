@@ -34,19 +34,70 @@ SOFTWARE_REASONS = frozenset({MatchReason.KEV_PRODUCT, MatchReason.CVE_PRODUCT, 
 
 
 class Evidence(enum.StrEnum):
-    """What the version a software finding shows (``Finding.facts.version``) rests on.
+    """How sure a software finding is that the inventory's version is affected (``Finding.facts.version``).
 
-    The value of ``VERSION_UNKNOWN`` is what the store writes in place of a version: the text earlier versions
-    stored (:class:`~alertd.domain.facts.VersionFact` reads it back).
+    ``AFFECTED``: the declared version lies in a range a source published. ``UNVERIFIED``: the product matches but
+    no range decides (none known, no version declared, a version that cannot be compared); the email says the
+    version was not checked. ``NOT_AFFECTED``: outside every published range, or at or after a fixed version; it
+    is never an alert. :class:`VersionBasis` says why.
+
+    ``DECLARED_VERSION`` and ``VERSION_UNKNOWN`` are what earlier versions stored (a version matched without
+    evidence, and the text stored in place of a version): read back, never made anew.
     """
 
-    DECLARED_VERSION = "declared version"  # the inventory declares a version, and it is affected
-    VERSION_UNKNOWN = "version unknown"  # the inventory declares none: it matches, and the reader must check
+    AFFECTED = "affected"
+    UNVERIFIED = "unverified"
+    NOT_AFFECTED = "not-affected"
+    DECLARED_VERSION = "declared version"
+    VERSION_UNKNOWN = "version unknown"
 
     @classmethod
     def of(cls, version: str) -> Evidence:
         """What a finding's version text means: a declared version, or the "version unknown" marker."""
         return cls.VERSION_UNKNOWN if version == cls.VERSION_UNKNOWN.value else cls.DECLARED_VERSION
+
+
+class VersionBasis(enum.StrEnum):
+    """Why a software finding has its :class:`Evidence`: what the decision rests on."""
+
+    IN_RANGE = "in-range"  # affected: the version lies in a published range
+    BEFORE_FIX = "before-fix"  # affected: older than a published fixed version of its line
+    ALL_VERSIONS = "all-versions"  # affected: the source says every version is affected
+    LISTED_AFFECTED = "listed-affected"  # affected: the source lists this very version as affected
+    NO_RANGE = "no-range"  # unverified: no source gives the affected versions of this product
+    NO_VERSION = "no-version"  # unverified: the inventory declares no version
+    NOT_COMPARABLE = "not-comparable"  # unverified: the version cannot be compared with the published ranges
+    PLATFORM = "platform"  # unverified: affected only on a platform the inventory does not declare
+    FIXED_VERSION = "fixed-version"  # not affected: at or after a published fixed version
+    OUTSIDE_RANGE = "outside-range"  # not affected: outside every published range
+    LISTED_NOT_AFFECTED = "listed-not-affected"  # not affected: the source lists this version as not affected
+    EDITION = "edition"  # not affected: the ranges concern another edition or platform of the product
+
+    @property
+    def evidence(self) -> Evidence:
+        """The evidence level this basis gives."""
+        return _BASIS_EVIDENCE[self]
+
+
+_BASIS_EVIDENCE = {
+    **dict.fromkeys(
+        (VersionBasis.IN_RANGE, VersionBasis.BEFORE_FIX, VersionBasis.ALL_VERSIONS, VersionBasis.LISTED_AFFECTED),
+        Evidence.AFFECTED,
+    ),
+    **dict.fromkeys(
+        (VersionBasis.NO_RANGE, VersionBasis.NO_VERSION, VersionBasis.NOT_COMPARABLE, VersionBasis.PLATFORM),
+        Evidence.UNVERIFIED,
+    ),
+    **dict.fromkeys(
+        (
+            VersionBasis.FIXED_VERSION,
+            VersionBasis.OUTSIDE_RANGE,
+            VersionBasis.LISTED_NOT_AFFECTED,
+            VersionBasis.EDITION,
+        ),
+        Evidence.NOT_AFFECTED,
+    ),
+}
 
 
 class RuleKind(enum.StrEnum):

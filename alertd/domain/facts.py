@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
-from alertd.domain.codes import Evidence
+from alertd.domain.codes import Evidence, VersionBasis
 
 
 class Fact(enum.Enum):
@@ -43,36 +43,63 @@ class Fact(enum.Enum):
     CWES = "cwes"
     CWE = "cwe"
     VERSION = "version"
+    EVIDENCE = "evidence"  # these four are the version's: VersionFact.stored writes them
+    EVIDENCE_BASIS = "evidence_basis"
+    RANGE = "range"
+    RANGE_SOURCE = "range_source"
 
 
 _BY_KEY: Mapping[str, Fact] = {fact.value: fact for fact in Fact}
 _VERSION = Fact.VERSION.value
+# The facts a software finding's version is stored as (:meth:`VersionFact.stored`), read back together.
+VERSION_FACTS = frozenset({Fact.VERSION, Fact.EVIDENCE, Fact.EVIDENCE_BASIS, Fact.RANGE, Fact.RANGE_SOURCE})
+_VERSION_KEYS = frozenset(f.value for f in VERSION_FACTS)
 NO_EXTRA: Mapping[str, str] = MappingProxyType({})
 
 
 @dataclass(frozen=True, slots=True)
 class VersionFact:
-    """The version a software finding concerns, and what it rests on: a version the inventory declares, or none.
+    """The version a software finding concerns, and the evidence that it is affected.
 
-    Build one with :meth:`declared_as`, or take :data:`UNKNOWN_VERSION`; :meth:`of` reads a stored text.
+    ``declared`` is the inventory's version (None when it declares none); ``evidence`` and ``basis`` say what the
+    decision rests on (:class:`Evidence`, :class:`VersionBasis`); ``range`` is the published range it rests on,
+    in the notation of :meth:`alertd.domain.values.VersionRange.text` (``>=13.1|<13.1-49.13``, ``*`` for every
+    version), and ``source`` the feed that published it. :meth:`judged` builds one; :meth:`of` reads the version
+    text an earlier version stored alone.
     """
 
     evidence: Evidence
     declared: str | None = None  # the inventory's version; None when it declares none
+    basis: VersionBasis | None = None
+    range: str | None = None
+    source: str | None = None
 
     def __post_init__(self) -> None:
-        if (self.declared is not None) != (self.evidence is Evidence.DECLARED_VERSION):
-            raise ValueError(f"a {self.evidence} version fact takes a declared version only when one is declared")
+        if self.evidence is Evidence.DECLARED_VERSION and self.declared is None:
+            raise ValueError("a declared-version fact needs the declared version")
+        if self.evidence is Evidence.VERSION_UNKNOWN and self.declared is not None:
+            raise ValueError("a version-unknown fact takes no declared version")
 
     @classmethod
     def declared_as(cls, version: str) -> VersionFact:
-        """The inventory declares ``version``, and it is affected."""
+        """An earlier version's fact: the inventory declares ``version``, matched without evidence."""
         return cls(Evidence.DECLARED_VERSION, version)
 
     @classmethod
-    @functools.lru_cache(maxsize=65536)  # the matcher asks once per version shown of each matched observation
+    def judged(
+        cls,
+        basis: VersionBasis,
+        declared: str | None,
+        range: str | None = None,
+        source: str | None = None,
+    ) -> VersionFact:
+        """The fact of a version the matcher judged against the published ranges."""
+        return _judged(basis, declared, range, source)
+
+    @classmethod
+    @functools.lru_cache(maxsize=65536)
     def of(cls, text: str) -> VersionFact:
-        """The version fact a stored text (or the matcher's shown version) means."""
+        """The fact an earlier version stored as a version text alone (no evidence was recorded)."""
         if Evidence.of(text) is Evidence.VERSION_UNKNOWN:
             return UNKNOWN_VERSION
         return cls.declared_as(text)
@@ -81,6 +108,59 @@ class VersionFact:
     def text(self) -> str:
         """The version as stored and shown before words: the declared version, or the "version unknown" marker."""
         return self.declared if self.declared is not None else Evidence.VERSION_UNKNOWN.value
+
+    @property
+    def affected(self) -> bool:
+        """Whether a published range contains the declared version (or, from an earlier version, it matched)."""
+        return self.evidence in (Evidence.AFFECTED, Evidence.DECLARED_VERSION)
+
+    @property
+    def unverified(self) -> bool:
+        """Whether the version was not checked: the reader must check it."""
+        return self.evidence in (Evidence.UNVERIFIED, Evidence.VERSION_UNKNOWN)
+
+    def stored(self) -> dict[str, str]:
+        """The facts this version is stored as: the version text, then what the evidence rests on."""
+        out = {_VERSION: self.text}
+        if self.basis is not None:
+            out[Fact.EVIDENCE.value] = self.evidence.value
+            out[Fact.EVIDENCE_BASIS.value] = self.basis.value
+        if self.range is not None:
+            out[Fact.RANGE.value] = self.range
+        if self.source is not None:
+            out[Fact.RANGE_SOURCE.value] = self.source
+        return out
+
+    @classmethod
+    def from_stored(cls, given: Mapping[str, str]) -> VersionFact:
+        """The fact back from :meth:`stored`'s keys (only ``version`` for an earlier version's)."""
+        text = given.get(_VERSION, Evidence.VERSION_UNKNOWN.value)
+        try:
+            basis = VersionBasis(given.get(Fact.EVIDENCE_BASIS.value))
+        except ValueError:  # none recorded (an earlier version), or not one of ours: the version text alone
+            return cls.of(text)
+        declared = None if text == Evidence.VERSION_UNKNOWN.value else text
+        return _judged(basis, declared, given.get(Fact.RANGE.value), given.get(Fact.RANGE_SOURCE.value))
+
+
+def _version_in_place(order: tuple[str, ...], stored: tuple[str, ...]) -> tuple[str, ...]:
+    """``order`` with its version keys replaced by ``stored``, where the first of them was, else at the end."""
+    out: list[str] = []
+    placed = False
+    for key in order:
+        if key not in _VERSION_KEYS:
+            out.append(key)
+        elif not placed:
+            out.extend(stored)
+            placed = True
+    if not placed:
+        out.extend(stored)
+    return tuple(out)
+
+
+@functools.lru_cache(maxsize=65536)  # thousands of findings share a few hundred judgements
+def _judged(basis: VersionBasis, declared: str | None, range_: str | None, source: str | None) -> VersionFact:
+    return VersionFact(basis.evidence, declared, basis, range_, source)
 
 
 UNKNOWN_VERSION = VersionFact(Evidence.VERSION_UNKNOWN)
@@ -127,18 +207,24 @@ class Facts:
         """
         known: dict[str, Any] = {}
         extra: dict[str, str] = {}
+        version: dict[str, str] = {}
         order: list[str] = []
         for key, text in given.items():
             fact = key if isinstance(key, Fact) else _BY_KEY.get(key)
             name = fact.value if fact is not None else str(key)
-            if name not in known and name not in extra:
+            if name not in known and name not in extra and name not in version:
                 order.append(name)
             if fact is None:
                 extra[name] = text
+            elif fact in VERSION_FACTS:
+                version[name] = text
             else:
-                known[name] = VersionFact.of(text) if fact is Fact.VERSION else text
+                known[name] = text
         if not order:
             return NO_FACTS
+        if version:
+            known[_VERSION] = VersionFact.from_stored(version)
+            order = list(_version_in_place(tuple(order), tuple(known[_VERSION].stored())))
         return cls(**known, extra=MappingProxyType(extra) if extra else NO_EXTRA)._ordered(tuple(order))
 
     @classmethod
@@ -178,13 +264,13 @@ class Facts:
             self.extra,
         )
         if self.order:
-            facts._ordered(self.order if _VERSION in self.order else (*self.order, _VERSION))
+            facts._ordered(_version_in_place(self.order, tuple(version.stored())))
         return facts
 
     def get(self, fact: Fact) -> str | None:
         """The text of one fact, as stored and shown (a version as :attr:`VersionFact.text`); None when absent."""
-        if fact is Fact.VERSION:
-            return self.version.text if self.version is not None else None
+        if fact in VERSION_FACTS:
+            return self.version.stored().get(fact.value) if self.version is not None else None
         value: str | None = getattr(self, fact.value)
         return value
 
@@ -216,10 +302,10 @@ class Facts:
 
     def _present(self) -> list[str]:
         """The keys these facts hold, in the fields' own order, then ``extra``, then the version."""
-        keys = [fact.value for fact in Fact if fact is not Fact.VERSION and self.get(fact) is not None]
+        keys = [fact.value for fact in Fact if fact not in VERSION_FACTS and self.get(fact) is not None]
         keys += self.extra
         if self.version is not None:
-            keys.append(Fact.VERSION.value)
+            keys += self.version.stored()
         return keys
 
     def _text(self, key: str) -> str:

@@ -11,7 +11,7 @@ import hashlib
 from dataclasses import dataclass
 from datetime import datetime
 
-from alertd.domain.codes import MatchReason, SeverityRule
+from alertd.domain.codes import SOFTWARE_REASONS, MatchReason, SeverityRule
 from alertd.domain.facts import NO_FACTS, Facts
 from alertd.domain.tlp import DEFAULT_TLP, Tlp
 
@@ -90,17 +90,75 @@ class VersionRange:
     end_including: str | None = None
     end_excluding: str | None = None
 
+    @property
+    def text(self) -> str:
+        """The range in the constraint notation of ``vers`` (without scheme): ``=7.2.5``, ``>=13.1|<13.1-49.13``;
+        ``*`` for every version. Stored with a finding's version fact; render puts it in words."""
+        parts = [
+            f"{op}{version}"
+            for op, version in (
+                ("=", self.exact),
+                (">=", self.start_including),
+                (">", self.start_excluding),
+                ("<=", self.end_including),
+                ("<", self.end_excluding),
+            )
+            if version is not None
+        ]
+        return "|".join(parts) or "*"
+
+    @classmethod
+    def from_text(cls, text: str) -> VersionRange:
+        """The range back from :attr:`text`."""
+        if text == "*":
+            return cls()
+        fields: dict[str, str] = {}
+        for part in text.split("|"):
+            for op, name in _RANGE_OPERATORS:
+                if part.startswith(op):
+                    fields[name] = part[len(op) :]
+                    break
+            else:
+                raise ValueError(f"not a version range constraint: {part!r}")
+        return cls(**fields)
+
+
+_RANGE_OPERATORS = (
+    (">=", "start_including"),
+    ("<=", "end_including"),
+    ("=", "exact"),
+    (">", "start_excluding"),
+    ("<", "end_excluding"),
+)
+
+
+class ProductStatus(enum.StrEnum):
+    """What a source says of a product's ``versions`` (NVD's ``vulnerable``, CSAF's ``product_status``)."""
+
+    AFFECTED = "affected"  # the versions listed are affected; none listed: every version (``vers:all/*``)
+    FIXED = "fixed"  # the versions listed carry the fix: they, and later ones of the same line, are not affected
+    NOT_AFFECTED = "not-affected"  # the versions listed are not affected
+    NAMED = "named"  # the source names the product and says nothing of its versions (KEV)
+
 
 @dataclass(frozen=True, slots=True)
 class Product:
-    """A vendor and product as a catalogue names them (KEV ``vendorProject``/``product``, a CPE, a CSAF branch).
+    """A vendor and product as a source names them (KEV ``vendorProject``/``product``, a CPE, a CSAF branch), and
+    what the source says of its versions.
 
-    ``versions`` empty means the source names no version (KEV): every version is taken as affected.
+    ``status`` tells how to read ``versions`` (:class:`ProductStatus`). ``edition`` and ``target_sw`` are a CPE's
+    ``sw_edition`` and ``target_sw`` when the source restricts the product to one (NVD's ``aem_cloud_service``);
+    None means any. ``running_on`` lists the platforms NVD says the product is vulnerable only when running on
+    (a configuration's non-vulnerable CPEs); empty means on any platform.
     """
 
     vendor: str
     product: str
     versions: tuple[VersionRange, ...] = ()
+    status: ProductStatus = ProductStatus.AFFECTED
+    edition: str | None = None
+    target_sw: str | None = None
+    running_on: tuple[Product, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,9 +206,26 @@ class Finding:
 
     @property
     def key(self) -> str:
-        """The dedup key: the same finding from any later poll has the same key (contract §4)."""
-        raw = "\x1f".join((self.establishment, self.indicator.type, self.indicator.value, self.reason, self.feed))
-        return hashlib.sha256(raw.encode()).hexdigest()[:32]
+        """The dedup key: the same finding from any later poll has the same key (contract §4).
+
+        A software finding is one per declared asset (two assets hit by one CVE are two findings); the others
+        are one per indicator, whatever asset they hit.
+        """
+        return finding_key(
+            self.establishment,
+            self.indicator,
+            self.reason,
+            self.feed,
+            self.asset if self.reason in SOFTWARE_REASONS else None,
+        )
+
+
+def finding_key(establishment: str, indicator: Indicator, reason: str, feed: str, asset: str | None) -> str:
+    """The key of :attr:`Finding.key` from its parts (the store recomputes keys an earlier version wrote)."""
+    parts = [establishment, indicator.type, indicator.value, reason, feed]
+    if asset is not None:
+        parts.append(asset)
+    return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()[:32]
 
 
 @dataclass(frozen=True, slots=True)

@@ -25,6 +25,7 @@ from alertd.domain.values import (
     IndicatorType,
     Observation,
     Product,
+    ProductStatus,
     Severity,
     VersionRange,
 )
@@ -56,14 +57,37 @@ def range_from_list(items: Sequence[str | None]) -> VersionRange:
 
 
 def product_to_list(p: Product) -> list[Any]:
-    """A product as ``[vendor, product, [range, ...]]``."""
-    return [p.vendor, p.product, [range_to_list(r) for r in p.versions]]
+    """A product as ``[vendor, product, [range, ...]]``, with a fourth item, an object, for what differs from the
+    defaults (``status``, ``edition``, ``target_sw``, ``running_on``): an earlier version's products, which
+    have none, are written as they were (their observations keep their digests)."""
+    out: list[Any] = [p.vendor, p.product, [range_to_list(r) for r in p.versions]]
+    more: dict[str, Any] = {}
+    if p.status is not ProductStatus.AFFECTED:
+        more["status"] = p.status.value
+    if p.edition is not None:
+        more["edition"] = p.edition
+    if p.target_sw is not None:
+        more["target_sw"] = p.target_sw
+    if p.running_on:
+        more["running_on"] = [product_to_list(q) for q in p.running_on]
+    if more:
+        out.append(more)
+    return out
 
 
 def product_from_list(items: Sequence[Any]) -> Product:
-    """A product back from ``[vendor, product, [range, ...]]``."""
-    vendor, product, ranges = items
-    return Product(vendor, product, tuple(range_from_list(r) for r in ranges))
+    """A product back from :func:`product_to_list`'s array."""
+    vendor, product, ranges = items[:3]
+    more: dict[str, Any] = items[3] if len(items) > 3 else {}
+    return Product(
+        vendor,
+        product,
+        tuple(range_from_list(r) for r in ranges),
+        ProductStatus(more.get("status", ProductStatus.AFFECTED.value)),
+        more.get("edition"),
+        more.get("target_sw"),
+        tuple(product_from_list(q) for q in more.get("running_on", ())),
+    )
 
 
 def products_from_json(text: str) -> list[Product]:
