@@ -136,7 +136,7 @@ class VersionFact:
         """The fact back from :meth:`stored`'s keys (only ``version`` for an earlier version's)."""
         text = given.get(_VERSION, Evidence.VERSION_UNKNOWN.value)
         try:
-            basis = VersionBasis(given.get(Fact.EVIDENCE_BASIS.value))
+            basis = VersionBasis(given.get(Fact.EVIDENCE_BASIS.value, ""))
         except ValueError:  # none recorded (an earlier version), or not one of ours: the version text alone
             return cls.of(text)
         declared = None if text == Evidence.VERSION_UNKNOWN.value else text
