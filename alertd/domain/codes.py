@@ -10,7 +10,7 @@ from __future__ import annotations
 import enum
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 
@@ -116,12 +116,17 @@ class RuleKind(enum.StrEnum):
 @dataclass(frozen=True, slots=True)
 class SeverityRule:
     """Which rule set an alert's severity, with its arguments: the feed for ``FEED_SEVERITY``, the score for
-    ``CVSS``, the stored text for ``UNKNOWN``. Build one with the class methods; render words it."""
+    ``CVSS``, the stored text for ``UNKNOWN``. Build one with the class methods; render words it.
+
+    ``unverified`` says the rule's severity was lowered one level: the finding's version was not checked against
+    a published range (:attr:`Evidence.UNVERIFIED`).
+    """
 
     kind: RuleKind
     feed: str | None = None
     cvss: float | None = None
     text: str | None = None
+    unverified: bool = False
 
     def __post_init__(self) -> None:
         wanted = {RuleKind.FEED_SEVERITY: "feed", RuleKind.CVSS: "cvss", RuleKind.UNKNOWN: "text"}.get(self.kind)
@@ -156,7 +161,13 @@ class SeverityRule:
             value = getattr(self, name)
             if value is not None:
                 stored[name] = value
+        if self.unverified:
+            stored["unverified"] = True
         return stored
+
+    def lowered(self) -> SeverityRule:
+        """This rule, its severity lowered one level because the version was not checked."""
+        return replace(self, unverified=True)
 
     @classmethod
     def from_json(cls, stored: object) -> SeverityRule:
@@ -171,6 +182,7 @@ class SeverityRule:
             feed=stored.get("feed"),
             cvss=float(cvss) if cvss is not None else None,
             text=stored.get("text"),
+            unverified=stored.get("unverified") is True,
         )
 
 

@@ -23,20 +23,22 @@ import gc
 import re
 from bisect import bisect_right
 from collections import defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from socket import AF_INET, AF_INET6, inet_pton
 
-from alertd.domain.codes import MatchReason
-from alertd.domain.establishments import Registry
+from alertd.domain.codes import Evidence, MatchReason, VersionBasis
+from alertd.domain.establishments import Registry, Software
 from alertd.domain.facts import Facts, VersionFact
-from alertd.domain.values import Finding, Indicator, IndicatorType, Observation, Product
+from alertd.domain.knowledge import NO_KNOWLEDGE, Knowledge, Statement
+from alertd.domain.values import Finding, Indicator, IndicatorType, Observation, Product, ProductStatus
 from alertd.match.addresses import Addresses
 from alertd.match.benign import DEFAULT, Allowlist, BenignLists, DefaultLists, default_benign
 from alertd.match.domains import Domains
+from alertd.match.evidence import Said, applies, judge, relevant
 from alertd.match.hits import Hit, Outcome
 from alertd.match.names import PhraseIndex, name_keys, words_of
-from alertd.match.software import SoftwareHit, SoftwareIndex
+from alertd.match.software import ProductKey, SoftwareHit, SoftwareIndex, item_identity, item_key, product_keys
 
 _URL_HOST = re.compile(r"^[^:/?#]*://(?:[^/?#@]*@)?(\[[^\]/?#]*\]|[^:/?#]*)")
 _T = IndicatorType
@@ -55,8 +57,12 @@ class Suppressed:
 
 @dataclass(slots=True)
 class MatchResult:
+    """What a batch of observations gave: findings to decide on, indicators set aside before matching, and
+    software findings judged *not affected* (their version fact says why; never an alert)."""
+
     findings: list[Finding] = field(default_factory=list)
     suppressed: list[Suppressed] = field(default_factory=list)
+    not_affected: list[Finding] = field(default_factory=list)
 
 
 def _asn_hits(registry: Registry) -> dict[int, tuple[Hit, ...]]:
@@ -100,6 +106,8 @@ class MatchIndex:
         self.domains = Domains(registry, lists, self.allowlist)
         self.asns = _asn_hits(registry)
         self.software = SoftwareIndex(registry)
+        self._registry = registry
+        self._platform_keys: dict[str, set[ProductKey]] = {}  # filled on demand: NVD "running on" conditions
         safe, self.unsafe_names = name_keys(registry)
         self.names: PhraseIndex[Hit] = PhraseIndex((key, (est_id, name)) for est_id, name, key in safe)
 
@@ -111,18 +119,16 @@ class MatchIndex:
 
     # -- matching ----------------------------------------------------------------------------------------
 
-    def match(
-        self, observations: Sequence[Observation], cve_products: Mapping[str, Sequence[Product]] | None = None
-    ) -> MatchResult:
-        """Findings for a batch of observations; ``cve_products`` tells which products a CVE affects."""
+    def match(self, observations: Sequence[Observation], knowledge: Knowledge = NO_KNOWLEDGE) -> MatchResult:
+        """Findings for a batch of observations; ``knowledge`` is what the sources said so far of the CVEs they
+        cite (:mod:`alertd.domain.knowledge`): the products a bare CVE affects, the ranges a KEV entry is judged
+        by."""
         result = MatchResult()
         suppressed = result.suppressed
         domain, address, asns = self.domains.lookup, self.addresses.lookup, self.asns
         single, v4_shift = self.addresses.v4_buckets.single, self.addresses.v4_buckets.shift
         allow_values = self._allow_values
-        product_hits = self.software.product_hits
         url_host = _URL_HOST.match
-        cve_hits: dict[str, list[SoftwareHit]] = {}  # the same CVE in several entries is looked up once
         from_bytes = int.from_bytes
         ipv4, domain_type, url, email, asn, cve = _T.IPV4, _T.DOMAIN, _T.URL, _T.EMAIL, _T.ASN, _T.CVE
         v6 = self.addresses.v6
@@ -175,16 +181,9 @@ class MatchIndex:
                     reason = _R.ASN
                     out = asns.get(int(value)) if value.isdigit() else None
                 elif kind is cve:
-                    if not obs.products and cve_products:
-                        if value in cve_hits:
-                            software_hits = cve_hits[value]
-                        else:
-                            software_hits = cve_hits[value] = [
-                                hit for product in cve_products.get(value, ()) for hit in product_hits(product)
-                            ]
-                        for est_id, sw, shown in software_hits:
-                            emitter = emitter or _Emitter(obs, result)
-                            emitter.emit(est_id, ind, str(sw), _R.CVE_PRODUCT, shown)
+                    if obs.products or value in knowledge:
+                        emitter = emitter or _Emitter(obs, result)
+                        self._match_cve(obs, ind, knowledge, emitter)
                     continue
                 elif kind is ipv6:
                     reason = in_network
@@ -209,32 +208,100 @@ class MatchIndex:
                 emitter = emitter or _Emitter(obs, result)
                 for est_id, asset in out:
                     emitter.emit(est_id, ind, asset, reason)
-            if obs.products or obs.text:
-                self._match_catalogue(obs, emitter or _Emitter(obs, result))
+            if obs.products and not any(i.type is _T.CVE for i in obs.indicators):
+                # An advisory naming products without a CVE: judged by its own products alone.
+                product = obs.products[0]
+                ind = Indicator(_T.PRODUCT, f"{product.vendor} {product.product}")
+                self._match_products(obs, ind, [Statement.of(obs)], emitter or _Emitter(obs, result))
+            if obs.text:
+                self._match_text(obs, knowledge, emitter or _Emitter(obs, result))
         return result
 
-    def _match_catalogue(self, obs: Observation, emitter: _Emitter) -> None:
-        if obs.products:
-            # A catalogue entry: KEV (exploited in the wild) or NVD/CSAF (CPE or product tree, with versions).
-            reason = _R.KEV_PRODUCT if obs.exploited else _R.CVE_PRODUCT
-            cves = [i for i in obs.indicators if i.type is _T.CVE]
-            for product in obs.products:
-                for est_id, sw, shown in self.software.product_hits(product):
-                    ind = cves[0] if cves else Indicator(_T.PRODUCT, f"{product.vendor} {product.product}")
-                    emitter.emit(est_id, ind, str(sw), reason, shown)
-        if obs.text:
-            names, products = self.scan(obs.text)
-            for est_id, name in names:
-                emitter.emit(est_id, Indicator(_T.NAME, name), name, _R.NAME_MENTION)
-            cve = next((i for i in obs.indicators if i.type is _T.CVE), None)
-            for est_id, sw, shown in products:
-                if obs.products:
-                    if obs.exploited and cve is not None:
-                        # KEV names "Fortinet Multiple Products" and lists FortiOS in its description.
-                        emitter.emit(est_id, cve, str(sw), _R.KEV_PRODUCT, shown)
-                    continue  # NVD and CSAF name their products precisely: their prose adds only noise
-                ind = Indicator(_T.PRODUCT, f"{sw.vendor} {sw.product}")
-                emitter.emit(est_id, ind, str(sw), _R.PRODUCT_MENTION, shown)
+    # -- vulnerabilities ---------------------------------------------------------------------------------
+
+    def _match_cve(self, obs: Observation, cve: Indicator, knowledge: Knowledge, emitter: _Emitter) -> None:
+        """The registry items a CVE concerns, each judged by every statement known for it (this entry's own
+        statement in place of what the store holds for it)."""
+        statements = [s for s in knowledge.get(cve.value, ()) if (s.feed, s.entry) != (obs.feed, obs.entry)]
+        if obs.products or obs.exploited:
+            statements.append(Statement.of(obs))
+        self._match_products(obs, cve, statements, emitter)
+
+    def _match_products(
+        self, obs: Observation, ind: Indicator, statements: Sequence[Statement], emitter: _Emitter
+    ) -> None:
+        """Findings for the registry items the products name, one per item, with their version judgement.
+
+        Identity comes from the entry's own products; an entry naming none, or naming products without versions
+        (KEV), also takes the products other sources named for the CVE. Prose never makes a product match here.
+        """
+        reason = _R.KEV_PRODUCT if obs.exploited else _R.CVE_PRODUCT
+        identity = list(obs.products)
+        if not identity or all(p.status is ProductStatus.NAMED for p in identity):
+            identity += [p for s in statements for p in s.products if (s.feed, s.entry) != (obs.feed, obs.entry)]
+        said = relevant(statements)
+        judged: set[tuple[object, ...]] = set()
+        for product in identity:
+            for group in self.software.candidates(product):
+                mark = (group.key, group.version, group.edition, group.target_sw)
+                if mark in judged:
+                    continue
+                judged.add(mark)
+                mine = [s for s in said if group.key in product_keys(s.product.vendor, s.product.product)]
+                mine = [s for s in mine if applies(s.product, group.edition, group.target_sw)]
+                self._emit_judged(emitter, ind, reason, group.items, group.version, mine)
+
+    def _emit_judged(
+        self,
+        emitter: _Emitter,
+        ind: Indicator,
+        reason: MatchReason,
+        items: Sequence[tuple[str, Software]],
+        version: str | None,
+        said: Sequence[Said],
+    ) -> None:
+        """Judge a group of items sharing a product and version, and emit each item's finding.
+
+        A product NVD says is vulnerable only when running on some platform counts for an establishment only
+        if it declares one of those platforms; one that declares none is told the version was not checked.
+        """
+        if not any(s.product.running_on for s in said):
+            fact = judge(version, said)
+            for est_id, sw in items:
+                emitter.emit_software(est_id, ind, str(sw), reason, fact)
+            return
+        for est_id, sw in items:
+            here = [s for s in said if not s.product.running_on or self._runs_on(est_id, s.product.running_on)]
+            fact = judge(version, here)
+            if not fact.affected and judge(version, said).affected:
+                fact = VersionFact.judged(VersionBasis.PLATFORM, version)
+            emitter.emit_software(est_id, ind, str(sw), reason, fact)
+
+    def _runs_on(self, est_id: str, platforms: Sequence[Product]) -> bool:
+        """Whether the establishment declares one of these platforms in its inventory."""
+        keys = self._platform_keys.get(est_id)
+        if keys is None:
+            est = self._registry.establishments.get(est_id)
+            keys = self._platform_keys[est_id] = {item_key(sw) for sw in est.software} if est else set()
+        return any(not keys.isdisjoint(product_keys(p.vendor, p.product)) for p in platforms)
+
+    def _match_text(self, obs: Observation, knowledge: Knowledge, emitter: _Emitter) -> None:
+        """Names in any text; products only in an advisory's prose (a catalogue names its products exactly, and
+        a description that merely mentions a product is no product match). A mentioned product's version is
+        judged by what the sources said of the CVEs the advisory cites, if any."""
+        names, products = self.scan(obs.text)
+        for est_id, name in names:
+            emitter.emit(est_id, Indicator(_T.NAME, name), name, _R.NAME_MENTION)
+        if obs.products or obs.exploited or not products:
+            return
+        cves = [i.value for i in obs.indicators if i.type is _T.CVE]
+        said = relevant(s for cve in cves for s in knowledge.get(cve, ()))
+        for est_id, sw, _shown in products:
+            key, edition, target_sw, version = item_identity(sw)
+            mine = [s for s in said if key in product_keys(s.product.vendor, s.product.product)]
+            mine = [s for s in mine if applies(s.product, edition, target_sw)]
+            ind = Indicator(_T.PRODUCT, f"{sw.vendor} {sw.product}")
+            emitter.emit_software(est_id, ind, str(sw), _R.PRODUCT_MENTION, judge(version, mine))
 
 
 class _Emitter:
@@ -244,25 +311,37 @@ class _Emitter:
 
     def __init__(self, obs: Observation, out: MatchResult) -> None:
         self.obs, self.out = obs, out
-        self.seen: set[tuple[str, str, MatchReason]] = set()
-        self.facts: dict[str, Facts] = {}  # by version shown: one value shared by its findings
+        self.seen: set[tuple[str, str, MatchReason, str]] = set()
+        self.facts: dict[VersionFact, Facts] = {}  # by version judgement: one value shared by its findings
 
-    def emit(self, est_id: str, ind: Indicator, asset: str, reason: MatchReason, version: str | None = None) -> None:
-        key = (est_id, ind.value, reason)
+    def emit(self, est_id: str, ind: Indicator, asset: str, reason: MatchReason) -> None:
+        """A finding that is not about software: one per (establishment, indicator, reason)."""
+        key = (est_id, ind.value, reason, "")
         if key in self.seen:
             return
         self.seen.add(key)
+        self.out.findings.append(self._finding(est_id, ind, asset, reason, self.obs.facts))
+
+    def emit_software(self, est_id: str, ind: Indicator, asset: str, reason: MatchReason, version: VersionFact) -> None:
+        """A software finding, one per (establishment, indicator, reason, asset): a finding when the version is
+        affected or unverified, a not-affected record otherwise."""
+        key = (est_id, ind.value, reason, asset)
+        if key in self.seen:
+            return
+        self.seen.add(key)
+        facts = self.facts.get(version)
+        if facts is None:
+            facts = self.facts[version] = self.obs.facts.with_version(version)
+        finding = self._finding(est_id, ind, asset, reason, facts)
+        if version.evidence is Evidence.NOT_AFFECTED:
+            self.out.not_affected.append(finding)
+        else:
+            self.out.findings.append(finding)
+
+    def _finding(self, est_id: str, ind: Indicator, asset: str, reason: MatchReason, facts: Facts) -> Finding:
         obs = self.obs
-        facts = obs.facts
-        if version is not None:
-            shared = self.facts.get(version)
-            if shared is None:
-                shared = self.facts[version] = facts.with_version(VersionFact.of(version))
-            facts = shared
-        self.out.findings.append(
-            Finding(
-                est_id, ind, asset, reason, obs.feed, obs.kind, obs.entry, obs.title, obs.link, obs.published, facts
-            )
+        return Finding(
+            est_id, ind, asset, reason, obs.feed, obs.kind, obs.entry, obs.title, obs.link, obs.published, facts
         )
 
 

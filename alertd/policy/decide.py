@@ -5,7 +5,8 @@ The severity rules, highest first:
   named on a leak site;
 - ``exposure`` findings and a known-exploited vulnerability (``MatchReason.KEV_PRODUCT``) are *critical*;
 - other vulnerability and advisory findings are *high* when their CVSS is 7 or more, *info* otherwise;
-- a feed's ``severity`` overrides all of this.
+- a feed's ``severity`` overrides all of this;
+- a vulnerability finding whose version was not checked (``unverified``) is one level lower.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime, time, timedelta, tzinfo
 
-from alertd.domain.codes import MatchReason, RuleKind, SeverityRule
+from alertd.domain.codes import Evidence, MatchReason, RuleKind, SeverityRule
 from alertd.domain.establishments import Establishment, Registry
 from alertd.domain.feeds import FeedConfig
 from alertd.domain.routing import Subscription
@@ -21,7 +22,19 @@ from alertd.domain.values import Alert, FeedKind, Finding, FindingState, Severit
 
 
 def classify(finding: Finding, feed: FeedConfig) -> tuple[Severity, SeverityRule]:
-    """The severity of a finding and the rule that set it (render words the rule)."""
+    """The severity of a finding and the rule that set it (render words the rule).
+
+    A software finding whose version was not checked against a published range (``Evidence.UNVERIFIED``) is
+    one level lower than its rule says (never below info), and its rule says so.
+    """
+    severity, rule = _rule(finding, feed)
+    version = finding.facts.version
+    if version is not None and version.evidence is Evidence.UNVERIFIED:
+        return Severity(max(Severity.INFO, severity - 1)), rule.lowered()
+    return severity, rule
+
+
+def _rule(finding: Finding, feed: FeedConfig) -> tuple[Severity, SeverityRule]:
     if feed.severity is not None:
         return feed.severity, SeverityRule.feed_severity(feed.id)
     if finding.kind is FeedKind.COMPROMISE:

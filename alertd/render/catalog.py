@@ -21,7 +21,7 @@ from babel.messages.pofile import read_po
 from babel.support import Translations
 
 from alertd.domain.codes import AlertKind, RuleKind, SeverityRule
-from alertd.domain.facts import Fact
+from alertd.domain.facts import Fact, VersionFact
 from alertd.domain.tlp import Tlp
 from alertd.domain.values import FeedKind, IndicatorType, Severity
 
@@ -113,7 +113,30 @@ class Words:
         if rule.kind is RuleKind.UNKNOWN:
             return rule.text or ""
         cvss = f"{rule.cvss:.1f}" if rule.cvss is not None else ""
-        return self.word("rule", rule.kind.value).format(feed=rule.feed, cvss=cvss)
+        text = self.word("rule", rule.kind.value).format(feed=rule.feed, cvss=cvss)
+        return self.word("rule", "unverified").format(rule=text) if rule.unverified else text
+
+    def evidence(self, version: VersionFact) -> str | None:
+        """What a software finding's version evidence rests on, in words; None for an earlier version's fact,
+        which recorded none."""
+        if version.basis is None:
+            return None
+        fixed = (version.range or "").lstrip("<>=")
+        shown_range = self.version_range(version.range) if version.range else ""
+        return self.word("evidence", version.basis.value).format(
+            range=shown_range, source=version.source or "", fixed=fixed
+        )
+
+    def version_range(self, text: str) -> str:
+        """A range in the notation of :attr:`VersionRange.text` in words: ``>=13.1|<13.1-49.13`` → "à partir
+        de 13.1 et avant 13.1-49.13"."""
+        if text == "*":
+            return self.word("range", "*")
+        shown = []
+        for part in text.split("|"):
+            operator = next((op for op in (">=", "<=", "=", ">", "<") if part.startswith(op)), "=")
+            shown.append(self.word("range", operator).format(v=part[len(operator) :]))
+        return self.word("range", "and").join(shown)
 
 
 @functools.cache

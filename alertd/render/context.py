@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 
 from alertd.domain.codes import NETWORK_REASONS, SOFTWARE_REASONS, AlertKind, MatchReason
 from alertd.domain.establishments import Establishment
-from alertd.domain.facts import UNKNOWN_VERSION, Fact
+from alertd.domain.facts import Fact
 from alertd.domain.grammar import CVE_ID
 from alertd.domain.settings import RenderSettings
 from alertd.domain.tlp import Tlp
@@ -285,7 +285,7 @@ def _rows(words: Words, f: Finding, item: Mapping[str, Any], facts: Mapping[Fact
         elif key == "product" and item["product"]:
             rows.append(_row(key, label("product"), item["product"]))
         elif key == "version" and item["version"]:
-            rows.append(_row(key, label("version"), item["version"]))
+            rows.append(_row(key, label("version"), item["version"], note=item["evidence"]))
         elif key in ("first_seen", "last_seen", "rule"):
             rows.append(_row(key, label(key), item[key]))
     return [r for r in rows if r is not None]
@@ -297,7 +297,16 @@ def _alert_context(words: Words, alert: Alert, tz: ZoneInfo, contact: str, patte
     asset = clean_header(f.asset, _TITLE_LIMIT)
     if f.reason in NETWORK_REASONS:
         asset = defang(asset)
-    reason_text = words.reason(clean_header(f.reason, 60), asset=asset, where=words.where(f.kind))
+    judged = f.facts.version
+    unverified = judged is not None and judged.unverified and f.reason in SOFTWARE_REASONS
+    reason_code = clean_header(f.reason, 60)
+    if unverified and words.has("reason", f"{reason_code}:unverified"):
+        # Never "affects <version>" when the version was not checked: the product alone is named.
+        reason_text = words.reason(
+            f"{reason_code}:unverified", asset=_product(asset, judged.text if judged else None), where=""
+        )
+    else:
+        reason_text = words.reason(reason_code, asset=asset, where=words.where(f.kind))
     # A detail that is a host, an address or a URL (a leak post's "website") is as clickable as an indicator.
     facts = {
         fact: scrub(defang(clean_header(text, _ATTR_LIMIT)), patterns)
@@ -312,10 +321,11 @@ def _alert_context(words: Words, alert: Alert, tz: ZoneInfo, contact: str, patte
     product = _product(asset, version) if f.kind in (FeedKind.VULNERABILITY, FeedKind.ADVISORY) else None
     if product is not None and f.reason not in SOFTWARE_REASONS:
         product = None  # the asset is a network or a name, not a software item
-    if version is not None and f.facts.version == UNKNOWN_VERSION:
+    if version is not None and judged is not None and judged.declared is None:
         version = words.label("version_unknown")
     if product is None:
         version = None
+    evidence = words.evidence(judged) if version is not None and judged is not None else None
     told = _TOLD_IN_ACTIONS.get(f.kind, frozenset())
     item: dict[str, Any] = {
         "severity": alert.severity.label,
@@ -330,6 +340,7 @@ def _alert_context(words: Words, alert: Alert, tz: ZoneInfo, contact: str, patte
         "asset": asset,
         "product": product,
         "version": version,
+        "evidence": evidence,
         "cve": cve,
         "reason": f.reason,
         "reason_text": reason_text,
