@@ -250,3 +250,4 @@ class FindingState:
     first_seen: datetime
     last_alerted: datetime | None = None
     queued: bool = False  # an alert for it waits for a digest
+    unverified: bool = False  # it was told with its version not checked (a confirmation is then due)

@@ -120,9 +120,41 @@ def judge(version: str | None, said: Iterable[Said]) -> VersionFact:
     return VersionFact.judged(_B.NO_RANGE, version)
 
 
+@dataclass(frozen=True, slots=True)
+class Step:
+    """One comparison :func:`judge` reads: a source's range or version, and what comparing gave."""
+
+    source: str
+    product: Product
+    status: ProductStatus
+    range: str  # VersionRange.text; for a fixed version, ``>=fix``
+    answer: bool | None  # contained (or carries the fix); None when the versions cannot be compared
+
+
+def trace(version: str | None, said: Iterable[Said]) -> list[Step]:
+    """Every comparison behind :func:`judge`'s answer, for ``alertd explain``: each published range or version
+    of the product, and whether ``version`` lies in it (None: not comparable; no step without a version)."""
+    steps: list[Step] = []
+    if version is None:
+        return steps
+    for item in said:
+        product = item.product
+        if product.status is ProductStatus.FIXED:
+            for rng in product.versions:
+                fixed = _fixed_version(rng)
+                if fixed is not None:
+                    steps.append(Step(item.source, product, product.status, f">={fixed}", at_or_after(version, fixed)))
+            continue
+        if not product.versions:
+            steps.append(Step(item.source, product, product.status, VersionRange().text, True))
+        for rng in product.versions:
+            steps.append(Step(item.source, product, product.status, rng.text, contains(version, rng)))
+    return steps
+
+
 def _fixed_version(rng: VersionRange) -> str | None:
     """The version a fixed-status range names: the fixed version itself, or the start of a fixed range."""
     return rng.exact or rng.start_including
 
 
-__all__ = ["Said", "applies", "judge", "relevant"]
+__all__ = ["Said", "Step", "applies", "judge", "relevant", "trace"]

@@ -35,7 +35,7 @@ from alertd.domain.values import Finding, Indicator, IndicatorType, Observation,
 from alertd.match.addresses import Addresses
 from alertd.match.benign import DEFAULT, Allowlist, BenignLists, DefaultLists, default_benign
 from alertd.match.domains import Domains
-from alertd.match.evidence import Said, applies, judge, relevant
+from alertd.match.evidence import Said, Step, applies, judge, relevant, trace
 from alertd.match.hits import Hit, Outcome
 from alertd.match.names import PhraseIndex, name_keys, words_of
 from alertd.match.software import ProductKey, SoftwareHit, SoftwareIndex, item_identity, item_key, product_keys
@@ -72,6 +72,17 @@ def _asn_hits(registry: Registry) -> dict[int, tuple[Hit, ...]]:
         for asn in est.asns:
             hits[asn].append((est.id, f"AS{asn}"))
     return {asn: tuple(found) for asn, found in hits.items()}
+
+
+@dataclass(frozen=True, slots=True)
+class Judgement:
+    """One registry item judged for one CVE, as ``alertd explain`` shows it."""
+
+    item: Software
+    version: str | None  # the version judged (a CPE's update folded in)
+    said: tuple[Said, ...]  # what the sources said of its product
+    steps: tuple[Step, ...]  # each comparison
+    fact: VersionFact  # the evidence
 
 
 class MatchIndex:
@@ -251,6 +262,31 @@ class MatchIndex:
                 mine = [s for s in mine if applies(s.product, group.edition, group.target_sw)]
                 self._emit_judged(emitter, ind, reason, group.items, group.version, mine)
 
+    def explain(self, est_id: str, cve: str, knowledge: Knowledge) -> list[Judgement]:
+        """How each of an establishment's registry items is judged for a CVE, by what the sources said of it:
+        the statements about its product, every comparison, and the evidence (``alertd explain``). The same
+        identity and judgement as :meth:`match`, for one establishment."""
+        statements = list(knowledge.get(cve, ()))
+        said = relevant(statements)
+        out: list[Judgement] = []
+        judged: set[tuple[object, ...]] = set()
+        for product in (p for s in statements for p in s.products):
+            for group in self.software.candidates(product):
+                mine = [item for item in group.items if item[0] == est_id]
+                mark = (group.key, group.version, group.edition, group.target_sw)
+                if not mine or mark in judged:
+                    continue
+                judged.add(mark)
+                about = [s for s in said if group.key in product_keys(s.product.vendor, s.product.product)]
+                about = [s for s in about if applies(s.product, group.edition, group.target_sw)]
+                for _est, sw in mine:
+                    here = [s for s in about if not s.product.running_on or self._runs_on(est_id, s.product.running_on)]
+                    fact = judge(group.version, here)
+                    if not fact.affected and judge(group.version, about).affected:
+                        fact = VersionFact.judged(VersionBasis.PLATFORM, group.version)
+                    out.append(Judgement(sw, group.version, tuple(about), tuple(trace(group.version, about)), fact))
+        return out
+
     def _emit_judged(
         self,
         emitter: _Emitter,
@@ -345,4 +381,4 @@ class _Emitter:
         )
 
 
-__all__ = ["MatchIndex", "MatchResult", "Suppressed"]
+__all__ = ["Judgement", "MatchIndex", "MatchResult", "Suppressed"]

@@ -66,6 +66,20 @@ def due(
     return interval is not None and now - state.last_alerted >= interval
 
 
+def confirmed(finding: Finding, state: FindingState | None) -> bool:
+    """Whether a finding told with its version not checked now has a published range that contains it: told
+    again at once, as a follow-up, whatever the re-notification interval."""
+    version = finding.facts.version
+    return (
+        state is not None
+        and state.unverified
+        and state.last_alerted is not None
+        and not state.queued
+        and version is not None
+        and version.evidence is Evidence.AFFECTED
+    )
+
+
 def route(
     finding: Finding, severity: Severity, est: Establishment, subscriptions: Sequence[Subscription]
 ) -> Subscription | None:
@@ -104,7 +118,7 @@ def decide(
             continue
         severity, rule = classify(finding, feed)
         state = states.get(finding.key)
-        if not due(state, severity, now, renotify):
+        if not due(state, severity, now, renotify) and not confirmed(finding, state):
             continue
         sub = route(finding, severity, est, subscriptions)
         if sub is None:

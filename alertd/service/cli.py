@@ -17,6 +17,9 @@ from alertd.config.registry import RegistryCache
 from alertd.domain.delivery import DeliveryState
 from alertd.domain.errors import AlertdError, ConfigError
 from alertd.domain.feeds import Validators
+from alertd.domain.grammar import CVE_ID
+from alertd.domain.knowledge import Statement
+from alertd.domain.values import Finding, IndicatorType
 from alertd.intake.fetch import Fetcher
 from alertd.policy.decide import classify
 from alertd.render.catalog import rule_text
@@ -24,8 +27,9 @@ from alertd.service import logs
 from alertd.service.clock import utcnow
 from alertd.service.daemon import CycleReport, Daemon, run_cycle, run_digests, user_agent
 from alertd.service.engine import Engine
+from alertd.service.explain import explanation
 from alertd.service.poll import read_documents
-from alertd.service.setup import make_signer
+from alertd.service.setup import make_index, make_signer
 from alertd.store.codecs import encode_time
 from alertd.store.records import HistoryEntry
 from alertd.store.sqlite import Store
@@ -61,6 +65,9 @@ def build_parser() -> argparse.ArgumentParser:
     digest = sub.add_parser("digest", help="send the due digests now, out of schedule")
     digest.add_argument("--now", action="store_true", required=True, help="required: send now")
     digest.add_argument("--subscription", action="append", metavar="NAME", help="only this digest (repeatable)")
+    explain = sub.add_parser("explain", help="why an establishment is (or is not) warned of a CVE: the whole chain")
+    explain.add_argument("--establishment", required=True, metavar="ID")
+    explain.add_argument("--cve", required=True, metavar="CVE")
     outbox = sub.add_parser("outbox", help="list deliveries, or re-queue a failed one")
     outbox.add_argument("--state", choices=[state.value for state in DeliveryState])
     outbox_sub = outbox.add_subparsers(dest="outbox_command", parser_class=_Parser)
@@ -95,6 +102,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return cmd_history(config, args.establishment, args.json, args.limit)
         if args.command == "digest":
             return asyncio.run(cmd_digest(config, args.subscription))
+        if args.command == "explain":
+            return cmd_explain(config, args.establishment, args.cve)
     except AlertdError as exc:
         print(f"alertd: {exc}", file=sys.stderr)
         return EXIT_FAILED
@@ -172,6 +181,7 @@ async def cmd_poll(config: Config, only: list[str] | None) -> int:
         return EXIT_USAGE
     store = Store.in_state_dir(config.settings.state_dir)
     engine = Engine(config, store)
+    said: dict[str, list[Statement]] = {}
     try:
         async with Fetcher(user_agent=user_agent(config)) as fetcher:
             for feed in feeds:
@@ -182,7 +192,15 @@ async def cmd_poll(config: Config, only: list[str] | None) -> int:
                 except Exception as exc:  # one broken feed never stops a dry run of the others
                     logs.get_logger("alertd").warning("feed failed", feed=feed.id, error=str(exc))
                     continue
-                matched = engine.match(observations)
+                matched = engine.match(observations, said)
+                # Nothing is recorded in a dry run: what this feed says of CVEs is kept here for the next feeds.
+                for obs in observations:
+                    statement = Statement.of(obs)
+                    if statement.says_something:
+                        for ind in obs.indicators:
+                            if ind.type is IndicatorType.CVE:
+                                said.setdefault(ind.value, []).append(statement)
+                not_affected = matched.not_affected
                 matched, inhibited = engine.inhibit(matched, utcnow())
                 for finding in matched.findings:
                     severity, rule = classify(finding, feed)
@@ -198,6 +216,21 @@ async def cmd_poll(config: Config, only: list[str] | None) -> int:
                             "feed": finding.feed,
                             "entry": finding.entry,
                             "title": finding.title,
+                            **_evidence(finding),
+                        }
+                    )
+                for finding in not_affected:
+                    _emit(
+                        {
+                            "establishment": finding.establishment,
+                            "indicator": finding.indicator.value,
+                            "type": finding.indicator.type.value,
+                            "reason": finding.reason,
+                            "asset": finding.asset,
+                            "feed": finding.feed,
+                            "entry": finding.entry,
+                            "suppressed": f"not-affected: {_basis(finding)}",
+                            **_evidence(finding),
                         }
                     )
                 for finding, inh in inhibited:
@@ -229,6 +262,25 @@ async def cmd_poll(config: Config, only: list[str] | None) -> int:
     return EXIT_OK
 
 
+def _evidence(finding: Finding) -> dict[str, Any]:
+    """A software finding's version evidence, as the dry run prints it (nothing for other findings)."""
+    version = finding.facts.version
+    if version is None or version.basis is None:
+        return {}
+    return {
+        "version": version.declared,
+        "evidence": version.evidence.value,
+        "basis": version.basis.value,
+        "range": version.range,
+        "range_source": version.source,
+    }
+
+
+def _basis(finding: Finding) -> str:
+    version = finding.facts.version
+    return version.basis.value if version is not None and version.basis is not None else "unknown"
+
+
 def _emit(obj: dict[str, Any]) -> None:
     print(json.dumps(obj, ensure_ascii=False), flush=True)
 
@@ -258,6 +310,26 @@ def cmd_preview(config: Config, establishment: str, fmt: str) -> int:
     if fmt == "text":
         print("\n".join(f"{h}: {msg[h]}" for h in ("From", "To", "Subject") if msg[h]) + "\n")
     print(part.get_content() if part is not None else "")
+    return EXIT_OK
+
+
+def cmd_explain(config: Config, establishment: str, cve: str) -> int:
+    est = config.registry.establishments.get(establishment)
+    if est is None:
+        print(f"alertd: no establishment has id {establishment!r}", file=sys.stderr)
+        return EXIT_USAGE
+    cve = cve.strip().upper()
+    if not CVE_ID.match(cve):
+        print(f"alertd: {cve!r} is not a CVE id (CVE-YYYY-NNNN)", file=sys.stderr)
+        return EXIT_USAGE
+    store = Store.in_state_dir(config.settings.state_dir)
+    try:
+        knowledge = store.knowledge([cve])
+    finally:
+        store.close()
+    index = make_index(config)
+    judgements = index.explain(establishment, cve, knowledge)
+    print("\n".join(explanation(est, cve, knowledge.get(cve, []), judgements)))
     return EXIT_OK
 
 

@@ -15,6 +15,7 @@ from email.message import EmailMessage
 from alertd.config.files import Config
 from alertd.domain.establishments import Establishment
 from alertd.domain.feeds import FeedConfig
+from alertd.domain.knowledge import NO_KNOWLEDGE, Knowledge
 from alertd.domain.values import Alert, Finding, Observation
 from alertd.intake.fetch import Fetcher
 from alertd.match.index import MatchResult
@@ -84,9 +85,9 @@ class Engine:
         """Match what the feeds (or one feed) list now against the current registry; the number of new alerts."""
         return await self.polls.rematch(now, feed)
 
-    def match(self, observations: Sequence[Observation]) -> MatchResult:
-        """Match observations; CVEs without a product are looked up in the catalogues polled so far."""
-        return self.polls.match(observations)
+    def match(self, observations: Sequence[Observation], extra: Knowledge = NO_KNOWLEDGE) -> MatchResult:
+        """Match observations, each CVE judged by what the sources said of it so far (and ``extra``)."""
+        return self.polls.match(observations, extra)
 
     def inhibit(self, matched: MatchResult, now: datetime) -> Inhibited:
         """``matched`` split by the inhibitions in force: what is kept, and what is held back with its rule."""

@@ -9,14 +9,15 @@ from __future__ import annotations
 import asyncio
 import random
 from collections import Counter
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
 from alertd.config.files import Config
 from alertd.domain.errors import FeedError
 from alertd.domain.feeds import FeedConfig, Validators
-from alertd.domain.values import Alert, IndicatorType, Observation, Product
+from alertd.domain.knowledge import NO_KNOWLEDGE, Knowledge
+from alertd.domain.values import Alert, IndicatorType, Observation
 from alertd.intake.fetch import Fetcher, FetchResult, redact_url
 from alertd.intake.formats import FORMATS
 from alertd.match.index import MatchResult
@@ -69,18 +70,24 @@ class Poller:
         """The configuration in force now."""
         return self.current().config
 
-    def match(self, observations: Sequence[Observation]) -> MatchResult:
-        """Match observations; CVEs without a product are looked up in the catalogues polled so far."""
-        return self.current().index.match(observations, self._cve_products(observations))
+    def match(self, observations: Sequence[Observation], extra: Knowledge = NO_KNOWLEDGE) -> MatchResult:
+        """Match observations, each CVE judged by what the sources said of it so far (the store's knowledge, and
+        ``extra``: what a dry run read from the feeds before this one)."""
+        return self.current().index.match(observations, self._knowledge(observations, extra))
 
     async def match_off_loop(self, observations: Sequence[Observation]) -> MatchResult:
         """:meth:`match` with the matching itself in a worker thread (the index is an immutable snapshot), so a
         large feed does not hold up the event loop; the store is read here, on the loop."""
-        return await asyncio.to_thread(self.current().index.match, observations, self._cve_products(observations))
+        return await asyncio.to_thread(self.current().index.match, observations, self._knowledge(observations))
 
-    def _cve_products(self, observations: Sequence[Observation]) -> Mapping[str, Sequence[Product]] | None:
-        bare = any(not o.products and any(i.type is IndicatorType.CVE for i in o.indicators) for o in observations)
-        return self.store.cve_products() if bare else None
+    def _knowledge(self, observations: Sequence[Observation], extra: Knowledge = NO_KNOWLEDGE) -> Knowledge:
+        """What the store knows of the CVEs these observations cite (plus ``extra``)."""
+        cves = {i.value for o in observations for i in o.indicators if i.type is IndicatorType.CVE}
+        known = self.store.knowledge(cves) if cves else {}
+        for cve, statements in extra.items():
+            if cve in cves:
+                known.setdefault(cve, []).extend(statements)
+        return known
 
     async def poll(self, feed: FeedConfig, fetcher: Fetcher, now: datetime | None = None) -> PollReport:
         """Fetch, parse, record and match one feed, and queue the alerts policy decides on."""
@@ -121,7 +128,17 @@ class Poller:
             flog.info("feed not modified", alerts=report.alerts)
             return report
         delta = self.store.save_observations(feed.id, observations, now)
+        if FORMATS[feed.format].knowledge_only:
+            # EPSS and the like tell about CVEs, never about an establishment: stored as knowledge, not matched.
+            self.store.record_fetch(feed.id, now, result.validators, len(observations))
+            report.observations, report.new, report.delisted = len(observations), delta.new, delta.delisted
+            flog.info("knowledge feed polled", observations=len(observations), new=delta.new)
+            return report
         (kept, held), alerts = self.queue(await self.match_off_loop(observations), now)
+        if delta.knowledge_changed:
+            # What this feed said changes how entries of other feeds citing the same CVEs are judged (a KEV
+            # entry told "version not checked" gets NVD's ranges): they are judged again now.
+            alerts += await self.rejudge(delta.knowledge_changed, feed.id, now)
         self.store.record_fetch(feed.id, now, result.validators, len(observations))
         report.observations, report.new, report.delisted = len(observations), delta.new, delta.delisted
         report.findings, report.suppressed, report.alerts = len(kept.findings), len(kept.suppressed), len(alerts)
@@ -169,12 +186,31 @@ class Poller:
             log.info("registry re-matched against listed entries", alerts=queued)
         return queued
 
+    async def rejudge(self, cves: Iterable[str], source_feed: str, now: datetime) -> list[Alert]:
+        """Judge again the entries of other feeds that cite these CVEs, now that their knowledge changed: a finding
+        now in a published range is confirmed (told again), one now outside them is withdrawn (a correction in
+        the next email)."""
+        configured = {f.id for f in self.config.feeds}
+        alerts: list[Alert] = []
+        for feed_id, bodies in self.store.listed_citing(cves, exclude_feed=source_feed).items():
+            if feed_id not in configured:
+                continue
+            observations = await asyncio.to_thread(decode_observations, bodies)
+            alerts += self.queue(await self.match_off_loop(observations), now)[1]
+        return alerts
+
     def queue(self, matched: MatchResult, now: datetime) -> tuple[Inhibited, list[Alert]]:
         """Hold back what inhibitions say, queue what policy decides, record the findings kept (no await between
-        deciding and recording, so concurrent polls never queue one finding twice)."""
+        deciding and recording, so concurrent polls never queue one finding twice); withdraw the findings told
+        earlier that are now judged not affected."""
         inhibited = self.inhibit(matched, now)
         alerts = self.decide(inhibited.kept, now)
         self.store.save_findings(inhibited.kept.findings, alerts, now)
+        if matched.not_affected:
+            self.store.withdraw(
+                [(f, f.facts.version.basis) for f in matched.not_affected if f.facts.version and f.facts.version.basis],
+                now,
+            )
         return inhibited, alerts
 
     def inhibit(self, matched: MatchResult, now: datetime) -> Inhibited:
