@@ -154,6 +154,23 @@ def resolved_context(est: Establishment, resolved: Sequence[Finding]) -> list[di
     ]
 
 
+def corrections_context(words: Words, est: Establishment, withdrawn: Sequence[Finding]) -> list[dict[str, str]]:
+    """The corrections section: findings told earlier whose version turned out not affected, each with why."""
+    resolved_context(est, withdrawn)  # the same check: never another establishment's findings
+    rows = []
+    for f in sorted(withdrawn, key=lambda f: (f.indicator.value, f.asset)):
+        version = f.facts.version
+        rows.append(
+            {
+                "indicator": defang_indicator(f.indicator),
+                "asset": clean_header(f.asset, _TITLE_LIMIT),
+                "feed": f.feed,
+                "why": (words.evidence(version) or "") if version is not None else "",
+            }
+        )
+    return rows
+
+
 def _check(est: Establishment, alerts: Sequence[Alert]) -> None:
     if not alerts:
         raise ValueError(f"no alert to render for establishment {est.id!r}")

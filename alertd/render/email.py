@@ -20,11 +20,13 @@ from email.utils import format_datetime
 
 import jinja2
 
+from alertd.domain.codes import Evidence
 from alertd.domain.establishments import Establishment
 from alertd.domain.settings import RenderSettings
 from alertd.domain.values import Alert, Finding
 from alertd.render.attachments import ATTACHMENTS, finding_records, findings_csv, findings_json
-from alertd.render.context import email_context, resolved_context
+from alertd.render.catalog import words
+from alertd.render.context import corrections_context, email_context, resolved_context
 from alertd.render.environment import inline_css
 from alertd.render.headers import EMAIL_POLICY, boundary, clean_header
 
@@ -43,7 +45,8 @@ def render_email(
 ) -> EmailMessage:
     """The warning email for one establishment, in its language (contract §4).
 
-    ``resolved`` lists findings of earlier emails that their feed no longer lists: a closing section says so.
+    ``resolved`` lists findings of earlier emails that their feed no longer lists (a closing section says so), or
+    that were withdrawn because their version turned out not affected (a correction section says why).
 
     ``multipart/mixed``: a ``multipart/alternative`` (text, then HTML with its CSS inlined), then the findings
     as ``findings.csv`` and ``findings.json``. With ``in_reply_to`` it is a reminder threaded under that
@@ -52,7 +55,12 @@ def render_email(
     inputs give the same bytes (``message_id`` fixes the MIME boundaries).
     """
     context = email_context(est, alerts, settings, now, in_reply_to=in_reply_to)
-    context["resolved"] = resolved_context(est, resolved)
+    # A finding withdrawn because its version turned out not affected is a correction, not a delisting.
+    withdrawn = [
+        f for f in resolved if f.facts.version is not None and f.facts.version.evidence is Evidence.NOT_AFFECTED
+    ]
+    context["resolved"] = resolved_context(est, [f for f in resolved if f not in withdrawn])
+    context["corrections"] = corrections_context(words(context["lang"]), est, withdrawn)
     if not recipients:
         raise ValueError(f"no recipient for establishment {est.id!r}")
     lang = context["lang"]
