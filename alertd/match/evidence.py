@@ -3,7 +3,8 @@
 A vulnerability finding names a registry item whose product the source names (:mod:`alertd.match.software`
 decides identity). Whether its *version* is affected is decided here, from every statement known for the CVE
 (:mod:`alertd.domain.knowledge`: NVD's ranges, CSAF's affected, fixed and not-affected versions, in any feed,
-from any poll), restricted to the statements about the same product (and edition, and platform):
+from any poll), restricted to the statements about the same product, edition and platform
+(:meth:`alertd.match.software.SoftwareIndex.concerns`):
 
 1. the version is listed as not affected, or is at or after a fixed version of its own line → *not affected*
    (``listed-not-affected``, ``fixed-version``): no alert;
@@ -49,14 +50,6 @@ def relevant(statements: Iterable[Statement]) -> list[Said]:
         for product in statement.products
         if product.status is not ProductStatus.NAMED
     ]
-
-
-def applies(product: Product, edition: str | None, target_sw: str | None) -> bool:
-    """Whether a source's product concerns an item of this edition and target software: a product restricted to
-    an edition (NVD's ``aem_cloud_service``) concerns only items that declare that same edition."""
-    if product.edition is not None and product.edition != edition:
-        return False
-    return product.target_sw is None or product.target_sw == target_sw
 
 
 def judge(version: str | None, said: Iterable[Said]) -> VersionFact:
@@ -157,4 +150,4 @@ def _fixed_version(rng: VersionRange) -> str | None:
     return rng.exact or rng.start_including
 
 
-__all__ = ["Said", "Step", "applies", "judge", "relevant", "trace"]
+__all__ = ["Said", "Step", "judge", "relevant", "trace"]

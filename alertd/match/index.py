@@ -35,10 +35,11 @@ from alertd.domain.values import Finding, Indicator, IndicatorType, Observation,
 from alertd.match.addresses import Addresses
 from alertd.match.benign import DEFAULT, Allowlist, BenignLists, DefaultLists, default_benign
 from alertd.match.domains import Domains
-from alertd.match.evidence import Said, Step, applies, judge, relevant, trace
+from alertd.match.evidence import Said, Step, judge, relevant, trace
 from alertd.match.hits import Hit, Outcome
 from alertd.match.names import PhraseIndex, name_keys, words_of
-from alertd.match.software import ProductKey, SoftwareHit, SoftwareIndex, item_identity, item_key, product_keys
+from alertd.match.normalise import ProductKey
+from alertd.match.software import SoftwareHit, SoftwareIndex, item_key
 
 _URL_HOST = re.compile(r"^[^:/?#]*://(?:[^/?#@]*@)?(\[[^\]/?#]*\]|[^:/?#]*)")
 _T = IndicatorType
@@ -258,8 +259,8 @@ class MatchIndex:
                 if mark in judged:
                     continue
                 judged.add(mark)
-                mine = [s for s in said if group.key in product_keys(s.product.vendor, s.product.product)]
-                mine = [s for s in mine if applies(s.product, group.edition, group.target_sw)]
+                concerns = self.software.concerns
+                mine = [s for s in said if concerns(s.product, group.key, group.edition, group.target_sw)]
                 self._emit_judged(emitter, ind, reason, group.items, group.version, mine)
 
     def explain(self, est_id: str, cve: str, knowledge: Knowledge) -> list[Judgement]:
@@ -277,8 +278,8 @@ class MatchIndex:
                 if not mine or mark in judged:
                     continue
                 judged.add(mark)
-                about = [s for s in said if group.key in product_keys(s.product.vendor, s.product.product)]
-                about = [s for s in about if applies(s.product, group.edition, group.target_sw)]
+                concerns = self.software.concerns
+                about = [s for s in said if concerns(s.product, group.key, group.edition, group.target_sw)]
                 for _est, sw in mine:
                     here = [s for s in about if not s.product.running_on or self._runs_on(est_id, s.product.running_on)]
                     fact = judge(group.version, here)
@@ -318,8 +319,9 @@ class MatchIndex:
         keys = self._platform_keys.get(est_id)
         if keys is None:
             est = self._registry.establishments.get(est_id)
-            keys = self._platform_keys[est_id] = {item_key(sw) for sw in est.software} if est else set()
-        return any(not keys.isdisjoint(product_keys(p.vendor, p.product)) for p in platforms)
+            items = (item_key(sw) for sw in est.software) if est else ()
+            keys = self._platform_keys[est_id] = {item.key for item in items if item is not None}
+        return any(self.software.concerns(p, key, None, None) for p in platforms for key in keys)
 
     def _match_text(self, obs: Observation, knowledge: Knowledge, emitter: _Emitter) -> None:
         """Names in any text; products only in an advisory's prose (a catalogue names its products exactly, and
@@ -333,11 +335,12 @@ class MatchIndex:
         cves = [i.value for i in obs.indicators if i.type is _T.CVE]
         said = relevant(s for cve in cves for s in knowledge.get(cve, ()))
         for est_id, sw, _shown in products:
-            key, edition, target_sw, version = item_identity(sw)
-            mine = [s for s in said if key in product_keys(s.product.vendor, s.product.product)]
-            mine = [s for s in mine if applies(s.product, edition, target_sw)]
+            item = item_key(sw)
+            if item is None:
+                continue
+            mine = [s for s in said if self.software.concerns(s.product, item.key, item.edition, item.target_sw)]
             ind = Indicator(_T.PRODUCT, f"{sw.vendor} {sw.product}")
-            emitter.emit_software(est_id, ind, str(sw), _R.PRODUCT_MENTION, judge(version, mine))
+            emitter.emit_software(est_id, ind, str(sw), _R.PRODUCT_MENTION, judge(item.version, mine))
 
 
 class _Emitter:

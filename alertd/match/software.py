@@ -159,6 +159,17 @@ class SoftwareIndex:
                         found.append(candidate)
         return found
 
+    def concerns(self, product: Product, key: ProductKey, edition: str | None, target_sw: str | None) -> bool:
+        """Whether what a source says of ``product`` concerns items of this key, edition and platform: by the
+        same rules as :meth:`candidates` (so a range NVD gives for another edition never judges an item)."""
+        wanted_edition, wanted_target = _lower(product.edition), _lower(product.target_sw)
+        if wanted_edition is not None and wanted_edition != edition:
+            return False
+        if wanted_target is not None and wanted_target != target_sw:
+            return False
+        keys = product_keys(product.vendor, product.product)
+        return key in keys or any(key in self._with_release.get(k, ()) for k in keys)
+
     def product_hits(self, product: Product) -> list[SoftwareHit]:
         """Items a source's product names, at a version inside its ranges (:func:`alertd.match.versions.affected`);
         an item without a version matches as :attr:`Evidence.VERSION_UNKNOWN`. For callers that do not judge
