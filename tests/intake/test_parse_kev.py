@@ -153,3 +153,17 @@ def test_deeply_nested_json_is_refused_cleanly() -> None:
     hostile = b"[" * 100_000 + b"]" * 100_000
     with pytest.raises(ParseError, match="nests JSON too deeply"):
         kev.parse(FEED, hostile)
+
+
+def test_2026_catalog_names_every_product_without_versions() -> None:
+    path = DATA / "kev_2026-08-07.json"
+    expected = _catalog(path)
+    assert len(expected) == 1662
+    observations = kev.parse(FEED, path.read_bytes())
+    assert [o.entry for o in observations] == [v["cveID"] for v in expected]
+    assert [o.products for o in observations] == [
+        # stripped: the catalogue writes "SimpleHelp " once
+        (Product(v["vendorProject"].strip(), v["product"].strip(), status=ProductStatus.NAMED),)
+        for v in expected
+    ]
+    assert all(o.exploited for o in observations)
