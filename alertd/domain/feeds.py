@@ -26,6 +26,7 @@ class FeedFormat(enum.StrEnum):
     MISP = "misp"  # a MISP feed's events, or its manifest
     STIX = "stix"  # a STIX 2.x bundle
     LEAK_VICTIMS = "leak-victims"  # leak-site posts as ransomware trackers list them
+    EPSS_CSV = "epss-csv"  # FIRST's daily EPSS scores: knowledge about CVEs, never matched on its own
 
 
 #: A ``columns`` key that is no :class:`ColumnRole`: the name a column's cells are kept under in the facts.

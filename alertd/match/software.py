@@ -82,7 +82,9 @@ def _cpe_item(cpe_text: str, version: str | None) -> ItemKey | None:
 
 
 def _lower(value: str | None) -> str | None:
-    return value.casefold() if value is not None else None
+    """A CPE edition or platform as compared: NVD's ``aem_cloud_service`` and a registry's ``AEM cloud service``
+    are one edition."""
+    return " ".join(value.replace("_", " ").casefold().split()) if value is not None else None
 
 
 class SoftwareIndex:

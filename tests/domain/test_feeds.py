@@ -15,6 +15,7 @@ def test_formats_keep_the_spellings_of_feeds_yaml() -> None:
         "misp",
         "stix",
         "leak-victims",
+        "epss-csv",
     ]
 
 

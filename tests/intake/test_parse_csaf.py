@@ -15,7 +15,7 @@ from paths import DATA as SAMPLES
 
 from alertd.domain.errors import ParseError
 from alertd.domain.feeds import FeedFormat
-from alertd.domain.values import FeedKind, Indicator, IndicatorType, Observation, Product, VersionRange
+from alertd.domain.values import FeedKind, Indicator, IndicatorType, Observation, Product, ProductStatus, VersionRange
 from alertd.intake.formats import FORMATS, csaf, parse_feed
 
 DATA = SAMPLES / "csaf"
@@ -116,8 +116,11 @@ def test_webmethods_vex() -> None:
         "IBM webMethods Integration Multiple Vulnerabilities — IBM webMethods Integration allows arbitrary file "
         "upload and execution"
     )
-    # Corefix 14 is listed as fixed, not affected; the SSVC note (E:P, proof of concept) is not exploitation.
-    assert observation.products == (Product("IBM", "webMethods Integration", (VersionRange(exact="10.15"),)),)
+    # Corefix 14 is listed as fixed; the SSVC note (E:P, proof of concept) is not exploitation.
+    assert observation.products == (
+        Product("IBM", "webMethods Integration", (VersionRange(exact="10.15"),)),
+        Product("IBM", "webMethods Integration", (VersionRange(exact="Corefix 14"),), ProductStatus.FIXED),
+    )
     assert not observation.exploited
     assert observation.published == datetime(2024, 9, 10, 20, 8, tzinfo=UTC)
     assert observation.facts.cvss == "9.9"
@@ -218,9 +221,10 @@ def test_product_tree_levels_full_names_and_relationships() -> None:
                 VersionRange(start_including="3.0", end_including="3.4"),
             ),
         ),
-        Product("Acme Medical", "Gateway"),
+        Product("Acme Medical", "Gateway", status=ProductStatus.NAMED),  # a range it cannot read: never affected
         Product("fortinet", "fortios", (VersionRange(exact="7.2.4"),)),
         Product("Acme Medical", "Infusion", (VersionRange(exact="7.1"),)),
+        Product("fortinet", "fortios", (VersionRange(exact="7.2.4"),), ProductStatus.FIXED),
     )
     assert observation.facts.extra["version_range"] == "Acme Medical Gateway: all releases shipped before the recall"
 

@@ -13,7 +13,7 @@ from paths import DATA as SAMPLES
 
 from alertd.domain.errors import ParseError
 from alertd.domain.feeds import FeedFormat
-from alertd.domain.values import FeedKind, Indicator, IndicatorType, Product
+from alertd.domain.values import FeedKind, Indicator, IndicatorType, Product, ProductStatus
 from alertd.intake.formats import kev, parse_feed
 
 DATA = SAMPLES / "kev"
@@ -43,7 +43,7 @@ def test_current_catalog_first_entry() -> None:
     assert first.kind is FeedKind.VULNERABILITY
     assert first.title == "Git Link Following Vulnerability"
     assert first.indicators == (Indicator(IndicatorType.CVE, "CVE-2025-48384"),)
-    assert first.products == (Product("Git", "Git"),)
+    assert first.products == (Product("Git", "Git", status=ProductStatus.NAMED),)  # KEV names no version
     assert first.text.startswith("Git contains a link following vulnerability that stems from Git\u2019s")
     assert first.link == "https://nvd.nist.gov/vuln/detail/CVE-2025-48384"
     assert first.published == datetime(2025, 8, 25, tzinfo=UTC)
@@ -63,7 +63,9 @@ def test_current_catalog_last_entry_and_ransomware_use() -> None:
     observations = kev.parse(FEED, CURRENT.read_bytes())
     last = observations[-1]
     assert last.entry == expected[-1]["cveID"] == "CVE-2020-29583"
-    assert last.products == (Product(expected[-1]["vendorProject"], expected[-1]["product"]),)
+    assert last.products == (
+        Product(expected[-1]["vendorProject"], expected[-1]["product"], status=ProductStatus.NAMED),
+    )
     known = sum(1 for v in expected if v["knownRansomwareCampaignUse"] == "Known")
     assert known > 0
     assert sum(1 for o in observations if o.facts.ransomware == "Known") == known
@@ -79,7 +81,7 @@ def test_2023_crlf_layout_without_ransomware_or_cwes() -> None:
     first = observations[0]
     assert first.entry == "CVE-2021-27104"
     assert first.title == "Accellion FTA OS Command Injection Vulnerability"
-    assert first.products == (Product("Accellion", "FTA"),)
+    assert first.products == (Product("Accellion", "FTA", status=ProductStatus.NAMED),)
     assert first.published == datetime(2021, 11, 3, tzinfo=UTC)
     assert first.facts.ransomware == "Unknown"
     assert first.facts.notes == ""
@@ -151,3 +153,17 @@ def test_deeply_nested_json_is_refused_cleanly() -> None:
     hostile = b"[" * 100_000 + b"]" * 100_000
     with pytest.raises(ParseError, match="nests JSON too deeply"):
         kev.parse(FEED, hostile)
+
+
+def test_2026_catalog_names_every_product_without_versions() -> None:
+    path = DATA / "kev_2026-08-07.json"
+    expected = _catalog(path)
+    assert len(expected) == 1662
+    observations = kev.parse(FEED, path.read_bytes())
+    assert [o.entry for o in observations] == [v["cveID"] for v in expected]
+    assert [o.products for o in observations] == [
+        # stripped: the catalogue writes "SimpleHelp " once
+        (Product(v["vendorProject"].strip(), v["product"].strip(), status=ProductStatus.NAMED),)
+        for v in expected
+    ]
+    assert all(o.exploited for o in observations)

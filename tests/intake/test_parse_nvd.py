@@ -15,7 +15,7 @@ from paths import DATA as SAMPLES
 
 from alertd.domain.errors import ParseError
 from alertd.domain.feeds import FeedFormat
-from alertd.domain.values import FeedKind, Indicator, IndicatorType, Observation, Product, VersionRange
+from alertd.domain.values import FeedKind, Indicator, IndicatorType, Observation, Product, ProductStatus, VersionRange
 from alertd.intake.formats import nvd, parse_feed
 
 DATA = SAMPLES / "nvd"
@@ -74,12 +74,15 @@ def test_v11_file_is_crlf_and_reads_the_same_as_lf() -> None:
     assert nvd.parse(FEED, body) == nvd.parse(FEED, body.replace(b"\r\n", b"\n"))
 
 
-def test_v11_children_nodes_give_the_vulnerable_product_not_its_platform() -> None:
+def test_v11_children_nodes_give_the_vulnerable_product_running_on_its_platform() -> None:
     # An AND node: asuswrt-merlin (vulnerable) running on the RT-AC68U router (not vulnerable).
     item = next(i for i in _json(V11)["CVE_Items"] if i["cve"]["CVE_data_meta"]["ID"] == "CVE-2018-20336")
     assert "children" in item["configurations"]["nodes"][0]
     observation = _by_entry(nvd.parse(FEED, V11.read_bytes()))["CVE-2018-20336"]
-    assert observation.products == (Product("asus", "asuswrt-merlin", (VersionRange(exact="3.0.0.4.384.20308"),)),)
+    router = Product("asus", "rt-ac68u", status=ProductStatus.NAMED)
+    assert observation.products == (
+        Product("asus", "asuswrt-merlin", (VersionRange(exact="3.0.0.4.384.20308"),), running_on=(router,)),
+    )
     assert observation.facts.cvss == "7.5"
     assert observation.facts.extra["cvss_version"] == "3.1"
     assert observation.facts.extra["cvss_vector"] == "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:N/A:N"
@@ -120,11 +123,19 @@ def test_v11_version_bounds_and_cpe_escapes() -> None:
         in tectonic.products
     )
     cerber = observations["CVE-2016-10990"]  # cerber_security_antispam_\&_malware_scan
-    assert Product("wpcerber", "cerber security antispam & malware scan", (VersionRange(end_excluding="2.7"),)) in (
-        cerber.products
+    assert cerber.products == (  # a WordPress plugin: target_sw, written as people write it
+        Product(
+            "wpcerber",
+            "cerber security antispam & malware scan",
+            (VersionRange(end_excluding="2.7"),),
+            target_sw="wordpress",
+        ),
     )
     hyperflex = observations["CVE-2019-12620"]  # hyperflex_hx220c_m5_firmware:3.0\(1a\)
-    assert Product("cisco", "hyperflex hx220c m5 firmware", (VersionRange(exact="3.0(1a)"),)) in hyperflex.products
+    firmware = [p for p in hyperflex.products if p.product == "hyperflex hx220c m5 firmware"]
+    assert (VersionRange(exact="3.0(1a)"),) in [p.versions for p in firmware]
+    server = Product("cisco", "hyperflex hx220c m5", status=ProductStatus.NAMED)  # the hardware it runs on
+    assert all(p.running_on == (server,) for p in firmware)
 
 
 def test_v11_record_without_score_or_configuration() -> None:

@@ -2,6 +2,9 @@
 
 ``FORMATS`` maps each :class:`~alertd.domain.feeds.FeedFormat` to its default kind and its parser. A parser is given
 the feed's :class:`~alertd.domain.feeds.FeedSpec` (id, format, kind, columns), never how the feed is fetched.
+
+A knowledge-only format (EPSS) tells facts about CVEs, not whom they concern: its entries are stored as knowledge
+(:class:`~alertd.domain.knowledge.Statement`) and never matched against the registry.
 """
 
 from __future__ import annotations
@@ -11,7 +14,7 @@ from dataclasses import dataclass
 
 from alertd.domain.feeds import FeedFormat, FeedSpec
 from alertd.domain.values import FeedKind, Observation
-from alertd.intake.formats import csaf, csvfeed, kev, leaks, misp, nvd, rss, stix
+from alertd.intake.formats import csaf, csvfeed, epss, kev, leaks, misp, nvd, rss, stix
 
 Parser = Callable[[FeedSpec, bytes], list[Observation]]
 # For formats published as an index of documents (a MISP feed's manifest.json, a CSAF provider's index.txt or
@@ -22,11 +25,13 @@ Expander = Callable[[FeedSpec, bytes, str], "list[str] | None"]
 
 @dataclass(frozen=True, slots=True)
 class Format:
-    """One format: the kind its observations have unless the feed says otherwise, its parser, its expander."""
+    """One format: the kind its observations have unless the feed says otherwise, its parser, its expander, and
+    whether its entries are knowledge only (stored for what they say of CVEs, never matched)."""
 
     kind: FeedKind
     parse: Parser
     expand: Expander | None = None
+    knowledge_only: bool = False
 
 
 FORMATS: dict[FeedFormat, Format] = {
@@ -38,6 +43,7 @@ FORMATS: dict[FeedFormat, Format] = {
     FeedFormat.MISP: Format(FeedKind.COMPROMISE, misp.parse, misp.expand),
     FeedFormat.STIX: Format(FeedKind.COMPROMISE, stix.parse),
     FeedFormat.LEAK_VICTIMS: Format(FeedKind.LEAK, leaks.parse),
+    FeedFormat.EPSS_CSV: Format(FeedKind.VULNERABILITY, epss.parse, knowledge_only=True),
 }
 
 

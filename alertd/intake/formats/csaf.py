@@ -1,32 +1,42 @@
-"""CSAF 2.0 advisories (format ``csaf``): one observation per vulnerability, with the products it affects.
+"""CSAF 2.0 advisories (format ``csaf``): one observation per vulnerability, with every product it names and what
+it says of each (affected, fixed, not affected).
 
 A CSAF document names its products once, in ``product_tree`` (branches vendor → product name → version or
 version range, plus ``full_product_names`` and ``relationships``), and each vulnerability refers to them by
 ``product_id`` in its ``product_status``. :func:`parse` resolves those ids to vendor, product and version
-bounds (``product_version_range`` in the ``vers:`` syntax or as ``<=4.2``-style text).
+bounds: the innermost version-bearing branch wins (``service_pack`` and ``patch_level`` under a
+``product_version`` train, as Cisco writes ``15.2E`` → ``15.2(2)E6``), a ``product_version_range`` is read in the
+``vers:`` syntax or as ``<=4.2``-style text, and a package build written ``name-epoch:version`` (Red Hat) is the
+package ``name`` at ``version``, or what its ``purl`` says.
+
+``vers:`` ranges are read here rather than by ``univers`` (the vers reference implementation): univers refuses
+vendor versions that are not semver under ``vers:generic`` (Siemens ``IP8``, ``MP8_SR4``) and rewrites the others
+(``V4.3.5618`` → ``4.3.5618``, ``1.0`` → ``1.0.0``), while the matcher needs the versions as the vendor wrote them.
 
 A CSAF provider publishes its documents in a directory with an ``index.txt`` (or ``changes.csv``) and in ROLIE
-feeds; :func:`expand` turns either into the list of document URLs to fetch.
+feeds; :func:`expand` (:mod:`~alertd.intake.formats.csaf_index`) turns either into the list of document URLs to fetch.
 """
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
-from urllib.parse import unquote, urljoin, urlsplit
+from urllib.parse import unquote
+
+from packageurl import PackageURL
 
 from alertd.domain.errors import ParseError
 from alertd.domain.facts import Fact, Facts
 from alertd.domain.feeds import FeedSpec
 from alertd.domain.grammar import CVE_ID
-from alertd.domain.values import Indicator, IndicatorType, Observation, Product, VersionRange
+from alertd.domain.values import Indicator, IndicatorType, Observation, Product, ProductStatus, VersionRange
 from alertd.intake.formats import fields
+from alertd.intake.formats.csaf_index import MAX_DOCUMENTS, expand
 from alertd.intake.formats.jsondoc import load_json, utc_timestamp
-from alertd.intake.formats.nvd import split_cpe
+from alertd.intake.formats.nvd import cpe_fields, split_cpe
 
 MAX_TEXT = 4000  # characters of observation text
 MAX_REMEDIATION = 1000
@@ -34,8 +44,27 @@ MAX_FIELD = fields.MAX_FIELD  # characters kept of a name, a title, a vector, a 
 MAX_URL = fields.MAX_URL
 MAX_VERSION = 200
 MAX_DEPTH = 32  # of product tree branches; real trees use three to five levels
-MAX_DOCUMENTS = 2000  # listed by one index or ROLIE feed
-AFFECTED = ("known_affected", "first_affected", "last_affected")
+# What each product_status list says of its products' versions (CSAF 2.0 §3.2.3.9). ``first_affected`` and
+# ``last_affected`` name the first and last affected version of a release: that very version, not a range (the
+# spec bounds no range with them). ``recommended`` versions carry a fix too. ``under_investigation`` says
+# nothing yet: it is skipped.
+STATUSES: tuple[tuple[str, ProductStatus], ...] = (
+    ("known_affected", ProductStatus.AFFECTED),
+    ("first_affected", ProductStatus.AFFECTED),
+    ("last_affected", ProductStatus.AFFECTED),
+    ("fixed", ProductStatus.FIXED),
+    ("first_fixed", ProductStatus.FIXED),
+    ("recommended", ProductStatus.FIXED),
+    ("known_not_affected", ProductStatus.NOT_AFFECTED),
+)
+# Branch categories that carry a version, innermost first wins: a service pack or patch level under a train.
+_EXACT_LEVELS = frozenset({"product_version", "service_pack", "patch_level"})
+_RANGE_LEVEL = "product_version_range"
+# An RPM build as Red Hat names it: ``kernel-rt-core-0:5.14.0-284.25.1.rt14.310.el9_2.x86_64``.
+_NEVRA = re.compile(r"^(?P<name>[A-Za-z0-9._+~^-]+?)-(?P<epoch>\d+):(?P<evr>[0-9A-Za-z._+~^-]+)$")
+_ARCHES = frozenset(
+    {"src", "noarch", "x86_64", "i386", "i686", "aarch64", "ppc64le", "ppc64", "s390x", "armv7hl", "ppc", "s390"}
+)
 _OPERATOR = re.compile(r"^(>=|<=|!=|==|=|>|<)?\s*(.*)$")
 _TEXT_CONSTRAINTS = re.compile(r"^(?:(?:>=|<=|!=|==|=|>|<)\s*[^\s,;|<>=!]+[\s,;|]*)+$")
 _TEXT_CONSTRAINT = re.compile(r"(>=|<=|!=|==|=|>|<)\s*([^\s,;|<>=!]+)")
@@ -65,12 +94,27 @@ _SSVC_ACTIVE = re.compile(r"\bSSVCv\d+/(?:[A-Z]+:[A-Za-z]+/)*E:A/")
 
 @dataclass(frozen=True, slots=True)
 class _Named:
-    """What a product_id stands for: vendor, product name and the versions it covers."""
+    """What a product_id stands for: vendor, product name, the versions it covers, its CPE's edition and
+    target software."""
 
     vendor: str
     product: str
     versions: tuple[VersionRange, ...]
-    range_text: str = ""  # a version range that could not be read; every version is taken as affected
+    range_text: str = ""  # a version range that could not be read: the product is named, its versions unknown
+    edition: str | None = None
+    target_sw: str | None = None
+
+    def product_as(self, status: ProductStatus) -> Product | None:
+        """The product with what one status list says of it; None when that says nothing usable (a fixed or
+        not-affected range that could not be read, a fixed product without a version)."""
+        if self.range_text:
+            if status is not ProductStatus.AFFECTED:
+                return None
+            # Affected in versions that cannot be read: named, so the match stays unverified, never affected.
+            status = ProductStatus.NAMED
+        elif status is ProductStatus.FIXED and not self.versions:
+            return None
+        return Product(self.vendor, self.product, self.versions, status, self.edition, self.target_sw)
 
 
 def parse(feed: FeedSpec, body: bytes) -> list[Observation]:
@@ -114,31 +158,6 @@ def parse(feed: FeedSpec, body: bytes) -> list[Observation]:
             seen.add(observation.entry)
             observations.append(observation)
     return observations
-
-
-def expand(feed: FeedSpec, body: bytes, url: str) -> list[str] | None:
-    """The absolute URLs of the CSAF documents an ``index.txt``, ``changes.csv`` or ROLIE feed lists, newest
-    first where the listing tells; None when the body is one document (or unreadable: :func:`parse` says why).
-
-    Lines that are comments, not ``.json``, climbing out with ``..``, or using another scheme than ``url`` are
-    skipped; at most the first 2000 documents are returned.
-    """
-    try:
-        text = body.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        return None
-    stripped = text.lstrip()
-    if stripped.startswith(("{", "[")):
-        try:
-            data = json.loads(stripped)
-        except (json.JSONDecodeError, RecursionError):
-            return None
-        if isinstance(data, dict) and isinstance(data.get("feed"), dict):
-            return _rolie(data["feed"], url)
-        return None
-    if stripped.startswith("<") or not stripped:
-        return None  # HTML, XML or nothing: not a listing
-    return _listing(text, url)
 
 
 # -- the document ------------------------------------------------------------------------------------------
@@ -191,12 +210,13 @@ def _observation(
     status = fields.mapping(vulnerability.get("product_status"))
     products: dict[Product, None] = {}
     unread: dict[str, None] = {}
-    for key in AFFECTED:
+    for key, said in STATUSES:
         for product_id in fields.items(status.get(key)):
             named = names.get(product_id) if isinstance(product_id, str) else None
-            if named is None:
+            product = named.product_as(said) if named is not None else None
+            if named is None or product is None:
                 continue
-            products.setdefault(Product(named.vendor, named.product, named.versions))
+            products.setdefault(product)
             if named.range_text:
                 unread.setdefault(f"{named.vendor} {named.product}: {named.range_text}")
 
@@ -315,12 +335,19 @@ def _add(names: dict[str, _Named], product: dict[str, Any], path: tuple[tuple[st
     versions: tuple[VersionRange, ...] = ()
     range_text = ""
     versioned = False
+    helper = fields.mapping(product.get("product_identification_helper"))
+    package = _purl(helper.get("purl"))
     for category, value in reversed(path):
-        if category == "product_version" and value:
+        if category in _EXACT_LEVELS and value:
+            build = _NEVRA.match(value)
+            if build is not None:
+                # A package build: the package is the product, its version-release the version.
+                name = name or (package[1] if package else build["name"])
+                value = package[2] if package else _without_arch(build["evr"], levels.get("architecture"))
             versions = (VersionRange(exact=value),) if len(value) <= MAX_VERSION else ()
             versioned = True
             break
-        if category == "product_version_range" and value:
+        if category == _RANGE_LEVEL and value:
             read = read_range(value)
             if read is None:
                 range_text = value
@@ -328,16 +355,49 @@ def _add(names: dict[str, _Named], product: dict[str, Any], path: tuple[tuple[st
                 versions = read
             versioned = True
             break
-    cpe = fields.mapping(product.get("product_identification_helper")).get("cpe")
+    if package is not None:
+        vendor = vendor or package[0]
+        name = name or package[1]
+        if not versioned and package[2]:
+            versions = (VersionRange(exact=package[2]),)
+            versioned = True
+    cpe = helper.get("cpe")
     parts = split_cpe(cpe) if isinstance(cpe, str) else None
-    if parts is not None:
+    edition = target_sw = None
+    if parts is not None and isinstance(cpe, str):
         vendor = vendor or parts[0]
         name = name or parts[1]
         if not versioned and parts[2] is not None:
             versions = (VersionRange(exact=parts[2]),)
+        edition, target_sw = cpe_fields(cpe)
     if not vendor:
         return  # a name alone cannot be matched precisely; the text still carries it
-    names[product_id] = _Named(vendor, name or fields.clean(product.get("name")) or vendor, versions, range_text)
+    name = name or fields.clean(product.get("name")) or vendor
+    names[product_id] = _Named(vendor, name, versions, range_text, edition, target_sw)
+
+
+def _purl(value: Any) -> tuple[str, str, str] | None:
+    """Namespace (``""`` when none), name and version (``""`` when none) of a package URL; None when it is not
+    one. Read by packageurl-python, the purl reference implementation."""
+    if not isinstance(value, str) or len(value) > MAX_URL:
+        return None
+    try:
+        purl = PackageURL.from_string(value)
+    except ValueError:
+        return None
+    name = fields.clean(purl.name)
+    version = fields.clean(purl.version or "")
+    if not name or len(version) > MAX_VERSION:
+        return None
+    return fields.clean(purl.namespace or ""), name, version
+
+
+def _without_arch(evr: str, architecture: str | None) -> str:
+    """An RPM ``version-release.arch`` without its architecture: the build as a version."""
+    stem, dot, arch = evr.rpartition(".")
+    if dot and stem and (arch in _ARCHES or (architecture is not None and arch == architecture)):
+        return stem
+    return evr
 
 
 def read_range(text: str) -> tuple[VersionRange, ...] | None:
@@ -404,76 +464,6 @@ def _ranges(pairs: list[tuple[str, str]]) -> tuple[VersionRange, ...] | None:
     return tuple(dict.fromkeys(ranges))
 
 
-# -- listings ----------------------------------------------------------------------------------------------
-
-
-def _listing(text: str, base: str) -> list[str]:
-    """``index.txt`` (one path a line) or ``changes.csv`` (``"path","timestamp"``, newest first)."""
-    first: dict[str, datetime | None] = {}  # a path listed twice keeps its first place
-    for line in text.splitlines()[: MAX_DOCUMENTS * 10]:
-        line = line.strip()
-        if not line or line.startswith("#"):
-            continue
-        path, _, stamp = line.partition(",")
-        first.setdefault(path.strip().strip('"').strip(), utc_timestamp(stamp.strip().strip('"')))
-    entries = list(first.items())
-    if any(when is not None for _, when in entries):
-        entries.sort(key=lambda e: e[1] or datetime.min.replace(tzinfo=UTC), reverse=True)
-    elif any(_year(path) for path, _ in entries):
-        # The directory layout puts each document under the year of its first release: newest years first,
-        # and within a year the later lines (index.txt is usually sorted by name, hence by number) first.
-        entries.reverse()
-        entries.sort(key=lambda e: _year(e[0]), reverse=True)
-    return _resolve([path for path, _ in entries], base, rooted=False)
-
-
-def _year(path: str) -> int:
-    """The year folder a document sits in (``2024/icsma-24-200-01.json``); 0 when there is none."""
-    folder = path.rpartition("/")[0].rpartition("/")[2]
-    return int(folder) if len(folder) == 4 and folder.isdigit() else 0
-
-
-def _rolie(feed: dict[str, Any], base: str) -> list[str]:
-    """A ROLIE feed's entries: ``content.src``, else the ``self`` link; the most recently updated first."""
-    entries: list[tuple[str, datetime | None]] = []
-    for entry in fields.items(feed.get("entry"))[: MAX_DOCUMENTS * 10]:
-        if not isinstance(entry, dict):
-            continue
-        href = fields.mapping(entry.get("content")).get("src")
-        if not isinstance(href, str):
-            links = [link for link in fields.items(entry.get("link")) if isinstance(link, dict)]
-            href = next((link.get("href") for link in links if link.get("rel") == "self"), None)
-        if isinstance(href, str):
-            entries.append((href, utc_timestamp(entry.get("updated")) or utc_timestamp(entry.get("published"))))
-    entries.sort(key=lambda e: e[1] or datetime.min.replace(tzinfo=UTC), reverse=True)
-    return _resolve([href for href, _ in entries], base, rooted=True)
-
-
-def _resolve(refs: list[str], base: str, rooted: bool) -> list[str]:
-    """Absolute URLs of the refs that are safe to fetch: same scheme as ``base``, no ``..``, ending ``.json``."""
-    scheme = urlsplit(base).scheme.lower()
-    urls: dict[str, None] = {}
-    for ref in refs:
-        if not ref or len(ref) > MAX_URL or any(c.isspace() or c == "\\" for c in ref) or fields.CONTROL.search(ref):
-            continue
-        try:
-            parts = urlsplit(ref)
-            absolute = urljoin(base, ref)
-            target = urlsplit(absolute)
-        except ValueError:  # e.g. a malformed IPv6 host
-            continue
-        if not parts.scheme and (ref.startswith("//") or (ref.startswith("/") and not rooted)):
-            continue  # another host, or out of the listing's directory
-        if ".." in unquote(parts.path).split("/"):
-            continue
-        if target.scheme.lower() != scheme or not target.path.lower().endswith(".json"):
-            continue
-        urls.setdefault(absolute)
-        if len(urls) >= MAX_DOCUMENTS:
-            break
-    return list(urls)
-
-
 # -- small readers -----------------------------------------------------------------------------------------
 
 
@@ -484,3 +474,6 @@ def _load(feed: FeedSpec, body: bytes) -> Any:
         "the CSAF document",
         "a truncated download, an HTML page, or an index the format could not recognise gives this",
     )
+
+
+__all__ = ["MAX_DOCUMENTS", "expand", "parse", "read_range"]

@@ -2,6 +2,9 @@
 
 Both layouts CISA has published are read: the current one (with ``knownRansomwareCampaignUse`` and
 ``cwes``) and the 2023 one (CRLF, nine fields per entry).
+
+The catalogue names a vendor and a product, never versions: its product is ``NAMED``, so a KEV entry alone never
+says that a declared version is affected (the matcher judges it with the ranges other sources published).
 """
 
 from __future__ import annotations
@@ -12,7 +15,7 @@ from alertd.domain.errors import ParseError
 from alertd.domain.facts import Fact, Facts
 from alertd.domain.feeds import FeedSpec
 from alertd.domain.grammar import CVE_ID
-from alertd.domain.values import Indicator, IndicatorType, Observation, Product
+from alertd.domain.values import Indicator, IndicatorType, Observation, Product, ProductStatus
 from alertd.intake.formats import fields
 from alertd.intake.formats.jsondoc import load_json, unique_entries, utc_date
 
@@ -58,7 +61,7 @@ def _observation(feed: FeedSpec, item: dict[str, Any]) -> Observation | None:
         kind=feed.kind,
         title=fields.text(item.get("vulnerabilityName")) or cve,
         indicators=(Indicator(IndicatorType.CVE, cve),),
-        products=(Product(vendor, product),) if vendor and product else (),
+        products=(Product(vendor, product, status=ProductStatus.NAMED),) if vendor and product else (),
         text=fields.text(item.get("shortDescription")),
         link=NVD_LINK.format(cve=cve),
         published=utc_date(date_added),

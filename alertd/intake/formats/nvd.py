@@ -3,8 +3,18 @@
 Both layouts NVD has published are read: the CVE API 2.0 response pages (``vulnerabilities[].cve``,
 ``configurations[].nodes[].cpeMatch[].criteria``) and the retired 1.1 feed files (``CVE_Items[]``,
 ``configurations.nodes[].cpe_match[].cpe23Uri`` with nested ``children`` nodes). Each vulnerable CPE match
-becomes a :class:`~alertd.domain.values.Product` whose versions come from the CPE's version field when it names one,
-or from the match's ``versionStart*``/``versionEnd*`` bounds when it is a wildcard.
+becomes a :class:`~alertd.domain.values.Product` whose versions come from the CPE's version and update fields when
+it names one (``2019`` + ``cumulative_update_12``, as :attr:`~alertd.domain.cpe.Cpe.full_version` joins them), or
+from the match's ``versionStart*``/``versionEnd*`` bounds when it is a wildcard; its ``sw_edition`` and
+``target_sw`` restrict it to one edition or platform software (``aem_cloud_service``).
+
+An AND configuration (API 2.0: a configuration with ``operator: AND`` over several nodes; 1.1: an AND node with
+``children``) says that the vulnerable CPEs of one node are vulnerable only when running on a platform of another:
+those platforms, the sibling nodes' non-vulnerable CPEs, are the product's ``running_on``.
+
+Vendor, product, edition and target software are written as people write them: ``_`` becomes a space
+(``aem_cloud_service`` → ``aem cloud service``), as the matcher compares names by their words; versions stay as
+NVD writes them.
 """
 
 from __future__ import annotations
@@ -12,12 +22,12 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from alertd.domain.cpe import parse_cpe
+from alertd.domain.cpe import Cpe, parse_cpe
 from alertd.domain.errors import ParseError
 from alertd.domain.facts import Fact, Facts
 from alertd.domain.feeds import FeedSpec
 from alertd.domain.grammar import CVE_ID
-from alertd.domain.values import Indicator, IndicatorType, Observation, Product, VersionRange
+from alertd.domain.values import Indicator, IndicatorType, Observation, Product, ProductStatus, VersionRange
 from alertd.intake.formats import fields
 from alertd.intake.formats.jsondoc import load_json, unique_entries, utc_timestamp
 
@@ -28,12 +38,15 @@ MAX_CPE = 1000  # longer "CPE" strings are not CPEs; they are skipped
 MAX_VERSION = 200
 MAX_PRODUCTS = 5000  # per CVE; NVD's largest configurations (Linux, Android) stay well below
 MAX_DEPTH = 32  # of nested configuration nodes; NVD uses two
+MAX_PLATFORMS = 1000  # a product's running_on; NVD's longest hardware lists run to a few hundred models
 _BOUNDS = (
     ("versionStartIncluding", "start_including"),
     ("versionStartExcluding", "start_excluding"),
     ("versionEndIncluding", "end_including"),
     ("versionEndExcluding", "end_excluding"),
 )
+# A CPE match with what the vulnerable product runs on: the platforms of its AND configuration.
+_Match = tuple[Mapping[str, Any], str, tuple[Product, ...]]
 # Best first: the brief's order of preference, then CVSS 4.0 when a record carries nothing else.
 _METRICS_20 = (("cvssMetricV31", "3.1"), ("cvssMetricV30", "3.0"), ("cvssMetricV2", "2.0"), ("cvssMetricV40", "4.0"))
 
@@ -70,15 +83,33 @@ def split_cpe(cpe: str) -> tuple[str, str, str | None] | None:
     ``_`` becomes a space in vendor and product, whose text is cleaned; the version comes back as written, None
     when the CPE leaves it open (``*`` or ``-``). None when the string is not a CPE naming a vendor and a product.
     """
-    if len(cpe) > MAX_CPE:
+    parsed = _cpe(cpe)
+    if parsed is None:
         return None
-    parsed = parse_cpe(cpe)
-    if parsed is None or parsed.vendor is None or parsed.product is None:
-        return None
-    vendor, product = fields.clean(parsed.vendor.replace("_", " ")), fields.clean(parsed.product.replace("_", " "))
+    vendor, product = _words(parsed.vendor), _words(parsed.product)
     if not vendor or not product or (parsed.version is not None and len(parsed.version) > MAX_VERSION):
         return None
     return vendor, product, parsed.version
+
+
+def cpe_fields(cpe: str) -> tuple[str | None, str | None]:
+    """The ``sw_edition`` and ``target_sw`` of a CPE, written as vendor and product are (``_`` a space); None for
+    an open field (``*``, ``-``) or a string that is no CPE."""
+    parsed = _cpe(cpe)
+    if parsed is None:
+        return None, None
+    return _words(parsed.sw_edition) or None, _words(parsed.target_sw) or None
+
+
+def _cpe(cpe: str) -> Cpe | None:
+    if len(cpe) > MAX_CPE:
+        return None
+    parsed = parse_cpe(cpe)
+    return parsed if parsed is not None and parsed.vendor is not None and parsed.product is not None else None
+
+
+def _words(value: str | None) -> str:
+    return fields.clean(value.replace("_", " ")) if value is not None else ""
 
 
 def _load(feed: FeedSpec, body: bytes) -> Any:
@@ -166,31 +197,69 @@ def _observation(
 # -- configurations ----------------------------------------------------------------------------------------
 
 
-def _nodes_20(configurations: Any) -> Iterator[tuple[Mapping[str, Any], str]]:
-    """Every CPE match of every node of every configuration, with its CPE string (2.0 names it ``criteria``)."""
+def _nodes_20(configurations: Any) -> Iterator[_Match]:
+    """Every CPE match of every node of every configuration, with its CPE string (2.0 names it ``criteria``); an
+    AND configuration's nodes are read as the children of one AND node."""
     for configuration in fields.items(configurations):
-        yield from _walk(fields.items(fields.mapping(configuration).get("nodes")), "cpeMatch", "criteria")
+        configuration = fields.mapping(configuration)
+        nodes = fields.items(configuration.get("nodes"))
+        if configuration.get("negate") is True:
+            continue
+        if str(configuration.get("operator", "")).upper() == "AND" and len(nodes) > 1:
+            nodes = [{"operator": "AND", "children": nodes}]
+        yield from _walk(nodes, "cpeMatch", "criteria")
 
 
-def _walk(nodes: list[Any], key: str, cpe_key: str, depth: int = 0) -> Iterator[tuple[Mapping[str, Any], str]]:
-    """The CPE matches of ``nodes`` and of their ``children`` (1.1 nests platform conditions under AND nodes)."""
+def _walk(
+    nodes: list[Any], key: str, cpe_key: str, depth: int = 0, platforms: tuple[Product, ...] = ()
+) -> Iterator[_Match]:
+    """The CPE matches of ``nodes`` and of their ``children``, each with the platforms it runs on: under an AND
+    node, the non-vulnerable CPEs of its other children (1.1 nests platform conditions this way)."""
     if depth > MAX_DEPTH:
         return
     for node in nodes:
         if not isinstance(node, dict) or node.get("negate") is True:
             continue  # a negated node lists what is *not* affected
-        for match in fields.items(node.get(key)):
-            if isinstance(match, dict) and isinstance(match.get(cpe_key), str):
-                yield match, match[cpe_key]
-        yield from _walk(fields.items(node.get("children")), key, cpe_key, depth + 1)
+        children = list(fields.mappings(node.get("children")))
+        if str(node.get("operator", "")).upper() == "AND" and children:
+            each = [_platforms([child], key, cpe_key, depth + 1) for child in children]
+            for index, child in enumerate(children):
+                others = [p for other, found in enumerate(each) if other != index for p in found]
+                yield from _walk([child], key, cpe_key, depth + 1, _join_platforms(platforms, others))
+            own = _join_platforms(platforms, [p for found in each for p in found])
+            yield from _matches(node, key, cpe_key, own)
+            continue
+        yield from _matches(node, key, cpe_key, platforms)
+        yield from _walk(children, key, cpe_key, depth + 1, platforms)
 
 
-def _products(matches: Iterator[tuple[Mapping[str, Any], str]]) -> tuple[Product, ...]:
+def _matches(node: Mapping[str, Any], key: str, cpe_key: str, platforms: tuple[Product, ...]) -> Iterator[_Match]:
+    for match in fields.items(node.get(key)):
+        if isinstance(match, dict) and isinstance(match.get(cpe_key), str):
+            yield match, match[cpe_key], platforms
+
+
+def _platforms(nodes: list[Any], key: str, cpe_key: str, depth: int) -> list[Product]:
+    """The non-vulnerable CPEs of ``nodes`` (and their children): the platforms a sibling node's product runs on."""
+    found: list[Product] = []
+    for match, cpe, _ in _walk(nodes, key, cpe_key, depth):
+        if match.get("vulnerable") is False:
+            product = _product(match, cpe, ProductStatus.NAMED)
+            if product is not None:
+                found.append(product)
+    return found
+
+
+def _join_platforms(given: tuple[Product, ...], more: list[Product]) -> tuple[Product, ...]:
+    return tuple(dict.fromkeys([*given, *more]))[:MAX_PLATFORMS]
+
+
+def _products(matches: Iterator[_Match]) -> tuple[Product, ...]:
     products: dict[Product, None] = {}
-    for match, cpe in matches:
+    for match, cpe, platforms in matches:
         if match.get("vulnerable") is not True:
             continue  # the platform a vulnerable product runs on, not itself vulnerable
-        product = _product(match, cpe)
+        product = _product(match, cpe, ProductStatus.AFFECTED, platforms)
         if product is not None:
             products.setdefault(product)
             if len(products) >= MAX_PRODUCTS:
@@ -198,17 +267,26 @@ def _products(matches: Iterator[tuple[Mapping[str, Any], str]]) -> tuple[Product
     return tuple(products)
 
 
-def _product(match: Mapping[str, Any], cpe: str) -> Product | None:
-    parts = split_cpe(cpe)
-    if parts is None:
+def _product(
+    match: Mapping[str, Any], cpe: str, status: ProductStatus, platforms: tuple[Product, ...] = ()
+) -> Product | None:
+    """The product a CPE match names: vendor, product, edition and target software from the CPE; versions from
+    its version and update, else from the match's bounds (none: every version). A platform (``NAMED``) keeps
+    the versions NVD bounds it with, if any."""
+    parsed = _cpe(cpe)
+    if parsed is None:
         return None
-    vendor, product, version = parts
+    vendor, product = _words(parsed.vendor), _words(parsed.product)
+    version = parsed.full_version
+    if not vendor or not product or (version is not None and len(version) > MAX_VERSION):
+        return None
+    edition, target_sw = _words(parsed.sw_edition) or None, _words(parsed.target_sw) or None
     if version is not None:
-        return Product(vendor, product, (VersionRange(exact=version),))
-    bounds = {field: _version(match.get(key)) for key, field in _BOUNDS}
-    if not any(bounds.values()):
-        return Product(vendor, product)
-    return Product(vendor, product, (VersionRange(**bounds),))
+        versions: tuple[VersionRange, ...] = (VersionRange(exact=version),)
+    else:
+        bounds = {field: _version(match.get(key)) for key, field in _BOUNDS}
+        versions = (VersionRange(**bounds),) if any(bounds.values()) else ()
+    return Product(vendor, product, versions, status, edition, target_sw, platforms)
 
 
 def _version(value: Any) -> str | None:
