@@ -108,6 +108,8 @@ def open_schema(db: sqlite3.Connection, name: str) -> None:
             f"{name} has schema version {version}, newer than this alertd ({SCHEMA_VERSION}): "
             "upgrade alertd, or point state_dir elsewhere"
         )
+    if version == SCHEMA_VERSION:
+        return
     if version < 2:
         _upgrade_to_2(db)
     db.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'", (str(SCHEMA_VERSION),))
