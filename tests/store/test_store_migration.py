@@ -94,6 +94,7 @@ def test_a_version_1_database_keeps_working(tmp_path: Path) -> None:
     observations = [observation_from_json(body) for body in store.listed_bodies("nvd")["nvd"]]
     delta = store.save_observations("nvd", observations, NOW)
     assert (delta.new, delta.changed, delta.unchanged, delta.delisted) == (0, 0, 1, 0)
+    assert delta.knowledge_changed == frozenset()  # the upgrade stored what it says already
     assert store.requeue(2, NOW)
     alert = make_alert(IPV4)
     states = store.finding_states([alert.finding.key])
