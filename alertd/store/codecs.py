@@ -3,8 +3,9 @@
 The bytes written are part of the stored state: an observation's JSON is hashed to tell a changed feed entry
 from an unchanged one, so its encoding (key order, spacing, non-ASCII kept as is) must never drift, or every
 entry would look changed after an upgrade. Decoders read what every earlier version wrote.
-The store's queries read an observation's ``products`` and ``indicators`` with SQLite's JSON functions: a change
-to their shape changes those queries too.
+The store's queries read an observation's ``products`` and ``indicators``, and a statement's ``products``, with
+SQLite's JSON functions: a change to their shape changes those queries too. A statement's text is compared, not
+hashed, to tell a changed statement: its encoding must not drift either.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from typing import Any
 
 from alertd.domain.codes import MatchReason, SeverityRule
 from alertd.domain.facts import Facts
+from alertd.domain.knowledge import Statement
 from alertd.domain.tlp import Tlp
 from alertd.domain.values import (
     Alert,
@@ -134,6 +136,40 @@ def observation_from_json(text: str) -> Observation:
         published=decode_time(d["published"]),
         facts=Facts.from_json(d["attrs"]),
         exploited=d.get("exploited", False),  # absent from what the first versions wrote
+    )
+
+
+# -- statements (the vulnerability knowledge) --------------------------------------------------------------
+
+
+def statement_to_json(s: Statement) -> str:
+    """What a source says of a CVE as the knowledge table keeps it (its CVE, feed and entry are columns). The same
+    statement always gives the same text: the store compares texts to tell a changed statement from the same."""
+    return _STATEMENT_ENCODER.encode(
+        {
+            "products": [product_to_list(p) for p in s.products],
+            "exploited": s.exploited,
+            "cvss": s.cvss,
+            "epss": s.epss,
+        }
+    )
+
+
+# What ``json.dumps(..., ensure_ascii=False, sort_keys=True)`` builds on each call, built once: an EPSS file
+# gives 300,000 statements a day.
+_STATEMENT_ENCODER = json.JSONEncoder(ensure_ascii=False, sort_keys=True)
+
+
+def statement_from_json(feed: str, entry: str, text: str) -> Statement:
+    """A statement back from its row: the feed and entry columns, and :func:`statement_to_json`'s text."""
+    d = json.loads(text)
+    return Statement(
+        feed,
+        entry,
+        tuple(product_from_list(p) for p in d["products"]),
+        d["exploited"],
+        d["cvss"],
+        d["epss"],
     )
 
 

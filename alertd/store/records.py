@@ -1,4 +1,5 @@
-"""What the store hands back: feed state, queued alerts, deliveries, history entries, and its meta keys."""
+"""What the store hands back: feed state, queued alerts, deliveries, history entries, resolved findings, and its
+meta keys."""
 
 from __future__ import annotations
 
@@ -6,9 +7,10 @@ import sqlite3
 from dataclasses import dataclass
 from datetime import datetime
 
+from alertd.domain.codes import VersionBasis
 from alertd.domain.delivery import DeliveryState
 from alertd.domain.feeds import Validators
-from alertd.domain.values import Alert
+from alertd.domain.values import Alert, Finding
 from alertd.store.codecs import decode_time, recipients_from_json
 
 
@@ -35,12 +37,15 @@ class FeedState:
 
 @dataclass(frozen=True, slots=True)
 class ObservationDelta:
-    """What a poll changed: entries never seen, entries whose content changed, entries no longer listed."""
+    """What a poll changed: entries never seen, entries whose content changed, entries no longer listed, and the
+    CVEs whose knowledge changed (a statement never stored, or different): entries of other feeds citing them are
+    to be judged again."""
 
     new: int
     changed: int
     unchanged: int
     delisted: int
+    knowledge_changed: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,6 +71,21 @@ class Delivery:
     last_error: str | None
     created: datetime
     sent_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class ResolvedFinding:
+    """A finding of an earlier email that no longer stands, not yet told so: its feed delisted its entry
+    (``resolution`` None), or it was withdrawn (``resolution`` says why, and ``finding`` carries the version
+    judgement it was withdrawn on)."""
+
+    finding: Finding
+    resolution: VersionBasis | None = None
+
+    @property
+    def withdrawn(self) -> bool:
+        """Whether it was withdrawn (the version is not affected after all), rather than delisted."""
+        return self.resolution is not None
 
 
 @dataclass(frozen=True, slots=True)

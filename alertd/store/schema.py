@@ -1,16 +1,38 @@
-"""The store's SQLite schema and its version: what a database written by this alertd holds."""
+"""The store's SQLite schema and its version: what a database written by this alertd holds, and how a database an
+earlier alertd wrote is brought to it (contract §1: upgrades keep the state).
+
+Version 2 adds the vulnerability knowledge (``knowledge``), the reason a finding was withdrawn
+(``findings.resolution``), and keys software findings by their asset too (:func:`alertd.domain.values.finding_key`).
+"""
 
 from __future__ import annotations
 
-from alertd.domain.delivery import DeliveryState
+import sqlite3
 
-SCHEMA_VERSION = 1
+from alertd.domain.codes import SOFTWARE_REASONS
+from alertd.domain.delivery import DeliveryState
+from alertd.domain.errors import StoreError
+from alertd.store import knowledge
+from alertd.store.codecs import finding_from_json
+
+SCHEMA_VERSION = 2
 
 
 _STATES = ", ".join(f"'{state}'" for state in DeliveryState)
 
 
-SCHEMA = f"""
+# What each source said of each CVE (alertd/store/knowledge.py). The primary key, CVE first, is the index by CVE.
+KNOWLEDGE = """
+CREATE TABLE IF NOT EXISTS knowledge (
+    cve TEXT NOT NULL, feed TEXT NOT NULL, entry TEXT NOT NULL,
+    body TEXT NOT NULL,  -- the statement (codecs.statement_to_json)
+    updated TEXT NOT NULL,  -- when the source last said something new of it
+    PRIMARY KEY (cve, feed, entry)
+);
+"""
+
+SCHEMA = (
+    f"""
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS feed_state (
     feed TEXT PRIMARY KEY,
@@ -32,8 +54,9 @@ CREATE TABLE IF NOT EXISTS findings (
     feed TEXT NOT NULL, entry TEXT NOT NULL,
     first_seen TEXT NOT NULL, last_seen TEXT NOT NULL,
     last_alerted TEXT, thread TEXT,
-    resolved_at TEXT,  -- its entry was delisted by the feed
-    resolved_told TEXT  -- when an email said so
+    resolved_at TEXT,  -- its entry was delisted by the feed, or it was withdrawn
+    resolved_told TEXT,  -- when an email said so
+    resolution TEXT  -- NULL when delisted, else the VersionBasis it was withdrawn for ("fixed-version")
 );
 CREATE INDEX IF NOT EXISTS findings_entry ON findings (feed, entry);
 CREATE INDEX IF NOT EXISTS findings_establishment ON findings (establishment);
@@ -67,3 +90,67 @@ CREATE TABLE IF NOT EXISTS outbox (
 CREATE INDEX IF NOT EXISTS outbox_due ON outbox (state, next_attempt);
 CREATE INDEX IF NOT EXISTS outbox_message ON outbox (message_id);
 """
+    + KNOWLEDGE
+)
+
+
+def open_schema(db: sqlite3.Connection, name: str) -> None:
+    """Bring the database to this version's schema, in the caller's transaction: create it when empty, upgrade
+    what an earlier alertd wrote, and refuse one a later alertd wrote (``name`` says which file in the error)."""
+    version = stored_version(db)
+    if version is None:
+        for statement in _statements(SCHEMA):
+            db.execute(statement)
+        db.execute("INSERT INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
+        return
+    if version > SCHEMA_VERSION:
+        raise StoreError(
+            f"{name} has schema version {version}, newer than this alertd ({SCHEMA_VERSION}): "
+            "upgrade alertd, or point state_dir elsewhere"
+        )
+    if version == SCHEMA_VERSION:
+        return
+    if version < 2:
+        _upgrade_to_2(db)
+    db.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'", (str(SCHEMA_VERSION),))
+
+
+def stored_version(db: sqlite3.Connection) -> int | None:
+    """The schema version a database says it has; None for a new (empty) one."""
+    if db.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'meta'").fetchone() is None:
+        return None
+    row = db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+    return None if row is None else int(row[0])
+
+
+def _upgrade_to_2(db: sqlite3.Connection) -> None:
+    """Version 1 → 2: the knowledge, filled from the entries stored; the withdrawal column; software findings
+    keyed by their asset, so a finding told before the upgrade is still the finding told."""
+    for statement in _statements(KNOWLEDGE):
+        db.execute(statement)
+    db.execute("ALTER TABLE findings ADD COLUMN resolution TEXT")
+    knowledge.fill_from_observations(db)
+    reasons = ", ".join(f"'{reason.value}'" for reason in sorted(SOFTWARE_REASONS))
+    moves = [
+        (new, old)
+        for old, body in db.execute(
+            f"SELECT key, body FROM findings WHERE json_extract(body, '$.reason') IN ({reasons})"
+        ).fetchall()
+        if (new := finding_from_json(body).key) != old
+    ]
+    # Alerts reference their finding's key: checked at commit, once both tables carry the new keys.
+    db.execute("PRAGMA defer_foreign_keys = ON")
+    db.executemany("UPDATE findings SET key = ? WHERE key = ?", moves)
+    db.executemany("UPDATE alerts SET finding = ? WHERE finding = ?", moves)
+
+
+def _statements(script: str) -> list[str]:
+    """A script's statements, to run one by one inside a transaction (``executescript`` would commit it)."""
+    statements: list[str] = []
+    pending = ""
+    for line in script.splitlines(keepends=True):
+        pending += line
+        if sqlite3.complete_statement(pending):  # a ";" in a comment or a string does not end a statement
+            statements.append(pending.strip())
+            pending = ""
+    return statements

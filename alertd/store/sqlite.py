@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import fcntl
 import hashlib
+import json
 import os
 import sqlite3
 from collections.abc import Iterable, Iterator, Sequence
@@ -17,10 +18,12 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from alertd.domain.codes import SOFTWARE_REASONS, VersionBasis
 from alertd.domain.delivery import DeliveryState
-from alertd.domain.errors import StoreError
 from alertd.domain.feeds import Validators
-from alertd.domain.values import Alert, Finding, FindingState, IndicatorType, Observation, Product
+from alertd.domain.knowledge import Statement
+from alertd.domain.values import Alert, Finding, FindingState, Observation, Product
+from alertd.store import knowledge
 from alertd.store.codecs import (
     alert_from_json,
     alert_to_json,
@@ -29,7 +32,6 @@ from alertd.store.codecs import (
     finding_from_json,
     finding_to_json,
     observation_to_json,
-    products_from_json,
     recipients_from_json,
     recipients_to_json,
 )
@@ -40,10 +42,14 @@ from alertd.store.records import (
     HistoryEntry,
     ObservationDelta,
     QueuedAlert,
+    ResolvedFinding,
     delivery_of,
     feed_state_of,
 )
-from alertd.store.schema import SCHEMA, SCHEMA_VERSION
+from alertd.store.schema import open_schema
+
+# The reasons of software findings, as SQL reads them in a finding's stored JSON.
+_SOFTWARE = ", ".join(f"'{reason.value}'" for reason in sorted(SOFTWARE_REASONS))
 
 
 class Store:
@@ -100,17 +106,10 @@ class Store:
         self.db.execute("COMMIT")
 
     def _migrate(self) -> None:
-        # executescript commits by itself; every statement of the schema is idempotent.
-        self.db.executescript(SCHEMA)
+        # One transaction: a crash mid-upgrade leaves the earlier version's database as it was, and two processes
+        # opening it at once upgrade it once.
         with self.transaction() as db:
-            row = db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
-            if row is None:
-                db.execute("INSERT INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
-            elif int(row[0]) > SCHEMA_VERSION:
-                raise StoreError(
-                    f"{self.path} has schema version {row[0]}, newer than this alertd ({SCHEMA_VERSION}): "
-                    "upgrade alertd, or point state_dir elsewhere"
-                )
+            open_schema(db, str(self.path))
 
     def meta(self, key: str) -> str | None:
         row = self.db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
@@ -160,9 +159,13 @@ class Store:
     # -- observations --------------------------------------------------------------------------------------
 
     def save_observations(self, feed: str, observations: Sequence[Observation], now: datetime) -> ObservationDelta:
-        """Record a poll's entries; entries listed before and absent now are marked delisted."""
+        """Record a poll's entries and what they say of the CVEs they cite (the knowledge, which a delisting
+        keeps); entries listed before and absent now are marked delisted."""
         stamp = encode_time(now)
-        new = changed = unchanged = 0
+        new: list[tuple[str, ...]] = []
+        changed: list[tuple[str, ...]] = []
+        unchanged: list[tuple[str, ...]] = []
+        statements: list[tuple[str, str, str]] = []
         with self.transaction() as db:
             known = {
                 r[0]: (r[1], r[2])
@@ -176,26 +179,25 @@ class Store:
                 body = observation_to_json(obs)
                 digest = hashlib.sha256(body.encode()).hexdigest()
                 before = known.get(obs.entry)
-                if before is None:
-                    new += 1
-                    db.execute(
-                        "INSERT INTO observations VALUES (?, ?, ?, ?, ?, ?, NULL)",
-                        (feed, obs.entry, digest, body, stamp, stamp),
-                    )
+                if before is not None and before[0] == digest:
+                    # The same text says the same of its CVEs: its statements are stored already.
+                    unchanged.append((stamp, feed, obs.entry))
                     continue
-                if before[0] != digest:
-                    changed += 1
-                    db.execute(
-                        "UPDATE observations SET digest = ?, body = ?, last_seen = ?, delisted_at = NULL "
-                        "WHERE feed = ? AND entry = ?",
-                        (digest, body, stamp, feed, obs.entry),
-                    )
+                if before is None:
+                    new.append((feed, obs.entry, digest, body, stamp, stamp))
                 else:
-                    unchanged += 1
-                    db.execute(
-                        "UPDATE observations SET last_seen = ?, delisted_at = NULL WHERE feed = ? AND entry = ?",
-                        (stamp, feed, obs.entry),
-                    )
+                    changed.append((digest, body, stamp, feed, obs.entry))
+                statements.extend(knowledge.statement_rows(obs))
+            db.executemany("INSERT INTO observations VALUES (?, ?, ?, ?, ?, ?, NULL)", new)
+            db.executemany(
+                "UPDATE observations SET digest = ?, body = ?, last_seen = ?, delisted_at = NULL "
+                "WHERE feed = ? AND entry = ?",
+                changed,
+            )
+            db.executemany(
+                "UPDATE observations SET last_seen = ?, delisted_at = NULL WHERE feed = ? AND entry = ?", unchanged
+            )
+            learnt = knowledge.save(db, feed, statements, stamp)
             gone = [e for e, (_, delisted) in known.items() if e not in present and delisted is None]
             db.executemany(
                 "UPDATE observations SET delisted_at = ? WHERE feed = ? AND entry = ?",
@@ -206,7 +208,7 @@ class Store:
                 "UPDATE findings SET resolved_at = ? WHERE feed = ? AND entry = ? AND resolved_at IS NULL",
                 ((stamp, feed, e) for e in gone),
             )
-        return ObservationDelta(new, changed, unchanged, len(gone))
+        return ObservationDelta(len(new), len(changed), len(unchanged), len(gone), learnt)
 
     def listed_bodies(self, feed: str | None = None) -> dict[str, list[str]]:
         """The stored JSON of every entry the feeds (or one feed) list now, per feed (decode it off the loop)."""
@@ -217,20 +219,22 @@ class Store:
             result.setdefault(feed_id, []).append(body)
         return result
 
+    def listed_citing(self, cves: Iterable[str], exclude_feed: str | None = None) -> dict[str, list[str]]:
+        """The stored JSON of the listed entries citing any of these CVEs, per feed, but ``exclude_feed``'s: those
+        to judge again when what is known of the CVEs changed (decode it off the loop)."""
+        return knowledge.listed_citing(self.db, cves, exclude_feed)
+
+    # -- vulnerability knowledge ---------------------------------------------------------------------------
+
+    def knowledge(self, cves: Iterable[str] | None = None) -> dict[str, list[Statement]]:
+        """What the sources said of these CVEs (of every CVE when None), per CVE, from every feed and poll so far,
+        delisted entries included."""
+        return knowledge.read(self.db, cves)
+
     def cve_products(self) -> dict[str, list[Product]]:
-        """Which products each CVE affects, from the vulnerability catalogues polled so far."""
-        result: dict[str, list[Product]] = {}
-        # SQLite's JSON functions read the stored JSON itself, whatever its spacing: every CVE indicator
-        # ([type, value]) of each listed entry naming products, with those products.
-        for cve, products in self.db.execute(
-            """SELECT json_extract(i.value, '$[1]'), json_extract(o.body, '$.products')
-               FROM observations AS o, json_each(o.body, '$.indicators') AS i
-               WHERE o.delisted_at IS NULL AND json_array_length(o.body, '$.products') > 0
-                   AND json_extract(i.value, '$[0]') = ?""",
-            (IndicatorType.CVE,),
-        ):
-            result.setdefault(cve, []).extend(products_from_json(products))
-        return result
+        """The products each CVE's sources name, all statements together (the matcher's input until it reads
+        :meth:`knowledge`)."""
+        return knowledge.cve_products(self.db)
 
     # -- findings and alerts -------------------------------------------------------------------------------
 
@@ -241,7 +245,10 @@ class Store:
             chunk = unique[i : i + 500]
             marks = ",".join("?" * len(chunk))
             for row in self.db.execute(
-                f"""SELECT f.key, f.first_seen, f.last_alerted,
+                # A finding whose withdrawal was told counts as never told: affected again, it is told again.
+                f"""SELECT f.key, f.first_seen,
+                           CASE WHEN f.resolution IS NOT NULL AND f.resolved_told IS NOT NULL THEN NULL
+                                ELSE f.last_alerted END AS last_alerted,
                            EXISTS (SELECT 1 FROM alerts a WHERE a.finding = f.key AND a.delivery IS NULL) AS queued
                     FROM findings f WHERE f.key IN ({marks})""",
                 chunk,
@@ -252,14 +259,20 @@ class Store:
         return states
 
     def save_findings(self, findings: Sequence[Finding], alerts: Sequence[Alert], now: datetime) -> None:
-        """Upsert this poll's findings (first and last seen) and queue the alerts policy decided on."""
+        """Upsert this poll's findings (first and last seen) and queue the alerts policy decided on.
+
+        A finding seen again stands again: a delisting or a withdrawal is cleared (a told withdrawal clears
+        ``last_alerted`` too, as :meth:`finding_states` reads it)."""
         stamp = encode_time(now)
         with self.transaction() as db:
+            # The SET expressions read the row as it was before this update.
             db.executemany(
                 """INSERT INTO findings (key, establishment, body, feed, entry, first_seen, last_seen)
                    VALUES (?, ?, ?, ?, ?, ?, ?)
                    ON CONFLICT (key) DO UPDATE SET last_seen = excluded.last_seen, body = excluded.body,
-                       entry = excluded.entry, resolved_at = NULL, resolved_told = NULL""",
+                       entry = excluded.entry, resolved_at = NULL, resolved_told = NULL, resolution = NULL,
+                       last_alerted = CASE WHEN resolution IS NOT NULL AND resolved_told IS NOT NULL THEN NULL
+                                           ELSE last_alerted END""",
                 (
                     (
                         f.key,
@@ -289,6 +302,37 @@ class Store:
                     for a in alerts
                 ),
             )
+
+    def withdraw(self, findings: Sequence[tuple[Finding, VersionBasis]], now: datetime) -> int:
+        """Withdraw findings judged not affected after all, each with the basis of that judgement: resolved now
+        with that resolution, their stored finding replaced by the new one (its version fact says why), and their
+        alerts not yet emailed dropped. Findings unknown or already resolved are left alone. Returns how many
+        were withdrawn; :meth:`resolved_findings_untold` gives those an email warned of."""
+        stamp = encode_time(now)
+        withdrawn = 0
+        with self.transaction() as db:
+            for finding, basis in findings:
+                cur = db.execute(
+                    "UPDATE findings SET resolved_at = ?, resolution = ?, body = ? "
+                    "WHERE key = ? AND resolved_at IS NULL",
+                    (stamp, basis.value, finding_to_json(finding), finding.key),
+                )
+                if cur.rowcount:
+                    withdrawn += 1
+                    db.execute("DELETE FROM alerts WHERE finding = ? AND delivery IS NULL", (finding.key,))
+        return withdrawn
+
+    def told_software_findings(self, feed: str, entries: Iterable[str]) -> dict[str, Finding]:
+        """The software findings of these entries of a feed that an email told and that still stand, by key: a
+        fresh judgement of the entries tells which to withdraw."""
+        rows = self.db.execute(
+            f"""SELECT key, body FROM findings
+                WHERE feed = ? AND entry IN (SELECT value FROM json_each(?))
+                    AND last_alerted IS NOT NULL AND resolved_at IS NULL
+                    AND json_extract(body, '$.reason') IN ({_SOFTWARE})""",
+            (feed, json.dumps(sorted(set(entries)))),
+        )
+        return {row["key"]: finding_from_json(row["body"]) for row in rows}
 
     def queued_alerts(
         self, *, immediate: bool = False, subscriptions: Sequence[str] = (), establishment: str | None = None
@@ -457,19 +501,30 @@ class Store:
         return ids[0], ids[1]
 
     def resolved_untold(self, establishment: str | None = None) -> dict[str, list[Finding]]:
-        """Findings whose entry the feed delisted after their establishment was warned, not yet told so."""
+        """Findings delisted by their feed or withdrawn after their establishment was warned, not yet told so
+        (:meth:`resolved_findings_untold` says which were withdrawn, and why)."""
+        return {
+            est: [r.finding for r in resolved] for est, resolved in self.resolved_findings_untold(establishment).items()
+        }
+
+    def resolved_findings_untold(self, establishment: str | None = None) -> dict[str, list[ResolvedFinding]]:
+        """Findings delisted by their feed or withdrawn after their establishment was warned, not yet told so,
+        each with its resolution, per establishment."""
         query = (
-            "SELECT establishment, body FROM findings WHERE resolved_at IS NOT NULL AND resolved_told IS NULL "
-            "AND last_alerted IS NOT NULL"
+            "SELECT establishment, body, resolution FROM findings WHERE resolved_at IS NOT NULL "
+            "AND resolved_told IS NULL AND last_alerted IS NOT NULL"
         )
         rows = (
-            self.db.execute(query + " AND establishment = ?", (establishment,))
+            self.db.execute(query + " AND establishment = ? ORDER BY rowid", (establishment,))
             if establishment
-            else self.db.execute(query)
+            else self.db.execute(query + " ORDER BY rowid")
         )
-        result: dict[str, list[Finding]] = {}
+        result: dict[str, list[ResolvedFinding]] = {}
         for row in rows:
-            result.setdefault(row["establishment"], []).append(finding_from_json(row["body"]))
+            resolution = VersionBasis(row["resolution"]) if row["resolution"] is not None else None
+            result.setdefault(row["establishment"], []).append(
+                ResolvedFinding(finding_from_json(row["body"]), resolution)
+            )
         return result
 
     def mark_resolved_told(self, keys: Sequence[str], now: datetime) -> None:

@@ -9,9 +9,13 @@ import sqlite3
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from builders import IPV4, make_alert
+import pytest
+from builders import CVE, IPV4, make_alert
 
+from alertd.domain.codes import MatchReason
 from alertd.domain.delivery import DeliveryState
+from alertd.domain.errors import StoreError
+from alertd.domain.knowledge import Statement
 from alertd.domain.values import Product, VersionRange
 from alertd.store.codecs import observation_from_json
 from alertd.store.schema import SCHEMA_VERSION
@@ -34,19 +38,29 @@ def test_a_version_1_database_reads_as_it_was_written(tmp_path: Path) -> None:
     store = open_v1(tmp_path)
     assert store.meta("schema_version") == str(SCHEMA_VERSION)
     assert store.meta("digest:hospitals-daily") == "2026-11-27T12:00:00+00:00"
-    # The catalogue entry still listed gives its products; the delisted one and the advisory without any do not.
-    assert store.cve_products() == {
+    # Every stored entry saying something of a CVE became knowledge, the delisted one too (knowledge outlives a
+    # delisting); the advisory citing the CVE without saying anything of it did not.
+    assert store.knowledge() == {
+        "CVE-2020-0001": [Statement("nvd", "CVE-2020-0001", (Product("acme", "widget", (VersionRange("1.0"),)),))],
         "CVE-2023-4966": [
-            Product(
-                "citrix",
-                "netscaler_adc",
+            Statement(
+                "nvd",
+                "CVE-2023-4966",
                 (
-                    VersionRange(None, "13.1", None, None, "13.1-49.15"),
-                    VersionRange("14.1-8.50", None, None, None, None),
+                    Product(
+                        "citrix",
+                        "netscaler_adc",
+                        (
+                            VersionRange(None, "13.1", None, None, "13.1-49.15"),
+                            VersionRange("14.1-8.50", None, None, None, None),
+                        ),
+                    ),
+                    Product("citrix", "netscaler_gateway", ()),
                 ),
-            ),
-            Product("citrix", "netscaler_gateway", ()),
-        ]
+                exploited=True,
+                cvss="9.4",
+            )
+        ],
     }
     listed = store.listed_bodies()
     assert {feed: len(bodies) for feed, bodies in listed.items()} == {"certfr": 1, "feodo": 1, "nvd": 1}
@@ -80,6 +94,7 @@ def test_a_version_1_database_keeps_working(tmp_path: Path) -> None:
     observations = [observation_from_json(body) for body in store.listed_bodies("nvd")["nvd"]]
     delta = store.save_observations("nvd", observations, NOW)
     assert (delta.new, delta.changed, delta.unchanged, delta.delisted) == (0, 0, 1, 0)
+    assert delta.knowledge_changed == frozenset()  # the upgrade stored what it says already
     assert store.requeue(2, NOW)
     alert = make_alert(IPV4)
     states = store.finding_states([alert.finding.key])
@@ -106,3 +121,63 @@ def test_a_version_1_database_keeps_working(tmp_path: Path) -> None:
     assert again.meta("schema_version") == str(SCHEMA_VERSION)
     assert [d.id for d in again.due_deliveries(NOW)] == [2, 3]
     again.close()
+
+
+CITRIX_ADC = "Citrix NetScaler ADC 13.1-49.13"
+V1_KEY = "d0e5510fa8059a514ac29e1a1c981b14"  # the software finding's key in the dump: no asset in it
+
+
+def test_a_software_finding_told_before_the_upgrade_is_not_told_again(tmp_path: Path) -> None:
+    store = open_v1(tmp_path)
+    # The same finding as the earlier version told it, found again by this version: keyed by its asset now.
+    finding = make_alert(CVE, reason=MatchReason.KEV_PRODUCT, asset=CITRIX_ADC, feed="nvd").finding
+    assert finding.key != V1_KEY
+    (state,) = store.finding_states([finding.key]).values()
+    assert state.last_alerted == NOW - timedelta(hours=2)
+    assert list(store.told_software_findings("nvd", [finding.entry])) == [finding.key]
+    # A second asset hit by the same CVE is a finding of its own, never told.
+    other = make_alert(CVE, reason=MatchReason.KEV_PRODUCT, asset="Citrix NetScaler Gateway 13.1", feed="nvd")
+    assert store.finding_states([other.finding.key]) == {}
+    # Its alert follows it, and the other findings keep their keys.
+    assert [row[0] for row in store.db.execute("SELECT finding FROM alerts WHERE id = 3")] == [finding.key]
+    assert store.finding_states([make_alert(IPV4).finding.key])
+    assert store.db.execute("PRAGMA foreign_key_check").fetchall() == []
+    assert [h.alert.finding.indicator for h in store.history(CHU)][-1] == CVE
+    store.close()
+
+
+def test_a_failed_upgrade_leaves_the_version_1_database_as_it_was(tmp_path: Path) -> None:
+    path = tmp_path / "alertd.sqlite3"
+    db = sqlite3.connect(path)
+    db.executescript(DUMP.read_text(encoding="utf-8"))
+    with db:  # a software finding this version cannot read: the upgrade stops on it
+        db.execute("UPDATE findings SET body = json_set(body, '$.indicator[0]', 'bogus') WHERE key = ?", (V1_KEY,))
+    db.close()
+    with pytest.raises(ValueError, match="bogus"):
+        Store(path)
+    db = sqlite3.connect(path)
+    assert db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone() == ("1",)
+    assert db.execute("SELECT name FROM sqlite_master WHERE name = 'knowledge'").fetchall() == []
+    assert "resolution" not in [row[1] for row in db.execute("PRAGMA table_info(findings)")]
+    db.close()
+
+
+def test_a_database_of_a_later_version_is_refused_untouched(tmp_path: Path) -> None:
+    path = tmp_path / "alertd.sqlite3"
+    db = sqlite3.connect(path)
+    db.executescript("CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);")
+    with db:
+        db.execute("INSERT INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION + 1),))
+    db.close()
+    with pytest.raises(StoreError, match=f"schema version {SCHEMA_VERSION + 1}, newer than this alertd"):
+        Store(path)
+    db = sqlite3.connect(path)
+    assert [name for (name,) in db.execute("SELECT name FROM sqlite_master")] == ["meta", "sqlite_autoindex_meta_1"]
+    db.close()
+
+
+def test_a_new_database_has_this_version(tmp_path: Path) -> None:
+    store = Store(tmp_path / "alertd.sqlite3")
+    assert store.meta("schema_version") == str(SCHEMA_VERSION) == "2"
+    assert store.knowledge() == {}
+    store.close()
