@@ -190,7 +190,8 @@ class Poller:
         """Judge again the entries of other feeds that cite these CVEs, now that their knowledge changed: a finding
         now in a published range is confirmed (told again), one now outside them is withdrawn (a correction in
         the next email)."""
-        configured = {f.id for f in self.config.feeds}
+        # Knowledge-only feeds (EPSS) list CVEs, never establishments' assets: nothing of theirs to judge.
+        configured = {f.id for f in self.config.feeds if not FORMATS[f.format].knowledge_only}
         alerts: list[Alert] = []
         for feed_id, bodies in self.store.listed_citing(cves, exclude_feed=source_feed).items():
             if feed_id not in configured:

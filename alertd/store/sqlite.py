@@ -18,7 +18,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from alertd.domain.codes import SOFTWARE_REASONS, VersionBasis
+from alertd.domain.codes import SOFTWARE_REASONS, Evidence, VersionBasis
 from alertd.domain.delivery import DeliveryState
 from alertd.domain.feeds import Validators
 from alertd.domain.knowledge import Statement
@@ -249,12 +249,16 @@ class Store:
                 f"""SELECT f.key, f.first_seen,
                            CASE WHEN f.resolution IS NOT NULL AND f.resolved_told IS NOT NULL THEN NULL
                                 ELSE f.last_alerted END AS last_alerted,
-                           EXISTS (SELECT 1 FROM alerts a WHERE a.finding = f.key AND a.delivery IS NULL) AS queued
+                           EXISTS (SELECT 1 FROM alerts a WHERE a.finding = f.key AND a.delivery IS NULL) AS queued,
+                           json_extract(f.body, '$.attrs.evidence') = ? AS unverified
                     FROM findings f WHERE f.key IN ({marks})""",
-                chunk,
+                [Evidence.UNVERIFIED.value, *chunk],
             ):
                 states[row["key"]] = FindingState(
-                    datetime.fromisoformat(row["first_seen"]), decode_time(row["last_alerted"]), bool(row["queued"])
+                    datetime.fromisoformat(row["first_seen"]),
+                    decode_time(row["last_alerted"]),
+                    bool(row["queued"]),
+                    bool(row["unverified"]),
                 )
         return states
 
