@@ -114,7 +114,7 @@ class Words:
             return rule.text or ""
         cvss = f"{rule.cvss:.1f}" if rule.cvss is not None else ""
         text = self.word("rule", rule.kind.value).format(feed=rule.feed, cvss=cvss)
-        return self.word("rule", "unverified").format(rule=text) if rule.unverified else text
+        return self.word("rule", "lowered").format(rule=text) if rule.unverified else text
 
     def evidence(self, version: VersionFact) -> str | None:
         """What a software finding's version evidence rests on, in words; None for an earlier version's fact,

@@ -424,6 +424,7 @@ def email_context(
     return {
         "lang": words.language,
         "resolved": [],  # render_email fills it: the findings no longer listed
+        "corrections": [],  # and those withdrawn: their version turned out not affected
         "establishment": {
             "id": est.id,
             "name": clean_header(est.name),

@@ -250,7 +250,7 @@ class Store:
                            CASE WHEN f.resolution IS NOT NULL AND f.resolved_told IS NOT NULL THEN NULL
                                 ELSE f.last_alerted END AS last_alerted,
                            EXISTS (SELECT 1 FROM alerts a WHERE a.finding = f.key AND a.delivery IS NULL) AS queued,
-                           json_extract(f.body, '$.attrs.evidence') = ? AS unverified
+                           json_extract(f.body, '$.attrs.evidence') = ? AS told_unchecked
                     FROM findings f WHERE f.key IN ({marks})""",
                 [Evidence.UNVERIFIED.value, *chunk],
             ):
@@ -258,7 +258,7 @@ class Store:
                     datetime.fromisoformat(row["first_seen"]),
                     decode_time(row["last_alerted"]),
                     bool(row["queued"]),
-                    bool(row["unverified"]),
+                    bool(row["told_unchecked"]),
                 )
         return states
 

@@ -9,9 +9,11 @@ from types import MappingProxyType
 
 import pytest
 
+from alertd.domain.codes import VersionBasis
 from alertd.domain.establishments import Establishment, Registry, Software
-from alertd.domain.facts import UNKNOWN_VERSION, VersionFact
-from alertd.domain.values import FeedKind, Indicator, IndicatorType, Observation, Product, VersionRange
+from alertd.domain.facts import VersionFact
+from alertd.domain.knowledge import Statement
+from alertd.domain.values import FeedKind, Indicator, IndicatorType, Observation, Product, ProductStatus, VersionRange
 from alertd.match.benign import BenignLists
 from alertd.match.index import MatchIndex
 from alertd.match.normalise import product_key, vendor_key
@@ -103,11 +105,27 @@ def test_asn() -> None:
 
 
 def test_kev_product_contained_in_catalogue_name() -> None:
-    o = obs(Indicator(T.CVE, "CVE-2023-3519"), products=[Product("Citrix", "NetScaler ADC and NetScaler Gateway")])
-    o = replace(o, exploited=True)
+    named = Product("Citrix", "NetScaler ADC and NetScaler Gateway", status=ProductStatus.NAMED)
+    o = replace(obs(Indicator(T.CVE, "CVE-2023-3519"), products=[named]), exploited=True)
     result = INDEX.match([o]).findings
     assert [(f.establishment, f.reason, f.indicator.value) for f in result] == [("d", "kev-product", "CVE-2023-3519")]
-    assert result[0].facts.version == VersionFact.declared_as("13.1-49.13")
+    # KEV names no versions: the product matches, the version is not checked (never "affects 13.1-49.13").
+    assert result[0].facts.version == VersionFact.judged(VersionBasis.NO_RANGE, "13.1-49.13")
+    # With NVD's ranges known for the CVE, 13.1-49.13 is the fixed release: not affected, no alert.
+    nvd = Statement(
+        "nvd",
+        "CVE-2023-3519",
+        (
+            Product(
+                "citrix",
+                "netscaler_application_delivery_controller",
+                (VersionRange(start_including="13.1", end_excluding="13.1-49.13"),),
+            ),
+        ),
+    )
+    judged = INDEX.match([o], {"CVE-2023-3519": [nvd]})
+    assert judged.findings == []
+    assert [f.facts.version.basis for f in judged.not_affected if f.facts.version] == [VersionBasis.OUTSIDE_RANGE]
     other_vendor = obs(Indicator(T.CVE, "CVE-1"), products=[Product("Acme", "NetScaler ADC")])
     assert hits(INDEX, other_vendor) == set()
 
@@ -115,9 +133,10 @@ def test_kev_product_contained_in_catalogue_name() -> None:
 def test_bare_cve_uses_catalogue_knowledge() -> None:
     o = obs(Indicator(T.CVE, "CVE-2024-21762"))
     assert INDEX.match([o]).findings == []
-    found = INDEX.match([o], {"CVE-2024-21762": [Product("Fortinet", "FortiOS")]}).findings
+    said = Statement("csaf", "FG-IR-24-015#CVE-2024-21762", (Product("Fortinet", "FortiOS"),))
+    found = INDEX.match([o], {"CVE-2024-21762": [said]}).findings
     assert [(f.establishment, f.reason) for f in found] == [("d", "cve-product")]
-    assert found[0].facts.version == UNKNOWN_VERSION
+    assert found[0].facts.version == VersionFact.judged(VersionBasis.NO_VERSION, None)
 
 
 def test_names_accent_case_punctuation_insensitive_on_word_boundaries() -> None:
@@ -224,34 +243,39 @@ def test_version_ranges() -> None:
     ]
     found = software_hits(kev("Citrix", "NetScaler ADC and NetScaler Gateway", versions=ranges))
     # ns (13.1-49.13) and gw (14.1-4.42) are fixed
-    assert found == {"adc": VersionFact.declared_as("13.1-48.47"), "nover": UNKNOWN_VERSION}
+    assert found == {
+        "adc": VersionFact.judged(VersionBasis.IN_RANGE, "13.1-48.47", ">=13.1|<13.1-49.13", "f:e1"),
+        "nover": VersionFact.judged(VersionBasis.NO_VERSION, None),
+    }
     # Exchange: the CPE's update is part of the version
     found = software_hits(
         kev("Microsoft", "Exchange Server", versions=[R(start_including="2019", end_excluding="2019 CU14")])
     )
-    assert found == {"exch": VersionFact.declared_as("2019 cumulative_update_12")}
+    assert found == {
+        "exch": VersionFact.judged(VersionBasis.IN_RANGE, "2019 cumulative_update_12", ">=2019|<2019 CU14", "f:e1")
+    }
     found = software_hits(
         kev("Microsoft", "Exchange Server", versions=[R(start_including="2019 CU13", end_excluding="2019 CU14")])
     )
     assert found == {}
     assert software_hits(kev("Microsoft", "Exchange Server", versions=[R(exact="2016 CU23")])) == {}
     found = software_hits(kev("Microsoft", "Exchange Server", versions=[R(exact="CU23")]))
-    assert found == {"exch16": VersionFact.declared_as("CU23")}
+    assert found == {"exch16": VersionFact.judged(VersionBasis.LISTED_AFFECTED, "CU23", "=CU23", "f:e1")}
     found = software_hits(kev("Ivanti", "Connect Secure", versions=[R(end_excluding="9.1R12")]))
-    assert found == {"pulse": VersionFact.declared_as("9.1R11.4")}
+    assert found == {"pulse": VersionFact.judged(VersionBasis.IN_RANGE, "9.1R11.4", "<9.1R12", "f:e1")}
     assert software_hits(kev("Ivanti", "Connect Secure", versions=[R(end_excluding="9.1R11.4")])) == {}
 
 
 def test_cve_products_with_versions_for_bare_cves() -> None:
     o = obs(Indicator(T.CVE, "CVE-2024-3400"))
-    catalogue = {
-        "CVE-2024-3400": [Product("Palo Alto Networks", "PAN-OS", (R(start_including="10.2", end_excluding="10.2.9"),))]
-    }
+    pan_os = Product("Palo Alto Networks", "PAN-OS", (R(start_including="10.2", end_excluding="10.2.9"),))
+    catalogue = {"CVE-2024-3400": [Statement("nvd", "CVE-2024-3400", (pan_os,))]}
     found = SOFTWARE.match([o], catalogue).findings
     assert [(f.establishment, f.reason, f.facts.version) for f in found] == [
-        ("pan", "cve-product", VersionFact.declared_as("10.2.3"))
+        ("pan", "cve-product", VersionFact.judged(VersionBasis.IN_RANGE, "10.2.3", ">=10.2|<10.2.9", "nvd"))
     ]
-    catalogue = {"CVE-2024-3400": [Product("Palo Alto Networks", "PAN-OS", (R(start_including="11.0"),))]}
+    later = Product("Palo Alto Networks", "PAN-OS", (R(start_including="11.0"),))
+    catalogue = {"CVE-2024-3400": [Statement("nvd", "CVE-2024-3400", (later,))]}
     assert SOFTWARE.match([o], catalogue).findings == []
 
 
@@ -290,10 +314,13 @@ def test_product_keys() -> None:
 
 def test_product_mentions_in_prose_show_the_registry_version() -> None:
     found = INDEX.match([obs(text="Vulnérabilité dans Fortinet FortiOS (CVE-2024-21762)")]).findings
-    assert [(f.establishment, f.facts.version) for f in found] == [("d", UNKNOWN_VERSION)]
+    assert [(f.establishment, f.facts.version) for f in found] == [
+        ("d", VersionFact.judged(VersionBasis.NO_VERSION, None))
+    ]
     found = INDEX.match([obs(text="Citrix publie un correctif pour NetScaler ADC")]).findings
+    # A text names no range: the version is not checked.
     assert [(f.establishment, f.reason, f.facts.version) for f in found] == [
-        ("d", "product-mention", VersionFact.declared_as("13.1-49.13"))
+        ("d", "product-mention", VersionFact.judged(VersionBasis.NO_RANGE, "13.1-49.13"))
     ]
 
 

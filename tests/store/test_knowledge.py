@@ -79,7 +79,12 @@ def test_knowledge_accumulates_across_feeds_and_polls(store: Store) -> None:
     (kev_says, nvd_says) = store.knowledge(["CVE-2019-1367"])["CVE-2019-1367"]
     assert (kev_says.feed, kev_says.exploited, kev_says.products[0].product) == ("cisa-kev", True, "Internet Explorer")
     assert (nvd_says.feed, nvd_says.exploited, nvd_says.cvss) == ("nvd", False, "7.5")
-    assert nvd_says.products[0] == Product("microsoft", "internet explorer", (VersionRange("10"),))
+    assert nvd_says.products[0] == Product(
+        "microsoft",
+        "internet explorer",
+        (VersionRange("10"),),
+        running_on=(Product("microsoft", "windows server 2012", status=ProductStatus.NAMED),),
+    )
     everything = store.knowledge()
     assert len(everything) == len(cves(kev_2023) | cves(kev_2025) | cves(saying))
     assert sum(map(len, everything.values())) == len(everything) + len(cves(kev_2023 + kev_2025) & cves(saying))
