@@ -34,7 +34,7 @@ establishments:
     software: [{vendor: Acme, product: Widget}]
 """
 
-SUBSCRIPTIONS = "subscriptions:\n  - {name: urgent, establishments: all, min_severity: critical, delivery: immediate}\n"
+SUBSCRIPTIONS = "subscriptions:\n  - {name: urgent, establishments: all, min_severity: high, delivery: immediate}\n"
 
 
 def write_config(tmp: Path, feeds_yaml: str, smtp: SmtpTestServer) -> Path:

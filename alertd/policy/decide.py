@@ -67,14 +67,13 @@ def due(
 
 
 def confirmed(finding: Finding, state: FindingState | None) -> bool:
-    """Whether a finding told with its version not checked now has a published range that contains it: told
-    again at once, as a follow-up, whatever the re-notification interval."""
+    """Whether a finding told (or queued) with its version not checked now has a published range that contains
+    it: decided again at once, whatever the re-notification interval (a queued alert is replaced)."""
     version = finding.facts.version
     return (
         state is not None
         and state.unverified
-        and state.last_alerted is not None
-        and not state.queued
+        and (state.last_alerted is not None or state.queued)
         and version is not None
         and version.evidence is Evidence.AFFECTED
     )

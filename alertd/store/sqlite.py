@@ -290,6 +290,11 @@ class Store:
                     for f in findings
                 ),
             )
+            # A newer decision replaces an alert still waiting for its email (a finding told "version not
+            # checked" and confirmed by ranges that arrived before the email left): one alert per finding.
+            db.executemany(
+                "DELETE FROM alerts WHERE finding = ? AND delivery IS NULL", ((a.finding.key,) for a in alerts)
+            )
             db.executemany(
                 "INSERT INTO alerts (finding, establishment, severity, subscription, immediate, body, created) "
                 "VALUES (?, ?, ?, ?, ?, ?, ?)",
