@@ -32,6 +32,7 @@ if str(ROOT) not in sys.path:
 from workload import build_indicators, build_registry  # noqa: E402
 
 from alertd.domain.establishments import Registry  # noqa: E402
+from alertd.domain.knowledge import Statement  # noqa: E402
 from alertd.domain.values import Indicator, IndicatorType, Observation, Product  # noqa: E402
 from alertd.match.benign import default_benign  # noqa: E402
 from alertd.match.index import MatchIndex  # noqa: E402
@@ -84,6 +85,8 @@ def main() -> None:
     started = time.perf_counter()
     registry, figures = build_registry(seed=args.seed)
     observations, cve_products = build_indicators(registry, seed=args.seed + 4, count=args.indicators)
+    # What a catalogue said of each CVE, as the store gives it to the matcher.
+    knowledge = {cve: [Statement("nvd", cve, tuple(products))] for cve, products in cve_products.items()}
     workload_seconds = time.perf_counter() - started
     gc.collect()
     rss_before_index = rss_mb()
@@ -104,7 +107,7 @@ def main() -> None:
     rounds: list[tuple[float, float]] = []
     for _ in range(3):
         wall, cpu = time.perf_counter(), time.process_time()
-        result = index.match(observations, cve_products)
+        result = index.match(observations, knowledge)
         rounds.append((time.perf_counter() - wall, time.process_time() - cpu))
     gc.enable()
     match_seconds, match_cpu_seconds = min(rounds, key=lambda r: r[1])
@@ -118,7 +121,7 @@ def main() -> None:
         baseline_hits(registry, ind, cve_products)
     baseline_per_indicator = (time.perf_counter() - t0) / len(sample)
     t0 = time.perf_counter()
-    index.match([Observation("bench", "s", observations[0].kind, "s", indicators=tuple(sample))], cve_products)
+    index.match([Observation("bench", "s", observations[0].kind, "s", indicators=tuple(sample))], knowledge)
     index_sample_seconds = time.perf_counter() - t0
 
     by_list: dict[str, int] = {}

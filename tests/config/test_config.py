@@ -35,7 +35,7 @@ def problems(path: Path) -> list[str]:
 
 def test_example_config_is_valid() -> None:
     config = load_config(EXAMPLE / "alertd.yaml")
-    assert [f.id for f in config.feeds] == ["feodo", "cisa-kev", "certfr-alertes"]
+    assert [f.id for f in config.feeds] == ["feodo", "cisa-kev", "cisco-csaf", "certfr-alertes"]
     assert config.feed("feodo").kind is FeedKind.COMPROMISE
     assert config.feed("cisa-kev").kind is FeedKind.VULNERABILITY  # the format's default
     assert config.feed("certfr-alertes").severity is Severity.HIGH
@@ -152,7 +152,7 @@ def test_check_command(cfg: Path) -> None:
         check=False,
     )
     assert ok.returncode == 0, ok.stderr
-    assert "valid — 3 feeds, 4 establishments" in ok.stdout
+    assert "valid — 4 feeds, 4 establishments" in ok.stdout
     (cfg / "feeds.yaml").write_text("feeds:\n  - id: x\n    url: gopher://x\n    format: csv\n    interval: 1h\n")
     bad = subprocess.run(
         [sys.executable, "-m", "alertd", "-c", str(cfg / "alertd.yaml"), "check"],

@@ -29,6 +29,7 @@ def test_the_example_config_reads_as_markings() -> None:
     assert [(f.id, f.tlp) for f in config.feeds] == [
         ("feodo", Tlp.AMBER),  # says none: the settings' marking
         ("cisa-kev", Tlp.CLEAR),
+        ("cisco-csaf", Tlp.CLEAR),
         ("certfr-alertes", Tlp.CLEAR),
     ]
     assert all(type(f.tlp) is Tlp for f in config.feeds)
