@@ -358,6 +358,7 @@ def _alert_context(words: Words, alert: Alert, tz: ZoneInfo, contact: str, patte
         "product": product,
         "version": version,
         "evidence": evidence,
+        "unchecked": unverified,  # the version was not checked: the email never says it is affected
         "cve": cve,
         "reason": f.reason,
         "reason_text": reason_text,
