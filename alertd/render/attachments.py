@@ -26,6 +26,8 @@ FINDING_FIELDS = (
     "last_seen",
     "link",
     "tlp",
+    "evidence",  # a software finding's: affected or unverified (empty for the others)
+    "version_range",  # the published range it rests on, in the vers constraint notation (>=13.1|<13.1-49.15)
 )
 # A spreadsheet takes a cell starting with one of these for a formula (OWASP "CSV injection").
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
@@ -51,6 +53,8 @@ def finding_records(context: Mapping[str, Any]) -> list[dict[str, str]]:
             "last_seen": a["last_seen_iso"],
             "link": a["link"] or "",
             "tlp": a["tlp"].label,
+            "evidence": a["version_evidence"],
+            "version_range": a["version_range"],
         }
         for a in context["alerts"]
     ]

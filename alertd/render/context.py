@@ -359,6 +359,9 @@ def _alert_context(words: Words, alert: Alert, tz: ZoneInfo, contact: str, patte
         "version": version,
         "evidence": evidence,
         "unchecked": unverified,  # the version was not checked: the email never says it is affected
+        # For the attachments: the evidence code and the published range it rests on, as stored.
+        "version_evidence": judged.evidence.value if judged is not None and judged.basis is not None else "",
+        "version_range": (judged.range or "") if judged is not None else "",
         "cve": cve,
         "reason": f.reason,
         "reason_text": reason_text,

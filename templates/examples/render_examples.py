@@ -21,7 +21,7 @@ from email.message import EmailMessage
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from alertd.domain.codes import MatchReason, RuleKind, SeverityRule
+from alertd.domain.codes import MatchReason, RuleKind, SeverityRule, VersionBasis
 from alertd.domain.establishments import Contact, Establishment, Software
 from alertd.domain.facts import Facts, VersionFact
 from alertd.domain.settings import DEFAULT_RENOTIFY, DeliveryMethod, Settings
@@ -147,7 +147,8 @@ def alerts() -> dict[str, list[Alert]]:
         link="https://nvd.nist.gov/vuln/detail/CVE-2023-4966",
         published=datetime(2023, 10, 18, tzinfo=UTC),
         facts=Facts(
-            version=VersionFact.declared_as("13.1-49.13"),
+            # NVD's range for CVE-2023-4966: NetScaler ADC 13.1 before 13.1-49.15.
+            version=VersionFact.judged(VersionBasis.IN_RANGE, "13.1-49.13", ">=13.1|<13.1-49.15", "nvd"),
             date_added="2023-10-18",
             due_date="2023-11-08",
             required_action="Apply mitigations and kill all active and persistent sessions per vendor "
@@ -188,7 +189,11 @@ def alerts() -> dict[str, list[Alert]]:
         title="Vulnérabilité dans Fortinet FortiOS (CVE-2024-21762)",
         link="https://www.cert.ssi.gouv.fr/alerte/CERTFR-2024-ALE-004/",
         published=datetime(2024, 2, 9, 10, 30, tzinfo=UTC),
-        facts=Facts(cves="CVE-2024-21762", version=VersionFact.declared_as("7.2.4")),
+        # NVD's range for CVE-2024-21762: FortiOS 7.2.0 through 7.2.6.
+        facts=Facts(
+            cves="CVE-2024-21762",
+            version=VersionFact.judged(VersionBasis.IN_RANGE, "7.2.4", ">=7.2.0|<=7.2.6", "nvd"),
+        ),
         first_seen=NOW - timedelta(days=3),
         tlp=Tlp.CLEAR,
     )
