@@ -43,8 +43,10 @@ class Statement:
 
     @property
     def source(self) -> str:
-        """The source as a finding names it: the feed, and the entry when it is not the CVE itself."""
-        return self.feed if self.entry.upper().startswith("CVE-") else f"{self.feed}:{self.entry}"
+        """The source as a finding names it: the feed, and the advisory when the entry is not the CVE itself."""
+        if self.entry.upper().startswith("CVE-"):
+            return self.feed
+        return f"{self.feed}, {self.entry.partition('#')[0]}"  # a CSAF entry is "<advisory>#<CVE>"
 
     @property
     def says_something(self) -> bool:

@@ -244,7 +244,7 @@ def test_version_ranges() -> None:
     found = software_hits(kev("Citrix", "NetScaler ADC and NetScaler Gateway", versions=ranges))
     # ns (13.1-49.13) and gw (14.1-4.42) are fixed
     assert found == {
-        "adc": VersionFact.judged(VersionBasis.IN_RANGE, "13.1-48.47", ">=13.1|<13.1-49.13", "f:e1"),
+        "adc": VersionFact.judged(VersionBasis.IN_RANGE, "13.1-48.47", ">=13.1|<13.1-49.13", "f, e1"),
         "nover": VersionFact.judged(VersionBasis.NO_VERSION, None),
     }
     # Exchange: the CPE's update is part of the version
@@ -252,7 +252,7 @@ def test_version_ranges() -> None:
         kev("Microsoft", "Exchange Server", versions=[R(start_including="2019", end_excluding="2019 CU14")])
     )
     assert found == {
-        "exch": VersionFact.judged(VersionBasis.IN_RANGE, "2019 cumulative_update_12", ">=2019|<2019 CU14", "f:e1")
+        "exch": VersionFact.judged(VersionBasis.IN_RANGE, "2019 cumulative_update_12", ">=2019|<2019 CU14", "f, e1")
     }
     found = software_hits(
         kev("Microsoft", "Exchange Server", versions=[R(start_including="2019 CU13", end_excluding="2019 CU14")])
@@ -260,9 +260,9 @@ def test_version_ranges() -> None:
     assert found == {}
     assert software_hits(kev("Microsoft", "Exchange Server", versions=[R(exact="2016 CU23")])) == {}
     found = software_hits(kev("Microsoft", "Exchange Server", versions=[R(exact="CU23")]))
-    assert found == {"exch16": VersionFact.judged(VersionBasis.LISTED_AFFECTED, "CU23", "=CU23", "f:e1")}
+    assert found == {"exch16": VersionFact.judged(VersionBasis.LISTED_AFFECTED, "CU23", "=CU23", "f, e1")}
     found = software_hits(kev("Ivanti", "Connect Secure", versions=[R(end_excluding="9.1R12")]))
-    assert found == {"pulse": VersionFact.judged(VersionBasis.IN_RANGE, "9.1R11.4", "<9.1R12", "f:e1")}
+    assert found == {"pulse": VersionFact.judged(VersionBasis.IN_RANGE, "9.1R11.4", "<9.1R12", "f, e1")}
     assert software_hits(kev("Ivanti", "Connect Secure", versions=[R(end_excluding="9.1R11.4")])) == {}
 
 

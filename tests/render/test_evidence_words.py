@@ -34,10 +34,10 @@ def vulnerability(version: VersionFact, rule: SeverityRule = KEV_RULE) -> Alert:
 def test_an_affected_version_names_the_range_and_its_source() -> None:
     fact = VersionFact.judged(VersionBasis.IN_RANGE, "13.1-48.47", ">=13.1|<13.1-49.13", "nvd")
     text, html = bodies(render([vulnerability(fact)]))
-    assert "concernée : comprise dans la plage publiée à partir de 13.1 et avant 13.1-49.13 (source : nvd)" in text
+    assert "concernée : dans la plage « à partir de 13.1 et avant 13.1-49.13 » publiée par nvd" in text
     assert "à partir de 13.1 et avant 13.1-49.13" in html
     english, _ = bodies(render([vulnerability(fact)], language="en"))
-    assert "affected: inside the published range from 13.1 and before 13.1-49.13 (source: nvd)" in english
+    assert "affected: inside the range “from 13.1 and before 13.1-49.13” published by nvd" in english
 
 
 def test_an_unverified_version_is_said_so_and_never_affected() -> None:
@@ -84,7 +84,10 @@ def test_a_withdrawn_warning_comes_back_as_a_correction() -> None:
     )
     text, html = bodies(msg)
     assert "Correction : finalement non concernés" in text and "Correction : finalement non concernés" in html
-    assert "finalement non concernée : votre version est corrigée (version corrigée 13.1-49.13" in text
+    assert (
+        "finalement non concernée : votre version contient le correctif, publié par vendor-csaf en version 13.1-49.13"
+        in text
+    )
     assert "Ne sont plus signalés" not in text  # a withdrawal is not a delisting
 
 
