@@ -17,6 +17,7 @@ from alertd.domain.values import Product, VersionRange
 from alertd.match.index import Judgement
 
 _ANSWER = {True: "yes", False: "no", None: "not comparable"}
+_SHOWN = 6  # ranges or versions listed before "… (N in all)"
 _LEVEL = {
     Evidence.AFFECTED: "AFFECTED: an alert, at the rule's severity",
     Evidence.UNVERIFIED: "UNVERIFIED: an alert one severity level lower, saying the version was not checked",
@@ -40,8 +41,8 @@ def explanation(
             notes.append(f"EPSS {statement.epss}")
         shown = ", ".join(n for n in notes if n)
         lines.append(f"  {statement.source}{f' ({shown})' if shown else ''}")
-        for product in statement.products:
-            lines.append(f"    {_product(product)}")
+        for line in _products(statement.products):
+            lines.append(f"    {line}")
     lines += ["", "The establishment's inventory:"]
     if not est.software:
         lines.append("  no software declared")
@@ -51,10 +52,17 @@ def explanation(
         lines.append(f"  {judgement.item}  (version judged: {judgement.version or 'none declared'})")
         if not judgement.said:
             lines.append("    no source gives versions for this product")
+        # The comparisons that decide (inside, or not comparable) one by one; the others counted.
+        outside = [step for step in judgement.steps if step.answer is False]
         for step in judgement.steps:
-            lines.append(
-                f"    {step.source}: {step.status.value} {_range(step.range)} → inside: {_ANSWER[step.answer]}"
-            )
+            if step.answer is not False:
+                lines.append(
+                    f"    {step.source}: {step.status.value} {_range(step.range)} → inside: {_ANSWER[step.answer]}"
+                )
+        if outside:
+            shown = ", ".join(_range(step.range) for step in outside[:_SHOWN])
+            more = f", … ({len(outside)} in all)" if len(outside) > _SHOWN else ""
+            lines.append(f"    outside: {shown}{more}")
         fact = judgement.fact
         why = fact.basis.value if fact.basis else "?"
         rests = f", range {_range(fact.range)} from {fact.source}" if fact.range and fact.source else ""
@@ -63,8 +71,19 @@ def explanation(
     return lines
 
 
-def _product(product: Product) -> str:
-    ranges = ", ".join(_range(r.text) for r in product.versions) or "every version"
+def _products(products: Sequence[Product]) -> list[str]:
+    """One line per product and status: a CSAF advisory lists each affected version as its own product."""
+    grouped: dict[tuple[object, ...], list[Product]] = {}
+    for product in products:
+        key = (product.vendor, product.product, product.status, product.edition, product.target_sw, product.running_on)
+        grouped.setdefault(key, []).append(product)
+    return [_product(group[0], [r for p in group for r in p.versions]) for group in grouped.values()]
+
+
+def _product(product: Product, versions: Sequence[VersionRange]) -> str:
+    ranges = ", ".join(_range(r.text) for r in versions[:_SHOWN]) or "every version"
+    if len(versions) > _SHOWN:
+        ranges += f", … ({len(versions)} in all)"
     where = []
     if product.edition:
         where.append(f"edition {product.edition}")
