@@ -14,6 +14,7 @@ from email.message import EmailMessage
 from email.utils import parseaddr
 
 from alertd.config.files import Config
+from alertd.domain.codes import Evidence
 from alertd.domain.establishments import Establishment
 from alertd.domain.routing import Subscription
 from alertd.domain.values import Finding
@@ -54,8 +55,12 @@ class Dispatcher:
         subs = {s.name: s for s in self.config.subscriptions}
         local = now.astimezone(settings.timezone)
         queued = self.store.queued_alerts(immediate=immediate, subscriptions=subscriptions)
-        # A digest also says, once, which findings of earlier emails their feed no longer lists.
-        resolved = self.store.resolved_untold() if subscriptions else {}
+        # A digest also says, once, which findings of earlier emails their feed no longer lists; any email says,
+        # once, which were withdrawn because their version turned out not affected (a correction waits for no
+        # digest).
+        resolved = self.store.resolved_untold()
+        if not subscriptions:
+            resolved = {est: [f for f in found if _withdrawn(f)] for est, found in resolved.items()}
         created: list[int] = []
         for est_id, items in queued.items():
             try:
@@ -150,3 +155,9 @@ def make_message_id(establishment: str, alert_ids: Sequence[int], sender: str) -
     domain = parseaddr(sender)[1].rpartition("@")[2] or "alertd.invalid"
     digest = hashlib.sha256(",".join(map(str, alert_ids)).encode()).hexdigest()[:16]
     return f"<alertd.{_UNSAFE.sub('-', establishment)}.{digest}@{_UNSAFE.sub('-', domain)}>"
+
+
+def _withdrawn(finding: Finding) -> bool:
+    """Whether a resolved finding was withdrawn because its version is not affected (not delisted)."""
+    version = finding.facts.version
+    return version is not None and version.evidence is Evidence.NOT_AFFECTED
