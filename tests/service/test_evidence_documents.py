@@ -30,6 +30,7 @@ from evidence_cases import (
     KEV_ALONE_CASES,
     KEV_KNOWN_CASES,
     NVD,
+    QUESTIONED,
     REDHAT,
     SMART_INSTALL,
     Case,
@@ -53,9 +54,6 @@ from alertd.store.sqlite import Store
 NOW = datetime(2026, 8, 10, 8, 0, tzinfo=UTC)  # a Monday, 10:00 in Paris
 B = VersionBasis
 Key = tuple[str, str, str]  # (establishment, CVE, asset)
-
-# Establishments whose judgements these tests do not pin down: each has a strict xfail below saying what is wrong.
-QUESTIONED = frozenset({"phones", "rt-kernels-el8"})
 
 
 def _questioned(key: Key) -> bool:
