@@ -180,6 +180,7 @@ _RPM_EPOCH = re.compile(r"^(?:(?P<name>[^\s:]+)-)?(?P<epoch>\d+):(?P<version>[^\
 _RPM_DIST = re.compile(
     r"^(?P<version>[^\s:-]+)-(?P<release>[^\s:-]*\.(?:el|fc|amzn|mga|sles|module\+el)\d[^\s:-]*)$", re.IGNORECASE
 )
+_RPM_LINE = re.compile(r"\.(el|fc|amzn|sles|mga|module\+el)(\d+)", re.IGNORECASE)  # the distribution's tag
 _RPM_ARCH = re.compile(r"\.(?:x86_64|noarch|src|i[3-6]86|aarch64|ppc64le|ppc64|s390x|armv7hl)$")
 _RPM_SEGMENT = re.compile(r"[0-9]+|[a-zA-Z]+|~|\^")
 _RpmToken = tuple[int, int, str]  # (1, number, ""), (0, 0, letters), or a tilde or caret
@@ -302,6 +303,9 @@ def _read(v: Version, text: str) -> str:
         v._order = (int(fields.get("epoch") or 0), _rpm_tokens(fields["version"]))
         release = fields["release"]
         v._build = _rpm_tokens(_RPM_ARCH.sub("", release)) if release else None
+        # A distribution's builds form a line of their own: RHEL 9's fix (.el9_2) says nothing of RHEL 8's builds.
+        dist = _RPM_LINE.search(release or "")
+        v._line = (dist.group(1).lower(), int(dist.group(2))) if dist else None
         return _RPM
     raw = text.casefold()
     for pattern, replacement in _SPELLED:
@@ -324,7 +328,7 @@ def _cmp(a: Version, b: Version, *, bound: bool = False) -> _Outcome:
     if a.scheme != b.scheme:
         # A Red Hat build may be the upstream release it packages; a Cisco version is never a generic one.
         return _UNSURE if _RPM in (a.scheme, b.scheme) else _APART
-    if a._line != b._line:
+    if a._line != b._line and not (a.scheme == _RPM and (a._line is None or b._line is None)):
         return _APART
     found = _parts_cmp(a._order, b._order) if a.scheme == _GENERIC else _order_cmp(a.scheme, a._order, b._order)
     if found != 0:

@@ -117,7 +117,8 @@ def decide(
             continue
         severity, rule = classify(finding, feed)
         state = states.get(finding.key)
-        if not due(state, severity, now, renotify) and not confirmed(finding, state):
+        confirmation = confirmed(finding, state)
+        if not due(state, severity, now, renotify) and not confirmation:
             continue
         sub = route(finding, severity, est, subscriptions)
         if sub is None:
@@ -132,7 +133,8 @@ def decide(
                 first_seen=state.first_seen if state else now,
                 last_seen=now,
                 tlp=feed.tlp,
-                follow_up=state is not None and state.last_alerted is not None,
+                # A confirmation is news (affected, at full severity), not a reminder of what was told.
+                follow_up=state is not None and state.last_alerted is not None and not confirmation,
             )
         )
     return alerts

@@ -334,7 +334,8 @@ def _alert_context(words: Words, alert: Alert, tz: ZoneInfo, contact: str, patte
     cve = f.indicator.value.upper() if f.indicator.type is IndicatorType.CVE else None
     if cve is not None and not CVE_ID.match(cve):
         cve = None
-    version = facts.get(Fact.VERSION)
+    # A declared version is no indicator: shown as the inventory wrote it (5.14.0-284.11.1.el9_2, never defanged).
+    version = clean_header(judged.text, _ATTR_LIMIT) if judged is not None else None
     product = _product(asset, version) if f.kind in (FeedKind.VULNERABILITY, FeedKind.ADVISORY) else None
     if product is not None and f.reason not in SOFTWARE_REASONS:
         product = None  # the asset is a network or a name, not a software item

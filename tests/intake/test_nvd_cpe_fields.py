@@ -68,7 +68,8 @@ def test_other_products_of_the_2024_file() -> None:
     assert observations["CVE-2024-6179"].products == (
         Product("lg", "supersign cms", (VersionRange(start_including="4.1.3", end_excluding="4.3.1"),)),
     )
-    assert observations["CVE-2024-32896"].products == (Product("google", "android"),)
+    # android:- names no version (NA): it says nothing of which versions are affected.
+    assert observations["CVE-2024-32896"].products == (Product("google", "android", status=ProductStatus.NAMED),)
 
 
 def test_crlf_file_reads_as_lf() -> None:

@@ -74,4 +74,4 @@ def test_a_confirmation_is_decided_at_once_and_replaces_a_queued_alert() -> None
         renotify=DEFAULT_RENOTIFY,
         now=NOW,
     )
-    assert [(a.severity, a.follow_up) for a in alerts] == [(Severity.CRITICAL, True)]
+    assert [(a.severity, a.follow_up) for a in alerts] == [(Severity.CRITICAL, False)]  # news, not a reminder

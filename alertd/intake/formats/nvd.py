@@ -19,6 +19,7 @@ NVD writes them.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator, Mapping
 from typing import Any
 
@@ -286,7 +287,22 @@ def _product(
     else:
         bounds = {field: _version(match.get(key)) for key, field in _BOUNDS}
         versions = (VersionRange(**bounds),) if any(bounds.values()) else ()
+        if not versions and status is ProductStatus.AFFECTED and _not_applicable_version(cpe):
+            # A version "-" (NA) names no version at all (google:android:- for a Pixel-only flaw): it says
+            # nothing of which versions are affected, unlike "*" (ANY), which says every one is.
+            status = ProductStatus.NAMED
     return Product(vendor, product, versions, status, edition, target_sw, platforms)
+
+
+_CPE_SPLIT = re.compile(r"(?<!\\):")
+
+
+def _not_applicable_version(cpe: str) -> bool:
+    """Whether a CPE's version component is NA (``-``): the sixth of a 2.3 formatted string, the fifth of a 2.2
+    URI."""
+    parts = _CPE_SPLIT.split(cpe[:MAX_CPE])
+    index = 5 if cpe.startswith("cpe:2.3:") else 4
+    return len(parts) > index and parts[index] == "-"
 
 
 def _version(value: Any) -> str | None:
