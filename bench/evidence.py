@@ -84,7 +84,7 @@ def table(title: str, tried: list[Case]) -> list[str]:
     doubtful = Counter(level for level, _, _, est in tried if est in QUESTIONED)
     if doubtful:
         lines.append(
-            "  of which questioned (Android via NVD's android:-, RHEL 8 by a RHEL 9 fix): "
+            "  of which the cases once judged wrong (Android by NVD's android:-, RHEL 8 by a RHEL 9 fix): "
             + ", ".join(f"{level} {n}" for level, n in sorted(doubtful.items()))
         )
     for feed in dict.fromkeys(feed for _, _, feed, _ in tried):

@@ -253,8 +253,8 @@ KEV_NETSCALER = kev_cves(
 KEV_CHROME = kev_cves("Google", *_kev_products("Google")) - kev_cves("Google", "Pixel", "Chrome for Android UI")
 
 
-# Establishments whose judgements look wrong (the tests' strict xfails say why): Android 14 told affected by NVD's
-# android:- (NA) for a Pixel-only flaw; a RHEL 8 kernel-rt told affected by a RHEL 9 fix.
+# Establishments whose judgements this suite once found wrong, now unverified: Android 14 was told affected by
+# NVD's android:- (NA) for a Pixel-only flaw; a RHEL 8 kernel-rt by a RHEL 9 fix. The bench counts them apart.
 QUESTIONED = frozenset({"phones", "rt-kernels-el8"})
 
 
