@@ -127,15 +127,10 @@ class SoftwareIndex:
                     target[group] = [(est_id, sw)]
                 else:
                     listed.append((est_id, sw))
-        self._candidates: dict[ProductKey, tuple[Candidate, ...]] = {
-            key: tuple(
-                Candidate(key, *group, tuple(items))
-                if isinstance(group, tuple)
-                else Candidate(key, group, None, None, tuple(items))
-                for group, items in by_group.items()
-            )
-            for key, by_group in groups.items()
-        }
+        # The groups of a key become candidates when a source first names that key: a national registry has
+        # hundreds of thousands of groups, and a feed names a few thousand of their products.
+        self._groups = dict(groups)
+        self._candidates: dict[ProductKey, tuple[Candidate, ...]] = {}
         # A source naming "Windows" names "Windows 10" too: the keys with a release, under their key without.
         self._with_release: dict[ProductKey, list[ProductKey]] = defaultdict(list)
         for key, identity in identities.items():
@@ -154,11 +149,24 @@ class SoftwareIndex:
         found: list[Candidate] = []
         for key in product_keys(product.vendor, product.product):
             for each in (key, *self._with_release.get(key, ())):
-                for candidate in self._candidates.get(each, ()):
+                for candidate in self._candidates_of(each):
                     if (edition is None or candidate.edition == edition) and (
                         target_sw is None or candidate.target_sw == target_sw
                     ):
                         found.append(candidate)
+        return found
+
+    def _candidates_of(self, key: ProductKey) -> tuple[Candidate, ...]:
+        """The candidates of one key, built on first use (the index is otherwise read only: building the same
+        tuple twice from two threads is harmless)."""
+        found = self._candidates.get(key)
+        if found is None:
+            found = self._candidates[key] = tuple(
+                Candidate(key, *group, tuple(items))
+                if isinstance(group, tuple)
+                else Candidate(key, group, None, None, tuple(items))
+                for group, items in self._groups.get(key, {}).items()
+            )
         return found
 
     def concerns(self, product: Product, key: ProductKey, edition: str | None, target_sw: str | None) -> bool:
@@ -257,7 +265,7 @@ class SoftwareIndex:
                     text = text if text is not None else _token_list(words)
                     if not _stands_alone(text, phrase, longer):
                         continue
-                for candidate in self._candidates.get(key, ()):
+                for candidate in self._candidates_of(key):
                     hits.extend(
                         (est_id, sw, candidate.version or Evidence.VERSION_UNKNOWN)
                         for est_id, sw in candidate.items
