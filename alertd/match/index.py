@@ -23,7 +23,7 @@ import gc
 import re
 from bisect import bisect_right
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from socket import AF_INET, AF_INET6, inet_pton
 
@@ -39,7 +39,7 @@ from alertd.match.evidence import Said, Step, judge, relevant, trace
 from alertd.match.hits import Hit, Outcome
 from alertd.match.names import PhraseIndex, name_keys, words_of
 from alertd.match.normalise import ProductKey
-from alertd.match.software import SoftwareHit, SoftwareIndex, item_key
+from alertd.match.software import Candidate, SoftwareHit, SoftwareIndex, item_key
 
 _URL_HOST = re.compile(r"^[^:/?#]*://(?:[^/?#@]*@)?(\[[^\]/?#]*\]|[^:/?#]*)")
 _T = IndicatorType
@@ -251,40 +251,40 @@ class MatchIndex:
         identity = list(obs.products)
         if not identity or all(p.status is ProductStatus.NAMED for p in identity):
             identity += [p for s in statements for p in s.products if (s.feed, s.entry) != (obs.feed, obs.entry)]
-        said = relevant(statements)
-        judged: set[tuple[object, ...]] = set()
+        for group, said in self._judged_groups(identity, relevant(statements)):
+            self._emit_judged(emitter, ind, reason, group.items, group.version, said)
+
+    def _judged_groups(
+        self, identity: Iterable[Product], said: Sequence[Said]
+    ) -> Iterator[tuple[Candidate, list[Said]]]:
+        """Each group of registry items the products name, once, with what the sources said of its product (the
+        statements about one key, edition and platform are sorted out once, whatever the versions)."""
+        concerns = self.software.concerns
+        about: dict[tuple[ProductKey, str | None, str | None], list[Said]] = {}
+        seen: set[tuple[object, ...]] = set()
         for product in identity:
             for group in self.software.candidates(product):
                 mark = (group.key, group.version, group.edition, group.target_sw)
-                if mark in judged:
+                if mark in seen:
                     continue
-                judged.add(mark)
-                concerns = self.software.concerns
-                mine = [s for s in said if concerns(s.product, group.key, group.edition, group.target_sw)]
-                self._emit_judged(emitter, ind, reason, group.items, group.version, mine)
+                seen.add(mark)
+                scope = (group.key, group.edition, group.target_sw)
+                mine = about.get(scope)
+                if mine is None:
+                    mine = about[scope] = [s for s in said if concerns(s.product, *scope)]
+                yield group, mine
 
     def explain(self, est_id: str, cve: str, knowledge: Knowledge) -> list[Judgement]:
         """How each of an establishment's registry items is judged for a CVE, by what the sources said of it:
         the statements about its product, every comparison, and the evidence (``alertd explain``). The same
         identity and judgement as :meth:`match`, for one establishment."""
         statements = list(knowledge.get(cve, ()))
-        said = relevant(statements)
         out: list[Judgement] = []
-        judged: set[tuple[object, ...]] = set()
-        for product in (p for s in statements for p in s.products):
-            for group in self.software.candidates(product):
-                mine = [item for item in group.items if item[0] == est_id]
-                mark = (group.key, group.version, group.edition, group.target_sw)
-                if not mine or mark in judged:
-                    continue
-                judged.add(mark)
-                concerns = self.software.concerns
-                about = [s for s in said if concerns(s.product, group.key, group.edition, group.target_sw)]
-                for _est, sw in mine:
-                    here = [s for s in about if not s.product.running_on or self._runs_on(est_id, s.product.running_on)]
-                    fact = judge(group.version, here)
-                    if not fact.affected and judge(group.version, about).affected:
-                        fact = VersionFact.judged(VersionBasis.PLATFORM, group.version)
+        identity = [p for s in statements for p in s.products]
+        for group, about in self._judged_groups(identity, relevant(statements)):
+            for est, sw in group.items:
+                if est == est_id:
+                    fact = self._judge_for(est_id, group.version, about)
                     out.append(Judgement(sw, group.version, tuple(about), tuple(trace(group.version, about)), fact))
         return out
 
@@ -308,11 +308,16 @@ class MatchIndex:
                 emitter.emit_software(est_id, ind, str(sw), reason, fact)
             return
         for est_id, sw in items:
-            here = [s for s in said if not s.product.running_on or self._runs_on(est_id, s.product.running_on)]
-            fact = judge(version, here)
-            if not fact.affected and judge(version, said).affected:
-                fact = VersionFact.judged(VersionBasis.PLATFORM, version)
-            emitter.emit_software(est_id, ind, str(sw), reason, fact)
+            emitter.emit_software(est_id, ind, str(sw), reason, self._judge_for(est_id, version, said))
+
+    def _judge_for(self, est_id: str, version: str | None, said: Sequence[Said]) -> VersionFact:
+        """The judgement for one establishment: a product vulnerable only when running on some platform counts
+        only if it declares one; if that alone would make it affected, the version is not checked (platform)."""
+        here = [s for s in said if not s.product.running_on or self._runs_on(est_id, s.product.running_on)]
+        fact = judge(version, here)
+        if len(here) < len(said) and not fact.affected and judge(version, said).affected:
+            return VersionFact.judged(VersionBasis.PLATFORM, version)
+        return fact
 
     def _runs_on(self, est_id: str, platforms: Sequence[Product]) -> bool:
         """Whether the establishment declares one of these platforms in its inventory."""

@@ -9,6 +9,7 @@ import pytest
 from builders import make_feed_spec
 from paths import ROOT
 
+from alertd.config.files import load_config
 from alertd.domain.feeds import FeedFormat
 from alertd.domain.knowledge import Statement
 from alertd.domain.values import Observation
@@ -16,6 +17,11 @@ from alertd.intake.formats import FORMATS
 from alertd.service import cli
 from alertd.service.clock import utcnow
 from alertd.store.sqlite import Store
+
+
+def explain(config: Path, establishment: str, cve: str) -> int:
+    """``alertd explain`` in process (``cli.main`` would configure the logs for the whole test session)."""
+    return cli.cmd_explain(load_config(config), establishment, cve)
 
 
 @pytest.fixture
@@ -40,17 +46,17 @@ def test_explain_shows_each_source_the_deciding_comparison_and_the_verdict(
     feeds = example.parent / "feeds"
     _store_feed(example, "cisa-kev", FeedFormat.CISA_KEV, feeds / "known_exploited_vulnerabilities.json")
     _store_feed(example, "cisco-csaf", FeedFormat.CSAF, feeds / "cisco-sa-20180328-smi2.json")
-    assert cli.main(["-c", str(example), "explain", "--establishment", "000000011", "--cve", "cve-2018-0171"]) == 0
+    assert explain(example, "000000011", "cve-2018-0171") == 0
     out = capsys.readouterr().out
     assert "CVE-2018-0171 for 000000011 (Centre Hospitalier Universitaire de Garonne)" in out
     assert "cisa-kev (exploited in the wild)" in out and "Cisco IOS and IOS XE: named, no version given" in out
     assert "Cisco IOS: affected =12.2(55)EY" in out and "(180 in all)" in out
     assert "cisco-csaf, cisco-sa-20180328-smi2: affected =15.2(2)E6 → inside: yes" in out
     assert "evidence: affected (listed-affected, range =15.2(2)E6 from cisco-csaf, cisco-sa-20180328-smi2)" in out
-    assert cli.main(["-c", str(example), "explain", "--establishment", "000000022", "--cve", "CVE-2018-0171"]) == 0
+    assert explain(example, "000000022", "CVE-2018-0171") == 0
     assert "evidence: not-affected (outside-range)" in capsys.readouterr().out
     # KEV alone: the product matches, no range decides.
-    assert cli.main(["-c", str(example), "explain", "--establishment", "000000011", "--cve", "CVE-2023-4966"]) == 0
+    assert explain(example, "000000011", "CVE-2023-4966") == 0
     out = capsys.readouterr().out
     assert "no source gives versions for this product" in out and "evidence: unverified (no-range)" in out
 
@@ -58,12 +64,12 @@ def test_explain_shows_each_source_the_deciding_comparison_and_the_verdict(
 def test_explain_refuses_an_unknown_establishment_or_a_malformed_cve(
     example: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    assert cli.main(["-c", str(example), "explain", "--establishment", "nope", "--cve", "CVE-2018-0171"]) == 2
+    assert explain(example, "nope", "CVE-2018-0171") == 2
     assert "no establishment has id 'nope'" in capsys.readouterr().err
-    assert cli.main(["-c", str(example), "explain", "--establishment", "000000011", "--cve", "2018-0171"]) == 2
+    assert explain(example, "000000011", "2018-0171") == 2
     assert "is not a CVE id" in capsys.readouterr().err
     # Nothing polled yet: said plainly.
-    assert cli.main(["-c", str(example), "explain", "--establishment", "000000011", "--cve", "CVE-2018-0171"]) == 0
+    assert explain(example, "000000011", "CVE-2018-0171") == 0
     assert "nothing: no feed polled so far cites this CVE" in capsys.readouterr().out
 
 
