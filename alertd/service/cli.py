@@ -206,10 +206,7 @@ async def cmd_poll(config: Config, only: list[str] | None) -> int:
                     severity, rule = classify(finding, feed)
                     _emit(
                         {
-                            "establishment": finding.establishment,
-                            "indicator": finding.indicator.value,
-                            "type": finding.indicator.type.value,
-                            "reason": finding.reason,
+                            **_identity(finding),
                             "asset": finding.asset,
                             "severity": severity.label,
                             "rule": rule_text("en", rule),  # the words a person reads, as before codes
@@ -222,10 +219,7 @@ async def cmd_poll(config: Config, only: list[str] | None) -> int:
                 for finding in not_affected:
                     _emit(
                         {
-                            "establishment": finding.establishment,
-                            "indicator": finding.indicator.value,
-                            "type": finding.indicator.type.value,
-                            "reason": finding.reason,
+                            **_identity(finding),
                             "asset": finding.asset,
                             "feed": finding.feed,
                             "entry": finding.entry,
@@ -236,10 +230,7 @@ async def cmd_poll(config: Config, only: list[str] | None) -> int:
                 for finding, inh in inhibited:
                     _emit(
                         {
-                            "establishment": finding.establishment,
-                            "indicator": finding.indicator.value,
-                            "type": finding.indicator.type.value,
-                            "reason": finding.reason,
+                            **_identity(finding),
                             "feed": finding.feed,
                             "entry": finding.entry,
                             "suppressed": f"inhibition: {inh.reason}",
@@ -260,6 +251,16 @@ async def cmd_poll(config: Config, only: list[str] | None) -> int:
     finally:
         store.close()
     return EXIT_OK
+
+
+def _identity(finding: Finding) -> dict[str, Any]:
+    """What every line of the dry run says of a finding first: whom it concerns, by what and why."""
+    return {
+        "establishment": finding.establishment,
+        "indicator": finding.indicator.value,
+        "type": finding.indicator.type.value,
+        "reason": finding.reason,
+    }
 
 
 def _evidence(finding: Finding) -> dict[str, Any]:
