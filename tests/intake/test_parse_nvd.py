@@ -106,7 +106,8 @@ def test_v11_record_with_v2_score_only() -> None:
     assert Product("openssl", "openssl", (VersionRange(start_including="0.9.8", end_including="0.9.8x"),)) in (
         observation.products
     )
-    assert Product("oracle", "openjdk") in observation.products  # a wildcard version with no bound: every one
+    # openjdk:- : a version NA (not applicable) names no version, so it says nothing of which are affected.
+    assert Product("oracle", "openjdk", status=ProductStatus.NAMED) in observation.products
     assert len(set(observation.products)) == len(observation.products)
 
 
