@@ -349,7 +349,8 @@ class MatchIndex:
 
 
 class _Emitter:
-    """Findings of one observation, each (establishment, indicator, reason) once."""
+    """Findings of one observation, each (establishment, indicator, reason) once, and for software each
+    (establishment, indicator, reason, asset) once."""
 
     __slots__ = ("facts", "obs", "out", "seen")
 
