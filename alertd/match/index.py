@@ -38,8 +38,8 @@ from alertd.match.domains import Domains
 from alertd.match.evidence import Said, Step, judge, relevant, trace
 from alertd.match.hits import Hit, Outcome
 from alertd.match.names import PhraseIndex, name_keys, words_of
-from alertd.match.normalise import ProductKey
-from alertd.match.software import Candidate, SoftwareHit, SoftwareIndex, item_key
+from alertd.match.normalise import ProductKey, product_signatures
+from alertd.match.software import Candidate, SoftwareHit, SoftwareIndex, item_key, item_signature
 
 _URL_HOST = re.compile(r"^[^:/?#]*://(?:[^/?#@]*@)?(\[[^\]/?#]*\]|[^:/?#]*)")
 _T = IndicatorType
@@ -284,8 +284,9 @@ class MatchIndex:
         for group, about in self._judged_groups(identity, relevant(statements)):
             for est, sw in group.items:
                 if est == est_id:
-                    fact = self._judge_for(est_id, group.version, about)
-                    out.append(Judgement(sw, group.version, tuple(about), tuple(trace(group.version, about)), fact))
+                    mine = _same_product(about, item_signature(sw))
+                    fact = self._judge_for(est_id, group.version, mine)
+                    out.append(Judgement(sw, group.version, tuple(mine), tuple(trace(group.version, mine)), fact))
         return out
 
     def _emit_judged(
@@ -302,13 +303,18 @@ class MatchIndex:
         A product NVD says is vulnerable only when running on some platform counts for an establishment only
         if it declares one of those platforms; one that declares none is told the version was not checked.
         """
-        if not any(s.product.running_on for s in said):
-            fact = judge(version, said)
-            for est_id, sw in items:
-                emitter.emit_software(est_id, ind, str(sw), reason, fact)
-            return
-        for est_id, sw in items:
-            emitter.emit_software(est_id, ind, str(sw), reason, self._judge_for(est_id, version, said))
+        by_signature: dict[ProductKey | None, list[tuple[str, Software]]] = {}
+        for item in items:
+            by_signature.setdefault(item_signature(item[1]), []).append(item)
+        for signature, members in by_signature.items():
+            mine = _same_product(said, signature)
+            if not any(s.product.running_on for s in mine):
+                fact = judge(version, mine)
+                for est_id, sw in members:
+                    emitter.emit_software(est_id, ind, str(sw), reason, fact)
+                continue
+            for est_id, sw in members:
+                emitter.emit_software(est_id, ind, str(sw), reason, self._judge_for(est_id, version, mine))
 
     def _judge_for(self, est_id: str, version: str | None, said: Sequence[Said]) -> VersionFact:
         """The judgement for one establishment: a product vulnerable only when running on some platform counts
@@ -344,8 +350,18 @@ class MatchIndex:
             if item is None:
                 continue
             mine = [s for s in said if self.software.concerns(s.product, item.key, item.edition, item.target_sw)]
+            mine = _same_product(mine, item_signature(sw))
             ind = Indicator(_T.PRODUCT, f"{sw.vendor} {sw.product}")
             emitter.emit_software(est_id, ind, str(sw), _R.PRODUCT_MENTION, judge(item.version, mine))
+
+
+def _same_product(said: Sequence[Said], signature: ProductKey | None) -> list[Said]:
+    """What the sources said of exactly this product (:func:`alertd.match.software.item_signature`): identity
+    lets "Windows" name Windows Server 2019, and Chromium name Edge, but Server 2019's ranges never judge
+    Windows Server 2008, nor Chromium's build numbers Edge's."""
+    if signature is None:
+        return []
+    return [s for s in said if signature in product_signatures(s.product.vendor, s.product.product)]
 
 
 class _Emitter:

@@ -220,6 +220,30 @@ class AliasTable:
             vkey, self.names.get((vkey, words_of_head), words_of_head), _split(tail), not dropped and not tail
         )
 
+    def signature(self, vendor: str, product: str) -> ProductKey | None:
+        """One product name as precisely as it is written, for judging versions: the identity's key when nothing
+        was dropped from the name, else the whole name but its packaging words ("Windows Server 2019" is not
+        "Windows Server 2008", though both are Windows); another name of a product becomes the product's."""
+        identity = self.identify(vendor, product)
+        if identity is None or identity.exact:
+            return identity.key if identity is not None else None
+        vkey = self.vendor(vendor)
+        words = _raw_words(product)
+        for prefix in (_raw_words(vendor), [vkey], [_vendor_base(vendor)]):
+            if prefix and words[: len(prefix)] == prefix and len(words) > len(prefix):
+                words = words[len(prefix) :]
+                break
+        while len(words) > 1 and words[-1] in _PRODUCT_TAILS:
+            words.pop()
+        whole = _split(words)
+        return vkey, self.names.get((vkey, whole), whole)
+
+    def signatures(self, vendor: str, product: str) -> frozenset[ProductKey]:
+        """The signatures of each product of a list, umbrella names not expanded (a range NVD publishes for
+        Chromium is Chrome's build numbers, not Edge's)."""
+        found = {self.signature(vendor, part) for part in _LIST.split(product) if part.strip()}
+        return frozenset(key for key in found if key is not None)
+
     def keys(self, vendor: str, product: str) -> frozenset[ProductKey]:
         """The keys a source's product name stands for: each product of a list ("IOS, IOS XR, and IOS XE"), an
         umbrella name as the products it covers ("Chromium V8" → Chromium, Chrome, Edge)."""
@@ -358,6 +382,12 @@ def product_key(vendor: str, product: str) -> ProductKey | None:
     """
     identity = identify(vendor, product)
     return identity.key if identity is not None else None
+
+
+@functools.lru_cache(maxsize=65536)
+def product_signatures(vendor: str, product: str) -> frozenset[ProductKey]:
+    """The signatures of a source's product name (:meth:`AliasTable.signatures`): what its ranges may judge."""
+    return ALIASES.signatures(vendor, product)
 
 
 @functools.lru_cache(maxsize=65536)

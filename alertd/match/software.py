@@ -54,6 +54,17 @@ class ItemKey(NamedTuple):
     identity: Identity
 
 
+@functools.lru_cache(maxsize=65536)
+def item_signature(sw: Software) -> ProductKey | None:
+    """A registry item's product as precisely as it is written (:meth:`AliasTable.signature`): from its CPE's
+    vendor:product when it has one. Only what a source says of this same signature judges its version."""
+    if sw.cpe is not None:
+        cpe = parse_cpe(sw.cpe)
+        if cpe is not None and cpe.vendor and cpe.product:
+            return ALIASES.signature(cpe.vendor.replace("_", " "), cpe.product.replace("_", " "))
+    return ALIASES.signature(sw.vendor, sw.product)
+
+
 def item_key(sw: Software) -> ItemKey | None:
     """A registry item's key: from its CPE's vendor:product when it has a CPE, else from its vendor and product
     names; None when its name names nothing precise. The CPE's ``update`` is part of the version (``2019`` +

@@ -108,3 +108,42 @@ def test_the_trace_shows_each_comparison() -> None:
         ("nvd", ">=13.1|<13.1-49.13", None),
     ]
     assert trace(None, [SIEMENS]) == []
+
+
+def test_a_fix_counts_within_its_own_line_and_an_affected_range_decides_first() -> None:
+    # Affected 7.2.0–7.2.4 and 7.4.0–7.4.1, fixed in 7.2.5 and 7.4.2 (the shape of Fortinet's advisories).
+    ranges = Said(
+        Product(
+            "fortinet",
+            "fortios",
+            (
+                VersionRange(start_including="7.2.0", end_including="7.2.4"),
+                VersionRange(start_including="7.4.0", end_including="7.4.1"),
+            ),
+        ),
+        "nvd",
+    )
+    fixes = Said(
+        Product("Fortinet", "FortiOS", (VersionRange(exact="7.2.5"), VersionRange(exact="7.4.2")), ProductStatus.FIXED),
+        "fortinet-csaf",
+    )
+    assert judge("7.4.1", [ranges, fixes]).basis is B.IN_RANGE  # not "fixed" by 7.2.5
+    assert judge("7.4.2", [ranges, fixes]).basis is B.FIXED_VERSION
+    assert judge("7.4.2", [ranges, fixes]).range == ">=7.4.2"
+    only_fixes = [fixes]
+    assert judge("7.4.1", only_fixes).basis is B.BEFORE_FIX
+    assert judge("7.4.1", only_fixes).range == "<7.4.2"
+    assert judge("7.6.0", only_fixes).basis is B.FIXED_VERSION  # newer than every fix
+    assert judge("7.3.1", only_fixes).basis is B.NOT_COMPARABLE  # between fixes of other lines: not decided
+
+
+def test_every_version_is_not_overruled_by_another_sources_narrower_range() -> None:
+    narrow = Said(Product("Acme", "Gateway", (VersionRange(end_excluding="7.0"),)), "nvd")
+    everything = Said(Product("Acme", "Gateway"), "vendor")
+    assert judge("7.4.1", [narrow, everything]).basis is B.ALL_VERSIONS
+
+
+def test_a_coarse_declared_version_is_not_affected_by_a_finer_range() -> None:
+    fine = Said(Product("fortinet", "fortios", (VersionRange(start_including="7.2.0", end_excluding="7.2.5"),)), "nvd")
+    assert judge("7.2", [fine]).basis is B.NOT_COMPARABLE  # which 7.2? it may be 7.2.8
+    assert judge("7.2.4", [fine]).basis is B.IN_RANGE

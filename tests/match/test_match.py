@@ -252,15 +252,22 @@ def test_version_ranges() -> None:
         kev("Microsoft", "Exchange Server", versions=[R(start_including="2019", end_excluding="2019 CU14")])
     )
     assert found == {
-        "exch": VersionFact.judged(VersionBasis.IN_RANGE, "2019 cumulative_update_12", ">=2019|<2019 CU14", "f, e1")
+        "exch": VersionFact.judged(VersionBasis.IN_RANGE, "2019 cumulative_update_12", ">=2019|<2019 CU14", "f, e1"),
+        # "Exchange Server 2016" is Exchange by identity, but a range for "Exchange Server" is not proved to be
+        # its own: not checked, rather than judged by another release's numbers.
+        "exch16": VersionFact.judged(VersionBasis.NO_RANGE, "CU23"),
     }
     found = software_hits(
         kev("Microsoft", "Exchange Server", versions=[R(start_including="2019 CU13", end_excluding="2019 CU14")])
     )
-    assert found == {}
-    assert software_hits(kev("Microsoft", "Exchange Server", versions=[R(exact="2016 CU23")])) == {}
-    found = software_hits(kev("Microsoft", "Exchange Server", versions=[R(exact="CU23")]))
-    assert found == {"exch16": VersionFact.judged(VersionBasis.LISTED_AFFECTED, "CU23", "=CU23", "f, e1")}
+    unchecked_2016 = {"exch16": VersionFact.judged(VersionBasis.NO_RANGE, "CU23")}
+    assert found == unchecked_2016
+    assert software_hits(kev("Microsoft", "Exchange Server", versions=[R(exact="2016 CU23")])) == unchecked_2016
+    found = software_hits(kev("Microsoft", "Exchange Server 2016", versions=[R(exact="CU23")]))
+    assert found == {
+        "exch16": VersionFact.judged(VersionBasis.LISTED_AFFECTED, "CU23", "=CU23", "f, e1"),
+        "exch": VersionFact.judged(VersionBasis.NO_RANGE, "2019 cumulative_update_12"),  # 2016's list is not 2019's
+    }
     found = software_hits(kev("Ivanti", "Connect Secure", versions=[R(end_excluding="9.1R12")]))
     assert found == {"pulse": VersionFact.judged(VersionBasis.IN_RANGE, "9.1R11.4", "<9.1R12", "f, e1")}
     assert software_hits(kev("Ivanti", "Connect Secure", versions=[R(end_excluding="9.1R11.4")])) == {}
