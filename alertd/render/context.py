@@ -210,6 +210,10 @@ def _actions(words: Words, alert: Alert, shown: str, asset: str, facts: Mapping[
         words.action(f"{f.kind.value}.{step}").format(i=shown, asset=asset, contact=contact, port=port)
         for step in ACTION_STEPS[f.kind]
     ]
+    judged = f.facts.version
+    if judged is not None and judged.unverified and f.reason in SOFTWARE_REASONS:
+        # The version was not checked: first find out whether it is concerned, then patch if it is.
+        steps.insert(0, words.action("check-version").format(product=_product(asset, judged.declared)))
     if f.kind is FeedKind.VULNERABILITY:
         if f.reason is MatchReason.KEV_PRODUCT or facts.get(Fact.DUE_DATE):
             steps.insert(0, words.action("kev.first"))

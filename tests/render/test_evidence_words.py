@@ -50,6 +50,7 @@ def test_an_unverified_version_is_said_so_and_never_affected() -> None:
     assert "nous n'avons pas pu vérifier que votre version est concernée" in text
     assert "non vérifiée : aucune source ne publie encore les versions vulnérables" in text
     assert "abaissée d'un niveau : version non vérifiée" in text
+    assert "Vérifiez d'abord dans l'avis de l'éditeur si votre version de Citrix NetScaler ADC est concernée" in text
     english, _ = bodies(render([alert], language="en"))
     assert "affects" not in english and "concerns the product Citrix NetScaler ADC" in english
     assert "lowered one level: version not checked" in english
