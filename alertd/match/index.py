@@ -303,9 +303,16 @@ class MatchIndex:
         A product NVD says is vulnerable only when running on some platform counts for an establishment only
         if it declares one of those platforms; one that declares none is told the version was not checked.
         """
-        by_signature: dict[ProductKey | None, list[tuple[str, Software]]] = {}
-        for item in items:
-            by_signature.setdefault(item_signature(item[1]), []).append(item)
+        by_signature: dict[ProductKey | None, Sequence[tuple[str, Software]]] = {}
+        first = items[0][1]
+        vendor, product, cpe = first.vendor, first.product, first.cpe
+        if all(sw.product == product and sw.vendor == vendor and sw.cpe == cpe for _, sw in items):
+            by_signature[item_signature(first)] = items  # the usual case: one product name in the group
+        else:
+            split: dict[ProductKey | None, list[tuple[str, Software]]] = {}
+            for item in items:
+                split.setdefault(item_signature(item[1]), []).append(item)
+            by_signature.update(split)
         for signature, members in by_signature.items():
             mine = _same_product(said, signature)
             if not any(s.product.running_on for s in mine):
