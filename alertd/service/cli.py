@@ -16,7 +16,7 @@ from alertd.config.files import Config, config_path, load_config
 from alertd.config.registry import RegistryCache
 from alertd.domain.delivery import DeliveryState
 from alertd.domain.errors import AlertdError, ConfigError
-from alertd.domain.feeds import Validators
+from alertd.domain.feeds import FeedFormat, Validators
 from alertd.domain.grammar import CVE_ID
 from alertd.domain.knowledge import Statement
 from alertd.domain.values import Finding, IndicatorType
@@ -174,7 +174,11 @@ def format_cycle(config: Config, report: CycleReport) -> str:
 
 
 async def cmd_poll(config: Config, only: list[str] | None) -> int:
-    feeds = [f for f in config.feeds if not only or f.id in only]
+    # The feeds that publish versions (NVD, CSAF, EPSS) first: what they say judges the KEV entries and the
+    # advisories read after them, as the daemon's later re-judging would.
+    feeds = sorted(
+        (f for f in config.feeds if not only or f.id in only), key=lambda f: f.format not in _VERSION_SOURCES
+    )
     unknown = set(only or ()) - {f.id for f in config.feeds}
     if unknown:
         print(f"alertd: unknown feed(s): {', '.join(sorted(unknown))}", file=sys.stderr)
@@ -251,6 +255,9 @@ async def cmd_poll(config: Config, only: list[str] | None) -> int:
     finally:
         store.close()
     return EXIT_OK
+
+
+_VERSION_SOURCES = frozenset({FeedFormat.NVD_JSON, FeedFormat.CSAF, FeedFormat.EPSS_CSV})
 
 
 def _identity(finding: Finding) -> dict[str, Any]:

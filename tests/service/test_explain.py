@@ -76,3 +76,27 @@ def test_explain_refuses_an_unknown_establishment_or_a_malformed_cve(
 def test_statements_name_their_source_by_feed_and_advisory() -> None:
     assert Statement("nvd", "CVE-2024-3400").source == "nvd"
     assert Statement("csaf", "cisco-sa-20180328-smi2#CVE-2018-0171").source == "csaf, cisco-sa-20180328-smi2"
+
+
+def test_the_dry_run_reads_the_feeds_that_publish_versions_first(example: Path) -> None:
+    # The example lists KEV before Cisco's advisory; the dry run judges KEV's entry with the advisory's versions,
+    # as the daemon does once it has polled both.
+    import json
+    import subprocess
+    import sys
+
+    result = subprocess.run(
+        [sys.executable, "-m", "alertd", "--log-level", "warning", "-c", str(example), "poll", "--dry-run"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    lines = [json.loads(line) for line in result.stdout.splitlines()]
+    kev = {
+        (r["establishment"], r["evidence"], r["basis"])
+        for r in lines
+        if r["feed"] == "cisa-kev" and r["indicator"] == "CVE-2018-0171"
+    }
+    assert kev == {("000000011", "affected", "listed-affected"), ("000000022", "not-affected", "outside-range")}
