@@ -325,3 +325,16 @@ def test_cpe_helper_gives_edition_and_target_software() -> None:
     assert _parse(tree, {"known_affected": ["A"]}) == (
         Product("adobe", "experience manager", (VersionRange(exact="2024.5"),), edition="aem cloud service"),
     )
+
+
+def test_last_and_first_affected_bound_their_release_line() -> None:
+    from alertd.intake.formats.csaf import _within_line
+
+    def one(version: str, key: str) -> tuple[VersionRange, ...]:
+        return _within_line(Product("Fortinet", "FortiOS", (VersionRange(exact=version),)), key).versions
+
+    # CSAF: later versions of the line of a last_affected version are not affected; earlier ones are.
+    assert one("7.0.5", "last_affected") == (VersionRange(start_including="7.0", end_including="7.0.5"),)
+    assert one("7.0.3", "first_affected") == (VersionRange(start_including="7.0.3", end_excluding="7.1"),)
+    # A version that is not plain dotted (a Cisco train) stays the very version listed.
+    assert one("15.2(2)E6", "last_affected") == (VersionRange(exact="15.2(2)E6"),)

@@ -223,7 +223,8 @@ def test_product_tree_levels_full_names_and_relationships() -> None:
         ),
         Product("Acme Medical", "Gateway", status=ProductStatus.NAMED),  # a range it cannot read: never affected
         Product("fortinet", "fortios", (VersionRange(exact="7.2.4"),)),
-        Product("Acme Medical", "Infusion", (VersionRange(exact="7.1"),)),
+        # first_affected 7.1: the rest of its release line (7.x) is affected too.
+        Product("Acme Medical", "Infusion", (VersionRange(start_including="7.1", end_excluding="8"),)),
         Product("fortinet", "fortios", (VersionRange(exact="7.2.4"),), ProductStatus.FIXED),
     )
     assert observation.facts.extra["version_range"] == "Acme Medical Gateway: all releases shipped before the recall"

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 from urllib.parse import unquote
@@ -45,9 +45,9 @@ MAX_URL = fields.MAX_URL
 MAX_VERSION = 200
 MAX_DEPTH = 32  # of product tree branches; real trees use three to five levels
 # What each product_status list says of its products' versions (CSAF 2.0 §3.2.3.9). ``first_affected`` and
-# ``last_affected`` name the first and last affected version of a release: that very version, not a range (the
-# spec bounds no range with them). ``recommended`` versions carry a fix too. ``under_investigation`` says
-# nothing yet: it is skipped.
+# ``last_affected`` name the first and last affected version of a release line (:func:`_within_line` reads a
+# plain dotted one as the range it bounds in its line). ``recommended`` versions carry a fix too.
+# ``under_investigation`` says nothing yet: it is skipped.
 STATUSES: tuple[tuple[str, ProductStatus], ...] = (
     ("known_affected", ProductStatus.AFFECTED),
     ("first_affected", ProductStatus.AFFECTED),
@@ -57,6 +57,27 @@ STATUSES: tuple[tuple[str, ProductStatus], ...] = (
     ("recommended", ProductStatus.FIXED),
     ("known_not_affected", ProductStatus.NOT_AFFECTED),
 )
+
+_TRAIN_BOUNDS = frozenset({"first_affected", "last_affected"})
+_DOTTED = re.compile(r"^\d+(?:\.\d+)+$")
+
+
+def _within_line(product: Product, key: str) -> Product:
+    """A ``last_affected`` (``first_affected``) plain dotted version as the range it bounds in its release line:
+    later (earlier) versions of that line are not affected, so ``last_affected`` 7.0.5 is 7.0 to 7.0.5 and
+    ``first_affected`` 7.0.3 is 7.0.3 up to 7.1. Other versions (Cisco trains, builds) stay as listed."""
+    if len(product.versions) != 1 or product.versions[0].exact is None or not _DOTTED.match(product.versions[0].exact):
+        return product
+    version = product.versions[0].exact
+    line, _, _ = version.rpartition(".")
+    if key == "last_affected":
+        bounded = VersionRange(start_including=line, end_including=version)
+    else:
+        head, dot, last = line.rpartition(".")
+        bounded = VersionRange(start_including=version, end_excluding=f"{head}{dot}{int(last) + 1}")
+    return replace(product, versions=(bounded,))
+
+
 # Branch categories that carry a version, innermost first wins: a service pack or patch level under a train.
 _EXACT_LEVELS = frozenset({"product_version", "service_pack", "patch_level"})
 _RANGE_LEVEL = "product_version_range"
@@ -216,6 +237,8 @@ def _observation(
             product = named.product_as(said) if named is not None else None
             if named is None or product is None:
                 continue
+            if key in _TRAIN_BOUNDS:
+                product = _within_line(product, key)
             products.setdefault(product)
             if named.range_text:
                 unread.setdefault(f"{named.vendor} {named.product}: {named.range_text}")
