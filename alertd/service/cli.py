@@ -14,6 +14,7 @@ from typing import Any, NoReturn
 from alertd import __version__
 from alertd.config.files import Config, config_path, load_config
 from alertd.config.registry import RegistryCache
+from alertd.domain.codes import Evidence
 from alertd.domain.delivery import DeliveryState
 from alertd.domain.errors import AlertdError, ConfigError
 from alertd.domain.feeds import FeedFormat, Validators
@@ -159,6 +160,7 @@ def format_cycle(config: Config, report: CycleReport) -> str:
                 f"  {p.feed:<{width}}  {p.observations} entries ({p.new} new), {p.findings} findings, "
                 f"{p.suppressed} suppressed, {p.alerts} alerts"
                 + (f" ({p.inhibited} held back by inhibitions)" if p.inhibited else "")
+                + _evidence_counts(p.evidence)
             )
     findings = sum(p.findings for p in report.polls)
     alerts = sum(p.alerts for p in report.polls)
@@ -255,6 +257,17 @@ async def cmd_poll(config: Config, only: list[str] | None) -> int:
     finally:
         store.close()
     return EXIT_OK
+
+
+def _evidence_counts(evidence: dict[str, int]) -> str:
+    """Software findings by evidence level, as the run's summary says them ("" when there are none)."""
+    shown = [
+        (Evidence.AFFECTED, "affected"),
+        (Evidence.UNVERIFIED, "not checked"),
+        (Evidence.NOT_AFFECTED, "not affected"),
+    ]
+    parts = [f"{evidence[level.value]} {words}" for level, words in shown if evidence.get(level.value)]
+    return f"; versions: {', '.join(parts)}" if parts else ""
 
 
 _VERSION_SOURCES = frozenset({FeedFormat.NVD_JSON, FeedFormat.CSAF, FeedFormat.EPSS_CSV})

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
 from alertd.config.files import Config
+from alertd.domain.codes import Evidence
 from alertd.domain.errors import FeedError
 from alertd.domain.feeds import FeedConfig, Validators
 from alertd.domain.knowledge import NO_KNOWLEDGE, Knowledge
@@ -56,6 +57,7 @@ class PollReport:
     inhibited: int = 0
     suppressed_by_list: dict[str, int] = field(default_factory=dict)
     alerts_by_severity: dict[str, int] = field(default_factory=dict)
+    evidence: dict[str, int] = field(default_factory=dict)  # software findings by evidence level
 
 
 class Poller:
@@ -134,7 +136,13 @@ class Poller:
             report.observations, report.new, report.delisted = len(observations), delta.new, delta.delisted
             flog.info("knowledge feed polled", observations=len(observations), new=delta.new)
             return report
-        (kept, held), alerts = self.queue(await self.match_off_loop(observations), now)
+        matched = await self.match_off_loop(observations)
+        (kept, held), alerts = self.queue(matched, now)
+        report.evidence = dict(
+            Counter(f.facts.version.evidence.value for f in kept.findings if f.facts.version is not None)
+        )
+        if matched.not_affected:
+            report.evidence[Evidence.NOT_AFFECTED.value] = len(matched.not_affected)
         if delta.knowledge_changed:
             # What this feed said changes how entries of other feeds citing the same CVEs are judged (a KEV
             # entry told "version not checked" gets NVD's ranges): they are judged again now.
