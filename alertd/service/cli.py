@@ -262,9 +262,9 @@ async def cmd_poll(config: Config, only: list[str] | None) -> int:
 def _evidence_counts(evidence: dict[str, int]) -> str:
     """Software findings by evidence level, as the run's summary says them ("" when there are none)."""
     shown = [
-        (Evidence.AFFECTED, "affected"),
+        (Evidence.AFFECTED, "proved affected"),
         (Evidence.UNVERIFIED, "not checked"),
-        (Evidence.NOT_AFFECTED, "not affected"),
+        (Evidence.NOT_AFFECTED, "proved not affected"),
     ]
     parts = [f"{evidence[level.value]} {words}" for level, words in shown if evidence.get(level.value)]
     return f"; versions: {', '.join(parts)}" if parts else ""

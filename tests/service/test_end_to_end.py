@@ -175,7 +175,7 @@ def test_make_run_config_writes_readable_emails(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     assert "polled 4 feeds: 4 ok, 0 failed" in result.stdout
     # The summary counts the software findings by evidence: Cisco's advisory lists one IOS release, not the other.
-    assert "1 alerts; versions: 1 affected, 1 not affected" in result.stdout
+    assert "1 alerts; versions: 1 proved affected, 1 proved not affected" in result.stdout
     maildir = tmp_path / "var" / "maildir"
     assert f"maildir {maildir}" in result.stdout
     files = sorted((maildir / "new").iterdir())
