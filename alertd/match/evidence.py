@@ -118,7 +118,7 @@ def _against_fixes(version: str, said: Sequence[Said]) -> tuple[_Answer, _Answer
     for item in said:
         if item.product.status is ProductStatus.FIXED:
             for rng in item.product.versions:
-                found = rng.exact or rng.start_including
+                found = _fixed_version(rng)
                 if found is not None:
                     fixes.append(
                         (

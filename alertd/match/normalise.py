@@ -157,6 +157,14 @@ def _split(words: Iterable[str]) -> tuple[str, ...]:
     return tuple(part for word in words for part in _DIGIT_LETTER.sub(" ", word).split())
 
 
+def _unpackaged(words: list[str]) -> list[str]:
+    """A name's words without the packaging words at the end ("IOS XE Software" → ios xe); one word stays."""
+    whole = list(words)
+    while len(whole) > 1 and whole[-1] in _PRODUCT_TAILS:
+        whole.pop()
+    return whole
+
+
 def _cut(words: list[str]) -> tuple[list[str], list[str], bool]:
     """A name's words without packaging, edition and year words at the end, the release words found among them
     set apart: ``(head, tail, dropped)``. One word always stays."""
@@ -201,17 +209,10 @@ class AliasTable:
         becomes the product's.
         """
         vkey = self.vendor(vendor)
-        words = _raw_words(product)
-        for prefix in (_raw_words(vendor), [vkey], [_vendor_base(vendor)]):
-            if prefix and words[: len(prefix)] == prefix and len(words) > len(prefix):
-                words = words[len(prefix) :]
-                break
+        words = self._product_words(vkey, vendor, product)
         if not words or _VAGUE in words:
             return None
-        whole = list(words)
-        while len(whole) > 1 and whole[-1] in _PRODUCT_TAILS:
-            whole.pop()
-        named = self.names.get((vkey, _split(whole)))
+        named = self.names.get((vkey, _split(_unpackaged(words))))
         if named is not None:
             return Identity(vkey, named)
         head, tail, dropped = _cut(words)
@@ -228,15 +229,17 @@ class AliasTable:
         if identity is None or identity.exact:
             return identity.key if identity is not None else None
         vkey = self.vendor(vendor)
+        whole = _split(_unpackaged(self._product_words(vkey, vendor, product)))
+        return vkey, self.names.get((vkey, whole), whole)
+
+    @staticmethod
+    def _product_words(vkey: str, vendor: str, product: str) -> list[str]:
+        """A product name's words, the vendor's name in front dropped ("Citrix NetScaler ADC" → netscaler adc)."""
         words = _raw_words(product)
         for prefix in (_raw_words(vendor), [vkey], [_vendor_base(vendor)]):
             if prefix and words[: len(prefix)] == prefix and len(words) > len(prefix):
-                words = words[len(prefix) :]
-                break
-        while len(words) > 1 and words[-1] in _PRODUCT_TAILS:
-            words.pop()
-        whole = _split(words)
-        return vkey, self.names.get((vkey, whole), whole)
+                return words[len(prefix) :]
+        return words
 
     def signatures(self, vendor: str, product: str) -> frozenset[ProductKey]:
         """The signatures of each product of a list, umbrella names not expanded (a range NVD publishes for
