@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import re
 from pathlib import Path
 from types import MappingProxyType
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -10,7 +11,9 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from alertd.config.common import parse_duration, resolve_path
 from alertd.config.yamlsrc import Pos, Reader, YMap, load
 from alertd.domain.settings import (
+    DEFAULT_BULLETIN,
     DEFAULT_RENOTIFY,
+    BulletinSettings,
     DeliveryMethod,
     Settings,
     SigningSettings,
@@ -44,6 +47,7 @@ def read_settings(path: Path, r: Reader) -> Settings | None:
             "tlp",
             "organisation",
             "signing",
+            "bulletin",
         ),
     )
     tz_name = r.value(m, "timezone", str, "UTC")
@@ -122,6 +126,7 @@ def read_settings(path: Path, r: Reader) -> Settings | None:
         )
     tlp = Tlp(r.choice(m, "tlp", tuple(Tlp), DEFAULT_TLP) or DEFAULT_TLP)
     organisation = r.value(m, "organisation", str, "") or ""
+    bulletin = _read_bulletin(m, r) if "bulletin" in m else DEFAULT_BULLETIN
     if not (paths["feeds"] and paths["registry"] and paths["subscriptions"]):
         return None  # the other files cannot even be found; what is wrong is already recorded
     return Settings(
@@ -145,7 +150,39 @@ def read_settings(path: Path, r: Reader) -> Settings | None:
         tlp=tlp,
         organisation=organisation,
         signing=signing,
+        bulletin=bulletin,
     )
+
+
+_PREFIX = re.compile(r"[A-Z0-9][A-Z0-9-]{0,23}")
+_PHONE = re.compile(r"\+?[0-9][0-9 .()-]{2,30}")
+
+
+def _read_bulletin(m: YMap, r: Reader) -> BulletinSettings:
+    """The ``bulletin`` section: the reference prefix, the CERT's phone and on-call line, the declaration URL."""
+    bm = r.mapping(m["bulletin"], m.value_pos["bulletin"], "'bulletin'")
+    if bm is None:
+        return DEFAULT_BULLETIN
+    r.keys(bm, "'bulletin'", (), ("reference_prefix", "phone", "on_call", "incident_url"))
+    prefix = r.value(bm, "reference_prefix", str) or DEFAULT_BULLETIN.reference_prefix
+    if not _PREFIX.fullmatch(prefix):
+        r.error(
+            bm.value_pos["reference_prefix"],
+            f"reference prefix {prefix!r}: write 1 to 24 capital letters, digits or '-', not starting with '-'",
+        )
+    phones: dict[str, str | None] = {}
+    for key in ("phone", "on_call"):
+        phone = r.value(bm, key, str)
+        if phone is not None and not _PHONE.fullmatch(phone.strip()):
+            r.error(
+                bm.value_pos[key],
+                f"{phone!r} is not a phone number; write digits, spaces, '.', '-', '(', ')' and a leading '+'",
+            )
+        phones[key] = phone.strip() if phone else None
+    url = r.value(bm, "incident_url", str)
+    if url is not None and not url.startswith("https://"):
+        r.error(bm.value_pos["incident_url"], f"{url!r}: the declaration page must be an https:// URL")
+    return BulletinSettings(reference_prefix=prefix, phone=phones["phone"], on_call=phones["on_call"], incident_url=url)
 
 
 _DEFAULT_PORTS = {SmtpSecurity.STARTTLS: 587, SmtpSecurity.TLS: 465, SmtpSecurity.NONE: 25}

@@ -42,6 +42,10 @@ class Fact(enum.Enum):
     NOTES = "notes"
     CWES = "cwes"
     CWE = "cwe"
+    STATUS = "status"
+    LAST_SEEN = "last_seen"
+    SUMMARY = "summary"
+    TOPIC = "topic"
     VERSION = "version"
     EVIDENCE = "evidence"  # these four are the version's: VersionFact.stored writes them
     EVIDENCE_BASIS = "evidence_basis"
@@ -191,6 +195,10 @@ class Facts:
     notes: str | None = None  # KEV's notes, whose links render lists as references
     cwes: str | None = None  # KEV's weaknesses, comma-separated
     cwe: str | None = None  # NVD's or CSAF's weaknesses, comma-separated
+    status: str | None = None  # a reported host's state at the source ("online", "offline"), as written
+    last_seen: str | None = None  # when the source last saw it active, as written (Feodo's last_online)
+    summary: str | None = None  # an advisory's own text (its summary or description), cleaned and cut
+    topic: str | None = None  # what an advisory is about, as an AdvisoryTopic code ("phishing"), when known
     version: VersionFact | None = None  # a software finding's version, added by the matcher
     extra: Mapping[str, str] = field(default_factory=lambda: NO_EXTRA)  # what no later stage reads, by its key
     order: tuple[str, ...] = field(default=(), init=False, compare=False, repr=False)
@@ -260,6 +268,10 @@ class Facts:
             self.notes,
             self.cwes,
             self.cwe,
+            self.status,
+            self.last_seen,
+            self.summary,
+            self.topic,
             version,
             self.extra,
         )

@@ -59,14 +59,34 @@ class SigningSettings:
     passphrase_file: Path | None = None
 
 
+DEFAULT_REFERENCE_PREFIX = "ALERTD"
+
+
+@dataclass(frozen=True, slots=True)
+class BulletinSettings:
+    """How the emails present the CERT (``bulletin`` in ``alertd.yaml``): the prefix of each email's reference
+    (``CERTSANTE-2026-ALE-0042``), and how to reach the CERT beyond its email address: a phone number, an on-call
+    line, and where an establishment declares an incident (the health sector's mandatory declaration)."""
+
+    reference_prefix: str = DEFAULT_REFERENCE_PREFIX
+    phone: str | None = None
+    on_call: str | None = None
+    incident_url: str | None = None
+
+
+DEFAULT_BULLETIN = BulletinSettings()
+
+
 @dataclass(frozen=True, slots=True)
 class RenderSettings:
-    """What the render stage needs of ``alertd.yaml``: the time zone of the dates shown, and who signs the email."""
+    """What the render stage needs of ``alertd.yaml``: the time zone of the dates shown, who signs the email, and
+    how the emails present the CERT."""
 
     timezone: ZoneInfo
     sender_from: str
     reply_to: str | None
     organisation: str
+    bulletin: BulletinSettings = DEFAULT_BULLETIN
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,8 +113,9 @@ class Settings:
     tlp: Tlp
     organisation: str
     signing: SigningSettings | None = None
+    bulletin: BulletinSettings = DEFAULT_BULLETIN
 
     @property
     def render(self) -> RenderSettings:
         """What rendering an email needs of these settings."""
-        return RenderSettings(self.timezone, self.sender_from, self.reply_to, self.organisation)
+        return RenderSettings(self.timezone, self.sender_from, self.reply_to, self.organisation, self.bulletin)

@@ -241,6 +241,7 @@ class Alert:
     last_seen: datetime
     tlp: Tlp = DEFAULT_TLP  # the feed's Traffic Light Protocol marking; the email carries the strictest
     follow_up: bool = False  # a re-notification of a finding already told
+    inventory: bool = False  # backlog found on first contact: told in the establishment's inventory email, not as news
 
 
 @dataclass(frozen=True, slots=True)

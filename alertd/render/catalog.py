@@ -13,7 +13,10 @@ from __future__ import annotations
 
 import functools
 import io
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from babel.messages.catalog import Catalog
 from babel.messages.mofile import write_mo
@@ -35,6 +38,17 @@ def read_catalog(language: str) -> Catalog:
     """The ``.po`` catalog of ``language`` as Babel reads it (every message, with its context and comments)."""
     with (LOCALE / language / "LC_MESSAGES" / f"{DOMAIN}.po").open("rb") as po:
         return read_po(po, locale=language, domain=DOMAIN)
+
+
+@dataclass(frozen=True, slots=True)
+class Named:
+    """An establishment's name as a sentence of one language takes it: alone, with its article, after "of" and
+    after "to" (French: "le Centre hospitalier X", "du Centre hospitalier X", "au Centre hospitalier X")."""
+
+    name: str
+    the: str
+    of: str
+    to: str
 
 
 class Words:
@@ -126,6 +140,23 @@ class Words:
         return self.word("evidence", version.basis.value).format(
             range=shown_range, source=version.source or "", fixed=fixed
         )
+
+    def moment(self, when: datetime, tz: ZoneInfo) -> str:
+        """A date and time in the reader's time zone, as the language writes it."""
+        # TODO(#12): French and English dates in words through Babel ("24 mars 2022 à 08 h 30").
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=UTC)
+        return when.astimezone(tz).strftime("%Y-%m-%d %H:%M %Z")
+
+    def day(self, when: date) -> str:
+        """A day (a deadline, a date a source gives without a time), as the language writes it."""
+        # TODO(#12): in words through Babel ("24 mars 2022").
+        return when.strftime("%Y-%m-%d")
+
+    def establishment(self, name: str) -> Named:
+        """An establishment's name with the article and prepositions the language puts before it."""
+        # TODO(#12): the French article by the name's head noun ("le Centre hospitalier", "la Clinique").
+        return Named(name, name, name, name)
 
     def version_range(self, text: str) -> str:
         """A range in the notation of :attr:`VersionRange.text` in words: ``>=13.1|<13.1-49.13`` → "à partir

@@ -22,7 +22,7 @@ from alertd.domain.grammar import CVE_ID
 from alertd.domain.settings import RenderSettings
 from alertd.domain.tlp import Tlp
 from alertd.domain.values import Alert, FeedKind, Finding, IndicatorType, Severity
-from alertd.render import catalog
+from alertd.render import actions, catalog
 from alertd.render.attachments import ATTACHMENTS
 from alertd.render.catalog import Words
 from alertd.render.defang import Scrubber, defang, defang_indicator, scrub, scrubber
@@ -49,15 +49,6 @@ _SEVERITY_COLORS = {
     Severity.CRITICAL: "#c2410c",
     Severity.HIGH: "#a16207",
     Severity.INFO: "#4b5563",
-}
-# What to do, by feed kind: the catalog's "action" messages KIND.STEP, in this order. In them {i} is the defanged
-# indicator, {asset} the item hit, {contact} the CERT's address, {port} the catalog's "port" words or nothing.
-ACTION_STEPS: Mapping[FeedKind, tuple[str, ...]] = {
-    FeedKind.COMPROMISE: ("isolate", "search-logs", "contact"),
-    FeedKind.VULNERABILITY: ("patch", "check-compromise"),
-    FeedKind.LEAK: ("check-theft", "respond", "contact"),
-    FeedKind.ADVISORY: ("read", "patch"),
-    FeedKind.EXPOSURE: ("close", "check-compromise"),
 }
 # Facts a feed gives (``Finding.facts``) worth showing as details, in this order; the catalog's "attr" messages
 # label them. Facts absent here (KEV ``notes``, the version) are shown otherwise; ``extra`` is not for the reader.
@@ -203,27 +194,6 @@ def alert_kind(finding: Finding) -> AlertKind:
     return _BY_FEED_KIND[finding.kind]
 
 
-def _actions(words: Words, alert: Alert, shown: str, asset: str, facts: Mapping[Fact, str], contact: str) -> list[str]:
-    f = alert.finding
-    port = words.action("port").format(port=facts[Fact.PORT]) if facts.get(Fact.PORT) else ""
-    steps = [
-        words.action(f"{f.kind.value}.{step}").format(i=shown, asset=asset, contact=contact, port=port)
-        for step in ACTION_STEPS[f.kind]
-    ]
-    judged = f.facts.version
-    if judged is not None and judged.unverified and f.reason in SOFTWARE_REASONS:
-        # The version was not checked: first find out whether it is concerned, then patch if it is.
-        steps.insert(0, words.action("check-version").format(product=_product(asset, judged.declared)))
-    if f.kind is FeedKind.VULNERABILITY:
-        if f.reason is MatchReason.KEV_PRODUCT or facts.get(Fact.DUE_DATE):
-            steps.insert(0, words.action("kev.first"))
-        if facts.get(Fact.DUE_DATE):
-            steps.append(words.action("kev.due-date").format(due_date=facts[Fact.DUE_DATE]))
-        if facts.get(Fact.REQUIRED_ACTION):
-            steps.append(words.action("kev.required-action").format(required_action=facts[Fact.REQUIRED_ACTION]))
-    return steps
-
-
 def _link(raw: str, patterns: Scrubber) -> tuple[str, str | None]:
     """A link as shown (reported indicators defanged in it) and its target if it may be clickable, else None."""
     raw = CONTROL.sub("", "".join(raw.split()))[:2000]  # no whitespace or line break survives in a URL
@@ -241,13 +211,6 @@ def _references(f: Finding, cve: str | None) -> list[str]:
         found.append(url.rstrip(".)]"))
     unique = [u for u in dict.fromkeys(found) if u != f.link]
     return unique[:_MAX_REFERENCES]
-
-
-def _product(asset: str, version: str | None) -> str:
-    """The software item hit, without the version the matcher appended to it (it gets its own row)."""
-    if version and asset.endswith(" " + version):
-        return asset[: -len(version) - 1]
-    return asset
 
 
 def _row(key: str, label: str, value: str, *, note: str | None = None, href: str | None = None) -> dict[str, Any]:
@@ -324,7 +287,7 @@ def _alert_context(words: Words, alert: Alert, tz: ZoneInfo, contact: str, patte
     if unverified and words.has("reason", f"{reason_code}:unverified"):
         # Never "affects <version>" when the version was not checked: the product alone is named.
         reason_text = words.reason(
-            f"{reason_code}:unverified", asset=_product(asset, judged.text if judged else None), where=""
+            f"{reason_code}:unverified", asset=actions.product(asset, judged.text if judged else None), where=""
         )
     else:
         reason_text = words.reason(reason_code, asset=asset, where=words.where(f.kind))
@@ -340,7 +303,7 @@ def _alert_context(words: Words, alert: Alert, tz: ZoneInfo, contact: str, patte
         cve = None
     # A declared version is no indicator: shown as the inventory wrote it (5.14.0-284.11.1.el9_2, never defanged).
     version = clean_header(judged.text, _ATTR_LIMIT) if judged is not None else None
-    product = _product(asset, version) if f.kind in (FeedKind.VULNERABILITY, FeedKind.ADVISORY) else None
+    product = actions.product(asset, version) if f.kind in (FeedKind.VULNERABILITY, FeedKind.ADVISORY) else None
     if product is not None and f.reason not in SOFTWARE_REASONS:
         product = None  # the asset is a network or a name, not a software item
     if version is not None and judged is not None and judged.declared is None:
@@ -355,7 +318,7 @@ def _alert_context(words: Words, alert: Alert, tz: ZoneInfo, contact: str, patte
         "severity_color": _SEVERITY_COLORS[alert.severity],
         "kind": f.kind.value,
         "kind_label": words.feed_kind(f.kind),
-        "kev": f.kind is FeedKind.VULNERABILITY and (f.reason is MatchReason.KEV_PRODUCT or Fact.DUE_DATE in facts),
+        "kev": actions.is_kev(alert, facts),
         "indicator": shown,
         "indicator_type": f.indicator.type.value,
         "indicator_type_label": words.indicator_type(f.indicator.type),
@@ -385,7 +348,8 @@ def _alert_context(words: Words, alert: Alert, tz: ZoneInfo, contact: str, patte
         "details": {fact.value: text for fact, text in facts.items() if fact is not Fact.VERSION},
         # The shown facts as (label, text), under the name templates have known them by.
         "attrs": [(words.attr(fact), facts[fact]) for fact in SHOWN_FACTS if fact in facts and fact not in told],
-        "actions": _actions(words, alert, shown, asset, facts, contact),
+        "actions": actions.steps(words, alert, shown, asset, facts, contact),
+        "meaning": actions.meaning(words, alert, facts),
         "summary": words.summary(alert_kind(f), indicator=shown),
         "follow_up": alert.follow_up,
         "tlp": alert.tlp,
@@ -413,10 +377,12 @@ def email_context(
     now: datetime,
     *,
     in_reply_to: str | None = None,
+    reference: str | None = None,
 ) -> dict[str, Any]:
     """Everything the templates show, as plain values; raises ValueError on no alert or a foreign alert.
 
-    ``in_reply_to`` (the Message-ID of an earlier email about these findings) makes the email a reminder.
+    ``in_reply_to`` (the Message-ID of an earlier email about these findings) makes the email a reminder;
+    ``reference`` is the email's bulletin reference.
     """
     _check(est, alerts)
     words = catalog.words(est.language)
@@ -461,4 +427,9 @@ def email_context(
         "reply_to": reply_to,
         "contact": contact,
         "attachments": list(ATTACHMENTS),
+        "reference": clean_header(reference, 60) if reference else None,
+        "inventory": all(a.inventory for a in ordered),
+        "phone": settings.bulletin.phone,
+        "on_call": settings.bulletin.on_call,
+        "incident_url": settings.bulletin.incident_url,
     }

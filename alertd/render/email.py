@@ -42,6 +42,7 @@ def render_email(
     message_id: str,
     in_reply_to: str | None = None,
     resolved: Sequence[Finding] = (),
+    reference: str | None = None,
 ) -> EmailMessage:
     """The warning email for one establishment, in its language (contract §4).
 
@@ -52,9 +53,10 @@ def render_email(
     as ``findings.csv`` and ``findings.json``. With ``in_reply_to`` it is a reminder threaded under that
     message: ``In-Reply-To``/``References`` set and the subject starting with "Re: ". Raises ValueError if
     ``alerts`` is empty, if any alert belongs to another establishment, or if there is no recipient. The same
-    inputs give the same bytes (``message_id`` fixes the MIME boundaries).
+    inputs give the same bytes (``message_id`` fixes the MIME boundaries). ``reference`` is the CERT's reference
+    of this email (``CERTSANTE-2026-ALE-0042``), allocated once by the store and never reused.
     """
-    context = email_context(est, alerts, settings, now, in_reply_to=in_reply_to)
+    context = email_context(est, alerts, settings, now, in_reply_to=in_reply_to, reference=reference)
     # A finding withdrawn because its version turned out not affected is a correction, not a delisting.
     withdrawn = [
         f for f in resolved if f.facts.version is not None and f.facts.version.evidence is Evidence.NOT_AFFECTED

@@ -97,8 +97,8 @@ def test_a_stored_fact_must_be_text() -> None:
 
 
 def test_facts_built_by_keyword_come_in_the_fields_order_then_extra_then_the_version() -> None:
-    facts = Facts(cvss="7.5", malware="QakBot", version=UNKNOWN_VERSION, extra={"status": "online"})
-    assert list(facts.to_json()) == ["malware", "cvss", "status", "version"]
+    facts = Facts(cvss="7.5", malware="QakBot", version=UNKNOWN_VERSION, extra={"c2_status": "online"})
+    assert list(facts.to_json()) == ["malware", "cvss", "c2_status", "version"]
     assert Facts.from_json(facts.to_json()) == facts
     assert NO_FACTS.to_json() == {}
     assert Facts.of({}) == NO_FACTS

@@ -91,8 +91,8 @@ def test_entry_is_stable_when_status_and_dates_change() -> None:
     before = csvfeed.parse(feed(columns), body)
     after = csvfeed.parse(feed(columns), changed)
     assert [o.entry for o in before] == [o.entry for o in after]
-    assert before[0].facts.extra["status"] == "online"
-    assert after[0].facts.extra["status"] == "offline"
+    assert before[0].facts.status == "online"
+    assert after[0].facts.status == "offline"
 
 
 def test_entry_depends_on_the_feed() -> None:

@@ -15,8 +15,9 @@ from alertd.domain.codes import AlertKind, MatchReason, RuleKind, SeverityRule
 from alertd.domain.tlp import Tlp
 from alertd.domain.values import FeedKind, Indicator, IndicatorType, Severity
 from alertd.render import catalog
+from alertd.render.actions import ACTION_STEPS
 from alertd.render.catalog import LANGUAGES, LOCALE, read_catalog, rule_text, words
-from alertd.render.context import ACTION_STEPS, SHOWN_FACTS, email_context
+from alertd.render.context import SHOWN_FACTS, email_context
 from alertd.render.environment import make_environment
 
 _PLACEHOLDER = re.compile(r"\{(\w+)\}")
