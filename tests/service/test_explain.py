@@ -48,7 +48,7 @@ def test_explain_shows_each_source_the_deciding_comparison_and_the_verdict(
     _store_feed(example, "cisco-csaf", FeedFormat.CSAF, feeds / "cisco-sa-20180328-smi2.json")
     assert explain(example, "000000011", "cve-2018-0171") == 0
     out = capsys.readouterr().out
-    assert "CVE-2018-0171 for 000000011 (Centre Hospitalier Universitaire de Garonne)" in out
+    assert "CVE-2018-0171 for 000000011 (Centre hospitalier universitaire de Garonne)" in out
     assert "cisa-kev (exploited in the wild)" in out and "Cisco IOS and IOS XE: named, no version given" in out
     assert "Cisco IOS: affected =12.2(55)EY" in out and "(180 in all)" in out
     assert "cisco-csaf, cisco-sa-20180328-smi2: affected =15.2(2)E6 → inside: yes" in out
