@@ -38,10 +38,10 @@ def _alert(finding: Finding, severity: Severity = Severity.HIGH) -> Alert:
     return Alert(finding, severity, SeverityRule.of(RuleKind.NO_HIGHER_RULE), "everyone", True, NOW, NOW)
 
 
-def _steps(words: catalog.Words, alert: Alert, **kw: object) -> list[str]:
+def _steps(words: catalog.Words, alert: Alert, *, link: str | None = None, tz: ZoneInfo | None = None) -> list[str]:
     f = alert.finding
     facts = dict(f.facts.known())
-    return actions.steps(words, alert, defang_indicator(f.indicator), f.asset, facts, CONTACT, **kw)  # type: ignore[arg-type]
+    return actions.steps(words, alert, defang_indicator(f.indicator), f.asset, facts, CONTACT, link=link, tz=tz)
 
 
 def _meaning(words: catalog.Words, alert: Alert) -> str:
