@@ -248,3 +248,42 @@ class UnsafeName:
     problem: NameProblem
     words: tuple[str, ...] = ()  # the generic words, the short word, or the short distinctive words
     others: tuple[str, ...] = ()  # SHARED: the other establishments with this name
+
+
+class AdvisoryTopic(enum.StrEnum):
+    """What an advisory is about, when it calls for other steps than patching (the ``topic`` fact); an advisory
+    of no known topic has none."""
+
+    PHISHING = "phishing"  # a phishing or impersonation campaign: the steps are awareness, not patching
+
+    @classmethod
+    def of(cls, text: str | None) -> AdvisoryTopic | None:
+        """The topic a stored ``topic`` fact names; None for none, or for a code this version does not know."""
+        try:
+            return cls(text) if text else None
+        except ValueError:
+            return None
+
+
+class SourceStatus(enum.StrEnum):
+    """A reported host's state at its source (the ``status`` fact, as a blocklist writes it: Feodo Tracker's
+    ``c2_status`` is ``online`` or ``offline``): whether the source still sees it active."""
+
+    ACTIVE = "active"
+    INACTIVE = "inactive"
+
+    @classmethod
+    def of(cls, text: str | None) -> SourceStatus | None:
+        """The state a source's status text says, case and surrounding space ignored; None for no text or words
+        it does not know (the email then says nothing of the state, rather than guess)."""
+        if not text:
+            return None
+        return _STATUS_WORDS.get(text.strip().casefold())
+
+
+# The words sources use for a host's state, as found in the blocklists alertd reads (abuse.ch: online/offline;
+# others: up/down, active/inactive).
+_STATUS_WORDS: Mapping[str, SourceStatus] = {
+    **dict.fromkeys(("online", "active", "up", "alive", "live"), SourceStatus.ACTIVE),
+    **dict.fromkeys(("offline", "inactive", "down", "dead", "unreachable"), SourceStatus.INACTIVE),
+}

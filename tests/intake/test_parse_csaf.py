@@ -85,6 +85,8 @@ def test_philips_vue_pacs() -> None:
         "verifying that the resulting data will be valid."
     )
     facts = observation.facts.to_json()
+    # The document's summary note ("Risk evaluation"), shared by its 13 vulnerabilities.
+    assert facts.pop("summary").startswith("Successful exploitation of these vulnerabilities could allow")
     assert facts.pop("remediation").startswith("Philips recommends the following mitigations:\nFor vulnerabilities")
     assert facts == {
         "cvss": "8.8",
@@ -254,6 +256,7 @@ def test_highest_score_vector_and_no_cve() -> None:
     assert observation.facts.to_json() == {
         "advisory": "TEST-2024-001",
         "publisher": "Test CERT",
+        "summary": "The pump ships with a default password.",  # no document summary: the vulnerability's own
         "cvss": "9.3",
         "cvss_vector": "AV:N/AC:M/Au:N/C:C/I:C/A:C",
         "cvss_version": "2.0",

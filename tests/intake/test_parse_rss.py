@@ -39,7 +39,10 @@ def test_certfr_alert_with_guid_accents_and_defanged_indicators() -> None:
         Indicator(T.URL, "https://update-forti.net/sslvpn/login"),
         Indicator(T.IPV4, "203.0.113.77"),
     )
-    assert first.facts.to_json() == {"cves": "CVE-2024-21762"}
+    facts = first.facts.to_json()
+    # The bulletin's own words, without its markup, are its summary.
+    assert facts.pop("summary").startswith("Le 8 février 2024, Fortinet a publié l'avis de sécurité FG-IR-24-015")
+    assert facts == {"cves": "CVE-2024-21762"}
     # text: title and description, tags gone, entities decoded, whitespace collapsed
     assert first.text.startswith("Vulnérabilité dans Fortinet FortiOS (CVE-2024-21762) Le 8 février 2024, Fortinet")
     assert "<" not in first.text and "&nbsp;" not in first.text and "\n" not in first.text
@@ -64,7 +67,10 @@ def test_entry_without_guid_uses_its_link_and_the_link_is_not_an_indicator() -> 
     assert third.title == "Multiples vulnérabilités dans Microsoft Edge & Chrome"
     # escaped HTML description; a version number and a file name are not indicators
     assert third.indicators == (Indicator(T.EMAIL, "cert@ssi.gouv.fr"),)
-    assert third.facts.to_json() == {}
+    assert third.facts.to_json() == {
+        "summary": "Versions Chromium antérieures à 121.0.6167.160 ; le fichier update.exe n'est pas concerné. "
+        "Contact : cert [at] ssi.gouv.fr"
+    }
 
 
 def test_entry_without_guid_or_link_uses_a_content_hash() -> None:
@@ -107,7 +113,10 @@ def test_atom_feed() -> None:
         Indicator(T.IPV4, "66.42.118.54"),
         Indicator(T.HASH, "8ac97ee7a8a1a8b6c3d4e5f60718293a4b5c6d7e8f90a1b2c3d4e5f60718293a"),
     )
-    assert basta.facts.to_json() == {}
+    assert basta.facts.to_json() == {
+        "summary": "Black Basta affiliates have impacted over 500 organizations, including healthcare. Indicators: "
+        "hxxp://moereng[.]com/x, 66.42.118[.]54, 8ac97ee7a8a1a8b6c3d4e5f60718293a4b5c6d7e8f90a1b2c3d4e5f60718293a."
+    }
 
 
 def test_rss091_with_an_external_dtd_and_latin1() -> None:

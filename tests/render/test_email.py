@@ -462,7 +462,8 @@ def test_an_advisory_gives_its_link_and_the_cves_it_names() -> None:
         assert "Avis" in body and "Multiples vulnérabilités dans Citrix NetScaler ADC" in body
         assert "CVE citées" in body and "CVE-2023-4966, CVE-2023-4967" in body
         assert "https://www.cert.ssi.gouv.fr/avis/CERTFR-2023-AVI-0852/" in body
-        assert "Lisez l'avis de sécurité" in body
+        assert "Lisez l'avis" in body  # its link and the patch (#12: the step names the bulletin's link)
+        assert "Appliquez les correctifs" in body
     assert 'href="https://www.cert.ssi.gouv.fr/avis/CERTFR-2023-AVI-0852/"' in html
 
 

@@ -32,7 +32,8 @@ from alertd.domain.errors import ParseError
 from alertd.domain.facts import Fact, Facts
 from alertd.domain.feeds import FeedSpec
 from alertd.domain.grammar import CVE_ID
-from alertd.domain.values import Indicator, IndicatorType, Observation, Product, ProductStatus, VersionRange
+from alertd.domain.values import FeedKind, Indicator, IndicatorType, Observation, Product, ProductStatus, VersionRange
+from alertd.intake import topics
 from alertd.intake.formats import fields
 from alertd.intake.formats.csaf_index import MAX_DOCUMENTS, expand
 from alertd.intake.formats.jsondoc import load_json, utc_timestamp
@@ -206,6 +207,9 @@ def _common(document: dict[str, Any], advisory: str) -> _Common:
         "publisher": fields.clean(fields.mapping(document.get("publisher")).get("name")),
         "tlp": fields.clean(fields.mapping(fields.mapping(document.get("distribution")).get("tlp")).get("label")),
     }
+    summary = next((n["text"] for n in _notes(document, ("summary",))), None)
+    if summary is not None:
+        facts[Fact.SUMMARY] = fields.summary(summary)
     return _Common(
         advisory=advisory,
         title=fields.clean(document.get("title")) or advisory,
@@ -221,11 +225,7 @@ def _observation(
 ) -> Observation:
     cve = _cve(vulnerability)
     vuln_title = fields.clean(vulnerability.get("title"))
-    notes = [
-        n["text"]
-        for n in fields.items(vulnerability.get("notes"))
-        if isinstance(n, dict) and n.get("category") in ("summary", "description") and isinstance(n.get("text"), str)
-    ]
+    notes = [n["text"] for n in _notes(vulnerability, ("summary", "description"))]
     text = fields.clean(" ".join([common.title, vuln_title, *(n[:MAX_TEXT] for n in notes)]), MAX_TEXT)
 
     status = fields.mapping(vulnerability.get("product_status"))
@@ -244,6 +244,11 @@ def _observation(
                 unread.setdefault(f"{named.vendor} {named.product}: {named.range_text}")
 
     facts = dict(common.facts)
+    if Fact.SUMMARY not in facts and notes:
+        facts[Fact.SUMMARY] = fields.summary(notes[0])  # no summary of the document: the vulnerability's own
+    if feed.kind is FeedKind.ADVISORY:
+        topic = topics.classify(common.title, facts.get(Fact.SUMMARY))
+        facts[Fact.TOPIC] = topic.value if topic is not None else ""
     facts.update(_best_score(vulnerability.get("scores")))
     facts[Fact.CWE] = fields.clean(fields.mapping(vulnerability.get("cwe")).get("id"))
     remediations = [
@@ -266,6 +271,13 @@ def _observation(
         facts=Facts.of({k: v for k, v in facts.items() if v}),
         exploited=_exploited(vulnerability),
     )
+
+
+def _notes(holder: dict[str, Any], categories: tuple[str, ...]) -> Iterator[dict[str, Any]]:
+    """The notes of a document or a vulnerability of these categories that have a text, in their order."""
+    for note in fields.mappings(holder.get("notes")):
+        if note.get("category") in categories and isinstance(note.get("text"), str):
+            yield note
 
 
 def _cve(vulnerability: dict[str, Any]) -> str | None:

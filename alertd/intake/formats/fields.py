@@ -14,6 +14,7 @@ from urllib.parse import urlsplit
 
 MAX_FIELD = 500  # characters kept of a cleaned value unless the caller says otherwise
 MAX_URL = 2000  # characters of a link; a longer one is no reference an email should carry
+MAX_SUMMARY = 800  # characters of an advisory's own text kept as its summary: a paragraph or two
 # C0 and C1 controls and DEL: a terminal escape or a NUL in a title must not reach a log or an email.
 CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 # The same, plus zero-width spaces and joiners, direction marks, line and paragraph separators and the BOM,
@@ -62,6 +63,20 @@ def clean(value: Any, limit: int = MAX_FIELD, *, invisible: bool = False) -> str
     return " ".join(pattern.sub(" ", value[: limit * 4]).split())[:limit]
 
 
+def summary(value: Any, limit: int = MAX_SUMMARY) -> str:
+    """An advisory's own text as its ``summary`` fact: on one line, without control or invisible characters (as
+    :func:`clean` reads it, so no more than ``4 × limit`` characters are read), cut at a word boundary to
+    ``limit`` characters with "…" where it was cut."""
+    text = clean(value, limit * 4, invisible=True)
+    if len(text) <= limit:
+        return text
+    cut = text[: limit - 1]
+    space = cut.rfind(" ")
+    if space > limit // 2:  # a word boundary not too far back; else a very long word is cut where it stands
+        cut = cut[:space]
+    return cut.rstrip(" ,;:.") + "…"
+
+
 def web_link(value: Any) -> str | None:
     """``value`` if it is an http(s) URL fit for a link in an email: a scheme and a host, no whitespace and no
     control character, :data:`MAX_URL` characters at most; None otherwise (``javascript:``, ``file:``...)."""
@@ -81,4 +96,17 @@ def one_line(value: str) -> str:
     return " ".join(value.split())
 
 
-__all__ = ["CONTROL", "MAX_FIELD", "MAX_URL", "clean", "items", "mapping", "mappings", "one_line", "text", "web_link"]
+__all__ = [
+    "CONTROL",
+    "MAX_FIELD",
+    "MAX_SUMMARY",
+    "MAX_URL",
+    "clean",
+    "items",
+    "mapping",
+    "mappings",
+    "one_line",
+    "summary",
+    "text",
+    "web_link",
+]

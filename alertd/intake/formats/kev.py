@@ -55,6 +55,10 @@ def _observation(feed: FeedSpec, item: dict[str, Any]) -> Observation | None:
     cwes = item.get("cwes")
     if isinstance(cwes, list) and cwes:
         facts[Fact.CWES] = ", ".join(str(c) for c in cwes)
+    # The observation's text is read by the matcher only; the finding keeps the catalogue's words as its summary.
+    summary = fields.summary(item.get("shortDescription"))
+    if summary:
+        facts[Fact.SUMMARY] = summary
     return Observation(
         feed=feed.id,
         entry=cve,

@@ -21,9 +21,10 @@ import defusedxml.ElementTree
 import feedparser
 
 from alertd.domain.errors import ParseError
-from alertd.domain.facts import NO_FACTS, Facts
+from alertd.domain.facts import NO_FACTS, Fact, Facts
 from alertd.domain.feeds import FeedSpec
-from alertd.domain.values import IndicatorType, Observation
+from alertd.domain.values import FeedKind, IndicatorType, Observation
+from alertd.intake import topics
 from alertd.intake.extract import extract_indicators
 from alertd.intake.formats import fields
 
@@ -33,6 +34,9 @@ _TAG = re.compile(r"<[^>]*>")
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 _SPACE = re.compile(r"\s+")
 _ENTITY_DECL = re.compile(r"<!ENTITY", re.IGNORECASE)
+# Characters of an entry's markup read for its summary: enough for the tags around MAX_SUMMARY characters of text,
+# and a bound on what the tag-stripping expressions see whatever the feed sends.
+MAX_SUMMARY_MARKUP = fields.MAX_SUMMARY * 6
 
 
 def parse(feed: FeedSpec, body: bytes) -> list[Observation]:
@@ -93,8 +97,9 @@ def _observation(feed: FeedSpec, entry: Any) -> Observation:
     title = strip_html(fields.text(entry.get("title")))
     summary = strip_html(fields.text(entry.get("summary")))
     parts = [title, summary]
-    for content in entry.get("content") or []:
-        value = strip_html(fields.text(content.get("value")))
+    contents = [fields.text(content.get("value")) for content in entry.get("content") or []]
+    for content in contents:
+        value = strip_html(content)
         if value and value not in parts:
             parts.append(value)
     text = " ".join(p for p in parts if p)
@@ -104,6 +109,17 @@ def _observation(feed: FeedSpec, entry: Any) -> Observation:
     if not entry_id:
         entry_id = hashlib.sha256(f"{title}\n{summary}".encode()).hexdigest()[:32]
     cves = [i.value for i in indicators if i.type is IndicatorType.CVE]
+    facts: dict[Fact | str, str] = {}
+    if cves:
+        facts[Fact.CVES] = ", ".join(cves)
+    # The entry's own words: its description (RSS) or summary (Atom), else its content.
+    own = summary_text(fields.text(entry.get("summary")) or next((c for c in contents if c), ""))
+    if own and own != title:
+        facts[Fact.SUMMARY] = own
+    if feed.kind is FeedKind.ADVISORY:
+        topic = topics.classify(title, own)
+        if topic is not None:
+            facts[Fact.TOPIC] = topic.value
     return Observation(
         feed=feed.id,
         entry=entry_id,
@@ -113,8 +129,18 @@ def _observation(feed: FeedSpec, entry: Any) -> Observation:
         text=text,
         link=link,
         published=_published(entry),
-        facts=Facts(cves=", ".join(cves)) if cves else NO_FACTS,
+        facts=Facts.of(facts) if facts else NO_FACTS,
     )
+
+
+def summary_text(markup: str) -> str:
+    """An entry's description as its ``summary`` fact: its first :data:`MAX_SUMMARY_MARKUP` characters (cut before
+    any expression reads them), a tag cut there dropped, HTML stripped, on one line, cut at a word to
+    :data:`~alertd.intake.formats.fields.MAX_SUMMARY` characters."""
+    head = markup[:MAX_SUMMARY_MARKUP]
+    if len(markup) > MAX_SUMMARY_MARKUP and head.rfind("<") > head.rfind(">"):
+        head = head[: head.rfind("<")]  # a tag the cut opened and did not close would read as text
+    return fields.summary(strip_html(head))
 
 
 def strip_html(markup: str) -> str:
