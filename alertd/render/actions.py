@@ -72,5 +72,6 @@ def steps(words: Words, alert: Alert, shown: str, asset: str, facts: Mapping[Fac
         if facts.get(Fact.DUE_DATE):
             out.append(words.action("kev.due-date").format(due_date=facts[Fact.DUE_DATE]))
         if facts.get(Fact.REQUIRED_ACTION):
-            out.append(words.action("kev.required-action").format(required_action=facts[Fact.REQUIRED_ACTION]))
+            required = words.kev_action(facts[Fact.REQUIRED_ACTION])  # CISA's words, in the reader's language
+            out.append(words.action("kev.required-action").format(required_action=required))
     return out
