@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import email
 import email.policy
+import re
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
@@ -222,4 +223,42 @@ def bodies(msg: EmailMessage) -> tuple[str, str]:
     text, html = (p.get_content() for p in parts)
     assert isinstance(text, str)
     assert isinstance(html, str)
-    return text, html
+    # As a person reads them: the flowed text's soft breaks joined and a list item's hanging lines with them (one
+    # item per line), a no-break space as the character it is.
+    assert parts[0].get_param("format") == "flowed"
+    return join_hanging(unflow(text)), html.replace("&nbsp;", "\u00a0")
+
+
+_LIST_ITEM = re.compile(r"^( *(?:[-*•]|\d{1,3}[.)]) +)\S")
+
+
+def join_hanging(text: str) -> str:
+    """A text whose list items hang (their lines indented under the item's text) with each item on one line."""
+    out: list[str] = []
+    indent = 0
+    for line in text.split("\n"):
+        if indent and line.startswith(" " * indent) and line[indent : indent + 1] not in ("", " "):
+            out[-1] += " " + line[indent:]
+            continue
+        item = _LIST_ITEM.match(line)
+        indent = len(item.group(1)) if item else 0
+        out.append(line)
+    return "\n".join(out)
+
+
+def unflow(text: str) -> str:
+    """A format=flowed (delsp=no) text as a flowed-aware reader joins it (RFC 3676 §4.2): a line ending with a
+    space continues on the next, one leading space of a stuffed line is dropped, "-- " stays a line of its own."""
+    out: list[str] = []
+    pending = ""
+    for line in text.splitlines():
+        if line != "-- " and line.startswith(" "):
+            line = line[1:]
+        if line != "-- " and line.endswith(" "):
+            pending += line
+            continue
+        out.append(pending + line)
+        pending = ""
+    if pending:
+        out.append(pending)
+    return "\n".join(out) + ("\n" if text.endswith("\n") else "")

@@ -180,7 +180,8 @@ def steps(
         if facts.get(Fact.DUE_DATE):
             out.append(words.action("kev.due-date").format(due_date=facts[Fact.DUE_DATE]))
         if facts.get(Fact.REQUIRED_ACTION):
-            out.append(words.action("kev.required-action").format(required_action=facts[Fact.REQUIRED_ACTION]))
+            required = words.kev_action(facts[Fact.REQUIRED_ACTION])  # CISA's words, in the reader's language
+            out.append(words.action("kev.required-action").format(required_action=required))
     return out
 
 

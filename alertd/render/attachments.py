@@ -1,5 +1,12 @@
 """Attachments: the findings of an email as CSV and JSON, for the establishment's tools.
 
+Tools need the values as the feed gave them (an address to block, a domain to search in the logs), so the
+attachments carry them raw: the indicator, the asset, the entry, the title, the link and the details, as the feed
+gave them. A person pasting from a spreadsheet needs them harmless, so the fields that hold a URL or a host have a
+defanged copy beside them (``indicator_defanged``, ``asset_defanged``, ``link_defanged``, ``details_defanged``),
+written as the email shows them. The raw values never reach the text or HTML parts: they are read here from the
+alerts, not from the template context.
+
 A cell that a spreadsheet would run as a formula is neutralised (OWASP "CSV injection").
 """
 
@@ -11,14 +18,17 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from alertd.domain.facts import Fact
+from alertd.domain.values import Alert
+
 ATTACHMENTS = ("findings.csv", "findings.json")
 FINDING_FIELDS = (
     "severity",
     "kind",
-    "indicator",
+    "indicator",  # raw: as the feed gave it (refanged), for tools
     "type",
     "reason",
-    "asset",
+    "asset",  # raw: as the registry declares it
     "feed",
     "entry",
     "title",
@@ -28,43 +38,62 @@ FINDING_FIELDS = (
     "tlp",
     "evidence",  # a software finding's: affected or unverified (empty for the others)
     "version_range",  # the published range it rests on, in the vers constraint notation (>=13.1|<13.1-49.15)
+    "indicator_defanged",  # the same values as the email shows them: safe to paste, never clickable
+    "asset_defanged",
+    "link_defanged",
 )
 # A spreadsheet takes a cell starting with one of these for a formula (OWASP "CSV injection").
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
-def finding_records(context: Mapping[str, Any]) -> list[dict[str, str]]:
-    """One record per alert of an :func:`email_context`: the fields of :data:`FINDING_FIELDS`, as shown.
+def finding_records(context: Mapping[str, Any], alerts: Sequence[Alert]) -> list[dict[str, Any]]:
+    """One record per alert of an :func:`email_context`, in its order: the fields of :data:`FINDING_FIELDS`, then
+    ``details`` (the feed's facts shown, raw) and ``details_defanged`` (as the email shows them).
 
-    The indicator is defanged and feed text scrubbed exactly as in the body; dates are ISO 8601.
+    ``alerts`` are the alerts the context was made of, in any order; dates are ISO 8601. Raises ValueError when
+    a context alert is not among them.
     """
-    return [
-        {
-            "severity": a["severity"],
-            "kind": a["kind"],
-            "indicator": a["indicator"],
-            "type": a["indicator_type"],
-            "reason": a["reason"],
-            "asset": a["asset"],
-            "feed": a["feed"],
-            "entry": a["entry"],
-            "title": a["title"],
-            "first_seen": a["first_seen_iso"],
-            "last_seen": a["last_seen_iso"],
-            "link": a["link"] or "",
-            "tlp": a["tlp"].label,
-            "evidence": a["version_evidence"],
-            "version_range": a["version_range"],
-        }
-        for a in context["alerts"]
-    ]
+    by_key: dict[str, Alert] = {a.finding.key: a for a in alerts}
+    records = []
+    for item in context["alerts"]:
+        alert = by_key.get(item["key"])
+        if alert is None:
+            raise ValueError(f"finding {item['key']!r} of the email is not among the alerts given")
+        f = alert.finding
+        raw_facts = {fact.value: text for fact, text in f.facts.known() if fact is not Fact.VERSION}
+        records.append(
+            {
+                "severity": item["severity"],
+                "kind": item["kind"],
+                "indicator": f.indicator.value,
+                "type": item["indicator_type"],
+                "reason": item["reason"],
+                "asset": f.asset,
+                "feed": item["feed"],
+                "entry": f.entry,
+                "title": f.title,
+                "first_seen": item["first_seen_iso"],
+                "last_seen": item["last_seen_iso"],
+                "link": f.link or "",
+                "tlp": item["tlp"].label,
+                "evidence": item["version_evidence"],
+                "version_range": item["version_range"],
+                "indicator_defanged": item["indicator"],
+                "asset_defanged": item["asset"],
+                "link_defanged": item["link"] or "",
+                # The details the email shows, in the same order: raw, and as shown.
+                "details": {key: raw_facts.get(key, text) for key, text in item["details"].items()},
+                "details_defanged": item["details"],
+            }
+        )
+    return records
 
 
 def _cell(value: str) -> str:
     return "'" + value if value.startswith(_FORMULA_START) else value
 
 
-def findings_csv(records: Sequence[Mapping[str, str]]) -> str:
+def findings_csv(records: Sequence[Mapping[str, Any]]) -> str:
     """RFC 4180 CSV with a header line; a cell that a spreadsheet would run as a formula is prefixed with '.
 
     It starts with a byte-order mark: without one, Excel reads UTF-8 as the local code page and garbles accents
@@ -79,14 +108,13 @@ def findings_csv(records: Sequence[Mapping[str, str]]) -> str:
     return out.getvalue()
 
 
-def findings_json(context: Mapping[str, Any], records: Sequence[Mapping[str, str]]) -> str:
-    """The findings as one JSON document: the TLP marking, the establishment, and one object per alert."""
+def findings_json(context: Mapping[str, Any], records: Sequence[Mapping[str, Any]]) -> str:
+    """The findings as one JSON document: the TLP marking, the establishment, and one object per alert (its raw
+    values, their defanged copies and its details)."""
     document = {
         "tlp": context["tlp_label"],
         "establishment": {"id": context["establishment"]["id"], "name": context["establishment"]["name"]},
         "generated": context["generated_iso"],
-        "findings": [
-            {**record, "details": alert["details"]} for record, alert in zip(records, context["alerts"], strict=True)
-        ],
+        "findings": [dict(record) for record in records],
     }
     return json.dumps(document, ensure_ascii=False, indent=2) + "\n"

@@ -6,18 +6,26 @@ says what kind of code (``reason``, ``rule``, ``label``...), ``msgid`` is the co
 ``str.format`` placeholders (``{asset}``, ``{i}``...) that the caller fills.
 
 Babel reads the ``.po`` files and compiles them in memory, once per language: the ``.po`` is the only copy, so
-there is no ``.mo`` to rebuild and keep in sync, and a few hundred messages take milliseconds to read.
+there is no ``.mo`` to rebuild and keep in sync, and a few hundred messages take milliseconds to read. As they are
+read, the messages get their language's typography (the catalog's ``typography`` message names it: French spacing
+before ``: ; ? !`` and inside « », see :mod:`~alertd.render.typography`), so every message has it, those the
+templates read through Jinja2's i18n extension too; the values filled in later are left as they came.
+
+What is language but not words lives in the catalogs as well: date patterns (CLDR, context ``date``), the
+article an establishment's name takes (contexts ``article`` and ``article-heads``), the French of CISA's stock
+KEV actions (context ``kev-action``).
 """
 
 from __future__ import annotations
 
 import functools
 import io
-from dataclasses import dataclass
+import re
 from datetime import UTC, date, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+from babel.dates import format_date, format_datetime
 from babel.messages.catalog import Catalog
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
@@ -27,6 +35,8 @@ from alertd.domain.codes import AlertKind, RuleKind, SeverityRule
 from alertd.domain.facts import Fact, VersionFact
 from alertd.domain.tlp import Tlp
 from alertd.domain.values import FeedKind, IndicatorType, Severity
+from alertd.render.articles import Articles, Named
+from alertd.render.typography import STYLES
 
 LOCALE = Path(__file__).resolve().parent / "locale"
 DOMAIN = "alertd"
@@ -40,15 +50,31 @@ def read_catalog(language: str) -> Catalog:
         return read_po(po, locale=language, domain=DOMAIN)
 
 
-@dataclass(frozen=True, slots=True)
-class Named:
-    """An establishment's name as a sentence of one language takes it: alone, with its article, after "of" and
-    after "to" (French: "le Centre hospitalier X", "du Centre hospitalier X", "au Centre hospitalier X")."""
+__all__ = ["DEFAULT_LANGUAGE", "LANGUAGES", "LOCALE", "Named", "Words", "read_catalog", "rule_text", "words"]
 
-    name: str
-    the: str
-    of: str
-    to: str
+# Messages that are patterns or tables, not prose: read as written, without the language's typography.
+_RAW_CONTEXTS = frozenset({"typography", "date", "article-heads"})
+_CONTEXT_SEPARATOR = "\x04"  # how a compiled catalog keys a message with a context: "context\x04msgid"
+_SPACES = re.compile(r"\s+")
+
+
+def _typeset(translations: Translations, catalog: Catalog) -> None:
+    """Give every prose message of the compiled ``translations`` the typography its catalog names."""
+    style_message = catalog.get("punctuation", context="typography")
+    style = STYLES[str(style_message.string) if style_message is not None and style_message.string else "plain"]
+    compiled: dict[str | tuple[str, int], str] = translations._catalog
+    for key, text in compiled.items():
+        msgid = key[0] if isinstance(key, tuple) else key
+        context = msgid.partition(_CONTEXT_SEPARATOR)[0] if _CONTEXT_SEPARATOR in msgid else None
+        if msgid and context not in _RAW_CONTEXTS:
+            compiled[key] = style(text)
+
+
+def kev_phrase(text: str) -> str:
+    """A KEV ``requiredAction`` as the catalog keys it: spaces collapsed, stray quotes dropped, one final period
+    (the catalogue writes the same phrase with and without them)."""
+    phrase = _SPACES.sub(" ", text).strip().strip('"').strip()
+    return phrase if not phrase or phrase.endswith(".") else phrase + "."
 
 
 class Words:
@@ -61,6 +87,10 @@ class Words:
         write_mo(compiled, catalog)  # fuzzy and untranslated messages are left out, as msgfmt does
         compiled.seek(0)
         self.translations = Translations(compiled, domain=DOMAIN)
+        _typeset(self.translations, catalog)
+        self._articles = Articles.from_messages(
+            {str(m.id): str(m.string) for m in catalog if m.context == "article-heads"}
+        )
 
     def has(self, context: str, code: str) -> bool:
         """Whether the catalog has words for ``code`` in ``context`` (a message neither fuzzy nor empty)."""
@@ -141,22 +171,47 @@ class Words:
             range=shown_range, source=version.source or "", fixed=fixed
         )
 
+    def _raw(self, context: str, code: str) -> str:
+        """A pattern or table message as written (no typography); KeyError when the catalog has none."""
+        message = self._catalog.get(code, context=context)
+        if message is None or not message.string or message.fuzzy:
+            raise KeyError(f"no {self.language} words for {context} {code!r}")
+        return str(message.string)
+
+    def _date_pattern(self, name: str, day: int) -> str:
+        """The CLDR pattern ``name`` (``day``, ``moment``); ``name:1`` on the first of a month where the language
+        has one (French writes "1er mars")."""
+        return self._raw("date", f"{name}:1") if day == 1 and self.has("date", f"{name}:1") else self._raw("date", name)
+
     def moment(self, when: datetime, tz: ZoneInfo) -> str:
-        """A date and time in the reader's time zone, as the language writes it."""
-        # TODO(#12): French and English dates in words through Babel ("24 mars 2022 à 08 h 30").
+        """A date and time in the reader's time zone, as the language writes it: "24 mars 2022 à 08 h 30 CET",
+        "24 March 2022 at 08:30 CET".
+
+        The zone's abbreviation is told in every language (CET, CEST, UTC): the reader's zone is an operator's
+        setting, and an email is read where it is read. A naive ``when`` is taken as UTC.
+        """
         if when.tzinfo is None:
             when = when.replace(tzinfo=UTC)
-        return when.astimezone(tz).strftime("%Y-%m-%d %H:%M %Z")
+        local = when.astimezone(tz)
+        pattern = self._date_pattern("moment", local.day)
+        return format_datetime(local, pattern, locale=self.language).format(zone=local.tzname() or str(tz))
 
     def day(self, when: date) -> str:
-        """A day (a deadline, a date a source gives without a time), as the language writes it."""
-        # TODO(#12): in words through Babel ("24 mars 2022").
-        return when.strftime("%Y-%m-%d")
+        """A day (a deadline, a date a source gives without a time), as the language writes it: "24 mars 2022"."""
+        return format_date(when, self._date_pattern("day", when.day), locale=self.language)
 
     def establishment(self, name: str) -> Named:
-        """An establishment's name with the article and prepositions the language puts before it."""
-        # TODO(#12): the French article by the name's head noun ("le Centre hospitalier", "la Clinique").
-        return Named(name, name, name, name)
+        """An establishment's name with the article and prepositions the language puts before it (French: "le
+        Centre hospitalier X", "du…", "au…", from the name's head noun); English: the name as it is."""
+        return self._articles.named(name)
+
+    def kev_action(self, text: str) -> str:
+        """A KEV entry's required action in the reader's language: the catalog's words for one of CISA's stock
+        phrases, any other quoted as the source's own (« … » (texte original de la CISA, en anglais))."""
+        phrase = kev_phrase(text)
+        if self.has("kev-action", phrase):
+            return self.word("kev-action", phrase)
+        return self.word("kev-action", "original").format(text=phrase)
 
     def version_range(self, text: str) -> str:
         """A range in the notation of :attr:`VersionRange.text` in words: ``>=13.1|<13.1-49.13`` → "à partir

@@ -109,7 +109,6 @@ _TLP_COLORS: Mapping[Tlp, tuple[str, str]] = {  # the marking's colour and its b
     Tlp.AMBER_STRICT: ("#ffc000", "#000000"),
     Tlp.RED: ("#ff2b2b", "#000000"),
 }
-_DATE_FORMAT = "%Y-%m-%d %H:%M %Z"
 _TITLE_LIMIT = 300
 _ATTR_LIMIT = 500
 
@@ -171,12 +170,8 @@ def _check(est: Establishment, alerts: Sequence[Alert]) -> None:
         raise ValueError(f"alerts for establishment(s) {', '.join(foreign)} given to render {est.id!r}'s email")
 
 
-def _when(moment: datetime | None, tz: ZoneInfo) -> str | None:
-    if moment is None:
-        return None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return moment.astimezone(tz).strftime(_DATE_FORMAT)
+def _when(words: Words, moment: datetime | None, tz: ZoneInfo) -> str | None:
+    return words.moment(moment, tz) if moment is not None else None
 
 
 def _sender(settings: RenderSettings) -> tuple[str, str]:
@@ -339,9 +334,9 @@ def _alert_context(words: Words, alert: Alert, tz: ZoneInfo, contact: str, patte
         "link": link_text,
         "link_href": link_href,
         "references": [_link(url, patterns) for url in _references(f, cve)] if product or cve else [],
-        "published": _day(f.published) or _when(f.published, tz),
-        "first_seen": _when(alert.first_seen, tz),
-        "last_seen": _when(alert.last_seen, tz),
+        "published": _day(words, f.published) or _when(words, f.published, tz),
+        "first_seen": _when(words, alert.first_seen, tz),
+        "last_seen": _when(words, alert.last_seen, tz),
         "first_seen_iso": _iso(alert.first_seen),
         "last_seen_iso": _iso(alert.last_seen),
         "rule": words.rule(alert.rule),
@@ -359,11 +354,11 @@ def _alert_context(words: Words, alert: Alert, tz: ZoneInfo, contact: str, patte
     return item
 
 
-def _day(moment: datetime | None) -> str | None:
+def _day(words: Words, moment: datetime | None) -> str | None:
     """A feed's date without a time (KEV's dateAdded...) comes as midnight UTC: shown as that day, not 01:00 CET."""
     if moment is None or moment.utcoffset() not in (None, timedelta(0)) or moment.time() != time(0, 0):
         return None
-    return moment.strftime("%Y-%m-%d")
+    return words.day(moment.date())
 
 
 def _iso(moment: datetime) -> str:
@@ -419,7 +414,7 @@ def email_context(
         "tlp_text": words.tlp(tlp),
         "tlp_color": tlp_color,
         "tlp_background": tlp_background,
-        "generated": _when(now, tz),
+        "generated": _when(words, now, tz),
         "generated_iso": _iso(now),
         "timezone": str(tz),
         "organisation": organisation,

@@ -24,6 +24,7 @@ from alertd.domain.codes import Evidence
 from alertd.domain.establishments import Establishment
 from alertd.domain.settings import RenderSettings
 from alertd.domain.values import Alert, Finding
+from alertd.render import flowed
 from alertd.render.attachments import ATTACHMENTS, finding_records, findings_csv, findings_json
 from alertd.render.catalog import words
 from alertd.render.context import corrections_context, email_context, resolved_context
@@ -72,7 +73,7 @@ def render_email(
     subject = clean_header(subject)
     text = env.get_template(f"{lang}/alert.txt.j2").render(context)
     html = inline_css(env.get_template(f"{lang}/alert.html.j2").render(context))
-    records = finding_records(context)
+    records = finding_records(context, alerts)  # raw values for tools, read from the alerts
     table = findings_csv(records)
     document = findings_json(context, records)
 
@@ -89,7 +90,14 @@ def render_email(
         msg["References"] = clean_header(in_reply_to, 500)
     msg["Auto-Submitted"] = "auto-generated"
     msg["X-Auto-Response-Suppress"] = "All"
-    msg.set_content(text, subtype="plain", charset="utf-8", cte="quoted-printable")
+    # format=flowed (RFC 3676): soft breaks at 72 columns; quoted-printable keeps their trailing spaces (=20).
+    msg.set_content(
+        flowed.wrap(text),
+        subtype="plain",
+        charset="utf-8",
+        cte="quoted-printable",
+        params={"format": "flowed", "delsp": "no"},
+    )
     msg.add_alternative(html, subtype="html", charset="utf-8", cte="quoted-printable")
     msg.set_boundary(boundary(message_id, [text, html], "a"))
     # add_attachment wraps the alternative in a multipart/mixed, moving its Content-* headers into it.

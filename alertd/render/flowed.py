@@ -2,15 +2,81 @@
 
 A line that ends with a space is a soft break: a reader that knows format=flowed joins it with the next one and
 re-wraps the paragraph to its window; any other reader shows the lines as they are, none longer than 72 columns
-but for a single token (a long URL) that cannot be cut.
+but for a single token (a long URL) that cannot be cut. The text part is sent with ``delsp=no``: the space that
+ends a soft line is the one that stood between its two words, so joining the lines gives back the paragraph.
+
+A list item ("  - step", "  2. [CRITIQUE] …") is wrapped with a hanging indent and hard breaks instead: format=
+flowed has no hanging indent (the spaces of a soft-broken continuation would be read into the sentence), and a
+list read in any client as a list beats a list item re-flowed. Only a plain space is a break: a no-break space
+(French "08 h 30", "Motif :") keeps its words on one line.
 """
 
 from __future__ import annotations
 
+import re
+
 WIDTH = 72
+SIGNATURE = "-- "  # the signature separator: kept as it is, its trailing space included (RFC 3676 §4.3)
+_LIST_ITEM = re.compile(r"^( *(?:[-*•]|\d{1,3}[.)]) +)\S")
+_TOKEN = re.compile(r"[^ ]+ *")  # a word and the plain spaces after it: a break may follow the spaces
+_STUFFED = (" ", ">", "From ")  # a line starting so is space-stuffed, and its reader removes one space
+
+
+def _stuff(line: str) -> str:
+    return " " + line if line.startswith(_STUFFED) else line
+
+
+def _chunks(line: str) -> list[str]:
+    """The line cut before each word, the leading spaces kept with the first one."""
+    leading = len(line) - len(line.lstrip(" "))
+    tokens = _TOKEN.findall(line[leading:])
+    if tokens:
+        tokens[0] = line[:leading] + tokens[0]
+    return tokens
+
+
+def _fill(chunks: list[str], width: int, first: int = 0) -> list[str]:
+    """The chunks on lines of at most ``width`` columns (``first`` is taken by a prefix on the first line); a
+    chunk longer than a line gets one of its own."""
+    lines: list[str] = []
+    current = ""
+    room = width - first
+    for chunk in chunks:
+        if current and len(current) + len(chunk.rstrip(" ")) > room:
+            lines.append(current)
+            current, room = "", width
+        current += chunk
+    lines.append(current)
+    return lines
+
+
+def _paragraph(line: str, width: int) -> list[str]:
+    """One long line as soft-broken lines: each but the last ends with the space that followed its last word."""
+    return [_stuff(part) for part in _fill(_chunks(line), width)]
+
+
+def _list_item(line: str, prefix: str, width: int) -> list[str]:
+    """A list item with a hanging indent under its text, hard-broken (no trailing space)."""
+    indent = " " * len(prefix)
+    lines = _fill(_chunks(line[len(prefix) :]), width - len(indent))
+    return [_stuff((prefix if i == 0 else indent) + part.rstrip(" ")) for i, part in enumerate(lines)]
 
 
 def wrap(text: str, width: int = WIDTH) -> str:
-    """``text`` wrapped as format=flowed at ``width`` columns."""
-    # TODO(#12): wrap paragraphs with soft breaks, keep tokens whole, space-stuff lines (RFC 3676 §4).
-    return text
+    """``text`` wrapped as format=flowed (``delsp=no``) at ``width`` columns: long lines soft-broken, list items
+    hanging, lines starting with " ", ">" or "From " space-stuffed, every hard line stripped of trailing spaces
+    (which a reader would take for a soft break) but the signature separator "-- "."""
+    out: list[str] = []
+    for raw in text.splitlines():
+        if raw == SIGNATURE:
+            out.append(raw)
+            continue
+        line = raw.rstrip()
+        item = _LIST_ITEM.match(line)
+        if len(line) <= width:
+            out.append(_stuff(line))
+        elif item is not None:
+            out.extend(_list_item(line, item.group(1), width))
+        else:
+            out.extend(_paragraph(line, width))
+    return "\n".join(out) + ("\n" if text.endswith(("\n", "\r")) else "")

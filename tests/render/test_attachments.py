@@ -1,4 +1,4 @@
-"""The findings attached as CSV and JSON, defanged as in the body, with no spreadsheet formula."""
+"""The findings attached as CSV and JSON: raw values for tools, defanged copies beside them, no spreadsheet formula."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from email.message import EmailMessage
 from builders import (
     IPV4,
     IPV6,
+    bodies,
     make_alert,
     many_alerts,
     parsed,
@@ -29,13 +30,14 @@ def _attachments(msg: EmailMessage) -> tuple[str, str]:
     return csv_text.removeprefix("\ufeff"), json_bytes.decode("utf-8")
 
 
-def test_the_findings_are_attached_as_csv_and_json_with_defanged_indicators() -> None:
+def test_the_findings_are_attached_with_raw_values_and_defanged_copies() -> None:
     import csv
     import io
     import json
 
     alerts = many_alerts()
-    csv_text, json_text = _attachments(render(alerts, language="en"))
+    msg = render(alerts, language="en")
+    csv_text, json_text = _attachments(msg)
     rows = list(csv.DictReader(io.StringIO(csv_text)))
     document = json.loads(json_text)
     assert document["tlp"] == "TLP:AMBER"
@@ -45,7 +47,17 @@ def test_the_findings_are_attached_as_csv_and_json_with_defanged_indicators() ->
     for row, finding in zip(rows, findings, strict=True):
         assert list(row) == list(FINDING_FIELDS)
         assert {k: finding[k] for k in FINDING_FIELDS} == row
+    # For tools: the values as the feed gave them.
     assert [r["indicator"] for r in rows] == [
+        "147.210.1.5",
+        "2001:660:6101::5",
+        "http://evil-cdn.example/payload.exe",
+        "CVE-2023-4966",
+        "vpn.chu-bordeaux.example",
+        "phish@evil-mail.example",
+    ]
+    # For people: the same values as the email shows them.
+    assert [r["indicator_defanged"] for r in rows] == [
         "147[.]210[.]1[.]5",
         "2001[:]660[:]6101[:][:]5",
         "hxxp://evil-cdn[.]example/payload[.]exe",
@@ -55,13 +67,27 @@ def test_the_findings_are_attached_as_csv_and_json_with_defanged_indicators() ->
     ]
     first = rows[0]
     assert first["severity"] == "imminent" and first["kind"] == "compromise" and first["type"] == "ipv4"
-    assert first["reason"] == "address-in-network" and first["asset"] == "147[.]210[.]0[.]0/16"
-    assert first["feed"] == "feodo" and first["entry"] == "feodo:147[.]210[.]1[.]5"
+    assert first["reason"] == "address-in-network"
+    assert first["asset"] == "147.210.0.0/16" and first["asset_defanged"] == "147[.]210[.]0[.]0/16"
+    assert first["feed"] == "feodo" and first["entry"] == "feodo:147.210.1.5"
     assert first["first_seen"] == "2025-03-11T13:05:00+00:00" and first["last_seen"] == "2025-03-12T13:05:00+00:00"
-    assert first["link"] == "https://feodotracker.abuse.ch/browse/"
-    assert findings[0]["details"] == {"malware": "QakBot", "port": "443"}
+    assert first["link"] == first["link_defanged"] == "https://feodotracker.abuse.ch/browse/"
+    assert findings[0]["details"] == findings[0]["details_defanged"] == {"malware": "QakBot", "port": "443"}
+    # The raw values never reach the parts a person reads.
+    text, html = bodies(msg)
     for raw in ("147.210.1.5", "evil-cdn.example", "evil-mail.example", "chu-bordeaux.example"):
-        assert raw not in csv_text and raw not in json_text
+        assert raw in csv_text and raw in json_text
+        assert raw not in text and raw not in html
+
+
+def test_a_host_in_the_details_is_raw_and_defanged() -> None:
+    import json
+
+    facts = Facts(malware="Emotet", website="leak.example.org")
+    _csv, json_text = _attachments(render([make_alert(IPV4, facts=facts)], language="en"))
+    finding = json.loads(json_text)["findings"][0]
+    assert finding["details"]["website"] == "leak.example.org"
+    assert finding["details_defanged"]["website"] == "leak[.]example[.]org"
 
 
 def test_csv_cells_cannot_start_a_spreadsheet_formula() -> None:

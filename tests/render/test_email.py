@@ -133,7 +133,7 @@ def test_text_and_html_carry_the_same_facts(language: str) -> None:
     alerts = many_alerts()
     context = email_context(make_establishment(language=language), alerts, SETTINGS.render, NOW)
     text, html = bodies(render(alerts, language=language))
-    html_text = html.replace("&#39;", "'").replace("&#34;", '"').replace("&amp;", "&")
+    html_text = html.replace("&#39;", "'").replace("&#34;", '"').replace("&amp;", "&").replace("&nbsp;", "\u00a0")
     for item in context["alerts"]:
         facts = [
             item["indicator"],
@@ -206,10 +206,10 @@ def test_what_to_do_depends_on_the_kind() -> None:
 
 def test_dates_are_shown_in_the_configured_timezone() -> None:
     context = email_context(make_establishment(), [make_alert(IPV4)], SETTINGS.render, NOW)
-    assert context["generated"] == "2025-03-12 14:05 CET"
-    assert context["alerts"][0]["first_seen"] == "2025-03-11 14:05 CET"
+    assert context["generated"] == "12 mars 2025 à 14\u00a0h\u00a005 CET"
+    assert context["alerts"][0]["first_seen"] == "11 mars 2025 à 14\u00a0h\u00a005 CET"
     utc = email_context(make_establishment(), [make_alert(IPV4)], make_settings(timezone=ZoneInfo("UTC")).render, NOW)
-    assert utc["generated"] == "2025-03-12 13:05 UTC"
+    assert utc["generated"] == "12 mars 2025 à 13\u00a0h\u00a005 UTC"
 
 
 def test_alerts_sorted_by_severity_then_indicator() -> None:
@@ -376,7 +376,7 @@ def test_a_compromise_says_which_host_which_feed_since_when_and_what_to_do() -> 
         assert "your network 147[.]210[.]0[.]0/16" in body
         assert "feodo" in body and "Botnet C2 server" in body
         assert "Reported by the source since" in body and "2025-03-08 10:12:00" in body
-        assert "First seen" in body and "2025-03-11 14:05 CET" in body
+        assert "First seen" in body and "11 March 2025 at 14:05 CET" in body
         assert "QakBot" in body and "443" in body
         assert "isolate it from the network" in body
         assert "Act now." in body
@@ -388,7 +388,10 @@ def test_an_exploited_vulnerability_gives_product_version_cve_kev_terms_and_link
         assert "Vulnérabilité" in body and "CVE-2023-4966" in body
         assert "Produit concerné" in body and "Citrix NetScaler ADC" in body
         assert "Version (inventaire)" in body and "13.1-49.13" in body
-        assert "2023-11-08" in body and "Apply mitigations per vendor instructions." in body
+        # A phrase that is none of CISA's stock ones is quoted as the source's English.
+        assert "2023-11-08" in body
+        quoted = "«\u00a0Apply mitigations per vendor instructions.\u00a0»"
+        assert f"{quoted} (texte original de la CISA, en anglais)" in body
         assert "Utilisée par des rançongiciels" in body and "oui" in body
         assert "https://support.citrix.com/article/CTX579459" in body
         assert "https://nvd.nist.gov/vuln/detail/CVE-2023-4966" in body
@@ -399,7 +402,7 @@ def test_an_exploited_vulnerability_gives_product_version_cve_kev_terms_and_link
 
 def test_a_vulnerability_on_software_without_a_version_says_to_check_it() -> None:
     alert = _kev_alert(asset="Citrix NetScaler ADC", facts=Facts(version=UNKNOWN_VERSION))
-    for language, words in (("fr", "inconnue : vérifiez-la"), ("en", "unknown: check it in your inventory")):
+    for language, words in (("fr", "inconnue\u00a0: vérifiez-la"), ("en", "unknown: check it in your inventory")):
         text, html = bodies(render([alert], language=language))
         assert words in text and words in html
         assert "version unknown" not in text
@@ -439,7 +442,7 @@ def test_a_leak_site_mention_gives_the_group_the_date_and_what_to_check() -> Non
     text, html = bodies(render([leak], language="fr"))
     for body in (text, html):
         assert "Groupe" in body and "LockBit 3.0" in body
-        assert "Date de la publication" in body and "2025-03-10 14:05 CET" in body
+        assert "Date de la publication" in body and "10 mars 2025 à 14\u00a0h\u00a005 CET" in body
         assert "Nom publié" in body
         assert "Vérifiez si des données de votre établissement ont été dérobées" in body
         assert "rançongiciel publie ses victimes" in body

@@ -34,7 +34,7 @@ def vulnerability(version: VersionFact, rule: SeverityRule = KEV_RULE) -> Alert:
 def test_an_affected_version_names_the_range_and_its_source() -> None:
     fact = VersionFact.judged(VersionBasis.IN_RANGE, "13.1-48.47", ">=13.1|<13.1-49.13", "nvd")
     text, html = bodies(render([vulnerability(fact)]))
-    assert "concernée : dans la plage « à partir de 13.1 et avant 13.1-49.13 » publiée par nvd" in text
+    assert "concernée\u00a0: dans la plage «\u00a0à partir de 13.1 et avant 13.1-49.13\u00a0» publiée par nvd" in text
     assert "à partir de 13.1 et avant 13.1-49.13" in html
     english, _ = bodies(render([vulnerability(fact)], language="en"))
     assert "affected: inside the range “from 13.1 and before 13.1-49.13” published by nvd" in english
@@ -45,11 +45,12 @@ def test_an_unverified_version_is_said_so_and_never_affected() -> None:
     alert = vulnerability(fact, SeverityRule.of(RuleKind.KEV).lowered())
     text, html = bodies(render([alert]))
     assert "affecte" not in text and "affecte" not in html
-    assert "touche un produit de votre inventaire ; nous n'avons pas pu vérifier votre version" in text
+    assert "touche un produit de votre inventaire\u202f; nous n'avons pas pu vérifier votre version" in text
     assert "touche le produit Citrix NetScaler ADC, présent dans votre inventaire" in text
     assert "nous n'avons pas pu vérifier que votre version est concernée" in text
-    assert "non vérifiée : aucune source ne publie encore les versions vulnérables" in text
-    assert "abaissée d'un niveau : version non vérifiée" in text
+    assert "non vérifiée\u00a0: aucune source ne publie encore les versions vulnérables" in text
+    # The severity is a level ("niveau", masculine): never "abaissée", which read as agreeing with the rule.
+    assert "niveau abaissé d'un cran\u00a0: version non vérifiée" in text
     assert "Vérifiez d'abord dans l'avis de l'éditeur si votre version de Citrix NetScaler ADC est concernée" in text
     english, _ = bodies(render([alert], language="en"))
     assert "affects" not in english and "concerns the product Citrix NetScaler ADC" in english
@@ -86,8 +87,8 @@ def test_a_withdrawn_warning_comes_back_as_a_correction() -> None:
     text, html = bodies(msg)
     assert "Correction : finalement non concernés" in text and "Correction : finalement non concernés" in html
     assert (
-        "finalement non concernée : votre version contient le correctif, publié par vendor-csaf en version 13.1-49.13"
-        in text
+        "finalement non concernée\u00a0: votre version contient le correctif, "
+        "publié par vendor-csaf en version 13.1-49.13" in text
     )
     assert "Ne sont plus signalés" not in text  # a withdrawal is not a delisting
 

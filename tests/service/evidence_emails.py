@@ -18,6 +18,8 @@ from email.policy import default
 from html.parser import HTMLParser
 from pathlib import Path
 
+from builders import unflow
+
 from alertd.domain.codes import Evidence
 from alertd.domain.facts import VersionFact
 from alertd.domain.knowledge import Knowledge
@@ -26,7 +28,7 @@ from alertd.match.versions import contains
 
 # The row labels and words of the two languages (templates and catalogs of alertd/render).
 LABELS = {
-    "fr": {"cve": "Vulnérabilité", "version": "Version (inventaire)", "why": "Pourquoi vous", "feed": "Flux"},
+    "fr": {"cve": "Vulnérabilité", "version": "Version (inventaire)", "why": "Motif", "feed": "Flux"},
     "en": {"cve": "Vulnerability", "version": "Version (inventory)", "why": "Why you", "feed": "Feed"},
 }
 AFFECTED_WORDS = {"fr": "(concernée :", "en": "(affected:"}
@@ -62,7 +64,8 @@ def text_part(msg: EmailMessage) -> str:
     """The plain-text part."""
     part = msg.get_body(("plain",))
     assert part is not None
-    return str(part.get_content())
+    text = str(part.get_content())
+    return unflow(text) if part.get_param("format") == "flowed" else text  # as a flowed-aware reader joins it
 
 
 def html_part(msg: EmailMessage) -> str:
@@ -86,7 +89,8 @@ def text_alerts(text: str) -> list[Shown]:
         elif line.startswith("=== ") or line == "--":
             rows = None
         elif rows is not None and (row := _ROW.match(line)):
-            rows.setdefault(row.group(1).strip(), row.group(2).strip())
+            # Spaces as the HTML cells read them: French no-break spaces compared as spaces.
+            rows.setdefault(row.group(1).strip(), " ".join(row.group(2).split()))
     return shown
 
 

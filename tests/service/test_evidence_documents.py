@@ -297,7 +297,7 @@ def test_kev_with_the_catalogue_known_later_confirms_and_withdraws(later: Daemon
     counts = later.check_emails()
     assert counts["affected"] == 2 * 2  # the KEV confirmation and the CSAF entry, text and HTML
     text = text_part(read_maildir(later.maildir)[-2])
-    assert "15.2(2)E6 (concernée : listée comme vulnérable par cisco-csaf, cisco-sa-20180328-smi2)" in text
+    assert "15.2(2)E6 (concernée\u00a0: listée comme vulnérable par cisco-csaf, cisco-sa-20180328-smi2)" in text
     later.close()
 
 
