@@ -51,6 +51,8 @@ TITLES = {
     "english": "In English: every type, and a long URL",
 }
 NAMES = tuple(TITLES)
+# The examples of render_examples.py shown here, one per finding type (it may hold more, such as an inventory).
+KINDS = ("compromise", "vulnerability", "leak", "advisory")
 
 
 @dataclass(frozen=True, slots=True)
@@ -153,9 +155,9 @@ def examples() -> dict[str, Example]:
     french = render_examples.ESTABLISHMENT
     english = dataclasses.replace(french, language="en")
     by_kind: dict[str, list[Alert]] = render_examples.alerts()
-    every_kind = [alert for kind in render_examples.EXAMPLES for alert in by_kind[kind]]
+    every_kind = [alert for kind in KINDS for alert in by_kind[kind]]
     emails: dict[str, tuple[Establishment, list[Alert]]] = {
-        **{kind: (french, by_kind[kind]) for kind in render_examples.EXAMPLES},
+        **{kind: (french, by_kind[kind]) for kind in KINDS},
         "kev-first-poll": (french, kev_alerts()),
         "english": (english, [url_alert(), *every_kind]),
     }

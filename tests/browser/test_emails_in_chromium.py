@@ -2,8 +2,11 @@
 pane) and 400 px (a phone): no horizontal scrolling, the summary in the first screen, label/value pairs stacked
 on a phone, and no indicator split inside a token.
 
-One Chromium for the session, one browsing context per viewport; each email is loaded and measured once per
-viewport, and the tests read the measurement. A missing Chromium fails the tests (``.ci/run`` installs it).
+One Chromium for this module (the only one that drives it), one browsing context per viewport; each email is
+loaded and measured once per viewport, and the tests read the measurement. The browser is closed at the module's
+end, not the session's: while it is open, Playwright's sync API keeps an asyncio loop running in the main thread,
+and ``asyncio.run()`` in the tests after it would fail. A missing Chromium fails the tests (``.ci/run`` installs
+it).
 
 The marks ``xfail(strict=True)`` name what today's layout does not do yet (issue #12's bulletin layout, which
 adds ``<table id="summary">``, stacks the pairs under 480 px and drops ``break-all``): when that layout lands the
@@ -37,9 +40,9 @@ SPLIT_TODAY = {
 Look = Callable[[str, int], Layout]
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
-    """The session's headless Chromium; the tests fail, not skip, where it is not installed."""
+    """The module's headless Chromium; the tests fail, not skip, where it is not installed."""
     try:
         chromium_path()
     except ChromiumMissingError as missing:
@@ -48,7 +51,7 @@ def browser() -> Iterator[Browser]:
         yield started
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def look(browser: Browser, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Look]:
     """``look(name, width)``: the layout of that example email at that viewport width, measured once."""
     folder: Path = tmp_path_factory.mktemp("emails")
@@ -84,9 +87,10 @@ def _cases(marked: Callable[[int, str], pytest.MarkDecorator | None] = lambda wi
 @pytest.mark.parametrize(("width", "name"), _cases())
 def test_nothing_scrolls_sideways(look: Look, width: int, name: str) -> None:
     layout = look(name, width)
+    page_width, past_the_edge = layout.scroll_width, layout.overflowing
     assert layout.inner_width == width
-    assert layout.scroll_width <= layout.inner_width, f"the page is {layout.scroll_width} px wide in {width} px"
-    assert not layout.overflowing, f"elements past the right edge at {width} px: {layout.overflowing[:5]}"
+    assert page_width <= width, f"the page is {page_width} px wide in {width} px; past the edge: {past_the_edge[-5:]}"
+    assert not past_the_edge, f"elements past the right edge at {width} px: {past_the_edge[-5:]}"
 
 
 @pytest.mark.parametrize(("width", "name"), _cases(lambda width, name: SUMMARY_LATER))
