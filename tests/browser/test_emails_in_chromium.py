@@ -143,3 +143,9 @@ def test_the_checks_see_what_they_look_for(browser: Browser, tmp_path: Path) -> 
     broken, url = layout.indicators
     assert broken.lines > 1 and broken.split_inside_a_token()
     assert url.lines == 1 and not url.split_inside_a_token()
+
+
+def test_without_chromium_the_tests_fail_saying_how_to_install_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("chromium.shutil.which", lambda name: None)
+    with pytest.raises(ChromiumMissingError, match=r"\.ci/run` installs it"):
+        chromium_path()
