@@ -1,21 +1,18 @@
 """Render the example emails shown in the README: one per finding type, in French, text and HTML parts.
 
-    .venv/bin/python templates/examples/render_examples.py [--screenshot]
+    .venv/bin/python templates/examples/render_examples.py
 
 writes ``compromise``, ``vulnerability``, ``leak`` and ``advisory`` ``.txt`` (the text part) and ``.html`` (the
 HTML part, CSS inlined) next to this file, from hand-built values: a fictional establishment, the Centre
 hospitalier de la Garonne, with addresses from the documentation ranges and real, public vulnerabilities and
 advisories. ``tests/test_examples.py`` renders them again and checks that the files here are identical, so the
-README's examples are what alertd sends. ``--screenshot`` also saves ``compromise.png`` with headless Chromium.
+README's examples are what alertd sends. The README's screenshots are ``docs/screenshots/make_screenshots.py``'s.
 """
 
 from __future__ import annotations
 
 import argparse
-import shutil
-import subprocess
 import sys
-import tempfile
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 from pathlib import Path
@@ -234,41 +231,13 @@ def files() -> dict[str, str]:
     return result
 
 
-def screenshot(html: Path, png: Path, *, width: int = 760, height: int = 1110) -> None:
-    """A PNG of ``html`` as headless Chromium shows it; raises RuntimeError if Chromium is not installed."""
-    browser = shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
-    if browser is None:
-        raise RuntimeError("no Chromium found; install it (apt-get install chromium) to take the screenshot")
-    with tempfile.TemporaryDirectory(prefix="alertd-shot-") as profile:
-        subprocess.run(
-            [
-                browser,
-                "--headless",
-                "--no-sandbox",
-                "--disable-gpu",
-                "--hide-scrollbars",
-                f"--user-data-dir={profile}",
-                f"--window-size={width},{height}",
-                f"--screenshot={png}",
-                html.resolve().as_uri(),
-            ],
-            check=True,
-            capture_output=True,
-            timeout=120,
-        )
-
-
 def main(argv: list[str] | None = None) -> int:
-    """Write the example files next to this script; with ``--screenshot``, also ``compromise.png``."""
+    """Write the example files next to this script."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    parser.add_argument("--screenshot", action="store_true", help="also save compromise.png (needs Chromium)")
-    args = parser.parse_args(argv)
+    parser.parse_args(argv)
     for name, content in files().items():
         (HERE / name).write_text(content, encoding="utf-8")
         print(HERE / name)
-    if args.screenshot:
-        screenshot(HERE / "compromise.html", HERE / "compromise.png")
-        print(HERE / "compromise.png")
     return 0
 
 
