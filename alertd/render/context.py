@@ -22,7 +22,7 @@ from alertd.domain.grammar import CVE_ID
 from alertd.domain.settings import RenderSettings
 from alertd.domain.tlp import Tlp
 from alertd.domain.values import Alert, FeedKind, Finding, IndicatorType, Severity
-from alertd.render import actions, catalog
+from alertd.render import actions, bulletin, catalog
 from alertd.render.attachments import ATTACHMENTS
 from alertd.render.catalog import Words
 from alertd.render.defang import Scrubber, defang, defang_indicator, scrub, scrubber
@@ -109,8 +109,9 @@ _TLP_COLORS: Mapping[Tlp, tuple[str, str]] = {  # the marking's colour and its b
     Tlp.AMBER_STRICT: ("#ffc000", "#000000"),
     Tlp.RED: ("#ff2b2b", "#000000"),
 }
-_DATE_FORMAT = "%Y-%m-%d %H:%M %Z"
 _TITLE_LIMIT = 300
+_SUMMARY_LIMIT = 1200  # an advisory's own text: a paragraph, not the whole bulletin
+_MARK = "\x00"  # stands for the indicator in a summary, to split the words around it
 _ATTR_LIMIT = 500
 
 
@@ -171,12 +172,8 @@ def _check(est: Establishment, alerts: Sequence[Alert]) -> None:
         raise ValueError(f"alerts for establishment(s) {', '.join(foreign)} given to render {est.id!r}'s email")
 
 
-def _when(moment: datetime | None, tz: ZoneInfo) -> str | None:
-    if moment is None:
-        return None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return moment.astimezone(tz).strftime(_DATE_FORMAT)
+def _when(words: Words, moment: datetime | None, tz: ZoneInfo) -> str | None:
+    return None if moment is None else words.moment(moment, tz)
 
 
 def _sender(settings: RenderSettings) -> tuple[str, str]:
@@ -312,6 +309,7 @@ def _alert_context(words: Words, alert: Alert, tz: ZoneInfo, contact: str, patte
         version = None
     evidence = words.evidence(judged) if version is not None and judged is not None else None
     told = _TOLD_IN_ACTIONS.get(f.kind, frozenset())
+    summary_before, _mark, summary_after = words.summary(alert_kind(f), indicator=_MARK).partition(_MARK)
     item: dict[str, Any] = {
         "severity": alert.severity.label,
         "severity_label": words.severity(alert.severity),
@@ -339,9 +337,9 @@ def _alert_context(words: Words, alert: Alert, tz: ZoneInfo, contact: str, patte
         "link": link_text,
         "link_href": link_href,
         "references": [_link(url, patterns) for url in _references(f, cve)] if product or cve else [],
-        "published": _day(f.published) or _when(f.published, tz),
-        "first_seen": _when(alert.first_seen, tz),
-        "last_seen": _when(alert.last_seen, tz),
+        "published": _day(words, f.published) or _when(words, f.published, tz),
+        "first_seen": _when(words, alert.first_seen, tz),
+        "last_seen": _when(words, alert.last_seen, tz),
         "first_seen_iso": _iso(alert.first_seen),
         "last_seen_iso": _iso(alert.last_seen),
         "rule": words.rule(alert.rule),
@@ -351,6 +349,13 @@ def _alert_context(words: Words, alert: Alert, tz: ZoneInfo, contact: str, patte
         "actions": actions.steps(words, alert, shown, asset, facts, contact),
         "meaning": actions.meaning(words, alert, facts),
         "summary": words.summary(alert_kind(f), indicator=shown),
+        # The summary around its indicator, so that the HTML keeps the indicator whole in a span of its own.
+        "summary_before": summary_before,
+        "summary_after": summary_after,
+        "alert_kind": alert_kind(f).value,
+        "due_date": f.facts.due_date,
+        "topic": f.facts.topic,
+        "source_summary": scrub(clean_header(f.facts.summary, _SUMMARY_LIMIT), patterns) if f.facts.summary else None,
         "follow_up": alert.follow_up,
         "tlp": alert.tlp,
         "key": f.key,
@@ -359,11 +364,11 @@ def _alert_context(words: Words, alert: Alert, tz: ZoneInfo, contact: str, patte
     return item
 
 
-def _day(moment: datetime | None) -> str | None:
+def _day(words: Words, moment: datetime | None) -> str | None:
     """A feed's date without a time (KEV's dateAdded...) comes as midnight UTC: shown as that day, not 01:00 CET."""
     if moment is None or moment.utcoffset() not in (None, timedelta(0)) or moment.time() != time(0, 0):
         return None
-    return moment.strftime("%Y-%m-%d")
+    return words.day(moment.date())
 
 
 def _iso(moment: datetime) -> str:
@@ -396,18 +401,33 @@ def email_context(
     top = ordered[0].severity
     tlp_color, tlp_background = _TLP_COLORS[tlp]
     items = [_alert_context(words, a, tz, contact, patterns) for a in ordered]
+    name = clean_header(est.name)
+    named = words.establishment(name)
+    groups = bulletin.blocks(words, list(zip(ordered, items, strict=True)), contact=contact, now=now)
     return {
         "lang": words.language,
         "resolved": [],  # render_email fills it: the findings no longer listed
         "corrections": [],  # and those withdrawn: their version turned out not affected
         "establishment": {
             "id": est.id,
-            "name": clean_header(est.name),
+            "name": name,
+            # The name as a sentence takes it: with its article, after "of", after "to" (French "le Centre...").
+            "the": named.the,
+            "of": named.of,
+            "to": named.to,
             "kind": est.kind,
             "region": est.region,
         },
         "alerts": items,
         "count": len(ordered),
+        # The bulletin: one block per group of alerts, each with its summary line (render/bulletin.py). The size
+        # budget (render/email.py) may leave the details out ("details" False) and cut the summary to its most
+        # severe lines ("summary_lines", with "hidden" alerts left to the attachments).
+        "groups": groups,
+        "summary_lines": groups,
+        "details": True,
+        "hidden": 0,
+        "imminent": top is Severity.IMMINENT,
         "kinds": sorted({a["kind"] for a in items}),
         "reminder": bool(in_reply_to),
         "label_width": max(len(row["label"]) for a in items for row in a["rows"]),
@@ -419,7 +439,7 @@ def email_context(
         "tlp_text": words.tlp(tlp),
         "tlp_color": tlp_color,
         "tlp_background": tlp_background,
-        "generated": _when(now, tz),
+        "generated": words.moment(now, tz),
         "generated_iso": _iso(now),
         "timezone": str(tz),
         "organisation": organisation,
