@@ -22,7 +22,7 @@ from alertd.domain.grammar import CVE_ID
 from alertd.domain.settings import RenderSettings
 from alertd.domain.tlp import Tlp
 from alertd.domain.values import Alert, FeedKind, Finding, IndicatorType, Severity
-from alertd.render import actions, catalog
+from alertd.render import actions, bulletin, catalog
 from alertd.render.attachments import ATTACHMENTS
 from alertd.render.catalog import Words
 from alertd.render.defang import Scrubber, defang, defang_indicator, scrub, scrubber
@@ -110,6 +110,8 @@ _TLP_COLORS: Mapping[Tlp, tuple[str, str]] = {  # the marking's colour and its b
     Tlp.RED: ("#ff2b2b", "#000000"),
 }
 _TITLE_LIMIT = 300
+_SUMMARY_LIMIT = 1200  # an advisory's own text: a paragraph, not the whole bulletin
+_MARK = "\x00"  # stands for the indicator in a summary, to split the words around it
 _ATTR_LIMIT = 500
 
 
@@ -171,7 +173,7 @@ def _check(est: Establishment, alerts: Sequence[Alert]) -> None:
 
 
 def _when(words: Words, moment: datetime | None, tz: ZoneInfo) -> str | None:
-    return words.moment(moment, tz) if moment is not None else None
+    return None if moment is None else words.moment(moment, tz)
 
 
 def _sender(settings: RenderSettings) -> tuple[str, str]:
@@ -307,6 +309,7 @@ def _alert_context(words: Words, alert: Alert, tz: ZoneInfo, contact: str, patte
         version = None
     evidence = words.evidence(judged) if version is not None and judged is not None else None
     told = _TOLD_IN_ACTIONS.get(f.kind, frozenset())
+    summary_before, _mark, summary_after = words.summary(alert_kind(f), indicator=_MARK).partition(_MARK)
     item: dict[str, Any] = {
         "severity": alert.severity.label,
         "severity_label": words.severity(alert.severity),
@@ -346,6 +349,13 @@ def _alert_context(words: Words, alert: Alert, tz: ZoneInfo, contact: str, patte
         "actions": actions.steps(words, alert, shown, asset, facts, contact),
         "meaning": actions.meaning(words, alert, facts),
         "summary": words.summary(alert_kind(f), indicator=shown),
+        # The summary around its indicator, so that the HTML keeps the indicator whole in a span of its own.
+        "summary_before": summary_before,
+        "summary_after": summary_after,
+        "alert_kind": alert_kind(f).value,
+        "due_date": f.facts.due_date,
+        "topic": f.facts.topic,
+        "source_summary": scrub(clean_header(f.facts.summary, _SUMMARY_LIMIT), patterns) if f.facts.summary else None,
         "follow_up": alert.follow_up,
         "tlp": alert.tlp,
         "key": f.key,
@@ -391,18 +401,33 @@ def email_context(
     top = ordered[0].severity
     tlp_color, tlp_background = _TLP_COLORS[tlp]
     items = [_alert_context(words, a, tz, contact, patterns) for a in ordered]
+    name = clean_header(est.name)
+    named = words.establishment(name)
+    groups = bulletin.blocks(words, list(zip(ordered, items, strict=True)), contact=contact, now=now)
     return {
         "lang": words.language,
         "resolved": [],  # render_email fills it: the findings no longer listed
         "corrections": [],  # and those withdrawn: their version turned out not affected
         "establishment": {
             "id": est.id,
-            "name": clean_header(est.name),
+            "name": name,
+            # The name as a sentence takes it: with its article, after "of", after "to" (French "le Centre...").
+            "the": named.the,
+            "of": named.of,
+            "to": named.to,
             "kind": est.kind,
             "region": est.region,
         },
         "alerts": items,
         "count": len(ordered),
+        # The bulletin: one block per group of alerts, each with its summary line (render/bulletin.py). The size
+        # budget (render/email.py) may leave the details out ("details" False) and cut the summary to its most
+        # severe lines ("summary_lines", with "hidden" alerts left to the attachments).
+        "groups": groups,
+        "summary_lines": groups,
+        "details": True,
+        "hidden": 0,
+        "imminent": top is Severity.IMMINENT,
         "kinds": sorted({a["kind"] for a in items}),
         "reminder": bool(in_reply_to),
         "label_width": max(len(row["label"]) for a in items for row in a["rows"]),
@@ -414,7 +439,7 @@ def email_context(
         "tlp_text": words.tlp(tlp),
         "tlp_color": tlp_color,
         "tlp_background": tlp_background,
-        "generated": _when(words, now, tz),
+        "generated": words.moment(now, tz),
         "generated_iso": _iso(now),
         "timezone": str(tz),
         "organisation": organisation,

@@ -1,8 +1,9 @@
 """The render stage's result: alerts for one establishment → one email, in its language (contract §4).
 
 The email is ``multipart/mixed``: a ``multipart/alternative`` (a plain text complete on its own, and HTML whose
-``<style>`` rules are inlined by css-inline), then the findings as ``findings.csv`` and ``findings.json``. Each
-alert's table is laid out for its kind (compromise, exposure, vulnerability, leak, advisory).
+``<style>`` rules are inlined by css-inline), then the findings as ``findings.csv`` and ``findings.json``. Both
+parts read as a CERT bulletin: a header (reference, date, TLP, establishment, highest level), a summary table
+first, then the alerts grouped into blocks (:mod:`~alertd.render.bulletin`), within a size budget.
 
 Pure: the only I/O is the Jinja2 loader reading templates (the CSS inliner never fetches a stylesheet), and the
 time is passed in. Everything that came from a feed is untrusted: indicators are shown defanged
@@ -13,10 +14,12 @@ as a formula is neutralised (:mod:`~alertd.render.attachments`).
 
 from __future__ import annotations
 
+import quopri
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from email.message import EmailMessage
 from email.utils import format_datetime
+from typing import Any
 
 import jinja2
 
@@ -30,6 +33,44 @@ from alertd.render.catalog import words
 from alertd.render.context import corrections_context, email_context, resolved_context
 from alertd.render.environment import inline_css
 from alertd.render.headers import EMAIL_POLICY, boundary, clean_header
+
+HTML_BUDGET = 90_000  # bytes of the HTML part as sent (quoted-printable): Gmail cuts a message past ~102 KB
+
+
+def _template(env: jinja2.Environment, lang: str, name: str) -> jinja2.Template:
+    """The template ``name``: the operator's for this language (``fr/NAME``), else the operator's or the bundled."""
+    return env.select_template([f"{lang}/{name}", name])
+
+
+def html_size(html: str) -> int:
+    """The bytes the HTML part takes in the message: UTF-8, quoted-printable as :func:`render_email` encodes it."""
+    return len(quopri.encodestring(html.encode("utf-8")))
+
+
+def _bodies(env: jinja2.Environment, context: dict[str, Any]) -> tuple[str, str]:
+    """The text and HTML parts, within the size budget: every detail when it fits; else the summary alone (the
+    details are in the attachments, the email says so); else the summary's most severe lines, saying how many
+    more alerts the attachments hold. The text part follows the HTML part's choice."""
+    lang = context["lang"]
+    html_template = _template(env, lang, "alert.html.j2")
+    text_template = _template(env, lang, "alert.txt.j2")
+
+    def html_of(values: dict[str, Any]) -> str:
+        return inline_css(html_template.render(values))
+
+    html = html_of(context)
+    if html_size(html) > HTML_BUDGET:
+        groups = context["groups"]
+        context = {**context, "details": False}
+        html = html_of(context)
+        shown = len(groups)
+        while html_size(html) > HTML_BUDGET and shown > 1:
+            # Each line costs about the same: aim under the budget in proportion, then step down if still over.
+            shown = max(1, min(shown - 1, int(shown * HTML_BUDGET * 0.95 / html_size(html))))
+            hidden = sum(g["count"] for g in groups[shown:])
+            context = {**context, "summary_lines": groups[:shown], "hidden": hidden}
+            html = html_of(context)
+    return flowed.wrap(text_template.render(context)), html
 
 
 def render_email(
@@ -67,12 +108,11 @@ def render_email(
     if not recipients:
         raise ValueError(f"no recipient for establishment {est.id!r}")
     lang = context["lang"]
-    subject = env.get_template(f"{lang}/subject.txt.j2").render(context)
+    subject = _template(env, lang, "subject.txt.j2").render(context)
     if in_reply_to and not clean_header(subject).lower().startswith("re:"):
         subject = "Re: " + subject
     subject = clean_header(subject)
-    text = env.get_template(f"{lang}/alert.txt.j2").render(context)
-    html = inline_css(env.get_template(f"{lang}/alert.html.j2").render(context))
+    text, html = _bodies(env, context)
     records = finding_records(context, alerts)  # raw values for tools, read from the alerts
     table = findings_csv(records)
     document = findings_json(context, records)
@@ -92,7 +132,7 @@ def render_email(
     msg["X-Auto-Response-Suppress"] = "All"
     # format=flowed (RFC 3676): soft breaks at 72 columns; quoted-printable keeps their trailing spaces (=20).
     msg.set_content(
-        flowed.wrap(text),
+        text,  # already wrapped by _bodies
         subtype="plain",
         charset="utf-8",
         cte="quoted-printable",

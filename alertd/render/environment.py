@@ -1,9 +1,11 @@
 """The Jinja2 environment: the operator's templates over the bundled ones, and the CSS inliner for the HTML part.
 
-The bundled templates are one set per language (``fr/``, ``en/``): their prose is written out in each, so that
-an operator overrides one language's wording by copying one file. The catalogs of :mod:`~alertd.render.catalog`
-are there too, through Jinja2's i18n extension, in the language of the email being rendered:
-``{{ pgettext("feed-kind", "leak") }}`` or ``{% trans %}...{% endtrans %}``.
+The bundled templates are one set for every language (``alert.html.j2``, ``alert.txt.j2``, ``subject.txt.j2``):
+every word in them comes from the catalogs of :mod:`~alertd.render.catalog`, in the language of the email being
+rendered, so that a third language is one ``.po`` file. Templates read them with ``say("key", name=value)`` (the
+message ``key`` of context ``bulletin``, its ``{name}`` placeholders filled), ``say_n("key", n, ...)`` (the same,
+in the plural form for ``n``), or Jinja2's i18n extension: ``{{ pgettext("feed-kind", "leak") }}``,
+``{% trans %}...{% endtrans %}``.
 
 The only I/O of rendering is the template loader reading files; the inliner never fetches a stylesheet.
 """
@@ -18,6 +20,7 @@ from babel.support import Translations
 from jinja2.runtime import Context
 
 from alertd.render import catalog
+from alertd.render.bulletin import breakable
 from alertd.render.defang import defang
 
 
@@ -34,8 +37,9 @@ BUNDLED_TEMPLATES = _bundled_templates()
 def make_environment(templates_dir: Path | None) -> jinja2.Environment:
     """A Jinja2 environment over the operator's templates folder (if any), then the bundled templates.
 
-    A file in ``templates_dir`` overrides the bundled file of the same name (``fr/subject.txt.j2``...). HTML
-    templates (``*.html.j2``) are autoescaped, text templates are not; an undefined variable is an error.
+    A file in ``templates_dir`` overrides the bundled file of the same name (``subject.txt.j2``...), and a file
+    in a language's folder overrides it for that language only (``fr/subject.txt.j2``). HTML templates
+    (``*.html.j2``) are autoescaped, text templates are not; an undefined variable is an error.
     """
     search = [str(templates_dir)] if templates_dir is not None else []
     search.append(str(BUNDLED_TEMPLATES))
@@ -49,6 +53,9 @@ def make_environment(templates_dir: Path | None) -> jinja2.Environment:
         extensions=["jinja2.ext.i18n"],
     )
     env.filters["defang"] = defang
+    env.filters["breakable"] = breakable
+    env.globals["say"] = _say
+    env.globals["say_n"] = _say_n
     # Old-style callables: the words come back as plain text (autoescaped in HTML like any value), and no "%" in
     # them is taken for a placeholder.
     env.install_gettext_callables(  # type: ignore[attr-defined]
@@ -60,6 +67,25 @@ def make_environment(templates_dir: Path | None) -> jinja2.Environment:
 def _translations(context: Context) -> Translations:
     """The catalog of the email being rendered: its context's ``lang``."""
     return catalog.words(str(context.get("lang", catalog.DEFAULT_LANGUAGE))).translations
+
+
+BULLETIN = "bulletin"  # the catalogs' context of the templates' own words
+
+
+@jinja2.pass_context
+def _say(context: Context, key: str, **values: object) -> str:
+    """The words of ``key`` (context ``bulletin``) with their placeholders filled; a key without words is an
+    error, as an undefined variable is."""
+    return catalog.words(str(context.get("lang", catalog.DEFAULT_LANGUAGE))).word(BULLETIN, key).format(**values)
+
+
+@jinja2.pass_context
+def _say_n(context: Context, key: str, n: int, **values: object) -> str:
+    """The words of ``key`` in the plural form the language uses for ``n``, ``{n}`` and the others filled."""
+    words = catalog.words(str(context.get("lang", catalog.DEFAULT_LANGUAGE)))
+    if not words.has(BULLETIN, key):
+        raise KeyError(f"no {words.language} words for {BULLETIN} {key!r}")
+    return str(words.translations.npgettext(BULLETIN, key, key, n)).format(n=n, **values)
 
 
 @jinja2.pass_context

@@ -5,13 +5,18 @@
 writes ``compromise``, ``vulnerability``, ``leak`` and ``advisory`` ``.txt`` (the text part) and ``.html`` (the
 HTML part, CSS inlined) next to this file, from hand-built values: a fictional establishment, the Centre
 hospitalier de la Garonne, with addresses from the documentation ranges and real, public vulnerabilities and
-advisories. ``tests/test_examples.py`` renders them again and checks that the files here are identical, so the
-README's examples are what alertd sends. The README's screenshots are ``docs/screenshots/make_screenshots.py``'s.
+advisories; and two bulletins of several alerts: ``grouped`` (an imminent compromise and the FortiOS entries of
+the real CISA KEV catalogue, one block with a table) and ``inventory`` (the backlog found on first contact: the
+KEV entries on its Exchange and FortiOS, already published before alertd watched for it). Phone numbers are in
+the ranges ARCEP keeps for fiction. ``tests/render/test_examples.py`` renders them again and checks that the
+files here are identical, so the README's examples are what alertd sends. The README's screenshots are
+``docs/screenshots/make_screenshots.py``'s.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
@@ -21,7 +26,7 @@ from zoneinfo import ZoneInfo
 from alertd.domain.codes import MatchReason, RuleKind, SeverityRule, VersionBasis
 from alertd.domain.establishments import Contact, Establishment, Software
 from alertd.domain.facts import Facts, VersionFact
-from alertd.domain.settings import DEFAULT_RENOTIFY, DeliveryMethod, Settings
+from alertd.domain.settings import DEFAULT_RENOTIFY, BulletinSettings, DeliveryMethod, Settings
 from alertd.domain.tlp import Tlp
 from alertd.domain.values import Alert, FeedKind, Finding, Indicator, IndicatorType, Severity
 from alertd.render.email import render_email
@@ -29,7 +34,8 @@ from alertd.render.environment import make_environment
 
 HERE = Path(__file__).resolve().parent
 NOW = datetime(2024, 2, 13, 7, 30, tzinfo=UTC)
-EXAMPLES = ("compromise", "vulnerability", "leak", "advisory")
+EXAMPLES = ("compromise", "vulnerability", "leak", "advisory", "grouped", "inventory")
+KEV = HERE.parents[1] / "tests" / "data" / "kev" / "kev_2026-08-07.json"  # the real catalogue, CC0
 
 ESTABLISHMENT = Establishment(
     id="470012345",
@@ -43,6 +49,7 @@ ESTABLISHMENT = Establishment(
     software=(
         Software("Citrix", "NetScaler ADC", "13.1-49.13"),
         Software("Fortinet", "FortiOS", "7.2.4"),
+        Software("Microsoft", "Exchange Server", "2016 CU23"),
     ),
 )
 
@@ -69,6 +76,12 @@ def settings() -> Settings:
         http_listen=None,
         tlp=Tlp.AMBER,
         organisation="CERT Santé",
+        bulletin=BulletinSettings(
+            reference_prefix="CERTSANTE",
+            phone="+33 1 99 00 12 34",
+            on_call="+33 6 39 98 12 34 (24 h/24, 7 j/7)",
+            incident_url="https://signalement.social-sante.gouv.fr",
+        ),
     )
 
 
@@ -88,6 +101,7 @@ def _alert(
     facts: Facts,
     first_seen: datetime,
     tlp: Tlp = Tlp.AMBER,
+    inventory: bool = False,
 ) -> Alert:
     finding = Finding(
         establishment=ESTABLISHMENT.id,
@@ -111,7 +125,46 @@ def _alert(
         first_seen=first_seen,
         last_seen=NOW,
         tlp=tlp,
+        inventory=inventory,
     )
+
+
+def kev_alerts(vendor: str, product: str, asset: str, version: str, *, inventory: bool) -> list[Alert]:
+    """The real KEV catalogue's entries on one product that were published by :data:`NOW`, as alerts on ``asset``
+    (its version not checked against ranges: KEV publishes none)."""
+    catalogue = json.loads(KEV.read_text(encoding="utf-8"))["vulnerabilities"]
+    out = []
+    for entry in catalogue:
+        added = datetime.fromisoformat(entry["dateAdded"]).replace(tzinfo=UTC)
+        if (entry["vendorProject"], entry["product"]) != (vendor, product) or added > NOW:
+            continue
+        out.append(
+            _alert(
+                Indicator(IndicatorType.CVE, entry["cveID"]),
+                asset=f"{asset} {version}",
+                reason=MatchReason.KEV_PRODUCT,
+                kind=FeedKind.VULNERABILITY,
+                severity=Severity.CRITICAL,
+                rule=SeverityRule.of(RuleKind.KEV),
+                feed="cisa-kev",
+                entry=entry["cveID"],
+                title=entry["vulnerabilityName"],
+                link=f"https://nvd.nist.gov/vuln/detail/{entry['cveID']}",
+                published=added,
+                facts=Facts(
+                    version=VersionFact.judged(VersionBasis.NO_RANGE, version),
+                    date_added=entry["dateAdded"],
+                    due_date=entry["dueDate"],
+                    required_action=entry["requiredAction"],
+                    ransomware=entry["knownRansomwareCampaignUse"],
+                    notes=entry["notes"],
+                ),
+                first_seen=NOW - timedelta(minutes=40),
+                tlp=Tlp.CLEAR,
+                inventory=inventory,
+            )
+        )
+    return out
 
 
 def alerts() -> dict[str, list[Alert]]:
@@ -194,7 +247,17 @@ def alerts() -> dict[str, list[Alert]]:
         first_seen=NOW - timedelta(days=3),
         tlp=Tlp.CLEAR,
     )
-    return {"compromise": [compromise], "vulnerability": [kev], "leak": [leak], "advisory": [advisory]}
+    return {
+        "compromise": [compromise],
+        "vulnerability": [kev],
+        "leak": [leak],
+        "advisory": [advisory],
+        "grouped": [compromise, *kev_alerts("Fortinet", "FortiOS", "Fortinet FortiOS", "7.2.4", inventory=False)],
+        "inventory": [
+            *kev_alerts("Microsoft", "Exchange Server", "Microsoft Exchange Server", "2016 CU23", inventory=True),
+            *kev_alerts("Fortinet", "FortiOS", "Fortinet FortiOS", "7.2.4", inventory=True),
+        ],
+    }
 
 
 def render_examples() -> dict[str, EmailMessage]:
@@ -209,8 +272,9 @@ def render_examples() -> dict[str, EmailMessage]:
             settings=settings().render,
             now=NOW,
             message_id=f"<alertd.example.{name}@cert-sante.example>",
+            reference=f"CERTSANTE-2024-ALE-{number:04d}",
         )
-        for name, items in alerts().items()
+        for number, (name, items) in enumerate(alerts().items(), start=40)
     }
 
 

@@ -8,7 +8,9 @@ When a template or the renderer changes on purpose, regenerate them:
 from __future__ import annotations
 
 import importlib.util
+import re
 import sys
+from html import unescape
 from types import ModuleType
 
 import pytest
@@ -40,11 +42,12 @@ def test_the_committed_example_is_what_alertd_renders(name: str) -> None:
 
 def test_there_is_one_example_per_finding_type_in_french() -> None:
     assert set(RENDERED) == {f"{kind}.{ext}" for kind in SCRIPT.EXAMPLES for ext in ("txt", "html")}
-    assert set(SCRIPT.EXAMPLES) == {"compromise", "vulnerability", "leak", "advisory"}
+    assert set(SCRIPT.EXAMPLES) == {"compromise", "vulnerability", "leak", "advisory", "grouped", "inventory"}
     for kind in SCRIPT.EXAMPLES:
-        assert "Que faire :" in RENDERED[f"{kind}.txt"]
+        assert "Que faire\u00a0:" in RENDERED[f"{kind}.txt"]
         assert '<html lang="fr">' in RENDERED[f"{kind}.html"]
         assert "<style" not in RENDERED[f"{kind}.html"]
+        assert 'id="summary"' in RENDERED[f"{kind}.html"]
 
 
 @pytest.mark.parametrize(
@@ -54,12 +57,21 @@ def test_there_is_one_example_per_finding_type_in_french() -> None:
         ("vulnerability", ["CVE-2023-4966", "Citrix NetScaler ADC", "13.1-49.13", "2023-11-08", "CTX579459"]),
         ("leak", ["LockBit 3.0", "Date de la publication", "ch-garonne[.]example", "dérobées"]),
         ("advisory", ["CERTFR-2024-ALE-004", "CVE-2024-21762", "Fortinet FortiOS", "Lisez l'avis"]),
+        ("grouped", ["198[.]51[.]100[.]23", "7 vulnérabilités exploitées", "CVE-2018-13379", "CVE-2024-21762"]),
+        ("inventory", ["État des lieux", "Microsoft Exchange Server", "CVE-2021-26855", "pas des nouveautés"]),
     ],
 )
 def test_each_example_tells_what_its_type_needs(kind: str, facts: list[str]) -> None:
-    text, html = RENDERED[f"{kind}.txt"], RENDERED[f"{kind}.html"].replace("&#39;", "'")
+    text, html = RENDERED[f"{kind}.txt"], unescape(re.sub(r"<[^>]+>", "", RENDERED[f"{kind}.html"]))
     for fact in facts:
         assert fact in text, fact
         assert fact in html, fact
-    for fact in ("TLP:", "cert@cert-sante.example", "findings.csv"):
+    for fact in ("TLP:", "cert@cert-sante.example", "findings.csv", "CERTSANTE-2024-ALE-00", "+33 1 99 00 12 34"):
         assert fact in text and fact in html
+
+
+def test_a_grouped_example_tells_the_kev_entries_of_one_product_in_one_block() -> None:
+    text = RENDERED["grouped.txt"]
+    assert text.count("=== 2/2 — CRITIQUE — vulnérabilité (7 éléments) ===") == 1
+    assert text.count("Cette vulnérabilité est activement exploitée") == 1  # the steps told once
+    assert text.index("=== Synthèse ===") < text.index("=== 1/2")

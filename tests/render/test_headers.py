@@ -85,7 +85,7 @@ def test_the_subject_decodes_to_exactly_the_rendered_text(language: str, padding
         )
         expected = clean_header(
             ("Re: " if in_reply_to else "")
-            + ENV.get_template(f"{language}/subject.txt.j2").render(email_context(est, alerts, SETTINGS.render, NOW))
+            + ENV.get_template("subject.txt.j2").render(email_context(est, alerts, SETTINGS.render, NOW))
         )
         assert "  " not in expected
         assert parsed(msg)["Subject"] == expected

@@ -75,43 +75,88 @@ def html_part(msg: EmailMessage) -> str:
     return str(part.get_content())
 
 
-_ROW = re.compile(r"^(\S.*?) +: (.*)$")
+_ROW = re.compile(r"^(\S.*?)[ \u00a0]*: (.+)$")  # "Label : value" (French: a no-break space before ":")
+_BLOCK = re.compile(r"^=== \d+/\d+ — ")
+_LINE = re.compile(r"^  - (\S+) — ")  # a line of a block's table: the indicator first
 
 
-def text_alerts(text: str) -> list[Shown]:
-    """The alerts of a text part: each ``=== Alert`` block's rows, up to the corrections and the signature."""
-    shown: list[Shown] = []
-    rows: dict[str, str] | None = None
+def _each(rows: dict[str, str], lines: list[str], cve_label: str, part: str) -> list[Shown]:
+    """A block as one shown alert per CVE: a block of one alert, or each line of its table with its rows."""
+    if cve_label in rows or not lines:
+        return [Shown(part, rows)]
+    return [Shown(part, {**rows, cve_label: cve}) for cve in lines]
+
+
+def text_alerts(text: str, lang: str = "en") -> list[Shown]:
+    """The alerts of a text part: each block's rows (and its table's lines), up to the corrections and the
+    signature."""
+    blocks: list[tuple[dict[str, str], list[str]]] = []
+    current: tuple[dict[str, str], list[str]] | None = None
     for line in text.splitlines():
-        if line.startswith("=== Alert"):
-            rows = {}
-            shown.append(Shown("text", rows))
-        elif line.startswith("=== ") or line == "--":
-            rows = None
-        elif rows is not None and (row := _ROW.match(line)):
-            # Spaces as the HTML cells read them: French no-break spaces compared as spaces.
-            rows.setdefault(row.group(1).strip(), " ".join(row.group(2).split()))
-    return shown
+        if _BLOCK.match(line):
+            current = ({}, [])
+            blocks.append(current)
+        elif line.startswith("=== ") or line.rstrip() == "--":
+            current = None
+        elif current is not None and (item := _LINE.match(line)):
+            current[1].append(item.group(1))
+        elif current is not None and (row := _ROW.match(line)):
+            current[0].setdefault(row.group(1).strip(), row.group(2).strip())
+    return [shown for rows, lines in blocks for shown in _each(rows, lines, LABELS[lang]["cve"], "text")]
 
 
 class _Cells(HTMLParser):
-    """The text of each ``td`` of class label or value, in order."""
+    """Each alert block's label/value pairs and its table's cells (by column), in order."""
 
     def __init__(self) -> None:
         super().__init__()
-        self.cells: list[tuple[str, str]] = []
+        self.blocks: list[tuple[dict[str, str], list[dict[str, str]]]] = []
         self._in: str | None = None
+        self._depth = 0
         self._text: list[str] = []
+        self._label: str | None = None
+        self._header: list[str] = []
+        self._row_header: list[str] = []
+        self._cells: list[str] = []
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        classes = (dict(attrs).get("class") or "").split()
-        if tag == "td" and ("label" in classes or "value" in classes):
-            self._in, self._text = ("label" if "label" in classes else "value"), []
+        given = dict(attrs)
+        classes = (given.get("class") or "").split()
+        if tag == "table" and "alert" in classes:
+            self.blocks.append(({}, []))
+        elif self._in is not None:
+            self._depth += tag == "span"
+        elif tag == "span" and ("label" in classes or "value" in classes):
+            self._in, self._depth, self._text = ("label" if "label" in classes else "value"), 0, []
+        elif tag in ("th", "td") and ("th" in classes or "td" in classes) and self.blocks:
+            self._in, self._depth, self._text = tag, 0, []
+        elif tag == "tr":
+            self._cells, self._row_header = [], []
 
     def handle_endtag(self, tag: str) -> None:
-        if tag == "td" and self._in is not None:
-            self.cells.append((self._in, " ".join("".join(self._text).split())))
-            self._in = None
+        if self._in is None:
+            if tag == "tr" and self._row_header:
+                self._header = self._row_header
+            elif tag == "tr" and self._cells and self.blocks:
+                self.blocks[-1][1].append(dict(zip(self._header, self._cells, strict=False)))
+                self._cells = []  # the enclosing rows end too: the line is read once
+            return
+        if tag == "span" and self._depth:
+            self._depth -= 1
+            return
+        if tag not in ("span", "th", "td"):
+            return
+        text = " ".join("".join(self._text).split())
+        if self._in == "label":
+            self._label = text
+        elif self._in == "value" and self._label is not None and self.blocks:
+            self.blocks[-1][0].setdefault(self._label, text)
+            self._label = None
+        elif self._in == "th":
+            self._row_header.append(text)
+        elif self._in == "td":
+            self._cells.append(text)
+        self._in = None
 
     def handle_data(self, data: str) -> None:
         if self._in is not None:
@@ -119,27 +164,22 @@ class _Cells(HTMLParser):
 
 
 def html_alerts(html: str, lang: str) -> list[Shown]:
-    """The alerts of an HTML part: the label/value rows, a new alert at each vulnerability (first) row."""
+    """The alerts of an HTML part: each block's label/value pairs, and one alert per line of its table."""
     parser = _Cells()
     parser.feed(html)
-    shown: list[Shown] = []
-    label: str | None = None
-    for kind, text in parser.cells:
-        if kind == "label":
-            label = text
-            if text == LABELS[lang]["cve"]:
-                shown.append(Shown("html", {}))
-        elif label is not None and shown:
-            shown[-1].rows.setdefault(label, text)
-            label = None
-    return shown
+    cve = LABELS[lang]["cve"]
+    return [
+        shown
+        for rows, lines in parser.blocks
+        for shown in _each(rows, [line[cve] for line in lines if line.get(cve)], cve, "html")
+    ]
 
 
 def shown_alerts(msg: EmailMessage) -> list[Shown]:
     """The vulnerability alerts of an email, from its text part, then from its HTML part."""
     lang = language(msg)
     cve = LABELS[lang]["cve"]
-    both = text_alerts(text_part(msg)) + html_alerts(html_part(msg), lang)
+    both = text_alerts(text_part(msg), lang) + html_alerts(html_part(msg), lang)
     return [s for s in both if cve in s.rows]
 
 
