@@ -91,7 +91,7 @@ def test_formats_and_column_roles_are_read_as_codes() -> None:
     assert feodo.format is FeedFormat.CSV
     assert feodo.spec.format is FeedFormat.CSV
     roles = list(feodo.columns)
-    assert roles == ["ip", "port", "first_seen", "malware", "status"]  # the YAML's keys, in its order
+    assert roles == ["ip", "port", "first_seen", "malware", "status", "last_seen"]  # the YAML's keys, in its order
     assert roles[0] is ColumnRole.IP and roles[2] is ColumnRole.FIRST_SEEN
     assert not isinstance(roles[1], ColumnRole) and not isinstance(roles[4], ColumnRole)  # facts' names
 
