@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
 from textwrap import dedent
 
+from paths import ROOT
 from smtp_server import SmtpTestServer
 
 ALERTD = str(Path(sys.executable).parent / "alertd")
@@ -37,10 +40,30 @@ establishments:
 SUBSCRIPTIONS = "subscriptions:\n  - {name: urgent, establishments: all, min_severity: high, delivery: immediate}\n"
 
 
-def write_config(tmp: Path, feeds_yaml: str, smtp: SmtpTestServer) -> Path:
-    """alertd.yaml and its files in ``tmp``, delivering to ``smtp`` over STARTTLS with its test CA."""
+def every_entry_is_news(feeds_yaml: str) -> str:
+    """``feeds_yaml`` with ``backlog_after: never`` on each feed that does not set it: the tests built on these
+    configs are about other things than backlog, and their sample entries are old (tests/service/test_backlog.py
+    is about it). Works on both ways the tests write a feed: ``- {id: …}`` and ``- id: …``."""
+    if re.search(r"^[^#]*backlog_after:", feeds_yaml, flags=re.MULTILINE):  # set by the test itself
+        return feeds_yaml
+    flow = re.sub(r"^(\s*)- \{", r"\1- {backlog_after: never, ", feeds_yaml, flags=re.MULTILINE)
+    return re.sub(r"^(\s*)- id:(.*)$", r"\1- id:\2\n\1  backlog_after: never", flow, flags=re.MULTILINE)
+
+
+def copy_example(config_dir: Path) -> Path:
+    """The example configuration (``config/``) copied into ``config_dir``, every entry of its old samples news (for
+    the tests about something else than backlog); its ``alertd.yaml``."""
+    shutil.copytree(ROOT / "config", config_dir)
+    feeds = config_dir / "feeds.yaml"
+    feeds.write_text(every_entry_is_news(feeds.read_text()))
+    return config_dir / "alertd.yaml"
+
+
+def write_config(tmp: Path, feeds_yaml: str, smtp: SmtpTestServer, *, backlog: bool = False) -> Path:
+    """alertd.yaml and its files in ``tmp``, delivering to ``smtp`` over STARTTLS with its test CA. Every feed's
+    entries are news unless ``backlog`` (or unless the feeds set ``backlog_after`` themselves)."""
     (tmp / "establishments.yaml").write_text(ESTABLISHMENTS)
-    (tmp / "feeds.yaml").write_text(feeds_yaml)
+    (tmp / "feeds.yaml").write_text(feeds_yaml if backlog else every_entry_is_news(feeds_yaml))
     (tmp / "subscriptions.yaml").write_text(SUBSCRIPTIONS)
     ca = tmp / "ca.pem"
     ca.write_bytes(smtp.ca_pem_path.read_bytes())  # a copy: it outlives the server

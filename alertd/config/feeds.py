@@ -3,12 +3,21 @@
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 from pathlib import Path
 from types import MappingProxyType
 
-from alertd.config.common import read_duration, read_listing, resolve_path
-from alertd.config.yamlsrc import Pos, Reader
-from alertd.domain.feeds import DEFAULT_MAX_BYTES, INDICATOR_ROLES, ColumnRole, FactColumn, FeedConfig, FeedFormat
+from alertd.config.common import parse_duration, read_duration, read_listing, resolve_path
+from alertd.config.yamlsrc import Pos, Reader, YMap
+from alertd.domain.feeds import (
+    DEFAULT_BACKLOG_AFTER,
+    DEFAULT_MAX_BYTES,
+    INDICATOR_ROLES,
+    ColumnRole,
+    FactColumn,
+    FeedConfig,
+    FeedFormat,
+)
 from alertd.domain.tlp import Tlp
 from alertd.domain.values import SEVERITY_NAMES, FeedKind, Severity
 from alertd.intake.formats import FORMATS
@@ -31,7 +40,17 @@ def read_feeds(path: Path, default_tlp: Tlp, r: Reader, declared: set[str]) -> t
             fm,
             "a feed",
             ("id", "url", "format", "interval"),
-            ("kind", "severity", "columns", "tlp", "max_bytes", "timeout", "stale_after", "failures_alert"),
+            (
+                "kind",
+                "severity",
+                "columns",
+                "tlp",
+                "max_bytes",
+                "timeout",
+                "stale_after",
+                "failures_alert",
+                "backlog_after",
+            ),
         )
         feed_id = r.value(fm, "id", str)
         if feed_id is not None:
@@ -66,6 +85,7 @@ def read_feeds(path: Path, default_tlp: Tlp, r: Reader, declared: set[str]) -> t
         timeout = r.value(fm, "timeout", float, 60.0)
         stale_after = read_duration(r, fm, "stale_after") if "stale_after" in fm else None
         failures_alert = r.value(fm, "failures_alert", int, 3)
+        backlog_after = _backlog_after(r, fm)
         if feed_id is None or url is None or fmt is None or interval is None:
             continue
         feeds.append(
@@ -82,6 +102,21 @@ def read_feeds(path: Path, default_tlp: Tlp, r: Reader, declared: set[str]) -> t
                 timeout=timeout or 60.0,
                 stale_after=stale_after,
                 failures_alert=failures_alert or 3,
+                backlog_after=backlog_after,
             )
         )
     return tuple(feeds)
+
+
+def _backlog_after(r: Reader, fm: YMap) -> timedelta | None:
+    """``backlog_after``: a duration, or ``never`` (every entry is news); 30 days when not written."""
+    text = r.value(fm, "backlog_after", str)
+    if text is None:  # absent, or not a string (already reported)
+        return DEFAULT_BACKLOG_AFTER
+    if text.strip() == "never":
+        return None
+    try:
+        return parse_duration(text)
+    except ValueError as exc:
+        r.error(fm.value_pos["backlog_after"], f"{exc}, or 'never'")
+        return DEFAULT_BACKLOG_AFTER

@@ -12,6 +12,8 @@ from alertd.domain.tlp import DEFAULT_TLP, Tlp
 from alertd.domain.values import FeedKind, Severity
 
 DEFAULT_MAX_BYTES = 50 * 1024 * 1024
+#: Entries older than this on first contact are backlog, told in the inventory email rather than as news.
+DEFAULT_BACKLOG_AFTER = timedelta(days=30)
 
 
 class FeedFormat(enum.StrEnum):
@@ -103,6 +105,9 @@ class FeedConfig:
     timeout: float = 60.0
     stale_after: timedelta | None = None  # no successful poll for this long: tell the operator
     failures_alert: int = 3  # this many failed polls in a row: tell the operator
+    # On first contact, an entry whose own date is older than this is backlog (contract §4); None: every entry is
+    # news (``backlog_after: never``).
+    backlog_after: timedelta | None = DEFAULT_BACKLOG_AFTER
 
     @property
     def spec(self) -> FeedSpec:

@@ -7,6 +7,9 @@ The severity rules, highest first:
 - other vulnerability and advisory findings are *high* when their CVSS is 7 or more, *info* otherwise;
 - a feed's ``severity`` overrides all of this;
 - a vulnerability finding whose version was not checked (``unverified``) is one level lower.
+
+What a first contact finds that is older than its feed's ``backlog_after`` keeps its severity (it ranks the
+inventory) but is told in the establishment's inventory email, never at once (:mod:`~alertd.policy.backlog`).
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from alertd.domain.establishments import Establishment, Registry
 from alertd.domain.feeds import FeedConfig
 from alertd.domain.routing import Subscription
 from alertd.domain.values import Alert, FeedKind, Finding, FindingState, Severity
+from alertd.policy.backlog import Contact, is_backlog
 
 
 def classify(finding: Finding, feed: FeedConfig) -> tuple[Severity, SeverityRule]:
@@ -104,10 +108,14 @@ def decide(
     states: Mapping[str, FindingState],
     renotify: Mapping[Severity, timedelta | None],
     now: datetime,
+    contact: Contact | None = None,
 ) -> list[Alert]:
     """The alerts to queue now for these findings.
 
     Imminent findings are never held for a digest: they go out at once even when only a digest covers them.
+    With ``contact`` (what tells a first contact), backlog becomes inventory alerts (``Alert.inventory``), never
+    immediate; a confirmation of a finding whose alert still waits in an inventory stays in it. Without it,
+    every finding is news.
     """
     alerts: list[Alert] = []
     for finding in findings:
@@ -123,26 +131,35 @@ def decide(
         sub = route(finding, severity, est, subscriptions)
         if sub is None:
             continue
+        inventory = contact is not None and (
+            is_backlog(finding, feed, sub, state, contact, now)
+            or (confirmation and finding.key in contact.queued_inventory)
+        )
         alerts.append(
             Alert(
                 finding=finding,
                 severity=severity,
                 rule=rule,
                 subscription=sub.name,
-                immediate=sub.immediate or severity is Severity.IMMINENT,
+                immediate=not inventory and (sub.immediate or severity is Severity.IMMINENT),
                 first_seen=state.first_seen if state else now,
                 last_seen=now,
                 tlp=feed.tlp,
                 # A confirmation is news (affected, at full severity), not a reminder of what was told.
                 follow_up=state is not None and state.last_alerted is not None and not confirmation,
+                inventory=inventory,
             )
         )
     return alerts
 
 
 def recipients(est: Establishment, alerts: Sequence[Alert]) -> list[str]:
-    """The establishment's contacts whose ``min_severity`` the email's most severe alert reaches."""
-    top = max(a.severity for a in alerts)
+    """The establishment's contacts whose ``min_severity`` the email's most severe alert reaches.
+
+    An inventory is never imminent (its severity capped at critical): a contact who asked for imminent warnings
+    only (an on-call line) is not woken for the backlog.
+    """
+    top = max(min(a.severity, Severity.CRITICAL) if a.inventory else a.severity for a in alerts)
     return list(dict.fromkeys(c.email for c in est.contacts if top >= c.min_severity))
 
 
@@ -172,6 +189,28 @@ def held(alert: Alert, sub: Subscription | None, local: datetime) -> bool:
     if sub is None or alert.severity is Severity.IMMINENT:
         return False
     return in_quiet_hours(sub.quiet_hours, local)
+
+
+#: How long an establishment's inventory waits after its newest backlog alert, so that the feeds first polled
+#: together (at start-up) land in one inventory email.
+INVENTORY_SETTLE = timedelta(minutes=5)
+
+
+def inventory_may_go(
+    alerts: Sequence[Alert],
+    subs: Mapping[str, Subscription],
+    newest: datetime,
+    now: datetime,
+    local: datetime,
+    settle: timedelta = INVENTORY_SETTLE,
+) -> bool:
+    """Whether an establishment's inventory goes now: its newest alert has waited ``settle``, and none of the
+    subscriptions routing its alerts is in quiet hours (backlog is never urgent, whatever its severity)."""
+    if now - newest < settle:
+        return False
+    return not any(
+        in_quiet_hours(sub.quiet_hours, local) for sub in (subs.get(a.subscription) for a in alerts) if sub is not None
+    )
 
 
 def repeated_wall_time(last: datetime | None, now: datetime, tz: tzinfo) -> bool:

@@ -159,14 +159,20 @@ def format_cycle(config: Config, report: CycleReport) -> str:
             lines.append(
                 f"  {p.feed:<{width}}  {p.observations} entries ({p.new} new), {p.findings} findings, "
                 f"{p.suppressed} suppressed, {p.alerts} alerts"
+                + (f" ({p.inventory} for the inventory)" if p.inventory else "")
                 + (f" ({p.inhibited} held back by inhibitions)" if p.inhibited else "")
                 + _evidence_counts(p.evidence)
             )
     findings = sum(p.findings for p in report.polls)
     alerts = sum(p.alerts for p in report.polls)
-    lines.append(f"findings: {findings}; new alerts queued: {alerts}")
+    inventory = sum(p.inventory for p in report.polls)
+    backlog = f" ({inventory} backlog, for the inventory)" if inventory else ""
+    lines.append(f"findings: {findings}; new alerts queued: {alerts}{backlog}")
     f = report.flush
-    lines.append(f"emails: {report.emails} written to the outbox; delivered {f.sent} via {report.transport}")
+    inventories = f" ({report.inventories} inventory)" if report.inventories else ""
+    lines.append(
+        f"emails: {report.emails} written to the outbox{inventories}; delivered {f.sent} via {report.transport}"
+    )
     if f.left_to_other:
         lines.append("  the outbox is left to the alertd daemon running on this state directory: it sends them")
     if f.retrying or f.failed:
@@ -313,7 +319,10 @@ def cmd_preview(config: Config, establishment: str, fmt: str) -> int:
         return EXIT_USAGE
     store = Store.in_state_dir(config.settings.state_dir)
     try:
-        items = store.queued_alerts(establishment=establishment).get(establishment, [])
+        # The news pending; when there is none, the inventory pending (the two never share an email).
+        items = store.queued_alerts(establishment=establishment).get(establishment, []) or store.queued_alerts(
+            establishment=establishment, inventory=True
+        ).get(establishment, [])
         if not items:
             print(f"{establishment} ({est.name}): no pending alert; nothing would be sent")
             return EXIT_OK
@@ -364,10 +373,11 @@ def cmd_history(config: Config, establishment: str | None, as_json: bool, limit:
         if as_json:
             _emit(row)
             continue
+        told = " (follow-up)" if row["follow_up"] else " (inventory)" if row["inventory"] else ""
         print(
             f"{row['when'][:19]}  {row['establishment']}  {row['severity']:<9} {row['indicator']} "
             f"({row['reason']}, {row['asset']}) from {row['feed']} — {row['state']} to {','.join(row['recipients'])} "
-            f"in {row['message_id']}{' (follow-up)' if row['follow_up'] else ''}"
+            f"in {row['reference'] or '-'} {row['message_id']}{told}"
         )
     return EXIT_OK
 
@@ -390,6 +400,8 @@ def history_record(entry: HistoryEntry) -> dict[str, Any]:
         "message_id": entry.message_id,
         "recipients": list(entry.recipients),
         "follow_up": alert.follow_up,
+        "inventory": alert.inventory,  # backlog told in the establishment's inventory email, not as news
+        "reference": entry.reference,  # the email's reference; None for one queued before references existed
     }
 
 

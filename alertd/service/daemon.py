@@ -21,7 +21,7 @@ from alertd.domain.errors import ConfigError, DeliveryError, StoreError
 from alertd.domain.routing import Subscription
 from alertd.domain.values import FeedKind
 from alertd.intake.fetch import Fetcher
-from alertd.policy.decide import digest_may_go, repeated_wall_time
+from alertd.policy.decide import INVENTORY_SETTLE, digest_may_go, repeated_wall_time
 from alertd.send.transports import Transport, make_transport
 from alertd.service.clock import utcnow
 from alertd.service.engine import Engine
@@ -48,6 +48,7 @@ DISPATCH_MAX_WAIT = 30.0
 class CycleReport:
     polls: list[PollReport] = field(default_factory=list)
     emails: int = 0
+    inventories: int = 0  # of the emails, the inventories (backlog found on first contact)
     flush: FlushReport = field(default_factory=FlushReport)
     transport: str = ""
 
@@ -116,6 +117,9 @@ async def _dispatch_and_flush(
     engine: Engine, store: Store, report: CycleReport, now: datetime, digests: Sequence[str], immediate: bool = True
 ) -> None:
     report.emails = len(engine.dispatch(now, immediate=immediate, subscriptions=digests))
+    # The backlog goes last, in one inventory email per establishment, never mixed with news.
+    report.inventories = len(engine.dispatch_inventories(now))
+    report.emails += report.inventories
     for name in digests:
         store.set_meta(digest_key(name), now.isoformat())
     # The transport comes last: a delivery problem (a missing password file, say) must not stop the polling,
@@ -251,9 +255,15 @@ class Daemon:
         self.store.set_meta(digest_key(name), now.isoformat())
 
     async def deliver(self, *, immediate: bool = True, subscriptions: Sequence[str] = ()) -> None:
-        """Dispatch queued alerts into the outbox, then flush it; one at a time so nothing goes twice."""
+        """Dispatch queued alerts into the outbox, then flush it; one at a time so nothing goes twice.
+
+        With the immediate alerts go the inventories that have settled: an establishment's backlog waits until
+        its newest inventory alert is ``INVENTORY_SETTLE`` old, so the feeds polled at start-up land in one."""
         async with self.send_lock:
-            self.engine.dispatch(utcnow(), immediate=immediate, subscriptions=subscriptions)
+            now = utcnow()
+            self.engine.dispatch(now, immediate=immediate, subscriptions=subscriptions)
+            if immediate:
+                self.engine.dispatch_inventories(now, INVENTORY_SETTLE)
             await self.engine.flush(self.transport)
         self.refresh_health()
 

@@ -1,7 +1,9 @@
 """Dispatching: the alerts queued for an establishment → one rendered (and signed) email into the outbox.
 
 An email enters the outbox in the transaction that marks its alerts dispatched (see the store), so a crash can
-neither lose nor double a warning; sending it is the flush's job.
+neither lose nor double a warning; sending it is the flush's job. News and backlog never share an email: an
+establishment's backlog goes in one inventory email of its own (contract §4). Each email gets the CERT's reference,
+``<PREFIX>-<YEAR>-ALE-<NNNN>`` (``INV`` for an inventory), its number allocated by the store before rendering.
 """
 
 from __future__ import annotations
@@ -9,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Callable, Mapping, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from email.message import EmailMessage
 from email.utils import parseaddr
 
@@ -29,6 +31,8 @@ from alertd.store.sqlite import Store
 log = get_logger("alertd")
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9.-]")
+NEWS_SERIES = "ALE"  # the references of warnings
+INVENTORY_SERIES = "INV"  # the references of inventories
 
 
 class Dispatcher:
@@ -83,7 +87,6 @@ class Dispatcher:
         now: datetime,
     ) -> int | None:
         """One establishment's email for its queued alerts into the outbox; None when nothing is to go."""
-        settings = self.config.settings
         items = [
             q
             for q in items
@@ -95,10 +98,54 @@ class Dispatcher:
             return None
         if not items:
             return None
-        closed = resolved.get(est_id, [])
-        email = self.compose(est, items, now, closed)
-        if email is None:
+        return self._enqueue(est, items, resolved.get(est_id, []), now, NEWS_SERIES)
+
+    def dispatch_inventories(self, now: datetime, settle: timedelta | None = None) -> list[int]:
+        """One inventory email per establishment for all its backlog alerts; the new deliveries' ids.
+
+        With ``settle`` (the daemon), an establishment's inventory waits until its newest alert has waited that
+        long and none of its subscriptions is in quiet hours; without (``run --once``, ``digest --now``) it goes.
+        """
+        subs = {s.name: s for s in self.config.subscriptions}
+        local = now.astimezone(self.config.settings.timezone)
+        waiting = self.store.inventories_waiting() if settle is not None else {}
+        created: list[int] = []
+        for est_id, items in self.store.queued_alerts(inventory=True).items():
+            alerts = [q.alert for q in items]
+            if settle is not None and not policy.inventory_may_go(alerts, subs, waiting[est_id], now, local, settle):
+                continue
+            est = self.config.registry.establishments.get(est_id)
+            if est is None:
+                log.warning("inventory for an establishment no longer in the registry", establishment=est_id)
+                continue
+            try:
+                delivery = self._enqueue(est, items, [], now, INVENTORY_SERIES)
+            except Exception:  # one establishment's failure must not stop the others
+                log.exception("inventory dispatch failed; its alerts stay queued", establishment=est_id)
+                continue
+            if delivery is not None:
+                created.append(delivery)
+        return created
+
+    def reference(self, series: str, now: datetime) -> str:
+        """A new reference of a series (``CERTSANTE-2026-ALE-0042``): the year is the local one, the number the
+        store's next for that series and year, never handed out again (an email that then fails leaves a gap)."""
+        settings = self.config.settings
+        year = now.astimezone(settings.timezone).year
+        number = self.store.next_reference(series, year)
+        return f"{settings.bulletin.reference_prefix}-{year}-{series}-{number:04d}"
+
+    def _enqueue(
+        self, est: Establishment, items: Sequence[QueuedAlert], closed: Sequence[Finding], now: datetime, series: str
+    ) -> int | None:
+        """Render, sign and put in the outbox one email of an establishment; None when it cannot go now."""
+        est_id, settings = est.id, self.config.settings
+        if not policy.recipients(est, [q.alert for q in items]):
             log.warning("establishment has no contact for these alerts", establishment=est_id)
+            return None
+        reference = self.reference(series, now)
+        email = self.compose(est, items, now, closed, reference=reference)
+        if email is None:  # pragma: no cover - the recipients were checked above
             return None
         msg, to = email
         signer = self.current().signer
@@ -119,16 +166,30 @@ class Dispatcher:
             subject=str(msg["Subject"]),
             message=msg.as_bytes(),
             now=now,
+            reference=reference,
         )
         if closed:
             self.store.mark_resolved_told([f.key for f in closed], now)
-        log.info("email queued", establishment=est_id, delivery=delivery, alerts=len(items), recipients=len(to))
+        log.info(
+            "email queued",
+            establishment=est_id,
+            delivery=delivery,
+            alerts=len(items),
+            recipients=len(to),
+            reference=reference,
+        )
         return delivery
 
     def compose(
-        self, est: Establishment, items: Sequence[QueuedAlert], now: datetime, resolved: Sequence[Finding] = ()
+        self,
+        est: Establishment,
+        items: Sequence[QueuedAlert],
+        now: datetime,
+        resolved: Sequence[Finding] = (),
+        reference: str | None = None,
     ) -> tuple[EmailMessage, list[str]] | None:
-        """The email for some queued alerts of one establishment, and its recipients; None if nobody is to get it."""
+        """The email for some queued alerts of one establishment, and its recipients; None if nobody is to get it.
+        ``reference`` is the email's, None for a preview (nothing is allocated)."""
         alerts = [q.alert for q in items]
         to = policy.recipients(est, alerts)
         if not to:
@@ -146,6 +207,7 @@ class Dispatcher:
             message_id=message_id,
             in_reply_to=thread,
             resolved=resolved,
+            reference=reference,
         )
         return msg, to
 

@@ -9,7 +9,7 @@ the configuration in force, swaps it whole on a reload, and is what the schedule
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from email.message import EmailMessage
 
 from alertd.config.files import Config
@@ -101,10 +101,16 @@ class Engine:
         """Render one email per establishment for its queued alerts into the outbox; the new deliveries' ids."""
         return self.dispatcher.dispatch(now, immediate=immediate, subscriptions=subscriptions)
 
+    def dispatch_inventories(self, now: datetime, settle: timedelta | None = None) -> list[int]:
+        """Render one inventory email per establishment for its backlog alerts into the outbox (with ``settle``,
+        only those whose newest alert has waited that long, out of quiet hours); the new deliveries' ids."""
+        return self.dispatcher.dispatch_inventories(now, settle)
+
     def compose(
         self, est: Establishment, items: Sequence[QueuedAlert], now: datetime, resolved: Sequence[Finding] = ()
     ) -> tuple[EmailMessage, list[str]] | None:
-        """The email for some queued alerts of one establishment, and its recipients; None if nobody is to get it."""
+        """The email for some queued alerts of one establishment, and its recipients; None if nobody is to get it.
+        A preview: no reference is allocated."""
         return self.dispatcher.compose(est, items, now, resolved)
 
     def notify_operators(self, now: datetime) -> int | None:

@@ -2,6 +2,8 @@
 
 The pure stages (parse, match, policy) get their inputs here and give their values back; the fetcher and the
 store are the only I/O. Matching and decoding stored entries run in worker threads, the store on the loop.
+Policy tells backlog from news by first contact: the poll notes the configuration's scope in the store once per
+configuration, and hands policy each feed's previous successful poll and when each scope key was first noted.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from alertd.intake.fetch import Fetcher, FetchResult, redact_url
 from alertd.intake.formats import FORMATS
 from alertd.match.index import MatchResult
 from alertd.policy import decide as policy
+from alertd.policy.backlog import Contact, scope_keys
 from alertd.policy.inhibitions import Inhibited, apply_inhibitions
 from alertd.service.clock import utcnow
 from alertd.service.logs import get_logger
@@ -52,6 +55,7 @@ class PollReport:
     findings: int = 0  # those left once inhibitions held theirs back
     suppressed: int = 0
     alerts: int = 0
+    inventory: int = 0  # of the alerts, those queued for the inventory email (backlog found on first contact)
     error: str | None = None
     consecutive_failures: int = 0
     inhibited: int = 0
@@ -66,6 +70,10 @@ class Poller:
     def __init__(self, store: Store, current: Callable[[], Prepared]) -> None:
         self.store = store
         self.current = current  # a reload swaps the configuration between two steps of a poll, never within one
+        # The feeds being polled now, each with its previous successful poll: the poll records its own success
+        # before it is done (a feed not modified), and first contact is judged against the one before.
+        self.polling: dict[str, datetime | None] = {}
+        self._scope: tuple[Prepared, dict[str, datetime]] | None = None  # the scope noted for a configuration
 
     @property
     def config(self) -> Config:
@@ -94,8 +102,17 @@ class Poller:
     async def poll(self, feed: FeedConfig, fetcher: Fetcher, now: datetime | None = None) -> PollReport:
         """Fetch, parse, record and match one feed, and queue the alerts policy decides on."""
         report = PollReport(feed.id)
-        flog = log.bind(feed=feed.id)
         state = self.store.feed_state(feed.id)
+        self.polling[feed.id] = state.last_success
+        try:
+            return await self._poll(feed, fetcher, report, state, now)
+        finally:
+            del self.polling[feed.id]
+
+    async def _poll(
+        self, feed: FeedConfig, fetcher: Fetcher, report: PollReport, state: FeedState, now: datetime | None
+    ) -> PollReport:
+        flog = log.bind(feed=feed.id)
         try:
             result = await fetcher.fetch(feed, state.validators)
             observations = None if result.not_modified else await read_documents(feed, fetcher, result.body, result.url)
@@ -150,6 +167,7 @@ class Poller:
         self.store.record_fetch(feed.id, now, result.validators, len(observations))
         report.observations, report.new, report.delisted = len(observations), delta.new, delta.delisted
         report.findings, report.suppressed, report.alerts = len(kept.findings), len(kept.suppressed), len(alerts)
+        report.inventory = sum(a.inventory for a in alerts)
         report.inhibited = len(held)
         report.suppressed_by_list = dict(Counter(s.list for s in kept.suppressed))
         if held:
@@ -164,6 +182,7 @@ class Poller:
             findings=len(kept.findings),
             suppressed=len(kept.suppressed),
             alerts=len(alerts),
+            inventory=report.inventory,
         )
         return report
 
@@ -230,15 +249,33 @@ class Poller:
     def decide(self, matched: MatchResult, now: datetime) -> list[Alert]:
         """The alerts policy decides on for these findings, given what the store says was told before."""
         cfg = self.config
+        states = self.store.finding_states(f.key for f in matched.findings)
         return policy.decide(
             matched.findings,
             registry=cfg.registry,
             feeds={f.id: f for f in cfg.feeds},
             subscriptions=cfg.subscriptions,
-            states=self.store.finding_states(f.key for f in matched.findings),
+            states=states,
             renotify=cfg.settings.renotify,
             now=now,
+            contact=self.contact(now, [key for key, state in states.items() if state.queued]),
         )
+
+    def contact(self, now: datetime, queued: Iterable[str] = ()) -> Contact:
+        """What policy judges first contact from (contract §4): each feed's previous successful poll, when each
+        scope key was first noted (the configuration's scope noted now if it was not yet), and which of the
+        ``queued`` findings wait in an inventory."""
+        prepared = self.current()
+        if self._scope is None or self._scope[0] is not prepared:
+            # The scope changes only with the configuration: noted once for each, then read from memory.
+            config = prepared.config
+            added = self.store.note_scope(scope_keys(config.registry, config.subscriptions), now)
+            if added:
+                log.info("scope noted: first contact for what was added", keys=added)
+            self._scope = (prepared, self.store.scope_since())
+        previous: dict[str, datetime | None] = {s.feed: s.last_success for s in self.store.feed_states()}
+        previous.update(self.polling)
+        return Contact(previous, self._scope[1], self.store.queued_inventory(queued))
 
 
 def decode_observations(bodies: Sequence[str]) -> list[Observation]:

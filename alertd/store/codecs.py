@@ -236,6 +236,7 @@ def alert_to_json(a: Alert) -> str:
             "last_seen": encode_time(a.last_seen),
             "tlp": a.tlp.value,
             "follow_up": a.follow_up,
+            "inventory": a.inventory,
         },
         ensure_ascii=False,
     )
@@ -254,6 +255,7 @@ def alert_from_json(text: str) -> Alert:
         last_seen=datetime.fromisoformat(d["last_seen"]),
         tlp=Tlp.parse(d["tlp"]),  # a marking alertd cannot read is RED (fail closed)
         follow_up=d["follow_up"],
+        inventory=d.get("inventory", False),  # an earlier version queued no inventory
     )
 
 

@@ -98,6 +98,7 @@ class HistoryEntry:
     message_id: str
     recipients: tuple[str, ...]
     when: datetime  # when it was sent, or queued if it is not sent yet
+    reference: str | None = None  # the email's reference (none before schema version 3)
 
 
 DELIVERY_COLUMNS = (

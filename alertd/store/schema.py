@@ -3,6 +3,8 @@ earlier alertd wrote is brought to it (contract §1: upgrades keep the state).
 
 Version 2 adds the vulnerability knowledge (``knowledge``), the reason a finding was withdrawn
 (``findings.resolution``), and keys software findings by their asset too (:func:`alertd.domain.values.finding_key`).
+Version 3 adds the scope of first contact and the references' counters (:mod:`alertd.store.scope`), marks the
+alerts told in an inventory (``alerts.inventory``) and keeps each email's reference (``outbox.reference``).
 """
 
 from __future__ import annotations
@@ -12,10 +14,10 @@ import sqlite3
 from alertd.domain.codes import SOFTWARE_REASONS
 from alertd.domain.delivery import DeliveryState
 from alertd.domain.errors import StoreError
-from alertd.store import knowledge
+from alertd.store import knowledge, scope
 from alertd.store.codecs import finding_from_json
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 
 _STATES = ", ".join(f"'{state}'" for state in DeliveryState)
@@ -69,7 +71,8 @@ CREATE TABLE IF NOT EXISTS alerts (
     immediate INTEGER NOT NULL,
     body TEXT NOT NULL,
     created TEXT NOT NULL,
-    delivery INTEGER REFERENCES outbox (id)
+    delivery INTEGER REFERENCES outbox (id),
+    inventory INTEGER NOT NULL DEFAULT 0  -- backlog, told in the establishment's inventory email
 );
 CREATE INDEX IF NOT EXISTS alerts_queued ON alerts (delivery, establishment);
 CREATE TABLE IF NOT EXISTS outbox (
@@ -85,12 +88,14 @@ CREATE TABLE IF NOT EXISTS outbox (
     next_attempt TEXT NOT NULL,
     last_error TEXT,
     created TEXT NOT NULL,
-    sent_at TEXT
+    sent_at TEXT,
+    reference TEXT  -- the CERT's reference of the email (CERTSANTE-2026-ALE-0042)
 );
 CREATE INDEX IF NOT EXISTS outbox_due ON outbox (state, next_attempt);
 CREATE INDEX IF NOT EXISTS outbox_message ON outbox (message_id);
 """
     + KNOWLEDGE
+    + scope.SCOPE
 )
 
 
@@ -112,6 +117,8 @@ def open_schema(db: sqlite3.Connection, name: str) -> None:
         return
     if version < 2:
         _upgrade_to_2(db)
+    if version < 3:
+        _upgrade_to_3(db)
     db.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'", (str(SCHEMA_VERSION),))
 
 
@@ -142,6 +149,16 @@ def _upgrade_to_2(db: sqlite3.Connection) -> None:
     db.execute("PRAGMA defer_foreign_keys = ON")
     db.executemany("UPDATE findings SET key = ? WHERE key = ?", moves)
     db.executemany("UPDATE alerts SET finding = ? WHERE finding = ?", moves)
+
+
+def _upgrade_to_3(db: sqlite3.Connection) -> None:
+    """Version 2 → 3: the scope and the references' counters; the inventory mark on alerts (none was one); the
+    reference on deliveries (none had one). A database that has polled seeds its first scope as known since ever."""
+    for statement in _statements(scope.SCOPE):
+        db.execute(statement)
+    db.execute("ALTER TABLE alerts ADD COLUMN inventory INTEGER NOT NULL DEFAULT 0")
+    db.execute("ALTER TABLE outbox ADD COLUMN reference TEXT")
+    scope.seed_upgrade(db)
 
 
 def _statements(script: str) -> list[str]:

@@ -23,7 +23,7 @@ from alertd.domain.delivery import DeliveryState
 from alertd.domain.feeds import Validators
 from alertd.domain.knowledge import Statement
 from alertd.domain.values import Alert, Finding, FindingState, Observation, Product
-from alertd.store import knowledge
+from alertd.store import knowledge, scope
 from alertd.store.codecs import (
     alert_from_json,
     alert_to_json,
@@ -296,8 +296,8 @@ class Store:
                 "DELETE FROM alerts WHERE finding = ? AND delivery IS NULL", ((a.finding.key,) for a in alerts)
             )
             db.executemany(
-                "INSERT INTO alerts (finding, establishment, severity, subscription, immediate, body, created) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                "INSERT INTO alerts (finding, establishment, severity, subscription, immediate, body, created, "
+                "inventory) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     (
                         a.finding.key,
@@ -307,6 +307,7 @@ class Store:
                         int(a.immediate),
                         alert_to_json(a),
                         stamp,
+                        int(a.inventory),
                     )
                     for a in alerts
                 ),
@@ -344,11 +345,17 @@ class Store:
         return {row["key"]: finding_from_json(row["body"]) for row in rows}
 
     def queued_alerts(
-        self, *, immediate: bool = False, subscriptions: Sequence[str] = (), establishment: str | None = None
+        self,
+        *,
+        immediate: bool = False,
+        subscriptions: Sequence[str] = (),
+        establishment: str | None = None,
+        inventory: bool = False,
     ) -> dict[str, list[QueuedAlert]]:
-        """Alerts waiting for an email, per establishment: the immediate ones, or those of given digests."""
-        where = ["a.delivery IS NULL"]
-        args: list[Any] = []
+        """Alerts waiting for an email, per establishment: the immediate ones, or those of given digests; with
+        ``inventory``, those waiting for the inventory instead (news and inventory never share an email)."""
+        where = ["a.delivery IS NULL", "a.inventory = ?"]
+        args: list[Any] = [int(inventory)]
         route = []
         if immediate:
             route.append("a.immediate = 1")
@@ -399,13 +406,14 @@ class Store:
         subject: str,
         message: bytes,
         now: datetime,
+        reference: str | None = None,
     ) -> int:
         """Put an email in the outbox and mark its alerts dispatched, in one transaction."""
         stamp = encode_time(now)
         with self.transaction() as db:
             cur = db.execute(
                 "INSERT INTO outbox (message_id, establishment, sender, recipients, subject, message, state, "
-                "next_attempt, created) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "next_attempt, created, reference) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     message_id,
                     establishment,
@@ -416,6 +424,7 @@ class Store:
                     DeliveryState.PENDING,
                     stamp,
                     stamp,
+                    reference,
                 ),
             )
             delivery = cur.lastrowid
@@ -426,6 +435,30 @@ class Store:
             )
         assert delivery is not None
         return delivery
+
+    # -- first contact and references (alertd/store/scope.py) ----------------------------------------------
+
+    def note_scope(self, keys: Iterable[str], now: datetime) -> int:
+        """Note the configuration's scope keys not noted yet (since ``now``); how many were new."""
+        with self.transaction() as db:
+            return scope.note(db, keys, now)
+
+    def scope_since(self) -> dict[str, datetime]:
+        """When each scope key was first noted."""
+        return scope.since(self.db)
+
+    def queued_inventory(self, keys: Iterable[str]) -> frozenset[str]:
+        """Those of these findings whose alert waits in an inventory."""
+        return scope.queued_inventory(self.db, keys)
+
+    def inventories_waiting(self) -> dict[str, datetime]:
+        """Establishments with an inventory waiting, with when its newest alert was queued."""
+        return scope.inventories_waiting(self.db)
+
+    def next_reference(self, series: str, year: int) -> int:
+        """A reference number, allocated in a transaction of its own: never handed out again."""
+        with self.transaction() as db:
+            return scope.next_number(db, series, year)
 
     # -- outbox --------------------------------------------------------------------------------------------
 
@@ -482,8 +515,8 @@ class Store:
         for good a failed one, listed by ``outbox --state failed`` and told to the operators.
         Returns the ids of the two new deliveries (None where there is none)."""
         copy = """INSERT INTO outbox (message_id, establishment, sender, recipients, subject, message, state,
-                                      next_attempt, last_error, created)
-                  SELECT message_id, establishment, sender, ?, subject, message, ?, ?, ?, ?
+                                      next_attempt, last_error, created, reference)
+                  SELECT message_id, establishment, sender, ?, subject, message, ?, ?, ?, ?, reference
                   FROM outbox WHERE id = ?"""
         ids: list[int | None] = []
         with self.transaction() as db:
@@ -546,7 +579,8 @@ class Store:
         where = "WHERE a.establishment = ?" if establishment else ""
         args: tuple[Any, ...] = (establishment,) if establishment else ()
         rows = self.db.execute(
-            f"""SELECT a.body, o.id AS delivery, o.message_id, o.state, o.recipients, o.created, o.sent_at
+            f"""SELECT a.body, o.id AS delivery, o.message_id, o.state, o.recipients, o.created, o.sent_at,
+                       o.reference
                 FROM alerts a JOIN outbox o ON o.id = a.delivery {where}
                 ORDER BY o.created DESC, a.id LIMIT ?""",
             (*args, -1 if limit is None else limit),
@@ -559,6 +593,7 @@ class Store:
                 message_id=row["message_id"],
                 recipients=recipients_from_json(row["recipients"]),
                 when=datetime.fromisoformat(row["sent_at"] or row["created"]),
+                reference=row["reference"],
             )
             for row in rows
         ]

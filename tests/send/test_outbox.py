@@ -5,14 +5,13 @@ from __future__ import annotations
 
 import asyncio
 import email
-import shutil
 from datetime import UTC, datetime, timedelta
 from email.policy import default
 from pathlib import Path
 
 import pytest
+from configs import copy_example
 from http_server import unused_port
-from paths import ROOT
 from smtp_server import SmtpServerFactory
 
 from alertd.config.files import load_config
@@ -29,8 +28,7 @@ CHU = ("rssi@chu-garonne.example", "astreinte@chu-garonne.example")
 
 @pytest.fixture
 def engine(tmp_path: Path) -> Engine:
-    shutil.copytree(ROOT / "config", tmp_path / "config")
-    config = load_config(tmp_path / "config" / "alertd.yaml")
+    config = load_config(copy_example(tmp_path / "config"))
     return Engine(config, Store(tmp_path / "state.sqlite3"))
 
 

@@ -159,7 +159,11 @@ def write_config(tmp: Path, feeds: Iterable[Document], url: str = "") -> Path:
     lines = ["feeds:"]
     for doc in feeds:
         where = f"{url}/{doc.path}" if url else f"file://{DATA / doc.path}"
-        lines.append(f"  - {{id: {doc.feed}, url: {where!r}, format: {doc.format}, tlp: clear, interval: 1h}}")
+        # Every entry is news: these cases are about version evidence, and their documents are old.
+        lines.append(
+            f"  - {{id: {doc.feed}, url: {where!r}, format: {doc.format}, tlp: clear, interval: 1h, "
+            "backlog_after: never}"
+        )
     (tmp / "feeds.yaml").write_text("\n".join(lines) + "\n")
     (tmp / "establishments.yaml").write_text(REGISTRY)
     (tmp / "subscriptions.yaml").write_text(SUBSCRIPTIONS)

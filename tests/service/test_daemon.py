@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from configs import copy_example
 from http_server import unused_port
 from paths import ROOT
 from prometheus_client.parser import text_string_to_metric_families
@@ -48,7 +49,7 @@ def receive_until(sock: socket.socket, wanted: str, deadline: float) -> list[str
 
 def test_ready_polls_and_exits_zero_on_sigterm(tmp_path: Path, notify_socket: tuple[socket.socket, str]) -> None:
     sock, address = notify_socket
-    shutil.copytree(ROOT / "config", tmp_path / "config")
+    copy_example(tmp_path / "config")
     env = {**os.environ, "NOTIFY_SOCKET": address, "WATCHDOG_USEC": "1000000"}
     proc = subprocess.Popen(
         [ALERTD, "-c", str(tmp_path / "config" / "alertd.yaml"), "run"],
@@ -122,7 +123,7 @@ def metric(text: str, name: str, **labels: str) -> float:
 def test_health_metrics_and_reloads(tmp_path: Path, notify_socket: tuple[socket.socket, str]) -> None:
     sock, address = notify_socket
     config_dir = tmp_path / "config"
-    shutil.copytree(ROOT / "config", config_dir)
+    copy_example(config_dir)
     port = unused_port()
     settings = config_dir / "alertd.yaml"
     settings.write_text(settings.read_text() + f"http:\n  listen: 127.0.0.1:{port}\n")

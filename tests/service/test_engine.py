@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from configs import copy_example
 from paths import ROOT
 
 from alertd.config.files import load_config
@@ -67,7 +68,7 @@ def test_a_crashing_parser_fails_its_feed_only(tmp_path: Path, monkeypatch: pyte
 
 
 def test_a_renamed_digest_does_not_strand_its_queued_alerts(tmp_path: Path) -> None:
-    shutil.copytree(ROOT / "config", tmp_path / "config")
+    copy_example(tmp_path / "config")
     subs = tmp_path / "config" / "subscriptions.yaml"
     store = Store(tmp_path / "s.sqlite3")
     engine = Engine(load_config(tmp_path / "config" / "alertd.yaml"), store)

@@ -4,18 +4,15 @@ inhibitions in a dry run, and check's warnings — through the real ``alertd`` c
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 import pytest
-from configs import alertd
-from paths import ROOT
+from configs import alertd, copy_example
 
 
 @pytest.fixture
 def example(tmp_path: Path) -> Path:
-    shutil.copytree(ROOT / "config", tmp_path / "config")
-    return tmp_path / "config" / "alertd.yaml"
+    return copy_example(tmp_path / "config")
 
 
 def maildir_count(config: Path) -> int:

@@ -1,0 +1,127 @@
+"""Backlog is not news (contract §4): what a first contact finds that is older than its feed's ``backlog_after``
+is told once, in the establishment's inventory email, instead of as warnings.
+
+A *first contact* is a feed's first successful poll, or an establishment, an asset or a subscription added to the
+configuration after the feed's previous successful poll. The store notes when each of these *scope keys* was first
+seen (:func:`scope_keys`); the poll hands policy those times and each feed's previous poll (:class:`Contact`).
+Pure: nothing here reads the clock or the store.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from alertd.domain.establishments import Establishment, Registry
+from alertd.domain.feeds import FeedConfig
+from alertd.domain.routing import Subscription
+from alertd.domain.values import Finding, FindingState
+from alertd.intake.formats.jsondoc import utc_timestamp
+
+#: A host the source marks so is in use now: a C2 server online today is news, however old its listing.
+ACTIVE_STATUSES = frozenset({"online", "active"})
+
+
+@dataclass(frozen=True, slots=True)
+class Contact:
+    """What first contact is judged from: each feed's previous successful poll (absent or None: never polled), and
+    when each scope key was first noted (absent: not noted yet, so added just now)."""
+
+    previous_poll: Mapping[str, datetime | None] = field(default_factory=dict)
+    since: Mapping[str, datetime] = field(default_factory=dict)
+    # Findings whose alert waits in an inventory: a newer decision on them (a confirmation) stays in it.
+    queued_inventory: frozenset[str] = frozenset()
+
+
+def establishment_key(est_id: str) -> str:
+    """The scope key of an establishment."""
+    return f"est:{est_id}"
+
+
+def asset_key(est_id: str, asset: str) -> str:
+    """The scope key of one asset of an establishment, named as the matcher names a finding's asset."""
+    return f"asset:{est_id}:{asset}"
+
+
+def subscription_key(name: str) -> str:
+    """The scope key of a subscription."""
+    return f"sub:{name}"
+
+
+def assets(est: Establishment) -> Iterator[str]:
+    """An establishment's assets as the matcher names them in :attr:`Finding.asset` (``match/index.py``): its
+    networks, AS numbers, domains, names and software items."""
+    yield from (str(net) for net in est.networks)
+    yield from (f"AS{asn}" for asn in est.asns)
+    yield from est.domains
+    yield from (est.name, *est.aliases)
+    yield from (str(sw) for sw in est.software)
+
+
+def scope_keys(registry: Registry, subscriptions: Sequence[Subscription]) -> list[str]:
+    """Every scope key of a configuration: its establishments, their assets, its subscriptions."""
+    keys: dict[str, None] = {}
+    for est in registry.establishments.values():
+        keys[establishment_key(est.id)] = None
+        keys.update((asset_key(est.id, asset), None) for asset in assets(est))
+    keys.update((subscription_key(sub.name), None) for sub in subscriptions)
+    return list(keys)
+
+
+def own_date(finding: Finding) -> datetime | None:
+    """An entry's own date: the latest of its publication and the source's last sighting (when that reads as a
+    date); None when it has neither (nothing proves it old)."""
+    dates = [d for d in (finding.published, _moment(finding.facts.last_seen)) if d is not None]
+    return max(dates, default=None)
+
+
+def active(finding: Finding) -> bool:
+    """Whether the source marks the host as in use now (``status`` online or active, in any case)."""
+    status = finding.facts.status
+    return status is not None and status.strip().casefold() in ACTIVE_STATUSES
+
+
+def first_contact(finding: Finding, sub: Subscription, contact: Contact) -> bool:
+    """Whether alertd meets this finding for the first time: its feed never polled successfully before, or its
+    establishment, its asset or the subscription routing it was added since the feed's previous poll."""
+    previous = contact.previous_poll.get(finding.feed)
+    if previous is None:
+        return True
+    keys = (
+        establishment_key(finding.establishment),
+        asset_key(finding.establishment, finding.asset),
+        subscription_key(sub.name),
+    )
+    for key in keys:
+        since = contact.since.get(key)
+        if since is None or since > previous:
+            return True
+    return False
+
+
+def is_backlog(
+    finding: Finding,
+    feed: FeedConfig,
+    sub: Subscription,
+    state: FindingState | None,
+    contact: Contact,
+    now: datetime,
+) -> bool:
+    """Whether a finding is backlog: met on first contact, never told nor queued, and older by its own date than
+    its feed's ``backlog_after``; never a host the source marks active, nor an entry without a date."""
+    if feed.backlog_after is None or active(finding):
+        return False
+    if state is not None and (state.last_alerted is not None or state.queued):
+        return False
+    when = own_date(finding)
+    if when is None or when >= now - feed.backlog_after:
+        return False
+    return first_contact(finding, sub, contact)
+
+
+def _moment(text: str | None) -> datetime | None:
+    """A source's date as written (``2024-04-01``, ``2024-04-01 10:00:00``, ISO 8601), in UTC; None otherwise."""
+    if text is None:
+        return None
+    return utc_timestamp(text.strip().removesuffix("UTC").strip())

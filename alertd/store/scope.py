@@ -1,0 +1,86 @@
+"""What the store keeps for first contact and for the bulletins' references (schema version 3).
+
+The *scope* notes when each establishment, asset and subscription of the configuration was first seen
+(:func:`alertd.policy.backlog.scope_keys`): one added after a feed's previous poll meets that feed for the first
+time, and what it finds there that is old is backlog. The *references* are counters, one per series (``ALE`` for
+news, ``INV`` for inventories) and year, each number handed out once: a number allocated for an email that then
+failed to render is a gap, never reused.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterable
+from datetime import UTC, datetime
+
+from alertd.store.codecs import encode_time
+
+SCOPE = """
+CREATE TABLE IF NOT EXISTS scope (
+    key TEXT PRIMARY KEY,  -- est:<id>, asset:<id>:<asset>, sub:<name>
+    since TEXT NOT NULL  -- when a poll first saw it in the configuration
+);
+CREATE TABLE IF NOT EXISTS refs (
+    series TEXT NOT NULL, year INTEGER NOT NULL,
+    last INTEGER NOT NULL,  -- the last number handed out
+    PRIMARY KEY (series, year)
+);
+"""
+
+#: The meta key of the time an upgraded database's first scope is noted with (see :func:`seed_upgrade`).
+SEED_KEY = "scope_seed"
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def seed_upgrade(db: sqlite3.Connection) -> None:
+    """On an upgrade from schema 2: a database that has polled notes its first scope as known since ever, so the
+    upgrade does not turn the next poll into backlog (the establishments were met before the scope was kept)."""
+    if db.execute("SELECT 1 FROM feed_state WHERE last_success IS NOT NULL LIMIT 1").fetchone() is not None:
+        db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (SEED_KEY, encode_time(EPOCH)))
+
+
+def note(db: sqlite3.Connection, keys: Iterable[str], now: datetime) -> int:
+    """Note the scope keys not noted yet, since ``now`` (since the epoch for an upgraded database's first
+    noting), in the caller's transaction; returns how many were new."""
+    seed = db.execute("SELECT value FROM meta WHERE key = ?", (SEED_KEY,)).fetchone()
+    stamp = str(seed[0]) if seed is not None else encode_time(now)
+    before = db.total_changes
+    db.executemany("INSERT OR IGNORE INTO scope VALUES (?, ?)", ((key, stamp) for key in keys))
+    added = db.total_changes - before
+    if seed is not None:
+        db.execute("DELETE FROM meta WHERE key = ?", (SEED_KEY,))
+    return added
+
+
+def since(db: sqlite3.Connection) -> dict[str, datetime]:
+    """When each scope key was first noted."""
+    return {key: datetime.fromisoformat(stamp) for key, stamp in db.execute("SELECT key, since FROM scope")}
+
+
+def next_number(db: sqlite3.Connection, series: str, year: int) -> int:
+    """The next number of a reference series for a year, in the caller's transaction (one of its own)."""
+    row = db.execute(
+        "INSERT INTO refs VALUES (?, ?, 1) ON CONFLICT (series, year) DO UPDATE SET last = last + 1 RETURNING last",
+        (series, year),
+    ).fetchone()
+    return int(row[0])
+
+
+def queued_inventory(db: sqlite3.Connection, keys: Iterable[str]) -> frozenset[str]:
+    """Those of these findings whose alert waits in an inventory."""
+    rows = db.execute(
+        "SELECT DISTINCT finding FROM alerts WHERE delivery IS NULL AND inventory = 1 "
+        "AND finding IN (SELECT value FROM json_each(?))",
+        (json.dumps(sorted(set(keys))),),
+    )
+    return frozenset(row[0] for row in rows)
+
+
+def inventories_waiting(db: sqlite3.Connection) -> dict[str, datetime]:
+    """The establishments with an inventory waiting, each with when its newest inventory alert was queued."""
+    rows = db.execute(
+        "SELECT establishment, MAX(created) FROM alerts WHERE delivery IS NULL AND inventory = 1 "
+        "GROUP BY establishment ORDER BY establishment"
+    )
+    return {est: datetime.fromisoformat(newest) for est, newest in rows}
