@@ -290,7 +290,8 @@ def _alert_context(words: Words, alert: Alert, tz: ZoneInfo, contact: str, patte
         reason_text = words.reason(reason_code, asset=asset, where=words.where(f.kind))
     # A detail that is a host, an address or a URL (a leak post's "website") is as clickable as an indicator.
     facts = {
-        fact: scrub(defang(clean_header(text, _ATTR_LIMIT)), patterns)
+        fact: (_dated(words, text, tz) if fact in _DATED else None)
+        or scrub(defang(clean_header(text, _ATTR_LIMIT)), patterns)
         for fact, text in f.facts.known()
         if fact in _SHOWN and text.strip()
     }
@@ -371,6 +372,25 @@ def _day(words: Words, moment: datetime | None) -> str | None:
     return words.day(moment.date())
 
 
+_DATED = frozenset({Fact.DATE_ADDED, Fact.DUE_DATE, Fact.FIRST_SEEN, Fact.LAST_SEEN})
+_ISO_MOMENT = re.compile(r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2})?(\.\d+)?(Z|[+-]\d{2}:?\d{2})?")
+
+
+def _dated(words: Words, text: str, tz: ZoneInfo) -> str | None:
+    """A date a feed wrote in ISO 8601 (KEV's ``2022-03-25``, Feodo's ``2024-02-12 21:14:07`` in UTC) in the
+    reader's words and time zone; None for any other text, shown as written."""
+    text = text.strip()
+    if len(text) == 10 and (day := bulletin.iso_day(text)) is not None:
+        return words.day(day)
+    if len(text) <= 32 and _ISO_MOMENT.fullmatch(text):
+        try:
+            moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+        except ValueError:
+            return None
+        return words.moment(moment if moment.tzinfo else moment.replace(tzinfo=UTC), tz)
+    return None
+
+
 def _iso(moment: datetime) -> str:
     return (moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)).isoformat(timespec="seconds")
 
@@ -421,11 +441,13 @@ def email_context(
         "alerts": items,
         "count": len(ordered),
         # The bulletin: one block per group of alerts, each with its summary line (render/bulletin.py). The size
-        # budget (render/email.py) may leave the details out ("details" False) and cut the summary to its most
-        # severe lines ("summary_lines", with "hidden" alerts left to the attachments).
+        # budget (render/email.py) may keep the details of the first groups only ("detailed"), leave them all out
+        # ("details" False) and cut the summary to its most severe lines ("summary_lines", with "hidden" alerts
+        # left to the attachments).
         "groups": groups,
         "summary_lines": groups,
         "details": True,
+        "detailed": len(groups),
         "hidden": 0,
         "imminent": top is Severity.IMMINENT,
         "kinds": sorted({a["kind"] for a in items}),

@@ -58,9 +58,17 @@ def _bodies(env: jinja2.Environment, context: dict[str, Any]) -> tuple[str, str]
     def html_of(values: dict[str, Any]) -> str:
         return inline_css(html_template.render(values))
 
+    groups = context["groups"]
+    context = {**context, "detailed": len(groups)}
     html = html_of(context)
+    detailed = len(groups)
+    while html_size(html) > HTML_BUDGET and detailed > 1:
+        # Keep the details of the most severe groups that fit; the others are told in the summary and attachments.
+        # Groups differ in size: aim under the budget in proportion, then step down while still over.
+        detailed = max(1, min(detailed - 1, int(detailed * HTML_BUDGET * 0.95 / html_size(html))))
+        context = {**context, "detailed": detailed}
+        html = html_of(context)
     if html_size(html) > HTML_BUDGET:
-        groups = context["groups"]
         context = {**context, "details": False}
         html = html_of(context)
         shown = len(groups)

@@ -272,7 +272,7 @@ def render_examples() -> dict[str, EmailMessage]:
             settings=settings().render,
             now=NOW,
             message_id=f"<alertd.example.{name}@cert-sante.example>",
-            reference=f"CERTSANTE-2024-ALE-{number:04d}",
+            reference=f"CERTSANTE-2024-{'INV' if all(a.inventory for a in items) else 'ALE'}-{number:04d}",
         )
         for number, (name, items) in enumerate(alerts().items(), start=40)
     }

@@ -47,7 +47,8 @@ TITLES = {
     "vulnerability": "Exploited vulnerability (KEV)",
     "leak": "Leak-site mention",
     "advisory": "Advisory (CERT-FR)",
-    "kev-first-poll": "First poll of KEV: 28 entries",
+    "kev-first-poll": "28 KEV entries in one email",
+    "inventory": "Inventory: the backlog found on first contact",
     "english": "In English: every type, and a long URL",
 }
 NAMES = tuple(TITLES)
@@ -159,6 +160,7 @@ def examples() -> dict[str, Example]:
     emails: dict[str, tuple[Establishment, list[Alert]]] = {
         **{kind: (french, by_kind[kind]) for kind in KINDS},
         "kev-first-poll": (french, kev_alerts()),
+        "inventory": (french, by_kind["inventory"]),
         "english": (english, [url_alert(), *every_kind]),
     }
     result: dict[str, Example] = {}
@@ -172,7 +174,7 @@ def examples() -> dict[str, Example]:
             settings=settings,
             now=render_examples.NOW,
             message_id=f"<alertd.browser.{name}@cert-sante.example>",
-            reference=f"CERTSANTE-2024-ALE-{number:04d}",
+            reference=f"CERTSANTE-2024-{'INV' if all(a.inventory for a in alerts) else 'ALE'}-{number:04d}",
         )
         result[name] = Example(name, TITLES[name], establishment.language, _html(msg))
     return result

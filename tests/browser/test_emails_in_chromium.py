@@ -7,10 +7,6 @@ loaded and measured once per viewport, and the tests read the measurement. The b
 end, not the session's: while it is open, Playwright's sync API keeps an asyncio loop running in the main thread,
 and ``asyncio.run()`` in the tests after it would fail. A missing Chromium fails the tests (``.ci/run`` installs
 it).
-
-The marks ``xfail(strict=True)`` name what today's layout does not do yet (issue #12's bulletin layout, which
-adds ``<table id="summary">``, stacks the pairs under 480 px and drops ``break-all``): when that layout lands the
-tests pass, strict xfail turns that into a failure, and the marks are removed.
 """
 
 from __future__ import annotations
@@ -22,20 +18,6 @@ import pytest
 from chromium import VIEWPORTS, ChromiumMissingError, Layout, chromium, chromium_path, measure, show
 from example_emails import NAMES, examples
 from playwright.sync_api import Browser, BrowserContext
-
-LAYOUT = "the bulletin layout of issue #12 is not merged yet"
-SUMMARY_LATER = pytest.mark.xfail(strict=True, reason=f"no <table id='summary'>: {LAYOUT}")
-STACK_LATER = pytest.mark.xfail(strict=True, reason=f"the label/value table does not stack: {LAYOUT}")
-BREAK_ALL = pytest.mark.xfail(strict=True, reason=f"word-break: break-all splits indicators: {LAYOUT}")
-# Where today's break-all splits an indicator: a CVE, an address or a name that reaches the end of a line.
-SPLIT_TODAY = {
-    (900, "english"),
-    (400, "compromise"),
-    (400, "leak"),
-    (400, "advisory"),
-    (400, "kev-first-poll"),
-    (400, "english"),
-}
 
 Look = Callable[[str, int], Layout]
 
@@ -74,14 +56,9 @@ def look(browser: Browser, tmp_path_factory: pytest.TempPathFactory) -> Iterator
         context.close()
 
 
-def _cases(marked: Callable[[int, str], pytest.MarkDecorator | None] = lambda width, name: None) -> list[object]:
-    """Every (width, email) pair, with the mark ``marked`` gives it, if any."""
-    cases: list[object] = []
-    for width in VIEWPORTS:
-        for name in NAMES:
-            mark = marked(width, name)
-            cases.append(pytest.param(width, name, id=f"{width}-{name}", marks=() if mark is None else (mark,)))
-    return cases
+def _cases() -> list[object]:
+    """Every (width, email) pair."""
+    return [pytest.param(width, name, id=f"{width}-{name}") for width in VIEWPORTS for name in NAMES]
 
 
 @pytest.mark.parametrize(("width", "name"), _cases())
@@ -93,7 +70,7 @@ def test_nothing_scrolls_sideways(look: Look, width: int, name: str) -> None:
     assert not past_the_edge, f"elements past the right edge at {width} px: {past_the_edge[-5:]}"
 
 
-@pytest.mark.parametrize(("width", "name"), _cases(lambda width, name: SUMMARY_LATER))
+@pytest.mark.parametrize(("width", "name"), _cases())
 def test_the_summary_table_is_in_the_first_screen(look: Look, width: int, name: str) -> None:
     layout = look(name, width)
     assert layout.summary_top is not None, "no element with id='summary'"
@@ -102,7 +79,7 @@ def test_the_summary_table_is_in_the_first_screen(look: Look, width: int, name: 
     )
 
 
-@pytest.mark.parametrize("name", [pytest.param(name, marks=STACK_LATER) for name in NAMES])
+@pytest.mark.parametrize("name", NAMES)
 def test_labels_and_values_stack_on_a_phone(look: Look, name: str) -> None:
     layout = look(name, 400)
     assert layout.pairs, "no label/value pair (class='label' followed by class='value') to check"
@@ -110,9 +87,7 @@ def test_labels_and_values_stack_on_a_phone(look: Look, name: str) -> None:
     assert not side_by_side, f"at 400 px these values sit beside their label, not below it: {side_by_side[:5]}"
 
 
-@pytest.mark.parametrize(
-    ("width", "name"), _cases(lambda width, name: BREAK_ALL if (width, name) in SPLIT_TODAY else None)
-)
+@pytest.mark.parametrize(("width", "name"), _cases())
 def test_no_indicator_is_split_inside_a_token(look: Look, width: int, name: str) -> None:
     layout = look(name, width)
     assert layout.indicators, "no indicator (code or .indicator element) to check"

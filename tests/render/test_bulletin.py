@@ -298,4 +298,4 @@ def test_a_due_date_ahead_is_the_deadline_of_its_line() -> None:
         ENV, make_establishment(), [alert], RECIPIENTS, settings=SETTINGS.render, now=now, message_id=MESSAGE_ID
     )
     text, _html = bodies(msg)
-    assert "au plus tard le 2024-02-16" in text
+    assert "au plus tard le 16 février 2024" in text

@@ -12,7 +12,7 @@ import pytest
 from paths import DATA, ROOT
 
 from alertd.render.articles import fold
-from alertd.render.catalog import kev_phrase, read_catalog, words
+from alertd.render.catalog import Words, kev_phrase, read_catalog, words
 from alertd.render.typography import NBSP, NNBSP, french
 
 PARIS = ZoneInfo("Europe/Paris")
@@ -44,14 +44,32 @@ def test_french_typography(written: str, typeset: str) -> None:
     assert french(typeset) == typeset  # applying it twice changes nothing
 
 
-def _prose_messages(language: str) -> list[tuple[str, str]]:
+def _prose_messages(language: str) -> list[tuple[str, str | tuple[str, str], int]]:
+    """Each prose message as (context, id, n): a plural message once per form (n = 1 and n = 2)."""
     raw = {"typography", "date", "article-heads"}
-    return [(str(m.context), str(m.id)) for m in read_catalog(language) if m.id and m.context not in raw and m.string]
+    found: list[tuple[str, str | tuple[str, str], int]] = []
+    for m in read_catalog(language):
+        if not m.id or m.context in raw or not m.string:
+            continue
+        if isinstance(m.id, tuple | list):
+            found += [(str(m.context), (str(m.id[0]), str(m.id[1])), n) for n in (1, 2)]
+        else:
+            found.append((str(m.context), str(m.id), 1))
+    return found
 
 
-@pytest.mark.parametrize(("context", "code"), _prose_messages("fr"))
-def test_every_french_message_is_read_with_french_typography(context: str, code: str) -> None:
-    shown = FR.word(context, code)
+def _read(words: Words, context: str, code: str | tuple[str, str], n: int) -> str:
+    """A message as the emails read it: a plural one through npgettext, in its form for ``n``."""
+    if isinstance(code, tuple):
+        return str(words.translations.npgettext(context, code[0], code[1], n))
+    return words.word(context, code)
+
+
+@pytest.mark.parametrize(("context", "code", "n"), _prose_messages("fr"))
+def test_every_french_message_is_read_with_french_typography(
+    context: str, code: str | tuple[str, str], n: int
+) -> None:
+    shown = _read(FR, context, code, n)
     # A clause-ending mark has its no-break space, and never a plain one, nor two.
     assert not re.search(r"(?<!\S)[:;?!](?=\s|$)", shown.replace(NBSP, "x").replace(NNBSP, "x")), shown
     for mark in (":", ";", "?", "!"):
@@ -62,11 +80,14 @@ def test_every_french_message_is_read_with_french_typography(context: str, code:
     assert shown.count("«") == shown.count(f"«{NBSP}") and shown.count("»") == shown.count(f"{NBSP}»")
 
 
-@pytest.mark.parametrize(("context", "code"), _prose_messages("en"))
-def test_english_messages_are_read_as_written(context: str, code: str) -> None:
-    message = read_catalog("en").get(code, context=context)
+@pytest.mark.parametrize(("context", "code", "n"), _prose_messages("en"))
+def test_english_messages_are_read_as_written(context: str, code: str | tuple[str, str], n: int) -> None:
+    message = read_catalog("en").get(code[0] if isinstance(code, tuple) else code, context=context)
     assert message is not None
-    assert EN.word(context, code) == message.string
+    forms = message.string
+    assert forms is not None
+    written = forms[0 if n == 1 else 1] if isinstance(code, tuple) else forms
+    assert _read(EN, context, code, n) == written
 
 
 def test_values_filled_in_are_not_typeset() -> None:

@@ -101,7 +101,7 @@ def text_alerts(text: str, lang: str = "en") -> list[Shown]:
         elif current is not None and (item := _LINE.match(line)):
             current[1].append(item.group(1))
         elif current is not None and (row := _ROW.match(line)):
-            current[0].setdefault(row.group(1).strip(), row.group(2).strip())
+            current[0].setdefault(row.group(1).strip(), " ".join(row.group(2).split()))  # no-break spaces as spaces
     return [shown for rows, lines in blocks for shown in _each(rows, lines, LABELS[lang]["cve"], "text")]
 
 

@@ -122,8 +122,8 @@ def test_a_first_poll_of_the_full_kev_catalogue_sends_each_establishment_one_inv
     assert not engine.store.queued_alerts(immediate=True) and not engine.store.queued_alerts(inventory=True)
     # References: one series for warnings, one for inventories, each counting from 1 this year.
     assert sorted(e.reference for e in sent) == [
-        "ALERTD-2026-ALE-0001",
-        *(f"ALERTD-2026-INV-{n:04d}" for n in range(1, 5)),
+        "CERTSANTE-2026-ALE-0001",
+        *(f"CERTSANTE-2026-INV-{n:04d}" for n in range(1, 5)),
     ]
     assert "cisa-kev" in inventories(sent)[CHU].feeds
     # The next cycle, the feeds unchanged, sends nothing: the inventory counts as told.
@@ -182,7 +182,7 @@ def test_an_establishment_added_later_gets_its_backlog_as_an_inventory(settings:
     engine.reload(load_config(settings))
     assert asyncio.run(engine.rematch(later)) > 0
     sent = emails(engine.store, engine.dispatch(later) + engine.dispatch_inventories(later))
-    assert [(e.establishment, e.reference) for e in sent] == [("000000055", "ALERTD-2026-INV-0005")]
+    assert [(e.establishment, e.reference) for e in sent] == [("000000055", "CERTSANTE-2026-INV-0005")]
     (inventory,) = sent
     assert all(inventory.inventory) and {"cisa-kev", "feodo"} <= set(inventory.feeds)
     # Its next poll finds nothing new for anyone.
@@ -294,7 +294,7 @@ def test_the_alertd_command_tells_the_inventory(tmp_path: Path) -> None:
     assert "backlog, for the inventory" in first.stdout
     rows = [json.loads(line) for line in alertd(settings, "history", "--json").stdout.splitlines()]
     inventory = {r["establishment"]: r["reference"] for r in rows if r["inventory"]}
-    assert sorted(inventory.values()) == [f"ALERTD-2026-INV-{n:04d}" for n in range(1, 5)]
+    assert sorted(inventory.values()) == [f"CERTSANTE-2026-INV-{n:04d}" for n in range(1, 5)]
     text = alertd(settings, "history").stdout
     assert "(inventory)" in text and "-INV-0001" in text
     again = alertd(settings, "run", "--once", log_level="warning")
