@@ -66,9 +66,7 @@ def _read(words: Words, context: str, code: str | tuple[str, str], n: int) -> st
 
 
 @pytest.mark.parametrize(("context", "code", "n"), _prose_messages("fr"))
-def test_every_french_message_is_read_with_french_typography(
-    context: str, code: str | tuple[str, str], n: int
-) -> None:
+def test_every_french_message_is_read_with_french_typography(context: str, code: str | tuple[str, str], n: int) -> None:
     shown = _read(FR, context, code, n)
     # A clause-ending mark has its no-break space, and never a plain one, nor two.
     assert not re.search(r"(?<!\S)[:;?!](?=\s|$)", shown.replace(NBSP, "x").replace(NNBSP, "x")), shown
