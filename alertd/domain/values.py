@@ -252,3 +252,4 @@ class FindingState:
     last_alerted: datetime | None = None
     queued: bool = False  # an alert for it waits for a digest
     unverified: bool = False  # it was told with its version not checked (a confirmation is then due)
+    inventoried: bool = False  # its last email was an inventory: backlog, re-told only when its source says news

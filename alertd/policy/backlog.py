@@ -120,6 +120,16 @@ def is_backlog(
     return first_contact(finding, sub, contact)
 
 
+def still_backlog(finding: Finding, feed: FeedConfig, now: datetime) -> bool:
+    """Whether a finding told in an inventory is still backlog: nothing its source says makes it news (not marked
+    active, and its own date still older than its feed's ``backlog_after``). Such a finding is never told again
+    as a warning; once its source marks it active or dates it anew, it is news, told at once."""
+    if feed.backlog_after is None or active(finding):
+        return False
+    when = own_date(finding)
+    return when is not None and when < now - feed.backlog_after
+
+
 def _moment(text: str | None) -> datetime | None:
     """A source's date as written (``2024-04-01``, ``2024-04-01 10:00:00``, ISO 8601), in UTC; None otherwise."""
     if text is None:

@@ -22,7 +22,7 @@ from alertd.domain.establishments import Establishment, Registry
 from alertd.domain.feeds import FeedConfig
 from alertd.domain.routing import Subscription
 from alertd.domain.values import Alert, FeedKind, Finding, FindingState, Severity
-from alertd.policy.backlog import Contact, is_backlog
+from alertd.policy.backlog import Contact, is_backlog, still_backlog
 
 
 def classify(finding: Finding, feed: FeedConfig) -> tuple[Severity, SeverityRule]:
@@ -126,7 +126,12 @@ def decide(
         severity, rule = classify(finding, feed)
         state = states.get(finding.key)
         confirmation = confirmed(finding, state)
-        if not due(state, severity, now, renotify) and not confirmation:
+        # A finding told in an inventory is not re-notified as a warning while it is still backlog; once its source
+        # marks it active or dates it anew it is news, told at once (contract §4).
+        news = state is not None and state.inventoried and not state.queued and not confirmation
+        if news and state is not None and still_backlog(finding, feed, now):
+            continue
+        if not news and not due(state, severity, now, renotify) and not confirmation:
             continue
         sub = route(finding, severity, est, subscriptions)
         if sub is None:
@@ -146,7 +151,7 @@ def decide(
                 last_seen=now,
                 tlp=feed.tlp,
                 # A confirmation is news (affected, at full severity), not a reminder of what was told.
-                follow_up=state is not None and state.last_alerted is not None and not confirmation,
+                follow_up=state is not None and state.last_alerted is not None and not confirmation and not news,
                 inventory=inventory,
             )
         )

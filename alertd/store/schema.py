@@ -75,6 +75,7 @@ CREATE TABLE IF NOT EXISTS alerts (
     inventory INTEGER NOT NULL DEFAULT 0  -- backlog, told in the establishment's inventory email
 );
 CREATE INDEX IF NOT EXISTS alerts_queued ON alerts (delivery, establishment);
+CREATE INDEX IF NOT EXISTS alerts_finding ON alerts (finding, id);
 CREATE TABLE IF NOT EXISTS outbox (
     id INTEGER PRIMARY KEY,
     message_id TEXT NOT NULL,

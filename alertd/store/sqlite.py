@@ -250,7 +250,9 @@ class Store:
                            CASE WHEN f.resolution IS NOT NULL AND f.resolved_told IS NOT NULL THEN NULL
                                 ELSE f.last_alerted END AS last_alerted,
                            EXISTS (SELECT 1 FROM alerts a WHERE a.finding = f.key AND a.delivery IS NULL) AS queued,
-                           json_extract(f.body, '$.attrs.evidence') = ? AS told_unchecked
+                           json_extract(f.body, '$.attrs.evidence') = ? AS told_unchecked,
+                           COALESCE((SELECT a.inventory FROM alerts a WHERE a.finding = f.key
+                                     AND a.delivery IS NOT NULL ORDER BY a.id DESC LIMIT 1), 0) AS inventoried
                     FROM findings f WHERE f.key IN ({marks})""",
                 [Evidence.UNVERIFIED.value, *chunk],
             ):
@@ -259,6 +261,7 @@ class Store:
                     decode_time(row["last_alerted"]),
                     bool(row["queued"]),
                     bool(row["told_unchecked"]),
+                    bool(row["inventoried"]),
                 )
         return states
 

@@ -197,3 +197,23 @@ def test_the_scope_names_assets_as_the_matcher_does() -> None:
         "asset:e1:Citrix NetScaler ADC 13.1-49.13",
         "sub:everything",
     ]
+
+
+def test_a_finding_told_in_an_inventory_is_never_re_told_while_it_is_still_backlog() -> None:
+    # Told in yesterday's inventory: the imminent re-notification interval (1 day) has passed, but nothing the
+    # source says is new: no warning, then or ever, while it stays old and inactive.
+    inventoried = FindingState(OLD, last_alerted=NOW - timedelta(days=2), inventoried=True)
+    assert decided(c2_finding(status="offline"), KNOWN, inventoried) == []
+    assert decided(c2_finding(), KNOWN, replace(inventoried, last_alerted=NOW - timedelta(days=60))) == []
+
+
+def test_a_finding_told_in_an_inventory_is_news_once_its_source_says_it_is_active_or_recent() -> None:
+    # An hour after the inventory (inside the re-notification interval), the source marks the host online, or
+    # dates it today: told at once, as news, not as a reminder.
+    inventoried = FindingState(OLD, last_alerted=NOW - timedelta(hours=1), inventoried=True)
+    for finding in (c2_finding(status="online"), c2_finding(last_seen=NOW.strftime("%Y-%m-%d %H:%M:%S"))):
+        (alert,) = decided(finding, KNOWN, inventoried)
+        assert not alert.inventory and not alert.follow_up and alert.immediate
+    # Once told as news, it follows the ordinary re-notification rule.
+    told = FindingState(OLD, last_alerted=NOW - timedelta(hours=1))
+    assert decided(c2_finding(status="online"), KNOWN, told) == []

@@ -9,6 +9,8 @@ catalogues polled first, then the other feeds; the news dispatched, then the inv
 from __future__ import annotations
 
 import asyncio
+import email
+import email.policy
 import json
 import shutil
 import sqlite3
@@ -126,6 +128,10 @@ def test_a_first_poll_of_the_full_kev_catalogue_sends_each_establishment_one_inv
         *(f"CERTSANTE-2026-INV-{n:04d}" for n in range(1, 5)),
     ]
     assert "cisa-kev" in inventories(sent)[CHU].feeds
+    # Every email's HTML part, as sent (quoted-printable), stays under the 90 KB budget.
+    for (message,) in engine.store.db.execute("SELECT message FROM outbox"):
+        html = email.message_from_bytes(message, policy=email.policy.default).get_body(("html",))
+        assert html is not None and len(html.as_bytes()) < 90 * 1024
     # The next cycle, the feeds unchanged, sends nothing: the inventory counts as told.
     assert run_once(engine, NOW + timedelta(hours=1)) == []
     # Every finding's asset is among the scope noted (the matcher and the scope name assets alike).
@@ -178,10 +184,13 @@ def test_an_establishment_added_later_gets_its_backlog_as_an_inventory(settings:
         "    networks: [154.12.224.0/19]\n"  # the clinic's network too: its offline C2s
         "    software: [{vendor: Microsoft, product: Exchange Server, version: 2019 CU12}]\n"
     )
-    later = NOW + timedelta(hours=6)  # before the compromises told in the inventories fall due again (1 day)
+    later = NOW + timedelta(days=2)  # past the compromises' re-notification interval: inventoried, they stay quiet
     engine.reload(load_config(settings))
     assert asyncio.run(engine.rematch(later)) > 0
     sent = emails(engine.store, engine.dispatch(later) + engine.dispatch_inventories(later))
+    # The one warning is the reminder of the C2 server told as news (online); nothing told in an inventory.
+    assert [(e.establishment, e.indicators) for e in sent if not any(e.inventory)] == [(CHU, (ONLINE_C2,))]
+    sent = [e for e in sent if all(e.inventory)]
     assert [(e.establishment, e.reference) for e in sent] == [("000000055", "CERTSANTE-2026-INV-0005")]
     (inventory,) = sent
     assert all(inventory.inventory) and {"cisa-kev", "feodo"} <= set(inventory.feeds)
@@ -202,16 +211,18 @@ def test_an_asset_added_later_gets_its_backlog_as_an_inventory(settings: Path) -
             "      - {vendor: Microsoft, product: Exchange Server, version: 2019 CU12}",
         )
     )
-    later = NOW + timedelta(hours=6)  # before the compromises told in the inventories fall due again (1 day)
+    later = NOW + timedelta(days=2)  # past the compromises' re-notification interval: inventoried, they stay quiet
     engine.reload(load_config(settings))
     asyncio.run(engine.rematch(later))
     waiting = engine.store.queued_alerts(inventory=True)
     assert set(waiting) == {VAL_DE_LYS}
     assets = {q.alert.finding.asset for q in waiting[VAL_DE_LYS]}
     assert assets == {"Microsoft Exchange Server 2019 CU12"}
-    assert engine.store.queued_alerts(immediate=True) == {}
+    # Queued at once: only the reminder of the C2 server told as news (online); nothing told in an inventory.
+    immediate = engine.store.queued_alerts(immediate=True)
+    assert {est: [q.alert.finding.indicator.value for q in qs] for est, qs in immediate.items()} == {CHU: [ONLINE_C2]}
     sent = emails(engine.store, engine.dispatch(later) + engine.dispatch_inventories(later))
-    assert [(e.establishment, all(e.inventory)) for e in sent] == [(VAL_DE_LYS, True)]
+    assert [(e.establishment, all(e.inventory)) for e in sent] == [(CHU, False), (VAL_DE_LYS, True)]
     engine.store.close()
 
 
@@ -225,7 +236,7 @@ def test_a_subscription_added_later_gets_its_backlog_as_an_inventory(settings: P
         + "  - name: clinics-daily\n    establishments: {kind: [clinique]}\n    min_severity: high\n"
         + '    delivery: {digest: "0 8 * * *"}\n'
     )
-    later = NOW + timedelta(hours=6)  # before the compromises told in the inventories fall due again (1 day)
+    later = NOW + timedelta(days=2)  # past the compromises' re-notification interval: inventoried, they stay quiet
     engine.reload(load_config(settings))
     asyncio.run(engine.rematch(later))
     waiting = engine.store.queued_alerts(inventory=True)

@@ -130,7 +130,7 @@ class Daemon:
         self.store = Store.in_state_dir(self.config.settings.state_dir)
         self.engine = Engine(self.config, self.store)
         self.maildir = tmp / "maildir"
-        self.summarised = 0  # the alerts of emails past the size budget (summary alone), by check_emails
+        self.summarised = 0  # the alerts past the size budget (in the summary, not detailed), by check_emails
 
     def poll(self, documents: Iterable[Document], now: datetime) -> None:
         """Poll these documents' feeds, in this order."""
@@ -182,7 +182,11 @@ class Daemon:
                 assert not any(words in text_part(msg) for words in AFFECTED_WORDS.values())
                 self.summarised += len(told[str(msg["Message-ID"])])
                 continue
-            for evidence, n in check_email(msg, told[str(msg["Message-ID"])], knowledge).items():
+            alerts = told[str(msg["Message-ID"])]
+            read = check_email(msg, alerts, knowledge)
+            # Near the budget an email details its first blocks only, the others in its attachments.
+            self.summarised += len(alerts) - sum(read.values()) // 2
+            for evidence, n in read.items():
                 counts[evidence] = counts.get(evidence, 0) + n
         return counts
 
