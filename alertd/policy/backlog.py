@@ -13,14 +13,12 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from alertd.domain.codes import SourceStatus
 from alertd.domain.establishments import Establishment, Registry
 from alertd.domain.feeds import FeedConfig
 from alertd.domain.routing import Subscription
 from alertd.domain.values import Finding, FindingState
 from alertd.intake.formats.jsondoc import utc_timestamp
-
-#: A host the source marks so is in use now: a C2 server online today is news, however old its listing.
-ACTIVE_STATUSES = frozenset({"online", "active"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,9 +75,9 @@ def own_date(finding: Finding) -> datetime | None:
 
 
 def active(finding: Finding) -> bool:
-    """Whether the source marks the host as in use now (``status`` online or active, in any case)."""
-    status = finding.facts.status
-    return status is not None and status.strip().casefold() in ACTIVE_STATUSES
+    """Whether the source marks the host as in use now (``status`` online, active, up...: :class:`SourceStatus`,
+    as the email reads it)."""
+    return SourceStatus.of(finding.facts.status) is SourceStatus.ACTIVE
 
 
 def first_contact(finding: Finding, sub: Subscription, contact: Contact) -> bool:

@@ -87,9 +87,9 @@ def source_day(text: str | None) -> date | None:
     cleaned = text.strip().removesuffix("(UTC)").removesuffix("UTC").strip()
     try:
         moment = datetime.fromisoformat(cleaned[:40])
-    except ValueError:
+        return (moment.astimezone(UTC) if moment.tzinfo is not None else moment).date()
+    except (ValueError, OverflowError):  # no date, or one at the edge of the calendar with no UTC day
         return None
-    return (moment.astimezone(UTC) if moment.tzinfo is not None else moment).date()
 
 
 def first_seen_day(alert: Alert, tz: ZoneInfo | None = None) -> date | None:
@@ -100,7 +100,10 @@ def first_seen_day(alert: Alert, tz: ZoneInfo | None = None) -> date | None:
         return None
     if published.tzinfo is None:
         published = published.replace(tzinfo=UTC)
-    return published.astimezone(tz or UTC).date()
+    try:
+        return published.astimezone(tz or UTC).date()
+    except OverflowError:  # a source's date at the edge of the calendar: no day to give
+        return None
 
 
 def bulletin_link(alert: Alert) -> str | None:

@@ -25,7 +25,7 @@ from alertd.domain.values import Alert, FeedKind, Finding, IndicatorType, Severi
 from alertd.render import actions, bulletin, catalog
 from alertd.render.attachments import ATTACHMENTS
 from alertd.render.catalog import Words
-from alertd.render.defang import Scrubber, defang, defang_indicator, scrub, scrubber
+from alertd.render.defang import Scrubber, defang, defang_indicator, defang_text, scrub, scrubber
 from alertd.render.headers import CONTROL, clean_header
 
 _ADDRESS_TYPES = frozenset({IndicatorType.IPV4, IndicatorType.IPV6, IndicatorType.CIDR})
@@ -173,7 +173,12 @@ def _check(est: Establishment, alerts: Sequence[Alert]) -> None:
 
 
 def _when(words: Words, moment: datetime | None, tz: ZoneInfo) -> str | None:
-    return None if moment is None else words.moment(moment, tz)
+    if moment is None:
+        return None
+    try:
+        return words.moment(moment, tz)
+    except OverflowError:  # a source's date at the calendar's edge (9999-12-31 23:30 UTC is past 9999 in Paris)
+        return moment.isoformat()
 
 
 def _sender(settings: RenderSettings) -> tuple[str, str]:
@@ -333,8 +338,8 @@ def _alert_context(words: Words, alert: Alert, tz: ZoneInfo, contact: str, patte
         "reason": f.reason,
         "reason_text": reason_text,
         "feed": f.feed,
-        "entry": scrub(clean_header(f.entry, _TITLE_LIMIT), patterns),
-        "title": scrub(clean_header(f.title, _TITLE_LIMIT), patterns),
+        "entry": defang_text(scrub(clean_header(f.entry, _TITLE_LIMIT), patterns)),
+        "title": defang_text(scrub(clean_header(f.title, _TITLE_LIMIT), patterns)),
         "link": link_text,
         "link_href": link_href,
         "references": [_link(url, patterns) for url in _references(f, cve)] if product or cve else [],
@@ -356,7 +361,9 @@ def _alert_context(words: Words, alert: Alert, tz: ZoneInfo, contact: str, patte
         "alert_kind": alert_kind(f).value,
         "due_date": f.facts.due_date,
         "topic": f.facts.topic,
-        "source_summary": scrub(clean_header(f.facts.summary, _SUMMARY_LIMIT), patterns) if f.facts.summary else None,
+        "source_summary": (
+            defang_text(scrub(clean_header(f.facts.summary, _SUMMARY_LIMIT), patterns)) if f.facts.summary else None
+        ),
         "follow_up": alert.follow_up,
         "tlp": alert.tlp,
         "key": f.key,
@@ -385,9 +392,9 @@ def _dated(words: Words, text: str, tz: ZoneInfo) -> str | None:
     if len(text) <= 32 and _ISO_MOMENT.fullmatch(text):
         try:
             moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
-        except ValueError:
+            return words.moment(moment if moment.tzinfo else moment.replace(tzinfo=UTC), tz)
+        except (ValueError, OverflowError):  # no date, or one at the calendar's edge: shown as written
             return None
-        return words.moment(moment if moment.tzinfo else moment.replace(tzinfo=UTC), tz)
     return None
 
 

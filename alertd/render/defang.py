@@ -1,7 +1,9 @@
 """Defanging: indicators shown so that no mail client makes them clickable (``hxxp``, ``[.]``, ``[@]``, ``[:]``).
 
 Feed text (titles, details) may repeat the raw indicators of the email: a scrubber built from the alerts replaces
-them by their defanged form wherever they appear.
+them by their defanged form wherever they appear. Feed prose shown in full (an advisory's title and summary) may
+also name hosts, addresses and links that are no indicator of the email: :func:`defang_text` defangs every word
+of it that reads as one.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from urllib.parse import urlsplit
 from alertd.domain.grammar import DISPLAYED_EMAIL as _EMAIL
 from alertd.domain.grammar import DISPLAYED_HOST as _DOMAIN
 from alertd.domain.values import Alert, Indicator, IndicatorType
+from alertd.intake.extract import FILE_EXTENSIONS
 
 _SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*)://")
 _FANGED_SCHEMES = {"http": "hxxp", "https": "hxxps", "ftp": "fxp", "ftps": "fxps"}
@@ -82,6 +85,33 @@ def defang(value: str) -> str:
         if defang(host) != host:
             return defang(host) + ":" + found.group("port")
     return value
+
+
+_WORDS = re.compile(r"(\s+)")
+_OPENING = "([{<«\"'“‘"
+_CLOSING = ".,;:!?)]}>»\"'”’"
+_FILES = frozenset(FILE_EXTENSIONS)
+
+
+def defang_text(text: str) -> str:
+    """Feed prose with every word that reads as a URL, an address, a host or an email address defanged, where it
+    is: "le serveur 198.51.100.77." → "le serveur 198[.]51[.]100[.]77.". Words that name a file (``setup.exe``)
+    stay as written. Linear in the text, which callers cut first."""
+    out = []
+    for word in _WORDS.split(text):
+        core = word.lstrip(_OPENING).rstrip(_CLOSING)
+        if not core or core.isspace() or ("." not in core and ":" not in core and "@" not in core):
+            out.append(word)
+            continue
+        last = core.rpartition(".")[2].lower()
+        if "://" not in core and (
+            last in _FILES or (len(last) < 2 and not last.isdigit() and ":" not in core)
+        ):  # a file; "e.g."
+            out.append(word)
+            continue
+        start = word.index(core)
+        out.append(word[:start] + defang(core) + word[start + len(core) :])
+    return "".join(out)
 
 
 def defang_indicator(ind: Indicator) -> str:

@@ -217,3 +217,16 @@ def test_a_finding_told_in_an_inventory_is_news_once_its_source_says_it_is_activ
     # Once told as news, it follows the ordinary re-notification rule.
     told = FindingState(OLD, last_alerted=NOW - timedelta(hours=1))
     assert decided(c2_finding(status="online"), KNOWN, told) == []
+
+
+def test_a_date_at_the_edge_of_the_calendar_is_no_date() -> None:
+    # 0001-01-01 at +01:00 has no UTC time: the entry has no readable last sighting, and policy goes on.
+    finding = c2_finding(last_seen="0001-01-01T00:00:00+01:00")
+    assert own_date(finding) == OLD
+    assert [a.inventory for a in decided(finding, None)] == [False]
+
+
+def test_up_is_as_active_as_online() -> None:
+    # The email and policy read the status alike: "up" is active, so an old host marked up is news.
+    assert [a.inventory for a in decided(c2_finding(status="up"), KNOWN)] == [False]
+    assert [a.inventory for a in decided(c2_finding(status="down"), Contact())] == [True]

@@ -24,6 +24,7 @@ from builders import (
     make_settings,
     many_alerts,
     parsed,
+    render,
 )
 from paths import DATA
 
@@ -299,3 +300,26 @@ def test_a_due_date_ahead_is_the_deadline_of_its_line() -> None:
     )
     text, _html = bodies(msg)
     assert "au plus tard le 16 février 2024" in text
+
+
+def test_a_source_date_at_the_edge_of_the_calendar_is_shown_as_written() -> None:
+    # 9999-12-31 23:30 UTC is past the year 9999 in Paris: the email still renders, the date as the feed wrote it.
+    alert = make_alert(IPV4, facts=Facts(first_seen="9999-12-31 23:30:00", last_seen="0001-01-01T00:00:00+01:00"))
+    text, html = bodies(render([alert], language="fr"))
+    assert "9999-12-31 23:30:00" in text and "9999-12-31 23:30:00" in html
+
+
+def test_hosts_and_links_in_an_advisory_s_own_words_are_defanged_too() -> None:
+    # The summary names a link, a host, an address and a mailbox that are no indicator of this email: none of them
+    # reaches either part clickable.
+    summary = "Voir https://evil.example/login, evil-login.example (203.0.113.9) ou user@evil.example."
+    alert = make_alert(
+        Indicator(IndicatorType.CVE, "CVE-2024-21762"),
+        kind=FeedKind.ADVISORY,
+        title="Campagne vers http://evil.example/portail",
+        facts=Facts(summary=summary),
+    )
+    text, html = bodies(render([alert], language="fr"))
+    for raw in ("evil.example", "203.0.113.9", "user@evil.example", "https://evil", "http://evil"):
+        assert raw not in text and raw not in html, raw
+    assert "hxxps://evil[.]example/login" in text and "203[.]0[.]113[.]9" in text

@@ -39,9 +39,10 @@ def utc_timestamp(value: Any) -> datetime | None:
         return None
     try:
         moment = datetime.fromisoformat(value.strip())
-    except ValueError:
+        # A date at the edge of the calendar (0001-01-01T00:00+01:00) has no UTC time: as unreadable as nonsense.
+        return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+    except (ValueError, OverflowError):
         return None
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
 def utc_date(text: str) -> datetime | None:
