@@ -156,11 +156,13 @@ def steps(
     *,
     link: str | None = None,
     tz: ZoneInfo | None = None,
+    since: date | None = None,
 ) -> list[str]:
     """The steps of "what to do" for one alert, in order; ``shown`` is the defanged indicator, ``asset`` the item
     hit, ``facts`` the feed's facts as shown (cleaned and defanged), ``contact`` the CERT's address, ``link`` the
     finding's link as the email shows it (else :func:`bulletin_link`'s), ``tz`` the reader's time zone for the
-    day the source first saw the indicator."""
+    day the source first saw the indicator; ``since``, when given, the day the logs are searched from (a block of
+    several hosts: the earliest of their first sightings)."""
     f = alert.finding
     port = words.action("port").format(port=facts[Fact.PORT]) if facts.get(Fact.PORT) else ""
 
@@ -168,7 +170,7 @@ def steps(
         return words.action(step).format(i=shown, asset=asset, contact=contact, port=port, **more)
 
     if f.kind is FeedKind.COMPROMISE:
-        return _compromise(words, alert, say, tz)
+        return _compromise(words, alert, say, since or first_seen_day(alert, tz))
     if f.kind is FeedKind.ADVISORY:
         out = _advisory(alert, say, link if link is not None else bulletin_link(alert))
     else:
@@ -188,13 +190,12 @@ def steps(
     return out
 
 
-def _compromise(words: Words, alert: Alert, say: _Say, tz: ZoneInfo | None) -> list[str]:
+def _compromise(words: Words, alert: Alert, say: _Say, since: date | None) -> list[str]:
     """Isolate now, or, for a host the source reports inactive, find it and what it did; search the logs from
-    the day the source first saw it."""
+    ``since``, the day the source first saw it."""
     out = []
     for step in INACTIVE_STEPS if inactive(alert) else ACTION_STEPS[FeedKind.COMPROMISE]:
-        since = first_seen_day(alert, tz) if step == "search-logs" else None
-        if since is not None:
+        if step == "search-logs" and since is not None:
             out.append(say("compromise.search-logs.since", since=words.day(since)))
         else:
             out.append(say(f"compromise.{step}"))

@@ -15,7 +15,9 @@ import re
 from collections.abc import Mapping, Sequence
 from datetime import date, datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
+from alertd.domain.codes import SourceStatus
 from alertd.domain.facts import Fact
 from alertd.domain.values import Alert, FeedKind, Severity
 from alertd.render import actions
@@ -52,6 +54,7 @@ def group_key(alert: Alert, item: Mapping[str, Any]) -> tuple[str, ...]:
         item["alert_kind"],
         f.asset,
         alert.severity.label,
+        str(SourceStatus.of(f.facts.status) or ""),  # an online and an offline host call for different words
         "inventory" if alert.inventory else "",
         item["reason_text"],
         item["version"] or "",
@@ -137,10 +140,14 @@ def members_due(item: Mapping[str, Any]) -> date | None:
     return iso_day(item["due_date"])
 
 
-def _steps(words: Words, pairs: Sequence[tuple[Alert, Mapping[str, Any]]], contact: str, several: str) -> list[str]:
-    """A block's steps, told once: each alert's steps with the facts all of them share, duplicates dropped."""
+def _steps(
+    words: Words, pairs: Sequence[tuple[Alert, Mapping[str, Any]]], contact: str, several: str, tz: ZoneInfo
+) -> list[str]:
+    """A block's steps, told once: each alert's steps with the facts all of them share, duplicates dropped; the
+    logs of several hosts are searched from the earliest day the source first saw one of them."""
     if len(pairs) == 1:
         return list(pairs[0][1]["actions"])
+    since = min((d for alert, _ in pairs if (d := actions.first_seen_day(alert, tz)) is not None), default=None)
     shared: dict[Fact, str] | None = None
     for _alert, item in pairs:
         facts = {Fact(key): text for key, text in item["details"].items()}
@@ -148,7 +155,7 @@ def _steps(words: Words, pairs: Sequence[tuple[Alert, Mapping[str, Any]]], conta
     common = {k: v for k, v in (shared or {}).items() if k not in _PER_ROW}
     out: dict[str, None] = {}
     for alert, item in pairs:
-        for step in actions.steps(words, alert, several, item["asset"], common, contact):
+        for step in actions.steps(words, alert, several, item["asset"], common, contact, tz=tz, since=since):
             out.setdefault(step, None)
     return list(out)
 
@@ -177,7 +184,7 @@ def _by_when(words: Words, severity: Severity, dues: Sequence[date | None], toda
 
 
 def blocks(
-    words: Words, pairs: Sequence[tuple[Alert, Mapping[str, Any]]], *, contact: str, now: datetime
+    words: Words, pairs: Sequence[tuple[Alert, Mapping[str, Any]]], *, contact: str, now: datetime, tz: ZoneInfo
 ) -> list[dict[str, Any]]:
     """The email's blocks, most severe first, each with its summary line; ``pairs`` are the alerts with their
     template values, in the email's order (most severe first)."""
@@ -192,7 +199,7 @@ def blocks(
         top_alert, first = members[0]  # the alerts come most severe first
         items = [item for _alert, item in members]
         kind = FeedKind(first["kind"])
-        steps = _steps(words, members, contact, several)
+        steps = _steps(words, members, contact, several, tz)
         same_as = seen_steps.setdefault(tuple(steps), number)
         single = len(members) == 1
         dues = [members_due(item) for item in items]
@@ -228,7 +235,7 @@ def blocks(
                 "what": what,
                 "asset": ", ".join(shown_assets),
                 "action": _short_action(words, first),
-                "by_when": _by_when(words, top_alert.severity, dues, now.date(), inventory),
+                "by_when": _by_when(words, top_alert.severity, dues, now.astimezone(tz).date(), inventory),
             },
         }
         if single:

@@ -15,7 +15,7 @@ from typing import Any
 from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
-from alertd.domain.codes import NETWORK_REASONS, SOFTWARE_REASONS, AlertKind, MatchReason
+from alertd.domain.codes import NETWORK_REASONS, SOFTWARE_REASONS, AlertKind, MatchReason, SourceStatus
 from alertd.domain.establishments import Establishment
 from alertd.domain.facts import Fact
 from alertd.domain.grammar import CVE_ID
@@ -53,6 +53,8 @@ _SEVERITY_COLORS = {
 # Facts a feed gives (``Finding.facts``) worth showing as details, in this order; the catalog's "attr" messages
 # label them. Facts absent here (KEV ``notes``, the version) are shown otherwise; ``extra`` is not for the reader.
 SHOWN_FACTS = (
+    Fact.STATUS,
+    Fact.LAST_SEEN,
     Fact.MALWARE,
     Fact.PORT,
     Fact.FIRST_SEEN,
@@ -74,11 +76,13 @@ _SHOWN = frozenset({*SHOWN_FACTS, Fact.VERSION})  # the facts render reads: the 
 # the advisory itself.
 _LAYOUT: Mapping[FeedKind, tuple[str | Fact, ...]] = {
     FeedKind.COMPROMISE: (
-        "indicator", "why", Fact.MALWARE, Fact.PORT, "title", "feed", "link", "published", Fact.FIRST_SEEN,
+        "indicator", "why", Fact.STATUS, Fact.LAST_SEEN, Fact.MALWARE, Fact.PORT, "title", "feed", "link",
+        "published", Fact.FIRST_SEEN,
         "first_seen", "last_seen", "*", "rule",
     ),
     FeedKind.EXPOSURE: (
-        "indicator", "why", Fact.PORT, "title", "feed", "link", "published", Fact.FIRST_SEEN,
+        "indicator", "why", Fact.STATUS, Fact.LAST_SEEN, Fact.PORT, "title", "feed", "link", "published",
+        Fact.FIRST_SEEN,
         "first_seen", "last_seen", "*", "rule",
     ),
     FeedKind.VULNERABILITY: (
@@ -246,6 +250,8 @@ def _rows(words: Words, f: Finding, item: Mapping[str, Any], facts: Mapping[Fact
         value = facts[fact]
         if fact is Fact.RANSOMWARE:
             value = words.ransomware(value)
+        elif fact is Fact.STATUS and (status := SourceStatus.of(f.facts.status)) is not None:
+            value = words.word("source-status", status.value)  # "online" in the reader's words
         return _row(f"attr:{fact.value}", words.attr(fact), value)
 
     rows: list[dict[str, Any] | None] = []
@@ -352,7 +358,7 @@ def _alert_context(words: Words, alert: Alert, tz: ZoneInfo, contact: str, patte
         "details": {fact.value: text for fact, text in facts.items() if fact is not Fact.VERSION},
         # The shown facts as (label, text), under the name templates have known them by.
         "attrs": [(words.attr(fact), facts[fact]) for fact in SHOWN_FACTS if fact in facts and fact not in told],
-        "actions": actions.steps(words, alert, shown, asset, facts, contact),
+        "actions": actions.steps(words, alert, shown, asset, facts, contact, link=link_text, tz=tz),
         "meaning": actions.meaning(words, alert, facts),
         "summary": words.summary(alert_kind(f), indicator=shown),
         # The summary around its indicator, so that the HTML keeps the indicator whole in a span of its own.
@@ -430,7 +436,7 @@ def email_context(
     items = [_alert_context(words, a, tz, contact, patterns) for a in ordered]
     name = clean_header(est.name)
     named = words.establishment(name)
-    groups = bulletin.blocks(words, list(zip(ordered, items, strict=True)), contact=contact, now=now)
+    groups = bulletin.blocks(words, list(zip(ordered, items, strict=True)), contact=contact, now=now, tz=tz)
     return {
         "lang": words.language,
         "resolved": [],  # render_email fills it: the findings no longer listed

@@ -166,7 +166,7 @@ def test_offline_server_is_no_act_now(feodo: dict[str, Observation]) -> None:
     steps = _steps(FR, alert)
     assert steps[0].startswith("Identifiez l'équipement ou le service correspondant à 217[.]79[.]184[.]243")
     assert "isolez" not in steps[0]
-    assert f"au moins depuis le {FR.day(date(2021, 1, 17))}, date à laquelle la source" in steps[1]
+    assert f"au moins depuis le {FR.day(date(2021, 1, 17))} (première observation par la source)" in steps[1]
     assert actions.source_status(FR, alert) == f"inactif selon la source depuis le {FR.day(date(2021, 12, 1))}"
     english = _meaning(EN, alert)
     assert "Act now" not in english

@@ -116,9 +116,10 @@ def test_findings_csv_quotes_and_prefixes() -> None:
 def test_the_details_are_the_known_facts_in_the_feed_order_without_extra_or_version() -> None:
     import json
 
-    # A CSV blocklist whose operator mapped the port column before the malware column.
-    given: dict[Fact | str, str] = {"port": "8443", "status": "online", Fact.MALWARE: "Pikabot"}
+    # A CSV blocklist whose operator mapped the port column before the status and malware columns; an extra
+    # column (the country) is not for the reader.
+    given: dict[Fact | str, str] = {"port": "8443", "status": "online", Fact.MALWARE: "Pikabot", "country": "DE"}
     facts = Facts.of(given).with_version(VersionFact.declared_as("1.0"))
     _csv, json_text = _attachments(render([make_alert(IPV4, facts=facts)], language="en"))
     details = json.loads(json_text)["findings"][0]["details"]
-    assert list(details.items()) == [("port", "8443"), ("malware", "Pikabot")]
+    assert list(details.items()) == [("port", "8443"), ("status", "online"), ("malware", "Pikabot")]

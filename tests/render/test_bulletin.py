@@ -32,6 +32,7 @@ from alertd.domain.codes import MatchReason, RuleKind, SeverityRule
 from alertd.domain.facts import Facts
 from alertd.domain.settings import BulletinSettings
 from alertd.domain.values import Alert, FeedKind, Indicator, IndicatorType, Severity
+from alertd.render.context import email_context
 from alertd.render.email import HTML_BUDGET, html_size, render_email
 
 KEV = json.loads((DATA / "kev" / "kev_2026-08-07.json").read_text(encoding="utf-8"))["vulnerabilities"]
@@ -323,3 +324,17 @@ def test_hosts_and_links_in_an_advisory_s_own_words_are_defanged_too() -> None:
     for raw in ("evil.example", "203.0.113.9", "user@evil.example", "https://evil", "http://evil"):
         assert raw not in text and raw not in html, raw
     assert "hxxps://evil[.]example/login" in text and "203[.]0[.]113[.]9" in text
+
+
+def test_an_online_and_an_offline_host_are_two_blocks_and_the_logs_are_searched_once_per_block() -> None:
+    online = [make_alert(Indicator(IndicatorType.IPV4, f"147.210.1.{n}"), facts=Facts(status="online")) for n in (5, 6)]
+    offline = make_alert(Indicator(IndicatorType.IPV4, "147.210.1.7"), facts=Facts(status="offline"))
+    context = email_context(make_establishment(), [*online, offline], SETTINGS.render, NOW)
+    groups = context["groups"]
+    assert [g["count"] for g in groups] == [2, 1]
+    both = groups[0]
+    logs = [step for step in both["steps"] if "journaux" in step]
+    assert len(logs) == 1 and "chacun des éléments listés" in logs[0]
+    assert "inactif" not in both["meaning"] and "inactif" in groups[1]["meaning"]
+    rows = {row["label"]: row["value"] for row in both["rows"]}
+    assert rows["État à la source"] == "actif selon la source"

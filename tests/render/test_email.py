@@ -165,11 +165,11 @@ def test_french_is_french_and_english_is_english() -> None:
     fr_text, fr_html = bodies(render(many_alerts(), language="fr"))
     en_text, en_html = bodies(render(many_alerts(), language="en"))
     assert "Que faire" in fr_text and "Que faire" in fr_html
-    assert "Première observation" in fr_text
+    assert "Premier relevé par le CERT" in fr_text
     assert "réseau" in fr_text
     assert 'lang="fr"' in fr_html
     assert "What to do" in en_text and "What to do" in en_html
-    assert "First seen" in en_text
+    assert "First noted by the CERT" in en_text
     assert 'lang="en"' in en_html
     assert parsed(render(many_alerts(), language="fr"))["Content-Language"] == "fr"
 
@@ -377,7 +377,7 @@ def test_a_compromise_says_which_host_which_feed_since_when_and_what_to_do() -> 
         assert "feodo" in body and "Botnet C2 server" in body
         # The source's UTC time, in the reader's time zone and words.
         assert "Reported by the source since" in body and "8 March 2025 at 11:12 CET" in body
-        assert "First seen" in body and "11 March 2025 at 14:05 CET" in body
+        assert "First noted by the CERT" in body and "11 March 2025 at 14:05 CET" in body
         assert "QakBot" in body and "443" in body
         assert "isolate it from the network" in body
         assert "Act now." in body
