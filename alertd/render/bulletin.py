@@ -154,9 +154,10 @@ def _steps(
         shared = facts if shared is None else {k: v for k, v in shared.items() if facts.get(k) == v}
     common = {k: v for k, v in (shared or {}).items() if k not in _PER_ROW}
     out: dict[str, None] = {}
+    one, many = words.action("kev.first"), words.action("kev.first.several")
     for alert, item in pairs:
         for step in actions.steps(words, alert, several, item["asset"], common, contact, tz=tz, since=since):
-            out.setdefault(step, None)
+            out.setdefault(many if step == one else step, None)  # several exploited vulnerabilities: the plural
     return list(out)
 
 
@@ -168,6 +169,8 @@ def _short_action(words: Words, item: Mapping[str, Any]) -> str:
         keys.insert(0, kind + (".unchecked" if item["unchecked"] else ".kev" if item["kev"] else ""))
     if item["topic"]:
         keys.insert(0, f"{kind}:{item['topic']}")
+    if item["inactive"]:
+        keys.insert(0, f"{kind}:inactive")
     return words.word("short-action", next(k for k in keys if words.has("short-action", k)))
 
 
@@ -227,7 +230,8 @@ def blocks(
             "title": first["title"] if kind is FeedKind.ADVISORY else None,
             "link": first["link"] if kind is FeedKind.ADVISORY else None,
             "link_href": first["link_href"] if kind is FeedKind.ADVISORY else None,
-            "source_summary": next((item["source_summary"] for item in items if item["source_summary"]), None),
+            # A bulletin's own words; a block of several entries (27 KEV CVEs) has no one text to quote.
+            "source_summary": first["source_summary"] if single or kind is FeedKind.ADVISORY else None,
             "steps": steps,
             "same_steps_as": same_as if same_as != number else None,
             "alerts": items,

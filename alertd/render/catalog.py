@@ -29,6 +29,7 @@ from babel.dates import format_date, format_datetime
 from babel.messages.catalog import Catalog
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
+from babel.numbers import format_decimal
 from babel.support import Translations
 
 from alertd.domain.codes import AlertKind, RuleKind, SeverityRule
@@ -152,11 +153,15 @@ class Words:
         """What a TLP marking allows the recipients to do."""
         return self.word("tlp", marking.value)
 
+    def decimal(self, value: float) -> str:
+        """A score with one decimal as the language writes it: "9,8" in French, "9.8" in English."""
+        return str(format_decimal(value, format="0.0", locale=self.language))
+
     def rule(self, rule: SeverityRule) -> str:
         """The rule that set an alert's severity, with its arguments; an unknown rule as it was stored."""
         if rule.kind is RuleKind.UNKNOWN:
             return rule.text or ""
-        cvss = f"{rule.cvss:.1f}" if rule.cvss is not None else ""
+        cvss = self.decimal(rule.cvss) if rule.cvss is not None else ""
         text = self.word("rule", rule.kind.value).format(feed=rule.feed, cvss=cvss)
         return self.word("rule", "lowered").format(rule=text) if rule.unverified else text
 

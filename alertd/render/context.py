@@ -119,6 +119,12 @@ _MARK = "\x00"  # stands for the indicator in a summary, to split the words arou
 _ATTR_LIMIT = 500
 
 
+def shown_severity(alert: Alert) -> Severity:
+    """The level an email shows for an alert: its severity, but never imminent for backlog in an inventory (an
+    offline C2 server of two years ago ranks first there, without "imminent" or the urgent contact block)."""
+    return min(alert.severity, Severity.CRITICAL) if alert.inventory else alert.severity
+
+
 def sort_alerts(alerts: Sequence[Alert]) -> list[Alert]:
     """Most severe first, then by indicator; the rest of the key only makes the order total."""
     return sorted(
@@ -302,6 +308,7 @@ def _alert_context(words: Words, alert: Alert, tz: ZoneInfo, contact: str, patte
     # A detail that is a host, an address or a URL (a leak post's "website") is as clickable as an indicator.
     facts = {
         fact: (_dated(words, text, tz) if fact in _DATED else None)
+        or (words.decimal(score) if fact is Fact.CVSS and (score := f.facts.cvss_score) is not None else None)
         or scrub(defang(clean_header(text, _ATTR_LIMIT)), patterns)
         for fact, text in f.facts.known()
         if fact in _SHOWN and text.strip()
@@ -324,11 +331,12 @@ def _alert_context(words: Words, alert: Alert, tz: ZoneInfo, contact: str, patte
     summary_before, _mark, summary_after = words.summary(alert_kind(f), indicator=_MARK).partition(_MARK)
     item: dict[str, Any] = {
         "severity": alert.severity.label,
-        "severity_label": words.severity(alert.severity),
-        "severity_color": _SEVERITY_COLORS[alert.severity],
+        "severity_label": words.severity(shown_severity(alert)),
+        "severity_color": _SEVERITY_COLORS[shown_severity(alert)],
         "kind": f.kind.value,
         "kind_label": words.feed_kind(f.kind),
         "kev": actions.is_kev(alert, facts),
+        "inactive": actions.inactive(alert),
         "indicator": shown,
         "indicator_type": f.indicator.type.value,
         "indicator_type_label": words.indicator_type(f.indicator.type),
@@ -431,7 +439,7 @@ def email_context(
     contact = reply_to or sender
     patterns = scrubber(ordered)
     tlp = Tlp.strictest(a.tlp for a in ordered)
-    top = ordered[0].severity
+    top = max(shown_severity(a) for a in ordered)
     tlp_color, tlp_background = _TLP_COLORS[tlp]
     items = [_alert_context(words, a, tz, contact, patterns) for a in ordered]
     name = clean_header(est.name)

@@ -41,6 +41,8 @@ class Dispatcher:
     def __init__(self, store: Store, current: Callable[[], Prepared]) -> None:
         self.store = store
         self.current = current
+        # The reference given to an email that failed to render or sign, for its next attempt (same alerts).
+        self._reserved: dict[tuple[str, str, tuple[int, ...]], str] = {}
 
     @property
     def config(self) -> Config:
@@ -143,7 +145,11 @@ class Dispatcher:
         if not policy.recipients(est, [q.alert for q in items]):
             log.warning("establishment has no contact for these alerts", establishment=est_id)
             return None
-        reference = self.reference(series, now)
+        # A failure below (rendering, signing) keeps the alerts queued; the next attempt at the same email takes the
+        # same reference, so a lasting failure does not spend one number per cycle.
+        attempt = (series, est_id, tuple(q.id for q in items))
+        reference = self._reserved.get(attempt) or self.reference(series, now)
+        self._reserved[attempt] = reference
         email = self.compose(est, items, now, closed, reference=reference)
         if email is None:  # pragma: no cover - the recipients were checked above
             return None
@@ -168,6 +174,7 @@ class Dispatcher:
             now=now,
             reference=reference,
         )
+        self._reserved.pop(attempt, None)
         if closed:
             self.store.mark_resolved_told([f.key for f in closed], now)
         log.info(

@@ -86,7 +86,7 @@ def test_product_bulletins_keep_the_patch(certfr: dict[tuple[str, MatchReason], 
     alert = certfr[(bulletin, MatchReason.PRODUCT_MENTION)]
     steps = _steps(FR, alert)
     # The version was not checked: first check it, then read the bulletin and patch.
-    assert steps[0].startswith("Vérifiez d'abord dans l'avis de l'éditeur si votre version de")
+    assert steps[0].startswith("Vérifiez d'abord dans l'avis de l'éditeur si la version que vous utilisez (")
     assert steps[1].startswith(f"Lisez l'avis (https://www.cert.ssi.gouv.fr/alerte/{bulletin}/)")
     assert steps[2] == FR.action("advisory.patch")
     assert _meaning(FR, alert) == FR.word("meaning", "advisory")
@@ -162,7 +162,7 @@ def test_offline_server_is_no_act_now(feodo: dict[str, Observation]) -> None:
     meaning = _meaning(FR, alert)
     assert "Agissez maintenant" not in meaning
     assert f"inactif depuis le {FR.day(date(2021, 12, 1))}{NBSP}: vérifiez s'il a été contacté" in meaning
-    assert "logiciel malveillant" in meaning and "maliciel" not in meaning
+    assert "logiciels malveillants" in meaning and "maliciel" not in meaning
     steps = _steps(FR, alert)
     assert steps[0].startswith("Identifiez l'équipement ou le service correspondant à 217[.]79[.]184[.]243")
     assert "isolez" not in steps[0]

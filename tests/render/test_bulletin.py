@@ -124,8 +124,8 @@ def test_27_kev_entries_on_one_product_are_one_block_with_a_table_and_the_steps_
     visible = _visible(html)
     for alert in _windows(27):
         assert alert.finding.indicator.value in text and alert.finding.indicator.value in visible
-    assert text.count("Cette vulnérabilité est activement exploitée") == 1
-    assert visible.count("Cette vulnérabilité est activement exploitée") == 1
+    assert text.count("Ces vulnérabilités sont activement exploitées") == 1
+    assert visible.count("Ces vulnérabilités sont activement exploitées") == 1
     assert "Date limite (CISA KEV)" in text  # the due dates differ: a column of the table
     assert "Microsoft Windows Server 2019" in text
 

@@ -79,8 +79,8 @@ def test_the_wheel_ships_the_catalogs() -> None:
         (SeverityRule.of(RuleKind.LEAK_REPORTED), "leak reported", "établissement cité sur un site de fuite"),
         (SeverityRule.of(RuleKind.EXPOSED_SERVICE), "exposed vulnerable service", "service vulnérable exposé"),
         (SeverityRule.of(RuleKind.KEV), "known exploited vulnerability (KEV)", "vulnérabilité exploitée connue (KEV)"),
-        (SeverityRule.cvss_at_least_7(9.85), "CVSS 9.8 >= 7", "CVSS 9.8 ≥ 7"),
-        (SeverityRule.cvss_at_least_7(10.0), "CVSS 10.0 >= 7", "CVSS 10.0 ≥ 7"),
+        (SeverityRule.cvss_at_least_7(9.85), "CVSS 9.8 >= 7", "CVSS 9,8 ≥ 7"),
+        (SeverityRule.cvss_at_least_7(10.0), "CVSS 10.0 >= 7", "CVSS 10,0 ≥ 7"),
         (
             SeverityRule.of(RuleKind.NO_HIGHER_RULE),
             "matched, no higher rule applies",

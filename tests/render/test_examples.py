@@ -74,5 +74,5 @@ def test_each_example_tells_what_its_type_needs(kind: str, facts: list[str]) -> 
 def test_a_grouped_example_tells_the_kev_entries_of_one_product_in_one_block() -> None:
     text = RENDERED["grouped.txt"]
     assert text.count("=== 2/2 — CRITIQUE — vulnérabilité (7 éléments) ===") == 1
-    assert text.count("Cette vulnérabilité est activement exploitée") == 1  # the steps told once
+    assert text.count("Ces vulnérabilités sont activement exploitées") == 1  # the steps told once
     assert text.index("=== Synthèse ===") < text.index("=== 1/2")

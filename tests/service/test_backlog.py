@@ -19,6 +19,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from configs import alertd, every_entry_is_news
@@ -29,6 +30,7 @@ from alertd.domain.values import FeedKind
 from alertd.intake.fetch import Fetcher
 from alertd.policy.backlog import asset_key
 from alertd.policy.decide import INVENTORY_SETTLE
+from alertd.service.dispatch import Dispatcher
 from alertd.service.engine import Engine
 from alertd.store.codecs import finding_from_json
 from alertd.store.sqlite import Store
@@ -310,3 +312,26 @@ def test_the_alertd_command_tells_the_inventory(tmp_path: Path) -> None:
     assert "(inventory)" in text and "-INV-0001" in text
     again = alertd(settings, "run", "--once", log_level="warning")
     assert "emails: 0 written to the outbox" in again.stdout
+
+
+def test_an_email_that_fails_to_render_keeps_its_reference_for_the_next_attempt(
+    settings: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    engine = open_engine(settings)
+    compose, attempts = Dispatcher.compose, []
+
+    def failing_twice(self: Dispatcher, *args: Any, **kwargs: Any) -> Any:
+        attempts.append(kwargs["reference"])
+        if len(attempts) <= 2:
+            raise RuntimeError("a broken template")  # the alerts stay queued
+        return compose(self, *args, **kwargs)
+
+    monkeypatch.setattr(Dispatcher, "compose", failing_twice)
+    first = run_once(engine, NOW)
+    again = engine.dispatch(NOW + timedelta(minutes=1)) + engine.dispatch_inventories(NOW + timedelta(minutes=1))
+    assert len(first) == 3 and len(again) == 2
+    # The two failed emails went out under the numbers they were first given: no gap, no number spent twice.
+    sent = sorted(e.reference for e in emails(engine.store))
+    assert sent == ["CERTSANTE-2026-ALE-0001", *(f"CERTSANTE-2026-INV-{n:04d}" for n in range(1, 5))]
+    assert len(attempts) == 7 and set(attempts[:2]) <= set(attempts[2:])  # retried under their first numbers
+    engine.store.close()
