@@ -95,7 +95,7 @@ def test_values_filled_in_are_not_typeset() -> None:
 
 
 def test_the_jinja_catalog_has_the_typography_too() -> None:
-    assert str(FR.translations.pgettext("label", "version_unknown")).startswith(f"inconnue{NBSP}:")
+    assert str(FR.translations.pgettext("bulletin", "highest")) == f"Niveau le plus élevé{NBSP}:"
 
 
 def _h(hours: str, minutes: str) -> str:
