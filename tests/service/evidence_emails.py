@@ -29,11 +29,11 @@ from alertd.match.versions import contains
 # The row labels and words of the two languages (templates and catalogs of alertd/render).
 LABELS = {
     "fr": {"cve": "Vulnérabilité", "version": "Version (inventaire)", "why": "Motif", "feed": "Flux"},
-    "en": {"cve": "Vulnerability", "version": "Version (inventory)", "why": "Why you", "feed": "Feed"},
+    "en": {"cve": "Vulnerability", "version": "Version (inventory)", "why": "Reason", "feed": "Feed"},
 }
 AFFECTED_WORDS = {"fr": "(concernée :", "en": "(affected:"}
 UNVERIFIED_WORDS = {"fr": "non vérifiée :", "en": "not checked:"}
-UNKNOWN_VERSION = ("inconnue :", "unknown:")  # the version row of an item declared without a version
+UNKNOWN_VERSION = ("non déclarée", "not declared")  # the version row of an item declared without a version
 AFFECTS = {"fr": "affecte ", "en": "affects "}
 
 
