@@ -16,17 +16,28 @@ from alertd.domain.feeds import INDICATOR_ROLES, ColumnRole
 from alertd.domain.grammar import ASCII_LABEL, ASCII_TLD, CVE_IN_TEXT, DOMAIN_IN_TEXT, EMAIL_CELL, EMAIL_IN_TEXT
 from alertd.domain.values import Indicator, IndicatorType
 
+# Every expression here runs in time linear in its input: a feed is attacker-writable text, and a quadratic
+# pattern over a 60,000-space cell held the interpreter lock for minutes (issue #13). So no pattern may let two
+# quantifiers compete for the same characters (``\s*`` before an alternative that may fail), and every field is
+# cut to these bounds before any expression reads it; a cut field keeps its start.
+MAX_TEXT = 64 * 1024  # characters of one feed field (a cell, a title, a description) read for indicators
+MAX_ENTRY_TEXT = 4 * MAX_TEXT  # characters of an entry's joined text (title, summary, contents) read for indicators
+
 # Defanging conventions seen in CERT bulletins and threat reports. The bracketed forms may carry spaces
-# ("example [.] com", "soc [at] example.org") because writers put them there to break auto-linking.
+# ("example [.] com", "soc [at] example.org") because writers put them there to break auto-linking; that
+# whitespace is dropped by :func:`_replace_spaced`, by hand, since ``\s*[.]\s*`` backtracks quadratically.
+_SPACED_DOT = re.compile(r"\[\.\]|\(\.\)|\{\.\}|\[dot\]|\(dot\)|\{dot\}", re.IGNORECASE)
+_SPACED_AT = re.compile(r"\[at\]|\(at\)|\{at\}|\[@\]", re.IGNORECASE)
 _REFANG: tuple[tuple[re.Pattern[str], str | Callable[[re.Match[str]], str]], ...] = (
     (re.compile(r"\[://\]"), "://"),
-    (re.compile(r"\s*(?:\[\.\]|\(\.\)|\{\.\}|\[dot\]|\(dot\)|\{dot\})\s*", re.IGNORECASE), "."),
+    (_SPACED_DOT, "."),
     (re.compile(r"\[:\]"), ":"),
-    (re.compile(r"\s*(?:\[at\]|\(at\)|\{at\}|\[@\])\s*", re.IGNORECASE), "@"),
+    (_SPACED_AT, "@"),
     (re.compile(r"\bhxxp(s?)\b", re.IGNORECASE), lambda m: "http" + m.group(1).lower()),
     # "fxp" is also the name of a real protocol, so only a scheme position is refanged.
     (re.compile(r"\bfxp(s?)(?=://)", re.IGNORECASE), lambda m: "ftp" + m.group(1).lower()),
 )
+_SPACED = frozenset({_SPACED_DOT, _SPACED_AT})
 
 _URL = re.compile(r"\b(?:https?|ftp)://[^\s<>\"'`{}|\\^]+", re.IGNORECASE)
 _IPV4 = re.compile(r"(?<![\w.])(\d{1,3}(?:\.\d{1,3}){3})(?:/(\d{1,2}))?(?!\.?\w)(?!/\d)")
@@ -53,11 +64,32 @@ FILE_EXTENSIONS = frozenset(_FILE_EXTENSIONS_TEXT.split())
 
 
 def refang(text: str) -> str:
-    """Undo the usual defanging: ``hxxp``/``hxxps``/``fxp``, ``[.]`` ``(.)`` ``{.}`` ``[dot]``, ``[:]``,
-    ``[at]`` ``(at)`` ``[@]``."""
+    """Undo the usual defanging: ``hxxp``/``hxxps``/``fxp``, ``[.]`` ``(.)`` ``{.}`` ``[dot]`` (and the spaces
+    around them), ``[:]``, ``[at]`` ``(at)`` ``[@]``. Linear in the length of ``text``, which is not cut here:
+    callers bound what they pass (:data:`MAX_TEXT`)."""
     for pattern, replacement in _REFANG:
-        text = pattern.sub(replacement, text)
+        if pattern in _SPACED:
+            text = _replace_spaced(pattern, str(replacement), text)
+        else:
+            text = pattern.sub(replacement, text)
     return text
+
+
+def _replace_spaced(pattern: re.Pattern[str], replacement: str, text: str) -> str:
+    """``re.sub(r"\\s*(?:PATTERN)\\s*", replacement, text)`` in linear time: each match of ``pattern`` replaced,
+    with the whitespace on either side of it dropped (each run of whitespace is stripped once)."""
+    pieces: list[str] = []
+    end = 0
+    for m in pattern.finditer(text):
+        between = text[end : m.start()]
+        # Whitespace right after the previous token was already dropped with it.
+        pieces.append((between.lstrip() if end else between).rstrip())
+        pieces.append(replacement)
+        end = m.end()
+    if not pieces:
+        return text
+    pieces.append(text[end:].lstrip())
+    return "".join(pieces)
 
 
 def normalise_host(value: str) -> str | None:
@@ -93,8 +125,14 @@ def indicator_for(value: str, role: ColumnRole) -> Indicator | None:
     ``IP`` — possibly ``ip:port`` —, ``CIDR``, ``DOMAIN``/``HOST``, ``URL``, ``EMAIL``, ``ASN``, ``HASH``); None
     for an empty or invalid cell.
 
+    A cell longer than :data:`MAX_TEXT` is no indicator and reads as None, before any expression sees it.
+
     Raises ValueError for a role that names no indicator type (a programming error, not a feed error).
     """
+    if len(value) > MAX_TEXT:
+        value = value.strip()  # a value padded with spaces is still read; strip() is linear
+        if len(value) > MAX_TEXT:
+            return None
     cell = refang(value.strip().strip("\"'").strip())
     if not cell:
         return None
@@ -133,13 +171,14 @@ def indicator_for(value: str, role: ColumnRole) -> Indicator | None:
     raise ValueError(f"{str(role)!r} is not an indicator role; use one of: {', '.join(INDICATOR_ROLES)}")
 
 
-def extract_indicators(text: str) -> tuple[Indicator, ...]:
+def extract_indicators(text: str, limit: int = MAX_ENTRY_TEXT) -> tuple[Indicator, ...]:
     """Every indicator written in free text, refanged and normalised, without duplicates, in text order.
 
     URLs and email addresses are taken whole: the hosts inside them are not reported again as domains or
-    addresses. CVE ids are also read inside URLs (vendor advisory links name them).
+    addresses. CVE ids are also read inside URLs (vendor advisory links name them). Only the first ``limit``
+    characters are read (:data:`MAX_ENTRY_TEXT` unless the caller says otherwise), in time linear in them.
     """
-    text = refang(text)
+    text = refang(text[:limit])
     found: list[tuple[int, Indicator]] = [
         (m.start(), Indicator(IndicatorType.CVE, f"CVE-{m.group(1)}-{m.group(2)}")) for m in CVE_IN_TEXT.finditer(text)
     ]
@@ -204,14 +243,23 @@ def _unique(indicators: Iterable[Indicator]) -> Iterator[Indicator]:
 
 
 def _trim_url(url: str) -> str:
-    """Drop the punctuation that ends the sentence around a URL, and unbalanced closing brackets."""
-    while url and (url[-1] in _TRAILING or _unbalanced(url, "(", ")") or _unbalanced(url, "[", "]")):
-        url = url[:-1]
-    return url
+    """Drop the punctuation that ends the sentence around a URL, and unbalanced closing brackets.
 
-
-def _unbalanced(url: str, opening: str, closing: str) -> bool:
-    return url[-1] == closing and url.count(opening) < url.count(closing)
+    The brackets are counted once and the end walked back with the counts kept up to date: counting again
+    for every character dropped was quadratic on a URL followed by thousands of ``)``.
+    """
+    counts = {c: url.count(c) for c in "()[]"}
+    end = len(url)
+    while end:
+        last = url[end - 1]
+        if last in _TRAILING:
+            pass
+        elif (last == ")" and counts["("] < counts[")"]) or (last == "]" and counts["["] < counts["]"]):
+            counts[last] -= 1
+        else:
+            break
+        end -= 1
+    return url[:end]
 
 
 _URL_PARTS = re.compile(r"^([a-zA-Z][a-zA-Z0-9+.-]*)://([^/?#]*)(.*)$", re.DOTALL)
@@ -276,6 +324,8 @@ def _address_cell(cell: str) -> Indicator | None:
 
 __all__ = [
     "FILE_EXTENSIONS",
+    "MAX_ENTRY_TEXT",
+    "MAX_TEXT",
     "extract_indicators",
     "indicator_for",
     "normalise_host",

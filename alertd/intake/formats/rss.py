@@ -25,15 +25,25 @@ from alertd.domain.facts import NO_FACTS, Fact, Facts
 from alertd.domain.feeds import FeedSpec
 from alertd.domain.values import FeedKind, IndicatorType, Observation
 from alertd.intake import topics
-from alertd.intake.extract import extract_indicators
+from alertd.intake.extract import MAX_TEXT, extract_indicators
 from alertd.intake.formats import fields
 
-_SCRIPT = re.compile(r"<(script|style)\b.*?</\1\s*>", re.IGNORECASE | re.DOTALL)
-_COMMENT = re.compile(r"<!--.*?-->", re.DOTALL)
-_TAG = re.compile(r"<[^>]*>")
+# HTML is stripped by scanning, not by lazy expressions such as ``<!--.*?-->`` or ``<[^>]*>``: tried from every
+# "<" of a title of 320,000 "&lt;" (or "<!--" never closed), each ran to the end of the text, and the whole
+# process froze for two minutes (issue #13). Each scan below reads every character a bounded number of times.
+_SCRIPT_OPEN = re.compile(r"<(script|style)\b", re.IGNORECASE)
+_SCRIPT_CLOSE = {
+    "script": re.compile(r"</script\s*>", re.IGNORECASE),
+    "style": re.compile(r"</style\s*>", re.IGNORECASE),
+}
+# A decimal character reference of many digits: html.unescape() hands them to int(), which refuses more than
+# 4,300 digits (ValueError: the whole feed would fail) and is quadratic below that. Its value is cut down first.
+_LONG_CHARREF = re.compile(r"&#([0-9]{8,})(;?)")
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 _SPACE = re.compile(r"\s+")
 _ENTITY_DECL = re.compile(r"<!ENTITY", re.IGNORECASE)
+# Characters of one field (title, summary, each content) read: a field cut there keeps its start.
+MAX_MARKUP = MAX_TEXT
 # Characters of an entry's markup read for its summary: enough for the tags around MAX_SUMMARY characters of text,
 # and a bound on what the tag-stripping expressions see whatever the feed sends.
 MAX_SUMMARY_MARKUP = fields.MAX_SUMMARY * 6
@@ -94,10 +104,10 @@ def _start(body: bytes) -> str:
 
 
 def _observation(feed: FeedSpec, entry: Any) -> Observation:
-    title = strip_html(fields.text(entry.get("title")))
-    summary = strip_html(fields.text(entry.get("summary")))
+    title = strip_html(fields.text(entry.get("title"), MAX_MARKUP))
+    summary = strip_html(fields.text(entry.get("summary"), MAX_MARKUP))
     parts = [title, summary]
-    contents = [fields.text(content.get("value")) for content in entry.get("content") or []]
+    contents = [fields.text(content.get("value"), MAX_MARKUP) for content in entry.get("content") or []]
     for content in contents:
         value = strip_html(content)
         if value and value not in parts:
@@ -113,7 +123,7 @@ def _observation(feed: FeedSpec, entry: Any) -> Observation:
     if cves:
         facts[Fact.CVES] = ", ".join(cves)
     # The entry's own words: its description (RSS) or summary (Atom), else its content.
-    own = summary_text(fields.text(entry.get("summary")) or next((c for c in contents if c), ""))
+    own = summary_text(fields.text(entry.get("summary"), MAX_MARKUP) or next((c for c in contents if c), ""))
     if own and own != title:
         facts[Fact.SUMMARY] = own
     if feed.kind is FeedKind.ADVISORY:
@@ -145,9 +155,60 @@ def summary_text(markup: str) -> str:
 
 def strip_html(markup: str) -> str:
     """Plain text from an HTML fragment: tags, scripts and comments dropped, entities decoded, whitespace
-    collapsed, control characters removed."""
-    text = _TAG.sub(" ", _COMMENT.sub(" ", _SCRIPT.sub(" ", markup)))
-    return _SPACE.sub(" ", _CONTROL.sub("", html.unescape(text))).strip()
+    collapsed, control characters removed. Linear in the length of ``markup``, which callers bound
+    (:data:`MAX_MARKUP`)."""
+    text = _drop_tags(_drop_comments(_drop_scripts(markup)))
+    text = html.unescape(_LONG_CHARREF.sub(_short_charref, text))
+    return _SPACE.sub(" ", _CONTROL.sub("", text)).strip()
+
+
+def _short_charref(reference: re.Match[str]) -> str:
+    """A decimal reference without its leading zeros, or U+FFFD (what unescape() gives) past U+10FFFF."""
+    digits = reference.group(1).lstrip("0")
+    return "\ufffd" if len(digits) > 7 else f"&#{digits or '0'}{reference.group(2)}"
+
+
+def _drop_scripts(markup: str) -> str:
+    """``<script …>…</script>`` and ``<style …>…</style>`` (any case) replaced by a space; an element never
+    closed is left to :func:`_drop_tags`, as ``re.sub(r"<(script|style)\\b.*?</\\1\\s*>", " ", …)`` would."""
+    pieces: list[str] = []
+    end = 0
+    unclosed: set[str] = set()  # once no closing tag follows one opening, none follows a later one either
+    for opening in _SCRIPT_OPEN.finditer(markup):
+        if opening.start() < end:
+            continue  # inside the element just dropped
+        name = "script" if opening.group(1)[1] in "cC" else "style"
+        if name in unclosed:
+            continue
+        closing = _SCRIPT_CLOSE[name].search(markup, opening.end())
+        if closing is None:
+            unclosed.add(name)
+            continue
+        pieces += (markup[end : opening.start()], " ")
+        end = closing.end()
+    return "".join(pieces) + markup[end:] if pieces else markup
+
+
+def _drop_comments(markup: str) -> str:
+    """``<!--…-->`` replaced by a space; an unclosed ``<!--`` kept."""
+    return _drop_between(markup, "<!--", "-->")
+
+
+def _drop_tags(markup: str) -> str:
+    """Every ``<…>`` replaced by a space (the first ``>`` closes it); a ``<`` never closed kept."""
+    return _drop_between(markup, "<", ">")
+
+
+def _drop_between(markup: str, opening: str, closing: str) -> str:
+    pieces: list[str] = []
+    end = 0
+    while (start := markup.find(opening, end)) >= 0:
+        stop = markup.find(closing, start + len(opening))
+        if stop < 0:
+            break  # no later opening can be closed either
+        pieces += (markup[end:start], " ")
+        end = stop + len(closing)
+    return "".join(pieces) + markup[end:] if pieces else markup
 
 
 def _published(entry: Any) -> datetime | None:
