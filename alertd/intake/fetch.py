@@ -5,6 +5,12 @@ sends a conditional GET with the validators the store kept from the last poll, s
 ``304`` and no parsing. The body is streamed and the decoded bytes counted, so neither a huge download nor a
 server trickling one byte a second can hold the poll; every failure is a :class:`FetchError` whose message
 names the URL without its credentials.
+
+Decompression is done here, not by httpx: the raw stream is inflated in bounded steps and every inflated byte
+counted against the feed's ``max_bytes`` as it comes, so a small compressed body cannot inflate past the cap
+(httpx checks only after a whole chunk is inflated). One ``Content-Encoding`` (``gzip`` or ``deflate``) is
+decoded; stacked encodings (``gzip, gzip``) and unknown ones are refused. A body that is itself a gzip file
+(``epss_scores-current.csv.gz``) is unpacked the same way, under the same cap.
 """
 
 from __future__ import annotations
@@ -15,6 +21,8 @@ import os
 import ssl
 import stat
 import time
+import zlib
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -32,6 +40,13 @@ log = structlog.get_logger(__name__)
 #: Per-operation limits; the feed's ``timeout`` bounds the whole fetch on top of these.
 DEFAULT_TIMEOUT = httpx.Timeout(connect=10.0, read=30.0, write=10.0, pool=10.0)
 MAX_REDIRECTS = 5
+
+#: Bytes inflated at a time: the cap is checked between steps, so at most one step is ever held beyond it.
+INFLATE_STEP = 64 * 1024
+_GZIP_MAGIC = b"\x1f\x8b"
+_GZIP_WBITS = 16 + zlib.MAX_WBITS
+# Codings asked for in Accept-Encoding; "identity" (and an empty value) means none.
+_CODINGS = ("gzip", "x-gzip", "deflate")
 
 # Query parameters whose values are credentials often enough to be kept out of messages and logs.
 _SECRET_PARAMS = ("key", "token", "secret", "pass", "auth", "sig", "session")
@@ -186,20 +201,148 @@ class Fetcher:
         length = response.headers.get("Content-Length", "")
         if length.isdigit() and int(length) > feed.max_bytes:
             raise FetchError(f"{shown}: the server announces {int(length)} bytes, more than max_bytes {feed.max_bytes}")
-        chunks: list[bytes] = []
-        size = 0
-        async for chunk in response.aiter_bytes():
-            size += len(chunk)
-            if size > feed.max_bytes:
-                raise FetchError(
-                    f"{shown}: body larger than max_bytes {feed.max_bytes}; raise the feed's 'max_bytes' "
-                    "if it is expected"
-                )
-            chunks.append(chunk)
+        body = _Capped(feed.max_bytes, shown)
+        coding = _content_coding(response.headers.get("Content-Encoding", ""), shown)
+        decoder = _Inflater(coding, shown) if coding else None
+        wire = 0
+        async for raw in response.aiter_raw():
+            wire += len(raw)
+            if wire > feed.max_bytes:  # compressed data that does not shrink is bounded too
+                raise body.too_large()
+            if decoder is None:
+                body.add(raw)
+            else:
+                for piece in decoder.feed(raw):
+                    body.add(piece)
+        if decoder is not None:
+            decoder.finish()
+        data = body.bytes()
+        if data.startswith(_GZIP_MAGIC):
+            # A .gz file served as is: unpacked under the same cap, in a worker thread (up to max_bytes of work).
+            data = await asyncio.to_thread(unpack_gzip_file, data, feed.max_bytes, shown)
+        size = len(data)
         new = Validators(response.headers.get("ETag"), response.headers.get("Last-Modified"))
         elapsed = time.monotonic() - start
         log.debug("fetched", feed=feed.id, url=final, status=status, bytes=size, elapsed=round(elapsed, 3))
-        return FetchResult(False, b"".join(chunks), new, status, final, elapsed)
+        return FetchResult(False, data, new, status, final, elapsed)
+
+
+def unpack_gzip_file(data: bytes, max_bytes: int, shown: str) -> bytes:
+    """The content of a gzip file (every member of it), inflated in bounded steps; :class:`FetchError` when it
+    inflates past ``max_bytes`` or is truncated or corrupt. Bytes that are not gzip are returned unchanged."""
+    if not data.startswith(_GZIP_MAGIC):
+        return data
+    body = _Capped(max_bytes, shown, "unpacked")
+    inflater = _Inflater("gzip", shown)
+    view = memoryview(data)
+    for start in range(0, len(data), INFLATE_STEP):
+        for piece in inflater.feed(bytes(view[start : start + INFLATE_STEP])):
+            body.add(piece)
+    inflater.finish()
+    return body.bytes()
+
+
+class _Capped:
+    """A body being collected, refused (by raising) as soon as it holds more than ``max_bytes``."""
+
+    def __init__(self, max_bytes: int, shown: str, how: str = "decompressed") -> None:
+        self.max_bytes = max_bytes
+        self.shown = shown
+        self.how = how
+        self.size = 0
+        self._chunks: list[bytes] = []
+
+    def add(self, piece: bytes) -> None:
+        self.size += len(piece)
+        if self.size > self.max_bytes:
+            raise self.too_large()
+        self._chunks.append(piece)
+
+    def too_large(self) -> FetchError:
+        return FetchError(
+            f"{self.shown}: body larger than max_bytes {self.max_bytes} ({self.how}); raise the feed's "
+            "'max_bytes' if it is expected"
+        )
+
+    def bytes(self) -> bytes:
+        return b"".join(self._chunks)
+
+
+def _content_coding(header: str, shown: str) -> str | None:
+    """The one content coding to undo (``None``: none); stacked or unknown codings raise :class:`FetchError`."""
+    codings = [c.strip().lower() for c in header.split(",")]
+    codings = [c for c in codings if c and c != "identity"]
+    if len(codings) > 1:
+        # Each layer multiplies what a few bytes inflate to (a 13 KB "gzip, gzip" body inflates past 7 GB), and
+        # no feed needs two: refused outright rather than inflated.
+        raise FetchError(
+            f"{shown}: the server stacks content encodings ({header.strip()}); alertd decodes at most one, "
+            "a stacked encoding is refused as a likely decompression bomb"
+        )
+    if not codings:
+        return None
+    if codings[0] not in _CODINGS:
+        raise FetchError(
+            f"{shown}: unsupported Content-Encoding {header.strip()!r}; alertd asks for gzip or deflate only"
+        )
+    return codings[0]
+
+
+class _Inflater:
+    """Undoes one gzip or deflate layer in steps of at most :data:`INFLATE_STEP` output bytes.
+
+    ``feed`` is a generator: the caller counts each piece against the cap and stops pulling when it is passed,
+    so no more than one step is ever inflated beyond it.
+    """
+
+    def __init__(self, coding: str, shown: str) -> None:
+        self.coding = coding
+        self.shown = shown
+        self._fed = False
+        self._pending = b""  # deflate: the first bytes, until they say whether a zlib header is there
+        self._inflate: zlib._Decompress | None = None
+        if coding != "deflate":
+            self._inflate = zlib.decompressobj(_GZIP_WBITS)
+
+    def feed(self, data: bytes) -> Iterator[bytes]:
+        """The inflated pieces of ``data``, the next compressed bytes of the stream."""
+        self._fed = self._fed or bool(data)
+        if self._inflate is None:
+            self._pending += data
+            if len(self._pending) < 2:
+                return
+            # RFC 9110 deflate is zlib-wrapped; some servers send raw deflate: the header tells which.
+            cmf, flg = self._pending[0], self._pending[1]
+            wrapped = cmf & 0x0F == 8 and (cmf * 256 + flg) % 31 == 0
+            self._inflate = zlib.decompressobj(zlib.MAX_WBITS if wrapped else -zlib.MAX_WBITS)
+            data, self._pending = self._pending, b""
+        inflate = self._inflate
+        try:
+            if inflate.eof:
+                inflate, data = self._next_member(inflate, inflate.unused_data + data)
+            while data:
+                piece = inflate.decompress(data, INFLATE_STEP)
+                if piece:
+                    yield piece
+                if inflate.eof:
+                    inflate, data = self._next_member(inflate, inflate.unused_data)
+                else:
+                    data = inflate.unconsumed_tail
+        except zlib.error as exc:
+            raise FetchError(f"{self.shown}: the {self.coding} data is corrupt ({exc})") from None
+
+    def _next_member(self, ended: zlib._Decompress, rest: bytes) -> tuple[zlib._Decompress, bytes]:
+        """What follows the end of a stream: a gzip file may hold several members, one after the other, each
+        inflated in turn; anything else there is ignored, as browsers and httpx do."""
+        if self.coding == "deflate" or not rest.startswith(_GZIP_MAGIC):
+            return ended, b""
+        self._inflate = zlib.decompressobj(_GZIP_WBITS)
+        return self._inflate, rest
+
+    def finish(self) -> None:
+        """Check that the stream ended where its format says; a truncated download raises :class:`FetchError`."""
+        if self._fed and (self._inflate is None or not self._inflate.eof):
+            raise FetchError(f"{self.shown}: the {self.coding} data is truncated; the download was cut short")
 
 
 def _describe(exc: Exception, url: str) -> str:
@@ -251,7 +394,15 @@ def _read_file(path: Path, max_bytes: int, validators: Validators) -> tuple[bool
         raise FetchError(f"{path}: {exc.strerror or exc}") from None
     if len(body) > max_bytes:
         raise FetchError(f"{path}: grew past max_bytes {max_bytes} while being read")
-    return False, body, new
+    return False, unpack_gzip_file(body, max_bytes, str(path)), new
 
 
-__all__ = ["DEFAULT_TIMEOUT", "FetchResult", "Fetcher", "default_user_agent", "redact_url"]
+__all__ = [
+    "DEFAULT_TIMEOUT",
+    "INFLATE_STEP",
+    "FetchResult",
+    "Fetcher",
+    "default_user_agent",
+    "redact_url",
+    "unpack_gzip_file",
+]

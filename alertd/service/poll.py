@@ -121,6 +121,10 @@ class Poller:
         except Exception as exc:  # a parser bug must not take the other feeds, or the daemon, down with it
             flog.exception("feed parser crashed")
             return self._failed(feed, report, f"internal error while reading the feed: {exc!r}", now)
+        if observations == [] and state.last_success is not None and state.entries_seen:
+            # Taken as truth, an empty parse would delist every entry and resolve every finding of the feed. An
+            # empty first poll, or one after an empty poll, is plausible and stays ok.
+            return self._failed(feed, report, suspicious_emptiness(state.entries_seen), now)
 
         try:
             return await self._record(feed, report, result, observations, now or utcnow())
@@ -316,6 +320,14 @@ async def read_documents(feed: FeedConfig, fetcher: Fetcher, body: bytes, url: s
     if links and len(errors) == len(links):
         raise FeedError(f"every one of the {len(links)} documents listed failed; first: {errors[0]}")
     return observations
+
+
+def suspicious_emptiness(previous: int) -> str:
+    """The failure told when a document yields no entry where the feed's previous successful poll had some."""
+    return (
+        f"the document yields no entries where the previous successful poll had {previous}: taken as a broken "
+        "document, not as every entry leaving the feed; the feed's findings stay open until it lists entries again"
+    )
 
 
 def poll_delay(interval: timedelta, failures: int) -> timedelta:

@@ -52,7 +52,8 @@ def parse(feed: FeedSpec, body: bytes) -> list[Observation]:
 def read(feed: FeedSpec, body: bytes) -> CsvResult:
     """Like :func:`parse`, with the counts of rows read, skipped and repeated (for the fetcher's logs).
 
-    Raises :class:`ParseError` for an empty body, a missing header, or rows none of which could be read.
+    Raises :class:`ParseError` for an empty body, a missing header, or data lines none of which could be read
+    (a file whose every line is damaged is no empty list).
     """
     text = _decode(body)
     if not text.strip():
@@ -80,7 +81,9 @@ def read(feed: FeedSpec, body: bytes) -> CsvResult:
         else:
             data.append(line)
     if not data:
-        return CsvResult([], 0, skipped, 0)
+        if skipped:
+            raise _unreadable(feed, skipped)
+        return CsvResult([], 0, 0, 0)
 
     if names:
         delimiter, header, has_header_row = _find_header(feed, names, data[0], comments)
@@ -116,7 +119,17 @@ def read(feed: FeedSpec, body: bytes) -> CsvResult:
             f"columns ({', '.join(f'{r}: {c}' for r, c in roles.items() if r in INDICATOR_ROLES)}); "
             "check 'columns' against the file"
         )
+    if skipped and not observations and not duplicates:
+        raise _unreadable(feed, skipped)
     return CsvResult(observations, len(data), skipped, duplicates)
+
+
+def _unreadable(feed: FeedSpec, skipped: int) -> ParseError:
+    # Read as "0 entries", a broken file would delist every entry and resolve every finding of the feed.
+    return ParseError(
+        f"feed {feed.id!r}: none of the {skipped} data lines could be read (each over {MAX_LINE} characters or "
+        "unreadable); a damaged file is a failure, not an empty list"
+    )
 
 
 def _decode(body: bytes) -> str:
