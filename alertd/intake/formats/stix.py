@@ -1,16 +1,21 @@
-"""STIX 2 bundles (format ``stix``): one observation per ``indicator`` object, its pattern read by the OASIS parser.
+"""STIX 2 (format ``stix``): one observation per ``indicator`` object, its pattern read by the OASIS parser.
 
-STIX 2.1 bundles and the STIX 2.0 bundles that MISP exports (Talos: ``spec_version`` on the bundle, no
-``pattern_type``) are read. Patterns are parsed with ``stix2-patterns``, the grammar chosen by the pattern's
-version, and the comparisons ``=`` and ``IN`` on addresses, networks, domains, URLs, email addresses and file
-hashes become indicators, whatever the observation operators (``OR``, ``AND``, ``FOLLOWEDBY``) around them: any
-value a pattern names is worth telling its owner about. A pattern the parser rejects is skipped and counted; it
-does not fail the bundle.
+STIX 2.1 bundles, the STIX 2.0 bundles that MISP exports (Talos: ``spec_version`` on the bundle, no
+``pattern_type``), and STIX objects served as JSON Lines (one object per line, no bundle: SEKOIA's community
+IOCs) are read. In JSON Lines a line that is not one JSON object, or longer than :data:`MAX_LINE`, is skipped and
+counted: one broken line never fails the feed, but a document with no readable line does.
+
+Patterns are parsed with ``stix2-patterns``, the grammar chosen by the pattern's version, and the comparisons
+``=`` and ``IN`` on addresses, networks, domains, URLs, email addresses and file hashes become indicators,
+whatever the observation operators (``OR``, ``AND``, ``FOLLOWEDBY``) around them: any value a pattern names is
+worth telling its owner about. A pattern the parser rejects, or in another language (YARA, Snort, Sigma), is
+skipped and counted; it does not fail the document.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -26,50 +31,45 @@ from alertd.domain.feeds import ColumnRole, FeedSpec
 from alertd.domain.values import Indicator, Observation
 from alertd.intake.extract import indicator_for
 from alertd.intake.formats import fields
-from alertd.intake.formats.jsondoc import load_json, utc_timestamp
+from alertd.intake.formats.jsondoc import utc_timestamp
 
 MAX_PATTERN = 200_000  # characters; the parser needs about a second for this much, longer is not a real pattern
 MAX_STORED_PATTERN = 1000
 MAX_DESCRIPTION = 20_000
 MAX_TITLE = 120
 MAX_ATTR = 500
+# Bytes of one JSON Lines line: room for a pattern at MAX_PATTERN and its description, and far beyond any
+# real object (SEKOIA's longest, a YARA rule, is 19 KB); a longer line is skipped unread.
+MAX_LINE = 500_000
 _ESCAPE = re.compile(r"\\(['\\])")  # the only escapes a STIX string literal may hold
 _HASHES = frozenset({"MD5", "SHA1", "SHA256"})  # the lengths indicator_for() accepts as hashes
 
 
 @dataclass(frozen=True, slots=True)
 class StixResult:
-    """What one bundle held: the observations, and how many indicator objects were read and set aside."""
+    """What one document held: the observations, and how many indicator objects were read and set aside."""
 
     observations: list[Observation]
     indicators: int  # indicator objects in the bundle (revoked ones and repeated versions excluded)
     rejected: int  # patterns the STIX pattern parser refused (or too long to try)
     other_languages: int  # pattern_type other than stix (snort, yara, sigma...)
     mapped: int  # observations with at least one network indicator or hash
+    broken_lines: int = 0  # JSON Lines lines skipped: not one JSON object, or longer than MAX_LINE
 
 
 def parse(feed: FeedSpec, body: bytes) -> list[Observation]:
-    """One observation per indicator object whose STIX pattern parses; see :func:`read`."""
+    """One observation per indicator object whose STIX pattern parses, from a bundle or JSON Lines; see
+    :func:`read`."""
     return read(feed, body).observations
 
 
 def read(feed: FeedSpec, body: bytes) -> StixResult:
     """Like :func:`parse`, with the counts of indicator objects read and set aside (for the fetcher's logs).
 
-    Raises :class:`ParseError` when the body is not JSON or not a STIX bundle.
+    Raises :class:`ParseError` when the body is neither a STIX bundle nor JSON Lines with at least one readable
+    STIX object.
     """
-    data = load_json(feed, body, "the STIX bundle")
-    if not isinstance(data, dict) or data.get("type") != "bundle":
-        raise ParseError(
-            f'feed {feed.id!r}: the document is not a STIX bundle (a JSON object with "type": "bundle"); '
-            "check that the url serves STIX 2.0 or 2.1 JSON"
-        )
-    objects = data.get("objects", [])
-    if not isinstance(objects, list):
-        raise ParseError(f"feed {feed.id!r}: the STIX bundle's 'objects' is not a list")
-    objects = [obj for obj in objects if isinstance(obj, dict)]
-    bundle_version = fields.text(data.get("spec_version"), 16)
-
+    objects, bundle_version, broken = _objects(feed, body)
     indicators = _latest_indicators(objects)
     malware = _malware_names(objects)
     reports = _report_names(objects)
@@ -91,7 +91,77 @@ def read(feed: FeedSpec, body: bytes) -> StixResult:
         observation = _observation(feed, obj, pattern, values, malware, reports)
         mapped += bool(observation.indicators)
         observations.append(observation)
-    return StixResult(observations, len(indicators), rejected, other, mapped)
+    return StixResult(observations, len(indicators), rejected, other, mapped, broken)
+
+
+def _objects(feed: FeedSpec, body: bytes) -> tuple[list[dict[str, Any]], str, int]:
+    """The objects of a bundle, or of JSON Lines; with the bundle's ``spec_version`` and the lines skipped."""
+    body = body.removeprefix(b"\xef\xbb\xbf")
+    try:
+        data = json.loads(body.decode("utf-8"))
+    except (ValueError, RecursionError) as exc:
+        # Not one JSON value: JSON Lines (a line of bad UTF-8 among them is one broken line), or a broken
+        # document, of which no line reads either.
+        objects, broken = _json_lines(body)
+        if objects:
+            return objects, "", broken
+        if isinstance(exc, UnicodeDecodeError):
+            reason = f"not UTF-8 ({exc})"
+        elif isinstance(exc, json.JSONDecodeError):
+            reason = f"not valid JSON ({exc})"
+        else:
+            reason = "JSON nested too deeply to be read"
+        raise ParseError(
+            f"feed {feed.id!r}: the document is neither a STIX bundle ({reason}) nor JSON Lines of STIX objects "
+            f"({broken} unreadable lines); check that the url serves STIX 2.0 or 2.1 JSON"
+        ) from None
+    if _is_object(data) and data.get("type") != "bundle" and _has_own_id(data):
+        return [data], "", 0  # JSON Lines of a single object
+    if not isinstance(data, dict) or data.get("type") != "bundle":
+        raise ParseError(
+            f'feed {feed.id!r}: the document is not a STIX bundle (a JSON object with "type": "bundle") nor JSON '
+            "Lines of STIX objects; check that the url serves STIX 2.0 or 2.1 JSON"
+        )
+    objects = data.get("objects", [])
+    if not isinstance(objects, list):
+        raise ParseError(f"feed {feed.id!r}: the STIX bundle's 'objects' is not a list")
+    return [obj for obj in objects if isinstance(obj, dict)], fields.text(data.get("spec_version"), 16), 0
+
+
+def _json_lines(body: bytes) -> tuple[list[dict[str, Any]], int]:
+    """The STIX objects of a JSON Lines document, a bundle on a line giving its objects; and how many non-empty
+    lines were skipped. Split on newline bytes only: a JSON string may hold U+2028, which ``splitlines`` cuts."""
+    objects: list[dict[str, Any]] = []
+    broken = 0
+    for line in body.split(b"\n"):
+        if not line.strip():
+            continue
+        if len(line) > MAX_LINE:
+            broken += 1
+            continue
+        try:
+            data = json.loads(line.decode("utf-8"))
+        except (ValueError, RecursionError):  # bad UTF-8 or JSON (both ValueError), or nested too deeply
+            broken += 1
+            continue
+        if not _is_object(data):
+            broken += 1
+        elif data.get("type") == "bundle":
+            objects.extend(fields.mappings(data.get("objects")))
+        else:
+            objects.append(data)
+    return objects, broken
+
+
+def _is_object(data: Any) -> bool:
+    """Whether ``data`` looks like a STIX object: a JSON object with a string ``type``."""
+    return isinstance(data, dict) and isinstance(data.get("type"), str)
+
+
+def _has_own_id(data: dict[str, Any]) -> bool:
+    """Whether an object's ``id`` is of its own type (``indicator--…``), as a STIX object's is."""
+    stix_id = data.get("id")
+    return isinstance(stix_id, str) and stix_id.startswith(f"{data['type']}--")
 
 
 def _latest_indicators(objects: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
