@@ -29,6 +29,7 @@ class FeedFormat(enum.StrEnum):
     STIX = "stix"  # a STIX 2.x bundle
     LEAK_VICTIMS = "leak-victims"  # leak-site posts as ransomware trackers list them
     EPSS_CSV = "epss-csv"  # FIRST's daily EPSS scores: knowledge about CVEs, never matched on its own
+    PRESS_REPORTS = "press-reports"  # cyberattacks reported in the press, as ransomware trackers list them
 
 
 #: A ``columns`` key that is no :class:`ColumnRole`: the name a column's cells are kept under in the facts.

@@ -16,6 +16,7 @@ def test_formats_keep_the_spellings_of_feeds_yaml() -> None:
         "stix",
         "leak-victims",
         "epss-csv",
+        "press-reports",
     ]
 
 

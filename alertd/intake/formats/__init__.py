@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from alertd.domain.feeds import FeedFormat, FeedSpec
 from alertd.domain.values import FeedKind, Observation
-from alertd.intake.formats import csaf, csvfeed, epss, kev, leaks, misp, nvd, rss, stix
+from alertd.intake.formats import csaf, csvfeed, epss, kev, leaks, misp, nvd, press, rss, stix
 
 Parser = Callable[[FeedSpec, bytes], list[Observation]]
 # For formats published as an index of documents (a MISP feed's manifest.json, a CSAF provider's index.txt or
@@ -44,6 +44,8 @@ FORMATS: dict[FeedFormat, Format] = {
     FeedFormat.STIX: Format(FeedKind.COMPROMISE, stix.parse),
     FeedFormat.LEAK_VICTIMS: Format(FeedKind.LEAK, leaks.parse),
     FeedFormat.EPSS_CSV: Format(FeedKind.VULNERABILITY, epss.parse, knowledge_only=True),
+    # A press report is no criminal's claim to hold stolen data, as a leak-site post is: told as an advisory.
+    FeedFormat.PRESS_REPORTS: Format(FeedKind.ADVISORY, press.parse),
 }
 
 

@@ -38,7 +38,8 @@ _SCHEME = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.-]{0,15}://")
 def parse(feed: FeedSpec, body: bytes) -> list[Observation]:
     """One observation per post with a victim name; posts without one, and repeats, are skipped.
 
-    Raises :class:`ParseError` when the body is not JSON or not a list of posts.
+    Raises :class:`ParseError` when the body is not JSON, not a list, or a list none of whose items is a post
+    (press reports among them: format ``press-reports`` reads those).
     """
     data = load_json(feed, body, "the victim list")
     if not isinstance(data, list):
@@ -46,7 +47,19 @@ def parse(feed: FeedSpec, body: bytes) -> list[Observation]:
             f"feed {feed.id!r}: the document is not a JSON list of leak-site posts; format 'leak-victims' reads "
             "ransomwatch posts.json and ransomware.live recentvictims"
         )
-    return unique_entries(_observation(feed, post) for post in data if isinstance(post, dict))
+    posts = [post for post in data if isinstance(post, dict)]
+    if data and not any("post_title" in post for post in posts):
+        # Not an empty list, yet no post in it: a shape this format does not read must not pass for "no victims".
+        if any("victim" in post for post in posts):
+            raise ParseError(
+                f"feed {feed.id!r}: the list holds press reports (ransomware.live allcyberattacks: 'victim', "
+                "'domain', 'country'), not leak-site posts; use format 'press-reports' for this feed"
+            )
+        raise ParseError(
+            f"feed {feed.id!r}: no item of the list is a leak-site post (an object with 'post_title'); format "
+            "'leak-victims' reads ransomwatch posts.json and ransomware.live recentvictims"
+        )
+    return unique_entries(_observation(feed, post) for post in posts)
 
 
 def clean_title(raw: str) -> str:
@@ -73,7 +86,7 @@ def _observation(feed: FeedSpec, post: dict[str, Any]) -> Observation | None:
     group = fields.clean(post.get("group_name"), 100, invisible=True)
 
     indicators: list[Indicator] = []
-    for indicator in (_website(post.get("website")), _title_host(words, truncated)):
+    for indicator in (website(post.get("website")), _title_host(words, truncated)):
         if indicator is not None and indicator not in indicators:
             indicators.append(indicator)
     discovered = fields.clean(post.get("discovered"), 64, invisible=True)
@@ -99,7 +112,7 @@ def _observation(feed: FeedSpec, post: dict[str, Any]) -> Observation | None:
     )
 
 
-def _website(value: Any) -> Indicator | None:
+def website(value: Any) -> Indicator | None:
     """The host of a victim's website as written by leak sites: ``www.x.com``, ``https://x.com/en/``, even
     ``http://https://x.com``."""
     if not isinstance(value, str) or len(value) > MAX_LINK:
