@@ -88,6 +88,7 @@ def read(feed: FeedSpec, body: bytes) -> StixResult:
     malware = _malware_names(objects)
     reports = _report_names(objects)
     tlps = _tlp_markings(objects)
+    inherited = _report_markings(objects, tlps)
     observations: list[Observation] = []
     rejected = other = mapped = 0
     for obj in indicators.values():
@@ -103,7 +104,8 @@ def read(feed: FeedSpec, body: bytes) -> StixResult:
         if values is None or not isinstance(pattern, str):
             rejected += 1
             continue
-        observation = _observation(feed, obj, pattern, values, malware, reports, tlps)
+        own = [m for m in (marking(obj, tlps), inherited.get(fields.text(obj.get("id"), 200))) if m is not None]
+        observation = _observation(feed, obj, pattern, values, malware, reports, Tlp.strictest(own) if own else None)
         mapped += bool(observation.indicators)
         observations.append(observation)
     return StixResult(observations, len(indicators), rejected, other, mapped)
@@ -166,6 +168,21 @@ def marking(obj: dict[str, Any], tlps: dict[str, Tlp]) -> Tlp | None:
     refs = obj.get("object_marking_refs")
     found = [tlps[ref] for ref in refs if isinstance(ref, str) and ref in tlps] if isinstance(refs, list) else []
     return Tlp.strictest(found) if found else None
+
+
+def _report_markings(objects: list[dict[str, Any]], tlps: dict[str, Tlp]) -> dict[str, Tlp]:
+    """Object id -> the strictest TLP marking of the reports that list it. STIX scopes a marking to its object, but
+    MISP's exports (Talos) mark only the report that stands for the whole event: what it lists is shared under it."""
+    found: dict[str, Tlp] = {}
+    for obj in objects:
+        tlp = marking(obj, tlps) if obj.get("type") == "report" else None
+        refs = obj.get("object_refs")
+        if tlp is None or not isinstance(refs, list):
+            continue
+        for ref in refs:
+            if isinstance(ref, str):
+                found[ref] = max(found.get(ref, tlp), tlp)
+    return found
 
 
 def _report_names(objects: list[dict[str, Any]]) -> dict[str, list[str]]:
@@ -296,7 +313,7 @@ def _observation(
     comparisons: list[tuple[str, list[str], str]],
     malware: dict[str, list[str]],
     reports: dict[str, list[str]],
-    tlps: dict[str, Tlp],
+    tlp: Tlp | None,
 ) -> Observation:
     stix_id = fields.text(obj.get("id"), 200) or "indicator--" + hashlib.sha256(pattern.encode()).hexdigest()[:32]
     indicators: list[Indicator] = []
@@ -334,7 +351,7 @@ def _observation(
         text=description,
         published=utc_timestamp(obj.get("valid_from")) or utc_timestamp(obj.get("created")),
         facts=Facts.of(facts),
-        tlp=marking(obj, tlps),
+        tlp=tlp,
     )
 
 
