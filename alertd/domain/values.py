@@ -182,6 +182,7 @@ class Observation:
     published: datetime | None = None
     facts: Facts = NO_FACTS  # what the feed tells beyond the indicators: malware, port, CVSS score...
     exploited: bool = False  # the source says the vulnerability is exploited in the wild (KEV)
+    tlp: Tlp | None = None  # the source's own marking of the entry (MISP tag, STIX marking, CSAF); None: it gives none
 
 
 @dataclass(frozen=True, slots=True)
@@ -203,6 +204,7 @@ class Finding:
     link: str | None = None
     published: datetime | None = None
     facts: Facts = NO_FACTS
+    tlp: Tlp | None = None  # its observation's marking by the source; no part of the key (a re-marking is the same)
 
     @property
     def key(self) -> str:
@@ -239,7 +241,7 @@ class Alert:
     immediate: bool
     first_seen: datetime
     last_seen: datetime
-    tlp: Tlp = DEFAULT_TLP  # the feed's Traffic Light Protocol marking; the email carries the strictest
+    tlp: Tlp = DEFAULT_TLP  # the strictest of the feed's marking and the source's; the email carries the strictest
     follow_up: bool = False  # a re-notification of a finding already told
     inventory: bool = False  # backlog found on first contact: told in the establishment's inventory email, not as news
 

@@ -409,7 +409,18 @@ class _Emitter:
     def _finding(self, est_id: str, ind: Indicator, asset: str, reason: MatchReason, facts: Facts) -> Finding:
         obs = self.obs
         return Finding(
-            est_id, ind, asset, reason, obs.feed, obs.kind, obs.entry, obs.title, obs.link, obs.published, facts
+            est_id,
+            ind,
+            asset,
+            reason,
+            obs.feed,
+            obs.kind,
+            obs.entry,
+            obs.title,
+            obs.link,
+            obs.published,
+            facts,
+            obs.tlp,
         )
 
 

@@ -8,6 +8,10 @@ The severity rules, highest first:
 - a feed's ``severity`` overrides all of this;
 - a vulnerability finding whose version was not checked (``unverified``) is one level lower.
 
+An alert's TLP marking is the strictest of its feed's and of the marking its source gave the entry (a MISP tag, a
+STIX marking, a CSAF document's distribution); a finding so marked ``RED`` is never an alert: it is for the
+operators to handle by hand (contract §4).
+
 What a first contact finds that is older than its feed's ``backlog_after`` keeps its severity (it ranks the
 inventory) but is told in the establishment's inventory email, never at once (:mod:`~alertd.policy.backlog`).
 """
@@ -21,8 +25,24 @@ from alertd.domain.codes import Evidence, MatchReason, RuleKind, SeverityRule
 from alertd.domain.establishments import Establishment, Registry
 from alertd.domain.feeds import FeedConfig
 from alertd.domain.routing import Subscription
+from alertd.domain.tlp import Tlp
 from alertd.domain.values import Alert, FeedKind, Finding, FindingState, Severity
 from alertd.policy.backlog import Contact, is_backlog, still_backlog
+
+#: The code a finding marked TLP:RED is set aside under (``poll --dry-run``'s ``suppressed``, the operators' notice).
+TLP_RED = "tlp-red"
+
+
+def marking(finding: Finding, feed: FeedConfig) -> Tlp:
+    """The TLP marking a finding is told under: the strictest of its feed's and its source's (the source wins when
+    it is stricter, never when it is laxer than the operator's setting)."""
+    return feed.tlp if finding.tlp is None else Tlp.strictest((feed.tlp, finding.tlp))
+
+
+def withheld(finding: Finding, feed: FeedConfig) -> bool:
+    """Whether a finding must not be emailed to its establishment at all: it is marked ``TLP:RED``, which allows no
+    sharing beyond those it was given to (an operators' notice tells it instead, contract §4)."""
+    return marking(finding, feed) is Tlp.RED
 
 
 def classify(finding: Finding, feed: FeedConfig) -> tuple[Severity, SeverityRule]:
@@ -121,7 +141,7 @@ def decide(
     for finding in findings:
         est = registry.establishments.get(finding.establishment)
         feed = feeds.get(finding.feed)
-        if est is None or feed is None:
+        if est is None or feed is None or withheld(finding, feed):
             continue
         severity, rule = classify(finding, feed)
         state = states.get(finding.key)
@@ -149,7 +169,7 @@ def decide(
                 immediate=not inventory and (sub.immediate or severity is Severity.IMMINENT),
                 first_seen=state.first_seen if state else now,
                 last_seen=now,
-                tlp=feed.tlp,
+                tlp=marking(finding, feed),
                 # A confirmation is news (affected, at full severity), not a reminder of what was told.
                 follow_up=state is not None and state.last_alerted is not None and not confirmation and not news,
                 inventory=inventory,

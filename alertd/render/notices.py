@@ -1,6 +1,7 @@
 """Operator notices: a plain email to the ``operators`` list about what needs a person (pure: values in, email out).
 
-Failing and stale feeds and deliveries that failed for good are each told at most once a day.
+Failing and stale feeds and deliveries that failed for good are each told at most once a day; a finding marked
+TLP:RED, which no email to an establishment may carry, is told once, for the operators to handle by hand.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ class Problem:
     key: str
     summary: str
     detail: str
+    once: bool = False  # told once while it lasts, not every day (a TLP:RED finding: the operators act on it once)
 
 
 def compose_notice(
@@ -47,6 +49,12 @@ def compose_notice(
     lines = [f"alertd{' at ' + organisation if organisation else ''} needs attention ({count}):", ""]
     for p in problems:
         lines += [f"- {p.summary}", f"  {p.detail}", ""]
+    if any(p.once for p in problems):
+        lines += [
+            "A finding marked TLP:RED is emailed to no establishment: share it by hand, only with those the source "
+            "allows, and do not forward this notice. It is listed here once.",
+            "",
+        ]
     lines += [
         "Each problem is reported at most once a day while it lasts.",
         "See `alertd outbox --state failed` and the feed states in `/healthz`; `alertd outbox retry ID` re-queues.",

@@ -22,7 +22,7 @@ from alertd.domain.grammar import CVE_ID
 from alertd.domain.knowledge import Statement
 from alertd.domain.values import Finding, IndicatorType
 from alertd.intake.fetch import Fetcher
-from alertd.policy.decide import classify
+from alertd.policy.decide import TLP_RED, classify, withheld
 from alertd.render.catalog import rule_text
 from alertd.service import logs
 from alertd.service.clock import utcnow
@@ -215,6 +215,9 @@ async def cmd_poll(config: Config, only: list[str] | None) -> int:
                 not_affected = matched.not_affected
                 matched, inhibited = engine.inhibit(matched, utcnow())
                 for finding in matched.findings:
+                    if withheld(finding, feed):  # emailed to nobody: the operators' notice lists it
+                        _emit({**_identity(finding), "feed": feed.id, "entry": finding.entry, "suppressed": TLP_RED})
+                        continue
                     severity, rule = classify(finding, feed)
                     _emit(
                         {

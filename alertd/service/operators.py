@@ -13,6 +13,8 @@ from email.utils import parseaddr
 
 from alertd.config.files import Config
 from alertd.domain.delivery import DeliveryState
+from alertd.domain.tlp import Tlp
+from alertd.policy.decide import TLP_RED, withheld
 from alertd.render.notices import Problem, compose_notice
 from alertd.service.dispatch import make_message_id
 from alertd.service.logs import get_logger
@@ -54,6 +56,7 @@ class OperatorNotices:
                 )
         for feed_id, why in stale_feeds(self.config, self.store.feed_states(), now):
             problems.append(Problem(f"feed-stale:{feed_id}", f"feed {feed_id} stale", why))
+        problems += self.red_findings()
         for d in self.store.deliveries(DeliveryState.FAILED):
             problems.append(
                 Problem(
@@ -64,13 +67,33 @@ class OperatorNotices:
             )
         return problems
 
+    def red_findings(self) -> list[Problem]:
+        """The findings marked TLP:RED (by their source or their feed), which no establishment is emailed: one line
+        each, for the operators to handle by hand (contract §4)."""
+        feeds = {f.id: f for f in self.config.feeds}
+        red_feeds = [f.id for f in self.config.feeds if f.tlp is Tlp.RED]
+        problems: list[Problem] = []
+        for f in self.store.red_findings(red_feeds):
+            feed = feeds.get(f.feed)
+            if feed is None or not withheld(f, feed):
+                continue
+            problems.append(
+                Problem(
+                    f"{TLP_RED}:{f.key}",
+                    f"TLP:RED finding for {f.establishment} not emailed",
+                    f"{f.indicator} ({f.reason}, asset {f.asset}) from feed {f.feed}, entry {f.entry}: {f.title}",
+                    once=True,
+                )
+            )
+        return problems
+
     def notify(self, now: datetime) -> int | None:
         """Queue one notice with the problems not yet told today; its delivery id, or None when none is due."""
         settings = self.config.settings
         if not settings.operators:
             return None
         today = now.astimezone(settings.timezone).date().isoformat()
-        fresh = [p for p in self.problems(now) if self.store.meta(notice_key(p.key)) != today]
+        fresh = [p for p in self.problems(now) if self._untold(p, today)]
         if not fresh:
             return None
         stamp = int(now.timestamp())
@@ -99,3 +122,7 @@ class OperatorNotices:
             self.store.set_meta(notice_key(p.key), today)
         log.warning("operator notice queued", delivery=delivery, problems=[p.summary for p in fresh])
         return delivery
+
+    def _untold(self, problem: Problem, today: str) -> bool:
+        told = self.store.meta(notice_key(problem.key))
+        return told is None if problem.once else told != today

@@ -101,9 +101,13 @@ def products_from_json(text: str) -> list[Product]:
 
 
 def observation_to_json(obs: Observation) -> str:
-    """An observation as stored; the same observation always gives the same text (its digest depends on it)."""
+    """An observation as stored; the same observation always gives the same text (its digest depends on it).
+
+    Its source's marking is written only when it has one: an unmarked entry keeps the text, and the digest, an
+    earlier version gave it."""
     return json.dumps(
         {
+            **_marking(obs.tlp),
             "feed": obs.feed,
             "entry": obs.entry,
             "kind": obs.kind.value,
@@ -136,7 +140,22 @@ def observation_from_json(text: str) -> Observation:
         published=decode_time(d["published"]),
         facts=Facts.from_json(d["attrs"]),
         exploited=d.get("exploited", False),  # absent from what the first versions wrote
+        tlp=tlp_from_dict(d),
     )
+
+
+def _marking(tlp: Tlp | None) -> dict[str, str]:
+    return {"tlp": tlp.value} if tlp is not None else {}
+
+
+def tlp_from_dict(d: Mapping[str, Any]) -> Tlp | None:
+    """The source's marking of a stored observation or finding: its ``tlp``; for one an earlier version wrote, the
+    ``tlp`` fact its MISP and CSAF parsers kept (the label as written), read as the parsers read it now."""
+    if d.get("tlp"):
+        return Tlp.parse(d["tlp"])  # a marking alertd cannot read is RED (fail closed)
+    attrs = d.get("attrs")
+    written = attrs.get("tlp") if isinstance(attrs, Mapping) else None
+    return Tlp.parse(written) if isinstance(written, str) and written.strip() else None
 
 
 # -- statements (the vulnerability knowledge) --------------------------------------------------------------
@@ -190,6 +209,7 @@ def finding_to_dict(f: Finding) -> dict[str, Any]:
         "link": f.link,
         "published": f.published.isoformat() if f.published else None,
         "attrs": f.facts.to_json(),
+        **_marking(f.tlp),
     }
 
 
@@ -207,6 +227,7 @@ def finding_from_dict(d: Mapping[str, Any]) -> Finding:
         link=d["link"],
         published=decode_time(d["published"]),
         facts=Facts.from_json(d["attrs"]),
+        tlp=tlp_from_dict(d),
     )
 
 

@@ -347,6 +347,17 @@ class Store:
         )
         return {row["key"]: finding_from_json(row["body"]) for row in rows}
 
+    def red_findings(self, red_feeds: Iterable[str] = ()) -> list[Finding]:
+        """The findings standing now that are marked TLP:RED, by their source or by their feed (``red_feeds``): the
+        operators handle them by hand, as no email may tell them."""
+        rows = self.db.execute(
+            """SELECT body FROM findings WHERE resolved_at IS NULL
+                   AND (json_extract(body, '$.tlp') = 'red' OR feed IN (SELECT value FROM json_each(?)))
+               ORDER BY first_seen, key""",
+            (json.dumps(sorted(set(red_feeds))),),
+        )
+        return [finding_from_json(row["body"]) for row in rows]
+
     def queued_alerts(
         self,
         *,

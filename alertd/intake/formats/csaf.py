@@ -32,6 +32,7 @@ from alertd.domain.errors import ParseError
 from alertd.domain.facts import Fact, Facts
 from alertd.domain.feeds import FeedSpec
 from alertd.domain.grammar import CVE_ID
+from alertd.domain.tlp import Tlp
 from alertd.domain.values import FeedKind, Indicator, IndicatorType, Observation, Product, ProductStatus, VersionRange
 from alertd.intake import topics
 from alertd.intake.formats import fields
@@ -194,6 +195,7 @@ class _Common:
     link: str | None
     published: datetime | None
     facts: Mapping[Fact | str, str]
+    tlp: Tlp | None  # ``document.distribution.tlp.label``: the whole document's marking
 
 
 def _common(document: dict[str, Any], advisory: str) -> _Common:
@@ -217,6 +219,7 @@ def _common(document: dict[str, Any], advisory: str) -> _Common:
         published=utc_timestamp(tracking.get("current_release_date"))
         or utc_timestamp(tracking.get("initial_release_date")),
         facts=facts,
+        tlp=Tlp.parse(str(facts["tlp"])) if facts["tlp"] else None,
     )
 
 
@@ -270,6 +273,7 @@ def _observation(
         published=common.published,
         facts=Facts.of({k: v for k, v in facts.items() if v}),
         exploited=_exploited(vulnerability),
+        tlp=common.tlp,
     )
 
 

@@ -13,7 +13,7 @@ import functools
 import hashlib
 import json
 import re
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -22,6 +22,7 @@ from urllib.parse import urljoin
 from alertd.domain.errors import ParseError
 from alertd.domain.facts import Fact, Facts
 from alertd.domain.feeds import ColumnRole, FeedSpec
+from alertd.domain.tlp import Tlp
 from alertd.domain.values import Indicator, Observation
 from alertd.intake.extract import indicator_for
 from alertd.intake.formats import fields
@@ -161,7 +162,7 @@ def _event_observations(feed: FeedSpec, event: dict[str, Any], counts: _Counts) 
     if tlp:
         base["tlp"] = tlp
     event_date = utc_date(_text(event.get("date"), 32))
-    context = _Event(feed, uuid, info or f"MISP event {uuid}".strip(), base, event_date)
+    context = _Event(feed, uuid, info or f"MISP event {uuid}".strip(), base, event_date, marking(tags))
     for attribute in fields.mappings(event.get("Attribute")):
         observation = _attribute(context, attribute, None, counts)
         if observation is not None:
@@ -183,6 +184,14 @@ class _Event:
     title: str
     facts: dict[Fact | str, str]
     date: datetime | None
+    tlp: Tlp | None  # the event's own marking; an attribute's tags may make it stricter
+
+
+def marking(tags: Iterable[str]) -> Tlp | None:
+    """The strictest of the ``tlp:`` tags (MISP's TLP taxonomy); None when there is none. A tag of the taxonomy
+    alertd cannot read (``tlp:ex:chr``, ``tlp:unclear``) counts as ``RED`` (fail closed)."""
+    found = [Tlp.parse(tag) for tag in tags if tag.strip().lower().startswith("tlp:")]
+    return Tlp.strictest(found) if found else None
 
 
 def _attribute(event: _Event, attribute: dict[str, Any], obj: str | None, counts: _Counts) -> Observation | None:
@@ -214,6 +223,8 @@ def _attribute(event: _Event, attribute: dict[str, Any], obj: str | None, counts
         port = value.rpartition("|")[2].strip()
         if port.isascii() and port.isdigit():
             facts[Fact.PORT] = port
+    own = marking(_text(tag.get("name"), 200) for tag in fields.mappings(attribute.get("Tag")))
+    markings = [m for m in (event.tlp, own) if m is not None]
     uuid = _text(attribute.get("uuid"), 64)
     entry = uuid or hashlib.sha256("\x1f".join((event.uuid, kind, value)).encode()).hexdigest()[:32]
     title = event.title
@@ -227,6 +238,7 @@ def _attribute(event: _Event, attribute: dict[str, Any], obj: str | None, counts
         indicators=indicators,
         published=_epoch(attribute.get("timestamp")) or event.date,
         facts=Facts.of(facts),
+        tlp=Tlp.strictest(markings) if markings else None,
     )
 
 

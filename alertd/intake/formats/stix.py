@@ -28,6 +28,7 @@ from stix2patterns.v21.pattern import Pattern as Pattern21  # type: ignore[impor
 from alertd.domain.errors import ParseError
 from alertd.domain.facts import Fact, Facts
 from alertd.domain.feeds import ColumnRole, FeedSpec
+from alertd.domain.tlp import Tlp
 from alertd.domain.values import Indicator, Observation
 from alertd.intake.extract import indicator_for
 from alertd.intake.formats import fields
@@ -43,6 +44,19 @@ MAX_ATTR = 500
 MAX_LINE = 500_000
 _ESCAPE = re.compile(r"\\(['\\])")  # the only escapes a STIX string literal may hold
 _HASHES = frozenset({"MD5", "SHA1", "SHA256"})  # the lengths indicator_for() accepts as hashes
+# The TLP marking definitions every STIX producer refers to by id, whether or not the bundle carries them: TLP 1.0's
+# (STIX 2.0 and 2.1, section 7.2.1.4) and TLP 2.0's (the OASIS CTI extension, FIRST TLP 2.0).
+TLP_MARKINGS: dict[str, Tlp] = {
+    "marking-definition--613f2e26-407d-48c7-9eca-b8e91df99dc9": Tlp.CLEAR,  # TLP 1.0 WHITE
+    "marking-definition--34098fce-860f-48ae-8e50-ebd3cc5e41da": Tlp.GREEN,
+    "marking-definition--f88d31f6-486f-44da-b317-01333bde0b82": Tlp.AMBER,
+    "marking-definition--5e57c739-391a-4eb3-b6be-7d15ca92d5ed": Tlp.RED,
+    "marking-definition--94868c89-83c2-464b-929b-a1a8aa3c8487": Tlp.CLEAR,  # TLP 2.0
+    "marking-definition--bab4a63c-aed9-4cf5-a766-dfca5abac2bb": Tlp.GREEN,
+    "marking-definition--55d920b0-5e8b-4f79-9ee9-91f868d9b421": Tlp.AMBER,
+    "marking-definition--939a9414-2ddd-4d32-a0cd-375ea402b003": Tlp.AMBER_STRICT,
+    "marking-definition--e828b379-4e03-4974-9ac4-e53a884c97c1": Tlp.RED,
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,6 +87,8 @@ def read(feed: FeedSpec, body: bytes) -> StixResult:
     indicators = _latest_indicators(objects)
     malware = _malware_names(objects)
     reports = _report_names(objects)
+    tlps = _tlp_markings(objects)
+    inherited = _report_markings(objects, tlps)
     observations: list[Observation] = []
     rejected = other = mapped = 0
     for obj in indicators.values():
@@ -88,7 +104,8 @@ def read(feed: FeedSpec, body: bytes) -> StixResult:
         if values is None or not isinstance(pattern, str):
             rejected += 1
             continue
-        observation = _observation(feed, obj, pattern, values, malware, reports)
+        own = [m for m in (marking(obj, tlps), inherited.get(fields.text(obj.get("id"), 200))) if m is not None]
+        observation = _observation(feed, obj, pattern, values, malware, reports, Tlp.strictest(own) if own else None)
         mapped += bool(observation.indicators)
         observations.append(observation)
     return StixResult(observations, len(indicators), rejected, other, mapped, broken)
@@ -195,6 +212,46 @@ def _malware_names(objects: list[dict[str, Any]]) -> dict[str, list[str]]:
         name = names.get(target) if isinstance(target, str) else None
         if isinstance(source, str) and name and name not in found.setdefault(source, []):
             found[source].append(name)
+    return found
+
+
+def _tlp_markings(objects: list[dict[str, Any]]) -> dict[str, Tlp]:
+    """Marking definition id -> TLP marking: the well-known ids, and the bundle's own TLP definitions (TLP 1.0's
+    ``definition_type: tlp``, or a definition named ``TLP:...`` as TLP 2.0's are)."""
+    found = dict(TLP_MARKINGS)
+    for obj in objects:
+        key = obj.get("id")
+        if obj.get("type") != "marking-definition" or not isinstance(key, str) or key in TLP_MARKINGS:
+            continue
+        definition = obj.get("definition")
+        name = fields.text(obj.get("name"), 100)
+        if obj.get("definition_type") == "tlp" and isinstance(definition, dict):
+            found[key] = Tlp.parse(fields.text(definition.get("tlp"), 100))
+        elif name.lower().startswith("tlp:"):
+            found[key] = Tlp.parse(name)
+    return found
+
+
+def marking(obj: dict[str, Any], tlps: dict[str, Tlp]) -> Tlp | None:
+    """The strictest TLP marking among an object's ``object_marking_refs``; None when it refers to none (other
+    markings, a copyright statement, say nothing of TLP)."""
+    refs = obj.get("object_marking_refs")
+    found = [tlps[ref] for ref in refs if isinstance(ref, str) and ref in tlps] if isinstance(refs, list) else []
+    return Tlp.strictest(found) if found else None
+
+
+def _report_markings(objects: list[dict[str, Any]], tlps: dict[str, Tlp]) -> dict[str, Tlp]:
+    """Object id -> the strictest TLP marking of the reports that list it. STIX scopes a marking to its object, but
+    MISP's exports (Talos) mark only the report that stands for the whole event: what it lists is shared under it."""
+    found: dict[str, Tlp] = {}
+    for obj in objects:
+        tlp = marking(obj, tlps) if obj.get("type") == "report" else None
+        refs = obj.get("object_refs")
+        if tlp is None or not isinstance(refs, list):
+            continue
+        for ref in refs:
+            if isinstance(ref, str):
+                found[ref] = max(found.get(ref, tlp), tlp)
     return found
 
 
@@ -326,6 +383,7 @@ def _observation(
     comparisons: list[tuple[str, list[str], str]],
     malware: dict[str, list[str]],
     reports: dict[str, list[str]],
+    tlp: Tlp | None,
 ) -> Observation:
     stix_id = fields.text(obj.get("id"), 200) or "indicator--" + hashlib.sha256(pattern.encode()).hexdigest()[:32]
     indicators: list[Indicator] = []
@@ -363,6 +421,7 @@ def _observation(
         text=description,
         published=utc_timestamp(obj.get("valid_from")) or utc_timestamp(obj.get("created")),
         facts=Facts.of(facts),
+        tlp=tlp,
     )
 
 
