@@ -18,7 +18,7 @@ from alertd.domain.establishments import Establishment, Registry
 from alertd.domain.feeds import FeedConfig
 from alertd.domain.routing import Subscription
 from alertd.domain.values import Finding, FindingState
-from alertd.intake.formats.jsondoc import utc_timestamp
+from alertd.intake.formats.jsondoc import source_time
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,7 +70,7 @@ def scope_keys(registry: Registry, subscriptions: Sequence[Subscription]) -> lis
 def own_date(finding: Finding) -> datetime | None:
     """An entry's own date: the latest of its publication and the source's last sighting (when that reads as a
     date); None when it has neither (nothing proves it old)."""
-    dates = [d for d in (finding.published, _moment(finding.facts.last_seen)) if d is not None]
+    dates = [d for d in (finding.published, source_time(finding.facts.last_seen)) if d is not None]
     return max(dates, default=None)
 
 
@@ -126,10 +126,3 @@ def still_backlog(finding: Finding, feed: FeedConfig, now: datetime) -> bool:
         return False
     when = own_date(finding)
     return when is not None and when < now - feed.backlog_after
-
-
-def _moment(text: str | None) -> datetime | None:
-    """A source's date as written (``2024-04-01``, ``2024-04-01 10:00:00``, ISO 8601), in UTC; None otherwise."""
-    if text is None:
-        return None
-    return utc_timestamp(text.strip().removesuffix("UTC").strip())

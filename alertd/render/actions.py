@@ -10,12 +10,13 @@ search start on the day the source first saw the indicator, not on the day alert
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from datetime import UTC, date, datetime
+from datetime import UTC, date
 from zoneinfo import ZoneInfo
 
 from alertd.domain.codes import SOFTWARE_REASONS, AdvisoryTopic, MatchReason, SourceStatus
 from alertd.domain.facts import Fact
 from alertd.domain.values import Alert, FeedKind
+from alertd.intake.formats.jsondoc import source_time
 from alertd.render.catalog import Words
 from alertd.render.defang import scrub, scrubber
 from alertd.render.headers import CONTROL
@@ -82,14 +83,8 @@ def source_day(text: str | None) -> date | None:
     """The day a source's date text names (``2024-03-11``, ``2024-03-11 17:51:44``, ISO 8601 with a zone, a
     `` UTC`` suffix); None for no text or text that is no date (the email then gives no date rather than the
     feed's words)."""
-    if not text:
-        return None
-    cleaned = text.strip().removesuffix("(UTC)").removesuffix("UTC").strip()
-    try:
-        moment = datetime.fromisoformat(cleaned[:40])
-        return (moment.astimezone(UTC) if moment.tzinfo is not None else moment).date()
-    except (ValueError, OverflowError):  # no date, or one at the edge of the calendar with no UTC day
-        return None
+    moment = source_time(text)
+    return moment.date() if moment is not None else None
 
 
 def first_seen_day(alert: Alert, tz: ZoneInfo | None = None) -> date | None:

@@ -19,13 +19,14 @@ import csv
 import hashlib
 import re
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 
 from alertd.domain.errors import ParseError
 from alertd.domain.facts import Fact, Facts
 from alertd.domain.feeds import INDICATOR_ROLES, ColumnRole, FactColumn, FeedSpec
 from alertd.domain.values import Indicator, IndicatorType, Observation
 from alertd.intake.extract import indicator_for
+from alertd.intake.formats.jsondoc import source_time
 
 MAX_LINE = 64 * 1024  # longer lines are not blocklist rows; they are skipped rather than parsed
 DELIMITERS = (",", "\t", ";", "|")
@@ -226,11 +227,4 @@ def _shown(indicator: Indicator, port: str) -> str:
 
 def _timestamp(text: str) -> datetime | None:
     """``YYYY-MM-DD HH:MM:SS`` (abuse.ch, UTC implied, `` UTC`` suffix allowed), ISO 8601, or a date."""
-    text = text.strip().removesuffix("UTC").removesuffix("(UTC)").strip()
-    try:
-        moment = datetime.fromisoformat(text)
-    except ValueError:
-        return None
-    if moment.tzinfo is None:
-        return moment.replace(tzinfo=UTC)
-    return moment.astimezone(UTC)
+    return source_time(text)

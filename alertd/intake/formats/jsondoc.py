@@ -45,6 +45,15 @@ def utc_timestamp(value: Any) -> datetime | None:
         return None
 
 
+def source_time(text: str | None) -> datetime | None:
+    """A date a source writes in a text field (a blocklist's ``first_seen`` or ``last_online``: ``2024-04-01``,
+    ``2024-04-01 10:00:00``, a `` UTC`` or `` (UTC)`` suffix, ISO 8601) as aware UTC, as :func:`utc_timestamp`
+    reads it; None for no text or text that is no date."""
+    if not text:
+        return None
+    return utc_timestamp(text.strip().removesuffix("(UTC)").removesuffix("UTC").strip())
+
+
 def utc_date(text: str) -> datetime | None:
     """A ``YYYY-MM-DD`` date (KEV's ``dateAdded``, a MISP event's ``date``) as midnight UTC; None for anything else."""
     try:
