@@ -11,6 +11,7 @@ from alertd.config.common import parse_duration, read_duration, read_listing, re
 from alertd.config.yamlsrc import Pos, Reader, YMap
 from alertd.domain.feeds import (
     DEFAULT_BACKLOG_AFTER,
+    DEFAULT_DEADLINE,
     DEFAULT_MAX_BYTES,
     INDICATOR_ROLES,
     ColumnRole,
@@ -21,6 +22,7 @@ from alertd.domain.feeds import (
 from alertd.domain.tlp import Tlp
 from alertd.domain.values import SEVERITY_NAMES, FeedKind, Severity
 from alertd.intake.formats import FORMATS
+from alertd.intake.reach import valid_allowed_host
 
 _FEED_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 
@@ -50,6 +52,8 @@ def read_feeds(path: Path, default_tlp: Tlp, r: Reader, declared: set[str]) -> t
                 "stale_after",
                 "failures_alert",
                 "backlog_after",
+                "allow_hosts",
+                "deadline",
             ),
         )
         feed_id = r.value(fm, "id", str)
@@ -86,6 +90,8 @@ def read_feeds(path: Path, default_tlp: Tlp, r: Reader, declared: set[str]) -> t
         stale_after = read_duration(r, fm, "stale_after") if "stale_after" in fm else None
         failures_alert = r.value(fm, "failures_alert", int, 3)
         backlog_after = _backlog_after(r, fm)
+        allow_hosts = _allow_hosts(r, fm)
+        deadline = read_duration(r, fm, "deadline") if "deadline" in fm else DEFAULT_DEADLINE
         if feed_id is None or url is None or fmt is None or interval is None:
             continue
         feeds.append(
@@ -103,6 +109,8 @@ def read_feeds(path: Path, default_tlp: Tlp, r: Reader, declared: set[str]) -> t
                 stale_after=stale_after,
                 failures_alert=failures_alert or 3,
                 backlog_after=backlog_after,
+                allow_hosts=allow_hosts,
+                deadline=deadline or DEFAULT_DEADLINE,
             )
         )
     return tuple(feeds)
@@ -120,3 +128,18 @@ def _backlog_after(r: Reader, fm: YMap) -> timedelta | None:
     except ValueError as exc:
         r.error(fm.value_pos["backlog_after"], f"{exc}, or 'never'")
         return DEFAULT_BACKLOG_AFTER
+
+
+def _allow_hosts(r: Reader, fm: YMap) -> tuple[str, ...]:
+    """``allow_hosts``: the hosts an index's documents may come from besides its own origin (contract §3)."""
+    hosts: list[str] = []
+    for entry, pos in r.strings(fm, "allow_hosts"):
+        if valid_allowed_host(entry.strip()):
+            hosts.append(entry.strip().lower())
+        else:
+            r.error(
+                pos,
+                f"allow_hosts entry {entry!r} is not a host: write a name (cert.example.org), *.domain, an address "
+                "([2001:db8::1] for IPv6), then :port if not the scheme's default",
+            )
+    return tuple(hosts)

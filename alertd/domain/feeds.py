@@ -12,6 +12,8 @@ from alertd.domain.tlp import DEFAULT_TLP, Tlp
 from alertd.domain.values import FeedKind, Severity
 
 DEFAULT_MAX_BYTES = 50 * 1024 * 1024
+#: The whole poll of a feed, the documents an index lists included (``deadline``); ``timeout`` bounds each request.
+DEFAULT_DEADLINE = timedelta(minutes=10)
 #: Entries older than this on first contact are backlog, told in the inventory email rather than as news.
 DEFAULT_BACKLOG_AFTER = timedelta(days=30)
 
@@ -109,6 +111,10 @@ class FeedConfig:
     # On first contact, an entry whose own date is older than this is backlog (contract §4); None: every entry is
     # news (``backlog_after: never``).
     backlog_after: timedelta | None = DEFAULT_BACKLOG_AFTER
+    # Hosts the documents an index lists may be fetched from besides the index's own origin (contract §3): ``host``
+    # (the scheme's default port), ``host:port``, ``*.domain``.
+    allow_hosts: tuple[str, ...] = ()
+    deadline: timedelta = DEFAULT_DEADLINE  # the whole poll, index documents included
 
     @property
     def spec(self) -> FeedSpec:

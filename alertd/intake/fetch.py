@@ -21,6 +21,7 @@ import os
 import ssl
 import stat
 import time
+import urllib.request
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -34,6 +35,7 @@ import structlog
 from alertd import __version__
 from alertd.domain.errors import FetchError
 from alertd.domain.feeds import FeedConfig, Validators
+from alertd.intake import reach
 
 log = structlog.get_logger(__name__)
 
@@ -57,7 +59,8 @@ class FetchResult:
     """One poll's outcome: the body (``b""`` when not modified) and the validators to keep for the next one.
 
     ``status`` is the HTTP status (``0`` for ``file://``); ``url`` is the final URL after redirects, with
-    credentials removed; ``elapsed`` is in seconds.
+    credentials removed; ``elapsed`` is in seconds; ``inside``: the feed's url is on a non-global address (or a
+    file), so the documents its index lists may be too.
     """
 
     not_modified: bool
@@ -66,6 +69,7 @@ class FetchResult:
     status: int
     url: str
     elapsed: float
+    inside: bool = False
 
 
 def default_user_agent(contact: str | None = None) -> str:
@@ -116,8 +120,8 @@ class Fetcher:
         self._client = httpx.AsyncClient(
             http1=True,
             http2=False,
-            follow_redirects=True,
-            max_redirects=MAX_REDIRECTS,
+            # Followed hop by hop in _fetch_http, each target checked before it is connected to.
+            follow_redirects=False,
             headers={
                 "User-Agent": user_agent or default_user_agent(),
                 "Accept-Encoding": "gzip, deflate",
@@ -125,6 +129,11 @@ class Fetcher:
             timeout=timeout,
             verify=verify,
             trust_env=trust_env,
+        )
+        # Through a proxy, the connection's peer is the proxy, and the proxy resolves names: only the check before
+        # connecting applies (contract §3).
+        self._proxied = trust_env and any(
+            key in ("http", "https", "all") for key in urllib.request.getproxies_environment()
         )
 
     async def __aenter__(self) -> Fetcher:
@@ -142,16 +151,21 @@ class Fetcher:
         """Close the shared client and its connections."""
         await self._client.aclose()
 
-    async def fetch(self, feed: FeedConfig, validators: Validators) -> FetchResult:
-        """Fetch ``feed.url``, conditionally on ``validators``; raise :class:`FetchError` on any failure."""
+    async def fetch(self, feed: FeedConfig, validators: Validators, *, inside: bool | None = None) -> FetchResult:
+        """Fetch ``feed.url``, conditionally on ``validators``; raise :class:`FetchError` on any failure.
+
+        ``inside`` is None for a feed's own url (the operator's choice: fetched wherever it is), and says for a
+        document an index lists whether non-global addresses may be reached (:attr:`FetchResult.inside` of the
+        index); redirects are followed hop by hop under the same rule (contract §3, "Reach").
+        """
         scheme = feed.url.partition("://")[0].lower()
         if scheme in ("http", "https"):
-            return await self._fetch_http(feed, validators)
+            return await self._fetch_http(feed, validators, inside)
         if scheme == "file":
             return await _fetch_file(feed, validators)
         raise FetchError(f"{redact_url(feed.url)}: unsupported URL scheme; use https://, http:// or file://")
 
-    async def _fetch_http(self, feed: FeedConfig, validators: Validators) -> FetchResult:
+    async def _fetch_http(self, feed: FeedConfig, validators: Validators, inside: bool | None) -> FetchResult:
         shown = redact_url(feed.url)
         headers: dict[str, str] = {}
         if validators.etag:
@@ -161,22 +175,45 @@ class Fetcher:
         start = time.monotonic()
         try:
             async with asyncio.timeout(feed.timeout):
-                async with self._client.stream("GET", feed.url, headers=headers) as response:
-                    return await self._read(feed, validators, response, shown, start)
+                own = inside is None  # the feed's own url: its first hop is the operator's choice, not checked
+                if inside is None:
+                    inside = await self._inside(feed.url)
+                url, checked = feed.url, not own and not inside
+                for _hop in range(MAX_REDIRECTS + 1):
+                    if checked:
+                        await _check_target(url, inside)
+                    async with self._client.stream("GET", url, headers=headers) as response:
+                        if checked and not self._proxied:
+                            _check_peer(response, inside)
+                        if not response.has_redirect_location:
+                            return await self._read(feed, validators, response, shown, start, inside)
+                        url = _next_hop(response)
+                    # Every hop after the first is the server's choice: checked, whatever the feed's url is.
+                    checked = not inside
+                raise FetchError(f"{shown}: too many redirects (more than {MAX_REDIRECTS}) or a loop")
+        except reach.Refused as exc:
+            raise FetchError(f"{shown}: refused: {exc}") from None
         except TimeoutError:
             raise FetchError(
                 f"{shown}: timed out after {feed.timeout:g}s; raise the feed's 'timeout' if it is slow"
             ) from None
-        except httpx.TooManyRedirects:
-            raise FetchError(f"{shown}: too many redirects (more than {MAX_REDIRECTS}) or a loop") from None
         except httpx.TimeoutException as exc:
-            raise FetchError(f"{shown}: {_describe(exc, feed.url)}") from None
+            raise FetchError(f"{shown}: {_describe(exc)}") from None
         except httpx.ConnectError as exc:
-            raise FetchError(f"{shown}: cannot connect: {_describe(exc, feed.url)}") from None
+            raise FetchError(f"{shown}: cannot connect: {_describe(exc)}") from None
         except httpx.HTTPError as exc:
-            raise FetchError(f"{shown}: {_describe(exc, feed.url)}") from None
-        except httpx.InvalidURL as exc:
-            raise FetchError(f"{shown}: invalid URL: {_describe(exc, feed.url)}") from None
+            raise FetchError(f"{shown}: {_describe(exc)}") from None
+        except httpx.InvalidURL:
+            raise FetchError(f"{shown}: invalid URL") from None
+
+    async def _inside(self, url: str) -> bool:
+        """Whether the feed's own url is on a non-global address: then its redirects and documents may be too."""
+        parts = urlsplit(url)
+        try:
+            addresses = await reach.resolve(parts.hostname or "", parts.port or 443)
+        except (reach.Refused, ValueError):
+            return False  # the fetch itself will say why it cannot connect
+        return any(reach.is_inside(a) for a in addresses)
 
     async def _read(
         self,
@@ -185,6 +222,7 @@ class Fetcher:
         response: httpx.Response,
         shown: str,
         start: float,
+        inside: bool,
     ) -> FetchResult:
         final = redact_url(str(response.url))
         status = response.status_code
@@ -195,9 +233,10 @@ class Fetcher:
                 response.headers.get("ETag") or validators.etag,
                 response.headers.get("Last-Modified") or validators.last_modified,
             )
-            return FetchResult(True, b"", kept, status, final, time.monotonic() - start)
+            return FetchResult(True, b"", kept, status, final, time.monotonic() - start, inside)
         if not 200 <= status < 300:
-            raise FetchError(f"{shown}: HTTP {status} {response.reason_phrase}".rstrip())
+            # The status line only: the body (an error page) and any header are the server's words, not ours.
+            raise FetchError(f"{shown}: {reach.status_line(status, response.reason_phrase)}")
         length = response.headers.get("Content-Length", "")
         if length.isdigit() and int(length) > feed.max_bytes:
             raise FetchError(f"{shown}: the server announces {int(length)} bytes, more than max_bytes {feed.max_bytes}")
@@ -223,8 +262,8 @@ class Fetcher:
         size = len(data)
         new = Validators(response.headers.get("ETag"), response.headers.get("Last-Modified"))
         elapsed = time.monotonic() - start
-        log.debug("fetched", feed=feed.id, url=final, status=status, bytes=size, elapsed=round(elapsed, 3))
-        return FetchResult(False, data, new, status, final, elapsed)
+        log.debug("fetched", feed=feed.id, url=shown, host=reach.host_of(final), status=status, bytes=size)
+        return FetchResult(False, data, new, status, final, elapsed, inside)
 
 
 def unpack_gzip_file(data: bytes, max_bytes: int, shown: str) -> bytes:
@@ -345,10 +384,70 @@ class _Inflater:
             raise FetchError(f"{self.shown}: the {self.coding} data is truncated; the download was cut short")
 
 
-def _describe(exc: Exception, url: str) -> str:
-    """The exception's reason, never carrying the raw URL (it may hold credentials)."""
-    text = str(exc) or type(exc).__name__
-    return text.replace(url, redact_url(url))
+def _describe(exc: Exception) -> str:
+    """Our words for an HTTP client failure: its kind, and for a connection the system's reason. The client's
+    own message is not repeated: a protocol error quotes the bytes the server sent."""
+    if isinstance(exc, httpx.ConnectTimeout):
+        return "timed out connecting"
+    if isinstance(exc, httpx.TimeoutException):
+        return "timed out waiting for the server"
+    if isinstance(exc, httpx.ConnectError):
+        cause: BaseException | None = exc
+        while cause is not None and not isinstance(cause, OSError):
+            cause = cause.__cause__ or cause.__context__
+        if isinstance(cause, ssl.SSLCertVerificationError):
+            return "the server's TLS certificate is not trusted or not valid for its host"
+        if isinstance(cause, ssl.SSLError):
+            return "the TLS handshake failed"
+        if isinstance(cause, OSError) and cause.strerror:
+            return reach.public_text(cause.strerror)[:80]  # the system's words ("Connection refused")
+        return "the connection failed"
+    if isinstance(exc, httpx.RemoteProtocolError):
+        return "the server broke the HTTP protocol (or closed the connection early)"
+    if isinstance(exc, httpx.DecodingError):
+        return "the body could not be decoded"
+    if isinstance(exc, httpx.UnsupportedProtocol):
+        return "unsupported URL scheme"
+    return type(exc).__name__
+
+
+async def _check_target(url: str, inside: bool) -> None:
+    """Before connecting: ``url`` is http(s), and each address its host resolves to is allowed."""
+    try:
+        parts = urlsplit(url)
+        port = parts.port or (443 if parts.scheme.lower() == "https" else 80)
+    except ValueError:
+        raise reach.Refused("an unreadable redirect target") from None
+    if parts.scheme.lower() not in ("http", "https"):
+        raise reach.Refused("a redirect to another scheme than http or https")
+    host = parts.hostname or ""
+    if not host:
+        raise reach.Refused("a redirect without a host")
+    for addr in await reach.resolve(host, port):
+        reach.check_address(addr, host, inside)
+
+
+def _check_peer(response: httpx.Response, inside: bool) -> None:
+    """After connecting: the address actually connected to is allowed (a host name may resolve to a global address
+    when checked and to an internal one when connected: DNS rebinding). The request is sent by then; no byte of
+    the answer is read."""
+    stream = response.extensions.get("network_stream")
+    peer = stream.get_extra_info("server_addr") if stream is not None else None
+    if isinstance(peer, tuple) and peer:
+        addr = reach.address(str(peer[0]))
+        if addr is not None:
+            reach.check_address(addr, response.url.host, inside)
+
+
+def _next_hop(response: httpx.Response) -> str:
+    """The absolute URL a redirect points to; :class:`reach.Refused` when it is not http(s)."""
+    try:
+        target = response.url.join(response.headers["Location"])
+    except (httpx.InvalidURL, ValueError):
+        raise reach.Refused("an unreadable redirect target") from None
+    if target.scheme not in ("http", "https"):
+        raise reach.Refused("a redirect to another scheme than http or https")
+    return str(target)
 
 
 def _file_path(url: str) -> Path:
@@ -366,7 +465,7 @@ async def _fetch_file(feed: FeedConfig, validators: Validators) -> FetchResult:
     start = time.monotonic()
     path = _file_path(feed.url)
     not_modified, body, new = await asyncio.to_thread(_read_file, path, feed.max_bytes, validators)
-    return FetchResult(not_modified, body, new, 0, feed.url, time.monotonic() - start)
+    return FetchResult(not_modified, body, new, 0, feed.url, time.monotonic() - start, True)
 
 
 def _read_file(path: Path, max_bytes: int, validators: Validators) -> tuple[bool, bytes, Validators]:

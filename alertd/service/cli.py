@@ -22,6 +22,7 @@ from alertd.domain.grammar import CVE_ID
 from alertd.domain.knowledge import Statement
 from alertd.domain.values import Finding, IndicatorType
 from alertd.intake.fetch import Fetcher
+from alertd.intake.reach import public_text
 from alertd.policy.decide import TLP_RED, classify, withheld
 from alertd.render.catalog import rule_text
 from alertd.service import logs
@@ -153,6 +154,9 @@ def format_cycle(config: Config, report: CycleReport) -> str:
     for p in report.polls:
         if not p.ok:
             lines.append(f"  {p.feed:<{width}}  FAILED: {p.error}")
+        if p.refused:  # documents an index listed off its origin (contract §3): named, never fetched
+            shown = ", ".join(p.refused[:5]) + (f" and {len(p.refused) - 5} more" if len(p.refused) > 5 else "")
+            lines.append(f"  {'':<{width}}  {len(p.refused)} documents refused (off the index's origin): {shown}")
         elif p.not_modified:
             lines.append(f"  {p.feed:<{width}}  not modified since last poll")
         else:
@@ -200,9 +204,9 @@ async def cmd_poll(config: Config, only: list[str] | None) -> int:
                 try:
                     # A dry run always reads the whole feed: no validators, nothing recorded.
                     result = await fetcher.fetch(feed, Validators(None, None))
-                    observations = await read_documents(feed, fetcher, result.body, result.url)
+                    observations = (await read_documents(feed, fetcher, result)).observations
                 except Exception as exc:  # one broken feed never stops a dry run of the others
-                    logs.get_logger("alertd").warning("feed failed", feed=feed.id, error=str(exc))
+                    logs.get_logger("alertd").warning("feed failed", feed=feed.id, error=public_text(str(exc)))
                     continue
                 matched = engine.match(observations, said)
                 # Nothing is recorded in a dry run: what this feed says of CVEs is kept here for the next feeds.

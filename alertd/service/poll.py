@@ -23,6 +23,7 @@ from alertd.domain.knowledge import NO_KNOWLEDGE, Knowledge
 from alertd.domain.values import Alert, IndicatorType, Observation
 from alertd.intake.fetch import Fetcher, FetchResult, redact_url
 from alertd.intake.formats import FORMATS
+from alertd.intake.reach import document_allowed, host_of, public_text
 from alertd.match.index import MatchResult
 from alertd.policy import decide as policy
 from alertd.policy.backlog import Contact, scope_keys
@@ -62,6 +63,8 @@ class PollReport:
     suppressed_by_list: dict[str, int] = field(default_factory=dict)
     alerts_by_severity: dict[str, int] = field(default_factory=dict)
     evidence: dict[str, int] = field(default_factory=dict)  # software findings by evidence level
+    refused: list[str] = field(default_factory=list)  # index documents the reach rules refused, unfetched
+    unread: int = 0  # index documents the feed's deadline left unread
 
 
 class Poller:
@@ -74,6 +77,9 @@ class Poller:
         # before it is done (a feed not modified), and first contact is judged against the one before.
         self.polling: dict[str, datetime | None] = {}
         self._scope: tuple[Prepared, dict[str, datetime]] | None = None  # the scope noted for a configuration
+        # Per index feed whose last polls were cut short by their deadline: the documents those polls read, read
+        # last by the next one so the pass moves on through the index (kept in memory: a restart starts over).
+        self.passes: dict[str, set[str]] = {}
 
     @property
     def config(self) -> Config:
@@ -113,21 +119,35 @@ class Poller:
         self, feed: FeedConfig, fetcher: Fetcher, report: PollReport, state: FeedState, now: datetime | None
     ) -> PollReport:
         flog = log.bind(feed=feed.id)
+        deadline = asyncio.get_running_loop().time() + feed.deadline.total_seconds()
         try:
-            result = await fetcher.fetch(feed, state.validators)
-            observations = None if result.not_modified else await read_documents(feed, fetcher, result.body, result.url)
+            try:
+                async with asyncio.timeout_at(deadline):  # the index itself within the feed's deadline too
+                    result = await fetcher.fetch(feed, state.validators)
+            except TimeoutError:
+                raise FeedError(deadline_passed(feed, 0, None)) from None
+            documents = (
+                None
+                if result.not_modified
+                else await read_documents(feed, fetcher, result, deadline=deadline, first=self.passes.get(feed.id, ()))
+            )
         except FeedError as exc:
             return self._failed(feed, report, str(exc), now)
         except Exception as exc:  # a parser bug must not take the other feeds, or the daemon, down with it
             flog.exception("feed parser crashed")
             return self._failed(feed, report, f"internal error while reading the feed: {exc!r}", now)
-        if observations == [] and state.last_success is not None and state.entries_seen:
-            # Taken as truth, an empty parse would delist every entry and resolve every finding of the feed. An
-            # empty first poll, or one after an empty poll, is plausible and stays ok.
-            return self._failed(feed, report, suspicious_emptiness(state.entries_seen), now)
+        if documents is not None and not documents.unread:
+            self.passes.pop(feed.id, None)
+            if documents.observations == [] and state.last_success is not None and state.entries_seen:
+                # Taken as truth, an empty parse would delist every entry and resolve every finding of the feed.
+                # An empty first poll, or one after an empty poll, is plausible and stays ok.
+                return self._failed(feed, report, suspicious_emptiness(state.entries_seen), now)
+        elif documents is not None:
+            # Cut short by the deadline: the next poll reads first what this one (and the ones before it) left.
+            self.passes[feed.id] = self.passes.get(feed.id, set()) | set(documents.read)
 
         try:
-            return await self._record(feed, report, result, observations, now or utcnow())
+            return await self._record(feed, report, result, documents, now or utcnow())
         except Exception as exc:  # a store or matching failure fails this poll, not the cycle or the daemon
             flog.exception("feed processing failed")
             return self._failed(feed, report, f"internal error while processing the feed: {exc!r}", now)
@@ -137,12 +157,16 @@ class Poller:
         feed: FeedConfig,
         report: PollReport,
         result: FetchResult,
-        observations: list[Observation] | None,
+        documents: Documents | None,
         now: datetime,
     ) -> PollReport:
-        """Store a fetched feed's entries, match them and queue what policy decides."""
+        """Store a fetched feed's entries, match them and queue what policy decides.
+
+        A poll that left documents of its index unread (its deadline passed) stores and matches what it read,
+        delists nothing, keeps no validators (the next poll reads the index again) and is reported failed.
+        """
         flog = log.bind(feed=feed.id)
-        if observations is None:
+        if documents is None:
             self.store.record_fetch(feed.id, now, result.validators, None)
             report.not_modified = True
             # Still listed: what the feed said is evaluated again, so a finding whose re-notification interval
@@ -150,11 +174,17 @@ class Poller:
             report.alerts = await self.rematch(now, feed.id)
             flog.info("feed not modified", alerts=report.alerts)
             return report
-        delta = self.store.save_observations(feed.id, observations, now)
+        observations = documents.observations
+        report.refused, report.unread = documents.refused, len(documents.unread)
+        # Entries of documents not read (failed, or left by the deadline) are not gone from the feed: nothing is
+        # delisted, so no finding is resolved, unless every document was read.
+        delta = self.store.save_observations(feed.id, observations, now, complete=documents.complete)
         if FORMATS[feed.format].knowledge_only:
             # EPSS and the like tell about CVEs, never about an establishment: stored as knowledge, not matched.
-            self.store.record_fetch(feed.id, now, result.validators, len(observations))
             report.observations, report.new, report.delisted = len(observations), delta.new, delta.delisted
+            if documents.unread:
+                return self._failed(feed, report, deadline_passed(feed, len(documents.read), documents), now)
+            self.store.record_fetch(feed.id, now, result.validators, len(observations))
             flog.info("knowledge feed polled", observations=len(observations), new=delta.new)
             return report
         matched = await self.match_off_loop(observations)
@@ -168,7 +198,6 @@ class Poller:
             # What this feed said changes how entries of other feeds citing the same CVEs are judged (a KEV
             # entry told "version not checked" gets NVD's ranges): they are judged again now.
             alerts += await self.rejudge(delta.knowledge_changed, feed.id, now)
-        self.store.record_fetch(feed.id, now, result.validators, len(observations))
         report.observations, report.new, report.delisted = len(observations), delta.new, delta.delisted
         report.findings, report.suppressed, report.alerts = len(kept.findings), len(kept.suppressed), len(alerts)
         report.inventory = sum(a.inventory for a in alerts)
@@ -177,6 +206,9 @@ class Poller:
         if held:
             report.suppressed_by_list[INHIBITION_LIST] = len(held)
         report.alerts_by_severity = dict(Counter(a.severity.label for a in alerts))
+        if documents.unread:
+            return self._failed(feed, report, deadline_passed(feed, len(documents.read), documents), now)
+        self.store.record_fetch(feed.id, now, result.validators, len(observations))
         flog.info(
             "feed polled",
             observations=len(observations),
@@ -187,10 +219,13 @@ class Poller:
             suppressed=len(kept.suppressed),
             alerts=len(alerts),
             inventory=report.inventory,
+            refused=len(documents.refused),
         )
         return report
 
     def _failed(self, feed: FeedConfig, report: PollReport, error: str, now: datetime | None) -> PollReport:
+        # Stored, logged, shown in /healthz and the operators' notice: cleaned and bounded whatever its source.
+        error = public_text(error)
         failures = self.store.record_failure(feed.id, now or utcnow(), error)
         flog = log.bind(feed=feed.id)
         flog.warning("feed failed", error=error, consecutive_failures=failures)
@@ -287,39 +322,121 @@ def decode_observations(bodies: Sequence[str]) -> list[Observation]:
     return [observation_from_json(body) for body in bodies]
 
 
-async def read_documents(feed: FeedConfig, fetcher: Fetcher, body: bytes, url: str) -> list[Observation]:
+@dataclass(slots=True)
+class Documents:
+    """What reading a fetched body gave: its observations and, for an index, what of it was left unread.
+
+    ``refused`` are the documents the reach rules kept the poll from fetching (contract §3), ``failed`` those
+    that failed, ``unread`` those the feed's deadline left (in the index's order); ``read`` the links read.
+    """
+
+    observations: list[Observation]
+    listed: int = 0
+    read: list[str] = field(default_factory=list)
+    refused: list[str] = field(default_factory=list)
+    failed: int = 0
+    unread: list[str] = field(default_factory=list)
+
+    @property
+    def complete(self) -> bool:
+        """Whether every document it had to read was read: only then may what it does not list be delisted."""
+        return not self.failed and not self.unread
+
+
+async def read_documents(
+    feed: FeedConfig,
+    fetcher: Fetcher,
+    result: FetchResult,
+    *,
+    deadline: float | None = None,
+    first: Iterable[str] = (),
+) -> Documents:
     """Parse a fetched body; for an index (a MISP manifest, a CSAF index), fetch and parse the documents it lists.
 
-    A document that fails is logged and skipped; the feed fails only when every document does.
+    A document off the index's origin (and the hosts the feed allows) is refused unfetched; one that fails is
+    logged and skipped; the feed fails only when every document does. ``deadline`` (the event loop's clock) ends
+    the reading: what was read is kept, the rest is told as unread. The links in ``first`` are read after the
+    others (those read by the previous polls of an unfinished pass: the rest of the index goes first).
     """
     fmt = FORMATS[feed.format]
-    links = fmt.expand(feed.spec, body, url) if fmt.expand else None
+    links = fmt.expand(feed.spec, result.body, result.url) if fmt.expand else None
     if links is None:
-        return await asyncio.to_thread(fmt.parse, feed.spec, body)
+        return Documents(await asyncio.to_thread(fmt.parse, feed.spec, result.body))
     if len(links) > MAX_DOCUMENTS:
         log.warning("index lists too many documents; reading the first ones", feed=feed.id, listed=len(links))
         links = links[:MAX_DOCUMENTS]
+    done = Documents([], listed=len(links))
+    allowed: list[str] = []
+    for link in links:
+        if document_allowed(link, (feed.url, result.url), feed.allow_hosts):
+            allowed.append(link)
+        else:
+            done.refused.append(public_text(redact_url(link))[:200])
+    if done.refused:
+        log.warning(
+            "index documents refused: off the index's origin and the feed's allow_hosts",
+            feed=feed.id,
+            refused=len(done.refused),
+            hosts=sorted({host_of(link) for link in links if link not in allowed})[:10],
+        )
+    before = set(first)
+    allowed.sort(key=lambda link: link in before)  # stable: the index's order within each part
     gate = asyncio.Semaphore(DOCUMENT_CONCURRENCY)
 
     async def one(link: str) -> list[Observation]:
         async with gate:
-            doc = await fetcher.fetch(replace(feed, url=link), Validators(None, None))
+            doc = await fetcher.fetch(replace(feed, url=link), Validators(None, None), inside=result.inside)
         return await asyncio.to_thread(fmt.parse, feed.spec, doc.body)
 
-    results = await asyncio.gather(*(one(link) for link in links), return_exceptions=True)
-    observations: list[Observation] = []
+    tasks = [asyncio.ensure_future(one(link)) for link in allowed]
+    try:
+        if tasks:
+            timeout = None if deadline is None else max(0.0, deadline - asyncio.get_running_loop().time())
+            await asyncio.wait(tasks, timeout=timeout)
+    finally:
+        for task in tasks:
+            task.cancel()  # those the deadline left: fetched again by the next poll, first
+        await asyncio.gather(*tasks, return_exceptions=True)
     errors: list[BaseException] = []
-    for link, outcome in zip(links, results, strict=True):
+    for link, task in zip(allowed, tasks, strict=True):
+        if not task.done() or task.cancelled():
+            done.unread.append(link)
+            continue
+        outcome = task.exception()
         if isinstance(outcome, FeedError):
             errors.append(outcome)
             log.warning("feed document failed", feed=feed.id, document=redact_url(link), error=str(outcome))
-        elif isinstance(outcome, BaseException):
+        elif outcome is not None:
             raise outcome
         else:
-            observations.extend(outcome)
-    if links and len(errors) == len(links):
-        raise FeedError(f"every one of the {len(links)} documents listed failed; first: {errors[0]}")
-    return observations
+            done.read.append(link)
+            done.observations.extend(task.result())
+    done.failed = len(errors)
+    if allowed and len(errors) == len(allowed):
+        raise FeedError(f"every one of the {len(allowed)} documents listed failed; first: {errors[0]}")
+    if links and not allowed:
+        raise FeedError(
+            f"every one of the {len(links)} documents listed is off the index's origin and the feed's allow_hosts; "
+            "name the hosts the feed may fetch from in its 'allow_hosts'"
+        )
+    return done
+
+
+def deadline_passed(feed: FeedConfig, read: int, documents: Documents | None) -> str:
+    """The failure told when a feed's deadline passes before its poll is done."""
+    limit = f"the feed's deadline ({_duration(feed.deadline)}) passed"
+    if documents is None:
+        return f"{limit} before its url answered; raise the feed's 'deadline' or 'timeout' if it is slow"
+    return (
+        f"{limit} after {read} of the {documents.listed} documents its index lists: what was read is kept and "
+        f"nothing is resolved; the next poll reads the {len(documents.unread)} left first. Raise the feed's "
+        "'deadline' if this repeats"
+    )
+
+
+def _duration(value: timedelta) -> str:
+    seconds = value.total_seconds()
+    return f"{seconds:g}s" if seconds < 120 else f"{seconds / 60:g}m"
 
 
 def suspicious_emptiness(previous: int) -> str:
