@@ -71,6 +71,7 @@ class Route:
     trickle: float | None = None  # seconds between bytes
     stream_bytes: int | None = None  # stream this many bytes, without a Content-Length unless claimed
     claimed_length: int | None = None  # Content-Length to announce, whatever is sent
+    delay: float = 0.0  # seconds to wait before answering
 
 
 class _Server(ThreadingHTTPServer):
@@ -191,8 +192,9 @@ class FeedServer:
         etag: str | None = None,
         last_modified: str | None = None,
         gzip: bool = False,
+        delay: float = 0.0,
     ) -> None:
-        """Serve ``body`` with ``status`` on ``path``.
+        """Serve ``body`` with ``status`` on ``path`` (after ``delay`` seconds: a slow server).
 
         With ``etag`` / ``last_modified`` the response carries them and a matching ``If-None-Match`` /
         ``If-Modified-Since`` gets a ``304``. With ``gzip`` the body is gzip-encoded for clients that
@@ -200,7 +202,7 @@ class FeedServer:
         """
         self._set(
             path,
-            Route(body, status, dict(headers or {}), etag, last_modified, gzip),
+            Route(body, status, dict(headers or {}), etag, last_modified, gzip, delay=delay),
         )
 
     def redirect(self, path: str, location: str, *, status: int = 302) -> None:
@@ -286,6 +288,8 @@ class _Response:
 
     def send(self) -> None:
         route, handler = self.route, self.handler
+        if route.delay and self.stop.wait(route.delay):
+            return
         try:
             if route.location is not None:
                 self._start(route.status, {"Location": route.location, "Content-Length": "0"})

@@ -397,15 +397,18 @@ async def read_documents(
         for task in tasks:
             task.cancel()  # those the deadline left: fetched again by the next poll, first
         await asyncio.gather(*tasks, return_exceptions=True)
-    errors: list[BaseException] = []
+    errors: list[str] = []
     for link, task in zip(allowed, tasks, strict=True):
         if not task.done() or task.cancelled():
             done.unread.append(link)
             continue
         outcome = task.exception()
         if isinstance(outcome, FeedError):
-            errors.append(outcome)
-            log.warning("feed document failed", feed=feed.id, document=redact_url(link), error=str(outcome))
+            # The document's path is the index's choice: the message names its host (contract §3).
+            errors.append(str(outcome).replace(redact_url(link), f"a document on {host_of(link)}"))
+            log.warning(
+                "feed document failed", feed=feed.id, document=public_text(redact_url(link))[:200], error=errors[-1]
+            )
         elif outcome is not None:
             raise outcome
         else:

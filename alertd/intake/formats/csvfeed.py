@@ -133,6 +133,9 @@ def _unreadable(feed: FeedSpec, skipped: int) -> ParseError:
     )
 
 
+_COLUMN_NAME = re.compile(r"[A-Za-z0-9 _().#/-]{1,32}")
+
+
 def _decode(body: bytes) -> str:
     body = body.removeprefix(b"\xef\xbb\xbf")
     try:
@@ -167,7 +170,7 @@ def _find_header(
             fields = [_name(f) for f in _fields(comment.lstrip("#").strip(), delimiter) or []]
             if wanted <= set(fields):
                 return delimiter, fields, False
-    available = [f for f in _fields(first, ",") or [] if f]
+    available = _shown_names(_fields(first, ",") or [])
     folded = {_name(f) for f in available}
     missing = [column for role, column in feed.columns.items() if role in names and _name(column) not in folded]
     message = (
@@ -177,9 +180,16 @@ def _find_header(
     texts = [c.lstrip("#").strip() for c in comments]
     last = next((t for t in reversed(texts) if t), None)
     if last is not None:
-        fields = [f for f in _fields(last, ",") or [] if f]
+        fields = _shown_names(_fields(last, ",") or [])
         message += f"; the last comment line before it has: {', '.join(fields)}"
     raise ParseError(message + '. Fix \'columns\' in feeds.yaml, or map positions ("0", "1") instead')
+
+
+def _shown_names(cells: list[str]) -> list[str]:
+    """Column names fit for an error message: the file's text, so only short name-like cells, at most 12 of them
+    (contract §3: a feed's text in an error is bounded and cleaned); others are shown as ``?``."""
+    names = [c if _COLUMN_NAME.fullmatch(c) else "?" for c in cells if c]
+    return names[:12] + (["…"] if len(names) > 12 else [])
 
 
 def _observation(feed: FeedSpec, cells: dict[ColumnRole | FactColumn, str]) -> Observation | None:

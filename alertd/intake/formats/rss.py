@@ -67,7 +67,7 @@ def parse(feed: FeedSpec, body: bytes) -> list[Observation]:
         detail = f" ({reason})" if parsed.get("bozo") and reason else ""
         raise ParseError(
             f"feed {feed.id!r}: the document is not an RSS or Atom feed{detail}; "
-            f"it reads {_start(body)!r} — check the url (an error or login page?)"
+            f"{_looks_like(body)} — check the url (an error or login page?)"
         )
     return [_observation(feed, entry) for entry in entries]
 
@@ -97,10 +97,17 @@ def _sniff_text(body: bytes) -> str:
     return body.decode("utf-8", errors="replace")
 
 
-def _start(body: bytes) -> str:
-    """The first words of a document that is not a feed, for the operator: an error page's text."""
-    head = _sniff_text(body[:4096])
-    return (strip_html(head) or _SPACE.sub(" ", head).strip())[:100]
+def _looks_like(body: bytes) -> str:
+    """What a document that is not a feed looks like, in our words: its own text (an error page's, or a hostile
+    server's) is never repeated in an error (contract §3)."""
+    head = _sniff_text(body[:1024]).lstrip().lower()
+    if "<html" in head or head.startswith("<!doctype html"):
+        return "it is an HTML page"
+    if head.startswith(("{", "[")):
+        return "it looks like JSON"
+    if head.startswith("<"):
+        return "it is XML of another kind"
+    return "it is neither XML nor HTML"
 
 
 def _observation(feed: FeedSpec, entry: Any) -> Observation:
