@@ -131,7 +131,7 @@ def _backlog_after(r: Reader, fm: YMap) -> timedelta | None:
 
 
 def _allow_hosts(r: Reader, fm: YMap) -> tuple[str, ...]:
-    """``allow_hosts``: the hosts an index's documents may come from besides its own origin (contract §3)."""
+    """``allow_hosts``: the hosts an index's documents may come from besides its own origin (contract §2)."""
     hosts: list[str] = []
     for entry, pos in r.strings(fm, "allow_hosts"):
         if valid_allowed_host(entry.strip()):

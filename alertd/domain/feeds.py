@@ -111,8 +111,8 @@ class FeedConfig:
     # On first contact, an entry whose own date is older than this is backlog (contract §4); None: every entry is
     # news (``backlog_after: never``).
     backlog_after: timedelta | None = DEFAULT_BACKLOG_AFTER
-    # Hosts the documents an index lists may be fetched from besides the index's own origin (contract §3): ``host``
-    # (the scheme's default port), ``host:port``, ``*.domain``.
+    # Hosts the documents an index lists may be fetched from besides the index's own origin (contract §2,
+    # "Reach"): ``host`` (the scheme's default port), ``host:port``, ``*.domain``.
     allow_hosts: tuple[str, ...] = ()
     deadline: timedelta = DEFAULT_DEADLINE  # the whole poll, index documents included
 

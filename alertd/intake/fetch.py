@@ -131,7 +131,7 @@ class Fetcher:
             trust_env=trust_env,
         )
         # Through a proxy, the connection's peer is the proxy, and the proxy resolves names: only the check before
-        # connecting applies (contract §3).
+        # connecting applies (contract §2, "Reach").
         self._proxied = trust_env and any(
             key in ("http", "https", "all") for key in urllib.request.getproxies_environment()
         )
@@ -156,7 +156,7 @@ class Fetcher:
 
         ``inside`` is None for a feed's own url (the operator's choice: fetched wherever it is), and says for a
         document an index lists whether non-global addresses may be reached (:attr:`FetchResult.inside` of the
-        index); redirects are followed hop by hop under the same rule (contract §3, "Reach").
+        index); redirects are followed hop by hop under the same rule (contract §2, "Reach").
         """
         scheme = feed.url.partition("://")[0].lower()
         if scheme in ("http", "https"):

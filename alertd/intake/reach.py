@@ -1,4 +1,4 @@
-"""Where a fetch may go, and what of a server's answer may be repeated (contract §3, "Reach").
+"""Where a fetch may go, and what of a server's answer may be repeated (contract §2, "Reach").
 
 A feed's URL is the operator's choice; where it leads is the server's. Three rules keep a hostile server from
 turning the daemon into a probe of the CERT's own network, or into a mouthpiece:

@@ -154,7 +154,7 @@ def format_cycle(config: Config, report: CycleReport) -> str:
     for p in report.polls:
         if not p.ok:
             lines.append(f"  {p.feed:<{width}}  FAILED: {p.error}")
-        if p.refused:  # documents an index listed off its origin (contract §3): named, never fetched
+        if p.refused:  # documents an index listed off its origin (contract §2, "Reach"): named, never fetched
             shown = ", ".join(p.refused[:5]) + (f" and {len(p.refused) - 5} more" if len(p.refused) > 5 else "")
             lines.append(f"  {'':<{width}}  {len(p.refused)} documents refused (off the index's origin): {shown}")
         elif p.not_modified:

@@ -326,7 +326,7 @@ def decode_observations(bodies: Sequence[str]) -> list[Observation]:
 class Documents:
     """What reading a fetched body gave: its observations and, for an index, what of it was left unread.
 
-    ``refused`` are the documents the reach rules kept the poll from fetching (contract §3), ``failed`` those
+    ``refused`` are the documents the reach rules kept the poll from fetching (contract §2), ``failed`` those
     that failed, ``unread`` those the feed's deadline left (in the index's order); ``read`` the links read.
     """
 
@@ -404,7 +404,7 @@ async def read_documents(
             continue
         outcome = task.exception()
         if isinstance(outcome, FeedError):
-            # The document's path is the index's choice: the message names its host (contract §3).
+            # The document's path is the index's choice: the message names its host (contract §2, "Reach").
             errors.append(str(outcome).replace(redact_url(link), f"a document on {host_of(link)}"))
             log.warning(
                 "feed document failed", feed=feed.id, document=public_text(redact_url(link))[:200], error=errors[-1]

@@ -187,7 +187,7 @@ def _find_header(
 
 def _shown_names(cells: list[str]) -> list[str]:
     """Column names fit for an error message: the file's text, so only short name-like cells, at most 12 of them
-    (contract §3: a feed's text in an error is bounded and cleaned); others are shown as ``?``."""
+    (contract §2, "Reach": a feed's text in an error is bounded and cleaned); others are shown as ``?``."""
     names = [c if _COLUMN_NAME.fullmatch(c) else "?" for c in cells if c]
     return names[:12] + (["…"] if len(names) > 12 else [])
 

@@ -133,7 +133,7 @@ def _header(feed: FeedSpec, line: str) -> tuple[tuple[int, int, int], int]:
     """Where the header line puts the CVE, the score and the percentile, and how many columns it has."""
     names = [name.strip().lower() for name in line.split(",")]
     if not all(column in names for column in COLUMNS):
-        raise ParseError(  # the line itself is the server's text: not repeated (contract §3)
+        raise ParseError(  # the line itself is the server's text: not repeated (contract §2, "Reach")
             f"feed {feed.id!r}: the first line that is not a comment is not the header "
             "'cve,epss,percentile'; this is not FIRST's EPSS CSV (format 'epss-csv')"
         )

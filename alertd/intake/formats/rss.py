@@ -99,7 +99,7 @@ def _sniff_text(body: bytes) -> str:
 
 def _looks_like(body: bytes) -> str:
     """What a document that is not a feed looks like, in our words: its own text (an error page's, or a hostile
-    server's) is never repeated in an error (contract §3)."""
+    server's) is never repeated in an error (contract §2, "Reach")."""
     head = _sniff_text(body[:1024]).lstrip().lower()
     if "<html" in head or head.startswith("<!doctype html"):
         return "it is an HTML page"
