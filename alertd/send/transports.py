@@ -117,6 +117,8 @@ class MaildirTransport:
             key = self._maildir.add(message)
         # The outbox marks the alert sent once this returns, so the file must survive a power cut.
         new = self._path / "new"
+        # mailbox creates it 0666 less the umask: an email may carry TLP:AMBER findings, for alertd's user only.
+        (new / key).chmod(0o600)
         _fsync(new / key)
         _fsync(new)
         return key
