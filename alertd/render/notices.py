@@ -13,7 +13,7 @@ from email.message import EmailMessage
 from email.policy import SMTP
 from email.utils import format_datetime
 
-from alertd.render.headers import clean_header
+from alertd.render.headers import clean_address, clean_header
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,7 +39,7 @@ def compose_notice(
     if not problems or not operators:
         raise ValueError("a notice needs at least one problem and one operator address")
     msg = EmailMessage(policy=SMTP)
-    msg["From"] = sender
+    msg["From"] = clean_address(sender)
     msg["To"] = ", ".join(operators)
     count = f"{len(problems)} problem{'s' if len(problems) > 1 else ''}"
     msg["Subject"] = clean_header(f"[alertd] {count}: " + "; ".join(p.summary for p in problems))
