@@ -35,26 +35,19 @@ def network_warnings(est: Establishment) -> Iterator[tuple[str, str]]:
     for net in est.networks:
         shortest = MIN_PREFIX[net.version]
         if net.prefixlen < shortest:
-            yield (
-                str(net),
-                (
-                    f"establishment {est.id!r}: network {net} is broader than /{shortest}: any address in it would be "
-                    "taken as this establishment's; write the establishment's own ranges"
-                ),
-            )
+            why = "any address in it would be taken as this establishment's; write the establishment's own ranges"
+            yield str(net), f"establishment {est.id!r}: network {net} is broader than /{shortest}: {why}"
 
 
 def domain_warnings(est: Establishment) -> Iterator[tuple[str, str]]:
     """(value, message) for each domain of ``est`` that is a public suffix (Public Suffix List)."""
     for domain in est.domains:
         if _suffixes().is_public(domain.lower().rstrip(".")):
-            yield (
-                domain,
-                (
-                    f"establishment {est.id!r}: domain {domain} is a public suffix: every site registered under it would "
-                    "be taken as this establishment's; write the establishment's own domain (e.g. chu-exemple.fr)"
-                ),
+            why = (
+                "every site registered under it would be taken as this establishment's; "
+                "write the establishment's own domain (e.g. chu-exemple.fr)"
             )
+            yield domain, f"establishment {est.id!r}: domain {domain} is a public suffix: {why}"
 
 
 def contained_name_warnings(registry: Registry) -> Iterator[tuple[str, str, str]]:
@@ -66,22 +59,19 @@ def contained_name_warnings(registry: Registry) -> Iterator[tuple[str, str, str]
         owners[key].append((est_id, name))
     told: set[tuple[str, str, str]] = set()
     for outer_id, outer_name, key in safe:
+        # Every run of whole words shorter than the name itself (the same name is reported as shared already).
         for start in range(len(key)):
-            for end in range(start + 1, len(key) + 1):
-                if end - start == len(key):
-                    continue  # the same name: reported as shared already
+            for end in range(start + 1, min(start + len(key), len(key) + 1)):
                 for inner_id, inner_name in owners.get(key[start:end], ()):
                     if inner_id == outer_id or (inner_id, inner_name, outer_id) in told:
                         continue
                     told.add((inner_id, inner_name, outer_id))
+                    where = f"{outer_name!r} of establishment {outer_id!r}"
+                    why = f"a mention of {outer_id!r} is also taken as one of {inner_id!r}; make the names distinct"
                     yield (
                         inner_id,
                         inner_name,
-                        (
-                            f"establishment {inner_id!r}: name or alias {inner_name!r} is contained in {outer_name!r} of "
-                            f"establishment {outer_id!r}: a mention of {outer_id!r} is also taken as one of {inner_id!r}; "
-                            "make the names distinct"
-                        ),
+                        (f"establishment {inner_id!r}: name or alias {inner_name!r} is contained in {where}: {why}"),
                     )
 
 
