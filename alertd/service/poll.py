@@ -62,6 +62,7 @@ class PollReport:
     suppressed_by_list: dict[str, int] = field(default_factory=dict)
     alerts_by_severity: dict[str, int] = field(default_factory=dict)
     evidence: dict[str, int] = field(default_factory=dict)  # software findings by evidence level
+    red: int = 0  # of the findings, those marked TLP:RED: emailed to no establishment, held for manual handling
 
 
 class Poller:
@@ -172,6 +173,7 @@ class Poller:
         report.observations, report.new, report.delisted = len(observations), delta.new, delta.delisted
         report.findings, report.suppressed, report.alerts = len(kept.findings), len(kept.suppressed), len(alerts)
         report.inventory = sum(a.inventory for a in alerts)
+        report.red = sum(policy.withheld(f, feed) for f in kept.findings)
         report.inhibited = len(held)
         report.suppressed_by_list = dict(Counter(s.list for s in kept.suppressed))
         if held:
