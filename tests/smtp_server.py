@@ -12,6 +12,7 @@ Tests use it through the ``smtp_server`` fixture of ``conftest.py``, which stops
 from __future__ import annotations
 
 import asyncio
+import base64
 import collections
 import ssl
 import tempfile
@@ -133,6 +134,7 @@ class SmtpTestServer:
         self._rcpt_script: collections.deque[str | None] = collections.deque()
         self._data_script: collections.deque[str | None] = collections.deque()
         self._data_stall = 0.0
+        self._echo_auth = False
         self._tmp: tempfile.TemporaryDirectory[str] | None = None
         self._controller: _Controller | None = None
         self._ca_pem_path: Path | None = None
@@ -256,6 +258,11 @@ class SmtpTestServer:
         with self._lock:
             self._data_stall = seconds
 
+    def echo_refused_auth(self) -> None:
+        """Refuse a wrong login with a 535 that quotes the base64 the client sent, as some relays do."""
+        with self._lock:
+            self._echo_auth = True
+
     def disconnect_all(self) -> None:
         """Close every open client connection from the server side, as an idle timeout would."""
         if self._controller is not None:
@@ -273,6 +280,11 @@ class SmtpTestServer:
         password = auth_data.password.decode("utf-8", "replace")
         if login in self.auth and self.auth[login] == password:
             return AuthResult(success=True, auth_data=login)
+        if self._echo_auth:
+            # What the client sent: \0user\0password for PLAIN, the password alone for LOGIN.
+            sent = b"\0" + auth_data.login + b"\0" + auth_data.password if mechanism == "PLAIN" else auth_data.password
+            echoed = base64.b64encode(sent).decode("ascii")
+            return AuthResult(success=False, handled=False, message=f"535 5.7.8 {mechanism} {echoed} rejected")
         return AuthResult(success=False, handled=False)
 
     def _connected(self, smtpd: SMTP) -> None:

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
+from alertd.config.checks import registry_warnings
 from alertd.config.common import read_listing
 from alertd.config.feeds import read_feeds
 from alertd.config.registry import RegistryCache, load_registry
@@ -176,6 +177,7 @@ def load_config(path: Path, registry_cache: RegistryCache | None = None) -> Conf
             problems.extend(exc.problems)
     if registry is not None:
         problems.extend(_unsafe_name_warnings(registry))
+        problems.extend(registry_warnings(registry))
     if settings.templates_dir is not None and not settings.templates_dir.is_dir():
         problems.append(Problem(str(path), 1, 1, f"templates folder {settings.templates_dir} does not exist"))
     all_problems = r.problems + problems

@@ -32,7 +32,7 @@ from alertd.render.attachments import ATTACHMENTS, finding_records, findings_csv
 from alertd.render.catalog import words
 from alertd.render.context import corrections_context, email_context, resolved_context
 from alertd.render.environment import inline_css
-from alertd.render.headers import EMAIL_POLICY, boundary, clean_header
+from alertd.render.headers import EMAIL_POLICY, boundary, clean_address, clean_header
 
 HTML_BUDGET = 90_000  # bytes of the HTML part as sent (quoted-printable): Gmail cuts a message past ~102 KB
 
@@ -126,10 +126,10 @@ def render_email(
     document = findings_json(context, records)
 
     msg = EmailMessage(policy=EMAIL_POLICY)
-    msg["From"] = settings.sender_from
+    msg["From"] = clean_address(settings.sender_from)
     msg["To"] = ", ".join(clean_header(r, 320) for r in recipients)
     if settings.reply_to:
-        msg["Reply-To"] = settings.reply_to
+        msg["Reply-To"] = clean_address(settings.reply_to)
     msg["Subject"] = subject
     msg["Date"] = format_datetime(now if now.tzinfo is not None else now.replace(tzinfo=UTC))
     msg["Message-ID"] = clean_header(message_id, 500)

@@ -13,7 +13,7 @@ from email.message import EmailMessage
 from email.policy import SMTP
 from email.utils import format_datetime
 
-from alertd.render.headers import clean_header
+from alertd.render.headers import clean_address, clean_header
 
 
 @dataclass(frozen=True, slots=True)
@@ -24,6 +24,7 @@ class Problem:
     summary: str
     detail: str
     once: bool = False  # told once while it lasts, not every day (a TLP:RED finding: the operators act on it once)
+    red: bool = False  # about a finding marked TLP:RED: the notice's subject says so first
 
 
 def compose_notice(
@@ -39,17 +40,19 @@ def compose_notice(
     if not problems or not operators:
         raise ValueError("a notice needs at least one problem and one operator address")
     msg = EmailMessage(policy=SMTP)
-    msg["From"] = sender
+    msg["From"] = clean_address(sender)
     msg["To"] = ", ".join(operators)
     count = f"{len(problems)} problem{'s' if len(problems) > 1 else ''}"
-    msg["Subject"] = clean_header(f"[alertd] {count}: " + "; ".join(p.summary for p in problems))
+    # A mail client shows the subject first: the marking must be seen before the notice is forwarded anywhere.
+    red = "[TLP:RED] " if any(p.red for p in problems) else ""
+    msg["Subject"] = clean_header(f"{red}[alertd] {count}: " + "; ".join(p.summary for p in problems))
     msg["Date"] = format_datetime(now)
     msg["Message-ID"] = message_id
     msg["Auto-Submitted"] = "auto-generated"
     lines = [f"alertd{' at ' + organisation if organisation else ''} needs attention ({count}):", ""]
     for p in problems:
         lines += [f"- {p.summary}", f"  {p.detail}", ""]
-    if any(p.once for p in problems):
+    if red:
         lines += [
             "A finding marked TLP:RED is emailed to no establishment: share it by hand, only with those the source "
             "allows, and do not forward this notice. It is listed here once.",

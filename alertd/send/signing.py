@@ -23,6 +23,7 @@ from typing import Any
 import gnupg  # type: ignore[import-untyped]
 
 from alertd.domain.errors import PermanentDeliveryError
+from alertd.domain.redaction import Redactor
 
 MICALG = "pgp-sha256"
 _SHA256 = "8"  # OpenPGP hash algorithm number (RFC 4880 §9.4), as gpg's SIG_CREATED status reports it
@@ -189,9 +190,8 @@ class Signer:
         return result
 
     def _redact(self, text: str) -> str:
-        if self._passphrase:
-            text = text.replace(self._passphrase, "***")
-        return text
+        # Every form of the passphrase, as for the SMTP password: gpg's output is not ours to trust.
+        return Redactor(self._passphrase)(text)
 
 
 def _fields(head: bytes) -> list[bytes]:

@@ -25,6 +25,7 @@ import structlog
 from aiosmtplib.typing import Default
 
 from alertd.domain.errors import DeliveryError, PermanentDeliveryError, TemporaryDeliveryError
+from alertd.domain.redaction import Redactor
 from alertd.domain.settings import DeliveryMethod, Settings, SmtpSecurity, SmtpSettings
 
 log = structlog.get_logger("alertd.deliver")
@@ -116,6 +117,8 @@ class MaildirTransport:
             key = self._maildir.add(message)
         # The outbox marks the alert sent once this returns, so the file must survive a power cut.
         new = self._path / "new"
+        # mailbox creates it 0666 less the umask: an email may carry TLP:AMBER findings, for alertd's user only.
+        (new / key).chmod(0o600)
         _fsync(new / key)
         _fsync(new)
         return key
@@ -174,6 +177,8 @@ class SmtpTransport:
             raise ValueError(f"pool_size must be at least 1, not {pool_size}")
         self._settings = settings
         self._password = password
+        # A relay may echo what it was sent: the password is masked in every form AUTH sends it (base64...).
+        self._redact = Redactor(password, username=settings.username)
         self.concurrency: int = pool_size
         if settings.username and password is None:
             raise PermanentDeliveryError(
@@ -374,12 +379,24 @@ class SmtpTransport:
             permanent = False
             text = f"{type(exc).__name__}: {exc}"
         message = self._redact(f"{where}: {text}")
+        # The original stays chained for tracebacks: masked too, since a traceback may be logged whole.
+        _scrub(exc, self._redact)
         return PermanentDeliveryError(message) if permanent else TemporaryDeliveryError(message)
 
-    def _redact(self, text: str) -> str:
-        if self._password:
-            text = text.replace(self._password, "***")
-        return text
+
+def _scrub(exc: BaseException, redact: Redactor) -> None:
+    """Mask the secret in the texts of ``exc`` and of the exceptions chained to it, in place."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        current.args = tuple(redact(a) if isinstance(a, str) else a for a in current.args)
+        for name in ("message", "strerror"):
+            value = getattr(current, name, None)
+            if isinstance(value, str):
+                with contextlib.suppress(AttributeError):
+                    setattr(current, name, redact(value))
+        current = current.__cause__ or current.__context__
 
 
 def _find(exc: BaseException, kind: type[ssl.SSLCertVerificationError]) -> ssl.SSLCertVerificationError | None:

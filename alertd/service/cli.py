@@ -166,6 +166,7 @@ def format_cycle(config: Config, report: CycleReport) -> str:
                 + (f" ({p.inventory} for the inventory)" if p.inventory else "")
                 + (f" ({p.inhibited} held back by inhibitions)" if p.inhibited else "")
                 + _evidence_counts(p.evidence)
+                + (f"; {_red(p.red)}" if p.red else "")
             )
     findings = sum(p.findings for p in report.polls)
     alerts = sum(p.alerts for p in report.polls)
@@ -270,6 +271,10 @@ async def cmd_poll(config: Config, only: list[str] | None) -> int:
     finally:
         store.close()
     return EXIT_OK
+
+
+def _red(count: int) -> str:
+    return f"{count} TLP:RED finding{'s' if count != 1 else ''} held for manual handling"
 
 
 def _evidence_counts(evidence: dict[str, int]) -> str:

@@ -83,6 +83,7 @@ class OperatorNotices:
                     f"TLP:RED finding for {f.establishment} not emailed",
                     f"{f.indicator} ({f.reason}, asset {f.asset}) from feed {f.feed}, entry {f.entry}: {f.title}",
                     once=True,
+                    red=True,
                 )
             )
         return problems

@@ -65,6 +65,7 @@ class PollReport:
     evidence: dict[str, int] = field(default_factory=dict)  # software findings by evidence level
     refused: list[str] = field(default_factory=list)  # index documents the reach rules refused, unfetched
     unread: int = 0  # index documents the feed's deadline left unread
+    red: int = 0  # of the findings, those marked TLP:RED: emailed to no establishment, held for manual handling
 
 
 class Poller:
@@ -201,6 +202,7 @@ class Poller:
         report.observations, report.new, report.delisted = len(observations), delta.new, delta.delisted
         report.findings, report.suppressed, report.alerts = len(kept.findings), len(kept.suppressed), len(alerts)
         report.inventory = sum(a.inventory for a in alerts)
+        report.red = sum(policy.withheld(f, feed) for f in kept.findings)
         report.inhibited = len(held)
         report.suppressed_by_list = dict(Counter(s.list for s in kept.suppressed))
         if held:

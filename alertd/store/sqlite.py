@@ -7,6 +7,7 @@ transaction that marks its alerts as dispatched, so a crash can neither lose nor
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import hashlib
 import json
@@ -20,6 +21,7 @@ from typing import Any
 
 from alertd.domain.codes import SOFTWARE_REASONS, Evidence, VersionBasis
 from alertd.domain.delivery import DeliveryState
+from alertd.domain.errors import StoreError
 from alertd.domain.feeds import Validators
 from alertd.domain.knowledge import Statement
 from alertd.domain.values import Alert, Finding, FindingState, Observation, Product
@@ -48,17 +50,56 @@ from alertd.store.records import (
 )
 from alertd.store.schema import open_schema
 
+# The files SQLite keeps beside the database, and the sender's lock: alertd's own, each private to its user.
+_SIDECARS = ("-wal", "-shm", "-journal", ".send-lock")
+_PRIVATE = 0o600
+# Refuse to follow a symbolic link where a state file should be (O_NOFOLLOW fails with ELOOP on one).
+_NO_FOLLOW = os.O_NOFOLLOW | os.O_CLOEXEC
+
 # The reasons of software findings, as SQL reads them in a finding's stored JSON.
 _SOFTWARE = ", ".join(f"'{reason.value}'" for reason in sorted(SOFTWARE_REASONS))
+
+
+def _refusal(path: Path, exc: OSError) -> str:
+    if path.is_symlink():
+        return (
+            f"{path} is a symbolic link; alertd does not follow links inside state_dir (another user could point "
+            "them at a file of alertd's choosing): remove it, or point state_dir itself at the real folder"
+        )
+    return f"cannot open {path}: {exc.strerror or exc}"
+
+
+def _private_files(path: Path) -> None:
+    """Create the database file 0600 whatever the umask, tighten an existing one and its sidecars to 0600, and
+    refuse a symbolic link in place of any of them (contract §1).
+
+    SQLite creates ``-wal``, ``-shm`` and ``-journal`` with the database file's own permissions, so a private
+    database keeps them private.
+    """
+    for file in (path, *(path.with_name(path.name + suffix) for suffix in _SIDECARS)):
+        if file is not path and not os.path.lexists(file):
+            continue
+        try:
+            fd = os.open(file, (os.O_CREAT | os.O_RDWR if file is path else os.O_RDONLY) | _NO_FOLLOW, _PRIVATE)
+        except OSError as exc:
+            raise StoreError(_refusal(file, exc)) from None
+        try:
+            # Owned by another user (made by root, say): it cannot be tightened here, and it worked before.
+            if os.fstat(fd).st_mode & 0o777 != _PRIVATE:
+                with contextlib.suppress(PermissionError):
+                    os.fchmod(fd, _PRIVATE)
+        finally:
+            os.close(fd)
 
 
 class Store:
     """The SQLite state store. One instance per process; not shared across threads."""
 
     def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         self.path = path
         self._sender_fd: int | None = None
+        _private_files(path)
         self.db = sqlite3.connect(path, isolation_level=None, timeout=30.0)
         self.db.row_factory = sqlite3.Row
         self.db.execute("PRAGMA journal_mode=WAL")
@@ -85,7 +126,11 @@ class Store:
         """
         if self._sender_fd is not None:
             return True
-        fd = os.open(self.path.with_name(self.path.name + ".send-lock"), os.O_CREAT | os.O_RDWR, 0o600)
+        lock = self.path.with_name(self.path.name + ".send-lock")
+        try:
+            fd = os.open(lock, os.O_CREAT | os.O_RDWR | _NO_FOLLOW, _PRIVATE)
+        except OSError as exc:
+            raise StoreError(_refusal(lock, exc)) from None
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:

@@ -6,6 +6,7 @@ import dataclasses
 import email
 import email.header
 import email.policy
+import unicodedata
 from email.message import EmailMessage
 
 import hypothesis
@@ -149,3 +150,54 @@ def test_fold_subject_round_trips_any_clean_text(raw: str) -> None:
     assert all(_fits(line) for line in folded[:-2].split("\r\n"))
     message = email.message_from_bytes(f"{folded}\r\nbody".encode("ascii"), policy=email.policy.default)
     assert message["Subject"] == text
+
+
+# Invisible format characters (Unicode category Cf) that make a header read differently from what it says.
+INVISIBLE = {
+    "LRM": "\u200e",
+    "RLM": "\u200f",
+    "ALM": "\u061c",
+    "ZWSP": "\u200b",
+    "ZWNJ": "\u200c",
+    "ZWJ": "\u200d",
+    "word joiner": "\u2060",
+    "BOM": "\ufeff",
+    "soft hyphen": "\u00ad",
+    "LRE": "\u202a",
+    "RLI": "\u2067",
+    "PDI": "\u2069",
+    "tag": "\U000e0041",
+}
+
+
+@pytest.mark.parametrize("char", INVISIBLE.values(), ids=INVISIBLE.keys())
+def test_clean_header_strips_invisible_format_characters(char: str) -> None:
+    cleaned = clean_header(f"{char}Micro{char}soft Exchange{char} — Hôpital{char}")
+    assert char not in cleaned
+    # Bidirectional controls become a space like other controls; the rest of Cf goes without a trace.
+    assert cleaned.replace(" ", "") == "MicrosoftExchange—Hôpital"
+    if char not in "\u202a\u2067\u2069":
+        assert cleaned == "Microsoft Exchange — Hôpital"
+
+
+def test_invisible_characters_reach_neither_the_subject_nor_the_from_name() -> None:
+    hidden = "".join(INVISIBLE.values())
+    est = Establishment(id="1", name=f"CHU{hidden} de Test{INVISIBLE['RLM']}", language="fr")
+    settings = dataclasses.replace(
+        SETTINGS.render, sender_from=f"CERT{INVISIBLE['ZWSP']} Santé{INVISIBLE['ALM']} <alertes@cert-sante.example>"
+    )
+    msg = render_email(
+        ENV, est, [make_alert(IPV4, est_id="1")], RECIPIENTS, settings=settings, now=NOW, message_id="<x@y>"
+    )
+    read = parsed(msg)
+    assert "CHU de Test" in read["Subject"]
+    assert read["From"].addresses[0].display_name == "CERT Santé"
+    assert read["From"].addresses[0].addr_spec == "alertes@cert-sante.example"
+    for header in ("Subject", "From"):
+        assert not any(unicodedata.category(c) == "Cf" for c in str(read[header]))
+
+
+@hypothesis.settings(max_examples=300, deadline=None)
+@hypothesis.given(hypothesis.strategies.text(min_size=1, max_size=220))
+def test_no_format_or_control_character_survives_clean_header(raw: str) -> None:
+    assert not any(unicodedata.category(c) in ("Cc", "Cf", "Zl", "Zp") for c in clean_header(raw))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import email
+from datetime import UTC, datetime
 from email.message import EmailMessage
 from email.policy import default
 from pathlib import Path
@@ -11,6 +12,8 @@ from configs import alertd, write_config
 from http_server import FeedServer
 from paths import DATA
 from smtp_server import SmtpServerFactory
+
+from alertd.render.notices import Problem, compose_notice
 
 
 def test_failing_feed_and_refused_delivery_are_told_once(tmp_path: Path, smtp_server: SmtpServerFactory) -> None:
@@ -47,3 +50,33 @@ def test_failing_feed_and_refused_delivery_are_told_once(tmp_path: Path, smtp_se
     assert any(m.rcpt_tos == ("security@clinic-test.example",) for m in smtp.messages)
     failed = alertd(config, "outbox", "--state", "failed")
     assert "rssi@chu-test.example" in failed.stdout
+
+
+# -- the subject's TLP:RED marking (issue #13) ---------------------------------------------------------------
+
+NOW = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+FAILING = Problem("feed-failing:feodo", "feed feodo failing", "3 polls in a row failed")
+RED = Problem("tlp-red:k", "TLP:RED finding for e-misp not emailed", "itosha.top from feed misp", once=True, red=True)
+
+
+def _notice(*problems: Problem) -> tuple[str, str]:
+    msg = compose_notice(
+        problems,
+        sender="CERT\u200b Test\u200f <alertes@cert-test.example>",
+        operators=["soc@cert-test.example"],
+        organisation="CERT Test",
+        now=NOW,
+        message_id="<n@cert-test.example>",
+    )
+    return str(msg["Subject"]), str(msg["From"])
+
+
+def test_a_notice_carrying_a_red_finding_says_tlp_red_first() -> None:
+    subject, _ = _notice(FAILING, RED)
+    assert subject.startswith("[TLP:RED] [alertd] 2 problems: feed feodo failing; TLP:RED finding")
+
+
+def test_a_notice_without_one_is_not_marked() -> None:
+    subject, sender = _notice(FAILING)
+    assert subject == "[alertd] 1 problem: feed feodo failing"
+    assert sender == "CERT Test <alertes@cert-test.example>"  # the invisible characters of the name are gone

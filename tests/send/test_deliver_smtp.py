@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import socket
 from collections.abc import Sequence
 from datetime import timedelta
@@ -464,3 +465,16 @@ def test_a_transport_outlives_its_event_loop(smtp_server: SmtpServerFactory) -> 
     _concurrently(transport, [_message(n) for n in range(4, 8)])  # another asyncio.run: fresh pool
     assert sorted(m.content for m in server.messages) == sorted(_message(n) for n in range(8))
     assert server.connections == 4
+
+
+def test_a_refusal_echoing_the_base64_of_the_login_never_shows_it(smtp_server: SmtpServerFactory) -> None:
+    server = smtp_server(tls="tls", auth={"alertd": "the-right-one"})
+    server.echo_refused_auth()
+    transport = SmtpTransport(server.smtp_settings(username="alertd"), PASSWORD)
+
+    with pytest.raises(PermanentDeliveryError, match=r"535 5.7.8 (PLAIN|LOGIN) \*\*\* rejected") as caught:
+        _send_one(transport)
+    chain = _chain_text(caught.value)
+    assert PASSWORD not in chain
+    for sent in (b"\0alertd\0" + PASSWORD.encode(), PASSWORD.encode()):  # AUTH PLAIN, AUTH LOGIN
+        assert base64.b64encode(sent).decode() not in chain  # nor in the chained cause

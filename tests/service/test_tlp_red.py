@@ -193,3 +193,34 @@ def test_poll_dry_run_shows_the_red_finding_as_suppressed(setup: Setup) -> None:
     lines = [json.loads(line) for line in done.stdout.splitlines() if line.startswith("{")]
     assert lines and all(line["suppressed"] == "tlp-red" for line in lines)
     assert {line["establishment"] for line in lines} == {"e-misp"}
+
+
+def test_the_poll_report_counts_red_findings_and_the_notice_subject_is_marked(setup: Setup) -> None:
+    setup.write("misp", misp_retagged("tlp:red"))
+    report, _, store, engine = setup.poll("misp")
+    assert report.red == report.findings > 0
+    notice_id = engine.notify_operators(NOW)
+    assert notice_id is not None
+    assert email(store, notice_id)["Subject"].startswith("[TLP:RED] [alertd] ")
+
+
+def test_a_red_stix_indicator_is_counted_red_alone(setup: Setup) -> None:
+    data = json.loads(INTERLOCK.read_bytes())
+    red = next(o for o in data["objects"] if o["type"] == "indicator" and "23.95.182.59" in o["pattern"])
+    red["object_marking_refs"] = [TLP2_RED]
+    setup.write("stix", data)
+    report, _, _, _ = setup.poll("stix")
+    assert report.red == 1 and report.findings > 1
+
+
+def test_run_once_says_how_many_red_findings_are_held(setup: Setup) -> None:
+    setup.write("misp", misp_retagged("tlp:red"))
+    setup.write("stix", json.loads(INTERLOCK.read_bytes()))
+    setup.write("csaf", json.loads(CERBERUS.read_bytes()))
+    done = alertd(setup.config_file, "run", "--once")
+    assert done.returncode == 0, done.stdout + done.stderr
+    (misp,) = [line for line in done.stdout.splitlines() if line.strip().startswith("misp ")]
+    findings = int(misp.split(" findings")[0].rsplit(" ", 1)[1])
+    noun = "finding" if findings == 1 else "findings"
+    assert misp.endswith(f"; {findings} TLP:RED {noun} held for manual handling")
+    assert "TLP:RED" not in "".join(line for line in done.stdout.splitlines() if line.strip().startswith("stix "))
