@@ -232,6 +232,8 @@ def blocks(
             "link_href": first["link_href"] if kind is FeedKind.ADVISORY else None,
             # A bulletin's own words; a block of several entries (27 KEV CVEs) has no one text to quote.
             "source_summary": first["source_summary"] if single or kind is FeedKind.ADVISORY else None,
+            # A deceptive host named anywhere in the block, each warning once (render/context.py, _warnings).
+            "warnings": list(dict.fromkeys(w for item in items for w in item["warnings"])),
             "steps": steps,
             "same_steps_as": same_as if same_as != number else None,
             "alerts": items,
