@@ -14,7 +14,6 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, time, timedelta
 from email.utils import parseaddr
 from typing import Any
-from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
 from alertd.domain.codes import NETWORK_REASONS, SOFTWARE_REASONS, AlertKind, MatchReason, SourceStatus, TextWarning
@@ -36,7 +35,7 @@ from alertd.render.defang import (
     scrub,
     scrubber,
 )
-from alertd.render.headers import CONTROL, clean_header
+from alertd.render.headers import clean_header
 
 _ADDRESS_TYPES = frozenset({IndicatorType.IPV4, IndicatorType.IPV6, IndicatorType.CIDR})
 _COMPROMISED: Mapping[IndicatorType, AlertKind] = {
@@ -112,10 +111,6 @@ _LAYOUT: Mapping[FeedKind, tuple[str | Fact, ...]] = {
 _TOLD_IN_ACTIONS: Mapping[FeedKind, frozenset[Fact]] = {
     FeedKind.VULNERABILITY: frozenset({Fact.DUE_DATE, Fact.REQUIRED_ACTION}),
 }
-_NVD = "https://nvd.nist.gov/vuln/detail/{cve}"
-_WEB_LINK = re.compile(r"https?://[^\s;,<>\"'|]+", re.IGNORECASE)
-_MAX_REFERENCES = 5
-_URL_SAFE = ":/?#[]@!$&()*+,;=%-._~"  # RFC 3986 reserved and unreserved characters, and "%"
 _TLP_COLORS: Mapping[Tlp, tuple[str, str]] = {  # the marking's colour and its background (FIRST TLP 2.0)
     Tlp.CLEAR: ("#ffffff", "#000000"),
     Tlp.GREEN: ("#33ff00", "#000000"),
@@ -214,27 +209,6 @@ def alert_kind(finding: Finding) -> AlertKind:
     if finding.kind is FeedKind.VULNERABILITY and finding.reason is MatchReason.KEV_PRODUCT:
         return AlertKind.EXPLOITED_VULNERABILITY
     return _BY_FEED_KIND[finding.kind]
-
-
-def _link(raw: str, patterns: Scrubber, allowed: frozenset[str]) -> tuple[str, str | None]:
-    """A link as shown and its target if it may be clickable, else None: a plain web page on an ``allowed``
-    domain that carries no reported indicator is shown as it is and clickable; any other link is defanged text."""
-    raw = CONTROL.sub("", "".join(raw.split()))[:2000]  # no whitespace or line break survives in a URL
-    text = scrub(raw, patterns)
-    if text != raw or links.link_target(raw, allowed) is None:
-        return defang(text), None
-    # Quotes and angle brackets are percent-encoded: the CSS inliner writes attributes back escaping only "&"
-    # and '"'.
-    return raw, quote(raw, safe=_URL_SAFE)
-
-
-def _references(f: Finding, cve: str | None) -> list[str]:
-    """Where to read more about a vulnerability: NVD's page for its CVE, then the vendor pages KEV's notes give."""
-    found = [_NVD.format(cve=cve)] if cve else []
-    for url in _WEB_LINK.findall(f.facts.notes or ""):
-        found.append(url.rstrip(".)]"))
-    unique = [u for u in dict.fromkeys(found) if u != f.link]
-    return unique[:_MAX_REFERENCES]
 
 
 def _row(key: str, label: str, value: str, *, note: str | None = None, href: str | None = None) -> dict[str, Any]:
@@ -336,7 +310,7 @@ def _alert_context(
         for fact, text in f.facts.known()
         if fact in _SHOWN and text.strip()
     }
-    link_text, link_href = _link(f.link, patterns, allowed) if f.link else (None, None)
+    link_text, link_href = links.shown_link(f.link, patterns, allowed) if f.link else (None, None)
     cve = f.indicator.value.upper() if f.indicator.type is IndicatorType.CVE else None
     if cve is not None and not CVE_ID.match(cve):
         cve = None
@@ -379,7 +353,9 @@ def _alert_context(
         "title": defang_text(scrub(clean_header(f.title, _TITLE_LIMIT), patterns)),
         "link": link_text,
         "link_href": link_href,
-        "references": [_link(url, patterns, allowed) for url in _references(f, cve)] if product or cve else [],
+        "references": [links.shown_link(url, patterns, allowed) for url in links.references(f, cve)]
+        if product or cve
+        else [],
         "published": _day(words, f.published) or _when(words, f.published, tz),
         "first_seen": _when(words, alert.first_seen, tz),
         "last_seen": _when(words, alert.last_seen, tz),

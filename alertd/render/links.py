@@ -12,10 +12,13 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from email.utils import parseaddr
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 from alertd.domain.feeds import FeedConfig, FeedFormat
 from alertd.domain.settings import RenderSettings
+from alertd.domain.values import Finding
+from alertd.render.defang import Scrubber, defang, scrub
+from alertd.render.headers import CONTROL
 
 # The official sites of the sources alertd reads, where their advisories and records live. A host matches a
 # domain here or any name under it (``www.cert.ssi.gouv.fr`` under ``cert.ssi.gouv.fr``): each is run by the
@@ -41,6 +44,10 @@ _PLAIN_LINK = re.compile(
     r"(?:[/?#]|$)",
     re.IGNORECASE | re.ASCII,
 )
+_NVD = "https://nvd.nist.gov/vuln/detail/{cve}"
+_WEB_LINK = re.compile(r"https?://[^\s;,<>\"'|]+", re.IGNORECASE)
+_MAX_REFERENCES = 5
+_URL_SAFE = ":/?#[]@!$&()*+,;=%-._~"  # RFC 3986 reserved and unreserved characters, and "%"
 # The feed formats whose URL is a provider's own site (a CSAF provider serves its index and documents there).
 _PROVIDER_FORMATS = frozenset({FeedFormat.CSAF})
 
@@ -96,3 +103,25 @@ def link_target(url: str, allowed: Iterable[str]) -> str | None:
         return None
     host = found.group("host").lower()
     return host if allowed_host(host, allowed) else None
+
+
+def shown_link(raw: str, patterns: Scrubber, allowed: frozenset[str]) -> tuple[str, str | None]:
+    """A feed's link as shown and its target if it may be clickable, else None: a plain web page on an ``allowed``
+    domain that carries no reported indicator (``patterns``) is shown as it is and clickable; any other link is
+    defanged text."""
+    raw = CONTROL.sub("", "".join(raw.split()))[:2000]  # no whitespace or line break survives in a URL
+    text = scrub(raw, patterns)
+    if text != raw or link_target(raw, allowed) is None:
+        return defang(text), None
+    # Quotes and angle brackets are percent-encoded: the CSS inliner writes attributes back escaping only "&"
+    # and '"'.
+    return raw, quote(raw, safe=_URL_SAFE)
+
+
+def references(f: Finding, cve: str | None) -> list[str]:
+    """Where to read more about a vulnerability: NVD's page for its CVE, then the vendor pages KEV's notes give."""
+    found = [_NVD.format(cve=cve)] if cve else []
+    for url in _WEB_LINK.findall(f.facts.notes or ""):
+        found.append(url.rstrip(".)]"))
+    unique = [u for u in dict.fromkeys(found) if u != f.link]
+    return unique[:_MAX_REFERENCES]
