@@ -156,7 +156,11 @@ def _steps(
     out: dict[str, None] = {}
     one, many = words.action("kev.first"), words.action("kev.first.several")
     for alert, item in pairs:
-        for step in actions.steps(words, alert, several, item["asset"], common, contact, tz=tz, since=since):
+        # The link as the email shows it (defanged unless it is the CERT's or a known source's), never raw.
+        steps = actions.steps(
+            words, alert, several, item["asset"], common, contact, link=item["link"], tz=tz, since=since
+        )
+        for step in steps:
             out.setdefault(many if step == one else step, None)  # several exploited vulnerabilities: the plural
     return list(out)
 

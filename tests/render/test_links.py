@@ -196,3 +196,15 @@ def test_every_host_address_and_link_in_quoted_text_is_defanged() -> None:
     assert "2001[:]db8[:][:]7" in text
     assert finding["title_raw"] == title  # for tools, as the feed gave it
     assert defang_text(title) == finding["title"]
+
+
+def test_an_advisory_of_several_matches_names_its_link_defanged_in_its_steps() -> None:
+    link = "https://blog.example/advisory/42"
+    alerts = []
+    for indicator in (IPV4, Indicator(IndicatorType.NAME, "CHU de Bordeaux")):
+        alert = make_alert(indicator, link=link, kind=FeedKind.ADVISORY, severity=Severity.HIGH, feed="rss")
+        alerts.append(replace(alert, finding=replace(alert.finding, entry="rss:42")))  # one bulletin, two matches
+    for language in ("fr", "en"):
+        text, html = bodies(render(alerts, language=language))
+        assert "hxxps://blog[.]example/advisory/42" in text
+        assert "blog.example" not in text and "blog.example" not in html
