@@ -48,6 +48,7 @@ def read_settings(path: Path, r: Reader) -> Settings | None:
             "organisation",
             "signing",
             "bulletin",
+            "links",
         ),
     )
     tz_name = r.value(m, "timezone", str, "UTC")
@@ -127,6 +128,7 @@ def read_settings(path: Path, r: Reader) -> Settings | None:
     tlp = Tlp(r.choice(m, "tlp", tuple(Tlp), DEFAULT_TLP) or DEFAULT_TLP)
     organisation = r.value(m, "organisation", str, "") or ""
     bulletin = _read_bulletin(m, r) if "bulletin" in m else DEFAULT_BULLETIN
+    link_domains = _read_links(m, r) if "links" in m else frozenset()
     if not (paths["feeds"] and paths["registry"] and paths["subscriptions"]):
         return None  # the other files cannot even be found; what is wrong is already recorded
     return Settings(
@@ -151,6 +153,7 @@ def read_settings(path: Path, r: Reader) -> Settings | None:
         organisation=organisation,
         signing=signing,
         bulletin=bulletin,
+        link_domains=link_domains,
     )
 
 
@@ -183,6 +186,27 @@ def _read_bulletin(m: YMap, r: Reader) -> BulletinSettings:
     if url is not None and not url.startswith("https://"):
         r.error(bm.value_pos["incident_url"], f"{url!r}: the declaration page must be an https:// URL")
     return BulletinSettings(reference_prefix=prefix, phone=phones["phone"], on_call=phones["on_call"], incident_url=url)
+
+
+# A domain name of ASCII labels (an IDN in its xn-- form), without scheme, path or port.
+_LINK_DOMAIN = re.compile(r"(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z][a-z0-9-]{0,62}", re.ASCII)
+
+
+def _read_links(m: YMap, r: Reader) -> frozenset[str]:
+    """The ``links`` section: ``allowed_domains``, the CERT's other sites an email may link to (its own configured
+    URLs' and the known sources' are allowed already)."""
+    lm = r.mapping(m["links"], m.value_pos["links"], "'links'")
+    if lm is None:
+        return frozenset()
+    r.keys(lm, "'links'", (), ("allowed_domains",))
+    found = set()
+    for text, pos in r.strings(lm, "allowed_domains"):
+        domain = text.strip().rstrip(".").lower()
+        if not _LINK_DOMAIN.fullmatch(domain):
+            r.error(pos, f"{text!r} is not a domain name; write it as 'cert-sante.example', without https:// or /")
+            continue
+        found.add(domain)
+    return frozenset(found)
 
 
 _DEFAULT_PORTS = {SmtpSecurity.STARTTLS: 587, SmtpSecurity.TLS: 465, SmtpSecurity.NONE: 25}

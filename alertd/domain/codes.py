@@ -287,3 +287,12 @@ _STATUS_WORDS: Mapping[str, SourceStatus] = {
     **dict.fromkeys(("online", "active", "up", "alive", "live"), SourceStatus.ACTIVE),
     **dict.fromkeys(("offline", "inactive", "down", "dead", "unreachable"), SourceStatus.INACTIVE),
 }
+
+
+class TextWarning(enum.StrEnum):
+    """Something render found in a finding's feed text that the reader must be warned of: the email shows its
+    words beside the alert, the attachments carry the code (``warnings``)."""
+
+    # A host name with a label mixing scripts (Latin "ert-sante" behind a Cyrillic "с"), as written or once its
+    # punycode is decoded: it may imitate a name the reader trusts (a homograph).
+    MIXED_SCRIPT_HOST = "mixed-script-host"

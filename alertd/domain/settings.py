@@ -87,6 +87,9 @@ class RenderSettings:
     reply_to: str | None
     organisation: str
     bulletin: BulletinSettings = DEFAULT_BULLETIN
+    # Domains an email may link to beyond the CERT's configured URLs and the known sources (render/links.py):
+    # ``links.allowed_domains``, and the CSAF providers' sites the service adds from the feeds.
+    link_domains: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,8 +117,11 @@ class Settings:
     organisation: str
     signing: SigningSettings | None = None
     bulletin: BulletinSettings = DEFAULT_BULLETIN
+    link_domains: frozenset[str] = frozenset()  # ``links.allowed_domains``: the CERT's other sites
 
     @property
     def render(self) -> RenderSettings:
         """What rendering an email needs of these settings."""
-        return RenderSettings(self.timezone, self.sender_from, self.reply_to, self.organisation, self.bulletin)
+        return RenderSettings(
+            self.timezone, self.sender_from, self.reply_to, self.organisation, self.bulletin, self.link_domains
+        )

@@ -1,11 +1,11 @@
 """Attachments: the findings of an email as CSV and JSON, for the establishment's tools.
 
-Tools need the values as the feed gave them (an address to block, a domain to search in the logs), so the
-attachments carry them raw: the indicator, the asset, the entry, the title, the link and the details, as the feed
-gave them. A person pasting from a spreadsheet needs them harmless, so the fields that hold a URL or a host have a
-defanged copy beside them (``indicator_defanged``, ``asset_defanged``, ``link_defanged``, ``details_defanged``),
-written as the email shows them. The raw values never reach the text or HTML parts: they are read here from the
-alerts, not from the template context.
+A person opening them in a spreadsheet or a text editor needs them harmless, so each field holds its value as the
+email shows it: every URL, host and address defanged (``indicator``, ``asset``, ``entry``, ``title``, ``link``,
+``details``), and ``warnings`` the codes of what the email warns of (``mixed-script-host``). Tools need the values
+as the feed gave them (an address to block, a domain to search in the logs), so each of those fields has a raw
+copy beside it, its name ending in ``_raw``. The raw values never reach the text or HTML parts: they are read here
+from the alerts, not from the template context.
 
 A cell that a spreadsheet would run as a formula is neutralised (OWASP "CSV injection").
 """
@@ -25,12 +25,12 @@ ATTACHMENTS = ("findings.csv", "findings.json")
 FINDING_FIELDS = (
     "severity",
     "kind",
-    "indicator",  # raw: as the feed gave it (refanged), for tools
+    "indicator",  # as the email shows it: defanged, safe to paste, never clickable
     "type",
     "reason",
-    "asset",  # raw: as the registry declares it
+    "asset",  # as the email shows it (a network defanged)
     "feed",
-    "entry",
+    "entry",  # defanged, as are the title and the link
     "title",
     "first_seen",
     "last_seen",
@@ -38,9 +38,12 @@ FINDING_FIELDS = (
     "tlp",
     "evidence",  # a software finding's: affected or unverified (empty for the others)
     "version_range",  # the published range it rests on, in the vers constraint notation (>=13.1|<13.1-49.15)
-    "indicator_defanged",  # the same values as the email shows them: safe to paste, never clickable
-    "asset_defanged",
-    "link_defanged",
+    "warnings",  # the codes of what the email warns of (mixed-script-host), space-separated in the CSV
+    "indicator_raw",  # the same values as the feed gave them (refanged) or the registry declares them, for tools
+    "asset_raw",
+    "entry_raw",
+    "title_raw",
+    "link_raw",
 )
 # A spreadsheet takes a cell starting with one of these for a formula (OWASP "CSV injection").
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
@@ -48,7 +51,7 @@ _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 def finding_records(context: Mapping[str, Any], alerts: Sequence[Alert]) -> list[dict[str, Any]]:
     """One record per alert of an :func:`email_context`, in its order: the fields of :data:`FINDING_FIELDS`, then
-    ``details`` (the feed's facts shown, raw) and ``details_defanged`` (as the email shows them).
+    ``details`` (the feed's facts as the email shows them) and ``details_raw`` (as the feed gave them).
 
     ``alerts`` are the alerts the context was made of, in any order; dates are ISO 8601. Raises ValueError when
     a context alert is not among them.
@@ -65,31 +68,36 @@ def finding_records(context: Mapping[str, Any], alerts: Sequence[Alert]) -> list
             {
                 "severity": item["severity"],
                 "kind": item["kind"],
-                "indicator": f.indicator.value,
+                "indicator": item["indicator"],
                 "type": item["indicator_type"],
                 "reason": item["reason"],
-                "asset": f.asset,
+                "asset": item["asset"],
                 "feed": item["feed"],
-                "entry": f.entry,
-                "title": f.title,
+                "entry": item["entry"],
+                "title": item["title"],
                 "first_seen": item["first_seen_iso"],
                 "last_seen": item["last_seen_iso"],
-                "link": f.link or "",
+                "link": item["link"] or "",
                 "tlp": item["tlp"].label,
                 "evidence": item["version_evidence"],
                 "version_range": item["version_range"],
-                "indicator_defanged": item["indicator"],
-                "asset_defanged": item["asset"],
-                "link_defanged": item["link"] or "",
-                # The details the email shows, in the same order: raw, and as shown.
-                "details": {key: raw_facts.get(key, text) for key, text in item["details"].items()},
-                "details_defanged": item["details"],
+                "warnings": list(item["warning_codes"]),
+                "indicator_raw": f.indicator.value,
+                "asset_raw": f.asset,
+                "entry_raw": f.entry,
+                "title_raw": f.title,
+                "link_raw": f.link or "",
+                # The details the email shows, in the same order: as shown, and raw.
+                "details": item["details"],
+                "details_raw": {key: raw_facts.get(key, text) for key, text in item["details"].items()},
             }
         )
     return records
 
 
-def _cell(value: str) -> str:
+def _cell(value: str | list[str]) -> str:
+    if isinstance(value, list):  # codes (warnings): space-separated, as a shell or awk splits them
+        value = " ".join(value)
     return "'" + value if value.startswith(_FORMULA_START) else value
 
 
@@ -109,8 +117,8 @@ def findings_csv(records: Sequence[Mapping[str, Any]]) -> str:
 
 
 def findings_json(context: Mapping[str, Any], records: Sequence[Mapping[str, Any]]) -> str:
-    """The findings as one JSON document: the TLP marking, the establishment, and one object per alert (its raw
-    values, their defanged copies and its details)."""
+    """The findings as one JSON document: the TLP marking, the establishment, and one object per alert (its values
+    as the email shows them, their raw copies, its details and warnings)."""
     document = {
         "tlp": context["tlp_label"],
         "establishment": {"id": context["establishment"]["id"], "name": context["establishment"]["name"]},

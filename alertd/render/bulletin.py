@@ -156,7 +156,11 @@ def _steps(
     out: dict[str, None] = {}
     one, many = words.action("kev.first"), words.action("kev.first.several")
     for alert, item in pairs:
-        for step in actions.steps(words, alert, several, item["asset"], common, contact, tz=tz, since=since):
+        # The link as the email shows it (defanged unless it is the CERT's or a known source's), never raw.
+        steps = actions.steps(
+            words, alert, several, item["asset"], common, contact, link=item["link"], tz=tz, since=since
+        )
+        for step in steps:
             out.setdefault(many if step == one else step, None)  # several exploited vulnerabilities: the plural
     return list(out)
 
@@ -232,6 +236,8 @@ def blocks(
             "link_href": first["link_href"] if kind is FeedKind.ADVISORY else None,
             # A bulletin's own words; a block of several entries (27 KEV CVEs) has no one text to quote.
             "source_summary": first["source_summary"] if single or kind is FeedKind.ADVISORY else None,
+            # A deceptive host named anywhere in the block, each warning once (render/context.py, _warnings).
+            "warnings": list(dict.fromkeys(w for item in items for w in item["warnings"])),
             "steps": steps,
             "same_steps_as": same_as if same_as != number else None,
             "alerts": items,

@@ -32,7 +32,7 @@ from babel.messages.pofile import read_po
 from babel.numbers import format_decimal
 from babel.support import Translations
 
-from alertd.domain.codes import AlertKind, RuleKind, SeverityRule
+from alertd.domain.codes import AlertKind, RuleKind, SeverityRule, TextWarning
 from alertd.domain.facts import Fact, VersionFact
 from alertd.domain.tlp import Tlp
 from alertd.domain.values import FeedKind, IndicatorType, Severity
@@ -144,6 +144,10 @@ class Words:
         """KEV's ``knownRansomwareCampaignUse`` in words; a value the catalog does not know as it is."""
         key = value.lower()
         return self.word("ransomware", key) if self.has("ransomware", key) else value
+
+    def warning(self, code: TextWarning, *, host: str) -> str:
+        """A warning about feed text, naming the (defanged) ``host`` it is about (a deceptive domain name)."""
+        return self.word("warning", code.value).format(host=host)
 
     def label(self, key: str) -> str:
         """A row label of an alert's table (``why``, ``indicator:host``...)."""

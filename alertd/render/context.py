@@ -1,8 +1,10 @@
 """The template context: everything an email shows, as plain values, with the words of its language.
 
 Each alert's table is laid out for its kind (compromise, exposure, vulnerability, leak, advisory); codes become
-words through :mod:`~alertd.render.catalog`. Feed text is cut, cleaned of control characters and scrubbed of the
-email's raw indicators before it reaches a template.
+words through :mod:`~alertd.render.catalog`. Feed text is cut, cleaned of control characters, scrubbed of the
+email's raw indicators and defanged wherever it names a host, an address or a link before it reaches a template.
+A link is clickable only towards the CERT's own domains and the known sources' (:mod:`~alertd.render.links`); a
+host mixing scripts is flagged.
 """
 
 from __future__ import annotations
@@ -12,21 +14,28 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, time, timedelta
 from email.utils import parseaddr
 from typing import Any
-from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
-from alertd.domain.codes import NETWORK_REASONS, SOFTWARE_REASONS, AlertKind, MatchReason, SourceStatus
+from alertd.domain.codes import NETWORK_REASONS, SOFTWARE_REASONS, AlertKind, MatchReason, SourceStatus, TextWarning
 from alertd.domain.establishments import Establishment
 from alertd.domain.facts import Fact
 from alertd.domain.grammar import CVE_ID
 from alertd.domain.settings import RenderSettings
 from alertd.domain.tlp import Tlp
 from alertd.domain.values import Alert, FeedKind, Finding, IndicatorType, Severity
-from alertd.render import actions, bulletin, catalog
+from alertd.render import actions, bulletin, catalog, links
 from alertd.render.attachments import ATTACHMENTS
 from alertd.render.catalog import Words
-from alertd.render.defang import Scrubber, defang, defang_indicator, defang_text, scrub, scrubber
-from alertd.render.headers import CONTROL, clean_header
+from alertd.render.defang import (
+    Scrubber,
+    defang,
+    defang_indicator,
+    defang_text,
+    mixed_script_hosts,
+    scrub,
+    scrubber,
+)
+from alertd.render.headers import clean_header
 
 _ADDRESS_TYPES = frozenset({IndicatorType.IPV4, IndicatorType.IPV6, IndicatorType.CIDR})
 _COMPROMISED: Mapping[IndicatorType, AlertKind] = {
@@ -102,10 +111,6 @@ _LAYOUT: Mapping[FeedKind, tuple[str | Fact, ...]] = {
 _TOLD_IN_ACTIONS: Mapping[FeedKind, frozenset[Fact]] = {
     FeedKind.VULNERABILITY: frozenset({Fact.DUE_DATE, Fact.REQUIRED_ACTION}),
 }
-_NVD = "https://nvd.nist.gov/vuln/detail/{cve}"
-_WEB_LINK = re.compile(r"https?://[^\s;,<>\"'|]+", re.IGNORECASE)
-_MAX_REFERENCES = 5
-_URL_SAFE = ":/?#[]@!$&()*+,;=%-._~"  # RFC 3986 reserved and unreserved characters, and "%"
 _TLP_COLORS: Mapping[Tlp, tuple[str, str]] = {  # the marking's colour and its background (FIRST TLP 2.0)
     Tlp.CLEAR: ("#ffffff", "#000000"),
     Tlp.GREEN: ("#33ff00", "#000000"),
@@ -150,7 +155,7 @@ def resolved_context(est: Establishment, resolved: Sequence[Finding]) -> list[di
             "indicator": defang_indicator(f.indicator),
             "asset": defang(f.asset),
             "feed": f.feed,
-            "title": clean_header(f.title, 160),
+            "title": defang_text(clean_header(f.title, 160)),
         }
         for f in sorted(resolved, key=lambda f: (f.feed, f.indicator.value))
     ]
@@ -204,25 +209,6 @@ def alert_kind(finding: Finding) -> AlertKind:
     if finding.kind is FeedKind.VULNERABILITY and finding.reason is MatchReason.KEV_PRODUCT:
         return AlertKind.EXPLOITED_VULNERABILITY
     return _BY_FEED_KIND[finding.kind]
-
-
-def _link(raw: str, patterns: Scrubber) -> tuple[str, str | None]:
-    """A link as shown (reported indicators defanged in it) and its target if it may be clickable, else None."""
-    raw = CONTROL.sub("", "".join(raw.split()))[:2000]  # no whitespace or line break survives in a URL
-    text = scrub(raw, patterns)
-    # Only a plain web page is made clickable, and never one that carries a reported indicator. Quotes and angle
-    # brackets are percent-encoded: the CSS inliner writes attributes back escaping only "&" and '"'.
-    href = quote(raw, safe=_URL_SAFE) if text == raw and raw.lower().startswith(("https://", "http://")) else None
-    return text, href
-
-
-def _references(f: Finding, cve: str | None) -> list[str]:
-    """Where to read more about a vulnerability: NVD's page for its CVE, then the vendor pages KEV's notes give."""
-    found = [_NVD.format(cve=cve)] if cve else []
-    for url in _WEB_LINK.findall(f.facts.notes or ""):
-        found.append(url.rstrip(".)]"))
-    unique = [u for u in dict.fromkeys(found) if u != f.link]
-    return unique[:_MAX_REFERENCES]
 
 
 def _row(key: str, label: str, value: str, *, note: str | None = None, href: str | None = None) -> dict[str, Any]:
@@ -289,7 +275,17 @@ def _rows(words: Words, f: Finding, item: Mapping[str, Any], facts: Mapping[Fact
     return [r for r in rows if r is not None]
 
 
-def _alert_context(words: Words, alert: Alert, tz: ZoneInfo, contact: str, patterns: Scrubber) -> dict[str, Any]:
+def _warnings(words: Words, shown: Sequence[str | None]) -> tuple[list[str], list[str]]:
+    """The warnings about what an alert shows (its texts as shown: cut, defanged), as codes and in words: one
+    for each host mixing scripts."""
+    hosts = dict.fromkeys(host for text in shown if text for host in mixed_script_hosts(text))
+    codes = [TextWarning.MIXED_SCRIPT_HOST.value] if hosts else []
+    return codes, [words.warning(TextWarning.MIXED_SCRIPT_HOST, host=defang(host)) for host in hosts]
+
+
+def _alert_context(
+    words: Words, alert: Alert, tz: ZoneInfo, contact: str, patterns: Scrubber, allowed: frozenset[str]
+) -> dict[str, Any]:
     f = alert.finding
     shown = defang_indicator(f.indicator)
     asset = clean_header(f.asset, _TITLE_LIMIT)
@@ -309,11 +305,12 @@ def _alert_context(words: Words, alert: Alert, tz: ZoneInfo, contact: str, patte
     facts = {
         fact: (_dated(words, text, tz) if fact in _DATED else None)
         or (words.decimal(score) if fact is Fact.CVSS and (score := f.facts.cvss_score) is not None else None)
-        or scrub(defang(clean_header(text, _ATTR_LIMIT)), patterns)
+        # A whole value that is a host, then every host, address or link within a sentence.
+        or defang_text(scrub(defang(clean_header(text, _ATTR_LIMIT)), patterns))
         for fact, text in f.facts.known()
         if fact in _SHOWN and text.strip()
     }
-    link_text, link_href = _link(f.link, patterns) if f.link else (None, None)
+    link_text, link_href = links.shown_link(f.link, patterns, allowed) if f.link else (None, None)
     cve = f.indicator.value.upper() if f.indicator.type is IndicatorType.CVE else None
     if cve is not None and not CVE_ID.match(cve):
         cve = None
@@ -356,7 +353,9 @@ def _alert_context(words: Words, alert: Alert, tz: ZoneInfo, contact: str, patte
         "title": defang_text(scrub(clean_header(f.title, _TITLE_LIMIT), patterns)),
         "link": link_text,
         "link_href": link_href,
-        "references": [_link(url, patterns) for url in _references(f, cve)] if product or cve else [],
+        "references": [links.shown_link(url, patterns, allowed) for url in links.references(f, cve)]
+        if product or cve
+        else [],
         "published": _day(words, f.published) or _when(words, f.published, tz),
         "first_seen": _when(words, alert.first_seen, tz),
         "last_seen": _when(words, alert.last_seen, tz),
@@ -382,6 +381,18 @@ def _alert_context(words: Words, alert: Alert, tz: ZoneInfo, contact: str, patte
         "tlp": alert.tlp,
         "key": f.key,
     }
+    item["warning_codes"], item["warnings"] = _warnings(
+        words,
+        [
+            shown,
+            item["entry"],
+            item["title"],
+            link_text,
+            item["source_summary"],
+            *facts.values(),
+            *(text for text, _href in item["references"]),
+        ],
+    )
     item["rows"] = _rows(words, f, item, facts)
     return item
 
@@ -441,7 +452,8 @@ def email_context(
     tlp = Tlp.strictest(a.tlp for a in ordered)
     top = max(shown_severity(a) for a in ordered)
     tlp_color, tlp_background = _TLP_COLORS[tlp]
-    items = [_alert_context(words, a, tz, contact, patterns) for a in ordered]
+    allowed = links.allowed_domains(settings)
+    items = [_alert_context(words, a, tz, contact, patterns, allowed) for a in ordered]
     name = clean_header(est.name)
     named = words.establishment(name)
     groups = bulletin.blocks(words, list(zip(ordered, items, strict=True)), contact=contact, now=now, tz=tz)

@@ -4,6 +4,9 @@ Feed text (titles, details) may repeat the raw indicators of the email: a scrubb
 them by their defanged form wherever they appear. Feed prose shown in full (an advisory's title and summary) may
 also name hosts, addresses and links that are no indicator of the email: :func:`defang_text` defangs every word
 of it that reads as one.
+
+A host whose label mixes scripts ("сert-sante.example" with a Cyrillic "с") may imitate a name the reader trusts:
+:func:`mixed_script_hosts` finds those in feed text, for the email to flag them.
 """
 
 from __future__ import annotations
@@ -13,6 +16,11 @@ import ipaddress
 import re
 from collections.abc import Sequence
 from urllib.parse import urlsplit
+
+# The Unicode script of each character (Scripts.txt, with the Unicode release it ships): the standard library's
+# unicodedata has names and categories, not scripts, and guessing a script from a character's name is wrong for
+# many (the Cyrillic "Ӏ" is named "CYRILLIC LETTER PALOCHKA", the Latin "ĸ" "LATIN SMALL LETTER KRA" is fine).
+from confusable_homoglyphs import categories
 
 from alertd.domain.grammar import DISPLAYED_EMAIL as _EMAIL
 from alertd.domain.grammar import DISPLAYED_HOST as _DOMAIN
@@ -162,3 +170,58 @@ def scrub(text: str, patterns: Scrubber) -> str:
     for pattern, shown in patterns:
         text = pattern.sub(shown.replace("\\", "\\\\"), text)
     return text
+
+
+# Characters of every script (digits, "-") and combining marks: no script of their own (UTS #24).
+_NEUTRAL_SCRIPTS = frozenset({"COMMON", "INHERITED"})
+# The script mixes written together in one label for real (UTS #39 "highly restrictive"): Latin with the scripts
+# of Japanese, Chinese and Korean. Any other mix (Latin and Cyrillic, Latin and Greek) is a homograph's mark.
+_WRITTEN_TOGETHER = (
+    frozenset({"LATIN", "HAN", "HIRAGANA", "KATAKANA"}),
+    frozenset({"LATIN", "HAN", "BOPOMOFO"}),
+    frozenset({"LATIN", "HAN", "HANGUL"}),
+)
+_LABEL_DOTS = re.compile(r"[.\u3002\uff0e\uff61]")  # IDNA's label separators: "." and the ideographic full stops
+# A word's host: after an optional scheme and user part, up to the port, path, query or fragment. Anchored, each
+# part scanned once: linear in the word.
+_WORD_HOST = re.compile(r"^(?:[A-Za-z][A-Za-z0-9+.-]*://)?(?:[^/?#@\s]*@)?(?P<host>[^/?#:\s\[\]]+)")
+_REFANG = (("[.]", "."), ("[@]", "@"), ("[:]", ":"))
+
+
+def _label_scripts(label: str) -> frozenset[str]:
+    if label[:4].lower() == "xn--":
+        with contextlib.suppress(UnicodeError, ValueError):  # not punycode after all: read as written
+            label = label[4:].encode("ascii").decode("punycode")
+    if label.isascii():
+        return frozenset({"LATIN"} if any(c.isalpha() for c in label) else ())
+    return frozenset(categories.unique_aliases(label)) - _NEUTRAL_SCRIPTS
+
+
+def mixed_script(host: str) -> bool:
+    """Whether a host name has a label that mixes scripts (Latin and Cyrillic in "сert-sante.example"), as written
+    or once an IDNA label (``xn--...``) is decoded; Latin written with Japanese, Chinese or Korean is not."""
+    for label in _LABEL_DOTS.split(host):
+        scripts = _label_scripts(label)
+        if len(scripts) > 1 and not any(scripts <= allowed for allowed in _WRITTEN_TOGETHER):
+            return True
+    return False
+
+
+def mixed_script_hosts(text: str) -> list[str]:
+    """The hosts named in ``text`` (alone, in a URL or in an email address, defanged or not) that mix scripts, in
+    order, each once. Linear in the text, which callers cut first."""
+    found: dict[str, None] = {}
+    for word in text.split():
+        core = word.lstrip(_OPENING).rstrip(_CLOSING)
+        # Only a word with a character beyond ASCII, or an IDNA label, can mix scripts.
+        if core.isascii() and "xn--" not in core.lower():
+            continue
+        for fanged, plain in _REFANG:  # a defanged word names its host as well
+            core = core.replace(fanged, plain)
+        match = _WORD_HOST.match(core)
+        if match is None:
+            continue
+        host = match.group("host")
+        if _LABEL_DOTS.search(host) and mixed_script(host):
+            found.setdefault(host)
+    return list(found)

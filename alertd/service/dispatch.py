@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
 from datetime import datetime, timedelta
 from email.message import EmailMessage
 from email.utils import parseaddr
@@ -22,6 +23,7 @@ from alertd.domain.routing import Subscription
 from alertd.domain.values import Finding
 from alertd.policy import decide as policy
 from alertd.render.email import render_email
+from alertd.render.links import source_domains
 from alertd.send.signing import SigningError
 from alertd.service.logs import get_logger
 from alertd.service.setup import Prepared
@@ -209,7 +211,8 @@ class Dispatcher:
             est,
             alerts,
             to,
-            settings=settings.render,
+            # The CSAF providers configured as feeds are sources the email may link to (render/links.py).
+            settings=replace(settings.render, link_domains=settings.link_domains | source_domains(self.config.feeds)),
             now=now,
             message_id=message_id,
             in_reply_to=thread,
