@@ -12,6 +12,8 @@ from alertd.config.yamlsrc import Pos, Reader, YMap
 from alertd.domain.feeds import (
     DEFAULT_BACKLOG_AFTER,
     DEFAULT_MAX_BYTES,
+    DEFAULT_MAX_ENTRY_BYTES,
+    DEFAULT_MAX_FIELD_BYTES,
     INDICATOR_ROLES,
     ColumnRole,
     FactColumn,
@@ -23,6 +25,10 @@ from alertd.domain.values import SEVERITY_NAMES, FeedKind, Severity
 from alertd.intake.formats import FORMATS
 
 _FEED_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+# Bounds of the text caps: below the floor real titles and indicators would be cut; above the ceiling one entry's
+# text would cost more memory than a whole feed should (every scan is linear, so time is not the limit).
+MIN_TEXT_CAP = 1024
+MAX_TEXT_CAP = 16 * 1024 * 1024
 
 
 def read_feeds(path: Path, default_tlp: Tlp, r: Reader, declared: set[str]) -> tuple[FeedConfig, ...]:
@@ -50,6 +56,8 @@ def read_feeds(path: Path, default_tlp: Tlp, r: Reader, declared: set[str]) -> t
                 "stale_after",
                 "failures_alert",
                 "backlog_after",
+                "max_field_bytes",
+                "max_entry_bytes",
             ),
         )
         feed_id = r.value(fm, "id", str)
@@ -86,6 +94,7 @@ def read_feeds(path: Path, default_tlp: Tlp, r: Reader, declared: set[str]) -> t
         stale_after = read_duration(r, fm, "stale_after") if "stale_after" in fm else None
         failures_alert = r.value(fm, "failures_alert", int, 3)
         backlog_after = _backlog_after(r, fm)
+        max_field, max_entry = _text_caps(r, fm)
         if feed_id is None or url is None or fmt is None or interval is None:
             continue
         feeds.append(
@@ -103,6 +112,8 @@ def read_feeds(path: Path, default_tlp: Tlp, r: Reader, declared: set[str]) -> t
                 stale_after=stale_after,
                 failures_alert=failures_alert or 3,
                 backlog_after=backlog_after,
+                max_field_bytes=max_field,
+                max_entry_bytes=max_entry,
             )
         )
     return tuple(feeds)
@@ -120,3 +131,34 @@ def _backlog_after(r: Reader, fm: YMap) -> timedelta | None:
     except ValueError as exc:
         r.error(fm.value_pos["backlog_after"], f"{exc}, or 'never'")
         return DEFAULT_BACKLOG_AFTER
+
+
+def _text_caps(r: Reader, fm: YMap) -> tuple[int, int]:
+    """``max_field_bytes`` and ``max_entry_bytes``: whole numbers within the bounds, an entry's at least a field's.
+
+    When only one is written, the other follows it where its default would contradict it (a field cap above the
+    default entry cap raises the entry cap; an entry cap below the default field cap lowers the field cap).
+    """
+    caps = []
+    for key, default in (("max_field_bytes", DEFAULT_MAX_FIELD_BYTES), ("max_entry_bytes", DEFAULT_MAX_ENTRY_BYTES)):
+        value = r.value(fm, key, int, default)
+        if value is not None and not MIN_TEXT_CAP <= value <= MAX_TEXT_CAP:
+            r.error(
+                fm.value_pos[key],
+                f"{key!r} is {value}; it must be between {MIN_TEXT_CAP} and {MAX_TEXT_CAP} (characters of feed text "
+                f"read; default {default})",
+            )
+            value = None
+        caps.append(default if value is None else value)
+    field_cap, entry_cap = caps
+    if entry_cap >= field_cap:
+        return field_cap, entry_cap
+    if "max_entry_bytes" in fm and "max_field_bytes" in fm:
+        r.error(
+            fm.value_pos["max_entry_bytes"],
+            f"'max_entry_bytes' ({entry_cap}) is less than 'max_field_bytes' ({field_cap}): an entry holds its fields",
+        )
+        return field_cap, field_cap
+    if "max_entry_bytes" in fm:
+        return entry_cap, entry_cap
+    return field_cap, field_cap

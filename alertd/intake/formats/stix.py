@@ -350,24 +350,25 @@ def _unquote(literal: str) -> str:
     return _ESCAPE.sub(r"\1", literal[1:-1])
 
 
-def _indicator(object_type: str, path: list[str], value: str) -> Indicator | None:
-    """The indicator a comparison names, or None for a property that holds none (x509, file:name...)."""
+def _indicator(object_type: str, path: list[str], value: str, limit: int) -> Indicator | None:
+    """The indicator a comparison names, or None for a property that holds none (x509, file:name...); a value
+    longer than ``limit`` (the feed's ``max_field_bytes``) is none."""
     if len(path) == 1 and path[0] == "value":
         if object_type in ("ipv4-addr", "ipv6-addr"):
-            return indicator_for(value, ColumnRole.IP)
+            return indicator_for(value, ColumnRole.IP, limit)
         if object_type == "domain-name":
-            return indicator_for(value, ColumnRole.DOMAIN)
+            return indicator_for(value, ColumnRole.DOMAIN, limit)
         if object_type == "url":
-            return indicator_for(value, ColumnRole.URL)
+            return indicator_for(value, ColumnRole.URL, limit)
         if object_type == "email-addr":
-            return indicator_for(value, ColumnRole.EMAIL)
+            return indicator_for(value, ColumnRole.EMAIL, limit)
     elif len(path) == 2 and path[1] == "value":
         if object_type == "network-traffic" and path[0] in ("dst_ref", "src_ref"):
-            return indicator_for(value, ColumnRole.IP) or indicator_for(value, ColumnRole.DOMAIN)
+            return indicator_for(value, ColumnRole.IP, limit) or indicator_for(value, ColumnRole.DOMAIN, limit)
         if object_type == "email-message" and path[0] in ("from_ref", "sender_ref"):
-            return indicator_for(value, ColumnRole.EMAIL)
+            return indicator_for(value, ColumnRole.EMAIL, limit)
     elif object_type == "file" and len(path) == 2 and path[0] == "hashes" and _algorithm(path[1]) in _HASHES:
-        return indicator_for(value, ColumnRole.HASH)
+        return indicator_for(value, ColumnRole.HASH, limit)
     return None
 
 
@@ -388,10 +389,10 @@ def _observation(
     stix_id = fields.text(obj.get("id"), 200) or "indicator--" + hashlib.sha256(pattern.encode()).hexdigest()[:32]
     indicators: list[Indicator] = []
     for object_type, path, value in comparisons:
-        indicator = _indicator(object_type, path, value)
+        indicator = _indicator(object_type, path, value, feed.max_field_bytes)
         if indicator is not None and indicator not in indicators:
             indicators.append(indicator)
-    description = fields.text(obj.get("description"), MAX_DESCRIPTION)
+    description = fields.text(obj.get("description"), min(MAX_DESCRIPTION, feed.max_field_bytes))
     # MISP's STIX exports (Talos) name no indicator and describe few: their report's name tells more than an id.
     title = (
         fields.one_line(fields.text(obj.get("name"), 1000))
