@@ -61,7 +61,14 @@ def parse(feed: FeedSpec, body: bytes) -> list[Observation]:
     _refuse_entities(feed, body)
     # A stream, never the bytes themselves: feedparser.parse() treats a bytes argument it can open() as a
     # file name, so a body such as b"/etc/passwd" would be read from disk.
-    parsed: Any = feedparser.parse(io.BytesIO(body))
+    try:
+        parsed: Any = feedparser.parse(io.BytesIO(body))
+    except (ValueError, LookupError) as exc:
+        # feedparser decodes by the XML declaration's encoding and lets a broken one escape (b"\x80UTF-8": a
+        # UnicodeDecodeError; a NUL in it: ValueError), found by fuzzing: the feed's failure, not a parser crash.
+        raise ParseError(
+            f"feed {feed.id!r}: the document cannot be decoded as its XML declaration says ({exc.__class__.__name__})"
+        ) from None
     entries: list[Any] = list(parsed.get("entries") or [])
     if not entries and not parsed.get("version"):
         reason = parsed.get("bozo_exception")
