@@ -3,7 +3,7 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test check lint bench clean
+.PHONY: run test check lint bench fuzz clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -33,6 +33,12 @@ test: lint
 # The edit loop: lint, then every test but those marked slow (make test, which CI runs, runs them all).
 check: lint
 	$(BIN)/pytest -q -m 'not slow'
+
+# Every fuzz target (fuzz/targets.py) for a minute, the parsing libraries instrumented too; `make test` runs them for
+# a few seconds each (tests/intake/test_fuzz_run.py). FUZZ_SECONDS=600 make fuzz for a long run.
+FUZZ_SECONDS ?= 60
+fuzz: $(VENV)/.installed-test
+	$(BIN)/python fuzz/run.py --deep --seconds $(FUZZ_SECONDS)
 
 bench: $(VENV)/.installed-test
 	@for b in bench/*.py; do echo "== $$b"; $(BIN)/python $$b; done

@@ -13,6 +13,8 @@ from alertd.domain.feeds import (
     DEFAULT_BACKLOG_AFTER,
     DEFAULT_DEADLINE,
     DEFAULT_MAX_BYTES,
+    DEFAULT_MAX_ENTRY_BYTES,
+    DEFAULT_MAX_FIELD_BYTES,
     INDICATOR_ROLES,
     ColumnRole,
     FactColumn,
@@ -25,6 +27,10 @@ from alertd.intake.formats import FORMATS
 from alertd.intake.reach import valid_allowed_host
 
 _FEED_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+# Bounds of the text caps: below the floor real titles and indicators would be cut; above the ceiling one entry's
+# text would cost more memory than a whole feed should (every scan is linear, so time is not the limit).
+MIN_TEXT_CAP = 1024
+MAX_TEXT_CAP = 16 * 1024 * 1024
 
 
 def read_feeds(path: Path, default_tlp: Tlp, r: Reader, declared: set[str]) -> tuple[FeedConfig, ...]:
@@ -54,6 +60,8 @@ def read_feeds(path: Path, default_tlp: Tlp, r: Reader, declared: set[str]) -> t
                 "backlog_after",
                 "allow_hosts",
                 "deadline",
+                "max_field_bytes",
+                "max_entry_bytes",
             ),
         )
         feed_id = r.value(fm, "id", str)
@@ -92,6 +100,7 @@ def read_feeds(path: Path, default_tlp: Tlp, r: Reader, declared: set[str]) -> t
         backlog_after = _backlog_after(r, fm)
         allow_hosts = _allow_hosts(r, fm)
         deadline = read_duration(r, fm, "deadline") if "deadline" in fm else DEFAULT_DEADLINE
+        max_field, max_entry = _text_caps(r, fm)
         if feed_id is None or url is None or fmt is None or interval is None:
             continue
         feeds.append(
@@ -111,6 +120,8 @@ def read_feeds(path: Path, default_tlp: Tlp, r: Reader, declared: set[str]) -> t
                 backlog_after=backlog_after,
                 allow_hosts=allow_hosts,
                 deadline=deadline or DEFAULT_DEADLINE,
+                max_field_bytes=max_field,
+                max_entry_bytes=max_entry,
             )
         )
     return tuple(feeds)
@@ -143,3 +154,32 @@ def _allow_hosts(r: Reader, fm: YMap) -> tuple[str, ...]:
                 "([2001:db8::1] for IPv6), then :port if not the scheme's default",
             )
     return tuple(hosts)
+def _text_caps(r: Reader, fm: YMap) -> tuple[int, int]:
+    """``max_field_bytes`` and ``max_entry_bytes``: whole numbers within the bounds, an entry's at least a field's.
+
+    When only one is written, the other follows it where its default would contradict it (a field cap above the
+    default entry cap raises the entry cap; an entry cap below the default field cap lowers the field cap).
+    """
+    caps = []
+    for key, default in (("max_field_bytes", DEFAULT_MAX_FIELD_BYTES), ("max_entry_bytes", DEFAULT_MAX_ENTRY_BYTES)):
+        value = r.value(fm, key, int, default)
+        if value is not None and not MIN_TEXT_CAP <= value <= MAX_TEXT_CAP:
+            r.error(
+                fm.value_pos[key],
+                f"{key!r} is {value}; it must be between {MIN_TEXT_CAP} and {MAX_TEXT_CAP} (characters of feed text "
+                f"read; default {default})",
+            )
+            value = None
+        caps.append(default if value is None else value)
+    field_cap, entry_cap = caps
+    if entry_cap >= field_cap:
+        return field_cap, entry_cap
+    if "max_entry_bytes" in fm and "max_field_bytes" in fm:
+        r.error(
+            fm.value_pos["max_entry_bytes"],
+            f"'max_entry_bytes' ({entry_cap}) is less than 'max_field_bytes' ({field_cap}): an entry holds its fields",
+        )
+        return field_cap, field_cap
+    if "max_entry_bytes" in fm:
+        return entry_cap, entry_cap
+    return field_cap, field_cap

@@ -14,6 +14,11 @@ from alertd.domain.values import FeedKind, Severity
 DEFAULT_MAX_BYTES = 50 * 1024 * 1024
 #: The whole poll of a feed, the documents an index lists included (``deadline``); ``timeout`` bounds each request.
 DEFAULT_DEADLINE = timedelta(minutes=10)
+# How much feed text a parser reads, cut before any expression sees it (issue #13): a feed is attacker-writable, and
+# a megabyte title costs no more than these. Counted in characters of the decoded text (a character is at least one
+# byte, so the bound in bytes read is never lower); ``max_field_bytes`` and ``max_entry_bytes`` in feeds.yaml.
+DEFAULT_MAX_FIELD_BYTES = 64 * 1024  # of one field: a title, a description, a CSV cell, an indicator's value
+DEFAULT_MAX_ENTRY_BYTES = 4 * DEFAULT_MAX_FIELD_BYTES  # of one entry's joined text, read for indicators and kept
 #: Entries older than this on first contact are backlog, told in the inventory email rather than as news.
 DEFAULT_BACKLOG_AFTER = timedelta(days=30)
 
@@ -83,13 +88,15 @@ INDICATOR_ROLES = (
 
 @dataclass(frozen=True, slots=True)
 class FeedSpec:
-    """What a format's parser reads of a feed: its id (named in observations and errors), format, kind and, for
-    a ``csv`` feed, which column holds what."""
+    """What a format's parser reads of a feed: its id (named in observations and errors), format, kind, for a
+    ``csv`` feed which column holds what, and how much text of one field and of one entry it may read."""
 
     id: str
     format: FeedFormat
     kind: FeedKind
     columns: Columns = field(default_factory=dict)
+    max_field_bytes: int = DEFAULT_MAX_FIELD_BYTES
+    max_entry_bytes: int = DEFAULT_MAX_ENTRY_BYTES
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,11 +122,13 @@ class FeedConfig:
     # "Reach"): ``host`` (the scheme's default port), ``host:port``, ``*.domain``.
     allow_hosts: tuple[str, ...] = ()
     deadline: timedelta = DEFAULT_DEADLINE  # the whole poll, index documents included
+    max_field_bytes: int = DEFAULT_MAX_FIELD_BYTES  # text of one field a parser reads (see FeedSpec)
+    max_entry_bytes: int = DEFAULT_MAX_ENTRY_BYTES  # text of one entry a parser reads and keeps
 
     @property
     def spec(self) -> FeedSpec:
         """What the feed's parser reads of it; a fetch's url, size cap and timeout are none of its business."""
-        return FeedSpec(self.id, self.format, self.kind, self.columns)
+        return FeedSpec(self.id, self.format, self.kind, self.columns, self.max_field_bytes, self.max_entry_bytes)
 
     @property
     def stale_limit(self) -> timedelta:

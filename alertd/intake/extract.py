@@ -12,16 +12,17 @@ import ipaddress
 import re
 from collections.abc import Callable, Iterable, Iterator
 
-from alertd.domain.feeds import INDICATOR_ROLES, ColumnRole
+from alertd.domain.feeds import DEFAULT_MAX_ENTRY_BYTES, DEFAULT_MAX_FIELD_BYTES, INDICATOR_ROLES, ColumnRole
 from alertd.domain.grammar import ASCII_LABEL, ASCII_TLD, CVE_IN_TEXT, DOMAIN_IN_TEXT, EMAIL_CELL, EMAIL_IN_TEXT
 from alertd.domain.values import Indicator, IndicatorType
 
 # Every expression here runs in time linear in its input: a feed is attacker-writable text, and a quadratic
 # pattern over a 60,000-space cell held the interpreter lock for minutes (issue #13). So no pattern may let two
 # quantifiers compete for the same characters (``\s*`` before an alternative that may fail), and every field is
-# cut to these bounds before any expression reads it; a cut field keeps its start.
-MAX_TEXT = 64 * 1024  # characters of one feed field (a cell, a title, a description) read for indicators
-MAX_ENTRY_TEXT = 4 * MAX_TEXT  # characters of an entry's joined text (title, summary, contents) read for indicators
+# cut to these bounds before any expression reads it; a cut field keeps its start. These are the defaults: a feed
+# may set its own (``max_field_bytes``, ``max_entry_bytes`` in feeds.yaml), which its parser passes as ``limit``.
+MAX_TEXT = DEFAULT_MAX_FIELD_BYTES  # characters of one feed field (a cell, a title, a description) read
+MAX_ENTRY_TEXT = DEFAULT_MAX_ENTRY_BYTES  # characters of an entry's joined text (title, summary, contents) read
 
 # Defanging conventions seen in CERT bulletins and threat reports. The bracketed forms may carry spaces
 # ("example [.] com", "soc [at] example.org") because writers put them there to break auto-linking; that
@@ -120,18 +121,19 @@ def normalise_host(value: str) -> str | None:
     return host
 
 
-def indicator_for(value: str, role: ColumnRole) -> Indicator | None:
+def indicator_for(value: str, role: ColumnRole, limit: int = MAX_TEXT) -> Indicator | None:
     """One feed cell as an indicator, given its column role (one of :data:`~alertd.domain.feeds.INDICATOR_ROLES`:
     ``IP`` — possibly ``ip:port`` —, ``CIDR``, ``DOMAIN``/``HOST``, ``URL``, ``EMAIL``, ``ASN``, ``HASH``); None
     for an empty or invalid cell.
 
-    A cell longer than :data:`MAX_TEXT` is no indicator and reads as None, before any expression sees it.
+    A cell longer than ``limit`` characters (:data:`MAX_TEXT` unless the feed sets ``max_field_bytes``) is no
+    indicator and reads as None, before any expression sees it.
 
     Raises ValueError for a role that names no indicator type (a programming error, not a feed error).
     """
-    if len(value) > MAX_TEXT:
+    if len(value) > limit:
         value = value.strip()  # a value padded with spaces is still read; strip() is linear
-        if len(value) > MAX_TEXT:
+        if len(value) > limit:
             return None
     cell = refang(value.strip().strip("\"'").strip())
     if not cell:

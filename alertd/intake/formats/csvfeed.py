@@ -28,7 +28,7 @@ from alertd.domain.values import Indicator, IndicatorType, Observation
 from alertd.intake.extract import indicator_for
 from alertd.intake.formats.jsondoc import source_time
 
-MAX_LINE = 64 * 1024  # longer lines are not blocklist rows; they are skipped rather than parsed
+MAX_LINE = 64 * 1024  # longer lines (or longer than the feed's max_entry_bytes) are no rows: skipped, not parsed
 DELIMITERS = (",", "\t", ";", "|")
 _LINE_BREAK = re.compile(r"\r\n|\r|\n")
 _POSITION = re.compile(r"^\s*\d{1,3}\s*$")
@@ -74,7 +74,7 @@ def read(feed: FeedSpec, body: bytes) -> CsvResult:
         stripped = line.strip()
         if not stripped:
             continue
-        if len(line) > MAX_LINE:
+        if len(line) > _max_line(feed):
             skipped += 1
         elif stripped.startswith("#") or (not names and stripped.startswith(";")):
             if not data:
@@ -128,12 +128,17 @@ def read(feed: FeedSpec, body: bytes) -> CsvResult:
 def _unreadable(feed: FeedSpec, skipped: int) -> ParseError:
     # Read as "0 entries", a broken file would delist every entry and resolve every finding of the feed.
     return ParseError(
-        f"feed {feed.id!r}: none of the {skipped} data lines could be read (each over {MAX_LINE} characters or "
+        f"feed {feed.id!r}: none of the {skipped} data lines could be read (each over {_max_line(feed)} characters or "
         "unreadable); a damaged file is a failure, not an empty list"
     )
 
 
 _COLUMN_NAME = re.compile(r"[A-Za-z0-9 _().#/-]{1,32}")
+
+
+def _max_line(feed: FeedSpec) -> int:
+    """Characters of one line read as a row: a row is one entry."""
+    return min(MAX_LINE, feed.max_entry_bytes)
 
 
 def _decode(body: bytes) -> str:
@@ -199,13 +204,15 @@ def _observation(feed: FeedSpec, cells: dict[ColumnRole | FactColumn, str]) -> O
     indicators: list[Indicator] = []
     for role in INDICATOR_ROLES:
         if role in cells:
-            indicator = indicator_for(cells[role], role)
+            indicator = indicator_for(cells[role], role, feed.max_field_bytes)
             if indicator is not None and indicator not in indicators:
                 indicators.append(indicator)
     if not indicators:
         return None
     # The other keys are the operator's names for the columns: the facts alertd knows are found by them.
-    given: dict[Fact | str, str] = {role: value for role, value in cells.items() if role not in _NOT_FACTS and value}
+    given: dict[Fact | str, str] = {
+        role: value[: feed.max_field_bytes] for role, value in cells.items() if role not in _NOT_FACTS and value
+    }
     first_seen = cells.get(ColumnRole.FIRST_SEEN, "")
     published = _timestamp(first_seen) if first_seen else None
     if first_seen and published is None:
@@ -218,7 +225,7 @@ def _observation(feed: FeedSpec, cells: dict[ColumnRole | FactColumn, str]) -> O
         feed=feed.id,
         entry=hashlib.sha256(key.encode()).hexdigest()[:32],
         kind=feed.kind,
-        title=f"{label} {_shown(indicators[0], port)}",
+        title=f"{label} {_shown(indicators[0], port)}"[: feed.max_field_bytes],
         indicators=tuple(indicators),
         published=published,
         facts=facts,

@@ -38,23 +38,25 @@ def parse(feed: FeedSpec, body: bytes) -> list[Observation]:
 
 
 def _observation(feed: FeedSpec, item: dict[str, Any]) -> Observation | None:
-    cve = fields.text(item.get("cveID")).upper()
+    # Each field is read up to the feed's max_field_bytes: the catalogue's are sentences, an attacker's need not be.
+    limit = feed.max_field_bytes
+    cve = fields.text(item.get("cveID"), limit).upper()
     if not CVE_ID.match(cve):
         return None
-    vendor, product = fields.text(item.get("vendorProject")), fields.text(item.get("product"))
-    date_added = fields.text(item.get("dateAdded"))
+    vendor, product = fields.text(item.get("vendorProject"), limit), fields.text(item.get("product"), limit)
+    date_added = fields.text(item.get("dateAdded"), limit)
     facts: dict[Fact | str, str] = {
         "vendor": vendor,
         "product": product,
         Fact.DATE_ADDED: date_added,
-        Fact.DUE_DATE: fields.text(item.get("dueDate")),
-        Fact.REQUIRED_ACTION: fields.text(item.get("requiredAction")),
-        Fact.RANSOMWARE: fields.text(item.get("knownRansomwareCampaignUse")) or "Unknown",
-        Fact.NOTES: fields.text(item.get("notes")),
+        Fact.DUE_DATE: fields.text(item.get("dueDate"), limit),
+        Fact.REQUIRED_ACTION: fields.text(item.get("requiredAction"), limit),
+        Fact.RANSOMWARE: fields.text(item.get("knownRansomwareCampaignUse"), limit) or "Unknown",
+        Fact.NOTES: fields.text(item.get("notes"), limit),
     }
     cwes = item.get("cwes")
     if isinstance(cwes, list) and cwes:
-        facts[Fact.CWES] = ", ".join(str(c) for c in cwes)
+        facts[Fact.CWES] = ", ".join(str(c) for c in cwes)[:limit]
     # The observation's text is read by the matcher only; the finding keeps the catalogue's words as its summary.
     summary = fields.summary(item.get("shortDescription"))
     if summary:
@@ -63,10 +65,10 @@ def _observation(feed: FeedSpec, item: dict[str, Any]) -> Observation | None:
         feed=feed.id,
         entry=cve,
         kind=feed.kind,
-        title=fields.text(item.get("vulnerabilityName")) or cve,
+        title=fields.text(item.get("vulnerabilityName"), limit) or cve,
         indicators=(Indicator(IndicatorType.CVE, cve),),
         products=(Product(vendor, product, status=ProductStatus.NAMED),) if vendor and product else (),
-        text=fields.text(item.get("shortDescription")),
+        text=fields.text(item.get("shortDescription"), limit),
         link=NVD_LINK.format(cve=cve),
         published=utc_date(date_added),
         facts=Facts.of(facts),

@@ -207,10 +207,10 @@ def _attribute(event: _Event, attribute: dict[str, Any], obj: str | None, counts
         counts.unsupported += 1
         return None
     value = raw.strip() if isinstance(raw, str) else str(raw) if isinstance(raw, int) else ""
-    if not value or len(value) > MAX_VALUE:
+    if not value or len(value) > min(MAX_VALUE, event.feed.max_field_bytes):
         counts.invalid += 1
         return None
-    indicators = _indicators(kind, value)
+    indicators = _indicators(kind, value, event.feed.max_field_bytes)
     if not indicators:
         counts.invalid += 1
         return None
@@ -242,10 +242,10 @@ def _attribute(event: _Event, attribute: dict[str, Any], obj: str | None, counts
     )
 
 
-def _indicators(kind: str, value: str) -> tuple[Indicator, ...]:
+def _indicators(kind: str, value: str, limit: int) -> tuple[Indicator, ...]:
     if kind == _COMPOSITE:
         domain, _, address = value.partition("|")
-        found = [indicator_for(domain, ColumnRole.DOMAIN), indicator_for(address, ColumnRole.IP)]
+        found = [indicator_for(domain, ColumnRole.DOMAIN, limit), indicator_for(address, ColumnRole.IP, limit)]
     else:
         role, part = _TYPES[kind]
         if part is not None:
@@ -253,7 +253,7 @@ def _indicators(kind: str, value: str) -> tuple[Indicator, ...]:
                 return ()
             # The hash is the last part of filename|hash (a file name may hold a "|"); the host the first.
             value = value.rpartition("|")[2] if part == 1 else value.partition("|")[0]
-        found = [indicator_for(value, role)]
+        found = [indicator_for(value, role, limit)]
     unique: list[Indicator] = []
     for indicator in found:
         if indicator is not None and indicator not in unique:

@@ -42,7 +42,8 @@ _LONG_CHARREF = re.compile(r"&#([0-9]{8,})(;?)")
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 _SPACE = re.compile(r"\s+")
 _ENTITY_DECL = re.compile(r"<!ENTITY", re.IGNORECASE)
-# Characters of one field (title, summary, each content) read: a field cut there keeps its start.
+# Characters of one field (title, summary, each content) read unless the feed sets ``max_field_bytes``: a field cut
+# there keeps its start.
 MAX_MARKUP = MAX_TEXT
 # Characters of an entry's markup read for its summary: enough for the tags around MAX_SUMMARY characters of text,
 # and a bound on what the tag-stripping expressions see whatever the feed sends.
@@ -60,7 +61,14 @@ def parse(feed: FeedSpec, body: bytes) -> list[Observation]:
     _refuse_entities(feed, body)
     # A stream, never the bytes themselves: feedparser.parse() treats a bytes argument it can open() as a
     # file name, so a body such as b"/etc/passwd" would be read from disk.
-    parsed: Any = feedparser.parse(io.BytesIO(body))
+    try:
+        parsed: Any = feedparser.parse(io.BytesIO(body))
+    except (ValueError, LookupError) as exc:
+        # feedparser decodes by the XML declaration's encoding and lets a broken one escape (b"\x80UTF-8": a
+        # UnicodeDecodeError; a NUL in it: ValueError), found by fuzzing: the feed's failure, not a parser crash.
+        raise ParseError(
+            f"feed {feed.id!r}: the document cannot be decoded as its XML declaration says ({exc.__class__.__name__})"
+        ) from None
     entries: list[Any] = list(parsed.get("entries") or [])
     if not entries and not parsed.get("version"):
         reason = parsed.get("bozo_exception")
@@ -111,16 +119,24 @@ def _looks_like(body: bytes) -> str:
 
 
 def _observation(feed: FeedSpec, entry: Any) -> Observation:
-    title = strip_html(fields.text(entry.get("title"), MAX_MARKUP))
-    summary = strip_html(fields.text(entry.get("summary"), MAX_MARKUP))
+    limit = feed.max_field_bytes
+    title = strip_html(fields.text(entry.get("title"), limit))
+    summary = strip_html(fields.text(entry.get("summary"), limit))
     parts = [title, summary]
-    contents = [fields.text(content.get("value"), MAX_MARKUP) for content in entry.get("content") or []]
+    contents = [fields.text(content.get("value"), limit) for content in entry.get("content") or []]
+    # An entry of many contents is read, and kept, no further than the entry's cap; a set, not the list, tells a
+    # repeated content, so thousands of them cost no more than their length.
+    seen, length = set(parts), len(title) + len(summary)
     for content in contents:
+        if length >= feed.max_entry_bytes:
+            break
         value = strip_html(content)
-        if value and value not in parts:
+        if value and value not in seen:
             parts.append(value)
-    text = " ".join(p for p in parts if p)
-    indicators = extract_indicators(text)
+            seen.add(value)
+            length += len(value) + 1
+    text = " ".join(p for p in parts if p)[: feed.max_entry_bytes]
+    indicators = extract_indicators(text, feed.max_entry_bytes)
     link = fields.text(entry.get("link")) or None
     entry_id = fields.text(entry.get("id")) or link
     if not entry_id:
@@ -130,7 +146,7 @@ def _observation(feed: FeedSpec, entry: Any) -> Observation:
     if cves:
         facts[Fact.CVES] = ", ".join(cves)
     # The entry's own words: its description (RSS) or summary (Atom), else its content.
-    own = summary_text(fields.text(entry.get("summary"), MAX_MARKUP) or next((c for c in contents if c), ""))
+    own = summary_text(fields.text(entry.get("summary"), limit) or next((c for c in contents if c), ""))
     if own and own != title:
         facts[Fact.SUMMARY] = own
     if feed.kind is FeedKind.ADVISORY:

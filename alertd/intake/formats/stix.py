@@ -204,15 +204,15 @@ def _modified(obj: dict[str, Any]) -> datetime:
 def _malware_names(objects: list[dict[str, Any]]) -> dict[str, list[str]]:
     """Indicator id -> names of the malware it ``indicates`` (relationship objects)."""
     names = {obj.get("id"): fields.text(obj.get("name"), 200) for obj in objects if obj.get("type") == "malware"}
-    found: dict[str, list[str]] = {}
+    found: dict[str, dict[str, None]] = {}  # ordered sets, as in _report_names
     for obj in objects:
         if obj.get("type") != "relationship" or obj.get("relationship_type") != "indicates":
             continue
         source, target = obj.get("source_ref"), obj.get("target_ref")
         name = names.get(target) if isinstance(target, str) else None
-        if isinstance(source, str) and name and name not in found.setdefault(source, []):
-            found[source].append(name)
-    return found
+        if isinstance(source, str) and name:
+            found.setdefault(source, {})[name] = None
+    return {source: list(names) for source, names in found.items()}
 
 
 def _tlp_markings(objects: list[dict[str, Any]]) -> dict[str, Tlp]:
@@ -257,16 +257,16 @@ def _report_markings(objects: list[dict[str, Any]], tlps: dict[str, Tlp]) -> dic
 
 def _report_names(objects: list[dict[str, Any]]) -> dict[str, list[str]]:
     """Object id -> names of the reports that list it in ``object_refs``."""
-    found: dict[str, list[str]] = {}
+    found: dict[str, dict[str, None]] = {}  # ordered sets: thousands of reports naming one object stay linear
     for obj in objects:
         name = fields.text(obj.get("name"), 200)
         refs = obj.get("object_refs")
         if obj.get("type") != "report" or not name or not isinstance(refs, list):
             continue
         for ref in refs:
-            if isinstance(ref, str) and name not in found.setdefault(ref, []):
-                found[ref].append(name)
-    return found
+            if isinstance(ref, str):
+                found.setdefault(ref, {})[name] = None
+    return {ref: list(names) for ref, names in found.items()}
 
 
 def _comparisons(pattern: Any, version: str) -> list[tuple[str, list[str], str]] | None:
@@ -350,24 +350,25 @@ def _unquote(literal: str) -> str:
     return _ESCAPE.sub(r"\1", literal[1:-1])
 
 
-def _indicator(object_type: str, path: list[str], value: str) -> Indicator | None:
-    """The indicator a comparison names, or None for a property that holds none (x509, file:name...)."""
+def _indicator(object_type: str, path: list[str], value: str, limit: int) -> Indicator | None:
+    """The indicator a comparison names, or None for a property that holds none (x509, file:name...); a value
+    longer than ``limit`` (the feed's ``max_field_bytes``) is none."""
     if len(path) == 1 and path[0] == "value":
         if object_type in ("ipv4-addr", "ipv6-addr"):
-            return indicator_for(value, ColumnRole.IP)
+            return indicator_for(value, ColumnRole.IP, limit)
         if object_type == "domain-name":
-            return indicator_for(value, ColumnRole.DOMAIN)
+            return indicator_for(value, ColumnRole.DOMAIN, limit)
         if object_type == "url":
-            return indicator_for(value, ColumnRole.URL)
+            return indicator_for(value, ColumnRole.URL, limit)
         if object_type == "email-addr":
-            return indicator_for(value, ColumnRole.EMAIL)
+            return indicator_for(value, ColumnRole.EMAIL, limit)
     elif len(path) == 2 and path[1] == "value":
         if object_type == "network-traffic" and path[0] in ("dst_ref", "src_ref"):
-            return indicator_for(value, ColumnRole.IP) or indicator_for(value, ColumnRole.DOMAIN)
+            return indicator_for(value, ColumnRole.IP, limit) or indicator_for(value, ColumnRole.DOMAIN, limit)
         if object_type == "email-message" and path[0] in ("from_ref", "sender_ref"):
-            return indicator_for(value, ColumnRole.EMAIL)
+            return indicator_for(value, ColumnRole.EMAIL, limit)
     elif object_type == "file" and len(path) == 2 and path[0] == "hashes" and _algorithm(path[1]) in _HASHES:
-        return indicator_for(value, ColumnRole.HASH)
+        return indicator_for(value, ColumnRole.HASH, limit)
     return None
 
 
@@ -388,10 +389,10 @@ def _observation(
     stix_id = fields.text(obj.get("id"), 200) or "indicator--" + hashlib.sha256(pattern.encode()).hexdigest()[:32]
     indicators: list[Indicator] = []
     for object_type, path, value in comparisons:
-        indicator = _indicator(object_type, path, value)
+        indicator = _indicator(object_type, path, value, feed.max_field_bytes)
         if indicator is not None and indicator not in indicators:
             indicators.append(indicator)
-    description = fields.text(obj.get("description"), MAX_DESCRIPTION)
+    description = fields.text(obj.get("description"), min(MAX_DESCRIPTION, feed.max_field_bytes))
     # MISP's STIX exports (Talos) name no indicator and describe few: their report's name tells more than an id.
     title = (
         fields.one_line(fields.text(obj.get("name"), 1000))
@@ -399,11 +400,8 @@ def _observation(
         or ", ".join(reports.get(stix_id, ()))
         or stix_id
     )
-    labels: list[str] = []
-    for key in ("indicator_types", "labels"):
-        for label in _strings(obj.get(key)):
-            if label not in labels:
-                labels.append(label)
+    # Dicts as ordered sets: a list's "not in" made 50,000 labels take minutes (bench/parser_slopes.py).
+    labels = dict.fromkeys(label for key in ("indicator_types", "labels") for label in _strings(obj.get(key)))
     facts: dict[Fact | str, str] = {"labels": ", ".join(labels)[:MAX_ATTR], "pattern": pattern[:MAX_STORED_PATTERN]}
     confidence = obj.get("confidence")
     if isinstance(confidence, int) and not isinstance(confidence, bool):
