@@ -154,6 +154,8 @@ def _allow_hosts(r: Reader, fm: YMap) -> tuple[str, ...]:
                 "([2001:db8::1] for IPv6), then :port if not the scheme's default",
             )
     return tuple(hosts)
+
+
 def _text_caps(r: Reader, fm: YMap) -> tuple[int, int]:
     """``max_field_bytes`` and ``max_entry_bytes``: whole numbers within the bounds, an entry's at least a field's.
 
