@@ -121,9 +121,10 @@ class Poller:
         except Exception as exc:  # a parser bug must not take the other feeds, or the daemon, down with it
             flog.exception("feed parser crashed")
             return self._failed(feed, report, f"internal error while reading the feed: {exc!r}", now)
-        if observations == [] and state.last_success is not None and state.entries_seen:
+        if observations == [] and result.complete and state.last_success is not None and state.entries_seen:
             # Taken as truth, an empty parse would delist every entry and resolve every finding of the feed. An
-            # empty first poll, or one after an empty poll, is plausible and stays ok.
+            # empty first poll, or one after an empty poll, is plausible and stays ok (and so is an incremental
+            # read that brought no indicator: it delists nothing).
             return self._failed(feed, report, suspicious_emptiness(state.entries_seen), now)
 
         try:
@@ -150,7 +151,8 @@ class Poller:
             report.alerts = await self.rematch(now, feed.id)
             flog.info("feed not modified", alerts=report.alerts)
             return report
-        delta = self.store.save_observations(feed.id, observations, now)
+        # An incremental read (a TAXII collection's objects added since the last poll) delists nothing.
+        delta = self.store.save_observations(feed.id, observations, now, delist=result.complete)
         if FORMATS[feed.format].knowledge_only:
             # EPSS and the like tell about CVEs, never about an establishment: stored as knowledge, not matched.
             self.store.record_fetch(feed.id, now, result.validators, len(observations))

@@ -158,9 +158,12 @@ class Store:
 
     # -- observations --------------------------------------------------------------------------------------
 
-    def save_observations(self, feed: str, observations: Sequence[Observation], now: datetime) -> ObservationDelta:
+    def save_observations(
+        self, feed: str, observations: Sequence[Observation], now: datetime, *, delist: bool = True
+    ) -> ObservationDelta:
         """Record a poll's entries and what they say of the CVEs they cite (the knowledge, which a delisting
-        keeps); entries listed before and absent now are marked delisted."""
+        keeps); entries listed before and absent now are marked delisted, unless ``delist`` is False (the poll
+        read only what was added since the last one)."""
         stamp = encode_time(now)
         new: list[tuple[str, ...]] = []
         changed: list[tuple[str, ...]] = []
@@ -198,7 +201,7 @@ class Store:
                 "UPDATE observations SET last_seen = ?, delisted_at = NULL WHERE feed = ? AND entry = ?", unchanged
             )
             learnt = knowledge.save(db, feed, statements, stamp)
-            gone = [e for e, (_, delisted) in known.items() if e not in present and delisted is None]
+            gone = [e for e, (_, delisted) in known.items() if delist and e not in present and delisted is None]
             db.executemany(
                 "UPDATE observations SET delisted_at = ? WHERE feed = ? AND entry = ?",
                 ((stamp, feed, e) for e in gone),
