@@ -104,6 +104,12 @@ def server(tmp_path: Path) -> Iterator[TaxiiTestServer]:
         yield running
 
 
+@pytest.fixture
+def lighter(tmp_path: Path) -> Iterator[TaxiiTestServer]:
+    with TaxiiTestServer(tmp_path, {COLLECTION: apt31_without_relationships(), BROKEN: None}) as running:
+        yield running
+
+
 # -- the fetch edge ----------------------------------------------------------------------------------------------
 
 
@@ -183,6 +189,14 @@ def test_wrong_password_and_server_error_are_fetch_errors(
         fetch(feed(server.collection_url(BROKEN), password_file), Validators())
 
 
+def test_a_read_that_cannot_finish_in_the_feeds_timeout_fails(
+    tmp_path: Path, lighter: TaxiiTestServer, password_file: Path
+) -> None:
+    f = feed(lighter.collection_url(COLLECTION), password_file, timeout=0.001)
+    with pytest.raises(FetchError, match=r"timed out after 0\.001s; raise the feed's 'timeout'"):
+        fetch(f, Validators())
+
+
 def test_certificates_are_verified(tmp_path: Path, password_file: Path) -> None:
     ca = trustme.CA()
     ca_file = tmp_path / "ca.pem"
@@ -224,12 +238,6 @@ establishments:
     contacts: [{email: rssi@ch-rouge.example}]
     networks: [83.81.74.0/24]
 """
-
-
-@pytest.fixture
-def lighter(tmp_path: Path) -> Iterator[TaxiiTestServer]:
-    with TaxiiTestServer(tmp_path, {COLLECTION: apt31_without_relationships(), BROKEN: None}) as running:
-        yield running
 
 
 class Setup:
