@@ -33,6 +33,7 @@ from taxii2client.exceptions import (  # type: ignore[import-untyped]
     TAXIIServiceException,
 )
 from taxii2client.v21 import Collection, as_pages  # type: ignore[import-untyped]
+from urllib3.exceptions import ReadTimeoutError
 
 from alertd.domain.errors import FetchError
 from alertd.domain.feeds import FeedConfig, Validators
@@ -89,10 +90,16 @@ class _Budget:
         """Seconds until the deadline; :class:`_OutOfTime` once it has passed."""
         left = self.deadline - time.monotonic()
         if left <= 0:
-            raise _OutOfTime(
+            raise self.timed_out()
+        return left
+
+    def timed_out(self) -> FetchError:
+        """The error for a socket timeout: the feed's timeout when it is (all but) spent, else the server's delay."""
+        if self.deadline - time.monotonic() < 1.0:  # the socket timeouts end with the deadline when it is nearer
+            return _OutOfTime(
                 f"{self.shown}: timed out after {self.timeout:g}s; raise the feed's 'timeout' if it is slow"
             )
-        return left
+        return FetchError(f"{self.shown}: the server did not answer within {READ_TIMEOUT:g}s")
 
     def take(self, size: int) -> None:
         """Count ``size`` more bytes read; :class:`FetchError` past ``max_bytes``."""
@@ -131,7 +138,10 @@ class _CappedAdapter(HTTPAdapter):
         if self.ca_file is not None:
             # requests lets REQUESTS_CA_BUNDLE override a session's own bundle (trust_env): the feed's CA wins here.
             verify = self.ca_file
-        response = super().send(request, stream=True, timeout=limits, verify=verify, cert=cert, proxies=proxies)
+        try:
+            response = super().send(request, stream=True, timeout=limits, verify=verify, cert=cert, proxies=proxies)
+        except requests.Timeout:
+            raise self.budget.timed_out() from None
         try:
             self._check_encoding(response)
             length = response.headers.get("Content-Length", "")
@@ -142,6 +152,11 @@ class _CappedAdapter(HTTPAdapter):
                 self.budget.take(len(chunk))
                 self.budget.time_left()
                 chunks.append(chunk)
+        except requests.ConnectionError as exc:
+            # requests reports a read timeout while streaming a body as a connection error.
+            if exc.args and isinstance(exc.args[0], ReadTimeoutError):
+                raise self.budget.timed_out() from None
+            raise
         finally:
             response.close()
         # requests has no public way to hand over a body read elsewhere; ``_content`` is what ``.content`` and
@@ -194,8 +209,6 @@ def read_collection(
         raise FetchError(f"{shown}: TLS failed: the server's certificate is not trusted or does not match") from None
     except requests.ConnectionError:
         raise FetchError(f"{shown}: cannot connect (refused, unreachable, or the connection was cut)") from None
-    except requests.Timeout:
-        raise FetchError(f"{shown}: the server did not answer in time") from None
     except requests.TooManyRedirects:
         raise FetchError(f"{shown}: too many redirects (more than {MAX_REDIRECTS}) or a loop") from None
     except requests.RequestException as exc:
