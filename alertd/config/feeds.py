@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from datetime import timedelta
 from pathlib import Path
 from types import MappingProxyType
+from urllib.parse import urlsplit
 
 from alertd.config.common import parse_duration, read_duration, read_listing, resolve_path
 from alertd.config.yamlsrc import Pos, Reader, YMap
@@ -31,6 +33,7 @@ _FEED_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 # text would cost more memory than a whole feed should (every scan is linear, so time is not the limit).
 MIN_TEXT_CAP = 1024
 MAX_TEXT_CAP = 16 * 1024 * 1024
+_COLLECTION = re.compile(r"/collections/[^/]+/?$")
 
 
 def read_feeds(path: Path, default_tlp: Tlp, r: Reader, declared: set[str]) -> tuple[FeedConfig, ...]:
@@ -62,6 +65,8 @@ def read_feeds(path: Path, default_tlp: Tlp, r: Reader, declared: set[str]) -> t
                 "deadline",
                 "max_field_bytes",
                 "max_entry_bytes",
+                "username",
+                "password_file",
             ),
         )
         feed_id = r.value(fm, "id", str)
@@ -81,6 +86,7 @@ def read_feeds(path: Path, default_tlp: Tlp, r: Reader, declared: set[str]) -> t
                 r.error(fm.value_pos["url"], f"url {url!r} must start with https://, http:// or file://")
         format_text = r.choice(fm, "format", tuple(FeedFormat))
         fmt = FeedFormat(format_text) if format_text else None
+        username, password_file = _credentials(path, r, fm, fmt, url)
         interval = read_duration(r, fm, "interval")
         kind_text = r.choice(fm, "kind", tuple(k.value for k in FeedKind))
         sev_text = r.choice(fm, "severity", SEVERITY_NAMES)
@@ -122,9 +128,59 @@ def read_feeds(path: Path, default_tlp: Tlp, r: Reader, declared: set[str]) -> t
                 deadline=deadline or DEFAULT_DEADLINE,
                 max_field_bytes=max_field,
                 max_entry_bytes=max_entry,
+                username=username,
+                password_file=password_file,
             )
         )
     return tuple(feeds)
+
+
+def _credentials(
+    path: Path, r: Reader, fm: YMap, fmt: FeedFormat | None, url: str | None
+) -> tuple[str | None, Path | None]:
+    """A ``taxii`` feed's ``username`` and ``password_file`` (HTTP basic authentication), and what its url must be.
+
+    A TAXII feed's url is its collection's (``https://…/<api root>/collections/<id>/``); a password goes only over
+    ``https://``, or ``http://`` to the machine itself.
+    """
+    username = r.value(fm, "username", str)
+    password_file = r.value(fm, "password_file", str)
+    if fmt is FeedFormat.TAXII and url is not None:
+        if not url.startswith(("https://", "http://")):
+            r.error(fm.value_pos["url"], "a taxii feed's url is its collection's URL, over https:// (or http://)")
+        elif not _COLLECTION.search(urlsplit(url).path):
+            r.error(
+                fm.value_pos["url"],
+                f"url {url!r} is no TAXII collection's: it ends with /collections/<id>/ (the collection's id, "
+                "listed at <api root>/collections/)",
+            )
+    if fmt is not None and fmt is not FeedFormat.TAXII:
+        for key in ("username", "password_file"):
+            if key in fm:
+                r.error(fm.key_pos[key], f"'{key}' is read by taxii feeds only")
+        return None, None
+    if password_file is not None and username is None:
+        r.error(fm.value_pos["password_file"], "'password_file' needs a 'username' to log in with")
+    if username is not None and url is not None and url.startswith("http://") and not _is_loopback(url):
+        r.error(
+            fm.value_pos["url"],
+            "a password would go in clear text over http://; use https:// (http:// is allowed to 127.0.0.0/8, ::1 "
+            "or localhost only)",
+        )
+    return username, resolve_path(path, password_file) if password_file else None
+
+
+def _is_loopback(url: str) -> bool:
+    try:
+        host = urlsplit(url).hostname or ""
+    except ValueError:
+        return False
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def _backlog_after(r: Reader, fm: YMap) -> timedelta | None:

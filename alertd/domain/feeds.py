@@ -6,6 +6,7 @@ import enum
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
+from pathlib import Path
 from typing import NewType
 
 from alertd.domain.tlp import DEFAULT_TLP, Tlp
@@ -37,6 +38,7 @@ class FeedFormat(enum.StrEnum):
     LEAK_VICTIMS = "leak-victims"  # leak-site posts as ransomware trackers list them
     EPSS_CSV = "epss-csv"  # FIRST's daily EPSS scores: knowledge about CVEs, never matched on its own
     PRESS_REPORTS = "press-reports"  # cyberattacks reported in the press, as ransomware trackers list them
+    TAXII = "taxii"  # a TAXII 2.1 collection's STIX objects, read page by page and then incrementally
 
 
 #: A ``columns`` key that is no :class:`ColumnRole`: the name a column's cells are kept under in the facts.
@@ -124,6 +126,10 @@ class FeedConfig:
     deadline: timedelta = DEFAULT_DEADLINE  # the whole poll, index documents included
     max_field_bytes: int = DEFAULT_MAX_FIELD_BYTES  # text of one field a parser reads (see FeedSpec)
     max_entry_bytes: int = DEFAULT_MAX_ENTRY_BYTES  # text of one entry a parser reads and keeps
+    # HTTP basic authentication (``taxii`` feeds): the password is read from the file when the feed is fetched, so
+    # it is never held in the configuration (nor shown by its repr).
+    username: str | None = None
+    password_file: Path | None = None
 
     @property
     def spec(self) -> FeedSpec:
@@ -138,7 +144,11 @@ class FeedConfig:
 
 @dataclass(frozen=True, slots=True)
 class Validators:
-    """What the store keeps per feed to make the next poll conditional (``ETag`` and ``Last-Modified``)."""
+    """What the store keeps per feed to make the next poll conditional (``ETag`` and ``Last-Modified``).
+
+    For a ``taxii`` feed, ``last_modified`` holds when the server added the last object read (its
+    ``X-TAXII-Date-Added-Last``): the next poll asks only for the objects added after it (``added_after``).
+    """
 
     etag: str | None = None
     last_modified: str | None = None

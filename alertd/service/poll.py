@@ -139,9 +139,15 @@ class Poller:
             return self._failed(feed, report, f"internal error while reading the feed: {exc!r}", now)
         if documents is not None and not documents.unread:
             self.passes.pop(feed.id, None)
-            if documents.observations == [] and state.last_success is not None and state.entries_seen:
+            if (
+                documents.observations == []
+                and not documents.incremental
+                and state.last_success is not None
+                and state.entries_seen
+            ):
                 # Taken as truth, an empty parse would delist every entry and resolve every finding of the feed.
-                # An empty first poll, or one after an empty poll, is plausible and stays ok.
+                # An empty first poll, or one after an empty poll, is plausible and stays ok (and so is an
+                # incremental read that brought nothing new: it delists nothing).
                 return self._failed(feed, report, suspicious_emptiness(state.entries_seen), now)
         elif documents is not None:
             # Cut short by the deadline: the next poll reads first what this one (and the ones before it) left.
@@ -330,6 +336,8 @@ class Documents:
 
     ``refused`` are the documents the reach rules kept the poll from fetching (contract §2), ``failed`` those
     that failed, ``unread`` those the feed's deadline left (in the index's order); ``read`` the links read.
+    ``incremental``: the body held only what was added since the last poll (a TAXII collection), so what it does
+    not list has not left the feed.
     """
 
     observations: list[Observation]
@@ -338,11 +346,12 @@ class Documents:
     refused: list[str] = field(default_factory=list)
     failed: int = 0
     unread: list[str] = field(default_factory=list)
+    incremental: bool = False
 
     @property
     def complete(self) -> bool:
         """Whether every document it had to read was read: only then may what it does not list be delisted."""
-        return not self.failed and not self.unread
+        return not self.failed and not self.unread and not self.incremental
 
 
 async def read_documents(
@@ -363,7 +372,8 @@ async def read_documents(
     fmt = FORMATS[feed.format]
     links = fmt.expand(feed.spec, result.body, result.url) if fmt.expand else None
     if links is None:
-        return Documents(await asyncio.to_thread(fmt.parse, feed.spec, result.body))
+        parsed = await asyncio.to_thread(fmt.parse, feed.spec, result.body)
+        return Documents(parsed, incremental=not result.complete)
     if len(links) > MAX_DOCUMENTS:
         log.warning("index lists too many documents; reading the first ones", feed=feed.id, listed=len(links))
         links = links[:MAX_DOCUMENTS]

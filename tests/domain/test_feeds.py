@@ -17,6 +17,7 @@ def test_formats_keep_the_spellings_of_feeds_yaml() -> None:
         "leak-victims",
         "epss-csv",
         "press-reports",
+        "taxii",
     ]
 
 

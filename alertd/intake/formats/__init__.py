@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from alertd.domain.feeds import FeedFormat, FeedSpec
 from alertd.domain.values import FeedKind, Observation
-from alertd.intake.formats import csaf, csvfeed, epss, kev, leaks, misp, nvd, press, rss, stix
+from alertd.intake.formats import csaf, csvfeed, epss, kev, leaks, misp, nvd, press, rss, stix, taxii
 
 Parser = Callable[[FeedSpec, bytes], list[Observation]]
 # For formats published as an index of documents (a MISP feed's manifest.json, a CSAF provider's index.txt or
@@ -46,6 +46,8 @@ FORMATS: dict[FeedFormat, Format] = {
     FeedFormat.EPSS_CSV: Format(FeedKind.VULNERABILITY, epss.parse, knowledge_only=True),
     # A press report is no criminal's claim to hold stolen data, as a leak-site post is: told as an advisory.
     FeedFormat.PRESS_REPORTS: Format(FeedKind.ADVISORY, press.parse),
+    # Its pages are fetched by alertd.intake.taxii (the fetcher hands the collection to it), then read as STIX.
+    FeedFormat.TAXII: Format(FeedKind.COMPROMISE, taxii.parse),
 }
 
 
