@@ -125,9 +125,13 @@ class Outcome:
         return max(b - a for a, b in itertools.pairwise(times))
 
     def assert_withstood(self) -> None:
-        """The daemon kept its promises: pinged the watchdog, stayed under 1 GB, polled the normal feed on
-        schedule, answered ``/healthz`` as live, delivered the normal feed's warning unmarked down, and stopped
-        cleanly on SIGTERM."""
+        """The daemon kept every promise of issue #13: :meth:`assert_alive` and :meth:`assert_delivered`."""
+        self.assert_alive()
+        self.assert_delivered()
+
+    def assert_alive(self) -> None:
+        """The daemon pinged the watchdog, stayed under 1 GB, polled the normal feed on schedule, answered
+        ``/healthz`` as live, and stopped cleanly on SIGTERM."""
         print(self.summary())  # shown by pytest when an assertion below fails
         assert self.max_ping_gap() <= MAX_PING_GAP, (
             f"watchdog silent for {self.max_ping_gap():.1f} s (pings at {self._relative(self.pings)})"
@@ -138,13 +142,18 @@ class Outcome:
         )
         slow = [h for h in self.health if h.status != 200 or h.seconds > MAX_HEALTH_SECONDS]
         assert len(self.health) >= (self.ended_at - self.ready_at) / 3 and not slow, f"/healthz not live: {slow[:3]}"
+        assert self.returncode == 0, f"exit {self.returncode}: {self.log[-3000:]}"
+
+    def assert_delivered(self) -> None:
+        """Nothing lost, nothing downgraded: the normal feed's warning came, once, marked TLP:AMBER as its feed;
+        no message to an establishment is marked below amber (every feed here is amber, or clear and stricter
+        at its source)."""
         warnings = [m for m in self.emails(NORMAL_CONTACT) if NORMAL_INDICATOR in text_of(m)]
         assert len(warnings) == 1, f"the normal feed's warning: {[m['Subject'] for m in self.emails(NORMAL_CONTACT)]}"
         assert tlp_of(warnings[0]) == "AMBER", warnings[0]["Subject"]
-        for message in self.messages:  # every feed here is amber or stricter, or clear but stricter at its source
+        for message in self.messages:
             if OPERATORS not in message.rcpt_tos:
                 assert tlp_of(parse(message.content)) in TLP_ORDER[2:], parse(message.content)["Subject"]
-        assert self.returncode == 0, f"exit {self.returncode}: {self.log[-3000:]}"
 
     def summary(self) -> str:
         """One line of the measures, for a failing test's report."""
@@ -206,6 +215,7 @@ class Siege:
         self.log_path = tmp / "alertd.log"
         self.smtp_extra = ""  # more keys of the smtp section (username, password_file)
         self.notes: dict[str, Any] = {}  # what a test's ``done`` condition keeps between two calls
+        self.others: list[FeedServer] = []
 
     def __enter__(self) -> Siege:
         return self
@@ -217,6 +227,13 @@ class Siege:
             self.proc.kill()
             self.proc.wait()
         self.server.close()
+        for server in self.others:
+            server.close()
+
+    def other_server(self) -> FeedServer:
+        """A second feed server, on another port: another origin; closed with the siege."""
+        self.others.append(FeedServer())
+        return self.others[-1]
 
     def url(self, path: str) -> str:
         """The URL of ``path`` on the feed server."""
@@ -282,10 +299,11 @@ class Siege:
         at_least: float = 15.0,
         at_most: float = 60.0,
         done: Callable[[Siege], bool] | None = None,
+        warned: bool = True,
     ) -> Outcome:
         """Start the daemon on this world and watch it for ``at_least`` seconds after ``READY=1``, then until
-        ``done`` (called every half second, from this thread) is true and the normal feed's warning is in, at
-        most ``at_most`` seconds; stop it with SIGTERM and tell what was seen."""
+        ``done`` (called every half second, from this thread) is true and (with ``warned``) the normal feed's
+        warning is in, at most ``at_most`` seconds; stop it with SIGTERM and tell what was seen."""
         self.write_config(hostile_feeds)
         notify_path = str(self.tmp / "notify.sock")
         sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
@@ -341,7 +359,7 @@ class Siege:
                 elapsed = time.monotonic() - ready_at
                 if elapsed >= at_most:
                     break
-                if elapsed >= at_least and self._warned() and (done is None or done(self)):
+                if elapsed >= at_least and (self._warned() or not warned) and (done is None or done(self)):
                     break
                 time.sleep(0.5)
             ended_at = time.monotonic()
@@ -396,6 +414,8 @@ class Attack:
     done: Callable[[Siege], bool] | None = None
     at_least: float = 12.0
     at_most: float = 60.0
+    warned: bool = True  # wait for the normal feed's warning (False: delivery is what the attack breaks)
+    smtp: Callable[[], SmtpTestServer] = field(default=lambda: SmtpTestServer(tls="starttls"))  # the relay
 
 
 @dataclass
@@ -421,8 +441,8 @@ def besieged(attacks: Mapping[str, Attack], tmp: Path, workers: int = 3) -> Iter
     servers still up, and close everything after."""
     with contextlib.ExitStack() as stack:
         worlds: dict[str, Besieged] = {}
-        for name in attacks:
-            smtp = stack.enter_context(SmtpTestServer(tls="starttls"))
+        for name, attack in attacks.items():
+            smtp = stack.enter_context(attack.smtp())
             folder = tmp / name
             folder.mkdir(parents=True)
             worlds[name] = Besieged(stack.enter_context(Siege(folder, smtp)))
@@ -432,7 +452,7 @@ def besieged(attacks: Mapping[str, Attack], tmp: Path, workers: int = 3) -> Iter
             try:
                 feeds = attack.serve(world.siege)
                 world.result = world.siege.run(
-                    feeds, at_least=attack.at_least, at_most=attack.at_most, done=attack.done
+                    feeds, at_least=attack.at_least, at_most=attack.at_most, done=attack.done, warned=attack.warned
                 )
             except Exception as exc:  # told by the test of this attack, not by its neighbours'
                 world.result = exc
