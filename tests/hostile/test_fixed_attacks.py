@@ -169,7 +169,7 @@ ATTACKS = {
 
 @pytest.fixture(scope="module")
 def attacked(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Besieged]]:
-    with besieged(ATTACKS, tmp_path_factory.mktemp("fixed")) as worlds:
+    with besieged(ATTACKS, tmp_path_factory.mktemp("fixed"), workers=6) as worlds:
         yield worlds
 
 

@@ -263,7 +263,7 @@ def a_million_leak_posts(siege: Siege) -> str:
 @pytest.mark.slow
 @pytest.mark.xfail(strict=False, reason="fixed on branch bound")
 def test_1_1_million_leak_posts(tmp_path: Path) -> None:
-    attack = Attack(a_million_leak_posts, polled(), at_least=12.0, at_most=180.0)
+    attack = Attack(a_million_leak_posts, polled(), at_least=12.0, at_most=360.0)  # parsing alone: minutes
     with besieged({"leak-posts": attack}, tmp_path) as worlds:
         outcome = worlds["leak-posts"].outcome
     outcome.assert_withstood()
