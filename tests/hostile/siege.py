@@ -364,6 +364,8 @@ class Siege:
                 time.sleep(0.5)
             ended_at = time.monotonic()
             stop.set()
+            watcher.join(timeout=MAX_HEALTH_SECONDS + 10)
+            health.append(self.health())  # the state ``done`` saw, or newer: the last word of the window
             peak = peak_memory(proc.pid)
             if proc.poll() is None:
                 proc.send_signal(signal.SIGTERM)
