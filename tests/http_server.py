@@ -19,6 +19,7 @@ import mimetypes
 import socket
 import ssl
 import threading
+import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from http import HTTPStatus
@@ -55,6 +56,7 @@ class RecordedRequest:
     path: str
     query: str
     headers: Headers
+    at: float = field(default_factory=time.monotonic)  # when it arrived (time.monotonic), to judge a schedule
 
 
 @dataclass(frozen=True)
