@@ -1,7 +1,6 @@
-"""The attacks of issue #13 being fixed on other branches, against the real daemon (see ``siege.py``).
+"""The later attacks of issue #13 (links, reach, secrets, mass events), against the real daemon (see ``siege.py``).
 
-Each is marked ``xfail(strict=False)`` with the branch that fixes it, to be flipped when that branch lands. The
-light ones share one module fixture (a daemon each, a few at a time); the mass ones (8,000 C2 rows, 1.1 M leak
+The light ones share one module fixture (a daemon each, a few at a time); the mass ones (8,000 C2 rows, 1.1 M leak
 posts) run alone and are marked slow.
 """
 
@@ -149,7 +148,6 @@ def attacked(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Bes
         yield worlds
 
 
-@pytest.mark.xfail(strict=False, reason="fixed on branch defang")
 def test_a_leak_post_link_to_a_homoglyph_host_is_no_live_link_and_is_flagged(attacked: dict[str, Besieged]) -> None:
     outcome = attacked["homoglyph"].outcome
     outcome.assert_withstood()
@@ -166,7 +164,6 @@ def test_a_leak_post_link_to_a_homoglyph_host_is_no_live_link_and_is_flagged(att
         assert "\u0441ert-sante[.]example" in every_part(msg).split(text, 1)[-1]  # in the attachments too
 
 
-@pytest.mark.xfail(strict=False, reason="fixed on branch reach")
 def test_a_csaf_index_listing_a_document_on_another_origin(attacked: dict[str, Besieged]) -> None:
     world = attacked["csaf-origin"]
     outcome = world.outcome
@@ -175,7 +172,8 @@ def test_a_csaf_index_listing_a_document_on_another_origin(attacked: dict[str, B
     assert world.siege.notes["other"].requests_under("/") == []  # another origin: never asked
     state = outcome.last_health()["feeds"]["hostile"]
     assert state["last_success"]  # the refused document does not sink the rest
-    assert "icsma-24-200-01" in outcome.log  # named in the feed's report
+    # Logged with its host (the document itself is named in run --once's report, tested in tests/intake).
+    assert "index documents refused" in outcome.log
 
 
 @pytest.mark.skip(
@@ -186,7 +184,6 @@ def test_a_redirect_to_a_private_address() -> None:
     raise AssertionError("not reachable on loopback")
 
 
-@pytest.mark.xfail(strict=False, reason="fixed on branch small")
 def test_a_relay_535_echoing_the_password_in_base64(attacked: dict[str, Besieged]) -> None:
     world = attacked["smtp-535"]
     outcome = world.outcome
