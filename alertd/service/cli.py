@@ -27,7 +27,7 @@ from alertd.policy.decide import TLP_RED, classify, withheld
 from alertd.render.catalog import rule_text
 from alertd.service import logs
 from alertd.service.clock import utcnow
-from alertd.service.daemon import CycleReport, Daemon, run_cycle, run_digests, user_agent
+from alertd.service.daemon import CycleReport, Daemon, run_cycle, run_digests, user_agent, workers_busy
 from alertd.service.engine import Engine
 from alertd.service.explain import explanation
 from alertd.service.poll import read_documents
@@ -78,6 +78,19 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def _run_daemon(daemon: Daemon) -> int:
+    """Run the daemon until it is stopped; a worker thread still reading a feed then is not waited for."""
+    code = asyncio.run(daemon.run())
+    if workers_busy():
+        # Joining it could take minutes (a hostile feed being parsed) and systemd would kill the process at its
+        # stop timeout: the state is closed and every transaction committed or rolled back, so exit now.
+        logs.get_logger("alertd").warning("a worker thread is still reading; exiting without waiting for it")
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+    return code
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logs.configure(args.log_level)
@@ -92,7 +105,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_INVALID
     try:
         if args.command == "run":
-            return asyncio.run(cmd_run_once(config)) if args.once else asyncio.run(Daemon(path, config, cache).run())
+            return asyncio.run(cmd_run_once(config)) if args.once else _run_daemon(Daemon(path, config, cache))
         if args.command == "poll":
             return asyncio.run(cmd_poll(config, args.feed))
         if args.command == "outbox":

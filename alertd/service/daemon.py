@@ -5,7 +5,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import signal
+import threading
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -42,6 +44,29 @@ HEALTH_INTERVAL_SECONDS = 300
 STOP_GRACE_SECONDS = 20.0
 DISPATCH_DELAY = 2.0
 DISPATCH_MAX_WAIT = 30.0
+WORKER_PREFIX = "alertd-worker"
+
+
+class WorkerPool(ThreadPoolExecutor):
+    """The daemon's worker threads (parsing, matching, rendering): a stop does not wait for them.
+
+    A thread cannot be interrupted, and one reading a hostile feed may take minutes: asyncio would wait for it when
+    the loop closes, and systemd would kill the daemon at its stop timeout. What a worker does is pure reading, or a
+    store transaction that SQLite rolls back if it is cut, so the stop leaves it behind (see :func:`workers_busy`).
+    """
+
+    def __init__(self) -> None:
+        super().__init__(thread_name_prefix=WORKER_PREFIX)
+
+    def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
+        """Stop taking work, cancel what has not started, never wait for what has."""
+        super().shutdown(wait=False, cancel_futures=True)
+
+
+def workers_busy() -> bool:
+    """Whether a worker thread is still running after the daemon stopped (the process must then exit without
+    joining it)."""
+    return any(t.name.startswith(WORKER_PREFIX) and t.is_alive() for t in threading.enumerate())
 
 
 @dataclass(slots=True)
@@ -380,6 +405,7 @@ class Daemon:
                 f"another alertd daemon is running on {self.store.path.parent}; stop it first (one per state_dir)"
             )
         loop = asyncio.get_running_loop()
+        loop.set_default_executor(WorkerPool())
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, self.stop.set)
         loop.add_signal_handler(signal.SIGHUP, self.request_reload)

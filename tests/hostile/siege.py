@@ -89,6 +89,7 @@ class Outcome:
     log: str
     state_db: Path
     notes: list[str] = field(default_factory=list)
+    stop_seconds: float | None = None  # from SIGTERM to the process's exit (None: it had ended, or was killed)
 
     # -- what the daemon did ------------------------------------------------------------------------------
 
@@ -367,10 +368,15 @@ class Siege:
             watcher.join(timeout=MAX_HEALTH_SECONDS + 10)
             health.append(self.health())  # the state ``done`` saw, or newer: the last word of the window
             peak = peak_memory(proc.pid)
+            signalled: float | None = None
             if proc.poll() is None:
                 proc.send_signal(signal.SIGTERM)
+                signalled = time.monotonic()
+            stop_seconds: float | None = None
             try:
                 returncode: int | None = proc.wait(timeout=45)
+                if signalled is not None:
+                    stop_seconds = time.monotonic() - signalled
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait()
@@ -391,6 +397,7 @@ class Siege:
             messages=self.smtp.messages,
             log=self.log_path.read_text(errors="replace"),
             state_db=self.tmp / "state" / "alertd.sqlite3",
+            stop_seconds=stop_seconds,
         )
 
     def once(self) -> subprocess.CompletedProcess[str]:

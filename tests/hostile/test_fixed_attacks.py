@@ -13,6 +13,7 @@ import functools
 import gzip
 import json
 import sqlite3
+import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -71,15 +72,34 @@ def csv_spaces(siege: Siege) -> str:
         """
 
 
-def rss_lt(siege: Siege) -> str:
+def rss_lt(siege: Siege, times: int = 320_000) -> str:
     sample = (DATA / "rss" / "ransomware-live_rss_2023-06.xml").read_text(encoding="utf-8")
-    hostile_items = (  # 320,000 "<" as the XML writes them, and 320,000 "&lt;" left as text by the XML
-        f"<item><title>{'&lt;' * 320_000}</title><guid>lt-1</guid><description>45.1.2.4</description></item>"
-        f"<item><title>{'&amp;lt;' * 320_000}</title><guid>lt-2</guid><description>x</description></item>"
+    hostile_items = (  # ``times`` "<" as the XML writes them, and as many "&lt;" left as text by the XML
+        f"<item><title>{'&lt;' * times}</title><guid>lt-1</guid><description>45.1.2.4</description></item>"
+        f"<item><title>{'&amp;lt;' * times}</title><guid>lt-2</guid><description>x</description></item>"
     )
     body = sample.replace("<item>", hostile_items + "<item>", 1).encode()
     siege.server.route("/hostile.xml", body, headers={"Content-Type": "application/rss+xml"})
     return f"- {{id: hostile, url: '{siege.url('/hostile.xml')}', format: rss, interval: 5s}}\n"
+
+
+def rss_lt_long(siege: Siege) -> str:
+    """A plain RSS feed, until :func:`parsing` swaps in six times the title above: over 20 s of parsing in a worker
+    thread (idle cores), under way when the daemon is stopped."""
+    sample = (DATA / "rss" / "ransomware-live_rss_2023-06.xml").read_bytes()
+    siege.server.route("/hostile.xml", sample, headers={"Content-Type": "application/rss+xml"})
+    return f"- {{id: hostile, url: '{siege.url('/hostile.xml')}', format: rss, interval: 5s}}\n"
+
+
+def parsing(siege: Siege) -> bool:
+    """A ``done`` condition: once the normal warning is in, serve the long title; done 3 s after it was fetched,
+    its parse under way in a worker."""
+    if "long" not in siege.notes:
+        siege.notes["long"] = time.monotonic()
+        rss_lt(siege, 2_000_000)
+        return False
+    fetched = [r for r in siege.server.requests("/hostile.xml") if r.at > siege.notes["long"]]
+    return bool(fetched) and time.monotonic() - fetched[0].at > 3.0
 
 
 def stix_150kb(siege: Siege) -> str:
@@ -168,12 +188,13 @@ ATTACKS = {
     "gzip-bomb": Attack(gzip_bomb, polled()),
     "misp-red": Attack(misp_red, polled()),
     "csv-unreadable": Attack(csv_unreadable, damage_after_a_good_poll),
+    "stop-mid-parse": Attack(rss_lt_long, parsing),
 }
 
 
 @pytest.fixture(scope="module")
 def attacked(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Besieged]]:
-    with besieged(ATTACKS, tmp_path_factory.mktemp("fixed"), workers=6) as worlds:
+    with besieged(ATTACKS, tmp_path_factory.mktemp("fixed"), workers=7) as worlds:
         yield worlds
 
 
@@ -262,3 +283,16 @@ def test_a_csv_whose_lines_all_become_unreadable_after_a_good_poll(attacked: dic
             "SELECT count(*), count(resolved_at) FROM findings WHERE feed = 'hostile'"
         ).fetchone()
     assert total > 0 and resolved == 0  # the findings stay open: an unreadable file resolves nothing
+
+
+# -- a stop ----------------------------------------------------------------------------------------------------
+
+
+def test_sigterm_while_a_worker_parses_a_hostile_feed_stops_at_once(attacked: dict[str, Besieged]) -> None:
+    outcome = attacked["stop-mid-parse"].outcome
+    outcome.assert_withstood()
+    assert outcome.returncode == 0
+    # A thread cannot be interrupted: the daemon leaves it behind instead of waiting for it (systemd would kill
+    # the process at its stop timeout, 90 s by default).
+    assert outcome.stop_seconds is not None and outcome.stop_seconds < 10, outcome.stop_seconds
+    assert "exiting without waiting for it" in outcome.log
