@@ -60,6 +60,10 @@ class SigningSettings:
 
 
 DEFAULT_REFERENCE_PREFIX = "ALERTD"
+# The whole message as sent, attachments included: relays commonly refuse mail over 10 MB (contract §4).
+DEFAULT_MAX_MESSAGE_BYTES = 10_000_000
+# How long what left the feeds (delisted entries, resolved findings) is kept before it is pruned (contract §1).
+DEFAULT_RETENTION = timedelta(days=90)
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,6 +91,7 @@ class RenderSettings:
     reply_to: str | None
     organisation: str
     bulletin: BulletinSettings = DEFAULT_BULLETIN
+    max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,8 +119,12 @@ class Settings:
     organisation: str
     signing: SigningSettings | None = None
     bulletin: BulletinSettings = DEFAULT_BULLETIN
+    max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES  # ``delivery.max_message_bytes``
+    retention: timedelta | None = DEFAULT_RETENTION  # None: ``retention: never``, nothing is pruned
 
     @property
     def render(self) -> RenderSettings:
         """What rendering an email needs of these settings."""
-        return RenderSettings(self.timezone, self.sender_from, self.reply_to, self.organisation, self.bulletin)
+        return RenderSettings(
+            self.timezone, self.sender_from, self.reply_to, self.organisation, self.bulletin, self.max_message_bytes
+        )
