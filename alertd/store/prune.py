@@ -53,7 +53,7 @@ class Pruned:
 
 def prune_before(db: sqlite3.Connection, cutoff: datetime) -> Pruned:
     """Delete what left the feeds before ``cutoff`` and is resolved and told (see the module), in one transaction."""
-    args = {"cutoff": encode_time(cutoff), "sent": DeliveryState.SENT.value}
+    args = {"cutoff": encode_time(cutoff), "delivered": DeliveryState.SENT.value}
     with transaction(db):
         observations = db.execute(
             "DELETE FROM observations WHERE delisted_at IS NOT NULL AND delisted_at < :cutoff", args
@@ -64,7 +64,7 @@ def prune_before(db: sqlite3.Connection, cutoff: datetime) -> Pruned:
         alerts = db.execute("DELETE FROM alerts WHERE finding IN (SELECT key FROM prunable)").rowcount
         findings = db.execute("DELETE FROM findings WHERE key IN (SELECT key FROM prunable)").rowcount
         emails = db.execute(
-            """DELETE FROM outbox WHERE state = :sent AND sent_at IS NOT NULL AND sent_at < :cutoff
+            """DELETE FROM outbox WHERE state = :delivered AND sent_at IS NOT NULL AND sent_at < :cutoff
                    AND NOT EXISTS (SELECT 1 FROM alerts a WHERE a.delivery = outbox.id)""",
             args,
         ).rowcount
