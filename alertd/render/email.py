@@ -157,13 +157,25 @@ def _mass_email(
     limit: int,
 ) -> EmailMessage:
     """A mass event: more alerts than one message may carry. The email says it is a summary (its alerts counted
-    by kind), its bodies keep what their budget allows, and the attachments carry every alert that fits, most
-    severe first; those left out are counted in the email, and stay in the store for the operators (contract §4).
-    Raises ValueError when even the bodies alone would pass ``limit``."""
+    by kind) and its bodies keep what their budget allows. The list goes as attachments: both, when every alert
+    fits; else ``findings.csv`` alone (the JSON repeats each alert's values, and the CSV holds them all but the
+    details); else the CSV cut to the alerts that fit, most severe first, the email counting those left out, which
+    stay in the store for the operators (contract §4). Raises ValueError when even the bodies alone would pass
+    ``limit``."""
     kinds = Counter(item["kind_label"] for item in context["alerts"])
     context = {**context, "mass": [{"label": k, "count": n} for k, n in kinds.most_common()], "left_out": 0}
+    for files in (ATTACHMENTS, ATTACHMENTS[:1]):
+        context["attachments"] = list(files)
+        msg = _message(headers, *_bodies(env, context), context, records)
+        if len(msg.as_bytes()) <= limit:
+            return msg
     kept = len(records)
+    fixed = len(_message(headers, "", "", context, []).as_bytes())
     while True:
+        # Each record costs about the same: aim under the limit in proportion, then step down if still over.
+        size = len(_message(headers, "", "", context, records[:kept]).as_bytes())
+        per_record = max(1.0, (size - fixed) / max(kept, 1))
+        kept = max(0, min(kept - 1, int((limit - fixed - 2 * HTML_BUDGET) / per_record)))
         context["left_out"] = len(records) - kept
         msg = _message(headers, *_bodies(env, context), context, records[:kept])
         size = len(msg.as_bytes())
@@ -171,10 +183,6 @@ def _mass_email(
             return msg
         if kept == 0:
             raise ValueError(f"the bodies alone take {size} bytes, over the message limit of {limit}")
-        # Each record costs about the same: aim under the limit in proportion, then step down if still over.
-        fixed = len(_message(headers, "", "", context, []).as_bytes())
-        per_record = max(1.0, (size - fixed) / kept)
-        kept = max(0, min(kept - 1, int((limit - fixed) * 0.97 / per_record)))
 
 
 def left_out(msg: EmailMessage) -> int:
@@ -185,10 +193,11 @@ def left_out(msg: EmailMessage) -> int:
 def _message(
     h: _Headers, text: str, html: str, context: dict[str, Any], records: Sequence[dict[str, Any]]
 ) -> EmailMessage:
-    """The MIME message: the text and HTML parts, then ``records`` as ``findings.csv`` and ``findings.json``."""
+    """The MIME message: the text and HTML parts, then ``records`` as the attachments ``context`` names
+    (``findings.csv`` and ``findings.json``, or a mass email's ``findings.csv`` alone)."""
     settings = h.settings
+    files = context["attachments"]
     table = findings_csv(records)
-    document = findings_json(context, records)
     msg = EmailMessage(policy=EMAIL_POLICY)
     msg["From"] = settings.sender_from
     msg["To"] = ", ".join(clean_header(r, 320) for r in h.recipients)
@@ -216,9 +225,11 @@ def _message(
     msg.set_boundary(boundary(h.message_id, [text, html], "a"))
     # add_attachment wraps the alternative in a multipart/mixed, moving its Content-* headers into it.
     msg.add_attachment(table, subtype="csv", charset="utf-8", cte="base64", filename=ATTACHMENTS[0])
-    msg.add_attachment(
-        document.encode("utf-8"), maintype="application", subtype="json", cte="base64", filename=ATTACHMENTS[1]
-    )
+    if ATTACHMENTS[1] in files:
+        document = findings_json(context, records)
+        msg.add_attachment(
+            document.encode("utf-8"), maintype="application", subtype="json", cte="base64", filename=ATTACHMENTS[1]
+        )
     msg.set_boundary(boundary(h.message_id, [text, html], "m"))
     msg["Content-Language"] = h.lang
     return msg
