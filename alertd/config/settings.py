@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
+from datetime import timedelta
 from pathlib import Path
 from types import MappingProxyType
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -12,7 +13,9 @@ from alertd.config.common import parse_duration, resolve_path
 from alertd.config.yamlsrc import Pos, Reader, YMap, load
 from alertd.domain.settings import (
     DEFAULT_BULLETIN,
+    DEFAULT_MAX_MESSAGE_BYTES,
     DEFAULT_RENOTIFY,
+    DEFAULT_RETENTION,
     BulletinSettings,
     DeliveryMethod,
     Settings,
@@ -49,6 +52,7 @@ def read_settings(path: Path, r: Reader) -> Settings | None:
             "signing",
             "bulletin",
             "links",
+            "retention",
         ),
     )
     tz_name = r.value(m, "timezone", str, "UTC")
@@ -94,8 +98,18 @@ def read_settings(path: Path, r: Reader) -> Settings | None:
 
     state_dir = paths["state_dir"] or path.parent
     method, maildir, smtp = DeliveryMethod.MAILDIR, state_dir / "maildir", None
+    max_message_bytes = DEFAULT_MAX_MESSAGE_BYTES
     if "delivery" in m and (dm := r.mapping(m["delivery"], m.value_pos["delivery"], "'delivery'")) is not None:
-        r.keys(dm, "'delivery'", (), ("method", "maildir", "smtp"))
+        r.keys(dm, "'delivery'", (), ("method", "maildir", "smtp", "max_message_bytes"))
+        size = r.value(dm, "max_message_bytes", int, DEFAULT_MAX_MESSAGE_BYTES)
+        if size is not None and size < MIN_MESSAGE_BYTES:
+            r.error(
+                dm.value_pos["max_message_bytes"],
+                f"max_message_bytes {size} is too small for any warning; give at least {MIN_MESSAGE_BYTES} "
+                "(relays commonly take 10000000)",
+            )
+        elif size is not None:
+            max_message_bytes = size
         method = DeliveryMethod(
             r.choice(dm, "method", tuple(DeliveryMethod), DeliveryMethod.MAILDIR) or DeliveryMethod.MAILDIR
         )
@@ -129,6 +143,7 @@ def read_settings(path: Path, r: Reader) -> Settings | None:
     organisation = r.value(m, "organisation", str, "") or ""
     bulletin = _read_bulletin(m, r) if "bulletin" in m else DEFAULT_BULLETIN
     link_domains = _read_links(m, r) if "links" in m else frozenset()
+    retention = _read_retention(m, r)
     if not (paths["feeds"] and paths["registry"] and paths["subscriptions"]):
         return None  # the other files cannot even be found; what is wrong is already recorded
     return Settings(
@@ -154,9 +169,32 @@ def read_settings(path: Path, r: Reader) -> Settings | None:
         signing=signing,
         bulletin=bulletin,
         link_domains=link_domains,
+        max_message_bytes=max_message_bytes,
+        retention=retention,
     )
 
 
+def _read_retention(m: YMap, r: Reader) -> timedelta | None:
+    """``retention``: how long entries that left their feed and resolved findings are kept (``90d``), or
+    ``never`` to keep them for ever."""
+    text = r.value(m, "retention", str)
+    if text is None:
+        return DEFAULT_RETENTION
+    if text == "never":
+        return None
+    try:
+        value = parse_duration(text)
+    except ValueError as exc:
+        r.error(m.value_pos["retention"], f"{exc}, or 'never'")
+        return DEFAULT_RETENTION
+    if value < MIN_RETENTION:
+        # A finding resolved minutes ago may still be told in the next digest: keep a day at least.
+        r.error(m.value_pos["retention"], f"retention {text!r} is shorter than a day; give 1d or more, or 'never'")
+    return value
+
+
+MIN_MESSAGE_BYTES = 200_000  # the bodies alone take up to ~200 KB (render/email.py budgets them)
+MIN_RETENTION = timedelta(days=1)
 _PREFIX = re.compile(r"[A-Z0-9][A-Z0-9-]{0,23}")
 _PHONE = re.compile(r"\+?[0-9][0-9 .()-]{2,30}")
 

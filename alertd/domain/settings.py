@@ -60,6 +60,10 @@ class SigningSettings:
 
 
 DEFAULT_REFERENCE_PREFIX = "ALERTD"
+# The whole message as sent, attachments included: relays commonly refuse mail over 10 MB (contract §4).
+DEFAULT_MAX_MESSAGE_BYTES = 10_000_000
+# How long what left the feeds (delisted entries, resolved findings) is kept before it is pruned (contract §1).
+DEFAULT_RETENTION = timedelta(days=90)
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,6 +94,7 @@ class RenderSettings:
     # Domains an email may link to beyond the CERT's configured URLs and the known sources (render/links.py):
     # ``links.allowed_domains``, and the CSAF providers' sites the service adds from the feeds.
     link_domains: frozenset[str] = frozenset()
+    max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,10 +123,18 @@ class Settings:
     signing: SigningSettings | None = None
     bulletin: BulletinSettings = DEFAULT_BULLETIN
     link_domains: frozenset[str] = frozenset()  # ``links.allowed_domains``: the CERT's other sites
+    max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES  # ``delivery.max_message_bytes``
+    retention: timedelta | None = DEFAULT_RETENTION  # None: ``retention: never``, nothing is pruned
 
     @property
     def render(self) -> RenderSettings:
         """What rendering an email needs of these settings."""
         return RenderSettings(
-            self.timezone, self.sender_from, self.reply_to, self.organisation, self.bulletin, self.link_domains
+            self.timezone,
+            self.sender_from,
+            self.reply_to,
+            self.organisation,
+            self.bulletin,
+            self.link_domains,
+            self.max_message_bytes,
         )

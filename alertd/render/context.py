@@ -482,6 +482,8 @@ def email_context(
         "details": True,
         "detailed": len(groups),
         "hidden": 0,
+        "mass": [],  # a mass event's alerts counted by kind (render/email.py: over the message size limit)
+        "left_out": 0,  # and how many of them its attachments could not carry
         "imminent": top is Severity.IMMINENT,
         "kinds": sorted({a["kind"] for a in items}),
         "reminder": bool(in_reply_to),

@@ -15,7 +15,9 @@ as a formula is neutralised (:mod:`~alertd.render.attachments`).
 from __future__ import annotations
 
 import quopri
+from collections import Counter
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.message import EmailMessage
 from email.utils import format_datetime
@@ -35,6 +37,9 @@ from alertd.render.environment import inline_css
 from alertd.render.headers import EMAIL_POLICY, boundary, clean_address, clean_header
 
 HTML_BUDGET = 90_000  # bytes of the HTML part as sent (quoted-printable): Gmail cuts a message past ~102 KB
+# Room kept under the message limit for the PGP/MIME signature wrapped around a signed email after rendering.
+SIGNING_MARGIN = 16_384
+LEFT_OUT_HEADER = "X-Alertd-Left-Out"
 
 
 def _template(env: jinja2.Environment, lang: str, name: str) -> jinja2.Template:
@@ -105,6 +110,9 @@ def render_email(
     ``alerts`` is empty, if any alert belongs to another establishment, or if there is no recipient. The same
     inputs give the same bytes (``message_id`` fixes the MIME boundaries). ``reference`` is the CERT's reference
     of this email (``CERTSANTE-2026-ALE-0042``), allocated once by the store and never reused.
+
+    The whole message stays under ``settings.max_message_bytes`` (less room for a signature): a mass event is
+    one summary email whose attachments carry as many alerts as fit (:func:`left_out` tells how many did not).
     """
     context = email_context(est, alerts, settings, now, in_reply_to=in_reply_to, reference=reference)
     # A finding withdrawn because its version turned out not affected is a correction, not a delisting.
@@ -119,25 +127,92 @@ def render_email(
     subject = _template(env, lang, "subject.txt.j2").render(context)
     if in_reply_to and not clean_header(subject).lower().startswith("re:"):
         subject = "Re: " + subject
-    subject = clean_header(subject)
-    text, html = _bodies(env, context)
+    headers = _Headers(clean_header(subject), recipients, settings, now, message_id, in_reply_to, lang)
     records = finding_records(context, alerts)  # raw values for tools, read from the alerts
-    table = findings_csv(records)
-    document = findings_json(context, records)
+    limit = settings.max_message_bytes - SIGNING_MARGIN
+    msg = _message(headers, *_bodies(env, context), context, records)
+    if len(msg.as_bytes()) <= limit:
+        return msg
+    return _mass_email(env, headers, context, records, limit)
 
+
+@dataclass(frozen=True, slots=True)
+class _Headers:
+    """What the envelope of an email says, the same whatever its bodies and attachments hold."""
+
+    subject: str
+    recipients: Sequence[str]
+    settings: RenderSettings
+    now: datetime
+    message_id: str
+    in_reply_to: str | None
+    lang: str
+
+
+def _mass_email(
+    env: jinja2.Environment,
+    headers: _Headers,
+    context: dict[str, Any],
+    records: Sequence[dict[str, Any]],
+    limit: int,
+) -> EmailMessage:
+    """A mass event: more alerts than one message may carry. The email says it is a summary (its alerts counted
+    by kind) and its bodies keep what their budget allows. The list goes as attachments: both, when every alert
+    fits; else ``findings.csv`` alone (the JSON repeats each alert's values, and the CSV holds them all but the
+    details); else the CSV cut to the alerts that fit, most severe first, the email counting those left out, which
+    stay in the store for the operators (contract §4). Raises ValueError when even the bodies alone would pass
+    ``limit``."""
+    kinds = Counter(item["kind_label"] for item in context["alerts"])
+    context = {**context, "mass": [{"label": k, "count": n} for k, n in kinds.most_common()], "left_out": 0}
+    for files in (ATTACHMENTS, ATTACHMENTS[:1]):
+        context["attachments"] = list(files)
+        msg = _message(headers, *_bodies(env, context), context, records)
+        if len(msg.as_bytes()) <= limit:
+            return msg
+    kept = len(records)
+    fixed = len(_message(headers, "", "", context, []).as_bytes())
+    while True:
+        # Each record costs about the same: aim under the limit in proportion, then step down if still over.
+        size = len(_message(headers, "", "", context, records[:kept]).as_bytes())
+        per_record = max(1.0, (size - fixed) / max(kept, 1))
+        kept = max(0, min(kept - 1, int((limit - fixed - 2 * HTML_BUDGET) / per_record)))
+        context["left_out"] = len(records) - kept
+        msg = _message(headers, *_bodies(env, context), context, records[:kept])
+        size = len(msg.as_bytes())
+        if size <= limit:
+            return msg
+        if kept == 0:
+            raise ValueError(f"the bodies alone take {size} bytes, over the message limit of {limit}")
+
+
+def left_out(msg: EmailMessage) -> int:
+    """How many alerts of a mass email its attachments could not carry (0 for any other email)."""
+    return int(str(msg.get(LEFT_OUT_HEADER, "0")) or 0)
+
+
+def _message(
+    h: _Headers, text: str, html: str, context: dict[str, Any], records: Sequence[dict[str, Any]]
+) -> EmailMessage:
+    """The MIME message: the text and HTML parts, then ``records`` as the attachments ``context`` names
+    (``findings.csv`` and ``findings.json``, or a mass email's ``findings.csv`` alone)."""
+    settings = h.settings
+    files = context["attachments"]
+    table = findings_csv(records)
     msg = EmailMessage(policy=EMAIL_POLICY)
     msg["From"] = clean_address(settings.sender_from)
-    msg["To"] = ", ".join(clean_header(r, 320) for r in recipients)
+    msg["To"] = ", ".join(clean_header(r, 320) for r in h.recipients)
     if settings.reply_to:
         msg["Reply-To"] = clean_address(settings.reply_to)
-    msg["Subject"] = subject
-    msg["Date"] = format_datetime(now if now.tzinfo is not None else now.replace(tzinfo=UTC))
-    msg["Message-ID"] = clean_header(message_id, 500)
-    if in_reply_to:
-        msg["In-Reply-To"] = clean_header(in_reply_to, 500)
-        msg["References"] = clean_header(in_reply_to, 500)
+    msg["Subject"] = h.subject
+    msg["Date"] = format_datetime(h.now if h.now.tzinfo is not None else h.now.replace(tzinfo=UTC))
+    msg["Message-ID"] = clean_header(h.message_id, 500)
+    if h.in_reply_to:
+        msg["In-Reply-To"] = clean_header(h.in_reply_to, 500)
+        msg["References"] = clean_header(h.in_reply_to, 500)
     msg["Auto-Submitted"] = "auto-generated"
     msg["X-Auto-Response-Suppress"] = "All"
+    if context.get("left_out"):
+        msg[LEFT_OUT_HEADER] = str(context["left_out"])  # for the operators' notice; the email says it in words
     # format=flowed (RFC 3676): soft breaks at 72 columns; quoted-printable keeps their trailing spaces (=20).
     msg.set_content(
         text,  # already wrapped by _bodies
@@ -147,12 +222,14 @@ def render_email(
         params={"format": "flowed", "delsp": "no"},
     )
     msg.add_alternative(html, subtype="html", charset="utf-8", cte="quoted-printable")
-    msg.set_boundary(boundary(message_id, [text, html], "a"))
+    msg.set_boundary(boundary(h.message_id, [text, html], "a"))
     # add_attachment wraps the alternative in a multipart/mixed, moving its Content-* headers into it.
     msg.add_attachment(table, subtype="csv", charset="utf-8", cte="base64", filename=ATTACHMENTS[0])
-    msg.add_attachment(
-        document.encode("utf-8"), maintype="application", subtype="json", cte="base64", filename=ATTACHMENTS[1]
-    )
-    msg.set_boundary(boundary(message_id, [text, html], "m"))
-    msg["Content-Language"] = lang
+    if ATTACHMENTS[1] in files:
+        document = findings_json(context, records)
+        msg.add_attachment(
+            document.encode("utf-8"), maintype="application", subtype="json", cte="base64", filename=ATTACHMENTS[1]
+        )
+    msg.set_boundary(boundary(h.message_id, [text, html], "m"))
+    msg["Content-Language"] = h.lang
     return msg

@@ -41,6 +41,7 @@ log = get_logger("alertd")
 
 OUTBOX_INTERVAL_SECONDS = 30
 HEALTH_INTERVAL_SECONDS = 300
+PRUNE_INTERVAL_SECONDS = 3600
 STOP_GRACE_SECONDS = 20.0
 DISPATCH_DELAY = 2.0
 DISPATCH_MAX_WAIT = 30.0
@@ -122,6 +123,7 @@ async def run_cycle(config: Config) -> CycleReport:
         now = utcnow()
         digests = due_digests(config.subscriptions, store, config, now)
         await _dispatch_and_flush(engine, store, report, now, digests)
+        await engine.prune(now)  # run from cron, --once is the only housekeeping there is
     finally:
         store.close()
     return report
@@ -141,9 +143,9 @@ async def run_digests(config: Config, names: Sequence[str]) -> CycleReport:
 async def _dispatch_and_flush(
     engine: Engine, store: Store, report: CycleReport, now: datetime, digests: Sequence[str], immediate: bool = True
 ) -> None:
-    report.emails = len(engine.dispatch(now, immediate=immediate, subscriptions=digests))
+    report.emails = len(await engine.dispatch_off_loop(now, immediate=immediate, subscriptions=digests))
     # The backlog goes last, in one inventory email per establishment, never mixed with news.
-    report.inventories = len(engine.dispatch_inventories(now))
+    report.inventories = len(await engine.dispatch_inventories_off_loop(now))
     report.emails += report.inventories
     for name in digests:
         store.set_meta(digest_key(name), now.isoformat())
@@ -286,9 +288,9 @@ class Daemon:
         its newest inventory alert is ``INVENTORY_SETTLE`` old, so the feeds polled at start-up land in one."""
         async with self.send_lock:
             now = utcnow()
-            self.engine.dispatch(now, immediate=immediate, subscriptions=subscriptions)
+            await self.engine.dispatch_off_loop(now, immediate=immediate, subscriptions=subscriptions)
             if immediate:
-                self.engine.dispatch_inventories(now, INVENTORY_SETTLE)
+                await self.engine.dispatch_inventories_off_loop(now, INVENTORY_SETTLE)
             await self.engine.flush(self.transport)
         self.refresh_health()
 
@@ -297,6 +299,14 @@ class Daemon:
         self.health.update(
             self.store.feed_states(), self.store.outbox_counts(), configured=[f.id for f in self.engine.config.feeds]
         )
+
+    async def prune_job(self) -> None:
+        """Every hour: delete what left the feeds more than the retention period ago (in the store's writer
+        thread, off the loop); a failure is logged and tried again next hour."""
+        try:
+            await self.engine.prune(utcnow())
+        except Exception:
+            log.exception("pruning failed; tried again next hour")
 
     async def outbox_job(self) -> None:
         """Every 30 s: immediate alerts left queued (by a stop, say) are dispatched; due retries are sent."""
@@ -336,6 +346,7 @@ class Daemon:
                 )
         self.scheduler.add_job(self.outbox_job, IntervalTrigger(seconds=OUTBOX_INTERVAL_SECONDS), id="outbox")
         self.scheduler.add_job(self.health_job, IntervalTrigger(seconds=HEALTH_INTERVAL_SECONDS), id="health")
+        self.scheduler.add_job(self.prune_job, IntervalTrigger(seconds=PRUNE_INTERVAL_SECONDS), id="prune")
 
     # -- lifecycle --------------------------------------------------------------------------------------
 

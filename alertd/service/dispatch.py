@@ -8,10 +8,11 @@ establishment's backlog goes in one inventory email of its own (contract §4). E
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import re
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import replace
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from email.message import EmailMessage
 from email.utils import parseaddr
@@ -19,10 +20,9 @@ from email.utils import parseaddr
 from alertd.config.files import Config
 from alertd.domain.codes import Evidence
 from alertd.domain.establishments import Establishment
-from alertd.domain.routing import Subscription
 from alertd.domain.values import Finding
 from alertd.policy import decide as policy
-from alertd.render.email import render_email
+from alertd.render.email import left_out, render_email
 from alertd.render.links import source_domains
 from alertd.send.signing import SigningError
 from alertd.service.logs import get_logger
@@ -35,6 +35,33 @@ log = get_logger("alertd")
 _UNSAFE = re.compile(r"[^A-Za-z0-9.-]")
 NEWS_SERIES = "ALE"  # the references of warnings
 INVENTORY_SERIES = "INV"  # the references of inventories
+CUT_PREFIX = "mass-email-cut:"  # meta keys noting mass emails whose attachments left alerts out
+
+
+_NEWS_FAILED = "dispatch failed; its alerts stay queued"
+_INVENTORY_FAILED = "inventory dispatch failed; its alerts stay queued"
+
+
+@dataclass(frozen=True, slots=True)
+class _Planned:
+    """An email to make: an establishment's queued alerts, the findings it closes, its series, and what the log
+    says when it fails."""
+
+    est: Establishment
+    items: list[QueuedAlert]
+    closed: list[Finding]
+    series: str
+    failure: str
+
+    @property
+    def attempt(self) -> tuple[str, str, tuple[int, ...]]:
+        """The same email tried again: same series, establishment and alerts (it keeps its reference)."""
+        return (self.series, self.est.id, tuple(q.id for q in self.items))
+
+
+def cut_key(delivery: int) -> str:
+    """The store's note of a mass email whose attachments left alerts out, for the operators' notice."""
+    return f"{CUT_PREFIX}{delivery}"
 
 
 class Dispatcher:
@@ -57,6 +84,31 @@ class Dispatcher:
         ``immediate`` takes the alerts that go out at once (except those waiting for quiet hours to end);
         ``subscriptions`` takes the alerts queued for those digests. Returns the new deliveries' ids.
         """
+        return [d for email in self._news(now, immediate, subscriptions) if (d := self._one(email, now)) is not None]
+
+    async def dispatch_off_loop(
+        self, now: datetime, *, immediate: bool = True, subscriptions: Sequence[str] = ()
+    ) -> list[int]:
+        """:meth:`dispatch` with each email rendered and signed in a worker thread: a mass event's email takes
+        seconds to render, and the watchdog and ``/healthz`` must keep answering meanwhile."""
+        planned = self._news(now, immediate, subscriptions)
+        return [d for email in planned if (d := await self._one_off_loop(email, now)) is not None]
+
+    def dispatch_inventories(self, now: datetime, settle: timedelta | None = None) -> list[int]:
+        """One inventory email per establishment for all its backlog alerts; the new deliveries' ids.
+
+        With ``settle`` (the daemon), an establishment's inventory waits until its newest alert has waited that
+        long and none of its subscriptions is in quiet hours; without (``run --once``, ``digest --now``) it goes.
+        """
+        return [d for email in self._inventories(now, settle) if (d := self._one(email, now)) is not None]
+
+    async def dispatch_inventories_off_loop(self, now: datetime, settle: timedelta | None = None) -> list[int]:
+        """:meth:`dispatch_inventories` with each email rendered and signed in a worker thread."""
+        planned = self._inventories(now, settle)
+        return [d for email in planned if (d := await self._one_off_loop(email, now)) is not None]
+
+    def _news(self, now: datetime, immediate: bool, subscriptions: Sequence[str]) -> list[_Planned]:
+        """The warning emails due: one per establishment with queued alerts that may go now."""
         if not immediate and not subscriptions:
             return []
         settings = self.config.settings
@@ -69,51 +121,28 @@ class Dispatcher:
         resolved = self.store.resolved_untold()
         if not subscriptions:
             resolved = {est: [f for f in found if _withdrawn(f)] for est, found in resolved.items()}
-        created: list[int] = []
+        planned: list[_Planned] = []
         for est_id, items in queued.items():
-            try:
-                delivery = self._dispatch_one(est_id, items, subs, subscriptions, resolved, local, now)
-            except Exception:  # one establishment's failure (a broken template, say) must not stop the others
-                log.exception("dispatch failed; its alerts stay queued", establishment=est_id)
+            items = [
+                q
+                for q in items
+                if q.alert.subscription in subscriptions
+                or not policy.held(q.alert, subs.get(q.alert.subscription), local)
+            ]
+            est = self.config.registry.establishments.get(est_id)
+            if est is None:
+                log.warning("alerts for an establishment no longer in the registry", establishment=est_id)
                 continue
-            if delivery is not None:
-                created.append(delivery)
-        return created
+            if items:
+                planned.append(_Planned(est, items, resolved.get(est_id, []), NEWS_SERIES, _NEWS_FAILED))
+        return planned
 
-    def _dispatch_one(
-        self,
-        est_id: str,
-        items: list[QueuedAlert],
-        subs: Mapping[str, Subscription],
-        subscriptions: Sequence[str],
-        resolved: Mapping[str, list[Finding]],
-        local: datetime,
-        now: datetime,
-    ) -> int | None:
-        """One establishment's email for its queued alerts into the outbox; None when nothing is to go."""
-        items = [
-            q
-            for q in items
-            if q.alert.subscription in subscriptions or not policy.held(q.alert, subs.get(q.alert.subscription), local)
-        ]
-        est = self.config.registry.establishments.get(est_id)
-        if est is None:
-            log.warning("alerts for an establishment no longer in the registry", establishment=est_id)
-            return None
-        if not items:
-            return None
-        return self._enqueue(est, items, resolved.get(est_id, []), now, NEWS_SERIES)
-
-    def dispatch_inventories(self, now: datetime, settle: timedelta | None = None) -> list[int]:
-        """One inventory email per establishment for all its backlog alerts; the new deliveries' ids.
-
-        With ``settle`` (the daemon), an establishment's inventory waits until its newest alert has waited that
-        long and none of its subscriptions is in quiet hours; without (``run --once``, ``digest --now``) it goes.
-        """
+    def _inventories(self, now: datetime, settle: timedelta | None) -> list[_Planned]:
+        """The inventory emails due: one per establishment with backlog alerts (settled, with ``settle``)."""
         subs = {s.name: s for s in self.config.subscriptions}
         local = now.astimezone(self.config.settings.timezone)
         waiting = self.store.inventories_waiting() if settle is not None else {}
-        created: list[int] = []
+        planned: list[_Planned] = []
         for est_id, items in self.store.queued_alerts(inventory=True).items():
             alerts = [q.alert for q in items]
             if settle is not None and not policy.inventory_may_go(alerts, subs, waiting[est_id], now, local, settle):
@@ -122,14 +151,8 @@ class Dispatcher:
             if est is None:
                 log.warning("inventory for an establishment no longer in the registry", establishment=est_id)
                 continue
-            try:
-                delivery = self._enqueue(est, items, [], now, INVENTORY_SERIES)
-            except Exception:  # one establishment's failure must not stop the others
-                log.exception("inventory dispatch failed; its alerts stay queued", establishment=est_id)
-                continue
-            if delivery is not None:
-                created.append(delivery)
-        return created
+            planned.append(_Planned(est, items, [], INVENTORY_SERIES, _INVENTORY_FAILED))
+        return planned
 
     def reference(self, series: str, now: datetime) -> str:
         """A new reference of a series (``CERTSANTE-2026-ALE-0042``): the year is the local one, the number the
@@ -139,46 +162,93 @@ class Dispatcher:
         number = self.store.next_reference(series, year)
         return f"{settings.bulletin.reference_prefix}-{year}-{series}-{number:04d}"
 
-    def _enqueue(
-        self, est: Establishment, items: Sequence[QueuedAlert], closed: Sequence[Finding], now: datetime, series: str
-    ) -> int | None:
-        """Render, sign and put in the outbox one email of an establishment; None when it cannot go now."""
-        est_id, settings = est.id, self.config.settings
-        if not policy.recipients(est, [q.alert for q in items]):
-            log.warning("establishment has no contact for these alerts", establishment=est_id)
+    def _one(self, email: _Planned, now: datetime) -> int | None:
+        """Render, sign and put in the outbox one planned email; None when it cannot go now. One establishment's
+        failure (a broken template, say) is logged and keeps its alerts queued; the others go."""
+        try:
+            reference = self._prepare(email, now)
+            return (
+                None if reference is None else self._record(email, reference, self._render(email, reference, now), now)
+            )
+        except Exception:
+            log.exception(email.failure, establishment=email.est.id)
+            return None
+
+    async def _one_off_loop(self, email: _Planned, now: datetime) -> int | None:
+        """:meth:`_one` with the rendering and signing in a worker thread (the store stays on the loop)."""
+        try:
+            reference = self._prepare(email, now)
+            if reference is None:
+                return None
+            rendered = await asyncio.to_thread(self._render, email, reference, now)
+            return self._record(email, reference, rendered, now)
+        except Exception:
+            log.exception(email.failure, establishment=email.est.id)
+            return None
+
+    def _prepare(self, email: _Planned, now: datetime) -> str | None:
+        """The reference of a planned email; None when nobody is to get it."""
+        if not policy.recipients(email.est, [q.alert for q in email.items]):
+            log.warning("establishment has no contact for these alerts", establishment=email.est.id)
             return None
         # A failure below (rendering, signing) keeps the alerts queued; the next attempt at the same email takes the
         # same reference, so a lasting failure does not spend one number per cycle.
-        attempt = (series, est_id, tuple(q.id for q in items))
-        reference = self._reserved.get(attempt) or self.reference(series, now)
-        self._reserved[attempt] = reference
-        email = self.compose(est, items, now, closed, reference=reference)
-        if email is None:  # pragma: no cover - the recipients were checked above
+        reference = self._reserved.get(email.attempt) or self.reference(email.series, now)
+        self._reserved[email.attempt] = reference
+        return reference
+
+    def _render(self, email: _Planned, reference: str, now: datetime) -> tuple[EmailMessage, list[str]] | None:
+        """The signed email and its recipients; None when signing failed (the alerts stay queued). Pure but for
+        the signer: safe in a worker thread."""
+        composed = self.compose(email.est, email.items, now, email.closed, reference=reference)
+        if composed is None:  # pragma: no cover - the recipients were checked by _prepare
             return None
-        msg, to = email
+        msg, to = composed
         signer = self.current().signer
         if signer is not None:
             try:
                 msg = signer.sign(msg)
             except SigningError as exc:
                 # Never fall back to an unsigned warning: the alerts stay queued until signing works.
-                log.error("signing failed; alerts stay queued", establishment=est_id, error=str(exc))
+                log.error("signing failed; alerts stay queued", establishment=email.est.id, error=str(exc))
                 return None
+        return msg, to
+
+    def _record(
+        self, email: _Planned, reference: str, rendered: tuple[EmailMessage, list[str]] | None, now: datetime
+    ) -> int | None:
+        """Put a rendered email in the outbox (its alerts marked dispatched in the same transaction)."""
+        if rendered is None:
+            return None
+        msg, to = rendered
+        est_id, items = email.est.id, email.items
         delivery = self.store.enqueue_email(
             establishment=est_id,
             alert_ids=[q.id for q in items],
             finding_keys=[q.alert.finding.key for q in items],
             message_id=str(msg["Message-ID"]),
-            sender=parseaddr(settings.sender_from)[1],
+            sender=parseaddr(self.config.settings.sender_from)[1],
             recipients=to,
             subject=str(msg["Subject"]),
             message=msg.as_bytes(),
             now=now,
             reference=reference,
         )
-        self._reserved.pop(attempt, None)
-        if closed:
-            self.store.mark_resolved_told([f.key for f in closed], now)
+        self._reserved.pop(email.attempt, None)
+        if email.closed:
+            self.store.mark_resolved_told([f.key for f in email.closed], now)
+        missing = left_out(msg)
+        if missing:
+            # Nothing is lost: the alerts are in the store (``alertd history`` lists them); the operators are told
+            # once, and send the rest by hand if the establishment asks.
+            self.store.set_meta(cut_key(delivery), f"{est_id} {reference} {missing} {len(items)}")
+            log.warning(
+                "mass event: the email's attachments could not carry every alert",
+                establishment=est_id,
+                delivery=delivery,
+                left_out=missing,
+                alerts=len(items),
+            )
         log.info(
             "email queued",
             establishment=est_id,

@@ -27,6 +27,7 @@ from alertd.service.logs import get_logger
 from alertd.service.operators import OperatorNotices
 from alertd.service.poll import Poller, PollReport
 from alertd.service.setup import Prepared, prepare
+from alertd.store.prune import Pruned
 from alertd.store.records import QueuedAlert
 from alertd.store.sqlite import Store
 
@@ -100,6 +101,33 @@ class Engine:
     def dispatch(self, now: datetime, *, immediate: bool = True, subscriptions: Sequence[str] = ()) -> list[int]:
         """Render one email per establishment for its queued alerts into the outbox; the new deliveries' ids."""
         return self.dispatcher.dispatch(now, immediate=immediate, subscriptions=subscriptions)
+
+    async def dispatch_off_loop(
+        self, now: datetime, *, immediate: bool = True, subscriptions: Sequence[str] = ()
+    ) -> list[int]:
+        """:meth:`dispatch` with each email rendered in a worker thread, so the event loop keeps serving."""
+        return await self.dispatcher.dispatch_off_loop(now, immediate=immediate, subscriptions=subscriptions)
+
+    async def dispatch_inventories_off_loop(self, now: datetime, settle: timedelta | None = None) -> list[int]:
+        """:meth:`dispatch_inventories` with each email rendered in a worker thread."""
+        return await self.dispatcher.dispatch_inventories_off_loop(now, settle)
+
+    async def prune(self, now: datetime) -> Pruned | None:
+        """Delete what left the feeds more than the retention period ago and is resolved and told (contract §1),
+        in the store's writer thread; None when the configuration keeps everything (``retention: never``)."""
+        retention = self.config.settings.retention
+        if retention is None:
+            return None
+        pruned = await self.store.prune_off_loop(now - retention)
+        if pruned.total:
+            log.info(
+                "state pruned",
+                observations=pruned.observations,
+                findings=pruned.findings,
+                alerts=pruned.alerts,
+                emails=pruned.emails,
+            )
+        return pruned
 
     def dispatch_inventories(self, now: datetime, settle: timedelta | None = None) -> list[int]:
         """Render one inventory email per establishment for its backlog alerts into the outbox (with ``settle``,

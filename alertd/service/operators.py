@@ -16,7 +16,7 @@ from alertd.domain.delivery import DeliveryState
 from alertd.domain.tlp import Tlp
 from alertd.policy.decide import TLP_RED, withheld
 from alertd.render.notices import Problem, compose_notice
-from alertd.service.dispatch import make_message_id
+from alertd.service.dispatch import CUT_PREFIX, make_message_id
 from alertd.service.logs import get_logger
 from alertd.service.poll import stale_feeds
 from alertd.service.setup import Prepared
@@ -57,6 +57,7 @@ class OperatorNotices:
         for feed_id, why in stale_feeds(self.config, self.store.feed_states(), now):
             problems.append(Problem(f"feed-stale:{feed_id}", f"feed {feed_id} stale", why))
         problems += self.red_findings()
+        problems += self.cut_emails()
         for d in self.store.deliveries(DeliveryState.FAILED):
             problems.append(
                 Problem(
@@ -84,6 +85,24 @@ class OperatorNotices:
                     f"{f.indicator} ({f.reason}, asset {f.asset}) from feed {f.feed}, entry {f.entry}: {f.title}",
                     once=True,
                     red=True,
+                )
+            )
+        return problems
+
+    def cut_emails(self) -> list[Problem]:
+        """Mass emails whose attachments could not carry every alert (the message size limit): the alerts left out
+        are in the store, for the operators to send if the establishment asks (contract §4)."""
+        problems: list[Problem] = []
+        for key, note in self.store.metas(CUT_PREFIX).items():
+            est, reference, missing, total = note.split(" ")
+            problems.append(
+                Problem(
+                    key,
+                    f"mass email {reference} to {est} cut: {missing} of {total} alerts left out",
+                    f"the message size limit let its attachments carry {int(total) - int(missing)} alerts; the "
+                    f"{missing} least severe are in the store ('alertd history --establishment {est}' lists them "
+                    "all), for you to send if the establishment asks",
+                    once=True,
                 )
             )
         return problems

@@ -1,7 +1,10 @@
 """Polling a feed: fetch → parse → match → hold back what inhibitions say → decide → record.
 
 The pure stages (parse, match, policy) get their inputs here and give their values back; the fetcher and the
-store are the only I/O. Matching and decoding stored entries run in worker threads, the store on the loop.
+store are the only I/O. Parsing, matching and decoding stored entries run in worker threads, and so do the
+store's big writes (a poll's entries and findings, in the store's writer thread); the store's reads stay on the
+loop. Each entry's title is cut to :data:`MAX_TITLE` as it is read, so a hostile 45 MB title is not stored as
+the entry's, its finding's and its alert's title: its text (capped by the parser) is the one copy kept.
 Policy tells backlog from news by first contact: the poll notes the configuration's scope in the store once per
 configuration, and hands policy each feed's previous successful poll and when each scope key was first noted.
 """
@@ -18,11 +21,11 @@ from datetime import datetime, timedelta
 from alertd.config.files import Config
 from alertd.domain.codes import Evidence
 from alertd.domain.errors import FeedError
-from alertd.domain.feeds import FeedConfig, Validators
+from alertd.domain.feeds import FeedConfig, FeedSpec, Validators
 from alertd.domain.knowledge import NO_KNOWLEDGE, Knowledge
 from alertd.domain.values import Alert, IndicatorType, Observation
 from alertd.intake.fetch import Fetcher, FetchResult, redact_url
-from alertd.intake.formats import FORMATS
+from alertd.intake.formats import FORMATS, Parser
 from alertd.intake.reach import document_allowed, host_of, public_text
 from alertd.match.index import MatchResult
 from alertd.policy import decide as policy
@@ -38,6 +41,7 @@ from alertd.store.sqlite import Store
 log = get_logger("alertd")
 
 MAX_DOCUMENTS = 2000
+MAX_TITLE = 1000  # characters of an entry's title kept; an email shows 300
 DOCUMENT_CONCURRENCY = 4
 POLL_BACKOFF_CAP = timedelta(hours=6)
 INHIBITION_LIST = "inhibition"  # the name inhibitions go by among the suppression lists a poll counts
@@ -81,6 +85,7 @@ class Poller:
         # Per index feed whose last polls were cut short by their deadline: the documents those polls read, read
         # last by the next one so the pass moves on through the index (kept in memory: a restart starts over).
         self.passes: dict[str, set[str]] = {}
+        self._deciding = asyncio.Lock()  # held from deciding on a poll's findings to recording them
 
     @property
     def config(self) -> Config:
@@ -185,7 +190,7 @@ class Poller:
         report.refused, report.unread = documents.refused, len(documents.unread)
         # Entries of documents not read (failed, or left by the deadline) are not gone from the feed: nothing is
         # delisted, so no finding is resolved, unless every document was read.
-        delta = self.store.save_observations(feed.id, observations, now, complete=documents.complete)
+        delta = await self.store.save_observations_off_loop(feed.id, observations, now, complete=documents.complete)
         if FORMATS[feed.format].knowledge_only:
             # EPSS and the like tell about CVEs, never about an establishment: stored as knowledge, not matched.
             report.observations, report.new, report.delisted = len(observations), delta.new, delta.delisted
@@ -195,7 +200,7 @@ class Poller:
             flog.info("knowledge feed polled", observations=len(observations), new=delta.new)
             return report
         matched = await self.match_off_loop(observations)
-        (kept, held), alerts = self.queue(matched, now)
+        (kept, held), alerts = await self.queue(matched, now)
         report.evidence = dict(
             Counter(f.facts.version.evidence.value for f in kept.findings if f.facts.version is not None)
         )
@@ -255,7 +260,7 @@ class Poller:
             if feed_id not in {f.id for f in self.config.feeds}:
                 continue
             observations = await asyncio.to_thread(decode_observations, bodies)
-            queued += len(self.queue(await self.match_off_loop(observations), now)[1])
+            queued += len((await self.queue(await self.match_off_loop(observations), now))[1])
         if feed is None:
             log.info("registry re-matched against listed entries", alerts=queued)
         return queued
@@ -271,16 +276,17 @@ class Poller:
             if feed_id not in configured:
                 continue
             observations = await asyncio.to_thread(decode_observations, bodies)
-            alerts += self.queue(await self.match_off_loop(observations), now)[1]
+            alerts += (await self.queue(await self.match_off_loop(observations), now))[1]
         return alerts
 
-    def queue(self, matched: MatchResult, now: datetime) -> tuple[Inhibited, list[Alert]]:
-        """Hold back what inhibitions say, queue what policy decides, record the findings kept (no await between
-        deciding and recording, so concurrent polls never queue one finding twice); withdraw the findings told
-        earlier that are now judged not affected."""
-        inhibited = self.inhibit(matched, now)
-        alerts = self.decide(inhibited.kept, now)
-        self.store.save_findings(inhibited.kept.findings, alerts, now)
+    async def queue(self, matched: MatchResult, now: datetime) -> tuple[Inhibited, list[Alert]]:
+        """Hold back what inhibitions say, queue what policy decides, record the findings kept (in the store's
+        writer thread; one poll at a time from deciding to recording, so concurrent polls never queue one finding
+        twice); withdraw the findings told earlier that are now judged not affected."""
+        async with self._deciding:
+            inhibited = self.inhibit(matched, now)
+            alerts = self.decide(inhibited.kept, now)
+            await self.store.save_findings_off_loop(inhibited.kept.findings, alerts, now)
         if matched.not_affected:
             self.store.withdraw(
                 [(f, f.facts.version.basis) for f in matched.not_affected if f.facts.version and f.facts.version.basis],
@@ -372,7 +378,7 @@ async def read_documents(
     fmt = FORMATS[feed.format]
     links = fmt.expand(feed.spec, result.body, result.url) if fmt.expand else None
     if links is None:
-        parsed = await asyncio.to_thread(fmt.parse, feed.spec, result.body)
+        parsed = await asyncio.to_thread(_parse, fmt.parse, feed.spec, result.body)
         return Documents(parsed, incremental=not result.complete)
     if len(links) > MAX_DOCUMENTS:
         log.warning("index lists too many documents; reading the first ones", feed=feed.id, listed=len(links))
@@ -398,7 +404,7 @@ async def read_documents(
     async def one(link: str) -> list[Observation]:
         async with gate:
             doc = await fetcher.fetch(replace(feed, url=link), Validators(None, None), inside=result.inside)
-        return await asyncio.to_thread(fmt.parse, feed.spec, doc.body)
+        return await asyncio.to_thread(_parse, fmt.parse, feed.spec, doc.body)
 
     tasks = [asyncio.ensure_future(one(link)) for link in allowed]
     try:
@@ -452,6 +458,19 @@ def deadline_passed(feed: FeedConfig, read: int, documents: Documents | None) ->
 def _duration(value: timedelta) -> str:
     seconds = value.total_seconds()
     return f"{seconds:g}s" if seconds < 120 else f"{seconds / 60:g}m"
+
+
+def _parse(parse: Parser, spec: FeedSpec, body: bytes) -> list[Observation]:
+    """A document's entries (run in a worker thread), each title cut to :data:`MAX_TITLE`."""
+    return [bounded(obs) for obs in parse(spec, body)]
+
+
+def bounded(obs: Observation) -> Observation:
+    """An entry with its title cut to :data:`MAX_TITLE` characters: a title is a headline, and it is stored three
+    times (the entry, its finding, its alert); the whole text, capped by the parser, stays in ``text``."""
+    if len(obs.title) <= MAX_TITLE:
+        return obs
+    return replace(obs, title=obs.title[: MAX_TITLE - 1] + "…")
 
 
 def suspicious_emptiness(previous: int) -> str:

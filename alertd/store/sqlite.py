@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
-import hashlib
 import json
 import os
 import sqlite3
@@ -25,18 +24,17 @@ from alertd.domain.errors import StoreError
 from alertd.domain.feeds import Validators
 from alertd.domain.knowledge import Statement
 from alertd.domain.values import Alert, Finding, FindingState, Observation, Product
-from alertd.store import knowledge, scope
+from alertd.store import bulk, knowledge, scope
 from alertd.store.codecs import (
     alert_from_json,
-    alert_to_json,
     decode_time,
     encode_time,
     finding_from_json,
     finding_to_json,
-    observation_to_json,
     recipients_from_json,
     recipients_to_json,
 )
+from alertd.store.prune import Pruned, prune_before
 from alertd.store.records import (
     DELIVERY_COLUMNS,
     Delivery,
@@ -100,6 +98,7 @@ class Store:
         self.path = path
         self._sender_fd: int | None = None
         _private_files(path)
+        self._writer: bulk.Writer | None = None
         self.db = sqlite3.connect(path, isolation_level=None, timeout=30.0)
         self.db.row_factory = sqlite3.Row
         self.db.execute("PRAGMA journal_mode=WAL")
@@ -111,7 +110,17 @@ class Store:
     def in_state_dir(cls, state_dir: Path) -> Store:
         return cls(state_dir / "alertd.sqlite3")
 
+    @property
+    def writer(self) -> bulk.Writer:
+        """The connection of the store's big writes, in a worker thread of its own (opened when first needed)."""
+        if self._writer is None:
+            self._writer = bulk.Writer(self.path)
+        return self._writer
+
     def close(self) -> None:
+        if self._writer is not None:
+            self._writer.close()
+            self._writer = None
         self.db.close()
         if self._sender_fd is not None:
             os.close(self._sender_fd)  # releases the lock
@@ -159,6 +168,13 @@ class Store:
     def meta(self, key: str) -> str | None:
         row = self.db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
         return None if row is None else str(row[0])
+
+    def metas(self, prefix: str) -> dict[str, str]:
+        """The notes whose key starts with ``prefix``, by key."""
+        rows = self.db.execute(
+            "SELECT key, value FROM meta WHERE substr(key, 1, ?) = ? ORDER BY key", (len(prefix), prefix)
+        )
+        return {str(k): str(v) for k, v in rows}
 
     def set_meta(self, key: str, value: str) -> None:
         with self.transaction() as db:
@@ -208,55 +224,18 @@ class Store:
     ) -> ObservationDelta:
         """Record a poll's entries and what they say of the CVEs they cite (the knowledge, which a delisting
         keeps); entries listed before and absent now are marked delisted, unless the poll read only part of the
-        feed (``complete`` False: documents of its index failed or were left by its deadline)."""
+        feed (``complete`` False: see :func:`~alertd.store.bulk.save_observations`)."""
+        return bulk.save_observations(self.db, feed, bulk.encode(observations), encode_time(now), complete=complete)
+
+    async def save_observations_off_loop(
+        self, feed: str, observations: Sequence[Observation], now: datetime, *, complete: bool = True
+    ) -> ObservationDelta:
+        """:meth:`save_observations`, encoded and written in the store's writer thread (:mod:`~alertd.store.bulk`):
+        the event loop keeps serving while a million entries are stored."""
         stamp = encode_time(now)
-        new: list[tuple[str, ...]] = []
-        changed: list[tuple[str, ...]] = []
-        unchanged: list[tuple[str, ...]] = []
-        statements: list[tuple[str, str, str]] = []
-        with self.transaction() as db:
-            known = {
-                r[0]: (r[1], r[2])
-                for r in db.execute("SELECT entry, digest, delisted_at FROM observations WHERE feed = ?", (feed,))
-            }
-            present: set[str] = set()
-            for obs in observations:
-                if obs.entry in present:
-                    continue
-                present.add(obs.entry)
-                body = observation_to_json(obs)
-                digest = hashlib.sha256(body.encode()).hexdigest()
-                before = known.get(obs.entry)
-                if before is not None and before[0] == digest:
-                    # The same text says the same of its CVEs: its statements are stored already.
-                    unchanged.append((stamp, feed, obs.entry))
-                    continue
-                if before is None:
-                    new.append((feed, obs.entry, digest, body, stamp, stamp))
-                else:
-                    changed.append((digest, body, stamp, feed, obs.entry))
-                statements.extend(knowledge.statement_rows(obs))
-            db.executemany("INSERT INTO observations VALUES (?, ?, ?, ?, ?, ?, NULL)", new)
-            db.executemany(
-                "UPDATE observations SET digest = ?, body = ?, last_seen = ?, delisted_at = NULL "
-                "WHERE feed = ? AND entry = ?",
-                changed,
-            )
-            db.executemany(
-                "UPDATE observations SET last_seen = ?, delisted_at = NULL WHERE feed = ? AND entry = ?", unchanged
-            )
-            learnt = knowledge.save(db, feed, statements, stamp)
-            gone = [e for e, (_, delisted) in known.items() if complete and e not in present and delisted is None]
-            db.executemany(
-                "UPDATE observations SET delisted_at = ? WHERE feed = ? AND entry = ?",
-                ((stamp, feed, e) for e in gone),
-            )
-            # What the feed no longer lists is resolved; told to the establishment once, if it was warned.
-            db.executemany(
-                "UPDATE findings SET resolved_at = ? WHERE feed = ? AND entry = ? AND resolved_at IS NULL",
-                ((stamp, feed, e) for e in gone),
-            )
-        return ObservationDelta(len(new), len(changed), len(unchanged), len(gone), learnt)
+        return await self.writer.run(
+            lambda db: bulk.save_observations(db, feed, bulk.encode(observations), stamp, complete=complete)
+        )
 
     def listed_bodies(self, feed: str | None = None) -> dict[str, list[str]]:
         """The stored JSON of every entry the feeds (or one feed) list now, per feed (decode it off the loop)."""
@@ -318,51 +297,12 @@ class Store:
 
         A finding seen again stands again: a delisting or a withdrawal is cleared (a told withdrawal clears
         ``last_alerted`` too, as :meth:`finding_states` reads it)."""
+        bulk.save_findings(self.db, findings, alerts, encode_time(now))
+
+    async def save_findings_off_loop(self, findings: Sequence[Finding], alerts: Sequence[Alert], now: datetime) -> None:
+        """:meth:`save_findings` in the store's writer thread (a mass event's thousands of findings)."""
         stamp = encode_time(now)
-        with self.transaction() as db:
-            # The SET expressions read the row as it was before this update.
-            db.executemany(
-                """INSERT INTO findings (key, establishment, body, feed, entry, first_seen, last_seen)
-                   VALUES (?, ?, ?, ?, ?, ?, ?)
-                   ON CONFLICT (key) DO UPDATE SET last_seen = excluded.last_seen, body = excluded.body,
-                       entry = excluded.entry, resolved_at = NULL, resolved_told = NULL, resolution = NULL,
-                       last_alerted = CASE WHEN resolution IS NOT NULL AND resolved_told IS NOT NULL THEN NULL
-                                           ELSE last_alerted END""",
-                (
-                    (
-                        f.key,
-                        f.establishment,
-                        finding_to_json(f),
-                        f.feed,
-                        f.entry,
-                        stamp,
-                        stamp,
-                    )
-                    for f in findings
-                ),
-            )
-            # A newer decision replaces an alert still waiting for its email (a finding told "version not
-            # checked" and confirmed by ranges that arrived before the email left): one alert per finding.
-            db.executemany(
-                "DELETE FROM alerts WHERE finding = ? AND delivery IS NULL", ((a.finding.key,) for a in alerts)
-            )
-            db.executemany(
-                "INSERT INTO alerts (finding, establishment, severity, subscription, immediate, body, created, "
-                "inventory) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                (
-                    (
-                        a.finding.key,
-                        a.finding.establishment,
-                        int(a.severity),
-                        a.subscription,
-                        int(a.immediate),
-                        alert_to_json(a),
-                        stamp,
-                        int(a.inventory),
-                    )
-                    for a in alerts
-                ),
-            )
+        await self.writer.run(lambda db: bulk.save_findings(db, findings, alerts, stamp))
 
     def withdraw(self, findings: Sequence[tuple[Finding, VersionBasis]], now: datetime) -> int:
         """Withdraw findings judged not affected after all, each with the basis of that judgement: resolved now
@@ -678,6 +618,11 @@ class Store:
                 (DeliveryState.PENDING, encode_time(now), delivery_id, DeliveryState.FAILED),
             )
         return cur.rowcount == 1
+
+    async def prune_off_loop(self, cutoff: datetime) -> Pruned:
+        """Delete, in the store's writer thread, what left the feeds before ``cutoff`` and is resolved and told
+        (:mod:`~alertd.store.prune`)."""
+        return await self.writer.run(lambda db: prune_before(db, cutoff))
 
     def outbox_counts(self) -> dict[DeliveryState, int]:
         """Deliveries per state (those in none left out), cheap enough for every health refresh."""

@@ -1,0 +1,184 @@
+"""A poll's big writes (its entries, its findings and alerts), on any connection, and the thread that makes them.
+
+SQLite connections are per thread (Python refuses one used from another), and a poll of a million entries takes
+a minute to encode and write: on the event loop, the watchdog and ``/healthz`` would stop answering (issue #13).
+So :class:`Writer` keeps a second connection to the same database, opened in and used by one worker thread only;
+the loop's own connection keeps reading meanwhile (WAL: a reader never waits for the writer). Entries are encoded
+before any lock is taken and written in transactions of :data:`CHUNK` rows, so a write the loop makes meanwhile
+(another feed's state, an outbox row) waits for one chunk at most, never for the whole poll. A crash between two
+chunks loses nothing: the next poll compares each entry's digest again, and an entry is delisted (its findings
+resolved) only in the last transaction, once every entry of the poll is written.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import sqlite3
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TypeVar
+
+from alertd.domain.values import Alert, Finding, Observation
+from alertd.store import knowledge
+from alertd.store.codecs import alert_to_json, finding_to_json, observation_to_json
+from alertd.store.records import ObservationDelta
+
+T = TypeVar("T")
+CHUNK = 20_000  # rows written per transaction: a fraction of a second of SQLite's time
+
+
+@contextmanager
+def transaction(db: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
+    """BEGIN IMMEDIATE … COMMIT on ``db``, rolled back on any exception."""
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        yield db
+    except BaseException:
+        db.execute("ROLLBACK")
+        raise
+    db.execute("COMMIT")
+
+
+@dataclass(frozen=True, slots=True)
+class Encoded:
+    """An entry as stored: its id, the digest of its JSON, the JSON, and what it says of the CVEs it cites."""
+
+    entry: str
+    digest: str
+    body: str
+    statements: tuple[tuple[str, str, str], ...]
+
+
+def encode(observations: Sequence[Observation]) -> list[Encoded]:
+    """A poll's entries as stored, the first of each id kept (pure: no lock is held while it runs)."""
+    out: dict[str, Encoded] = {}
+    for obs in observations:
+        if obs.entry in out:
+            continue
+        body = observation_to_json(obs)
+        digest = hashlib.sha256(body.encode()).hexdigest()
+        out[obs.entry] = Encoded(obs.entry, digest, body, tuple(knowledge.statement_rows(obs)))
+    return list(out.values())
+
+
+def save_observations(
+    db: sqlite3.Connection,
+    feed: str,
+    entries: Sequence[Encoded],
+    stamp: str,
+    chunk: int = CHUNK,
+    *,
+    complete: bool = True,
+) -> ObservationDelta:
+    """Record a poll's entries (from :func:`encode`) and what they say of the CVEs they cite, ``chunk`` rows per
+    transaction; entries listed before and absent now are marked delisted and their findings resolved, last,
+    unless the poll read only part of the feed (``complete`` False: documents of its index failed or were left by
+    its deadline, or it read only what was added since the last poll)."""
+    known = {
+        r[0]: (r[1], r[2])
+        for r in db.execute("SELECT entry, digest, delisted_at FROM observations WHERE feed = ?", (feed,))
+    }
+    new = [e for e in entries if e.entry not in known]
+    changed = [e for e in entries if e.entry in known and known[e.entry][0] != e.digest]
+    unchanged = [e for e in entries if e.entry in known and known[e.entry][0] == e.digest]
+    learnt: set[str] = set()
+    for i in range(0, max(len(new), len(changed), len(unchanged)), chunk):
+        with transaction(db):
+            db.executemany(
+                "INSERT INTO observations VALUES (?, ?, ?, ?, ?, ?, NULL)",
+                ((feed, e.entry, e.digest, e.body, stamp, stamp) for e in new[i : i + chunk]),
+            )
+            db.executemany(
+                "UPDATE observations SET digest = ?, body = ?, last_seen = ?, delisted_at = NULL "
+                "WHERE feed = ? AND entry = ?",
+                ((e.digest, e.body, stamp, feed, e.entry) for e in changed[i : i + chunk]),
+            )
+            db.executemany(
+                "UPDATE observations SET last_seen = ?, delisted_at = NULL WHERE feed = ? AND entry = ?",
+                ((stamp, feed, e.entry) for e in unchanged[i : i + chunk]),
+            )
+            # The same text says the same of its CVEs: only new and changed entries' statements are compared.
+            rows = [s for e in (*new[i : i + chunk], *changed[i : i + chunk]) for s in e.statements]
+            learnt |= knowledge.save(db, feed, rows, stamp)
+    present = {e.entry for e in entries}
+    gone = [e for e, (_, delisted) in known.items() if complete and e not in present and delisted is None]
+    with transaction(db):
+        db.executemany(
+            "UPDATE observations SET delisted_at = ? WHERE feed = ? AND entry = ?", ((stamp, feed, e) for e in gone)
+        )
+        # What the feed no longer lists is resolved; told to the establishment once, if it was warned.
+        db.executemany(
+            "UPDATE findings SET resolved_at = ? WHERE feed = ? AND entry = ? AND resolved_at IS NULL",
+            ((stamp, feed, e) for e in gone),
+        )
+    return ObservationDelta(len(new), len(changed), len(unchanged), len(gone), frozenset(learnt))
+
+
+def save_findings(db: sqlite3.Connection, findings: Sequence[Finding], alerts: Sequence[Alert], stamp: str) -> None:
+    """Upsert a poll's findings (first and last seen) and queue the alerts policy decided on, in one transaction.
+
+    A finding seen again stands again: a delisting or a withdrawal is cleared (a told withdrawal clears
+    ``last_alerted`` too, as the store's ``finding_states`` reads it)."""
+    with transaction(db):
+        # The SET expressions read the row as it was before this update.
+        db.executemany(
+            """INSERT INTO findings (key, establishment, body, feed, entry, first_seen, last_seen)
+               VALUES (?, ?, ?, ?, ?, ?, ?)
+               ON CONFLICT (key) DO UPDATE SET last_seen = excluded.last_seen, body = excluded.body,
+                   entry = excluded.entry, resolved_at = NULL, resolved_told = NULL, resolution = NULL,
+                   last_alerted = CASE WHEN resolution IS NOT NULL AND resolved_told IS NOT NULL THEN NULL
+                                       ELSE last_alerted END""",
+            ((f.key, f.establishment, finding_to_json(f), f.feed, f.entry, stamp, stamp) for f in findings),
+        )
+        # A newer decision replaces an alert still waiting for its email (a finding told "version not
+        # checked" and confirmed by ranges that arrived before the email left): one alert per finding.
+        db.executemany("DELETE FROM alerts WHERE finding = ? AND delivery IS NULL", ((a.finding.key,) for a in alerts))
+        db.executemany(
+            "INSERT INTO alerts (finding, establishment, severity, subscription, immediate, body, created, "
+            "inventory) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                (
+                    a.finding.key,
+                    a.finding.establishment,
+                    int(a.severity),
+                    a.subscription,
+                    int(a.immediate),
+                    alert_to_json(a),
+                    stamp,
+                    int(a.inventory),
+                )
+                for a in alerts
+            ),
+        )
+
+
+class Writer:
+    """A second connection to the store's database, opened in and used by one worker thread only."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._db: sqlite3.Connection | None = None
+        # One thread: SQLite allows one writer at a time anyway, and the connection never changes threads.
+        self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="alertd-store")
+
+    def _connection(self) -> sqlite3.Connection:
+        if self._db is None:
+            self._db = sqlite3.connect(self.path, isolation_level=None, timeout=30.0)
+            self._db.execute("PRAGMA synchronous=NORMAL")
+            self._db.execute("PRAGMA foreign_keys=ON")
+        return self._db
+
+    async def run(self, work: Callable[[sqlite3.Connection], T]) -> T:
+        """``work(connection)`` in the writer's thread, awaited from the event loop."""
+        return await asyncio.get_running_loop().run_in_executor(self._thread, lambda: work(self._connection()))
+
+    def close(self) -> None:
+        """Close the connection in its own thread, then end the thread."""
+        if self._db is not None:
+            self._thread.submit(self._db.close).result()
+            self._db = None
+        self._thread.shutdown(wait=True)
