@@ -49,6 +49,11 @@ class StoreError(AlertdError):
     """The state store cannot be used as it is (e.g. written by a newer alertd)."""
 
 
+class StaleAlerts(StoreError):
+    """An email's alerts changed while it was rendered (a poll replaced one still queued): it is not queued, and the
+    next dispatch renders the alerts as they are now (never the old one and the new one both)."""
+
+
 class DeliveryError(AlertdError):
     """An email could not be handed over."""
 

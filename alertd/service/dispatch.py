@@ -19,6 +19,7 @@ from email.utils import parseaddr
 
 from alertd.config.files import Config
 from alertd.domain.codes import Evidence
+from alertd.domain.errors import StaleAlerts
 from alertd.domain.establishments import Establishment
 from alertd.domain.values import Finding
 from alertd.policy import decide as policy
@@ -182,6 +183,13 @@ class Dispatcher:
                 return None
             rendered = await asyncio.to_thread(self._render, email, reference, now)
             return self._record(email, reference, rendered, now)
+        except StaleAlerts as exc:
+            # A poll replaced an alert while this email rendered: the poll dispatches again, from the store as it
+            # is now, so the establishment gets the new alert once and never the old one beside it.
+            log.info(
+                "alerts changed while their email rendered; rendered again", establishment=email.est.id, why=str(exc)
+            )
+            return None
         except Exception:
             log.exception(email.failure, establishment=email.est.id)
             return None
@@ -225,6 +233,7 @@ class Dispatcher:
         delivery = self.store.enqueue_email(
             establishment=est_id,
             alert_ids=[q.id for q in items],
+            bodies=[q.body for q in items],
             finding_keys=[q.alert.finding.key for q in items],
             message_id=str(msg["Message-ID"]),
             sender=parseaddr(self.config.settings.sender_from)[1],

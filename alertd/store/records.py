@@ -53,6 +53,7 @@ class QueuedAlert:
     id: int
     alert: Alert
     thread: str | None  # Message-ID of the first email about its finding, for follow-ups
+    body: str = ""  # the alert as stored: an email is queued only if its alerts still read so (a poll may replace one)
 
 
 @dataclass(frozen=True, slots=True)

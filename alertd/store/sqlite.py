@@ -20,7 +20,7 @@ from typing import Any
 
 from alertd.domain.codes import SOFTWARE_REASONS, Evidence, VersionBasis
 from alertd.domain.delivery import DeliveryState
-from alertd.domain.errors import StoreError
+from alertd.domain.errors import StaleAlerts, StoreError
 from alertd.domain.feeds import Validators
 from alertd.domain.knowledge import Statement
 from alertd.domain.values import Alert, Finding, FindingState, Observation, Product
@@ -376,7 +376,7 @@ class Store:
             args,
         ):
             grouped.setdefault(row["establishment"], []).append(
-                QueuedAlert(row["id"], alert_from_json(row["body"]), row["thread"])
+                QueuedAlert(row["id"], alert_from_json(row["body"]), row["thread"], row["body"])
             )
         return grouped
 
@@ -409,10 +409,28 @@ class Store:
         message: bytes,
         now: datetime,
         reference: str | None = None,
+        bodies: Sequence[str] | None = None,
     ) -> int:
-        """Put an email in the outbox and mark its alerts dispatched, in one transaction."""
+        """Put an email in the outbox and mark its alerts dispatched, in one transaction.
+
+        With ``bodies`` (the alerts as read when the email was planned, :attr:`QueuedAlert.body`), raises
+        :class:`StaleAlerts` and writes nothing when one of ``alert_ids`` is no longer waiting, or no longer reads
+        so: a poll replaced it while the email was rendered off the event loop (SQLite may give the new alert the
+        old one's id, hence the body).
+        """
         stamp = encode_time(now)
         with self.transaction() as db:
+            if bodies is not None:
+                planned = dict(zip(alert_ids, bodies, strict=True))
+                now_waiting = dict(
+                    db.execute(
+                        "SELECT id, body FROM alerts WHERE delivery IS NULL AND id IN (SELECT value FROM json_each(?))",
+                        (json.dumps(sorted(planned)),),
+                    ).fetchall()
+                )
+                if now_waiting != planned:
+                    changed = sum(1 for i, body in planned.items() if now_waiting.get(i) != body)
+                    raise StaleAlerts(f"{changed} of the email's alerts changed while it was rendered")
             cur = db.execute(
                 "INSERT INTO outbox (message_id, establishment, sender, recipients, subject, message, state, "
                 "next_attempt, created, reference) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",

@@ -1,0 +1,87 @@
+"""An alert replaced while its email renders off the event loop: the old email is not queued, and the next dispatch
+sends the new alert once (never the old one and the new one both); on a real SQLite file."""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+from dataclasses import replace
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from builders import IPV4, make_alert
+from paths import ROOT
+
+from alertd.config.files import load_config
+from alertd.domain.errors import StaleAlerts
+from alertd.domain.values import Severity
+from alertd.service.dispatch import Dispatcher
+from alertd.service.engine import Engine
+from alertd.store.records import QueuedAlert
+from alertd.store.sqlite import Store
+
+NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
+CHU = "330781196"
+GARONNE = "000000011"  # of the example configuration
+
+
+def enqueue(store: Store, queued: list[QueuedAlert]) -> int:
+    return store.enqueue_email(
+        establishment=CHU,
+        alert_ids=[q.id for q in queued],
+        bodies=[q.body for q in queued],
+        finding_keys=[],
+        message_id="<alertd.330781196.1@cert-sante.example>",
+        sender="alertes@cert-sante.example",
+        recipients=["rssi@chu-bordeaux.example"],
+        subject="alertes",
+        message=b"Subject: alertes\r\n\r\nbody\r\n",
+        now=NOW,
+    )
+
+
+def test_an_email_whose_alert_was_replaced_is_not_queued(tmp_path: Path) -> None:
+    store = Store(tmp_path / "alertd.sqlite3")
+    first = make_alert(IPV4, severity=Severity.HIGH)
+    store.save_findings([first.finding], [first], NOW)
+    (old,) = store.queued_alerts(immediate=True)[CHU]
+    second = replace(first, severity=Severity.IMMINENT)  # a newer decision on the same finding
+    store.save_findings([second.finding], [second], NOW)
+    with pytest.raises(StaleAlerts):
+        enqueue(store, [old])
+    assert store.db.execute("SELECT COUNT(*) FROM outbox").fetchone()[0] == 0  # nothing written
+    (new,) = store.queued_alerts(immediate=True)[CHU]
+    assert new.body != old.body and enqueue(store, [new]) > 0
+    store.close()
+
+
+def test_a_poll_replacing_an_alert_while_its_email_renders_gives_one_email(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    shutil.copytree(ROOT / "config", tmp_path / "config")
+    config = load_config(tmp_path / "config" / "alertd.yaml")
+    store = Store(tmp_path / "alertd.sqlite3")
+    engine = Engine(config, store)
+    first = make_alert(IPV4, est_id=GARONNE, asset="84.247.157.0/24", severity=Severity.HIGH)
+    store.save_findings([first.finding], [first], NOW)
+    render = Dispatcher._render
+    polls: list[int] = []
+
+    def render_while_a_poll_lands(self: Dispatcher, *args: object) -> object:
+        if not polls:  # the first render: a poll replaces the alert meanwhile (the render runs in a worker)
+            polls.append(1)
+            second = replace(first, severity=Severity.IMMINENT)
+            writer = Store(tmp_path / "alertd.sqlite3")  # the poll's own connection, as the writer thread's
+            writer.save_findings([second.finding], [second], NOW)
+            writer.close()
+        return render(self, *args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(Dispatcher, "_render", render_while_a_poll_lands)
+    assert asyncio.run(engine.dispatch_off_loop(NOW)) == []  # the stale email: not queued
+    sent = asyncio.run(engine.dispatch_off_loop(NOW))  # the poll's dispatch
+    assert len(sent) == 1
+    rows = store.db.execute("SELECT COUNT(*) FROM outbox WHERE establishment = ?", (GARONNE,)).fetchone()[0]
+    assert rows == 1
+    assert store.queued_alerts(immediate=True).get(GARONNE, []) == []  # nothing left to send again
+    store.close()
