@@ -148,6 +148,7 @@ _SEEDS: dict[FeedFormat, tuple[str, ...]] = {
     FeedFormat.LEAK_VICTIMS: ("leaks/*.json",),
     FeedFormat.EPSS_CSV: ("epss/*.csv",),
     FeedFormat.PRESS_REPORTS: ("press/*.json",),
+    FeedFormat.TAXII: ("stix/*.json",),  # what the fetch packs a collection's pages into: one STIX bundle
 }
 
 TARGETS: dict[str, Target] = {

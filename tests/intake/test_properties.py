@@ -91,6 +91,8 @@ _SEEDS: dict[FeedFormat, list[bytes]] = {
     FeedFormat.LEAK_VICTIMS: [_sample("leaks/ransomwatch_posts_sample.json")],
     FeedFormat.PRESS_REPORTS: [_sample("press/ransomware-live_allcyberattacks_2024-06.json", 6000)],
     FeedFormat.STIX: [_sample("stix/oasis_stix21_example_indicator-for-malicious-url.json")],
+    # What the fetch packs a TAXII collection's pages into: one STIX bundle.
+    FeedFormat.TAXII: [_sample("stix/oasis_stix21_example_indicator-for-malicious-url.json")],
     FeedFormat.MISP: [_sample("misp/talos_2023-07_reddriver.json", 6000)],
     FeedFormat.CISA_KEV: [_sample("kev/kev_2026-08-07.json", 6000)],
     FeedFormat.NVD_JSON: [_sample("nvd/nvd-api-2.0_cves_page_2023-10-18.json", 8000)],
