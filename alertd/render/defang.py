@@ -15,11 +15,13 @@ import contextlib
 import ipaddress
 import re
 from collections.abc import Sequence
+from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 # The Unicode script of each character (Scripts.txt, with the Unicode release it ships): the standard library's
 # unicodedata has names and categories, not scripts, and guessing a script from a character's name is wrong for
 # many (the Cyrillic "Ӏ" is named "CYRILLIC LETTER PALOCHKA", the Latin "ĸ" "LATIN SMALL LETTER KRA" is fine).
+from ahocorasick_rs import AhoCorasick, MatchKind
 from confusable_homoglyphs import categories
 
 from alertd.domain.grammar import DISPLAYED_EMAIL as _EMAIL
@@ -141,11 +143,20 @@ def defang_indicator(ind: Indicator) -> str:
             return ind.value
 
 
-Scrubber = Sequence[tuple[re.Pattern[str], str]]  # (a raw indicator, case-insensitive; its defanged form)
+@dataclass(frozen=True, slots=True)
+class Scrubber:
+    """The email's raw indicators (lower-cased) in one Aho-Corasick automaton, and the defanged form of each.
+
+    One pass over a text finds them all, whatever their number: a mass event's email has 8,000 indicators and
+    40,000 feed texts, and a pattern per indicator made that 320 million searches (minutes of rendering).
+    """
+
+    automaton: AhoCorasick | None
+    shown: tuple[str, ...]
 
 
 def scrubber(alerts: Sequence[Alert]) -> Scrubber:
-    """Patterns replacing every raw indicator of the email by its defanged form inside feed text."""
+    """What replaces every raw indicator of the email by its defanged form inside feed text."""
     pairs = {}
     for alert in alerts:
         ind = alert.finding.indicator
@@ -161,15 +172,38 @@ def scrubber(alerts: Sequence[Alert]) -> Scrubber:
             host = ind.value.rpartition("@")[2]
         if host and defang(host) != host:
             pairs.setdefault(host, defang(host))
-    # Longest first, so a URL is replaced whole before the host inside it is.
-    return [(re.compile(re.escape(raw), re.IGNORECASE), pairs[raw]) for raw in sorted(pairs, key=lambda r: -len(r))]
+    lowered: dict[str, str] = {}
+    for raw in sorted(pairs, key=lambda r: -len(r)):
+        lowered.setdefault(_lower(raw), pairs[raw])
+    if not lowered:
+        return Scrubber(None, ())
+    # Leftmost-longest: a URL is replaced whole before the host inside it could be.
+    return Scrubber(AhoCorasick(list(lowered), matchkind=MatchKind.LeftmostLongest), tuple(lowered.values()))
+
+
+def _lower(text: str) -> str:
+    """``text`` lower-cased character by character, its length kept (a match's offsets are the text's): the rare
+    character whose lower case is longer ("İ") stays as written."""
+    lowered = text.lower()
+    if len(lowered) == len(text):
+        return lowered
+    return "".join(low if len(low := c.lower()) == 1 else c for c in text)
 
 
 def scrub(text: str, patterns: Scrubber) -> str:
-    """``text`` (a title, a detail from a feed) with the email's indicators in it defanged."""
-    for pattern, shown in patterns:
-        text = pattern.sub(shown.replace("\\", "\\\\"), text)
-    return text
+    """``text`` (a title, a detail from a feed) with the email's indicators in it defanged, case-insensitively;
+    one pass, linear in the text."""
+    if patterns.automaton is None or not text:
+        return text
+    out: list[str] = []
+    last = 0
+    for index, start, end in patterns.automaton.find_matches_as_indexes(_lower(text)):
+        out += (text[last:start], patterns.shown[index])
+        last = end
+    if not out:
+        return text
+    out.append(text[last:])
+    return "".join(out)
 
 
 # Characters of every script (digits, "-") and combining marks: no script of their own (UTS #24).

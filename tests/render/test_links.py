@@ -17,7 +17,7 @@ from alertd.domain.facts import Facts
 from alertd.domain.feeds import FeedFormat
 from alertd.domain.settings import BulletinSettings
 from alertd.domain.values import Alert, FeedKind, Indicator, IndicatorType, Severity
-from alertd.render.defang import defang_text, mixed_script, mixed_script_hosts
+from alertd.render.defang import defang_text, mixed_script, mixed_script_hosts, scrub, scrubber
 from alertd.render.links import KNOWN_REFERENCES, allowed_domains, link_target, own_domains, source_domains
 
 LOOKALIKE = "https://\u0441ert-sante.example/fuites/ch-bordeaux"  # a Cyrillic "с" in place of the Latin "c"
@@ -208,3 +208,16 @@ def test_an_advisory_of_several_matches_names_its_link_defanged_in_its_steps() -
         text, html = bodies(render(alerts, language=language))
         assert "hxxps://blog[.]example/advisory/42" in text
         assert "blog.example" not in text and "blog.example" not in html
+
+
+def test_scrub_finds_every_indicator_of_a_mass_email_in_one_pass() -> None:
+    # 8,000 addresses of one network (a mass event): each found in any case (shown as the feed wrote it), the URL
+    # whole before its host.
+    alerts = [make_alert(Indicator(IndicatorType.IPV4, f"10.1.{n // 250}.{n % 250}")) for n in range(8000)]
+    alerts.append(make_alert(Indicator(IndicatorType.URL, "http://Evil.example/a")))
+    patterns = scrubber(alerts)
+    text = "C2 10.1.31.249 et 10.1.0.7, voir HTTP://EVIL.EXAMPLE/a puis evil.example ; 10.1.0.77x"
+    assert scrub(text, patterns) == (
+        "C2 10[.]1[.]31[.]249 et 10[.]1[.]0[.]7, voir hxxp://Evil[.]example/a puis evil[.]example ; 10[.]1[.]0[.]77x"
+    )
+    assert scrub("İstanbul 10.1.0.7", patterns) == "İstanbul 10[.]1[.]0[.]7"  # a longer lower case keeps offsets
