@@ -47,7 +47,7 @@ class CsvResult:
     cut: bool = False  # the feed's max_entries reached with rows left: those were not read
 
 
-def parse(feed: FeedSpec, body: bytes) -> list[Observation]:
+def parse(feed: FeedSpec, body: bytes) -> Entries:
     """One observation per data row, up to the feed's ``max_entries`` (``cut`` then); rows lacking a mapped column
     or a valid indicator are skipped."""
     result = read(feed, body)
