@@ -15,6 +15,7 @@ from alertd.domain.feeds import (
     DEFAULT_BACKLOG_AFTER,
     DEFAULT_DEADLINE,
     DEFAULT_MAX_BYTES,
+    DEFAULT_MAX_ENTRIES,
     DEFAULT_MAX_ENTRY_BYTES,
     DEFAULT_MAX_FIELD_BYTES,
     INDICATOR_ROLES,
@@ -33,6 +34,8 @@ _FEED_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 # text would cost more memory than a whole feed should (every scan is linear, so time is not the limit).
 MIN_TEXT_CAP = 1024
 MAX_TEXT_CAP = 16 * 1024 * 1024
+# Bounds of max_entries: above the ceiling one poll's observations alone would take gigabytes (about 1.2 KB each).
+MAX_ENTRIES_CAP = 5_000_000
 _COLLECTION = re.compile(r"/collections/[^/]+/?$")
 
 
@@ -65,6 +68,7 @@ def read_feeds(path: Path, default_tlp: Tlp, r: Reader, declared: set[str]) -> t
                 "deadline",
                 "max_field_bytes",
                 "max_entry_bytes",
+                "max_entries",
                 "username",
                 "password_file",
             ),
@@ -107,6 +111,7 @@ def read_feeds(path: Path, default_tlp: Tlp, r: Reader, declared: set[str]) -> t
         allow_hosts = _allow_hosts(r, fm)
         deadline = read_duration(r, fm, "deadline") if "deadline" in fm else DEFAULT_DEADLINE
         max_field, max_entry = _text_caps(r, fm)
+        max_entries = _max_entries(r, fm, fmt)
         if feed_id is None or url is None or fmt is None or interval is None:
             continue
         feeds.append(
@@ -128,6 +133,7 @@ def read_feeds(path: Path, default_tlp: Tlp, r: Reader, declared: set[str]) -> t
                 deadline=deadline or DEFAULT_DEADLINE,
                 max_field_bytes=max_field,
                 max_entry_bytes=max_entry,
+                max_entries=max_entries,
                 username=username,
                 password_file=password_file,
             )
@@ -241,3 +247,18 @@ def _text_caps(r: Reader, fm: YMap) -> tuple[int, int]:
     if "max_entry_bytes" in fm:
         return entry_cap, entry_cap
     return field_cap, field_cap
+
+
+def _max_entries(r: Reader, fm: YMap, fmt: FeedFormat | None) -> int:
+    """``max_entries``: a whole number from 1 to :data:`MAX_ENTRIES_CAP`; by default the format's (contract §2)."""
+    default = FORMATS[fmt].max_entries if fmt is not None else DEFAULT_MAX_ENTRIES
+    value = r.value(fm, "max_entries", int, default)
+    if value is None or not 1 <= value <= MAX_ENTRIES_CAP:
+        if value is not None:
+            r.error(
+                fm.value_pos["max_entries"],
+                f"'max_entries' is {value}; it must be between 1 and {MAX_ENTRIES_CAP} (entries read from one "
+                f"document; default {default})",
+            )
+        return default
+    return int(value)

@@ -20,6 +20,11 @@ DEFAULT_DEADLINE = timedelta(minutes=10)
 # byte, so the bound in bytes read is never lower); ``max_field_bytes`` and ``max_entry_bytes`` in feeds.yaml.
 DEFAULT_MAX_FIELD_BYTES = 64 * 1024  # of one field: a title, a description, a CSV cell, an indicator's value
 DEFAULT_MAX_ENTRY_BYTES = 4 * DEFAULT_MAX_FIELD_BYTES  # of one entry's joined text, read for indicators and kept
+# Entries a parser builds from one fetched document (issue #13, "findings per poll bounded"): it stops reading there
+# and the poll is partial (nothing delisted). A leak post costs about 1.2 KB as an observation (measured on
+# ransomware.live's recentvictims), so 200,000 hold about 250 MB, several times any real feed's list; a format may
+# declare its own (EPSS lists one small entry per CVE: about 300,000). ``max_entries`` in feeds.yaml.
+DEFAULT_MAX_ENTRIES = 200_000
 #: Entries older than this on first contact are backlog, told in the inventory email rather than as news.
 DEFAULT_BACKLOG_AFTER = timedelta(days=30)
 
@@ -91,7 +96,8 @@ INDICATOR_ROLES = (
 @dataclass(frozen=True, slots=True)
 class FeedSpec:
     """What a format's parser reads of a feed: its id (named in observations and errors), format, kind, for a
-    ``csv`` feed which column holds what, and how much text of one field and of one entry it may read."""
+    ``csv`` feed which column holds what, how much text of one field and of one entry it may read, and how many
+    entries it builds from one document."""
 
     id: str
     format: FeedFormat
@@ -99,6 +105,7 @@ class FeedSpec:
     columns: Columns = field(default_factory=dict)
     max_field_bytes: int = DEFAULT_MAX_FIELD_BYTES
     max_entry_bytes: int = DEFAULT_MAX_ENTRY_BYTES
+    max_entries: int = DEFAULT_MAX_ENTRIES
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,6 +133,7 @@ class FeedConfig:
     deadline: timedelta = DEFAULT_DEADLINE  # the whole poll, index documents included
     max_field_bytes: int = DEFAULT_MAX_FIELD_BYTES  # text of one field a parser reads (see FeedSpec)
     max_entry_bytes: int = DEFAULT_MAX_ENTRY_BYTES  # text of one entry a parser reads and keeps
+    max_entries: int = DEFAULT_MAX_ENTRIES  # entries a parser builds from one document (see FeedSpec)
     # HTTP basic authentication (``taxii`` feeds): the password is read from the file when the feed is fetched, so
     # it is never held in the configuration (nor shown by its repr).
     username: str | None = None
@@ -134,7 +142,15 @@ class FeedConfig:
     @property
     def spec(self) -> FeedSpec:
         """What the feed's parser reads of it; a fetch's url, size cap and timeout are none of its business."""
-        return FeedSpec(self.id, self.format, self.kind, self.columns, self.max_field_bytes, self.max_entry_bytes)
+        return FeedSpec(
+            self.id,
+            self.format,
+            self.kind,
+            self.columns,
+            self.max_field_bytes,
+            self.max_entry_bytes,
+            self.max_entries,
+        )
 
     @property
     def stale_limit(self) -> timedelta:

@@ -30,7 +30,7 @@ from alertd.service.clock import utcnow
 from alertd.service.daemon import CycleReport, Daemon, run_cycle, run_digests, user_agent, workers_busy
 from alertd.service.engine import Engine
 from alertd.service.explain import explanation
-from alertd.service.poll import read_documents
+from alertd.service.poll import cut_text, read_documents
 from alertd.service.setup import make_index, make_signer
 from alertd.store.codecs import encode_time
 from alertd.store.records import HistoryEntry
@@ -180,6 +180,7 @@ def format_cycle(config: Config, report: CycleReport) -> str:
                 + (f" ({p.inhibited} held back by inhibitions)" if p.inhibited else "")
                 + _evidence_counts(p.evidence)
                 + (f"; {_red(p.red)}" if p.red else "")
+                + (f"; {cut_text(p.cut)}: nothing delisted" if p.cut else "")
             )
     findings = sum(p.findings for p in report.polls)
     alerts = sum(p.alerts for p in report.polls)

@@ -18,7 +18,7 @@ from alertd.policy.decide import TLP_RED, withheld
 from alertd.render.notices import Problem, compose_notice
 from alertd.service.dispatch import CUT_PREFIX, make_message_id
 from alertd.service.logs import get_logger
-from alertd.service.poll import stale_feeds
+from alertd.service.poll import cut_key, cut_text, stale_feeds
 from alertd.service.setup import Prepared
 from alertd.store.records import notice_key
 from alertd.store.sqlite import Store
@@ -54,6 +54,7 @@ class OperatorNotices:
                         f"{state.consecutive_failures} polls in a row failed; last error: {state.last_error}",
                     )
                 )
+        problems += self.cut_feeds()
         for feed_id, why in stale_feeds(self.config, self.store.feed_states(), now):
             problems.append(Problem(f"feed-stale:{feed_id}", f"feed {feed_id} stale", why))
         problems += self.red_findings()
@@ -66,6 +67,24 @@ class OperatorNotices:
                     f"to {', '.join(d.recipients)} ({d.establishment}), {d.subject!r}: {d.last_error}",
                 )
             )
+        return problems
+
+    def cut_feeds(self) -> list[Problem]:
+        """The feeds whose last read stopped at their ``max_entries`` (contract §2): told once per cap."""
+        problems: list[Problem] = []
+        for feed in self.config.feeds:
+            cap = self.store.meta(cut_key(feed.id))
+            if cap:
+                problems.append(
+                    Problem(
+                        f"{cut_key(feed.id)}:{cap}",
+                        f"feed {feed.id} {cut_text(int(cap))}",
+                        f"its document lists more than {cap} entries: the first {cap} are stored and matched, the "
+                        "rest is not read and nothing is delisted or resolved; raise the feed's 'max_entries' if "
+                        "the source is trusted to list that many",
+                        once=True,
+                    )
+                )
         return problems
 
     def red_findings(self) -> list[Problem]:

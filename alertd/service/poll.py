@@ -25,7 +25,8 @@ from alertd.domain.feeds import FeedConfig, FeedSpec, Validators
 from alertd.domain.knowledge import NO_KNOWLEDGE, Knowledge
 from alertd.domain.values import Alert, IndicatorType, Observation
 from alertd.intake.fetch import Fetcher, FetchResult, redact_url
-from alertd.intake.formats import FORMATS, Parser
+from alertd.intake.formats import FORMATS, parse_feed
+from alertd.intake.formats.entries import Entries
 from alertd.intake.reach import document_allowed, host_of, public_text
 from alertd.match.index import MatchResult
 from alertd.policy import decide as policy
@@ -70,6 +71,7 @@ class PollReport:
     refused: list[str] = field(default_factory=list)  # index documents the reach rules refused, unfetched
     unread: int = 0  # index documents the feed's deadline left unread
     red: int = 0  # of the findings, those marked TLP:RED: emailed to no establishment, held for manual handling
+    cut: int = 0  # the feed's max_entries when its document had more entries: those past it were not read
 
 
 class Poller:
@@ -188,6 +190,8 @@ class Poller:
             return report
         observations = documents.observations
         report.refused, report.unread = documents.refused, len(documents.unread)
+        report.cut = feed.max_entries if documents.cut else 0
+        self.note_cut(feed, documents.cut)
         # Entries of documents not read (failed, or left by the deadline) are not gone from the feed: nothing is
         # delisted, so no finding is resolved, unless every document was read.
         delta = await self.store.save_observations_off_loop(feed.id, observations, now, complete=documents.complete)
@@ -235,6 +239,15 @@ class Poller:
             refused=len(documents.refused),
         )
         return report
+
+    def note_cut(self, feed: FeedConfig, cut: bool) -> None:
+        """Note in the store whether the feed's last read stopped at its ``max_entries``: the operators' notice
+        tells it once per cap (raising the cap and being cut again is told again)."""
+        key, value = cut_key(feed.id), str(feed.max_entries) if cut else ""
+        if cut:
+            log.warning(cut_text(feed.max_entries), feed=feed.id)
+        if self.store.meta(key) != value:
+            self.store.set_meta(key, value)
 
     def _failed(self, feed: FeedConfig, report: PollReport, error: str, now: datetime | None) -> PollReport:
         # Stored, logged, shown in /healthz and the operators' notice: cleaned and bounded whatever its source.
@@ -343,7 +356,8 @@ class Documents:
     ``refused`` are the documents the reach rules kept the poll from fetching (contract §2), ``failed`` those
     that failed, ``unread`` those the feed's deadline left (in the index's order); ``read`` the links read.
     ``incremental``: the body held only what was added since the last poll (a TAXII collection), so what it does
-    not list has not left the feed.
+    not list has not left the feed. ``cut``: a parser stopped at the feed's ``max_entries``, so what it did not
+    read has not left the feed either.
     """
 
     observations: list[Observation]
@@ -353,11 +367,12 @@ class Documents:
     failed: int = 0
     unread: list[str] = field(default_factory=list)
     incremental: bool = False
+    cut: bool = False
 
     @property
     def complete(self) -> bool:
         """Whether every document it had to read was read: only then may what it does not list be delisted."""
-        return not self.failed and not self.unread and not self.incremental
+        return not self.failed and not self.unread and not self.incremental and not self.cut
 
 
 async def read_documents(
@@ -378,8 +393,8 @@ async def read_documents(
     fmt = FORMATS[feed.format]
     links = fmt.expand(feed.spec, result.body, result.url) if fmt.expand else None
     if links is None:
-        parsed = await asyncio.to_thread(_parse, fmt.parse, feed.spec, result.body)
-        return Documents(parsed, incremental=not result.complete)
+        parsed = await asyncio.to_thread(_parse, feed.spec, result.body)
+        return Documents(parsed, incremental=not result.complete, cut=parsed.cut)
     if len(links) > MAX_DOCUMENTS:
         log.warning("index lists too many documents; reading the first ones", feed=feed.id, listed=len(links))
         links = links[:MAX_DOCUMENTS]
@@ -401,10 +416,10 @@ async def read_documents(
     allowed.sort(key=lambda link: link in before)  # stable: the index's order within each part
     gate = asyncio.Semaphore(DOCUMENT_CONCURRENCY)
 
-    async def one(link: str) -> list[Observation]:
+    async def one(link: str) -> Entries:
         async with gate:
             doc = await fetcher.fetch(replace(feed, url=link), Validators(None, None), inside=result.inside)
-        return await asyncio.to_thread(_parse, fmt.parse, feed.spec, doc.body)
+        return await asyncio.to_thread(_parse, feed.spec, doc.body)
 
     tasks = [asyncio.ensure_future(one(link)) for link in allowed]
     try:
@@ -431,7 +446,11 @@ async def read_documents(
             raise outcome
         else:
             done.read.append(link)
+            done.cut = done.cut or task.result().cut
             done.observations.extend(task.result())
+    if len(done.observations) > feed.max_entries:  # the cap holds for the whole index, not per document
+        del done.observations[feed.max_entries :]
+        done.cut = True
     done.failed = len(errors)
     if allowed and len(errors) == len(allowed):
         raise FeedError(f"every one of the {len(allowed)} documents listed failed; first: {errors[0]}")
@@ -460,9 +479,11 @@ def _duration(value: timedelta) -> str:
     return f"{seconds:g}s" if seconds < 120 else f"{seconds / 60:g}m"
 
 
-def _parse(parse: Parser, spec: FeedSpec, body: bytes) -> list[Observation]:
-    """A document's entries (run in a worker thread), each title cut to :data:`MAX_TITLE`."""
-    return [bounded(obs) for obs in parse(spec, body)]
+def _parse(spec: FeedSpec, body: bytes) -> Entries:
+    """A document's entries, at most the feed's ``max_entries`` (run in a worker thread), each title cut to
+    :data:`MAX_TITLE`."""
+    parsed = parse_feed(spec, body)
+    return Entries((bounded(obs) for obs in parsed), cut=parsed.cut)
 
 
 def bounded(obs: Observation) -> Observation:
@@ -471,6 +492,16 @@ def bounded(obs: Observation) -> Observation:
     if len(obs.title) <= MAX_TITLE:
         return obs
     return replace(obs, title=obs.title[: MAX_TITLE - 1] + "…")
+
+
+def cut_key(feed: str) -> str:
+    """The store's meta key noting the ``max_entries`` a feed's last read stopped at ("" when it read all)."""
+    return f"feed-cut:{feed}"
+
+
+def cut_text(max_entries: int) -> str:
+    """What a poll stopped at its feed's ``max_entries`` is told as (the CLI's line, the log, the notice)."""
+    return f"cut at {max_entries} entries (max_entries)"
 
 
 def suspicious_emptiness(previous: int) -> str:

@@ -221,7 +221,6 @@ def clinic_warned(siege: Siege) -> bool:
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(strict=False, reason="fixed on branch bound")
 def test_8000_c2_rows_in_one_slash_19(tmp_path: Path) -> None:
     attack = Attack(c2_rows_in_one_slash_19, clinic_warned, at_least=12.0, at_most=120.0)
     with besieged({"c2-rows": attack}, tmp_path) as worlds:
@@ -241,11 +240,12 @@ def test_8000_c2_rows_in_one_slash_19(tmp_path: Path) -> None:
 
 
 def leak_posts(count: int) -> bytes:
-    """``count`` leak-site posts in ransomware.live's shape, one of them naming an establishment (e-chu)."""
+    """``count`` leak-site posts in ransomware.live's shape, one of them, early in the list, naming an establishment
+    (e-chu): the feed's max_entries (default 200,000) reads the list's start and leaves the rest unread."""
     posts = [
         {"post_title": f"Victim {i:07d} SA", "group_name": "lockbit3", "discovered": "2026-11-30"} for i in range(count)
     ]
-    posts[count // 2] = {"post_title": "CHU de Test", "group_name": "hostilegroup", "discovered": "2026-11-30"}
+    posts[1000] = {"post_title": "CHU de Test", "group_name": "hostilegroup", "discovered": "2026-11-30"}
     return json.dumps(posts, separators=(",", ":")).encode()
 
 
@@ -258,12 +258,14 @@ def a_million_leak_posts(siege: Siege) -> str:
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(strict=False, reason="fixed on branch bound")
+# Branch entries bounds the parse (max_entries, streamed: peak 543 MiB, polled in 28 s); storing the 200,000 entries
+# read still holds the event loop ~10 s (watchdog gap 11.8 s), which branch bound moves off the loop.
 def test_1_1_million_leak_posts(tmp_path: Path) -> None:
     attack = Attack(a_million_leak_posts, polled(), at_least=12.0, at_most=360.0)  # parsing alone: minutes
     with besieged({"leak-posts": attack}, tmp_path) as worlds:
         outcome = worlds["leak-posts"].outcome
     outcome.assert_withstood()
     assert outcome.last_health()["feeds"]["hostile"]["last_success"]
-    # The one post naming an establishment among 1.1 M reached it.
+    # The one post naming an establishment among 1.1 M reached it; the poll was cut at the default max_entries.
+    assert outcome.events("cut at 200000 entries (max_entries)"), outcome.log[-3000:]
     assert any("hostilegroup" in text_of(m).lower() for m in outcome.emails(NORMAL_CONTACT))

@@ -12,9 +12,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from alertd.domain.feeds import FeedFormat, FeedSpec
+from alertd.domain.feeds import DEFAULT_MAX_ENTRIES, FeedFormat, FeedSpec
 from alertd.domain.values import FeedKind, Observation
 from alertd.intake.formats import csaf, csvfeed, epss, kev, leaks, misp, nvd, press, rss, stix, taxii
+from alertd.intake.formats.entries import Entries, cut_to
 
 Parser = Callable[[FeedSpec, bytes], list[Observation]]
 # For formats published as an index of documents (a MISP feed's manifest.json, a CSAF provider's index.txt or
@@ -25,13 +26,15 @@ Expander = Callable[[FeedSpec, bytes, str], "list[str] | None"]
 
 @dataclass(frozen=True, slots=True)
 class Format:
-    """One format: the kind its observations have unless the feed says otherwise, its parser, its expander, and
-    whether its entries are knowledge only (stored for what they say of CVEs, never matched)."""
+    """One format: the kind its observations have unless the feed says otherwise, its parser, its expander,
+    whether its entries are knowledge only (stored for what they say of CVEs, never matched), and the feed's
+    ``max_entries`` unless it says otherwise."""
 
     kind: FeedKind
     parse: Parser
     expand: Expander | None = None
     knowledge_only: bool = False
+    max_entries: int = DEFAULT_MAX_ENTRIES
 
 
 FORMATS: dict[FeedFormat, Format] = {
@@ -43,7 +46,8 @@ FORMATS: dict[FeedFormat, Format] = {
     FeedFormat.MISP: Format(FeedKind.COMPROMISE, misp.parse, misp.expand),
     FeedFormat.STIX: Format(FeedKind.COMPROMISE, stix.parse),
     FeedFormat.LEAK_VICTIMS: Format(FeedKind.LEAK, leaks.parse),
-    FeedFormat.EPSS_CSV: Format(FeedKind.VULNERABILITY, epss.parse, knowledge_only=True),
+    # One entry per CVE (about 300,000 today, ~770 bytes each measured): a whole file is read.
+    FeedFormat.EPSS_CSV: Format(FeedKind.VULNERABILITY, epss.parse, knowledge_only=True, max_entries=1_000_000),
     # A press report is no criminal's claim to hold stolen data, as a leak-site post is: told as an advisory.
     FeedFormat.PRESS_REPORTS: Format(FeedKind.ADVISORY, press.parse),
     # Its pages are fetched by alertd.intake.taxii (the fetcher hands the collection to it), then read as STIX.
@@ -51,6 +55,11 @@ FORMATS: dict[FeedFormat, Format] = {
 }
 
 
-def parse_feed(feed: FeedSpec, body: bytes) -> list[Observation]:
-    """Parse one fetched body with the feed's format; raises :class:`~alertd.domain.errors.ParseError`."""
-    return FORMATS[feed.format].parse(feed, body)
+def parse_feed(feed: FeedSpec, body: bytes) -> Entries:
+    """Parse one fetched body with the feed's format, at most ``feed.max_entries`` entries (``cut`` when it had
+    more); raises :class:`~alertd.domain.errors.ParseError`.
+
+    The formats whose documents can be long lists stop reading at the cap themselves (leak-victims,
+    press-reports, csv, and the KEV, NVD and MISP lists); the others' results are bounded here.
+    """
+    return cut_to(feed, FORMATS[feed.format].parse(feed, body))

@@ -26,6 +26,7 @@ from alertd.domain.facts import Fact, Facts
 from alertd.domain.feeds import INDICATOR_ROLES, ColumnRole, FactColumn, FeedSpec
 from alertd.domain.values import Indicator, IndicatorType, Observation
 from alertd.intake.extract import indicator_for
+from alertd.intake.formats.entries import Entries
 from alertd.intake.formats.jsondoc import source_time
 
 MAX_LINE = 64 * 1024  # longer lines (or longer than the feed's max_entry_bytes) are no rows: skipped, not parsed
@@ -43,11 +44,14 @@ class CsvResult:
     rows: int
     skipped: int  # rows lacking a mapped column or any valid indicator, over-long or unreadable lines
     duplicates: int  # rows whose indicators an earlier row already reported
+    cut: bool = False  # the feed's max_entries reached with rows left: those were not read
 
 
-def parse(feed: FeedSpec, body: bytes) -> list[Observation]:
-    """One observation per data row; rows lacking a mapped column or a valid indicator are skipped."""
-    return read(feed, body).observations
+def parse(feed: FeedSpec, body: bytes) -> Entries:
+    """One observation per data row, up to the feed's ``max_entries`` (``cut`` then); rows lacking a mapped column
+    or a valid indicator are skipped."""
+    result = read(feed, body)
+    return Entries(result.observations, cut=result.cut)
 
 
 def read(feed: FeedSpec, body: bytes) -> CsvResult:
@@ -101,6 +105,7 @@ def read(feed: FeedSpec, body: bytes) -> CsvResult:
     seen: set[str] = set()
     duplicates = 0
     width = max(index.values()) + 1
+    cut = False
     for line in data:
         row = _fields(line, delimiter)
         if row is None or len(row) < width:
@@ -111,6 +116,9 @@ def read(feed: FeedSpec, body: bytes) -> CsvResult:
             skipped += 1
         elif observation.entry in seen:
             duplicates += 1
+        elif len(observations) >= feed.max_entries:
+            cut = True  # the rows after are not read: the poll stores these and delists nothing
+            break
         else:
             seen.add(observation.entry)
             observations.append(observation)
@@ -122,7 +130,7 @@ def read(feed: FeedSpec, body: bytes) -> CsvResult:
         )
     if skipped and not observations and not duplicates:
         raise _unreadable(feed, skipped)
-    return CsvResult(observations, len(data), skipped, duplicates)
+    return CsvResult(observations, len(data), skipped, duplicates, cut)
 
 
 def _unreadable(feed: FeedSpec, skipped: int) -> ParseError:

@@ -17,7 +17,8 @@ from alertd.domain.feeds import FeedSpec
 from alertd.domain.grammar import CVE_ID
 from alertd.domain.values import Indicator, IndicatorType, Observation, Product, ProductStatus
 from alertd.intake.formats import fields
-from alertd.intake.formats.jsondoc import load_json, unique_entries, utc_date
+from alertd.intake.formats.entries import bounded_entries
+from alertd.intake.formats.jsondoc import load_json, utc_date
 
 NVD_LINK = "https://nvd.nist.gov/vuln/detail/{cve}"
 
@@ -34,7 +35,7 @@ def parse(feed: FeedSpec, body: bytes) -> list[Observation]:
             f"feed {feed.id!r}: no 'vulnerabilities' list in the JSON document; this does not look like the "
             "CISA KEV catalog (format 'cisa-kev')"
         )
-    return unique_entries(_observation(feed, item) for item in vulnerabilities if isinstance(item, dict))
+    return bounded_entries(feed, (_observation(feed, item) for item in vulnerabilities if isinstance(item, dict)))
 
 
 def _observation(feed: FeedSpec, item: dict[str, Any]) -> Observation | None:

@@ -23,7 +23,8 @@ from alertd.domain.feeds import ColumnRole, FeedSpec
 from alertd.domain.values import Indicator, Observation
 from alertd.intake.extract import FILE_EXTENSIONS, indicator_for, refang
 from alertd.intake.formats import fields
-from alertd.intake.formats.jsondoc import load_json, unique_entries, utc_timestamp
+from alertd.intake.formats.entries import Entries, bounded_entries
+from alertd.intake.formats.jsondoc import Shape, list_items, utc_timestamp
 
 MAX_RAW_TITLE = 2000  # characters of a title read; leak-site titles are names, not documents
 MAX_TITLE = 300
@@ -35,22 +36,25 @@ _LEADING_HOST = re.compile(r"[\w.-]+")
 _SCHEME = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.-]{0,15}://")
 
 
-def parse(feed: FeedSpec, body: bytes) -> list[Observation]:
-    """One observation per post with a victim name; posts without one, and repeats, are skipped.
+def parse(feed: FeedSpec, body: bytes) -> Entries:
+    """One observation per post with a victim name; posts without one, and repeats, are skipped. The list is read
+    one post at a time, up to the feed's ``max_entries`` (``cut`` then).
 
     Raises :class:`ParseError` when the body is not JSON, not a list, or a list none of whose items is a post
     (press reports among them: format ``press-reports`` reads those).
     """
-    data = load_json(feed, body, "the victim list")
-    if not isinstance(data, list):
-        raise ParseError(
-            f"feed {feed.id!r}: the document is not a JSON list of leak-site posts; format 'leak-victims' reads "
-            "ransomwatch posts.json and ransomware.live recentvictims"
-        )
-    posts = [post for post in data if isinstance(post, dict)]
-    if data and not any("post_title" in post for post in posts):
+    items = list_items(
+        feed,
+        body,
+        "the victim list",
+        f"feed {feed.id!r}: the document is not a JSON list of leak-site posts; format 'leak-victims' reads "
+        "ransomwatch posts.json and ransomware.live recentvictims",
+    )
+    shape = Shape("post_title", "victim")
+    observations = bounded_entries(feed, (_observation(feed, post) for post in shape.objects(items)))
+    if shape.items and not shape.found:
         # Not an empty list, yet no post in it: a shape this format does not read must not pass for "no victims".
-        if any("victim" in post for post in posts):
+        if shape.other:
             raise ParseError(
                 f"feed {feed.id!r}: the list holds press reports (ransomware.live allcyberattacks: 'victim', "
                 "'domain', 'country'), not leak-site posts; use format 'press-reports' for this feed"
@@ -59,7 +63,7 @@ def parse(feed: FeedSpec, body: bytes) -> list[Observation]:
             f"feed {feed.id!r}: no item of the list is a leak-site post (an object with 'post_title'); format "
             "'leak-victims' reads ransomwatch posts.json and ransomware.live recentvictims"
         )
-    return unique_entries(_observation(feed, post) for post in posts)
+    return observations
 
 
 def clean_title(raw: str) -> str:

@@ -26,7 +26,8 @@ from alertd.domain.tlp import Tlp
 from alertd.domain.values import Indicator, Observation
 from alertd.intake.extract import indicator_for
 from alertd.intake.formats import fields
-from alertd.intake.formats.jsondoc import load_json, unique_entries, utc_date
+from alertd.intake.formats.entries import bounded_entries
+from alertd.intake.formats.jsondoc import load_json, utc_date
 
 MAX_EVENTS = 2000  # event files read from one manifest, newest first (the fetch stage caps them too)
 MAX_VALUE = 8192  # longer attribute values are not indicators; they are skipped rather than parsed
@@ -118,7 +119,7 @@ def read(feed: FeedSpec, body: bytes) -> MispResult:
             '({"response": [{"Event": ...}]}); for a MISP feed, point the url at its manifest.json'
         )
     counts = _Counts()
-    observations = unique_entries(o for event in events for o in _event_observations(feed, event, counts))
+    observations = bounded_entries(feed, (o for event in events for o in _event_observations(feed, event, counts)))
     return MispResult(observations, len(events), counts.attributes, counts.not_ids, counts.unsupported, counts.invalid)
 
 

@@ -30,7 +30,8 @@ from alertd.domain.feeds import FeedSpec
 from alertd.domain.grammar import CVE_ID
 from alertd.domain.values import Indicator, IndicatorType, Observation, Product, ProductStatus, VersionRange
 from alertd.intake.formats import fields
-from alertd.intake.formats.jsondoc import load_json, unique_entries, utc_timestamp
+from alertd.intake.formats.entries import bounded_entries
+from alertd.intake.formats.jsondoc import load_json, utc_timestamp
 
 NVD_LINK = "https://nvd.nist.gov/vuln/detail/{cve}"
 TITLE_CHARS = 120  # of the description, after the CVE id
@@ -69,7 +70,7 @@ def parse(feed: FeedSpec, body: bytes) -> list[Observation]:
             f"feed {feed.id!r}: neither an NVD CVE API 2.0 page (a 'vulnerabilities' list) nor an NVD 1.1 feed "
             "file (a 'CVE_Items' list); check that the url serves NVD CVE JSON (format 'nvd-json')"
         )
-    observations = unique_entries(read(feed, record) for record in records if isinstance(record, dict))
+    observations = bounded_entries(feed, (read(feed, record) for record in records if isinstance(record, dict)))
     if records and not observations:
         raise ParseError(
             f"feed {feed.id!r}: none of the {len(records)} records is an NVD CVE record with a CVE id; "

@@ -22,7 +22,8 @@ from alertd.domain.facts import Fact, Facts
 from alertd.domain.feeds import FeedSpec
 from alertd.domain.values import Observation
 from alertd.intake.formats import fields
-from alertd.intake.formats.jsondoc import load_json, unique_entries, utc_timestamp
+from alertd.intake.formats.entries import Entries, bounded_entries
+from alertd.intake.formats.jsondoc import Shape, list_items, utc_timestamp
 from alertd.intake.formats.leaks import clean_title, website
 
 MAX_NAME = 300  # characters of a victim's name: a name, not a document
@@ -30,28 +31,31 @@ MAX_ARTICLE_TITLE = 300
 MAX_ATTR = 64  # a country code, a date
 
 
-def parse(feed: FeedSpec, body: bytes) -> list[Observation]:
-    """One observation per reported attack with a victim name; reports without one, and repeats, are skipped.
+def parse(feed: FeedSpec, body: bytes) -> Entries:
+    """One observation per reported attack with a victim name; reports without one, and repeats, are skipped. The
+    list is read one report at a time, up to the feed's ``max_entries`` (``cut`` then).
 
     Raises :class:`ParseError` when the body is not JSON, not a list, or a list none of whose items is a press
     report (leak-site posts among them: format ``leak-victims`` reads those).
     """
-    data = load_json(feed, body, "the press-report list")
-    if not isinstance(data, list):
-        raise ParseError(
-            f"feed {feed.id!r}: the document is not a JSON list of press reports; format 'press-reports' reads "
-            "ransomware.live allcyberattacks"
-        )
-    reports = [report for report in data if isinstance(report, dict)]
-    if data and not any("victim" in report for report in reports):
+    items = list_items(
+        feed,
+        body,
+        "the press-report list",
+        f"feed {feed.id!r}: the document is not a JSON list of press reports; format 'press-reports' reads "
+        "ransomware.live allcyberattacks",
+    )
+    shape = Shape("victim", "post_title")
+    observations = bounded_entries(feed, (_observation(feed, report) for report in shape.objects(items)))
+    if shape.items and not shape.found:
         # Not an empty list, yet no report in it: a shape this format does not read must not pass for "no attacks".
         hint = (
             "the list holds leak-site posts: use format 'leak-victims' for this feed"
-            if any("post_title" in report for report in reports)
+            if shape.other
             else "format 'press-reports' reads ransomware.live allcyberattacks"
         )
         raise ParseError(f"feed {feed.id!r}: no item of the list is a press report (an object with 'victim'); {hint}")
-    return unique_entries(_observation(feed, report) for report in reports)
+    return observations
 
 
 def _observation(feed: FeedSpec, report: dict[str, Any]) -> Observation | None:
