@@ -13,6 +13,7 @@ resolved) only in the last transaction, once every entry of the poll is written.
 from __future__ import annotations
 
 import asyncio
+import functools
 import hashlib
 import sqlite3
 from collections.abc import Callable, Iterator, Sequence
@@ -65,6 +66,77 @@ def encode(observations: Sequence[Observation]) -> list[Encoded]:
     return list(out.values())
 
 
+@dataclass(frozen=True, slots=True)
+class Plan:
+    """What a poll's entries are against those stored: new, changed (another digest), unchanged, and the feed's
+    entries stored before (their delisting stamp), read in one step before any is written."""
+
+    new: list[Encoded]
+    changed: list[Encoded]
+    unchanged: list[Encoded]
+    known: dict[str, str | None]  # entry -> delisted_at
+
+    def starts(self, chunk: int) -> range:
+        """The offsets of the poll's write steps, ``chunk`` rows of each list per step."""
+        return range(0, max(len(self.new), len(self.changed), len(self.unchanged)), chunk)
+
+
+def plan(db: sqlite3.Connection, feed: str, entries: Sequence[Encoded]) -> Plan:
+    """Compare a poll's entries (from :func:`encode`) with the feed's stored ones."""
+    known = {
+        r[0]: (r[1], r[2])
+        for r in db.execute("SELECT entry, digest, delisted_at FROM observations WHERE feed = ?", (feed,))
+    }
+    new = [e for e in entries if e.entry not in known]
+    changed = [e for e in entries if e.entry in known and known[e.entry][0] != e.digest]
+    unchanged = [e for e in entries if e.entry in known and known[e.entry][0] == e.digest]
+    return Plan(new, changed, unchanged, {entry: delisted for entry, (_, delisted) in known.items()})
+
+
+def write_step(
+    db: sqlite3.Connection, feed: str, todo: Plan, start: int, stamp: str, chunk: int = CHUNK
+) -> frozenset[str]:
+    """One transaction of a poll's writes: ``chunk`` rows of each list from ``start``; the CVEs learnt."""
+    end = start + chunk
+    with transaction(db):
+        db.executemany(
+            "INSERT INTO observations VALUES (?, ?, ?, ?, ?, ?, NULL)",
+            ((feed, e.entry, e.digest, e.body, stamp, stamp) for e in todo.new[start:end]),
+        )
+        db.executemany(
+            "UPDATE observations SET digest = ?, body = ?, last_seen = ?, delisted_at = NULL "
+            "WHERE feed = ? AND entry = ?",
+            ((e.digest, e.body, stamp, feed, e.entry) for e in todo.changed[start:end]),
+        )
+        db.executemany(
+            "UPDATE observations SET last_seen = ?, delisted_at = NULL WHERE feed = ? AND entry = ?",
+            ((stamp, feed, e.entry) for e in todo.unchanged[start:end]),
+        )
+        # The same text says the same of its CVEs: only new and changed entries' statements are compared.
+        rows = [s for e in (*todo.new[start:end], *todo.changed[start:end]) for s in e.statements]
+        return knowledge.save(db, feed, rows, stamp)
+
+
+def delist(db: sqlite3.Connection, feed: str, todo: Plan, stamp: str, *, complete: bool = True) -> int:
+    """The last step: entries stored before and absent from the poll are delisted and their findings resolved,
+    unless the poll read only part of the feed (``complete`` False: documents of its index failed or were left by
+    its deadline, it stopped at ``max_entries``, or it read only what was added since the last poll); how many."""
+    if not complete:
+        return 0
+    present = {e.entry for e in (*todo.new, *todo.changed, *todo.unchanged)}
+    gone = [e for e, delisted in todo.known.items() if e not in present and delisted is None]
+    with transaction(db):
+        db.executemany(
+            "UPDATE observations SET delisted_at = ? WHERE feed = ? AND entry = ?", ((stamp, feed, e) for e in gone)
+        )
+        # What the feed no longer lists is resolved; told to the establishment once, if it was warned.
+        db.executemany(
+            "UPDATE findings SET resolved_at = ? WHERE feed = ? AND entry = ? AND resolved_at IS NULL",
+            ((stamp, feed, e) for e in gone),
+        )
+    return len(gone)
+
+
 def save_observations(
     db: sqlite3.Connection,
     feed: str,
@@ -75,47 +147,14 @@ def save_observations(
     complete: bool = True,
 ) -> ObservationDelta:
     """Record a poll's entries (from :func:`encode`) and what they say of the CVEs they cite, ``chunk`` rows per
-    transaction; entries listed before and absent now are marked delisted and their findings resolved, last,
-    unless the poll read only part of the feed (``complete`` False: documents of its index failed or were left by
-    its deadline, or it read only what was added since the last poll)."""
-    known = {
-        r[0]: (r[1], r[2])
-        for r in db.execute("SELECT entry, digest, delisted_at FROM observations WHERE feed = ?", (feed,))
-    }
-    new = [e for e in entries if e.entry not in known]
-    changed = [e for e in entries if e.entry in known and known[e.entry][0] != e.digest]
-    unchanged = [e for e in entries if e.entry in known and known[e.entry][0] == e.digest]
+    transaction, then :func:`delist` what they no longer list, all in one go (the store's own connection; the
+    writer thread takes the same steps one by one, :meth:`Writer.save_observations`)."""
+    todo = plan(db, feed, entries)
     learnt: set[str] = set()
-    for i in range(0, max(len(new), len(changed), len(unchanged)), chunk):
-        with transaction(db):
-            db.executemany(
-                "INSERT INTO observations VALUES (?, ?, ?, ?, ?, ?, NULL)",
-                ((feed, e.entry, e.digest, e.body, stamp, stamp) for e in new[i : i + chunk]),
-            )
-            db.executemany(
-                "UPDATE observations SET digest = ?, body = ?, last_seen = ?, delisted_at = NULL "
-                "WHERE feed = ? AND entry = ?",
-                ((e.digest, e.body, stamp, feed, e.entry) for e in changed[i : i + chunk]),
-            )
-            db.executemany(
-                "UPDATE observations SET last_seen = ?, delisted_at = NULL WHERE feed = ? AND entry = ?",
-                ((stamp, feed, e.entry) for e in unchanged[i : i + chunk]),
-            )
-            # The same text says the same of its CVEs: only new and changed entries' statements are compared.
-            rows = [s for e in (*new[i : i + chunk], *changed[i : i + chunk]) for s in e.statements]
-            learnt |= knowledge.save(db, feed, rows, stamp)
-    present = {e.entry for e in entries}
-    gone = [e for e, (_, delisted) in known.items() if complete and e not in present and delisted is None]
-    with transaction(db):
-        db.executemany(
-            "UPDATE observations SET delisted_at = ? WHERE feed = ? AND entry = ?", ((stamp, feed, e) for e in gone)
-        )
-        # What the feed no longer lists is resolved; told to the establishment once, if it was warned.
-        db.executemany(
-            "UPDATE findings SET resolved_at = ? WHERE feed = ? AND entry = ? AND resolved_at IS NULL",
-            ((stamp, feed, e) for e in gone),
-        )
-    return ObservationDelta(len(new), len(changed), len(unchanged), len(gone), frozenset(learnt))
+    for start in todo.starts(chunk):
+        learnt |= write_step(db, feed, todo, start, stamp, chunk)
+    gone = delist(db, feed, todo, stamp, complete=complete)
+    return ObservationDelta(len(todo.new), len(todo.changed), len(todo.unchanged), gone, frozenset(learnt))
 
 
 def save_findings(db: sqlite3.Connection, findings: Sequence[Finding], alerts: Sequence[Alert], stamp: str) -> None:
@@ -175,6 +214,20 @@ class Writer:
     async def run(self, work: Callable[[sqlite3.Connection], T]) -> T:
         """``work(connection)`` in the writer's thread, awaited from the event loop."""
         return await asyncio.get_running_loop().run_in_executor(self._thread, lambda: work(self._connection()))
+
+    async def save_observations(
+        self, feed: str, observations: Sequence[Observation], stamp: str, *, complete: bool = True
+    ) -> ObservationDelta:
+        """:func:`save_observations` off the event loop: the entries are encoded in a worker thread (the costly
+        part: a million entries take minutes), then written here one step at a time, so another feed's write
+        waits for one step at most, never for this whole poll."""
+        entries = await asyncio.to_thread(encode, observations)
+        todo = await self.run(lambda db: plan(db, feed, entries))
+        learnt: set[str] = set()
+        for start in todo.starts(CHUNK):
+            learnt |= await self.run(functools.partial(write_step, feed=feed, todo=todo, start=start, stamp=stamp))
+        gone = await self.run(lambda db: delist(db, feed, todo, stamp, complete=complete))
+        return ObservationDelta(len(todo.new), len(todo.changed), len(todo.unchanged), gone, frozenset(learnt))
 
     def close(self) -> None:
         """Close the connection in its own thread, then end the thread."""

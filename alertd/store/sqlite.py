@@ -233,9 +233,7 @@ class Store:
         """:meth:`save_observations`, encoded and written in the store's writer thread (:mod:`~alertd.store.bulk`):
         the event loop keeps serving while a million entries are stored."""
         stamp = encode_time(now)
-        return await self.writer.run(
-            lambda db: bulk.save_observations(db, feed, bulk.encode(observations), stamp, complete=complete)
-        )
+        return await self.writer.save_observations(feed, observations, stamp, complete=complete)
 
     def listed_bodies(self, feed: str | None = None) -> dict[str, list[str]]:
         """The stored JSON of every entry the feeds (or one feed) list now, per feed (decode it off the loop)."""

@@ -124,8 +124,8 @@ def test_8000_c2_rows_in_one_network_are_one_summary_email_under_10_mb(tmp_path:
     assert [p.get_filename() for p in warning.iter_attachments()] == ["findings.csv"]
     rows = list(csv.DictReader(io.StringIO(part(warning, "findings.csv").decode("utf-8-sig"))))
     assert len(rows) == ROWS
-    assert {r["indicator"] for r in rows} == {f"154.12.{224 + i // 256}.{i % 256}" for i in range(ROWS)}
-    assert rows[0]["indicator_defanged"].count("[.]") == 3
+    assert {r["indicator_raw"] for r in rows} == {f"154.12.{224 + i // 256}.{i % 256}" for i in range(ROWS)}
+    assert rows[0]["indicator"].count("[.]") == 3  # defanged, as the email shows it
 
 
 @pytest.mark.slow
