@@ -37,6 +37,7 @@ from urllib3.exceptions import ReadTimeoutError
 
 from alertd.domain.errors import FetchError
 from alertd.domain.feeds import FeedConfig, Validators
+from alertd.intake.credentials import SecretFileError, read_secret
 from alertd.intake.formats import taxii as envelopes
 from alertd.intake.formats.jsondoc import utc_timestamp
 
@@ -305,26 +306,12 @@ def read_password(feed: FeedConfig, *, environ: Mapping[str, str] | None = None)
     ``feed-<id>-password`` when the file is not set or does not exist; errors never quote the file's content."""
     env = os.environ if environ is None else environ
     credential = CREDENTIAL_NAME % feed.id
-    candidates = [feed.password_file] if feed.password_file is not None else []
-    if creds := env.get("CREDENTIALS_DIRECTORY"):
-        candidates.append(Path(creds) / credential)
-    for candidate in candidates:
-        if not candidate.exists():
-            continue
-        # Errors are raised outside the except blocks: a chained UnicodeDecodeError would carry the content.
-        problem = None
-        try:
-            password = candidate.read_bytes().decode("utf-8").rstrip("\r\n")
-        except OSError as exc:
-            problem = f"cannot be read: {exc.strerror or type(exc).__name__}"
-        except UnicodeDecodeError:
-            problem = "is not UTF-8 text"
-        else:
-            if not password:
-                problem = "is empty"
-        if problem is not None:
-            raise FetchError(f"feed {feed.id!r}: the password file {candidate} {problem}")
-        return password
+    try:
+        found = read_secret(feed.password_file, credential, environ=env)
+    except SecretFileError as exc:
+        raise FetchError(f"feed {feed.id!r}: the password file {exc}") from None
+    if found is not None:
+        return found[1]
     where = f"the password file {feed.password_file} does not exist" if feed.password_file else "no password_file"
     raise FetchError(
         f"feed {feed.id!r}: {where}, and no systemd credential {credential!r} is set; write the password in a file "

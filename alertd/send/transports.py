@@ -27,6 +27,7 @@ from aiosmtplib.typing import Default
 from alertd.domain.errors import DeliveryError, PermanentDeliveryError, TemporaryDeliveryError
 from alertd.domain.redaction import Redactor
 from alertd.domain.settings import DeliveryMethod, Settings, SmtpSecurity, SmtpSettings
+from alertd.intake.credentials import SecretFileError, read_secret
 
 log = structlog.get_logger("alertd.deliver")
 
@@ -417,26 +418,12 @@ def read_password(path: Path | None, *, environ: Mapping[str, str] | None = None
     Returns None when neither exists and no file was configured; errors never quote the file's content.
     """
     env = os.environ if environ is None else environ
-    candidates: list[Path] = [path] if path is not None else []
-    if creds := env.get("CREDENTIALS_DIRECTORY"):
-        candidates.append(Path(creds) / CREDENTIAL_NAME)
-    for candidate in candidates:
-        if not candidate.exists():
-            continue
-        # Errors are raised outside the except blocks: a chained UnicodeDecodeError would carry the content.
-        problem = None
-        try:
-            password = candidate.read_bytes().decode("utf-8").rstrip("\r\n")
-        except OSError as exc:
-            problem = f"cannot be read: {exc.strerror or type(exc).__name__}"
-        except UnicodeDecodeError:
-            problem = "is not UTF-8 text"
-        else:
-            if not password:
-                problem = "is empty"
-        if problem is not None:
-            raise PermanentDeliveryError(f"the SMTP password file {candidate} {problem}")
-        return password
+    try:
+        found = read_secret(path, CREDENTIAL_NAME, environ=env)
+    except SecretFileError as exc:
+        raise PermanentDeliveryError(f"the SMTP password file {exc}") from None
+    if found is not None:
+        return found[1]
     if path is not None:
         raise PermanentDeliveryError(
             f"the SMTP password file {path} does not exist"
