@@ -249,7 +249,8 @@ class Fetcher:
             addresses = await reach.resolve(parts.hostname or "", parts.port or 443)
         except (reach.Refused, ValueError):
             return False  # the fetch itself will say why it cannot connect
-        return any(reach.is_inside(a) for a in addresses)
+        # Every address: whoever holds the host's DNS could otherwise add a 127.0.0.1 record and lift the rules.
+        return bool(addresses) and all(reach.is_inside(a) for a in addresses)
 
     async def _read(
         self,

@@ -49,7 +49,9 @@ logging.getLogger("taxii2client").setLevel(logging.ERROR)
 
 PER_PAGE = 1000  # objects asked for per page; a server may send fewer (medallion's default maximum is 100)
 MAX_PAGES = 200  # per poll: a larger collection is read over several polls
-MAX_REDIRECTS = 5
+# No redirect is followed: requests connects to a redirect's target before any hook could check it against the reach
+# rules (contract §2, "Reach"); a collection's URL is the one the operator wrote.
+MAX_REDIRECTS = 0
 CONNECT_TIMEOUT = 10.0
 READ_TIMEOUT = 30.0
 CHUNK = 64 * 1024  # bytes read (and, when the server compresses, inflated) at a time, counted against the cap
@@ -211,7 +213,9 @@ def read_collection(
     except requests.ConnectionError:
         raise FetchError(f"{shown}: cannot connect (refused, unreachable, or the connection was cut)") from None
     except requests.TooManyRedirects:
-        raise FetchError(f"{shown}: too many redirects (more than {MAX_REDIRECTS}) or a loop") from None
+        raise FetchError(
+            f"{shown}: the server redirects, and a taxii feed follows no redirect; write its final URL"
+        ) from None
     except requests.RequestException as exc:
         raise FetchError(f"{shown}: {type(exc).__name__}") from None
     except AccessError:

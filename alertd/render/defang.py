@@ -113,15 +113,34 @@ def defang_text(text: str) -> str:
         if not core or core.isspace() or ("." not in core and ":" not in core and "@" not in core):
             out.append(word)
             continue
+        start = word.index(core)
+        head, tail = word[:start], word[start + len(core) :]
+        if "\\" in core:  # a UNC path (\\host\share): Outlook opens it, and sends the reader's credentials
+            out.append(head + _dots(core) + tail)
+            continue
+        inner = _link_start(core)
+        if inner > 0:  # "foo(https://…", "x=https://…": a mail client makes a link from the scheme on
+            out.append(head + core[:inner] + _defang_url(core[inner:]) + tail)
+            continue
         last = core.rpartition(".")[2].lower()
-        if "://" not in core and (
-            last in _FILES or (len(last) < 2 and not last.isdigit() and ":" not in core)
+        if (
+            "://" not in core
+            and "/" not in core
+            and (last in _FILES or (len(last) < 2 and not last.isdigit() and ":" not in core))
         ):  # a file; "e.g."
             out.append(word)
             continue
-        start = word.index(core)
-        out.append(word[:start] + defang(core) + word[start + len(core) :])
+        out.append(head + defang(core) + tail)
     return "".join(out)
+
+
+def _link_start(core: str) -> int:
+    """Where the URL inside a word starts: its scheme before the first "://" (-1 for none). Linear in the word."""
+    at = core.find("://")
+    start = at
+    while start > 0 and core[start - 1].isascii() and (core[start - 1].isalnum() or core[start - 1] in "+.-"):
+        start -= 1
+    return start if at > 0 else -1
 
 
 def defang_indicator(ind: Indicator) -> str:

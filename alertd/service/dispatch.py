@@ -65,6 +65,9 @@ def cut_key(delivery: int) -> str:
     return f"{CUT_PREFIX}{delivery}"
 
 
+STALE_RETRIES = 3  # plans of an establishment whose alerts polls keep replacing while its email renders
+
+
 class Dispatcher:
     """Renders queued alerts into emails in the outbox, under the configuration in force."""
 
@@ -92,8 +95,7 @@ class Dispatcher:
     ) -> list[int]:
         """:meth:`dispatch` with each email rendered and signed in a worker thread: a mass event's email takes
         seconds to render, and the watchdog and ``/healthz`` must keep answering meanwhile."""
-        planned = self._news(now, immediate, subscriptions)
-        return [d for email in planned if (d := await self._one_off_loop(email, now)) is not None]
+        return await self._off_loop(lambda: self._news(now, immediate, subscriptions), now)
 
     def dispatch_inventories(self, now: datetime, settle: timedelta | None = None) -> list[int]:
         """One inventory email per establishment for all its backlog alerts; the new deliveries' ids.
@@ -105,8 +107,30 @@ class Dispatcher:
 
     async def dispatch_inventories_off_loop(self, now: datetime, settle: timedelta | None = None) -> list[int]:
         """:meth:`dispatch_inventories` with each email rendered and signed in a worker thread."""
-        planned = self._inventories(now, settle)
-        return [d for email in planned if (d := await self._one_off_loop(email, now)) is not None]
+        return await self._off_loop(lambda: self._inventories(now, settle), now)
+
+    async def _off_loop(self, plan: Callable[[], list[_Planned]], now: datetime) -> list[int]:
+        """The emails ``plan`` gives, each rendered in a worker thread; an establishment whose alerts a poll
+        replaced meanwhile is planned again from the store (a few times at most): its digest must not wait for
+        the next slot, nor its warning for the next poll."""
+        sent: list[int] = []
+        planned = plan()
+        for _attempt in range(STALE_RETRIES):
+            stale: set[str] = set()
+            for email in planned:
+                try:
+                    delivery = await self._one_off_loop(email, now)
+                except StaleAlerts as exc:
+                    log.info("alerts changed while their email rendered; planned again", establishment=email.est.id,
+                             why=str(exc))  # fmt: skip
+                    stale.add(email.est.id)
+                    continue
+                if delivery is not None:
+                    sent.append(delivery)
+            if not stale:
+                break
+            planned = [email for email in plan() if email.est.id in stale]
+        return sent
 
     def _news(self, now: datetime, immediate: bool, subscriptions: Sequence[str]) -> list[_Planned]:
         """The warning emails due: one per establishment with queued alerts that may go now."""
@@ -183,13 +207,8 @@ class Dispatcher:
                 return None
             rendered = await asyncio.to_thread(self._render, email, reference, now)
             return self._record(email, reference, rendered, now)
-        except StaleAlerts as exc:
-            # A poll replaced an alert while this email rendered: the poll dispatches again, from the store as it
-            # is now, so the establishment gets the new alert once and never the old one beside it.
-            log.info(
-                "alerts changed while their email rendered; rendered again", establishment=email.est.id, why=str(exc)
-            )
-            return None
+        except StaleAlerts:
+            raise  # a poll replaced an alert while this email rendered: planned again by _off_loop
         except Exception:
             log.exception(email.failure, establishment=email.est.id)
             return None

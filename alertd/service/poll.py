@@ -143,7 +143,9 @@ class Poller:
             return self._failed(feed, report, str(exc), now)
         except Exception as exc:  # a parser bug must not take the other feeds, or the daemon, down with it
             flog.exception("feed parser crashed")
-            return self._failed(feed, report, f"internal error while reading the feed: {exc!r}", now)
+            # The exception's name only: its text may quote the feed (last_error reaches /healthz and the notice).
+            why = f"internal error while reading the feed: {type(exc).__name__} (see the log)"
+            return self._failed(feed, report, why, now)
         if documents is not None and not documents.unread:
             self.passes.pop(feed.id, None)
             if (
@@ -161,10 +163,11 @@ class Poller:
             self.passes[feed.id] = self.passes.get(feed.id, set()) | set(documents.read)
 
         try:
-            return await self._record(feed, report, result, documents, now or utcnow())
+            return await self._record(feed, report, result, documents, now or utcnow(), state.validators)
         except Exception as exc:  # a store or matching failure fails this poll, not the cycle or the daemon
             flog.exception("feed processing failed")
-            return self._failed(feed, report, f"internal error while processing the feed: {exc!r}", now)
+            why = f"internal error while processing the feed: {type(exc).__name__} (see the log)"
+            return self._failed(feed, report, why, now)
 
     async def _record(
         self,
@@ -173,11 +176,15 @@ class Poller:
         result: FetchResult,
         documents: Documents | None,
         now: datetime,
+        previous: Validators,
     ) -> PollReport:
         """Store a fetched feed's entries, match them and queue what policy decides.
 
         A poll that left documents of its index unread (its deadline passed) stores and matches what it read,
-        delists nothing, keeps no validators (the next poll reads the index again) and is reported failed.
+        delists nothing, keeps no validators (the next poll reads the index again) and is reported failed. One
+        that read part of the feed otherwise (documents failed or refused, cut at ``max_entries``) delists nothing
+        either and keeps the ``previous`` validators, so the next poll reads again what this one left (a TAXII
+        collection from the same date: nothing past the cut is skipped for good).
         """
         flog = log.bind(feed=feed.id)
         if documents is None:
@@ -189,6 +196,7 @@ class Poller:
             flog.info("feed not modified", alerts=report.alerts)
             return report
         observations = documents.observations
+        validators = result.validators if documents.settled else previous
         report.refused, report.unread = documents.refused, len(documents.unread)
         report.cut = feed.max_entries if documents.cut else 0
         self.note_cut(feed, documents.cut)
@@ -200,7 +208,7 @@ class Poller:
             report.observations, report.new, report.delisted = len(observations), delta.new, delta.delisted
             if documents.unread:
                 return self._failed(feed, report, deadline_passed(feed, len(documents.read), documents), now)
-            self.store.record_fetch(feed.id, now, result.validators, len(observations))
+            self.store.record_fetch(feed.id, now, validators, len(observations))
             flog.info("knowledge feed polled", observations=len(observations), new=delta.new)
             return report
         matched = await self.match_off_loop(observations)
@@ -225,7 +233,7 @@ class Poller:
         report.alerts_by_severity = dict(Counter(a.severity.label for a in alerts))
         if documents.unread:
             return self._failed(feed, report, deadline_passed(feed, len(documents.read), documents), now)
-        self.store.record_fetch(feed.id, now, result.validators, len(observations))
+        self.store.record_fetch(feed.id, now, validators, len(observations))
         flog.info(
             "feed polled",
             observations=len(observations),
@@ -372,7 +380,13 @@ class Documents:
     @property
     def complete(self) -> bool:
         """Whether every document it had to read was read: only then may what it does not list be delisted."""
-        return not self.failed and not self.unread and not self.incremental and not self.cut
+        return self.settled and not self.incremental
+
+    @property
+    def settled(self) -> bool:
+        """Whether the feed was read whole (or, incremental, all that was added): only then may the validators
+        move on (an ETag, a TAXII collection's last date); else the next poll reads again what this one left."""
+        return not (self.failed or self.unread or self.cut or self.refused)
 
 
 async def read_documents(
@@ -391,14 +405,16 @@ async def read_documents(
     others (those read by the previous polls of an unfinished pass: the rest of the index goes first).
     """
     fmt = FORMATS[feed.format]
-    links = fmt.expand(feed.spec, result.body, result.url) if fmt.expand else None
+    # A manifest of tens of MB takes seconds to read: in a worker, like the documents it lists.
+    links = await asyncio.to_thread(fmt.expand, feed.spec, result.body, result.url) if fmt.expand else None
     if links is None:
         parsed = await asyncio.to_thread(_parse, feed.spec, result.body)
         return Documents(parsed, incremental=not result.complete, cut=parsed.cut)
-    if len(links) > MAX_DOCUMENTS:
-        log.warning("index lists too many documents; reading the first ones", feed=feed.id, listed=len(links))
+    listed = len(links)
+    if listed > MAX_DOCUMENTS:
+        log.warning("index lists too many documents; reading the first ones", feed=feed.id, listed=listed)
         links = links[:MAX_DOCUMENTS]
-    done = Documents([], listed=len(links))
+    done = Documents([], listed=len(links), cut=listed > MAX_DOCUMENTS)
     allowed: list[str] = []
     for link in links:
         if document_allowed(link, (feed.url, result.url), feed.allow_hosts):

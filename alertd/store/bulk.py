@@ -161,7 +161,23 @@ def save_findings(db: sqlite3.Connection, findings: Sequence[Finding], alerts: S
     """Upsert a poll's findings (first and last seen) and queue the alerts policy decided on, in one transaction.
 
     A finding seen again stands again: a delisting or a withdrawal is cleared (a told withdrawal clears
-    ``last_alerted`` too, as the store's ``finding_states`` reads it)."""
+    ``last_alerted`` too, as the store's ``finding_states`` reads it). Everything is encoded before the write lock
+    is taken: the loop's own writes meanwhile wait for SQLite's inserts only, not for the JSON of every finding."""
+    found = [(f.key, f.establishment, finding_to_json(f), f.feed, f.entry, stamp, stamp) for f in findings]
+    replaced = [(a.finding.key,) for a in alerts]
+    queued = [
+        (
+            a.finding.key,
+            a.finding.establishment,
+            int(a.severity),
+            a.subscription,
+            int(a.immediate),
+            alert_to_json(a),
+            stamp,
+            int(a.inventory),
+        )
+        for a in alerts
+    ]
     with transaction(db):
         # The SET expressions read the row as it was before this update.
         db.executemany(
@@ -171,27 +187,15 @@ def save_findings(db: sqlite3.Connection, findings: Sequence[Finding], alerts: S
                    entry = excluded.entry, resolved_at = NULL, resolved_told = NULL, resolution = NULL,
                    last_alerted = CASE WHEN resolution IS NOT NULL AND resolved_told IS NOT NULL THEN NULL
                                        ELSE last_alerted END""",
-            ((f.key, f.establishment, finding_to_json(f), f.feed, f.entry, stamp, stamp) for f in findings),
+            found,
         )
         # A newer decision replaces an alert still waiting for its email (a finding told "version not
         # checked" and confirmed by ranges that arrived before the email left): one alert per finding.
-        db.executemany("DELETE FROM alerts WHERE finding = ? AND delivery IS NULL", ((a.finding.key,) for a in alerts))
+        db.executemany("DELETE FROM alerts WHERE finding = ? AND delivery IS NULL", replaced)
         db.executemany(
             "INSERT INTO alerts (finding, establishment, severity, subscription, immediate, body, created, "
             "inventory) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            (
-                (
-                    a.finding.key,
-                    a.finding.establishment,
-                    int(a.severity),
-                    a.subscription,
-                    int(a.immediate),
-                    alert_to_json(a),
-                    stamp,
-                    int(a.inventory),
-                )
-                for a in alerts
-            ),
+            queued,
         )
 
 

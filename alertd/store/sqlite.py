@@ -588,8 +588,13 @@ class Store:
         return result
 
     def mark_resolved_told(self, keys: Sequence[str], now: datetime) -> None:
+        """Note that the resolution of these findings was told; one a poll listed again meanwhile (while its email
+        rendered) is open again, and stays unmarked."""
         with self.transaction() as db:
-            db.executemany("UPDATE findings SET resolved_told = ? WHERE key = ?", ((encode_time(now), k) for k in keys))
+            db.executemany(
+                "UPDATE findings SET resolved_told = ? WHERE key = ? AND resolved_at IS NOT NULL",
+                ((encode_time(now), k) for k in keys),
+            )
 
     def history(self, establishment: str | None = None, limit: int | None = None) -> list[HistoryEntry]:
         """Who was warned of what, when, by which message: one entry per alert that went into an email, the

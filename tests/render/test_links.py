@@ -221,3 +221,19 @@ def test_scrub_finds_every_indicator_of_a_mass_email_in_one_pass() -> None:
         "C2 10[.]1[.]31[.]249 et 10[.]1[.]0[.]7, voir hxxp://Evil[.]example/a puis evil[.]example ; 10[.]1[.]0[.]77x"
     )
     assert scrub("İstanbul 10.1.0.7", patterns) == "İstanbul 10[.]1[.]0[.]7"  # a longer lower case keeps offsets
+
+
+@pytest.mark.parametrize(
+    ("text", "shown"),
+    [
+        ("foo(https://evil.example/x)", "foo(hxxps://evil[.]example/x)"),
+        ("see:https://evil.example/x", "see:hxxps://evil[.]example/x"),
+        ("a,https://evil.example", "a,hxxps://evil[.]example"),
+        ("x=https://evil.example/a", "x=hxxps://evil[.]example/a"),
+        ("\\\\evil.example\\share", "\\\\evil[.]example\\share"),  # a UNC path: Outlook opens it
+        ("evil.example/setup.exe", "evil[.]example/setup[.]exe"),  # a path, not a file name
+        ("setup.exe et e.g. ceci", "setup.exe et e.g. ceci"),  # a file name and an abbreviation stay
+    ],
+)
+def test_a_link_inside_a_word_is_defanged_from_its_scheme(text: str, shown: str) -> None:
+    assert defang_text(text) == shown

@@ -1,5 +1,5 @@
-"""An alert replaced while its email renders off the event loop: the old email is not queued, and the next dispatch
-sends the new alert once (never the old one and the new one both); on a real SQLite file."""
+"""An alert replaced while its email renders off the event loop: the old email is not queued, and the establishment
+is planned again at once, its new alert sent once (never the old one and the new one both); on a real SQLite file."""
 
 from __future__ import annotations
 
@@ -78,9 +78,13 @@ def test_a_poll_replacing_an_alert_while_its_email_renders_gives_one_email(
         return render(self, *args)  # type: ignore[arg-type]
 
     monkeypatch.setattr(Dispatcher, "_render", render_while_a_poll_lands)
-    assert asyncio.run(engine.dispatch_off_loop(NOW)) == []  # the stale email: not queued
-    sent = asyncio.run(engine.dispatch_off_loop(NOW))  # the poll's dispatch
-    assert len(sent) == 1
+    # The stale email is not queued; the establishment is planned again at once (a digest must not wait for its
+    # next slot): one email, carrying the newer decision.
+    sent = asyncio.run(engine.dispatch_off_loop(NOW))
+    assert len(sent) == 1 and polls == [1]
+    dispatched = store.db.execute("SELECT severity FROM alerts WHERE delivery IS NOT NULL").fetchall()
+    assert [row[0] for row in dispatched] == [int(Severity.IMMINENT)]
+    assert asyncio.run(engine.dispatch_off_loop(NOW)) == []  # nothing left to send again
     rows = store.db.execute("SELECT COUNT(*) FROM outbox WHERE establishment = ?", (GARONNE,)).fetchone()[0]
     assert rows == 1
     assert store.queued_alerts(immediate=True).get(GARONNE, []) == []  # nothing left to send again
