@@ -131,12 +131,25 @@ def test_stix_marking_definition_of_the_bundle_read_by_its_definition() -> None:
         {"type": "marking-definition", "id": own, "definition_type": "tlp", "definition": {"tlp": "amber"}}
     )
     data["objects"].append({"type": "marking-definition", "id": own + "2", "name": "TLP:AMBER+STRICT"})
+    statement = {"statement": "Copyright 2024"}  # a marking that says nothing of TLP
+    data["objects"].append(
+        {"type": "marking-definition", "id": "marking-definition--statement-copyright", "definition": statement}
+    )
     indicators = [o for o in data["objects"] if o["type"] == "indicator"]
     indicators[0]["object_marking_refs"] = [own]
     indicators[1]["object_marking_refs"] = [own + "2", "marking-definition--statement-copyright"]
     observations = {o.entry: o for o in read_stix(data)}
     assert observations[indicators[0]["id"]].tlp is Tlp.AMBER
     assert observations[indicators[1]["id"]].tlp is Tlp.AMBER_STRICT
+
+
+def test_stix_marking_defined_nowhere_counts_as_red() -> None:
+    # A TAXII page read incrementally lacks the custom definitions an earlier page carried: fail closed.
+    data = json.loads(INTERLOCK.read_bytes())
+    target = next(o for o in data["objects"] if o["type"] == "indicator")
+    target["object_marking_refs"] = ["marking-definition--00000000-0000-4000-8000-0000000000ff"]
+    observations = {o.entry: o for o in read_stix(data)}
+    assert observations[target["id"]].tlp is Tlp.RED
 
 
 def test_stix_without_markings_says_nothing() -> None:

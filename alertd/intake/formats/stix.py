@@ -215,10 +215,11 @@ def _malware_names(objects: list[dict[str, Any]]) -> dict[str, list[str]]:
     return {source: list(names) for source, names in found.items()}
 
 
-def _tlp_markings(objects: list[dict[str, Any]]) -> dict[str, Tlp]:
+def _tlp_markings(objects: list[dict[str, Any]]) -> dict[str, Tlp | None]:
     """Marking definition id -> TLP marking: the well-known ids, and the bundle's own TLP definitions (TLP 1.0's
-    ``definition_type: tlp``, or a definition named ``TLP:...`` as TLP 2.0's are)."""
-    found = dict(TLP_MARKINGS)
+    ``definition_type: tlp``, or a definition named ``TLP:...`` as TLP 2.0's are); the bundle's other definitions
+    (a statement, a copyright) map to None."""
+    found: dict[str, Tlp | None] = dict(TLP_MARKINGS)
     for obj in objects:
         key = obj.get("id")
         if obj.get("type") != "marking-definition" or not isinstance(key, str) or key in TLP_MARKINGS:
@@ -229,18 +230,25 @@ def _tlp_markings(objects: list[dict[str, Any]]) -> dict[str, Tlp]:
             found[key] = Tlp.parse(fields.text(definition.get("tlp"), 100))
         elif name.lower().startswith("tlp:"):
             found[key] = Tlp.parse(name)
+        else:
+            found[key] = None
     return found
 
 
-def marking(obj: dict[str, Any], tlps: dict[str, Tlp]) -> Tlp | None:
+def marking(obj: dict[str, Any], tlps: dict[str, Tlp | None]) -> Tlp | None:
     """The strictest TLP marking among an object's ``object_marking_refs``; None when it refers to none (other
-    markings, a copyright statement, say nothing of TLP)."""
+    markings, a copyright statement, say nothing of TLP). A reference to a marking defined nowhere in the document
+    counts as ``RED`` (fail closed): a TAXII page read incrementally lacks the definitions of earlier pages, and a
+    custom TLP:RED definition must not become the feed's own marking."""
     refs = obj.get("object_marking_refs")
-    found = [tlps[ref] for ref in refs if isinstance(ref, str) and ref in tlps] if isinstance(refs, list) else []
-    return Tlp.strictest(found) if found else None
+    if not isinstance(refs, list):
+        return None
+    found = [tlps.get(ref, Tlp.RED) for ref in refs if isinstance(ref, str) and ref.startswith("marking-definition--")]
+    known = [tlp for tlp in found if tlp is not None]
+    return Tlp.strictest(known) if known else None
 
 
-def _report_markings(objects: list[dict[str, Any]], tlps: dict[str, Tlp]) -> dict[str, Tlp]:
+def _report_markings(objects: list[dict[str, Any]], tlps: dict[str, Tlp | None]) -> dict[str, Tlp]:
     """Object id -> the strictest TLP marking of the reports that list it. STIX scopes a marking to its object, but
     MISP's exports (Talos) mark only the report that stands for the whole event: what it lists is shared under it."""
     found: dict[str, Tlp] = {}
