@@ -127,3 +127,11 @@ def test_leak_victims_refuses_a_shape_it_does_not_read(body: bytes, message: str
     """Before: a press-report list parsed under leak-victims as "0 entries, ok"."""
     with pytest.raises(ParseError, match=re.escape(message)):
         leaks.parse(make_feed_spec("leaks", FeedFormat.LEAK_VICTIMS), body)
+
+
+@pytest.mark.parametrize("fmt", [FeedFormat.PRESS_REPORTS, FeedFormat.LEAK_VICTIMS])
+def test_an_overlong_utf8_sequence_is_a_parse_error(fmt: FeedFormat) -> None:
+    # Found by fuzz/run.py: yajl lets "\xc0\xa1" (an overlong "!") through, and Python's decoder refuses it later.
+    body = b'[{"victim": "Commune de Benalm\xc0\xa1dena", "domain": "benalmadena.example", "post_title": "x"}]'
+    with pytest.raises(ParseError, match="not UTF-8"):
+        FORMATS[fmt].parse(make_feed_spec("fuzzed", fmt), body)

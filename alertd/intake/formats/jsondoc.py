@@ -86,6 +86,8 @@ def list_items(feed: FeedSpec, body: bytes, what: str, not_list: str) -> Iterato
             if depth == 1:  # a scalar item, or the end of a list's or an object's
                 yield builder.value
                 builder = None
+    except UnicodeDecodeError as exc:  # a string's bytes, decoded by ijson itself after yajl read them
+        raise ParseError(f"feed {feed.id!r}: {what} is not UTF-8 (at byte {exc.start} of a string)") from None
     except ijson.JSONError as exc:
         # yajl's message quotes the document around the fault: only its first line (what went wrong) is told, as
         # error texts never carry a feed's content.
