@@ -375,6 +375,7 @@ class Documents:
     failed: int = 0
     unread: list[str] = field(default_factory=list)
     incremental: bool = False
+    truncated: bool = False  # an index listing more than MAX_DOCUMENTS: the first ones read, the rest not
     cut: bool = False
 
     @property
@@ -386,7 +387,7 @@ class Documents:
     def settled(self) -> bool:
         """Whether the feed was read whole (or, incremental, all that was added): only then may the validators
         move on (an ETag, a TAXII collection's last date); else the next poll reads again what this one left."""
-        return not (self.failed or self.unread or self.cut or self.refused)
+        return not (self.failed or self.unread or self.cut or self.refused or self.truncated)
 
 
 async def read_documents(
@@ -414,7 +415,7 @@ async def read_documents(
     if listed > MAX_DOCUMENTS:
         log.warning("index lists too many documents; reading the first ones", feed=feed.id, listed=listed)
         links = links[:MAX_DOCUMENTS]
-    done = Documents([], listed=len(links), cut=listed > MAX_DOCUMENTS)
+    done = Documents([], listed=len(links), truncated=listed > MAX_DOCUMENTS)
     allowed: list[str] = []
     for link in links:
         if document_allowed(link, (feed.url, result.url), feed.allow_hosts):

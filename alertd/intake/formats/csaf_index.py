@@ -110,6 +110,6 @@ def _resolve(refs: list[str], base: str, rooted: bool) -> list[str]:
         if target.scheme.lower() != scheme or not target.path.lower().endswith(".json"):
             continue
         urls.setdefault(absolute)
-        if len(urls) >= MAX_DOCUMENTS:
-            break
+        if len(urls) > MAX_DOCUMENTS:
+            break  # one more than are read: the poll knows the index went on, and resolves nothing it did not read
     return list(urls)
