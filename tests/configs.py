@@ -38,6 +38,17 @@ establishments:
 """
 
 SUBSCRIPTIONS = "subscriptions:\n  - {name: urgent, establishments: all, min_severity: high, delivery: immediate}\n"
+# alertd.yaml of a test that delivers into a Maildir beside it: the feeds, registry and subscriptions files named
+# as the tests write them.
+MAILDIR_SETTINGS = """\
+state_dir: state
+feeds: feeds.yaml
+registry: establishments.yaml
+subscriptions: subscriptions.yaml
+operators: [soc@cert-test.example]
+sender: {from: "CERT Test <alertes@cert-test.example>"}
+delivery: {method: maildir, maildir: maildir}
+"""
 
 
 def every_entry_is_news(feeds_yaml: str) -> str:

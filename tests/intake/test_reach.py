@@ -15,11 +15,10 @@ from collections.abc import Iterator
 from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
-from textwrap import dedent
 
 import pytest
 from builders import make_feed
-from configs import ESTABLISHMENTS, SUBSCRIPTIONS, alertd
+from configs import ESTABLISHMENTS, MAILDIR_SETTINGS, SUBSCRIPTIONS, alertd
 from http_server import FeedServer
 from paths import DATA
 
@@ -267,19 +266,7 @@ def test_no_body_and_no_chosen_url_reach_store_logs_healthz_or_notice(tmp_path: 
             "failures_alert: 1}\n"
         )
         config = tmp_path / "alertd.yaml"
-        config.write_text(
-            dedent(
-                """\
-                state_dir: state
-                feeds: feeds.yaml
-                registry: establishments.yaml
-                subscriptions: subscriptions.yaml
-                operators: [soc@cert-test.example]
-                sender: {from: "CERT Test <alertes@cert-test.example>"}
-                delivery: {method: maildir, maildir: maildir}
-                """
-            )
-        )
+        config.write_text(MAILDIR_SETTINGS)
         result = alertd(config, "run", "--once", log_level="debug")
     assert server.count(f"/{MARKER}/broken.xml") == 1  # the redirect was followed, and its answer refused
     store = Store.in_state_dir(tmp_path / "state")

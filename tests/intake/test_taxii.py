@@ -16,11 +16,11 @@ from datetime import UTC, datetime, timedelta
 from email import message_from_bytes, policy
 from email.message import EmailMessage
 from pathlib import Path
-from textwrap import dedent
 from typing import Any
 
 import pytest
 import trustme
+from configs import MAILDIR_SETTINGS
 from paths import DATA, ROOT
 from taxii_server import PASSWORD, USER, TaxiiTestServer
 
@@ -257,19 +257,7 @@ class Setup:
             )
         )
         self.config_file = tmp / "alertd.yaml"
-        self.config_file.write_text(
-            dedent(
-                """\
-                state_dir: state
-                feeds: feeds.yaml
-                registry: establishments.yaml
-                subscriptions: subscriptions.yaml
-                operators: [soc@cert-test.example]
-                sender: {from: "CERT Test <alertes@cert-test.example>"}
-                delivery: {method: maildir, maildir: maildir}
-                """
-            )
-        )
+        self.config_file.write_text(MAILDIR_SETTINGS)
         config = load_config(self.config_file)
         self.store = Store.in_state_dir(config.settings.state_dir)
         self.engine = Engine(config, self.store)

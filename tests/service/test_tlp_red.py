@@ -11,11 +11,10 @@ from datetime import UTC, datetime
 from email import message_from_bytes, policy
 from email.message import EmailMessage
 from pathlib import Path
-from textwrap import dedent
 from typing import Any
 
 import pytest
-from configs import alertd
+from configs import MAILDIR_SETTINGS, alertd
 from paths import DATA
 
 from alertd.config.files import load_config
@@ -67,19 +66,7 @@ class Setup:
             )
         )
         self.config_file = tmp / "alertd.yaml"
-        self.config_file.write_text(
-            dedent(
-                """\
-                state_dir: state
-                feeds: feeds.yaml
-                registry: establishments.yaml
-                subscriptions: subscriptions.yaml
-                operators: [soc@cert-test.example]
-                sender: {from: "CERT Test <alertes@cert-test.example>"}
-                delivery: {method: maildir, maildir: maildir}
-                """
-            )
-        )
+        self.config_file.write_text(MAILDIR_SETTINGS)
 
     def write(self, feed: str, data: dict[str, Any]) -> None:
         (self.tmp / f"{feed}.json").write_text(json.dumps(data))
