@@ -25,7 +25,7 @@ from typing import Any, TypeVar
 
 from alertd.config.yamlsrc import describe
 from alertd.domain.cpe import FORMATTED_PREFIX, parse_cpe
-from alertd.domain.establishments import LANGUAGES, Contact, Establishment, Network, Software
+from alertd.domain.establishments import LANGUAGES, Contact, Establishment, Finess, Network, Software
 from alertd.domain.grammar import ASCII_DOMAIN as _DOMAIN
 from alertd.domain.grammar import CONTACT_EMAIL as _EMAIL
 from alertd.domain.values import SEVERITY_NAMES, Severity
@@ -122,6 +122,15 @@ def _text_itself(text: str) -> str:
     return text
 
 
+def acronym(text: str) -> str:
+    """An acronym the establishment is known by (``CHSF``, ``HEGP``): letters and digits, at least two, with at
+    least one letter; matched in upper case only."""
+    word = text.strip()
+    if 2 <= len(word) <= 12 and word.isascii() and word.isalnum() and not word.isdigit():
+        return word.upper()
+    raise BadValue(f"bad acronym {text!r}; write 2 to 12 letters or digits, such as CHSF")
+
+
 def software(vendor: str | None, product: str | None, version: str | None, cpe: str | None) -> Software:
     """A software item from its fields; a CPE names the vendor, product and version that the fields leave out."""
     if cpe is not None:
@@ -170,8 +179,31 @@ _FILE = _Keys("a registry file", (KEY,), ())
 _ESTABLISHMENT = _Keys(
     "an establishment",
     ("id", "name"),
-    ("aliases", "kind", "region", "tags", "language", "contacts", "networks", "asns", "domains", "software"),
+    (
+        "aliases",
+        "acronyms",
+        "kind",
+        "region",
+        "tags",
+        "language",
+        "contacts",
+        "networks",
+        "asns",
+        "domains",
+        "software",
+        "city",
+        "postcode",
+        "country",
+        "category",
+        "finess",
+    ),
 )
+_FINESS = _Keys(
+    "a FINESS record",
+    ("et",),
+    ("ej", "long_name", "category_label", "address", "department", "opened", "updated", "closed"),
+)
+_COUNTRY = re.compile(r"[A-Z]{2}")
 _CONTACT = _Keys("a contact", ("email",), ("role", "min_severity", "name"))
 _SOFTWARE = _Keys("a software item", (), ("vendor", "product", "version", "cpe"))
 _SEVERITIES = {name: Severity.parse(name) for name in SEVERITY_NAMES}
@@ -226,7 +258,26 @@ class Rules:
         kind = text(item, "kind", "", (), faults)
         region = text(item, "region", "", (), faults)
         tags = self._each(item, "tags", _text_itself, faults)
-        if faults or est_id is None or name is None or language is None or kind is None or region is None:
+        acronyms = self._each(item, "acronyms", acronym, faults)
+        city = text(item, "city", "", (), faults)
+        postcode = text(item, "postcode", "", (), faults)
+        category = text(item, "category", "", (), faults)
+        country = text(item, "country", "FR", (), faults)
+        if country is not None and not _COUNTRY.fullmatch(country):
+            faults.append(Fault(("country",), f"bad country {country!r}; write an ISO 3166 code such as FR or BE"))
+        finess = self._finess(item, faults)
+        if (
+            faults
+            or est_id is None
+            or name is None
+            or language is None
+            or kind is None
+            or region is None
+            or city is None
+            or postcode is None
+            or category is None
+            or country is None
+        ):
             self.ints = ints  # the item is read again anyway: its numbers need no check of the file's text
             return faults
         return Establishment(
@@ -242,6 +293,12 @@ class Rules:
             asns=asns,
             domains=domains,
             software=software_items,
+            city=city,
+            postcode=postcode,
+            country=country,
+            category=category,
+            acronyms=acronyms,
+            finess=finess,
         )
 
     def _text(
@@ -310,6 +367,20 @@ class Rules:
                 refused.append(Fault((key, number) if listed else (key,), bad.message))
         faults += refused
         return tuple(result)
+
+    def _finess(self, item: dict[Any, Any], faults: list[Fault]) -> Finess | None:
+        value = item.get("finess", _ABSENT)
+        if value is _ABSENT:
+            return None
+        path: tuple[object, ...] = ("finess",)
+        if not isinstance(value, dict):
+            faults.append(Fault(path, f"'finess' must be a mapping of keys to values, not {describe(value)}"))
+            return None
+        if not _FINESS.check(value, path, faults):
+            return None
+        before = len(faults)
+        fields = {key: self._text(value, key, "", path, faults) or "" for key in _FINESS.allowed}
+        return Finess(**fields) if len(faults) == before else None
 
     def _contacts(self, item: dict[Any, Any], faults: list[Fault]) -> tuple[Contact, ...]:
         value = item.get("contacts", _ABSENT)

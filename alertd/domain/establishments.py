@@ -36,6 +36,23 @@ class Software:
 
 
 @dataclass(frozen=True, slots=True)
+class Finess:
+    """What the national registry FINESS says of an establishment (``alertd registry import finess`` writes it;
+    a re-import replaces it). Dates are ISO ``YYYY-MM-DD`` text; ``closed`` is empty while the establishment is
+    open, and the date of the import that no longer found it otherwise."""
+
+    et: str  # the establishment's FINESS number (nofinesset)
+    ej: str = ""  # its legal entity's FINESS number (nofinessej)
+    long_name: str = ""  # raison sociale longue; the short one is the establishment's ``name``
+    category_label: str = ""  # the label of ``Establishment.category``, e.g. "Centre Hospitalier (C.H.)"
+    address: str = ""
+    department: str = ""  # code, e.g. "13", "2A", "971"
+    opened: str = ""
+    updated: str = ""
+    closed: str = ""
+
+
+@dataclass(frozen=True, slots=True)
 class Establishment:
     id: str
     name: str
@@ -49,6 +66,18 @@ class Establishment:
     asns: tuple[int, ...] = ()
     domains: tuple[str, ...] = ()
     software: tuple[Software, ...] = ()
+    city: str = ""  # the commune, as the registry writes it (FINESS: "ARLES")
+    postcode: str = ""
+    country: str = "FR"  # ISO 3166-1 alpha-2
+    category: str = ""  # a category code (FINESS: "355", centre hospitalier) or the operator's own word
+    acronyms: tuple[str, ...] = ()  # declared by the operator ("CHSF"): matched in upper case, with context
+    finess: Finess | None = None
+
+    @property
+    def closed(self) -> bool:
+        """FINESS no longer lists the establishment: it stays in the registry, marked, and its names are not
+        looked for."""
+        return self.finess is not None and bool(self.finess.closed)
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,7 +13,10 @@ from alertd.config.registry import _load_fast, _load_file, _load_slow
 from alertd.config.yamlsrc import Pos, loads, position
 from alertd.domain.establishments import Establishment
 
-ALLOWED = "id, name, aliases, kind, region, tags, language, contacts, networks, asns, domains, software"
+ALLOWED = (
+    "id, name, aliases, acronyms, kind, region, tags, language, contacts, networks, asns, domains, software, "
+    "city, postcode, country, category, finess"
+)
 GOOD = "    name: Centre Hospitalier\n    networks: [10.1.0.0/16]\n    software: [{vendor: Citrix, product: ADC}]\n"
 
 # One case per rule: the item at fault (after "  - "), the text where the problem must point, and its message.

@@ -179,7 +179,8 @@ def test_many_chunks_with_problems_match_pyyaml(monkeypatch: pytest.MonkeyPatch)
     assert 0 < fast.slow_items < 10
     found = [str(p) for p in fast.problems]
     assert found[0] == f"reg.yaml:{line_of(text, 'colour')}:5: unknown key 'colour' in an establishment; allowed: " + (
-        "id, name, aliases, kind, region, tags, language, contacts, networks, asns, domains, software"
+        "id, name, aliases, acronyms, kind, region, tags, language, contacts, networks, asns, domains, software, "
+        "city, postcode, country, category, finess"
     )
     assert f"reg.yaml:{line_of(text, '10.0.5.1/24')}:16: bad network '10.0.5.1/24'" in found[1]
     assert "did you mean 10.0.5.0/24?" in found[1]
