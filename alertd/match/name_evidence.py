@@ -283,7 +283,8 @@ class NameMatcher:
             j += 1
         if j >= len(toks) or not (intro or paren or comma):
             return ""
-        words = [t.word for t in toks[j : j + 2 * _LONGEST_COMMUNE] if not t.stop][:_LONGEST_COMMUNE]
+        after = [t for t in toks[j : j + 2 * _LONGEST_COMMUNE] if not t.stop][:_LONGEST_COMMUNE]
+        words = [t.word for t in after]
         if not words or (where.commune and tuple(words[: len(where.commune)]) == where.commune):
             return ""
         if words[0].isdigit():
@@ -292,9 +293,9 @@ class NameMatcher:
             return ""
         for size in range(len(words), 0, -1):
             if tuple(words[:size]) in self._places:
-                return " ".join(words[:size])
+                return text[after[0].start : after[size - 1].end]
         if words[0] in _PLACE_WORDS:
-            return words[0]
+            return after[0].written
         first = toks[j]
         if (intro or paren) and first.capital and not judged.shouting and words[0] not in GENERIC_WORDS:
             return first.written
