@@ -34,6 +34,7 @@ from alertd.match.name_forms import (
     ABBREVIATIONS,
     CATEGORY_WORDS,
     GENERIC_WORDS,
+    SEPARATORS,
     Form,
     Key,
     Token,
@@ -48,6 +49,7 @@ from alertd.match.name_forms import (
 from alertd.match.names import PhraseIndex, Words, name_keys, words_of
 
 _NEAR = 12  # words either side of a name searched for its commune
+_REACH = 200  # characters either side of a word that may start a name: the name, its context and its place
 _ACRONYM_NEAR = 6  # words either side of an acronym searched for its context
 _LONGEST_COMMUNE = 6  # words
 # Words that introduce a place after a name: "de Beyrouth", "à Cannes", "in Brussels".
@@ -159,17 +161,51 @@ class NameMatcher:
         """Every name form found in ``text``, each with its ruling; ``country`` is the post's ISO 3166 alpha-2
         code, if its source gives one. ``words`` is :func:`words_of` the text, when the caller has it."""
         prepared = words if words is not None else words_of(text)
-        names = not self._anchors.isdisjoint(prepared.tokens() | ABBREVIATIONS) and bool(self._anchors)
-        acronyms = bool(self._acronym_words) and not self._acronym_words.isdisjoint(prepared.vocab)
-        if not names and not acronyms:
+        present = prepared.tokens() | ABBREVIATIONS
+        anchors = [a for a in self._anchors.intersection(present) if self.forms.possible(a, present)]
+        acronyms = list(self._acronym_words.intersection(prepared.vocab)) if self._acronym_words else []
+        if not anchors and not acronyms:
             return []
-        judged = self._prepare(text)
         out: list[Mention] = []
-        if names:
-            out += self._judge_names(judged, country.upper())
-        if acronyms:
-            out += self._judge_acronyms(judged, country.upper())
+        for region in self._regions(text, prepared, anchors, acronyms):
+            judged = self._prepare(region)
+            if anchors:
+                out += self._judge_names(judged, country.upper())
+            if acronyms:
+                out += self._judge_acronyms(judged, country.upper())
         return out
+
+    @staticmethod
+    def _regions(text: str, prepared: Words, anchors: list[str], acronyms: list[str]) -> list[str]:
+        """The parts of a long text around the words that may start a name (whole words, ±:data:`_REACH`
+        characters, overlapping parts joined); a short text whole. Only they are cut into tokens: an advisory of
+        many pages costs a few ``str.find`` per candidate word, not a token per word."""
+        if len(text) <= 2 * _REACH:
+            return [text]
+        wanted = set(anchors) | set(acronyms)
+        spellings = [w for w in prepared.vocab if w in wanted or not wanted.isdisjoint(prepared.special.get(w, ()))]
+        reached = {part for w in spellings for part in (w, *prepared.special.get(w, ()))}
+        if not wanted <= reached:
+            return [text]  # a word the text reaches only through a run of words ("centre hospitalier")
+        low = text.lower()
+        if len(low) != len(text):
+            return [text]  # a letter that lower-cases into two: positions would drift
+        spans: list[tuple[int, int]] = []
+        for word in spellings:
+            at = low.find(word)
+            while at >= 0:
+                end = at + len(word)
+                if (at == 0 or not _word_char(low[at - 1])) and (end == len(low) or not _word_char(low[end])):
+                    spans.append((max(at - _REACH, 0), end + _REACH))
+                at = low.find(word, end)
+        spans.sort()
+        merged: list[list[int]] = []
+        for start, end in spans:
+            if merged and start <= merged[-1][1]:
+                merged[-1][1] = max(merged[-1][1], end)
+            else:
+                merged.append([start, end])
+        return [_cut(text, start, end) for start, end in merged]
 
     def matched(self, text: str, country: str = "", words: Words | None = None) -> list[Mention]:
         """The establishments ``text`` names: the first matching form of each, in the order of the text."""
@@ -322,6 +358,20 @@ class NameMatcher:
 
 
 _DERIVED = frozenset({NameForm.CATEGORY_COMMUNE, NameForm.CATEGORY_NAME, NameForm.ACRONYM})
+
+
+def _word_char(ch: str) -> bool:
+    """Whether a character is part of a word, as the words of a text are cut."""
+    return ch.isalnum() or (ord(ch) >= 0x80 and ch not in SEPARATORS)
+
+
+def _cut(text: str, start: int, end: int) -> str:
+    """``text[start:end]``, widened to whole words at both ends."""
+    while start > 0 and _word_char(text[start - 1]):
+        start -= 1
+    while end < len(text) and _word_char(text[end]):
+        end += 1
+    return text[start:end]
 
 
 def _own_kind(est: Establishment, name: str) -> NameForm:

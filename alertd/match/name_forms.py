@@ -21,6 +21,7 @@ import re
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from alertd.domain.codes import NameForm
 from alertd.domain.establishments import Establishment, Registry
@@ -144,9 +145,9 @@ SEPARATORS = "\u2019\u2018\u201b\u02bc\u2032\u00ab\u00bb\u2039\u203a\u201c\u201d
 MAX_TEXT = 20_000  # characters of a text read for names: a name sits in a title or a summary, not past this
 
 
-@dataclass(frozen=True, slots=True)
-class Token:
-    """One word of a text in normal form, where it is written (``start``, ``end``) and how."""
+class Token(NamedTuple):
+    """One word of a text in normal form, where it is written (``start``, ``end``) and how (a tuple: a long text
+    makes thousands, and a tuple is made three times faster than a frozen dataclass)."""
 
     word: str
     start: int
@@ -181,45 +182,53 @@ def text_tokens(text: str) -> list[Token]:
         for ch in SEPARATORS:
             if ch in clean:
                 clean = clean.replace(ch, " ")  # one character for one: positions stay the text's
-    raw = [(m.start(), m.end()) for m in _RAW.finditer(clean)]
+    raw = [m.span() for m in _RAW.finditer(clean)]
     out: list[Token] = []
-    i = 0
-    while i < len(raw):
+    stops, fold_word = STOP_WORDS, _fold
+    i, n = 0, len(raw)
+    while i < n:
         start, end = raw[i]
         j = i
         # Dotted initials, "C.H.U.": single letters each followed by a dot and the next one.
-        while (
-            j + 1 < len(raw)
-            and raw[j][1] - raw[j][0] == 1
-            and raw[j + 1][1] - raw[j + 1][0] == 1
-            and raw[j + 1][0] == raw[j][1] + 1
-            and clean[raw[j][1]] == "."
-        ):
-            j += 1
+        if end - start == 1:
+            while (
+                j + 1 < n
+                and raw[j][1] - raw[j][0] == 1
+                and raw[j + 1][1] - raw[j + 1][0] == 1
+                and raw[j + 1][0] == raw[j][1] + 1
+                and clean[raw[j][1]] == "."
+            ):
+                j += 1
         if j > i:
             written = "".join(clean[raw[k][0]] for k in range(i, j + 1))
             end = raw[j][1]
         else:
             written = clean[start:end]
         i = j + 1
-        for part in _fold(written.lower()):
-            out.append(Token(part, start, end, written, part in STOP_WORDS, len(out)))
+        for part in fold_word(written.lower()):
+            out.append(Token(part, start, end, written, part in stops, len(out)))
     return out
 
 
 def core_tokens(toks: list[Token]) -> list[Token]:
     """The tokens a name is compared on: stop words left out, abbreviated runs of words made one token."""
     words = [t for t in toks if not t.stop]
+    if _PHRASE_HEADS.isdisjoint([t.word for t in words]):
+        return words
     out: list[Token] = []
     i = 0
     while i < len(words):
-        for size in range(min(_PHRASE_LONGEST, len(words) - i), 1, -1):
-            short = _PHRASES.get(tuple(t.word for t in words[i : i + size]))
-            if short is not None:
-                first, last = words[i], words[i + size - 1]
-                out.append(Token(short, first.start, last.end, first.written, False, last.last))
-                i += size
-                break
+        if words[i].word in _PHRASE_HEADS:
+            for size in range(min(_PHRASE_LONGEST, len(words) - i), 1, -1):
+                short = _PHRASES.get(tuple(t.word for t in words[i : i + size]))
+                if short is not None:
+                    first, last = words[i], words[i + size - 1]
+                    out.append(Token(short, first.start, last.end, first.written, False, last.last))
+                    i += size
+                    break
+            else:
+                out.append(words[i])
+                i += 1
         else:
             out.append(words[i])
             i += 1

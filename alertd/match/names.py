@@ -147,6 +147,11 @@ class PhraseIndex(Generic[T]):
         """The words a text must hold one of for any phrase to be found in it."""
         return self._anchors
 
+    def possible(self, anchor: str, words: set[str]) -> bool:
+        """Whether some phrase anchored on ``anchor`` has all its words in ``words`` (a text's set of words): a
+        text for which none has is no place to look for them."""
+        return any(words.issuperset(key) for _, _, table in self._probes.get(anchor, ()) for key in table)
+
     def occurrences(self, words: Sequence[str]) -> list[tuple[int, int, Key, tuple[T, ...]]]:
         """Every place a phrase occurs in ``words``, a list already in normal form: ``(start, end, phrase,
         values)``, in the order of the text."""
