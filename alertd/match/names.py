@@ -1,11 +1,12 @@
-"""Names in free text: which registry names and aliases a leak-site post or an advisory mentions, and which
-names are too short or too generic to look for at all.
+"""Names in free text: the phrase index that finds many phrases in one pass, and which registry names are too
+short or too generic to look for at all.
 
-Matching is on whole words, accent-, case- and punctuation-insensitive (:func:`alertd.match.normalise.tokens`).
 :class:`PhraseIndex` finds many phrases in one pass without a per-word Python loop: each phrase is filed under
 its *anchor*, its rarest word, and a text is first reduced to the set of its words (C-speed ``re`` and ``set``
 operations); only where an anchor occurs is the phrase around it checked. A text in which no anchor occurs —
-most of them — costs a lower-casing, a tokenisation and a set intersection.
+most of them — costs a lower-casing, a tokenisation and a set intersection. Product mentions use it on a text's
+words as they are; establishment names on their normal form (:mod:`alertd.match.name_forms`), judged by
+:mod:`alertd.match.name_evidence`.
 """
 
 from __future__ import annotations
