@@ -252,12 +252,6 @@ class UnsafeName:
     others: tuple[str, ...] = ()  # SHARED: the other establishments with this name
 
 
-# The fact under which intake carries the country a post or press report gives for its victim, as an ISO 3166-1
-# alpha-2 code ("FR" for ransomware.live's "FR" and the press list's "FRA"): the matcher compares it with the
-# establishment's country.
-COUNTRY_FACT = "country_code"
-
-
 class NameForm(enum.StrEnum):
     """Which form of an establishment's name the matcher looks for in text (``alertd explain`` shows them)."""
 

@@ -28,7 +28,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from socket import AF_INET, AF_INET6, inet_pton
 
-from alertd.domain.codes import COUNTRY_FACT, Evidence, MatchReason, NameForm, VersionBasis
+from alertd.domain.codes import Evidence, MatchReason, NameForm, VersionBasis
 from alertd.domain.establishments import Registry, Software
 from alertd.domain.facts import Facts, VersionFact
 from alertd.domain.knowledge import NO_KNOWLEDGE, Knowledge, Statement
@@ -348,7 +348,7 @@ class MatchIndex:
         """Names in any text; products only in an advisory's prose (a catalogue names its products exactly, and
         a description that merely mentions a product is no product match). A mentioned product's version is
         judged by what the sources said of the CVEs the advisory cites, if any."""
-        names, products = self.scan(obs.text, obs.facts.extra.get(COUNTRY_FACT, ""))
+        names, products = self.scan(obs.text, obs.facts.country_code or "")
         for found in names:
             # A registered name or alias is the indicator, as the registry writes it; a derived form or an
             # acronym is shown as the text writes it, the establishment's name as the asset.

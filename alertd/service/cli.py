@@ -14,7 +14,7 @@ from typing import Any, NoReturn
 from alertd import __version__
 from alertd.config.files import Config, config_path, load_config
 from alertd.config.registry import RegistryCache
-from alertd.domain.codes import COUNTRY_FACT, Evidence
+from alertd.domain.codes import Evidence
 from alertd.domain.delivery import DeliveryState
 from alertd.domain.errors import AlertdError, ConfigError
 from alertd.domain.feeds import FeedFormat, Validators
@@ -418,7 +418,7 @@ def cmd_explain_entry(config: Config, establishment: str, reference: str) -> int
         print(f"alertd: feed {feed!r} has no stored entry {entry!r}", file=sys.stderr)
         return EXIT_USAGE
     index = make_index(config)
-    country = obs.facts.extra.get(COUNTRY_FACT, "")
+    country = obs.facts.country_code or ""
     mentions = index.names.find(obs.text, country) if obs.text else []
     forms = index.names.forms_of(establishment)
     unsafe = [u for u in index.unsafe_names if u.establishment == establishment]

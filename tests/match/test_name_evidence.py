@@ -10,7 +10,7 @@ from builders import make_feed_spec
 from hypothesis import given
 from hypothesis import strategies as st
 
-from alertd.domain.codes import COUNTRY_FACT, MatchReason, NameForm, NameRuling
+from alertd.domain.codes import MatchReason, NameForm, NameRuling
 from alertd.domain.establishments import Establishment, Finess, Registry
 from alertd.domain.facts import Facts
 from alertd.domain.feeds import FeedFormat
@@ -224,8 +224,7 @@ def test_a_derived_form_is_shown_as_the_text_writes_it() -> None:
 
 def test_the_country_fact_reaches_the_matcher() -> None:
     index = _index(est("060000544", "CH DE CANNES SIMONE VEIL", "355", "CANNES"))
-    abroad = Facts.of({COUNTRY_FACT: "US"})
-    here = Facts.of({COUNTRY_FACT: "FR"})
+    abroad, here = Facts(country_code="US"), Facts(country_code="FR")
     posts = [
         Observation("press", "us", FeedKind.ADVISORY, "t", text="Hôpital Simone Veil", facts=abroad),
         Observation("press", "fr", FeedKind.ADVISORY, "t", text="Hôpital Simone Veil", facts=here),

@@ -20,7 +20,6 @@ from typing import Any
 
 import pycountry
 
-from alertd.domain.codes import COUNTRY_FACT
 from alertd.domain.errors import ParseError
 from alertd.domain.facts import Fact, Facts
 from alertd.domain.feeds import ColumnRole, FeedSpec
@@ -106,7 +105,7 @@ def _observation(feed: FeedSpec, post: dict[str, Any]) -> Observation | None:
     }
     code = country_code(facts["country"])
     if code:
-        facts[COUNTRY_FACT] = code
+        facts[Fact.COUNTRY_CODE] = code
     if details:
         facts["details"] = ", ".join(details)[:MAX_ATTR]
     key = "\x1f".join((group.casefold(), full.casefold()))

@@ -17,7 +17,6 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
-from alertd.domain.codes import COUNTRY_FACT
 from alertd.domain.errors import ParseError
 from alertd.domain.facts import Fact, Facts
 from alertd.domain.feeds import FeedSpec
@@ -77,7 +76,7 @@ def _observation(feed: FeedSpec, report: dict[str, Any]) -> Observation | None:
     }
     code = country_code(facts["country"])
     if code:
-        facts[COUNTRY_FACT] = code
+        facts[Fact.COUNTRY_CODE] = code
     key = "\x1f".join((name.casefold(), date, domain.value if domain is not None else ""))
     return Observation(
         feed=feed.id,
