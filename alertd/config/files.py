@@ -89,7 +89,7 @@ def _unsafe_why(u: UnsafeName) -> str:
     if u.problem is NameProblem.GENERIC_ONLY:
         return "is made only of generic words (" + ", ".join(u.words) + "): it would match everywhere"
     if u.problem is NameProblem.SHORT_WORD:
-        return f"is a single word of fewer than 6 letters ({u.words[0]!r}): it would match unrelated text"
+        return f"is a single word of fewer than 3 letters ({u.words[0]!r}): it would match unrelated text"
     if u.problem is NameProblem.ONE_SHORT_DISTINCTIVE:
         return (
             f"has only one short distinctive word ({' '.join(u.words)!r}) besides generic ones: "

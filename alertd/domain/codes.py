@@ -234,9 +234,11 @@ class NameProblem(enum.StrEnum):
 
     NO_LETTERS = "no-letters"  # nothing to match on
     GENERIC_ONLY = "generic-only"  # "Centre Hospitalier": it would match everywhere
-    SHORT_WORD = "short-word"  # one word of fewer than 6 letters: it would match unrelated text
-    ONE_SHORT_DISTINCTIVE = "one-short-distinctive"  # generic words and one short one
-    SHARED = "shared"  # another establishment has the same name: a mention could not tell them apart
+    SHORT_WORD = "short-word"  # one word of fewer than 3 letters: it would match unrelated text
+    ONE_SHORT_DISTINCTIVE = "one-short-distinctive"  # generic words and distinctive ones of fewer than 3 letters
+    # Another establishment has the same name. No longer reported (the matcher tells them apart by the commune
+    # named near the name); kept for what earlier versions reported.
+    SHARED = "shared"
 
 
 @dataclass(frozen=True, slots=True)
@@ -248,6 +250,30 @@ class UnsafeName:
     problem: NameProblem
     words: tuple[str, ...] = ()  # the generic words, the short word, or the short distinctive words
     others: tuple[str, ...] = ()  # SHARED: the other establishments with this name
+
+
+class NameForm(enum.StrEnum):
+    """Which form of an establishment's name the matcher looks for in text (``alertd explain`` shows them)."""
+
+    NAME = "name"  # the registered name (FINESS: the short name), as people write it (abbreviations both ways)
+    ALIAS = "alias"  # an alias the operator declared
+    LONG_NAME = "long-name"  # FINESS's long name
+    CATEGORY_COMMUNE = "category-commune"  # its category and its commune: "Centre hospitalier d'Arles", "CHU Rennes"
+    CATEGORY_NAME = "category-name"  # its category and its own name's words: "Hôpital Simone Veil"
+    ACRONYM = "acronym"  # an acronym the operator declared ("CHSF"), in upper case, with context
+
+
+class NameRuling(enum.StrEnum):
+    """What the matcher made of one name form found in a text: a match, or why it was ruled out."""
+
+    MATCHED = "matched"
+    CONTAINED = "contained"  # a longer registered name around it was found: the longer one wins
+    AMBIGUOUS = "ambiguous"  # several establishments have this name and nothing near it tells which
+    OTHER_ESTABLISHMENT = "other-establishment"  # several have this name; the place near it is another one's
+    OTHER_COUNTRY = "other-country"  # the post's country is not the establishment's
+    OTHER_PLACE = "other-place"  # a different place is named next to it ("… de Beyrouth", "(Bruxelles)")
+    WEAK = "weak"  # one distinctive word or saints' and common words, without a category word or the commune
+    NO_CONTEXT = "no-context"  # an acronym with no health word, commune or department near it
 
 
 class AdvisoryTopic(enum.StrEnum):

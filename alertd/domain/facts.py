@@ -46,6 +46,7 @@ class Fact(enum.Enum):
     LAST_SEEN = "last_seen"
     SUMMARY = "summary"
     TOPIC = "topic"
+    COUNTRY_CODE = "country_code"
     VERSION = "version"
     EVIDENCE = "evidence"  # these four are the version's: VersionFact.stored writes them
     EVIDENCE_BASIS = "evidence_basis"
@@ -199,6 +200,9 @@ class Facts:
     last_seen: str | None = None  # when the source last saw it active, as written (Feodo's last_online)
     summary: str | None = None  # an advisory's own text (its summary or description), cleaned and cut
     topic: str | None = None  # what an advisory is about, as an AdvisoryTopic code ("phishing"), when known
+    # The victim's country as an ISO 3166 alpha-2 code ("FR"), when a leak post or press report gives one: the
+    # matcher compares it with the establishment's.
+    country_code: str | None = None
     version: VersionFact | None = None  # a software finding's version, added by the matcher
     extra: Mapping[str, str] = field(default_factory=lambda: NO_EXTRA)  # what no later stage reads, by its key
     order: tuple[str, ...] = field(default=(), init=False, compare=False, repr=False)
@@ -272,6 +276,7 @@ class Facts:
             self.last_seen,
             self.summary,
             self.topic,
+            self.country_code,
             version,
             self.extra,
         )

@@ -9,7 +9,8 @@ Each kind of indicator has its own structure, built once so that each lookup sta
   outcome decided once);
 - domains, URL and email hosts: :mod:`alertd.match.domains` (a bitmap, then a dict probe per parent suffix);
 - software: :mod:`alertd.match.software` (a dict per vendor key, then the version ranges);
-- names and product mentions: :class:`alertd.match.names.PhraseIndex`;
+- names: :class:`alertd.match.name_evidence.NameMatcher` (the forms of each name, and the evidence a mention
+  needs); product mentions: :class:`alertd.match.names.PhraseIndex`;
 - AS numbers and the allowlist's exact values: a dict each, here.
 
 This module builds the parts and runs the match loop. The loop is the hot path (a million indicators a
@@ -27,7 +28,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from socket import AF_INET, AF_INET6, inet_pton
 
-from alertd.domain.codes import Evidence, MatchReason, VersionBasis
+from alertd.domain.codes import Evidence, MatchReason, NameForm, VersionBasis
 from alertd.domain.establishments import Registry, Software
 from alertd.domain.facts import Facts, VersionFact
 from alertd.domain.knowledge import NO_KNOWLEDGE, Knowledge, Statement
@@ -37,10 +38,12 @@ from alertd.match.benign import DEFAULT, Allowlist, BenignLists, DefaultLists, d
 from alertd.match.domains import Domains
 from alertd.match.evidence import Said, Step, judge, relevant, trace
 from alertd.match.hits import Hit, Outcome
-from alertd.match.names import PhraseIndex, name_keys, words_of
+from alertd.match.name_evidence import Mention, NameMatcher
+from alertd.match.names import words_of
 from alertd.match.normalise import ProductKey, product_signatures
 from alertd.match.software import Candidate, SoftwareHit, SoftwareIndex, item_key, item_signature
 
+_OWN_FORMS = frozenset({NameForm.NAME, NameForm.ALIAS, NameForm.LONG_NAME})
 _URL_HOST = re.compile(r"^[^:/?#]*://(?:[^/?#@]*@)?(\[[^\]/?#]*\]|[^:/?#]*)")
 _T = IndicatorType
 _R = MatchReason
@@ -120,14 +123,14 @@ class MatchIndex:
         self.software = SoftwareIndex(registry)
         self._registry = registry
         self._platform_keys: dict[str, set[ProductKey]] = {}  # filled on demand: NVD "running on" conditions
-        safe, self.unsafe_names = name_keys(registry)
-        self.names: PhraseIndex[Hit] = PhraseIndex((key, (est_id, name)) for est_id, name, key in safe)
+        self.names = NameMatcher(registry)
+        self.unsafe_names = self.names.unsafe
 
-    def scan(self, text: str) -> tuple[list[Hit], list[SoftwareHit]]:
-        """Names and products mentioned in ``text`` on word boundaries."""
+    def scan(self, text: str, country: str = "") -> tuple[list[Mention], list[SoftwareHit]]:
+        """Establishments named in ``text`` (``country``: the post's ISO code, if its source gives one), and
+        products mentioned in it, on word boundaries."""
         words = words_of(text)
-        names = [hit for hits in self.names.scan(words).values() for hit in hits]
-        return list(dict.fromkeys(names)), self.software.mentioned(words)
+        return self.names.matched(text, country, words), self.software.mentioned(words)
 
     # -- matching ----------------------------------------------------------------------------------------
 
@@ -345,9 +348,15 @@ class MatchIndex:
         """Names in any text; products only in an advisory's prose (a catalogue names its products exactly, and
         a description that merely mentions a product is no product match). A mentioned product's version is
         judged by what the sources said of the CVEs the advisory cites, if any."""
-        names, products = self.scan(obs.text)
-        for est_id, name in names:
-            emitter.emit(est_id, Indicator(_T.NAME, name), name, _R.NAME_MENTION)
+        names, products = self.scan(obs.text, obs.facts.country_code or "")
+        for found in names:
+            # A registered name or alias is the indicator, as the registry writes it; a derived form or an
+            # acronym is shown as the text writes it, the establishment's name as the asset.
+            if found.kind in _OWN_FORMS:
+                emitter.emit(found.establishment, Indicator(_T.NAME, found.name), found.name, _R.NAME_MENTION)
+            else:
+                name = self._registry.establishments[found.establishment].name
+                emitter.emit(found.establishment, Indicator(_T.NAME, found.written), name, _R.NAME_MENTION)
         if obs.products or obs.exploited or not products:
             return
         cves = [i.value for i in obs.indicators if i.type is _T.CVE]

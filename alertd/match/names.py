@@ -1,11 +1,12 @@
-"""Names in free text: which registry names and aliases a leak-site post or an advisory mentions, and which
-names are too short or too generic to look for at all.
+"""Names in free text: the phrase index that finds many phrases in one pass, and which registry names are too
+short or too generic to look for at all.
 
-Matching is on whole words, accent-, case- and punctuation-insensitive (:func:`alertd.match.normalise.tokens`).
 :class:`PhraseIndex` finds many phrases in one pass without a per-word Python loop: each phrase is filed under
 its *anchor*, its rarest word, and a text is first reduced to the set of its words (C-speed ``re`` and ``set``
 operations); only where an anchor occurs is the phrase around it checked. A text in which no anchor occurs —
-most of them — costs a lower-casing, a tokenisation and a set intersection.
+most of them — costs a lower-casing, a tokenisation and a set intersection. Product mentions use it on a text's
+words as they are; establishment names on their normal form (:mod:`alertd.match.name_forms`), judged by
+:mod:`alertd.match.name_evidence`.
 """
 
 from __future__ import annotations
@@ -19,25 +20,13 @@ from typing import Generic, TypeVar
 
 from alertd.domain.codes import NameProblem, UnsafeName
 from alertd.domain.establishments import Registry
+from alertd.match.name_forms import GENERIC_WORDS as GENERIC_WORDS
+from alertd.match.name_forms import SEPARATORS, name_keys_of, own_names
 from alertd.match.normalise import EXPANSIONS, tokens
 
 T = TypeVar("T")
 Key = tuple[str, ...]
 
-# Words that name what an establishment is, not which one it is: a name made only of them matches everywhere.
-_GENERIC_TEXT = """
-    hopital hopitaux hospital hospitals hospitalier hospitaliere hospitaliers hospitalieres hospitalo clinique
-    cliniques clinic clinics polyclinique centre centres center centers chu chr chru ch chi chg chs cht chic chd
-    chsf ghu ght gh groupe groupement group universitaire universitaires university regional regionale
-    departemental departementale intercommunal intercommunale general generale pharmacie pharmacies pharmacy
-    laboratoire laboratoires laboratory laboratories lab labo labos biologie medicale medicales medical medicaux
-    analyses sante health healthcare care ehpad ehpa residence maison retraite soins suite readaptation
-    reeducation ssr usld had psychiatrique psychiatrie specialise specialisee institut institute fondation
-    foundation association mutualiste prive privee public publique cabinet imagerie radiologie dialyse nursing
-    home rehabilitation hospice dispensaire sanitaire medico social etablissement site sas sa sarl selarl gcs
-    le la les l de des du d et en au aux a un une sur the of and for at in saint sainte
-"""
-GENERIC_WORDS = frozenset(_GENERIC_TEXT.split())
 # Words so common in advisories and leak posts that they make poor anchors, whatever their rarity in names.
 _COMMON_TEXT = """
     pour par dans est qui que avec son sa ses sont pas plus nous vous ont cette ce ces il elle ils leur leurs
@@ -49,8 +38,7 @@ _COMMON_TEXT = """
 _COMMON_WORDS = GENERIC_WORDS | frozenset(_COMMON_TEXT.split())
 
 _RAW = re.compile(r"[a-z0-9\u0080-\U0010ffff]+")
-# Non-ASCII characters that separate words; other non-ASCII characters are folded with the word they touch.
-_SEPARATORS = "\u2019\u2018\u201b\u02bc\u2032\u00ab\u00bb\u2039\u203a\u201c\u201d\u201e\u2013\u2014\u2010\u2011\u2012\u2015\u2026\u2022\u00b7\u00a0\u202f\u2009\u200b\u00a9\u00ae\u2122\u00b0\u00a7"  # noqa: E501
+_SEPARATORS = SEPARATORS
 
 
 @functools.lru_cache(maxsize=65536)
@@ -101,13 +89,14 @@ class PhraseIndex(Generic[T]):
         for key in table:
             frequency.update(set(key))
 
-        def rarity(word: str) -> tuple[bool, int, int]:
-            return (word in _COMMON_WORDS or word.isdigit(), frequency[word], -len(word))
-
+        # Each word's rarity once (common words last, then the most frequent, then the shortest), not per phrase.
+        rarity = {
+            word: (word in _COMMON_WORDS or word.isdigit(), count, -len(word)) for word, count in frequency.items()
+        }
         probes: dict[str, dict[tuple[int, int], dict[Key, tuple[T, ...]]]] = defaultdict(dict)
         for key, values in table.items():
-            offset = min(range(len(key)), key=lambda i: rarity(key[i]))
-            probes[key[offset]].setdefault((offset, len(key)), {})[key] = tuple(values)
+            anchor = min(key, key=rarity.__getitem__)
+            probes[anchor].setdefault((key.index(anchor), len(key)), {})[key] = tuple(values)
         self._probes: dict[str, tuple[tuple[int, int, dict[Key, tuple[T, ...]]], ...]] = {
             anchor: tuple((offset, length, keys) for (offset, length), keys in by_shape.items())
             for anchor, by_shape in probes.items()
@@ -152,6 +141,31 @@ class PhraseIndex(Generic[T]):
         found: dict[Key, tuple[T, ...]] = {}
         for p in positions:
             self._check(words, p, special, found)
+        return found
+
+    @property
+    def anchors(self) -> frozenset[str]:
+        """The words a text must hold one of for any phrase to be found in it."""
+        return self._anchors
+
+    def possible(self, anchor: str, words: set[str]) -> bool:
+        """Whether some phrase anchored on ``anchor`` has all its words in ``words`` (a text's set of words): a
+        text for which none has is no place to look for them."""
+        return any(words.issuperset(key) for _, _, table in self._probes.get(anchor, ()) for key in table)
+
+    def occurrences(self, words: Sequence[str]) -> list[tuple[int, int, Key, tuple[T, ...]]]:
+        """Every place a phrase occurs in ``words``, a list already in normal form: ``(start, end, phrase,
+        values)``, in the order of the text."""
+        probes, found = self._probes, []
+        for p, word in enumerate(words):
+            for offset, length, table in probes.get(word, ()):
+                start = p - offset
+                if start >= 0:
+                    key = tuple(words[start : start + length])
+                    values = table.get(key)
+                    if values is not None:
+                        found.append((start, start + length, key, values))
+        found.sort(key=lambda hit: (hit[0], hit[1]))
         return found
 
     def _check(self, words: list[str], p: int, special: Mapping[str, Key], found: dict[Key, tuple[T, ...]]) -> None:
@@ -199,50 +213,52 @@ class PhraseIndex(Generic[T]):
 
 
 def _why_unsafe(key: Key) -> tuple[NameProblem, tuple[str, ...]] | None:
-    """Why a name's tokens are unsafe to look for, with the words concerned, or None when they are safe."""
+    """Why a name's words are unsafe to look for at all, with the words concerned, or None when it is looked for
+    (a weak one only with context: :func:`alertd.match.name_forms.is_weak`)."""
     if not key:
         return NameProblem.NO_LETTERS, ()
-    distinctive = [w for w in key if w not in GENERIC_WORDS]
-    if not distinctive:
-        return NameProblem.GENERIC_ONLY, tuple(dict.fromkeys(key))
-    letters = sum(len(w) for w in key)
-    if len(key) < 2 and letters < 6:
+    if len(key) == 1 and len(key[0]) < 3:
         return NameProblem.SHORT_WORD, (key[0],)
-    if sum(len(w) for w in distinctive) < 3:
-        return NameProblem.ONE_SHORT_DISTINCTIVE, tuple(distinctive)
+    words = [w for w in key if w not in GENERIC_WORDS]
+    if not words:
+        return NameProblem.GENERIC_ONLY, tuple(dict.fromkeys(key))
+    if sum(len(w) for w in words if not w.isdigit()) < 3:
+        return NameProblem.ONE_SHORT_DISTINCTIVE, tuple(words)
     return None
 
 
 def name_keys(registry: Registry) -> tuple[list[tuple[str, str, Key]], list[UnsafeName]]:
-    """Split every name and alias of the registry into those safe to match, with their tokens, and the unsafe
-    ones, each with the code saying why: ``(safe: [(id, name, tokens)], unsafe: [UnsafeName])``.
+    """Split every name, alias and FINESS long name of the open establishments into those looked for, with their
+    words in normal form (:func:`alertd.match.name_forms.name_key`), and those never looked for, each with the
+    code saying why: ``(looked for: [(id, name, key)], unsafe: [UnsafeName])``.
 
-    Besides too short or generic names, a name shared by several establishments is unsafe: a mention of it
-    could not tell them apart.
+    Only names without letters, made of generic words, or whose distinctive words are too short are unsafe. A
+    one-word or weak name is looked for, and counts only with a category word or the commune next to it; a name
+    several establishments share is looked for, and counts for the one whose commune the text names
+    (:mod:`alertd.match.name_evidence`).
     """
-    entries: list[tuple[str, str, Key]] = []
-    owners: dict[Key, dict[str, None]] = defaultdict(dict)
+    named: list[tuple[str, str]] = []
     for est in registry.establishments.values():
-        for name in (est.name, *est.aliases):
-            key = tokens(name)
-            entries.append((est.id, name, key))
-            owners[key][est.id] = None
+        finess = est.finess
+        if finess is not None and finess.closed:
+            continue
+        if not est.aliases and (finess is None or not finess.long_name):
+            named.append((est.id, est.name))
+        else:
+            named += [(est.id, name) for _, name in own_names(est)]
     safe: list[tuple[str, str, Key]] = []
     unsafe: list[UnsafeName] = []
-    for est_id, name, key in entries:
+    for (est_id, name), key in zip(named, name_keys_of([name for _, name in named]), strict=True):
         why = _why_unsafe(key)
         if why is not None:
             unsafe.append(UnsafeName(est_id, name, why[0], words=why[1]))
-        elif len(owners[key]) > 1:
-            others = tuple(o for o in owners[key] if o != est_id)
-            unsafe.append(UnsafeName(est_id, name, NameProblem.SHARED, others=others))
         else:
             safe.append((est_id, name, key))
     return safe, unsafe
 
 
 def unsafe_names(registry: Registry) -> list[UnsafeName]:
-    """Names and aliases too short, too generic or too shared to match safely, each with why (a code).
+    """Names and aliases too short or too generic to look for at all, each with why (a code).
 
     The match index never looks for them; ``alertd check`` reports them so the operator can fix the registry.
     """

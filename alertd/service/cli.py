@@ -29,7 +29,7 @@ from alertd.service import logs
 from alertd.service.clock import utcnow
 from alertd.service.daemon import CycleReport, Daemon, run_cycle, run_digests, user_agent, workers_busy
 from alertd.service.engine import Engine
-from alertd.service.explain import explanation
+from alertd.service.explain import explanation, name_explanation
 from alertd.service.poll import cut_text, read_documents
 from alertd.service.setup import make_index, make_signer
 from alertd.store.codecs import encode_time
@@ -67,9 +67,13 @@ def build_parser() -> argparse.ArgumentParser:
     digest = sub.add_parser("digest", help="send the due digests now, out of schedule")
     digest.add_argument("--now", action="store_true", required=True, help="required: send now")
     digest.add_argument("--subscription", action="append", metavar="NAME", help="only this digest (repeatable)")
-    explain = sub.add_parser("explain", help="why an establishment is (or is not) warned of a CVE: the whole chain")
+    explain = sub.add_parser(
+        "explain", help="why an establishment is (or is not) warned of a CVE, or named by a feed's entry"
+    )
     explain.add_argument("--establishment", required=True, metavar="ID")
-    explain.add_argument("--cve", required=True, metavar="CVE")
+    about = explain.add_mutually_exclusive_group(required=True)
+    about.add_argument("--cve", metavar="CVE")
+    about.add_argument("--entry", metavar="FEED:ENTRY", help="a stored entry: its name matches and why")
     outbox = sub.add_parser("outbox", help="list deliveries, or re-queue a failed one")
     outbox.add_argument("--state", choices=[state.value for state in DeliveryState])
     outbox_sub = outbox.add_subparsers(dest="outbox_command", parser_class=_Parser)
@@ -118,6 +122,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "digest":
             return asyncio.run(cmd_digest(config, args.subscription))
         if args.command == "explain":
+            if args.entry is not None:
+                return cmd_explain_entry(config, args.establishment, args.entry)
             return cmd_explain(config, args.establishment, args.cve)
     except AlertdError as exc:
         print(f"alertd: {exc}", file=sys.stderr)
@@ -386,6 +392,37 @@ def cmd_explain(config: Config, establishment: str, cve: str) -> int:
     index = make_index(config)
     judgements = index.explain(establishment, cve, knowledge)
     print("\n".join(explanation(est, cve, knowledge.get(cve, []), judgements)))
+    return EXIT_OK
+
+
+def cmd_explain_entry(config: Config, establishment: str, reference: str) -> int:
+    """``alertd explain --entry FEED:ENTRY``: the establishment's name forms, and what the stored entry's text
+    made of them."""
+    est = config.registry.establishments.get(establishment)
+    if est is None:
+        print(f"alertd: no establishment has id {establishment!r}", file=sys.stderr)
+        return EXIT_USAGE
+    feed, colon, entry = reference.partition(":")
+    if not colon or not feed or not entry:
+        print(
+            f"alertd: {reference!r} is not FEED:ENTRY (a feed id, a colon, the entry id)",
+            file=sys.stderr,
+        )
+        return EXIT_USAGE
+    store = Store.in_state_dir(config.settings.state_dir)
+    try:
+        obs = store.observation(feed, entry)
+    finally:
+        store.close()
+    if obs is None:
+        print(f"alertd: feed {feed!r} has no stored entry {entry!r}", file=sys.stderr)
+        return EXIT_USAGE
+    index = make_index(config)
+    country = obs.facts.country_code or ""
+    mentions = index.names.find(obs.text, country) if obs.text else []
+    forms = index.names.forms_of(establishment)
+    unsafe = [u for u in index.unsafe_names if u.establishment == establishment]
+    print("\n".join(name_explanation(est, obs, country, forms, unsafe, mentions)))
     return EXIT_OK
 
 

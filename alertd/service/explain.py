@@ -1,4 +1,5 @@
-"""``alertd explain --establishment ID --cve CVE``: the whole chain behind one vulnerability decision.
+"""``alertd explain --establishment ID --cve CVE``: the whole chain behind one vulnerability decision; and
+``--entry FEED:ENTRY``: why an entry's text named an establishment, or did not.
 
 For an operator or a CERT analyst who must answer "why did (or didn't) this hospital get this warning?": what
 each source said of the CVE (products, statuses, ranges, exploitation, scores), which of the establishment's
@@ -10,11 +11,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from alertd.domain.codes import Evidence
+from alertd.domain.codes import Evidence, NameForm, NameRuling, UnsafeName
 from alertd.domain.establishments import Establishment
 from alertd.domain.knowledge import Statement
-from alertd.domain.values import Product, VersionRange
+from alertd.domain.values import Observation, Product, VersionRange
 from alertd.match.index import Judgement
+from alertd.match.name_evidence import Mention
+from alertd.match.name_forms import Form, name_key
 
 _ANSWER = {True: "yes", False: "no", None: "not comparable"}
 _SHOWN = 6  # ranges or versions listed before "… (N in all)"
@@ -102,4 +105,69 @@ def _range(text: str) -> str:
     return "every version" if text == VersionRange().text else text
 
 
-__all__ = ["explanation"]
+# -- names ---------------------------------------------------------------------------------------------------
+
+_FORM = {
+    NameForm.NAME: "name",
+    NameForm.ALIAS: "alias",
+    NameForm.LONG_NAME: "long name",
+    NameForm.CATEGORY_COMMUNE: "category and commune",
+    NameForm.CATEGORY_NAME: "category and name",
+    NameForm.ACRONYM: "acronym",
+}
+_RULING = {
+    NameRuling.MATCHED: "counted: a mention of the establishment",
+    NameRuling.CONTAINED: "not counted: it is part of a longer registered name found there, which wins",
+    NameRuling.AMBIGUOUS: "not counted: other establishments have this name, and no commune near it tells which",
+    NameRuling.OTHER_ESTABLISHMENT: "not counted: other establishments have this name; the place near it is "
+    "another one's",
+    NameRuling.OTHER_COUNTRY: "not counted: the entry's country ({place}) is not the establishment's",
+    NameRuling.OTHER_PLACE: "not counted: another place is named next to it ({place})",
+    NameRuling.WEAK: "not counted: a name this common needs a category word (hospital, clinic…) next to it or "
+    "the commune near it",
+    NameRuling.NO_CONTEXT: "not counted: an acronym needs a health word, the commune or the department near it",
+}
+
+
+def name_explanation(
+    est: Establishment,
+    obs: Observation,
+    country: str,
+    forms: Sequence[Form],
+    unsafe: Sequence[UnsafeName],
+    mentions: Sequence[Mention],
+) -> list[str]:
+    """The lines ``alertd explain --entry`` prints: the name forms looked for, what of them the entry's text holds,
+    and whether each counted (plain English for the operator)."""
+    lines = [
+        f"Entry {obs.feed}:{obs.entry} for {est.id} ({est.name})",
+        f"  text: {obs.text!r}" if obs.text else "  no text: only its indicators are matched",
+        f"  country: {country}" if country else "  country: not given by the source",
+        "",
+        "The establishment's name forms looked for:",
+    ]
+    if est.closed:
+        lines.append("  none: FINESS no longer lists it (closed)")
+    for kind in NameForm:
+        shown = [f.name for f in forms if f.kind is kind]
+        if shown:
+            lines.append(f"  {_FORM[kind]}: {', '.join(dict.fromkeys(shown))}")
+    for u in unsafe:
+        lines.append(f"  never looked for: {u.name!r} ({u.problem.value})")
+    lines += ["", "In the entry's text:"]
+    mine = [m for m in mentions if m.establishment == est.id]
+    for m in mine:
+        lines.append(f"  {m.written!r} as its {_FORM[m.kind]} {m.name!r}")
+        lines.append(f"    → {_RULING[m.ruling].format(place=m.place)}")
+    if not mine:
+        words = set(name_key(obs.text)) if obs.text else set()
+        near = sorted({w for f in forms for w in f.key if w in words})
+        lines.append("  none of its name forms")
+        if near:
+            lines.append(f"  words of its names found there, not as a whole name: {', '.join(near)}")
+    counted = any(m.ruling is NameRuling.MATCHED for m in mine)
+    lines += ["", "→ NAMED: a name-mention finding" if counted else "→ NOT NAMED: no name-mention finding"]
+    return lines
+
+
+__all__ = ["explanation", "name_explanation"]

@@ -31,6 +31,7 @@ from alertd.store.codecs import (
     encode_time,
     finding_from_json,
     finding_to_json,
+    observation_from_json,
     recipients_from_json,
     recipients_to_json,
 )
@@ -243,6 +244,11 @@ class Store:
         for feed_id, body in rows:
             result.setdefault(feed_id, []).append(body)
         return result
+
+    def observation(self, feed: str, entry: str) -> Observation | None:
+        """One stored entry of a feed, listed or delisted, as it was last seen (``alertd explain --entry``)."""
+        row = self.db.execute("SELECT body FROM observations WHERE feed = ? AND entry = ?", (feed, entry)).fetchone()
+        return observation_from_json(row[0]) if row is not None else None
 
     def listed_citing(self, cves: Iterable[str], exclude_feed: str | None = None) -> dict[str, list[str]]:
         """The stored JSON of the listed entries citing any of these CVEs, per feed, but ``exclude_feed``'s: those

@@ -31,7 +31,7 @@ def test_usable_allowlist_values_have_no_problem() -> None:
     ("unsafe", "words"),
     [
         (UnsafeName("1", "CHU", NameProblem.GENERIC_ONLY, words=("chu",)), "only of generic words (chu)"),
-        (UnsafeName("2", "Inova", NameProblem.SHORT_WORD, words=("inova",)), "fewer than 6 letters ('inova')"),
+        (UnsafeName("2", "XY", NameProblem.SHORT_WORD, words=("xy",)), "fewer than 3 letters ('xy')"),
         (UnsafeName("3", "Gare", NameProblem.SHARED, others=("4",)), "also a name or alias of establishment 4"),
         (UnsafeName("3", "Gare", NameProblem.SHARED, others=("4", "5", "6", "7")), "4, 5, 6 and 1 more"),
         (UnsafeName("5", "Clinique X", NameProblem.ONE_SHORT_DISTINCTIVE, words=("x",)), "one short distinctive word"),

@@ -50,7 +50,12 @@ def test_ransomware_live_one_observation_per_post() -> None:
     ]
     assert [o.facts.group for o in observations] == [p["group_name"] for p in posts]
     assert all(o.kind is FeedKind.LEAK and o.feed == "leaks" for o in observations)
-    assert all(set(o.facts.to_json()) == {"group", "country", "activity", "discovered"} for o in observations)
+    # The country's ISO code is carried beside the country as the post writes it, when it names one.
+    assert all(
+        set(o.facts.to_json()) - {"country_code"} == {"group", "country", "activity", "discovered"}
+        for o in observations
+    )
+    assert all((o.facts.country_code or "") == o.facts.extra["country"] for o in observations)
     assert sum(1 for o in observations if o.link) == sum(1 for p in posts if p["post_url"])
     assert len({o.entry for o in observations}) == 100
 
@@ -66,6 +71,7 @@ def test_ransomware_live_health_victim() -> None:
     assert mri.published == datetime(2024, 6, 15, 16, 42, 19, tzinfo=UTC)
     assert mri.facts.group == "hunters"
     assert mri.facts.extra["country"] == "US"
+    assert mri.facts.country_code == "US"
     assert mri.facts.extra["activity"] == "Human health and social work activities"
     assert mri.facts.extra["discovered"] == "2024-06-15 16:47:55.378689"
     key = "hunters\x1fmri"

@@ -59,6 +59,7 @@ def test_a_french_hospital_as_the_press_named_it() -> None:
     summary = armentieres.facts.summary or ""
     assert summary.startswith(record["title"] + " \u2014 The Armenti\u00e8res hospital")
     assert armentieres.facts.extra["country"] == "FRA"
+    assert armentieres.facts.country_code == "FR"  # ISO alpha-2, as the registry writes countries
     assert armentieres.facts.extra["added"] == record["added"]
 
 

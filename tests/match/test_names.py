@@ -117,6 +117,8 @@ def test_scanner_words_are_the_normalised_tokens(text: str) -> None:
 
 
 def test_unsafe_names() -> None:
+    """Only names with nothing distinctive to look for are unsafe; a one-word name ("Inova") and a shared one
+    ("Pharmacie de la Gare") are looked for, and count only with context (``name_evidence``)."""
     reg = registry(
         ("1", "CHU", ("Centre Hospitalier Universitaire", "CHU de Nantes")),
         ("2", "Clinique", ("Inova",)),
@@ -124,25 +126,22 @@ def test_unsafe_names() -> None:
         ("4", "Pharmacie de la Gare", ("Pharmacie Martin-Lyon",)),
         ("5", "Clinique X", ("...",)),
         ("6", "Centre Hospitalier d'Arles", ("CH Arles",)),
+        ("7", "XY", ()),
     )
     flagged = {(u.establishment, u.name): u for u in unsafe_names(reg)}
     assert set(flagged) == {
         ("1", "CHU"),
         ("1", "Centre Hospitalier Universitaire"),
         ("2", "Clinique"),
-        ("2", "Inova"),
-        ("3", "Pharmacie de la Gare"),
-        ("4", "Pharmacie de la Gare"),
         ("5", "Clinique X"),
         ("5", "..."),
+        ("7", "XY"),
     }
     assert flagged[("1", "CHU")].problem is NameProblem.GENERIC_ONLY
     assert flagged[("1", "Centre Hospitalier Universitaire")].problem is NameProblem.GENERIC_ONLY
-    assert flagged[("2", "Inova")] == UnsafeName("2", "Inova", NameProblem.SHORT_WORD, words=("inova",))
-    assert flagged[("3", "Pharmacie de la Gare")].others == ("4",)
-    assert flagged[("4", "Pharmacie de la Gare")].others == ("3",)
     assert flagged[("5", "Clinique X")].problem is NameProblem.ONE_SHORT_DISTINCTIVE
     assert flagged[("5", "...")].problem is NameProblem.NO_LETTERS
+    assert flagged[("7", "XY")] == UnsafeName("7", "XY", NameProblem.SHORT_WORD, words=("xy",))
 
 
 def test_generic_words_are_folded() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 
@@ -100,3 +101,36 @@ def test_the_dry_run_reads_the_feeds_that_publish_versions_first(example: Path) 
         if r["feed"] == "cisa-kev" and r["indicator"] == "CVE-2018-0171"
     }
     assert kev == {("000000011", "affected", "listed-affected"), ("000000022", "not-affected", "outside-range")}
+
+
+def test_explain_an_entry_shows_the_name_forms_what_matched_and_why(
+    example: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    posts = tmp_path / "posts.json"
+    titles = ["Centre hospitalier du Val de Lys", "Clinique Saint-Exupéry (Bruxelles)", "Val de Lys"]
+    posts.write_text(json.dumps([{"post_title": t, "group_name": "g"} for t in titles]), encoding="utf-8")
+    entries = {o.title: o.entry for o in _store_feed(example, "leaks", FeedFormat.LEAK_VICTIMS, posts)}
+    config = load_config(example)
+
+    assert cli.cmd_explain_entry(config, "000000044", f"leaks:{entries[titles[0]]}") == 0
+    out = capsys.readouterr().out
+    assert "name: Centre hospitalier du Val de Lys" in out and "alias: CH du Val de Lys" in out
+    assert "'Centre hospitalier du Val de Lys' as its name" in out
+    assert "counted: a mention of the establishment" in out and "→ NAMED: a name-mention finding" in out
+
+    assert cli.cmd_explain_entry(config, "000000022", f"leaks:{entries[titles[1]]}") == 0
+    out = capsys.readouterr().out
+    assert "not counted: another place is named next to it (Bruxelles)" in out and "→ NOT NAMED" in out
+
+    assert cli.cmd_explain_entry(config, "000000044", f"leaks:{entries[titles[2]]}") == 0
+    out = capsys.readouterr().out
+    assert "none of its name forms" in out and "not as a whole name: lys, val" in out
+
+
+def test_explain_an_entry_refuses_what_is_not_stored(example: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    config = load_config(example)
+    assert cli.cmd_explain_entry(config, "000000044", "leaks") == 2
+    assert "is not FEED:ENTRY" in capsys.readouterr().err
+    assert cli.cmd_explain_entry(config, "000000044", "leaks:nope") == 2
+    assert "feed 'leaks' has no stored entry 'nope'" in capsys.readouterr().err
+    assert cli.cmd_explain_entry(config, "nope", "leaks:x") == 2

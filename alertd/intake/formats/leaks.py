@@ -12,10 +12,13 @@ name other organisations than the victim.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import html
 import re
 from typing import Any
+
+import pycountry
 
 from alertd.domain.errors import ParseError
 from alertd.domain.facts import Fact, Facts
@@ -100,6 +103,9 @@ def _observation(feed: FeedSpec, post: dict[str, Any]) -> Observation | None:
         "activity": fields.clean(post.get("activity"), MAX_ATTR, invisible=True),
         "discovered": discovered,
     }
+    code = country_code(facts["country"])
+    if code:
+        facts[Fact.COUNTRY_CODE] = code
     if details:
         facts["details"] = ", ".join(details)[:MAX_ATTR]
     key = "\x1f".join((group.casefold(), full.casefold()))
@@ -114,6 +120,24 @@ def _observation(feed: FeedSpec, post: dict[str, Any]) -> Observation | None:
         published=utc_timestamp(post.get("published")) or utc_timestamp(discovered),
         facts=Facts.of(facts),
     )
+
+
+@functools.lru_cache(maxsize=1024)
+def country_code(text: str) -> str:
+    """The ISO 3166-1 alpha-2 code of a country as a source writes it ("FR", "FRA", "France"); "" for none or
+    for words that name no country (the matcher then has no country to compare)."""
+    if not text or len(text) > 64:
+        return ""
+    try:
+        if len(text) == 2:
+            found = pycountry.countries.get(alpha_2=text.upper())
+        elif len(text) == 3:
+            found = pycountry.countries.get(alpha_3=text.upper())
+        else:
+            found = pycountry.countries.lookup(text)
+    except LookupError:
+        return ""
+    return str(found.alpha_2) if found is not None else ""
 
 
 def website(value: Any) -> Indicator | None:

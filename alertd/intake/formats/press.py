@@ -24,7 +24,7 @@ from alertd.domain.values import Observation
 from alertd.intake.formats import fields
 from alertd.intake.formats.entries import Entries, bounded_entries
 from alertd.intake.formats.jsondoc import Shape, list_items, utc_timestamp
-from alertd.intake.formats.leaks import clean_title, website
+from alertd.intake.formats.leaks import clean_title, country_code, website
 
 MAX_NAME = 300  # characters of a victim's name: a name, not a document
 MAX_ARTICLE_TITLE = 300
@@ -74,6 +74,9 @@ def _observation(feed: FeedSpec, report: dict[str, Any]) -> Observation | None:
         "date": date,
         "added": added,
     }
+    code = country_code(facts["country"])
+    if code:
+        facts[Fact.COUNTRY_CODE] = code
     key = "\x1f".join((name.casefold(), date, domain.value if domain is not None else ""))
     return Observation(
         feed=feed.id,

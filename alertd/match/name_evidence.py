@@ -1,0 +1,398 @@
+"""Evidence, not coincidence: which establishments a text names, and why each other name form found in it was
+ruled out (codes, :class:`alertd.domain.codes.NameRuling`).
+
+Every form of every open establishment's name (:mod:`alertd.match.name_forms`) is filed in one
+:class:`alertd.match.names.PhraseIndex`; a text whose words hold none of its anchors, nor a declared acronym,
+costs a set intersection. Where forms are found, each is judged:
+
+1. **The longest name wins**: a form inside a longer one found at the same place is not a mention ("CH du Val de
+   Lys" inside "CH du Val de Lys Nord", "SIMONE VEIL" inside "Hôpital Simone Veil").
+2. **One establishment per form**: a form several establishments share counts for the one whose commune, postcode
+   or department is named near it, else for none.
+3. **The post's country** (the ``country_code`` fact), where the source gives one, must be the establishment's.
+4. **No other place**: a preposition or a parenthesis after the name followed by a place that is not the
+   establishment's ("… de Beyrouth", "(Bruxelles)", "… de Castelnau-le-Lez") rules it out, and so does a commune
+   of the gazetteer that the name runs into ("CH d'Arles-sur-Tech" is not the CH of Arles). A place is a commune
+   of the registry (the gazetteer), a word of :data:`_PLACE_WORDS`, or a capitalised word in a text not written
+   all in capitals.
+5. **Weight**: a weak name (:func:`alertd.match.name_forms.is_weak`: "FEDERATION", "LA PROVIDENCE", "SAINT
+   LOUIS") counts only with a category word next to it or its commune near it.
+
+A declared acronym ("CHSF") counts only written as a whole word in upper case, with a category word, the
+commune, the postcode or the department near it.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+
+from alertd.domain.codes import NameForm, NameRuling
+from alertd.domain.establishments import Establishment, Registry
+from alertd.match.name_forms import (
+    ABBREVIATIONS,
+    CATEGORY_WORDS,
+    GENERIC_WORDS,
+    SEPARATORS,
+    Form,
+    Key,
+    Token,
+    commune_of,
+    core_tokens,
+    distinctive,
+    gazetteer,
+    is_weak,
+    registry_forms,
+    text_tokens,
+)
+from alertd.match.names import PhraseIndex, Words, name_keys, words_of
+
+_NEAR = 12  # words either side of a name searched for its commune
+_REACH = 200  # characters either side of a word that may start a name: the name, its context and its place
+_ACRONYM_NEAR = 6  # words either side of an acronym searched for its context
+_LONGEST_COMMUNE = 6  # words
+# Words that introduce a place after a name: "de Beyrouth", "à Cannes", "in Brussels".
+_PLACE_INTRO_TEXT = "de d du des a au aux en in at near pres of"
+_PLACE_INTRO = frozenset(_PLACE_INTRO_TEXT.split())
+# Words that make a place of what precedes or follows them, and foreign countries named in posts.
+_PLACE_WORDS_TEXT = """
+    county city state parish province district canton region usa us uk england belgique belgium bruxelles brussels
+    suisse switzerland schweiz liban lebanon beyrouth beirut canada quebec espana espagne spain italia italie italy
+    deutschland allemagne germany luxembourg maroc morocco tunisie algerie senegal
+    """
+_PLACE_WORDS = frozenset(_PLACE_WORDS_TEXT.split())
+_SAINTS = frozenset({"saint", "sainte", "notre"})
+_COUNTRY_WORDS = {"FR": frozenset({"france", "fr", "fra"})}
+
+
+@dataclass(frozen=True, slots=True)
+class Mention:
+    """One establishment's name form found in a text, and what the matcher made of it."""
+
+    establishment: str
+    kind: NameForm
+    name: str  # the registered name or alias; for a derived form, its words
+    written: str  # the words as the text writes them
+    ruling: NameRuling
+    place: str = ""  # OTHER_PLACE: the place named; OTHER_COUNTRY: the post's country
+
+    @property
+    def matched(self) -> bool:
+        """Whether it counts as a mention of the establishment."""
+        return self.ruling is NameRuling.MATCHED
+
+
+@dataclass(frozen=True, slots=True)
+class _Where:
+    """What the matcher knows of an establishment's place."""
+
+    commune: Key
+    postcode: str
+    department: str
+    country: str
+    entity: str
+
+
+@dataclass(slots=True)
+class _Text:
+    """A text being judged: its tokens, its compared tokens, and whether it is written all in capitals."""
+
+    text: str
+    toks: list[Token]
+    core: list[Token]
+    words: list[str] = field(default_factory=list)  # the compared words
+    plain: list[str] = field(default_factory=list)  # every word but stop words, one per token
+    plain_at: list[int] = field(default_factory=list)  # the token index of each plain word
+    shouting: bool = False
+
+
+class NameMatcher:
+    """Every form of every open establishment's name, built once from the registry."""
+
+    def __init__(self, registry: Registry) -> None:
+        self._ests = registry.establishments
+        looked, self.unsafe = name_keys(registry)
+        forms: list[Form] = []
+        for est_id, name, key in looked:
+            est = self._ests[est_id]
+            kind = NameForm.NAME if name == est.name else _own_kind(est, name)
+            forms.append(Form(est_id, kind, name, key))
+        forms += registry_forms(registry)
+        self._all_forms = forms
+        self.forms: PhraseIndex[Form] = PhraseIndex((form.key, form) for form in forms)
+        # Weak: an own name of one distinctive word, or a category and a saint's name ("Clinique Saint-Jean",
+        # derived from CH SAINT JEAN DE BRIARE, names a dozen clinics); a category-and-commune form is made of
+        # two things that say which one.
+        self._weak = frozenset(
+            form.key
+            for form in forms
+            if (form.kind not in _DERIVED and is_weak(form.key))
+            or (form.kind is NameForm.CATEGORY_NAME and len(distinctive(form.key)) < 2 and _SAINTS & set(form.key))
+        )
+        self._where: dict[str, _Where] = {}  # filled as candidates are judged
+        acronyms: dict[str, list[str]] = defaultdict(list)
+        for est in self._ests.values():
+            if est.acronyms and not est.closed:
+                for acronym in est.acronyms:
+                    acronyms[acronym.upper()].append(est.id)
+        self._acronyms = {a: tuple(ids) for a, ids in acronyms.items()}
+        self._acronym_words = frozenset(a.lower() for a in self._acronyms)
+        self._places = gazetteer(self._ests.values())
+        self._anchors = self.forms.anchors
+
+    def __len__(self) -> int:
+        return len(self.forms)
+
+    def _place_of(self, est_id: str) -> _Where:
+        """What the matcher knows of an establishment's place (worked out once, when first needed)."""
+        where = self._where.get(est_id)
+        if where is None:
+            est = self._ests[est_id]
+            finess = est.finess
+            department = finess.department if finess is not None else ""
+            entity = finess.ej if finess is not None else ""
+            where = self._where[est_id] = _Where(commune_of(est), est.postcode, department, est.country, entity)
+        return where
+
+    # -- finding -------------------------------------------------------------------------------------------
+
+    def find(self, text: str, country: str = "", words: Words | None = None) -> list[Mention]:
+        """Every name form found in ``text``, each with its ruling; ``country`` is the post's ISO 3166 alpha-2
+        code, if its source gives one. ``words`` is :func:`words_of` the text, when the caller has it."""
+        prepared = words if words is not None else words_of(text)
+        present = prepared.tokens() | ABBREVIATIONS
+        anchors = [a for a in self._anchors.intersection(present) if self.forms.possible(a, present)]
+        acronyms = list(self._acronym_words.intersection(prepared.vocab)) if self._acronym_words else []
+        if not anchors and not acronyms:
+            return []
+        out: list[Mention] = []
+        for region in self._regions(text, prepared, anchors, acronyms):
+            judged = self._prepare(region)
+            if anchors:
+                out += self._judge_names(judged, country.upper())
+            if acronyms:
+                out += self._judge_acronyms(judged, country.upper())
+        return out
+
+    @staticmethod
+    def _regions(text: str, prepared: Words, anchors: list[str], acronyms: list[str]) -> list[str]:
+        """The parts of a long text around the words that may start a name (whole words, ±:data:`_REACH`
+        characters, overlapping parts joined); a short text whole. Only they are cut into tokens: an advisory of
+        many pages costs a few ``str.find`` per candidate word, not a token per word."""
+        if len(text) <= 2 * _REACH:
+            return [text]
+        wanted = set(anchors) | set(acronyms)
+        spellings = [w for w in prepared.vocab if w in wanted or not wanted.isdisjoint(prepared.special.get(w, ()))]
+        reached = {part for w in spellings for part in (w, *prepared.special.get(w, ()))}
+        if not wanted <= reached:
+            return [text]  # a word the text reaches only through a run of words ("centre hospitalier")
+        low = text.lower()
+        if len(low) != len(text):
+            return [text]  # a letter that lower-cases into two: positions would drift
+        spans: list[tuple[int, int]] = []
+        for word in spellings:
+            at = low.find(word)
+            while at >= 0:
+                end = at + len(word)
+                if (at == 0 or not _word_char(low[at - 1])) and (end == len(low) or not _word_char(low[end])):
+                    spans.append((max(at - _REACH, 0), end + _REACH))
+                at = low.find(word, end)
+        spans.sort()
+        merged: list[list[int]] = []
+        for start, end in spans:
+            if merged and start <= merged[-1][1]:
+                merged[-1][1] = max(merged[-1][1], end)
+            else:
+                merged.append([start, end])
+        return [_cut(text, start, end) for start, end in merged]
+
+    def matched(self, text: str, country: str = "", words: Words | None = None) -> list[Mention]:
+        """The establishments ``text`` names: the first matching form of each, in the order of the text."""
+        seen: dict[str, Mention] = {}
+        for found in self.find(text, country, words):
+            if found.matched and found.establishment not in seen:
+                seen[found.establishment] = found
+        return list(seen.values())
+
+    def forms_of(self, est_id: str) -> list[Form]:
+        """The forms of an establishment's name looked for (``alertd explain``); a walk of the whole index."""
+        return [form for form in self._all_forms if form.establishment == est_id]
+
+    @staticmethod
+    def _prepare(text: str) -> _Text:
+        toks = text_tokens(text)
+        judged = _Text(text, toks, core_tokens(toks))
+        judged.words = [t.word for t in judged.core]
+        for i, tok in enumerate(toks):
+            if not tok.stop:
+                judged.plain.append(tok.word)
+                judged.plain_at.append(i)
+        letters = [t.written for t in toks if t.written.isalpha()]
+        judged.shouting = bool(letters) and all(w.isupper() for w in letters)
+        return judged
+
+    def _judge_names(self, judged: _Text, country: str) -> Iterator[Mention]:
+        hits = self.forms.occurrences(judged.words)
+        spans = [(start, end) for start, end, _, _ in hits]
+        for start, end, key, forms in hits:
+            first, last = judged.core[start], judged.core[end - 1]
+            written = judged.text[first.start : last.end]
+            if any(s <= start and end <= e and e - s > end - start for s, e in spans):
+                for form in forms:
+                    yield _mention(form, written, NameRuling.CONTAINED)
+                continue
+            chosen = self._choose(judged, forms, _index_of(judged, first), last.last)
+            for form in forms:
+                if chosen is None:
+                    yield _mention(form, written, NameRuling.AMBIGUOUS)
+                elif form is not chosen:
+                    yield _mention(form, written, NameRuling.OTHER_ESTABLISHMENT)
+            if chosen is None:
+                continue
+            where = self._place_of(chosen.establishment)
+            if country and country != where.country:
+                yield _mention(chosen, written, NameRuling.OTHER_COUNTRY, country)
+                continue
+            place = self._other_place(judged, key, last.last, where)
+            if place:
+                yield _mention(chosen, written, NameRuling.OTHER_PLACE, place)
+                continue
+            if key in self._weak and chosen.kind is not NameForm.CATEGORY_COMMUNE:
+                before = judged.words[start - 1] if start > 0 else ""
+                after = judged.words[end] if end < len(judged.words) else ""
+                near = before in CATEGORY_WORDS or after in CATEGORY_WORDS
+                if not near and not self._near(judged, where, _index_of(judged, first), last.last, _NEAR):
+                    yield _mention(chosen, written, NameRuling.WEAK)
+                    continue
+            yield _mention(chosen, written, NameRuling.MATCHED)
+
+    def _choose(self, judged: _Text, forms: Sequence[Form], first: int, last: int) -> Form | None:
+        """The one form, of one establishment, a place near it or the registry's own order points to."""
+        owners = {form.establishment for form in forms}
+        if len(owners) == 1:
+            return forms[0]
+        placed = [f for f in forms if self._near(judged, self._place_of(f.establishment), first, last, _NEAR)]
+        if len({f.establishment for f in placed}) == 1:
+            return placed[0]
+        pool = placed or list(forms)
+        entities = {self._place_of(f.establishment).entity for f in pool}
+        if len(entities) == 1 and "" not in entities:
+            # Establishments of one legal entity sharing a name: the entity is meant; its lowest number stands.
+            return min(pool, key=lambda f: f.establishment)
+        own = [f for f in pool if f.kind not in _DERIVED]
+        if len({f.establishment for f in own}) == 1 and len(own) < len(pool):
+            return own[0]
+        return None
+
+    def _near(self, judged: _Text, where: _Where, first: int, last: int, reach: int) -> bool:
+        """Whether the establishment's commune, postcode or department is written within ``reach`` words of the
+        tokens ``first`` to ``last``."""
+        lo = max(first - reach, 0)
+        hi = min(last + reach + 1, len(judged.toks))
+        window = [t.word for t in judged.toks[lo:hi] if not t.stop]
+        commune = where.commune
+        if commune and _contains(window, commune):
+            return True
+        numbers = {where.postcode, where.department} - {""}
+        return bool(numbers) and any(w in numbers for w in window)
+
+    def _other_place(self, judged: _Text, key: Key, last: int, where: _Where) -> str:
+        """The place named right after a name, when it is not the establishment's; "" otherwise."""
+        toks, text = judged.toks, judged.text
+        nxt = last + 1
+        if nxt >= len(toks):
+            return ""
+        # The name runs into a longer commune: "CH d'Arles-sur-Tech".
+        follow = [t.word for t in toks[nxt : nxt + 4] if not t.stop][:3]
+        for k in range(1, min(3, len(key)) + 1):
+            for ext in range(1, len(follow) + 1):
+                place = (*key[-k:], *follow[:ext])
+                if place in self._places and place != where.commune:
+                    return " ".join(place)
+        gap = text[toks[last].end : toks[nxt].start]
+        paren = "(" in gap
+        comma = "," in gap
+        j, intro = nxt, False
+        while j < len(toks) and (toks[j].stop or toks[j].word in _PLACE_INTRO) and j - nxt < 3:
+            intro = intro or toks[j].word in _PLACE_INTRO
+            j += 1
+        if j >= len(toks) or not (intro or paren or comma):
+            return ""
+        after = [t for t in toks[j : j + 2 * _LONGEST_COMMUNE] if not t.stop][:_LONGEST_COMMUNE]
+        words = [t.word for t in after]
+        if not words or (where.commune and tuple(words[: len(where.commune)]) == where.commune):
+            return ""
+        if words[0].isdigit():
+            return "" if words[0] in (where.postcode, where.department) or not paren else words[0]
+        if words[0] in _COUNTRY_WORDS.get(where.country, ()):
+            return ""
+        for size in range(len(words), 0, -1):
+            if tuple(words[:size]) in self._places:
+                return text[after[0].start : after[size - 1].end]
+        if words[0] in _PLACE_WORDS:
+            return after[0].written
+        first = toks[j]
+        if (intro or paren) and first.capital and not judged.shouting and words[0] not in GENERIC_WORDS:
+            return first.written
+        return ""
+
+    def _judge_acronyms(self, judged: _Text, country: str) -> Iterator[Mention]:
+        toks = judged.toks
+        for i, tok in enumerate(toks):
+            ids = self._acronyms.get(tok.written) if tok.upper else None
+            if ids is None:
+                continue
+            for est_id in ids:
+                form = Form(est_id, NameForm.ACRONYM, tok.written, (tok.word,))
+                where = self._place_of(est_id)
+                if country and country != where.country:
+                    yield _mention(form, tok.written, NameRuling.OTHER_COUNTRY, country)
+                    continue
+                lo, hi = i - _ACRONYM_NEAR, i + _ACRONYM_NEAR
+                context = any(
+                    t.word in CATEGORY_WORDS and lo <= t.last and _index_of(judged, t) <= hi and t.last != i
+                    for t in judged.core
+                ) or self._near(judged, where, i, i, _ACRONYM_NEAR)
+                yield _mention(form, tok.written, NameRuling.MATCHED if context else NameRuling.NO_CONTEXT)
+
+
+_DERIVED = frozenset({NameForm.CATEGORY_COMMUNE, NameForm.CATEGORY_NAME, NameForm.ACRONYM})
+
+
+def _word_char(ch: str) -> bool:
+    """Whether a character is part of a word, as the words of a text are cut."""
+    return ch.isalnum() or (ord(ch) >= 0x80 and ch not in SEPARATORS)
+
+
+def _cut(text: str, start: int, end: int) -> str:
+    """``text[start:end]``, widened to whole words at both ends."""
+    while start > 0 and _word_char(text[start - 1]):
+        start -= 1
+    while end < len(text) and _word_char(text[end]):
+        end += 1
+    return text[start:end]
+
+
+def _own_kind(est: Establishment, name: str) -> NameForm:
+    return NameForm.ALIAS if name in est.aliases else NameForm.LONG_NAME
+
+
+def _mention(form: Form, written: str, ruling: NameRuling, place: str = "") -> Mention:
+    return Mention(form.establishment, form.kind, form.name, written, ruling, place)
+
+
+def _index_of(judged: _Text, tok: Token) -> int:
+    """The index among the text's tokens of the first piece of a compared token."""
+    for i in range(tok.last, -1, -1):
+        if judged.toks[i].start <= tok.start:
+            return i
+    return 0
+
+
+def _contains(words: Sequence[str], part: Key) -> bool:
+    n = len(part)
+    return any(tuple(words[i : i + n]) == part for i in range(len(words) - n + 1))
+
+
+__all__ = ["Mention", "NameMatcher"]

@@ -1,0 +1,436 @@
+"""Establishment names as people write them: the words both a registry name and a text reduce to, and the forms
+of each establishment's name that the matcher looks for (:mod:`alertd.match.name_evidence` decides on them).
+
+Both sides reduce to one normal form: accents, case and punctuation folded (:func:`alertd.match.normalise.tokens`,
+``St``/``Ste`` spelled out), FINESS abbreviations and their long forms to one word ("Centre hospitalier" and
+"CH" are ``ch``; "CTRE", "Clin.", "HDJ" are ``centre``, ``clinique``, ``hj``), dotted initials joined ("C.H.U."
+is ``chu``), and articles and prepositions (de, d', du, la, à…) left out of the words compared but kept in the
+text, where they introduce a place ("… de Beyrouth").
+
+Besides its registered name, aliases and FINESS long name, a hospital is looked for by its category and commune
+("Centre hospitalier d'Arles", "CH Arles", "Hôpital d'Arles", "CHU de Rennes", "Rennes University Hospital") and
+by its category and its own name's words ("Hôpital Simone Veil" for CH DE CANNES SIMONE VEIL): see
+:data:`HOSPITAL_CATEGORIES` and :func:`registry_forms` for which categories and which establishment gets a form
+several could claim.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from collections import defaultdict
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from typing import NamedTuple
+
+from alertd.domain.codes import NameForm
+from alertd.domain.establishments import Establishment, Registry
+from alertd.match.normalise import EXPANSIONS, fold, tokens
+
+Key = tuple[str, ...]
+
+# Words that name what an establishment is, not which one it is: a name made only of them matches everywhere.
+_GENERIC_TEXT = """
+    hopital hopitaux hospital hospitals hospitalier hospitaliere hospitaliers hospitalieres hospitalo clinique
+    cliniques clinic clinics polyclinique centre centres center centers chu chr chru ch chi chg chs cht chic chd
+    chsf ghu ght gh groupe groupement group universitaire universitaires university regional regionale
+    departemental departementale intercommunal intercommunale general generale pharmacie pharmacies pharmacy
+    laboratoire laboratoires laboratory laboratories lab labo labos biologie medicale medicales medical medicaux
+    analyses sante health healthcare care ehpad ehpa residence maison retraite soins suite readaptation
+    reeducation ssr usld had psychiatrique psychiatrie specialise specialisee institut institute fondation
+    foundation association mutualiste prive privee public publique cabinet imagerie radiologie dialyse nursing
+    home rehabilitation hospice dispensaire sanitaire medico social etablissement site sas sa sarl selarl gcs
+    le la les l de des du d et en au aux a un une sur the of and for at in saint sainte
+    hl hj epsm msp mas fam ime esat saad ssiad sessad cmp cmpp cattp chrs cds lbm ifsi gie usmp csapa itep camsp
+    cpef pmi savs samsah eeap iem crf scm selas selasu snc eurl sci scp sel selafa spfpl
+"""
+GENERIC_WORDS = frozenset(_GENERIC_TEXT.split())
+# Words that are no establishment's own either, though names are made of them: saints and cardinal points
+# ("SAINT LOUIS", "NOTRE DAME", "CH SUD FRANCILIEN" has one distinctive word, francilien).
+_WEAK_TEXT = "notre dame nord sud est ouest grand petit vieux nouveau"
+_WEAK_WORDS = GENERIC_WORDS | frozenset(_WEAK_TEXT.split())
+# Words that say a health or care establishment is meant: next to a weak name, or near an acronym, they are
+# the context that makes it a mention of one.
+_CATEGORY_WORDS_TEXT = """
+    hopital hospital ch chu chr chru chi chs chd chic cht gh ghu hl hj clinique clinic polyclinique ehpad ehpa
+    pharmacie pharmacy laboratoire sante health medical medicale epsm msp ssr usld had maternite psychiatrique
+    """
+CATEGORY_WORDS = frozenset(_CATEGORY_WORDS_TEXT.split())
+# Articles and prepositions: not required to match, kept in the text to see what they introduce.
+_STOP_WORDS_TEXT = "de d du des la le les l a au aux en et the of"
+STOP_WORDS = frozenset(_STOP_WORDS_TEXT.split())
+# One word for what FINESS abbreviates, whichever way a text writes it.
+_WORD_CANON = {
+    "clin": "clinique",
+    "cliniques": "clinique",
+    "ctre": "centre",
+    "ctr": "centre",
+    "centres": "centre",
+    "hop": "hopital",
+    "hopitaux": "hopital",
+    "hosp": "hospitalier",
+    "hospit": "hospitalier",
+    "hospitaliere": "hospitalier",
+    "hospitaliers": "hospitalier",
+    "hospitalieres": "hospitalier",
+    "polyclin": "polyclinique",
+    "hdj": "hj",
+    "gpe": "groupe",
+    "grpe": "groupe",
+    "regionale": "regional",
+    "intercommunale": "intercommunal",
+    "specialisee": "specialise",
+    "departementale": "departemental",
+    "universitaires": "universitaire",
+}
+# Runs of words (articles left out) that FINESS writes as one abbreviation; the longest run wins.
+_PHRASES: dict[Key, str] = {
+    ("centre", "hospitalier", "regional", "universitaire"): "chru",
+    ("centre", "hospitalier", "universitaire", "regional"): "chru",
+    ("centre", "hospitalier", "universitaire"): "chu",
+    ("centre", "hospitalier", "regional"): "chr",
+    ("centre", "hospitalier", "intercommunal"): "chi",
+    ("centre", "hospitalier", "specialise"): "chs",
+    ("centre", "hospitalier", "departemental"): "chd",
+    ("centre", "hospitalier"): "ch",
+    ("groupe", "hospitalier"): "gh",
+    ("hopital", "local"): "hl",
+    ("hopital", "jour"): "hj",
+    ("hopital", "universitaire"): "chu",
+    ("university", "hospital"): "chu",
+    ("etablissement", "public", "sante", "mentale"): "epsm",
+}
+_PHRASE_LONGEST = max(len(k) for k in _PHRASES)
+_PHRASE_HEADS = frozenset(k[0] for k in _PHRASES)
+# The words a name's normal form changes: a name holding none of them is its folded words.
+_SPECIAL = STOP_WORDS | _WORD_CANON.keys() | _PHRASE_HEADS | EXPANSIONS.keys()
+# The abbreviations a text may reach only through a run of words: a quick check of a text's words adds them.
+ABBREVIATIONS = frozenset(_PHRASES.values()) | frozenset(_WORD_CANON.values())
+# The words a category's name starts with (after the normal form): "CH DE FLEYRIAT", "HOPITAL PRIVE …".
+_CATEGORY_HEADS_TEXT = "ch chu chr chru chi chs chd chic cht gh hl hopital clinique polyclinique epsm"
+_CATEGORY_HEADS = frozenset(_CATEGORY_HEADS_TEXT.split())
+
+
+@dataclass(frozen=True, slots=True)
+class HospitalCategory:
+    """How texts name an establishment of one FINESS category by its commune: ``words`` before the commune
+    ("CH Arles", "Hôpital d'Arles"), ``after`` behind it ("Rennes University Hospital"); ``rank`` orders the
+    categories when several could claim one form (0 first)."""
+
+    rank: int
+    words: tuple[str, ...]
+    after: tuple[str, ...] = ()
+
+
+# The FINESS categories a text names by category and commune: the public hospitals (355 centre hospitalier, 106
+# CH ex-hôpital local, 101 CHR/CHU, 292 CH spécialisé en psychiatrie), the private not-for-profit ones (365
+# ESPIC "Hôpital …") and private clinics (128 surgical, 129 medical). Left out: units of a hospital that texts
+# name by the hospital (362 USLD), and categories whose establishments share communes by the dozen (109 SSR, 500
+# EHPAD, 620 pharmacies): "EHPAD de Lyon" names none of them.
+HOSPITAL_CATEGORIES: dict[str, HospitalCategory] = {
+    "355": HospitalCategory(0, ("ch", "hopital")),
+    "101": HospitalCategory(0, ("chu", "chr", "chru", "hopital"), ("chu",)),
+    "106": HospitalCategory(1, ("ch", "hopital", "hl")),
+    "292": HospitalCategory(2, ("ch", "chs", "epsm")),
+    "365": HospitalCategory(3, ("hopital",)),
+    "128": HospitalCategory(4, ("clinique",)),
+    "129": HospitalCategory(4, ("clinique",)),
+}
+_WORD = re.compile(r"[0-9a-z]+")  # as alertd.match.normalise.tokens finds words in folded text
+_EXPAND = {word: parts[0] for word, parts in EXPANSIONS.items()}
+_CEDEX = re.compile(r"\s+CEDEX(?:\s+\d+)?\s*$", re.IGNORECASE)
+_RAW = re.compile(r"[A-Za-z0-9\u0080-\U0010ffff]+")
+# Non-ASCII characters that separate words; other non-ASCII characters are folded with the word they touch.
+SEPARATORS = "\u2019\u2018\u201b\u02bc\u2032\u00ab\u00bb\u2039\u203a\u201c\u201d\u201e\u2013\u2014\u2010\u2011\u2012\u2015\u2026\u2022\u00b7\u00a0\u202f\u2009\u200b\u00a9\u00ae\u2122\u00b0\u00a7"  # noqa: E501
+MAX_TEXT = 20_000  # characters of a text read for names: a name sits in a title or a summary, not past this
+
+
+class Token(NamedTuple):
+    """One word of a text in normal form, where it is written (``start``, ``end``) and how (a tuple: a long text
+    makes thousands, and a tuple is made three times faster than a frozen dataclass)."""
+
+    word: str
+    start: int
+    end: int
+    written: str  # as the text writes it (dotted initials joined: "CHU" for "C.H.U.")
+    stop: bool = False  # an article or preposition
+    last: int = 0  # the index of its last piece among the text's tokens (a run of words gives one token)
+
+    @property
+    def upper(self) -> bool:
+        """Written in upper case, two letters or more."""
+        return len(self.written) > 1 and self.written.isupper()
+
+    @property
+    def capital(self) -> bool:
+        """Written with a capital first letter."""
+        return self.written[:1].isupper()
+
+
+@functools.lru_cache(maxsize=65536)
+def _fold(word: str) -> Key:
+    return tuple(_WORD_CANON.get(part, part) for part in tokens(word))
+
+
+def text_tokens(text: str) -> list[Token]:
+    """The words of ``text`` (its first :data:`MAX_TEXT` characters) in normal form, stop words marked.
+
+    Linear in the text: one regex pass of plain character classes, then one step per word.
+    """
+    clean = text[:MAX_TEXT]
+    if not clean.isascii():
+        for ch in SEPARATORS:
+            if ch in clean:
+                clean = clean.replace(ch, " ")  # one character for one: positions stay the text's
+    raw = [m.span() for m in _RAW.finditer(clean)]
+    out: list[Token] = []
+    stops, fold_word = STOP_WORDS, _fold
+    i, n = 0, len(raw)
+    while i < n:
+        start, end = raw[i]
+        j = i
+        # Dotted initials, "C.H.U.": single letters each followed by a dot and the next one.
+        if end - start == 1:
+            while (
+                j + 1 < n
+                and raw[j][1] - raw[j][0] == 1
+                and raw[j + 1][1] - raw[j + 1][0] == 1
+                and raw[j + 1][0] == raw[j][1] + 1
+                and clean[raw[j][1]] == "."
+            ):
+                j += 1
+        if j > i:
+            written = "".join(clean[raw[k][0]] for k in range(i, j + 1))
+            end = raw[j][1]
+        else:
+            written = clean[start:end]
+        i = j + 1
+        for part in fold_word(written.lower()):
+            out.append(Token(part, start, end, written, part in stops, len(out)))
+    return out
+
+
+def core_tokens(toks: list[Token]) -> list[Token]:
+    """The tokens a name is compared on: stop words left out, abbreviated runs of words made one token."""
+    words = [t for t in toks if not t.stop]
+    if _PHRASE_HEADS.isdisjoint([t.word for t in words]):
+        return words
+    out: list[Token] = []
+    i = 0
+    while i < len(words):
+        if words[i].word in _PHRASE_HEADS:
+            for size in range(min(_PHRASE_LONGEST, len(words) - i), 1, -1):
+                short = _PHRASES.get(tuple(t.word for t in words[i : i + size]))
+                if short is not None:
+                    first, last = words[i], words[i + size - 1]
+                    out.append(Token(short, first.start, last.end, first.written, False, last.last))
+                    i += size
+                    break
+            else:
+                out.append(words[i])
+                i += 1
+        else:
+            out.append(words[i])
+            i += 1
+    return out
+
+
+@functools.lru_cache(maxsize=262144)
+def name_key(name: str) -> Key:
+    """The words a registry name is compared on: "CTRE HOSP. D'ARLES" and "Centre hospitalier d'Arles" are both
+    ``("ch", "arles")``."""
+    if "." in name:  # dotted initials are joined only by the tokens of a text
+        return tuple(t.word for t in core_tokens(text_tokens(name)))
+    return _canon(tokens(name))
+
+
+def name_keys_of(names: list[str]) -> list[Key]:
+    """:func:`name_key` of many names at once, without a call and a cache probe per name (a national
+    registry's 95,000 names)."""
+    find, special, lower = _WORD.findall, _SPECIAL, str.lower
+    out: list[Key] = []
+    for name in names:
+        if "." in name:
+            out.append(name_key(name))
+            continue
+        words = find(lower(name) if name.isascii() else fold(name))
+        out.append(tuple(words) if special.isdisjoint(words) else _canon(tuple(_EXPAND.get(w, w) for w in words)))
+    return out
+
+
+def _canon(words: Key) -> Key:
+    """Folded words in normal form: stop words out, abbreviations made one, runs of words abbreviated."""
+    kept = [_WORD_CANON.get(w, w) for w in words if w not in STOP_WORDS]
+    if _PHRASE_HEADS.isdisjoint(kept):
+        return tuple(kept)
+    out: list[str] = []
+    i = 0
+    while i < len(kept):
+        for size in range(min(_PHRASE_LONGEST, len(kept) - i), 1, -1):
+            short = _PHRASES.get(tuple(kept[i : i + size]))
+            if short is not None:
+                out.append(short)
+                i += size
+                break
+        else:
+            out.append(kept[i])
+            i += 1
+    return tuple(out)
+
+
+def distinctive(key: Key) -> list[str]:
+    """The words of a name that say which establishment it is, not what it is or whose saint it bears."""
+    return [w for w in key if w not in _WEAK_WORDS and not w.isdigit()]
+
+
+def is_weak(key: Key) -> bool:
+    """A name needing context to count: fewer than two distinctive words and no category word ("FEDERATION",
+    "LA PROVIDENCE", "SAINT LOUIS"), so that it names ordinary things as often as the establishment."""
+    return len(distinctive(key)) < 2 and not any(w in CATEGORY_WORDS for w in key)
+
+
+def commune_of(est: Establishment) -> Key:
+    """The establishment's commune as a name key ("ARLES CEDEX" → ``("arles",)``)."""
+    return _commune(est.city) if est.city else ()
+
+
+@functools.lru_cache(maxsize=65536)
+def _commune(city: str) -> Key:
+    return name_key(_CEDEX.sub("", city))
+
+
+# -- the forms of each establishment's name --------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Form:
+    """One form of an establishment's name: its words (``key``), which form it is, and the name it stands for
+    (the registered name or alias; for a derived form, its words)."""
+
+    establishment: str
+    kind: NameForm
+    name: str
+    key: Key
+
+
+def own_names(est: Establishment) -> Iterator[tuple[NameForm, str]]:
+    """The establishment's own names: the registered name, its aliases, FINESS's long name."""
+    yield NameForm.NAME, est.name
+    for alias in est.aliases:
+        yield NameForm.ALIAS, alias
+    if est.finess is not None and est.finess.long_name:
+        yield NameForm.LONG_NAME, est.finess.long_name
+
+
+def registry_forms(registry: Registry) -> Iterator[Form]:
+    """The forms derived from category and commune, and from category and own name, for the open hospitals.
+
+    A category-and-commune form several establishments could claim (a hospital and its day hospitals, all in
+    Arles, all CH) goes to one, never to all: the one whose name starts with its category ("CH …", "HOPITAL …"),
+    then the first category by :attr:`HospitalCategory.rank`, then the one whose own name contains the commune,
+    then the shortest name, then the lowest number. When that one is a satellite of its legal entity (its name
+    neither starts with the category nor holds the commune: "SSR HOTEL DIEU DE FLEYRIAT", in Bourg-en-Bresse),
+    the form goes to the legal entity's head establishment, chosen the same way ("CH DE FLEYRIAT", in Viriat):
+    "Centre hospitalier de Bourg-en-Bresse" is that hospital.
+
+    The category-and-name forms are the category words before the name's own words, without its category, its
+    commune and the site it ends with ("Hôpital Simone Veil" for CH DE CANNES SIMONE VEIL, "CH de l'Ouest
+    Vosgien" for CHI L'OUEST VOSGIEN SITE NEUFCHATEAU).
+    """
+    hospitals = [
+        est
+        for est in registry.establishments.values()
+        if not est.closed and est.category in HOSPITAL_CATEGORIES and est.city
+    ]
+    by_entity: dict[str, list[Establishment]] = defaultdict(list)
+    for est in hospitals:
+        if est.finess is not None and est.finess.ej:
+            by_entity[est.finess.ej].append(est)
+
+    def order(est: Establishment, commune: Key) -> tuple[bool, int, bool, int, str]:
+        key = name_key(est.name)
+        return (
+            not (key and key[0] in _CATEGORY_HEADS),
+            HOSPITAL_CATEGORIES[est.category].rank,
+            not _contains(key, commune),
+            len(key),
+            est.id,
+        )
+
+    claims: dict[Key, list[Establishment]] = defaultdict(list)
+    for est in hospitals:
+        commune = commune_of(est)
+        if not commune:
+            continue
+        category = HOSPITAL_CATEGORIES[est.category]
+        for word in category.words:
+            claims[(word, *commune)].append(est)
+        for word in category.after:
+            claims[(*commune, word)].append(est)
+    for key, claimants in claims.items():
+        commune = key[1:] if key[0] in _CATEGORY_HEADS else key[:-1]
+        winner = min(claimants, key=lambda e: order(e, commune))
+        own = name_key(winner.name)
+        entity = by_entity.get(winner.finess.ej, []) if winner.finess is not None and winner.finess.ej else []
+        if not _contains(own, commune) and not (own and own[0] in _CATEGORY_HEADS) and len(entity) > 1:
+            winner = min(entity, key=lambda e: order(e, ()))
+        yield Form(winner.id, NameForm.CATEGORY_COMMUNE, " ".join(key), key)
+    for est in hospitals:
+        own = name_key(est.name)
+        if not own or own[0] not in _CATEGORY_HEADS:
+            continue
+        rest = _without(_before_site(own[1:]), commune_of(est))
+        if not distinctive(rest):
+            continue
+        for word in dict.fromkeys((*HOSPITAL_CATEGORIES[est.category].words, "ch", "hopital")):
+            key = (word, *rest)
+            if key != own:
+                yield Form(est.id, NameForm.CATEGORY_NAME, " ".join(key), key)
+
+
+def _before_site(key: Key) -> Key:
+    """A name without the site it ends with: "CHI L'OUEST VOSGIEN SITE NEUFCHATEAU" is the CHI de l'Ouest
+    Vosgien, "CHRU RENNES SITE PONTCHAILLOU" the CHRU of Rennes."""
+    return key[: key.index("site")] if "site" in key else key
+
+
+def _contains(key: Key, part: Key) -> bool:
+    """Whether ``part`` is a run of ``key``'s words."""
+    n = len(part)
+    return n > 0 and any(key[i : i + n] == part for i in range(len(key) - n + 1))
+
+
+def _without(key: Key, part: Key) -> Key:
+    """``key`` without the first run of ``part``'s words in it."""
+    n = len(part)
+    for i in range(len(key) - n + 1):
+        if n and key[i : i + n] == part:
+            return key[:i] + key[i + n :]
+    return key
+
+
+def gazetteer(establishments: Iterable[Establishment]) -> frozenset[Key]:
+    """The communes of the registry as name keys: FINESS's give a French gazetteer."""
+    return frozenset(c for c in map(commune_of, establishments) if c)
+
+
+__all__ = [
+    "ABBREVIATIONS",
+    "CATEGORY_WORDS",
+    "GENERIC_WORDS",
+    "HOSPITAL_CATEGORIES",
+    "STOP_WORDS",
+    "Form",
+    "HospitalCategory",
+    "Key",
+    "Token",
+    "commune_of",
+    "core_tokens",
+    "distinctive",
+    "gazetteer",
+    "is_weak",
+    "name_key",
+    "own_names",
+    "registry_forms",
+    "text_tokens",
+]
