@@ -24,7 +24,7 @@ _KEYS = {key: re.compile(rf"(?<![\w-])[\"']?{key}[\"']?[ \t]*:") for key in ("na
 # An establishment's id, for files whose items the cutter cannot tell apart (a flow sequence): one scan per file.
 _ID = re.compile(r"(?<![\w-])[\"']?id[\"']?[ \t]*:[ \t]*[\"']?([^\"'\s,}\]#]+)")
 _BEFORE = frozenset(" \t\r\n[{,:'\"-")  # what may stand before a scalar in a list or after a key
-_AFTER = frozenset(" \t\r\n]},'\"#")  # what may follow one
+_AFTER = frozenset("\r\n]},'\"#")  # what may follow one, after spaces (a plain scalar goes on past a space)
 
 
 class _File:
@@ -37,28 +37,27 @@ class _File:
         self.items = None if slices is None else [(s.start, s.end) for s in slices]
         self._ids: tuple[list[int], dict[str, int]] | None = None
 
-    def item(self, number: int, est_id: str) -> tuple[int, int]:
-        """The span of item ``number``, checked to hold ``est_id``; else the span from its id to the next id."""
+    def spans(self, number: int, est_id: str) -> list[tuple[int, int]]:
+        """Where item ``number`` stands, checked to hold ``est_id``; else, by the ids, the text from its id to the
+        next id, then from the previous id to its own (an item may name its establishment before its id)."""
         if self.items is not None and 0 <= number < len(self.items):
             start, end = self.items[number]
             if self.text.find(est_id, start, end) >= 0:
-                return start, end
+                return [(start, end)]
         if self._ids is None:
             found = list(_ID.finditer(self.text))
-            offsets = [m.start() for m in found]
             first: dict[str, int] = {}
             for m in found:
                 first.setdefault(m.group(1), m.start())
-            self._ids = offsets, first
+            self._ids = [m.start() for m in found], first
         offsets, first = self._ids
         at = first.get(est_id)
         if at is None:
-            return 0, len(self.text)
+            return [(0, len(self.text))]
         following = bisect.bisect_right(offsets, at)
-        # The item may name its establishment before its id: from the previous id on, but the id's own part first.
         previous = offsets[following - 2] if following >= 2 else 0
         end = offsets[following] if following < len(offsets) else len(self.text)
-        return previous, end
+        return [(at, end), (previous, at)]
 
     def position(self, at: int) -> tuple[int, int]:
         """The 1-based line and column of offset ``at``."""
@@ -87,14 +86,20 @@ class ValueLocator:
         file = self._files.get(path)
         if file is None:
             file = self._files[path] = _File(path)
-        start, end = file.item(number, est_id)
+        spans = file.spans(number, est_id)
         text = file.text
         pattern = _KEYS.get(key)
-        keyed = pattern.search(text, start, end) if pattern is not None else None
-        at = _whole(text, value, keyed.end() if keyed else start, end)
-        if at < 0 and keyed is not None:
-            at = _whole(text, value, start, end)  # the key's line written otherwise (``? name``): anywhere in it
+        at = -1
+        for start, end in spans:
+            keyed = pattern.search(text, start, end) if pattern is not None else None
+            at = _whole(text, value, keyed.end() if keyed else start, end)
+            if at < 0 and keyed is not None:
+                at = _whole(text, value, start, end)  # the key written otherwise (``? name``): anywhere in the item
+            if at >= 0:
+                break
         if at < 0:
+            start, end = spans[0]
+            keyed = pattern.search(text, start, end) if pattern is not None else None
             at = keyed.start() if keyed is not None else start
         line, column = file.position(at)
         return str(path), line, column
@@ -117,7 +122,9 @@ def _whole(text: str, value: str, start: int, end: int) -> int:
     first = at = text.find(value, start, end)
     while at >= 0:
         after = at + len(value)
-        if text[at - 1 : at] in _BEFORE and (after >= len(text) or text[after] in _AFTER):
+        while after < end and text[after] in " \t":
+            after += 1
+        if text[at - 1 : at] in _BEFORE and (after >= end or text[after] in _AFTER):
             return at
         at = text.find(value, at + 1, end)
     return first
