@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import ipaddress
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -22,13 +21,11 @@ from alertd.config.registry import RegistryCache, load_registry
 from alertd.config.routing import read_inhibitions, read_subscriptions
 from alertd.config.settings import read_settings
 from alertd.config.yamlsrc import Reader
-from alertd.domain.codes import NameProblem, UnsafeName
 from alertd.domain.errors import ConfigError, Problem
 from alertd.domain.establishments import Registry
 from alertd.domain.feeds import FeedConfig
 from alertd.domain.routing import Inhibition, Subscription
 from alertd.domain.settings import Settings
-from alertd.match.names import unsafe_names
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,55 +79,15 @@ def _read_allowlist(path: Path, r: Reader) -> tuple[tuple[str, str], ...]:
     return tuple(entries)
 
 
-def _unsafe_why(u: UnsafeName) -> str:
-    """Why the matcher leaves a name out, in the operator's words."""
-    if u.problem is NameProblem.NO_LETTERS:
-        return "has no letter or digit to match on"
-    if u.problem is NameProblem.GENERIC_ONLY:
-        return "is made only of generic words (" + ", ".join(u.words) + "): it would match everywhere"
-    if u.problem is NameProblem.SHORT_WORD:
-        return f"is a single word of fewer than 3 letters ({u.words[0]!r}): it would match unrelated text"
-    if u.problem is NameProblem.ONE_SHORT_DISTINCTIVE:
-        return (
-            f"has only one short distinctive word ({' '.join(u.words)!r}) besides generic ones: "
-            "it would match ordinary sentences"
-        )
-    listed = ", ".join(u.others[:3]) + (f" and {len(u.others) - 3} more" if len(u.others) > 3 else "")
-    return f"is also a name or alias of establishment {listed}: a mention could not tell them apart"
-
-
-def _unsafe_name_warnings(registry: Registry) -> list[Problem]:
-    """Names and aliases the index will not look for, each with where it is written (one scan per file)."""
-    unsafe = unsafe_names(registry)
-    if not unsafe:
-        return []
-    names = {u.name for u in unsafe}
-    where: dict[str, tuple[str, int, int]] = {}
-    pattern = re.compile("|".join(re.escape(n) for n in sorted(names, key=len, reverse=True)))
-    for path in registry.files:
-        text = path.read_text(encoding="utf-8", errors="replace")
-        for found in pattern.finditer(text):
-            if found.group() not in where:
-                line = text.count("\n", 0, found.start()) + 1
-                where[found.group()] = (str(path), line, found.start() - text.rfind("\n", 0, found.start()))
-    problems = []
-    fallback = (str(registry.files[0]) if registry.files else "registry", 1, 1)
-    for u in unsafe:
-        at, line, column = where.get(u.name, fallback)
-        message = (
-            f"establishment {u.establishment!r}: name or alias {u.name!r} {_unsafe_why(u)}; it is not used for matching"
-        )
-        problems.append(Problem(at, line, column, message, warning=True))
-    return problems
-
-
-def load_config(path: Path, registry_cache: RegistryCache | None = None) -> Config:
+def load_config(path: Path, registry_cache: RegistryCache | None = None, *, warnings: bool = True) -> Config:
     """Load and check every file; raise :class:`ConfigError` with all the problems found.
 
     ``registry_cache`` (kept by the daemon across reloads) lets a reload re-read only the registry files whose
-    bytes changed.
+    bytes changed. ``warnings=False`` leaves out the registry's warnings (names the matcher leaves out, broad
+    networks...): they serve ``alertd check``, and cost seconds at national scale where nobody reads them.
     """
     path = path.resolve()
+    cache = RegistryCache() if registry_cache is None else registry_cache
     r = Reader()
     try:
         settings = read_settings(path, r)
@@ -150,7 +107,7 @@ def load_config(path: Path, registry_cache: RegistryCache | None = None) -> Conf
     except ConfigError as exc:
         problems.extend(exc.problems)
     try:
-        registry = load_registry(settings.registry_path, registry_cache)
+        registry = load_registry(settings.registry_path, cache)
     except ConfigError as exc:
         problems.extend(exc.problems)
     try:
@@ -175,9 +132,8 @@ def load_config(path: Path, registry_cache: RegistryCache | None = None) -> Conf
             allowlist = _read_allowlist(settings.allowlist_file, r)
         except ConfigError as exc:
             problems.extend(exc.problems)
-    if registry is not None:
-        problems.extend(_unsafe_name_warnings(registry))
-        problems.extend(registry_warnings(registry))
+    if registry is not None and warnings:
+        problems.extend(registry_warnings(registry, cache.origins))
     if settings.templates_dir is not None and not settings.templates_dir.is_dir():
         problems.append(Problem(str(path), 1, 1, f"templates folder {settings.templates_dir} does not exist"))
     all_problems = r.problems + problems

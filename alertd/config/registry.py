@@ -89,6 +89,9 @@ class RegistryCache:
         self.parsed = 0  # files parsed since the cache was made
         self.reused = 0  # files whose previous result was reused
         self.slow_items = 0  # items that went through PyYAML, over every file parsed
+        # Where each establishment of the last load is written: its file and its item's number in the file's list
+        # (what ``alertd check`` needs to put a warning on the right line without searching every file).
+        self.origins: dict[str, tuple[Path, int]] = {}
 
     def result(self, file: Path, raw: bytes) -> _FileResult:
         """The file's result: the cached one when its bytes are the same, a fresh parse otherwise."""
@@ -132,7 +135,8 @@ def load_registry(path: Path, cache: RegistryCache | None = None) -> Registry:
             problems.extend(result.problems)
             loaded.append((file, raw, result))
         cache.retain(files)
-        establishments, duplicates = _merge(loaded)
+        establishments, duplicates, first = _merge(loaded)
+        cache.origins = {est_id: (loaded[number][0], item) for est_id, (number, item) in first.items()}
     problems.extend(duplicates)
     if problems:
         raise ConfigError(problems)
@@ -152,8 +156,11 @@ def _gc_paused() -> Iterator[None]:
             gc.enable()
 
 
-def _merge(loaded: list[tuple[Path, bytes, _FileResult]]) -> tuple[dict[str, Establishment], list[Problem]]:
-    """All files' establishments by id, and a problem at each later occurrence of an id, naming the first."""
+def _merge(
+    loaded: list[tuple[Path, bytes, _FileResult]],
+) -> tuple[dict[str, Establishment], list[Problem], dict[str, tuple[int, int]]]:
+    """All files' establishments by id, a problem at each later occurrence of an id, naming the first, and where
+    each id first stands (file number, item number)."""
     establishments: dict[str, Establishment] = {}
     first: dict[str, tuple[int, int]] = {}  # id -> (file number, item number)
     duplicates: list[tuple[str, tuple[int, int], tuple[int, int]]] = []
@@ -165,7 +172,7 @@ def _merge(loaded: list[tuple[Path, bytes, _FileResult]]) -> tuple[dict[str, Est
             else:
                 duplicates.append((est.id, seen, (number, item)))
     if not duplicates:
-        return establishments, []
+        return establishments, [], first
     wanted: dict[int, set[int]] = {}
     for _, one, other in duplicates:
         for number, item in (one, other):
@@ -186,7 +193,7 @@ def _merge(loaded: list[tuple[Path, bytes, _FileResult]]) -> tuple[dict[str, Est
                 f"duplicate establishment id {est_id!r} (first at {first_pos.file}:{first_pos.line})",
             )
         )
-    return establishments, problems
+    return establishments, problems, first
 
 
 def _id_positions(loaded: tuple[Path, bytes, _FileResult], items: set[int]) -> dict[int, Pos]:

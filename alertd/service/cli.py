@@ -103,7 +103,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return cmd_check(path)
     cache = RegistryCache()
     try:
-        config = load_config(path, cache)
+        config = load_config(path, cache, warnings=False)  # only `check` shows the registry's warnings
     except ConfigError as exc:
         _print_problems(exc)
         return EXIT_INVALID

@@ -371,7 +371,7 @@ class Daemon:
         any error."""
         self.notifier.reloading()
         try:
-            config = await asyncio.to_thread(load_config, self.config_path, self.registry_cache)
+            config = await asyncio.to_thread(load_config, self.config_path, self.registry_cache, warnings=False)
             prepared = await asyncio.to_thread(prepare, config)
             transport = make_transport(config.settings)  # a delivery change (host, password) applies too
         except ConfigError as exc:

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from alertd.config.files import _unsafe_why, allowlist_entry_problem
+from alertd.config.checks import unsafe_why as _unsafe_why
+from alertd.config.files import allowlist_entry_problem
 from alertd.domain.codes import NameProblem, UnsafeName
 
 

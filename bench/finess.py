@@ -1,0 +1,157 @@
+"""Benchmark: the commands an operator runs, with the full FINESS registry (issue #14: each within 10 s).
+
+Builds the registry of the 2021-01-08 extract once (95,333 establishments, one file per department, 5,000
+operator aliases: :func:`bench.finess_build.build_registry`), with a leak-site feed read from a file
+(ransomware.live's posts of 2023-06-04, 6,574 posts), then times each command from outside, in a subprocess, as
+an operator would wait for it: ``alertd check``, ``alertd poll --dry-run``, ``alertd run`` until its first poll
+is logged, and a reload (one department file edited, SIGHUP) until the reload is logged. Baselines in the same
+run: a bare ``alertd --help`` (the interpreter and alertd's imports) and yaml-rs alone loading every registry
+file. Prints JSON; asserts nothing. About a minute on two cores, when ``../shared/finess`` is beside the checkout.
+
+    .venv/bin/python bench/finess.py
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from finess_build import FINESS_CSV, ROOT, build_registry
+
+ALERTD = str(Path(sys.executable).parent / "alertd")
+POSTS = ROOT / "tests" / "data" / "leaks" / "ransomware-live_posts_2023-06-04.json"
+SETTINGS = """\
+state_dir: state
+feeds: feeds.yaml
+registry: establishments/
+subscriptions: subscriptions.yaml
+operators: [soc@cert-bench.example]
+sender: {from: "CERT Bench <alertes@cert-bench.example>"}
+delivery: {method: maildir, maildir: maildir}
+"""
+FEEDS = "feeds:\n  - {id: leaks, url: file://posts.json, format: leak-victims, interval: 1h}\n"
+SUBSCRIPTIONS = "subscriptions:\n  - {name: urgent, establishments: all, min_severity: high, delivery: immediate}\n"
+TARGET_SECONDS = 10
+DEADLINE = 300  # seconds: a command slower than this is reported as such, not waited for
+
+
+def _timed(args: list[str], cwd: Path) -> dict[str, Any]:
+    started = time.perf_counter()
+    done = subprocess.run(args, cwd=cwd, capture_output=True, text=True, check=False, timeout=DEADLINE)
+    seconds = time.perf_counter() - started
+    return {"seconds": round(seconds, 2), "exit": done.returncode, "stdout": done.stdout, "stderr": done.stderr}
+
+
+def _wait_for(proc: subprocess.Popen[str], event: str) -> float:
+    """Read the daemon's JSON log lines until ``event``; the time it was read at."""
+    assert proc.stderr is not None
+    limit = time.perf_counter() + DEADLINE
+    for line in proc.stderr:
+        if f'"event": "{event}"' in line:
+            return time.perf_counter()
+        if time.perf_counter() > limit:
+            break
+    raise RuntimeError(f"the daemon never logged {event!r}")
+
+
+def _daemon(folder: Path) -> dict[str, Any]:
+    """``alertd run`` until its first poll is logged; then one department edited, SIGHUP, until the reload is."""
+    env = os.environ | {"PYTHONUNBUFFERED": "1"}
+    env.pop("NOTIFY_SOCKET", None)
+    started = time.perf_counter()
+    proc = subprocess.Popen(
+        [ALERTD, "-c", "alertd.yaml", "run"], cwd=folder, stderr=subprocess.PIPE, text=True, env=env
+    )
+    try:
+        first_poll = _wait_for(proc, "feed polled") - started
+        edited = folder / "establishments" / "finess-13.yaml"
+        text = edited.read_text(encoding="utf-8")
+        edited.write_text(text.replace("    name: ", "    name: RENAMED ", 1), encoding="utf-8")
+        time.sleep(1)  # past the start-up's dispatch, so that the reload is what is timed
+        sent = time.perf_counter()
+        proc.send_signal(signal.SIGHUP)
+        reload = _wait_for(proc, "configuration reloaded") - sent
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+    return {"start_to_first_poll_seconds": round(first_poll, 2), "reload_one_file_seconds": round(reload, 2)}
+
+
+def main() -> None:
+    """Build, measure, print JSON."""
+    if not FINESS_CSV.exists():
+        print(json.dumps({"skipped": f"{FINESS_CSV} not found (the shared data beside the checkout)"}))
+        return
+    with tempfile.TemporaryDirectory(prefix="alertd-bench-finess-") as tmp:
+        folder = Path(tmp)
+        started = time.perf_counter()
+        files = build_registry(folder / "establishments")
+        built = round(time.perf_counter() - started, 1)
+        (folder / "alertd.yaml").write_text(SETTINGS)
+        (folder / "feeds.yaml").write_text(FEEDS)
+        (folder / "subscriptions.yaml").write_text(SUBSCRIPTIONS)
+        shutil.copy(POSTS, folder / "posts.json")
+        size = sum(f.stat().st_size for f in files)
+        help_ = _timed([ALERTD, "--help"], folder)
+        yaml_alone = _timed(
+            [
+                sys.executable,
+                "-c",
+                "import sys, yaml_rs, pathlib\n"
+                "for p in sorted(pathlib.Path(sys.argv[1]).glob('*.yaml')): yaml_rs.loads(p.read_text())",
+                str(folder / "establishments"),
+            ],
+            folder,
+        )
+        check = _timed([ALERTD, "-c", "alertd.yaml", "check"], folder)
+        poll = _timed([ALERTD, "-c", "alertd.yaml", "poll", "--dry-run"], folder)
+        daemon = _daemon(folder)
+    findings = [json.loads(line) for line in poll["stdout"].splitlines() if line.startswith("{")]
+    warnings = [line for line in check["stderr"].splitlines() if ": warning: " in line]
+    figures = {
+        "check_seconds": check["seconds"],
+        "poll_dry_run_seconds": poll["seconds"],
+        **daemon,
+    }
+    report = {
+        "benchmark": "national registry: check, first poll, start and reload (issue #14)",
+        "machine": {
+            "python": platform.python_version(),
+            "cpus": os.cpu_count(),
+            "load_average_1m": round(os.getloadavg()[0], 2),
+        },
+        "registry": {"files": len(files), "bytes": size, "built_in_seconds": built},
+        "figures": figures,
+        "check": {
+            "exit": check["exit"],
+            "warning_lines": len(warnings),
+            "summary_lines": sum("names given by FINESS" in w for w in warnings),
+            "last_line": check["stdout"].strip()[-120:],
+        },
+        "poll_dry_run": {"exit": poll["exit"], "findings_printed": len(findings)},
+        "baselines": {"alertd_help_seconds": help_["seconds"], "yaml_rs_alone_seconds": yaml_alone["seconds"]},
+        "ratio_to_alertd_help": {k: round(v / help_["seconds"], 1) for k, v in figures.items()},
+        "ratio_to_yaml_rs_alone": {k: round(v / yaml_alone["seconds"], 1) for k, v in figures.items()},
+        "target_seconds": TARGET_SECONDS,
+        "within_target": {k: v <= TARGET_SECONDS for k, v in figures.items()},
+    }
+    print(json.dumps(report, indent=2, ensure_ascii=False))
+
+
+if __name__ == "__main__":
+    main()
