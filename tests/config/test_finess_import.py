@@ -17,7 +17,8 @@ from paths import DATA, SHARED
 
 from alertd.config.files import load_config
 from alertd.config.finess import FinessError, FinessRecord, read_finess
-from alertd.config.finess_import import import_finess, render_scalar
+from alertd.config.finess_import import import_finess
+from alertd.config.finess_items import render_scalar
 from alertd.config.registry import load_registry
 from alertd.config.yamlsrc import loads_fast
 from alertd.service.cli import main
@@ -233,7 +234,7 @@ def test_a_reimport_keeps_the_operators_lines_byte_for_byte(tmp_path: Path, caps
     renamed = edited_extract(tmp_path, rename=(";CH JOSEPH IMBERT D'ARLES;", ";CH D'ARLES JOSEPH IMBERT;"))
     code, out, _ = run(capsys, str(renamed), "--into", str(into))
     assert code == 0
-    assert "wrote 1 files" in out and "0 added, 1 updated, 36 unchanged, 0 closed, 0 reopened" in out
+    assert "wrote 1 file " in out and "0 added, 1 updated, 36 unchanged, 0 closed, 0 reopened" in out
     expected = before.replace("    name: CH JOSEPH IMBERT D'ARLES\n", "    name: CH D'ARLES JOSEPH IMBERT\n")
     assert (into / "finess-13.yaml").read_text() == expected
     assert {p.name: p.read_bytes() for p in into.iterdir() if p.name != "finess-13.yaml"} == others
@@ -299,6 +300,18 @@ def test_an_item_the_operator_moved_stays_in_its_file(tmp_path: Path) -> None:
     assert load_registry(into).establishments["130002827"].domains == ("ch-arles.fr",)
 
 
+def test_an_item_the_operator_gave_its_own_id_is_found_by_its_finess_number(tmp_path: Path) -> None:
+    into = tmp_path / "establishments"
+    import_finess([LATIN1], into, today=TODAY)
+    path = into / "finess-13.yaml"
+    path.write_text(path.read_text().replace('  - id: "130002827"\n', "  - id: ch-arles\n"))
+    renamed = edited_extract(tmp_path, rename=(";CH JOSEPH IMBERT D'ARLES;", ";CH D'ARLES;"))
+    report = import_finess([renamed], into, today=TODAY)
+    assert (report.added, report.updated) == (0, 1)
+    arles = load_registry(into).establishments["ch-arles"]
+    assert arles.name == "CH D'ARLES" and "130002827" not in load_registry(into).establishments
+
+
 def test_a_new_establishment_goes_in_finess_order_among_the_operators_items(tmp_path: Path) -> None:
     into = tmp_path / "establishments"
     without = edited_extract(tmp_path, drop="130002827")
@@ -353,7 +366,7 @@ def test_a_registry_file_the_import_cannot_edit_is_refused(tmp_path: Path, capsy
     assert code == 2 and "flow.yaml:" in err and "invalid YAML" in err
     (into / "flow.yaml").write_text('establishments:\n  - {id: "130002827", name: X}\n  - {id: "130002827", name: Y}\n')
     code, _, err = run(capsys, str(LATIN1), "--into", str(into))
-    assert code == 2 and "flow.yaml:3: id '130002827' is also at" in err
+    assert code == 2 and "flow.yaml:3: FINESS number '130002827' is also at" in err
 
 
 def test_the_imported_folder_loads_beside_the_operators_files(tmp_path: Path) -> None:
