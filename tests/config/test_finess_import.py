@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import dataclasses
 import gzip
+import subprocess
 from datetime import date
 from pathlib import Path
 
 import pytest
 import yaml
-from configs import copy_example
+from configs import ALERTD, copy_example
 from hypothesis import given
 from hypothesis import strategies as st
 from paths import DATA, SHARED
@@ -21,7 +22,7 @@ from alertd.config.finess_import import import_finess
 from alertd.config.finess_items import render_scalar
 from alertd.config.registry import load_registry
 from alertd.config.yamlsrc import loads_fast
-from alertd.service.cli import main
+from alertd.service.cli import build_parser, cmd_registry_import
 
 FIXTURES = DATA / "finess"
 LATIN1 = FIXTURES / "etalab-cs1100507-sample-latin1.csv"
@@ -36,7 +37,10 @@ def records(path: Path) -> dict[str, FinessRecord]:
 
 
 def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
-    code = main(["registry", "import", "finess", *args])
+    """The command's arguments as its parser reads them, run in this process (``main`` would also set up the
+    logs on the captured stderr, which later tests would then write to); one test runs the real command."""
+    parsed = build_parser().parse_args(["registry", "import", "finess", *args])
+    code = cmd_registry_import(parsed.files, parsed.into, parsed.dry_run, parsed.partial, parsed.date)
     out, err = capsys.readouterr()
     return code, out, err
 
@@ -341,6 +345,22 @@ def test_an_item_in_flow_style_is_rewritten_in_block_style_with_its_values(tmp_p
         (2200,),
         "ARLES",
     )
+
+
+def test_the_alertd_command_imports_and_says_what_went_wrong(tmp_path: Path) -> None:
+    into = tmp_path / "establishments"
+    done = subprocess.run(
+        [ALERTD, "registry", "import", "finess", str(UTF8), "--into", str(into)], capture_output=True, text=True
+    )
+    assert done.returncode == 0 and "37 establishments read; wrote 15 files" in done.stdout, done.stderr
+    bad = subprocess.run(
+        [ALERTD, "registry", "import", "finess", str(FIXTURES / "make_official.py"), "--into", str(into)],
+        capture_output=True,
+        text=True,
+    )
+    assert bad.returncode == 2 and "make_official.py:1: not a FINESS extract" in bad.stderr
+    usage = subprocess.run([ALERTD, "registry", "import", "finess", str(UTF8)], capture_output=True, text=True)
+    assert usage.returncode == 2 and "--into" in usage.stderr
 
 
 def test_a_dry_run_writes_nothing(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
