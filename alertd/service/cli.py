@@ -7,12 +7,16 @@ import asyncio
 import json
 import os
 import sys
+import time
 from collections.abc import Sequence
+from datetime import date
 from pathlib import Path
 from typing import Any, NoReturn
 
 from alertd import __version__
 from alertd.config.files import Config, config_path, load_config
+from alertd.config.finess import FinessError
+from alertd.config.finess_import import import_finess, summary
 from alertd.config.registry import RegistryCache
 from alertd.domain.codes import Evidence
 from alertd.domain.delivery import DeliveryState
@@ -79,6 +83,15 @@ def build_parser() -> argparse.ArgumentParser:
     outbox_sub = outbox.add_subparsers(dest="outbox_command", parser_class=_Parser)
     retry = outbox_sub.add_parser("retry", help="re-queue a failed delivery")
     retry.add_argument("id", type=int)
+    registry = sub.add_parser("registry", help="build the registry from a national one")
+    registry_sub = registry.add_subparsers(dest="registry_command", required=True, parser_class=_Parser)
+    imported = registry_sub.add_parser("import", help="import FINESS into a registry folder, one file a department")
+    imported.add_argument("source", choices=("finess",), help="the registry read: finess")
+    imported.add_argument("files", nargs="+", metavar="FILE", help="cs1100507 CSV, FHIR ndjson(.gz), tar.gz")
+    imported.add_argument("--into", required=True, metavar="DIR", help="the registry folder written")
+    imported.add_argument("--dry-run", action="store_true", help="say what would change, write nothing")
+    imported.add_argument("--partial", action="store_true", help="the files are part of the extract: close nothing")
+    imported.add_argument("--date", type=date.fromisoformat, metavar="YYYY-MM-DD", help="closing date (today)")
     return p
 
 
@@ -98,6 +111,8 @@ def _run_daemon(daemon: Daemon) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logs.configure(args.log_level)
+    if args.command == "registry":  # needs no configuration: it writes the registry's files
+        return cmd_registry_import(args.files, args.into, args.dry_run, args.partial, args.date)
     path = config_path(args.config, os.environ)
     if args.command == "check":
         return cmd_check(path)
@@ -156,6 +171,24 @@ def cmd_check(path: Path) -> int:
         f"{path}: valid — {len(config.feeds)} feeds, {len(config.registry.establishments)} establishments "
         f"in {len(config.registry.files)} files, {len(config.subscriptions)} subscriptions"
     )
+    return EXIT_OK
+
+
+def cmd_registry_import(files: list[str], into: str, dry_run: bool, partial: bool, when: date | None) -> int:
+    """``alertd registry import finess``: a summary on stdout, exit 2 with the problem for input it cannot use."""
+    started = time.monotonic()
+    try:
+        report = import_finess(
+            [Path(f) for f in files], Path(into), today=when or date.today(), dry_run=dry_run, partial=partial
+        )
+    except ConfigError as exc:
+        _print_problems(exc)
+        return EXIT_USAGE
+    except FinessError as exc:
+        print(f"alertd: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    for line in summary(report, Path(into), dry_run=dry_run, seconds=time.monotonic() - started):
+        print(line)
     return EXIT_OK
 
 
