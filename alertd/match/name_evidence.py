@@ -25,7 +25,7 @@ commune, the postcode or the department near it.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
 from alertd.domain.codes import NameForm, NameRuling
@@ -42,6 +42,7 @@ from alertd.match.name_forms import (
     Token,
     abbreviated,
     commune_of,
+    compared_words,
     core_tokens,
     distinctive,
     dotted_words,
@@ -404,6 +405,11 @@ def _located(prepared: Words, keys: list[tuple[str, Key]], dotted: set[str]) -> 
             found = counts[word] = sum(map(words.count, spell[word]))
         return found
 
+    gives: dict[str, set[str]] = defaultdict(set)  # the other way: the words of those names each raw word gives
+    for word, raws in spell.items():
+        for raw in raws:
+            gives[raw].add(word)
+    givers = frozenset(gives)
     groups: dict[str, list[Key]] = defaultdict(list)
     for anchor, key in keys:
         spelled = [w for w in key if spell[w]]
@@ -426,8 +432,15 @@ def _located(prepared: Words, keys: list[tuple[str, Key]], dotted: set[str]) -> 
             except ValueError:
                 break
             n += 1
-            window = set(words[max(p - reach, 0) : p + reach + 1])
-            if any(_together(key, window, spell, runs, dotted) for key in group):
+            window = words[max(p - reach, 0) : p + reach + 1]
+            near = dotted.union(*(gives[raw] for raw in givers.intersection(window)))
+            for short, phrases in runs.items():
+                if any(near.issuperset(run) for run in phrases):
+                    near.add(short)
+            hopeful = [key for key in group if near.issuperset(key)]
+            # All the words of a name near: is it written there, its words in a row? Raw words do not show the
+            # dots of dotted initials: a text that has some is looked at wherever the words are near.
+            if hopeful and (dotted or _written(hopeful, window, special)):
                 chosen.add(n)
         if chosen:
             located[raw] = chosen
@@ -441,16 +454,15 @@ def _span(length: int) -> int:
     return 4 * length + 4
 
 
-def _together(
-    key: Key, window: set[str], spell: dict[str, set[str]], runs: dict[str, tuple[Key, ...]], dotted: set[str]
-) -> bool:
-    """Whether every word of ``key`` is written among the raw words ``window``."""
-    for word in key:
-        if spell[word].isdisjoint(window) and word not in dotted:
-            phrases = runs.get(word, ())
-            if not any(all(not spell[w].isdisjoint(window) or w in dotted for w in run) for run in phrases):
-                return False
-    return True
+def _written(keys: list[Key], window: list[str], special: dict[str, Key]) -> bool:
+    """Whether one of ``keys`` is a run of the words that the raw words ``window`` are compared on, as
+    :func:`alertd.match.name_forms.core_tokens` makes them."""
+    if special.keys().isdisjoint(window):
+        parts: Iterable[str] = window  # no word of it folds into others: its raw words are its tokens
+    else:
+        parts = (part for raw in window for part in special.get(raw, (raw,)))
+    compared = " " + " ".join(compared_words(parts)) + " "
+    return any(" " + " ".join(key) + " " in compared for key in keys)
 
 
 def _word_char(ch: str) -> bool:

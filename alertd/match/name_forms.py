@@ -304,6 +304,12 @@ def name_keys_of(names: list[str]) -> list[Key]:
     return out
 
 
+def compared_words(toks: Iterable[str]) -> Key:
+    """The words a run of a text's tokens (as :func:`alertd.match.normalise.tokens` makes them) is compared on,
+    as :func:`core_tokens` makes them, without positions: stop words out, runs of words abbreviated."""
+    return _canon(tuple(toks))
+
+
 def _canon(words: Key) -> Key:
     """Folded words in normal form: stop words out, abbreviations made one, runs of words abbreviated."""
     kept = [_WORD_CANON.get(w, w) for w in words if w not in STOP_WORDS]
@@ -312,12 +318,16 @@ def _canon(words: Key) -> Key:
     out: list[str] = []
     i = 0
     while i < len(kept):
-        for size in range(min(_PHRASE_LONGEST, len(kept) - i), 1, -1):
-            short = _PHRASES.get(tuple(kept[i : i + size]))
-            if short is not None:
-                out.append(short)
-                i += size
-                break
+        if kept[i] in _PHRASE_HEADS:  # a run of words starts with one of them: the rest are passed as they are
+            for size in range(min(_PHRASE_LONGEST, len(kept) - i), 1, -1):
+                short = _PHRASES.get(tuple(kept[i : i + size]))
+                if short is not None:
+                    out.append(short)
+                    i += size
+                    break
+            else:
+                out.append(kept[i])
+                i += 1
         else:
             out.append(kept[i])
             i += 1
@@ -474,6 +484,7 @@ __all__ = [
     "Token",
     "abbreviated",
     "commune_of",
+    "compared_words",
     "core_tokens",
     "distinctive",
     "dotted_words",
