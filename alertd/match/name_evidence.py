@@ -25,22 +25,27 @@ commune, the postcode or the department near it.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
 
 from alertd.domain.codes import NameForm, NameRuling
 from alertd.domain.establishments import Establishment, Registry
 from alertd.match.name_forms import (
-    ABBREVIATIONS,
+    CANON_SPELLINGS,
     CATEGORY_WORDS,
     GENERIC_WORDS,
+    RUNS,
     SEPARATORS,
+    WORD_CANON,
     Form,
     Key,
     Token,
+    abbreviated,
     commune_of,
+    compared_words,
     core_tokens,
     distinctive,
+    dotted_words,
     gazetteer,
     is_weak,
     registry_forms,
@@ -96,15 +101,21 @@ class _Where:
 
 @dataclass(slots=True)
 class _Text:
-    """A text being judged: its tokens, its compared tokens, and whether it is written all in capitals."""
+    """A text being judged: its tokens and its compared tokens."""
 
     text: str
     toks: list[Token]
     core: list[Token]
-    words: list[str] = field(default_factory=list)  # the compared words
-    plain: list[str] = field(default_factory=list)  # every word but stop words, one per token
-    plain_at: list[int] = field(default_factory=list)  # the token index of each plain word
-    shouting: bool = False
+    words: list[str]  # the compared words
+    _shouting: bool | None = None
+
+    @property
+    def shouting(self) -> bool:
+        """Whether it is written all in capitals (worked out when first asked: most texts never are)."""
+        if self._shouting is None:
+            letters = [t.written for t in self.toks if t.written.isalpha()]
+            self._shouting = bool(letters) and all(w.isupper() for w in letters)
+        return self._shouting
 
 
 class NameMatcher:
@@ -139,7 +150,6 @@ class NameMatcher:
         self._acronyms = {a: tuple(ids) for a, ids in acronyms.items()}
         self._acronym_words = frozenset(a.lower() for a in self._acronyms)
         self._places = gazetteer(self._ests.values())
-        self._anchors = self.forms.anchors
 
     def __len__(self) -> int:
         return len(self.forms)
@@ -161,43 +171,53 @@ class NameMatcher:
         """Every name form found in ``text``, each with its ruling; ``country`` is the post's ISO 3166 alpha-2
         code, if its source gives one. ``words`` is :func:`words_of` the text, when the caller has it."""
         prepared = words if words is not None else words_of(text)
-        present = prepared.tokens() | ABBREVIATIONS
-        anchors = [a for a in self._anchors.intersection(present) if self.forms.possible(a, present)]
+        # The words the text can give are its raw words (those that fold into others, prepared.special, are no
+        # name's words), and the few more that folding, dotted initials and abbreviations give.
+        dotted = dotted_words(text)
+        more = dotted.union(*prepared.special.values())
+        more |= abbreviated(prepared.vocab, more)
+        keys = self.forms.within(prepared.vocab, more)
         acronyms = list(self._acronym_words.intersection(prepared.vocab)) if self._acronym_words else []
-        if not anchors and not acronyms:
+        if not keys and not acronyms:
             return []
+        located = _located(prepared, keys, dotted) if keys else {}
+        if located == {} and not acronyms:
+            return []  # every word of some name is in the text, but never all of one together
         out: list[Mention] = []
-        for region in self._regions(text, prepared, anchors, acronyms):
+        for region in self._regions(text, prepared, located, acronyms):
             judged = self._prepare(region)
-            if anchors:
+            if keys:
                 out += self._judge_names(judged, country.upper())
             if acronyms:
                 out += self._judge_acronyms(judged, country.upper())
         return out
 
     @staticmethod
-    def _regions(text: str, prepared: Words, anchors: list[str], acronyms: list[str]) -> list[str]:
-        """The parts of a long text around the words that may start a name (whole words, ±:data:`_REACH`
-        characters, overlapping parts joined); a short text whole. Only they are cut into tokens: an advisory of
-        many pages costs a few ``str.find`` per candidate word, not a token per word."""
-        if len(text) <= 2 * _REACH:
-            return [text]
-        wanted = set(anchors) | set(acronyms)
-        spellings = [w for w in prepared.vocab if w in wanted or not wanted.isdisjoint(prepared.special.get(w, ()))]
-        reached = {part for w in spellings for part in (w, *prepared.special.get(w, ()))}
-        if not wanted <= reached:
-            return [text]  # a word the text reaches only through a run of words ("centre hospitalier")
-        low = text.lower()
-        if len(low) != len(text):
-            return [text]  # a letter that lower-cases into two: positions would drift
+    def _regions(text: str, prepared: Words, located: _Spots | None, acronyms: list[str]) -> list[str]:
+        """The parts of a long text around the places a name may be (:func:`_located`) and the declared acronyms
+        (whole words, ±:data:`_REACH` characters, overlapping parts joined); a short text whole. Only they are
+        cut into tokens: an advisory of many pages costs a few ``str.find`` per place, not a token per word."""
+        clean = prepared.clean
+        if len(text) <= 2 * _REACH or located is None or len(clean) != len(text):
+            return [text]  # short; a name the text spells only by a run of words; or positions would drift
+        spots: dict[str, set[int] | None] = dict(located)
+        if acronyms:
+            wanted = set(acronyms)
+            spots.update((w, None) for w in acronyms)
+            spots.update((w, None) for w, parts in prepared.special.items() if not wanted.isdisjoint(parts))
         spans: list[tuple[int, int]] = []
-        for word in spellings:
-            at = low.find(word)
+        last = len(clean)
+        for word, chosen in spots.items():
+            # The n-th time the word stands alone in the clean text is its n-th place among the text's words.
+            n = -1
+            at = clean.find(word)
             while at >= 0:
                 end = at + len(word)
-                if (at == 0 or not _word_char(low[at - 1])) and (end == len(low) or not _word_char(low[end])):
-                    spans.append((max(at - _REACH, 0), end + _REACH))
-                at = low.find(word, end)
+                if (at == 0 or clean[at - 1] == " ") and (end == last or clean[end] == " "):
+                    n += 1
+                    if chosen is None or n in chosen:
+                        spans.append((max(at - _REACH, 0), end + _REACH))
+                at = clean.find(word, end)
         spans.sort()
         merged: list[list[int]] = []
         for start, end in spans:
@@ -222,15 +242,8 @@ class NameMatcher:
     @staticmethod
     def _prepare(text: str) -> _Text:
         toks = text_tokens(text)
-        judged = _Text(text, toks, core_tokens(toks))
-        judged.words = [t.word for t in judged.core]
-        for i, tok in enumerate(toks):
-            if not tok.stop:
-                judged.plain.append(tok.word)
-                judged.plain_at.append(i)
-        letters = [t.written for t in toks if t.written.isalpha()]
-        judged.shouting = bool(letters) and all(w.isupper() for w in letters)
-        return judged
+        core = core_tokens(toks)
+        return _Text(text, toks, core, [t.word for t in core])
 
     def _judge_names(self, judged: _Text, country: str) -> Iterator[Mention]:
         hits = self.forms.occurrences(judged.words)
@@ -358,6 +371,98 @@ class NameMatcher:
 
 
 _DERIVED = frozenset({NameForm.CATEGORY_COMMUNE, NameForm.CATEGORY_NAME, NameForm.ACRONYM})
+_Spots = dict[str, set[int]]  # a raw word, and which of its occurrences (0 the first) may be in a name
+
+
+def _located(prepared: Words, keys: list[tuple[str, Key]], dotted: set[str]) -> _Spots | None:
+    """Where in a text each name it may hold (all its words are in the text) can be: for each raw word that
+    locates one, the occurrences around which all the name's words are, within :func:`_span` raw words. None
+    when some name has no word the text writes alone (only a run of words or dotted initials give them): the
+    whole text is then read.
+
+    A name is located by the word of it that the text writes least often, its anchor first: a long advisory in
+    which the words of many names occur, but not together, costs a set of a few dozen words per occurrence of
+    those words, and not a token (FINESS names are made of common words: "Pharmacie sans …", "… Sauvegarde").
+    """
+    words, vocab, special = prepared.words, prepared.vocab, prepared.special
+    needed = {w for _, key in keys for w in key}
+    runs = {w: RUNS[w] for w in needed if w in RUNS}
+    needed.update(w for phrases in runs.values() for run in phrases for w in run)
+    # The raw words of the text that give each word of those names.
+    spell = {word: {word} if word in vocab else set() for word in needed}
+    for word in CANON_SPELLINGS.keys() & needed:
+        spell[word].update(other for other in CANON_SPELLINGS[word] if other in vocab)
+    for raw, parts in special.items():
+        for part in parts:
+            got = spell.get(WORD_CANON.get(part, part))
+            if got is not None:
+                got.add(raw)
+    counts: dict[str, int] = {}
+
+    def count(word: str) -> int:
+        found = counts.get(word)
+        if found is None:
+            found = counts[word] = sum(map(words.count, spell[word]))
+        return found
+
+    gives: dict[str, set[str]] = defaultdict(set)  # the other way: the words of those names each raw word gives
+    for word, raws in spell.items():
+        for raw in raws:
+            gives[raw].add(word)
+    givers = frozenset(gives)
+    groups: dict[str, list[Key]] = defaultdict(list)
+    for anchor, key in keys:
+        spelled = [w for w in key if spell[w]]
+        if not spelled:
+            return None
+        if spell[anchor] and count(anchor) <= 2:
+            locator = anchor  # few enough places to look at
+        else:
+            locator = min(spelled, key=lambda w: (count(w), w != anchor))
+        for raw in spell[locator]:
+            groups[raw].append(key)
+    located: _Spots = {}
+    for raw, group in groups.items():
+        reach = _span(max(map(len, group)))
+        chosen: set[int] = set()
+        p = n = -1
+        while True:
+            try:
+                p = words.index(raw, p + 1)
+            except ValueError:
+                break
+            n += 1
+            window = words[max(p - reach, 0) : p + reach + 1]
+            near = dotted.union(*(gives[raw] for raw in givers.intersection(window)))
+            for short, phrases in runs.items():
+                if any(near.issuperset(run) for run in phrases):
+                    near.add(short)
+            hopeful = [key for key in group if near.issuperset(key)]
+            # All the words of a name near: is it written there, its words in a row? Raw words do not show the
+            # dots of dotted initials: a text that has some is looked at wherever the words are near.
+            if hopeful and (dotted or _written(hopeful, window, special)):
+                chosen.add(n)
+        if chosen:
+            located[raw] = chosen
+    return located
+
+
+def _span(length: int) -> int:
+    """Raw words either side of a word of a name of ``length`` words within which the rest of it must be: a
+    name's word may be written as a run of up to five ("Etablissement public de santé mentale") or as dotted
+    initials, with articles between."""
+    return 4 * length + 4
+
+
+def _written(keys: list[Key], window: list[str], special: dict[str, Key]) -> bool:
+    """Whether one of ``keys`` is a run of the words that the raw words ``window`` are compared on, as
+    :func:`alertd.match.name_forms.core_tokens` makes them."""
+    if special.keys().isdisjoint(window):
+        parts: Iterable[str] = window  # no word of it folds into others: its raw words are its tokens
+    else:
+        parts = (part for raw in window for part in special.get(raw, (raw,)))
+    compared = " " + " ".join(compared_words(parts)) + " "
+    return any(" " + " ".join(key) + " " in compared for key in keys)
 
 
 def _word_char(ch: str) -> bool:

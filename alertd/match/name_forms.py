@@ -20,6 +20,7 @@ import functools
 import re
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from typing import NamedTuple
 
@@ -104,8 +105,15 @@ _PHRASE_LONGEST = max(len(k) for k in _PHRASES)
 _PHRASE_HEADS = frozenset(k[0] for k in _PHRASES)
 # The words a name's normal form changes: a name holding none of them is its folded words.
 _SPECIAL = STOP_WORDS | _WORD_CANON.keys() | _PHRASE_HEADS | EXPANSIONS.keys()
-# The abbreviations a text may reach only through a run of words: a quick check of a text's words adds them.
-ABBREVIATIONS = frozenset(_PHRASES.values()) | frozenset(_WORD_CANON.values())
+# What a text may spell otherwise than a name's words, for a quick look at which names it can hold: the other
+# spellings of each word FINESS abbreviates, and the runs of words each abbreviation stands for.
+CANON_SPELLINGS: dict[str, tuple[str, ...]] = {
+    word: tuple(s for s, w in _WORD_CANON.items() if w == word) for word in set(_WORD_CANON.values())
+}
+WORD_CANON = _WORD_CANON
+RUNS: dict[str, tuple[Key, ...]] = {
+    short: tuple(run for run, s in _PHRASES.items() if s == short) for short in set(_PHRASES.values())
+}
 # The words a category's name starts with (after the normal form): "CH DE FLEYRIAT", "HOPITAL PRIVE …".
 _CATEGORY_HEADS_TEXT = "ch chu chr chru chi chs chd chic cht gh hl hopital clinique polyclinique epsm"
 _CATEGORY_HEADS = frozenset(_CATEGORY_HEADS_TEXT.split())
@@ -145,6 +153,11 @@ SEPARATORS = "\u2019\u2018\u201b\u02bc\u2032\u00ab\u00bb\u2039\u203a\u201c\u201d
 MAX_TEXT = 20_000  # characters of a text read for names: a name sits in a title or a summary, not past this
 
 
+# A dot between two characters of words that stand alone: dotted initials ("C.H.U."), as text_tokens joins them.
+_WORD_CHAR = "[^\\x00-\\x2f\\x3a-\\x40\\x5b-\\x60\\x7b-\\x7f" + SEPARATORS + "]"
+_DOTTED = re.compile(rf"\.(?<=(?<!{_WORD_CHAR}){_WORD_CHAR}\.){_WORD_CHAR}(?!{_WORD_CHAR})")
+
+
 class Token(NamedTuple):
     """One word of a text in normal form, where it is written (``start``, ``end``) and how (a tuple: a long text
     makes thousands, and a tuple is made three times faster than a frozen dataclass)."""
@@ -172,6 +185,11 @@ def _fold(word: str) -> Key:
     return tuple(_WORD_CANON.get(part, part) for part in tokens(word))
 
 
+@functools.lru_cache(maxsize=65536)
+def _fold_written(written: str) -> Key:
+    return _fold(written.lower())  # cached as written: one lookup per word of a text, no lower-casing
+
+
 def text_tokens(text: str) -> list[Token]:
     """The words of ``text`` (its first :data:`MAX_TEXT` characters) in normal form, stop words marked.
 
@@ -184,7 +202,8 @@ def text_tokens(text: str) -> list[Token]:
                 clean = clean.replace(ch, " ")  # one character for one: positions stay the text's
     raw = [m.span() for m in _RAW.finditer(clean)]
     out: list[Token] = []
-    stops, fold_word = STOP_WORDS, _fold
+    # tuple.__new__ makes a Token without the Python-level __new__ of a named tuple: half the cost, per word.
+    append, make, stops, fold_word = out.append, tuple.__new__, STOP_WORDS, _fold_written
     i, n = 0, len(raw)
     while i < n:
         start, end = raw[i]
@@ -205,8 +224,35 @@ def text_tokens(text: str) -> list[Token]:
         else:
             written = clean[start:end]
         i = j + 1
-        for part in fold_word(written.lower()):
-            out.append(Token(part, start, end, written, part in stops, len(out)))
+        for part in fold_word(written):
+            append(make(Token, (part, start, end, written, part in stops, len(out))))
+    return out
+
+
+def abbreviated(words: AbstractSet[str], more: AbstractSet[str]) -> set[str]:
+    """The words of a name that a text whose tokens are ``words`` and ``more`` can hold besides them, as
+    :func:`core_tokens` makes them: the word FINESS writes each as, and the abbreviation of each run of words all
+    of whose words are there. Only the few words concerned are looked up (a text has hundreds)."""
+    out = {_WORD_CANON[w] for part in (words, more) for w in _WORD_CANON.keys() & part}
+    if not (_PHRASE_HEADS.isdisjoint(words) and _PHRASE_HEADS.isdisjoint(more) and _PHRASE_HEADS.isdisjoint(out)):
+        out.update(short for run, short in _PHRASES.items() if all(w in words or w in more or w in out for w in run))
+    return out
+
+
+def dotted_words(text: str) -> set[str]:
+    """The tokens that dotted initials make in ``text`` ("C.H.U." → ``chu``, "8.0.1" → ``801``, as
+    :func:`text_tokens` joins them): a text's raw words do not show them. A regular-expression search for each
+    dot between two characters standing alone; prose has few."""
+    dots = [m.start() for m in _DOTTED.finditer(text)] if "." in text else []
+    out: set[str] = set()
+    i = 0
+    while i < len(dots):
+        j = i
+        while j + 1 < len(dots) and dots[j + 1] == dots[j] + 2:
+            j += 1
+        written = "".join(text[d - 1] for d in dots[i : j + 1]) + text[dots[j] + 1]
+        out.update(_fold(written.lower()))
+        i = j + 1
     return out
 
 
@@ -258,6 +304,12 @@ def name_keys_of(names: list[str]) -> list[Key]:
     return out
 
 
+def compared_words(toks: Iterable[str]) -> Key:
+    """The words a run of a text's tokens (as :func:`alertd.match.normalise.tokens` makes them) is compared on,
+    as :func:`core_tokens` makes them, without positions: stop words out, runs of words abbreviated."""
+    return _canon(tuple(toks))
+
+
 def _canon(words: Key) -> Key:
     """Folded words in normal form: stop words out, abbreviations made one, runs of words abbreviated."""
     kept = [_WORD_CANON.get(w, w) for w in words if w not in STOP_WORDS]
@@ -266,12 +318,16 @@ def _canon(words: Key) -> Key:
     out: list[str] = []
     i = 0
     while i < len(kept):
-        for size in range(min(_PHRASE_LONGEST, len(kept) - i), 1, -1):
-            short = _PHRASES.get(tuple(kept[i : i + size]))
-            if short is not None:
-                out.append(short)
-                i += size
-                break
+        if kept[i] in _PHRASE_HEADS:  # a run of words starts with one of them: the rest are passed as they are
+            for size in range(min(_PHRASE_LONGEST, len(kept) - i), 1, -1):
+                short = _PHRASES.get(tuple(kept[i : i + size]))
+                if short is not None:
+                    out.append(short)
+                    i += size
+                    break
+            else:
+                out.append(kept[i])
+                i += 1
         else:
             out.append(kept[i])
             i += 1
@@ -415,18 +471,23 @@ def gazetteer(establishments: Iterable[Establishment]) -> frozenset[Key]:
 
 
 __all__ = [
-    "ABBREVIATIONS",
+    "CANON_SPELLINGS",
     "CATEGORY_WORDS",
     "GENERIC_WORDS",
     "HOSPITAL_CATEGORIES",
+    "RUNS",
     "STOP_WORDS",
+    "WORD_CANON",
     "Form",
     "HospitalCategory",
     "Key",
     "Token",
+    "abbreviated",
     "commune_of",
+    "compared_words",
     "core_tokens",
     "distinctive",
+    "dotted_words",
     "gazetteer",
     "is_weak",
     "name_key",

@@ -12,10 +12,11 @@ words as they are; establishment names on their normal form (:mod:`alertd.match.
 from __future__ import annotations
 
 import functools
-import re
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
+from itertools import filterfalse
 from typing import Generic, TypeVar
 
 from alertd.domain.codes import NameProblem, UnsafeName
@@ -37,8 +38,11 @@ _COMMON_TEXT = """
 """
 _COMMON_WORDS = GENERIC_WORDS | frozenset(_COMMON_TEXT.split())
 
-_RAW = re.compile(r"[a-z0-9\u0080-\U0010ffff]+")
-_SEPARATORS = SEPARATORS
+# Every ASCII character but letters and digits separates words, and so do the non-ASCII ones of SEPARATORS: each
+# is replaced by a space (one character for one) and the text split on spaces, which makes the same words as a
+# regular expression finding them, in less than half the time (the words of every text are cut, names or not).
+_ASCII_SEPARATORS = tuple(chr(i) for i in range(128) if not chr(i).isalnum() and chr(i) != " ")
+_ALL_SEPARATORS = _ASCII_SEPARATORS + tuple(SEPARATORS)
 
 
 @functools.lru_cache(maxsize=65536)
@@ -49,8 +53,12 @@ def _fold_word(word: str) -> Key:
 @dataclass(frozen=True, slots=True)
 class Words:
     """A text cut into raw words (lower-cased, accents kept), their set, and the words that fold into other
-    tokens (``st`` → ``saint``, ``hôpital`` → ``hopital``, ``d’arles`` → ``d``, ``arles``)."""
+    tokens (``st`` → ``saint``, ``hôpital`` → ``hopital``, ``d’arles`` → ``d``, ``arles``).
 
+    ``clean`` is the text lower-cased with every character that separates words made a space: a raw word is
+    found in it between spaces, at the text's own positions when lower-casing keeps its length."""
+
+    clean: str
     words: list[str]
     vocab: set[str]
     special: dict[str, Key]
@@ -62,19 +70,18 @@ class Words:
 
 def words_of(text: str) -> Words:
     """Cut ``text`` into words once, with C-speed operations only (and a fold per distinct non-ASCII word)."""
-    low = text.lower()
-    plain = low.isascii()
-    if not plain:
-        for ch in _SEPARATORS:
-            if ch in low:
-                low = low.replace(ch, " ")
-    words = _RAW.findall(low)
+    clean = text.lower()
+    plain = clean.isascii()
+    for ch in _ASCII_SEPARATORS if plain else _ALL_SEPARATORS:
+        if ch in clean:
+            clean = clean.replace(ch, " ")
+    words = list(filter(None, clean.split(" ")))
     vocab = set(words)
     special: dict[str, Key] = {w: EXPANSIONS[w] for w in EXPANSIONS if w in vocab}
     if not plain:
-        odd = [word for word in vocab if not word.isascii()]
+        odd = list(filterfalse(str.isascii, vocab))
         special.update(zip(odd, map(_fold_word, odd), strict=True))
-    return Words(words, vocab, special)
+    return Words(clean, words, vocab, special)
 
 
 class PhraseIndex(Generic[T]):
@@ -101,6 +108,7 @@ class PhraseIndex(Generic[T]):
             anchor: tuple((offset, length, keys) for (offset, length), keys in by_shape.items())
             for anchor, by_shape in probes.items()
         }
+        self._keys = {anchor: tuple(k for ks in by_shape.values() for k in ks) for anchor, by_shape in probes.items()}
         self._anchors = frozenset(self._probes)
         self._longest = max((len(k) for k in table), default=0)
         self.size = len(table)
@@ -143,15 +151,23 @@ class PhraseIndex(Generic[T]):
             self._check(words, p, special, found)
         return found
 
-    @property
-    def anchors(self) -> frozenset[str]:
-        """The words a text must hold one of for any phrase to be found in it."""
-        return self._anchors
-
-    def possible(self, anchor: str, words: set[str]) -> bool:
-        """Whether some phrase anchored on ``anchor`` has all its words in ``words`` (a text's set of words): a
-        text for which none has is no place to look for them."""
-        return any(words.issuperset(key) for _, _, table in self._probes.get(anchor, ()) for key in table)
+    def within(self, words: AbstractSet[str], more: AbstractSet[str] = frozenset()) -> list[tuple[str, Key]]:
+        """The phrases all of whose words are in ``words`` or ``more`` (a text's sets of words), each with its
+        anchor: the only ones the text can hold. Two sets, not their union: a text has hundreds of words, and
+        the phrases filed under those of its words that are anchors are a few."""
+        anchors = self._anchors.intersection(words)
+        if more:
+            anchors |= self._anchors.intersection(more)
+        keys_of = self._keys
+        out: list[tuple[str, Key]] = []
+        for anchor in anchors:
+            for key in keys_of[anchor]:
+                for word in key:
+                    if word not in words and word not in more:
+                        break
+                else:
+                    out.append((anchor, key))
+        return out
 
     def occurrences(self, words: Sequence[str]) -> list[tuple[int, int, Key, tuple[T, ...]]]:
         """Every place a phrase occurs in ``words``, a list already in normal form: ``(start, end, phrase,
