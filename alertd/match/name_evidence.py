@@ -247,11 +247,11 @@ class NameMatcher:
 
     def _judge_names(self, judged: _Text, country: str) -> Iterator[Mention]:
         hits = self.forms.occurrences(judged.words)
-        spans = [(start, end) for start, end, _, _ in hits]
+        inside = _inside_longer({(start, end) for start, end, _, _ in hits})
         for start, end, key, forms in hits:
             first, last = judged.core[start], judged.core[end - 1]
             written = judged.text[first.start : last.end]
-            if any(s <= start and end <= e and e - s > end - start for s, e in spans):
+            if (start, end) in inside:
                 for form in forms:
                     yield _mention(form, written, NameRuling.CONTAINED)
                 continue
@@ -445,6 +445,19 @@ def _located(prepared: Words, keys: list[tuple[str, Key]], dotted: set[str]) -> 
         if chosen:
             located[raw] = chosen
     return located
+
+
+def _inside_longer(spans: set[tuple[int, int]]) -> set[tuple[int, int]]:
+    """The spans that lie within a longer one, in one sweep (a text naming thousands of establishments must not
+    cost a comparison of every name with every other): in order of start, longest first, a span is inside a
+    longer one when an earlier span reaches as far."""
+    inside: set[tuple[int, int]] = set()
+    reach = -1
+    for start, end in sorted(spans, key=lambda span: (span[0], -span[1])):
+        if reach >= end:
+            inside.add((start, end))
+        reach = max(reach, end)
+    return inside
 
 
 def _span(length: int) -> int:

@@ -12,7 +12,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from alertd.domain.establishments import Establishment, Finess, Registry
-from alertd.match.name_evidence import NameMatcher
+from alertd.match.name_evidence import NameMatcher, _inside_longer
 from alertd.match.name_forms import SEPARATORS, abbreviated, compared_words, core_tokens, dotted_words, text_tokens
 from alertd.match.names import words_of
 
@@ -85,3 +85,10 @@ def test_the_words_a_text_can_give_hold_its_compared_words(text: str) -> None:
     more = dotted_words(text).union(*words.special.values())
     more |= abbreviated(words.vocab, more)
     assert {t.word for t in core_tokens(text_tokens(text))} <= words.vocab | more
+
+
+def test_names_inside_longer_ones_found_in_one_sweep() -> None:
+    # (start, end) of names in a text: the one sweep must agree with comparing every name with every other.
+    spans = {(0, 3), (1, 2), (0, 1), (2, 5), (3, 5), (3, 4), (6, 7), (6, 7 + 1), (9, 10)}
+    slow = {(s, e) for s, e in spans if any(a <= s and e <= b and b - a > e - s for a, b in spans)}
+    assert _inside_longer(spans) == slow == {(1, 2), (0, 1), (3, 5), (3, 4), (6, 7)}
