@@ -17,6 +17,7 @@ number order.
 
 from __future__ import annotations
 
+import contextlib
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -377,7 +378,8 @@ def _write_all(written: list[tuple[Path, bytes]]) -> None:
             temporary.write_bytes(data)
     except OSError as exc:
         for temporary, _ in temporaries:
-            temporary.unlink(missing_ok=True)
+            with contextlib.suppress(OSError):  # the one that failed may be no file of ours (a folder, say)
+                temporary.unlink(missing_ok=True)
         raise AlertdError(
             f"{exc.filename or temporaries[-1][1]}: cannot write: {exc.strerror or exc}; nothing replaced"
         ) from None
