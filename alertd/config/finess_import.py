@@ -398,8 +398,10 @@ def summary(report: ImportReport, into: Path, *, dry_run: bool, seconds: float) 
     )
     if report.rewritten:
         yield (
-            f"{len(report.rewritten)} items written in flow style were rewritten whole in block style (their "
-            f"comments are lost): {', '.join(report.rewritten[:5])}" + (" ..." if len(report.rewritten) > 5 else "")
+            f"{len(report.rewritten)} items written in flow style (or whose lines do not cut as YAML reads them) "
+            "were rewritten whole in block style (their comments are lost): "
+            + ", ".join(report.rewritten[:5])
+            + (" ..." if len(report.rewritten) > 5 else "")
         )
     if dry_run:
         yield "dry run: nothing written"
