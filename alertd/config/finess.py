@@ -25,6 +25,7 @@ import gzip
 import json
 import re
 import tarfile
+import unicodedata
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -88,6 +89,9 @@ _FRENCH_DATE = re.compile(r"([0-9]{2})/([0-9]{2})/([0-9]{4})")  # what a spreads
 _ROUTING = re.compile(r"([0-9]{5})\s+(.*)")
 _CEDEX = re.compile(r"\s+CEDEX(?:\s+[0-9]{1,3})?\s*$", re.IGNORECASE)
 _SPACES = re.compile(r"[\s\x00-\x1f\x7f-\x9f\u2028\u2029\ufeff]+")  # control characters too: never written to YAML
+# Characters no text should hold: lone surrogates (a JSON "\\ud800" escape gives one; UTF-8 cannot encode it) and
+# unassigned code points, U+FFFE and U+FFFF among them (PyYAML refuses those in a file).
+_UNSAFE = frozenset(("Cs", "Cn"))
 
 
 class FinessError(AlertdError):
@@ -121,6 +125,11 @@ _OVERSEAS_COLUMN = {"9A": "971", "9B": "972", "9C": "973", "9D": "974", "9E": "9
 _OVERSEAS_NUMBER = {"9701": "971", "9702": "972", "9703": "973", "9704": "974", "9705": "975", "9706": "976"}
 _OVERSEAS_NUMBER |= {"9805": "976", "9806": "986"}
 _DEPARTMENT = re.compile(r"[0-9]{2}|2[AB]|97[1-6]|98[0-9]")
+
+
+def is_finess_number(text: str) -> bool:
+    """Whether ``text`` is written as a FINESS number (nine characters: two digits or 2A/2B, then seven digits)."""
+    return _FINESS_NUMBER.fullmatch(text) is not None
 
 
 def department_of(et: str, column: str = "") -> str:
@@ -250,9 +259,12 @@ def _cp1252_ok(line: bytes) -> bool:
 
 
 def _clean(value: str) -> str:
-    """One field as it is written to the registry: spaces collapsed, controls removed, capped."""
+    """One field as it is written to the registry: spaces collapsed, controls, surrogates and unassigned code
+    points removed, capped."""
     if len(value) <= MAX_FIELD and value.isprintable() and "  " not in value and value.strip() == value:
-        return value  # most fields: no copy, no regular expression
+        return value  # most fields: no copy, no regular expression (surrogates and Cn are not printable)
+    if not value.isprintable():
+        value = "".join(c for c in value if c.isprintable() or unicodedata.category(c) not in _UNSAFE)
     return _SPACES.sub(" ", value).strip()[:MAX_FIELD].strip()
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import re
+import unicodedata
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -21,9 +22,17 @@ OWNED = ("id", "name", "category", "city", "postcode", "finess")  # in the order
 FINESS_FIELDS = ("et", "ej", "long_name", "category_label", "address", "department", "opened", "updated", "closed")
 
 _DASH = re.compile(r"( *)-(?: +|(?=\r?\n|$))")
-_KEY = re.compile(r"([A-Za-z_][A-Za-z0-9_]*):(?=[ \t]|\r?\n|$)")
+# A key as the import finds it by its line: a name, quoted or not ("name": ... reads as name: ...).
+_KEY = re.compile(r"""(["']?)([A-Za-z_][A-Za-z0-9_]*)\1:(?=[ \t]|\r?\n|$)""")
+# A value that starts an anchor or is an alias, on a key's line or in a flow collection.
+_ANCHOR = re.compile(r"(?:^|(?<=[\s\[{,]))&[^\s,\[\]{}]")
+_ALIAS = re.compile(r"(?:^|(?<=[\s\[{,]))\*[^\s,\[\]{}]")
+_MERGE = re.compile(r"(?:^|(?<=[\s{,-]))<<[ \t]*:")
 _SPECIAL = frozenset({"y", "n", "yes", "no", "on", "off", "true", "false", "null", "~"})
-_ESCAPE = re.compile("[\x7f-\x9f\u2028\u2029\ufeff]")  # printable to JSON, line breaks or marks to YAML
+# What JSON writes as it is but YAML must see escaped: controls, line breaks and marks (U+0085, U+2028, U+FEFF),
+# characters a YAML file may not hold (lone surrogates, U+FFFE, U+FFFF) and unassigned code points (Cn), which a
+# reader with an older Unicode table could refuse. :func:`_escape` keeps the printable ones as they are.
+_ESCAPE = re.compile("[^\x00-\x7e]")
 
 
 def render_scalar(value: str) -> str:
@@ -35,7 +44,14 @@ def render_scalar(value: str) -> str:
     if value.isprintable() and '"' not in value and "\\" not in value:
         return f'"{value}"'  # numbers and dates: nothing to escape
     quoted = json.dumps(value, ensure_ascii=False)  # JSON's escapes are YAML's escapes
-    return _ESCAPE.sub(lambda m: f"\\u{ord(m.group()):04x}", quoted)
+    return _ESCAPE.sub(_escape, quoted)
+
+
+def _escape(found: re.Match[str]) -> str:
+    char = found.group()
+    if char.isprintable() and unicodedata.category(char) != "Cn":
+        return char  # an accented letter, an emoji: written as it is
+    return f"\\u{ord(char):04x}" if ord(char) <= 0xFFFF else f"\\U{ord(char):08x}"
 
 
 def finess_values(record: FinessRecord, closed: str = "") -> dict[str, str]:
@@ -148,6 +164,9 @@ class Item:
     simple: bool = False  # its owned values were read from its lines (no PyYAML needed)
     values: dict[str, Any] = field(default_factory=dict)  # the FINESS-owned values, as text
     other: list[tuple[str, Any]] = field(default_factory=list)  # for a flow item: the operator's keys
+    changed: tuple[str, ...] = ()  # the owned keys an import rewrote, and their values: what it checks after
+    wanted: dict[str, Any] | None = None
+    whole: bool = False  # rewritten whole (a flow item)
 
     @property
     def id(self) -> str | None:
@@ -190,7 +209,7 @@ def cut_item(text: str, line: int) -> Item:
                 continue
             item.block = False
             break
-        starts.append((found.group(1), number))
+        starts.append((found.group(2), number))
     for (key, begin), following in zip(starts, [*starts[1:], ("", len(lines))], strict=False):
         end = following[1]
         while end - 1 > begin and is_filler(lines[end - 1]):
@@ -210,7 +229,7 @@ def read_owned(item: Item) -> bool:
         if span is None:
             continue
         begin, end = span
-        rest = item.lines[begin][item.key_indent :].split(":", 1)[1]  # the dash's line too: its key starts there
+        rest = _after_key(item.lines[begin][item.key_indent :])  # the dash's line too: its key starts there
         if key != "finess":
             scalar = _scalar(rest)
             if scalar is None or end - begin != 1:
@@ -226,12 +245,43 @@ def read_owned(item: Item) -> bool:
                 continue
             inner = indent_of(text) if inner is None else inner
             found = _KEY.match(text[inner:]) if indent_of(text) == inner else None
-            scalar = _scalar(text[inner:].split(":", 1)[1]) if found else None
-            if found is None or scalar is None or found.group(1) in block:
+            scalar = _scalar(_after_key(text[inner:])) if found else None
+            if found is None or scalar is None or found.group(2) in block:
                 return False
-            block[found.group(1)] = scalar[0]
+            block[found.group(2)] = scalar[0]
         item.values[key] = block
     return True
+
+
+def _after_key(line: str) -> str:
+    """The text after a line's ``key:`` (its key quoted or not)."""
+    found = _KEY.match(line)
+    return line[found.end() :] if found else line.split(":", 1)[1]
+
+
+def not_editable(item: Item, keys: list[str]) -> str | None:
+    """Why the lines of ``keys`` cannot be replaced without breaking the file (an anchor another item's alias
+    may name, an alias, a merge key), or None."""
+    for key in keys:
+        begin, end = item.keys.get(key, (0, 0))
+        for number in range(begin, end):
+            value = _after_key(item.lines[number][item.key_indent :]) if number == begin else item.lines[number]
+            if _ANCHOR.search(value):
+                return f"its '{key}' lines define an anchor (&) that other items may name"
+            if _ALIAS.search(value) or _MERGE.search(value):
+                return f"its '{key}' lines take a value from an anchor (* or <<)"
+    return None
+
+
+def shared_parts(item: Item) -> str | None:
+    """Why an item cannot be rewritten whole without breaking the file (it defines an anchor, names one or
+    merges one), or None."""
+    text = "".join(item.lines)
+    if _ANCHOR.search(text):
+        return "it defines an anchor (&) that other items may name"
+    if _ALIAS.search(text) or _MERGE.search(text):
+        return "it takes values from an anchor (* or <<)"
+    return None
 
 
 def plain(value: Any) -> Any:
@@ -294,9 +344,11 @@ def edit(item: Item, wanted: dict[str, Any], keys: list[str], newline: str) -> N
             begin, end = item.keys[key]
             if lines and end - begin == 1 and key != "finess":
                 old = item.lines[begin]
-                scalar = _scalar(old[item.key_indent :].split(":", 1)[1])
+                scalar = _scalar(_after_key(old[item.key_indent :]))
                 if scalar and scalar[1]:
                     lines = [f"{lines[0]}  {scalar[1]}"]
+            elif lines and key == "finess":
+                lines = _finess_block(item, begin, end, wanted[key]) or lines
         else:
             before = [k for k in OWNED[: OWNED.index(key)] if k in item.keys]
             begin = end = item.keys[before[-1]][1] if before else len(item.lines)
@@ -314,6 +366,41 @@ def edit(item: Item, wanted: dict[str, Any], keys: list[str], newline: str) -> N
         item.lines[begin:end] = text
     for key in keys:
         item.values[key] = wanted[key]
+
+
+def _finess_block(item: Item, begin: int, end: int, values: dict[str, str]) -> list[str] | None:
+    """The ``finess`` block's new lines with the operator's comments kept: the one after ``finess:``, each one
+    after a field, and the comment lines above a field (above the next one if FINESS dropped that field); at the
+    block's own indentation. None when a line of the block is not ``field: value`` (then it is written anew)."""
+    rest = _after_key(item.lines[begin][item.key_indent :]).rstrip("\r\n")
+    head = "finess:" + (rest if rest.strip().startswith("#") else "")
+    notes: dict[str, tuple[list[str], str]] = {}
+    pending: list[str] = []
+    inner: int | None = None
+    for text in item.lines[begin + 1 : end]:
+        if is_filler(text):
+            pending.append(text.strip())
+            continue
+        inner = indent_of(text) if inner is None else inner
+        found = _KEY.match(text[inner:]) if indent_of(text) == inner else None
+        scalar = _scalar(_after_key(text[inner:])) if found else None
+        if found is None or scalar is None:
+            return None
+        notes[found.group(2)] = (pending, scalar[1])
+        pending = []
+    pad = " " * (inner - item.key_indent if inner is not None and inner > item.key_indent else 2)
+    lines = [head]
+    for field_name in FINESS_FIELDS:
+        if value := values.get(field_name):
+            above, comment = notes.pop(field_name, ([], ""))
+            pending = [*pending, *above]
+            lines += [pad + line if line else "" for line in pending]
+            pending = []
+            lines.append(f"{pad}{field_name}: {render_scalar(value)}" + (f"  {comment}" if comment else ""))
+        elif field_name in notes:
+            pending += notes.pop(field_name)[0]
+    lines += [pad + line if line else "" for line in pending]
+    return lines
 
 
 def rewrite_whole(item: Item, wanted: dict[str, Any], indent: int, newline: str) -> None:

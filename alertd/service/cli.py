@@ -92,6 +92,9 @@ def build_parser() -> argparse.ArgumentParser:
     imported.add_argument("--dry-run", action="store_true", help="say what would change, write nothing")
     imported.add_argument("--partial", action="store_true", help="the files are part of the extract: close nothing")
     imported.add_argument("--date", type=date.fromisoformat, metavar="YYYY-MM-DD", help="closing date (today)")
+    imported.add_argument(
+        "--allow-closing", action="store_true", help="close more than 5 %% of the folder's FINESS items if need be"
+    )
     return p
 
 
@@ -112,7 +115,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logs.configure(args.log_level)
     if args.command == "registry":  # needs no configuration: it writes the registry's files
-        return cmd_registry_import(args.files, args.into, args.dry_run, args.partial, args.date)
+        try:
+            return cmd_registry_import(
+                args.files, args.into, args.dry_run, args.partial, args.date, allow_closing=args.allow_closing
+            )
+        except AlertdError as exc:  # it could not write: exit 3, as any command that failed
+            print(f"alertd: {exc}", file=sys.stderr)
+            return EXIT_FAILED
+        except Exception:  # a bug: logged with its traceback, never exit 1 (an invalid configuration)
+            logs.get_logger("alertd").exception("alertd failed")
+            return EXIT_FAILED
     path = config_path(args.config, os.environ)
     if args.command == "check":
         return cmd_check(path)
@@ -174,12 +186,19 @@ def cmd_check(path: Path) -> int:
     return EXIT_OK
 
 
-def cmd_registry_import(files: list[str], into: str, dry_run: bool, partial: bool, when: date | None) -> int:
+def cmd_registry_import(
+    files: list[str], into: str, dry_run: bool, partial: bool, when: date | None, *, allow_closing: bool = False
+) -> int:
     """``alertd registry import finess``: a summary on stdout, exit 2 with the problem for input it cannot use."""
     started = time.monotonic()
     try:
         report = import_finess(
-            [Path(f) for f in files], Path(into), today=when or date.today(), dry_run=dry_run, partial=partial
+            [Path(f) for f in files],
+            Path(into),
+            today=when or date.today(),
+            dry_run=dry_run,
+            partial=partial,
+            allow_closing=allow_closing,
         )
     except ConfigError as exc:
         _print_problems(exc)
