@@ -101,7 +101,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     path = config_path(args.config, os.environ)
     if args.command == "check":
         return cmd_check(path)
-    cache = RegistryCache()
+    cache = RegistryCache(persist=True)  # the files' establishments kept in state_dir for the next command
     try:
         config = load_config(path, cache, warnings=False)  # only `check` shows the registry's warnings
     except ConfigError as exc:
@@ -141,7 +141,7 @@ def _print_problems(exc: ConfigError) -> None:
 
 def cmd_check(path: Path) -> int:
     try:
-        config = load_config(path)
+        config = load_config(path, RegistryCache(persist=True, make_state_dir=False))
     except ConfigError as exc:
         _print_problems(exc)
         return EXIT_INVALID

@@ -33,7 +33,7 @@ from alertd.service.logs import get_logger
 from alertd.service.metrics import Metrics
 from alertd.service.notify import Notifier
 from alertd.service.poll import PollReport, poll_delay, stale_feeds
-from alertd.service.setup import prepare
+from alertd.service.setup import keep_index, prepare
 from alertd.store.records import digest_key
 from alertd.store.sqlite import Store
 
@@ -372,7 +372,7 @@ class Daemon:
         self.notifier.reloading()
         try:
             config = await asyncio.to_thread(load_config, self.config_path, self.registry_cache, warnings=False)
-            prepared = await asyncio.to_thread(prepare, config)
+            prepared = await asyncio.to_thread(prepare, config, keep=False)  # kept once it serves, below
             transport = make_transport(config.settings)  # a delivery change (host, password) applies too
         except ConfigError as exc:
             for problem in exc.problems:
@@ -400,6 +400,8 @@ class Daemon:
             establishments=len(config.registry.establishments),
         )
         self.notifier.ready(self.status_line())
+        if prepared.index_built:  # for the next start: seconds of work that need not delay the reload
+            await asyncio.to_thread(keep_index, config, prepared.index)
 
     def status_line(self) -> str:
         cfg = self.engine.config
