@@ -22,19 +22,22 @@ import dataclasses
 import gc
 import importlib.metadata
 import io
+import json
 import pickle
 from collections.abc import Callable, Iterator
 from types import MappingProxyType
 from typing import Any
 
 from alertd.domain.establishments import Establishment, Registry
-from alertd.match.benign import Allowlist
+from alertd.match.benign import Allowlist, BenignLists, default_benign
 from alertd.match.index import MatchIndex
 from alertd.service.logs import get_logger
 from alertd.store.statecache import StateCache, entry_key
 
 ENTRY = "match-index.pickle"
 FORMAT = "match-index-1"
+BENIGN_ENTRY = "benign-lists.json"
+BENIGN_FORMAT = "benign-lists-1"
 log = get_logger("alertd")
 
 # The standard names an index is made of; anything else of the standard library is refused.
@@ -131,6 +134,26 @@ def _benign_version() -> str:
         return importlib.metadata.version("pymispwarninglists")
     except importlib.metadata.PackageNotFoundError:  # pragma: no cover - a dependency
         return "?"
+
+
+def benign_lists(cache: StateCache) -> BenignLists:
+    """The default benign lists (:func:`alertd.match.benign.default_benign`), read back from the state directory
+    as JSON when this version of them was read before: about 1 s of parsing the warninglists' files (and of
+    importing their package) saved at each start that builds an index."""
+    key = entry_key(BENIGN_FORMAT, _benign_version())
+    payload = cache.read(BENIGN_ENTRY, key)
+    if payload is not None:
+        try:
+            form, networks, domains, lists = json.loads(payload)
+            if form == BENIGN_FORMAT:
+                blocks = tuple([(int(v), int(first), int(last), str(label)) for v, first, last, label in networks])
+                return BenignLists(blocks, MappingProxyType(dict(domains)), tuple(lists))
+        except (ValueError, TypeError):
+            pass  # not of this form: read from the warninglists again
+    lists = default_benign()
+    document = [BENIGN_FORMAT, lists.networks, dict(lists.domains), lists.lists]
+    cache.write(BENIGN_ENTRY, key, json.dumps(document, separators=(",", ":")).encode())
+    return lists
 
 
 def index_key(registry_digest: str, allowlist: Allowlist | None) -> str:

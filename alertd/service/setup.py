@@ -16,7 +16,7 @@ from alertd.match.benign import Allowlist
 from alertd.match.index import MatchIndex
 from alertd.render.environment import make_environment
 from alertd.send.signing import Signer, SigningError
-from alertd.service.index_cache import index_key, read_index, write_index
+from alertd.service.index_cache import benign_lists, index_key, read_index, write_index
 from alertd.service.logs import get_logger
 from alertd.store.statecache import StateCache
 
@@ -65,7 +65,7 @@ def _index(config: Config, *, keep: bool) -> tuple[MatchIndex, bool]:
     if index is not None:
         log.info("match index read back", seconds=round(time.perf_counter() - started, 2))
         return index, False
-    index = MatchIndex(config.registry, allowlist=allowlist)
+    index = MatchIndex(config.registry, benign=benign_lists(cache), allowlist=allowlist)
     log.info("match index built", seconds=round(time.perf_counter() - started, 2))
     if keep:
         keep_index(config, index)

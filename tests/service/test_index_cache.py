@@ -15,10 +15,11 @@ from configs import copy_example
 from alertd.config.files import Config, load_config
 from alertd.config.registry import RegistryCache
 from alertd.domain.values import FeedKind, Indicator, IndicatorType, Observation
+from alertd.match.benign import default_benign
 from alertd.match.index import MatchIndex
 from alertd.service import index_cache
 from alertd.service.setup import make_index
-from alertd.store.statecache import StateCache
+from alertd.store.statecache import StateCache, entry_key
 
 
 def persistent_config(tmp_path: Path) -> Config:
@@ -127,3 +128,14 @@ def test_not_cached_without_a_persistent_registry_cache(tmp_path: Path) -> None:
     assert config.registry_digest == ""
     make_index(config)
     assert not (config.settings.state_dir / "cache").exists()
+
+
+def test_benign_lists_read_back_equal(tmp_path: Path) -> None:
+    cache = StateCache(tmp_path / "state")
+    first = index_cache.benign_lists(cache)
+    assert first == default_benign() and cache.written == 1
+    again = index_cache.benign_lists(cache)
+    assert cache.hits == 1 and again == first and again.label_of("8.8.8.8") == first.label_of("8.8.8.8")
+    key = entry_key(index_cache.BENIGN_FORMAT, index_cache._benign_version())
+    cache.write(index_cache.BENIGN_ENTRY, key, b'["benign-lists-1", [[4, "x"]], {}, []]')  # not of the form
+    assert index_cache.benign_lists(cache) == first
