@@ -86,6 +86,10 @@ def _registry() -> Registry:  # pragma: no cover - replaced by the unpickler's o
     raise pickle.UnpicklingError("registry read outside an index")
 
 
+def _same(registry: Registry) -> Callable[[], Registry]:
+    return lambda: registry
+
+
 class _Pickler(pickle.Pickler):
     def __init__(self, file: io.BytesIO, registry: Registry) -> None:
         super().__init__(file, protocol=pickle.HIGHEST_PROTOCOL)
@@ -117,7 +121,7 @@ class _Unpickler(pickle.Unpickler):
         if module == __name__ and name == "_establishment":
             return self._registry.establishments.__getitem__
         if module == __name__ and name == "_registry":
-            return lambda: self._registry
+            return _same(self._registry)  # not a closure over the unpickler: its memo would live on in a cycle
         if module == __name__ and name == "_proxy":
             return _proxy
         if (module, name) in _ALLOWED:
@@ -167,7 +171,7 @@ def read_index(cache: StateCache, key: str, registry: Registry) -> MatchIndex | 
     if payload is None:
         return None
     try:
-        with _gc_paused():
+        with kept_for_good():
             found = _Unpickler(io.BytesIO(payload), registry).load()
     except Exception as exc:  # a stale or foreign entry: built again, never trusted
         log.warning("match index cache ignored", error=repr(exc)[:200])
@@ -181,7 +185,7 @@ def write_index(cache: StateCache, key: str, registry: Registry, index: MatchInd
     try:
         with _gc_paused():
             _Pickler(out, registry).dump(index)
-    except (pickle.PicklingError, TypeError, AttributeError) as exc:  # a part that has no pickle form
+    except (pickle.PicklingError, TypeError, AttributeError, RuntimeError) as exc:  # a part with no pickle form
         log.warning("match index not cached", error=repr(exc)[:200])
         return False
     return cache.write(ENTRY, key, out.getvalue())
@@ -197,6 +201,22 @@ def cached_index(
     index = build()
     write_index(cache, key, registry, index)
     return index, False
+
+
+@contextlib.contextmanager
+def kept_for_good() -> Iterator[None]:
+    """Make objects that live as long as the configuration (the index: millions of them) with the collector
+    paused, then freeze everything made so far (:func:`gc.freeze`): left to the collector, each full collection
+    would walk them all (3 s of an 8 s poll of the national registry). A reload thaws them
+    (:meth:`~alertd.service.engine.Engine.adopt`), so that what the old configuration leaves is collected."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.freeze()
+        if enabled:
+            gc.enable()
 
 
 @contextlib.contextmanager

@@ -6,6 +6,7 @@ engine then swaps it in whole (:meth:`alertd.service.engine.Engine.adopt`): no j
 
 from __future__ import annotations
 
+import threading
 import time
 from dataclasses import dataclass
 
@@ -16,7 +17,7 @@ from alertd.match.benign import Allowlist
 from alertd.match.index import MatchIndex
 from alertd.render.environment import make_environment
 from alertd.send.signing import Signer, SigningError
-from alertd.service.index_cache import benign_lists, index_key, read_index, write_index
+from alertd.service.index_cache import benign_lists, index_key, kept_for_good, read_index, write_index
 from alertd.service.logs import get_logger
 from alertd.store.statecache import StateCache
 
@@ -65,7 +66,8 @@ def _index(config: Config, *, keep: bool) -> tuple[MatchIndex, bool]:
     if index is not None:
         log.info("match index read back", seconds=round(time.perf_counter() - started, 2))
         return index, False
-    index = MatchIndex(config.registry, benign=benign_lists(cache), allowlist=allowlist)
+    with kept_for_good():
+        index = MatchIndex(config.registry, benign=benign_lists(cache), allowlist=allowlist)
     log.info("match index built", seconds=round(time.perf_counter() - started, 2))
     if keep:
         keep_index(config, index)
@@ -73,11 +75,23 @@ def _index(config: Config, *, keep: bool) -> tuple[MatchIndex, bool]:
 
 
 def keep_index(config: Config, index: MatchIndex) -> None:
-    """Keep a newly built index in the state directory for the next start (seconds: a reload does it after the
-    new configuration serves)."""
+    """Keep a newly built index in the state directory for the next start (seconds: the daemon does it once the
+    configuration serves, in a thread of its own); never raises."""
     if config.registry_digest:
         cache = StateCache(config.settings.state_dir)
-        write_index(cache, index_key(config.registry_digest, _allowlist(config)), config.registry, index)
+        try:
+            write_index(cache, index_key(config.registry_digest, _allowlist(config)), config.registry, index)
+        except Exception as exc:  # a cache: nothing depends on it being written
+            log.warning("match index not cached", error=repr(exc)[:200])
+
+
+def keep_index_later(prepared: Prepared) -> None:
+    """:func:`keep_index` in a background thread when the index was built now: the process never waits for it
+    (a stop in the middle leaves a temporary file, removed by the next write)."""
+    if prepared.index_built and prepared.config.registry_digest:
+        threading.Thread(
+            target=keep_index, args=(prepared.config, prepared.index), name="keep-index", daemon=True
+        ).start()
 
 
 def make_signer(config: Config) -> Signer | None:

@@ -113,6 +113,9 @@ class StateCache:
         if not self._usable_folder(make=True):
             return False
         header = b" ".join((_MAGIC, key.encode(), hashlib.sha256(payload).hexdigest().encode())) + b"\n"
+        for left in self.folder.glob(f".{name}.*"):  # what a writer stopped mid-way left behind
+            with contextlib.suppress(OSError):
+                left.unlink()
         try:
             fd, temporary = tempfile.mkstemp(dir=self.folder, prefix=f".{name}.")  # 0600
         except OSError:

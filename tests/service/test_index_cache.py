@@ -7,6 +7,7 @@ from __future__ import annotations
 import io
 import os
 import pickle
+import threading
 from pathlib import Path
 
 import pytest
@@ -18,7 +19,7 @@ from alertd.domain.values import FeedKind, Indicator, IndicatorType, Observation
 from alertd.match.benign import default_benign
 from alertd.match.index import MatchIndex
 from alertd.service import index_cache
-from alertd.service.setup import make_index
+from alertd.service.setup import keep_index_later, make_index, prepare
 from alertd.store.statecache import StateCache, entry_key
 
 
@@ -139,3 +140,18 @@ def test_benign_lists_read_back_equal(tmp_path: Path) -> None:
     key = entry_key(index_cache.BENIGN_FORMAT, index_cache._benign_version())
     cache.write(index_cache.BENIGN_ENTRY, key, b'["benign-lists-1", [[4, "x"]], {}, []]')  # not of the form
     assert index_cache.benign_lists(cache) == first
+
+
+def test_kept_later_in_a_thread_of_its_own(tmp_path: Path) -> None:
+    """The daemon keeps a newly built index after it serves; a temporary file left by a stopped write goes."""
+    config = persistent_config(tmp_path)
+    prepared = prepare(config, keep=False)
+    assert prepared.index_built and not entry(config).exists()
+    left = entry(config).with_name(f".{index_cache.ENTRY}.stopped")
+    left.write_bytes(b"half")
+    keep_index_later(prepared)
+    for thread in threading.enumerate():
+        if thread.name == "keep-index":
+            thread.join()
+    assert entry(config).is_file() and not left.exists()
+    assert not prepare(persistent_config(tmp_path)).index_built  # read back
