@@ -37,6 +37,8 @@ class Config:
     warnings: tuple[Problem, ...] = ()
     inhibitions: tuple[Inhibition, ...] = ()
     allowlist: tuple[tuple[str, str], ...] = ()  # (value, reason): never alerted on, whoever it concerns
+    # One SHA-256 of the registry files' names and bytes as loaded: the key of what is built from the registry.
+    registry_digest: str = ""
 
     def feed(self, feed_id: str) -> FeedConfig:
         for feed in self.feeds:
@@ -83,8 +85,9 @@ def load_config(path: Path, registry_cache: RegistryCache | None = None, *, warn
     """Load and check every file; raise :class:`ConfigError` with all the problems found.
 
     ``registry_cache`` (kept by the daemon across reloads) lets a reload re-read only the registry files whose
-    bytes changed. ``warnings=False`` leaves out the registry's warnings (names the matcher leaves out, broad
-    networks...): they serve ``alertd check``, and cost seconds at national scale where nobody reads them.
+    bytes changed; one made with ``persist`` also keeps them in the state directory for the next command.
+    ``warnings=False`` leaves out the registry's warnings (names the matcher leaves out, broad networks...): they
+    serve ``alertd check``, and cost seconds at national scale where nobody reads them.
     """
     path = path.resolve()
     cache = RegistryCache() if registry_cache is None else registry_cache
@@ -106,6 +109,7 @@ def load_config(path: Path, registry_cache: RegistryCache | None = None, *, warn
         feeds = read_feeds(settings.feeds_file, settings.tlp, r, declared)
     except ConfigError as exc:
         problems.extend(exc.problems)
+    cache.attach(settings.state_dir)
     try:
         registry = load_registry(settings.registry_path, cache)
     except ConfigError as exc:
@@ -139,7 +143,8 @@ def load_config(path: Path, registry_cache: RegistryCache | None = None, *, warn
     all_problems = r.problems + problems
     if any(not p.warning for p in all_problems) or registry is None:
         raise ConfigError(all_problems)
-    return Config(settings, feeds, registry, subs, tuple(all_problems), inhibitions, allowlist)
+    digest = cache.digest(registry.files) if cache.persist else ""  # only a persistent cache keeps what is built
+    return Config(settings, feeds, registry, subs, tuple(all_problems), inhibitions, allowlist, digest)
 
 
 def config_path(explicit: str | None, environ: Mapping[str, str]) -> Path:

@@ -15,7 +15,9 @@ Every scalar of the registry is read as the text written: an id ``000000011`` wi
 ``no``, a version ``7.10`` stays ``7.10``. Merge keys (``<<``) and tags are honoured through the PyYAML path.
 
 A :class:`RegistryCache` keeps each file's result while its bytes are unchanged, so a reload after editing one
-file of a folder parses that file only.
+file of a folder parses that file only; attached to a state directory, it also keeps each file's establishments
+there (:mod:`alertd.config.snapshot`, :mod:`alertd.store.statecache`), so that the next command or start reads
+them back instead of parsing the file again.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
+from alertd.config import snapshot
 from alertd.config.establishment_rules import KEY as _KEY
 from alertd.config.establishment_rules import Fault, Rules, registry_items
 from alertd.config.yamlsrc import (
@@ -51,6 +54,7 @@ from alertd.config.yamlsrc import (
 )
 from alertd.domain.errors import ConfigError, Problem
 from alertd.domain.establishments import Establishment, Registry
+from alertd.store.statecache import StateCache, entry_key
 
 
 def registry_files(path: Path) -> tuple[Path, ...]:
@@ -82,16 +86,38 @@ class RegistryCache:
     files whose bytes changed are parsed again. The key is the path and the SHA-256 of the bytes; size and
     modification time are not trusted alone, since two edits within the file system's timestamp granularity can
     leave both equal. Counters tell what a load did. Not thread-safe: one load at a time.
+
+    ``persist`` lets :meth:`attach` keep the files' establishments in a state directory too, for the next process:
+    the CLI and the daemon ask for it; a cache made without it never touches the disk. ``make_state_dir`` says
+    whether a missing state directory may be made for it (``alertd check`` leaves that to the daemon, which may
+    run as another user).
     """
 
-    def __init__(self) -> None:
+    def __init__(self, *, persist: bool = False, make_state_dir: bool = True) -> None:
         self._entries: dict[Path, tuple[int, bytes, _FileResult]] = {}
         self.parsed = 0  # files parsed since the cache was made
         self.reused = 0  # files whose previous result was reused
+        self.restored = 0  # files read back from the state directory instead of being parsed
         self.slow_items = 0  # items that went through PyYAML, over every file parsed
         # Where each establishment of the last load is written: its file and its item's number in the file's list
         # (what ``alertd check`` needs to put a warning on the right line without searching every file).
         self.origins: dict[str, tuple[Path, int]] = {}
+        self.persist = persist
+        self.make_state_dir = make_state_dir
+        self.disk: StateCache | None = None
+
+    def attach(self, state_dir: Path) -> None:
+        """Keep the files' establishments under ``state_dir`` too, when ``persist`` was asked for."""
+        if self.persist and (self.disk is None or self.disk.folder.parent != state_dir):
+            self.disk = StateCache(state_dir, create=self.make_state_dir)
+
+    def digest(self, files: Sequence[Path]) -> str:
+        """One SHA-256 over these files' names and bytes as last loaded (the key of what is built from them)."""
+        whole = hashlib.sha256()
+        for file in files:
+            entry = self._entries.get(file)
+            whole.update(str(file).encode() + b"\0" + (entry[1] if entry else b"?") + b"\0")
+        return whole.hexdigest()
 
     def result(self, file: Path, raw: bytes) -> _FileResult:
         """The file's result: the cached one when its bytes are the same, a fresh parse otherwise."""
@@ -100,17 +126,46 @@ class RegistryCache:
         if entry is not None and entry[0] == len(raw) and entry[1] == digest:
             self.reused += 1
             return entry[2]
-        result = _load_file(str(file), raw)
-        self.parsed += 1
-        self.slow_items += result.slow_items
+        result = self._restored(file, digest)
+        if result is None:
+            result = _load_file(str(file), raw)
+            self.parsed += 1
+            self.slow_items += result.slow_items
+            self._save(file, digest, result)
         self._entries[file] = (len(raw), digest, result)
         return result
+
+    @staticmethod
+    def _entry(file: Path, digest: bytes) -> tuple[str, str]:
+        """The name of a file's entry in the state directory (one per registry file) and the key it is valid for."""
+        name = f"registry-{hashlib.sha256(str(file).encode()).hexdigest()[:24]}.json"
+        return name, entry_key(snapshot.FORMAT, str(file), digest.hex())
+
+    def _restored(self, file: Path, digest: bytes) -> _FileResult | None:
+        if self.disk is None:
+            return None
+        payload = self.disk.read(*self._entry(file, digest))
+        found = None if payload is None else snapshot.decode(payload)
+        if found is None:
+            return None
+        self.restored += 1
+        establishments, items, count = found
+        return _FileResult(establishments, items, count=count)
+
+    def _save(self, file: Path, digest: bytes, result: _FileResult) -> None:
+        # Only a file without problems: a file with some fails the load, and its problems are always told from a
+        # fresh parse.
+        if self.disk is not None and not result.problems:
+            name, key = self._entry(file, digest)
+            self.disk.write(name, key, snapshot.encode(result.establishments, result.items, result.count))
 
     def retain(self, files: Sequence[Path]) -> None:
         """Forget files that are no longer part of the registry."""
         keep = set(files)
         for gone in [f for f in self._entries if f not in keep]:
             del self._entries[gone]
+        if self.disk is not None:
+            self.disk.prune("registry-", {self._entry(file, b"")[0] for file in files})
 
 
 def load_registry(path: Path, cache: RegistryCache | None = None) -> Registry:

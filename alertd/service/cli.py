@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import json
 import os
 import sys
@@ -128,12 +129,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     path = config_path(args.config, os.environ)
     if args.command == "check":
         return cmd_check(path)
-    cache = RegistryCache()
+    cache = RegistryCache(persist=True)  # the files' establishments kept in state_dir for the next command
+    gc.disable()  # the registry lives as long as the process: frozen below, never walked (see Engine)
     try:
         config = load_config(path, cache, warnings=False)  # only `check` shows the registry's warnings
     except ConfigError as exc:
         _print_problems(exc)
         return EXIT_INVALID
+    finally:
+        gc.freeze()
+        gc.enable()
     try:
         if args.command == "run":
             return asyncio.run(cmd_run_once(config)) if args.once else _run_daemon(Daemon(path, config, cache))
@@ -168,7 +173,7 @@ def _print_problems(exc: ConfigError) -> None:
 
 def cmd_check(path: Path) -> int:
     try:
-        config = load_config(path)
+        config = load_config(path, RegistryCache(persist=True, make_state_dir=False))
     except ConfigError as exc:
         _print_problems(exc)
         return EXIT_INVALID

@@ -33,7 +33,7 @@ from alertd.service.logs import get_logger
 from alertd.service.metrics import Metrics
 from alertd.service.notify import Notifier
 from alertd.service.poll import PollReport, poll_delay, stale_feeds
-from alertd.service.setup import prepare
+from alertd.service.setup import keep_index_later, prepare
 from alertd.store.records import digest_key
 from alertd.store.sqlite import Store
 
@@ -178,7 +178,8 @@ class Daemon:
         self.registry_cache = registry_cache or RegistryCache()
         self.config = config
         self.store = Store.in_state_dir(config.settings.state_dir)
-        self.engine = Engine(config, self.store)
+        self.engine = Engine(config, self.store, keep=False)
+        self.index_to_keep = True  # a newly built index is kept in state_dir after the first poll, not before
         self.transport: Transport = make_transport(config.settings)
         self.notifier = Notifier()
         self.scheduler = AsyncIOScheduler(
@@ -226,6 +227,9 @@ class Daemon:
             alerts_by_severity=report.alerts_by_severity,
         )
         self.refresh_health()
+        if self.index_to_keep:
+            self.index_to_keep = False
+            keep_index_later(self.engine.prepared)
         if not report.ok:
             # Back off: the next poll of a failing feed waits longer each time, never less than its interval.
             delay = poll_delay(feed.interval, report.consecutive_failures)
@@ -372,7 +376,7 @@ class Daemon:
         self.notifier.reloading()
         try:
             config = await asyncio.to_thread(load_config, self.config_path, self.registry_cache, warnings=False)
-            prepared = await asyncio.to_thread(prepare, config)
+            prepared = await asyncio.to_thread(prepare, config, keep=False)  # kept once it serves, below
             transport = make_transport(config.settings)  # a delivery change (host, password) applies too
         except ConfigError as exc:
             for problem in exc.problems:
@@ -400,6 +404,7 @@ class Daemon:
             establishments=len(config.registry.establishments),
         )
         self.notifier.ready(self.status_line())
+        keep_index_later(prepared)  # for the next start: seconds of work that need not delay the reload
 
     def status_line(self) -> str:
         cfg = self.engine.config

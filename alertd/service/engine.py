@@ -8,6 +8,7 @@ the configuration in force, swaps it whole on a reload, and is what the schedule
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 from email.message import EmailMessage
@@ -37,9 +38,9 @@ log = get_logger("alertd")
 class Engine:
     """One configuration's pipeline. ``reload`` swaps the configuration and the match index whole."""
 
-    def __init__(self, config: Config, store: Store) -> None:
+    def __init__(self, config: Config, store: Store, *, keep: bool = True) -> None:
         self.store = store
-        self.prepared = prepare(config)
+        self.prepared = prepare(config, keep=keep)  # keep=False: the daemon keeps a new index once it serves
         self.polls = Poller(store, self.current)
         self.dispatcher = Dispatcher(store, self.current)
         self.flusher = Flusher(store)
@@ -61,6 +62,9 @@ class Engine:
 
     def adopt(self, prepared: Prepared) -> None:
         """Swap in what :func:`prepare` built, all at once (from the event loop: no poll sees half of it)."""
+        # The objects frozen at start (index_cache.kept_for_good) are thawed: what the old configuration leaves is
+        # collected as usual from now on.
+        gc.unfreeze()
         self.prepared = prepared
         self.drop_orphans()
 

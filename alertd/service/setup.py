@@ -6,6 +6,8 @@ engine then swaps it in whole (:meth:`alertd.service.engine.Engine.adopt`): no j
 
 from __future__ import annotations
 
+import threading
+import time
 from dataclasses import dataclass
 
 import jinja2
@@ -15,6 +17,11 @@ from alertd.match.benign import Allowlist
 from alertd.match.index import MatchIndex
 from alertd.render.environment import make_environment
 from alertd.send.signing import Signer, SigningError
+from alertd.service.index_cache import benign_lists, index_key, kept_for_good, read_index, write_index
+from alertd.service.logs import get_logger
+from alertd.store.statecache import StateCache
+
+log = get_logger("alertd")
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,17 +32,66 @@ class Prepared:
     index: MatchIndex
     templates: jinja2.Environment
     signer: Signer | None
+    index_built: bool = True  # built now, not read back from the state directory: worth keeping there
 
 
-def prepare(config: Config) -> Prepared:
-    """Everything a configuration needs built before it can serve (slow: a reload runs it in a worker thread)."""
-    return Prepared(config, make_index(config), make_environment(config.settings.templates_dir), make_signer(config))
+def prepare(config: Config, *, keep: bool = True) -> Prepared:
+    """Everything a configuration needs built before it can serve (slow: a reload runs it in a worker thread).
+    ``keep=False`` leaves keeping a newly built index in the state directory to :func:`keep_index`, later."""
+    index, built = _index(config, keep=keep)
+    templates = make_environment(config.settings.templates_dir)
+    return Prepared(config, index, templates, make_signer(config), built)
+
+
+def _allowlist(config: Config) -> Allowlist | None:
+    return Allowlist.from_entries(config.allowlist) if config.allowlist else None
 
 
 def make_index(config: Config) -> MatchIndex:
-    """The match index of a configuration: its registry, the default benign lists and its allowlist."""
-    allowlist = Allowlist.from_entries(config.allowlist) if config.allowlist else None
-    return MatchIndex(config.registry, allowlist=allowlist)
+    """The match index of a configuration: its registry, the default benign lists and its allowlist. Read back
+    from the state directory when a previous run built it from the same files (a configuration loaded with a
+    persistent registry cache: the CLI's and the daemon's), and kept there once built."""
+    return _index(config, keep=True)[0]
+
+
+def _index(config: Config, *, keep: bool) -> tuple[MatchIndex, bool]:
+    """The index, and whether it was built now (not read back)."""
+    allowlist = _allowlist(config)
+    if not config.registry_digest:
+        return MatchIndex(config.registry, allowlist=allowlist), True
+    started = time.perf_counter()
+    cache = StateCache(config.settings.state_dir)
+    key = index_key(config.registry_digest, allowlist)
+    index = read_index(cache, key, config.registry)
+    if index is not None:
+        log.info("match index read back", seconds=round(time.perf_counter() - started, 2))
+        return index, False
+    with kept_for_good():
+        index = MatchIndex(config.registry, benign=benign_lists(cache), allowlist=allowlist)
+    log.info("match index built", seconds=round(time.perf_counter() - started, 2))
+    if keep:
+        keep_index(config, index)
+    return index, True
+
+
+def keep_index(config: Config, index: MatchIndex) -> None:
+    """Keep a newly built index in the state directory for the next start (seconds: the daemon does it once the
+    configuration serves, in a thread of its own); never raises."""
+    if config.registry_digest:
+        cache = StateCache(config.settings.state_dir)
+        try:
+            write_index(cache, index_key(config.registry_digest, _allowlist(config)), config.registry, index)
+        except Exception as exc:  # a cache: nothing depends on it being written
+            log.warning("match index not cached", error=repr(exc)[:200])
+
+
+def keep_index_later(prepared: Prepared) -> None:
+    """:func:`keep_index` in a background thread when the index was built now: the process never waits for it
+    (a stop in the middle leaves a temporary file, removed by the next write)."""
+    if prepared.index_built and prepared.config.registry_digest:
+        threading.Thread(
+            target=keep_index, args=(prepared.config, prepared.index), name="keep-index", daemon=True
+        ).start()
 
 
 def make_signer(config: Config) -> Signer | None:
