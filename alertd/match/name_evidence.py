@@ -56,7 +56,6 @@ from alertd.match.name_forms import (
     distinctive,
     fitting_words,
     gazetteer,
-    is_weak,
     name_key,
     own_names,
     registry_forms,
@@ -204,9 +203,11 @@ class NameMatcher:
             return None
         if _core(key) in communes and fitting_words(self._ests[form.establishment].category).isdisjoint(key):
             return _Needs.KIND
-        if is_weak(key):
+        if not few:
+            return None
+        if CATEGORY_WORDS.isdisjoint(key):  # as is_weak(key)
             return _Needs.CONTEXT
-        return _Needs.PLACE if few and not _SAINTS.isdisjoint(key) else None
+        return _Needs.PLACE if not _SAINTS.isdisjoint(key) else None
 
     def _place_of(self, est_id: str) -> _Where:
         """What the matcher knows of an establishment's place (worked out once, when first needed)."""

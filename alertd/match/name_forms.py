@@ -133,6 +133,10 @@ _HOSPITAL_HEADS = _CATEGORY_HEADS - {"clinique", "polyclinique"}
 _ENTITY_TAGS: frozenset[Key] = frozenset(
     {("aphp",), ("aphm",), ("hcl",), ("ghh",), ("siege",), ("ap", "hp"), ("ap", "hm")}
 )
+_TAG_HEADS = frozenset(tag[0] for tag in _ENTITY_TAGS)
+_TAG_TAILS = frozenset(tag[-1] for tag in _ENTITY_TAGS)
+# A raw name that may hold a tag or a head texts leave out: only those are reduced to words for the bare form.
+_TAGGED = re.compile(r"\b(?:aphp|aphm|ap-hp|ap-hm|hcl|ghh|siege|clcc|hu)\b", re.IGNORECASE)
 # Heads a text leaves out: "CLCC INSTITUT GUSTAVE ROUSSY" is "Institut Gustave Roussy", "HU PITIE SALPETRIERE
 # APHP" the "Pitié-Salpêtrière".
 _DROPPED_HEADS = frozenset({"clcc", "hu"})
@@ -418,10 +422,8 @@ def registry_forms(registry: Registry) -> Iterator[Form]:
             key = (word, *rest)
             if key != registered:
                 yield Form(est.id, NameForm.CATEGORY_NAME, " ".join(key), key)
-    for est in registry.establishments.values():
-        if est.closed:
-            continue
-        registered = name_key(est.name)
+    tagged = [est for est in registry.establishments.values() if not est.closed and _TAGGED.search(est.name)]
+    for est, registered in zip(tagged, name_keys_of([est.name for est in tagged]), strict=True):
         bare = _without_tags(registered)
         if bare and bare[0] in _DROPPED_HEADS:
             bare = _without_tags(bare[1:])
@@ -448,6 +450,8 @@ def fitting_words(category: str) -> frozenset[str]:
 
 def _without_tags(key: Key) -> Key:
     """A name without the entity tags at its ends ("HU PITIE SALPETRIERE APHP" is the hospital Pitié-Salpêtrière)."""
+    if not key or (key[0] not in _TAG_HEADS and key[-1] not in _TAG_TAILS):
+        return key  # most names: two set probes
     changed = True
     while changed and key:
         changed = False
