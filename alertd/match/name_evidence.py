@@ -401,7 +401,9 @@ class NameMatcher:
         establishment's own place is not written too; "" otherwise."""
         if len(judged.text) > _TITLE:
             return ""
-        found = next((t.written for t in judged.toks if t.word in _FOREIGN), "")
+        toks = judged.toks
+        # Outside the name's own words: "PHARMACIE DU QUEBEC" names no foreign place.
+        found = next((t.written for t in (*toks[:first], *toks[last + 1 :]) if t.word in _FOREIGN), "")
         if found and self._near(judged, where, first, last, len(judged.toks)):
             return ""
         return found

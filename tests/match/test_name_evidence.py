@@ -199,6 +199,7 @@ SAINTS = matcher(
     est("700780174", "CLINIQUE ST MARTIN", "128", "VESOUL", "700780166"),
     est("780300208", "CLINIQUE SAINT LOUIS", "365", "POISSY", "780300190"),
     est("550003362", "CH VERDUN/ST MIHIEL - HOP DESANDROUINS", "355", "VERDUN", "550000020"),
+    est("750000002", "PHARMACIE DU QUEBEC", "620", "PARIS"),
 )
 
 
@@ -234,6 +235,7 @@ def test_a_saint_or_a_foreign_title_names_no_one(text: str) -> None:
         ("Hôpital de Saint-Paul", "970400065"),  # "de": the saint is the commune's
         ("Hôpital de Verdun", "550003362"),
         ("Montréal : l'Hôpital de Verdun (Meuse)", "550003362"),  # its own département written too
+        ("Pharmacie du Québec", "750000002"),  # a foreign place in its own name is none
     ],
 )
 def test_a_saint_with_its_place(text: str, establishment: str) -> None:
