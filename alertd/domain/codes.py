@@ -272,6 +272,7 @@ class NameRuling(enum.StrEnum):
     OTHER_ESTABLISHMENT = "other-establishment"  # several have this name; the place near it is another one's
     OTHER_COUNTRY = "other-country"  # the post's country is not the establishment's
     OTHER_PLACE = "other-place"  # a different place is named next to it ("… de Beyrouth", "(Bruxelles)")
+    LONGER_NAME = "longer-name"  # it runs on into more capitalised words: another name ("Hôpital Européen Georges-…")
     WEAK = "weak"  # one distinctive word or saints' and common words, without a category word or the commune
     NO_CONTEXT = "no-context"  # an acronym with no health word, commune or department near it
 

@@ -7,16 +7,27 @@ costs a set intersection. Where forms are found, each is judged:
 
 1. **The longest name wins**: a form inside a longer one found at the same place is not a mention ("CH du Val de
    Lys" inside "CH du Val de Lys Nord", "SIMONE VEIL" inside "Hôpital Simone Veil").
-2. **One establishment per form**: a form several establishments share counts for the one whose commune, postcode
-   or department is named near it, else for none.
-3. **The post's country** (the ``country_code`` fact), where the source gives one, must be the establishment's.
+2. **One establishment per form**: a form several establishments share counts for the one whose commune, postcode,
+   département or region is named near it (outside the name's own words), else for the one the registry's order
+   points to (its own registered name before a derived form), else for none.
+3. **The post's country** (the ``country_code`` fact), where the source gives one, must be the establishment's;
+   where it gives none, a foreign place anywhere in a title ("Belgique : le CHU Saint-Pierre…") rules the name
+   out unless the establishment's commune or département is written too.
 4. **No other place**: a preposition or a parenthesis after the name followed by a place that is not the
    establishment's ("… de Beyrouth", "(Bruxelles)", "… de Castelnau-le-Lez") rules it out, and so does a commune
    of the gazetteer that the name runs into ("CH d'Arles-sur-Tech" is not the CH of Arles). A place is a commune
-   of the registry (the gazetteer), a word of :data:`_PLACE_WORDS`, or a capitalised word in a text not written
-   all in capitals.
-5. **Weight**: a weak name (:func:`alertd.match.name_forms.is_weak`: "FEDERATION", "LA PROVIDENCE", "SAINT
-   LOUIS") counts only with a category word next to it or its commune near it.
+   of the registry (the gazetteer), a département or region, a word of :data:`_PLACE_WORDS`, or a capitalised
+   word in a text not written all in capitals; the establishment's own département and region are its place
+   ("CHU de Rennes (Ille-et-Vilaine)").
+5. **One name, not the start of another**: a short name running on into more capitalised words is another,
+   longer name ("Hôpital Européen Georges-Pompidou" is not HOPITAL EUROPEEN, in Marseille).
+6. **Weight** (:class:`_Needs`): a weak name (:func:`alertd.match.name_forms.is_weak`: "FEDERATION", "LA
+   PROVIDENCE", "SAINT LOUIS") counts only with a word of its own kind next to it
+   (:func:`alertd.match.name_forms.fitting_words`: "Hôpital" for a hospital, "Pharmacie" for a pharmacy) or its
+   place near it; a category and a saint ("Clinique Saint-Paul", "Hôpital Saint-Paul" for the CH in Saint-Paul)
+   only with its place near it (or "de" before the commune: "Hôpital de Saint-Paul"); a commune's name
+   ("IVRY SUR SEINE", the EHPAD "PONTPOINT") only with a word of its kind next to it: "Mairie de Pontpoint" is
+   the town hall.
 
 A declared acronym ("CHSF") counts only written as a whole word in upper case, with a category word, the
 commune, the postcode or the department near it.
@@ -24,12 +35,14 @@ commune, the postcode or the department near it.
 
 from __future__ import annotations
 
+import enum
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
 from alertd.domain.codes import NameForm, NameRuling
 from alertd.domain.establishments import Establishment, Registry
+from alertd.match.areas import AREA_KEYS, areas_of, department_code
 from alertd.match.name_forms import (
     CANON_SPELLINGS,
     CATEGORY_WORDS,
@@ -46,8 +59,10 @@ from alertd.match.name_forms import (
     core_tokens,
     distinctive,
     dotted_words,
+    fitting_words,
     gazetteer,
-    is_weak,
+    name_key,
+    own_names,
     registry_forms,
     text_tokens,
 )
@@ -60,14 +75,38 @@ _LONGEST_COMMUNE = 6  # words
 # Words that introduce a place after a name: "de Beyrouth", "à Cannes", "in Brussels".
 _PLACE_INTRO_TEXT = "de d du des a au aux en in at near pres of"
 _PLACE_INTRO = frozenset(_PLACE_INTRO_TEXT.split())
-# Words that make a place of what precedes or follows them, and foreign countries named in posts.
-_PLACE_WORDS_TEXT = """
-    county city state parish province district canton region usa us uk england belgique belgium bruxelles brussels
-    suisse switzerland schweiz liban lebanon beyrouth beirut canada quebec espana espagne spain italia italie italy
-    deutschland allemagne germany luxembourg maroc morocco tunisie algerie senegal
+# Foreign countries and cities that posts name, where hospitals bear French names ("CHU Saint-Pierre",
+# Brussels; "Hôpital de Verdun", Montréal): after a name, or anywhere in a title without a country.
+_FOREIGN_TEXT = """
+    usa uk england london londres america belgique belgium bruxelles brussels brussel liege luik anvers antwerpen
+    antwerp namur charleroi wallonie suisse switzerland schweiz geneve geneva lausanne zurich liban lebanon
+    beyrouth beirut canada quebec montreal ontario espana espagne spain madrid barcelona barcelone italia italie
+    italy deutschland allemagne germany luxembourg maroc morocco casablanca tunisie tunisia algerie algeria senegal
+    dakar cameroun abidjan
     """
-_PLACE_WORDS = frozenset(_PLACE_WORDS_TEXT.split())
+_FOREIGN = frozenset(_FOREIGN_TEXT.split())
+# Words that make a place of what precedes or follows them ("St. Louis County"), and the foreign places.
+_PLACE_WORDS_TEXT = "county city state parish province district canton region us"
+_PLACE_WORDS = frozenset(_PLACE_WORDS_TEXT.split()) | _FOREIGN
+_TITLE = 300  # characters: a text this short is a title, whose every word tells where its names are
 _SAINTS = frozenset({"saint", "sainte", "notre"})
+_OF = frozenset({"de", "d", "du"})  # "Hôpital de Saint-Paul": the hospital of the commune Saint-Paul
+# Words of a headline that follow a name without making a longer name of it ("Hôpital Européen Hit By …").
+_HEADLINE_TEXT = """
+    hit hacked breached breach leak leaked leaks data victim victime attack attacked attaque cyberattack
+    cyberattaque ransomware rancongiciel claims claimed says confirms by
+    """
+_HEADLINE = frozenset(_HEADLINE_TEXT.split())
+
+
+class _Needs(enum.Enum):
+    """What a weak name needs written with it to count."""
+
+    CONTEXT = "context"  # a word of its kind next to it, or its place near it: "FEDERATION", "SAINT LOUIS"
+    PLACE = "place"  # its place near it: a category and a saint, "Clinique Saint-Paul"
+    KIND = "kind"  # a word of its kind next to it: a commune's name, "IVRY SUR SEINE", "PONTPOINT"
+
+
 _COUNTRY_WORDS = {"FR": frozenset({"france", "fr", "fra"})}
 
 
@@ -80,7 +119,10 @@ class Mention:
     name: str  # the registered name or alias; for a derived form, its words
     written: str  # the words as the text writes them
     ruling: NameRuling
-    place: str = ""  # OTHER_PLACE: the place named; OTHER_COUNTRY: the post's country
+    place: str = ""  # OTHER_PLACE: the place named; OTHER_COUNTRY: the post's country; LONGER_NAME: the words
+    other: str = ""  # OTHER_ESTABLISHMENT: the establishment the form counts for
+    placed: bool = False  # OTHER_ESTABLISHMENT: the other's place is written near it; MATCHED: its own is
+    context: str = ""  # MATCHED, a weak name: what made it count as the text writes it (a category word, a place)
 
     @property
     def matched(self) -> bool:
@@ -97,6 +139,8 @@ class _Where:
     department: str
     country: str
     entity: str
+    areas: tuple[Key, ...]  # its département's and region's names
+    category: str
 
 
 @dataclass(slots=True)
@@ -132,15 +176,18 @@ class NameMatcher:
         forms += registry_forms(registry)
         self._all_forms = forms
         self.forms: PhraseIndex[Form] = PhraseIndex((form.key, form) for form in forms)
-        # Weak: an own name of one distinctive word, or a category and a saint's name ("Clinique Saint-Jean",
-        # derived from CH SAINT JEAN DE BRIARE, names a dozen clinics); a category-and-commune form is made of
-        # two things that say which one.
-        self._weak = frozenset(
-            form.key
-            for form in forms
-            if (form.kind not in _DERIVED and is_weak(form.key))
-            or (form.kind is NameForm.CATEGORY_NAME and len(distinctive(form.key)) < 2 and _SAINTS & set(form.key))
-        )
+        self._places = gazetteer(self._ests.values())
+        communes = frozenset(_core(c) for c in self._places) - {()}
+        self._needs: dict[tuple[str, Key], _Needs] = {}
+        strong: set[tuple[str, Key]] = set()  # an establishment's form of these words that is not weak wins
+        for form in forms:
+            needs = self._weakness(form, communes)
+            mark = (form.establishment, form.key)
+            if needs is None:
+                strong.add(mark)
+                self._needs.pop(mark, None)
+            elif mark not in strong:
+                self._needs[mark] = needs
         self._where: dict[str, _Where] = {}  # filled as candidates are judged
         acronyms: dict[str, list[str]] = defaultdict(list)
         for est in self._ests.values():
@@ -149,10 +196,28 @@ class NameMatcher:
                     acronyms[acronym.upper()].append(est.id)
         self._acronyms = {a: tuple(ids) for a, ids in acronyms.items()}
         self._acronym_words = frozenset(a.lower() for a in self._acronyms)
-        self._places = gazetteer(self._ests.values())
 
     def __len__(self) -> int:
         return len(self.forms)
+
+    def _weakness(self, form: Form, communes: frozenset[Key]) -> _Needs | None:
+        """What a form needs written with it to count, if it is weak (see :class:`_Needs`)."""
+        key = form.key
+        if form.kind is NameForm.CATEGORY_COMMUNE:
+            # "Hôpital Saint-Paul" names the saint's hospitals everywhere as often as the CH in Saint-Paul.
+            return _Needs.PLACE if len(key) > 1 and not _SAINTS.isdisjoint(key[:2]) else None
+        few = len(distinctive(key)) < 2
+        if form.kind is NameForm.CATEGORY_NAME:
+            return _Needs.PLACE if few and not _SAINTS.isdisjoint(key) else None
+        if form.kind is NameForm.ACRONYM:
+            return None
+        if _core(key) in communes and fitting_words(self._ests[form.establishment].category).isdisjoint(key):
+            return _Needs.KIND
+        if not few:
+            return None
+        if CATEGORY_WORDS.isdisjoint(key):  # as is_weak(key)
+            return _Needs.CONTEXT
+        return _Needs.PLACE if not _SAINTS.isdisjoint(key) else None
 
     def _place_of(self, est_id: str) -> _Where:
         """What the matcher knows of an establishment's place (worked out once, when first needed)."""
@@ -162,7 +227,9 @@ class NameMatcher:
             finess = est.finess
             department = finess.department if finess is not None else ""
             entity = finess.ej if finess is not None else ""
-            where = self._where[est_id] = _Where(commune_of(est), est.postcode, department, est.country, entity)
+            areas = areas_of(department_code(department, est.postcode))
+            where = _Where(commune_of(est), est.postcode, department, est.country, entity, areas, est.category)
+            self._where[est_id] = where
         return where
 
     # -- finding -------------------------------------------------------------------------------------------
@@ -255,60 +322,131 @@ class NameMatcher:
                 for form in forms:
                     yield _mention(form, written, NameRuling.CONTAINED)
                 continue
-            chosen = self._choose(judged, forms, _index_of(judged, first), last.last)
+            lo, hi = _index_of(judged, first), last.last
+            chosen, placed = self._choose(judged, forms, lo, hi)
             for form in forms:
                 if chosen is None:
                     yield _mention(form, written, NameRuling.AMBIGUOUS)
                 elif form is not chosen:
-                    yield _mention(form, written, NameRuling.OTHER_ESTABLISHMENT)
+                    other = chosen.establishment
+                    yield Mention(*_fields(form, written), NameRuling.OTHER_ESTABLISHMENT, other=other, placed=placed)
             if chosen is None:
                 continue
             where = self._place_of(chosen.establishment)
             if country and country != where.country:
                 yield _mention(chosen, written, NameRuling.OTHER_COUNTRY, country)
                 continue
-            place = self._other_place(judged, key, last.last, where)
+            place = ("" if country else self._foreign(judged, where, lo, hi)) or self._other_place(
+                judged, key, hi, where
+            )
             if place:
                 yield _mention(chosen, written, NameRuling.OTHER_PLACE, place)
                 continue
-            if key in self._weak and chosen.kind is not NameForm.CATEGORY_COMMUNE:
-                before = judged.words[start - 1] if start > 0 else ""
-                after = judged.words[end] if end < len(judged.words) else ""
-                near = before in CATEGORY_WORDS or after in CATEGORY_WORDS
-                if not near and not self._near(judged, where, _index_of(judged, first), last.last, _NEAR):
-                    yield _mention(chosen, written, NameRuling.WEAK)
-                    continue
-            yield _mention(chosen, written, NameRuling.MATCHED)
+            needs = self._needs.get((chosen.establishment, key))
+            context, near = ("", False) if needs is None else self._context(judged, needs, start, end, where)
+            if needs is not None and not context:
+                yield _mention(chosen, written, NameRuling.WEAK)
+                continue
+            longer = self._runs_on(judged, chosen, hi, where)
+            if longer:
+                yield _mention(chosen, written, NameRuling.LONGER_NAME, longer)
+                continue
+            yield Mention(*_fields(chosen, written), NameRuling.MATCHED, placed=near, context=context)
 
-    def _choose(self, judged: _Text, forms: Sequence[Form], first: int, last: int) -> Form | None:
-        """The one form, of one establishment, a place near it or the registry's own order points to."""
+    def _choose(self, judged: _Text, forms: Sequence[Form], first: int, last: int) -> tuple[Form | None, bool]:
+        """The one form, of one establishment, a place near it or the registry's own order points to, and whether
+        its place decided."""
         owners = {form.establishment for form in forms}
         if len(owners) == 1:
-            return forms[0]
+            return forms[0], False
         placed = [f for f in forms if self._near(judged, self._place_of(f.establishment), first, last, _NEAR)]
         if len({f.establishment for f in placed}) == 1:
-            return placed[0]
+            return placed[0], True
         pool = placed or list(forms)
         entities = {self._place_of(f.establishment).entity for f in pool}
         if len(entities) == 1 and "" not in entities:
             # Establishments of one legal entity sharing a name: the entity is meant; its lowest number stands.
-            return min(pool, key=lambda f: f.establishment)
+            return min(pool, key=lambda f: f.establishment), bool(placed)
         own = [f for f in pool if f.kind not in _DERIVED]
         if len({f.establishment for f in own}) == 1 and len(own) < len(pool):
-            return own[0]
-        return None
+            return own[0], bool(placed)
+        return None, False
 
-    def _near(self, judged: _Text, where: _Where, first: int, last: int, reach: int) -> bool:
-        """Whether the establishment's commune, postcode or department is written within ``reach`` words of the
-        tokens ``first`` to ``last``."""
+    def _context(self, judged: _Text, needs: _Needs, start: int, end: int, where: _Where) -> tuple[str, bool]:
+        """What makes a weak name count, as the text writes it ("" for nothing), and whether it is its place."""
+        core = judged.core
+        if needs is not _Needs.PLACE:
+            fitting = fitting_words(where.category)
+            for i in (start - 1, end):
+                if 0 <= i < len(core) and core[i].word in fitting:
+                    return core[i].written, False
+        if needs is _Needs.KIND:
+            return "", False
+        first, last = core[start], core[end - 1]
+        lo, hi = _index_of(judged, first), last.last
+        if end - start > 1 and core[start].word in CATEGORY_WORDS and core[start + 1].word in _SAINTS:
+            # "Hôpital de Saint-Paul", "Centre hospitalier de Saint-Renan": the saint is a commune's.
+            between = judged.toks[core[start].last + 1 : _index_of(judged, core[start + 1])]
+            of = next((t for t in between if t.word in _OF), None)
+            if of is not None:
+                return of.written, False
+        found = self._near(judged, where, lo, hi, _NEAR)
+        return (found, True) if found else ("", False)
+
+    def _near(self, judged: _Text, where: _Where, first: int, last: int, reach: int) -> str:
+        """The establishment's commune, postcode, département or region as written within ``reach`` words of the
+        tokens ``first`` to ``last``, outside them (a name's own words never place it: "Hôpital Saint-Joseph" holds
+        the commune Saint-Joseph); "" when none is."""
+        toks = judged.toks
         lo = max(first - reach, 0)
-        hi = min(last + reach + 1, len(judged.toks))
-        window = [t.word for t in judged.toks[lo:hi] if not t.stop]
-        commune = where.commune
-        if commune and _contains(window, commune):
-            return True
+        hi = min(last + reach + 1, len(toks))
+        window = [t for t in (*toks[lo:first], *toks[last + 1 : hi]) if not t.stop]
+        words = [t.word for t in window]
+        for part in (where.commune, *where.areas):
+            at = _find(words, part)
+            if at >= 0:
+                return judged.text[window[at].start : window[at + len(part) - 1].end]
         numbers = {where.postcode, where.department} - {""}
-        return bool(numbers) and any(w in numbers for w in window)
+        return next((t.written for t in window if t.word in numbers), "")
+
+    def _foreign(self, judged: _Text, where: _Where, first: int, last: int) -> str:
+        """A foreign place anywhere in a title (a text of at most :data:`_TITLE` characters) where the
+        establishment's own place is not written too; "" otherwise."""
+        if len(judged.text) > _TITLE:
+            return ""
+        toks = judged.toks
+        # Outside the name's own words: "PHARMACIE DU QUEBEC" names no foreign place.
+        found = next((t.written for t in (*toks[:first], *toks[last + 1 :]) if t.word in _FOREIGN), "")
+        if found and self._near(judged, where, first, last, len(judged.toks)):
+            return ""
+        return found
+
+    def _runs_on(self, judged: _Text, chosen: Form, last: int, where: _Where) -> str:
+        """The capitalised words a short name runs on into, in a text not written all in capitals: another,
+        longer name ("Hôpital Européen Georges-Pompidou"); "" when it stops there."""
+        toks = judged.toks
+        nxt = last + 1
+        if (
+            judged.shouting
+            or nxt >= len(toks)
+            or chosen.kind is NameForm.CATEGORY_COMMUNE
+            or len(distinctive(chosen.key)) >= 2
+            or set(distinctive(chosen.key)) <= set(where.commune)  # "CENTRE HOSPITALIER DAX" names it by its commune
+            or judged.text[toks[last].end : toks[nxt].start] not in (" ", "-")
+        ):
+            return ""
+        tok = toks[nxt]
+        if not tok.capital or not tok.written.isalpha() or tok.stop or tok.word in GENERIC_WORDS:
+            return ""
+        if tok.word in _HEADLINE or tok.word in _PLACE_WORDS:
+            return ""
+        own = {w for _, name in own_names(self._ests[chosen.establishment]) for w in name_key(name)}
+        if tok.word in own or any(tok.word == part[0] for part in (where.commune, *where.areas) if part):
+            return ""
+        end = nxt
+        while end + 1 < len(toks) and toks[end + 1].capital and not toks[end + 1].stop:
+            end += 1
+        return judged.text[tok.start : toks[end].end]
 
     def _other_place(self, judged: _Text, key: Key, last: int, where: _Where) -> str:
         """The place named right after a name, when it is not the establishment's; "" otherwise."""
@@ -334,14 +472,14 @@ class NameMatcher:
             return ""
         after = [t for t in toks[j : j + 2 * _LONGEST_COMMUNE] if not t.stop][:_LONGEST_COMMUNE]
         words = [t.word for t in after]
-        if not words or (where.commune and tuple(words[: len(where.commune)]) == where.commune):
+        if not words or any(part and tuple(words[: len(part)]) == part for part in (where.commune, *where.areas)):
             return ""
         if words[0].isdigit():
             return "" if words[0] in (where.postcode, where.department) or not paren else words[0]
         if words[0] in _COUNTRY_WORDS.get(where.country, ()):
             return ""
         for size in range(len(words), 0, -1):
-            if tuple(words[:size]) in self._places:
+            if tuple(words[:size]) in self._places or tuple(words[:size]) in AREA_KEYS:
                 return text[after[0].start : after[size - 1].end]
         if words[0] in _PLACE_WORDS:
             return after[0].written
@@ -366,7 +504,7 @@ class NameMatcher:
                 context = any(
                     t.word in CATEGORY_WORDS and lo <= t.last and _index_of(judged, t) <= hi and t.last != i
                     for t in judged.core
-                ) or self._near(judged, where, i, i, _ACRONYM_NEAR)
+                ) or bool(self._near(judged, where, i, i, _ACRONYM_NEAR))
                 yield _mention(form, tok.written, NameRuling.MATCHED if context else NameRuling.NO_CONTEXT)
 
 
@@ -497,7 +635,27 @@ def _own_kind(est: Establishment, name: str) -> NameForm:
 
 
 def _mention(form: Form, written: str, ruling: NameRuling, place: str = "") -> Mention:
-    return Mention(form.establishment, form.kind, form.name, written, ruling, place)
+    return Mention(*_fields(form, written), ruling, place)
+
+
+def _fields(form: Form, written: str) -> tuple[str, NameForm, str, str]:
+    return form.establishment, form.kind, form.name, written
+
+
+def _core(key: Key) -> Key:
+    """A name's words but its generic ones (a saint stays: "Saint-Paul" is not "Paul")."""
+    return tuple(w for w in key if w not in GENERIC_WORDS or w in _SAINTS)
+
+
+def _find(words: Sequence[str], part: Key) -> int:
+    """Where ``part`` first occurs as a run of ``words``; -1 when it does not."""
+    n = len(part)
+    if not n:
+        return -1
+    for i in range(len(words) - n + 1):
+        if words[i] == part[0] and tuple(words[i : i + n]) == part:
+            return i
+    return -1
 
 
 def _index_of(judged: _Text, tok: Token) -> int:
@@ -506,11 +664,6 @@ def _index_of(judged: _Text, tok: Token) -> int:
         if judged.toks[i].start <= tok.start:
             return i
     return 0
-
-
-def _contains(words: Sequence[str], part: Key) -> bool:
-    n = len(part)
-    return any(tuple(words[i : i + n]) == part for i in range(len(words) - n + 1))
 
 
 __all__ = ["Mention", "NameMatcher"]

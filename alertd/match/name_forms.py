@@ -57,6 +57,23 @@ _CATEGORY_WORDS_TEXT = """
     pharmacie pharmacy laboratoire sante health medical medicale epsm msp ssr usld had maternite psychiatrique
     """
 CATEGORY_WORDS = frozenset(_CATEGORY_WORDS_TEXT.split())
+# The category words that fit each kind of FINESS establishment: next to a weak name only a word of its own kind
+# makes it a mention ("Saint Louis Hospital" is not the pharmacy SAINT LOUIS, "Hôpital Necker" not the reception
+# centre NECKER, "Mairie de Pontpoint" not the EHPAD PONTPOINT).
+_HOSPITAL_WORDS_TEXT = """
+    hopital hospital ch chu chr chru chi chs chd chic cht gh ghu hl hj clinique clinic polyclinique epsm maternite
+    psychiatrique ssr usld had
+    """
+_HOSPITAL_WORDS = frozenset(_HOSPITAL_WORDS_TEXT.split())
+# Hospitals, clinics, SSR, USLD, HAD, CLCC, army and psychiatric hospitals, GCS-établissements de santé.
+_HOSPITAL_KINDS = "101 106 109 114 115 122 127 128 129 131 161 292 355 362 365 697 698"
+_KIND_WORDS: dict[str, frozenset[str]] = {
+    **dict.fromkeys(_HOSPITAL_KINDS.split(), _HOSPITAL_WORDS),
+    **dict.fromkeys(("620", "627", "628", "629"), frozenset({"pharmacie", "pharmacy"})),  # officines
+    **dict.fromkeys(("202", "500", "501", "502"), frozenset({"ehpad", "ehpa"})),  # homes for the elderly
+    **dict.fromkeys(("610", "611", "612"), frozenset({"laboratoire"})),  # medical laboratories
+    **dict.fromkeys(("124", "347", "603", "636"), frozenset({"sante", "health", "medical", "medicale", "msp"})),
+}
 # Articles and prepositions: not required to match, kept in the text to see what they introduce.
 _STOP_WORDS_TEXT = "de d du des la le les l a au aux en et the of"
 STOP_WORDS = frozenset(_STOP_WORDS_TEXT.split())
@@ -115,8 +132,22 @@ RUNS: dict[str, tuple[Key, ...]] = {
     short: tuple(run for run, s in _PHRASES.items() if s == short) for short in set(_PHRASES.values())
 }
 # The words a category's name starts with (after the normal form): "CH DE FLEYRIAT", "HOPITAL PRIVE …".
-_CATEGORY_HEADS_TEXT = "ch chu chr chru chi chs chd chic cht gh hl hopital clinique polyclinique epsm"
+_CATEGORY_HEADS_TEXT = "ch chu chr chru chi chs chd chic cht gh hl hu hopital clinique polyclinique epsm"
 _CATEGORY_HEADS = frozenset(_CATEGORY_HEADS_TEXT.split())
+# The heads that say a hospital, not a clinic: an ESPIC (365) is named "Hôpital …" only when its name says so.
+_HOSPITAL_HEADS = _CATEGORY_HEADS - {"clinique", "polyclinique"}
+# Tags FINESS writes at either end of a name for the legal entity or the site, which texts leave out ("HU PITIE
+# SALPETRIERE APHP", "HOPITAL EDOUARD HERRIOT - HCL", "APHM HOPITAL LA TIMONE", "HOSPICES CIVILS DE LYON - SIEGE").
+_ENTITY_TAGS: frozenset[Key] = frozenset(
+    {("aphp",), ("aphm",), ("hcl",), ("ghh",), ("siege",), ("ap", "hp"), ("ap", "hm")}
+)
+_TAG_HEADS = frozenset(tag[0] for tag in _ENTITY_TAGS)
+_TAG_TAILS = frozenset(tag[-1] for tag in _ENTITY_TAGS)
+# A raw name that may hold a tag or a head texts leave out: only those are reduced to words for the bare form.
+_TAGGED = re.compile(r"\b(?:aphp|aphm|ap-hp|ap-hm|hcl|ghh|siege|clcc|hu)\b", re.IGNORECASE)
+# Heads a text leaves out: "CLCC INSTITUT GUSTAVE ROUSSY" is "Institut Gustave Roussy", "HU PITIE SALPETRIERE
+# APHP" the "Pitié-Salpêtrière".
+_DROPPED_HEADS = frozenset({"clcc", "hu"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,12 +166,13 @@ class HospitalCategory:
 # ESPIC "Hôpital …") and private clinics (128 surgical, 129 medical). Left out: units of a hospital that texts
 # name by the hospital (362 USLD), and categories whose establishments share communes by the dozen (109 SSR, 500
 # EHPAD, 620 pharmacies): "EHPAD de Lyon" names none of them.
+# English press writes a CH as "Arles Hospital" or "Hospital of Arles" ("of" is left out of the words compared).
 HOSPITAL_CATEGORIES: dict[str, HospitalCategory] = {
-    "355": HospitalCategory(0, ("ch", "hopital")),
+    "355": HospitalCategory(0, ("ch", "hopital", "hospital"), ("hospital",)),
     "101": HospitalCategory(0, ("chu", "chr", "chru", "hopital"), ("chu",)),
-    "106": HospitalCategory(1, ("ch", "hopital", "hl")),
-    "292": HospitalCategory(2, ("ch", "chs", "epsm")),
-    "365": HospitalCategory(3, ("hopital",)),
+    "106": HospitalCategory(1, ("ch", "hopital", "hl", "hospital"), ("hospital",)),
+    "292": HospitalCategory(2, ("ch", "chs", "epsm", "hospital"), ("hospital",)),
+    "365": HospitalCategory(3, ("hopital",)),  # "Clinique" for one whose name does not say hôpital
     "128": HospitalCategory(4, ("clinique",)),
     "129": HospitalCategory(4, ("clinique",)),
 }
@@ -382,16 +414,20 @@ def registry_forms(registry: Registry) -> Iterator[Form]:
     """The forms derived from category and commune, and from category and own name, for the open hospitals.
 
     A category-and-commune form several establishments could claim (a hospital and its day hospitals, all in
-    Arles, all CH) goes to one, never to all: the one whose name starts with its category ("CH …", "HOPITAL …"),
-    then the first category by :attr:`HospitalCategory.rank`, then the one whose own name contains the commune,
-    then the shortest name, then the lowest number. When that one is a satellite of its legal entity (its name
-    neither starts with the category nor holds the commune: "SSR HOTEL DIEU DE FLEYRIAT", in Bourg-en-Bresse),
-    the form goes to the legal entity's head establishment, chosen the same way ("CH DE FLEYRIAT", in Viriat):
-    "Centre hospitalier de Bourg-en-Bresse" is that hospital.
+    Arles, all CH) goes to one, never to all: the one whose name starts with its category ("CH …", "HOPITAL …",
+    the entity tags left out: "APHM HOPITAL NORD" does, so a CHU site comes before the private ESPIC "HOPITAL
+    EUROPEEN"), then the first category by :attr:`HospitalCategory.rank`, then the one whose own name contains the
+    commune, then the shortest name, then the lowest number. When that one is a satellite of its legal entity (its
+    name neither starts with the category nor holds the commune: "SSR HOTEL DIEU DE FLEYRIAT", in
+    Bourg-en-Bresse), the form goes to the legal entity's head establishment, chosen the same way ("CH DE
+    FLEYRIAT", in Viriat): "Centre hospitalier de Bourg-en-Bresse" is that hospital.
 
-    The category-and-name forms are the category words before the name's own words, without its category, its
-    commune and the site it ends with ("Hôpital Simone Veil" for CH DE CANNES SIMONE VEIL, "CH de l'Ouest
-    Vosgien" for CHI L'OUEST VOSGIEN SITE NEUFCHATEAU).
+    The category-and-name forms are the category's own words before the name's own words, without its category,
+    its commune, the site it ends with and the entity tags at its ends ("Hôpital Simone Veil" for CH DE CANNES
+    SIMONE VEIL, "CH de l'Ouest Vosgien" for CHI L'OUEST VOSGIEN SITE NEUFCHATEAU, "Hôpital Necker Enfants
+    Malades" for HU NECKER ENFANTS MALADES APHP); a clinic gets no "CH" or "Hôpital" form. Any establishment is
+    also its name without its entity tags and without a head texts leave out, when two distinctive words remain
+    ("Hospices Civils de Lyon", "Institut Gustave Roussy" for CLCC INSTITUT GUSTAVE ROUSSY, "Pitié Salpêtrière").
     """
     hospitals = [
         est
@@ -404,7 +440,7 @@ def registry_forms(registry: Registry) -> Iterator[Form]:
             by_entity[est.finess.ej].append(est)
 
     def order(est: Establishment, commune: Key) -> tuple[bool, int, bool, int, str]:
-        key = name_key(est.name)
+        key = _without_tags(name_key(est.name))
         return (
             not (key and key[0] in _CATEGORY_HEADS),
             HOSPITAL_CATEGORIES[est.category].rank,
@@ -413,35 +449,75 @@ def registry_forms(registry: Registry) -> Iterator[Form]:
             est.id,
         )
 
-    claims: dict[Key, list[Establishment]] = defaultdict(list)
+    claims: dict[Key, tuple[Key, list[Establishment]]] = {}
     for est in hospitals:
         commune = commune_of(est)
         if not commune:
             continue
         category = HOSPITAL_CATEGORIES[est.category]
-        for word in category.words:
-            claims[(word, *commune)].append(est)
+        for word in category_words(est):
+            claims.setdefault((word, *commune), (commune, []))[1].append(est)
         for word in category.after:
-            claims[(*commune, word)].append(est)
-    for key, claimants in claims.items():
-        commune = key[1:] if key[0] in _CATEGORY_HEADS else key[:-1]
+            claims.setdefault((*commune, word), (commune, []))[1].append(est)
+    for key, (commune, claimants) in claims.items():
         winner = min(claimants, key=lambda e: order(e, commune))
-        own = name_key(winner.name)
+        own = _without_tags(name_key(winner.name))
         entity = by_entity.get(winner.finess.ej, []) if winner.finess is not None and winner.finess.ej else []
         if not _contains(own, commune) and not (own and own[0] in _CATEGORY_HEADS) and len(entity) > 1:
             winner = min(entity, key=lambda e: order(e, ()))
         yield Form(winner.id, NameForm.CATEGORY_COMMUNE, " ".join(key), key)
     for est in hospitals:
-        own = name_key(est.name)
+        registered = name_key(est.name)
+        own = _without_tags(registered)
         if not own or own[0] not in _CATEGORY_HEADS:
             continue
         rest = _without(_before_site(own[1:]), commune_of(est))
         if not distinctive(rest):
             continue
-        for word in dict.fromkeys((*HOSPITAL_CATEGORIES[est.category].words, "ch", "hopital")):
+        for word in category_words(est):
             key = (word, *rest)
-            if key != own:
+            if key != registered:
                 yield Form(est.id, NameForm.CATEGORY_NAME, " ".join(key), key)
+    tagged = [est for est in registry.establishments.values() if not est.closed and _TAGGED.search(est.name)]
+    for est, registered in zip(tagged, name_keys_of([est.name for est in tagged]), strict=True):
+        bare = _without_tags(registered)
+        if bare and bare[0] in _DROPPED_HEADS:
+            bare = _without_tags(bare[1:])
+        if bare != registered and len(distinctive(bare)) >= 2:
+            yield Form(est.id, NameForm.CATEGORY_NAME, " ".join(bare), bare)
+
+
+def category_words(est: Establishment) -> tuple[str, ...]:
+    """The words of its category a hospital is named by: an ESPIC (365) whose name does not say hôpital is a
+    clinic ("CLINIQUE SAINT-JOSEPH" is no "Hôpital Saint-Joseph")."""
+    words = HOSPITAL_CATEGORIES[est.category].words
+    if est.category == "365" and _HOSPITAL_HEADS.isdisjoint(name_key(est.name)):
+        return ("clinique",)
+    return words
+
+
+def fitting_words(category: str) -> frozenset[str]:
+    """The category words that say an establishment of ``category`` is meant: its kind's words for a FINESS code
+    (none for a kind texts do not name by a category word), any category word for a category written otherwise."""
+    if category.isdigit():
+        return _KIND_WORDS.get(category, frozenset())
+    return CATEGORY_WORDS
+
+
+def _without_tags(key: Key) -> Key:
+    """A name without the entity tags at its ends ("HU PITIE SALPETRIERE APHP" is the hospital Pitié-Salpêtrière)."""
+    if not key or (key[0] not in _TAG_HEADS and key[-1] not in _TAG_TAILS):
+        return key  # most names: two set probes
+    changed = True
+    while changed and key:
+        changed = False
+        for tag in _ENTITY_TAGS:
+            n = len(tag)
+            if len(key) > n and key[-n:] == tag:
+                key, changed = key[:-n], True
+            elif len(key) > n and key[:n] == tag:
+                key, changed = key[n:], True
+    return key
 
 
 def _before_site(key: Key) -> Key:
@@ -483,11 +559,13 @@ __all__ = [
     "Key",
     "Token",
     "abbreviated",
+    "category_words",
     "commune_of",
     "compared_words",
     "core_tokens",
     "distinctive",
     "dotted_words",
+    "fitting_words",
     "gazetteer",
     "is_weak",
     "name_key",

@@ -233,11 +233,12 @@ def _why_unsafe(key: Key) -> tuple[NameProblem, tuple[str, ...]] | None:
     (a weak one only with context: :func:`alertd.match.name_forms.is_weak`)."""
     if not key:
         return NameProblem.NO_LETTERS, ()
-    if len(key) == 1 and len(key[0]) < 3:
-        return NameProblem.SHORT_WORD, (key[0],)
     words = [w for w in key if w not in GENERIC_WORDS]
     if not words:
+        # Before the short-word check: "HOPITAL DE JOUR" folds to the one word "hj", yet is generic, not short.
         return NameProblem.GENERIC_ONLY, tuple(dict.fromkeys(key))
+    if len(key) == 1 and len(key[0]) < 3:
+        return NameProblem.SHORT_WORD, (key[0],)
     if sum(len(w) for w in words if not w.isdigit()) < 3:
         return NameProblem.ONE_SHORT_DISTINCTIVE, tuple(words)
     return None

@@ -119,14 +119,30 @@ _RULING = {
     NameRuling.MATCHED: "counted: a mention of the establishment",
     NameRuling.CONTAINED: "not counted: it is part of a longer registered name found there, which wins",
     NameRuling.AMBIGUOUS: "not counted: other establishments have this name, and no commune near it tells which",
-    NameRuling.OTHER_ESTABLISHMENT: "not counted: other establishments have this name; the place near it is "
-    "another one's",
+    NameRuling.OTHER_ESTABLISHMENT: "not counted: other establishments have this name; it counts for {other}, "
+    "whose place is written near it",
     NameRuling.OTHER_COUNTRY: "not counted: the entry's country ({place}) is not the establishment's",
     NameRuling.OTHER_PLACE: "not counted: another place is named next to it ({place})",
-    NameRuling.WEAK: "not counted: a name this common needs a category word (hospital, clinic…) next to it or "
-    "the commune near it",
+    NameRuling.LONGER_NAME: "not counted: it runs on into more capitalised words ({place}): another, longer name",
+    NameRuling.WEAK: "not counted: a name this common needs a word of its kind next to it (hôpital or clinique for "
+    "a hospital, pharmacie for a pharmacy…) or its commune, postcode or département near it",
     NameRuling.NO_CONTEXT: "not counted: an acronym needs a health word, the commune or the department near it",
 }
+
+
+def _ruling(m: Mention) -> str:
+    """What the matcher made of one mention, in words; for a choice among establishments and for a weak name that
+    counted, what decided."""
+    if m.ruling is NameRuling.OTHER_ESTABLISHMENT and not m.placed:
+        return (
+            f"not counted: other establishments have this name and no place near it tells which; it counts for "
+            f"{m.other}, by the registry's order (a registered name before a derived form, the lowest number of "
+            "one legal entity)"
+        )
+    if m.ruling is NameRuling.MATCHED and m.context:
+        how = "its place near it" if m.placed else "the word next to it"
+        return f"counted: a mention of the establishment (a name this common counts by {how}: {m.context!r})"
+    return _RULING[m.ruling].format(place=m.place, other=m.other)
 
 
 def name_explanation(
@@ -158,7 +174,7 @@ def name_explanation(
     mine = [m for m in mentions if m.establishment == est.id]
     for m in mine:
         lines.append(f"  {m.written!r} as its {_FORM[m.kind]} {m.name!r}")
-        lines.append(f"    → {_RULING[m.ruling].format(place=m.place)}")
+        lines.append(f"    → {_ruling(m)}")
     if not mine:
         words = set(name_key(obs.text)) if obs.text else set()
         near = sorted({w for f in forms for w in f.key if w in words})

@@ -144,6 +144,12 @@ def test_unsafe_names() -> None:
     assert flagged[("7", "XY")] == UnsafeName("7", "XY", NameProblem.SHORT_WORD, words=("xy",))
 
 
+def test_a_generic_name_abbreviated_to_one_short_word_is_generic() -> None:
+    """FINESS's "HOPITAL DE JOUR" folds to "hj": ``alertd check`` files it as generic, not as a short word."""
+    (unsafe,) = unsafe_names(registry(("1", "HOPITAL DE JOUR", ())))
+    assert (unsafe.problem, unsafe.words) == (NameProblem.GENERIC_ONLY, ("hj",))
+
+
 def test_generic_words_are_folded() -> None:
     assert all(word == "".join(tokens(word)) for word in GENERIC_WORDS)
 

@@ -99,3 +99,82 @@ def test_finess_registry_against_every_real_post() -> None:
     traps = {(_title(t["entry"]), n) for t in VICTIMS["traps"] for n in t["must_not_match"]}
     assert sorted(found & traps) == []
     print(f"index built in {built:.2f} s; {len(observations)} posts in {scanned:.2f} s, false alarms {false_alarms}")
+
+
+# The texts of the review of the name matcher (issue #14), on the full registry: each "must alert" text names
+# exactly its establishment; each "must not alert" text names none (a saint's hospital, a town hall, a foreign
+# hospital, a reception centre or a pharmacy sharing a hospital's word). (text, the post's country, FINESS)
+MUST_ALERT = [
+    ("Clinique Saint-Joseph de Trélazé", "", "490000262"),
+    ("Hôpital Saint-Joseph, Marseille", "", "130785652"),
+    ("Centre hospitalier d'Arles (Bouches-du-Rhône)", "", "130002827"),
+    ("Centre hospitalier de Dax (Landes)", "", "400000105"),
+    ("Hôpital d'Armentières (Nord)", "", "590000758"),
+    ("CHU de Rennes (Ille-et-Vilaine)", "", "350000741"),
+    ("CHU de Brest en Bretagne", "", "290000058"),
+    ("Arles Hospital", "", "130002827"),
+    ("Arles hospital hit by ransomware", "", "130002827"),
+    ("Hospital of Arles", "", "130002827"),
+    ("Armentières hospital", "", "590000758"),
+    ("Dax hospital", "", "400000105"),
+    ("Hôpital Necker-Enfants malades", "", "750100208"),
+    ("Hôpital Necker Enfants Malades APHP", "", "750100208"),
+    ("Hôpital Pitié-Salpêtrière AP-HP", "", "750100125"),
+    ("Pitié Salpêtrière APHP", "", "750100125"),
+    ("Institut Gustave Roussy", "", "940000664"),
+    ("Hôpital Édouard-Herriot", "", "690783154"),
+    ("Hôpital de la Timone", "", "130783293"),
+    ("Hospices Civils de Lyon", "", "690029194"),
+    ("Assistance Publique – Hôpitaux de Marseille", "", "130780521"),  # an AP-HM site, not HOPITAL EUROPEEN
+    ("Hôpital de Saint-Paul", "", "970400065"),
+    ("EHPAD de Pontpoint", "", "600008817"),
+]
+MUST_NOT_ALERT = [
+    ("Hôpital Saint-Joseph", ""),
+    ("Hôpital Saint-Louis", ""),
+    ("Clinique Saint-Joseph", ""),
+    ("Liège: Clinique Saint-Joseph", ""),
+    ("Hôpital Saint-Paul", ""),
+    ("Hôpital Saint-André", ""),
+    ("Hôpital Saint-Benoît", ""),
+    ("Hôpital Saint-Martin", ""),
+    ("Hôpital Saint-Jean", ""),
+    ("Clinique Saint-Paul", ""),
+    ("Clinique Saint-Martin", ""),
+    ("Clinique Saint-Louis", ""),
+    ("Mairie de Pontpoint", "FR"),
+    ("Commune de Pontpoint, Oise", "FR"),
+    ("Mairie de Louveciennes", "FR"),
+    ("Mairie d'Ivry-sur-Seine", ""),
+    ("Ville d'Ivry-sur-Seine", ""),
+    ("Paray-Vieille-Poste", ""),
+    ("Le Pré-Saint-Gervais", ""),
+    ("Hôpital Erasme", ""),
+    ("ERASME HOSPITAL", ""),
+    ("Erasme Hospital (Brussels)", ""),
+    ("Saint Louis Hospital", ""),
+    ("Saint-Louis Hospital Senegal", ""),
+    ("Hôpital Européen Georges-Pompidou", ""),
+    ("Hôpital Européen Georges Pompidou (AP-HP)", ""),
+    ("CHU Saint-Pierre Bruxelles", ""),
+    ("Belgique : le CHU Saint-Pierre touché par une cyberattaque", ""),
+    ("Brussels hospital CHU Saint-Pierre hit by ransomware", ""),
+    ("Montréal : l'Hôpital de Verdun victime d'une cyberattaque", ""),
+    ("Québec - Hôpital de Verdun", ""),
+]
+
+
+@pytest.mark.slow
+def test_the_reviews_texts_on_the_full_registry() -> None:
+    _, index, _ = _index()
+    wrong = [
+        (text, found)
+        for text, country, establishment in MUST_ALERT
+        if (found := [m.establishment for m in index.names.matched(text, country)]) != [establishment]
+    ]
+    wrong += [
+        (text, found)
+        for text, country in MUST_NOT_ALERT
+        if (found := [m.establishment for m in index.names.matched(text, country)])
+    ]
+    assert wrong == []

@@ -5,18 +5,22 @@ from __future__ import annotations
 import json
 import shutil
 from pathlib import Path
+from types import MappingProxyType
 
 import pytest
 from builders import make_feed_spec
 from paths import ROOT
 
 from alertd.config.files import load_config
+from alertd.domain.establishments import Establishment, Finess, Registry
 from alertd.domain.feeds import FeedFormat
 from alertd.domain.knowledge import Statement
-from alertd.domain.values import Observation
+from alertd.domain.values import FeedKind, Observation
 from alertd.intake.formats import FORMATS
+from alertd.match.name_evidence import NameMatcher
 from alertd.service import cli
 from alertd.service.clock import utcnow
+from alertd.service.explain import name_explanation
 from alertd.store.sqlite import Store
 
 
@@ -134,3 +138,34 @@ def test_explain_an_entry_refuses_what_is_not_stored(example: Path, capsys: pyte
     assert cli.cmd_explain_entry(config, "000000044", "leaks:nope") == 2
     assert "feed 'leaks' has no stored entry 'nope'" in capsys.readouterr().err
     assert cli.cmd_explain_entry(config, "nope", "leaks:x") == 2
+
+
+def _names(text: str, *ests: Establishment) -> dict[str, list[str]]:
+    """``name_explanation`` of ``text`` for each establishment of a small registry."""
+    matcher = NameMatcher(Registry(MappingProxyType({e.id: e for e in ests}), ()))
+    obs = Observation("press", "e", FeedKind.ADVISORY, "t", text=text)
+    mentions = matcher.find(text)
+    return {e.id: name_explanation(e, obs, "", matcher.forms_of(e.id), [], mentions) for e in ests}
+
+
+def _hospital(est_id: str, name: str, category: str, city: str) -> Establishment:
+    return Establishment(id=est_id, name=name, category=category, city=city, finess=Finess(est_id, ej=est_id))
+
+
+def test_explain_says_what_chose_among_establishments_and_what_made_a_weak_name_count() -> None:
+    reunion = _hospital("970400180", "CHU SITE SUD (SAINT JOSEPH)", "101", "ST JOSEPH")
+    marseille = _hospital("130785652", "HOPITAL SAINT JOSEPH", "365", "MARSEILLE")
+    alone = _names("Hôpital Saint-Joseph", reunion, marseille)
+    assert "no place near it tells which; it counts for 130785652, by the registry's order" in "\n".join(
+        alone["970400180"]
+    )
+    assert "not counted: a name this common needs a word of its kind" in "\n".join(alone["130785652"])
+
+    placed = _names("Hôpital Saint-Joseph, Marseille", reunion, marseille)
+    assert "it counts for 130785652, whose place is written near it" in "\n".join(placed["970400180"])
+    assert "a name this common counts by its place near it: 'Marseille'" in "\n".join(placed["130785652"])
+
+    pharmacy = _hospital("170013080", "SAINT LOUIS", "620", "ROCHEFORT")
+    assert "counts by the word next to it: 'Pharmacie'" in "\n".join(
+        _names("Pharmacie Saint-Louis", pharmacy)["170013080"]
+    )
