@@ -35,7 +35,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from finess_build import FINESS_CSV, ROOT, build_registry
+from finess_build import FINESS_CSV, IMPORT_SECONDS, ROOT, build_registry
 
 ALERTD = str(Path(sys.executable).parent / "alertd")
 POSTS = ROOT / "tests" / "data" / "leaks" / "ransomware-live_posts_2023-06-04.json"
@@ -176,7 +176,12 @@ def main() -> None:
             "cpus": os.cpu_count(),
             "load_average_1m": round(os.getloadavg()[0], 2),
         },
-        "registry": {"files": len(files), "bytes": size, "built_in_seconds": built},
+        "registry": {
+            "files": len(files),
+            "bytes": size,
+            "built_in_seconds": built,
+            "alertd_registry_import_finess_seconds": round(IMPORT_SECONDS[-1], 1),
+        },
         "figures": figures,
         "cpu_figures": cpu_figures,  # CPU seconds of the same commands (the daemon's own, up to each event)
         "check": {

@@ -1,8 +1,8 @@
 """The full FINESS registry (95,333 establishments) in the layout ``alertd registry import finess`` writes, for
 the benchmarks that need a national registry (``bench/finess.py``).
 
-Reads the derived flat CSV of the 2021-01-08 extract (``../shared/finess/finess_et_20210108_all.csv.gz``, see its
-SOURCES.md) and writes one ``finess-<department>.yaml`` per department. FINESS gives no aliases; operators add
+Runs ``alertd registry import finess`` over the real 2021-01-08 extract (``../shared/finess/fhir_flrt_20210108/``,
+FHIR ``Organization`` resources; see its SOURCES.md), as an operator would. FINESS gives no aliases; operators add
 some, so a seeded sprinkle of 5,000 establishments get one (the category's word and the commune, as an operator
 would write it: "Centre hospitalier d'Arles"), some of them shared by two establishments of one commune, and a
 contact. Run alone it builds the registry into a temporary folder and prints what it wrote.
@@ -19,6 +19,8 @@ import io
 import json
 import random
 import re
+import subprocess
+import sys
 import tempfile
 import time
 from collections import defaultdict
@@ -28,6 +30,7 @@ ROOT = Path(__file__).resolve().parent.parent
 FINESS_CSV = ROOT.parent / "shared" / "finess" / "finess_et_20210108_all.csv.gz"
 ALIASED = 5000  # establishments given an alias by the "operator"
 SEED = 14
+IMPORT_SECONDS: list[float] = []  # the wall time of each import run by build_registry
 
 _CEDEX = re.compile(r"\s+CEDEX(\s+\d+)?$")
 # Plain YAML scalars: text that YAML 1.1/1.2 reads back as the same text (no indicator first, no ": " or " #",
@@ -128,19 +131,28 @@ def establishment_yaml(row: dict[str, str], alias: str | None) -> str:
 
 
 def build_registry(folder: Path) -> list[Path]:
-    """Write the full FINESS registry into ``folder``, one ``finess-<department>.yaml`` per department; return
-    the files written. The one function the benchmarks call to get a national registry."""
-    table = rows()
-    aliases = _aliases(table)
-    by_department: dict[str, list[str]] = defaultdict(list)
-    for row in table:
-        by_department[_department(row["nofinesset"])].append(establishment_yaml(row, aliases.get(row["nofinesset"])))
+    """Write the full FINESS registry into ``folder`` with ``alertd registry import finess`` over the real 2021
+    extract (the FHIR archives beside the flat table), then add the operator's sprinkle of aliases and contacts
+    to the imported items; return the files. The one function the benchmarks call to get a national registry."""
+    sources = sorted((FINESS_CSV.parent / "fhir_flrt_20210108").glob("etab*.tar.gz"))
     folder.mkdir(parents=True, exist_ok=True)
-    written = []
-    for department, items in sorted(by_department.items()):
-        path = folder / f"finess-{department}.yaml"
-        path.write_text("establishments:\n" + "".join(items), encoding="utf-8")
-        written.append(path)
+    alertd = [sys.executable, "-m", "alertd", "registry", "import", "finess", *map(str, sources), "--into", str(folder)]
+    started = time.perf_counter()
+    subprocess.run(alertd, check=True, capture_output=True, cwd=ROOT)
+    IMPORT_SECONDS.append(time.perf_counter() - started)
+    aliases = _aliases(rows())
+    written = sorted(folder.glob("finess-*.yaml"))
+    for path in written:
+        lines = path.read_text(encoding="utf-8").splitlines(keepends=True)
+        out: list[str] = []
+        for line in lines:
+            out.append(line)
+            if line.startswith("  - id: "):
+                alias = aliases.get(line.removeprefix("  - id: ").strip().strip('"'))
+                if alias is not None:
+                    out.append(f"    aliases: [{_scalar(alias)}]\n")
+                    out.append(f"    contacts: [{{email: rssi@{line[9:18]}.finess.example}}]\n")
+        path.write_text("".join(out), encoding="utf-8")
     return written
 
 
