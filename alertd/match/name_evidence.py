@@ -47,6 +47,7 @@ from alertd.match.name_forms import (
     CANON_SPELLINGS,
     CATEGORY_WORDS,
     GENERIC_WORDS,
+    MAX_TEXT,
     RUNS,
     SEPARATORS,
     WORD_CANON,
@@ -251,7 +252,7 @@ class NameMatcher:
         if located == {} and not acronyms:
             return []  # every word of some name is in the text, but never all of one together
         out: list[Mention] = []
-        for region in self._regions(text, prepared, located, acronyms):
+        for region in (piece for part in self._regions(text, prepared, located, acronyms) for piece in _pieces(part)):
             judged = self._prepare(region)
             if keys:
                 out += self._judge_names(judged, country.upper())
@@ -619,6 +620,16 @@ def _written(keys: list[Key], window: list[str], special: dict[str, Key]) -> boo
 def _word_char(ch: str) -> bool:
     """Whether a character is part of a word, as the words of a text are cut."""
     return ch.isalnum() or (ord(ch) >= 0x80 and ch not in SEPARATORS)
+
+
+def _pieces(region: str) -> list[str]:
+    """A region in pieces of at most :data:`MAX_TEXT` characters that overlap by twice :data:`_REACH` (a name and
+    its context stand whole in one of them): the tokens of a text stop at MAX_TEXT, and a name written after a
+    long run of other names (a padded post, a weekly list of victims) must still be read."""
+    if len(region) <= MAX_TEXT:
+        return [region]
+    step = MAX_TEXT - 3 * _REACH  # pieces of MAX_TEXT - _REACH: room left for widening to whole words
+    return [_cut(region, start, start + step + 2 * _REACH) for start in range(0, len(region), step)]
 
 
 def _cut(text: str, start: int, end: int) -> str:

@@ -92,3 +92,18 @@ def test_names_inside_longer_ones_found_in_one_sweep() -> None:
     spans = {(0, 3), (1, 2), (0, 1), (2, 5), (3, 5), (3, 4), (6, 7), (6, 7 + 1), (9, 10)}
     slow = {(s, e) for s, e in spans if any(a <= s and e <= b and b - a > e - s for a, b in spans)}
     assert _inside_longer(spans) == slow == {(1, 2), (0, 1), (3, 5), (3, 4), (6, 7)}
+
+
+@pytest.mark.parametrize(
+    "padding",
+    [
+        # One region of names longer than the 20,000 characters a text is read for (a padded post, a weekly list).
+        "Pharmacie de la Sauvegarde. " * 800,
+        "CHU de Rennes, " * 1500,
+        "İstanbul " * 3000,  # a character whose lower case is longer: positions in the text drift
+    ],
+)
+def test_a_name_after_a_long_run_of_other_words_is_still_read(padding: str) -> None:
+    text = padding + "Centre Hospitalier d'Arles"
+    assert len(text) > 20_000
+    assert "130002827" in [m.establishment for m in M.matched(text)]
