@@ -36,7 +36,7 @@ commune, the postcode or the department near it.
 from __future__ import annotations
 
 import enum
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
@@ -537,11 +537,12 @@ def _located(prepared: Words, keys: list[tuple[str, Key]], dotted: set[str]) -> 
             if got is not None:
                 got.add(raw)
     counts: dict[str, int] = {}
+    tally = Counter(words)  # once: a count per word looked up would read the whole text for each
 
     def count(word: str) -> int:
         found = counts.get(word)
         if found is None:
-            found = counts[word] = sum(map(words.count, spell[word]))
+            found = counts[word] = sum(tally[raw] for raw in spell[word])
         return found
 
     gives: dict[str, set[str]] = defaultdict(set)  # the other way: the words of those names each raw word gives
