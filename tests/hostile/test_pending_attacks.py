@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
 from paths import DATA
-from siege import NORMAL_CONTACT, Attack, Besieged, Siege, besieged, every_part, text_of
+from siege import NORMAL_CONTACT, Attack, Besieged, Siege, besieged, every_part, parse, text_of
 from smtp_server import SmtpTestServer
 
 MESSAGE_LIMIT = 10_000_000  # bytes of a whole message: what relays accept (delivery.max_message_bytes' default)
@@ -35,6 +35,19 @@ def polled(feed: str = "hostile") -> Callable[[Siege], bool]:
     def done(siege: Siege) -> bool:
         state = siege.feed_health(feed)
         return bool(state.get("last_success") or state.get("consecutive_failures"))
+
+    return done
+
+
+def polled_and_sent(needle: str, feed: str = "hostile") -> Callable[[Siege], bool]:
+    """A ``done`` condition: :func:`polled`, and an email to the normal contact holds ``needle`` (the warning
+    the poll's findings make is sent after the poll ends: stopping at the poll's end would race it)."""
+    ended = polled(feed)
+
+    def done(siege: Siege) -> bool:
+        return ended(siege) and any(
+            NORMAL_CONTACT in m.rcpt_tos and needle in text_of(parse(m.content)).lower() for m in siege.smtp.messages
+        )
 
     return done
 
@@ -253,7 +266,7 @@ def a_million_leak_posts(siege: Siege) -> str:
 # max_entries bounds the parse (streamed: peak ~540 MiB, polled in under 30 s); the 200,000 entries read are encoded
 # in a worker and written by the store's writer thread, one step at a time, so the loop and the normal feed go on.
 def test_1_1_million_leak_posts(tmp_path: Path) -> None:
-    attack = Attack(a_million_leak_posts, polled(), at_least=12.0, at_most=360.0)  # parsing alone: minutes
+    attack = Attack(a_million_leak_posts, polled_and_sent("hostilegroup"), at_least=12.0, at_most=360.0)
     with besieged({"leak-posts": attack}, tmp_path) as worlds:
         outcome = worlds["leak-posts"].outcome
     outcome.assert_withstood()
