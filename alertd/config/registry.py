@@ -179,7 +179,7 @@ def load_registry(path: Path, cache: RegistryCache | None = None) -> Registry:
     cache = RegistryCache() if cache is None else cache
     problems: list[Problem] = []
     loaded: list[tuple[Path, bytes, _FileResult]] = []
-    with _gc_paused():
+    with gc_paused():
         for file in files:
             try:
                 raw = read(file)
@@ -199,7 +199,7 @@ def load_registry(path: Path, cache: RegistryCache | None = None) -> Registry:
 
 
 @contextlib.contextmanager
-def _gc_paused() -> Iterator[None]:
+def gc_paused() -> Iterator[None]:
     """Pause the cyclic garbage collector: parsing builds millions of objects, none of them cyclic garbage, and
     collections triggered by their mere number would double the parsing time."""
     enabled = gc.isenabled()

@@ -28,6 +28,7 @@ from collections.abc import Callable, Iterator
 from types import MappingProxyType
 from typing import Any
 
+from alertd.config.registry import gc_paused
 from alertd.domain.establishments import Establishment, Registry
 from alertd.match.benign import Allowlist, BenignLists, default_benign
 from alertd.match.index import MatchIndex
@@ -183,7 +184,7 @@ def write_index(cache: StateCache, key: str, registry: Registry, index: MatchInd
     """Store ``index`` (built from ``registry``) under ``key``; False when it could not be."""
     out = io.BytesIO()
     try:
-        with _gc_paused():
+        with gc_paused():
             _Pickler(out, registry).dump(index)
     except (pickle.PicklingError, TypeError, AttributeError, RuntimeError) as exc:  # a part with no pickle form
         log.warning("match index not cached", error=repr(exc)[:200])
@@ -215,18 +216,5 @@ def kept_for_good() -> Iterator[None]:
         yield
     finally:
         gc.freeze()
-        if enabled:
-            gc.enable()
-
-
-@contextlib.contextmanager
-def _gc_paused() -> Iterator[None]:
-    """Millions of objects made at once, none of them garbage: collections triggered by their number alone would
-    double the time (as for the index's build)."""
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
         if enabled:
             gc.enable()
