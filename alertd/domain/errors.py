@@ -49,6 +49,26 @@ class StoreError(AlertdError):
     """The state store cannot be used as it is (e.g. written by a newer alertd)."""
 
 
+class StateRefused(StoreError):
+    """The state cannot be used until the operator acts (contract §1, "Recovering state"): the message names the
+    path, what was found and the next step. Commands exit 1 on it, as on an invalid configuration."""
+
+
+class StateDirError(StateRefused):
+    """The state directory cannot be created, entered or written (a permission, a file in its place)."""
+
+
+class LostState(StateRefused):
+    """The store is missing, empty, older than what it had sent, or another store's, where the marker beside it
+    (or a backup) says alertd's own existed: starting would re-send earlier warnings as news."""
+
+
+class DamagedState(StateRefused):
+    """The store's file is damaged (SQLite's quick check fails, or it is not a database at all). Raised at start,
+    and by :meth:`~alertd.store.sqlite.Store.note_damage` at run time, which also sets ``Store.damaged``: the
+    daemon stays up, and its health reports it."""
+
+
 class StaleAlerts(StoreError):
     """An email's alerts changed while it was rendered (a poll replaced one still queued): it is not queued, and the
     next dispatch renders the alerts as they are now (never the old one and the new one both)."""

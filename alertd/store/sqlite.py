@@ -14,17 +14,17 @@ import os
 import sqlite3
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from alertd.domain.codes import SOFTWARE_REASONS, Evidence, VersionBasis
 from alertd.domain.delivery import DeliveryState
-from alertd.domain.errors import StaleAlerts, StoreError
+from alertd.domain.errors import DamagedState, LostState, StaleAlerts, StoreError
 from alertd.domain.feeds import Validators
 from alertd.domain.knowledge import Statement
 from alertd.domain.values import Alert, Finding, FindingState, Observation, Product
-from alertd.store import bulk, knowledge, scope
+from alertd.store import bulk, identity, journal, knowledge, scope, statedir
 from alertd.store.codecs import (
     alert_from_json,
     decode_time,
@@ -92,20 +92,83 @@ def _private_files(path: Path) -> None:
 
 
 class Store:
-    """The SQLite state store. One instance per process; not shared across threads."""
+    """The SQLite state store. One instance per process; not shared across threads.
 
-    def __init__(self, path: Path) -> None:
-        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    Opening it checks that it is the store alertd last used here (:mod:`~alertd.store.identity`): a missing, empty,
+    foreign or older store where the marker (or a backup) says one existed is refused with :class:`LostState`,
+    unless ``new_state`` accepts it knowingly; then what the send journal says was sent is carried in, and the
+    reference counters are lifted to the marker's. ``check`` runs SQLite's quick check first (the daemon's start,
+    ``run --once``): damage is :class:`DamagedState`, never a traceback.
+    """
+
+    def __init__(
+        self, path: Path, *, new_state: bool = False, check: bool = False, backups: Path | None = None
+    ) -> None:
+        statedir.usable_dir(path.parent)
         self.path = path
+        self.damaged: str | None = None  # set at run time when SQLite says the file is damaged (note_damage)
         self._sender_fd: int | None = None
-        _private_files(path)
         self._writer: bulk.Writer | None = None
-        self.db = sqlite3.connect(path, isolation_level=None, timeout=30.0)
-        self.db.row_factory = sqlite3.Row
-        self.db.execute("PRAGMA journal_mode=WAL")
-        self.db.execute("PRAGMA synchronous=NORMAL")
-        self.db.execute("PRAGMA foreign_keys=ON")
-        self._migrate()
+        self._marker_file = identity.marker_path(path)
+        self._journal = journal.journal_path(path)
+        marker = identity.read_marker(self._marker_file)
+        backups = backups or path.parent / statedir.BACKUPS
+        found = statedir.absent(path)
+        if found is not None and not new_state and (marker is not None or identity.has_backups(backups)):
+            raise LostState(identity.missing_words(path, found, marker, backups))
+        _private_files(path)
+        try:
+            self.db = sqlite3.connect(path, isolation_level=None, timeout=30.0)
+        except sqlite3.Error as exc:
+            raise statedir.refusal(path, exc) or exc from None
+        try:
+            self.db.row_factory = sqlite3.Row
+            self.db.execute("PRAGMA journal_mode=WAL")
+            self.db.execute("PRAGMA synchronous=NORMAL")
+            self.db.execute("PRAGMA foreign_keys=ON")
+            if check:
+                statedir.quick_check(self.db, path)
+            self._migrate()
+            self._adopt(marker, new_state)
+        except BaseException as exc:
+            self.db.close()
+            if isinstance(exc, sqlite3.Error) and (refused := statedir.refusal(path, exc)) is not None:
+                raise refused from None
+            raise
+
+    def _adopt(self, marker: identity.Marker | None, new_state: bool) -> None:
+        """Check the store against its marker (refused when not the marker's, or behind it), carry in the send
+        journal when ``new_state`` accepts it, and bring the marker up to date."""
+        with self.transaction() as db:
+            store_id, _, _ = identity.identity(db, datetime.now(UTC))
+            high = identity.high_water(db)
+            if marker is not None and not new_state:
+                refused = identity.behind_words(self.path, store_id, high, marker)
+                if refused is not None:
+                    raise LostState(refused)
+            if new_state:
+                sends = [s for s in journal.read(self._journal) if s.seq > high.sends]
+                journal.replay(db, iter(sends))
+                last = max((s.seq for s in sends), default=0)
+                lifted = marker.high if marker is not None else identity.HighWater()
+                identity.raise_to(db, lifted.joined(identity.HighWater(last)))
+        self._mark(marker)
+
+    def _mark(self, previous: identity.Marker | None = None) -> None:
+        """Rewrite the marker from the store (unless it already says the same)."""
+        store_id, created, _ = identity.identity(self.db, datetime.now(UTC))
+        marker = identity.Marker(store_id, created, identity.high_water(self.db))
+        if marker != previous:
+            identity.write_marker(self._marker_file, marker)
+
+    def note_damage(self, exc: BaseException) -> DamagedState | None:
+        """At run time: when ``exc`` says the database file is damaged, remember it (:attr:`damaged`, read by the
+        daemon's health) and return the refusal to log (its path and the next step); None for any other error."""
+        if not statedir.is_damage(exc):
+            return None
+        damage = statedir.damage(self.path)
+        self.damaged = str(damage)
+        return damage
 
     @classmethod
     def in_state_dir(cls, state_dir: Path) -> Store:
@@ -482,7 +545,9 @@ class Store:
     def next_reference(self, series: str, year: int) -> int:
         """A reference number, allocated in a transaction of its own: never handed out again."""
         with self.transaction() as db:
-            return scope.next_number(db, series, year)
+            number = scope.next_number(db, series, year)
+        self._mark()  # the marker knows it before any email carries it: a restore never hands it out again
+        return number
 
     # -- outbox --------------------------------------------------------------------------------------------
 
@@ -506,11 +571,28 @@ class Store:
             )
 
     def mark_sent(self, delivery_id: int, now: datetime) -> None:
+        """The relay accepted the delivery: journalled (fsynced) first, then recorded, then the marker."""
+        seq = self._journal_send(delivery_id, now)
         with self.transaction() as db:
             db.execute(
                 "UPDATE outbox SET state = ?, sent_at = ?, last_error = NULL WHERE id = ?",
                 (DeliveryState.SENT, encode_time(now), delivery_id),
             )
+            identity.raise_to(db, identity.HighWater(seq, {}, encode_time(now)))
+        self._mark()
+
+    def _journal_send(self, delivery_id: int, now: datetime) -> int:
+        """Append the send to the journal beside the store (:mod:`~alertd.store.journal`); its number."""
+        row = self.db.execute(
+            "SELECT establishment, message_id, reference, recipients FROM outbox WHERE id = ?", (delivery_id,)
+        ).fetchone()
+        seq = identity.high_water(self.db).sends + 1
+        told = tuple(journal.told_by(self.db, delivery_id))
+        sent = journal.Sent(
+            seq, encode_time(now), row["establishment"], row["message_id"], row["reference"], row["recipients"], told
+        )
+        journal.append(self._journal, sent)
+        return seq
 
     def mark_retry(self, delivery_id: int, error: str, next_attempt: datetime) -> None:
         with self.transaction() as db:
@@ -543,11 +625,13 @@ class Store:
                   SELECT message_id, establishment, sender, ?, subject, message, ?, ?, ?, ?, reference
                   FROM outbox WHERE id = ?"""
         ids: list[int | None] = []
+        seq = self._journal_send(delivery_id, now)
         with self.transaction() as db:
             db.execute(
                 "UPDATE outbox SET state = ?, sent_at = ?, last_error = ? WHERE id = ?",
                 (DeliveryState.SENT, encode_time(now), error, delivery_id),
             )
+            identity.raise_to(db, identity.HighWater(seq, {}, encode_time(now)))
             for recipients, state in ((later, DeliveryState.PENDING), (never, DeliveryState.FAILED)):
                 if not recipients:
                     ids.append(None)
@@ -564,6 +648,7 @@ class Store:
                     ),
                 )
                 ids.append(cur.lastrowid)
+        self._mark()
         return ids[0], ids[1]
 
     def resolved_untold(self, establishment: str | None = None) -> dict[str, list[Finding]]:

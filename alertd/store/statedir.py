@@ -1,0 +1,111 @@
+"""What can be wrong with the state directory and the store's file, said in the operator's words (contract §1).
+
+A state directory alertd cannot create or write, or a file in its place, is a configuration error (the path and
+the permission needed); a database SQLite finds damaged is refused with the path and the next step. Neither ends
+in a traceback.
+"""
+
+from __future__ import annotations
+
+import os
+import pwd
+import sqlite3
+from pathlib import Path
+
+from alertd.domain.errors import DamagedState, StateDirError, StoreError
+
+BACKUPS = "backups"  # the default backup folder, inside state_dir
+# SQLite's primary result codes for a damaged file and for a file that is not a database.
+_CORRUPT, _NOTADB = 11, 26
+
+RESTORE_STEPS = (
+    "stop alertd, then run `alertd state restore` (it puts back the newest good backup, keeps the damaged file "
+    "aside and carries in what was sent since), and start alertd again; with no backup at all, move the file "
+    "aside and run `alertd run --new-state` once"
+)
+
+
+def _user() -> str:
+    try:
+        return pwd.getpwuid(os.geteuid()).pw_name
+    except KeyError:
+        return f"uid {os.geteuid()}"
+
+
+def _needs(folder: Path) -> str:
+    user = _user()
+    return (
+        f"alertd, running as {user}, needs read, write and search permission (rwx) on it: "
+        f"`chown {user} {folder} && chmod 0700 {folder}`"
+    )
+
+
+def usable_dir(folder: Path) -> None:
+    """Create ``folder`` (0700) if need be and make sure this user may write in it; :class:`StateDirError` with
+    the path and the permission needed otherwise."""
+    if os.path.lexists(folder) and not folder.is_dir():
+        raise StateDirError(f"state_dir {folder} is a file, not a folder: move it away, or point state_dir elsewhere")
+    try:
+        folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+    except PermissionError:
+        parent = next((p for p in folder.parents if p.exists()), folder.parent)
+        raise StateDirError(
+            f"cannot create state_dir {folder}: permission denied in {parent}; create it for alertd's user "
+            f"(`install -d -o {_user()} -m 0700 {folder}`), or point state_dir elsewhere"
+        ) from None
+    except (NotADirectoryError, FileExistsError):
+        raise StateDirError(
+            f"cannot create state_dir {folder}: a file stands where one of its folders should be"
+        ) from None
+    except OSError as exc:
+        raise StateDirError(f"cannot create state_dir {folder}: {exc.strerror or exc}") from None
+    if not os.access(folder, os.R_OK | os.W_OK | os.X_OK):
+        raise StateDirError(f"state_dir {folder} is not writable: {_needs(folder)}")
+
+
+def absent(path: Path) -> str | None:
+    """What stands at the store's path when it holds no store: "no file", "an empty file"; None otherwise."""
+    try:
+        st = os.lstat(path)
+    except FileNotFoundError:
+        return "no file"
+    except OSError:
+        return None  # said when it is opened
+    return "an empty file" if st.st_size == 0 and not path.is_symlink() else None
+
+
+def is_damage(exc: BaseException) -> bool:
+    """Whether an exception is SQLite saying the file is damaged, or not a database at all."""
+    if not isinstance(exc, sqlite3.DatabaseError):
+        return False
+    code = getattr(exc, "sqlite_errorcode", 0) & 0xFF
+    text = str(exc)
+    return code in (_CORRUPT, _NOTADB) or "malformed" in text or "not a database" in text
+
+
+def damage(path: Path, detail: str = "") -> DamagedState:
+    """The refusal of a damaged store: its path, what SQLite said, the next step."""
+    said = f" (SQLite: {detail})" if detail else ""
+    return DamagedState(f"{path} is damaged{said}; {RESTORE_STEPS}")
+
+
+def quick_check(db: sqlite3.Connection, path: Path) -> None:
+    """SQLite's quick check of the whole file (every page read once); :class:`DamagedState` when it fails."""
+    try:
+        rows = [str(row[0]) for row in db.execute("PRAGMA quick_check(5)").fetchall()]
+    except sqlite3.DatabaseError as exc:
+        raise damage(path, str(exc)) from None
+    if rows != ["ok"]:
+        first = rows[0].splitlines()
+        raise damage(path, "; ".join(line for line in first[:3] if not line.startswith("***")))
+
+
+def refusal(path: Path, exc: sqlite3.Error) -> StoreError | None:
+    """The error to raise for what SQLite said on opening the store: damage, or a file alertd may not write;
+    None for anything else (raised as it is)."""
+    if is_damage(exc):
+        return damage(path, str(exc))
+    text = str(exc)
+    if "unable to open" in text or "readonly" in text:
+        return StateDirError(f"cannot open {path} for writing ({text}): {_needs(path.parent)}")
+    return None
