@@ -10,6 +10,7 @@ from types import MappingProxyType
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from alertd.config.common import parse_duration, resolve_path
+from alertd.config.settings_backups import read_backups
 from alertd.config.yamlsrc import Pos, Reader, YMap, load
 from alertd.domain.settings import (
     DEFAULT_BULLETIN,
@@ -53,6 +54,7 @@ def read_settings(path: Path, r: Reader) -> Settings | None:
             "bulletin",
             "links",
             "retention",
+            "backups",
         ),
     )
     tz_name = r.value(m, "timezone", str, "UTC")
@@ -144,6 +146,7 @@ def read_settings(path: Path, r: Reader) -> Settings | None:
     bulletin = _read_bulletin(m, r) if "bulletin" in m else DEFAULT_BULLETIN
     link_domains = _read_links(m, r) if "links" in m else frozenset()
     retention = _read_retention(m, r)
+    backups = read_backups(path, m, r)
     if not (paths["feeds"] and paths["registry"] and paths["subscriptions"]):
         return None  # the other files cannot even be found; what is wrong is already recorded
     return Settings(
@@ -171,6 +174,7 @@ def read_settings(path: Path, r: Reader) -> Settings | None:
         link_domains=link_domains,
         max_message_bytes=max_message_bytes,
         retention=retention,
+        backups=backups,
     )
 
 

@@ -67,6 +67,19 @@ DEFAULT_RETENTION = timedelta(days=90)
 
 
 @dataclass(frozen=True, slots=True)
+class BackupSettings:
+    """``backups``: how often the daemon backs the store up (None: never), how many backups it keeps, and where
+    (None: ``state_dir/backups``)."""
+
+    every: timedelta | None = timedelta(hours=6)
+    keep: int = 7
+    folder: Path | None = None
+
+
+DEFAULT_BACKUPS = BackupSettings()
+
+
+@dataclass(frozen=True, slots=True)
 class BulletinSettings:
     """How the emails present the CERT (``bulletin`` in ``alertd.yaml``): the prefix of each email's reference
     (``CERTSANTE-2026-ALE-0042``), and how to reach the CERT beyond its email address: a phone number, an on-call
@@ -125,6 +138,12 @@ class Settings:
     link_domains: frozenset[str] = frozenset()  # ``links.allowed_domains``: the CERT's other sites
     max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES  # ``delivery.max_message_bytes``
     retention: timedelta | None = DEFAULT_RETENTION  # None: ``retention: never``, nothing is pruned
+    backups: BackupSettings = DEFAULT_BACKUPS  # ``backups``
+
+    @property
+    def backup_folder(self) -> Path:
+        """Where the store's backups go."""
+        return self.backups.folder or self.state_dir / "backups"
 
     @property
     def render(self) -> RenderSettings:

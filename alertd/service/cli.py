@@ -21,7 +21,7 @@ from alertd.config.finess_import import import_finess, summary
 from alertd.config.registry import RegistryCache
 from alertd.domain.codes import Evidence
 from alertd.domain.delivery import DeliveryState
-from alertd.domain.errors import AlertdError, ConfigError
+from alertd.domain.errors import AlertdError, ConfigError, StateRefused
 from alertd.domain.feeds import FeedFormat, Validators
 from alertd.domain.grammar import CVE_ID
 from alertd.domain.knowledge import Statement
@@ -36,6 +36,7 @@ from alertd.service.daemon import CycleReport, Daemon, run_cycle, run_digests, u
 from alertd.service.engine import Engine
 from alertd.service.explain import explanation, name_explanation
 from alertd.service.poll import cut_text, read_documents
+from alertd.service.recovery import cmd_state_backup, cmd_state_restore, state_problem
 from alertd.service.setup import make_index, make_signer
 from alertd.store.codecs import encode_time
 from alertd.store.records import HistoryEntry
@@ -58,6 +59,11 @@ def build_parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
     run = sub.add_parser("run", help="run the daemon in the foreground (systemd Type=notify)")
     run.add_argument("--once", action="store_true", help="one full cycle, then exit (3 if a feed or delivery failed)")
+    run.add_argument(
+        "--new-state",
+        action="store_true",
+        help="start on the store as it is (a new one if none) although state_dir had another: see Recovering state",
+    )
     sub.add_parser("check", help="validate every config file; exit 1 with file:line:col lines")
     poll = sub.add_parser("poll", help="fetch and match, send nothing; one JSON object per finding")
     poll.add_argument("--feed", action="append", help="only this feed (may be repeated)")
@@ -84,6 +90,7 @@ def build_parser() -> argparse.ArgumentParser:
     outbox_sub = outbox.add_subparsers(dest="outbox_command", parser_class=_Parser)
     retry = outbox_sub.add_parser("retry", help="re-queue a failed delivery")
     retry.add_argument("id", type=int)
+    _state_parser(sub)
     registry = sub.add_parser("registry", help="build the registry from a national one")
     registry_sub = registry.add_subparsers(dest="registry_command", required=True, parser_class=_Parser)
     imported = registry_sub.add_parser("import", help="import FINESS into a registry folder, one file a department")
@@ -97,6 +104,16 @@ def build_parser() -> argparse.ArgumentParser:
         "--allow-closing", action="store_true", help="close more than 5 %% of the folder's FINESS items if need be"
     )
     return p
+
+
+def _state_parser(sub: Any) -> None:
+    """``alertd state backup`` and ``alertd state restore`` (README, "Recovering state")."""
+    state = sub.add_parser("state", help="back up or restore the state store")
+    state_sub = state.add_subparsers(dest="state_command", required=True, parser_class=_Parser)
+    backup = state_sub.add_parser("backup", help="an online backup of the store now (the daemon may run)")
+    backup.add_argument("--to", metavar="FILE", help="this file (default: a new file in the backup folder)")
+    restore = state_sub.add_parser("restore", help="put a backup back (alertd stopped); the replaced file is kept")
+    restore.add_argument("file", nargs="?", metavar="FILE", help="the backup (default: the newest good one)")
 
 
 def _run_daemon(daemon: Daemon) -> int:
@@ -141,7 +158,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         gc.enable()
     try:
         if args.command == "run":
-            return asyncio.run(cmd_run_once(config)) if args.once else _run_daemon(Daemon(path, config, cache))
+            if args.once:
+                return asyncio.run(cmd_run_once(config, new_state=args.new_state))
+            return _run_daemon(Daemon(path, config, cache, new_state=args.new_state))
+        if args.command == "state":
+            if args.state_command == "backup":
+                return cmd_state_backup(config.settings, args.to)
+            return cmd_state_restore(config.settings, args.file)
         if args.command == "poll":
             return asyncio.run(cmd_poll(config, args.feed))
         if args.command == "outbox":
@@ -157,6 +180,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             if args.entry is not None:
                 return cmd_explain_entry(config, args.establishment, args.entry)
             return cmd_explain(config, args.establishment, args.cve)
+    except StateRefused as exc:  # the operator must act on the state (README, "Recovering state"): as a config error
+        print(f"alertd: {exc}", file=sys.stderr)
+        return EXIT_INVALID
     except AlertdError as exc:
         print(f"alertd: {exc}", file=sys.stderr)
         return EXIT_FAILED
@@ -183,6 +209,10 @@ def cmd_check(path: Path) -> int:
         make_signer(config)  # the signing key must be usable before the daemon relies on it
     except AlertdError as exc:
         print(f"{config.settings.path}: signing: {exc}", file=sys.stderr)
+        return EXIT_INVALID
+    problem = state_problem(config.settings)  # read-only: check never creates the state
+    if problem is not None:
+        print(f"alertd: {problem}", file=sys.stderr)
         return EXIT_INVALID
     print(
         f"{path}: valid — {len(config.feeds)} feeds, {len(config.registry.establishments)} establishments "
@@ -216,8 +246,8 @@ def cmd_registry_import(
     return EXIT_OK
 
 
-async def cmd_run_once(config: Config) -> int:
-    report = await run_cycle(config)
+async def cmd_run_once(config: Config, *, new_state: bool = False) -> int:
+    report = await run_cycle(config, new_state=new_state)
     print(format_cycle(config, report))
     return EXIT_FAILED if report.failed else EXIT_OK
 

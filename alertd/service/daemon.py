@@ -5,11 +5,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import signal
+import sqlite3
 import threading
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
@@ -34,6 +35,7 @@ from alertd.service.metrics import Metrics
 from alertd.service.notify import Notifier
 from alertd.service.poll import PollReport, poll_delay, stale_feeds
 from alertd.service.setup import keep_index_later, prepare
+from alertd.store import backup
 from alertd.store.records import digest_key
 from alertd.store.sqlite import Store
 
@@ -83,6 +85,11 @@ class CycleReport:
         return any(not p.ok for p in self.polls) or self.flush.failed > 0 or self.flush.retrying > 0
 
 
+def _backup_time(path: Path) -> datetime:
+    """When a backup was taken, from its file's time."""
+    return datetime.fromtimestamp(path.stat().st_mtime, UTC)
+
+
 def user_agent(config: Config) -> str:
     contact = config.settings.reply_to or ""
     return f"alertd/{__version__}" + (f" (+mailto:{contact})" if contact else "")
@@ -106,9 +113,10 @@ def due_digests(subs: Sequence[Subscription], store: Store, config: Config, now:
     return due
 
 
-async def run_cycle(config: Config) -> CycleReport:
-    """``alertd run --once``: poll every feed, match, dispatch what is due, flush the outbox."""
-    store = Store.in_state_dir(config.settings.state_dir)
+async def run_cycle(config: Config, *, new_state: bool = False) -> CycleReport:
+    """``alertd run --once``: poll every feed, match, dispatch what is due, flush the outbox (the store checked
+    first; ``new_state`` accepts a store that is not the one state_dir had: README, "Recovering state")."""
+    store = open_checked(config, new_state)
     engine = Engine(config, store)
     report = CycleReport()
     try:
@@ -170,14 +178,23 @@ async def _dispatch_and_flush(
         await transport.close()
 
 
+def open_checked(config: Config, new_state: bool = False) -> Store:
+    """The store as a daemon or a cycle opens it: quick-checked, and refused when it is not the one state_dir had
+    (unless ``new_state``)."""
+    settings = config.settings
+    return Store.in_state_dir(settings.state_dir, new_state=new_state, check=True, backups=settings.backup_folder)
+
+
 class Daemon:
     """``alertd run``: poll jobs per feed, digest jobs per subscription, an outbox job; SIGHUP reloads."""
 
-    def __init__(self, config_path: Path, config: Config, registry_cache: RegistryCache | None = None) -> None:
+    def __init__(
+        self, config_path: Path, config: Config, registry_cache: RegistryCache | None = None, *, new_state: bool = False
+    ) -> None:
         self.config_path = config_path
         self.registry_cache = registry_cache or RegistryCache()
         self.config = config
-        self.store = Store.in_state_dir(config.settings.state_dir)
+        self.store = open_checked(config, new_state)
         self.engine = Engine(config, self.store, keep=False)
         self.index_to_keep = True  # a newly built index is kept in state_dir after the first poll, not before
         self.transport: Transport = make_transport(config.settings)
@@ -314,7 +331,27 @@ class Daemon:
 
     async def outbox_job(self) -> None:
         """Every 30 s: immediate alerts left queued (by a stop, say) are dispatched; due retries are sent."""
-        await self.deliver(immediate=True)
+        try:
+            await self.deliver(immediate=True)
+        except sqlite3.DatabaseError as exc:
+            if (damage := self.store.note_damage(exc)) is None:
+                raise
+            log.error("state damaged", error=str(damage))  # the daemon stays up, unhealthy: the operator restores
+
+    async def backup_job(self) -> None:
+        """Every ``backups.every``: an online backup of the store in a worker thread (the loop keeps serving),
+        checked before the oldest is removed; a failure keeps the older backups and is tried next time."""
+        settings = self.engine.config.settings
+        try:
+            made, removed = await asyncio.to_thread(
+                backup.take, self.store.path, settings.backup_folder, settings.backups.keep, utcnow()
+            )
+        except Exception as exc:
+            if (damage := self.store.note_damage(exc)) is not None:
+                exc = damage
+            log.error("state backup failed; the older backups are kept", error=str(exc))
+            return
+        log.info("state backed up", backup=str(made), removed=[str(p) for p in removed])
 
     def schedule(self, previous: Config | None = None) -> None:
         """(Re)create every job from the current configuration.
@@ -351,6 +388,14 @@ class Daemon:
         self.scheduler.add_job(self.outbox_job, IntervalTrigger(seconds=OUTBOX_INTERVAL_SECONDS), id="outbox")
         self.scheduler.add_job(self.health_job, IntervalTrigger(seconds=HEALTH_INTERVAL_SECONDS), id="health")
         self.scheduler.add_job(self.prune_job, IntervalTrigger(seconds=PRUNE_INTERVAL_SECONDS), id="prune")
+        every = self.engine.config.settings.backups.every
+        if every is not None:
+            # The first backup when the newest one is due (at once when there is none): restarts do not delay it.
+            newest = backup.backups(self.engine.config.settings.backup_folder)[:1]
+            first = now if not newest else max(now, _backup_time(newest[0]) + every)
+            self.scheduler.add_job(
+                self.backup_job, IntervalTrigger(seconds=every.total_seconds()), id="backup", next_run_time=first
+            )
 
     # -- lifecycle --------------------------------------------------------------------------------------
 

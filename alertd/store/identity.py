@@ -111,7 +111,12 @@ def write_atomically(path: Path, payload: bytes) -> None:
     finally:
         os.close(fd)
     tmp.replace(path)
-    dfd = os.open(path.parent, os.O_RDONLY | os.O_DIRECTORY)
+    fsync_dir(path.parent)
+
+
+def fsync_dir(folder: Path) -> None:
+    """Make the renames in a folder reach the disk."""
+    dfd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
     try:
         os.fsync(dfd)
     finally:
@@ -195,3 +200,19 @@ def behind_words(path: Path, store_id: str, high: HighWater, marker: Marker) -> 
         f"{path} is older than what it sent ({'; '.join(gaps)}): an old copy put back by hand? Starting on it "
         f"would warn again of what was told since; {NEXT_STEPS}"
     )
+
+
+def verify_read_only(db: sqlite3.Connection, path: Path, marker: Marker | None) -> str | None:
+    """What ``alertd check`` says of a store opened read-only against its marker (None: nothing wrong). A store
+    an earlier alertd wrote has no identity yet: it gets one at its next start."""
+    if marker is None:
+        return None
+    if db.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'meta'").fetchone() is None:
+        return f"{path} holds no alertd store, but {marker_path(path)} says one was here; {NEXT_STEPS}"
+    row = db.execute("SELECT value FROM meta WHERE key = ?", (ID_KEY,)).fetchone()
+    store_id = str(row[0]) if row is not None else "(none)"
+    try:
+        high = high_water(db)
+    except sqlite3.OperationalError:  # an earlier schema, without reference counters: upgraded at start
+        return None
+    return behind_words(path, store_id, high, marker)

@@ -49,6 +49,7 @@ from alertd.store.records import (
 )
 from alertd.store.schema import open_schema
 
+DATABASE = "alertd.sqlite3"
 # The files SQLite keeps beside the database, and the sender's lock: alertd's own, each private to its user.
 _SIDECARS = ("-wal", "-shm", "-journal", ".send-lock")
 _PRIVATE = 0o600
@@ -107,6 +108,7 @@ class Store:
         statedir.usable_dir(path.parent)
         self.path = path
         self.damaged: str | None = None  # set at run time when SQLite says the file is damaged (note_damage)
+        self.carried = (0, 0)  # with new_state: the journalled sends carried in, and the findings they told
         self._sender_fd: int | None = None
         self._writer: bulk.Writer | None = None
         self._marker_file = identity.marker_path(path)
@@ -148,7 +150,7 @@ class Store:
                     raise LostState(refused)
             if new_state:
                 sends = [s for s in journal.read(self._journal) if s.seq > high.sends]
-                journal.replay(db, iter(sends))
+                self.carried = journal.replay(db, iter(sends))
                 last = max((s.seq for s in sends), default=0)
                 lifted = marker.high if marker is not None else identity.HighWater()
                 identity.raise_to(db, lifted.joined(identity.HighWater(last)))
@@ -171,8 +173,11 @@ class Store:
         return damage
 
     @classmethod
-    def in_state_dir(cls, state_dir: Path) -> Store:
-        return cls(state_dir / "alertd.sqlite3")
+    def in_state_dir(
+        cls, state_dir: Path, *, new_state: bool = False, check: bool = False, backups: Path | None = None
+    ) -> Store:
+        """The store of a state directory (``alertd.sqlite3``), opened as :class:`Store` says."""
+        return cls(state_dir / DATABASE, new_state=new_state, check=check, backups=backups)
 
     @property
     def writer(self) -> bulk.Writer:

@@ -109,3 +109,14 @@ def refusal(path: Path, exc: sqlite3.Error) -> StoreError | None:
     if "unable to open" in text or "readonly" in text:
         return StateDirError(f"cannot open {path} for writing ({text}): {_needs(path.parent)}")
     return None
+
+
+def check_dir(folder: Path) -> None:
+    """:func:`usable_dir` without creating anything (``alertd check``): a missing state_dir is fine (the first
+    start creates it)."""
+    if not os.path.lexists(folder):
+        return
+    if not folder.is_dir():
+        raise StateDirError(f"state_dir {folder} is a file, not a folder: move it away, or point state_dir elsewhere")
+    if not os.access(folder, os.R_OK | os.W_OK | os.X_OK):
+        raise StateDirError(f"state_dir {folder} is not writable: {_needs(folder)}")
