@@ -93,6 +93,7 @@ def refused(result: subprocess.CompletedProcess[str], *words: str) -> None:
     assert "Traceback" not in result.stderr
 
 
+@pytest.mark.slow  # six cycles on the KEV catalogue: ~15 s
 def test_a_deleted_store_is_refused_and_a_new_state_does_not_warn_again(setup: Setup) -> None:
     first = setup.once()
     assert first.returncode == 0, first.stderr
@@ -126,6 +127,7 @@ def test_an_empty_store_is_refused_by_the_daemon(setup: Setup) -> None:
     assert setup.sent == 2
 
 
+@pytest.mark.slow  # two daemon starts and five cycles on the KEV catalogue: ~30 s
 def test_damage_is_detected_restored_and_nothing_is_sent_twice(setup: Setup) -> None:
     assert setup.once().returncode == 0
     backed = alertd(setup.config, "state", "backup")
