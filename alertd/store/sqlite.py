@@ -168,7 +168,7 @@ class Store:
         daemon's health) and return the refusal to log (its path and the next step); None for any other error."""
         if not statedir.is_damage(exc):
             return None
-        damage = statedir.damage(self.path)
+        damage = statedir.damage(self.path, str(exc))
         self.damaged = str(damage)
         return damage
 

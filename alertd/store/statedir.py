@@ -43,8 +43,7 @@ def _needs(folder: Path) -> str:
 def usable_dir(folder: Path) -> None:
     """Create ``folder`` (0700) if need be and make sure this user may write in it; :class:`StateDirError` with
     the path and the permission needed otherwise."""
-    if os.path.lexists(folder) and not folder.is_dir():
-        raise StateDirError(f"state_dir {folder} is a file, not a folder: move it away, or point state_dir elsewhere")
+    check_dir(folder)
     try:
         folder.mkdir(mode=0o700, parents=True, exist_ok=True)
     except PermissionError:
@@ -59,8 +58,7 @@ def usable_dir(folder: Path) -> None:
         ) from None
     except OSError as exc:
         raise StateDirError(f"cannot create state_dir {folder}: {exc.strerror or exc}") from None
-    if not os.access(folder, os.R_OK | os.W_OK | os.X_OK):
-        raise StateDirError(f"state_dir {folder} is not writable: {_needs(folder)}")
+    check_dir(folder)
 
 
 def absent(path: Path) -> str | None:

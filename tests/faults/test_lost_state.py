@@ -195,3 +195,16 @@ def test_a_file_in_place_of_state_dir_is_a_configuration_error(tmp_path: Path) -
     state.write_text("")
     refused(alertd(config, "run", "--once"), f"state_dir {state} is a file, not a folder")
     refused(alertd(config, "check"), f"state_dir {state} is a file, not a folder")
+
+
+def test_the_daemon_backs_up_at_start_when_no_backup_is_recent(tmp_path: Path) -> None:
+    config = copy_example(tmp_path / "config")
+    with RunningDaemon(config) as daemon:
+        daemon.wait_ready()
+        (event,) = daemon.wait_log("state backed up", 60)
+        assert daemon.stop() == 0
+    made = Path(event["backup"])
+    assert made.parent == tmp_path / "var" / "state" / "backups" and made.is_file()
+    restored = alertd(config, "state", "restore")
+    assert restored.returncode == 0, restored.stderr
+    assert f"restored {tmp_path / 'var' / 'state' / 'alertd.sqlite3'} from {made}" in restored.stdout
