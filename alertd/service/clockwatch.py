@@ -23,6 +23,10 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.cron import CronTrigger
 
 from alertd.service.clock import utcnow
+from alertd.service.logs import get_logger
+from alertd.store.sqlite import Store
+
+log = get_logger("alertd")
 
 # A step is a jump of a few seconds at least: smaller differences are NTP slewing the clock (chrony slews up to
 # 8.3 % of the time elapsed, ntpd 0.05 %) or the two clocks being read a few microseconds apart.
@@ -89,7 +93,10 @@ class SteadyScheduler(AsyncIOScheduler):  # type: ignore[misc]  # APScheduler 3 
 
     def _process_jobs(self) -> float | None:
         # APScheduler 3's one planning round (wakeup() and its timer both come here): the place to look first.
-        self.before_planning()
+        try:
+            self.before_planning()
+        except Exception:  # the round must run whatever happens: it also sets the timer of the next one
+            log.exception("re-planning after a clock step failed; the jobs run on their plans as they are")
         wait: float | None = super()._process_jobs()
         return wait
 
@@ -156,3 +163,20 @@ def replan(jobs: Iterable[Any], step: ClockStep, now: datetime) -> None:
                 job.modify(next_run_time=fire)
         else:
             job.modify(next_run_time=job.next_run_time + step.delta)
+
+
+def replan_after_step(step: ClockStep, scheduler: Any, store: Store) -> None:
+    """Log the step and move every plan made on the wall clock by it: the scheduler's jobs (:func:`replan`) and
+    the outbox's waiting deliveries (a retry waits its back-off); then wake the scheduler up."""
+    now = utcnow()
+    log.warning(
+        "wall clock stepped",
+        seconds=round(abs(step.seconds), 1),
+        direction=step.direction,
+        wall_clock=now.isoformat(timespec="seconds"),
+    )
+    replan(scheduler.get_jobs(), step, now)
+    moved = store.shift_waiting(step.delta, step.before)
+    if moved:
+        log.info("outbox deliveries re-planned after the clock step", deliveries=moved)
+    scheduler.wakeup()

@@ -32,7 +32,7 @@ from alertd.service.clockwatch import (
     ClockWatch,
     SteadyScheduler,
     SuccessAges,
-    replan,
+    replan_after_step,
 )
 from alertd.service.engine import Engine
 from alertd.service.flush import FlushReport
@@ -409,19 +409,8 @@ class Daemon:
             self.clock_stepped(step)
 
     def clock_stepped(self, step: ClockStep) -> None:
-        """Move every plan made on the wall clock by the step: the jobs (interval jobs keep the time they had
-        left, digests follow the new wall time) and the outbox's waiting deliveries (a retry waits its back-off)."""
-        log.warning(
-            "wall clock stepped",
-            seconds=round(abs(step.seconds), 1),
-            direction=step.direction,
-            wall_clock=utcnow().isoformat(timespec="seconds"),
-        )
-        replan(self.scheduler.get_jobs(), step, utcnow())
-        moved = self.store.shift_waiting(step.delta, step.before)
-        if moved:
-            log.info("outbox retries re-planned after the clock step", deliveries=moved)
-        self.scheduler.wakeup()
+        """Move every plan made on the wall clock by the step (see :func:`replan_after_step`)."""
+        replan_after_step(step, self.scheduler, self.store)
 
     def expect_work(self) -> None:
         """Tell the progress judge what the schedule now promises: a poll at least every shortest planned gap,
@@ -437,14 +426,17 @@ class Daemon:
         """Every second: look for a wall-clock step, and tell (log, STATUS) when the work stops or resumes."""
         while True:
             await asyncio.sleep(LOOK_INTERVAL_SECONDS)
-            self.check_clock()
-            self.tell_work()
+            try:
+                self.check_clock()
+                self.tell_work()
+            except Exception:  # the next look may succeed (a store busy, say); this task must go on looking
+                log.exception("watching the clock and the work failed")
 
     def tell_work(self) -> None:
         """Log and put in STATUS the polls or flushes overdue (once per change), and their return."""
         overdue = self.progress.overdue()
         kinds = frozenset(o.work for o in overdue)
-        if kinds == self.work_overdue:
+        if kinds == self.work_overdue or self.stop.is_set():  # stopping: the polls end on purpose
             return
         self.work_overdue = kinds
         if overdue:

@@ -2,7 +2,8 @@
 
 The server runs outside the event loop on purpose: a heartbeat coroutine in the loop stamps the time every
 second, and the HTTP thread judges the loop stalled when the stamp grows old. A loop stuck in a blocking call is
-thus reported (503), which a server inside the loop could never do. The HTTP thread never touches SQLite: it reads
+thus reported (503), which a server inside the loop could never do. So is a loop that turns but no longer polls or
+flushes (``progress.LoopProgress``, judged on the monotonic clock). The HTTP thread never touches SQLite: it reads
 a snapshot the loop refreshes (``HealthSnapshot``).
 """
 
