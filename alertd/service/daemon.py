@@ -13,13 +13,13 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
 from alertd import __version__
 from alertd.config.files import Config, load_config
 from alertd.config.registry import RegistryCache
+from alertd.domain.delivery import SendOutcome
 from alertd.domain.errors import ConfigError, DeliveryError, StoreError
 from alertd.domain.routing import Subscription
 from alertd.domain.values import FeedKind
@@ -27,6 +27,14 @@ from alertd.intake.fetch import Fetcher
 from alertd.policy.decide import INVENTORY_SETTLE, digest_may_go, repeated_wall_time
 from alertd.send.transports import Transport, make_transport
 from alertd.service.clock import utcnow
+from alertd.service.clockwatch import (
+    LOOK_INTERVAL_SECONDS,
+    ClockStep,
+    ClockWatch,
+    SteadyScheduler,
+    SuccessAges,
+    replan_after_step,
+)
 from alertd.service.engine import Engine
 from alertd.service.flush import FlushReport
 from alertd.service.httpapi import HealthServer, HealthSnapshot
@@ -34,6 +42,7 @@ from alertd.service.logs import get_logger
 from alertd.service.metrics import Metrics
 from alertd.service.notify import Notifier
 from alertd.service.poll import PollReport, poll_delay, stale_feeds
+from alertd.service.progress import LoopProgress, in_flight_limit
 from alertd.service.setup import keep_index_later, prepare
 from alertd.store import backup
 from alertd.store.records import digest_key
@@ -199,7 +208,9 @@ class Daemon:
         self.index_to_keep = True  # a newly built index is kept in state_dir after the first poll, not before
         self.transport: Transport = make_transport(config.settings)
         self.notifier = Notifier()
-        self.scheduler = AsyncIOScheduler(
+        self.clock = ClockWatch()
+        self.scheduler = SteadyScheduler(
+            self.check_clock,  # before each planning round: a wall-clock step is re-planned first
             timezone=config.settings.timezone,
             # A poll that could not start on time runs as soon as it can, once (coalesce), never twice at once.
             job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None},
@@ -217,9 +228,16 @@ class Daemon:
         self.health = HealthSnapshot()
         self.metrics = Metrics(self.health.last_success, self.health.outbox)
         self.metrics.set_feeds(f.id for f in config.feeds)
-        self.engine.flusher.on_send = self.metrics.send_done
+        self.engine.flusher.on_send = self.send_done
+        # Time on the monotonic clock (contract §6): staleness, and whether polls and flushes go on.
+        self.success_ages = SuccessAges()
+        self.engine.notices.success_ages = self.success_ages.ages
+        self.progress = LoopProgress()
+        self.poll_gaps: dict[str, float] = {}  # feed -> seconds planned until its next poll (interval or back-off)
+        self.work_overdue: frozenset[str] = frozenset()  # the kinds of work STATUS last said were overdue
+        self.metrics.watch_work(self.progress.ages, lambda: bool(self.progress.overdue()))
         listen = config.settings.http_listen
-        self.http = HealthServer(listen, self.health, self.metrics) if listen else None
+        self.http = HealthServer(listen, self.health, self.metrics, work=self.progress) if listen else None
 
     # -- jobs -------------------------------------------------------------------------------------------
 
@@ -230,10 +248,13 @@ class Daemon:
             return
         assert self.fetcher is not None
         self.polls_in_flight += 1
+        self.progress.poll_started(feed.id, in_flight_limit(feed.deadline.total_seconds()))
         try:
             report = await self.engine.poll(feed, self.fetcher)
         finally:
             self.polls_in_flight -= 1
+            self.progress.poll_finished(feed.id)
+        self.success_ages.saw(feed.id, self.store.feed_state(feed.id).last_success, just_now=report.ok)
         self.metrics.poll_done(
             feed.id,
             ok=report.ok,
@@ -244,29 +265,41 @@ class Daemon:
             alerts_by_severity=report.alerts_by_severity,
         )
         self.refresh_health()
+        self.judge_staleness()
         if self.index_to_keep:
             self.index_to_keep = False
             keep_index_later(self.engine.prepared)
+        self.poll_gaps[feed.id] = feed.interval.total_seconds()
         if not report.ok:
             # Back off: the next poll of a failing feed waits longer each time, never less than its interval.
             delay = poll_delay(feed.interval, report.consecutive_failures)
+            self.check_clock()  # planned on the wall clock in force, not on one about to be found stepped
             job = self.scheduler.get_job(f"poll:{feed.id}")
             if job is not None:
                 job.modify(next_run_time=utcnow() + delay)
+            self.poll_gaps[feed.id] = delay.total_seconds()
             log.info("feed poll deferred", feed=feed.id, retry_in=str(delay))
+        self.expect_work()
         self.dispatch_soon()
 
     async def health_job(self) -> None:
-        """Every few minutes: warn once about each feed gone stale, and again once it recovers."""
-        stale = dict(stale_feeds(self.engine.config, self.store.feed_states(), utcnow()))
+        """Every few minutes: judge staleness (as after each poll) and queue the operators' notice."""
+        self.judge_staleness()
+        if self.engine.notify_operators(utcnow()) is not None:
+            await self.deliver(immediate=True)
+
+    def judge_staleness(self) -> None:
+        """Warn once about each feed gone stale, and again once it recovers; judged on the monotonic age of its
+        last success (contract §6), so a wall-clock step makes no feed stale nor fresh."""
+        states = self.store.feed_states()
+        self.success_ages.saw_all(states)
+        stale = dict(stale_feeds(self.engine.config, states, utcnow(), self.success_ages.ages()))
         for feed_id, why in stale.items():
             if feed_id not in self.stale:
                 log.error("feed stale", feed=feed_id, why=why)
         for feed_id in self.stale - stale.keys():
             log.info("feed fresh again", feed=feed_id)
         self.stale = set(stale)
-        if self.engine.notify_operators(utcnow()) is not None:
-            await self.deliver(immediate=True)
 
     def dispatch_soon(self) -> None:
         """Dispatch immediate alerts shortly, once the polls running now are done.
@@ -296,6 +329,10 @@ class Daemon:
         if repeated_wall_time(datetime.fromisoformat(last) if last else None, now, tz):
             log.info("digest skipped: this local time already had its digest (clocks went back)", subscription=name)
             return
+        if last and now < datetime.fromisoformat(last):
+            # The wall clock was stepped back past the last digest: this slot, or an earlier one, was sent.
+            log.info("digest skipped: the wall clock is before the last digest (stepped back)", subscription=name)
+            return
         if sub is None or not digest_may_go(sub, now.astimezone(tz)):
             log.info("digest skipped: not a business day, a holiday or quiet hours", subscription=name)
             return  # its alerts stay queued for the next run that may go
@@ -308,12 +345,19 @@ class Daemon:
         With the immediate alerts go the inventories that have settled: an establishment's backlog waits until
         its newest inventory alert is ``INVENTORY_SETTLE`` old, so the feeds polled at start-up land in one."""
         async with self.send_lock:
+            self.progress.outbox_worked()
             now = utcnow()
             await self.engine.dispatch_off_loop(now, immediate=immediate, subscriptions=subscriptions)
             if immediate:
                 await self.engine.dispatch_inventories_off_loop(now, INVENTORY_SETTLE)
             await self.engine.flush(self.transport)
+            self.progress.outbox_worked()
         self.refresh_health()
+
+    def send_done(self, outcome: SendOutcome, seconds: float) -> None:
+        """One send attempt ended: counted, and taken as the outbox at work (a long flush is not a stall)."""
+        self.metrics.send_done(outcome, seconds)
+        self.progress.outbox_worked()
 
     def refresh_health(self) -> None:
         """Hand the HTTP thread a fresh snapshot of feed and outbox states (it never touches SQLite itself)."""
@@ -396,6 +440,57 @@ class Daemon:
             self.scheduler.add_job(
                 self.backup_job, IntervalTrigger(seconds=every.total_seconds()), id="backup", next_run_time=first
             )
+        # A kept feed keeps its back-off; a new or changed one starts at its interval.
+        intervals = {f.id: f.interval.total_seconds() for f in self.engine.config.feeds}
+        self.poll_gaps = {f: self.poll_gaps.get(f, i) if f in kept else i for f, i in intervals.items()}
+        self.expect_work()
+
+    # -- time and work (contract §6) ---------------------------------------------------------------------
+
+    def check_clock(self) -> None:
+        """Look for a wall-clock step since the last look; re-plan if there was one."""
+        step = self.clock.look()
+        if step is not None:
+            self.clock_stepped(step)
+
+    def clock_stepped(self, step: ClockStep) -> None:
+        """Move every plan made on the wall clock by the step (see :func:`replan_after_step`)."""
+        replan_after_step(step, self.scheduler, self.store)
+
+    def expect_work(self) -> None:
+        """Tell the progress judge what the schedule now promises: a poll at least every shortest planned gap,
+        an outbox flush every ``OUTBOX_INTERVAL_SECONDS`` (a send taking up to the transport's timeout more)."""
+        smtp = self.engine.config.settings.smtp
+        self.progress.expect(
+            poll_every=min(self.poll_gaps.values(), default=None),
+            flush_every=OUTBOX_INTERVAL_SECONDS,
+            flush_margin=smtp.timeout if smtp is not None else 0.0,
+        )
+
+    async def watch_clock(self) -> None:
+        """Every second: look for a wall-clock step, and tell (log, STATUS) when the work stops or resumes."""
+        while True:
+            await asyncio.sleep(LOOK_INTERVAL_SECONDS)
+            try:
+                self.check_clock()
+                self.tell_work()
+            except Exception:  # the next look may succeed (a store busy, say); this task must go on looking
+                log.exception("watching the clock and the work failed")
+
+    def tell_work(self) -> None:
+        """Log and put in STATUS the polls or flushes overdue (once per change), and their return."""
+        overdue = self.progress.overdue()
+        kinds = frozenset(o.work for o in overdue)
+        if kinds == self.work_overdue or self.stop.is_set():  # stopping: the polls end on purpose
+            return
+        self.work_overdue = kinds
+        if overdue:
+            why = "; ".join(o.text for o in overdue)
+            log.error("work overdue", why=why)
+            self.notifier.status(f"work overdue: {why}")
+        else:
+            log.info("work resumed")
+            self.notifier.status(self.status_line())
 
     # -- lifecycle --------------------------------------------------------------------------------------
 
@@ -474,6 +569,7 @@ class Daemon:
         if self.notifier.watchdog_interval:
             tasks.append(asyncio.create_task(self.watchdog(self.notifier.watchdog_interval)))
         self.refresh_health()
+        self.success_ages.saw_all(self.store.feed_states())  # dated once from the wall clock, then monotonic
         if self.http is not None:
             self.http.start()  # HttpListenError (an AlertdError) when the port is taken: the CLI reports it
             tasks.append(asyncio.create_task(self.http.beat_forever()))
@@ -482,6 +578,7 @@ class Daemon:
             self.fetcher = fetcher
             self.schedule()
             self.scheduler.start()
+            tasks.append(asyncio.create_task(self.watch_clock()))
             log.info("alertd started", version=__version__, feeds=len(self.config.feeds))
             self.notifier.ready(self.status_line())
             await self.stop.wait()

@@ -2,7 +2,8 @@
 
 The server runs outside the event loop on purpose: a heartbeat coroutine in the loop stamps the time every
 second, and the HTTP thread judges the loop stalled when the stamp grows old. A loop stuck in a blocking call is
-thus reported (503), which a server inside the loop could never do. The HTTP thread never touches SQLite: it reads
+thus reported (503), which a server inside the loop could never do. So is a loop that turns but no longer polls or
+flushes (``progress.LoopProgress``, judged on the monotonic clock). The HTTP thread never touches SQLite: it reads
 a snapshot the loop refreshes (``HealthSnapshot``).
 """
 
@@ -28,6 +29,7 @@ from alertd.domain.delivery import DeliveryState
 from alertd.domain.errors import AlertdError
 from alertd.service.logs import get_logger
 from alertd.service.metrics import Metrics
+from alertd.service.progress import LoopProgress
 
 log = get_logger("alertd.http")
 
@@ -198,14 +200,17 @@ class HealthServer:
         stale_after: float = STALE_AFTER_SECONDS,
         beat_interval: float = BEAT_INTERVAL_SECONDS,
         clock: Callable[[], float] = time.monotonic,
+        work: LoopProgress | None = None,
     ) -> None:
-        """``snapshot`` is called from the HTTP thread: it must return plain data, never query the store."""
+        """``snapshot`` is called from the HTTP thread: it must return plain data, never query the store.
+        ``work``: the loop's polls and flushes, judged against the schedule (503 when overdue)."""
         self.listen = listen
         self.snapshot = snapshot
         self.metrics = metrics
         self.stale_after = stale_after
         self.beat_interval = beat_interval
         self.clock = clock
+        self.work = work
         self._last_beat = clock()
         self._measured_lag = 0.0
         self._server: _Server | None = None
@@ -306,13 +311,18 @@ class HealthServer:
     # -- responses (run in the HTTP thread) -------------------------------------------------------------
 
     def health(self) -> tuple[int, dict[str, Any]]:
-        """(status code, JSON body) of ``/healthz``: 200 with status "ok" when the loop is live, else 503."""
+        """(status code, JSON body) of ``/healthz``: 200 with status "ok" when the loop is live and its work is not
+        overdue; else 503, "stalled" (the loop does not turn) or "work overdue" (it turns, but polls or flushes
+        stopped: ``work.overdue`` says which)."""
         live, lag = self.live(), self.lag()
-        status = "ok" if live else "stalled"
+        overdue = self.work.overdue() if self.work is not None else []
+        status = "ok" if live and not overdue else "stalled" if not live else "work overdue"
         # "status" comes first for a human reading curl's output; the snapshot cannot override it.
         body: dict[str, Any] = {"status": status, **self.snapshot(), "loop_lag_seconds": round(lag, 3)}
+        if self.work is not None:
+            body["work"] = self.work.report()
         body["status"] = status
-        return (200 if live else 503), body
+        return (200 if status == "ok" else 503), body
 
     def metrics_exposition(self, accept: str = "") -> tuple[bytes, str]:
         """(body, content type) of ``/metrics``, with ``alertd_up`` and the loop lag as judged now."""

@@ -32,6 +32,7 @@ SEND_BUCKETS = (0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120
 
 FeedStates = Callable[[], Mapping[str, datetime | None]]
 OutboxCounts = Callable[[], Mapping[DeliveryState, int]]
+WorkAges = Callable[[], Mapping[str, float | None]]
 
 
 class _StateCollector:
@@ -79,6 +80,37 @@ class _StateCollector:
             deliveries.add_metric([state.value], n)
         depth.add_metric([], sum(n for state, n in counts.items() if state.waiting))
         return (stamp, age, deliveries, depth)
+
+
+class _WorkCollector:
+    """How long ago the loop last did each kind of work (a poll started or finished, the outbox worked), on the
+    monotonic clock, and whether /healthz judges any of it overdue."""
+
+    def __init__(self, ages: WorkAges, overdue: Callable[[], bool]) -> None:
+        self.ages = ages
+        self.overdue = overdue
+
+    def _families(self) -> tuple[GaugeMetricFamily, GaugeMetricFamily]:
+        return (
+            GaugeMetricFamily(
+                "alertd_work_age_seconds",
+                "Seconds since the loop last did this work, on the monotonic clock (+Inf if not yet)",
+                labels=["work"],
+            ),
+            GaugeMetricFamily("alertd_work_overdue", "1 while polls or outbox flushes are overdue, else 0"),
+        )
+
+    def describe(self) -> Iterable[Metric]:
+        """The families this collector yields."""
+        return self._families()
+
+    def collect(self) -> Iterable[Metric]:
+        """Read the ages and the judgement now."""
+        age, overdue = self._families()
+        for work, seconds in sorted(self.ages().items()):
+            age.add_metric([work], math.inf if seconds is None else seconds)
+        overdue.add_metric([], 1 if self.overdue() else 0)
+        return (age, overdue)
 
 
 class _ProcessCollector:
@@ -250,6 +282,10 @@ class Metrics:
         """What the HTTP thread judged of the event loop, just before a scrape."""
         self.up.set(1 if live else 0)
         self.loop_lag.set(lag_seconds)
+
+    def watch_work(self, ages: WorkAges, overdue: Callable[[], bool]) -> None:
+        """Serve the loop's work ages and whether it is overdue (``progress.LoopProgress``), read at scrape time."""
+        self.registry.register(_WorkCollector(ages, overdue))
 
     def render(self, accept: str = "") -> tuple[bytes, str]:
         """The exposition (body, content type), in OpenMetrics when the scraper's Accept header asks for it."""

@@ -7,8 +7,8 @@ the notice is queued in the outbox, which delivers it like any email.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable
-from datetime import datetime
+from collections.abc import Callable, Mapping
+from datetime import datetime, timedelta
 from email.utils import parseaddr
 
 from alertd.config.files import Config
@@ -34,6 +34,9 @@ class OperatorNotices:
     def __init__(self, store: Store, current: Callable[[], Prepared]) -> None:
         self.store = store
         self.current = current
+        # The daemon's ages of each feed's last success, on the monotonic clock (contract §6): a wall-clock step
+        # must not make a feed look stale. Without them (run --once), the stored wall-clock times are used.
+        self.success_ages: Callable[[], Mapping[str, timedelta]] | None = None
 
     @property
     def config(self) -> Config:
@@ -55,7 +58,8 @@ class OperatorNotices:
                     )
                 )
         problems += self.cut_feeds()
-        for feed_id, why in stale_feeds(self.config, self.store.feed_states(), now):
+        ages = self.success_ages() if self.success_ages is not None else None
+        for feed_id, why in stale_feeds(self.config, self.store.feed_states(), now, ages):
             problems.append(Problem(f"feed-stale:{feed_id}", f"feed {feed_id} stale", why))
         problems += self.red_findings()
         problems += self.cut_emails()

@@ -16,7 +16,7 @@ import contextlib
 import random
 import sqlite3
 from collections import Counter
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
@@ -549,8 +549,14 @@ def poll_delay(interval: timedelta, failures: int) -> timedelta:
     return base * random.uniform(1.0, 1.2)
 
 
-def stale_feeds(config: Config, states: Sequence[FeedState], now: datetime) -> list[tuple[str, str]]:
-    """Feeds that have not been polled successfully for longer than their ``stale_after``: (feed id, why)."""
+def stale_feeds(
+    config: Config, states: Sequence[FeedState], now: datetime, ages: Mapping[str, timedelta] | None = None
+) -> list[tuple[str, str]]:
+    """Feeds that have not been polled successfully for longer than their ``stale_after``: (feed id, why).
+
+    A feed in ``ages`` is judged on that age (the daemon's, measured on the monotonic clock: a wall-clock step
+    changes it not); any other on ``now`` minus its stored last success.
+    """
     by_id = {s.feed: s for s in states}
     result = []
     for feed in config.feeds:
@@ -558,6 +564,7 @@ def stale_feeds(config: Config, states: Sequence[FeedState], now: datetime) -> l
         since = state.last_success if state else None
         if since is None:
             continue  # never polled yet: the first poll's outcome says more than staleness would
-        if now - since > feed.stale_limit:
+        age = ages[feed.id] if ages is not None and feed.id in ages else now - since
+        if age > feed.stale_limit:
             result.append((feed.id, f"no successful poll since {since.isoformat(timespec='seconds')}"))
     return result

@@ -14,7 +14,7 @@ import os
 import sqlite3
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -605,6 +605,21 @@ class Store:
                 "UPDATE outbox SET state = ?, last_error = ?, next_attempt = ? WHERE id = ?",
                 (DeliveryState.PENDING, error, encode_time(next_attempt), delivery_id),
             )
+
+    def shift_waiting(self, step: timedelta, created_by: datetime) -> int:
+        """Move the next attempt of every pending delivery created by ``created_by`` by ``step`` (a wall-clock
+        step, contract §6), so each waits what it was to wait; how many moved. Deliveries created later were
+        planned on the stepped clock already."""
+        with self.transaction() as db:
+            rows = db.execute(
+                "SELECT id, next_attempt FROM outbox WHERE state = ? AND created <= ?",
+                (DeliveryState.PENDING, encode_time(created_by)),
+            ).fetchall()
+            db.executemany(
+                "UPDATE outbox SET next_attempt = ? WHERE id = ?",
+                ((encode_time(datetime.fromisoformat(at) + step), i) for i, at in rows),
+            )
+        return len(rows)
 
     def mark_failed(self, delivery_id: int, error: str) -> None:
         with self.transaction() as db:
