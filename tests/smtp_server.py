@@ -3,6 +3,7 @@
     with SmtpTestServer(tls="starttls", auth={"alertd": "s3cret"}) as server:
         server.reject_recipient("nobody@example.org")    # 550 for that address, every time
         server.script_data("451 4.3.0 try later")         # the next DATA gets 451, later ones 250
+        server.slow_data(0.1)                             # every DATA answered 0.1 s late, from now on
         ... SmtpTransport(server.smtp_settings(username="alertd"), "s3cret") ...
         assert server.messages[0].rcpt_tos == ("rssi@chu.example",)
 
@@ -64,6 +65,8 @@ class _Handler:
         reply, stall = self._owner._next_data_reply()
         if stall:
             await asyncio.sleep(stall)
+        if self._owner._data_delay:
+            await asyncio.sleep(self._owner._data_delay)
         if reply is not None and not reply.startswith("2"):
             return reply
         transport = server.transport
@@ -134,6 +137,7 @@ class SmtpTestServer:
         self._rcpt_script: collections.deque[str | None] = collections.deque()
         self._data_script: collections.deque[str | None] = collections.deque()
         self._data_stall = 0.0
+        self._data_delay = 0.0
         self._echo_auth = False
         self._tmp: tempfile.TemporaryDirectory[str] | None = None
         self._controller: _Controller | None = None
@@ -257,6 +261,11 @@ class SmtpTestServer:
         """Wait ``seconds`` before answering the next ``DATA`` (to provoke client timeouts)."""
         with self._lock:
             self._data_stall = seconds
+
+    def slow_data(self, seconds: float) -> None:
+        """Wait ``seconds`` before answering every ``DATA`` from now on (a slow relay; 0 to stop)."""
+        with self._lock:
+            self._data_delay = seconds
 
     def echo_refused_auth(self) -> None:
         """Refuse a wrong login with a 535 that quotes the base64 the client sent, as some relays do."""

@@ -3,25 +3,27 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import signal
 import sqlite3
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
+from apscheduler.executors.asyncio import AsyncIOExecutor
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
 from alertd import __version__
 from alertd.config.files import Config, load_config
 from alertd.config.registry import RegistryCache
-from alertd.domain.delivery import SendOutcome
+from alertd.domain.delivery import DeliveryState, SendOutcome
 from alertd.domain.errors import ConfigError, DeliveryError, StoreError
 from alertd.domain.routing import Subscription
+from alertd.domain.settings import DeliveryMethod, Settings
 from alertd.domain.values import FeedKind
 from alertd.intake.fetch import Fetcher
 from alertd.policy.decide import INVENTORY_SETTLE, digest_may_go, repeated_wall_time
@@ -44,7 +46,8 @@ from alertd.service.notify import Notifier
 from alertd.service.poll import PollReport, poll_delay, stale_feeds
 from alertd.service.progress import LoopProgress, in_flight_limit
 from alertd.service.setup import keep_index_later, prepare
-from alertd.store import backup
+from alertd.service.vitals import FeedVital
+from alertd.store import STORE_FAILURES, backup
 from alertd.store.records import digest_key
 from alertd.store.sqlite import Store
 
@@ -53,7 +56,11 @@ log = get_logger("alertd")
 OUTBOX_INTERVAL_SECONDS = 30
 HEALTH_INTERVAL_SECONDS = 300
 PRUNE_INTERVAL_SECONDS = 3600
-STOP_GRACE_SECONDS = 20.0
+STOP_GRACE_SECONDS = 20.0  # the least a stop waits for the sends in flight; an SMTP send's timeout may raise it
+STOP_MARGIN_SECONDS = 5.0  # past a send's own timeout: recording its outcome, closing the store
+STOP_CUT_SECONDS = 5.0  # for the work the grace cut short to unwind before the store closes
+STORE_PROBE_SECONDS = 5.0  # while the store cannot be written, how often a small write tries it again
+PROBE_KEY = "store-probe"  # the meta row the probe writes
 DISPATCH_DELAY = 2.0
 DISPATCH_MAX_WAIT = 30.0
 WORKER_PREFIX = "alertd-worker"
@@ -73,6 +80,39 @@ class WorkerPool(ThreadPoolExecutor):
     def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
         """Stop taking work, cancel what has not started, never wait for what has."""
         super().shutdown(wait=False, cancel_futures=True)
+
+
+class JobExecutor(AsyncIOExecutor):  # type: ignore[misc]  # APScheduler ships no types
+    """APScheduler's asyncio executor, but its shutdown leaves the jobs running to end: the daemon's stop decides
+    what is waited for and what is cut (the stock one cancels them all, a send mid-DATA included, which the relay
+    may have accepted: sent again after restart). :meth:`running` gives the job of each task still running."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._jobs: dict[asyncio.Future[Any], str] = {}
+
+    def shutdown(self, wait: bool = True) -> None:
+        """Take no job any more; cancel none of those running."""
+        self._pending_futures.clear()
+
+    def _do_submit_job(self, job: object, run_times: object) -> None:
+        before = set(self._pending_futures)
+        super()._do_submit_job(job, run_times)
+        for future in set(self._pending_futures) - before:
+            self._jobs[future] = str(getattr(job, "id", ""))
+            future.add_done_callback(self._jobs.pop)
+
+    def running(self) -> dict[asyncio.Future[Any], str]:
+        """The tasks of the jobs running now, with their job id (``poll:cisa-kev``, ``outbox`` …)."""
+        return {future: job for future, job in self._jobs.items() if not future.done()}
+
+
+def stop_grace(settings: Settings) -> float:
+    """How long a stop waits for the sends in flight: long enough for an SMTP send to end by its own timeout
+    (connecting included) and its outcome to be recorded, and never less than ``STOP_GRACE_SECONDS``."""
+    if settings.delivery_method is DeliveryMethod.SMTP and settings.smtp is not None:
+        return max(STOP_GRACE_SECONDS, settings.smtp.timeout + STOP_MARGIN_SECONDS)
+    return STOP_GRACE_SECONDS
 
 
 def workers_busy() -> bool:
@@ -209,11 +249,13 @@ class Daemon:
         self.transport: Transport = make_transport(config.settings)
         self.notifier = Notifier()
         self.clock = ClockWatch()
+        self.jobs = JobExecutor()
         self.scheduler = SteadyScheduler(
             self.check_clock,  # before each planning round: a wall-clock step is re-planned first
             timezone=config.settings.timezone,
             # A poll that could not start on time runs as soon as it can, once (coalesce), never twice at once.
             job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None},
+            executors={"default": self.jobs},
         )
         self.stop = asyncio.Event()
         self.send_lock = asyncio.Lock()
@@ -221,12 +263,21 @@ class Daemon:
         self.polls_in_flight = 0
         self.dispatch_timer: asyncio.TimerHandle | None = None
         self.dispatch_started = 0.0
-        self.background: set[asyncio.Task[None]] = set()
+        self.background: set[asyncio.Task[Any]] = set()
         self.stale: set[str] = set()
         self.reloading: asyncio.Task[None] | None = None
         self.reload_again = False
+        self.stopping = False  # SIGTERM came: no new delivery, nothing new written (see wind_down)
+        self.store_closed = False
+        self.store_was_writable = True  # as the last health refresh saw it: a change is a recovery
+        self.status_shown: str | None = None  # the last STATUS= the health of the jobs put (see publish_health)
         self.health = HealthSnapshot()
-        self.metrics = Metrics(self.health.last_success, self.health.outbox)
+        self.metrics = Metrics(
+            self.health.last_success,
+            self.health.outbox,
+            store_state=self.health.store,
+            feed_failures=self.health.failures,
+        )
         self.metrics.set_feeds(f.id for f in config.feeds)
         self.engine.flusher.on_send = self.send_done
         # Time on the monotonic clock (contract §6): staleness, and whether polls and flushes go on.
@@ -285,7 +336,13 @@ class Daemon:
     async def health_job(self) -> None:
         """Every few minutes: judge staleness (as after each poll) and queue the operators' notice."""
         self.judge_staleness()
-        if self.engine.notify_operators(utcnow()) is not None:
+        try:
+            notice = self.engine.notify_operators(utcnow())
+        except STORE_FAILURES as exc:
+            self.engine.vitals.store_failed(exc, "queueing the operators' notice")
+            self.refresh_health()
+            return
+        if notice is not None:
             await self.deliver(immediate=True)
 
     def judge_staleness(self) -> None:
@@ -307,7 +364,7 @@ class Daemon:
         Feeds polled together (at start-up, or on the same minute) then give one email per establishment, not
         one per feed; an imminent warning waits at most ``DISPATCH_MAX_WAIT`` seconds for that.
         """
-        if self.dispatch_timer is None:
+        if self.dispatch_timer is None and not self.stopping:
             self.dispatch_started = asyncio.get_running_loop().time()
             self.dispatch_timer = asyncio.get_running_loop().call_later(DISPATCH_DELAY, self._dispatch_due)
 
@@ -336,23 +393,32 @@ class Daemon:
         if sub is None or not digest_may_go(sub, now.astimezone(tz)):
             log.info("digest skipped: not a business day, a holiday or quiet hours", subscription=name)
             return  # its alerts stay queued for the next run that may go
-        await self.deliver(immediate=False, subscriptions=(name,))
-        self.store.set_meta(digest_key(name), now.isoformat())
+        if not await self.deliver(immediate=False, subscriptions=(name,)):
+            return  # a stop or a store that cannot be written: the digest is not noted done, its alerts stay queued
+        try:
+            self.store.set_meta(digest_key(name), now.isoformat())
+        except STORE_FAILURES as exc:
+            self.engine.vitals.store_failed(exc, f"noting the digest of {name}")
 
-    async def deliver(self, *, immediate: bool = True, subscriptions: Sequence[str] = ()) -> None:
-        """Dispatch queued alerts into the outbox, then flush it; one at a time so nothing goes twice.
+    async def deliver(self, *, immediate: bool = True, subscriptions: Sequence[str] = ()) -> bool:
+        """Dispatch queued alerts into the outbox, then flush it; one at a time so nothing goes twice. False when
+        the alerts could not all be dispatched: the daemon is stopping, or the store cannot be written.
 
         With the immediate alerts go the inventories that have settled: an establishment's backlog waits until
         its newest inventory alert is ``INVENTORY_SETTLE`` old, so the feeds polled at start-up land in one."""
         async with self.send_lock:
+            if self.stopping:
+                return False  # what is queued stays queued: the next start dispatches it
             self.progress.outbox_worked()
             now = utcnow()
             await self.engine.dispatch_off_loop(now, immediate=immediate, subscriptions=subscriptions)
             if immediate:
                 await self.engine.dispatch_inventories_off_loop(now, INVENTORY_SETTLE)
+            dispatched = not self.stopping and self.engine.vitals.writable
             await self.engine.flush(self.transport)
             self.progress.outbox_worked()
         self.refresh_health()
+        return dispatched
 
     def send_done(self, outcome: SendOutcome, seconds: float) -> None:
         """One send attempt ended: counted, and taken as the outbox at work (a long flush is not a stall)."""
@@ -360,10 +426,79 @@ class Daemon:
         self.progress.outbox_worked()
 
     def refresh_health(self) -> None:
-        """Hand the HTTP thread a fresh snapshot of feed and outbox states (it never touches SQLite itself)."""
-        self.health.update(
-            self.store.feed_states(), self.store.outbox_counts(), configured=[f.id for f in self.engine.config.feeds]
+        """Hand the HTTP thread a fresh snapshot of feed and outbox states (it never touches SQLite itself), with
+        what the jobs saw fail in memory; tell systemd (STATUS=) when that changes."""
+        if self.store_closed:
+            return
+        if self.engine.vitals.writable and not self.store_was_writable:
+            self.recovered()
+        self.store_was_writable = self.engine.vitals.writable
+        configured = [f.id for f in self.engine.config.feeds]
+        try:
+            states, outbox = self.store.feed_states(), self.store.outbox_counts()
+        except STORE_FAILURES as exc:
+            # A store that cannot even be read: what the process holds in memory is all /healthz can tell.
+            log.warning("state store cannot be read; health told from memory", error=str(exc))
+            states, outbox = [], None
+        self.health.update(states, outbox, configured=configured, vitals=self.engine.vitals)
+        self.publish_health()
+
+    def health_problems(self) -> str | None:
+        """What is wrong now, for STATUS=: a store that cannot be written, feeds failing (``failures_alert``
+        polls in a row or more, as this process saw them); None when all is well."""
+        vitals = self.engine.vitals
+        problems: list[str] = []
+        if vitals.store_fault is not None:
+            problems.append(vitals.store_fault.describe())
+        failing = sum(
+            vitals.feeds.get(f.id, FeedVital()).consecutive_failures >= f.failures_alert
+            for f in self.engine.config.feeds
         )
+        if failing:
+            problems.append(f"{failing} feed{'s' if failing > 1 else ''} failing")
+        return "; ".join(problems) or None
+
+    def publish_health(self) -> None:
+        """Put the problems in STATUS= when they change, and the usual line back once they are gone."""
+        problems = self.health_problems()
+        if problems == self.status_shown:
+            return
+        if problems is not None or self.status_shown is not None:
+            self.notifier.status(problems or self.status_line())
+        self.status_shown = problems
+
+    def write_to_store(self, doing: str, write: Callable[[], object]) -> bool:
+        """One small write to the store (a probe, say), its failure counted; True when it was written."""
+        try:
+            write()
+        except STORE_FAILURES as exc:
+            self.engine.vitals.store_failed(exc, doing)
+            return False
+        return True
+
+    async def probe_store_forever(self) -> None:
+        """While the store cannot be written, try a small write every few seconds: once one succeeds, the daemon
+        recovers by itself (health back to normal, the feeds that failed on the store polled again at once,
+        the queued alerts dispatched), without waiting for a feed's back-off or a restart."""
+        while True:
+            await asyncio.sleep(STORE_PROBE_SECONDS)
+            vitals = self.engine.vitals
+            if vitals.writable or self.stopping:
+                continue
+            if self.write_to_store("probing the store", lambda: self.store.set_meta(PROBE_KEY, utcnow().isoformat())):
+                vitals.store_written()
+            self.refresh_health()
+
+    def recovered(self) -> None:
+        """The store can be written again: poll at once the feeds whose poll it failed, dispatch what waits."""
+        if self.stopping:
+            return
+        now = utcnow()
+        for feed in self.engine.vitals.failed_on_store():
+            job = self.scheduler.get_job(f"poll:{feed}")
+            if job is not None:
+                job.modify(next_run_time=now)
+        self.dispatch_soon()
 
     async def prune_job(self) -> None:
         """Every hour: delete what left the feeds more than the retention period ago (in the store's writer
@@ -496,6 +631,8 @@ class Daemon:
 
     def request_reload(self) -> None:
         """SIGHUP: start a reload; one arriving during a reload runs another once that one ends."""
+        if self.stopping:
+            return  # the next start reads the files anyway
         if self.reloading is None or self.reloading.done():
             self.reloading = asyncio.get_running_loop().create_task(self.reload())
             self.reloading.add_done_callback(self._reloaded)
@@ -581,21 +718,82 @@ class Daemon:
             tasks.append(asyncio.create_task(self.watch_clock()))
             log.info("alertd started", version=__version__, feeds=len(self.config.feeds))
             self.notifier.ready(self.status_line())
+            probe = asyncio.create_task(self.probe_store_forever())
             await self.stop.wait()
-            self.notifier.stopping()
-            log.info("alertd stopping")
-            self.scheduler.shutdown(wait=False)
-            if self.dispatch_timer is not None:
-                self.dispatch_timer.cancel()  # queued alerts stay queued: the next start dispatches them
-            # Sends in flight get a bounded grace; whatever is left stays in the outbox for next time.
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(STOP_GRACE_SECONDS):
-                    await self.send_lock.acquire()
+            probe.cancel()
+            await self.wind_down()
         for task in tasks:
             task.cancel()
         if self.http is not None:
             self.http.stop()
         await self.transport.close()
-        self.store.close()
+        self.store_closed = True
+        self.store.close()  # nothing runs that could touch it: wind_down waited for every task that does
         log.info("alertd stopped")
         return 0
+
+    async def wind_down(self) -> None:
+        """SIGTERM: take no new delivery, let the sends in flight end within the grace and record their outcome,
+        so that the caller may close the store (contract §6, "Stop").
+
+        Polls and a reload in progress are cut at once (a poll's entries not recorded are read again at the next
+        start); the jobs that deliver (the outbox, a digest, the operators' notice, a dispatch) are waited for:
+        with the flusher held, they end as soon as their sends in flight do, each within the SMTP timeout. What
+        still runs when the grace is over is cut: a send then cut may have been accepted by the relay, and is sent
+        again at the next start (at most one email, since the DATA of the pool's sends complete one at a time).
+        """
+        grace = stop_grace(self.engine.config.settings)
+        # systemd waits TimeoutStopSec; this stretches it to the grace and the margin, should the unit say less.
+        self.notifier.stopping(extend_seconds=grace + STOP_CUT_SECONDS + STOP_MARGIN_SECONDS)
+        log.info("alertd stopping", grace_seconds=grace, sends_in_flight=self.engine.flusher.in_flight)
+        self.stopping = True
+        self.engine.flusher.hold()
+        self.engine.dispatcher.holding = True
+        self.scheduler.shutdown(wait=False)  # JobExecutor: the jobs running now are not cancelled
+        if self.dispatch_timer is not None:
+            self.dispatch_timer.cancel()  # queued alerts stay queued: the next start dispatches them
+            self.dispatch_timer = None
+        running = self.jobs.running()
+        cut: list[asyncio.Future[Any]] = [task for task, job in running.items() if job.startswith("poll:")]
+        if self.reloading is not None and not self.reloading.done():
+            cut.append(self.reloading)
+        for task in cut:
+            task.cancel()
+        work = {*running, *self.background, *cut}
+        late: set[asyncio.Future[Any]] = set()
+        if work:
+            _, late = await asyncio.wait(work, timeout=grace)
+        if late:
+            log.warning(
+                "stop grace over: the work still running is cut; a send cut now may have reached the relay and is "
+                "sent again at the next start",
+                grace_seconds=grace,
+                sends_in_flight=self.engine.flusher.in_flight,
+                tasks=len(late),
+            )
+            for task in late:
+                task.cancel()
+            await asyncio.wait(late, timeout=STOP_CUT_SECONDS)
+        self.engine.flusher.record_pending()  # a last try at outcomes the store could not take
+        self.log_left()
+
+    def log_left(self) -> None:
+        """Say what the stop leaves in the outbox for the next start."""
+        unrecorded = len(self.engine.flusher.unrecorded)
+        try:
+            counts = self.store.outbox_counts()
+        except STORE_FAILURES as exc:
+            log.warning("outbox left for the next start: cannot be counted", error=str(exc), unrecorded=unrecorded)
+            return
+        log.info(
+            "outbox left for the next start",
+            queued=counts.get(DeliveryState.PENDING, 0),
+            sending=counts.get(DeliveryState.SENDING, 0),
+            unrecorded=unrecorded,
+        )
+        if unrecorded:
+            log.warning(
+                "deliveries accepted by the relay could not be recorded (the store cannot be written): they are sent "
+                "again at the next start",
+                deliveries=sorted(self.engine.flusher.unrecorded),
+            )

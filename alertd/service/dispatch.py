@@ -28,6 +28,8 @@ from alertd.render.links import source_domains
 from alertd.send.signing import SigningError
 from alertd.service.logs import get_logger
 from alertd.service.setup import Prepared
+from alertd.service.vitals import Vitals
+from alertd.store import STORE_FAILURES
 from alertd.store.records import QueuedAlert
 from alertd.store.sqlite import Store
 
@@ -41,6 +43,7 @@ CUT_PREFIX = "mass-email-cut:"  # meta keys noting mass emails whose attachments
 
 _NEWS_FAILED = "dispatch failed; its alerts stay queued"
 _INVENTORY_FAILED = "inventory dispatch failed; its alerts stay queued"
+_STORE_FAILED = "dispatch stopped: the state store cannot be written; the alerts stay queued"
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,9 +74,11 @@ STALE_RETRIES = 3  # plans of an establishment whose alerts polls keep replacing
 class Dispatcher:
     """Renders queued alerts into emails in the outbox, under the configuration in force."""
 
-    def __init__(self, store: Store, current: Callable[[], Prepared]) -> None:
+    def __init__(self, store: Store, current: Callable[[], Prepared], vitals: Vitals | None = None) -> None:
         self.store = store
         self.current = current
+        self.vitals = vitals or Vitals(store.path)
+        self.holding = False  # the daemon is stopping: no email is started, the alerts stay queued
         # The reference given to an email that failed to render or sign, for its next attempt (same alerts).
         self._reserved: dict[tuple[str, str, tuple[int, ...]], str] = {}
 
@@ -118,8 +123,16 @@ class Dispatcher:
         for _attempt in range(STALE_RETRIES):
             stale: set[str] = set()
             for email in planned:
+                if self.holding:
+                    return sent
                 try:
                     delivery = await self._one_off_loop(email, now)
+                except STORE_FAILURES as exc:
+                    # Its transaction rolled back: the alerts stay queued. The others would fail alike (a full
+                    # disk): they wait for the next dispatch.
+                    self.vitals.store_failed(exc, "putting an email in the outbox")
+                    log.warning(_STORE_FAILED, establishment=email.est.id, waiting=len(planned) - len(sent))
+                    return sent
                 except StaleAlerts as exc:
                     log.info("alerts changed while their email rendered; planned again", establishment=email.est.id,
                              why=str(exc))  # fmt: skip
@@ -127,6 +140,7 @@ class Dispatcher:
                     continue
                 if delivery is not None:
                     sent.append(delivery)
+                    self.vitals.store_written()
             if not stale:
                 break
             planned = [email for email in plan() if email.est.id in stale]
@@ -209,6 +223,8 @@ class Dispatcher:
             return self._record(email, reference, rendered, now)
         except StaleAlerts:
             raise  # a poll replaced an alert while this email rendered: planned again by _off_loop
+        except STORE_FAILURES:
+            raise  # the store cannot be written: _off_loop stops the dispatch
         except Exception:
             log.exception(email.failure, establishment=email.est.id)
             return None

@@ -28,6 +28,7 @@ from alertd.service.logs import get_logger
 from alertd.service.operators import OperatorNotices
 from alertd.service.poll import Poller, PollReport
 from alertd.service.setup import Prepared, prepare
+from alertd.service.vitals import Vitals
 from alertd.store.prune import Pruned
 from alertd.store.records import QueuedAlert
 from alertd.store.sqlite import Store
@@ -41,9 +42,11 @@ class Engine:
     def __init__(self, config: Config, store: Store, *, keep: bool = True) -> None:
         self.store = store
         self.prepared = prepare(config, keep=keep)  # keep=False: the daemon keeps a new index once it serves
-        self.polls = Poller(store, self.current)
-        self.dispatcher = Dispatcher(store, self.current)
-        self.flusher = Flusher(store)
+        # What the jobs saw fail (feeds, store writes), in memory: /healthz tells it when the store cannot.
+        self.vitals = Vitals(store.path)
+        self.polls = Poller(store, self.current, self.vitals)
+        self.dispatcher = Dispatcher(store, self.current, self.vitals)
+        self.flusher = Flusher(store, self.vitals)
         self.notices = OperatorNotices(store, self.current)
         self.drop_orphans()
 

@@ -2,6 +2,10 @@
 
 A delivery is marked sent only once the server accepted it. Only the process holding the store's sender lock
 sends, so the daemon and an operator's ``run --once`` never send the same delivery.
+
+A stopping daemon holds the flusher (:meth:`~Flusher.hold`): no send starts any more, those in flight end and their
+outcome is recorded. An outcome the store cannot record (a full disk) is kept in memory and recorded before the
+next flush sends anything; meanwhile its delivery is not sent again (contract §6).
 """
 
 from __future__ import annotations
@@ -18,6 +22,8 @@ from alertd.domain.errors import PermanentDeliveryError, TemporaryDeliveryError
 from alertd.send.transports import Transport
 from alertd.service.clock import utcnow
 from alertd.service.logs import get_logger
+from alertd.service.vitals import Vitals
+from alertd.store import STORE_FAILURES
 from alertd.store.records import Delivery
 from alertd.store.sqlite import Store
 
@@ -37,14 +43,38 @@ class FlushReport:
     failed: int = 0
     errors: list[str] = field(default_factory=list)
     left_to_other: bool = False  # another alertd process holds the outbox: it sends
+    held: int = 0  # due deliveries not started: the daemon is stopping, or the store cannot be written
 
 
 class Flusher:
     """Sends the outbox's due deliveries; ``on_send`` hears of each attempt (its outcome and duration)."""
 
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, vitals: Vitals | None = None) -> None:
         self.store = store
+        self.vitals = vitals or Vitals(store.path)
         self.on_send: Callable[[SendOutcome, float], None] | None = None
+        self.holding = False  # set by hold(): the daemon is stopping
+        self.in_flight = 0  # sends started and not yet ended
+        # Outcomes the store could not record, by delivery: recorded before anything else is sent.
+        self.unrecorded: dict[int, Callable[[], object]] = {}
+
+    def hold(self) -> None:
+        """Start no send from now on (the daemon is stopping): the sends in flight end and their outcome is
+        recorded; the due deliveries not started stay queued in the outbox, untouched, for the next start."""
+        self.holding = True
+
+    def record_pending(self) -> bool:
+        """Record the outcomes the store could not record before (oldest first); True when none is left."""
+        for delivery, record in list(self.unrecorded.items()):
+            try:
+                record()
+            except STORE_FAILURES as exc:
+                self.vitals.store_failed(exc, f"recording the outcome of delivery {delivery}")
+                return False
+            del self.unrecorded[delivery]
+            self.vitals.store_written()
+            log.info("delivery outcome recorded at last", delivery=delivery)
+        return True
 
     async def flush(self, transport: Transport, now: datetime | None = None) -> FlushReport:
         """Try every due delivery once, as many at a time as the transport allows (contract §4)."""
@@ -55,47 +85,82 @@ class Flusher:
             return report
         gate = asyncio.Semaphore(max(1, getattr(transport, "concurrency", 1)))
         now = now or utcnow()
+        # A delivery whose acceptance could not be recorded reads "sending" in the store: it must not go again.
+        recorded = self.record_pending()
+        due = [d for d in self.store.due_deliveries(now) if d.id not in self.unrecorded]
+        if not recorded or self.holding:
+            report.held = len(due)
+            return report
 
         async def one(d: Delivery) -> None:
             async with gate:
+                # Checked once a send may start: a stop (or a store that failed meanwhile) leaves the rest queued.
+                if self.holding or not self.vitals.writable:
+                    report.held += 1
+                    return
                 await self._deliver(d, transport, report, now)
 
-        await asyncio.gather(*(one(d) for d in self.store.due_deliveries(now)))
+        await asyncio.gather(*(one(d) for d in due))
         return report
 
     async def _deliver(self, d: Delivery, transport: Transport, report: FlushReport, now: datetime) -> None:
         started = time.monotonic()
-        outcome = await self._attempt(d, transport, report, now)
+        try:
+            self.store.mark_sending(d.id)
+        except STORE_FAILURES as exc:
+            # Never send what could not be marked "sending": a crash would then forget it was handed over.
+            self.vitals.store_failed(exc, f"marking delivery {d.id} sending")
+            report.held += 1
+            return
+        self.in_flight += 1
+        try:
+            outcome = await self._attempt(d, transport, report, now)
+        finally:
+            self.in_flight -= 1
         if self.on_send is not None:
             self.on_send(outcome, time.monotonic() - started)
+
+    def _record(self, delivery: int, record: Callable[[], object]) -> None:
+        """Record a send's outcome now; when the store cannot take it, keep it to record later (the delivery is
+        not sent again meanwhile)."""
+        try:
+            record()
+        except STORE_FAILURES as exc:
+            self.unrecorded[delivery] = record
+            self.vitals.store_failed(exc, f"recording the outcome of delivery {delivery}")
+            return
+        self.vitals.store_written()
 
     async def _attempt(self, d: Delivery, transport: Transport, report: FlushReport, now: datetime) -> SendOutcome:
         """One attempt: sent only once the server accepted it; temporary failures retried with back-off."""
         dlog = log.bind(delivery=d.id, establishment=d.establishment)
-        self.store.mark_sending(d.id)
         try:
             result = await transport.send(self.store.message(d.id), d.sender, d.recipients)
         except TemporaryDeliveryError as exc:
             if d.attempts + 1 >= MAX_ATTEMPTS:
-                self.store.mark_failed(d.id, f"gave up after {d.attempts + 1} attempts: {exc}")
+                why = f"gave up after {d.attempts + 1} attempts: {exc}"
+                self._record(d.id, lambda: self.store.mark_failed(d.id, why))
                 report.failed += 1
                 dlog.error("delivery failed", error=str(exc), attempts=d.attempts + 1)
             else:
                 retry_at = now + backoff(d.attempts + 1)
-                self.store.mark_retry(d.id, str(exc), retry_at)
+                error = str(exc)
+                self._record(d.id, lambda: self.store.mark_retry(d.id, error, retry_at))
                 report.retrying += 1
                 dlog.warning("delivery deferred", error=str(exc), retry_at=retry_at.isoformat())
             report.errors.append(str(exc))
             return SendOutcome.DEFERRED
         except PermanentDeliveryError as exc:
-            self.store.mark_failed(d.id, str(exc))
+            error = str(exc)
+            self._record(d.id, lambda: self.store.mark_failed(d.id, error))
             report.failed += 1
             report.errors.append(str(exc))
             dlog.error("delivery failed", error=str(exc))
             return SendOutcome.FAILED
         report.sent += 1
         if not result.refused:
-            self.store.mark_sent(d.id, utcnow())
+            sent_at = utcnow()
+            self._record(d.id, lambda: self.store.mark_sent(d.id, sent_at))
             dlog.info("delivery sent", via=transport.describe(), recipients=len(d.recipients))
             return SendOutcome.SENT
         # The message reached some recipients. Those refused for now get a delivery of their own, retried later
@@ -103,7 +168,14 @@ class Flusher:
         later = [r for r, (code, _) in result.refused.items() if 400 <= code < 500]
         never = [r for r in result.refused if r not in later]
         why = "; ".join(f"{r}: {code} {text}" for r, (code, text) in result.refused.items())
-        retry, failed = self.store.mark_partly_sent(d.id, utcnow(), later, never, why, now + backoff(1))
+        sent_at, retry_at = utcnow(), now + backoff(1)
+        ids: list[int | None] = [None, None]
+
+        def record_partly() -> None:
+            ids[:] = self.store.mark_partly_sent(d.id, sent_at, later, never, why, retry_at)
+
+        self._record(d.id, record_partly)
+        retry, failed = ids
         dlog.info("delivery sent", via=transport.describe(), recipients=len(d.recipients) - len(result.refused))
         if retry is not None:
             dlog.warning("recipients deferred", recipients=later, retry_delivery=retry, error=why)

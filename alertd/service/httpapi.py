@@ -4,7 +4,9 @@ The server runs outside the event loop on purpose: a heartbeat coroutine in the 
 second, and the HTTP thread judges the loop stalled when the stamp grows old. A loop stuck in a blocking call is
 thus reported (503), which a server inside the loop could never do. So is a loop that turns but no longer polls or
 flushes (``progress.LoopProgress``, judged on the monotonic clock). The HTTP thread never touches SQLite: it reads
-a snapshot the loop refreshes (``HealthSnapshot``).
+a snapshot the loop refreshes (``HealthSnapshot``), which carries what the process holds in memory too (feed
+failures, a store that cannot be written: :mod:`~alertd.service.vitals`), so a full disk is told even when it
+could not be recorded.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from alertd.domain.errors import AlertdError
 from alertd.service.logs import get_logger
 from alertd.service.metrics import Metrics
 from alertd.service.progress import LoopProgress
+from alertd.service.vitals import Vitals
 
 log = get_logger("alertd.http")
 
@@ -65,16 +68,22 @@ class HealthSnapshot:
     def __init__(self) -> None:
         self._feeds: dict[str, dict[str, Any]] = {}
         self._outbox: dict[DeliveryState, int] = dict.fromkeys(DeliveryState, 0)
+        self._store: dict[str, Any] = {"writable": True, "write_errors": 0}
 
     def update(
         self,
         feed_states: Iterable[FeedStateLike],
-        outbox: Mapping[DeliveryState, int],
+        outbox: Mapping[DeliveryState, int] | None,
         configured: Iterable[str] | None = None,
+        *,
+        vitals: Vitals | None = None,
     ) -> None:
-        """Take the store's feed states and outbox counts ({state: n}); from the event loop.
+        """Take the store's feed states and outbox counts ({state: n}; None: keep the last ones); from the event
+        loop.
 
-        With ``configured``, feeds not polled yet appear with no success, and feeds no longer configured go.
+        With ``configured``, feeds not polled yet appear with no success, and feeds no longer configured go. With
+        ``vitals``, what this process saw overrides what the store says: its failures in a row, last error and
+        last success of a feed (the store may have failed to record them), and whether the store can be written.
         """
         feeds: dict[str, dict[str, Any]] = {}
         wanted = None if configured is None else list(configured)
@@ -88,12 +97,34 @@ class HealthSnapshot:
                     "last_error": s.last_error,
                 }
         counts = dict.fromkeys(DeliveryState, 0)
-        counts.update(outbox)
-        self._feeds, self._outbox = feeds, counts
+        counts.update(self._outbox if outbox is None else outbox)
+        store: dict[str, Any] = {"writable": True, "write_errors": 0}
+        if vitals is not None:
+            for feed, seen in vitals.feeds.items():
+                if feed in feeds or wanted is None:
+                    stored = feeds.get(feed, {}).get("last_success")
+                    feeds[feed] = {
+                        "last_success": max((t for t in (stored, seen.last_success) if t is not None), default=None),
+                        "consecutive_failures": seen.consecutive_failures,
+                        "last_error": seen.last_error if seen.consecutive_failures else None,
+                    }
+            store["write_errors"] = vitals.store_write_errors
+            if vitals.store_fault is not None:
+                fault = vitals.store_fault
+                store.update(writable=False, error=fault.error, since=fault.since, path=str(fault.path))
+        self._feeds, self._outbox, self._store = feeds, counts, store
 
     def __call__(self) -> dict[str, Any]:
-        """The snapshot as ``/healthz`` shows it: {"feeds": {...}, "outbox": {...}}."""
-        return {"feeds": self._feeds, "outbox": self._outbox}
+        """The snapshot as ``/healthz`` shows it: {"feeds": {...}, "outbox": {...}, "store": {...}}."""
+        return {"feeds": self._feeds, "outbox": self._outbox, "store": self._store}
+
+    def store(self) -> dict[str, Any]:
+        """{"writable": bool, "write_errors": n, and while unwritable "error", "since", "path"}, for ``Metrics``."""
+        return self._store
+
+    def failures(self) -> dict[str, int]:
+        """{feed: failed polls in a row}, for ``Metrics``."""
+        return {feed: int(state["consecutive_failures"]) for feed, state in self._feeds.items()}
 
     def last_success(self) -> dict[str, datetime | None]:
         """{feed: last success}, for ``Metrics(feed_states=...)``."""
@@ -311,17 +342,23 @@ class HealthServer:
     # -- responses (run in the HTTP thread) -------------------------------------------------------------
 
     def health(self) -> tuple[int, dict[str, Any]]:
-        """(status code, JSON body) of ``/healthz``: 200 with status "ok" when the loop is live and its work is not
-        overdue; else 503, "stalled" (the loop does not turn) or "work overdue" (it turns, but polls or flushes
-        stopped: ``work.overdue`` says which)."""
+        """(status code, JSON body) of ``/healthz``: 200 with status "ok" when the loop is live, the store can be
+        written and the work is not overdue; else 503 with status "stalled" (the loop does not turn),
+        "store_unwritable" (with the store's error) or "work overdue" (it turns, but polls or flushes stopped:
+        ``work.overdue`` says which)."""
         live, lag = self.live(), self.lag()
+        snapshot = self.snapshot()
+        store = snapshot.get("store")
+        writable = not isinstance(store, Mapping) or store.get("writable") is not False
         overdue = self.work.overdue() if self.work is not None else []
-        status = "ok" if live and not overdue else "stalled" if not live else "work overdue"
+        status = "stalled" if not live else "store_unwritable" if not writable else "work overdue" if overdue else "ok"
         # "status" comes first for a human reading curl's output; the snapshot cannot override it.
-        body: dict[str, Any] = {"status": status, **self.snapshot(), "loop_lag_seconds": round(lag, 3)}
+        body: dict[str, Any] = {"status": status, **snapshot, "loop_lag_seconds": round(lag, 3)}
         if self.work is not None:
             body["work"] = self.work.report()
         body["status"] = status
+        if not writable and isinstance(store, Mapping):
+            body["reason"] = f"store cannot be written: {store.get('error')} ({store.get('path')})"
         return (200 if status == "ok" else 503), body
 
     def metrics_exposition(self, accept: str = "") -> tuple[bytes, str]:

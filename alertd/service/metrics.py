@@ -17,6 +17,7 @@ import time
 from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Info
 from prometheus_client.exposition import choose_encoder
@@ -33,6 +34,44 @@ SEND_BUCKETS = (0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120
 FeedStates = Callable[[], Mapping[str, datetime | None]]
 OutboxCounts = Callable[[], Mapping[DeliveryState, int]]
 WorkAges = Callable[[], Mapping[str, float | None]]
+StoreState = Callable[[], Mapping[str, Any]]  # {"writable": bool, "write_errors": int, ...}
+FeedFailures = Callable[[], Mapping[str, int]]
+
+
+class _VitalsCollector:
+    """What the process holds in memory, read at scrape time: whether the store can be written, its write errors
+    since start, and each feed's failed polls in a row (counted even when the store could not record them)."""
+
+    def __init__(self, store_state: StoreState, feed_failures: FeedFailures) -> None:
+        self.store_state = store_state
+        self.feed_failures = feed_failures
+
+    def _families(self) -> tuple[GaugeMetricFamily, CounterMetricFamily, GaugeMetricFamily]:
+        return (
+            GaugeMetricFamily("alertd_store_writable", "1 while the last write to the state store succeeded, else 0"),
+            CounterMetricFamily(
+                "alertd_store_write_errors", "Writes to the state store that failed (a full disk, say) since start"
+            ),
+            GaugeMetricFamily(
+                "alertd_feed_consecutive_failures",
+                "Failed polls of the feed in a row, as this process saw them",
+                labels=["feed"],
+            ),
+        )
+
+    def describe(self) -> Iterable[Metric]:
+        """The families this collector yields."""
+        return self._families()
+
+    def collect(self) -> Iterable[Metric]:
+        """Read the snapshot callables now."""
+        writable, errors, failures = self._families()
+        store = self.store_state()
+        writable.add_metric([], 0 if store.get("writable") is False else 1)
+        errors.add_metric([], int(store.get("write_errors", 0)))
+        for feed, n in sorted(self.feed_failures().items()):
+            failures.add_metric([feed], n)
+        return (writable, errors, failures)
 
 
 class _StateCollector:
@@ -173,11 +212,14 @@ class Metrics:
         *,
         clock: Callable[[], float] = time.time,
         process: bool = True,
+        store_state: StoreState | None = None,
+        feed_failures: FeedFailures | None = None,
     ) -> None:
         """``feed_states`` gives {feed: last success or None}, ``outbox_counts`` {state: deliveries}.
 
         Both are called from the scraping thread. ``process`` adds the standard ``process_*`` metrics
-        (memory, CPU, open files).
+        (memory, CPU, open files). ``store_state`` and ``feed_failures`` (``HealthSnapshot.store`` and
+        ``.failures``) add the store's writability and write errors, and each feed's failures in a row.
         """
         self.registry = CollectorRegistry()
         reg = self.registry
@@ -220,6 +262,8 @@ class Metrics:
         for outcome in SendOutcome:
             self.send_seconds.labels(outcome)  # present at zero from the start, so rate() works at once
         reg.register(_StateCollector(feed_states, outbox_counts, clock))
+        if store_state is not None and feed_failures is not None:
+            reg.register(_VitalsCollector(store_state, feed_failures))
         if process:
             reg.register(_ProcessCollector())
 

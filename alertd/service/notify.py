@@ -47,8 +47,12 @@ class Notifier:
     def status(self, status: str) -> bool:
         return self.send(f"STATUS={status}")
 
-    def stopping(self) -> bool:
-        return self.send("STOPPING=1")
+    def stopping(self, extend_seconds: float | None = None) -> bool:
+        """STOPPING=1; with ``extend_seconds``, asks systemd to wait that long for the stop (EXTEND_TIMEOUT_USEC),
+        should the unit's TimeoutStopSec say less."""
+        if extend_seconds is None:
+            return self.send("STOPPING=1")
+        return self.send("STOPPING=1", f"EXTEND_TIMEOUT_USEC={int(extend_seconds * 1_000_000)}")
 
     def watchdog(self) -> bool:
         return self.send("WATCHDOG=1")

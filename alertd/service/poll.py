@@ -37,6 +37,8 @@ from alertd.policy.inhibitions import Inhibited, apply_inhibitions
 from alertd.service.clock import utcnow
 from alertd.service.logs import get_logger
 from alertd.service.setup import Prepared
+from alertd.service.vitals import Vitals
+from alertd.store import STORE_FAILURES
 from alertd.store.codecs import observation_from_json
 from alertd.store.records import FeedState
 from alertd.store.sqlite import Store
@@ -79,9 +81,11 @@ class PollReport:
 class Poller:
     """Polls feeds and re-matches what they list, under the configuration in force at each step."""
 
-    def __init__(self, store: Store, current: Callable[[], Prepared]) -> None:
+    def __init__(self, store: Store, current: Callable[[], Prepared], vitals: Vitals | None = None) -> None:
         self.store = store
         self.current = current  # a reload swaps the configuration between two steps of a poll, never within one
+        # What this process saw of each feed, told by /healthz and STATUS= even when the store cannot record it.
+        self.vitals = vitals or Vitals(store.path)
         # The feeds being polled now, each with its previous successful poll: the poll records its own success
         # before it is done (a feed not modified), and first contact is judged against the one before.
         self.polling: dict[str, datetime | None] = {}
@@ -129,6 +133,7 @@ class Poller:
         self, feed: FeedConfig, fetcher: Fetcher, report: PollReport, state: FeedState, now: datetime | None
     ) -> PollReport:
         flog = log.bind(feed=feed.id)
+        stored = state.consecutive_failures
         deadline = asyncio.get_running_loop().time() + feed.deadline.total_seconds()
         try:
             try:
@@ -142,12 +147,12 @@ class Poller:
                 else await read_documents(feed, fetcher, result, deadline=deadline, first=self.passes.get(feed.id, ()))
             )
         except FeedError as exc:
-            return self._failed(feed, report, str(exc), now)
+            return self._failed(feed, report, str(exc), now, stored)
         except Exception as exc:  # a parser bug must not take the other feeds, or the daemon, down with it
             flog.exception("feed parser crashed")
             # The exception's name only: its text may quote the feed (last_error reaches /healthz and the notice).
             why = f"internal error while reading the feed: {type(exc).__name__} (see the log)"
-            return self._failed(feed, report, why, now)
+            return self._failed(feed, report, why, now, stored)
         if documents is not None and not documents.unread:
             self.passes.pop(feed.id, None)
             if (
@@ -159,13 +164,18 @@ class Poller:
                 # Taken as truth, an empty parse would delist every entry and resolve every finding of the feed.
                 # An empty first poll, or one after an empty poll, is plausible and stays ok (and so is an
                 # incremental read that brought nothing new: it delists nothing).
-                return self._failed(feed, report, suspicious_emptiness(state.entries_seen), now)
+                return self._failed(feed, report, suspicious_emptiness(state.entries_seen), now, stored)
         elif documents is not None:
             # Cut short by the deadline: the next poll reads first what this one (and the ones before it) left.
             self.passes[feed.id] = self.passes.get(feed.id, set()) | set(documents.read)
 
         try:
-            return await self._record(feed, report, result, documents, now or utcnow(), state.validators)
+            return await self._record(feed, report, result, documents, now or utcnow(), state.validators, stored)
+        except STORE_FAILURES as exc:
+            # A full disk, say: nothing of this poll is kept (its validators neither), so the next poll reads the
+            # feed again and its entries are new to it again; nothing is lost, the poll is failed and retried.
+            reason = self.vitals.store_failed(exc, f"recording the poll of {feed.id}")
+            return self._failed(feed, report, f"the state store cannot be written: {reason}", now, stored, store=True)
         except Exception as exc:  # a store or matching failure fails this poll, not the cycle or the daemon
             if (damage := self.store.note_damage(exc)) is not None:  # the path and the next step, no traceback
                 flog.error("state damaged", error=str(damage))
@@ -175,7 +185,7 @@ class Poller:
                 return report
             flog.exception("feed processing failed")
             why = f"internal error while processing the feed: {type(exc).__name__} (see the log)"
-            return self._failed(feed, report, why, now)
+            return self._failed(feed, report, why, now, stored)
 
     async def _record(
         self,
@@ -185,6 +195,7 @@ class Poller:
         documents: Documents | None,
         now: datetime,
         previous: Validators,
+        stored: int = 0,
     ) -> PollReport:
         """Store a fetched feed's entries, match them and queue what policy decides.
 
@@ -197,6 +208,7 @@ class Poller:
         flog = log.bind(feed=feed.id)
         if documents is None:
             self.store.record_fetch(feed.id, now, result.validators, None)
+            self._succeeded(feed.id, now)
             report.not_modified = True
             # Still listed: what the feed said is evaluated again, so a finding whose re-notification interval
             # has passed is told again, and its last sighting moves on, without parsing anything.
@@ -215,8 +227,9 @@ class Poller:
             # EPSS and the like tell about CVEs, never about an establishment: stored as knowledge, not matched.
             report.observations, report.new, report.delisted = len(observations), delta.new, delta.delisted
             if documents.unread:
-                return self._failed(feed, report, deadline_passed(feed, len(documents.read), documents), now)
+                return self._failed(feed, report, deadline_passed(feed, len(documents.read), documents), now, stored)
             self.store.record_fetch(feed.id, now, validators, len(observations))
+            self._succeeded(feed.id, now)
             flog.info("knowledge feed polled", observations=len(observations), new=delta.new)
             return report
         matched = await self.match_off_loop(observations)
@@ -240,8 +253,9 @@ class Poller:
             report.suppressed_by_list[INHIBITION_LIST] = len(held)
         report.alerts_by_severity = dict(Counter(a.severity.label for a in alerts))
         if documents.unread:
-            return self._failed(feed, report, deadline_passed(feed, len(documents.read), documents), now)
+            return self._failed(feed, report, deadline_passed(feed, len(documents.read), documents), now, stored)
         self.store.record_fetch(feed.id, now, validators, len(observations))
+        self._succeeded(feed.id, now)
         flog.info(
             "feed polled",
             observations=len(observations),
@@ -265,10 +279,34 @@ class Poller:
         if self.store.meta(key) != value:
             self.store.set_meta(key, value)
 
-    def _failed(self, feed: FeedConfig, report: PollReport, error: str, now: datetime | None) -> PollReport:
+    def _succeeded(self, feed: str, now: datetime) -> None:
+        """A poll's success was recorded: the feed is well, and so is the store (it took a write)."""
+        self.vitals.poll_ok(feed, now)
+        self.vitals.store_written()
+
+    def _failed(
+        self,
+        feed: FeedConfig,
+        report: PollReport,
+        error: str,
+        now: datetime | None,
+        stored: int = 0,
+        *,
+        store: bool = False,
+    ) -> PollReport:
+        """Record a failed poll: in the store when it can be written, in memory (:class:`Vitals`) always, so
+        ``/healthz`` counts the failures a full disk could not record. ``stored``: the failures in a row the store
+        held when the poll began; ``store``: the poll failed because the store could not be written."""
         # Stored, logged, shown in /healthz and the operators' notice: cleaned and bounded whatever its source.
         error = public_text(error)
-        failures = self.store.record_failure(feed.id, now or utcnow(), error)
+        recorded: int | None = None
+        try:
+            recorded = self.store.record_failure(feed.id, now or utcnow(), error)
+        except STORE_FAILURES as exc:
+            self.vitals.store_failed(exc, f"recording the failure of {feed.id}")
+        else:
+            self.vitals.store_written()
+        failures = self.vitals.poll_failed(feed.id, error, recorded=recorded, stored=stored, store_fault=store)
         flog = log.bind(feed=feed.id)
         flog.warning("feed failed", error=error, consecutive_failures=failures)
         if failures == feed.failures_alert:

@@ -1,0 +1,169 @@
+"""A store that cannot be written (a full disk) costs nothing and is told: polls fail and are counted in memory,
+an accepted email whose outcome cannot be recorded is not sent again, and ``/healthz`` and ``/metrics`` say it.
+The store here refuses writes on demand (the real full disk is ``tests/faults/test_full_disk.py``)."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from datetime import UTC, datetime
+from pathlib import Path
+
+from configs import copy_example
+from prometheus_client.parser import text_string_to_metric_families
+
+from alertd.config.files import load_config
+from alertd.domain.delivery import DeliveryState
+from alertd.domain.feeds import Validators
+from alertd.intake.fetch import Fetcher
+from alertd.send.transports import MaildirTransport
+from alertd.service.engine import Engine
+from alertd.service.flush import Flusher
+from alertd.service.httpapi import HealthServer, HealthSnapshot
+from alertd.service.metrics import Metrics
+from alertd.service.vitals import Vitals, store_reason
+from alertd.store.records import FeedState
+from alertd.store.sqlite import Store
+
+NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
+FULL = "database or disk is full"
+
+
+class FullStore(Store):
+    """A real store whose outcome and feed writes fail while ``full`` is set, as SQLite fails on a full disk."""
+
+    full = False
+
+    def _refuse(self) -> None:
+        if self.full:
+            raise sqlite3.OperationalError(FULL)
+
+    def mark_sent(self, delivery_id: int, now: datetime) -> None:
+        self._refuse()
+        super().mark_sent(delivery_id, now)
+
+    def record_fetch(self, feed: str, now: datetime, validators: Validators, entries: int | None) -> None:
+        self._refuse()
+        super().record_fetch(feed, now, validators, entries)
+
+    def record_failure(self, feed: str, now: datetime, error: str) -> int:
+        self._refuse()
+        return super().record_failure(feed, now, error)
+
+
+def queue(store: Store, n: int) -> list[int]:
+    return [
+        store.enqueue_email(
+            establishment="e-chu",
+            alert_ids=[],
+            finding_keys=[],
+            message_id=f"<m{i}@cert-test.example>",
+            sender="alertes@cert-test.example",
+            recipients=["rssi@chu-test.example"],
+            subject="alerte",
+            message=b"Subject: alerte\r\n\r\nbody\r\n",
+            now=NOW,
+        )
+        for i in range(n)
+    ]
+
+
+def written(maildir: Path) -> int:
+    return len(list((maildir / "new").iterdir())) if (maildir / "new").exists() else 0
+
+
+def test_an_accepted_email_whose_outcome_cannot_be_recorded_is_not_sent_again(tmp_path: Path) -> None:
+    store = FullStore(tmp_path / "state.sqlite3")
+    ids = queue(store, 3)
+    flusher = Flusher(store)
+    transport = MaildirTransport(tmp_path / "maildir")
+    store.full = True
+    report = asyncio.run(flusher.flush(transport, NOW))
+    assert report.sent == 3 and written(tmp_path / "maildir") == 3
+    assert sorted(flusher.unrecorded) == ids and not flusher.vitals.writable
+    assert {d.state for d in store.deliveries()} == {DeliveryState.SENDING}
+    # Still full: they read "sending" in the store, yet nothing goes twice, and nothing else starts.
+    again = asyncio.run(flusher.flush(transport, NOW))
+    assert again.sent == 0 and written(tmp_path / "maildir") == 3
+    store.full = False
+    asyncio.run(flusher.flush(transport, NOW))
+    assert written(tmp_path / "maildir") == 3 and flusher.unrecorded == {}
+    assert {d.state for d in store.deliveries()} == {DeliveryState.SENT} and flusher.vitals.writable
+
+
+def test_a_held_flusher_starts_no_send_and_leaves_the_outbox_untouched(tmp_path: Path) -> None:
+    store = Store(tmp_path / "state.sqlite3")
+    queue(store, 4)
+    flusher = Flusher(store)
+    flusher.hold()
+    report = asyncio.run(flusher.flush(MaildirTransport(tmp_path / "maildir"), NOW))
+    assert (report.sent, report.held) == (0, 4) and written(tmp_path / "maildir") == 0
+    assert [(d.state, d.attempts) for d in store.deliveries()] == [(DeliveryState.PENDING, 0)] * 4
+
+
+def test_a_poll_that_cannot_be_recorded_fails_and_is_counted_in_memory(tmp_path: Path) -> None:
+    config = load_config(copy_example(tmp_path / "config"))
+    store = FullStore(tmp_path / "state.sqlite3")
+    engine = Engine(config, store)
+    feed = config.feed("feodo")
+
+    async def poll() -> tuple[bool, int]:
+        async with Fetcher() as fetcher:
+            report = await engine.poll(feed, fetcher, NOW)
+        return report.ok, report.consecutive_failures
+
+    store.full = True
+    assert [asyncio.run(poll()) for _ in range(3)] == [(False, 1), (False, 2), (False, 3)]
+    seen = engine.vitals.feeds["feodo"]
+    assert seen.store_fault and FULL in (seen.last_error or "")
+    assert engine.vitals.store_fault is not None and engine.vitals.store_fault.error == FULL
+    assert store.feed_state("feodo").consecutive_failures == 0  # the store could record none of it
+    assert engine.vitals.failed_on_store() == ["feodo"]
+    store.full = False
+    assert asyncio.run(poll()) == (True, 0)
+    assert engine.vitals.writable and engine.vitals.feeds["feodo"].consecutive_failures == 0
+    # Nothing was lost: the entries the failed polls read are recorded, and their alerts queued, now.
+    assert store.queued_alerts(immediate=True)
+
+
+def test_healthz_is_503_with_the_reason_and_metrics_tell_it(tmp_path: Path) -> None:
+    vitals = Vitals(tmp_path / "alertd.sqlite3")
+    snapshot = HealthSnapshot()
+    metrics = Metrics(
+        snapshot.last_success, snapshot.outbox, store_state=snapshot.store, feed_failures=snapshot.failures
+    )
+    server = HealthServer("127.0.0.1:0", snapshot, metrics)
+    stored = [FeedState("c2", Validators(None, None), NOW, NOW, 4, "HTTP 503", 10)]
+    try:
+        raise sqlite3.OperationalError(FULL)
+    except sqlite3.OperationalError as exc:
+        vitals.store_failed(exc, "a test")
+    vitals.poll_failed("c2", "the state store cannot be written", recorded=None, stored=4, store_fault=True)
+    snapshot.update(stored, {}, configured=["c2"], vitals=vitals)
+    code, body = server.health()
+    assert code == 503 and body["status"] == "store_unwritable"
+    assert body["reason"] == f"store cannot be written: {FULL} ({tmp_path / 'alertd.sqlite3'})"
+    # What the store held (4 in a row before) and what it could not record (one more), told together.
+    assert body["feeds"]["c2"]["consecutive_failures"] == 5
+    assert body["feeds"]["c2"]["last_success"] == NOW
+    samples = {
+        (s.name, tuple(s.labels.values())): s.value
+        for family in text_string_to_metric_families(metrics.render()[0].decode())
+        for s in family.samples
+    }
+    assert samples[("alertd_store_writable", ())] == 0
+    assert samples[("alertd_store_write_errors_total", ())] == 1
+    assert samples[("alertd_feed_consecutive_failures", ("c2",))] == 5
+    vitals.store_written()
+    snapshot.update(stored, {}, configured=["c2"], vitals=vitals)
+    assert server.health()[0] == 200
+
+
+def test_the_reason_is_the_first_store_error_of_the_chain() -> None:
+    try:
+        try:
+            raise sqlite3.OperationalError(FULL)
+        except sqlite3.OperationalError:
+            raise sqlite3.OperationalError("cannot rollback - no transaction is active") from None
+    except sqlite3.OperationalError as exc:
+        assert store_reason(exc) == FULL
