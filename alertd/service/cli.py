@@ -19,6 +19,7 @@ from alertd.config.files import Config, config_path, load_config
 from alertd.config.finess import FinessError
 from alertd.config.finess_import import import_finess, summary
 from alertd.config.registry import RegistryCache
+from alertd.config.yamlwords import near_miss
 from alertd.domain.codes import Evidence
 from alertd.domain.delivery import DeliveryState
 from alertd.domain.errors import AlertdError, ConfigError
@@ -271,11 +272,14 @@ async def cmd_poll(config: Config, only: list[str] | None) -> int:
     )
     unknown = set(only or ()) - {f.id for f in config.feeds}
     if unknown:
-        print(f"alertd: unknown feed(s): {', '.join(sorted(unknown))}", file=sys.stderr)
+        ids = [f.id for f in config.feeds]
+        named = ", ".join(name + near_miss(name, ids) for name in sorted(unknown))
+        print(f"alertd: unknown feed(s): {named}", file=sys.stderr)
         return EXIT_USAGE
     store = Store.in_state_dir(config.settings.state_dir)
     engine = Engine(config, store)
     said: dict[str, list[Statement]] = {}
+    failed = 0
     try:
         async with Fetcher(user_agent=user_agent(config)) as fetcher:
             for feed in feeds:
@@ -283,8 +287,11 @@ async def cmd_poll(config: Config, only: list[str] | None) -> int:
                     # A dry run always reads the whole feed: no validators, nothing recorded.
                     result = await fetcher.fetch(feed, Validators(None, None))
                     observations = (await read_documents(feed, fetcher, result)).observations
-                except Exception as exc:  # one broken feed never stops a dry run of the others
-                    logs.get_logger("alertd").warning("feed failed", feed=feed.id, error=public_text(str(exc)))
+                except Exception as exc:  # one broken feed never stops a dry run of the others; it fails the run
+                    error = public_text(str(exc))
+                    logs.get_logger("alertd").warning("feed failed", feed=feed.id, error=error)
+                    print(f"alertd: feed {feed.id} failed: {error}", file=sys.stderr, flush=True)
+                    failed += 1
                     continue
                 matched = engine.match(observations, said)
                 # Nothing is recorded in a dry run: what this feed says of CVEs is kept here for the next feeds.
@@ -347,7 +354,7 @@ async def cmd_poll(config: Config, only: list[str] | None) -> int:
                     )
     finally:
         store.close()
-    return EXIT_OK
+    return EXIT_FAILED if failed else EXIT_OK  # as run --once: a feed that failed is exit 3
 
 
 def _red(count: int) -> str:
@@ -404,7 +411,7 @@ def _emit(obj: dict[str, Any]) -> None:
 def cmd_preview(config: Config, establishment: str, fmt: str) -> int:
     est = config.registry.establishments.get(establishment)
     if est is None:
-        print(f"alertd: no establishment has id {establishment!r}", file=sys.stderr)
+        print(unknown_establishment(config, establishment), file=sys.stderr)
         return EXIT_USAGE
     store = Store.in_state_dir(config.settings.state_dir)
     try:
@@ -435,7 +442,7 @@ def cmd_preview(config: Config, establishment: str, fmt: str) -> int:
 def cmd_explain(config: Config, establishment: str, cve: str) -> int:
     est = config.registry.establishments.get(establishment)
     if est is None:
-        print(f"alertd: no establishment has id {establishment!r}", file=sys.stderr)
+        print(unknown_establishment(config, establishment), file=sys.stderr)
         return EXIT_USAGE
     cve = cve.strip().upper()
     if not CVE_ID.match(cve):
@@ -457,7 +464,7 @@ def cmd_explain_entry(config: Config, establishment: str, reference: str) -> int
     made of them."""
     est = config.registry.establishments.get(establishment)
     if est is None:
-        print(f"alertd: no establishment has id {establishment!r}", file=sys.stderr)
+        print(unknown_establishment(config, establishment), file=sys.stderr)
         return EXIT_USAGE
     feed, colon, entry = reference.partition(":")
     if not colon or not feed or not entry:
@@ -484,11 +491,16 @@ def cmd_explain_entry(config: Config, establishment: str, reference: str) -> int
 
 
 def cmd_history(config: Config, establishment: str | None, as_json: bool, limit: int | None) -> int:
+    """``alertd history``: an id neither in the registry nor in the history is a usage error (exit 2); one gone
+    from the registry still shows what it was told."""
     store = Store.in_state_dir(config.settings.state_dir)
     try:
         rows = [history_record(entry) for entry in store.history(establishment, limit)]
     finally:
         store.close()
+    if establishment is not None and not rows and establishment not in config.registry.establishments:
+        print(unknown_establishment(config, establishment), file=sys.stderr)
+        return EXIT_USAGE
     for row in rows:
         if as_json:
             _emit(row)
@@ -500,6 +512,12 @@ def cmd_history(config: Config, establishment: str | None, as_json: bool, limit:
             f"in {row['reference'] or '-'} {row['message_id']}{told}"
         )
     return EXIT_OK
+
+
+def unknown_establishment(config: Config, establishment: str) -> str:
+    """The message for an id the registry does not hold, with the nearest id if one is close."""
+    hint = near_miss(establishment, config.registry.establishments)
+    return f"alertd: no establishment has id {establishment!r}{hint}"
 
 
 def history_record(entry: HistoryEntry) -> dict[str, Any]:
@@ -526,14 +544,24 @@ def history_record(entry: HistoryEntry) -> dict[str, Any]:
 
 
 async def cmd_digest(config: Config, only: list[str] | None) -> int:
+    """``alertd digest --now [--subscription NAME]…``: a name that is no digest subscription is a usage error
+    (exit 2) naming it, before anything is sent."""
+    names = {s.name: s for s in config.subscriptions}
+    for name in dict.fromkeys(only or ()):
+        sub = names.get(name)
+        if sub is None:
+            digests_known = sorted(s.name for s in config.subscriptions if s.digest)
+            hint = near_miss(name, names)
+            known = f"; digest subscriptions: {', '.join(digests_known)}" if digests_known else ""
+            print(f"alertd: no subscription named {name!r}{hint}{known}", file=sys.stderr)
+            return EXIT_USAGE
+        if not sub.digest:
+            print(f"alertd: subscription {name!r} is delivered immediately, not in a digest", file=sys.stderr)
+            return EXIT_USAGE
     digests = [s.name for s in config.subscriptions if s.digest and (not only or s.name in only)]
-    if not digests:
+    if not digests:  # none asked for by name, and the configuration has none
         print("alertd: no digest subscription in the configuration; nothing to send", file=sys.stderr)
         return EXIT_OK
-    unknown = set(only or ()) - {s.name for s in config.subscriptions if s.digest}
-    if unknown:
-        print(f"alertd: no digest subscription named {', '.join(sorted(unknown))}", file=sys.stderr)
-        return EXIT_USAGE
     report = await run_digests(config, digests)
     print(f"digests {', '.join(digests) or '(none)'}: {report.emails} emails; delivered {report.flush.sent}")
     if report.flush.failed or report.flush.retrying:
