@@ -15,7 +15,7 @@ from datetime import datetime
 from pathlib import Path
 
 from alertd.config.checks import registry_warnings
-from alertd.config.common import read_listing
+from alertd.config.common import cut_warning, looks_cut, read_listing
 from alertd.config.feeds import read_feeds
 from alertd.config.registry import RegistryCache, load_registry
 from alertd.config.routing import read_inhibitions, read_subscriptions
@@ -146,6 +146,9 @@ def load_config(path: Path, registry_cache: RegistryCache | None = None, *, warn
             problems.extend(exc.problems)
     if registry is not None and warnings:
         problems.extend(registry_warnings(registry, cache.origins))
+    operator_files = [path, settings.feeds_file, settings.subscriptions_file, settings.inhibitions_file]
+    operator_files += [settings.allowlist_file, *(registry.files if registry is not None else ())]
+    problems.extend(cut_warning(file) for file in operator_files if file is not None and looks_cut(file))
     if settings.templates_dir is not None and not settings.templates_dir.is_dir():
         problems.append(Problem(str(path), 1, 1, f"templates folder {settings.templates_dir} does not exist"))
     all_problems = causes_first(r.problems + problems)

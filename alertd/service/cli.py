@@ -38,6 +38,7 @@ from alertd.service.engine import Engine
 from alertd.service.explain import explanation, name_explanation
 from alertd.service.poll import cut_text, read_documents
 from alertd.service.setup import make_index, make_signer
+from alertd.service.signals import EarlySignals
 from alertd.store.codecs import encode_time
 from alertd.store.records import HistoryEntry
 from alertd.store.sqlite import Store
@@ -102,6 +103,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _run_daemon(daemon: Daemon) -> int:
     """Run the daemon until it is stopped; a worker thread still reading a feed then is not waited for."""
+    if daemon.early is not None and daemon.early.stop is not None:  # stopped while the state was opened
+        daemon.store.close()
+        return _stopped_before_start(daemon.early)
     code = asyncio.run(daemon.run())
     if workers_busy():
         # Joining it could take minutes (a hostile feed being parsed) and systemd would kill the process at its
@@ -113,9 +117,17 @@ def _run_daemon(daemon: Daemon) -> int:
     return code
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def main(argv: Sequence[str] | None = None, *, early: EarlySignals | None = None) -> int:
+    """``alertd``: the exit code of the command. ``early`` holds the signals caught since the process started
+    (see :mod:`~alertd.service.launch`): the daemon acts on them, every other command lets them act as usual."""
     args = build_parser().parse_args(argv)
     logs.configure(args.log_level)
+    if early is not None and (args.command != "run" or args.once):
+        early.release()  # only the daemon needs them held: any other command takes the signals as usual
+        early = None
+    if early is not None and early.stop is not None:
+        return _stopped_before_start(early)
+    loading = time.monotonic()  # a SIGHUP from now on may concern edits the files read below do not hold
     if args.command == "registry":  # needs no configuration: it writes the registry's files
         try:
             return cmd_registry_import(
@@ -140,9 +152,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     finally:
         gc.freeze()
         gc.enable()
+    if early is not None and early.stop is not None:  # stopped while the configuration was read
+        return _stopped_before_start(early)
     try:
+        if args.command == "run" and not args.once:
+            daemon_ = Daemon(path, config, cache)
+            daemon_.early, daemon_.loaded_at = early, loading
+            return _run_daemon(daemon_)
         if args.command == "run":
-            return asyncio.run(cmd_run_once(config)) if args.once else _run_daemon(Daemon(path, config, cache))
+            return asyncio.run(cmd_run_once(config))
         if args.command == "poll":
             return asyncio.run(cmd_poll(config, args.feed))
         if args.command == "outbox":
@@ -165,6 +183,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         logs.get_logger("alertd").exception("alertd failed")
         return EXIT_FAILED
     raise AssertionError(args.command)  # pragma: no cover - argparse only lets known commands through
+
+
+def _stopped_before_start(early: EarlySignals) -> int:
+    """SIGTERM or SIGINT before the daemon ran: nothing was started, so nothing is left half-done; exit 0."""
+    assert early.stop is not None
+    early.ignore()
+    logs.get_logger("alertd").info("alertd stopped before it started", signal=early.stop.name)
+    return EXIT_OK
 
 
 def _print_problems(exc: ConfigError) -> None:
