@@ -207,3 +207,18 @@ def test_both_parsers_are_explained_alike(text: str) -> None:
             yaml.load(text, Loader=loader)  # noqa: S506 - safe loaders only
         causes.append(explain(info.value, text))
     assert causes[0] is not None and causes[0] == causes[1]
+
+
+def test_a_file_without_its_final_line_break_is_warned_of(cfg: Path) -> None:
+    feeds = cfg / "feeds.yaml"
+    text = feeds.read_text()
+    cut = text[: text.index("  - id: certfr-alertes")].rstrip("\n")  # valid YAML, one feed fewer
+    feeds.write_text(cut)
+    config = load_config(cfg / "alertd.yaml")
+    assert [f.id for f in config.feeds] == ["feodo", "cisa-kev", "cisco-csaf"]
+    assert [str(w) for w in config.warnings if "line break" in w.message] == [
+        f"{feeds.resolve()}:{cut.count(chr(10)) + 1}:1: warning: the file does not end with a line break, so it may "
+        "have been cut while written: check that its last entry is whole, then end the file with a line break"
+    ]
+    feeds.write_text(cut + "\n")
+    assert not [w for w in load_config(cfg / "alertd.yaml").warnings if "line break" in w.message]
