@@ -1,5 +1,5 @@
 """``python -m alertd``: the ``alertd`` command."""
 
-from alertd.service.cli import main
+from alertd.service.launch import main
 
 raise SystemExit(main())

@@ -1,4 +1,5 @@
-"""What the operator's files share: durations and paths relative to the file that names them."""
+"""What the operator's files share: durations, paths relative to the file that names them, and whether a file
+looks cut."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from alertd.config.yamlsrc import Pos, Reader, YList, YMap, load
+from alertd.domain.errors import Problem
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h|d|w)\s*$")
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
@@ -48,3 +50,31 @@ def read_listing(path: Path, name: str, key: str, r: Reader, *, may_be_empty: bo
     if top is None or not r.keys(top, name, (key,)) or (may_be_empty and top[key] is None):
         return None
     return r.sequence(top[key], top.value_pos[key], repr(key))
+
+
+def looks_cut(path: Path) -> bool:
+    """Whether a non-empty file does not end with a line break: every editor ends a file with one, so it was
+    probably cut while written (a full disk, a copy interrupted) — and YAML cut between two entries is still
+    valid YAML, only shorter. Reads the last byte only."""
+    try:
+        with path.open("rb") as file:
+            if file.seek(0, 2) == 0:
+                return False
+            file.seek(-1, 2)
+            return file.read(1) != b"\n"
+    except OSError:
+        return False  # unreadable: reading it for real reports that
+
+
+def cut_warning(path: Path) -> Problem:
+    """The warning for a file that :func:`looks_cut`, at its last line."""
+    with path.open("rb") as file:
+        lines = sum(chunk.count(b"\n") for chunk in iter(lambda: file.read(1 << 20), b"")) + 1
+    return Problem(
+        str(path),
+        lines,
+        1,
+        "the file does not end with a line break, so it may have been cut while written: check that its last "
+        "entry is whole, then end the file with a line break",
+        warning=True,
+    )

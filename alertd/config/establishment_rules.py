@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from alertd.config.yamlsrc import describe
+from alertd.config.yamlwords import near_miss
 from alertd.domain.cpe import FORMATTED_PREFIX, parse_cpe
 from alertd.domain.establishments import LANGUAGES, Contact, Establishment, Finess, Network, Software
 from alertd.domain.grammar import ASCII_DOMAIN as _DOMAIN
@@ -172,7 +173,10 @@ class _Keys:
         allowed = ", ".join(self.allowed)
         for key in m:
             if key not in self._allowed:
-                faults.append(Fault((*path, key), f"unknown key {key!r} in {self.what}; allowed: {allowed}", True))
+                hint = near_miss(key, self.allowed)
+                faults.append(
+                    Fault((*path, key), f"unknown key {key!r} in {self.what}{hint}; allowed: {allowed}", True)
+                )
         for key in self.required:
             if key not in m:
                 faults.append(Fault(path, f"{self.what} lacks required key {key!r}"))
@@ -395,7 +399,9 @@ class Rules:
         """``m[key]`` when it is one of ``allowed``; ``default`` when absent; None after a fault."""
         value = self._text(m, key, default, path, faults)
         if value is not None and value not in allowed:
-            faults.append(Fault((*path, key), f"{key!r} is {value!r}; allowed: {', '.join(allowed)}"))
+            faults.append(
+                Fault((*path, key), f"{key!r} is {value!r}{near_miss(value, allowed)}; allowed: {', '.join(allowed)}")
+            )
             return None
         return value
 

@@ -15,12 +15,12 @@ from datetime import datetime
 from pathlib import Path
 
 from alertd.config.checks import registry_warnings
-from alertd.config.common import read_listing
+from alertd.config.common import cut_warning, looks_cut, read_listing
 from alertd.config.feeds import read_feeds
 from alertd.config.registry import RegistryCache, load_registry
 from alertd.config.routing import read_inhibitions, read_subscriptions
 from alertd.config.settings import read_settings
-from alertd.config.yamlsrc import Reader
+from alertd.config.yamlsrc import Reader, unreadable
 from alertd.domain.errors import ConfigError, Problem
 from alertd.domain.establishments import Registry
 from alertd.domain.feeds import FeedConfig
@@ -95,7 +95,7 @@ def load_config(path: Path, registry_cache: RegistryCache | None = None, *, warn
     try:
         settings = read_settings(path, r)
     except ConfigError as exc:
-        raise ConfigError(r.problems + list(exc.problems)) from None
+        raise ConfigError(causes_first(r.problems + list(exc.problems))) from None
     if settings is None or not all(
         p.exists() for p in (settings.feeds_file, settings.registry_path, settings.subscriptions_file)
     ):
@@ -105,23 +105,31 @@ def load_config(path: Path, registry_cache: RegistryCache | None = None, *, warn
     registry: Registry | None = None
     subs: tuple[Subscription, ...] = ()
     declared: set[str] = set()
+    feeds_read = True
     try:
         feeds = read_feeds(settings.feeds_file, settings.tlp, r, declared)
     except ConfigError as exc:
         problems.extend(exc.problems)
+        feeds_read = False
+    feeds_file = str(settings.feeds_file)
+    if not declared and any(p.file == feeds_file and not p.warning for p in r.problems):
+        feeds_read = False  # not a list of feeds at all (a wrong top-level key, say): no id is known
+    # Feed names in the other files are checked only against a feeds.yaml that could be read: "unknown feed"
+    # for every name would hide the one error to fix, feeds.yaml's own.
+    feed_ids = declared if feeds_read else None
     cache.attach(settings.state_dir)
     try:
         registry = load_registry(settings.registry_path, cache)
     except ConfigError as exc:
         problems.extend(exc.problems)
     try:
-        subs = read_subscriptions(settings.subscriptions_file, registry, declared, settings.timezone, r)
+        subs = read_subscriptions(settings.subscriptions_file, registry, feed_ids, settings.timezone, r)
     except ConfigError as exc:
         problems.extend(exc.problems)
     inhibitions: tuple[Inhibition, ...] = ()
     if settings.inhibitions_file is not None and settings.inhibitions_file.exists():
         try:
-            inhibitions = read_inhibitions(settings.inhibitions_file, declared, registry, r)
+            inhibitions = read_inhibitions(settings.inhibitions_file, feed_ids, registry, r)
         except ConfigError as exc:
             problems.extend(exc.problems)
         today = datetime.now(settings.timezone).date()
@@ -138,13 +146,22 @@ def load_config(path: Path, registry_cache: RegistryCache | None = None, *, warn
             problems.extend(exc.problems)
     if registry is not None and warnings:
         problems.extend(registry_warnings(registry, cache.origins))
+    operator_files = [path, settings.feeds_file, settings.subscriptions_file, settings.inhibitions_file]
+    operator_files += [settings.allowlist_file, *(registry.files if registry is not None else ())]
+    problems.extend(cut_warning(file) for file in operator_files if file is not None and looks_cut(file))
     if settings.templates_dir is not None and not settings.templates_dir.is_dir():
         problems.append(Problem(str(path), 1, 1, f"templates folder {settings.templates_dir} does not exist"))
-    all_problems = r.problems + problems
+    all_problems = causes_first(r.problems + problems)
     if any(not p.warning for p in all_problems) or registry is None:
         raise ConfigError(all_problems)
     digest = cache.digest(registry.files) if cache.persist else ""  # only a persistent cache keeps what is built
     return Config(settings, feeds, registry, subs, tuple(all_problems), inhibitions, allowlist, digest)
+
+
+def causes_first(problems: list[Problem]) -> list[Problem]:
+    """The problems with the files that could not be read at all (not YAML, not UTF-8, unreadable) first, each
+    kind in the order found: the first line printed, logged or put in STATUS= is then the one to fix first."""
+    return sorted(problems, key=lambda problem: not unreadable(problem))
 
 
 def config_path(explicit: str | None, environ: Mapping[str, str]) -> Path:
@@ -152,4 +169,4 @@ def config_path(explicit: str | None, environ: Mapping[str, str]) -> Path:
     return Path(explicit or environ.get("ALERTD_CONFIG") or "/etc/alertd/alertd.yaml")
 
 
-__all__ = ["Config", "config_path", "load_config"]
+__all__ = ["Config", "causes_first", "config_path", "load_config"]

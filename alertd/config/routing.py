@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 
 from alertd.config.common import read_listing
 from alertd.config.yamlsrc import Reader, YMap
+from alertd.config.yamlwords import near_miss
 from alertd.domain.establishments import Registry
 from alertd.domain.routing import Inhibition, Selector, Subscription
 from alertd.domain.values import SEVERITY_NAMES, IndicatorType, Severity
@@ -18,9 +19,10 @@ _SELECTOR_KEYS = {"ids": "ids", "kind": "kinds", "region": "regions", "tags": "t
 
 
 def read_subscriptions(
-    path: Path, registry: Registry | None, feed_ids: set[str], tz: ZoneInfo, r: Reader
+    path: Path, registry: Registry | None, feed_ids: set[str] | None, tz: ZoneInfo, r: Reader
 ) -> tuple[Subscription, ...]:
-    """The subscriptions of ``subscriptions.yaml``, checked against the registry's ids and the declared feeds."""
+    """The subscriptions of ``subscriptions.yaml``, checked against the registry's ids and the declared feeds
+    (``feed_ids`` None: feeds.yaml could not be read, so a feed named here is not said unknown)."""
     from apscheduler.triggers.cron import CronTrigger
 
     items = read_listing(path, "subscriptions.yaml", "subscriptions", r)
@@ -63,8 +65,8 @@ def read_subscriptions(
         if "feeds" in sm:
             feeds = frozenset(v for v, _ in r.strings(sm, "feeds"))
             for value, vpos in r.strings(sm, "feeds"):
-                if value not in feed_ids:
-                    r.error(vpos, f"unknown feed {value!r}; feeds.yaml defines: {', '.join(sorted(feed_ids))}")
+                if feed_ids is not None and value not in feed_ids:
+                    r.error(vpos, unknown_feed(value, feed_ids))
         if name is None or selector is None or sev is None:
             continue
         quiet = _quiet_hours(sm, r)
@@ -124,8 +126,11 @@ def _holidays(sm: YMap, r: Reader) -> frozenset[date]:
     return frozenset(result)
 
 
-def read_inhibitions(path: Path, feed_ids: set[str], registry: Registry | None, r: Reader) -> tuple[Inhibition, ...]:
-    """The inhibitions of ``inhibitions.yaml``, each with exactly one matcher and the place it was written."""
+def read_inhibitions(
+    path: Path, feed_ids: set[str] | None, registry: Registry | None, r: Reader
+) -> tuple[Inhibition, ...]:
+    """The inhibitions of ``inhibitions.yaml``, each with exactly one matcher and the place it was written
+    (``feed_ids`` None: feeds.yaml could not be read, so a feed named here is not said unknown)."""
     items = read_listing(path, "inhibitions.yaml", "inhibitions", r, may_be_empty=True)
     result: list[Inhibition] = []
     matchers = ("indicator", "feed", "type")
@@ -149,8 +154,8 @@ def read_inhibitions(path: Path, feed_ids: set[str], registry: Registry | None, 
         if est is not None and registry is not None and est not in registry.establishments:
             r.error(im.value_pos["establishment"], f"no establishment has id {est!r}")
         feed = r.value(im, "feed", str)
-        if feed is not None and feed not in feed_ids:
-            r.error(im.value_pos["feed"], f"unknown feed {feed!r}; feeds.yaml defines: {', '.join(sorted(feed_ids))}")
+        if feed is not None and feed_ids is not None and feed not in feed_ids:
+            r.error(im.value_pos["feed"], unknown_feed(feed, feed_ids))
         kind = r.choice(im, "type", tuple(t.value for t in IndicatorType))
         indicator = r.value(im, "indicator", str)
         if reason is None:
@@ -167,6 +172,12 @@ def read_inhibitions(path: Path, feed_ids: set[str], registry: Registry | None, 
             )
         )
     return tuple(result)
+
+
+def unknown_feed(name: str, feed_ids: set[str]) -> str:
+    """The message for a feed name feeds.yaml does not define, with the nearest id if one is close."""
+    defined = ", ".join(sorted(feed_ids)) or "no feed"
+    return f"unknown feed {name!r}{near_miss(name, feed_ids)}; feeds.yaml defines: {defined}"
 
 
 def normalise_inhibited(value: str) -> str:

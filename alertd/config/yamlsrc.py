@@ -20,6 +20,7 @@ from typing import Any, NamedTuple
 
 import yaml
 
+from alertd.config.yamlwords import explain, near_miss
 from alertd.domain.errors import ConfigError, Problem
 
 try:  # the fast parser; without it every file takes the PyYAML path, slower but with the same result
@@ -144,6 +145,16 @@ for _tag in ("bool", "int", "float", "timestamp", "value"):
     _TextLoader.add_constructor(f"tag:yaml.org,2002:{_tag}", _construct_text)
 
 
+# How the problems of a file that could not be read at all begin (below): the cause of every other problem in it,
+# and of the "unknown" names in the files that refer to it.
+_UNREADABLE = ("invalid YAML: ", "cannot read file: ", "not UTF-8 text")
+
+
+def unreadable(problem: Problem) -> bool:
+    """Whether ``problem`` says its file could not be read at all (not YAML, not UTF-8, no access)."""
+    return problem.message.startswith(_UNREADABLE)
+
+
 class YAMLSyntaxError(ConfigError):
     """The text is not YAML (as opposed to YAML with a duplicate key); its problem says where PyYAML gave up."""
 
@@ -162,10 +173,7 @@ def loads(text: str | bytes, file: str, *, as_text: bool = False, first_line: in
     try:
         data = loader.get_single_data()
     except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        line, col = (mark.line + first_line, mark.column + 1) if mark else (first_line, 1)
-        what = " ".join(part for part in (exc.context, exc.problem) if part)
-        raise YAMLSyntaxError([Problem(file, line, col, f"invalid YAML: {what}")]) from None
+        raise YAMLSyntaxError([_syntax_problem(exc, text, file, first_line)]) from None
     except yaml.YAMLError as exc:
         raise YAMLSyntaxError([Problem(file, 1, 1, f"invalid YAML: {exc}")]) from None
     finally:
@@ -173,6 +181,19 @@ def loads(text: str | bytes, file: str, *, as_text: bool = False, first_line: in
     if loader.alertd_problems:
         raise ConfigError(loader.alertd_problems)
     return data
+
+
+def _syntax_problem(exc: yaml.MarkedYAMLError, text: str | bytes, file: str, first_line: int) -> Problem:
+    """The cause in plain words at the line where it is (see :mod:`~alertd.config.yamlwords`), the parser's words
+    kept as a detail; only the parser's words, at its mark, for the errors that are not explained."""
+    said = " ".join(part for part in (exc.context, exc.problem) if part)
+    as_text = text if isinstance(text, str) else text.decode("utf-8", errors="replace")
+    cause = explain(exc, as_text, first_line)
+    if cause is not None:
+        return Problem(file, cause.line + first_line, cause.column + 1, f"invalid YAML: {cause.words} (parser: {said})")
+    mark = exc.problem_mark or exc.context_mark
+    line, col = (mark.line + first_line, mark.column + 1) if mark else (first_line, 1)
+    return Problem(file, line, col, f"invalid YAML: {said}")
 
 
 def read(path: Path) -> bytes:
@@ -370,7 +391,8 @@ class Reader:
         for key in m:
             if key not in allowed:
                 ok = False
-                self.error(m.key_pos[key], f"unknown key {key!r} in {what}; allowed: {', '.join(allowed)}")
+                hint = near_miss(key, allowed)
+                self.error(m.key_pos[key], f"unknown key {key!r} in {what}{hint}; allowed: {', '.join(allowed)}")
         for key in required:
             if key not in m:
                 ok = False
@@ -414,7 +436,8 @@ class Reader:
     def choice(self, m: YMap, key: str, allowed: tuple[str, ...], default: str | None = None) -> str | None:
         value = self.value(m, key, str, default)
         if value is not None and value not in allowed:
-            self.error(m.value_pos[key], f"{key!r} is {value!r}; allowed: {', '.join(allowed)}")
+            hint = near_miss(value, allowed)
+            self.error(m.value_pos[key], f"{key!r} is {value!r}{hint}; allowed: {', '.join(allowed)}")
             return None
         return value  # type: ignore[no-any-return]
 

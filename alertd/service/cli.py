@@ -19,6 +19,7 @@ from alertd.config.files import Config, config_path, load_config
 from alertd.config.finess import FinessError
 from alertd.config.finess_import import import_finess, summary
 from alertd.config.registry import RegistryCache
+from alertd.config.yamlwords import near_miss
 from alertd.domain.codes import Evidence
 from alertd.domain.delivery import DeliveryState
 from alertd.domain.errors import AlertdError, ConfigError, StateRefused
@@ -38,6 +39,7 @@ from alertd.service.explain import explanation, name_explanation
 from alertd.service.poll import cut_text, read_documents
 from alertd.service.recovery import cmd_state_backup, cmd_state_restore, state_problem
 from alertd.service.setup import make_index, make_signer
+from alertd.service.signals import EarlySignals
 from alertd.store.codecs import encode_time
 from alertd.store.records import HistoryEntry
 from alertd.store.sqlite import Store
@@ -118,6 +120,9 @@ def _state_parser(sub: Any) -> None:
 
 def _run_daemon(daemon: Daemon) -> int:
     """Run the daemon until it is stopped; a worker thread still reading a feed then is not waited for."""
+    if daemon.early is not None and daemon.early.stop is not None:  # stopped while the state was opened
+        daemon.store.close()
+        return _stopped_before_start(daemon.early)
     code = asyncio.run(daemon.run())
     if workers_busy():
         # Joining it could take minutes (a hostile feed being parsed) and systemd would kill the process at its
@@ -129,9 +134,17 @@ def _run_daemon(daemon: Daemon) -> int:
     return code
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def main(argv: Sequence[str] | None = None, *, early: EarlySignals | None = None) -> int:
+    """``alertd``: the exit code of the command. ``early`` holds the signals caught since the process started
+    (see :mod:`~alertd.service.launch`): the daemon acts on them, every other command lets them act as usual."""
     args = build_parser().parse_args(argv)
     logs.configure(args.log_level)
+    if early is not None and (args.command != "run" or args.once):
+        early.release()  # only the daemon needs them held: any other command takes the signals as usual
+        early = None
+    if early is not None and early.stop is not None:
+        return _stopped_before_start(early)
+    loading = time.monotonic()  # a SIGHUP from now on may concern edits the files read below do not hold
     if args.command == "registry":  # needs no configuration: it writes the registry's files
         try:
             return cmd_registry_import(
@@ -156,11 +169,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     finally:
         gc.freeze()
         gc.enable()
+    if early is not None and early.stop is not None:  # stopped while the configuration was read
+        return _stopped_before_start(early)
     try:
+        if args.command == "run" and not args.once:
+            daemon_ = Daemon(path, config, cache, new_state=args.new_state)
+            daemon_.early, daemon_.loaded_at = early, loading
+            return _run_daemon(daemon_)
         if args.command == "run":
-            if args.once:
-                return asyncio.run(cmd_run_once(config, new_state=args.new_state))
-            return _run_daemon(Daemon(path, config, cache, new_state=args.new_state))
+            return asyncio.run(cmd_run_once(config, new_state=args.new_state))
         if args.command == "state":
             if args.state_command == "backup":
                 return cmd_state_backup(config.settings, args.to)
@@ -190,6 +207,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         logs.get_logger("alertd").exception("alertd failed")
         return EXIT_FAILED
     raise AssertionError(args.command)  # pragma: no cover - argparse only lets known commands through
+
+
+def _stopped_before_start(early: EarlySignals) -> int:
+    """SIGTERM or SIGINT before the daemon ran: nothing was started, so nothing is left half-done; exit 0."""
+    assert early.stop is not None
+    early.ignore()
+    logs.get_logger("alertd").info("alertd stopped before it started", signal=early.stop.name)
+    return EXIT_OK
 
 
 def _print_problems(exc: ConfigError) -> None:
@@ -301,11 +326,14 @@ async def cmd_poll(config: Config, only: list[str] | None) -> int:
     )
     unknown = set(only or ()) - {f.id for f in config.feeds}
     if unknown:
-        print(f"alertd: unknown feed(s): {', '.join(sorted(unknown))}", file=sys.stderr)
+        ids = [f.id for f in config.feeds]
+        named = ", ".join(name + near_miss(name, ids) for name in sorted(unknown))
+        print(f"alertd: unknown feed(s): {named}", file=sys.stderr)
         return EXIT_USAGE
     store = Store.in_state_dir(config.settings.state_dir)
     engine = Engine(config, store)
     said: dict[str, list[Statement]] = {}
+    failed = 0
     try:
         async with Fetcher(user_agent=user_agent(config)) as fetcher:
             for feed in feeds:
@@ -313,8 +341,11 @@ async def cmd_poll(config: Config, only: list[str] | None) -> int:
                     # A dry run always reads the whole feed: no validators, nothing recorded.
                     result = await fetcher.fetch(feed, Validators(None, None))
                     observations = (await read_documents(feed, fetcher, result)).observations
-                except Exception as exc:  # one broken feed never stops a dry run of the others
-                    logs.get_logger("alertd").warning("feed failed", feed=feed.id, error=public_text(str(exc)))
+                except Exception as exc:  # one broken feed never stops a dry run of the others; it fails the run
+                    error = public_text(str(exc))
+                    logs.get_logger("alertd").warning("feed failed", feed=feed.id, error=error)
+                    print(f"alertd: feed {feed.id} failed: {error}", file=sys.stderr, flush=True)
+                    failed += 1
                     continue
                 matched = engine.match(observations, said)
                 # Nothing is recorded in a dry run: what this feed says of CVEs is kept here for the next feeds.
@@ -377,7 +408,7 @@ async def cmd_poll(config: Config, only: list[str] | None) -> int:
                     )
     finally:
         store.close()
-    return EXIT_OK
+    return EXIT_FAILED if failed else EXIT_OK  # as run --once: a feed that failed is exit 3
 
 
 def _red(count: int) -> str:
@@ -434,7 +465,7 @@ def _emit(obj: dict[str, Any]) -> None:
 def cmd_preview(config: Config, establishment: str, fmt: str) -> int:
     est = config.registry.establishments.get(establishment)
     if est is None:
-        print(f"alertd: no establishment has id {establishment!r}", file=sys.stderr)
+        print(unknown_establishment(config, establishment), file=sys.stderr)
         return EXIT_USAGE
     store = Store.in_state_dir(config.settings.state_dir)
     try:
@@ -465,7 +496,7 @@ def cmd_preview(config: Config, establishment: str, fmt: str) -> int:
 def cmd_explain(config: Config, establishment: str, cve: str) -> int:
     est = config.registry.establishments.get(establishment)
     if est is None:
-        print(f"alertd: no establishment has id {establishment!r}", file=sys.stderr)
+        print(unknown_establishment(config, establishment), file=sys.stderr)
         return EXIT_USAGE
     cve = cve.strip().upper()
     if not CVE_ID.match(cve):
@@ -487,7 +518,7 @@ def cmd_explain_entry(config: Config, establishment: str, reference: str) -> int
     made of them."""
     est = config.registry.establishments.get(establishment)
     if est is None:
-        print(f"alertd: no establishment has id {establishment!r}", file=sys.stderr)
+        print(unknown_establishment(config, establishment), file=sys.stderr)
         return EXIT_USAGE
     feed, colon, entry = reference.partition(":")
     if not colon or not feed or not entry:
@@ -514,11 +545,16 @@ def cmd_explain_entry(config: Config, establishment: str, reference: str) -> int
 
 
 def cmd_history(config: Config, establishment: str | None, as_json: bool, limit: int | None) -> int:
+    """``alertd history``: an id neither in the registry nor in the history is a usage error (exit 2); one gone
+    from the registry still shows what it was told."""
     store = Store.in_state_dir(config.settings.state_dir)
     try:
         rows = [history_record(entry) for entry in store.history(establishment, limit)]
     finally:
         store.close()
+    if establishment is not None and not rows and establishment not in config.registry.establishments:
+        print(unknown_establishment(config, establishment), file=sys.stderr)
+        return EXIT_USAGE
     for row in rows:
         if as_json:
             _emit(row)
@@ -530,6 +566,12 @@ def cmd_history(config: Config, establishment: str | None, as_json: bool, limit:
             f"in {row['reference'] or '-'} {row['message_id']}{told}"
         )
     return EXIT_OK
+
+
+def unknown_establishment(config: Config, establishment: str) -> str:
+    """The message for an id the registry does not hold, with the nearest id if one is close."""
+    hint = near_miss(establishment, config.registry.establishments)
+    return f"alertd: no establishment has id {establishment!r}{hint}"
 
 
 def history_record(entry: HistoryEntry) -> dict[str, Any]:
@@ -556,14 +598,24 @@ def history_record(entry: HistoryEntry) -> dict[str, Any]:
 
 
 async def cmd_digest(config: Config, only: list[str] | None) -> int:
+    """``alertd digest --now [--subscription NAME]…``: a name that is no digest subscription is a usage error
+    (exit 2) naming it, before anything is sent."""
+    names = {s.name: s for s in config.subscriptions}
+    for name in dict.fromkeys(only or ()):
+        sub = names.get(name)
+        if sub is None:
+            digests_known = sorted(s.name for s in config.subscriptions if s.digest)
+            hint = near_miss(name, names)
+            known = f"; digest subscriptions: {', '.join(digests_known)}" if digests_known else ""
+            print(f"alertd: no subscription named {name!r}{hint}{known}", file=sys.stderr)
+            return EXIT_USAGE
+        if not sub.digest:
+            print(f"alertd: subscription {name!r} is delivered immediately, not in a digest", file=sys.stderr)
+            return EXIT_USAGE
     digests = [s.name for s in config.subscriptions if s.digest and (not only or s.name in only)]
-    if not digests:
+    if not digests:  # none asked for by name, and the configuration has none
         print("alertd: no digest subscription in the configuration; nothing to send", file=sys.stderr)
         return EXIT_OK
-    unknown = set(only or ()) - {s.name for s in config.subscriptions if s.digest}
-    if unknown:
-        print(f"alertd: no digest subscription named {', '.join(sorted(unknown))}", file=sys.stderr)
-        return EXIT_USAGE
     report = await run_digests(config, digests)
     print(f"digests {', '.join(digests) or '(none)'}: {report.emails} emails; delivered {report.flush.sent}")
     if report.flush.failed or report.flush.retrying:

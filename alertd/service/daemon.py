@@ -28,6 +28,7 @@ from alertd.domain.values import FeedKind
 from alertd.intake.fetch import Fetcher
 from alertd.policy.decide import INVENTORY_SETTLE, digest_may_go, repeated_wall_time
 from alertd.send.transports import Transport, make_transport
+from alertd.service.changes import cut_refusal, describe, drops
 from alertd.service.clock import utcnow
 from alertd.service.clockwatch import (
     LOOK_INTERVAL_SECONDS,
@@ -46,6 +47,7 @@ from alertd.service.notify import Notifier
 from alertd.service.poll import PollReport, poll_delay, stale_feeds
 from alertd.service.progress import LoopProgress, in_flight_limit
 from alertd.service.setup import keep_index_later, prepare
+from alertd.service.signals import STOPS, EarlySignals
 from alertd.service.vitals import FeedVital
 from alertd.store import STORE_FAILURES, backup
 from alertd.store.records import digest_key
@@ -236,6 +238,13 @@ def open_checked(config: Config, new_state: bool = False) -> Store:
 
 class Daemon:
     """``alertd run``: poll jobs per feed, digest jobs per subscription, an outbox job; SIGHUP reloads."""
+
+    # The signals caught before the loop ran (set by the command, see alertd.service.signals), and when the
+    # configuration began to be read (time.monotonic()): a SIGHUP since then asks for a reload once ready.
+    early: EarlySignals | None = None
+    loaded_at = 0.0
+    reload_when_ready = False
+    reload_note = ""  # what the last reload dropped, shown in STATUS= until the next reload
 
     def __init__(
         self, config_path: Path, config: Config, registry_cache: RegistryCache | None = None, *, new_state: bool = False
@@ -629,6 +638,22 @@ class Daemon:
 
     # -- lifecycle --------------------------------------------------------------------------------------
 
+    def take_over_early_signals(self) -> None:
+        """Act on the signals caught before the loop's own handlers: a stop stops (before anything runs); a
+        SIGHUP that came once the files were being read asks for a reload as soon as the daemon is ready; one
+        that came before is ignored, the configuration read being already the newest."""
+        early = self.early
+        if early is None:
+            return
+        if early.stop is not None:
+            log.info("stop requested before ready", signal=early.stop.name)
+            self.stop.set()
+        elif early.hangup_since(self.loaded_at):
+            log.info("SIGHUP before ready: reloading once ready", hangups=early.hangups)
+            self.reload_when_ready = True
+        elif early.hangups:
+            log.info("SIGHUP before ready ignored: the configuration was read after it", hangups=early.hangups)
+
     def request_reload(self) -> None:
         """SIGHUP: start a reload; one arriving during a reload runs another once that one ends."""
         if self.stopping:
@@ -653,6 +678,11 @@ class Daemon:
         self.notifier.reloading()
         try:
             config = await asyncio.to_thread(load_config, self.config_path, self.registry_cache, warnings=False)
+            dropped = drops(self.engine.config, config)
+            if dropped and (cut := await asyncio.to_thread(cut_refusal, dropped)):
+                log.error("reload refused", problem=cut)
+                self.notifier.ready(f"reload refused: {cut}; old config running")
+                return
             prepared = await asyncio.to_thread(prepare, config, keep=False)  # kept once it serves, below
             transport = make_transport(config.settings)  # a delivery change (host, password) applies too
         except ConfigError as exc:
@@ -675,17 +705,23 @@ class Daemon:
         if await self.engine.rematch(utcnow()):
             self.dispatch_soon()
         self.refresh_health()
+        self.reload_note = f"reload: {describe(dropped)}" if dropped else ""
+        if dropped:  # applied, and said: an operator may remove entries on purpose, a slip must not pass unseen
+            log.warning("reload drops entries", **{d.what: str(d) for d in dropped})
         log.info(
             "configuration reloaded",
             feeds=len(config.feeds),
             establishments=len(config.registry.establishments),
+            subscriptions=len(config.subscriptions),
         )
         self.notifier.ready(self.status_line())
         keep_index_later(prepared)  # for the next start: seconds of work that need not delay the reload
 
     def status_line(self) -> str:
+        """STATUS=: what is watched, and what the last reload dropped (until the next one)."""
         cfg = self.engine.config
-        return f"watching {len(cfg.feeds)} feeds for {len(cfg.registry.establishments)} establishments"
+        line = f"watching {len(cfg.feeds)} feeds for {len(cfg.registry.establishments)} establishments"
+        return f"{line}; {self.reload_note}" if self.reload_note else line
 
     async def watchdog(self, interval: float) -> None:
         while True:
@@ -699,9 +735,10 @@ class Daemon:
             )
         loop = asyncio.get_running_loop()
         loop.set_default_executor(WorkerPool())
-        for sig in (signal.SIGTERM, signal.SIGINT):
+        for sig in STOPS:
             loop.add_signal_handler(sig, self.stop.set)
         loop.add_signal_handler(signal.SIGHUP, self.request_reload)
+        self.take_over_early_signals()
         tasks = []
         if self.notifier.watchdog_interval:
             tasks.append(asyncio.create_task(self.watchdog(self.notifier.watchdog_interval)))
@@ -719,6 +756,8 @@ class Daemon:
             log.info("alertd started", version=__version__, feeds=len(self.config.feeds))
             self.notifier.ready(self.status_line())
             probe = asyncio.create_task(self.probe_store_forever())
+            if self.reload_when_ready:
+                self.request_reload()
             await self.stop.wait()
             probe.cancel()
             await self.wind_down()

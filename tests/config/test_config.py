@@ -53,7 +53,8 @@ def test_broken_yaml_names_file_line_col(cfg: Path) -> None:
     (cfg / "subscriptions.yaml").write_text("subscriptions:\n  - name: x\n    establishments: [all\n")
     found = problems(cfg / "alertd.yaml")
     assert len(found) == 1
-    assert found[0].startswith(f"{cfg / 'subscriptions.yaml'}:4:1: invalid YAML")
+    # At the cause (the '[' never closed), not where the parser gave up (4:1)
+    assert found[0].startswith(f"{cfg / 'subscriptions.yaml'}:3:21: invalid YAML: the '[' opened here is not closed")
 
 
 def test_unknown_key_and_wrong_type(cfg: Path) -> None:
