@@ -233,7 +233,12 @@ def open_checked(config: Config, new_state: bool = False) -> Store:
     """The store as a daemon or a cycle opens it: quick-checked, and refused when it is not the one state_dir had
     (unless ``new_state``)."""
     settings = config.settings
-    return Store.in_state_dir(settings.state_dir, new_state=new_state, check=True, backups=settings.backup_folder)
+    store = Store.in_state_dir(settings.state_dir, new_state=new_state, check=True, backups=settings.backup_folder)
+    if store.settled:
+        log.warning(
+            "sends journalled but not recorded (a crash between): marked sent, not sent again", emails=store.settled
+        )
+    return store
 
 
 class Daemon:

@@ -106,6 +106,16 @@ def told_by(db: sqlite3.Connection, delivery_id: int) -> list[Told]:
     return [Told(*(str(x) for x in row)) for row in rows]
 
 
+def settle(db: sqlite3.Connection, sent: Sent) -> None:
+    """Mark sent, in the caller's transaction, the outbox's waiting copy of a journalled send: the relay took it,
+    once."""
+    db.execute(
+        "UPDATE outbox SET state = ?, sent_at = ?, last_error = NULL "
+        "WHERE message_id = ? AND recipients = ? AND state IN (?, ?)",
+        (DeliveryState.SENT, sent.at, sent.message_id, sent.recipients, *_WAITING),
+    )
+
+
 def replay(db: sqlite3.Connection, sends: Iterator[Sent]) -> tuple[int, int]:
     """Mark told, in the caller's transaction, every finding the journalled sends told, those the store lacks
     added as told then: a restored (or new) store then does not warn of them again as news. Returns how many
@@ -113,12 +123,7 @@ def replay(db: sqlite3.Connection, sends: Iterator[Sent]) -> tuple[int, int]:
     carried = findings = 0
     for sent in sends:
         carried += 1
-        # The backup's outbox may still hold the email as waiting: it went, once.
-        db.execute(
-            "UPDATE outbox SET state = ?, sent_at = ?, last_error = NULL "
-            "WHERE message_id = ? AND recipients = ? AND state IN (?, ?)",
-            (DeliveryState.SENT, sent.at, sent.message_id, sent.recipients, *_WAITING),
-        )
+        settle(db, sent)  # the backup's outbox may still hold the email as waiting: it went, once
         for told in sent.findings:
             findings += 1
             # Told as it stood: a delisting or withdrawal noted in the backup is cleared by the send after it.

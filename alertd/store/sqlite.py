@@ -109,6 +109,7 @@ class Store:
         self.path = path
         self.damaged: str | None = None  # set at run time when SQLite says the file is damaged (note_damage)
         self.carried = (0, 0)  # with new_state: the journalled sends carried in, and the findings they told
+        self.settled = 0  # at an ordinary start: the sends the journal had and the store had not (a crash between)
         self._sender_fd: int | None = None
         self._writer: bulk.Writer | None = None
         self._marker_file = identity.marker_path(path)
@@ -154,6 +155,15 @@ class Store:
                 last = max((s.seq for s in sends), default=0)
                 lifted = marker.high if marker is not None else identity.HighWater()
                 identity.raise_to(db, lifted.joined(identity.HighWater(last)))
+            elif marker is not None:
+                # A crash between the journal's fsync and the store's commit left the send journalled only: the
+                # relay took it, so its delivery is marked sent here instead of going again (contract §1).
+                unrecorded = [s for s in journal.read(self._journal) if s.seq > high.sends]
+                for sent in unrecorded:
+                    journal.settle(db, sent)
+                if unrecorded:
+                    self.settled = len(unrecorded)
+                    identity.raise_to(db, identity.HighWater(max(s.seq for s in unrecorded), {}, unrecorded[-1].at))
         self._mark(marker)
 
     def _mark(self, previous: identity.Marker | None = None) -> None:

@@ -14,6 +14,7 @@ import pytest
 from builders import DOMAIN, IPV4, NOW, make_alert
 from sent_mail import CHU, copy_of, tell
 
+from alertd.domain.delivery import DeliveryState
 from alertd.domain.errors import DamagedState, LostState, StateDirError
 from alertd.store import journal
 from alertd.store.identity import MARKER, read_marker
@@ -132,3 +133,37 @@ def test_damage_met_at_run_time_is_noted_with_the_path(tmp_path: Path) -> None:
     assert str(damage).startswith(f"{store.path} is damaged (SQLite: database disk image is malformed)")
     assert "alertd state restore" in str(damage)
     store.close()
+
+
+def test_a_send_journalled_but_not_recorded_is_marked_sent_at_the_next_start(tmp_path: Path) -> None:
+    # A crash between the journal's fsync and the store's commit: the relay took the email, the store still says
+    # `sending`. The next start reads it in the journal and marks it sent instead of sending it again.
+    store = Store(tmp_path / "alertd.sqlite3")
+    tell(store, make_alert(IPV4))  # one email sent and recorded: the journal's first line
+    alert = make_alert(DOMAIN)
+    store.save_findings([alert.finding], [alert], NOW)
+    (queued,) = store.queued_alerts(immediate=True)[CHU]
+    delivery = store.enqueue_email(
+        establishment=CHU,
+        alert_ids=[queued.id],
+        finding_keys=[alert.finding.key],
+        message_id="<crash@cert.example>",
+        sender="alertes@cert.example",
+        recipients=["rssi@chu.example"],
+        subject="Alerte",
+        message=b"Subject: Alerte\r\n\r\nbody\r\n",
+        now=NOW,
+    )
+    store.mark_sending(delivery)
+    store._journal_send(delivery, NOW)  # journalled, then the process died before the commit
+    store.close()
+
+    again = Store(tmp_path / "alertd.sqlite3")
+    assert again.settled == 1
+    assert again.due_deliveries(NOW + timedelta(days=1)) == []
+    assert [d.id for d in again.deliveries(DeliveryState.SENT)] == [1, delivery]
+    # The numbering goes on after the journalled send: the next send is the third, not a second "second".
+    tell(again, make_alert(IPV4), minutes=5)
+    assert [s.seq for s in journal.read(tmp_path / journal.JOURNAL)] == [1, 2, 3]
+    again.close()
+    assert Store(tmp_path / "alertd.sqlite3").settled == 0  # recorded now: nothing more to settle
