@@ -64,9 +64,9 @@ class LostState(StateRefused):
 
 
 class DamagedState(StateRefused):
-    """The store's file is damaged (SQLite's quick check fails, or it is not a database at all). Raised at start,
-    and by :meth:`~alertd.store.sqlite.Store.note_damage` at run time, which also sets ``Store.damaged``: the
-    daemon stays up, and its health reports it."""
+    """The store's file is damaged (SQLite's quick check fails, or it is not a database at all): refused at start.
+    Met at run time, the same words are held in memory (``service.vitals``): the daemon stays up, and its health
+    reports it until the operator restores."""
 
 
 class StaleAlerts(StoreError):

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import signal
-import sqlite3
 import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -462,7 +461,9 @@ class Daemon:
         polls in a row or more, as this process saw them); None when all is well."""
         vitals = self.engine.vitals
         problems: list[str] = []
-        if vitals.store_fault is not None:
+        if vitals.damaged is not None:
+            problems.append(vitals.damaged)
+        elif vitals.store_fault is not None:
             problems.append(vitals.store_fault.describe())
         failing = sum(
             vitals.feeds.get(f.id, FeedVital()).consecutive_failures >= f.failures_alert
@@ -526,10 +527,9 @@ class Daemon:
         """Every 30 s: immediate alerts left queued (by a stop, say) are dispatched; due retries are sent."""
         try:
             await self.deliver(immediate=True)
-        except sqlite3.DatabaseError as exc:
-            if (damage := self.store.note_damage(exc)) is None:
-                raise
-            log.error("state damaged", error=str(damage))  # the daemon stays up, unhealthy: the operator restores
+        except STORE_FAILURES as exc:  # damage included: the daemon stays up, unhealthy, and the operator restores
+            self.engine.vitals.store_failed(exc, "working the outbox")
+            self.refresh_health()
 
     async def backup_job(self) -> None:
         """Every ``backups.every``: an online backup of the store in a worker thread (the loop keeps serving),
@@ -540,8 +540,9 @@ class Daemon:
                 backup.take, self.store.path, settings.backup_folder, settings.backups.keep, utcnow()
             )
         except Exception as exc:
-            if (damage := self.store.note_damage(exc)) is not None:
-                exc = damage
+            if isinstance(exc, STORE_FAILURES):
+                self.engine.vitals.store_failed(exc, "backing the store up")  # damage is told by /healthz too
+                self.refresh_health()
             log.error("state backup failed; the older backups are kept", error=str(exc))
             return
         log.info("state backed up", backup=str(made), removed=[str(p) for p in removed])

@@ -112,6 +112,8 @@ class HealthSnapshot:
             if vitals.store_fault is not None:
                 fault = vitals.store_fault
                 store.update(writable=False, error=fault.error, since=fault.since, path=str(fault.path))
+            if vitals.damaged is not None:  # the damage, its path and the next step say more than the write error
+                store.update(writable=False, damaged=True, error=vitals.damaged, path=str(vitals.store_path))
         self._feeds, self._outbox, self._store = feeds, counts, store
 
     def __call__(self) -> dict[str, Any]:
@@ -351,13 +353,26 @@ class HealthServer:
         store = snapshot.get("store")
         writable = not isinstance(store, Mapping) or store.get("writable") is not False
         overdue = self.work.overdue() if self.work is not None else []
-        status = "stalled" if not live else "store_unwritable" if not writable else "work overdue" if overdue else "ok"
+        damaged = isinstance(store, Mapping) and store.get("damaged") is True
+        status = (
+            "stalled"
+            if not live
+            else "store_damaged"
+            if damaged
+            else "store_unwritable"
+            if not writable
+            else "work overdue"
+            if overdue
+            else "ok"
+        )
         # "status" comes first for a human reading curl's output; the snapshot cannot override it.
         body: dict[str, Any] = {"status": status, **snapshot, "loop_lag_seconds": round(lag, 3)}
         if self.work is not None:
             body["work"] = self.work.report()
         body["status"] = status
-        if not writable and isinstance(store, Mapping):
+        if damaged and isinstance(store, Mapping):
+            body["reason"] = str(store.get("error"))  # the path and the next step (alertd state restore)
+        elif not writable and isinstance(store, Mapping):
             body["reason"] = f"store cannot be written: {store.get('error')} ({store.get('path')})"
         return (200 if status == "ok" else 503), body
 

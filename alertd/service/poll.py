@@ -12,9 +12,7 @@ configuration, and hands policy each feed's previous successful poll and when ea
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import random
-import sqlite3
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -176,13 +174,7 @@ class Poller:
             # feed again and its entries are new to it again; nothing is lost, the poll is failed and retried.
             reason = self.vitals.store_failed(exc, f"recording the poll of {feed.id}")
             return self._failed(feed, report, f"the state store cannot be written: {reason}", now, stored, store=True)
-        except Exception as exc:  # a store or matching failure fails this poll, not the cycle or the daemon
-            if (damage := self.store.note_damage(exc)) is not None:  # the path and the next step, no traceback
-                flog.error("state damaged", error=str(damage))
-                with contextlib.suppress(sqlite3.DatabaseError):  # recording it may need the damaged pages too
-                    return self._failed(feed, report, str(damage), now)
-                report.ok, report.error = False, str(damage)
-                return report
+        except Exception as exc:  # a matching failure fails this poll, not the cycle or the daemon
             flog.exception("feed processing failed")
             why = f"internal error while processing the feed: {type(exc).__name__} (see the log)"
             return self._failed(feed, report, why, now, stored)

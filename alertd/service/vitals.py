@@ -16,7 +16,7 @@ from pathlib import Path
 
 from alertd.service.clock import utcnow
 from alertd.service.logs import get_logger
-from alertd.store import STORE_FAILURES
+from alertd.store import STORE_FAILURES, statedir
 
 log = get_logger("alertd")
 
@@ -66,19 +66,25 @@ class Vitals:
         self.feeds: dict[str, FeedVital] = {}
         self.store_fault: StoreFault | None = None
         self.store_write_errors = 0  # since the process started, whatever the store could record
+        # SQLite said the file is damaged: sticky, for a small write elsewhere in the file may still succeed while
+        # what the damaged pages held is lost; only a restore (and a restart) ends it.
+        self.damaged: str | None = None
 
     # -- the store --------------------------------------------------------------------------------------
 
     @property
     def writable(self) -> bool:
         """Whether the last write to the store succeeded (True until one fails)."""
-        return self.store_fault is None
+        return self.store_fault is None and self.damaged is None
 
     def store_failed(self, exc: BaseException, doing: str) -> str:
         """A write to the store failed while ``doing`` something; the reason. Logged as an error when the store
         turns unwritable, as a warning while it stays so."""
         reason = store_reason(exc)
         self.store_write_errors += 1
+        if self.damaged is None and statedir.is_damage(exc):
+            self.damaged = str(statedir.damage(self.store_path, reason))
+            log.error("state damaged", error=self.damaged, doing=doing)
         if self.store_fault is None:
             self.store_fault = StoreFault(reason, utcnow(), self.store_path)
             log.error("state store cannot be written", error=reason, path=str(self.store_path), doing=doing)

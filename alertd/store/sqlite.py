@@ -20,7 +20,7 @@ from typing import Any
 
 from alertd.domain.codes import SOFTWARE_REASONS, Evidence, VersionBasis
 from alertd.domain.delivery import DeliveryState
-from alertd.domain.errors import DamagedState, LostState, StaleAlerts, StoreError
+from alertd.domain.errors import LostState, StaleAlerts, StoreError
 from alertd.domain.feeds import Validators
 from alertd.domain.knowledge import Statement
 from alertd.domain.values import Alert, Finding, FindingState, Observation, Product
@@ -107,7 +107,6 @@ class Store:
     ) -> None:
         statedir.usable_dir(path.parent)
         self.path = path
-        self.damaged: str | None = None  # set at run time when SQLite says the file is damaged (note_damage)
         self.carried = (0, 0)  # with new_state: the journalled sends carried in, and the findings they told
         self.settled = 0  # at an ordinary start: the sends the journal had and the store had not (a crash between)
         self._sender_fd: int | None = None
@@ -172,15 +171,6 @@ class Store:
         marker = identity.Marker(store_id, created, identity.high_water(self.db))
         if marker != previous:
             identity.write_marker(self._marker_file, marker)
-
-    def note_damage(self, exc: BaseException) -> DamagedState | None:
-        """At run time: when ``exc`` says the database file is damaged, remember it (:attr:`damaged`, read by the
-        daemon's health) and return the refusal to log (its path and the next step); None for any other error."""
-        if not statedir.is_damage(exc):
-            return None
-        damage = statedir.damage(self.path, str(exc))
-        self.damaged = str(damage)
-        return damage
 
     @classmethod
     def in_state_dir(

@@ -167,3 +167,23 @@ def test_the_reason_is_the_first_store_error_of_the_chain() -> None:
             raise sqlite3.OperationalError("cannot rollback - no transaction is active") from None
     except sqlite3.OperationalError as exc:
         assert store_reason(exc) == FULL
+
+
+def test_damage_met_at_run_time_is_told_with_the_path_and_stays_until_restored(tmp_path: Path) -> None:
+    path = tmp_path / "alertd.sqlite3"
+    vitals = Vitals(path)
+    snapshot = HealthSnapshot()
+    server = HealthServer("127.0.0.1:0", snapshot, Metrics(snapshot.last_success, snapshot.outbox))
+    vitals.store_failed(sqlite3.OperationalError("database is locked"), "a test")
+    assert vitals.damaged is None  # busy is not damaged
+    vitals.store_written()
+    vitals.store_failed(sqlite3.DatabaseError("database disk image is malformed"), "a test")
+    assert vitals.damaged is not None
+    assert vitals.damaged.startswith(f"{path} is damaged (SQLite: database disk image is malformed)")
+    assert "alertd state restore" in vitals.damaged
+    # A small write elsewhere in the file may succeed: the damage stays told, for what its pages held is lost.
+    vitals.store_written()
+    assert not vitals.writable
+    snapshot.update([], {}, configured=[], vitals=vitals)
+    code, body = server.health()
+    assert (code, body["status"], body["reason"]) == (503, "store_damaged", vitals.damaged)

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import sqlite3
 from datetime import timedelta
 from pathlib import Path
 
@@ -123,16 +122,6 @@ def test_a_file_where_state_dir_should_be_is_a_configuration_error(tmp_path: Pat
         Store.in_state_dir(tmp_path / "state")
     with pytest.raises(StateDirError, match="a file stands where one of its folders should be"):
         Store.in_state_dir(tmp_path / "state" / "deeper")
-
-
-def test_damage_met_at_run_time_is_noted_with_the_path(tmp_path: Path) -> None:
-    store = Store(tmp_path / "alertd.sqlite3")
-    assert store.note_damage(sqlite3.OperationalError("database is locked")) is None and store.damaged is None
-    damage = store.note_damage(sqlite3.DatabaseError("database disk image is malformed"))
-    assert isinstance(damage, DamagedState) and store.damaged == str(damage)
-    assert str(damage).startswith(f"{store.path} is damaged (SQLite: database disk image is malformed)")
-    assert "alertd state restore" in str(damage)
-    store.close()
 
 
 def test_a_send_journalled_but_not_recorded_is_marked_sent_at_the_next_start(tmp_path: Path) -> None:
