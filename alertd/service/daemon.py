@@ -775,6 +775,12 @@ class Daemon:
         self.store_closed = True
         self.store.close()  # nothing runs that could touch it: wind_down waited for every task that does
         log.info("alertd stopped")
+        # On its way out: a second SIGTERM (systemd's, an impatient operator's) or a SIGHUP must not kill the
+        # process now, nor turn its exit 0 into death by a signal. Closing the loop would give these signals
+        # their default action back, so they leave the loop's hands here and are ignored until the process ends.
+        for sig in (*STOPS, signal.SIGHUP):
+            loop.remove_signal_handler(sig)
+            signal.signal(sig, signal.SIG_IGN)
         return 0
 
     async def wind_down(self) -> None:

@@ -157,3 +157,21 @@ def test_a_sighup_before_the_files_were_read_is_ignored_one_after_is_a_reload(tm
         assert daemon.stop.is_set()
     finally:
         daemon.store.close()
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGHUP])
+def test_signals_while_the_daemon_stops_change_nothing(tmp_path: Path, sig: signal.Signals) -> None:
+    # A stop, then a signal every few milliseconds until the process is gone: the loop, then the interpreter,
+    # close meanwhile, and Python would give the signals their default action back (death by SIGTERM or SIGHUP).
+    config = copy_example(tmp_path / "config")
+    with RunningDaemon(config) as daemon:
+        daemon.wait_ready()
+        daemon.wait_log("alertd started")
+        daemon.signal(signal.SIGTERM)
+        sent = 0
+        while daemon.proc is not None and daemon.proc.poll() is None:
+            daemon.signal(sig)
+            sent += 1
+            time.sleep(0.002)
+        assert daemon.wait() == 0, daemon.tail()
+        assert sent > 0 and daemon.events("alertd stopped")
