@@ -7,6 +7,7 @@ import asyncio
 import gc
 import json
 import os
+import shutil
 import sys
 import time
 from collections.abc import Sequence
@@ -40,11 +41,14 @@ from alertd.service.poll import cut_text, read_documents
 from alertd.service.recovery import cmd_state_backup, cmd_state_restore, state_problem
 from alertd.service.setup import make_index, make_signer
 from alertd.service.signals import EarlySignals
+from alertd.service.vitals import store_reason
+from alertd.store import STORE_FAILURES
 from alertd.store.codecs import encode_time
 from alertd.store.records import HistoryEntry
 from alertd.store.sqlite import Store
 
 EXIT_OK, EXIT_INVALID, EXIT_USAGE, EXIT_FAILED = 0, 1, 2, 3
+FULL_BELOW_BYTES = 1 << 20  # less free space than a poll's write needs: the likely cause of a store failure
 
 
 class _Parser(argparse.ArgumentParser):
@@ -203,10 +207,25 @@ def main(argv: Sequence[str] | None = None, *, early: EarlySignals | None = None
     except AlertdError as exc:
         print(f"alertd: {exc}", file=sys.stderr)
         return EXIT_FAILED
+    except STORE_FAILURES as exc:  # a full disk, say: what failed is the state, not alertd (no traceback)
+        store = config.settings.state_dir / "alertd.sqlite3"
+        print(
+            f"alertd: the state store cannot be used: {store_reason(exc)} ({store}){_no_space(store)}", file=sys.stderr
+        )
+        return EXIT_FAILED
     except Exception:  # a bug: logged with its traceback, and never mistaken for an invalid configuration (1)
         logs.get_logger("alertd").exception("alertd failed")
         return EXIT_FAILED
     raise AssertionError(args.command)  # pragma: no cover - argparse only lets known commands through
+
+
+def _no_space(store: Path) -> str:
+    """``; its file system is full`` when it is (SQLite may say only "disk I/O error" of a write it could not make)."""
+    try:
+        free = shutil.disk_usage(store.parent).free
+    except OSError:
+        return ""
+    return f"; its file system is full ({free} bytes free)" if free < FULL_BELOW_BYTES else ""
 
 
 def _stopped_before_start(early: EarlySignals) -> int:

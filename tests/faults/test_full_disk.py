@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from configs import write_config
+from configs import alertd, write_config
 from http_server import FeedServer, unused_port
 from prometheus_client.parser import text_string_to_metric_families
 from running import RunningDaemon, http_get, wait_for, with_http
@@ -133,3 +133,28 @@ def test_full_disk_is_told_and_survived(tmp_path: Path, small_disk: Path, smtp_s
     assert [m.rcpt_tos for m in received] == [("security@clinic-test.example",)]
     ids = collections.Counter(str(email.message_from_bytes(m.content, policy=default)["Message-ID"]) for m in received)
     assert list(ids.values()) == [1]
+
+
+def test_a_cycle_on_a_full_disk_fails_with_the_cause_not_a_traceback(
+    tmp_path: Path, small_disk: Path, smtp_server: SmtpServerFactory
+) -> None:
+    smtp = smtp_server()
+    with FeedServer() as feeds:
+        feeds.route("/c2.csv", QUIET.encode(), etag='"v1"')
+        config = write_config(
+            tmp_path,
+            f"feeds:\n  - {{id: c2, url: '{feeds.url('/c2.csv')}', format: csv, interval: 1h,\n"
+            "     kind: compromise, columns: {ip: ip, malware: malware}}\n",
+            smtp,
+        )
+        assert alertd(config, "run", "--once").returncode == 0
+        fill(small_disk)
+        feeds.route("/c2.csv", NAMING_CLINIC.encode(), etag='"v2"')
+        full = alertd(config, "run", "--once")
+    assert full.returncode == 3, full.stderr
+    assert "Traceback" not in full.stderr and '"alertd failed"' not in full.stderr, full.stderr
+    # SQLite says "database or disk is full", or "disk I/O error" of a write to its shared-memory file: the file
+    # system being full is said either way.
+    assert "alertd: the state store cannot be used: " in full.stderr
+    assert f"({small_disk / 'alertd.sqlite3'}); its file system is full" in full.stderr
+    assert smtp.messages == []  # what it could not record, it did not send
