@@ -105,3 +105,29 @@ def alertd(config: Path, *args: str, timeout: float = 120, log_level: str = "inf
         timeout=timeout,
         check=False,
     )
+
+
+def numbered_world(tmp: Path, count: int, feeds_yaml: str, smtp_port: int) -> Path:
+    """alertd.yaml and its files in ``tmp``: ``count`` establishments ``E0000``…, each owning ``81.a.b.0/24`` (the
+    i-th: a = i // 250, b = i % 250) and warned at once of anything, by plain SMTP to 127.0.0.1:``smtp_port``; the
+    feeds as given (the mass-dispatch tests: a crash, a stop)."""
+    lines = ["establishments:"]
+    for i in range(count):
+        lines += [
+            f"  - id: 'E{i:04d}'",
+            f"    name: Etablissement {i:04d}",
+            f"    contacts: [{{email: rssi{i}@est{i}.example}}]",
+            f"    networks: [81.{i // 250}.{i % 250}.0/24]",
+        ]
+    (tmp / "establishments.yaml").write_text("\n".join(lines) + "\n")
+    (tmp / "feeds.yaml").write_text(feeds_yaml)
+    (tmp / "subscriptions.yaml").write_text(
+        "subscriptions:\n  - {name: now, establishments: all, min_severity: info, delivery: immediate}\n"
+    )
+    config = tmp / "alertd.yaml"
+    config.write_text(
+        "state_dir: state\nfeeds: feeds.yaml\nregistry: establishments.yaml\nsubscriptions: subscriptions.yaml\n"
+        "sender: {from: 'CERT Test <alertes@cert-test.example>'}\n"
+        f"delivery: {{method: smtp, smtp: {{host: 127.0.0.1, port: {smtp_port}, security: none}}}}\n"
+    )
+    return config

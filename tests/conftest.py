@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
+from paths import ROOT
 from smtp_server import SmtpServerFactory, SmtpTestServer
 
 
@@ -22,3 +25,11 @@ def smtp_server() -> Iterator[SmtpServerFactory]:
     yield start
     for server in servers:
         server.stop()
+
+
+@pytest.fixture
+def cfg(tmp_path: Path) -> Path:
+    """A writable copy of the example configuration (``config/``), as ``tmp_path/config``."""
+    dest = tmp_path / "config"
+    shutil.copytree(ROOT / "config", dest)
+    return dest

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -17,14 +16,6 @@ from alertd.domain.feeds import ColumnRole, FeedFormat
 from alertd.domain.values import FeedKind, Severity
 
 EXAMPLE = ROOT / "config"
-
-
-@pytest.fixture
-def cfg(tmp_path: Path) -> Path:
-    """A writable copy of the example configuration."""
-    dest = tmp_path / "config"
-    shutil.copytree(EXAMPLE, dest)
-    return dest
 
 
 def problems(path: Path) -> list[str]:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import pytest
@@ -13,14 +12,6 @@ from alertd.domain.errors import ConfigError
 from alertd.domain.settings import DEFAULT_BULLETIN, BulletinSettings
 
 EXAMPLE = ROOT / "config"
-
-
-@pytest.fixture
-def cfg(tmp_path: Path) -> Path:
-    """A writable copy of the example configuration."""
-    dest = tmp_path / "config"
-    shutil.copytree(EXAMPLE, dest)
-    return dest
 
 
 def _with_bulletin(cfg: Path, section: str) -> Path:

@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import pytest
@@ -15,14 +14,6 @@ from alertd.domain.feeds import DEFAULT_MAX_ENTRY_BYTES, DEFAULT_MAX_FIELD_BYTES
 from alertd.intake.extract import MAX_ENTRY_TEXT, MAX_TEXT
 
 FEED = "  - id: x\n    url: https://example.org/feed\n    format: rss\n    interval: 1h\n"
-
-
-@pytest.fixture
-def cfg(tmp_path: Path) -> Path:
-    """A writable copy of the example configuration."""
-    dest = tmp_path / "config"
-    shutil.copytree(ROOT / "config", dest)
-    return dest
 
 
 def feeds(cfg: Path, extra: str) -> Path:

@@ -6,12 +6,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from test_config_caps import cfg, feeds, problems
+from test_config_caps import feeds, problems
 
 from alertd.config.files import load_config
 from alertd.domain.feeds import DEFAULT_MAX_ENTRIES
-
-__all__ = ["cfg"]  # the fixture, shared with the text caps' tests
 
 EPSS = "  - id: scores\n    url: https://example.org/epss.csv.gz\n    format: epss-csv\n    interval: 1d\n"
 

@@ -6,7 +6,6 @@ key that lost its indentation, a value holding ": ". The parser's own words stay
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 from pathlib import Path
 
@@ -20,14 +19,6 @@ from alertd.config.yamlwords import explain, near_miss
 from alertd.domain.errors import ConfigError
 
 EXAMPLE = ROOT / "config"
-
-
-@pytest.fixture
-def cfg(tmp_path: Path) -> Path:
-    """A writable copy of the example configuration."""
-    dest = tmp_path / "config"
-    shutil.copytree(EXAMPLE, dest)
-    return dest
 
 
 def problems(cfg: Path) -> list[str]:

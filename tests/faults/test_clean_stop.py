@@ -12,6 +12,7 @@ from email.policy import default
 from pathlib import Path
 
 import pytest
+from configs import numbered_world
 from http_server import FeedServer
 from running import RunningDaemon, wait_for
 from smtp_server import SmtpServerFactory, SmtpTestServer
@@ -24,29 +25,11 @@ SMTP_TIMEOUT = 30.0  # the default: the stop's grace is this and its margin
 
 def write_world(tmp: Path, feed_url: str, smtp_port: int) -> Path:
     """A registry of ``COUNT`` establishments, one /24 each, a Feodo-style feed, immediate warnings by SMTP."""
-    lines = ["establishments:"]
-    for i in range(COUNT):
-        lines += [
-            f"  - id: 'E{i:04d}'",
-            f"    name: Etablissement {i:04d}",
-            f"    contacts: [{{email: rssi{i}@est{i}.example}}]",
-            f"    networks: [81.{i // 250}.{i % 250}.0/24]",
-        ]
-    (tmp / "establishments.yaml").write_text("\n".join(lines) + "\n")
-    (tmp / "feeds.yaml").write_text(
+    feeds = (
         "feeds:\n  - {id: feodo, url: '" + feed_url + "', format: csv, interval: 1h, backlog_after: never,\n"
         "     columns: {ip: dst_ip, port: dst_port, malware: malware, status: c2_status}}\n"
     )
-    (tmp / "subscriptions.yaml").write_text(
-        "subscriptions:\n  - {name: now, establishments: all, min_severity: info, delivery: immediate}\n"
-    )
-    config = tmp / "alertd.yaml"
-    config.write_text(
-        "state_dir: state\nfeeds: feeds.yaml\nregistry: establishments.yaml\nsubscriptions: subscriptions.yaml\n"
-        "sender: {from: 'CERT Test <alertes@cert-test.example>'}\n"
-        f"delivery: {{method: smtp, smtp: {{host: 127.0.0.1, port: {smtp_port}, security: none}}}}\n"
-    )
-    return config
+    return numbered_world(tmp, COUNT, feeds, smtp_port)
 
 
 def feodo_csv() -> bytes:

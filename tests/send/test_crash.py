@@ -14,7 +14,7 @@ from email.policy import default
 from pathlib import Path
 
 import pytest
-from configs import ALERTD
+from configs import ALERTD, numbered_world
 from http_server import FeedServer
 from smtp_server import SmtpServerFactory
 
@@ -23,28 +23,8 @@ KILLS = 10
 
 
 def write_world(tmp: Path, feed_url: str, smtp_port: int) -> Path:
-    lines = ["establishments:"]
-    for i in range(COUNT):
-        lines += [
-            f"  - id: 'E{i:04d}'",
-            f"    name: Etablissement {i:04d}",
-            f"    contacts: [{{email: rssi{i}@est{i}.example}}]",
-            f"    networks: [81.{i // 250}.{i % 250}.0/24]",
-        ]
-    (tmp / "establishments.yaml").write_text("\n".join(lines) + "\n")
-    (tmp / "feeds.yaml").write_text(
-        f"feeds:\n  - {{id: c2, url: '{feed_url}', format: csv, interval: 1h, columns: {{ip: ip}}}}\n"
-    )
-    (tmp / "subscriptions.yaml").write_text(
-        "subscriptions:\n  - {name: now, establishments: all, min_severity: info, delivery: immediate}\n"
-    )
-    config = tmp / "alertd.yaml"
-    config.write_text(
-        "state_dir: state\nfeeds: feeds.yaml\nregistry: establishments.yaml\nsubscriptions: subscriptions.yaml\n"
-        "sender: {from: 'CERT Test <alertes@cert-test.example>'}\n"
-        f"delivery: {{method: smtp, smtp: {{host: 127.0.0.1, port: {smtp_port}, security: none}}}}\n"
-    )
-    return config
+    feeds = f"feeds:\n  - {{id: c2, url: '{feed_url}', format: csv, interval: 1h, columns: {{ip: ip}}}}\n"
+    return numbered_world(tmp, COUNT, feeds, smtp_port)
 
 
 @pytest.mark.slow

@@ -14,13 +14,14 @@ from alertd.store.sqlite import Store
 CHU = "330781196"
 
 
-def tell(store: Store, alert: Alert, *, minutes: int = 0) -> int:
-    """Queue the alert, put it in an email with a reference, and send it (as a poll, a dispatch and a flush)."""
+def queue(store: Store, alert: Alert, *, minutes: int = 0, reference: bool = True) -> int:
+    """Queue the alert and put it in an email (with a reference unless told not), as a poll and a dispatch would;
+    the delivery's id."""
     at = NOW + timedelta(minutes=minutes)
     store.save_findings([alert.finding], [alert], at)
     (queued,) = store.queued_alerts(immediate=True)[CHU]
-    number = store.next_reference("ALE", 2025)
-    delivery = store.enqueue_email(
+    number = store.next_reference("ALE", 2025) if reference else None
+    return store.enqueue_email(
         establishment=CHU,
         alert_ids=[queued.id],
         finding_keys=[alert.finding.key],
@@ -30,10 +31,15 @@ def tell(store: Store, alert: Alert, *, minutes: int = 0) -> int:
         subject="Alerte",
         message=b"Subject: Alerte\r\n\r\nbody\r\n",
         now=at,
-        reference=f"CERT-2025-ALE-{number:04d}",
+        reference=None if number is None else f"CERT-2025-ALE-{number:04d}",
     )
+
+
+def tell(store: Store, alert: Alert, *, minutes: int = 0) -> int:
+    """Queue the alert, put it in an email with a reference, and send it (as a poll, a dispatch and a flush)."""
+    delivery = queue(store, alert, minutes=minutes)
     store.mark_sending(delivery)
-    store.mark_sent(delivery, at)
+    store.mark_sent(delivery, NOW + timedelta(minutes=minutes))
     return delivery
 
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 from builders import DOMAIN, IPV4, NOW, make_alert
-from sent_mail import CHU, copy_of, tell
+from sent_mail import CHU, copy_of, queue, tell
 
 from alertd.domain.delivery import DeliveryState
 from alertd.domain.errors import DamagedState, LostState, StateDirError
@@ -129,20 +129,7 @@ def test_a_send_journalled_but_not_recorded_is_marked_sent_at_the_next_start(tmp
     # `sending`. The next start reads it in the journal and marks it sent instead of sending it again.
     store = Store(tmp_path / "alertd.sqlite3")
     tell(store, make_alert(IPV4))  # one email sent and recorded: the journal's first line
-    alert = make_alert(DOMAIN)
-    store.save_findings([alert.finding], [alert], NOW)
-    (queued,) = store.queued_alerts(immediate=True)[CHU]
-    delivery = store.enqueue_email(
-        establishment=CHU,
-        alert_ids=[queued.id],
-        finding_keys=[alert.finding.key],
-        message_id="<crash@cert.example>",
-        sender="alertes@cert.example",
-        recipients=["rssi@chu.example"],
-        subject="Alerte",
-        message=b"Subject: Alerte\r\n\r\nbody\r\n",
-        now=NOW,
-    )
+    delivery = queue(store, make_alert(DOMAIN), minutes=1, reference=False)
     store.mark_sending(delivery)
     store._journal_send(delivery, NOW)  # journalled, then the process died before the commit
     store.close()
