@@ -70,11 +70,11 @@ def cut_warning(path: Path) -> Problem:
     """The warning for a file that :func:`looks_cut`, at its last line."""
     with path.open("rb") as file:
         lines = sum(chunk.count(b"\n") for chunk in iter(lambda: file.read(1 << 20), b"")) + 1
-    return Problem(
-        str(path),
-        lines,
-        1,
-        "the file does not end with a line break, so it may have been cut while written: check that its last "
-        "entry is whole, then end the file with a line break",
-        warning=True,
-    )
+    return Problem(str(path), lines, 1, CUT_WORDS, warning=True)
+
+
+CUT_WORDS = (
+    "the file does not end with a line break, so it may have been cut while written: check that its last entry is "
+    "whole, then end the file with a line break"
+)
+"""What :func:`cut_warning` says: the cause of every other problem of its file, so it is printed first."""

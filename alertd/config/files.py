@@ -15,7 +15,7 @@ from datetime import datetime
 from pathlib import Path
 
 from alertd.config.checks import registry_warnings
-from alertd.config.common import cut_warning, looks_cut, read_listing
+from alertd.config.common import CUT_WORDS, cut_warning, looks_cut, read_listing
 from alertd.config.feeds import read_feeds
 from alertd.config.registry import RegistryCache, load_registry
 from alertd.config.routing import read_inhibitions, read_subscriptions
@@ -159,9 +159,10 @@ def load_config(path: Path, registry_cache: RegistryCache | None = None, *, warn
 
 
 def causes_first(problems: list[Problem]) -> list[Problem]:
-    """The problems with the files that could not be read at all (not YAML, not UTF-8, unreadable) first, each
-    kind in the order found: the first line printed, logged or put in STATUS= is then the one to fix first."""
-    return sorted(problems, key=lambda problem: not unreadable(problem))
+    """A file that looks cut while written first (its syntax errors and missing keys follow from the cut), then
+    the problems with the files that could not be read at all (not YAML, not UTF-8, unreadable), each kind in the
+    order found: the first line printed, logged or put in STATUS= is then the one to fix first."""
+    return sorted(problems, key=lambda problem: (problem.message != CUT_WORDS, not unreadable(problem)))
 
 
 def config_path(explicit: str | None, environ: Mapping[str, str]) -> Path:

@@ -51,6 +51,12 @@ def explain(exc: yaml.MarkedYAMLError, text: str, first_line: int = 1) -> Explai
     at, start = exc.problem_mark, exc.context_mark
     if at is None:
         return None
+    # A quote left open runs on to the next quote, lines below, and the parser gives up there, in words about
+    # indentation or keys: the open quote is the cause, wherever the parser stopped.
+    if (open_quote := _unclosed_quote(lines, at.line)) is not None and not (
+        start is not None and "quoted scalar" in context
+    ):
+        return open_quote
     if "mapping values are not allowed" in problem:
         return _colon(lines, at.line, at.column, first_line)
     if start is not None and ("block collection" in context or "block mapping" in context):
@@ -190,6 +196,12 @@ def _colon(lines: Sequence[str], number: int, column: int, base: int) -> Explain
     line = lines[number]
     indent = _indent(line)
     head = line[:column]
+    if (glued := _KEY_WITHOUT_COLON.match(line[indent:])) is not None:
+        return Explained(
+            number,
+            indent + glued.end(1),
+            f"the key '{glued.group(1)}' lacks its ':' before the value: write '{glued.group(1)}: {glued.group(2)}…'",
+        )
     key_end = head.find(": ")
     if key_end != -1 and head[indent:].lstrip("- ").strip():
         value = key_end + 2 + _indent(line[key_end + 2 :])
@@ -199,6 +211,17 @@ def _colon(lines: Sequence[str], number: int, column: int, base: int) -> Explain
             "this value holds ': ', which YAML reads as another key: put the whole value in quotes",
         )
     previous = [(n, text) for n, text in _content(lines[:number])]
+    if len(previous) >= 2 and _indent(previous[-2][1]) >= indent > _indent(previous[-1][1]):
+        # The line above is the odd one: less indented than the lines on both sides of it (a key pushed to the
+        # left), so this well-indented line reads as the rest of its value.
+        odd, odd_text = previous[-1]
+        return Explained(
+            odd,
+            _indent(odd_text),
+            f"this line is indented less than the lines around it ({_spaces(_indent(odd_text))}; line "
+            f"{previous[-2][0] + base} has {_spaces(_indent(previous[-2][1]))}, line {number + base} "
+            f"{_spaces(indent)}): indent it exactly as the keys it belongs with",
+        )
     if previous and indent > _indent(previous[-1][1]):
         above_number, above = previous[-1]
         return Explained(
@@ -209,6 +232,51 @@ def _colon(lines: Sequence[str], number: int, column: int, base: int) -> Explain
             "indent it exactly as the keys it belongs with",
         )
     return _indentation(lines, number, column, base)
+
+
+# ``columns {ip: dst_ip}`` or ``networks [10.0.0.0/8]``: a key, a space, then a flow collection, no ':' between.
+_KEY_WITHOUT_COLON = re.compile(r"^(?:- )?([A-Za-z_][\w.-]*) ([\[{])")
+# The start of a quoted value: after 'key: ', after '- ', or a whole line.
+_QUOTED_VALUE = re.compile(r"""(?:^|:\s+)(["'])""")
+
+
+def _unclosed_quote(lines: Sequence[str], before: int) -> Explained | None:
+    """The last line above ``before`` whose quoted value is not closed on that line (a config never needs a
+    quoted value spanning lines), when the parser stopped on a later line."""
+    for number, line in reversed(list(_content(lines[:before]))):
+        stripped = line.strip()
+        body = stripped.removeprefix("- ")
+        found = _QUOTED_VALUE.search(body)
+        if found is None:
+            continue
+        quote = found.group(1)
+        if not _closes(body[found.end() :], quote):
+            column = _indent(line) + (len(stripped) - len(body)) + found.start(1)
+            return Explained(
+                number,
+                column,
+                f"this {'double' if quote == chr(34) else 'single'} quote is not closed on its line: end the value "
+                f"with {quote} (YAML read on to the next {quote}, lines below, and stopped there)",
+            )
+    return None
+
+
+def _closes(rest: str, quote: str) -> bool:
+    """Whether ``rest`` (what follows an opening quote) closes it on the line: ``\\"`` escapes in double quotes,
+    ``''`` in single ones."""
+    i = 0
+    while i < len(rest):
+        char = rest[i]
+        if quote == '"' and char == "\\":
+            i += 2
+            continue
+        if char == quote:
+            if quote == "'" and rest[i + 1 : i + 2] == "'":
+                i += 2
+                continue
+            return True
+        i += 1
+    return False
 
 
 def _dash_without_space(lines: Sequence[str], number: int) -> Explained | None:

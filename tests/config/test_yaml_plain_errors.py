@@ -105,6 +105,29 @@ SLIPS = {
         "23:3",
         "a list item's '-' must be followed by a space: write '- ' here",
     ),
+    # The parser stops lines below, at the next quote, in words about keys: the open quote is the cause.
+    "a quote never closed": (
+        "alertd.yaml",
+        'from: "CERT Santé <alertes@cert-sante.example>"',
+        'from: "CERT Santé <alertes@cert-sante.example>',
+        "13:9",
+        'this double quote is not closed on its line: end the value with "',
+    ),
+    # The key pushed to column 0 is the slip, not the well-indented item after it that the parser stops on.
+    "a key pushed to the left": (
+        "feeds.yaml",
+        "    kind: compromise\n    interval: 30m\n",
+        "    kind: compromise\ninterval: 30m\n",
+        "9:1",
+        "this line is indented less than the lines around it (0 spaces; line 8 has 4 spaces, line 10 2 spaces)",
+    ),
+    "a key without its ':' before a flow mapping": (
+        "feeds.yaml",
+        "    columns: {ip: dst_ip",
+        "    columns {ip: dst_ip",
+        "7:12",
+        "the key 'columns' lacks its ':' before the value: write 'columns: {…'",
+    ),
 }
 
 
@@ -213,3 +236,14 @@ def test_a_file_without_its_final_line_break_is_warned_of(cfg: Path) -> None:
     ]
     feeds.write_text(cut + "\n")
     assert not [w for w in load_config(cfg / "alertd.yaml").warnings if "line break" in w.message]
+
+
+def test_a_file_cut_mid_entry_is_said_first(cfg: Path) -> None:
+    # Cut inside an entry: its missing keys (or the syntax error of its last line) follow from the cut, said first.
+    feeds = cfg / "feeds.yaml"
+    text = feeds.read_text()
+    feeds.write_text(text[: text.index("    format: csaf") + len("    format: csaf")])
+    found = problems(cfg)
+    assert found[0].startswith(f"{feeds.resolve()}:"), found
+    assert "warning: the file does not end with a line break, so it may have been cut while written" in found[0]
+    assert len(found) > 1  # what follows from it is still said, after it
