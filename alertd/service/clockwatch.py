@@ -202,5 +202,6 @@ def slot_gap(crontab: str, tz: tzinfo, now: datetime) -> timedelta:
         if at is not None:
             fires.append(at)
             at = at + timedelta(seconds=1)
-    gaps = [b - a for a, b in pairwise(fires)]
+    # In UTC: two times of one ZoneInfo subtract as wall times, which would miss the DST hour.
+    gaps = [b.astimezone(UTC) - a.astimezone(UTC) for a, b in pairwise(fires)]
     return min(gaps, default=timedelta.max)

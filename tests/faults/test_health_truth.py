@@ -45,6 +45,12 @@ class World:
         assert isinstance(body, dict)
         return status, body
 
+    def failures(self, feed: str) -> int:
+        """The feed's failed polls in a row, as ``/healthz`` tells them."""
+        feeds = self.healthz()[1]["feeds"]
+        assert isinstance(feeds, dict)
+        return int(feeds[feed]["consecutive_failures"])
+
     def metric(self, name: str) -> float:
         _, text = http_get(f"http://127.0.0.1:{self.port}/metrics")
         [line] = [line for line in str(text).splitlines() if line.startswith(name + " ")]
@@ -123,7 +129,7 @@ def test_damage_met_by_a_read_is_told_and_counts_as_failed_polls(world: World) -
         _, body = world.healthz()
         assert body["status"] == "store_damaged"
         assert "is damaged" in str(body["reason"]) and "alertd state restore" in str(body["reason"])
-        wait_for(lambda: world.healthz()[1]["feeds"]["a"]["consecutive_failures"] >= 2, 20, "the polls counted failed")
+        wait_for(lambda: world.failures("a") >= 2, 20, "the polls counted failed")
         assert any("is damaged" in s for s in daemon.statuses())
         assert "raised an exception" not in daemon.log_path.read_text()  # no job crashed into the scheduler
         daemon.kill()
