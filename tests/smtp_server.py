@@ -257,6 +257,12 @@ class SmtpTestServer:
         with self._lock:
             self._data_script.extend(replies)
 
+    def clear_scripts(self) -> None:
+        """Forget the replies scripted and not yet given (a relay back to normal): accept from now on."""
+        with self._lock:
+            self._rcpt_script.clear()
+            self._data_script.clear()
+
     def stall_data(self, seconds: float) -> None:
         """Wait ``seconds`` before answering the next ``DATA`` (to provoke client timeouts)."""
         with self._lock:

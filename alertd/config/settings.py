@@ -9,11 +9,12 @@ from pathlib import Path
 from types import MappingProxyType
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from alertd.config.common import parse_duration, resolve_path
+from alertd.config.common import parse_duration, read_duration, resolve_path
 from alertd.config.settings_backups import read_backups
 from alertd.config.yamlsrc import Pos, Reader, YMap, load
 from alertd.domain.settings import (
     DEFAULT_BULLETIN,
+    DEFAULT_DELIVERY_FAILING_AFTER,
     DEFAULT_MAX_MESSAGE_BYTES,
     DEFAULT_RENOTIFY,
     DEFAULT_RETENTION,
@@ -101,8 +102,10 @@ def read_settings(path: Path, r: Reader) -> Settings | None:
     state_dir = paths["state_dir"] or path.parent
     method, maildir, smtp = DeliveryMethod.MAILDIR, state_dir / "maildir", None
     max_message_bytes = DEFAULT_MAX_MESSAGE_BYTES
+    failing_after = DEFAULT_DELIVERY_FAILING_AFTER
     if "delivery" in m and (dm := r.mapping(m["delivery"], m.value_pos["delivery"], "'delivery'")) is not None:
-        r.keys(dm, "'delivery'", (), ("method", "maildir", "smtp", "max_message_bytes"))
+        r.keys(dm, "'delivery'", (), ("method", "maildir", "smtp", "max_message_bytes", "failing_after"))
+        failing_after = read_duration(r, dm, "failing_after") or DEFAULT_DELIVERY_FAILING_AFTER
         size = r.value(dm, "max_message_bytes", int, DEFAULT_MAX_MESSAGE_BYTES)
         if size is not None and size < MIN_MESSAGE_BYTES:
             r.error(
@@ -175,6 +178,7 @@ def read_settings(path: Path, r: Reader) -> Settings | None:
         max_message_bytes=max_message_bytes,
         retention=retention,
         backups=backups,
+        delivery_failing_after=failing_after,
     )
 
 

@@ -62,6 +62,9 @@ class SigningSettings:
 DEFAULT_REFERENCE_PREFIX = "ALERTD"
 # The whole message as sent, attachments included: relays commonly refuse mail over 10 MB (contract §4).
 DEFAULT_MAX_MESSAGE_BYTES = 10_000_000
+# How long the oldest email may wait in the outbox, with no send accepted for as long, before /healthz says delivery
+# is failing (contract §6): the retry schedule's first six attempts (30 s, 1, 2, 4, 8, 16 min) span about 30 min.
+DEFAULT_DELIVERY_FAILING_AFTER = timedelta(minutes=30)
 # How long what left the feeds (delisted entries, resolved findings) is kept before it is pruned (contract §1).
 DEFAULT_RETENTION = timedelta(days=90)
 
@@ -139,6 +142,7 @@ class Settings:
     max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES  # ``delivery.max_message_bytes``
     retention: timedelta | None = DEFAULT_RETENTION  # None: ``retention: never``, nothing is pruned
     backups: BackupSettings = DEFAULT_BACKUPS  # ``backups``
+    delivery_failing_after: timedelta = DEFAULT_DELIVERY_FAILING_AFTER  # ``delivery.failing_after``
 
     @property
     def backup_folder(self) -> Path:

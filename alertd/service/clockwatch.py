@@ -16,7 +16,8 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, tzinfo
+from itertools import pairwise
 from typing import Any, Protocol
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
@@ -165,9 +166,11 @@ def replan(jobs: Iterable[Any], step: ClockStep, now: datetime) -> None:
             job.modify(next_run_time=job.next_run_time + step.delta)
 
 
-def replan_after_step(step: ClockStep, scheduler: Any, store: Store) -> None:
-    """Log the step and move every plan made on the wall clock by it: the scheduler's jobs (:func:`replan`) and
-    the outbox's waiting deliveries (a retry waits its back-off); then wake the scheduler up."""
+def replan_after_step(step: ClockStep, scheduler: Any, store: Store | None) -> None:
+    """Log the step and move every plan made on the wall clock by it: the scheduler's jobs (:func:`replan`) and,
+    with ``store``, the outbox's waiting deliveries (:func:`replan_outbox`); then wake the scheduler up. Without
+    ``store`` the outbox is being written with a wall time read before the step: the daemon re-plans it once that
+    work is done."""
     now = utcnow()
     log.warning(
         "wall clock stepped",
@@ -176,7 +179,29 @@ def replan_after_step(step: ClockStep, scheduler: Any, store: Store) -> None:
         wall_clock=now.isoformat(timespec="seconds"),
     )
     replan(scheduler.get_jobs(), step, now)
+    scheduler.wakeup()
+    if store is not None:
+        replan_outbox(step, store)
+
+
+def replan_outbox(step: ClockStep, store: Store) -> None:
+    """Move the outbox's waiting deliveries (made before the step) by it: a retry waits its back-off."""
     moved = store.shift_waiting(step.delta, step.before)
     if moved:
         log.info("outbox deliveries re-planned after the clock step", deliveries=moved)
-    scheduler.wakeup()
+
+
+def slot_gap(crontab: str, tz: tzinfo, now: datetime) -> timedelta:
+    """The shortest gap between the next slots of a cron schedule (a day for a daily digest, 23 h over a spring
+    DST night); ``timedelta.max`` when it fires less than twice more."""
+    trigger = CronTrigger.from_crontab(crontab, timezone=tz)
+    fires: list[datetime] = []
+    at: datetime | None = now
+    while at is not None and len(fires) < 3:
+        at = trigger.get_next_fire_time(fires[-1] if fires else None, at)
+        if at is not None:
+            fires.append(at)
+            at = at + timedelta(seconds=1)
+    # In UTC: two times of one ZoneInfo subtract as wall times, which would miss the DST hour.
+    gaps = [b.astimezone(UTC) - a.astimezone(UTC) for a, b in pairwise(fires)]
+    return min(gaps, default=timedelta.max)

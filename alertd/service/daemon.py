@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import signal
 import threading
-from collections.abc import Callable, Sequence
+import time
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +39,8 @@ from alertd.service.clockwatch import (
     SteadyScheduler,
     SuccessAges,
     replan_after_step,
+    replan_outbox,
+    slot_gap,
 )
 from alertd.service.engine import Engine
 from alertd.service.flush import FlushReport
@@ -43,13 +48,14 @@ from alertd.service.httpapi import HealthServer, HealthSnapshot
 from alertd.service.logs import get_logger
 from alertd.service.metrics import Metrics
 from alertd.service.notify import Notifier
+from alertd.service.outboxwatch import OutboxWatch
 from alertd.service.poll import PollReport, poll_delay, stale_feeds
 from alertd.service.progress import LoopProgress, in_flight_limit
 from alertd.service.setup import keep_index_later, prepare
 from alertd.service.signals import STOPS, EarlySignals
 from alertd.service.vitals import FeedVital
 from alertd.store import STORE_FAILURES, backup
-from alertd.store.records import digest_key
+from alertd.store.records import FeedState, digest_key
 from alertd.store.sqlite import Store
 
 log = get_logger("alertd")
@@ -62,6 +68,7 @@ STOP_MARGIN_SECONDS = 5.0  # past a send's own timeout: recording its outcome, c
 STOP_CUT_SECONDS = 5.0  # for the work the grace cut short to unwind before the store closes
 STORE_PROBE_SECONDS = 5.0  # while the store cannot be written, how often a small write tries it again
 PROBE_KEY = "store-probe"  # the meta row the probe writes
+FORGOTTEN_AFTER = timedelta(days=7)  # a feed polled since, and no longer configured, is warned of at start
 DISPATCH_DELAY = 2.0
 DISPATCH_MAX_WAIT = 30.0
 WORKER_PREFIX = "alertd-worker"
@@ -138,6 +145,22 @@ class CycleReport:
 def _backup_time(path: Path) -> datetime:
     """When a backup was taken, from its file's time."""
     return datetime.fromtimestamp(path.stat().st_mtime, UTC)
+
+
+def warn_unconfigured(states: Sequence[FeedState], configured: set[str], now: datetime) -> None:
+    """At start: warn once of the feeds the store polled lately that the configuration no longer has. A reload
+    says what it drops; a start cannot tell a feed removed on purpose from a feeds file cut short after a line
+    break (valid YAML, one feed fewer), so it says which."""
+    gone = sorted(
+        s.feed
+        for s in states
+        if s.feed not in configured and s.last_attempt is not None and now - s.last_attempt <= FORGOTTEN_AFTER
+    )
+    if gone:
+        log.warning(
+            "feeds polled lately are no longer in the configuration: removed on purpose, or a feeds file cut short?",
+            feeds=gone,
+        )
 
 
 def user_agent(config: Config) -> str:
@@ -293,6 +316,7 @@ class Daemon:
         )
         self.metrics.set_feeds(f.id for f in config.feeds)
         self.engine.flusher.on_send = self.send_done
+        self.engine.dispatcher.on_progress = self.progress_made
         # Time on the monotonic clock (contract §6): staleness, and whether polls and flushes go on.
         self.success_ages = SuccessAges()
         self.engine.notices.success_ages = self.success_ages.ages
@@ -300,8 +324,19 @@ class Daemon:
         self.poll_gaps: dict[str, float] = {}  # feed -> seconds planned until its next poll (interval or back-off)
         self.work_overdue: frozenset[str] = frozenset()  # the kinds of work STATUS last said were overdue
         self.metrics.watch_work(self.progress.ages, lambda: bool(self.progress.overdue()))
+        self.outbox_watch = OutboxWatch(config.settings.delivery_failing_after)
+        self.metrics.watch_delivery(self.outbox_watch.oldest_age, lambda: self.outbox_watch.failing() is not None)
+        # Steps of the wall clock seen while a dispatch or a flush writes the outbox with a wall time read before
+        # them (None when none runs): the outbox is re-planned for them once that work is done.
+        self.held_steps: list[ClockStep] | None = None
+        self.monotonic: Callable[[], float] = time.monotonic
+        self.digests_sent: dict[str, float] = {}  # subscription -> when this process last sent its digest
         listen = config.settings.http_listen
-        self.http = HealthServer(listen, self.health, self.metrics, work=self.progress) if listen else None
+        self.http = (
+            HealthServer(listen, self.health, self.metrics, work=self.progress, delivery=self.outbox_watch)
+            if listen
+            else None
+        )
 
     # -- jobs -------------------------------------------------------------------------------------------
 
@@ -313,12 +348,19 @@ class Daemon:
         assert self.fetcher is not None
         self.polls_in_flight += 1
         self.progress.poll_started(feed.id, in_flight_limit(feed.deadline.total_seconds()))
+        crashed = False
         try:
             report = await self.engine.poll(feed, self.fetcher)
+        except Exception as exc:  # a failed poll, told as such: the next one is planned with its back-off
+            crashed = True
+            report = self.poll_crashed(feed.id, feed.failures_alert, exc)
         finally:
             self.polls_in_flight -= 1
-            self.progress.poll_finished(feed.id)
-        self.success_ages.saw(feed.id, self.store.feed_state(feed.id).last_success, just_now=report.ok)
+            self.progress.poll_finished(feed.id, crashed=crashed)
+        try:
+            self.success_ages.saw(feed.id, self.store.feed_state(feed.id).last_success, just_now=report.ok)
+        except STORE_FAILURES as exc:
+            self.engine.vitals.store_failed(exc, f"reading the state of {feed.id}")
         self.metrics.poll_done(
             feed.id,
             ok=report.ok,
@@ -346,6 +388,21 @@ class Daemon:
         self.expect_work()
         self.dispatch_soon()
 
+    def poll_crashed(self, feed: str, failures_alert: int, exc: Exception) -> PollReport:
+        """A poll job that raised (a store that cannot be read, a bug): a failed poll in memory and in health,
+        its store failure told as such (damage: ``/healthz`` 503 ``store_damaged``)."""
+        vitals = self.engine.vitals
+        if isinstance(exc, STORE_FAILURES):
+            why = f"the state store cannot be read: {vitals.store_failed(exc, f'polling {feed}')}"
+        else:
+            log.exception("feed poll crashed", feed=feed)
+            why = f"internal error while polling the feed: {type(exc).__name__} (see the log)"
+        failures = vitals.poll_failed(feed, why, recorded=None, stored=0, store_fault=isinstance(exc, STORE_FAILURES))
+        log.warning("feed failed", feed=feed, error=why, consecutive_failures=failures)
+        if failures == failures_alert:
+            log.error("feed unhealthy", feed=feed, error=why, consecutive_failures=failures)
+        return PollReport(feed, ok=False, error=why, consecutive_failures=failures)
+
     async def health_job(self) -> None:
         """Every few minutes: judge staleness (as after each poll) and queue the operators' notice."""
         self.judge_staleness()
@@ -361,7 +418,11 @@ class Daemon:
     def judge_staleness(self) -> None:
         """Warn once about each feed gone stale, and again once it recovers; judged on the monotonic age of its
         last success (contract §6), so a wall-clock step makes no feed stale nor fresh."""
-        states = self.store.feed_states()
+        try:
+            states = self.store.feed_states()
+        except STORE_FAILURES as exc:
+            self.engine.vitals.store_failed(exc, "reading the feeds' states")
+            return
         self.success_ages.saw_all(states)
         stale = dict(stale_feeds(self.engine.config, states, utcnow(), self.success_ages.ages()))
         for feed_id, why in stale.items():
@@ -395,11 +456,23 @@ class Daemon:
         sub = next((s for s in self.engine.config.subscriptions if s.name == name), None)
         now = utcnow()
         tz = self.engine.config.settings.timezone
-        last = self.store.meta(digest_key(name))
-        if repeated_wall_time(datetime.fromisoformat(last) if last else None, now, tz):
+        try:
+            last = self.store.meta(digest_key(name))
+        except STORE_FAILURES as exc:
+            self.engine.vitals.store_failed(exc, f"reading when the digest of {name} last went")
+            self.refresh_health()
+            return  # its alerts stay queued for the next slot
+        sent = self.digests_sent.get(name)
+        if sent is not None and sub is not None and sub.digest:
+            # Sent by this process: judged on the real time since, so that no wall-clock step (a DST night, a
+            # step back of days) sends a slot twice or skips the next one.
+            if self.monotonic() - sent < slot_gap(sub.digest, tz, now).total_seconds() / 2:
+                log.info("digest skipped: its last one went less than half a period ago", subscription=name)
+                return
+        elif repeated_wall_time(datetime.fromisoformat(last) if last else None, now, tz):
             log.info("digest skipped: this local time already had its digest (clocks went back)", subscription=name)
             return
-        if last and now < datetime.fromisoformat(last):
+        elif last and now < datetime.fromisoformat(last):
             # The wall clock was stepped back past the last digest: this slot, or an earlier one, was sent.
             log.info("digest skipped: the wall clock is before the last digest (stepped back)", subscription=name)
             return
@@ -408,6 +481,7 @@ class Daemon:
             return  # its alerts stay queued for the next run that may go
         if not await self.deliver(immediate=False, subscriptions=(name,)):
             return  # a stop or a store that cannot be written: the digest is not noted done, its alerts stay queued
+        self.digests_sent[name] = self.monotonic()
         try:
             self.store.set_meta(digest_key(name), now.isoformat())
         except STORE_FAILURES as exc:
@@ -423,20 +497,48 @@ class Daemon:
             if self.stopping:
                 return False  # what is queued stays queued: the next start dispatches it
             self.progress.outbox_worked()
-            now = utcnow()
-            await self.engine.dispatch_off_loop(now, immediate=immediate, subscriptions=subscriptions)
-            if immediate:
-                await self.engine.dispatch_inventories_off_loop(now, INVENTORY_SETTLE)
-            dispatched = not self.stopping and self.engine.vitals.writable
-            await self.engine.flush(self.transport)
+            try:
+                with self.outbox_clock():
+                    now = utcnow()
+                    await self.engine.dispatch_off_loop(now, immediate=immediate, subscriptions=subscriptions)
+                    if immediate:
+                        await self.engine.dispatch_inventories_off_loop(now, INVENTORY_SETTLE)
+                dispatched = not self.stopping and self.engine.vitals.writable
+                with self.outbox_clock():  # the flush reads its own wall time: its retries are planned on it
+                    await self.engine.flush(self.transport)
+            except STORE_FAILURES as exc:  # a read outside the guarded writes (damage included): told, not raised
+                self.engine.vitals.store_failed(exc, "working the outbox")
+                dispatched = False
             self.progress.outbox_worked()
         self.refresh_health()
         return dispatched
+
+    @contextlib.contextmanager
+    def outbox_clock(self) -> Iterator[None]:
+        """Around work that writes the outbox with a wall time read as it starts (a dispatch's new emails, a
+        flush's retries): a wall-clock step seen meanwhile moves what it wrote too, once it is done, so no email
+        waits the length of the step (contract §6)."""
+        self.check_clock()  # a step already taken is re-planned before the wall time is read
+        self.held_steps = []
+        try:
+            yield
+        finally:
+            held, self.held_steps = self.held_steps, None
+            for step in held:
+                self.write_to_store(
+                    "re-planning the outbox after a clock step", partial(replan_outbox, step, self.store)
+                )
+
+    def progress_made(self) -> None:
+        """An email of a dispatch was made: the outbox at work (a mass event's dispatch is not a stall)."""
+        self.progress.outbox_worked()
 
     def send_done(self, outcome: SendOutcome, seconds: float) -> None:
         """One send attempt ended: counted, and taken as the outbox at work (a long flush is not a stall)."""
         self.metrics.send_done(outcome, seconds)
         self.progress.outbox_worked()
+        if outcome is SendOutcome.SENT:
+            self.outbox_watch.accepted()
 
     def refresh_health(self) -> None:
         """Hand the HTTP thread a fresh snapshot of feed and outbox states (it never touches SQLite itself), with
@@ -449,9 +551,12 @@ class Daemon:
         configured = [f.id for f in self.engine.config.feeds]
         try:
             states, outbox = self.store.feed_states(), self.store.outbox_counts()
+            self.outbox_watch.saw_oldest(self.store.oldest_waiting(), utcnow())
         except STORE_FAILURES as exc:
-            # A store that cannot even be read: what the process holds in memory is all /healthz can tell.
+            # A store that cannot even be read: what the process holds in memory is all /healthz can tell, the
+            # read's failure included (damage met by a read is damage: 503 store_damaged).
             log.warning("state store cannot be read; health told from memory", error=str(exc))
+            self.engine.vitals.store_failed(exc, "reading the store for the health snapshot")
             states, outbox = [], None
         self.health.update(states, outbox, configured=configured, vitals=self.engine.vitals)
         self.publish_health()
@@ -471,6 +576,8 @@ class Daemon:
         )
         if failing:
             problems.append(f"{failing} feed{'s' if failing > 1 else ''} failing")
+        if (delivery := self.outbox_watch.failing()) is not None:
+            problems.append(delivery)
         return "; ".join(problems) or None
 
     def publish_health(self) -> None:
@@ -604,8 +711,16 @@ class Daemon:
             self.clock_stepped(step)
 
     def clock_stepped(self, step: ClockStep) -> None:
-        """Move every plan made on the wall clock by the step (see :func:`replan_after_step`)."""
-        replan_after_step(step, self.scheduler, self.store)
+        """Move every plan made on the wall clock by the step (see :func:`replan_after_step`); the outbox's once
+        the dispatch or flush writing it now is done (see :meth:`outbox_clock`)."""
+        if self.held_steps is not None:
+            replan_after_step(step, self.scheduler, None)
+            self.held_steps.append(step)
+            return
+        try:
+            replan_after_step(step, self.scheduler, self.store)
+        except STORE_FAILURES as exc:
+            self.engine.vitals.store_failed(exc, "re-planning the outbox after a clock step")
 
     def expect_work(self) -> None:
         """Tell the progress judge what the schedule now promises: a poll at least every shortest planned gap,
@@ -707,6 +822,7 @@ class Daemon:
         await old_transport.close()
         self.config = config
         self.metrics.set_feeds(f.id for f in config.feeds)
+        self.outbox_watch.limit = config.settings.delivery_failing_after.total_seconds()
         self.schedule(previous)
         if await self.engine.rematch(utcnow()):
             self.dispatch_soon()
@@ -749,7 +865,9 @@ class Daemon:
         if self.notifier.watchdog_interval:
             tasks.append(asyncio.create_task(self.watchdog(self.notifier.watchdog_interval)))
         self.refresh_health()
-        self.success_ages.saw_all(self.store.feed_states())  # dated once from the wall clock, then monotonic
+        states = self.store.feed_states()
+        self.success_ages.saw_all(states)  # dated once from the wall clock, then monotonic
+        warn_unconfigured(states, {f.id for f in self.config.feeds}, utcnow())
         if self.http is not None:
             self.http.start()  # HttpListenError (an AlertdError) when the port is taken: the CLI reports it
             tasks.append(asyncio.create_task(self.http.beat_forever()))

@@ -79,6 +79,9 @@ class Dispatcher:
         self.current = current
         self.vitals = vitals or Vitals(store.path)
         self.holding = False  # the daemon is stopping: no email is started, the alerts stay queued
+        # Told after each email of a dispatch: a mass event's thousands of emails take minutes to render, and the
+        # daemon must not judge its outbox stalled meanwhile (progress.LoopProgress).
+        self.on_progress: Callable[[], None] | None = None
         # The reference given to an email that failed to render or sign, for its next attempt (same alerts).
         self._reserved: dict[tuple[str, str, tuple[int, ...]], str] = {}
 
@@ -138,6 +141,8 @@ class Dispatcher:
                              why=str(exc))  # fmt: skip
                     stale.add(email.est.id)
                     continue
+                if self.on_progress is not None:
+                    self.on_progress()
                 if delivery is not None:
                     sent.append(delivery)
                     self.vitals.store_written()

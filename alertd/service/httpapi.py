@@ -31,6 +31,7 @@ from alertd.domain.delivery import DeliveryState
 from alertd.domain.errors import AlertdError
 from alertd.service.logs import get_logger
 from alertd.service.metrics import Metrics
+from alertd.service.outboxwatch import OutboxWatch
 from alertd.service.progress import LoopProgress
 from alertd.service.vitals import Vitals
 
@@ -234,9 +235,11 @@ class HealthServer:
         beat_interval: float = BEAT_INTERVAL_SECONDS,
         clock: Callable[[], float] = time.monotonic,
         work: LoopProgress | None = None,
+        delivery: OutboxWatch | None = None,
     ) -> None:
         """``snapshot`` is called from the HTTP thread: it must return plain data, never query the store.
-        ``work``: the loop's polls and flushes, judged against the schedule (503 when overdue)."""
+        ``work``: the loop's polls and flushes, judged against the schedule (503 when overdue); ``delivery``:
+        whether the outbox empties (503 when an email has waited too long with no send accepted)."""
         self.listen = listen
         self.snapshot = snapshot
         self.metrics = metrics
@@ -244,6 +247,7 @@ class HealthServer:
         self.beat_interval = beat_interval
         self.clock = clock
         self.work = work
+        self.delivery = delivery
         self._last_beat = clock()
         self._measured_lag = 0.0
         self._server: _Server | None = None
@@ -346,14 +350,16 @@ class HealthServer:
     def health(self) -> tuple[int, dict[str, Any]]:
         """(status code, JSON body) of ``/healthz``: 200 with status "ok" when the loop is live, the store can be
         written and the work is not overdue; else 503 with status "stalled" (the loop does not turn),
-        "store_unwritable" (with the store's error) or "work overdue" (it turns, but polls or flushes stopped:
-        ``work.overdue`` says which)."""
+        "store_unwritable" (with the store's error), "work overdue" (it turns, but polls or flushes stopped:
+        ``work.overdue`` says which) or "delivery failing" (the outbox does not empty: ``reason`` says how
+        long)."""
         live, lag = self.live(), self.lag()
         snapshot = self.snapshot()
         store = snapshot.get("store")
         writable = not isinstance(store, Mapping) or store.get("writable") is not False
         overdue = self.work.overdue() if self.work is not None else []
         damaged = isinstance(store, Mapping) and store.get("damaged") is True
+        failing = self.delivery.failing() if self.delivery is not None else None
         status = (
             "stalled"
             if not live
@@ -363,17 +369,23 @@ class HealthServer:
             if not writable
             else "work overdue"
             if overdue
+            else "delivery failing"
+            if failing
             else "ok"
         )
         # "status" comes first for a human reading curl's output; the snapshot cannot override it.
         body: dict[str, Any] = {"status": status, **snapshot, "loop_lag_seconds": round(lag, 3)}
         if self.work is not None:
             body["work"] = self.work.report()
+        if self.delivery is not None:
+            body["delivery"] = self.delivery.report()
         body["status"] = status
         if damaged and isinstance(store, Mapping):
             body["reason"] = str(store.get("error"))  # the path and the next step (alertd state restore)
         elif not writable and isinstance(store, Mapping):
             body["reason"] = f"store cannot be written: {store.get('error')} ({store.get('path')})"
+        elif status == "delivery failing":
+            body["reason"] = failing
         return (200 if status == "ok" else 503), body
 
     def metrics_exposition(self, accept: str = "") -> tuple[bytes, str]:

@@ -152,6 +152,38 @@ class _WorkCollector:
         return (age, overdue)
 
 
+class _DeliveryCollector:
+    """How long the oldest email in the outbox has waited, on the monotonic clock, and whether /healthz judges
+    delivery failing (``outboxwatch.OutboxWatch``)."""
+
+    def __init__(self, oldest_age: Callable[[], float], failing: Callable[[], bool]) -> None:
+        self.oldest_age = oldest_age
+        self.failing = failing
+
+    def _families(self) -> tuple[GaugeMetricFamily, GaugeMetricFamily]:
+        return (
+            GaugeMetricFamily(
+                "alertd_outbox_oldest_due_age_seconds",
+                "Seconds the oldest email waiting in the outbox has waited (0 when none waits)",
+            ),
+            GaugeMetricFamily(
+                "alertd_delivery_failing",
+                "1 while an email waited past delivery.failing_after, no send accepted",
+            ),
+        )
+
+    def describe(self) -> Iterable[Metric]:
+        """The families this collector yields."""
+        return self._families()
+
+    def collect(self) -> Iterable[Metric]:
+        """Read the age and the judgement now."""
+        age, failing = self._families()
+        age.add_metric([], self.oldest_age())
+        failing.add_metric([], 1 if self.failing() else 0)
+        return (age, failing)
+
+
 class _ProcessCollector:
     """The standard ``process_*`` metrics without ``/proc/stat``, which the unit's ``ProcSubset=pid`` hides (the
     client library's ``ProcessCollector`` needs it for the boot time and would then export nothing)."""
@@ -330,6 +362,10 @@ class Metrics:
     def watch_work(self, ages: WorkAges, overdue: Callable[[], bool]) -> None:
         """Serve the loop's work ages and whether it is overdue (``progress.LoopProgress``), read at scrape time."""
         self.registry.register(_WorkCollector(ages, overdue))
+
+    def watch_delivery(self, oldest_age: Callable[[], float], failing: Callable[[], bool]) -> None:
+        """Serve the oldest waiting email's age and whether delivery is failing, read at scrape time."""
+        self.registry.register(_DeliveryCollector(oldest_age, failing))
 
     def render(self, accept: str = "") -> tuple[bytes, str]:
         """The exposition (body, content type), in OpenMetrics when the scraper's Accept header asks for it."""

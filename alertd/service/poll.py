@@ -120,7 +120,12 @@ class Poller:
     async def poll(self, feed: FeedConfig, fetcher: Fetcher, now: datetime | None = None) -> PollReport:
         """Fetch, parse, record and match one feed, and queue the alerts policy decides on."""
         report = PollReport(feed.id)
-        state = self.store.feed_state(feed.id)
+        try:
+            state = self.store.feed_state(feed.id)
+        except STORE_FAILURES as exc:
+            # Damage met by this first read is damage all the same: told (/healthz 503), the poll failed, retried.
+            reason = self.vitals.store_failed(exc, f"reading the state of {feed.id}")
+            return self._failed(feed, report, f"the state store cannot be read: {reason}", now, store=True)
         self.polling[feed.id] = state.last_success
         try:
             return await self._poll(feed, fetcher, report, state, now)

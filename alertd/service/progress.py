@@ -23,6 +23,7 @@ IN_FLIGHT_MARGIN_SECONDS = 60.0
 
 POLL_STARTED = "poll_started"
 POLL_FINISHED = "poll_finished"
+POLL_CRASHED = "poll_crashed"  # a poll job that raised: it ran, but did no work
 OUTBOX = "outbox"
 
 
@@ -72,10 +73,11 @@ class LoopProgress:
             self._stamps[POLL_STARTED] = now
             self._in_flight[feed] = (now, limit)
 
-    def poll_finished(self, feed: str) -> None:
-        """A poll of ``feed`` ended, whatever its outcome."""
+    def poll_finished(self, feed: str, *, crashed: bool = False) -> None:
+        """A poll of ``feed`` ended, failed or not; ``crashed``: its job raised (a store it could not read, a bug),
+        which is no work done: polls that all crash end up overdue."""
         with self._lock:
-            self._stamps[POLL_FINISHED] = self.clock()
+            self._stamps[POLL_CRASHED if crashed else POLL_FINISHED] = self.clock()
             self._in_flight.pop(feed, None)
 
     def outbox_worked(self) -> None:
@@ -115,9 +117,13 @@ class LoopProgress:
             for feed, (started, limit) in sorted(in_flight.items()):
                 if now - started > limit:
                     found.append(Overdue("poll", f"the poll of {feed} has run for {now - started:.0f} s"))
-            last = max(stamps.get(POLL_STARTED, since), stamps.get(POLL_FINISHED, since), since)
+            # A poll counts once it ended (those in flight are judged above), and only if its job did not crash.
+            last = max(stamps.get(POLL_FINISHED, since), since)
             if not in_flight and now - last > poll_limit:
-                found.append(Overdue("poll", f"no poll for {now - last:.0f} s (one expected every {poll_every:g} s)"))
+                text = f"no poll for {now - last:.0f} s (one expected every {poll_every:g} s)"
+                if stamps.get(POLL_CRASHED, since) > last:
+                    text = f"{text}: the polls since crashed (see the log)"
+                found.append(Overdue("poll", text))
         if flush_limit is not None and flush_every is not None:
             last = max(stamps.get(OUTBOX, since), since)
             if now - last > flush_limit:

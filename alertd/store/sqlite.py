@@ -760,3 +760,12 @@ class Store:
         """Deliveries per state (those in none left out), cheap enough for every health refresh."""
         rows = self.db.execute("SELECT state, COUNT(*) FROM outbox GROUP BY state")
         return {DeliveryState(state): int(n) for state, n in rows}
+
+    def oldest_waiting(self) -> tuple[int, datetime] | None:
+        """The delivery that has waited longest to be sent (pending or sending) and when it entered the outbox;
+        None when none waits. Cheap enough for every health refresh (the outbox's state index)."""
+        row = self.db.execute(
+            "SELECT id, created FROM outbox WHERE id = (SELECT MIN(id) FROM outbox WHERE state IN (?, ?))",
+            (DeliveryState.PENDING, DeliveryState.SENDING),
+        ).fetchone()
+        return None if row is None else (int(row[0]), datetime.fromisoformat(row[1]))
