@@ -339,13 +339,16 @@ class Dispatcher:
 
 def make_message_id(establishment: str, alert_ids: Sequence[int], sender: str, reference: str | None = None) -> str:
     """A Message-ID fixed when the email enters the outbox (stored with it, so every retry carries the same one),
-    and never given to another email, even after a restore: alert ids start again from a backup's, so the email's
-    reference (never handed out twice) is part of it, or, for an email without one, a random part. Mail systems
-    drop or merge a message whose Message-ID the mailbox already holds."""
+    and never given to another email, even after a restore (alert ids start again from a backup's): the email's
+    reference, never handed out twice, or, for an email without one, a random part. Mail systems drop or merge a
+    message whose Message-ID the mailbox already holds. Short enough for one header line: a folded one would not
+    serialise back to the bytes a signature covers."""
     domain = parseaddr(sender)[1].rpartition("@")[2] or "alertd.invalid"
-    digest = hashlib.sha256(",".join(map(str, alert_ids)).encode()).hexdigest()[:16]
-    unique = _UNSAFE.sub("-", reference) if reference else secrets.token_hex(8)
-    return f"<alertd.{_UNSAFE.sub('-', establishment)}.{unique}.{digest}@{_UNSAFE.sub('-', domain)}>"
+    if reference:
+        unique = _UNSAFE.sub("-", reference)
+    else:
+        unique = hashlib.sha256(",".join(map(str, alert_ids)).encode()).hexdigest()[:8] + secrets.token_hex(4)
+    return f"<alertd.{_UNSAFE.sub('-', establishment)}.{unique}@{_UNSAFE.sub('-', domain)}>"
 
 
 def _withdrawn(finding: Finding) -> bool:

@@ -37,9 +37,10 @@ def left_to_owner(settings: Settings, *, daemon: bool = False) -> Iterator[None]
     finally:
         if owner is not None:
             statedir.give_back(settings.state_dir, owner)
-            folder = settings.backup_folder
-            if not folder.is_relative_to(settings.state_dir):
-                statedir.give_back(folder, statedir.owner(folder) or owner)
+            # The backup folder and a Maildir elsewhere go to their own folder's owner (a root-owned one is left).
+            for folder in (settings.backup_folder, settings.maildir):
+                if not folder.is_relative_to(settings.state_dir) and (theirs := statedir.owner(folder)) is not None:
+                    statedir.give_back(folder, theirs)
 
 
 def state_problem(settings: Settings) -> str | None:
