@@ -38,7 +38,7 @@ from alertd.service.daemon import CycleReport, Daemon, run_cycle, run_digests, u
 from alertd.service.engine import Engine
 from alertd.service.explain import explanation, name_explanation
 from alertd.service.poll import cut_text, read_documents
-from alertd.service.recovery import cmd_state_backup, cmd_state_restore, state_problem
+from alertd.service.recovery import cmd_state_backup, cmd_state_restore, left_to_owner, state_problem
 from alertd.service.setup import make_index, make_signer
 from alertd.service.signals import EarlySignals
 from alertd.service.vitals import store_reason
@@ -176,31 +176,8 @@ def main(argv: Sequence[str] | None = None, *, early: EarlySignals | None = None
     if early is not None and early.stop is not None:  # stopped while the configuration was read
         return _stopped_before_start(early)
     try:
-        if args.command == "run" and not args.once:
-            daemon_ = Daemon(path, config, cache, new_state=args.new_state)
-            daemon_.early, daemon_.loaded_at = early, loading
-            return _run_daemon(daemon_)
-        if args.command == "run":
-            return asyncio.run(cmd_run_once(config, new_state=args.new_state))
-        if args.command == "state":
-            if args.state_command == "backup":
-                return cmd_state_backup(config.settings, args.to)
-            return cmd_state_restore(config.settings, args.file)
-        if args.command == "poll":
-            return asyncio.run(cmd_poll(config, args.feed))
-        if args.command == "outbox":
-            state = DeliveryState(args.state) if args.state else None
-            return cmd_outbox(config, state, getattr(args, "id", None))
-        if args.command == "preview":
-            return cmd_preview(config, args.establishment, args.format)
-        if args.command == "history":
-            return cmd_history(config, args.establishment, args.json, args.limit)
-        if args.command == "digest":
-            return asyncio.run(cmd_digest(config, args.subscription))
-        if args.command == "explain":
-            if args.entry is not None:
-                return cmd_explain_entry(config, args.establishment, args.entry)
-            return cmd_explain(config, args.establishment, args.cve)
+        with left_to_owner(config.settings, daemon=args.command == "run" and not args.once):
+            return _command(args, path, config, cache, early, loading)
     except StateRefused as exc:  # the operator must act on the state (README, "Recovering state"): as a config error
         print(f"alertd: {exc}", file=sys.stderr)
         return EXIT_INVALID
@@ -216,6 +193,42 @@ def main(argv: Sequence[str] | None = None, *, early: EarlySignals | None = None
     except Exception:  # a bug: logged with its traceback, and never mistaken for an invalid configuration (1)
         logs.get_logger("alertd").exception("alertd failed")
         return EXIT_FAILED
+
+
+def _command(
+    args: argparse.Namespace,
+    path: Path,
+    config: Config,
+    cache: RegistryCache,
+    early: EarlySignals | None,
+    loading: float,
+) -> int:
+    """Run the command the arguments name, on a loaded configuration (errors are :func:`main`'s to report)."""
+    if args.command == "run" and not args.once:
+        daemon_ = Daemon(path, config, cache, new_state=args.new_state)
+        daemon_.early, daemon_.loaded_at = early, loading
+        return _run_daemon(daemon_)
+    if args.command == "run":
+        return asyncio.run(cmd_run_once(config, new_state=args.new_state))
+    if args.command == "state":
+        if args.state_command == "backup":
+            return cmd_state_backup(config.settings, args.to)
+        return cmd_state_restore(config.settings, args.file)
+    if args.command == "poll":
+        return asyncio.run(cmd_poll(config, args.feed))
+    if args.command == "outbox":
+        state = DeliveryState(args.state) if args.state else None
+        return cmd_outbox(config, state, getattr(args, "id", None))
+    if args.command == "preview":
+        return cmd_preview(config, args.establishment, args.format)
+    if args.command == "history":
+        return cmd_history(config, args.establishment, args.json, args.limit)
+    if args.command == "digest":
+        return asyncio.run(cmd_digest(config, args.subscription))
+    if args.command == "explain":
+        if args.entry is not None:
+            return cmd_explain_entry(config, args.establishment, args.entry)
+        return cmd_explain(config, args.establishment, args.cve)
     raise AssertionError(args.command)  # pragma: no cover - argparse only lets known commands through
 
 
@@ -254,7 +267,8 @@ def cmd_check(path: Path) -> int:
     except AlertdError as exc:
         print(f"{config.settings.path}: signing: {exc}", file=sys.stderr)
         return EXIT_INVALID
-    problem = state_problem(config.settings)  # read-only: check never creates the state
+    with left_to_owner(config.settings):  # the registry's cache it wrote, SQLite's read-only sidecars
+        problem = state_problem(config.settings)  # read-only: check never creates the state
     if problem is not None:
         print(f"alertd: {problem}", file=sys.stderr)
         return EXIT_INVALID
@@ -333,6 +347,8 @@ def format_cycle(config: Config, report: CycleReport) -> str:
         lines.append("  the outbox is left to the alertd daemon running on this state directory: it sends them")
     if f.retrying or f.failed:
         lines.append(f"  {f.retrying} deferred for retry, {f.failed} failed: {'; '.join(dict.fromkeys(f.errors))}")
+    if report.backup is not None:  # a backup was due: run from cron, --once takes them
+        lines.append(f"backed up the state to {report.backup}")
     lines.append(f"state: {config.settings.state_dir / 'alertd.sqlite3'}")
     return "\n".join(lines)
 
@@ -349,7 +365,7 @@ async def cmd_poll(config: Config, only: list[str] | None) -> int:
         named = ", ".join(name + near_miss(name, ids) for name in sorted(unknown))
         print(f"alertd: unknown feed(s): {named}", file=sys.stderr)
         return EXIT_USAGE
-    store = Store.in_state_dir(config.settings.state_dir)
+    store = Store.for_settings(config.settings, create=False)  # never makes a store
     engine = Engine(config, store)
     said: dict[str, list[Statement]] = {}
     failed = 0
@@ -486,7 +502,7 @@ def cmd_preview(config: Config, establishment: str, fmt: str) -> int:
     if est is None:
         print(unknown_establishment(config, establishment), file=sys.stderr)
         return EXIT_USAGE
-    store = Store.in_state_dir(config.settings.state_dir)
+    store = Store.for_settings(config.settings, create=False)  # never makes a store
     try:
         # The news pending; when there is none, the inventory pending (the two never share an email).
         items = store.queued_alerts(establishment=establishment).get(establishment, []) or store.queued_alerts(
@@ -521,7 +537,7 @@ def cmd_explain(config: Config, establishment: str, cve: str) -> int:
     if not CVE_ID.match(cve):
         print(f"alertd: {cve!r} is not a CVE id (CVE-YYYY-NNNN)", file=sys.stderr)
         return EXIT_USAGE
-    store = Store.in_state_dir(config.settings.state_dir)
+    store = Store.for_settings(config.settings, create=False)  # never makes a store
     try:
         knowledge = store.knowledge([cve])
     finally:
@@ -546,7 +562,7 @@ def cmd_explain_entry(config: Config, establishment: str, reference: str) -> int
             file=sys.stderr,
         )
         return EXIT_USAGE
-    store = Store.in_state_dir(config.settings.state_dir)
+    store = Store.for_settings(config.settings, create=False)  # never makes a store
     try:
         obs = store.observation(feed, entry)
     finally:
@@ -566,7 +582,7 @@ def cmd_explain_entry(config: Config, establishment: str, reference: str) -> int
 def cmd_history(config: Config, establishment: str | None, as_json: bool, limit: int | None) -> int:
     """``alertd history``: an id neither in the registry nor in the history is a usage error (exit 2); one gone
     from the registry still shows what it was told."""
-    store = Store.in_state_dir(config.settings.state_dir)
+    store = Store.for_settings(config.settings, create=False)  # never makes a store
     try:
         rows = [history_record(entry) for entry in store.history(establishment, limit)]
     finally:
@@ -643,7 +659,7 @@ async def cmd_digest(config: Config, only: list[str] | None) -> int:
 
 
 def cmd_outbox(config: Config, state: DeliveryState | None, retry_id: int | None) -> int:
-    store = Store.in_state_dir(config.settings.state_dir)
+    store = Store.for_settings(config.settings, create=False)  # never makes a store
     try:
         if retry_id is not None:
             if not store.requeue(retry_id, utcnow()):

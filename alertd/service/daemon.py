@@ -10,7 +10,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -136,15 +136,11 @@ class CycleReport:
     inventories: int = 0  # of the emails, the inventories (backlog found on first contact)
     flush: FlushReport = field(default_factory=FlushReport)
     transport: str = ""
+    backup: Path | None = None  # the backup taken at the end of the cycle, when one was due
 
     @property
     def failed(self) -> bool:
         return any(not p.ok for p in self.polls) or self.flush.failed > 0 or self.flush.retrying > 0
-
-
-def _backup_time(path: Path) -> datetime:
-    """When a backup was taken, from its file's time."""
-    return datetime.fromtimestamp(path.stat().st_mtime, UTC)
 
 
 def warn_unconfigured(states: Sequence[FeedState], configured: set[str], now: datetime) -> None:
@@ -187,9 +183,11 @@ def due_digests(subs: Sequence[Subscription], store: Store, config: Config, now:
 
 
 async def run_cycle(config: Config, *, new_state: bool = False) -> CycleReport:
-    """``alertd run --once``: poll every feed, match, dispatch what is due, flush the outbox (the store checked
-    first; ``new_state`` accepts a store that is not the one state_dir had: README, "Recovering state")."""
-    store = open_checked(config, new_state)
+    """``alertd run --once``: poll every feed, match, dispatch what is due, flush the outbox, back the store up
+    when a backup is due (the store checked first, and the sender's lock held from its opening, so no restore runs
+    under the cycle; ``new_state`` accepts a store that is not the one state_dir had: README, "Recovering
+    state")."""
+    store = open_checked(config, new_state, sender=True)
     engine = Engine(config, store)
     report = CycleReport()
     try:
@@ -205,14 +203,40 @@ async def run_cycle(config: Config, *, new_state: bool = False) -> CycleReport:
         digests = due_digests(config.subscriptions, store, config, now)
         await _dispatch_and_flush(engine, store, report, now, digests)
         await engine.prune(now)  # run from cron, --once is the only housekeeping there is
+        report.backup = backup_if_due(store, config.settings)  # nothing else runs now: no worker thread needed
     finally:
         store.close()
     return report
 
 
+FUTURE_BACKUP = "a backup is dated in the future (the clock was ahead when it was taken); the next is not held back"
+
+
+def backup_if_due(store: Store, settings: Settings) -> Path | None:
+    """The backup ``run --once`` takes when the store's newest is older than ``backups.every`` (a deployment run
+    from cron has no daemon to take them); None when none was due, or a daemon holds the state (it takes them), or
+    it failed (logged: the older backups are kept)."""
+    every = settings.backups.every
+    if every is None or not store.claim_sender():
+        return None
+    now = utcnow()
+    due, ahead = backup.next_due(settings.backup_folder, store.store_id, every, now)
+    if ahead is not None:
+        log.warning(FUTURE_BACKUP, backup=str(ahead))
+    if due > now:
+        return None
+    try:
+        made, removed = backup.take(store.path, settings.backup_folder, settings.backups.keep, now)
+    except Exception as exc:
+        log.error("state backup failed; the older backups are kept", error=str(exc))
+        return None
+    log.info("state backed up", backup=str(made), removed=[str(p) for p in removed])
+    return made
+
+
 async def run_digests(config: Config, names: Sequence[str]) -> CycleReport:
     """``alertd digest --now``: dispatch these digests out of schedule, then flush the outbox."""
-    store = Store.in_state_dir(config.settings.state_dir)
+    store = Store.for_settings(config.settings)
     report = CycleReport()
     try:
         await _dispatch_and_flush(Engine(config, store), store, report, utcnow(), names, immediate=False)
@@ -251,11 +275,10 @@ async def _dispatch_and_flush(
         await transport.close()
 
 
-def open_checked(config: Config, new_state: bool = False) -> Store:
+def open_checked(config: Config, new_state: bool = False, *, sender: bool = False) -> Store:
     """The store as a daemon or a cycle opens it: quick-checked, and refused when it is not the one state_dir had
-    (unless ``new_state``)."""
-    settings = config.settings
-    store = Store.in_state_dir(settings.state_dir, new_state=new_state, check=True, backups=settings.backup_folder)
+    (unless ``new_state``); ``sender`` takes the sender's lock first (:meth:`Store.for_settings`)."""
+    store = Store.for_settings(config.settings, new_state=new_state, check=True, sender=sender)
     if store.settled:
         log.warning(
             "sends journalled but not recorded (a crash between): marked sent, not sent again", emails=store.settled
@@ -692,8 +715,9 @@ class Daemon:
         every = self.engine.config.settings.backups.every
         if every is not None:
             # The first backup when the newest one is due (at once when there is none): restarts do not delay it.
-            newest = backup.backups(self.engine.config.settings.backup_folder)[:1]
-            first = now if not newest else max(now, _backup_time(newest[0]) + every)
+            first, ahead = backup.next_due(self.engine.config.settings.backup_folder, self.store.store_id, every, now)
+            if ahead is not None:
+                log.warning(FUTURE_BACKUP, backup=str(ahead))
             self.scheduler.add_job(
                 self.backup_job, IntervalTrigger(seconds=every.total_seconds()), id="backup", next_run_time=first
             )

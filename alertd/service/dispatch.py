@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import re
+import secrets
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
@@ -323,7 +324,7 @@ class Dispatcher:
         if not to:
             return None
         settings = self.config.settings
-        message_id = make_message_id(est.id, [q.id for q in items], settings.sender_from)
+        message_id = make_message_id(est.id, [q.id for q in items], settings.sender_from, reference)
         thread = next((q.thread for q in items if q.alert.follow_up and q.thread), None)
         msg = render_email(
             self.current().templates,
@@ -341,11 +342,18 @@ class Dispatcher:
         return msg, to
 
 
-def make_message_id(establishment: str, alert_ids: Sequence[int], sender: str) -> str:
-    """A Message-ID fixed when the email enters the outbox, so every retry carries the same one."""
+def make_message_id(establishment: str, alert_ids: Sequence[int], sender: str, reference: str | None = None) -> str:
+    """A Message-ID fixed when the email enters the outbox (stored with it, so every retry carries the same one),
+    and never given to another email, even after a restore (alert ids start again from a backup's): the email's
+    reference, never handed out twice, or, for an email without one, a random part. Mail systems drop or merge a
+    message whose Message-ID the mailbox already holds. Short enough for one header line: a folded one would not
+    serialise back to the bytes a signature covers."""
     domain = parseaddr(sender)[1].rpartition("@")[2] or "alertd.invalid"
-    digest = hashlib.sha256(",".join(map(str, alert_ids)).encode()).hexdigest()[:16]
-    return f"<alertd.{_UNSAFE.sub('-', establishment)}.{digest}@{_UNSAFE.sub('-', domain)}>"
+    if reference:
+        unique = _UNSAFE.sub("-", reference)
+    else:
+        unique = hashlib.sha256(",".join(map(str, alert_ids)).encode()).hexdigest()[:8] + secrets.token_hex(4)
+    return f"<alertd.{_UNSAFE.sub('-', establishment)}.{unique}@{_UNSAFE.sub('-', domain)}>"
 
 
 def _withdrawn(finding: Finding) -> bool:

@@ -30,7 +30,7 @@ _PRIVATE = 0o600
 #: What the operator reads after every refusal: the two ways on (README, "Recovering state").
 NEXT_STEPS = (
     "to put back the newest good backup (and carry in what was sent since), stop alertd and run "
-    "`alertd state restore`; to start on this store knowingly, run `alertd run --new-state` once"
+    "`alertd state restore`; to start on this store knowingly, run `alertd run --once --new-state`"
 )
 
 

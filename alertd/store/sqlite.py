@@ -20,9 +20,10 @@ from typing import Any
 
 from alertd.domain.codes import SOFTWARE_REASONS, Evidence, VersionBasis
 from alertd.domain.delivery import DeliveryState
-from alertd.domain.errors import LostState, StaleAlerts, StoreError
+from alertd.domain.errors import LostState, StaleAlerts, StateDirError, StoreError
 from alertd.domain.feeds import Validators
 from alertd.domain.knowledge import Statement
+from alertd.domain.settings import Settings
 from alertd.domain.values import Alert, Finding, FindingState, Observation, Product
 from alertd.store import bulk, identity, journal, knowledge, scope, statedir
 from alertd.store.codecs import (
@@ -81,6 +82,8 @@ def _private_files(path: Path) -> None:
             continue
         try:
             fd = os.open(file, (os.O_CREAT | os.O_RDWR if file is path else os.O_RDONLY) | _NO_FOLLOW, _PRIVATE)
+        except PermissionError as exc:  # another user's file (a command run as root made it): exit 1, not 3
+            raise statedir.not_mine(file) or StateDirError(_refusal(file, exc)) from None
         except OSError as exc:
             raise StoreError(_refusal(file, exc)) from None
         try:
@@ -90,6 +93,16 @@ def _private_files(path: Path) -> None:
                     os.fchmod(fd, _PRIVATE)
         finally:
             os.close(fd)
+
+
+def _holds(db: sqlite3.Connection, sent: journal.Sent) -> bool:
+    """Whether the store holds a journalled send as sent (the same Message-ID to the same recipients): another
+    store's numbers say nothing of ours, so what it holds is known by identity."""
+    row = db.execute(
+        "SELECT 1 FROM outbox WHERE message_id = ? AND recipients = ? AND state = ?",
+        (sent.message_id, sent.recipients, DeliveryState.SENT),
+    ).fetchone()
+    return row is not None
 
 
 class Store:
@@ -103,7 +116,13 @@ class Store:
     """
 
     def __init__(
-        self, path: Path, *, new_state: bool = False, check: bool = False, backups: Path | None = None
+        self,
+        path: Path,
+        *,
+        new_state: bool = False,
+        check: bool = False,
+        backups: Path | None = None,
+        sender: bool = False,
     ) -> None:
         statedir.usable_dir(path.parent)
         self.path = path
@@ -113,16 +132,15 @@ class Store:
         self._writer: bulk.Writer | None = None
         self._marker_file = identity.marker_path(path)
         self._journal = journal.journal_path(path)
-        marker = identity.read_marker(self._marker_file)
-        backups = backups or path.parent / statedir.BACKUPS
-        found = statedir.absent(path)
-        if found is not None and not new_state and (marker is not None or identity.has_backups(backups)):
-            raise LostState(identity.missing_words(path, found, marker, backups))
-        _private_files(path)
+        # ``sender``: the sender's lock taken before anything is read (``run --once``), so a restore cannot replace
+        # the state under the cycle; held by a daemon, the cycle goes on and leaves the outbox to it.
+        if sender:
+            self.claim_sender()
         try:
-            self.db = sqlite3.connect(path, isolation_level=None, timeout=30.0)
-        except sqlite3.Error as exc:
-            raise statedir.refusal(path, exc) or exc from None
+            marker = self._connect(new_state, backups or path.parent / statedir.BACKUPS)
+        except BaseException:
+            self._release_sender()
+            raise
         try:
             self.db.row_factory = sqlite3.Row
             self.db.execute("PRAGMA journal_mode=WAL")
@@ -133,10 +151,24 @@ class Store:
             self._migrate()
             self._adopt(marker, new_state)
         except BaseException as exc:
-            self.db.close()
+            self.close()
             if isinstance(exc, sqlite3.Error) and (refused := statedir.refusal(path, exc)) is not None:
                 raise refused from None
             raise
+
+    def _connect(self, new_state: bool, backups: Path) -> identity.Marker | None:
+        """Refuse a missing or empty store where one existed, make the file private, connect; the marker read."""
+        path = self.path
+        marker = identity.read_marker(self._marker_file)
+        found = statedir.absent(path)
+        if found is not None and not new_state and (marker is not None or identity.has_backups(backups)):
+            raise LostState(identity.missing_words(path, found, marker, backups))
+        _private_files(path)
+        try:
+            self.db = sqlite3.connect(path, isolation_level=None, timeout=30.0)
+        except sqlite3.Error as exc:
+            raise statedir.refusal(path, exc) or exc from None
+        return marker
 
     def _adopt(self, marker: identity.Marker | None, new_state: bool) -> None:
         """Check the store against its marker (refused when not the marker's, or behind it), carry in the send
@@ -149,7 +181,9 @@ class Store:
                 if refused is not None:
                     raise LostState(refused)
             if new_state:
-                sends = [s for s in journal.read(self._journal) if s.seq > high.sends]
+                foreign = marker is not None and store_id != marker.store  # its sends are not numbered as ours
+                lines = journal.read(self._journal)
+                sends = [s for s in lines if s.seq > high.sends or (foreign and not _holds(db, s))]
                 self.carried = journal.replay(db, iter(sends))
                 last = max((s.seq for s in sends), default=0)
                 lifted = marker.high if marker is not None else identity.HighWater()
@@ -179,6 +213,46 @@ class Store:
         """The store of a state directory (``alertd.sqlite3``), opened as :class:`Store` says."""
         return cls(state_dir / DATABASE, new_state=new_state, check=check, backups=backups)
 
+    @classmethod
+    def for_settings(
+        cls,
+        settings: Settings,
+        *,
+        create: bool = True,
+        new_state: bool = False,
+        check: bool = False,
+        sender: bool = False,
+    ) -> Store:
+        """The store as every command opens it: in ``state_dir``, judged lost against the configured backup
+        folder. Without ``create`` (the commands that only read: ``history``, ``outbox``, ``preview``,
+        ``explain``, ``poll --dry-run``) no store is ever made: a lost one is refused (:class:`LostState`), and
+        where none was ever made an empty one in memory answers (nothing written, not even ``state_dir``)."""
+        path, backups = settings.state_dir / DATABASE, settings.backup_folder
+        if not create and statedir.absent(path) is not None:
+            statedir.check_dir(settings.state_dir)
+            marker = identity.read_marker(identity.marker_path(path))
+            if marker is not None or identity.has_backups(backups):
+                raise LostState(identity.missing_words(path, statedir.absent(path) or "no file", marker, backups))
+            return cls._nothing_yet(path)
+        return cls(path, new_state=new_state, check=check, backups=backups, sender=sender)
+
+    @classmethod
+    def _nothing_yet(cls, path: Path) -> Store:
+        """An empty store in memory, for a command that only reads before alertd ever made one."""
+        store = cls.__new__(cls)
+        store.path, store.carried, store.settled = path, (0, 0), 0
+        store._sender_fd, store._writer = None, None
+        store._marker_file, store._journal = identity.marker_path(path), journal.journal_path(path)
+        store.db = sqlite3.connect(":memory:", isolation_level=None)
+        store.db.row_factory = sqlite3.Row
+        store._migrate()
+        return store
+
+    @property
+    def store_id(self) -> str:
+        """The store's random id (``meta``), which names its backups."""
+        return self.meta(identity.ID_KEY) or ""
+
     @property
     def writer(self) -> bulk.Writer:
         """The connection of the store's big writes, in a worker thread of its own (opened when first needed)."""
@@ -191,6 +265,9 @@ class Store:
             self._writer.close()
             self._writer = None
         self.db.close()
+        self._release_sender()
+
+    def _release_sender(self) -> None:
         if self._sender_fd is not None:
             os.close(self._sender_fd)  # releases the lock
             self._sender_fd = None

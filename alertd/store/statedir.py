@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import pwd
 import sqlite3
+import stat
 from pathlib import Path
 
 from alertd.domain.errors import DamagedState, StateDirError, StoreError
@@ -21,7 +22,7 @@ _CORRUPT, _NOTADB = 11, 26
 RESTORE_STEPS = (
     "stop alertd, then run `alertd state restore` (it puts back the newest good backup, keeps the damaged file "
     "aside and carries in what was sent since), and start alertd again; with no backup at all, move the file "
-    "aside and run `alertd run --new-state` once"
+    "aside and run `alertd run --once --new-state`"
 )
 
 
@@ -105,8 +106,77 @@ def refusal(path: Path, exc: sqlite3.Error) -> StoreError | None:
         return damage(path, str(exc))
     text = str(exc)
     if "unable to open" in text or "readonly" in text:
+        for file in (path, *(path.with_name(path.name + s) for s in ("-wal", "-shm", "-journal"))):
+            if (foreign := not_mine(file)) is not None:
+                return foreign
         return StateDirError(f"cannot open {path} for writing ({text}): {_needs(path.parent)}")
     return None
+
+
+def user_name(uid: int) -> str:
+    """A user's name, or ``uid N`` for one the system does not name (a ``DynamicUser`` while its unit is stopped)."""
+    try:
+        return pwd.getpwuid(uid).pw_name
+    except KeyError:
+        return f"uid {uid}"
+
+
+def not_mine(file: Path) -> StateDirError | None:
+    """The refusal of a state file this user may not write because another user owns it (made by root, say):
+    the file, its owner and the fix; None when it is not so."""
+    try:
+        st = os.lstat(file)
+    except OSError:
+        return None
+    if st.st_uid == os.geteuid() or os.access(file, os.R_OK | os.W_OK, follow_symlinks=False):
+        return None
+    owner, folder = user_name(st.st_uid), file.parent
+    return StateDirError(
+        f"cannot open {file}: it belongs to {owner}, and alertd runs as {_user()} (a command run as {owner} made "
+        f"it?): give it back (`chown {_user()} {file}`), or run alertd's commands as the owner of {folder}"
+    )
+
+
+def owner(folder: Path) -> tuple[int, int] | None:
+    """The user and group a command run as root must leave the state files to: ``folder``'s owner, when this
+    process is root and the folder belongs to another user (systemd's ``DynamicUser``/``StateDirectory``, a
+    service user); None otherwise."""
+    if os.geteuid() != 0:
+        return None
+    try:
+        st = folder.stat()
+    except OSError:
+        return None
+    return None if st.st_uid == 0 else (st.st_uid, st.st_gid)
+
+
+def give_back(folder: Path, to: tuple[int, int]) -> int:
+    """Give the files and folders root made under ``folder`` (the store, its sidecars, the marker, the journal,
+    the lock, backups, the cache, a Maildir) to ``to``, the user the service runs as; how many. Run by a command
+    run as root once it is done, so the service can open what it left.
+
+    Each entry is opened without following links and checked on what was opened (a regular file with one link,
+    or a folder, owned by root) before its owner changes: a link or a hard link another user slipped in is
+    never given away."""
+    given = 0
+    for top, dirs, files in os.walk(folder):
+        for name in (*dirs, *files):
+            entry = Path(top) / name
+            try:
+                fd = os.open(entry, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+            except OSError:
+                continue
+            try:
+                st = os.fstat(fd)
+                plain = stat.S_ISREG(st.st_mode) and st.st_nlink == 1
+                if st.st_uid == 0 and (plain or stat.S_ISDIR(st.st_mode)):
+                    os.fchown(fd, *to)
+                    given += 1
+            except OSError:
+                continue
+            finally:
+                os.close(fd)
+    return given
 
 
 def check_dir(folder: Path) -> None:

@@ -6,7 +6,9 @@ Detect (``check``, the daemon's start) → restore (``state restore``) → start
 
 from __future__ import annotations
 
+import email
 import os
+import pwd
 import shutil
 import subprocess
 import tempfile
@@ -100,7 +102,7 @@ def test_a_deleted_store_is_refused_and_a_new_state_does_not_warn_again(setup: S
     assert setup.sent == 2  # the CHU and the clinic
     setup.remove_store()
 
-    refused(setup.once(), f"{setup.db}: no file", "sent 2 emails", "alertd state restore", "alertd run --new-state")
+    refused(setup.once(), f"{setup.db}: no file", "sent 2 emails", "state restore", "alertd run --once --new-state")
     refused(alertd(setup.config, "check"), f"{setup.db}: no file")
     assert not setup.db.exists() and setup.sent == 2
 
@@ -208,3 +210,115 @@ def test_the_daemon_backs_up_at_start_when_no_backup_is_recent(tmp_path: Path) -
     restored = alertd(config, "state", "restore")
     assert restored.returncode == 0, restored.stderr
     assert f"restored {tmp_path / 'var' / 'state' / 'alertd.sqlite3'} from {made}" in restored.stdout
+
+
+def test_another_stores_backup_is_refused(setup: Setup, tmp_path: Path) -> None:
+    """A backup of another site (or of another store) would send its queued emails and warn again of what this
+    site told: ``state restore`` refuses it, and the store is left as it was."""
+    assert setup.once().returncode == 0
+    other = tmp_path / "site-b"
+    other.mkdir()
+    config_b = write_config(other, setup.feeds_yaml(), setup.smtp)
+    assert alertd(config_b, "run", "--once").returncode == 0
+    theirs = tmp_path / "site-b.sqlite3"
+    assert alertd(config_b, "state", "backup", "--to", str(theirs)).returncode == 0
+    sent = setup.sent
+
+    refused(alertd(setup.config, "state", "restore", str(theirs)), f"{theirs} is a backup of store", "says this")
+    assert not list(setup.state.glob("alertd.sqlite3.damaged-*"))  # nothing replaced
+    assert alertd(setup.config, "check").returncode == 0
+    assert setup.once().returncode == 0 and setup.sent == sent
+
+
+@pytest.mark.slow  # five cycles on the KEV catalogue: ~15 s
+def test_message_ids_stay_unique_after_a_restore(setup: Setup) -> None:
+    """Alert ids start again from the backup's after a restore: a new warning must not carry the Message-ID of an
+    earlier, different one (mail systems drop or merge such a message)."""
+    assert setup.once().returncode == 0
+    assert alertd(setup.config, "state", "backup").returncode == 0
+    setup.serve(feodo(LATER))
+    assert setup.once().returncode == 0
+    assert alertd(setup.config, "state", "restore").returncode == 0
+    setup.serve(feodo(LATER, NEWER))
+    assert setup.once().returncode == 0
+    ids = [email.message_from_bytes(m.content)["Message-ID"] for m in setup.smtp.messages]
+    assert len(ids) == 4 and len(set(ids)) == 4, ids
+
+
+def test_a_command_that_reads_never_makes_a_lost_store(tmp_path: Path) -> None:
+    """With the backups on another disk, ``history`` (an operator's first look) used to make a new store where the
+    lost one was, and the next start sent every warning again."""
+    config = copy_example(tmp_path / "config")
+    config.write_text(config.read_text() + "backups: {folder: ../var/other-disk/backups}\n")
+    assert alertd(config, "run", "--once").returncode == 0
+    assert alertd(config, "state", "backup").returncode == 0
+    state = tmp_path / "var" / "state"
+    shutil.rmtree(state)
+    for command in (["history"], ["outbox"], ["preview", "--establishment", "000000011"]):
+        refused(alertd(config, *command), f"{state / 'alertd.sqlite3'}: no file", "backups of it exist")
+    assert not (state / "alertd.sqlite3").exists()
+    refused(alertd(config, "check"), "no file")
+
+
+def test_run_once_backs_up_when_due_and_bad_paths_are_usage_errors(tmp_path: Path) -> None:
+    """Run from cron, ``run --once`` is the only thing running: it takes the backups the daemon would."""
+    config = copy_example(tmp_path / "config")
+    first = alertd(config, "run", "--once")
+    assert first.returncode == 0, first.stderr
+    folder = tmp_path / "var" / "state" / "backups"
+    (made,) = folder.iterdir()
+    assert f"backed up the state to {made}" in first.stdout
+    assert alertd(config, "run", "--once").returncode == 0
+    assert list(folder.iterdir()) == [made]  # not due again for backups.every (6 h)
+
+    missing = alertd(config, "state", "backup", "--to", str(tmp_path / "no" / "such" / "b.sqlite3"))
+    assert missing.returncode == 2 and f"there is no folder {tmp_path / 'no' / 'such'}" in missing.stderr
+    into = tmp_path / "offsite"
+    into.mkdir()
+    inside = alertd(config, "state", "backup", "--to", str(into))
+    assert inside.returncode == 0, inside.stderr
+    (copy,) = into.iterdir()  # the file inside the folder given, its temporary beside it (gone)
+    assert copy.name.startswith("alertd-") and copy.name.endswith(".sqlite3")
+    gone = alertd(config, "state", "restore", str(tmp_path / "nothing.sqlite3"))
+    assert gone.returncode == 2 and f"{tmp_path / 'nothing.sqlite3'}: no such file" in gone.stderr
+
+
+@pytest.mark.slow  # eight commands as two users on the example configuration: ~60 s
+def test_commands_run_as_root_leave_the_state_to_its_owner(tmp_path: Path) -> None:
+    """Under systemd's ``DynamicUser``/``StateDirectory`` the service's user owns state_dir and the operator runs
+    ``state restore`` as root (README, "Recovering state"): every file root's commands make there must stay usable
+    by the service; a file another user owns is a refusal naming it and its owner (exit 1), never exit 3."""
+    if os.geteuid() != 0 or shutil.which("setpriv") is None:
+        pytest.skip("needs root and setpriv to run alertd as another user (root ignores permissions)")
+    root = Path(tempfile.mkdtemp(prefix="alertd-owner-"))
+    try:
+        root.chmod(0o755)
+        config = copy_example(root / "config")
+        state, maildir = root / "var" / "state", root / "var" / "maildir"
+        for folder in (state, maildir):
+            folder.mkdir(parents=True, mode=0o700)
+            shutil.chown(folder, "nobody", "nogroup")
+        service = ["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups", ALERTD, "-c", str(config)]
+
+        def as_service(*command: str) -> subprocess.CompletedProcess[str]:
+            return subprocess.run([*service, *command], capture_output=True, text=True, timeout=120, check=False)
+
+        for command in (["run", "--once"], ["state", "backup"]):
+            assert as_service(*command).returncode == 0, command
+        for command in (["state", "restore"], ["check"], ["history"], ["run", "--once"], ["state", "backup"]):
+            result = alertd(config, *command)  # as root, as the README's procedure runs them
+            assert result.returncode == 0, (command, result.stderr)
+        nobody = pwd.getpwnam("nobody").pw_uid
+        roots = [p for p in (*state.rglob("*"), *maildir.rglob("*")) if p.lstat().st_uid != nobody]
+        assert roots == [], roots
+        for command in (["check"], ["run", "--once"]):
+            result = as_service(*command)
+            assert result.returncode == 0, (command, result.stderr)
+
+        refused(alertd(config, "run"), f"state_dir {state} belongs to nobody", "run the daemon as nobody")
+        store = state / "alertd.sqlite3"
+        os.chown(store, 0, 0)  # as an earlier alertd's restore run as root left it
+        for command in (["check"], ["run", "--once"]):
+            refused(as_service(*command), f"cannot open {store}: it belongs to root", f"chown nobody {store}")
+    finally:
+        shutil.rmtree(root)

@@ -50,7 +50,7 @@ def test_a_lost_store_is_refused_with_the_path_and_the_next_steps(tmp_path: Path
         Store(path)
     words = str(refused.value)
     assert f"{path}: {found}" in words and "sent 1 emails" in words
-    assert "alertd state restore" in words and "alertd run --new-state" in words
+    assert "alertd state restore" in words and "alertd run --once --new-state" in words
     assert path.exists() == (damage == "empty")  # refused before anything was created
 
 
