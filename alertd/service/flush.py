@@ -4,8 +4,10 @@ A delivery is marked sent only once the server accepted it. Only the process hol
 sends, so the daemon and an operator's ``run --once`` never send the same delivery.
 
 A stopping daemon holds the flusher (:meth:`~Flusher.hold`): no send starts any more, those in flight end and their
-outcome is recorded. An outcome the store cannot record (a full disk) is kept in memory and recorded before the
-next flush sends anything; meanwhile its delivery is not sent again (contract §6).
+outcome is recorded. An outcome the store cannot record (a full disk: the send journal, the database or the
+marker) is kept in memory and recorded before the next flush sends anything; meanwhile its delivery is not sent
+again, and the store counts as unwritable (contract §6). A flush never ends while its own sends are in flight:
+whatever one delivery raises is caught with it.
 """
 
 from __future__ import annotations
@@ -57,6 +59,8 @@ class Flusher:
         self.in_flight = 0  # sends started and not yet ended
         # Outcomes the store could not record, by delivery: recorded before anything else is sent.
         self.unrecorded: dict[int, Callable[[], object]] = {}
+        # A write that succeeds elsewhere (a poll, a probe) does not end the store's fault while these wait.
+        self.vitals.catch_up = self.record_pending
 
     def hold(self) -> None:
         """Start no send from now on (the daemon is stopping): the sends in flight end and their outcome is
@@ -64,7 +68,8 @@ class Flusher:
         self.holding = True
 
     def record_pending(self) -> bool:
-        """Record the outcomes the store could not record before (oldest first); True when none is left."""
+        """Record the outcomes the store could not record before (oldest first), and the marker a recorded send
+        could not bring along; True when nothing is left waiting."""
         for delivery, record in list(self.unrecorded.items()):
             try:
                 record()
@@ -72,9 +77,17 @@ class Flusher:
                 self.vitals.store_failed(exc, f"recording the outcome of delivery {delivery}")
                 return False
             del self.unrecorded[delivery]
-            self.vitals.store_written()
             log.info("delivery outcome recorded at last", delivery=delivery)
+        try:
+            self.store.rewrite_marker()
+        except STORE_FAILURES as exc:
+            self.vitals.store_failed(exc, "rewriting the state marker")
+            return False
         return True
+
+    def waiting(self) -> bool:
+        """Whether outcomes (or the marker) wait to be recorded."""
+        return bool(self.unrecorded) or self.store.marker_behind is not None
 
     async def flush(self, transport: Transport, now: datetime | None = None) -> FlushReport:
         """Try every due delivery once, as many at a time as the transport allows (contract §4)."""
@@ -85,8 +98,12 @@ class Flusher:
             return report
         gate = asyncio.Semaphore(max(1, getattr(transport, "concurrency", 1)))
         now = now or utcnow()
-        # A delivery whose acceptance could not be recorded reads "sending" in the store: it must not go again.
+        # A delivery whose acceptance could not be recorded reads "sending" in the store: it must not go again
+        # (the store does not hand it out again to this process either).
+        waited = self.waiting()
         recorded = self.record_pending()
+        if recorded and waited:
+            self.vitals.store_written()
         due = [d for d in self.store.due_deliveries(now) if d.id not in self.unrecorded]
         if not recorded or self.holding:
             report.held = len(due)
@@ -98,10 +115,31 @@ class Flusher:
                 if self.holding or not self.vitals.writable:
                     report.held += 1
                     return
-                await self._deliver(d, transport, report, now)
+                try:
+                    await self._deliver(d, transport, report, now)
+                except Exception as exc:  # caught here, so the flush waits for every send it started
+                    self._unexpected(d, exc, report)
 
         await asyncio.gather(*(one(d) for d in due))
         return report
+
+    def _unexpected(self, d: Delivery, exc: Exception, report: FlushReport) -> None:
+        """A delivery's attempt raised what it does not handle. A store failure there came before the send (its
+        message could not be read): the delivery may be picked again. Anything else leaves its outcome unknown
+        (the relay may have taken it): it stays ``sending``, not sent again by this process; the next start
+        retries it."""
+        report.errors.append(str(exc))
+        if isinstance(exc, STORE_FAILURES):
+            self.store.release(d.id)
+            self.vitals.store_failed(exc, f"reading delivery {d.id}")
+            report.held += 1
+            return
+        log.error(
+            "delivery attempt failed unexpectedly; not sent again before a restart",
+            delivery=d.id,
+            establishment=d.establishment,
+            exc_info=exc,
+        )
 
     async def _deliver(self, d: Delivery, transport: Transport, report: FlushReport, now: datetime) -> None:
         started = time.monotonic()
@@ -109,6 +147,7 @@ class Flusher:
             self.store.mark_sending(d.id)
         except STORE_FAILURES as exc:
             # Never send what could not be marked "sending": a crash would then forget it was handed over.
+            self.store.release(d.id)
             self.vitals.store_failed(exc, f"marking delivery {d.id} sending")
             report.held += 1
             return
@@ -128,6 +167,9 @@ class Flusher:
         except STORE_FAILURES as exc:
             self.unrecorded[delivery] = record
             self.vitals.store_failed(exc, f"recording the outcome of delivery {delivery}")
+            return
+        if self.store.marker_behind is not None:  # recorded; the marker follows once it can be written
+            self.vitals.store_failed(self.store.marker_behind, "rewriting the state marker")
             return
         self.vitals.store_written()
 

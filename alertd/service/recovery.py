@@ -55,7 +55,7 @@ def state_problem(settings: Settings) -> str | None:
         return str(exc)
     found = statedir.absent(path)
     if found is not None:
-        if marker is not None or identity.has_backups(settings.backup_folder):
+        if identity.existed(path, marker, settings.backup_folder):
             return identity.missing_words(path, found, marker, settings.backup_folder)
         return None
     try:

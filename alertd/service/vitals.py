@@ -9,7 +9,7 @@ changed in place, so it never sees half of an update.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
@@ -69,6 +69,9 @@ class Vitals:
         # SQLite said the file is damaged: sticky, for a small write elsewhere in the file may still succeed while
         # what the damaged pages held is lost; only a restore (and a restart) ends it.
         self.damaged: str | None = None
+        # Records what the store could not record before (the flusher's send outcomes); True when nothing waits.
+        # Called before a fault ends: SQLite may commit again while the send journal still cannot be written.
+        self.catch_up: Callable[[], bool] | None = None
 
     # -- the store --------------------------------------------------------------------------------------
 
@@ -95,7 +98,12 @@ class Vitals:
         return reason
 
     def store_written(self) -> bool:
-        """A write to the store succeeded; True when that ends a fault (the store is writable again)."""
+        """A write to the store succeeded; True when that ends a fault (the store is writable again). It does not
+        while what could not be recorded still cannot be (:attr:`catch_up`)."""
+        if self.store_fault is None:
+            return False
+        if self.catch_up is not None and not self.catch_up():
+            return False
         fault, self.store_fault = self.store_fault, None
         if fault is None:
             return False

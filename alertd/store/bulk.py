@@ -211,7 +211,7 @@ class Writer:
     def _connection(self) -> sqlite3.Connection:
         if self._db is None:
             self._db = sqlite3.connect(self.path, isolation_level=None, timeout=30.0)
-            self._db.execute("PRAGMA synchronous=NORMAL")
+            self._db.execute("PRAGMA synchronous=FULL")  # as the store's own connection (sqlite.py says why)
             self._db.execute("PRAGMA foreign_keys=ON")
         return self._db
 

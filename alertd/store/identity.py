@@ -5,6 +5,8 @@ sent (the send journal's last number, :mod:`alertd.store.journal`) and the last 
 The marker file ``alertd.marker.json`` beside the database repeats them, rewritten atomically after every send and
 every reference handed out. The store only ever moves forward, so a store found missing, empty, another store's,
 or behind its marker is not the one alertd last used: starting on it would tell again, as news, what was told.
+The send journal beside it is a second witness: a store that lacks sends the journal holds (beyond the crash
+window the next start settles) is behind, marker or no marker.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from datetime import datetime
 from pathlib import Path
 
 from alertd.domain.errors import LostState
+from alertd.store import StateFileError, journal
 from alertd.store.codecs import encode_time
 
 MARKER = "alertd.marker.json"
@@ -95,8 +98,9 @@ def read_marker(path: Path) -> Marker | None:
         return Marker(str(data["store"]), str(data["created"]), high)
     except (ValueError, KeyError, TypeError, AttributeError):
         raise LostState(
-            f"{path} is not a marker alertd wrote (it says which store state_dir holds); if the store beside it "
-            "is the right one, remove the marker and start again"
+            f"{path} is not a marker alertd wrote (it says which store state_dir holds and how far it went): "
+            f"whether the store beside it is the one alertd last used cannot be told; {NEXT_STEPS} (the marker is "
+            "then written again)"
         ) from None
 
 
@@ -104,14 +108,19 @@ def write_atomically(path: Path, payload: bytes) -> None:
     """Replace ``path`` with ``payload`` whole or not at all: a temporary file, fsynced, renamed, the folder
     fsynced (a crash leaves the old file or the new one, never half of one)."""
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")  # per process: two alertd processes may write at once
-    fd = os.open(tmp, os.O_CREAT | os.O_WRONLY | os.O_TRUNC | os.O_NOFOLLOW | os.O_CLOEXEC, _PRIVATE)
     try:
-        os.write(fd, payload)
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    tmp.replace(path)
-    fsync_dir(path.parent)
+        fd = os.open(tmp, os.O_CREAT | os.O_WRONLY | os.O_TRUNC | os.O_NOFOLLOW | os.O_CLOEXEC, _PRIVATE)
+        try:
+            journal.write_whole(fd, payload)
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        tmp.replace(path)
+        fsync_dir(path.parent)
+    except OSError as exc:
+        with contextlib.suppress(OSError):
+            tmp.unlink()  # a full disk: what it took is given back
+        raise StateFileError(path, exc) from exc
 
 
 def fsync_dir(folder: Path) -> None:
@@ -124,7 +133,8 @@ def fsync_dir(folder: Path) -> None:
 
 
 def write_marker(path: Path, marker: Marker) -> None:
-    """Write the marker atomically (:func:`write_atomically`)."""
+    """Write the marker atomically (:func:`write_atomically`); :class:`~alertd.store.StateFileError` when it
+    cannot."""
     write_atomically(path, marker.to_json().encode())
 
 
@@ -171,14 +181,22 @@ def has_backups(folder: Path) -> bool:
     return False
 
 
+def existed(path: Path, marker: Marker | None, backups: Path) -> bool:
+    """Whether a store existed at ``path`` once: its marker, a backup or a journalled send says so."""
+    return marker is not None or has_backups(backups) or journal.last_seq(journal.journal_path(path)) > 0
+
+
 def missing_words(path: Path, found: str, marker: Marker | None, backups: Path) -> str:
     """The refusal of a missing or empty store where one existed: the path, what was found, why it matters and
     the next steps."""
-    evidence = (
-        f"{marker_path(path)} says store {marker.store} (created {marker.created}) sent {marker.high.sends} emails"
-        if marker is not None
-        else f"backups of it exist in {backups}"
-    )
+    if marker is not None:
+        evidence = (
+            f"{marker_path(path)} says store {marker.store} (created {marker.created}) sent {marker.high.sends} emails"
+        )
+    elif has_backups(backups):
+        evidence = f"backups of it exist in {backups}"
+    else:
+        evidence = f"the send journal {journal.journal_path(path)} says it sent emails"
     return (
         f"{path}: {found}, but {evidence}. Starting on a new store would send every earlier warning again as "
         f"news; {NEXT_STEPS}"
@@ -202,17 +220,34 @@ def behind_words(path: Path, store_id: str, high: HighWater, marker: Marker) -> 
     )
 
 
+def journal_words(db: sqlite3.Connection, path: Path, high: HighWater, journalled: list[journal.Sent]) -> str | None:
+    """The refusal of a store that lacks sends its journal holds (an old copy put back, the marker gone with it);
+    None when it lacks none but those still ``sending`` in it (the crash window the next start settles)."""
+    waiting = {(s.message_id, s.recipients) for s in journal.unrecorded(db, journalled)}
+    beyond = [s for s in journalled if s.seq > high.sends and (s.message_id, s.recipients) not in waiting]
+    if not beyond:
+        return None
+    return (
+        f"{path} is older than what it sent: the send journal {journal.journal_path(path)} says {beyond[-1].seq} "
+        f"emails were sent (the last at {beyond[-1].at}), the store knows of {high.sends}: an old copy put back "
+        f"by hand? Starting on it would warn again of what was told since; {NEXT_STEPS}"
+    )
+
+
 def verify_read_only(db: sqlite3.Connection, path: Path, marker: Marker | None) -> str | None:
     """What ``alertd check`` says of a store opened read-only against its marker (None: nothing wrong). A store
     an earlier alertd wrote has no identity yet: it gets one at its next start."""
-    if marker is None:
+    journalled = journal.sends(journal.journal_path(path))
+    if marker is None and not journalled:
         return None
     if db.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'meta'").fetchone() is None:
-        return f"{path} holds no alertd store, but {marker_path(path)} says one was here; {NEXT_STEPS}"
+        said = marker_path(path) if marker is not None else journal.journal_path(path)
+        return f"{path} holds no alertd store, but {said} says one was here; {NEXT_STEPS}"
     row = db.execute("SELECT value FROM meta WHERE key = ?", (ID_KEY,)).fetchone()
     store_id = str(row[0]) if row is not None else "(none)"
     try:
         high = high_water(db)
     except sqlite3.OperationalError:  # an earlier schema, without reference counters: upgraded at start
         return None
-    return behind_words(path, store_id, high, marker)
+    behind = behind_words(path, store_id, high, marker) if marker is not None else None
+    return behind or journal_words(db, path, high, journalled)

@@ -25,7 +25,7 @@ from alertd.domain.feeds import Validators
 from alertd.domain.knowledge import Statement
 from alertd.domain.settings import Settings
 from alertd.domain.values import Alert, Finding, FindingState, Observation, Product
-from alertd.store import bulk, identity, journal, knowledge, scope, statedir
+from alertd.store import StateFileError, bulk, identity, journal, knowledge, scope, statedir
 from alertd.store.codecs import (
     alert_from_json,
     decode_time,
@@ -128,10 +128,21 @@ class Store:
         self.path = path
         self.carried = (0, 0)  # with new_state: the journalled sends carried in, and the findings they told
         self.settled = 0  # at an ordinary start: the sends the journal had and the store had not (a crash between)
+        # The marker could not be rewritten after a recorded send (a full disk): it lags the store, which is
+        # harmless (the journal holds the send) until a later write of it succeeds (rewrite_marker).
+        self.marker_behind: StateFileError | None = None
         self._sender_fd: int | None = None
         self._writer: bulk.Writer | None = None
         self._marker_file = identity.marker_path(path)
         self._journal = journal.journal_path(path)
+        # The deliveries this process marked `sending` and has not recorded the outcome of: never picked again by
+        # it (a send of them is in flight, or its outcome waits to be recorded); a previous process's are retried.
+        self._sending: set[int] = set()
+        # Sends journalled (or being journalled) whose store write has not succeeded yet, by delivery: written
+        # again they keep their number; and whether their line is in the journal already.
+        self._journalled: dict[int, journal.Sent] = {}
+        self._appended: set[int] = set()
+        self._seq = 0  # the last send number journalled, as far as this process knows
         # ``sender``: the sender's lock taken before anything is read (``run --once``), so a restore cannot replace
         # the state under the cycle; held by a daemon, the cycle goes on and leaves the outbox to it.
         if sender:
@@ -144,7 +155,9 @@ class Store:
         try:
             self.db.row_factory = sqlite3.Row
             self.db.execute("PRAGMA journal_mode=WAL")
-            self.db.execute("PRAGMA synchronous=NORMAL")
+            # FULL: a commit is on disk before the marker (fsynced after it) says so; NORMAL may lose the last
+            # commits to a power cut, leaving the store behind its marker and refused at the next start.
+            self.db.execute("PRAGMA synchronous=FULL")
             self.db.execute("PRAGMA foreign_keys=ON")
             if check:
                 statedir.quick_check(self.db, path)
@@ -159,9 +172,14 @@ class Store:
     def _connect(self, new_state: bool, backups: Path) -> identity.Marker | None:
         """Refuse a missing or empty store where one existed, make the file private, connect; the marker read."""
         path = self.path
-        marker = identity.read_marker(self._marker_file)
+        try:
+            marker = identity.read_marker(self._marker_file)
+        except LostState:
+            if not new_state:
+                raise
+            marker = None  # a marker alertd did not write, accepted knowingly: written again in _adopt
         found = statedir.absent(path)
-        if found is not None and not new_state and (marker is not None or identity.has_backups(backups)):
+        if found is not None and not new_state and identity.existed(path, marker, backups):
             raise LostState(identity.missing_words(path, found, marker, backups))
         _private_files(path)
         try:
@@ -171,40 +189,51 @@ class Store:
         return marker
 
     def _adopt(self, marker: identity.Marker | None, new_state: bool) -> None:
-        """Check the store against its marker (refused when not the marker's, or behind it), carry in the send
-        journal when ``new_state`` accepts it, and bring the marker up to date."""
+        """Check the store against its marker and its send journal (refused when not the marker's, or behind
+        either), carry in the send journal when ``new_state`` accepts it, and bring the marker up to date."""
+        journalled = journal.sends(self._journal)
+        last = journalled[-1] if journalled else None
         with self.transaction() as db:
             store_id, _, _ = identity.identity(db, datetime.now(UTC))
             high = identity.high_water(db)
-            if marker is not None and not new_state:
-                refused = identity.behind_words(self.path, store_id, high, marker)
-                if refused is not None:
-                    raise LostState(refused)
             if new_state:
                 foreign = marker is not None and store_id != marker.store  # its sends are not numbered as ours
-                lines = journal.read(self._journal)
-                sends = [s for s in lines if s.seq > high.sends or (foreign and not _holds(db, s))]
+                sends = [s for s in journalled if s.seq > high.sends or (foreign and not _holds(db, s))]
                 self.carried = journal.replay(db, iter(sends))
-                last = max((s.seq for s in sends), default=0)
                 lifted = marker.high if marker is not None else identity.HighWater()
-                identity.raise_to(db, lifted.joined(identity.HighWater(last)))
-            elif marker is not None:
-                # A crash between the journal's fsync and the store's commit left the send journalled only: the
-                # relay took it, so its delivery is marked sent here instead of going again (contract §1).
-                unrecorded = [s for s in journal.read(self._journal) if s.seq > high.sends]
+                identity.raise_to(db, lifted.joined(identity.HighWater(last.seq if last else 0)))
+            else:
+                # The journal witnesses the sends even when the marker is gone (deleted, or torn and removed).
+                refused = identity.behind_words(self.path, store_id, high, marker) if marker is not None else None
+                refused = refused or identity.journal_words(db, self.path, high, journalled)
+                if refused is not None:
+                    raise LostState(refused)
+                # A crash (or a full disk) between the journal's fsync and the store's commit left sends journalled
+                # only: the relay took them, so their deliveries are marked sent here instead of going again
+                # (contract §1).
+                unrecorded = journal.unrecorded(db, journalled)
                 for sent in unrecorded:
                     journal.settle(db, sent)
-                if unrecorded:
-                    self.settled = len(unrecorded)
-                    identity.raise_to(db, identity.HighWater(max(s.seq for s in unrecorded), {}, unrecorded[-1].at))
+                self.settled = len(unrecorded)
+                if last is not None and last.seq > high.sends:
+                    identity.raise_to(db, identity.HighWater(last.seq, {}, last.at))
+        self._seq = max(identity.high_water(self.db).sends, last.seq if last else 0)
         self._mark(marker)
 
     def _mark(self, previous: identity.Marker | None = None) -> None:
-        """Rewrite the marker from the store (unless it already says the same)."""
+        """Rewrite the marker from the store (unless it already says the same); :class:`StateFileError` when it
+        cannot."""
         store_id, created, _ = identity.identity(self.db, datetime.now(UTC))
         marker = identity.Marker(store_id, created, identity.high_water(self.db))
         if marker != previous:
             identity.write_marker(self._marker_file, marker)
+        self.marker_behind = None
+
+    def rewrite_marker(self) -> None:
+        """Bring a marker that lags the store (:attr:`marker_behind`) up to date; :class:`StateFileError` when it
+        still cannot be written."""
+        if self.marker_behind is not None:
+            self._mark()
 
     @classmethod
     def in_state_dir(
@@ -292,6 +321,8 @@ class Store:
             os.close(fd)
             return False
         self._sender_fd = fd
+        # Another process may have sent since this store was opened: numbers go on after its last one.
+        self._seq = max(self._seq, journal.last_seq(self._journal))
         return True
 
     @contextmanager
@@ -634,47 +665,89 @@ class Store:
     # -- outbox --------------------------------------------------------------------------------------------
 
     def due_deliveries(self, now: datetime) -> list[Delivery]:
-        """Deliveries to attempt now: pending ones whose time has come, and any left in ``sending`` by a crash."""
+        """Deliveries to attempt now: pending ones whose time has come, and any a previous process left in
+        ``sending`` (a crash); never one this process has in ``sending`` (in flight, or its outcome unrecorded)."""
         rows = self.db.execute(
             f"SELECT {DELIVERY_COLUMNS} FROM outbox WHERE (state = ? AND next_attempt <= ?) OR state = ? ORDER BY id",
             (DeliveryState.PENDING, encode_time(now), DeliveryState.SENDING),
         )
-        return [delivery_of(r) for r in rows]
+        return [d for d in map(delivery_of, rows) if d.id not in self._sending]
 
     def message(self, delivery_id: int) -> bytes:
         row = self.db.execute("SELECT message FROM outbox WHERE id = ?", (delivery_id,)).fetchone()
         return bytes(row[0])
 
     def mark_sending(self, delivery_id: int) -> None:
+        """The delivery is handed to the transport: ``sending`` until its outcome is recorded, and not picked
+        again by this process meanwhile (:meth:`due_deliveries`)."""
         with self.transaction() as db:
             db.execute(
                 "UPDATE outbox SET state = ?, attempts = attempts + 1 WHERE id = ?",
                 (DeliveryState.SENDING, delivery_id),
             )
+        self._sending.add(delivery_id)
+
+    def release(self, delivery_id: int) -> None:
+        """A delivery marked ``sending`` was not handed over after all (its message could not be read): this
+        process may pick it again."""
+        self._sending.discard(delivery_id)
 
     def mark_sent(self, delivery_id: int, now: datetime) -> None:
-        """The relay accepted the delivery: journalled (fsynced) first, then recorded, then the marker."""
-        seq = self._journal_send(delivery_id, now)
+        """The relay accepted the delivery: journalled (fsynced) first, then recorded, then the marker.
+
+        Raises a store failure (``STORE_FAILURES``) when the journal or the store cannot be written: called again
+        later, the send keeps its number and time. A marker that cannot be rewritten once the send is recorded
+        does not fail it: :attr:`marker_behind` says so until :meth:`rewrite_marker` succeeds."""
+        sent = self._journal_send(delivery_id, now)
         with self.transaction() as db:
             db.execute(
                 "UPDATE outbox SET state = ?, sent_at = ?, last_error = NULL WHERE id = ?",
-                (DeliveryState.SENT, encode_time(now), delivery_id),
+                (DeliveryState.SENT, sent.at, delivery_id),
             )
-            identity.raise_to(db, identity.HighWater(seq, {}, encode_time(now)))
-        self._mark()
+            identity.raise_to(db, identity.HighWater(sent.seq, {}, sent.at))
+        self._recorded(delivery_id)
 
-    def _journal_send(self, delivery_id: int, now: datetime) -> int:
-        """Append the send to the journal beside the store (:mod:`~alertd.store.journal`); its number."""
-        row = self.db.execute(
-            "SELECT establishment, message_id, reference, recipients FROM outbox WHERE id = ?", (delivery_id,)
-        ).fetchone()
-        seq = identity.high_water(self.db).sends + 1
-        told = tuple(journal.told_by(self.db, delivery_id))
-        sent = journal.Sent(
-            seq, encode_time(now), row["establishment"], row["message_id"], row["reference"], row["recipients"], told
-        )
-        journal.append(self._journal, sent)
-        return seq
+    def _journal_send(
+        self, delivery_id: int, now: datetime, later: Sequence[str] = (), never: Sequence[str] = (), error: str = ""
+    ) -> journal.Sent:
+        """Append the send to the journal beside the store (:mod:`~alertd.store.journal`), unless an earlier call
+        for it did: a send's record, and its number, are made once, whatever failed after."""
+        sent = self._journalled.get(delivery_id)
+        if sent is None:
+            row = self.db.execute(
+                "SELECT establishment, message_id, reference, recipients FROM outbox WHERE id = ?", (delivery_id,)
+            ).fetchone()
+            # Past both the store's count and every number this process journalled: a send whose store write
+            # failed keeps its number, and the next one does not take it too.
+            self._seq = max(self._seq, identity.high_water(self.db).sends) + 1
+            told = tuple(journal.told_by(self.db, delivery_id))
+            sent = journal.Sent(
+                self._seq,
+                encode_time(now),
+                row["establishment"],
+                row["message_id"],
+                row["reference"],
+                row["recipients"],
+                told,
+                tuple(later),
+                tuple(never),
+                error if later or never else None,
+            )
+            self._journalled[delivery_id] = sent
+        if delivery_id not in self._appended:
+            journal.append(self._journal, sent)
+            self._appended.add(delivery_id)
+        return sent
+
+    def _recorded(self, delivery_id: int) -> None:
+        """A send's outcome is in the store: forget it, and bring the marker along (noted when it cannot be)."""
+        self._sending.discard(delivery_id)
+        self._journalled.pop(delivery_id, None)
+        self._appended.discard(delivery_id)
+        try:
+            self._mark()
+        except StateFileError as exc:
+            self.marker_behind = exc
 
     def mark_retry(self, delivery_id: int, error: str, next_attempt: datetime) -> None:
         with self.transaction() as db:
@@ -682,6 +755,7 @@ class Store:
                 "UPDATE outbox SET state = ?, last_error = ?, next_attempt = ? WHERE id = ?",
                 (DeliveryState.PENDING, error, encode_time(next_attempt), delivery_id),
             )
+        self._sending.discard(delivery_id)
 
     def shift_waiting(self, step: timedelta, created_by: datetime) -> int:
         """Move the next attempt of every pending delivery created by ``created_by`` by ``step`` (a wall-clock
@@ -703,6 +777,7 @@ class Store:
             db.execute(
                 "UPDATE outbox SET state = ?, last_error = ? WHERE id = ?", (DeliveryState.FAILED, error, delivery_id)
             )
+        self._sending.discard(delivery_id)
 
     def mark_partly_sent(
         self,
@@ -715,37 +790,32 @@ class Store:
     ) -> tuple[int | None, int | None]:
         """The server took the message for some recipients only, in one transaction: the delivery is sent; the
         recipients refused for now get a pending delivery of the same message (same Message-ID), those refused
-        for good a failed one, listed by ``outbox --state failed`` and told to the operators.
-        Returns the ids of the two new deliveries (None where there is none)."""
-        copy = """INSERT INTO outbox (message_id, establishment, sender, recipients, subject, message, state,
-                                      next_attempt, last_error, created, reference)
-                  SELECT message_id, establishment, sender, ?, subject, message, ?, ?, ?, ?, reference
-                  FROM outbox WHERE id = ?"""
+        for good a failed one, listed by ``outbox --state failed`` and told to the operators. The journal names
+        both, so a restore (or the next start, after a crash) leaves them their copies too.
+        Returns the ids of the two new deliveries (None where there is none); fails as :meth:`mark_sent`."""
         ids: list[int | None] = []
-        seq = self._journal_send(delivery_id, now)
+        sent = self._journal_send(delivery_id, now, later, never, error)
         with self.transaction() as db:
             db.execute(
                 "UPDATE outbox SET state = ?, sent_at = ?, last_error = ? WHERE id = ?",
-                (DeliveryState.SENT, encode_time(now), error, delivery_id),
+                (DeliveryState.SENT, sent.at, error, delivery_id),
             )
-            identity.raise_to(db, identity.HighWater(seq, {}, encode_time(now)))
+            identity.raise_to(db, identity.HighWater(sent.seq, {}, sent.at))
             for recipients, state in ((later, DeliveryState.PENDING), (never, DeliveryState.FAILED)):
-                if not recipients:
-                    ids.append(None)
-                    continue
-                cur = db.execute(
-                    copy,
-                    (
-                        recipients_to_json(recipients),
-                        state,
-                        encode_time(next_attempt),
-                        error,
-                        encode_time(now),
+                ids.append(
+                    journal.copy_for(
+                        db,
                         delivery_id,
-                    ),
+                        recipients,
+                        state,
+                        next_attempt=encode_time(next_attempt),
+                        error=error,
+                        created=sent.at,
+                    )
+                    if recipients
+                    else None
                 )
-                ids.append(cur.lastrowid)
-        self._mark()
+        self._recorded(delivery_id)
         return ids[0], ids[1]
 
     def resolved_untold(self, establishment: str | None = None) -> dict[str, list[Finding]]:

@@ -1,11 +1,15 @@
 """A full disk is seen and survived: with ``state_dir`` on a small tmpfs filled to the last byte, every poll fails
 to record, and so does recording the failure; ``/healthz`` says 503 with the store's error and the feed's
 failures (held in memory), ``/metrics`` and STATUS= say it too. Once the filler goes, the daemon recovers
-without a restart and the warning the feed brought meanwhile is sent exactly once (contract §6, "Health")."""
+without a restart and the warning the feed brought meanwhile is sent exactly once (contract §6, "Health").
+The disk may also fill while the outbox drains: the sends in flight end, what they cannot record (the send journal
+first) is held in memory and nothing more is sent; ``/healthz`` says 503 until the outcomes are recorded, and every
+warning reaches the relay exactly once."""
 
 from __future__ import annotations
 
 import collections
+import contextlib
 import email
 import subprocess
 import time
@@ -15,24 +19,24 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from configs import alertd, write_config
+from configs import alertd, numbered_world, write_config
 from http_server import FeedServer, unused_port
 from prometheus_client.parser import text_string_to_metric_families
 from running import RunningDaemon, http_get, wait_for, with_http
-from smtp_server import SmtpServerFactory
+from smtp_server import SmtpServerFactory, SmtpTestServer
 
 QUIET = "ip,malware\n192.0.2.10,QakBot\n"  # no establishment owns 192.0.2.0/24
 NAMING_CLINIC = QUIET + "154.12.230.7,QakBot\n"  # in Test Clinic's 154.12.224.0/19
 TMPFS_SIZE = "8m"
+DRAINED = 80  # establishments warned at once, each of one C2 address: the outbox the disk fills under
 
 
-@pytest.fixture
-def small_disk(tmp_path: Path) -> Iterator[Path]:
-    """A tmpfs of ``TMPFS_SIZE`` mounted on ``tmp_path/state``, unmounted afterwards."""
-    state = tmp_path / "state"
+@contextlib.contextmanager
+def tmpfs(state: Path, size: str) -> Iterator[Path]:
+    """A tmpfs of ``size`` mounted on ``state``, unmounted afterwards."""
     state.mkdir()
     mounted = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", f"size={TMPFS_SIZE},mode=0700", "tmpfs", str(state)],
+        ["mount", "-t", "tmpfs", "-o", f"size={size},mode=0700", "tmpfs", str(state)],
         capture_output=True,
         text=True,
         check=False,
@@ -46,6 +50,20 @@ def small_disk(tmp_path: Path) -> Iterator[Path]:
         yield state
     finally:
         subprocess.run(["umount", "-l", str(state)], check=False)
+
+
+@pytest.fixture
+def small_disk(tmp_path: Path) -> Iterator[Path]:
+    """A tmpfs of ``TMPFS_SIZE`` mounted on ``tmp_path/state``."""
+    with tmpfs(tmp_path / "state", TMPFS_SIZE) as state:
+        yield state
+
+
+@pytest.fixture
+def roomy_disk(tmp_path: Path) -> Iterator[Path]:
+    """A tmpfs on ``tmp_path/state`` with room for a mass dispatch (its outbox holds every email)."""
+    with tmpfs(tmp_path / "state", "96m") as state:
+        yield state
 
 
 def fill(disk: Path) -> Path:
@@ -158,3 +176,69 @@ def test_a_cycle_on_a_full_disk_fails_with_the_cause_not_a_traceback(
     assert "alertd: the state store cannot be used: " in full.stderr
     assert f"({small_disk / 'alertd.sqlite3'}); its file system is full" in full.stderr
     assert smtp.messages == []  # what it could not record, it did not send
+
+
+def message_ids(smtp: SmtpTestServer) -> collections.Counter[str]:
+    return collections.Counter(
+        str(email.message_from_bytes(m.content, policy=default)["Message-ID"]) for m in smtp.messages
+    )
+
+
+@pytest.mark.slow
+def test_a_disk_filling_while_the_outbox_drains_sends_each_warning_once_and_is_told(
+    tmp_path: Path, roomy_disk: Path, smtp_server: SmtpServerFactory
+) -> None:
+    smtp = smtp_server(tls="none")
+    smtp.slow_data(0.1)  # a slow relay: the outbox drains for seconds
+    port = unused_port()
+    base = f"http://127.0.0.1:{port}"
+    rows = ["dst_ip,dst_port,c2_status,malware"]
+    rows += [f"81.{i // 250}.{i % 250}.7,443,online,QakBot" for i in range(DRAINED)]
+    with FeedServer() as feeds:
+        feeds.route("/c2.csv", ("\n".join(rows) + "\n").encode(), etag='"v1"')
+        config = numbered_world(
+            tmp_path,
+            DRAINED,
+            "feeds:\n  - {id: c2, url: '" + feeds.url("/c2.csv") + "', format: csv, interval: 1h, "
+            "backlog_after: never,\n     columns: {ip: dst_ip, port: dst_port, malware: malware, status: c2_status}}\n",
+            smtp.port,
+        )
+        with_http(config, port)
+        with RunningDaemon(config) as daemon:
+            daemon.wait_ready()
+            try:
+                wait_for(lambda: bool(daemon.receive()) and len(smtp.messages) >= 10, 60, "10 warnings at the relay")
+            except AssertionError:
+                print(daemon.tail(6000))
+                raise
+            filler = fill(roomy_disk)
+            at_fill = len(smtp.messages)
+            health: dict[str, Any] = {}
+
+            def unhealthy() -> bool:
+                nonlocal health
+                daemon.receive()
+                status, health = http_get(base + "/healthz")
+                return status == 503
+
+            wait_for(unhealthy, 30, "/healthz 503 while the disk is full")
+            assert health["status"] == "store_unwritable", health
+            assert "No space left on device" in health["reason"] or "disk is full" in health["reason"], health
+            time.sleep(3)  # SQLite may still commit meanwhile (it reuses its WAL pages): health stays 503
+            assert http_get(base + "/healthz")[0] == 503
+            # Only the sends in flight when it filled (the SMTP pool's) went on.
+            while_full = len(smtp.messages)
+            assert while_full - at_fill <= 8, (at_fill, while_full)
+            assert len(smtp.messages) == while_full and while_full < DRAINED
+
+            filler.unlink()  # room again: no restart
+            wait_for(lambda: bool(daemon.receive()) and len(smtp.messages) >= DRAINED, 120, "every warning sent")
+            wait_for(lambda: http_get(base + "/healthz")[0] == 200, 30, "/healthz 200 again")
+            time.sleep(2)  # more outbox runs: nothing goes twice
+            assert daemon.stop() == 0
+            assert not daemon.events("Task exception was never retrieved")
+    ids = message_ids(smtp)
+    assert len(ids) == DRAINED and set(ids.values()) == {1}, ids.most_common(3)
+    assert sorted(r for m in smtp.messages for r in m.rcpt_tos) == sorted(
+        f"rssi{i}@est{i}.example" for i in range(DRAINED)
+    )

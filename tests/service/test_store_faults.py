@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -16,12 +17,13 @@ from alertd.config.files import load_config
 from alertd.domain.delivery import DeliveryState
 from alertd.domain.feeds import Validators
 from alertd.intake.fetch import Fetcher
-from alertd.send.transports import MaildirTransport
+from alertd.send.transports import MaildirTransport, SendResult
 from alertd.service.engine import Engine
 from alertd.service.flush import Flusher
 from alertd.service.httpapi import HealthServer, HealthSnapshot
 from alertd.service.metrics import Metrics
 from alertd.service.vitals import Vitals, store_reason
+from alertd.store import journal
 from alertd.store.records import FeedState
 from alertd.store.sqlite import Store
 
@@ -187,3 +189,65 @@ def test_damage_met_at_run_time_is_told_with_the_path_and_stays_until_restored(t
     snapshot.update([], {}, configured=[], vitals=vitals)
     code, body = server.health()
     assert (code, body["status"], body["reason"]) == (503, "store_damaged", vitals.damaged)
+
+
+class BrokenFirst(MaildirTransport):
+    """A real Maildir whose first send raises what no transport should (a bug), while the others take a while."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__(path)
+        self.calls = 0
+
+    async def send(self, message: bytes, sender: str, recipients: Sequence[str]) -> SendResult:
+        self.calls += 1
+        if self.calls == 1:
+            raise RuntimeError("a bug in the transport")
+        await asyncio.sleep(0.05)
+        return await super().send(message, sender, recipients)
+
+
+def test_a_flush_never_returns_while_its_own_sends_are_in_flight(tmp_path: Path) -> None:
+    store = Store(tmp_path / "alertd.sqlite3")
+    ids = queue(store, 5)
+    flusher = Flusher(store)
+    transport = BrokenFirst(tmp_path / "maildir")
+    report = asyncio.run(flusher.flush(transport, NOW))
+    assert flusher.in_flight == 0 and report.sent == 4 and written(tmp_path / "maildir") == 4
+    assert report.errors == ["a bug in the transport"]
+    # Its outcome unknown (the relay may have taken it): not sent again by this process; the next start retries it.
+    assert [d.id for d in store.deliveries(DeliveryState.SENDING)] == ids[:1]
+    assert asyncio.run(flusher.flush(transport, NOW)).sent == 0 and transport.calls == 5
+    store.close()
+    again = Store(tmp_path / "alertd.sqlite3")
+    assert [d.id for d in again.due_deliveries(NOW)] == ids[:1]
+    again.close()
+
+
+def test_a_send_journal_that_cannot_be_written_keeps_the_store_unwritable_until_it_can(tmp_path: Path) -> None:
+    store = Store(tmp_path / "alertd.sqlite3")
+    ids = queue(store, 2)
+    flusher = Flusher(store)
+    transport = MaildirTransport(tmp_path / "maildir")
+    in_the_way = tmp_path / journal.JOURNAL
+    assert store.claim_sender()
+    in_the_way.mkdir()  # opening the journal fails, as appending to it does on a full disk
+    report = asyncio.run(flusher.flush(transport, NOW))
+    # Both were in flight at once: taken, and neither can be recorded.
+    assert (report.sent, written(tmp_path / "maildir")) == (2, 2)
+    assert sorted(flusher.unrecorded) == ids and not flusher.vitals.writable
+    assert flusher.vitals.store_fault is not None
+    assert flusher.vitals.store_fault.error.startswith(f"cannot write {in_the_way}: ")
+    assert {d.state for d in store.deliveries()} == {DeliveryState.SENDING}
+    # SQLite commits meanwhile (a poll, a new email): that does not end the fault while the sends cannot be
+    # journalled, and nothing is sent.
+    queue(store, 1)
+    assert not flusher.vitals.store_written() and not flusher.vitals.writable
+    assert asyncio.run(flusher.flush(transport, NOW)).sent == 0 and written(tmp_path / "maildir") == 2
+    in_the_way.rmdir()
+    assert flusher.vitals.store_written() and flusher.vitals.writable  # the sends recorded on the way
+    assert flusher.unrecorded == {} and [s.seq for s in journal.read(in_the_way)] == [1, 2]
+    asyncio.run(flusher.flush(transport, NOW))
+    assert written(tmp_path / "maildir") == 3
+    assert [d.state for d in store.deliveries()] == [DeliveryState.SENT] * 3
+    assert [s.seq for s in journal.read(in_the_way)] == [1, 2, 3]
+    store.close()
