@@ -221,7 +221,7 @@ def test_a_disk_filling_while_the_outbox_drains_sends_each_warning_once_and_is_t
                 status, health = http_get(base + "/healthz")
                 return status == 503
 
-            wait_for(unhealthy, 30, "/healthz 503 while the disk is full")
+            wait_for(unhealthy, 90, "/healthz 503 while the disk is full")
             assert health["status"] == "store_unwritable", health
             assert "No space left on device" in health["reason"] or "disk is full" in health["reason"], health
             time.sleep(3)  # SQLite may still commit meanwhile (it reuses its WAL pages): health stays 503
@@ -233,7 +233,7 @@ def test_a_disk_filling_while_the_outbox_drains_sends_each_warning_once_and_is_t
 
             filler.unlink()  # room again: no restart
             wait_for(lambda: bool(daemon.receive()) and len(smtp.messages) >= DRAINED, 120, "every warning sent")
-            wait_for(lambda: http_get(base + "/healthz")[0] == 200, 30, "/healthz 200 again")
+            wait_for(lambda: http_get(base + "/healthz")[0] == 200, 90, "/healthz 200 again")
             time.sleep(2)  # more outbox runs: nothing goes twice
             assert daemon.stop() == 0
             assert not daemon.events("Task exception was never retrieved")

@@ -80,7 +80,7 @@ def test_a_relay_refusing_everything_makes_healthz_fail_until_a_send_is_accepted
     world.smtp.script_data(*[BUSY] * 500)  # every DATA answered "try later": nothing can be sent
     with RunningDaemon(world.config) as daemon:
         daemon.wait_ready()
-        daemon.wait_log("delivery deferred", 30)
+        daemon.wait_log("delivery deferred", 90)
         assert world.healthz()[0] == 200  # a deferral is no failure yet: the limit has not passed
         wait_for(lambda: world.healthz()[0] == 503, FAILING_AFTER + 20, "/healthz telling delivery failing")
         _, body = world.healthz()
@@ -90,14 +90,14 @@ def test_a_relay_refusing_everything_makes_healthz_fail_until_a_send_is_accepted
         assert isinstance(delivery, dict) and delivery["oldest_waiting_seconds"] >= FAILING_AFTER
         assert world.metric("alertd_outbox_oldest_due_age_seconds") >= FAILING_AFTER
         assert world.metric("alertd_delivery_failing") == 1
-        wait_for(lambda: any(s.startswith("delivery failing") for s in daemon.statuses()), 35, "STATUS= telling it")
+        wait_for(lambda: any(s.startswith("delivery failing") for s in daemon.statuses()), 90, "STATUS= telling it")
 
         # The relay takes mail again; the next send accepted (a new warning, at once) ends it, with no restart.
         world.smtp.clear_scripts()
         world.feeds.route("/a.csv", blocklist(CHU_IP, CLINIC_IP), etag='"a2"')
-        wait_for(lambda: world.healthz()[0] == 200, 30, "/healthz back to ok at the first accepted send")
+        wait_for(lambda: world.healthz()[0] == 200, 90, "/healthz back to ok at the first accepted send")
         assert world.metric("alertd_delivery_failing") == 0
-        wait_for(lambda: daemon.statuses()[-1].startswith("watching 1 feeds"), 35, "STATUS= back to normal")
+        wait_for(lambda: daemon.statuses()[-1].startswith("watching 1 feeds"), 90, "STATUS= back to normal")
         assert daemon.stop() == 0
 
 
@@ -122,14 +122,14 @@ def damage_feed_state(db: Path) -> None:
 def test_damage_met_by_a_read_is_told_and_counts_as_failed_polls(world: World) -> None:
     with RunningDaemon(world.config) as daemon:
         daemon.wait_ready()
-        daemon.wait_log("feed polled", 30)
-        wait_for(lambda: world.healthz()[0] == 200, 15, "a healthy start")
+        daemon.wait_log("feed polled", 90)
+        wait_for(lambda: world.healthz()[0] == 200, 60, "a healthy start")
         damage_feed_state(world.config.parent / "state" / "alertd.sqlite3")
-        wait_for(lambda: world.healthz()[0] == 503, 20, "/healthz telling the damage")
+        wait_for(lambda: world.healthz()[0] == 503, 60, "/healthz telling the damage")
         _, body = world.healthz()
         assert body["status"] == "store_damaged"
         assert "is damaged" in str(body["reason"]) and "alertd state restore" in str(body["reason"])
-        wait_for(lambda: world.failures("a") >= 2, 20, "the polls counted failed")
+        wait_for(lambda: world.failures("a") >= 2, 60, "the polls counted failed")
         assert any("is damaged" in s for s in daemon.statuses())
         assert "raised an exception" not in daemon.log_path.read_text()  # no job crashed into the scheduler
         daemon.kill()
