@@ -106,8 +106,8 @@ def _stdlib(messages: Sequence[bytes]) -> float:
         parsed = message_from_bytes(raw, policy=policy.default)
         assert isinstance(parsed, EmailMessage)
         headers = [(k, str(v)) for k, v in parsed.items() if not k.lower().startswith(("content-", "mime-"))]
-        leaves = [p for p in parsed.walk() if not p.is_multipart()]
-        parts.append((headers, [(p.get_content_type(), p.get_content(), p.get_filename()) for p in leaves]))
+        found = [p for p in parsed.walk() if not p.is_multipart()]
+        parts.append((headers, [(p.get_content_type(), p.get_content(), p.get_filename()) for p in found]))
     cpu = time.process_time()
     for headers, leaves in parts:
         msg = EmailMessage(policy=policy.default)

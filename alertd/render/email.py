@@ -19,7 +19,9 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from email import message_from_bytes
 from email.message import EmailMessage
+from email.policy import SMTP
 from email.utils import format_datetime
 from typing import Any
 
@@ -29,17 +31,19 @@ from alertd.domain.codes import Evidence
 from alertd.domain.establishments import Establishment
 from alertd.domain.settings import RenderSettings
 from alertd.domain.values import Alert, Finding
-from alertd.render import flowed
+from alertd.render import flowed, mime
 from alertd.render.attachments import ATTACHMENTS, finding_records, findings_csv, findings_json
 from alertd.render.catalog import words
 from alertd.render.context import corrections_context, email_context, resolved_context
 from alertd.render.environment import inline_css
-from alertd.render.headers import EMAIL_POLICY, boundary, clean_address, clean_header
+from alertd.render.headers import boundary, clean_address, clean_header
 
 HTML_BUDGET = 90_000  # bytes of the HTML part as sent (quoted-printable): Gmail cuts a message past ~102 KB
 # Room kept under the message limit for the PGP/MIME signature wrapped around a signed email after rendering.
 SIGNING_MARGIN = 16_384
 LEFT_OUT_HEADER = "X-Alertd-Left-Out"
+# Reads rendered bytes back as they were written: no header is refolded, so as_bytes() gives the same bytes.
+AS_WRITTEN = SMTP.clone(refold_source="none")
 
 
 def _template(env: jinja2.Environment, lang: str, name: str) -> jinja2.Template:
@@ -99,6 +103,54 @@ def render_email(
     resolved: Sequence[Finding] = (),
     reference: str | None = None,
 ) -> EmailMessage:
+    """The warning email for one establishment, in its language (contract §4), as a message object:
+    :func:`render_message`'s bytes parsed back (what a preview or a signer works on)."""
+    rendered = render_message(
+        env,
+        est,
+        alerts,
+        recipients,
+        settings=settings,
+        now=now,
+        message_id=message_id,
+        in_reply_to=in_reply_to,
+        resolved=resolved,
+        reference=reference,
+    )
+    return as_message(rendered.message)
+
+
+def as_message(raw: bytes) -> EmailMessage:
+    """Rendered bytes as a message object whose ``as_bytes()`` gives them back unchanged. Read with bare line
+    feeds, as a message built in memory holds them: its parts' ``get_content()`` has no carriage returns."""
+    msg = message_from_bytes(raw.replace(b"\r\n", b"\n"), policy=AS_WRITTEN)
+    assert isinstance(msg, EmailMessage)  # the policy's message factory
+    return msg
+
+
+@dataclass(frozen=True, slots=True)
+class Rendered:
+    """An email as it goes into the outbox: its bytes, and what the outbox and the log note of it."""
+
+    message: bytes
+    subject: str
+    message_id: str
+    left_out: int  # alerts of a mass email that its attachments could not carry (0 for any other email)
+
+
+def render_message(
+    env: jinja2.Environment,
+    est: Establishment,
+    alerts: Sequence[Alert],
+    recipients: Sequence[str],
+    *,
+    settings: RenderSettings,
+    now: datetime,
+    message_id: str,
+    in_reply_to: str | None = None,
+    resolved: Sequence[Finding] = (),
+    reference: str | None = None,
+) -> Rendered:
     """The warning email for one establishment, in its language (contract §4).
 
     ``resolved`` lists findings of earlier emails that their feed no longer lists (a closing section says so), or
@@ -112,7 +164,8 @@ def render_email(
     of this email (``CERTSANTE-2026-ALE-0042``), allocated once by the store and never reused.
 
     The whole message stays under ``settings.max_message_bytes`` (less room for a signature): a mass event is
-    one summary email whose attachments carry as many alerts as fit (:func:`left_out` tells how many did not).
+    one summary email whose attachments carry as many alerts as fit (:attr:`Rendered.left_out` tells how many
+    did not).
     """
     context = email_context(est, alerts, settings, now, in_reply_to=in_reply_to, reference=reference)
     # A finding withdrawn because its version turned out not affected is a correction, not a delisting.
@@ -130,10 +183,10 @@ def render_email(
     headers = _Headers(clean_header(subject), recipients, settings, now, message_id, in_reply_to, lang)
     records = finding_records(context, alerts)  # raw values for tools, read from the alerts
     limit = settings.max_message_bytes - SIGNING_MARGIN
-    msg = _message(headers, *_bodies(env, context), context, records)
-    if len(msg.as_bytes()) <= limit:
-        return msg
-    return _mass_email(env, headers, context, records, limit)
+    raw = _message(headers, *_bodies(env, context), context, records)
+    if len(raw) > limit:
+        raw, context = _mass_email(env, headers, context, records, limit)
+    return Rendered(raw, headers.subject, clean_header(message_id, 500), context.get("left_out") or 0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -155,81 +208,70 @@ def _mass_email(
     context: dict[str, Any],
     records: Sequence[dict[str, Any]],
     limit: int,
-) -> EmailMessage:
+) -> tuple[bytes, dict[str, Any]]:
     """A mass event: more alerts than one message may carry. The email says it is a summary (its alerts counted
     by kind) and its bodies keep what their budget allows. The list goes as attachments: both, when every alert
     fits; else ``findings.csv`` alone (the JSON repeats each alert's values, and the CSV holds them all but the
     details); else the CSV cut to the alerts that fit, most severe first, the email counting those left out, which
-    stay in the store for the operators (contract §4). Raises ValueError when even the bodies alone would pass
-    ``limit``."""
+    stay in the store for the operators (contract §4). The message, and the context it was rendered from. Raises
+    ValueError when even the bodies alone would pass ``limit``."""
     kinds = Counter(item["kind_label"] for item in context["alerts"])
     context = {**context, "mass": [{"label": k, "count": n} for k, n in kinds.most_common()], "left_out": 0}
     for files in (ATTACHMENTS, ATTACHMENTS[:1]):
         context["attachments"] = list(files)
-        msg = _message(headers, *_bodies(env, context), context, records)
-        if len(msg.as_bytes()) <= limit:
-            return msg
+        raw = _message(headers, *_bodies(env, context), context, records)
+        if len(raw) <= limit:
+            return raw, context
     kept = len(records)
-    fixed = len(_message(headers, "", "", context, []).as_bytes())
+    fixed = len(_message(headers, "", "", context, []))
     while True:
         # Each record costs about the same: aim under the limit in proportion, then step down if still over.
-        size = len(_message(headers, "", "", context, records[:kept]).as_bytes())
+        size = len(_message(headers, "", "", context, records[:kept]))
         per_record = max(1.0, (size - fixed) / max(kept, 1))
         kept = max(0, min(kept - 1, int((limit - fixed - 2 * HTML_BUDGET) / per_record)))
         context["left_out"] = len(records) - kept
-        msg = _message(headers, *_bodies(env, context), context, records[:kept])
-        size = len(msg.as_bytes())
+        raw = _message(headers, *_bodies(env, context), context, records[:kept])
+        size = len(raw)
         if size <= limit:
-            return msg
+            return raw, context
         if kept == 0:
             raise ValueError(f"the bodies alone take {size} bytes, over the message limit of {limit}")
 
 
-def left_out(msg: EmailMessage) -> int:
-    """How many alerts of a mass email its attachments could not carry (0 for any other email)."""
-    return int(str(msg.get(LEFT_OUT_HEADER, "0")) or 0)
-
-
-def _message(
-    h: _Headers, text: str, html: str, context: dict[str, Any], records: Sequence[dict[str, Any]]
-) -> EmailMessage:
-    """The MIME message: the text and HTML parts, then ``records`` as the attachments ``context`` names
+def _message(h: _Headers, text: str, html: str, context: dict[str, Any], records: Sequence[dict[str, Any]]) -> bytes:
+    """The MIME message's bytes: the text and HTML parts, then ``records`` as the attachments ``context`` names
     (``findings.csv`` and ``findings.json``, or a mass email's ``findings.csv`` alone)."""
     settings = h.settings
-    files = context["attachments"]
-    table = findings_csv(records)
-    msg = EmailMessage(policy=EMAIL_POLICY)
-    msg["From"] = clean_address(settings.sender_from)
-    msg["To"] = ", ".join(clean_header(r, 320) for r in h.recipients)
+    head = [
+        mime.addresses("From", [clean_address(settings.sender_from)]),
+        mime.addresses("To", [clean_header(r, 320) for r in h.recipients]),
+    ]
     if settings.reply_to:
-        msg["Reply-To"] = clean_address(settings.reply_to)
-    msg["Subject"] = h.subject
-    msg["Date"] = format_datetime(h.now if h.now.tzinfo is not None else h.now.replace(tzinfo=UTC))
-    msg["Message-ID"] = clean_header(h.message_id, 500)
+        head.append(mime.addresses("Reply-To", [clean_address(settings.reply_to)]))
+    head.append(mime.subject(h.subject))
+    head.append(mime.header("Date", format_datetime(h.now if h.now.tzinfo is not None else h.now.replace(tzinfo=UTC))))
+    head.append(mime.header("Message-ID", clean_header(h.message_id, 500)))
     if h.in_reply_to:
-        msg["In-Reply-To"] = clean_header(h.in_reply_to, 500)
-        msg["References"] = clean_header(h.in_reply_to, 500)
-    msg["Auto-Submitted"] = "auto-generated"
-    msg["X-Auto-Response-Suppress"] = "All"
+        head.append(mime.header("In-Reply-To", clean_header(h.in_reply_to, 500)))
+        head.append(mime.header("References", clean_header(h.in_reply_to, 500)))
+    head.append(b"Auto-Submitted: auto-generated\r\nX-Auto-Response-Suppress: All\r\n")
     if context.get("left_out"):
-        msg[LEFT_OUT_HEADER] = str(context["left_out"])  # for the operators' notice; the email says it in words
+        # For the operators' notice; the email says it in words.
+        head.append(mime.header(LEFT_OUT_HEADER, str(context["left_out"])))
     # format=flowed (RFC 3676): soft breaks at 72 columns; quoted-printable keeps their trailing spaces (=20).
-    msg.set_content(
-        text,  # already wrapped by _bodies
-        subtype="plain",
-        charset="utf-8",
-        cte="quoted-printable",
-        params={"format": "flowed", "delsp": "no"},
+    field, body = mime.multipart(
+        "alternative",
+        boundary(h.message_id, [text, html], "a"),
+        [
+            mime.text_part(text, 'text/plain; charset="utf-8"; format="flowed"; delsp="no"'),  # wrapped by _bodies
+            mime.text_part(html, 'text/html; charset="utf-8"'),
+        ],
     )
-    msg.add_alternative(html, subtype="html", charset="utf-8", cte="quoted-printable")
-    msg.set_boundary(boundary(h.message_id, [text, html], "a"))
-    # add_attachment wraps the alternative in a multipart/mixed, moving its Content-* headers into it.
-    msg.add_attachment(table, subtype="csv", charset="utf-8", cte="base64", filename=ATTACHMENTS[0])
-    if ATTACHMENTS[1] in files:
+    parts = [field + b"\r\n" + body]
+    parts.append(mime.attachment(findings_csv(records), 'text/csv; charset="utf-8"', ATTACHMENTS[0]))
+    if ATTACHMENTS[1] in context["attachments"]:
         document = findings_json(context, records)
-        msg.add_attachment(
-            document.encode("utf-8"), maintype="application", subtype="json", cte="base64", filename=ATTACHMENTS[1]
-        )
-    msg.set_boundary(boundary(h.message_id, [text, html], "m"))
-    msg["Content-Language"] = h.lang
-    return msg
+        parts.append(mime.attachment(document.encode("utf-8"), "application/json", ATTACHMENTS[1]))
+    field, body = mime.multipart("mixed", boundary(h.message_id, [text, html], "m"), parts)
+    head += [b"MIME-Version: 1.0\r\n", field, mime.header("Content-Language", h.lang)]
+    return b"".join(head) + b"\r\n" + body

@@ -24,7 +24,7 @@ from alertd.domain.errors import StaleAlerts
 from alertd.domain.establishments import Establishment
 from alertd.domain.values import Finding
 from alertd.policy import decide as policy
-from alertd.render.email import left_out, render_email
+from alertd.render.email import Rendered, as_message, render_message
 from alertd.render.links import source_domains
 from alertd.send.signing import SigningError
 from alertd.service.logs import get_logger
@@ -246,25 +246,27 @@ class Dispatcher:
         self._reserved[email.attempt] = reference
         return reference
 
-    def _render(self, email: _Planned, reference: str, now: datetime) -> tuple[EmailMessage, list[str]] | None:
+    def _render(self, email: _Planned, reference: str, now: datetime) -> tuple[Rendered, list[str]] | None:
         """The signed email and its recipients; None when signing failed (the alerts stay queued). Pure but for
         the signer: safe in a worker thread."""
-        composed = self.compose(email.est, email.items, now, email.closed, reference=reference)
+        composed = self._rendered(email.est, email.items, now, email.closed, reference=reference)
         if composed is None:  # pragma: no cover - the recipients were checked by _prepare
             return None
-        msg, to = composed
+        rendered, to = composed
         signer = self.current().signer
         if signer is not None:
+            # Only a signed email becomes a message object: the signer works on one.
             try:
-                msg = signer.sign(msg)
+                signed = signer.sign(as_message(rendered.message))
             except SigningError as exc:
                 # Never fall back to an unsigned warning: the alerts stay queued until signing works.
                 log.error("signing failed; alerts stay queued", establishment=email.est.id, error=str(exc))
                 return None
-        return msg, to
+            rendered = replace(rendered, message=signed.as_bytes())
+        return rendered, to
 
     def _record(
-        self, email: _Planned, reference: str, rendered: tuple[EmailMessage, list[str]] | None, now: datetime
+        self, email: _Planned, reference: str, rendered: tuple[Rendered, list[str]] | None, now: datetime
     ) -> int | None:
         """Put a rendered email in the outbox (its alerts marked dispatched in the same transaction)."""
         if rendered is None:
@@ -276,18 +278,18 @@ class Dispatcher:
             alert_ids=[q.id for q in items],
             bodies=[q.body for q in items],
             finding_keys=[q.alert.finding.key for q in items],
-            message_id=str(msg["Message-ID"]),
+            message_id=msg.message_id,
             sender=parseaddr(self.config.settings.sender_from)[1],
             recipients=to,
-            subject=str(msg["Subject"]),
-            message=msg.as_bytes(),
+            subject=msg.subject,
+            message=msg.message,
             now=now,
             reference=reference,
         )
         self._reserved.pop(email.attempt, None)
         if email.closed:
             self.store.mark_resolved_told([f.key for f in email.closed], now)
-        missing = left_out(msg)
+        missing = msg.left_out
         if missing:
             # Nothing is lost: the alerts are in the store (``alertd history`` lists them); the operators are told
             # once, and send the rest by hand if the establishment asks.
@@ -319,6 +321,18 @@ class Dispatcher:
     ) -> tuple[EmailMessage, list[str]] | None:
         """The email for some queued alerts of one establishment, and its recipients; None if nobody is to get it.
         ``reference`` is the email's, None for a preview (nothing is allocated)."""
+        composed = self._rendered(est, items, now, resolved, reference)
+        return None if composed is None else (as_message(composed[0].message), composed[1])
+
+    def _rendered(
+        self,
+        est: Establishment,
+        items: Sequence[QueuedAlert],
+        now: datetime,
+        resolved: Sequence[Finding] = (),
+        reference: str | None = None,
+    ) -> tuple[Rendered, list[str]] | None:
+        """:meth:`compose`'s email as rendered bytes (what the outbox stores)."""
         alerts = [q.alert for q in items]
         to = policy.recipients(est, alerts)
         if not to:
@@ -326,7 +340,7 @@ class Dispatcher:
         settings = self.config.settings
         message_id = make_message_id(est.id, [q.id for q in items], settings.sender_from, reference)
         thread = next((q.thread for q in items if q.alert.follow_up and q.thread), None)
-        msg = render_email(
+        rendered = render_message(
             self.current().templates,
             est,
             alerts,
@@ -339,7 +353,7 @@ class Dispatcher:
             resolved=resolved,
             reference=reference,
         )
-        return msg, to
+        return rendered, to
 
 
 def make_message_id(establishment: str, alert_ids: Sequence[int], sender: str, reference: str | None = None) -> str:
