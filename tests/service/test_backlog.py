@@ -318,7 +318,7 @@ def test_an_email_that_fails_to_render_keeps_its_reference_for_the_next_attempt(
     settings: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     engine = open_engine(settings)
-    compose, attempts = Dispatcher.compose, []
+    compose, attempts = Dispatcher._rendered, []  # what dispatch renders with
 
     def failing_twice(self: Dispatcher, *args: Any, **kwargs: Any) -> Any:
         attempts.append(kwargs["reference"])
@@ -326,7 +326,7 @@ def test_an_email_that_fails_to_render_keeps_its_reference_for_the_next_attempt(
             raise RuntimeError("a broken template")  # the alerts stay queued
         return compose(self, *args, **kwargs)
 
-    monkeypatch.setattr(Dispatcher, "compose", failing_twice)
+    monkeypatch.setattr(Dispatcher, "_rendered", failing_twice)
     first = run_once(engine, NOW)
     again = engine.dispatch(NOW + timedelta(minutes=1)) + engine.dispatch_inventories(NOW + timedelta(minutes=1))
     assert len(first) == 3 and len(again) == 2
