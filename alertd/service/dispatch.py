@@ -69,6 +69,9 @@ def cut_key(delivery: int) -> str:
     return f"{CUT_PREFIX}{delivery}"
 
 
+# Reference numbers taken from the store at once: one transaction and one fsynced marker rewrite for up to this
+# many emails, instead of one each; a crash skips the block's unused numbers.
+REFERENCE_BLOCK = 64
 STALE_RETRIES = 3  # plans of an establishment whose alerts polls keep replacing while its email renders
 
 
@@ -85,6 +88,9 @@ class Dispatcher:
         self.on_progress: Callable[[], None] | None = None
         # The reference given to an email that failed to render or sign, for its next attempt (same alerts).
         self._reserved: dict[tuple[str, str, tuple[int, ...]], str] = {}
+        # Reference numbers the store handed out in a block and no email carries yet, by series and year, the
+        # next one last.
+        self._numbers: dict[tuple[str, int], list[int]] = {}
 
     @property
     def config(self) -> Config:
@@ -97,7 +103,7 @@ class Dispatcher:
         ``immediate`` takes the alerts that go out at once (except those waiting for quiet hours to end);
         ``subscriptions`` takes the alerts queued for those digests. Returns the new deliveries' ids.
         """
-        return [d for email in self._news(now, immediate, subscriptions) if (d := self._one(email, now)) is not None]
+        return self._each(self._news(now, immediate, subscriptions), now)
 
     async def dispatch_off_loop(
         self, now: datetime, *, immediate: bool = True, subscriptions: Sequence[str] = ()
@@ -112,11 +118,15 @@ class Dispatcher:
         With ``settle`` (the daemon), an establishment's inventory waits until its newest alert has waited that
         long and none of its subscriptions is in quiet hours; without (``run --once``, ``digest --now``) it goes.
         """
-        return [d for email in self._inventories(now, settle) if (d := self._one(email, now)) is not None]
+        return self._each(self._inventories(now, settle), now)
 
     async def dispatch_inventories_off_loop(self, now: datetime, settle: timedelta | None = None) -> list[int]:
         """:meth:`dispatch_inventories` with each email rendered and signed in a worker thread."""
         return await self._off_loop(lambda: self._inventories(now, settle), now)
+
+    def _each(self, planned: list[_Planned], now: datetime) -> list[int]:
+        """The planned emails made in turn; the new deliveries' ids."""
+        return [d for n, email in enumerate(planned) if (d := self._one(email, now, len(planned) - n)) is not None]
 
     async def _off_loop(self, plan: Callable[[], list[_Planned]], now: datetime) -> list[int]:
         """The emails ``plan`` gives, each rendered in a worker thread; an establishment whose alerts a poll
@@ -126,11 +136,11 @@ class Dispatcher:
         planned = plan()
         for _attempt in range(STALE_RETRIES):
             stale: set[str] = set()
-            for email in planned:
+            for n, email in enumerate(planned):
                 if self.holding:
                     return sent
                 try:
-                    delivery = await self._one_off_loop(email, now)
+                    delivery = await self._one_off_loop(email, now, len(planned) - n)
                 except STORE_FAILURES as exc:
                     # Its transaction rolled back: the alerts stay queued. The others would fail alike (a full
                     # disk): they wait for the next dispatch.
@@ -199,19 +209,26 @@ class Dispatcher:
             planned.append(_Planned(est, items, [], INVENTORY_SERIES, _INVENTORY_FAILED))
         return planned
 
-    def reference(self, series: str, now: datetime) -> str:
+    def reference(self, series: str, now: datetime, ahead: int = 1) -> str:
         """A new reference of a series (``CERTSANTE-2026-ALE-0042``): the year is the local one, the number the
-        store's next for that series and year, never handed out again (an email that then fails leaves a gap)."""
+        store's next for that series and year, never handed out again (an email that then fails leaves a gap).
+
+        ``ahead`` is how many emails of the series this dispatch still has to make: the store hands out that many
+        numbers at once (up to :data:`REFERENCE_BLOCK`), in one transaction and one marker rewrite; numbers
+        left unused when the process ends are skipped, never reused."""
         settings = self.config.settings
         year = now.astimezone(settings.timezone).year
-        number = self.store.next_reference(series, year)
-        return f"{settings.bulletin.reference_prefix}-{year}-{series}-{number:04d}"
+        numbers = self._numbers.setdefault((series, year), [])
+        if not numbers:
+            numbers.extend(reversed(self.store.next_references(series, year, min(max(ahead, 1), REFERENCE_BLOCK))))
+        return f"{settings.bulletin.reference_prefix}-{year}-{series}-{numbers.pop():04d}"
 
-    def _one(self, email: _Planned, now: datetime) -> int | None:
+    def _one(self, email: _Planned, now: datetime, ahead: int = 1) -> int | None:
         """Render, sign and put in the outbox one planned email; None when it cannot go now. One establishment's
-        failure (a broken template, say) is logged and keeps its alerts queued; the others go."""
+        failure (a broken template, say) is logged and keeps its alerts queued; the others go. ``ahead``: the
+        emails of the dispatch left, this one included (:meth:`reference`)."""
         try:
-            reference = self._prepare(email, now)
+            reference = self._prepare(email, now, ahead)
             return (
                 None if reference is None else self._record(email, reference, self._render(email, reference, now), now)
             )
@@ -219,10 +236,10 @@ class Dispatcher:
             log.exception(email.failure, establishment=email.est.id)
             return None
 
-    async def _one_off_loop(self, email: _Planned, now: datetime) -> int | None:
+    async def _one_off_loop(self, email: _Planned, now: datetime, ahead: int = 1) -> int | None:
         """:meth:`_one` with the rendering and signing in a worker thread (the store stays on the loop)."""
         try:
-            reference = self._prepare(email, now)
+            reference = self._prepare(email, now, ahead)
             if reference is None:
                 return None
             rendered = await asyncio.to_thread(self._render, email, reference, now)
@@ -235,14 +252,14 @@ class Dispatcher:
             log.exception(email.failure, establishment=email.est.id)
             return None
 
-    def _prepare(self, email: _Planned, now: datetime) -> str | None:
+    def _prepare(self, email: _Planned, now: datetime, ahead: int = 1) -> str | None:
         """The reference of a planned email; None when nobody is to get it."""
         if not policy.recipients(email.est, [q.alert for q in email.items]):
             log.warning("establishment has no contact for these alerts", establishment=email.est.id)
             return None
         # A failure below (rendering, signing) keeps the alerts queued; the next attempt at the same email takes the
         # same reference, so a lasting failure does not spend one number per cycle.
-        reference = self._reserved.get(email.attempt) or self.reference(email.series, now)
+        reference = self._reserved.get(email.attempt) or self.reference(email.series, now, ahead)
         self._reserved[email.attempt] = reference
         return reference
 

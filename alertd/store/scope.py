@@ -58,13 +58,14 @@ def since(db: sqlite3.Connection) -> dict[str, datetime]:
     return {key: datetime.fromisoformat(stamp) for key, stamp in db.execute("SELECT key, since FROM scope")}
 
 
-def next_number(db: sqlite3.Connection, series: str, year: int) -> int:
-    """The next number of a reference series for a year, in the caller's transaction (one of its own)."""
+def next_number(db: sqlite3.Connection, series: str, year: int, count: int = 1) -> int:
+    """The next number of a reference series for a year, in the caller's transaction (one of its own); with
+    ``count``, the first of that many numbers in a row, all taken."""
     row = db.execute(
-        "INSERT INTO refs VALUES (?, ?, 1) ON CONFLICT (series, year) DO UPDATE SET last = last + 1 RETURNING last",
-        (series, year),
+        "INSERT INTO refs VALUES (?, ?, ?) ON CONFLICT (series, year) DO UPDATE SET last = last + ? RETURNING last",
+        (series, year, count, count),
     ).fetchone()
-    return int(row[0])
+    return int(row[0]) - count + 1
 
 
 def queued_inventory(db: sqlite3.Connection, keys: Iterable[str]) -> frozenset[str]:

@@ -657,10 +657,17 @@ class Store:
 
     def next_reference(self, series: str, year: int) -> int:
         """A reference number, allocated in a transaction of its own: never handed out again."""
+        return self.next_references(series, year, 1)[0]
+
+    def next_references(self, series: str, year: int, count: int) -> range:
+        """``count`` reference numbers in a row, allocated in one transaction and told to the marker once: never
+        handed out again (those the caller does not use are skipped, never reused)."""
+        if count < 1:
+            raise ValueError("count must be at least 1")
         with self.transaction() as db:
-            number = scope.next_number(db, series, year)
-        self._mark()  # the marker knows it before any email carries it: a restore never hands it out again
-        return number
+            first = scope.next_number(db, series, year, count)
+        self._mark()  # the marker knows them before any email carries one: a restore never hands them out again
+        return range(first, first + count)
 
     # -- outbox --------------------------------------------------------------------------------------------
 

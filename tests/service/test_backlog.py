@@ -335,3 +335,27 @@ def test_an_email_that_fails_to_render_keeps_its_reference_for_the_next_attempt(
     assert sent == ["CERTSANTE-2026-ALE-0001", *(f"CERTSANTE-2026-INV-{n:04d}" for n in range(1, 5))]
     assert len(attempts) == 7 and set(attempts[:2]) <= set(attempts[2:])  # retried under their first numbers
     engine.store.close()
+
+
+def test_a_dispatch_takes_its_references_in_one_block_and_a_new_process_skips_what_it_left(
+    settings: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    engine = open_engine(settings)
+    blocks: list[tuple[str, int]] = []
+    take = Store.next_references
+
+    def counted(self: Store, series: str, year: int, count: int) -> range:
+        blocks.append((series, count))
+        return take(self, series, year, count)
+
+    monkeypatch.setattr(Store, "next_references", counted)
+    assert len(run_once(engine, NOW)) == 5
+    # The 4 inventories took their numbers in one transaction (one marker rewrite), the warning one of its own.
+    assert sorted(blocks) == [("ALE", 1), ("INV", 4)]
+    assert [e.reference for e in emails(engine.store)][-1] == "CERTSANTE-2026-INV-0004"
+    # A dispatch that leaves numbers of its block unused (the process ends): the next process skips them.
+    engine.dispatcher.reference("INV", NOW, ahead=10)
+    engine.store.close()
+    again = open_engine(settings)
+    assert again.dispatcher.reference("INV", NOW) == "CERTSANTE-2026-INV-0015"
+    again.store.close()

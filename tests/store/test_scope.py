@@ -6,6 +6,7 @@ inventory alerts queued apart from news, the references' counters, and the upgra
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from collections.abc import Iterator
 from dataclasses import replace
@@ -16,6 +17,7 @@ import pytest
 from builders import DOMAIN, IPV4, make_alert
 
 from alertd.domain.delivery import DeliveryState
+from alertd.store.identity import MARKER
 from alertd.store.schema import SCHEMA_VERSION
 from alertd.store.scope import EPOCH
 from alertd.store.sqlite import Store
@@ -149,4 +151,18 @@ def test_references_increase_per_series_and_year_and_survive_a_restart(tmp_path:
     again = Store(tmp_path / "alertd.sqlite3")
     assert again.next_reference("ALE", 2026) == 4  # never handed out twice
     assert again.next_reference("INV", 2026) == 2
+    again.close()
+
+
+def test_a_block_of_references_is_taken_whole_and_its_unused_numbers_are_never_handed_out(tmp_path: Path) -> None:
+    store = Store(tmp_path / "alertd.sqlite3")
+    assert list(store.next_references("ALE", 2026, 5)) == [1, 2, 3, 4, 5]
+    assert json.loads((tmp_path / MARKER).read_text())["refs"] == {"ALE-2026": 5}  # the marker knows the block
+    with pytest.raises(ValueError, match="at least 1"):
+        store.next_references("ALE", 2026, 0)
+    store.close()
+    # A process that ended with numbers of its block unused (a crash): they are skipped, never reused.
+    again = Store(tmp_path / "alertd.sqlite3")
+    assert again.next_reference("ALE", 2026) == 6
+    assert list(again.next_references("ALE", 2026, 2)) == [7, 8]
     again.close()
