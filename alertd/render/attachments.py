@@ -14,9 +14,10 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 from collections.abc import Mapping, Sequence
 from typing import Any
+
+import orjson
 
 from alertd.domain.facts import Fact
 from alertd.domain.values import Alert
@@ -125,4 +126,5 @@ def findings_json(context: Mapping[str, Any], records: Sequence[Mapping[str, Any
         "generated": context["generated_iso"],
         "findings": [dict(record) for record in records],
     }
-    return json.dumps(document, ensure_ascii=False, indent=2) + "\n"
+    # orjson: json.dumps with indent runs the pure-Python encoder, a tenth of an email's rendering time.
+    return orjson.dumps(document, option=orjson.OPT_INDENT_2 | orjson.OPT_APPEND_NEWLINE).decode("utf-8")

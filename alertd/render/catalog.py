@@ -92,17 +92,26 @@ class Words:
         self._articles = Articles.from_messages(
             {str(m.id): str(m.string) for m in catalog if m.context == "article-heads"}
         )
+        # The words found, by (context, code): an email looks up a hundred, and babel's lookup normalises its key
+        # each time. Only codes the catalog has are kept, so the table stays within the catalog's size.
+        self._found: dict[tuple[str, str], str] = {}
 
     def has(self, context: str, code: str) -> bool:
         """Whether the catalog has words for ``code`` in ``context`` (a message neither fuzzy nor empty)."""
+        if (context, code) in self._found:
+            return True
         message = self._catalog.get(code, context=context)
         return message is not None and bool(message.string) and not message.fuzzy
 
     def word(self, context: str, code: str) -> str:
         """The words for ``code`` in ``context``; KeyError when the catalog has none."""
+        found = self._found.get((context, code))
+        if found is not None:
+            return found
         if not self.has(context, code):
             raise KeyError(f"no {self.language} words for {context} {code!r}")
-        return str(self.translations.pgettext(context, code))
+        found = self._found[(context, code)] = str(self.translations.pgettext(context, code))
+        return found
 
     def severity(self, severity: Severity) -> str:
         """The severity's label (``CRITIQUE``)."""

@@ -12,7 +12,6 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, time, timedelta
-from email.utils import parseaddr
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -35,7 +34,7 @@ from alertd.render.defang import (
     scrub,
     scrubber,
 )
-from alertd.render.headers import clean_header
+from alertd.render.headers import address_parts, clean_header
 
 _ADDRESS_TYPES = frozenset({IndicatorType.IPV4, IndicatorType.IPV6, IndicatorType.CIDR})
 _COMPROMISED: Mapping[IndicatorType, AlertKind] = {
@@ -197,7 +196,7 @@ def _when(words: Words, moment: datetime | None, tz: ZoneInfo) -> str | None:
 
 
 def _sender(settings: RenderSettings) -> tuple[str, str]:
-    name, address = parseaddr(settings.sender_from)
+    name, address = address_parts(settings.sender_from)
     organisation = settings.organisation or name or address
     return clean_header(organisation), address
 
@@ -446,7 +445,7 @@ def email_context(
     tz = settings.timezone
     ordered = sort_alerts(alerts)
     organisation, sender = _sender(settings)
-    reply_to = parseaddr(settings.reply_to)[1] if settings.reply_to else None
+    reply_to = address_parts(settings.reply_to)[1] if settings.reply_to else None
     contact = reply_to or sender
     patterns = scrubber(ordered)
     tlp = Tlp.strictest(a.tlp for a in ordered)

@@ -23,6 +23,7 @@ from email import message_from_bytes
 from email.message import EmailMessage
 from email.policy import SMTP
 from email.utils import format_datetime
+from functools import lru_cache
 from typing import Any
 
 import jinja2
@@ -46,8 +47,11 @@ LEFT_OUT_HEADER = "X-Alertd-Left-Out"
 AS_WRITTEN = SMTP.clone(refold_source="none")
 
 
+@lru_cache(maxsize=64)
 def _template(env: jinja2.Environment, lang: str, name: str) -> jinja2.Template:
-    """The template ``name``: the operator's for this language (``fr/NAME``), else the operator's or the bundled."""
+    """The template ``name``: the operator's for this language (``fr/NAME``), else the operator's or the bundled.
+    Chosen once per environment (its templates are read once): looking for ``fr/NAME`` again would ask the
+    file system for each email."""
     return env.select_template([f"{lang}/{name}", name])
 
 

@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from email.headerregistry import Address, BaseHeader, HeaderRegistry, UnstructuredHeader
 from email.policy import SMTP, Policy
 from email.utils import parseaddr
+from functools import lru_cache
 from typing import Any
 
 CONTROL = re.compile(
@@ -52,10 +53,18 @@ def clean_header(text: str, limit: int = 200) -> str:
     return line[: limit - 1].rstrip() + "…"
 
 
+@lru_cache(maxsize=64)
+def address_parts(text: str) -> tuple[str, str]:
+    """``parseaddr(text)``: (display name, address), parsed once per distinct value (the sender's From and
+    Reply-To are the same in every email)."""
+    return parseaddr(text)
+
+
+@lru_cache(maxsize=64)
 def clean_address(text: str) -> str:
     """A From or Reply-To value (``Name <address>``) whose display name is cleaned as :func:`clean_header` does;
     returned unchanged when there was nothing to clean."""
-    name, address = parseaddr(text)
+    name, address = address_parts(text)
     cleaned = clean_header(name)
     if cleaned == name or not address:
         return text

@@ -11,14 +11,13 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from email.utils import parseaddr
 from urllib.parse import quote, urlsplit
 
 from alertd.domain.feeds import FeedConfig, FeedFormat
 from alertd.domain.settings import RenderSettings
 from alertd.domain.values import Finding
 from alertd.render.defang import Scrubber, defang, scrub
-from alertd.render.headers import CONTROL
+from alertd.render.headers import CONTROL, address_parts
 
 # The official sites of the sources alertd reads, where their advisories and records live. A host matches a
 # domain here or any name under it (``www.cert.ssi.gouv.fr`` under ``cert.ssi.gouv.fr``): each is run by the
@@ -63,7 +62,7 @@ def _host_of_url(url: str | None) -> str | None:
 
 
 def _host_of_address(address: str | None) -> str | None:
-    found = parseaddr(address or "")[1].rpartition("@")[2]
+    found = address_parts(address or "")[1].rpartition("@")[2]
     return found.rstrip(".").lower() or None
 
 

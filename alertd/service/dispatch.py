@@ -16,7 +16,6 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from email.message import EmailMessage
-from email.utils import parseaddr
 
 from alertd.config.files import Config
 from alertd.domain.codes import Evidence
@@ -25,6 +24,7 @@ from alertd.domain.establishments import Establishment
 from alertd.domain.values import Finding
 from alertd.policy import decide as policy
 from alertd.render.email import Rendered, as_message, render_message
+from alertd.render.headers import address_parts
 from alertd.render.links import source_domains
 from alertd.send.signing import SigningError
 from alertd.service.logs import get_logger
@@ -296,7 +296,7 @@ class Dispatcher:
             bodies=[q.body for q in items],
             finding_keys=[q.alert.finding.key for q in items],
             message_id=msg.message_id,
-            sender=parseaddr(self.config.settings.sender_from)[1],
+            sender=address_parts(self.config.settings.sender_from)[1],
             recipients=to,
             subject=msg.subject,
             message=msg.message,
@@ -379,7 +379,7 @@ def make_message_id(establishment: str, alert_ids: Sequence[int], sender: str, r
     reference, never handed out twice, or, for an email without one, a random part. Mail systems drop or merge a
     message whose Message-ID the mailbox already holds. Short enough for one header line: a folded one would not
     serialise back to the bytes a signature covers."""
-    domain = parseaddr(sender)[1].rpartition("@")[2] or "alertd.invalid"
+    domain = address_parts(sender)[1].rpartition("@")[2] or "alertd.invalid"
     if reference:
         unique = _UNSAFE.sub("-", reference)
     else:
