@@ -14,11 +14,11 @@ list read in any client as a list beats a list item re-flowed. Only a plain spac
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 WIDTH = 72
 SIGNATURE = "-- "  # the signature separator: kept as it is, its trailing space included (RFC 3676 §4.3)
 _LIST_ITEM = re.compile(r"^( *(?:[-*•]|\d{1,3}[.)]) +)\S")
-_TOKEN = re.compile(r"[^ ]+ *")  # a word and the plain spaces after it: a break may follow the spaces
 _STUFFED = (" ", ">", "From ")  # a line starting so is space-stuffed, and its reader removes one space
 
 
@@ -26,39 +26,38 @@ def _stuff(line: str) -> str:
     return " " + line if line.startswith(_STUFFED) else line
 
 
-def _chunks(line: str) -> list[str]:
-    """The line cut before each word, the leading spaces kept with the first one."""
-    leading = len(line) - len(line.lstrip(" "))
-    tokens = _TOKEN.findall(line[leading:])
-    if tokens:
-        tokens[0] = line[:leading] + tokens[0]
-    return tokens
+@lru_cache(maxsize=16)
+def _fitting(room: int) -> re.Pattern[str]:
+    """What one line of at most ``room`` columns takes of a text, from where it starts: the longest run of whole
+    words (with the spaces between) that ends within ``room`` columns, or a word longer than that on its own
+    (leading spaces kept with it); then the plain spaces that follow, where a break may fall."""
+    return re.compile(rf"(?:.{{0,{room - 1}}}[^ ](?= |\Z)| *[^ ]+) *")
 
 
-def _fill(chunks: list[str], width: int, first: int = 0) -> list[str]:
-    """The chunks on lines of at most ``width`` columns (``first`` is taken by a prefix on the first line); a
-    chunk longer than a line gets one of its own."""
+def _fill(text: str, width: int) -> list[str]:
+    """``text`` on lines of at most ``width`` columns, cut after the spaces that follow a word; a word longer
+    than a line gets one of its own. One regular-expression match per line (not a step per word): the text part
+    of a long email holds thousands of words."""
+    fitting = _fitting(max(width, 1))
     lines: list[str] = []
-    current = ""
-    room = width - first
-    for chunk in chunks:
-        if current and len(current) + len(chunk.rstrip(" ")) > room:
-            lines.append(current)
-            current, room = "", width
-        current += chunk
-    lines.append(current)
-    return lines
+    pos, end = 0, len(text)
+    while pos < end:
+        found = fitting.match(text, pos)
+        assert found is not None and found.end() > pos  # the second branch matches any rest of a line
+        lines.append(found.group())
+        pos = found.end()
+    return lines or [""]
 
 
 def _paragraph(line: str, width: int) -> list[str]:
     """One long line as soft-broken lines: each but the last ends with the space that followed its last word."""
-    return [_stuff(part) for part in _fill(_chunks(line), width)]
+    return [_stuff(part) for part in _fill(line, width)]
 
 
 def _list_item(line: str, prefix: str, width: int) -> list[str]:
     """A list item with a hanging indent under its text, hard-broken (no trailing space)."""
     indent = " " * len(prefix)
-    lines = _fill(_chunks(line[len(prefix) :]), width - len(indent))
+    lines = _fill(line[len(prefix) :], width - len(indent))
     return [_stuff((prefix if i == 0 else indent) + part.rstrip(" ")) for i, part in enumerate(lines)]
 
 
