@@ -78,6 +78,14 @@ def kev_phrase(text: str) -> str:
     return phrase if not phrase or phrase.endswith(".") else phrase + "."
 
 
+@functools.lru_cache(maxsize=1024)
+def _moment(local: datetime, zone: str, pattern: str, language: str) -> str:
+    """A local time written with a CLDR pattern, once per distinct value: an email's times repeat (the poll's,
+    the run's), and babel parses the pattern and the locale at each call. ``zone`` is in the key because two
+    local times of different zones at one instant compare equal."""
+    return format_datetime(local, pattern, locale=language).format(zone=local.tzname() or zone)
+
+
 class Words:
     """The messages of one language, looked up by context and code."""
 
@@ -211,8 +219,7 @@ class Words:
         if when.tzinfo is None:
             when = when.replace(tzinfo=UTC)
         local = when.astimezone(tz)
-        pattern = self._date_pattern("moment", local.day)
-        return format_datetime(local, pattern, locale=self.language).format(zone=local.tzname() or str(tz))
+        return _moment(local, str(tz), self._date_pattern("moment", local.day), self.language)
 
     def day(self, when: date) -> str:
         """A day (a deadline, a date a source gives without a time), as the language writes it: "24 mars 2022"."""
