@@ -12,6 +12,7 @@ import asyncio
 import hashlib
 import re
 import secrets
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
@@ -31,7 +32,7 @@ from alertd.service.logs import get_logger
 from alertd.service.setup import Prepared
 from alertd.service.vitals import Vitals
 from alertd.store import STORE_FAILURES
-from alertd.store.records import QueuedAlert
+from alertd.store.records import Outgoing, QueuedAlert
 from alertd.store.sqlite import Store
 
 log = get_logger("alertd")
@@ -64,6 +65,37 @@ class _Planned:
         return (self.series, self.est.id, tuple(q.id for q in self.items))
 
 
+@dataclass(frozen=True, slots=True)
+class _Made:
+    """A planned email rendered (and signed), waiting in a batch for the outbox."""
+
+    email: _Planned
+    reference: str
+    rendered: Rendered
+    to: list[str]
+
+
+class _Batch:
+    """Rendered emails gathered for one outbox transaction: up to :data:`BATCH_EMAILS`, and none waits longer
+    than :data:`BATCH_SECONDS` for the others (a mass event's email may take seconds to render)."""
+
+    def __init__(self) -> None:
+        self._made: list[_Made] = []
+        self._since = 0.0
+
+    def add(self, made: _Made) -> bool:
+        """Add an email; whether the batch is due now."""
+        if not self._made:
+            self._since = time.monotonic()
+        self._made.append(made)
+        return len(self._made) >= BATCH_EMAILS or time.monotonic() - self._since >= BATCH_SECONDS
+
+    def take(self) -> list[_Made]:
+        """The emails gathered, the batch emptied."""
+        made, self._made = self._made, []
+        return made
+
+
 def cut_key(delivery: int) -> str:
     """The store's note of a mass email whose attachments left alerts out, for the operators' notice."""
     return f"{CUT_PREFIX}{delivery}"
@@ -72,6 +104,11 @@ def cut_key(delivery: int) -> str:
 # Reference numbers taken from the store at once: one transaction and one fsynced marker rewrite for up to this
 # many emails, instead of one each; a crash skips the block's unused numbers.
 REFERENCE_BLOCK = 64
+# Emails put in the outbox per transaction (one commit and its fsync for the batch, not one each), and the longest
+# the first of a batch waits for the others. A crash loses only what no transaction committed: the alerts of
+# those emails stay queued and are rendered again (their references are skipped).
+BATCH_EMAILS = 64
+BATCH_SECONDS = 0.5
 STALE_RETRIES = 3  # plans of an establishment whose alerts polls keep replacing while its email renders
 
 
@@ -125,42 +162,88 @@ class Dispatcher:
         return await self._off_loop(lambda: self._inventories(now, settle), now)
 
     def _each(self, planned: list[_Planned], now: datetime) -> list[int]:
-        """The planned emails made in turn; the new deliveries' ids."""
-        return [d for n, email in enumerate(planned) if (d := self._one(email, now, len(planned) - n)) is not None]
+        """The planned emails made in turn and put in the outbox in batches (:data:`BATCH_EMAILS`); the new
+        deliveries' ids. A batch that the store refuses is logged, its alerts stay queued, the next one is tried."""
+        sent: list[int] = []
+        batch = _Batch()
+        for n, email in enumerate(planned):
+            try:
+                made = self._make(email, now, len(planned) - n)
+            except Exception:
+                log.exception(email.failure, establishment=email.est.id)
+                continue
+            if made is not None and batch.add(made):
+                sent += self._commit_logged(batch.take(), now)
+        return sent + self._commit_logged(batch.take(), now)
+
+    def _commit_logged(self, batch: list[_Made], now: datetime) -> list[int]:
+        """:meth:`_commit` with its failures logged, email by email (their alerts stay queued)."""
+        if not batch:
+            return []
+        try:
+            done = self._commit(batch, now)
+        except Exception:
+            for made in batch:
+                log.exception(made.email.failure, establishment=made.email.est.id)
+            return []
+        for made, result in zip(batch, done, strict=True):
+            if isinstance(result, StaleAlerts):
+                log.warning(made.email.failure, establishment=made.email.est.id, why=str(result))
+        return [d for d in done if isinstance(d, int)]
 
     async def _off_loop(self, plan: Callable[[], list[_Planned]], now: datetime) -> list[int]:
-        """The emails ``plan`` gives, each rendered in a worker thread; an establishment whose alerts a poll
-        replaced meanwhile is planned again from the store (a few times at most): its digest must not wait for
-        the next slot, nor its warning for the next poll."""
+        """The emails ``plan`` gives, each rendered in a worker thread, put in the outbox in batches; an
+        establishment whose alerts a poll replaced meanwhile is planned again from the store (a few times at most):
+        its digest must not wait for the next slot, nor its warning for the next poll."""
         sent: list[int] = []
         planned = plan()
         for _attempt in range(STALE_RETRIES):
             stale: set[str] = set()
+            batch = _Batch()
             for n, email in enumerate(planned):
                 if self.holding:
-                    return sent
+                    break  # what is rendered is put in the outbox; nothing more is started
                 try:
-                    delivery = await self._one_off_loop(email, now, len(planned) - n)
-                except STORE_FAILURES as exc:
-                    # Its transaction rolled back: the alerts stay queued. The others would fail alike (a full
-                    # disk): they wait for the next dispatch.
+                    made = await self._make_off_loop(email, now, len(planned) - n)
+                except STORE_FAILURES as exc:  # its reference could not be taken: the others would fail alike
                     self.vitals.store_failed(exc, "putting an email in the outbox")
-                    log.warning(_STORE_FAILED, establishment=email.est.id, waiting=len(planned) - len(sent))
+                    log.warning(_STORE_FAILED, establishment=email.est.id, waiting=len(planned) - n)
+                    self._commit_off_loop(batch.take(), now, sent, stale)
                     return sent
-                except StaleAlerts as exc:
-                    log.info("alerts changed while their email rendered; planned again", establishment=email.est.id,
-                             why=str(exc))  # fmt: skip
-                    stale.add(email.est.id)
+                except Exception:
+                    log.exception(email.failure, establishment=email.est.id)
                     continue
                 if self.on_progress is not None:
                     self.on_progress()
-                if delivery is not None:
-                    sent.append(delivery)
-                    self.vitals.store_written()
-            if not stale:
-                break
+                if made is not None and batch.add(made) and not self._commit_off_loop(batch.take(), now, sent, stale):
+                    return sent
+            if not self._commit_off_loop(batch.take(), now, sent, stale) or self.holding or not stale:
+                return sent
             planned = [email for email in plan() if email.est.id in stale]
         return sent
+
+    def _commit_off_loop(self, batch: list[_Made], now: datetime, sent: list[int], stale: set[str]) -> bool:
+        """Put a batch in the outbox: its deliveries added to ``sent``, the establishments whose alerts changed
+        while they rendered to ``stale``; False when the store cannot be written (the dispatch stops)."""
+        if not batch:
+            return True
+        try:
+            done = self._commit(batch, now)
+        except STORE_FAILURES as exc:
+            # Its transaction rolled back: the batch's alerts stay queued. The others would fail alike (a full
+            # disk): they wait for the next dispatch.
+            self.vitals.store_failed(exc, "putting an email in the outbox")
+            log.warning(_STORE_FAILED, establishment=batch[0].email.est.id, waiting=len(batch))
+            return False
+        for made, result in zip(batch, done, strict=True):
+            if isinstance(result, StaleAlerts):
+                log.info("alerts changed while their email rendered; planned again",
+                         establishment=made.email.est.id, why=str(result))  # fmt: skip
+                stale.add(made.email.est.id)
+            else:
+                sent.append(result)
+                self.vitals.store_written()
+        return True
 
     def _news(self, now: datetime, immediate: bool, subscriptions: Sequence[str]) -> list[_Planned]:
         """The warning emails due: one per establishment with queued alerts that may go now."""
@@ -223,34 +306,23 @@ class Dispatcher:
             numbers.extend(reversed(self.store.next_references(series, year, min(max(ahead, 1), REFERENCE_BLOCK))))
         return f"{settings.bulletin.reference_prefix}-{year}-{series}-{numbers.pop():04d}"
 
-    def _one(self, email: _Planned, now: datetime, ahead: int = 1) -> int | None:
-        """Render, sign and put in the outbox one planned email; None when it cannot go now. One establishment's
-        failure (a broken template, say) is logged and keeps its alerts queued; the others go. ``ahead``: the
-        emails of the dispatch left, this one included (:meth:`reference`)."""
-        try:
-            reference = self._prepare(email, now, ahead)
-            return (
-                None if reference is None else self._record(email, reference, self._render(email, reference, now), now)
-            )
-        except Exception:
-            log.exception(email.failure, establishment=email.est.id)
+    def _make(self, email: _Planned, now: datetime, ahead: int) -> _Made | None:
+        """Render and sign one planned email; None when it cannot go now (no contact, signing
+        failed). ``ahead``: the emails of the dispatch left, this one included (:meth:`reference`). A failure (a
+        broken template, say) raises: the caller logs it and the establishment's alerts stay queued."""
+        reference = self._prepare(email, now, ahead)
+        if reference is None:
             return None
+        rendered = self._render(email, reference, now)
+        return None if rendered is None else _Made(email, reference, *rendered)
 
-    async def _one_off_loop(self, email: _Planned, now: datetime, ahead: int = 1) -> int | None:
-        """:meth:`_one` with the rendering and signing in a worker thread (the store stays on the loop)."""
-        try:
-            reference = self._prepare(email, now, ahead)
-            if reference is None:
-                return None
-            rendered = await asyncio.to_thread(self._render, email, reference, now)
-            return self._record(email, reference, rendered, now)
-        except StaleAlerts:
-            raise  # a poll replaced an alert while this email rendered: planned again by _off_loop
-        except STORE_FAILURES:
-            raise  # the store cannot be written: _off_loop stops the dispatch
-        except Exception:
-            log.exception(email.failure, establishment=email.est.id)
+    async def _make_off_loop(self, email: _Planned, now: datetime, ahead: int) -> _Made | None:
+        """:meth:`_make` with the rendering and signing in a worker thread (the store stays on the loop)."""
+        reference = self._prepare(email, now, ahead)
+        if reference is None:
             return None
+        rendered = await asyncio.to_thread(self._render, email, reference, now)
+        return None if rendered is None else _Made(email, reference, *rendered)
 
     def _prepare(self, email: _Planned, now: datetime, ahead: int = 1) -> str | None:
         """The reference of a planned email; None when nobody is to get it."""
@@ -282,27 +354,39 @@ class Dispatcher:
             rendered = replace(rendered, message=signed.as_bytes())
         return rendered, to
 
-    def _record(
-        self, email: _Planned, reference: str, rendered: tuple[Rendered, list[str]] | None, now: datetime
-    ) -> int | None:
-        """Put a rendered email in the outbox (its alerts marked dispatched in the same transaction)."""
-        if rendered is None:
-            return None
-        msg, to = rendered
+    def _commit(self, batch: list[_Made], now: datetime) -> list[int | StaleAlerts]:
+        """Put rendered emails in the outbox, their alerts marked dispatched, in one transaction: each email's
+        delivery id, or the :class:`StaleAlerts` that kept it out (it is planned again)."""
+        sender = address_parts(self.config.settings.sender_from)[1]
+        outgoing = [
+            Outgoing(
+                establishment=m.email.est.id,
+                alert_ids=[q.id for q in m.email.items],
+                finding_keys=[q.alert.finding.key for q in m.email.items],
+                message_id=m.rendered.message_id,
+                sender=sender,
+                recipients=m.to,
+                subject=m.rendered.subject,
+                message=m.rendered.message,
+                reference=m.reference,
+                bodies=[q.body for q in m.email.items],
+            )
+            for m in batch
+        ]
+        done = self.store.enqueue_emails(outgoing, now)
+        for made, result in zip(batch, done, strict=True):
+            if isinstance(result, int):
+                try:
+                    self._recorded(made, result, now)
+                except Exception:  # the email is in the outbox: what follows is bookkeeping
+                    log.exception(made.email.failure, establishment=made.email.est.id)
+        return done
+
+    def _recorded(self, made: _Made, delivery: int, now: datetime) -> None:
+        """What follows an email's entry in the outbox: its reference spent, the findings it closes marked told, a
+        mass event's cut noted for the operators, the log."""
+        email, reference, msg = made.email, made.reference, made.rendered
         est_id, items = email.est.id, email.items
-        delivery = self.store.enqueue_email(
-            establishment=est_id,
-            alert_ids=[q.id for q in items],
-            bodies=[q.body for q in items],
-            finding_keys=[q.alert.finding.key for q in items],
-            message_id=msg.message_id,
-            sender=address_parts(self.config.settings.sender_from)[1],
-            recipients=to,
-            subject=msg.subject,
-            message=msg.message,
-            now=now,
-            reference=reference,
-        )
         self._reserved.pop(email.attempt, None)
         if email.closed:
             self.store.mark_resolved_told([f.key for f in email.closed], now)
@@ -323,10 +407,9 @@ class Dispatcher:
             establishment=est_id,
             delivery=delivery,
             alerts=len(items),
-            recipients=len(to),
+            recipients=len(made.to),
             reference=reference,
         )
-        return delivery
 
     def compose(
         self,

@@ -4,6 +4,7 @@ meta keys."""
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -54,6 +55,22 @@ class QueuedAlert:
     alert: Alert
     thread: str | None  # Message-ID of the first email about its finding, for follow-ups
     body: str = ""  # the alert as stored: an email is queued only if its alerts still read so (a poll may replace one)
+
+
+@dataclass(frozen=True, slots=True)
+class Outgoing:
+    """An email to put in the outbox, with the alerts it tells (as read when it was planned: ``bodies``)."""
+
+    establishment: str
+    alert_ids: Sequence[int]
+    finding_keys: Sequence[str]
+    message_id: str
+    sender: str
+    recipients: Sequence[str]
+    subject: str
+    message: bytes
+    reference: str | None = None
+    bodies: Sequence[str] | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -43,6 +43,7 @@ from alertd.store.records import (
     FeedState,
     HistoryEntry,
     ObservationDelta,
+    Outgoing,
     QueuedAlert,
     ResolvedFinding,
     delivery_of,
@@ -103,6 +104,46 @@ def _holds(db: sqlite3.Connection, sent: journal.Sent) -> bool:
         (sent.message_id, sent.recipients, DeliveryState.SENT),
     ).fetchone()
     return row is not None
+
+
+def _enqueue(db: sqlite3.Connection, email: Outgoing, stamp: str) -> int:
+    """One email into the outbox, its alerts marked dispatched, in the caller's transaction; :class:`StaleAlerts`
+    before anything is written when its alerts no longer read as planned (``email.bodies``)."""
+    if email.bodies is not None:
+        planned = dict(zip(email.alert_ids, email.bodies, strict=True))
+        now_waiting = dict(
+            db.execute(
+                "SELECT id, body FROM alerts WHERE delivery IS NULL AND id IN (SELECT value FROM json_each(?))",
+                (json.dumps(sorted(planned)),),
+            ).fetchall()
+        )
+        if now_waiting != planned:
+            changed = sum(1 for i, body in planned.items() if now_waiting.get(i) != body)
+            raise StaleAlerts(f"{changed} of the email's alerts changed while it was rendered")
+    cur = db.execute(
+        "INSERT INTO outbox (message_id, establishment, sender, recipients, subject, message, state, "
+        "next_attempt, created, reference) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (
+            email.message_id,
+            email.establishment,
+            email.sender,
+            recipients_to_json(email.recipients),
+            email.subject,
+            email.message,
+            DeliveryState.PENDING,
+            stamp,
+            stamp,
+            email.reference,
+        ),
+    )
+    delivery = cur.lastrowid
+    assert delivery is not None
+    db.executemany("UPDATE alerts SET delivery = ? WHERE id = ?", ((delivery, i) for i in email.alert_ids))
+    db.executemany(
+        "UPDATE findings SET last_alerted = ?, thread = COALESCE(thread, ?) WHERE key = ?",
+        ((stamp, email.message_id, k) for k in email.finding_keys),
+    )
+    return delivery
 
 
 class Store:
@@ -598,43 +639,25 @@ class Store:
         so: a poll replaced it while the email was rendered off the event loop (SQLite may give the new alert the
         old one's id, hence the body).
         """
-        stamp = encode_time(now)
+        email = Outgoing(
+            establishment, alert_ids, finding_keys, message_id, sender, recipients, subject, message, reference, bodies
+        )
         with self.transaction() as db:
-            if bodies is not None:
-                planned = dict(zip(alert_ids, bodies, strict=True))
-                now_waiting = dict(
-                    db.execute(
-                        "SELECT id, body FROM alerts WHERE delivery IS NULL AND id IN (SELECT value FROM json_each(?))",
-                        (json.dumps(sorted(planned)),),
-                    ).fetchall()
-                )
-                if now_waiting != planned:
-                    changed = sum(1 for i, body in planned.items() if now_waiting.get(i) != body)
-                    raise StaleAlerts(f"{changed} of the email's alerts changed while it was rendered")
-            cur = db.execute(
-                "INSERT INTO outbox (message_id, establishment, sender, recipients, subject, message, state, "
-                "next_attempt, created, reference) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (
-                    message_id,
-                    establishment,
-                    sender,
-                    recipients_to_json(recipients),
-                    subject,
-                    message,
-                    DeliveryState.PENDING,
-                    stamp,
-                    stamp,
-                    reference,
-                ),
-            )
-            delivery = cur.lastrowid
-            db.executemany("UPDATE alerts SET delivery = ? WHERE id = ?", ((delivery, i) for i in alert_ids))
-            db.executemany(
-                "UPDATE findings SET last_alerted = ?, thread = COALESCE(thread, ?) WHERE key = ?",
-                ((stamp, message_id, k) for k in finding_keys),
-            )
-        assert delivery is not None
-        return delivery
+            return _enqueue(db, email, encode_time(now))
+
+    def enqueue_emails(self, emails: Sequence[Outgoing], now: datetime) -> list[int | StaleAlerts]:
+        """Put emails in the outbox and mark their alerts dispatched, all in one transaction (one commit, one
+        fsync, for a batch of a dispatch): each email's delivery id, or the :class:`StaleAlerts` that kept it out
+        (its alerts changed while it was rendered, as :meth:`enqueue_email` tells; nothing of it is written)."""
+        stamp = encode_time(now)
+        done: list[int | StaleAlerts] = []
+        with self.transaction() as db:
+            for email in emails:
+                try:
+                    done.append(_enqueue(db, email, stamp))
+                except StaleAlerts as exc:  # raised before anything of this email is written
+                    done.append(exc)
+        return done
 
     # -- first contact and references (alertd/store/scope.py) ----------------------------------------------
 

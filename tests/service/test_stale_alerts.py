@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from builders import IPV4, make_alert
+from builders import DOMAIN, IPV4, make_alert
 from paths import ROOT
 
 from alertd.config.files import load_config
@@ -18,7 +18,7 @@ from alertd.domain.errors import StaleAlerts
 from alertd.domain.values import Severity
 from alertd.service.dispatch import Dispatcher
 from alertd.service.engine import Engine
-from alertd.store.records import QueuedAlert
+from alertd.store.records import Outgoing, QueuedAlert
 from alertd.store.sqlite import Store
 
 NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
@@ -53,6 +53,35 @@ def test_an_email_whose_alert_was_replaced_is_not_queued(tmp_path: Path) -> None
     assert store.db.execute("SELECT COUNT(*) FROM outbox").fetchone()[0] == 0  # nothing written
     (new,) = store.queued_alerts(immediate=True)[CHU]
     assert new.body != old.body and enqueue(store, [new]) > 0
+    store.close()
+
+
+def test_a_batch_puts_its_emails_in_the_outbox_in_one_transaction_and_leaves_a_stale_one_out(tmp_path: Path) -> None:
+    store = Store(tmp_path / "alertd.sqlite3")
+    kept, replaced = make_alert(IPV4, severity=Severity.HIGH), make_alert(DOMAIN, severity=Severity.HIGH)
+    store.save_findings([kept.finding, replaced.finding], [kept, replaced], NOW)
+    queued = {q.alert.finding.key: q for q in store.queued_alerts(immediate=True)[CHU]}
+    newer = replace(replaced, severity=Severity.IMMINENT)
+    store.save_findings([newer.finding], [newer], NOW)
+
+    def outgoing(q: QueuedAlert, n: int) -> Outgoing:
+        return Outgoing(
+            establishment=CHU,
+            alert_ids=[q.id],
+            finding_keys=[q.alert.finding.key],
+            message_id=f"<alertd.{n}@cert-sante.example>",
+            sender="alertes@cert-sante.example",
+            recipients=["rssi@chu-bordeaux.example"],
+            subject="alertes",
+            message=b"Subject: alertes\r\n\r\nbody\r\n",
+            bodies=[q.body],
+        )
+
+    done = store.enqueue_emails([outgoing(queued[kept.finding.key], 1), outgoing(queued[replaced.finding.key], 2)], NOW)
+    assert isinstance(done[0], int) and isinstance(done[1], StaleAlerts)
+    # The first email is in the outbox with its alert marked; nothing of the second was written.
+    assert [d.id for d in store.deliveries()] == [done[0]]
+    assert [q.alert.severity for q in store.queued_alerts(immediate=True)[CHU]] == [Severity.IMMINENT]
     store.close()
 
 
