@@ -36,6 +36,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # bench/dispatch.py's alerts, whichever tree runs this
 
+import dispatch
 from dispatch import NOW, _alerts
 
 from alertd.config.files import load_config
@@ -44,11 +45,11 @@ from alertd.service.dispatch import Dispatcher
 from alertd.service.setup import Prepared, prepare
 from alertd.store.sqlite import Store
 
-SENDER = "alertes@cert-bench.example"
-
 
 def write_config(folder: Path, count: int) -> Path:
-    """An alertd.yaml whose registry has ``count`` establishments, one contact each (two for every fifth)."""
+    """bench/dispatch.py's alertd.yaml (no server is reached), its registry replaced by ``count`` establishments,
+    French and English, one contact each (two for every fifth)."""
+    config = dispatch.write_config(folder, 25)
     lines = ["establishments:"]
     for n in range(count):
         contacts = f"{{email: rssi@bench-{n}.example}}"
@@ -59,21 +60,6 @@ def write_config(folder: Path, count: int) -> Path:
             f"  - {{id: '{330000000 + n}', name: Centre hospitalier {n}, language: {language}, contacts: [{contacts}]}}"
         )
     (folder / "establishments.yaml").write_text("\n".join(lines) + "\n")
-    (folder / "feeds.yaml").write_text(
-        "feeds:\n  - {id: feodo, url: 'file://feodo.csv', format: csv, columns: {ip: dst_ip}, interval: 30m}\n"
-    )
-    (folder / "subscriptions.yaml").write_text(
-        "subscriptions:\n  - {name: bench, establishments: all, min_severity: info, delivery: immediate}\n"
-    )
-    config = folder / "alertd.yaml"
-    config.write_text(
-        "state_dir: state\n"
-        "feeds: feeds.yaml\n"
-        "registry: establishments.yaml\n"
-        "subscriptions: subscriptions.yaml\n"
-        f'sender: {{from: "CERT Bench <{SENDER}>", reply_to: cert@cert-bench.example}}\n'
-        "delivery: {method: smtp, smtp: {host: 127.0.0.1, port: 25, security: none}}\n"
-    )
     return config
 
 

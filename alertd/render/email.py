@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import quopri
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email import message_from_bytes
@@ -24,7 +24,7 @@ from email.message import EmailMessage
 from email.policy import SMTP
 from email.utils import format_datetime
 from functools import lru_cache
-from typing import Any
+from typing import Any, ParamSpec
 
 import jinja2
 
@@ -43,6 +43,7 @@ HTML_BUDGET = 90_000  # bytes of the HTML part as sent (quoted-printable): Gmail
 # Room kept under the message limit for the PGP/MIME signature wrapped around a signed email after rendering.
 SIGNING_MARGIN = 16_384
 LEFT_OUT_HEADER = "X-Alertd-Left-Out"
+P = ParamSpec("P")
 # Reads rendered bytes back as they were written: no header is refolded, so as_bytes() gives the same bytes.
 AS_WRITTEN = SMTP.clone(refold_source="none")
 
@@ -92,36 +93,6 @@ def _bodies(env: jinja2.Environment, context: dict[str, Any]) -> tuple[str, str]
             context = {**context, "summary_lines": groups[:shown], "hidden": hidden}
             html = html_of(context)
     return flowed.wrap(text_template.render(context)), html
-
-
-def render_email(
-    env: jinja2.Environment,
-    est: Establishment,
-    alerts: Sequence[Alert],
-    recipients: Sequence[str],
-    *,
-    settings: RenderSettings,
-    now: datetime,
-    message_id: str,
-    in_reply_to: str | None = None,
-    resolved: Sequence[Finding] = (),
-    reference: str | None = None,
-) -> EmailMessage:
-    """The warning email for one establishment, in its language (contract §4), as a message object:
-    :func:`render_message`'s bytes parsed back (what a preview or a signer works on)."""
-    rendered = render_message(
-        env,
-        est,
-        alerts,
-        recipients,
-        settings=settings,
-        now=now,
-        message_id=message_id,
-        in_reply_to=in_reply_to,
-        resolved=resolved,
-        reference=reference,
-    )
-    return as_message(rendered.message)
 
 
 def as_message(raw: bytes) -> EmailMessage:
@@ -191,6 +162,18 @@ def render_message(
     if len(raw) > limit:
         raw, context = _mass_email(env, headers, context, records, limit)
     return Rendered(raw, headers.subject, clean_header(message_id, 500), context.get("left_out") or 0)
+
+
+def _as_message(render: Callable[P, Rendered]) -> Callable[P, EmailMessage]:
+    def as_object(*args: P.args, **kwargs: P.kwargs) -> EmailMessage:
+        return as_message(render(*args, **kwargs).message)
+
+    return as_object
+
+
+render_email = _as_message(render_message)
+"""The warning email of :func:`render_message`, as a message object: its bytes parsed back (what a preview or a
+test reads)."""
 
 
 @dataclass(frozen=True, slots=True)

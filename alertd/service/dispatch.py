@@ -338,7 +338,7 @@ class Dispatcher:
     def _render(self, email: _Planned, reference: str, now: datetime) -> tuple[Rendered, list[str]] | None:
         """The signed email and its recipients; None when signing failed (the alerts stay queued). Pure but for
         the signer: safe in a worker thread."""
-        composed = self._rendered(email.est, email.items, now, email.closed, reference=reference)
+        composed = self._rendered(email, now, reference=reference)
         if composed is None:  # pragma: no cover - the recipients were checked by _prepare
             return None
         rendered, to = composed
@@ -421,18 +421,14 @@ class Dispatcher:
     ) -> tuple[EmailMessage, list[str]] | None:
         """The email for some queued alerts of one establishment, and its recipients; None if nobody is to get it.
         ``reference`` is the email's, None for a preview (nothing is allocated)."""
-        composed = self._rendered(est, items, now, resolved, reference)
+        planned = _Planned(est, list(items), list(resolved), NEWS_SERIES, _NEWS_FAILED)
+        composed = self._rendered(planned, now, reference=reference)
         return None if composed is None else (as_message(composed[0].message), composed[1])
 
-    def _rendered(
-        self,
-        est: Establishment,
-        items: Sequence[QueuedAlert],
-        now: datetime,
-        resolved: Sequence[Finding] = (),
-        reference: str | None = None,
-    ) -> tuple[Rendered, list[str]] | None:
-        """:meth:`compose`'s email as rendered bytes (what the outbox stores)."""
+    def _rendered(self, email: _Planned, now: datetime, *, reference: str | None) -> tuple[Rendered, list[str]] | None:
+        """A planned email as rendered bytes (what the outbox stores), and its recipients; None if nobody is to
+        get it."""
+        est, items = email.est, email.items
         alerts = [q.alert for q in items]
         to = policy.recipients(est, alerts)
         if not to:
@@ -450,7 +446,7 @@ class Dispatcher:
             now=now,
             message_id=message_id,
             in_reply_to=thread,
-            resolved=resolved,
+            resolved=email.closed,
             reference=reference,
         )
         return rendered, to
