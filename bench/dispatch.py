@@ -55,7 +55,7 @@ NOW = datetime(2025, 3, 12, 13, 5, tzinfo=UTC)
 
 
 class _Counter:
-    """aiosmtpd hook: count accepted messages and bytes, keep nothing."""
+    """aiosmtpd hooks: count accepted messages and bytes, keep nothing; offer PIPELINING."""
 
     def __init__(self, messages: Synchronized[int], size: Synchronized[int]) -> None:
         self.messages = messages
@@ -67,6 +67,13 @@ class _Counter:
         with self.size.get_lock():
             self.size.value += len(envelope.original_content or b"")
         return "250 2.0.0 OK"
+
+    async def handle_EHLO(
+        self, server: SMTP, session: Session, envelope: Envelope, hostname: str, responses: list[str]
+    ) -> list[str]:
+        # aiosmtpd reads commands in order from its buffer but does not advertise RFC 2920 itself.
+        session.host_name = hostname
+        return [*responses[:-1], "250-PIPELINING", responses[-1]]
 
 
 def _serve(
