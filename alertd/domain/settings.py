@@ -39,6 +39,12 @@ DEFAULT_RENOTIFY: Mapping[Severity, timedelta | None] = MappingProxyType(
 )
 
 
+# Connections to the SMTP relay (contract §2 ``delivery.smtp.pool_size``): also the most emails a crash may send
+# twice (contract §4), since each connection may have one accepted and not yet recorded.
+DEFAULT_SMTP_POOL_SIZE = 4
+MAX_SMTP_POOL_SIZE = 32
+
+
 @dataclass(frozen=True, slots=True)
 class SmtpSettings:
     host: str
@@ -48,6 +54,7 @@ class SmtpSettings:
     password_file: Path | None = None
     ca_file: Path | None = None
     timeout: float = 30.0
+    pool_size: int = DEFAULT_SMTP_POOL_SIZE
 
 
 @dataclass(frozen=True, slots=True)
