@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 import trustme
+from sending import send_in_turn
 from smtp_server import SmtpServerFactory, TlsMode
 
 from alertd.domain.errors import DeliveryError, PermanentDeliveryError, TemporaryDeliveryError
@@ -50,21 +51,7 @@ def _send(
     transport: SmtpTransport, *batches: Sequence[str], messages: Sequence[bytes] | None = None
 ) -> list[SendResult | DeliveryError]:
     """Send one message per batch of recipients in turn on one transport; failures are returned."""
-
-    async def go() -> list[SendResult | DeliveryError]:
-        outcomes: list[SendResult | DeliveryError] = []
-        try:
-            for n, recipients in enumerate(batches):
-                message = messages[n] if messages else _message(n)
-                try:
-                    outcomes.append(await transport.send(message, SENDER, recipients))
-                except DeliveryError as exc:
-                    outcomes.append(exc)
-        finally:
-            await transport.close()
-        return outcomes
-
-    return asyncio.run(go())
+    return send_in_turn(transport, SENDER, batches, messages or [_message(n) for n in range(len(batches))])
 
 
 def _send_one(transport: SmtpTransport, recipients: Sequence[str] = (RSSI,)) -> SendResult:

@@ -7,6 +7,7 @@ import asyncio
 from collections.abc import Sequence
 
 import pytest
+from sending import send_in_turn
 from smtp_server import SmtpServerFactory, SmtpTestServer
 
 from alertd.domain.errors import DeliveryError, PermanentDeliveryError, TemporaryDeliveryError
@@ -28,20 +29,7 @@ def _message(n: int) -> bytes:
 def _sends(server: SmtpTestServer, *batches: Sequence[str]) -> list[SendResult | DeliveryError]:
     """One message per batch of recipients, in turn, on one transport with a pool of one connection."""
     transport = SmtpTransport(server.smtp_settings(), None, pool_size=1)
-
-    async def go() -> list[SendResult | DeliveryError]:
-        outcomes: list[SendResult | DeliveryError] = []
-        try:
-            for n, recipients in enumerate(batches):
-                try:
-                    outcomes.append(await transport.send(_message(n), SENDER, recipients))
-                except DeliveryError as exc:
-                    outcomes.append(exc)
-        finally:
-            await transport.close()
-        return outcomes
-
-    return asyncio.run(go())
+    return send_in_turn(transport, SENDER, batches, [_message(n) for n in range(len(batches))])
 
 
 @pytest.mark.parametrize("tls", ["none", "starttls"])

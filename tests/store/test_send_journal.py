@@ -286,7 +286,12 @@ def test_sends_recorded_together_take_one_journal_write_and_a_number_each(
     ids = three_sending(store)
     writes: list[int] = []
     real = journal.write_whole
-    monkeypatch.setattr(journal, "write_whole", lambda fd, data: (writes.append(len(data)), real(fd, data))[1])
+
+    def counted(fd: int, data: bytes) -> None:
+        writes.append(len(data))
+        real(fd, data)
+
+    monkeypatch.setattr(journal, "write_whole", counted)
     asyncio.run(store.mark_sent_off_loop([(d, NOW + timedelta(minutes=n)) for n, d in enumerate(ids)]))
     assert len(writes) == 2  # the journal's three lines in one write, and the marker once
     assert seqs(tmp_path) == [1, 2, 3]
