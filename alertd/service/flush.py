@@ -105,6 +105,8 @@ class Flusher:
         self.unrecorded: dict[int, Callable[[], object]] = {}
         # A write that succeeds elsewhere (a poll, a probe) does not end the store's fault while these wait.
         self.vitals.catch_up = self.record_pending
+        # Marked together: the deliveries whose turn came in the same turn of the event loop (one commit).
+        self.sending: Batches[int] = Batches(self._mark_sending)
         self.sent: Batches[tuple[int, datetime]] = Batches(store.mark_sent_off_loop)
 
     def hold(self) -> None:
@@ -189,7 +191,7 @@ class Flusher:
     async def _deliver(self, d: Delivery, transport: Transport, report: FlushReport, now: datetime) -> None:
         started = time.monotonic()
         try:
-            self.store.mark_sending(d.id)
+            await self.sending.add(d.id)
         except STORE_FAILURES as exc:
             # Never send what could not be marked "sending": a crash would then forget it was handed over.
             self.store.release(d.id)
@@ -203,6 +205,9 @@ class Flusher:
             self.in_flight -= 1
         if self.on_send is not None:
             self.on_send(outcome, time.monotonic() - started)
+
+    async def _mark_sending(self, deliveries: list[int]) -> None:
+        self.store.mark_sending_many(deliveries)
 
     def _record(self, delivery: int, record: Callable[[], object]) -> None:
         """Record a send's outcome now; when the store cannot take it, keep it to record later (the delivery is

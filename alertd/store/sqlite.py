@@ -702,12 +702,16 @@ class Store:
     def mark_sending(self, delivery_id: int) -> None:
         """The delivery is handed to the transport: ``sending`` until its outcome is recorded, and not picked
         again by this process meanwhile (:meth:`due_deliveries`)."""
+        self.mark_sending_many([delivery_id])
+
+    def mark_sending_many(self, delivery_ids: Sequence[int]) -> None:
+        """:meth:`mark_sending` for several deliveries, in one transaction."""
         with self.transaction() as db:
-            db.execute(
+            db.executemany(
                 "UPDATE outbox SET state = ?, attempts = attempts + 1 WHERE id = ?",
-                (DeliveryState.SENDING, delivery_id),
+                ((DeliveryState.SENDING, delivery_id) for delivery_id in delivery_ids),
             )
-        self._sending.add(delivery_id)
+        self._sending.update(delivery_ids)
 
     def release(self, delivery_id: int) -> None:
         """A delivery marked ``sending`` was not handed over after all (its message could not be read): this
