@@ -11,9 +11,9 @@ whatever one delivery raises is caught with it.
 
 The sends the relay accepted are recorded in batches (:class:`Batches`): those accepted while one batch is written
 wait for the next, so the journal's fsync, the commit and the marker are paid once per batch, the fsyncs in a
-worker thread, while the pool's other sends go on. A send holds its place in the
-pool until it is recorded, so at most as many accepted sends as the transport has connections wait to be recorded:
-that many duplicates at most after a crash (contract §4).
+worker thread, while the pool's other sends go on; the deliveries whose turn comes together are marked ``sending``
+in one commit too. A send holds its place in the pool until it is recorded, so at most as many accepted sends as
+the transport has connections wait to be recorded: that many duplicates at most after a crash (contract §4).
 """
 
 from __future__ import annotations
