@@ -10,7 +10,9 @@ offered). alertd is timed from outside: ``alertd -c alertd.yaml run --once`` in 
 fresh state folder (nothing cached); its split (start, poll+match, render+commit, send, the rest) is read from the
 timestamps of its JSON log. The baseline sends ``count`` plain messages, one after the other, a new smtplib
 connection each. Through the proxy both go through it: an asyncio TCP proxy in its own process that holds each
-chunk ``rtt/2`` in each direction, in order. Prints one JSON object; asserts nothing.
+chunk ``rtt/2`` in each direction, in order. alertd runs once per ``--pool-size`` given (the duplicates a crash may
+cost follow it, contract §4), the baseline once per route; each run's ratio is baseline / alertd, and its
+``send_only_ratio`` baseline / alertd's send phase. Prints one JSON object; asserts nothing.
 """
 
 from __future__ import annotations
