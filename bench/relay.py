@@ -165,6 +165,8 @@ def run_alertd(folder: Path, count: int, port: int, pool: int) -> dict[str, Any]
     if done.returncode != 0:
         raise RuntimeError(f"alertd run --once exited {done.returncode}: {done.stdout[-2000:]} {done.stderr[-2000:]}")
     return {
+        "pool_size": pool,
+        "duplicates_per_crash_at_most": pool,  # contract §4
         "seconds": round(seconds, 3),
         "cpu_seconds": round(cpu, 3),
         "split_seconds": split(done.stderr, launched, ended),
@@ -236,7 +238,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         "server": "aiosmtpd on 127.0.0.1 in a separate process, plain SMTP, PIPELINING offered, counting only",
         "alertd": "alertd -c alertd.yaml run --once in a subprocess, fresh state folder, wall time",
         "baseline": "sequential smtplib.SMTP, one connection per plain message",
-        "duplicates_per_crash_at_most": "delivery.smtp.pool_size (contract §4)",
         **routes,
         "targets": {"loopback_ratio": 1.0, "proxy_ratio": 5.0},
         "machine": {
