@@ -92,3 +92,12 @@ def test_a_refusal_of_every_recipient_for_now_is_temporary_when_pipelined(smtp_s
     (outcome,) = _sends(server, [RSSI, ONCALL])
     assert isinstance(outcome, TemporaryDeliveryError) and "greylisted" in str(outcome)
     assert server.messages == []
+
+
+def test_bare_line_feeds_go_out_as_crlf_and_leading_dots_are_doubled(smtp_server: SmtpServerFactory) -> None:
+    server = smtp_server(tls="none")
+    lf = _message(7).replace(b"\r\n", b"\n").rstrip(b"\n")  # no final line end either
+    transport = SmtpTransport(server.smtp_settings(), None, pool_size=1)
+    (outcome,) = send_in_turn(transport, SENDER, [[RSSI]], [lf])
+    assert isinstance(outcome, SendResult) and server.envelopes_pipelined == 1
+    assert server.messages[0].content == _message(7)  # CRLF restored, the dots undone by the server
