@@ -30,7 +30,7 @@ from datetime import UTC, datetime, timedelta
 from email.utils import parseaddr
 from multiprocessing.sharedctypes import Synchronized
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
@@ -48,6 +48,7 @@ from alertd.service.engine import Engine
 from alertd.store.sqlite import Store
 
 HOST = "127.0.0.1"
+CONTEXT = multiprocessing.get_context("spawn")
 SENDER = "alertes@cert-bench.example"
 NOW = datetime(2025, 3, 12, 13, 5, tzinfo=UTC)
 
@@ -55,7 +56,7 @@ NOW = datetime(2025, 3, 12, 13, 5, tzinfo=UTC)
 
 
 class _Counter:
-    """aiosmtpd hook: count accepted messages and bytes, keep nothing."""
+    """aiosmtpd hooks: count accepted messages and bytes, keep nothing; offer PIPELINING."""
 
     def __init__(self, messages: Synchronized[int], size: Synchronized[int]) -> None:
         self.messages = messages
@@ -67,6 +68,13 @@ class _Counter:
         with self.size.get_lock():
             self.size.value += len(envelope.original_content or b"")
         return "250 2.0.0 OK"
+
+    async def handle_EHLO(
+        self, server: SMTP, session: Session, envelope: Envelope, hostname: str, responses: list[str]
+    ) -> list[str]:
+        # aiosmtpd reads commands in order from its buffer but does not advertise RFC 2920 itself.
+        session.host_name = hostname
+        return [*responses[:-1], "250-PIPELINING", responses[-1]]
 
 
 def _serve(
@@ -90,14 +98,38 @@ def _serve(
     asyncio.run(main())
 
 
-class BenchServer:
+class ChildServer:
+    """A server in a child process (spawned, so it does not share the benchmark's GIL) that publishes the port it
+    listens on: ``target(port, *args)``."""
+
+    def __init__(self, target: Callable[..., None], *args: Any) -> None:
+        self._port: Synchronized[int] = CONTEXT.Value("i", 0)
+        self._process = CONTEXT.Process(target=target, args=(self._port, *args), daemon=True)
+
+    def __enter__(self) -> Self:
+        self._process.start()
+        deadline = time.monotonic() + 30
+        while self._port.value == 0:
+            if time.monotonic() > deadline or not self._process.is_alive():
+                raise RuntimeError(f"the benchmark's {type(self).__name__} did not start")
+            time.sleep(0.01)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._process.terminate()
+        self._process.join(10)
+
+    @property
+    def port(self) -> int:
+        return int(self._port.value)
+
+
+class BenchServer(ChildServer):
     """The counting aiosmtpd server in a child process (plain SMTP, or STARTTLS with a trustme certificate)."""
 
     def __init__(self, folder: Path, *, starttls: bool = False) -> None:
-        ctx = multiprocessing.get_context("spawn")
-        self._port: Synchronized[int] = ctx.Value("i", 0)
-        self._messages: Synchronized[int] = ctx.Value("q", 0)
-        self._size: Synchronized[int] = ctx.Value("q", 0)
+        self._messages: Synchronized[int] = CONTEXT.Value("q", 0)
+        self._size: Synchronized[int] = CONTEXT.Value("q", 0)
         self.ca_file: Path | None = None
         cert = key = None
         if starttls:
@@ -109,26 +141,7 @@ class BenchServer:
             issued = ca.issue_cert(HOST)
             issued.cert_chain_pems[0].write_to_path(cert)
             issued.private_key_pem.write_to_path(key)
-        self._process = ctx.Process(
-            target=_serve, args=(self._port, self._messages, self._size, cert, key), daemon=True
-        )
-
-    def __enter__(self) -> BenchServer:
-        self._process.start()
-        deadline = time.monotonic() + 30
-        while self._port.value == 0:
-            if time.monotonic() > deadline or not self._process.is_alive():
-                raise RuntimeError("the benchmark SMTP server did not start")
-            time.sleep(0.01)
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._process.terminate()
-        self._process.join(10)
-
-    @property
-    def port(self) -> int:
-        return int(self._port.value)
+        super().__init__(_serve, self._messages, self._size, cert, key)
 
     def counts(self) -> tuple[int, int]:
         """Messages and bytes accepted so far."""

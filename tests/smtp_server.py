@@ -4,6 +4,7 @@
         server.reject_recipient("nobody@example.org")    # 550 for that address, every time
         server.script_data("451 4.3.0 try later")         # the next DATA gets 451, later ones 250
         server.slow_data(0.1)                             # every DATA answered 0.1 s late, from now on
+        SmtpTestServer(pipelining=False)                  # a server that does not offer PIPELINING (RFC 2920)
         ... SmtpTransport(server.smtp_settings(username="alertd"), "s3cret") ...
         assert server.messages[0].rcpt_tos == ("rssi@chu.example",)
 
@@ -61,6 +62,15 @@ class _Handler:
             return reply or "250 OK"
         return reply
 
+    async def handle_EHLO(
+        self, server: SMTP, session: Session, envelope: Envelope, hostname: str, responses: list[str]
+    ) -> list[str]:
+        # aiosmtpd reads pipelined commands in order from its buffer, but does not say PIPELINING itself.
+        session.host_name = hostname
+        if not self._owner.pipelining:
+            return responses
+        return [*responses[:-1], "250-PIPELINING", responses[-1]]
+
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
         reply, stall = self._owner._next_data_reply()
         if stall:
@@ -82,6 +92,17 @@ class _Handler:
         return reply or "250 2.0.0 OK queued"
 
 
+class _Session(SMTP):
+    """aiosmtpd's session, noting each read that brought a whole envelope (MAIL FROM … DATA): a pipelined one."""
+
+    owner: SmtpTestServer | None = None
+
+    def data_received(self, data: bytes) -> None:
+        if self.owner is not None and data.startswith(b"MAIL FROM:") and data.endswith(b"DATA\r\n"):
+            self.owner._pipelined()
+        super().data_received(data)
+
+
 class _Controller(Controller):
     """aiosmtpd's threaded controller, bound to a free port and counting the connections it accepts."""
 
@@ -93,7 +114,8 @@ class _Controller(Controller):
         with warnings.catch_warnings():
             # "Requiring AUTH while not requiring TLS": deliberate for tls="none" test servers.
             warnings.simplefilter("ignore", UserWarning)
-            smtpd: SMTP = super().factory()  # type: ignore[no-untyped-call]
+            smtpd = _Session(self.handler, **self.SMTP_kwargs)
+        smtpd.owner = self._owner
         self._owner._connected(smtpd)
         return smtpd
 
@@ -111,6 +133,7 @@ class SmtpTestServer:
     ``none``. ``auth`` maps user names to passwords; when given, AUTH is required before MAIL (and, with
     ``starttls``, offered only after STARTTLS). ``ca`` is the trustme CA that issues the server certificate (a
     new one by default) for ``cert_names``; the CA's PEM is at :attr:`ca_pem_path` while the server runs.
+    PIPELINING (RFC 2920) is offered unless ``pipelining`` is False.
     """
 
     host: str = HOST
@@ -123,8 +146,10 @@ class SmtpTestServer:
         ca: trustme.CA | None = None,
         cert_names: tuple[str, ...] = (HOST, "localhost"),
         timeout: float = 10.0,
+        pipelining: bool = True,
     ) -> None:
         self.tls: TlsMode = tls
+        self.pipelining = pipelining
         self.auth = dict(auth) if auth is not None else None
         self.ca = ca if ca is not None else trustme.CA()
         self.cert_names = cert_names
@@ -132,6 +157,7 @@ class SmtpTestServer:
         self._lock = threading.Lock()
         self._messages: list[ReceivedMessage] = []
         self._connections = 0
+        self._envelopes_pipelined = 0
         self._sessions: list[SMTP] = []
         self._rejected: dict[str, str] = {}
         self._rcpt_script: collections.deque[str | None] = collections.deque()
@@ -235,6 +261,12 @@ class SmtpTestServer:
             return list(self._messages)
 
     @property
+    def envelopes_pipelined(self) -> int:
+        """How many envelopes (MAIL FROM, RCPT TO…, DATA) came in one read: sent pipelined."""
+        with self._lock:
+            return self._envelopes_pipelined
+
+    @property
     def connections(self) -> int:
         """How many client connections the server has accepted."""
         with self._lock:
@@ -307,6 +339,10 @@ class SmtpTestServer:
             self._connections += 1
             self._sessions.append(smtpd)
 
+    def _pipelined(self) -> None:
+        with self._lock:
+            self._envelopes_pipelined += 1
+
     def _record(self, message: ReceivedMessage) -> None:
         with self._lock:
             self._messages.append(message)
@@ -346,6 +382,7 @@ class SmtpServerFactory(Protocol):
         ca: trustme.CA | None = None,
         cert_names: tuple[str, ...] = (HOST, "localhost"),
         timeout: float = 10.0,
+        pipelining: bool = True,
     ) -> SmtpTestServer: ...
 
 

@@ -18,6 +18,8 @@ from alertd.domain.settings import (
     DEFAULT_MAX_MESSAGE_BYTES,
     DEFAULT_RENOTIFY,
     DEFAULT_RETENTION,
+    DEFAULT_SMTP_POOL_SIZE,
+    MAX_SMTP_POOL_SIZE,
     BulletinSettings,
     DeliveryMethod,
     Settings,
@@ -262,7 +264,8 @@ def _read_smtp(path: Path, dm: YMap, r: Reader) -> SmtpSettings | None:
     sm = r.mapping(dm["smtp"], dm.value_pos["smtp"], "'smtp'")
     if sm is None:
         return None
-    r.keys(sm, "'smtp'", ("host",), ("port", "security", "username", "password_file", "ca_file", "timeout"))
+    optional = ("port", "security", "username", "password_file", "ca_file", "timeout", "pool_size")
+    r.keys(sm, "'smtp'", ("host",), optional)
     host = r.value(sm, "host", str)
     chosen = r.choice(sm, "security", tuple(SmtpSecurity), SmtpSecurity.STARTTLS)
     security = SmtpSecurity(chosen) if chosen is not None else None
@@ -278,6 +281,13 @@ def _read_smtp(path: Path, dm: YMap, r: Reader) -> SmtpSettings | None:
     if password_file and not username:
         r.error(sm.value_pos["password_file"], "'password_file' needs a 'username' to log in with")
     timeout = r.value(sm, "timeout", float, 30.0)
+    pool_size = r.value(sm, "pool_size", int, DEFAULT_SMTP_POOL_SIZE)
+    if pool_size is not None and not 1 <= pool_size <= MAX_SMTP_POOL_SIZE:
+        r.error(
+            sm.value_pos["pool_size"],
+            f"'pool_size' must be between 1 and {MAX_SMTP_POOL_SIZE} connections (a crash may send that many emails "
+            f"twice); the default is {DEFAULT_SMTP_POOL_SIZE}",
+        )
     if host is None or security is None or port is None:
         return None
     return SmtpSettings(
@@ -288,6 +298,7 @@ def _read_smtp(path: Path, dm: YMap, r: Reader) -> SmtpSettings | None:
         password_file=resolve_path(path, password_file) if password_file else None,
         ca_file=resolve_path(path, ca_file) if ca_file else None,
         timeout=timeout or 30.0,
+        pool_size=pool_size or DEFAULT_SMTP_POOL_SIZE,
     )
 
 

@@ -18,25 +18,24 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any, Protocol
+from typing import Protocol
 
 import aiosmtplib
 import structlog
-from aiosmtplib.typing import Default
 
 from alertd.domain.errors import DeliveryError, PermanentDeliveryError, TemporaryDeliveryError
 from alertd.domain.redaction import Redactor
-from alertd.domain.settings import DeliveryMethod, Settings, SmtpSecurity, SmtpSettings
+from alertd.domain.settings import DEFAULT_SMTP_POOL_SIZE, DeliveryMethod, Settings, SmtpSecurity, SmtpSettings
 from alertd.intake.credentials import SecretFileError, read_secret
+from alertd.send import pipelining
 
 log = structlog.get_logger("alertd.deliver")
 
 CREDENTIAL_NAME = "smtp-password"
 """The systemd credential (``LoadCredential=smtp-password:...``) read when the password file is absent."""
 
-SMTP_POOL_SIZE = 4
-"""Connections an :class:`SmtpTransport` keeps open by default: enough to hide round trips, few enough that a
-relay's per-client connection limit (often 10 or more) is never reached."""
+SMTP_POOL_SIZE = DEFAULT_SMTP_POOL_SIZE
+"""Connections an :class:`SmtpTransport` keeps open unless ``delivery.smtp.pool_size`` says otherwise."""
 
 MAILDIR_CONCURRENCY = 8
 """Writes a :class:`MaildirTransport` lets run at once: the fsyncs overlap, the file creation is serialised."""
@@ -141,24 +140,6 @@ class _Lease:
     generation: int
 
 
-class _Client(aiosmtplib.SMTP):
-    """An SMTP client whose DATA commands, across the whole pool, complete one at a time.
-
-    The server accepts a message when it answers the final DATA; the outbox marks it sent right after, with no
-    await in between. Holding ``accept_lock`` across DATA means at most one message of the pool is ever in that
-    window, so a crash (kill -9) can duplicate at most one email, while connecting, EHLO, MAIL and RCPT still
-    overlap.
-    """
-
-    accept_lock: asyncio.Lock | None = None
-
-    async def data(self, message: str | bytes, timeout: Any = Default.token) -> aiosmtplib.SMTPResponse:
-        if self.accept_lock is None:
-            return await super().data(message, timeout=timeout)
-        async with self.accept_lock:
-            return await super().data(message, timeout=timeout)
-
-
 class SmtpTransport:
     """Send through one SMTP server over a small pool of reused connections.
 
@@ -166,14 +147,19 @@ class SmtpTransport:
     if there is one, a new one otherwise. A connection goes back to the pool after a send, or after a refusal
     (aiosmtplib has sent RSET, so the dialogue is in step); one that failed half-way, timed out or was closed
     by the server is dropped and replaced by the next send. Each send has ``settings.timeout`` seconds,
-    connecting included.
+    connecting included. Where the server offers PIPELINING, a send takes two round trips
+    (:mod:`~alertd.send.pipelining`).
+
+    The sends of the pool overlap to the end: up to ``pool_size`` messages may be accepted by the server and not
+    yet recorded by the outbox, so a crash (kill -9) duplicates at most ``pool_size`` emails (contract §4).
 
     ``security`` is ``starttls`` (plain connect, then STARTTLS, refused if the server does not offer it),
     ``tls`` (implicit TLS) or ``none`` (allowed only to loopback by the config). Certificates are always
     verified, host name included, against ``ca_file`` or the system's trust store.
     """
 
-    def __init__(self, settings: SmtpSettings, password: str | None, *, pool_size: int = SMTP_POOL_SIZE) -> None:
+    def __init__(self, settings: SmtpSettings, password: str | None, *, pool_size: int | None = None) -> None:
+        pool_size = settings.pool_size if pool_size is None else pool_size
         if pool_size < 1:
             raise ValueError(f"pool_size must be at least 1, not {pool_size}")
         self._settings = settings
@@ -203,7 +189,6 @@ class SmtpTransport:
             raise PermanentDeliveryError(f"unknown SMTP security {settings.security!r}; use starttls, tls or none")
         self._idle: list[aiosmtplib.SMTP] = []  # most recently used last: it is the likeliest to be alive
         self._slots = asyncio.Semaphore(pool_size)
-        self._accept = asyncio.Lock()
         self._loop: asyncio.AbstractEventLoop | None = None  # the loop the pool's connections belong to
         self._generation = 0  # bumped by close(): connections leased before are not pooled again
 
@@ -267,7 +252,6 @@ class SmtpTransport:
                 with contextlib.suppress(RuntimeError):
                     client.close()
             self._slots, self._loop = asyncio.Semaphore(self.concurrency), loop
-            self._accept = asyncio.Lock()
         return self._slots
 
     def _take(self) -> aiosmtplib.SMTP | None:
@@ -300,7 +284,7 @@ class SmtpTransport:
         if lease.client is None:
             lease.client = await self._connect()
         try:
-            return await lease.client.sendmail(sender, recipients, message)
+            return await _sendmail(lease.client, sender, recipients, message)
         except ConnectionError:
             if not reused:
                 raise
@@ -309,11 +293,11 @@ class SmtpTransport:
         log.debug("smtp connection dropped, reconnecting", server=self.describe())
         self._discard(lease)
         lease.client = await self._connect()
-        return await lease.client.sendmail(sender, recipients, message)
+        return await _sendmail(lease.client, sender, recipients, message)
 
     async def _connect(self) -> aiosmtplib.SMTP:
         s = self._settings
-        client = _Client(
+        client = aiosmtplib.SMTP(
             hostname=s.host,
             port=s.port,
             timeout=s.timeout,
@@ -321,7 +305,6 @@ class SmtpTransport:
             start_tls=False,  # done below, so that a server without STARTTLS is refused, not skipped
             tls_context=self._tls_context,
         )
-        client.accept_lock = self._accept
         try:
             await client.connect()
             if s.security is SmtpSecurity.STARTTLS:
@@ -383,6 +366,18 @@ class SmtpTransport:
         # The original stays chained for tracebacks: masked too, since a traceback may be logged whole.
         _scrub(exc, self._redact)
         return PermanentDeliveryError(message) if permanent else TemporaryDeliveryError(message)
+
+
+async def _sendmail(
+    client: aiosmtplib.SMTP, sender: str, recipients: list[str], message: bytes
+) -> tuple[dict[str, aiosmtplib.SMTPResponse], str]:
+    """One mail transaction, pipelined where the server offers it (EHLO first if it was not said yet)."""
+    if client.is_ehlo_or_helo_needed:
+        with contextlib.suppress(aiosmtplib.SMTPHeloError):  # sendmail falls back to HELO
+            await client.ehlo()
+    if pipelining.offered(client):
+        return await pipelining.sendmail(client, sender, recipients, message)
+    return await client.sendmail(sender, recipients, message)
 
 
 def _scrub(exc: BaseException, redact: Redactor) -> None:

@@ -8,6 +8,12 @@ outcome is recorded. An outcome the store cannot record (a full disk: the send j
 marker) is kept in memory and recorded before the next flush sends anything; meanwhile its delivery is not sent
 again, and the store counts as unwritable (contract §6). A flush never ends while its own sends are in flight:
 whatever one delivery raises is caught with it.
+
+The sends the relay accepted are recorded in batches (:class:`Batches`): those accepted while one batch is written
+wait for the next, so the journal's fsync, the commit and the marker are paid once per batch, the fsyncs in a
+worker thread, while the pool's other sends go on; the deliveries whose turn comes together are marked ``sending``
+in one commit too. A send holds its place in the pool until it is recorded, so at most as many accepted sends as
+the transport has connections wait to be recorded: that many duplicates at most after a crash (contract §4).
 """
 
 from __future__ import annotations
@@ -15,9 +21,10 @@ from __future__ import annotations
 import asyncio
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Generic, TypeVar
 
 from alertd.domain.delivery import SendOutcome
 from alertd.domain.errors import PermanentDeliveryError, TemporaryDeliveryError
@@ -30,6 +37,7 @@ from alertd.store.records import Delivery
 from alertd.store.sqlite import Store
 
 log = get_logger("alertd")
+K = TypeVar("K")
 
 MAX_ATTEMPTS = 12
 RETRY_BASE = timedelta(seconds=30)
@@ -48,6 +56,42 @@ class FlushReport:
     held: int = 0  # due deliveries not started: the daemon is stopping, or the store cannot be written
 
 
+class Batches(Generic[K]):
+    """Store writes made together: ``write`` is given every key asked for while the previous batch was being
+    written, one batch at a time. Each caller waits for the batch that holds its key, and gets its failure."""
+
+    def __init__(self, write: Callable[[list[K]], Awaitable[None]]) -> None:
+        self._write_batch = write
+        self._gathered: dict[K, asyncio.Future[None]] = {}
+        self._writing: asyncio.Task[None] | None = None
+
+    async def add(self, key: K) -> None:
+        """Write ``key`` with the next batch; the batch's failure is raised here."""
+        done = asyncio.get_running_loop().create_future()
+        self._gathered[key] = done
+        if self._writing is None:
+            self._writing = asyncio.create_task(self._write())
+        # Shielded: a cancelled caller does not cancel the batch, which writes the other keys too.
+        await asyncio.shield(done)
+
+    async def _write(self) -> None:
+        try:
+            while self._gathered:
+                batch, self._gathered = self._gathered, {}
+                try:
+                    await self._write_batch(list(batch))
+                except Exception as exc:  # every waiter gets it
+                    for done in batch.values():
+                        if not done.done():
+                            done.set_exception(exc)
+                else:
+                    for done in batch.values():
+                        if not done.done():
+                            done.set_result(None)
+        finally:
+            self._writing = None
+
+
 class Flusher:
     """Sends the outbox's due deliveries; ``on_send`` hears of each attempt (its outcome and duration)."""
 
@@ -61,6 +105,9 @@ class Flusher:
         self.unrecorded: dict[int, Callable[[], object]] = {}
         # A write that succeeds elsewhere (a poll, a probe) does not end the store's fault while these wait.
         self.vitals.catch_up = self.record_pending
+        # Marked together: the deliveries whose turn came in the same turn of the event loop (one commit).
+        self.sending: Batches[int] = Batches(self._mark_sending)
+        self.sent: Batches[tuple[int, datetime]] = Batches(store.mark_sent_off_loop)
 
     def hold(self) -> None:
         """Start no send from now on (the daemon is stopping): the sends in flight end and their outcome is
@@ -144,7 +191,7 @@ class Flusher:
     async def _deliver(self, d: Delivery, transport: Transport, report: FlushReport, now: datetime) -> None:
         started = time.monotonic()
         try:
-            self.store.mark_sending(d.id)
+            await self.sending.add(d.id)
         except STORE_FAILURES as exc:
             # Never send what could not be marked "sending": a crash would then forget it was handed over.
             self.store.release(d.id)
@@ -159,16 +206,37 @@ class Flusher:
         if self.on_send is not None:
             self.on_send(outcome, time.monotonic() - started)
 
+    async def _mark_sending(self, deliveries: list[int]) -> None:
+        self.store.mark_sending_many(deliveries)
+
     def _record(self, delivery: int, record: Callable[[], object]) -> None:
         """Record a send's outcome now; when the store cannot take it, keep it to record later (the delivery is
         not sent again meanwhile)."""
         try:
             record()
         except STORE_FAILURES as exc:
-            self.unrecorded[delivery] = record
-            self.vitals.store_failed(exc, f"recording the outcome of delivery {delivery}")
+            self._keep(delivery, record, exc)
             return
-        if self.store.marker_behind is not None:  # recorded; the marker follows once it can be written
+        self._written()
+
+    async def _record_sent(self, delivery: int, sent_at: datetime) -> None:
+        """Record an accepted send with the next batch (:class:`Batches`); kept, as :meth:`_record` keeps an
+        outcome, when the store cannot take it."""
+        try:
+            await self.sent.add((delivery, sent_at))
+        except STORE_FAILURES as exc:
+            self._keep(delivery, lambda: self.store.mark_sent(delivery, sent_at), exc)
+            return
+        self._written()
+
+    def _keep(self, delivery: int, record: Callable[[], object], exc: Exception) -> None:
+        """The store could not record an outcome: kept to record later (the delivery is not sent again meanwhile)."""
+        self.unrecorded[delivery] = record
+        self.vitals.store_failed(exc, f"recording the outcome of delivery {delivery}")
+
+    def _written(self) -> None:
+        """An outcome is recorded; the marker follows once it can be written."""
+        if self.store.marker_behind is not None:
             self.vitals.store_failed(self.store.marker_behind, "rewriting the state marker")
             return
         self.vitals.store_written()
@@ -201,8 +269,7 @@ class Flusher:
             return SendOutcome.FAILED
         report.sent += 1
         if not result.refused:
-            sent_at = utcnow()
-            self._record(d.id, lambda: self.store.mark_sent(d.id, sent_at))
+            await self._record_sent(d.id, utcnow())
             dlog.info("delivery sent", via=transport.describe(), recipients=len(d.recipients))
             return SendOutcome.SENT
         # The message reached some recipients. Those refused for now get a delivery of their own, retried later

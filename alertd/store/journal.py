@@ -93,7 +93,14 @@ def write_whole(fd: int, data: bytes) -> None:
 def append(path: Path, sent: Sent) -> None:
     """Append one send and fsync it: once this returns, the send survives a crash and a damaged database.
     :class:`~alertd.store.StateFileError` when it cannot (a full disk): the send is then not recorded."""
-    line = sent.to_json().encode()
+    append_many(path, [sent])
+
+
+def append_many(path: Path, sents: Sequence[Sent]) -> None:
+    """Append several sends in one write and one fsync (:func:`append`: all survive, or none is recorded)."""
+    if not sents:
+        return
+    line = "".join(sent.to_json() for sent in sents).encode()
     try:
         fd = os.open(path, os.O_CREAT | os.O_RDWR | os.O_APPEND | os.O_NOFOLLOW | os.O_CLOEXEC, _PRIVATE)
         try:

@@ -7,11 +7,13 @@ transaction that marks its alerts as dispatched, so a crash can neither lose nor
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import fcntl
 import json
 import os
 import sqlite3
+import threading
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
@@ -184,6 +186,10 @@ class Store:
         self._journalled: dict[int, journal.Sent] = {}
         self._appended: set[int] = set()
         self._seq = 0  # the last send number journalled, as far as this process knows
+        # The marker is written from the loop and from a worker thread (sends recorded off the loop): the versions
+        # of :meth:`_marker_now` keep an older one from replacing a newer one.
+        self._marker_lock = threading.Lock()
+        self._marker_version = self._marker_written = 0
         # ``sender``: the sender's lock taken before anything is read (``run --once``), so a restore cannot replace
         # the state under the cycle; held by a daemon, the cycle goes on and leaves the outbox to it.
         if sender:
@@ -264,11 +270,25 @@ class Store:
     def _mark(self, previous: identity.Marker | None = None) -> None:
         """Rewrite the marker from the store (unless it already says the same); :class:`StateFileError` when it
         cannot."""
-        store_id, created, _ = identity.identity(self.db, datetime.now(UTC))
-        marker = identity.Marker(store_id, created, identity.high_water(self.db))
+        marker, version = self._marker_now()
         if marker != previous:
-            identity.write_marker(self._marker_file, marker)
+            self._write_marker(marker, version)
         self.marker_behind = None
+
+    def _marker_now(self) -> tuple[identity.Marker, int]:
+        """The marker the store calls for now, and its version (later ones replace it, never the reverse)."""
+        store_id, created, _ = identity.identity(self.db, datetime.now(UTC))
+        self._marker_version += 1
+        return identity.Marker(store_id, created, identity.high_water(self.db)), self._marker_version
+
+    def _write_marker(self, marker: identity.Marker, version: int) -> None:
+        """Write ``marker`` unless a later version is written already (one may be written from a worker thread
+        while the loop writes another)."""
+        with self._marker_lock:
+            if version < self._marker_written:
+                return
+            identity.write_marker(self._marker_file, marker)
+            self._marker_written = version
 
     def rewrite_marker(self) -> None:
         """Bring a marker that lags the store (:attr:`marker_behind`) up to date; :class:`StateFileError` when it
@@ -313,6 +333,8 @@ class Store:
         store.path, store.carried, store.settled = path, (0, 0), 0
         store._sender_fd, store._writer = None, None
         store._marker_file, store._journal = identity.marker_path(path), journal.journal_path(path)
+        store._marker_lock = threading.Lock()
+        store._marker_version = store._marker_written = 0
         store.db = sqlite3.connect(":memory:", isolation_level=None)
         store.db.row_factory = sqlite3.Row
         store._migrate()
@@ -710,12 +732,16 @@ class Store:
     def mark_sending(self, delivery_id: int) -> None:
         """The delivery is handed to the transport: ``sending`` until its outcome is recorded, and not picked
         again by this process meanwhile (:meth:`due_deliveries`)."""
+        self.mark_sending_many([delivery_id])
+
+    def mark_sending_many(self, delivery_ids: Sequence[int]) -> None:
+        """:meth:`mark_sending` for several deliveries, in one transaction."""
         with self.transaction() as db:
-            db.execute(
+            db.executemany(
                 "UPDATE outbox SET state = ?, attempts = attempts + 1 WHERE id = ?",
-                (DeliveryState.SENDING, delivery_id),
+                ((DeliveryState.SENDING, delivery_id) for delivery_id in delivery_ids),
             )
-        self._sending.add(delivery_id)
+        self._sending.update(delivery_ids)
 
     def release(self, delivery_id: int) -> None:
         """A delivery marked ``sending`` was not handed over after all (its message could not be read): this
@@ -728,20 +754,65 @@ class Store:
         Raises a store failure (``STORE_FAILURES``) when the journal or the store cannot be written: called again
         later, the send keeps its number and time. A marker that cannot be rewritten once the send is recorded
         does not fail it: :attr:`marker_behind` says so until :meth:`rewrite_marker` succeeds."""
-        sent = self._journal_send(delivery_id, now)
-        with self.transaction() as db:
-            db.execute(
-                "UPDATE outbox SET state = ?, sent_at = ?, last_error = NULL WHERE id = ?",
-                (DeliveryState.SENT, sent.at, delivery_id),
-            )
-            identity.raise_to(db, identity.HighWater(sent.seq, {}, sent.at))
-        self._recorded(delivery_id)
+        self.mark_sent_many([(delivery_id, now)])
 
-    def _journal_send(
+    def mark_sent_many(self, sends: Sequence[tuple[int, datetime]]) -> None:
+        """Several deliveries the relay accepted, each with its time, recorded as :meth:`mark_sent` records one, but
+        with one fsync of the journal, one transaction and one marker rewrite for all. Fails as :meth:`mark_sent`:
+        none is recorded then, and each keeps its number when called again."""
+        records = self._journal_sends(sends)
+        self._write_sends(self.db, records)
+        for delivery_id, _ in sends:
+            self._recorded(delivery_id, mark=False)
+        self._mark_after_send()
+
+    async def mark_sent_off_loop(self, sends: Sequence[tuple[int, datetime]]) -> None:
+        """:meth:`mark_sent_many` with the journal's fsync and the marker's in a worker thread: the event loop, and
+        the other sends of the pool, go on meanwhile. The store's one commit is made here, on the loop's own
+        connection (a second connection would make the two wait for each other's lock). Fails as
+        :meth:`mark_sent`."""
+        records = self._sent_records(sends)
+        todo = [(d, sent) for d, sent in records if d not in self._appended]
+        await asyncio.to_thread(journal.append_many, self._journal, [sent for _, sent in todo])
+        self._appended.update(d for d, _ in todo)
+        self._write_sends(self.db, records)
+        for delivery_id, _ in sends:
+            self._recorded(delivery_id, mark=False)
+        try:
+            await asyncio.to_thread(self._write_marker, *self._marker_now())
+        except StateFileError as exc:
+            self.marker_behind = exc
+        else:
+            self.marker_behind = None
+
+    def _sent_records(self, sends: Sequence[tuple[int, datetime]]) -> list[tuple[int, journal.Sent]]:
+        """The journal's record of each send (made once per send: a send written again keeps its number)."""
+        return [(delivery_id, self._sent_record(delivery_id, now)) for delivery_id, now in sends]
+
+    def _journal_sends(self, sends: Sequence[tuple[int, datetime]]) -> list[tuple[int, journal.Sent]]:
+        """Append the sends not journalled yet, with one fsync; their records."""
+        records = self._sent_records(sends)
+        todo = [(d, sent) for d, sent in records if d not in self._appended]
+        journal.append_many(self._journal, [sent for _, sent in todo])
+        self._appended.update(d for d, _ in todo)
+        return records
+
+    def _write_sends(self, db: sqlite3.Connection, records: Sequence[tuple[int, journal.Sent]]) -> None:
+        """Mark the journalled sends sent, in one transaction on ``db``."""
+        if not records:
+            return
+        with bulk.transaction(db):
+            db.executemany(
+                "UPDATE outbox SET state = ?, sent_at = ?, last_error = NULL WHERE id = ?",
+                ((DeliveryState.SENT, sent.at, delivery_id) for delivery_id, sent in records),
+            )
+            last = max((sent for _, sent in records), key=lambda sent: sent.seq)
+            identity.raise_to(db, identity.HighWater(last.seq, {}, last.at))
+
+    def _sent_record(
         self, delivery_id: int, now: datetime, later: Sequence[str] = (), never: Sequence[str] = (), error: str = ""
     ) -> journal.Sent:
-        """Append the send to the journal beside the store (:mod:`~alertd.store.journal`), unless an earlier call
-        for it did: a send's record, and its number, are made once, whatever failed after."""
+        """The journal's record of a send, made once (a send whose store write failed keeps its number)."""
         sent = self._journalled.get(delivery_id)
         if sent is None:
             row = self.db.execute(
@@ -764,16 +835,30 @@ class Store:
                 error if later or never else None,
             )
             self._journalled[delivery_id] = sent
+        return sent
+
+    def _journal_send(
+        self, delivery_id: int, now: datetime, later: Sequence[str] = (), never: Sequence[str] = (), error: str = ""
+    ) -> journal.Sent:
+        """Append the send to the journal beside the store (:mod:`~alertd.store.journal`), unless an earlier call
+        for it did: a send's record, and its number, are made once, whatever failed after."""
+        sent = self._sent_record(delivery_id, now, later, never, error)
         if delivery_id not in self._appended:
             journal.append(self._journal, sent)
             self._appended.add(delivery_id)
         return sent
 
-    def _recorded(self, delivery_id: int) -> None:
-        """A send's outcome is in the store: forget it, and bring the marker along (noted when it cannot be)."""
+    def _recorded(self, delivery_id: int, *, mark: bool = True) -> None:
+        """A send's outcome is in the store: forget it, and bring the marker along (unless ``mark`` is False: the
+        caller does, once for several)."""
         self._sending.discard(delivery_id)
         self._journalled.pop(delivery_id, None)
         self._appended.discard(delivery_id)
+        if mark:
+            self._mark_after_send()
+
+    def _mark_after_send(self) -> None:
+        """Rewrite the marker after recorded sends; noted in :attr:`marker_behind` when it cannot be."""
         try:
             self._mark()
         except StateFileError as exc:

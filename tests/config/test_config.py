@@ -128,6 +128,17 @@ def test_smtp_without_tls_only_to_loopback(cfg: Path) -> None:
     assert "security 'none' sends mail in clear text and is allowed only to 127.0.0.0/8 or ::1" in found[0]
 
 
+def test_smtp_pool_size_is_read_and_bounded(cfg: Path) -> None:
+    text = (cfg / "alertd.yaml").read_text().replace("method: maildir", "method: smtp")
+    smtp = "  smtp: {host: 127.0.0.1, security: none, pool_size: %s}"
+    (cfg / "alertd.yaml").write_text(text.replace("  maildir: ../var/maildir", smtp % 8))
+    settings = load_config(cfg / "alertd.yaml").settings
+    assert settings.smtp is not None and settings.smtp.pool_size == 8
+    (cfg / "alertd.yaml").write_text(text.replace("  maildir: ../var/maildir", smtp % 0))
+    found = problems(cfg / "alertd.yaml")
+    assert any("'pool_size' must be between 1 and 32 connections" in p for p in found), found
+
+
 def test_durations() -> None:
     assert parse_duration("30s").total_seconds() == 30
     assert parse_duration("15m").total_seconds() == 900

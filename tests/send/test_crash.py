@@ -1,6 +1,7 @@
 """Exactly once, in practice: kill -9 the real ``alertd`` at random moments of a 2,000-email dispatch, ten
 times, restart it each time, then let it finish. Every establishment gets its warning; the only duplicates are
-messages the server accepted just before a kill, so there are no more of them than kills (contract §4)."""
+messages the server accepted just before a kill and alertd had not recorded yet: at most one per connection of
+the pool (``delivery.smtp.pool_size``, PIPELINING on), so at most kills × pool size (contract §4)."""
 
 from __future__ import annotations
 
@@ -17,6 +18,8 @@ import pytest
 from configs import ALERTD, numbered_world
 from http_server import FeedServer
 from smtp_server import SmtpServerFactory
+
+from alertd.send.transports import SMTP_POOL_SIZE
 
 COUNT = 2000
 KILLS = 10
@@ -75,5 +78,6 @@ def test_kill_nine_ten_times_loses_nothing(tmp_path: Path, smtp_server: SmtpServ
     assert len(ids) == COUNT
     duplicates = sum(n - 1 for n in ids.values())
     assert kills >= 5, delays  # the test did exercise crashes mid-dispatch
-    assert duplicates <= kills, (duplicates, kills)
+    assert duplicates <= kills * SMTP_POOL_SIZE, (duplicates, kills)
+    assert smtp.envelopes_pipelined > 0  # the path under test is the pipelined one
     print(f"kills={kills} received={len(received)} unique={len(ids)} duplicates={duplicates}")

@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 import trustme
+from sending import send_in_turn
 from smtp_server import SmtpServerFactory, TlsMode
 
 from alertd.domain.errors import DeliveryError, PermanentDeliveryError, TemporaryDeliveryError
@@ -50,21 +51,7 @@ def _send(
     transport: SmtpTransport, *batches: Sequence[str], messages: Sequence[bytes] | None = None
 ) -> list[SendResult | DeliveryError]:
     """Send one message per batch of recipients in turn on one transport; failures are returned."""
-
-    async def go() -> list[SendResult | DeliveryError]:
-        outcomes: list[SendResult | DeliveryError] = []
-        try:
-            for n, recipients in enumerate(batches):
-                message = messages[n] if messages else _message(n)
-                try:
-                    outcomes.append(await transport.send(message, SENDER, recipients))
-                except DeliveryError as exc:
-                    outcomes.append(exc)
-        finally:
-            await transport.close()
-        return outcomes
-
-    return asyncio.run(go())
+    return send_in_turn(transport, SENDER, batches, messages or [_message(n) for n in range(len(batches))])
 
 
 def _send_one(transport: SmtpTransport, recipients: Sequence[str] = (RSSI,)) -> SendResult:
@@ -263,13 +250,13 @@ def _concurrently(transport: SmtpTransport, *rounds: Sequence[bytes], close: boo
 def test_concurrent_sends_share_a_pool_of_reused_connections(smtp_server: SmtpServerFactory) -> None:
     server = smtp_server(tls="tls")
     transport = SmtpTransport(server.smtp_settings(), None)
-    assert transport.concurrency == SMTP_POOL_SIZE == 4
-    rounds = [[_message(10 * r + n) for n in range(8)] for r in range(3)]
+    assert transport.concurrency == SMTP_POOL_SIZE == 8
+    rounds = [[_message(100 * r + n) for n in range(16)] for r in range(3)]
     results = _concurrently(transport, *rounds)
 
-    assert [len(r) for r in results] == [8, 8, 8]
+    assert [len(r) for r in results] == [16, 16, 16]
     assert sorted(m.content for m in server.messages) == sorted(m for r in rounds for m in r)
-    assert server.connections == 4  # opened by the first round, reused by the next two
+    assert server.connections == 8  # opened by the first round, reused by the next two
 
 
 def test_a_pool_of_one_serialises_sends_on_one_connection(smtp_server: SmtpServerFactory) -> None:

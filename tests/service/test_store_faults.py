@@ -44,6 +44,10 @@ class FullStore(Store):
         self._refuse()
         super().mark_sent(delivery_id, now)
 
+    async def mark_sent_off_loop(self, sends: Sequence[tuple[int, datetime]]) -> None:
+        self._refuse()
+        await super().mark_sent_off_loop(sends)
+
     def record_fetch(self, feed: str, now: datetime, validators: Validators, entries: int | None) -> None:
         self._refuse()
         super().record_fetch(feed, now, validators, entries)

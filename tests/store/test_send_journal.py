@@ -15,7 +15,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from builders import DOMAIN, IPV4, NOW, make_alert
+from builders import DOMAIN, IPV4, NOW, URL, make_alert
 from sent_mail import CHU, copy_of, queue, tell
 
 from alertd.domain.delivery import DeliveryState
@@ -269,3 +269,50 @@ def test_a_line_cut_mid_character_is_skipped_alone(tmp_path: Path) -> None:
         f.write("Santé".encode()[:-1])  # cut inside the é
     journal.append(path, sent(2))
     assert seqs(tmp_path) == [1, 2]
+
+
+def three_sending(store: Store) -> list[int]:
+    """Three deliveries handed to the transport, as a flush marks them."""
+    ids = [queue(store, make_alert(i), minutes=n) for n, i in enumerate((IPV4, DOMAIN, URL))]
+    for delivery in ids:
+        store.mark_sending(delivery)
+    return ids
+
+
+def test_sends_recorded_together_take_one_journal_write_and_a_number_each(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = Store(tmp_path / "alertd.sqlite3")
+    ids = three_sending(store)
+    writes: list[int] = []
+    real = journal.write_whole
+
+    def counted(fd: int, data: bytes) -> None:
+        writes.append(len(data))
+        real(fd, data)
+
+    monkeypatch.setattr(journal, "write_whole", counted)
+    asyncio.run(store.mark_sent_off_loop([(d, NOW + timedelta(minutes=n)) for n, d in enumerate(ids)]))
+    assert len(writes) == 2  # the journal's three lines in one write, and the marker once
+    assert seqs(tmp_path) == [1, 2, 3]
+    assert [(d.state, d.sent_at) for d in store.deliveries()] == [
+        (DeliveryState.SENT, NOW + timedelta(minutes=n)) for n in range(3)
+    ]
+    marker = read_marker(tmp_path / MARKER)
+    assert marker is not None and marker.high.sends == 3 and store.marker_behind is None
+    store.close()
+
+
+def test_a_batch_the_journal_refuses_records_none_and_each_send_keeps_its_number(tmp_path: Path) -> None:
+    store = Store(tmp_path / "alertd.sqlite3")
+    ids = three_sending(store)
+    with in_the_way(tmp_path / journal.JOURNAL), pytest.raises(StateFileError):
+        asyncio.run(store.mark_sent_off_loop([(d, NOW) for d in ids]))
+    assert {d.state for d in store.deliveries()} == {DeliveryState.SENDING}
+    assert store.due_deliveries(NOW + timedelta(days=1)) == []  # not sent again by this process
+    store.mark_sent_many([(d, NOW + timedelta(hours=1)) for d in reversed(ids)])  # recorded at last
+    assert [(s.seq, s.at) for s in journal.sends(tmp_path / journal.JOURNAL)] == [
+        (n, encode_time(NOW)) for n in (1, 2, 3)
+    ]
+    assert {d.state for d in store.deliveries()} == {DeliveryState.SENT}
+    store.close()
