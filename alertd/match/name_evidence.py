@@ -35,6 +35,7 @@ commune, the postcode or the department near it.
 
 from __future__ import annotations
 
+import copy
 import enum
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Iterator, Sequence
@@ -200,6 +201,14 @@ class NameMatcher:
 
     def __len__(self) -> int:
         return len(self.forms)
+
+    def serving(self, registry: Registry) -> NameMatcher:
+        """This matcher for ``registry``, whose establishments' names and places are those it was built from (a
+        reload that changed other fields): its forms shared, its establishments looked up in ``registry``."""
+        twin = copy.copy(self)
+        twin._ests = registry.establishments
+        twin._where = {}
+        return twin
 
     def _weakness(self, form: Form, communes: frozenset[Key]) -> _Needs | None:
         """What a form needs written with it to count, if it is weak (see :class:`_Needs`)."""

@@ -384,12 +384,15 @@ class Poller:
         ``queued`` findings wait in an inventory."""
         prepared = self.current()
         if self._scope is None or self._scope[0] is not prepared:
-            # The scope changes only with the configuration: noted once for each, then read from memory.
-            config = prepared.config
-            added = self.store.note_scope(scope_keys(config.registry, config.subscriptions), now)
+            # The scope changes only with the configuration: noted once for each, then read from memory. After a
+            # reload, only the establishments it did not take unchanged from the configuration noted before.
+            config, noted = prepared.config, self._scope
+            keys = scope_keys(config.registry, config.subscriptions, noted[0].config.registry if noted else None)
+            added = self.store.note_scope(keys, now)
             if added:
                 log.info("scope noted: first contact for what was added", keys=added)
-            self._scope = (prepared, self.store.scope_since())
+            since = self.store.scope_since() if noted is None else noted[1] | self.store.scope_since(keys)
+            self._scope = (prepared, since)
         previous: dict[str, datetime | None] = {s.feed: s.last_success for s in self.store.feed_states()}
         previous.update(self.polling)
         return Contact(previous, self._scope[1], self.store.queued_inventory(queued))
