@@ -119,11 +119,20 @@ class _Unchanged:
         self, previous: MatchIndex | None, registry: Registry, lists: BenignLists | None, allowlist: Allowlist | None
     ) -> None:
         self.previous = previous
-        self._before = tuple(previous._registry.establishments.values()) if previous is not None else ()
-        self._after = tuple(registry.establishments.values())
+        before = previous._registry.establishments if previous is not None else {}
+        after = registry.establishments
         self._same_lists = (
             previous is not None and previous.benign == lists and previous.allowlist == (allowlist or Allowlist())
         )
+        # The establishments a reload did not take unchanged, before and after: when the ids are the same, in the
+        # same order, a part serves again when these pairs read the same (a walk over the pairs edited, not over
+        # the registry); otherwise each part compares everything it reads, in order.
+        self._pairs: list[tuple[Establishment, Establishment]] | None = None
+        if list(before) == list(after):
+            self._pairs = [
+                (old, new) for old, new in zip(before.values(), after.values(), strict=True) if old is not new
+            ]
+        self._before, self._after = tuple(before.values()), tuple(after.values())
 
     def reusable(self) -> tuple[str, ...]:
         """The names of the parts that can serve again."""
@@ -141,6 +150,8 @@ class _Unchanged:
         order, before and after; and the lists, when the part reads them."""
         if self.previous is None or (lists and not self._same_lists):
             return False
+        if self._pairs is not None:
+            return all(read(old) == read(new) for old, new in self._pairs)
         before = [(est.id, value) for est in self._before if (value := read(est))]
         after = [(est.id, value) for est in self._after if (value := read(est))]
         return before == after
@@ -203,7 +214,11 @@ class MatchIndex:
         self.software: SoftwareIndex = old.software if old and "software" in reused else SoftwareIndex(registry)
         self._registry: Registry = registry
         self._platform_keys: dict[str, set[ProductKey]] = {}  # filled on demand: NVD "running on" conditions
-        self.names: NameMatcher = old.names.serving(registry) if old and "names" in reused else NameMatcher(registry)
+        self.names: NameMatcher = (
+            old.names.serving(registry)
+            if old and "names" in reused
+            else NameMatcher(registry, old.names.own_keys() if old else None)
+        )
         self.unsafe_names = self.names.unsafe
 
     def scan(self, text: str, country: str = "") -> tuple[list[Mention], list[SoftwareHit]]:
