@@ -30,6 +30,9 @@ CREATE TABLE IF NOT EXISTS refs (
 
 #: The meta key of the time an upgraded database's first scope is noted with (see :func:`seed_upgrade`).
 SEED_KEY = "scope_seed"
+#: The meta key of what the scope was last noted for (registry files, subscriptions, alertd's code, hashed): a
+#: start with the same has nothing to note.
+NOTED_KEY = "scope_noted"
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 

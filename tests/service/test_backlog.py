@@ -34,6 +34,7 @@ from alertd.policy.decide import INVENTORY_SETTLE
 from alertd.service.dispatch import Dispatcher
 from alertd.service.engine import Engine
 from alertd.store.codecs import finding_from_json
+from alertd.store.scope import NOTED_KEY
 from alertd.store.sqlite import Store
 
 NOW = datetime(2026, 11, 30, 10, 0, tzinfo=UTC)  # a Monday, 11:00 in Paris: no quiet hours
@@ -208,9 +209,18 @@ def test_an_establishment_added_later_gets_its_backlog_as_an_inventory(
     engine.store.close()
 
 
-def test_an_asset_added_later_gets_its_backlog_as_an_inventory(settings: Path) -> None:
-    engine = open_engine(settings)
+# A restart reads the files again; the store remembers which files its scope was noted for, and notes it again
+# only when they changed (here: an asset added while alertd was stopped).
+@pytest.mark.parametrize("restart", [False, True], ids=["reload", "restart"])
+def test_an_asset_added_later_gets_its_backlog_as_an_inventory(settings: Path, restart: bool) -> None:
+    engine = open_engine(settings, RegistryCache(persist=True) if restart else None)
     run_once(engine, NOW)
+    if restart:
+        noted = engine.store.meta(NOTED_KEY)
+        engine.store.close()
+        engine = open_engine(settings, RegistryCache(persist=True))
+        assert run_once(engine, NOW + timedelta(hours=1)) == []  # the same files: nothing new, nothing noted
+        assert engine.store.meta(NOTED_KEY) == noted
     registry = settings.parent / "establishments" / "example.yaml"
     registry.write_text(
         registry.read_text().replace(
@@ -220,8 +230,15 @@ def test_an_asset_added_later_gets_its_backlog_as_an_inventory(settings: Path) -
         )
     )
     later = NOW + timedelta(days=2)  # past the compromises' re-notification interval: inventoried, they stay quiet
-    engine.reload(load_config(settings))
+    if restart:
+        engine.store.close()
+        engine = open_engine(settings, RegistryCache(persist=True))
+        assert engine.store.meta(NOTED_KEY) == noted
+    else:
+        engine.reload(load_config(settings))
     asyncio.run(engine.rematch(later))
+    if restart:
+        assert engine.store.meta(NOTED_KEY) not in (None, noted)
     waiting = engine.store.queued_alerts(inventory=True)
     assert set(waiting) == {VAL_DE_LYS}
     assets = {q.alert.finding.asset for q in waiting[VAL_DE_LYS]}
