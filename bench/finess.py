@@ -34,20 +34,8 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from finess_build import FINESS_CSV, IMPORT_SECONDS, ROOT, build_registry
-from outside import ALERTD, Daemon, timed, yaml_rs_alone
+from outside import ALERTD, Daemon, timed, write_settings, yaml_rs_alone
 
-POSTS = ROOT / "tests" / "data" / "leaks" / "ransomware-live_posts_2023-06-04.json"
-SETTINGS = """\
-state_dir: state
-feeds: feeds.yaml
-registry: establishments/
-subscriptions: subscriptions.yaml
-operators: [soc@cert-bench.example]
-sender: {from: "CERT Bench <alertes@cert-bench.example>"}
-delivery: {method: maildir, maildir: maildir}
-"""
-FEEDS = "feeds:\n  - {id: leaks, url: file://posts.json, format: leak-victims, interval: 1h}\n"
-SUBSCRIPTIONS = "subscriptions:\n  - {name: urgent, establishments: all, min_severity: high, delivery: immediate}\n"
 TARGET_SECONDS = 10
 
 
@@ -87,10 +75,7 @@ def main() -> None:
         started = time.perf_counter()
         files = build_registry(folder / "establishments")
         built = round(time.perf_counter() - started, 1)
-        (folder / "alertd.yaml").write_text(SETTINGS)
-        (folder / "feeds.yaml").write_text(FEEDS)
-        (folder / "subscriptions.yaml").write_text(SUBSCRIPTIONS)
-        shutil.copy(POSTS, folder / "posts.json")
+        write_settings(folder)
         size = sum(f.stat().st_size for f in files)
         subprocess.run([sys.executable, "-m", "compileall", "-q", str(ROOT / "alertd")], check=True)
         (folder / "state").mkdir(mode=0o700)

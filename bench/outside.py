@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import resource
+import shutil
 import signal
 import socket
 import subprocess
@@ -20,7 +21,28 @@ from pathlib import Path
 from typing import Any
 
 ALERTD = str(Path(sys.executable).parent / "alertd")
+POSTS = Path(__file__).resolve().parent.parent / "tests" / "data" / "leaks" / "ransomware-live_posts_2023-06-04.json"
+SETTINGS = """\
+state_dir: state
+feeds: feeds.yaml
+registry: establishments/
+subscriptions: subscriptions.yaml
+operators: [soc@cert-bench.example]
+sender: {from: "CERT Bench <alertes@cert-bench.example>"}
+delivery: {method: maildir, maildir: maildir}
+"""
+FEEDS = "feeds:\n  - {id: leaks, url: file://posts.json, format: leak-victims, interval: 1h}\n"
+SUBSCRIPTIONS = "subscriptions:\n  - {name: urgent, establishments: all, min_severity: high, delivery: immediate}\n"
 DEADLINE = 300  # seconds: a command slower than this is reported as such, not waited for
+
+
+def write_settings(folder: Path) -> None:
+    """The settings of a start-up benchmark in ``folder``, beside its ``establishments/``: one leak-site feed read
+    from a file (ransomware.live's 6,574 posts of 2023-06-04), one subscription, delivery to a Maildir."""
+    (folder / "alertd.yaml").write_text(SETTINGS)
+    (folder / "feeds.yaml").write_text(FEEDS)
+    (folder / "subscriptions.yaml").write_text(SUBSCRIPTIONS)
+    shutil.copy(POSTS, folder / "posts.json")
 
 
 def children_cpu() -> float:

@@ -36,21 +36,9 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from finess_build import FINESS_CSV, ROOT, build_registry
-from outside import ALERTD, Daemon, timed, yaml_rs_alone
+from outside import ALERTD, FEEDS, Daemon, timed, write_settings, yaml_rs_alone
 from registry import generate
 
-POSTS = ROOT / "tests" / "data" / "leaks" / "ransomware-live_posts_2023-06-04.json"
-SETTINGS = """\
-state_dir: state
-feeds: feeds.yaml
-registry: establishments/
-subscriptions: subscriptions.yaml
-operators: [soc@cert-bench.example]
-sender: {from: "CERT Bench <alertes@cert-bench.example>"}
-delivery: {method: maildir, maildir: maildir}
-"""
-FEEDS = "feeds:\n  - {id: leaks, url: file://posts.json, format: leak-victims, interval: 1h}\n"
-SUBSCRIPTIONS = "subscriptions:\n  - {name: urgent, establishments: all, min_severity: high, delivery: immediate}\n"
 TARGETS = {"start_to_first_poll_seconds": 10, "reload_one_file_seconds": 2}
 
 
@@ -121,10 +109,7 @@ def _run(folder: Path, reloads: int) -> dict[str, Any]:
 
 def measure(folder: Path) -> dict[str, Any]:
     """Baselines, a cold run and a warm run over the registry in ``folder/establishments``."""
-    (folder / "alertd.yaml").write_text(SETTINGS)
-    (folder / "feeds.yaml").write_text(FEEDS)
-    (folder / "subscriptions.yaml").write_text(SUBSCRIPTIONS)
-    shutil.copy(POSTS, folder / "posts.json")
+    write_settings(folder)
     (folder / "state").mkdir(mode=0o700)
     files = sorted((folder / "establishments").glob("*.yaml"))
     help_ = timed([ALERTD, "--help"], folder)
