@@ -23,9 +23,7 @@ from __future__ import annotations
 import json
 import os
 import platform
-import resource
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
@@ -36,87 +34,27 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from finess_build import FINESS_CSV, IMPORT_SECONDS, ROOT, build_registry
+from outside import ALERTD, Daemon, timed, write_settings, yaml_rs_alone
 
-ALERTD = str(Path(sys.executable).parent / "alertd")
-POSTS = ROOT / "tests" / "data" / "leaks" / "ransomware-live_posts_2023-06-04.json"
-SETTINGS = """\
-state_dir: state
-feeds: feeds.yaml
-registry: establishments/
-subscriptions: subscriptions.yaml
-operators: [soc@cert-bench.example]
-sender: {from: "CERT Bench <alertes@cert-bench.example>"}
-delivery: {method: maildir, maildir: maildir}
-"""
-FEEDS = "feeds:\n  - {id: leaks, url: file://posts.json, format: leak-victims, interval: 1h}\n"
-SUBSCRIPTIONS = "subscriptions:\n  - {name: urgent, establishments: all, min_severity: high, delivery: immediate}\n"
 TARGET_SECONDS = 10
-DEADLINE = 300  # seconds: a command slower than this is reported as such, not waited for
-
-
-def _children_cpu() -> float:
-    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return usage.ru_utime + usage.ru_stime
-
-
-def _cpu_of(pid: int) -> float:
-    """The CPU seconds (user and system) a running process has used so far."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def _timed(args: list[str], cwd: Path) -> dict[str, Any]:
-    """A command's wall time and CPU time: on two cores shared with other jobs, the CPU time is the steadier."""
-    cpu, started = _children_cpu(), time.perf_counter()
-    done = subprocess.run(args, cwd=cwd, capture_output=True, text=True, check=False, timeout=DEADLINE)
-    seconds = time.perf_counter() - started
-    return {
-        "seconds": round(seconds, 2),
-        "cpu_seconds": round(_children_cpu() - cpu, 2),
-        "exit": done.returncode,
-        "stdout": done.stdout,
-        "stderr": done.stderr,
-    }
-
-
-def _wait_for(proc: subprocess.Popen[str], event: str) -> float:
-    """Read the daemon's JSON log lines until ``event``; the time it was read at."""
-    assert proc.stderr is not None
-    limit = time.perf_counter() + DEADLINE
-    for line in proc.stderr:
-        if f'"event": "{event}"' in line:
-            return time.perf_counter()
-        if time.perf_counter() > limit:
-            break
-    raise RuntimeError(f"the daemon never logged {event!r}")
 
 
 def _daemon(folder: Path) -> dict[str, Any]:
     """``alertd run`` until its first poll is logged; then one department edited, SIGHUP, until the reload is."""
-    env = os.environ | {"PYTHONUNBUFFERED": "1"}
-    env.pop("NOTIFY_SOCKET", None)
-    started = time.perf_counter()
-    proc = subprocess.Popen(
-        [ALERTD, "-c", "alertd.yaml", "run"], cwd=folder, stderr=subprocess.PIPE, text=True, env=env
-    )
+    daemon = Daemon(folder)
     try:
-        first_poll = _wait_for(proc, "feed polled") - started
-        first_poll_cpu = _cpu_of(proc.pid)
+        first_poll = daemon.wait_log("feed polled") - daemon.started
+        first_poll_cpu = daemon.cpu()
         edited = folder / "establishments" / "finess-13.yaml"
         text = edited.read_text(encoding="utf-8")
         edited.write_text(text.replace("    name: ", "    name: RENAMED ", 1), encoding="utf-8")
         time.sleep(1)  # past the start-up's dispatch, so that the reload is what is timed
-        sent, cpu = time.perf_counter(), _cpu_of(proc.pid)
-        proc.send_signal(signal.SIGHUP)
-        reload = _wait_for(proc, "configuration reloaded") - sent
-        reload_cpu = _cpu_of(proc.pid) - cpu
+        cpu = daemon.cpu()
+        sent = daemon.reload()
+        reload = daemon.wait_log("configuration reloaded", after=sent) - sent
+        reload_cpu = daemon.cpu() - cpu
     finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        daemon.stop()
     return {
         "start_to_first_poll_seconds": round(first_poll, 2),
         "reload_one_file_seconds": round(reload, 2),
@@ -137,29 +75,17 @@ def main() -> None:
         started = time.perf_counter()
         files = build_registry(folder / "establishments")
         built = round(time.perf_counter() - started, 1)
-        (folder / "alertd.yaml").write_text(SETTINGS)
-        (folder / "feeds.yaml").write_text(FEEDS)
-        (folder / "subscriptions.yaml").write_text(SUBSCRIPTIONS)
-        shutil.copy(POSTS, folder / "posts.json")
+        write_settings(folder)
         size = sum(f.stat().st_size for f in files)
         subprocess.run([sys.executable, "-m", "compileall", "-q", str(ROOT / "alertd")], check=True)
         (folder / "state").mkdir(mode=0o700)
-        help_ = _timed([ALERTD, "--help"], folder)
-        yaml_alone = _timed(
-            [
-                sys.executable,
-                "-c",
-                "import sys, yaml_rs, pathlib\n"
-                "for p in sorted(pathlib.Path(sys.argv[1]).glob('*.yaml')): yaml_rs.loads(p.read_text())",
-                str(folder / "establishments"),
-            ],
-            folder,
-        )
-        check = _timed([ALERTD, "-c", "alertd.yaml", "check"], folder)
-        poll = _timed([ALERTD, "-c", "alertd.yaml", "poll", "--dry-run"], folder)
+        help_ = timed([ALERTD, "--help"], folder)
+        yaml_alone = yaml_rs_alone(folder / "establishments", folder)
+        check = timed([ALERTD, "-c", "alertd.yaml", "check"], folder)
+        poll = timed([ALERTD, "-c", "alertd.yaml", "poll", "--dry-run"], folder)
         daemon = _daemon(folder)
         shutil.rmtree(folder / "state" / "cache")
-        cold = _timed([ALERTD, "-c", "alertd.yaml", "poll", "--dry-run"], folder)
+        cold = timed([ALERTD, "-c", "alertd.yaml", "poll", "--dry-run"], folder)
     findings = [json.loads(line) for line in poll["stdout"].splitlines() if line.startswith("{")]
     warnings = [line for line in check["stderr"].splitlines() if ": warning: " in line]
     daemon_cpu = daemon.pop("cpu")

@@ -20,16 +20,18 @@ through them.
 
 from __future__ import annotations
 
+import dataclasses
 import gc
 import re
 from bisect import bisect_right
 from collections import defaultdict
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
+from operator import attrgetter
 from socket import AF_INET, AF_INET6, inet_pton
 
 from alertd.domain.codes import Evidence, MatchReason, NameForm, VersionBasis
-from alertd.domain.establishments import Registry, Software
+from alertd.domain.establishments import Establishment, Registry, Software
 from alertd.domain.facts import Facts, VersionFact
 from alertd.domain.knowledge import NO_KNOWLEDGE, Knowledge, Statement
 from alertd.domain.values import Finding, Indicator, IndicatorType, Observation, Product, ProductStatus
@@ -78,6 +80,83 @@ def _asn_hits(registry: Registry) -> dict[int, tuple[Hit, ...]]:
     return {asn: tuple(found) for asn, found in hits.items()}
 
 
+def _networks(est: Establishment) -> object:
+    return est.networks
+
+
+def _domains(est: Establishment) -> object:
+    return est.domains
+
+
+def _asns(est: Establishment) -> object:
+    return est.asns
+
+
+def _software(est: Establishment) -> object:
+    return est.software
+
+
+# What the names part reads of an establishment: every field but those the other parts read and the contacts.
+_NAMING_FIELDS = tuple(
+    f.name
+    for f in dataclasses.fields(Establishment)
+    if f.name not in {"networks", "asns", "domains", "software", "contacts"}
+)
+_naming = attrgetter(*_NAMING_FIELDS)
+
+
+class _Unchanged:
+    """Which parts of the index before a reload can serve the registry after it, unchanged.
+
+    A part is built from some fields of every establishment, in the registry's order (the order of the hits it
+    gives), and for addresses and domains from the benign lists and the allowlist too. It serves again when those
+    are equal: the establishments taken unchanged from the files a reload did not parse again are the very same
+    objects, so the comparison costs a walk over the registry, where a build costs seconds. Equal inputs give an
+    equal part: the index built this way answers as one built from scratch (``tests/match/test_rebuild.py``).
+    """
+
+    def __init__(
+        self, previous: MatchIndex | None, registry: Registry, lists: BenignLists | None, allowlist: Allowlist | None
+    ) -> None:
+        self.previous = previous
+        before = previous._registry.establishments if previous is not None else {}
+        after = registry.establishments
+        self._same_lists = (
+            previous is not None and previous.benign == lists and previous.allowlist == (allowlist or Allowlist())
+        )
+        # The establishments a reload did not take unchanged, before and after: when the ids are the same, in the
+        # same order, a part serves again when these pairs read the same (a walk over the pairs edited, not over
+        # the registry); otherwise each part compares everything it reads, in order.
+        self._pairs: list[tuple[Establishment, Establishment]] | None = None
+        if list(before) == list(after):
+            self._pairs = [
+                (old, new) for old, new in zip(before.values(), after.values(), strict=True) if old is not new
+            ]
+        self._before, self._after = tuple(before.values()), tuple(after.values())
+
+    def reusable(self) -> tuple[str, ...]:
+        """The names of the parts that can serve again."""
+        parts = (
+            ("addresses", _networks, True),
+            ("domains", _domains, True),
+            ("asns", _asns, False),
+            ("software", _software, False),
+            ("names", _naming, False),
+        )
+        return tuple(name for name, read, lists in parts if self.part(read, lists=lists))
+
+    def part(self, read: Callable[[Establishment], object], *, lists: bool = False) -> bool:
+        """Whether what ``read`` takes of each establishment (the empty values left out) is the same, in the same
+        order, before and after; and the lists, when the part reads them."""
+        if self.previous is None or (lists and not self._same_lists):
+            return False
+        if self._pairs is not None:
+            return all(read(old) == read(new) for old, new in self._pairs)
+        before = [(est.id, value) for est in self._before if (value := read(est))]
+        after = [(est.id, value) for est in self._after if (value := read(est))]
+        return before == after
+
+
 @dataclass(frozen=True, slots=True)
 class Judgement:
     """One registry item judged for one CVE, as ``alertd explain`` shows it."""
@@ -101,7 +180,11 @@ class MatchIndex:
         registry: Registry,
         benign: BenignLists | DefaultLists | None = DEFAULT,
         allowlist: Allowlist | None = None,
+        previous: MatchIndex | None = None,
     ) -> None:
+        """``previous``: the index of the configuration before a reload; each of its parts whose inputs are the
+        same (the registry's fields that part reads, in the same order; the same lists) serves again instead of
+        being built (:class:`_Unchanged`)."""
         lists = default_benign() if benign is DEFAULT else benign
         self.benign: BenignLists | None = lists
         # The build makes millions of small objects that all live on: collecting meanwhile only wastes time
@@ -109,21 +192,33 @@ class MatchIndex:
         was_enabled = gc.isenabled()
         gc.disable()
         try:
-            self._build(registry, lists, allowlist)
+            self._build(registry, lists, allowlist, _Unchanged(previous, registry, lists, allowlist))
         finally:
             if was_enabled:
                 gc.enable()
 
-    def _build(self, registry: Registry, lists: BenignLists | None, allowlist: Allowlist | None) -> None:
+    def _build(
+        self, registry: Registry, lists: BenignLists | None, allowlist: Allowlist | None, same: _Unchanged
+    ) -> None:
         self.allowlist = allowlist or Allowlist()
-        self.addresses = Addresses(registry, lists, allowlist)
         self._allow_values = dict(self.allowlist.values)
-        self.domains = Domains(registry, lists, self.allowlist)
-        self.asns = _asn_hits(registry)
-        self.software = SoftwareIndex(registry)
-        self._registry = registry
+        old = same.previous
+        # The parts of the index before a reload that serve again, by name (logged by the daemon).
+        self.reused: tuple[str, ...] = same.reusable()
+        reused = self.reused
+        self.addresses: Addresses = (
+            old.addresses if old and "addresses" in reused else Addresses(registry, lists, allowlist)
+        )
+        self.domains: Domains = old.domains if old and "domains" in reused else Domains(registry, lists, self.allowlist)
+        self.asns: dict[int, tuple[Hit, ...]] = old.asns if old and "asns" in reused else _asn_hits(registry)
+        self.software: SoftwareIndex = old.software if old and "software" in reused else SoftwareIndex(registry)
+        self._registry: Registry = registry
         self._platform_keys: dict[str, set[ProductKey]] = {}  # filled on demand: NVD "running on" conditions
-        self.names = NameMatcher(registry)
+        self.names: NameMatcher = (
+            old.names.serving(registry)
+            if old and "names" in reused
+            else NameMatcher(registry, old.names.own_keys() if old else None)
+        )
         self.unsafe_names = self.names.unsafe
 
     def scan(self, text: str, country: str = "") -> tuple[list[Mention], list[SoftwareHit]]:

@@ -35,9 +35,10 @@ commune, the postcode or the department near it.
 
 from __future__ import annotations
 
+import copy
 import enum
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
 from alertd.domain.codes import NameForm, NameRuling
@@ -166,9 +167,12 @@ class _Text:
 class NameMatcher:
     """Every form of every open establishment's name, built once from the registry."""
 
-    def __init__(self, registry: Registry) -> None:
+    def __init__(self, registry: Registry, known: Mapping[str, Key] | None = None) -> None:
+        """``known``: :meth:`own_keys` of the matcher before a reload (the words of each name, not worked out
+        again)."""
         self._ests = registry.establishments
-        looked, self.unsafe = name_keys(registry)
+        looked, self.unsafe = name_keys(registry, known)
+        self._own_forms = len(looked)  # the first forms are the names' own, in the registry's order
         forms: list[Form] = []
         for est_id, name, key in looked:
             est = self._ests[est_id]
@@ -200,6 +204,18 @@ class NameMatcher:
 
     def __len__(self) -> int:
         return len(self.forms)
+
+    def own_keys(self) -> dict[str, Key]:
+        """The words of each name, alias and long name looked for (:func:`~alertd.match.names.name_keys`)."""
+        return {form.name: form.key for form in self._all_forms[: self._own_forms]}
+
+    def serving(self, registry: Registry) -> NameMatcher:
+        """This matcher for ``registry``, whose establishments' names and places are those it was built from (a
+        reload that changed other fields): its forms shared, its establishments looked up in ``registry``."""
+        twin = copy.copy(self)
+        twin._ests = registry.establishments
+        twin._where = {}
+        return twin
 
     def _weakness(self, form: Form, communes: frozenset[Key]) -> _Needs | None:
         """What a form needs written with it to count, if it is weak (see :class:`_Needs`)."""

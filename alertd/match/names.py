@@ -244,7 +244,9 @@ def _why_unsafe(key: Key) -> tuple[NameProblem, tuple[str, ...]] | None:
     return None
 
 
-def name_keys(registry: Registry) -> tuple[list[tuple[str, str, Key]], list[UnsafeName]]:
+def name_keys(
+    registry: Registry, known: Mapping[str, Key] | None = None
+) -> tuple[list[tuple[str, str, Key]], list[UnsafeName]]:
     """Split every name, alias and FINESS long name of the open establishments into those looked for, with their
     words in normal form (:func:`alertd.match.name_forms.name_key`), and those never looked for, each with the
     code saying why: ``(looked for: [(id, name, key)], unsafe: [UnsafeName])``.
@@ -252,7 +254,8 @@ def name_keys(registry: Registry) -> tuple[list[tuple[str, str, Key]], list[Unsa
     Only names without letters, made of generic words, or whose distinctive words are too short are unsafe. A
     one-word or weak name is looked for, and counts only with a category word or the commune next to it; a name
     several establishments share is looked for, and counts for the one whose commune the text names
-    (:mod:`alertd.match.name_evidence`).
+    (:mod:`alertd.match.name_evidence`). ``known``: the keys of names met before (a reload's previous index), not
+    worked out again.
     """
     named: list[tuple[str, str]] = []
     for est in registry.establishments.values():
@@ -265,8 +268,15 @@ def name_keys(registry: Registry) -> tuple[list[tuple[str, str, Key]], list[Unsa
             named += [(est.id, name) for _, name in own_names(est)]
     safe: list[tuple[str, str, Key]] = []
     unsafe: list[UnsafeName] = []
-    for (est_id, name), key in zip(named, name_keys_of([name for _, name in named]), strict=True):
-        why = _why_unsafe(key)
+    names = [name for _, name in named]
+    if known:
+        missing = list(dict.fromkeys(name for name in names if name not in known))
+        more = dict(zip(missing, name_keys_of(missing), strict=True))
+        keys = [known[name] if name in known else more[name] for name in names]
+    else:
+        keys = name_keys_of(names)
+    for (est_id, name), key in zip(named, keys, strict=True):
+        why = None if known and name in known else _why_unsafe(key)  # a name looked for before still is
         if why is not None:
             unsafe.append(UnsafeName(est_id, name, why[0], words=why[1]))
         else:

@@ -57,10 +57,16 @@ def assets(est: Establishment) -> Iterator[str]:
     yield from (str(sw) for sw in est.software)
 
 
-def scope_keys(registry: Registry, subscriptions: Sequence[Subscription]) -> list[str]:
-    """Every scope key of a configuration: its establishments, their assets, its subscriptions."""
+def scope_keys(registry: Registry, subscriptions: Sequence[Subscription], noted: Registry | None = None) -> list[str]:
+    """Every scope key of a configuration: its establishments, their assets, its subscriptions. ``noted``: a
+    registry whose keys are noted already; its very establishments (the same objects: a reload reuses those of
+    the files it did not parse again) are left out, their keys being the same (1.5 million keys for 100,000
+    establishments: seconds saved at a reload)."""
     keys: dict[str, None] = {}
+    before = noted.establishments if noted is not None else {}
     for est in registry.establishments.values():
+        if before.get(est.id) is est:
+            continue
         keys[establishment_key(est.id)] = None
         keys.update((asset_key(est.id, asset), None) for asset in assets(est))
     keys.update((subscription_key(sub.name), None) for sub in subscriptions)

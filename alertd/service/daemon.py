@@ -828,7 +828,9 @@ class Daemon:
                 log.error("reload refused", problem=cut)
                 self.notifier.ready(f"reload refused: {cut}; old config running")
                 return
-            prepared = await asyncio.to_thread(prepare, config, keep=False)  # kept once it serves, below
+            # Kept once it serves, below; the parts of the running index whose inputs did not change serve again.
+            running = self.engine.prepared.index
+            prepared = await asyncio.to_thread(prepare, config, keep=False, previous=running)
             transport = make_transport(config.settings)  # a delivery change (host, password) applies too
         except ConfigError as exc:
             for problem in exc.problems:

@@ -23,14 +23,14 @@ from alertd.domain.codes import Evidence
 from alertd.domain.errors import FeedError
 from alertd.domain.feeds import FeedConfig, FeedSpec, Validators
 from alertd.domain.knowledge import NO_KNOWLEDGE, Knowledge
-from alertd.domain.values import Alert, IndicatorType, Observation
+from alertd.domain.values import Alert, Finding, IndicatorType, Observation
 from alertd.intake.fetch import Fetcher, FetchResult, redact_url
 from alertd.intake.formats import FORMATS, parse_feed
 from alertd.intake.formats.entries import Entries
 from alertd.intake.reach import document_allowed, host_of, public_text
 from alertd.match.index import MatchResult
 from alertd.policy import decide as policy
-from alertd.policy.backlog import Contact, scope_keys
+from alertd.policy.backlog import Contact, asset_key, establishment_key, scope_keys, subscription_key
 from alertd.policy.inhibitions import Inhibited, apply_inhibitions
 from alertd.service.clock import utcnow
 from alertd.service.logs import get_logger
@@ -39,7 +39,9 @@ from alertd.service.vitals import Vitals
 from alertd.store import STORE_FAILURES
 from alertd.store.codecs import observation_from_json
 from alertd.store.records import FeedState
+from alertd.store.scope import NOTED_KEY
 from alertd.store.sqlite import Store
+from alertd.store.statecache import entry_key
 
 log = get_logger("alertd")
 
@@ -87,7 +89,7 @@ class Poller:
         # The feeds being polled now, each with its previous successful poll: the poll records its own success
         # before it is done (a feed not modified), and first contact is judged against the one before.
         self.polling: dict[str, datetime | None] = {}
-        self._scope: tuple[Prepared, dict[str, datetime]] | None = None  # the scope noted for a configuration
+        self._noted: Prepared | None = None  # the configuration whose scope is noted in the store
         # Per index feed whose last polls were cut short by their deadline: the documents those polls read, read
         # last by the next one so the pass moves on through the index (kept in memory: a restart starts over).
         self.passes: dict[str, set[str]] = {}
@@ -375,24 +377,37 @@ class Poller:
             states=states,
             renotify=cfg.settings.renotify,
             now=now,
-            contact=self.contact(now, [key for key, state in states.items() if state.queued]),
+            contact=self.contact(now, [key for key, state in states.items() if state.queued], matched.findings),
         )
 
-    def contact(self, now: datetime, queued: Iterable[str] = ()) -> Contact:
-        """What policy judges first contact from (contract §4): each feed's previous successful poll, when each
-        scope key was first noted (the configuration's scope noted now if it was not yet), and which of the
-        ``queued`` findings wait in an inventory."""
+    def contact(self, now: datetime, queued: Iterable[str] = (), findings: Iterable[Finding] = ()) -> Contact:
+        """What policy judges first contact from (contract §4): each feed's previous successful poll, when the scope
+        keys of ``findings`` and of every subscription were first noted (the configuration's scope noted now if it
+        was not yet), and which of the ``queued`` findings wait in an inventory."""
         prepared = self.current()
-        if self._scope is None or self._scope[0] is not prepared:
-            # The scope changes only with the configuration: noted once for each, then read from memory.
-            config = prepared.config
-            added = self.store.note_scope(scope_keys(config.registry, config.subscriptions), now)
-            if added:
-                log.info("scope noted: first contact for what was added", keys=added)
-            self._scope = (prepared, self.store.scope_since())
+        if self._noted is not prepared:
+            # The scope changes only with the configuration: noted once for each. After a reload, only that of the
+            # establishments it did not take unchanged from the configuration noted before.
+            config, noted = prepared.config, self._noted
+            # The store says which registry files and subscriptions its scope was last noted for: a start with the
+            # same ones has nothing to note (1.5 million keys to make and look up: seconds at national scale).
+            digest = entry_key(NOTED_KEY, config.registry_digest, *(sub.name for sub in config.subscriptions))
+            if noted is not None or not config.registry_digest or self.store.meta(NOTED_KEY) != digest:
+                added = self.store.note_scope(
+                    scope_keys(config.registry, config.subscriptions, noted.config.registry if noted else None), now
+                )
+                if added:
+                    log.info("scope noted: first contact for what was added", keys=added)
+                if config.registry_digest:
+                    self.store.set_meta(NOTED_KEY, digest)
+            self._noted = prepared
+        # Read for the keys policy asks about only: a national registry has 1.5 million, a poll's findings a few.
+        wanted = [subscription_key(sub.name) for sub in prepared.config.subscriptions]
+        for finding in findings:
+            wanted += (establishment_key(finding.establishment), asset_key(finding.establishment, finding.asset))
         previous: dict[str, datetime | None] = {s.feed: s.last_success for s in self.store.feed_states()}
         previous.update(self.polling)
-        return Contact(previous, self._scope[1], self.store.queued_inventory(queued))
+        return Contact(previous, self.store.scope_since(wanted), self.store.queued_inventory(queued))
 
 
 def decode_observations(bodies: Sequence[str]) -> list[Observation]:

@@ -35,10 +35,11 @@ class Prepared:
     index_built: bool = True  # built now, not read back from the state directory: worth keeping there
 
 
-def prepare(config: Config, *, keep: bool = True) -> Prepared:
+def prepare(config: Config, *, keep: bool = True, previous: MatchIndex | None = None) -> Prepared:
     """Everything a configuration needs built before it can serve (slow: a reload runs it in a worker thread).
-    ``keep=False`` leaves keeping a newly built index in the state directory to :func:`keep_index`, later."""
-    index, built = _index(config, keep=keep)
+    ``keep=False`` leaves keeping a newly built index in the state directory to :func:`keep_index`, later.
+    ``previous``: the index serving before a reload, whose unchanged parts serve again."""
+    index, built = _index(config, keep=keep, previous=previous)
     templates = make_environment(config.settings.templates_dir)
     return Prepared(config, index, templates, make_signer(config), built)
 
@@ -54,11 +55,11 @@ def make_index(config: Config) -> MatchIndex:
     return _index(config, keep=True)[0]
 
 
-def _index(config: Config, *, keep: bool) -> tuple[MatchIndex, bool]:
+def _index(config: Config, *, keep: bool, previous: MatchIndex | None = None) -> tuple[MatchIndex, bool]:
     """The index, and whether it was built now (not read back)."""
     allowlist = _allowlist(config)
     if not config.registry_digest:
-        return MatchIndex(config.registry, allowlist=allowlist), True
+        return MatchIndex(config.registry, allowlist=allowlist, previous=previous), True
     started = time.perf_counter()
     cache = StateCache(config.settings.state_dir)
     key = index_key(config.registry_digest, allowlist)
@@ -67,8 +68,8 @@ def _index(config: Config, *, keep: bool) -> tuple[MatchIndex, bool]:
         log.info("match index read back", seconds=round(time.perf_counter() - started, 2))
         return index, False
     with kept_for_good():
-        index = MatchIndex(config.registry, benign=benign_lists(cache), allowlist=allowlist)
-    log.info("match index built", seconds=round(time.perf_counter() - started, 2))
+        index = MatchIndex(config.registry, benign=benign_lists(cache), allowlist=allowlist, previous=previous)
+    log.info("match index built", seconds=round(time.perf_counter() - started, 2), reused=list(index.reused))
     if keep:
         keep_index(config, index)
     return index, True

@@ -30,6 +30,9 @@ CREATE TABLE IF NOT EXISTS refs (
 
 #: The meta key of the time an upgraded database's first scope is noted with (see :func:`seed_upgrade`).
 SEED_KEY = "scope_seed"
+#: The meta key of what the scope was last noted for (registry files, subscriptions, alertd's code, hashed): a
+#: start with the same has nothing to note.
+NOTED_KEY = "scope_noted"
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
@@ -53,9 +56,24 @@ def note(db: sqlite3.Connection, keys: Iterable[str], now: datetime) -> int:
     return added
 
 
-def since(db: sqlite3.Connection) -> dict[str, datetime]:
-    """When each scope key was first noted."""
-    return {key: datetime.fromisoformat(stamp) for key, stamp in db.execute("SELECT key, since FROM scope")}
+def since(db: sqlite3.Connection, keys: Iterable[str] | None = None) -> dict[str, datetime]:
+    """When each scope key (or each of ``keys``) was first noted."""
+    if keys is None:
+        rows = db.execute("SELECT key, since FROM scope")
+    else:
+        rows = db.execute(
+            "SELECT key, since FROM scope WHERE key IN (SELECT value FROM json_each(?))", (json.dumps(list(keys)),)
+        )
+    # The keys of one configuration share one time: each distinct time parsed once (1.5 million keys at national
+    # scale, a second of parsing otherwise).
+    times: dict[str, datetime] = {}
+    found: dict[str, datetime] = {}
+    for key, stamp in rows:
+        when = times.get(stamp)
+        if when is None:
+            when = times[stamp] = datetime.fromisoformat(stamp)
+        found[key] = when
+    return found
 
 
 def next_number(db: sqlite3.Connection, series: str, year: int, count: int = 1) -> int:

@@ -688,9 +688,9 @@ class Store:
         with self.transaction() as db:
             return scope.note(db, keys, now)
 
-    def scope_since(self) -> dict[str, datetime]:
-        """When each scope key was first noted."""
-        return scope.since(self.db)
+    def scope_since(self, keys: Iterable[str] | None = None) -> dict[str, datetime]:
+        """When each scope key (or each of ``keys``) was first noted."""
+        return scope.since(self.db, keys)
 
     def queued_inventory(self, keys: Iterable[str]) -> frozenset[str]:
         """Those of these findings whose alert waits in an inventory."""

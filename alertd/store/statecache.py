@@ -98,11 +98,11 @@ class StateCache:
                 if not _private(os.fstat(fd), stat.S_IFREG):
                     return None
                 header = file.readline(200).split()
+                if len(header) != 3 or header[0] != _MAGIC or header[1] != key.encode():
+                    return None  # another key: the payload (an index: 100 MB) is not read for nothing
                 payload = file.read()
             except OSError:
                 return None
-        if len(header) != 3 or header[0] != _MAGIC or header[1] != key.encode():
-            return None
         if hashlib.sha256(payload).hexdigest().encode() != header[2]:
             return None
         return payload

@@ -230,3 +230,12 @@ def test_up_is_as_active_as_online() -> None:
     # The email and policy read the status alike: "up" is active, so an old host marked up is news.
     assert [a.inventory for a in decided(c2_finding(status="up"), KNOWN)] == [False]
     assert [a.inventory for a in decided(c2_finding(status="down"), Contact())] == [True]
+
+
+def test_a_reload_notes_the_scope_of_the_establishments_it_did_not_take_unchanged() -> None:
+    kept = REGISTRY.establishments["e1"]
+    added = replace(kept, id="e2", networks=(), asns=(), domains=(), aliases=(), software=())
+    after = Registry(MappingProxyType({"e1": kept, "e2": added}), ())
+    assert scope_keys(after, SUBS, noted=REGISTRY) == ["est:e2", "asset:e2:CH Test", "sub:everything"]
+    edited = Registry(MappingProxyType({"e1": replace(kept, name="CH Essai")}), ())
+    assert "asset:e1:CH Essai" in scope_keys(edited, SUBS, noted=REGISTRY)  # an equal copy is not the same object

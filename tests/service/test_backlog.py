@@ -26,6 +26,7 @@ from configs import alertd, every_entry_is_news
 from paths import DATA, ROOT
 
 from alertd.config.files import load_config
+from alertd.config.registry import RegistryCache
 from alertd.domain.values import FeedKind
 from alertd.intake.fetch import Fetcher
 from alertd.policy.backlog import asset_key
@@ -33,6 +34,7 @@ from alertd.policy.decide import INVENTORY_SETTLE
 from alertd.service.dispatch import Dispatcher
 from alertd.service.engine import Engine
 from alertd.store.codecs import finding_from_json
+from alertd.store.scope import NOTED_KEY
 from alertd.store.sqlite import Store
 
 NOW = datetime(2026, 11, 30, 10, 0, tzinfo=UTC)  # a Monday, 11:00 in Paris: no quiet hours
@@ -65,8 +67,8 @@ def settings(tmp_path: Path) -> Iterator[Path]:
     yield example(tmp_path)
 
 
-def open_engine(settings: Path) -> Engine:
-    config = load_config(settings)
+def open_engine(settings: Path, cache: RegistryCache | None = None) -> Engine:
+    config = load_config(settings, cache)
     return Engine(config, Store.in_state_dir(config.settings.state_dir))
 
 
@@ -176,8 +178,13 @@ def test_an_entry_added_after_the_first_poll_is_news(settings: Path) -> None:
     engine.store.close()
 
 
-def test_an_establishment_added_later_gets_its_backlog_as_an_inventory(settings: Path) -> None:
-    engine = open_engine(settings)
+# With the daemon's registry cache, a reload takes the establishments of the files it did not parse again as the
+# very objects it had, and notes the scope of the others only.
+@pytest.mark.parametrize("cache", [None, RegistryCache()], ids=["each file parsed", "files kept across the reload"])
+def test_an_establishment_added_later_gets_its_backlog_as_an_inventory(
+    settings: Path, cache: RegistryCache | None
+) -> None:
+    engine = open_engine(settings, cache)
     first = emails(engine.store, run_once(engine, NOW))
     (settings.parent / "establishments" / "new.yaml").write_text(
         "establishments:\n"
@@ -187,7 +194,7 @@ def test_an_establishment_added_later_gets_its_backlog_as_an_inventory(settings:
         "    software: [{vendor: Microsoft, product: Exchange Server, version: 2019 CU12}]\n"
     )
     later = NOW + timedelta(days=2)  # past the compromises' re-notification interval: inventoried, they stay quiet
-    engine.reload(load_config(settings))
+    engine.reload(load_config(settings, cache))
     assert asyncio.run(engine.rematch(later)) > 0
     sent = emails(engine.store, engine.dispatch(later) + engine.dispatch_inventories(later))
     # The one warning is the reminder of the C2 server told as news (online); nothing told in an inventory.
@@ -202,9 +209,18 @@ def test_an_establishment_added_later_gets_its_backlog_as_an_inventory(settings:
     engine.store.close()
 
 
-def test_an_asset_added_later_gets_its_backlog_as_an_inventory(settings: Path) -> None:
-    engine = open_engine(settings)
+# A restart reads the files again; the store remembers which files its scope was noted for, and notes it again
+# only when they changed (here: an asset added while alertd was stopped).
+@pytest.mark.parametrize("restart", [False, True], ids=["reload", "restart"])
+def test_an_asset_added_later_gets_its_backlog_as_an_inventory(settings: Path, restart: bool) -> None:
+    engine = open_engine(settings, RegistryCache(persist=True) if restart else None)
     run_once(engine, NOW)
+    if restart:
+        noted = engine.store.meta(NOTED_KEY)
+        engine.store.close()
+        engine = open_engine(settings, RegistryCache(persist=True))
+        assert run_once(engine, NOW + timedelta(hours=1)) == []  # the same files: nothing new, nothing noted
+        assert engine.store.meta(NOTED_KEY) == noted
     registry = settings.parent / "establishments" / "example.yaml"
     registry.write_text(
         registry.read_text().replace(
@@ -214,8 +230,15 @@ def test_an_asset_added_later_gets_its_backlog_as_an_inventory(settings: Path) -
         )
     )
     later = NOW + timedelta(days=2)  # past the compromises' re-notification interval: inventoried, they stay quiet
-    engine.reload(load_config(settings))
+    if restart:
+        engine.store.close()
+        engine = open_engine(settings, RegistryCache(persist=True))
+        assert engine.store.meta(NOTED_KEY) == noted
+    else:
+        engine.reload(load_config(settings))
     asyncio.run(engine.rematch(later))
+    if restart:
+        assert engine.store.meta(NOTED_KEY) not in (None, noted)
     waiting = engine.store.queued_alerts(inventory=True)
     assert set(waiting) == {VAL_DE_LYS}
     assets = {q.alert.finding.asset for q in waiting[VAL_DE_LYS]}

@@ -48,6 +48,7 @@ def test_a_fresh_database_has_no_scope_and_notes_it_once(store: Store) -> None:
     assert store.note_scope(["est:a", "sub:s"], NOW) == 2
     assert store.note_scope(["est:a", "sub:s", "est:b"], NOW + timedelta(hours=1)) == 1  # what was known stays
     assert store.scope_since() == {"est:a": NOW, "sub:s": NOW, "est:b": NOW + timedelta(hours=1)}
+    assert store.scope_since(["est:b", "sub:s", "est:c"]) == {"sub:s": NOW, "est:b": NOW + timedelta(hours=1)}
 
 
 @pytest.mark.parametrize("dump", [V2, V1], ids=["version 2", "version 1"])

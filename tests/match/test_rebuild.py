@@ -1,0 +1,150 @@
+"""An index built at a reload from the one before it (its unchanged parts serving again) answers exactly as an
+index built from scratch from the same registry: after every kind of edit — an establishment's networks,
+domains, AS numbers, software or names changed, one added or removed, a file removed or added — on random
+registries, asked many indicators, products and texts."""
+
+from __future__ import annotations
+
+import dataclasses
+import ipaddress
+from types import MappingProxyType
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from alertd.domain.establishments import Establishment, Registry, Software
+from alertd.domain.values import FeedKind, Indicator, IndicatorType, Observation, Product, ProductStatus
+from alertd.match.benign import Allowlist, BenignLists
+from alertd.match.index import MatchIndex
+
+T = IndicatorType
+NETS = ["52.16.0.0/16", "52.16.4.0/24", "147.210.8.0/22", "147.210.8.9/32", "2001:660:10::/48", "2001:660::/32"]
+DOMAINS = ["chu-a.fr", "mail.chu-a.fr", "clinique-b.example", "ght.fr", "cloud.example"]
+SOFTWARE = [
+    Software("Citrix", "NetScaler ADC", "13.1-49.13"),
+    Software("Fortinet", "FortiOS", "7.2.4"),
+    Software("Microsoft", "Exchange Server", None),
+    Software("Ivanti", "Connect Secure", "22.7R2.4"),
+]
+NAMES = [
+    "Centre Hospitalier de Lannion",
+    "Clinique Saint-Joseph",
+    "Hôpital Nord",
+    "CHU de Bordeaux",
+    "Groupe Hospitalier Sud",
+]
+TOWNS = ["LANNION", "BORDEAUX", "ARLES", ""]
+BENIGN = BenignLists.from_entries(networks=[("52.16.4.0/24", "warninglist:cloud")], domains=[("cloud.example", "top")])
+ALLOW = Allowlist.from_entries([("147.210.8.9/32", "ops"), ("ght.fr", "ops")])
+
+
+@st.composite
+def establishments(draw: st.DrawFn, n: int) -> Establishment:
+    return Establishment(
+        id=f"e{n}",
+        name=draw(st.sampled_from(NAMES)) + f" {n % 3}" * draw(st.booleans()),
+        aliases=tuple(draw(st.lists(st.sampled_from(NAMES), max_size=1))),
+        networks=tuple(ipaddress.ip_network(x) for x in draw(st.lists(st.sampled_from(NETS), max_size=2, unique=True))),
+        asns=tuple(draw(st.lists(st.sampled_from([2200, 64512]), max_size=1))),
+        domains=tuple(draw(st.lists(st.sampled_from(DOMAINS), max_size=2, unique=True))),
+        software=tuple(draw(st.lists(st.sampled_from(SOFTWARE), max_size=2, unique=True))),
+        city=draw(st.sampled_from(TOWNS)),
+        category=draw(st.sampled_from(["355", "", "128"])),
+    )
+
+
+EDITS = ["networks", "domains", "asns", "software", "name", "contacts", "add", "remove", "drop-file", "add-file"]
+
+
+@st.composite
+def reloads(draw: st.DrawFn) -> tuple[list[list[Establishment]], list[list[Establishment]]]:
+    """Files of establishments before a reload, and after it: the files not edited keep their very objects."""
+    count = iter(range(1000))
+    files = [[draw(establishments(next(count))) for _ in range(draw(st.integers(0, 4)))] for _ in range(3)]
+    after = [list(file) for file in files]
+    for edit in draw(st.lists(st.sampled_from(EDITS), min_size=1, max_size=3)):
+        file = after[draw(st.integers(0, len(after) - 1))] if after else []
+        if edit == "drop-file" and after:
+            after.remove(file)
+        elif edit == "add-file":
+            after.append([draw(establishments(next(count))) for _ in range(draw(st.integers(1, 3)))])
+        elif edit == "add":
+            file.append(draw(establishments(next(count))))
+        elif file:
+            at = draw(st.integers(0, len(file) - 1))
+            if edit == "remove":
+                del file[at]
+                continue
+            other = draw(establishments(next(count)))
+            field = {"name": "name", "contacts": "contacts"}.get(edit, edit)
+            if edit == "contacts":
+                file[at] = dataclasses.replace(file[at], language="en")
+            else:
+                file[at] = dataclasses.replace(file[at], **{field: getattr(other, field)})
+    return files, after
+
+
+def registry(files: list[list[Establishment]]) -> Registry:
+    ests = [est for file in files for est in file]
+    return Registry(MappingProxyType({e.id: e for e in ests}), ())
+
+
+def observations() -> list[Observation]:
+    values = [
+        *(Indicator(T.CIDR if "/" in n and not n.endswith(("/32", "/128")) else T.IPV4, n) for n in NETS[:4]),
+        Indicator(T.IPV4, "52.16.4.7"),
+        Indicator(T.IPV4, "147.210.9.1"),
+        Indicator(T.IPV6, "2001:660:10::1"),
+        Indicator(T.CIDR, "2001:660::/40"),
+        *(Indicator(T.DOMAIN, d) for d in DOMAINS),
+        Indicator(T.URL, "https://www.chu-a.fr/login"),
+        Indicator(T.EMAIL, "rh@clinique-b.example"),
+        Indicator(T.ASN, "2200"),
+        Indicator(T.ASN, "64512"),
+    ]
+    found = [Observation("f", f"i{n}", FeedKind.COMPROMISE, "t", indicators=(v,)) for n, v in enumerate(values)]
+    for n, sw in enumerate(SOFTWARE):
+        product = Product(sw.vendor, sw.product, status=ProductStatus.NAMED)
+        found.append(
+            Observation("f", f"p{n}", FeedKind.VULNERABILITY, "t", (Indicator(T.CVE, f"CVE-2024-{n}"),), (product,))
+        )
+    for n, name in enumerate(NAMES):
+        text = f"Le groupe a revendiqué l'attaque contre {name} à {TOWNS[n % 3].title()} (hôpital)."
+        found.append(Observation("leaks", f"t{n}", FeedKind.LEAK, name, text=text))
+    return found
+
+
+def answers(index: MatchIndex) -> object:
+    result = index.match(observations())
+    findings = [(f.entry, f.establishment, f.indicator, f.asset, f.reason, f.facts) for f in result.findings]
+    texts = [index.scan(o.text) for o in observations() if o.text]
+    return findings, result.suppressed, result.not_affected, texts, index.unsafe_names
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(reloads())
+def test_an_index_built_from_the_previous_one_answers_as_one_built_from_scratch(
+    edited: tuple[list[list[Establishment]], list[list[Establishment]]],
+) -> None:
+    before, after = edited
+    previous = MatchIndex(registry(before), benign=BENIGN, allowlist=ALLOW)
+    answers(previous)  # the parts' memos filled by use, as a running daemon's are
+    rebuilt = MatchIndex(registry(after), benign=BENIGN, allowlist=ALLOW, previous=previous)
+    scratch = MatchIndex(registry(after), benign=BENIGN, allowlist=ALLOW)
+    assert answers(rebuilt) == answers(scratch)
+
+
+def test_the_parts_whose_inputs_did_not_change_serve_again() -> None:
+    a = Establishment("a", "Centre Hospitalier de Lannion", networks=(ipaddress.ip_network("52.16.0.0/16"),))
+    b = Establishment("b", "Clinique Saint-Joseph", domains=("clinique-b.example",), software=(SOFTWARE[0],))
+    previous = MatchIndex(registry([[a], [b]]), benign=BENIGN, allowlist=ALLOW)
+    b = dataclasses.replace(b, name="Clinique Sainte-Anne")
+    renamed = MatchIndex(registry([[a], [b]]), BENIGN, ALLOW, previous=previous)
+    assert renamed.reused == ("addresses", "domains", "asns", "software")
+    assert renamed.addresses is previous.addresses and renamed.names is not previous.names
+    a = dataclasses.replace(a, networks=(ipaddress.ip_network("52.17.0.0/16"),))
+    moved = MatchIndex(registry([[a], [b]]), BENIGN, ALLOW, previous=renamed)
+    assert moved.reused == ("domains", "asns", "software", "names")
+    other_lists = MatchIndex(registry([[a], [b]]), BENIGN, Allowlist(), previous=moved)
+    assert other_lists.reused == ("asns", "software", "names")
+    assert MatchIndex(registry([[a], [b]]), BENIGN, ALLOW).reused == ()
