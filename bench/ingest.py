@@ -160,20 +160,26 @@ def measure(folder: Path, rounds: int) -> dict[str, Any]:
     return {
         "figures": {
             "csv_read_seconds": bare["seconds"],
+            "csv_read_cpu_seconds": bare["cpu_seconds"],
             "alertd_poll_seconds": full["seconds"],
             "alertd_poll_cpu_seconds": full["cpu_seconds"],
             "alertd_empty_feed_seconds": empty["seconds"],
             "alertd_empty_feed_cpu_seconds": empty["cpu_seconds"],
             "alertd_peak_rss_mb": full["peak_rss_mb"],
             "alertd_empty_feed_peak_rss_mb": empty["peak_rss_mb"],
+            "alertd_peak_rss_beyond_empty_feed_mb": full["peak_rss_mb"] - empty["peak_rss_mb"],
             "indicators_per_second": round(rows / full["seconds"]),
             "rows_per_second_beyond_start": round(rows / max(full["seconds"] - empty["seconds"], 1e-3)),
         },
         "ratios": {
             "alertd_to_csv": round(full["seconds"] / bare["seconds"], 2),
             "alertd_less_empty_feed_to_csv": round((full["seconds"] - empty["seconds"]) / bare["seconds"], 2),
+            "cpu_alertd_less_empty_feed_to_csv": round(
+                (full["cpu_seconds"] - empty["cpu_seconds"]) / max(bare["cpu_seconds"], 1e-3), 2
+            ),
         },
         "every_round_seconds": {name: [r["seconds"] for r in done] for name, done in runs.items()},
+        "every_round_cpu_seconds": {name: [r["cpu_seconds"] for r in done] for name, done in runs.items()},
         "exits": {"warm_up": warm["exit"], "alertd": full["exit"], "empty": empty["exit"]},
         "stderr_tail": full["stderr"].strip().splitlines()[-3:],
         "findings": sum(1 for line in lines if "suppressed" not in line),

@@ -189,16 +189,18 @@ def _plain_rows(data: list[str], layout: _Layout) -> _Plain | None:
     quoted cell ran over a line break."""
     reader = csv.reader(data, delimiter=layout.delimiter, skipinitialspace=True)
     try:
-        cells = list(map(itemgetter(layout.index[ColumnRole.IP]), reader))
-        packed = list(map(inet_pton, itertools.repeat(AF_INET), cells))
+        # Each row's cell, packed by inet_pton, the packed addresses side by side: no object kept per row.
+        packed = b"".join(
+            map(inet_pton, itertools.repeat(AF_INET), map(itemgetter(layout.index[ColumnRole.IP]), reader))
+        )
     except (IndexError, OSError):
         return None
-    if len(cells) != len(data) or reader.line_num != len(data):
+    if len(packed) != 4 * len(data) or reader.line_num != len(data):
         return None
-    # The packed addresses side by side are an array of big-endian 32-bit integers: read as one.
-    addresses = array("I", b"".join(packed))
+    # An array of big-endian 32-bit integers, read as one.
+    addresses = array("I", packed)
     if addresses.itemsize != 4:
-        return [int.from_bytes(address, "big") for address in packed], None, []
+        return [int.from_bytes(packed[i : i + 4], "big") for i in range(0, len(packed), 4)], None, []
     if sys.byteorder == "little":
         addresses.byteswap()
     return addresses, None, []
