@@ -29,7 +29,7 @@ from alertd.intake.fetch import Fetcher, FetchResult, redact_url
 from alertd.intake.formats import FORMATS, csvfeed, parse_feed
 from alertd.intake.formats.entries import Entries
 from alertd.intake.reach import document_allowed, host_of, public_text
-from alertd.match.batch import v4_wanted
+from alertd.match.batch import v4_sifted
 from alertd.match.index import MatchIndex, MatchResult
 from alertd.policy import decide as policy
 from alertd.policy.backlog import Contact, scope_keys
@@ -559,7 +559,7 @@ def sifted(spec: FeedSpec, body: bytes, index: MatchIndex) -> Entries | None:
     Only for what stores nothing: the other entries are not built, so they cannot be stored or delisted."""
     if spec.format is not FeedFormat.CSV:
         return None
-    result = csvfeed.read_sifted(spec, body, partial(v4_wanted, index))
+    result = csvfeed.read_sifted(spec, body, partial(v4_sifted, index))
     return None if result is None else Entries(result.observations)
 
 

@@ -24,7 +24,7 @@ from alertd.domain.establishments import Establishment, Registry
 from alertd.domain.feeds import FeedFormat, FeedSpec
 from alertd.domain.values import FeedKind, IndicatorType, Observation
 from alertd.intake.formats import csvfeed
-from alertd.match.batch import v4_wanted
+from alertd.match.batch import v4_sifted
 from alertd.match.benign import Allowlist, BenignLists
 from alertd.match.index import MatchIndex, MatchResult
 from alertd.service.poll import sifted
@@ -92,12 +92,12 @@ def assert_same(feed: FeedSpec, body: bytes, index: MatchIndex | None = None) ->
     except ParseError as exc:
         for count in (True, False):
             with pytest.raises(ParseError) as caught:
-                csvfeed.read_sifted(feed, body, lambda addresses: range(len(addresses)), counted=count)
+                csvfeed.read_sifted(feed, body, lambda addresses: (range(len(addresses)), ()), counted=count)
             assert str(caught.value) == str(exc)
         return None
     index = index or index_around(rows.observations)
-    counted = csvfeed.read_sifted(feed, body, partial(v4_wanted, index), counted=True)
-    quick = csvfeed.read_sifted(feed, body, partial(v4_wanted, index))
+    counted = csvfeed.read_sifted(feed, body, partial(v4_sifted, index), counted=True)
+    quick = csvfeed.read_sifted(feed, body, partial(v4_sifted, index))
     assert (counted is None) == (quick is None)
     if counted is None or quick is None:
         return None
@@ -269,18 +269,22 @@ def test_a_header_alone_gives_nothing() -> None:
     assert result is not None and not result.observations and result.rows == 0
 
 
+def nothing(addresses: Sequence[int]) -> tuple[list[int], list[int]]:
+    return [], []
+
+
 def test_what_the_bulk_path_leaves_to_the_row_path() -> None:
     lines = [HEADER, row("147.210.8.1"), '"2024-03-01 10:00:00","147.210.8.2","443","on', 'line",""', row("1.1.1.1")]
     body = "\n".join(lines).encode()
     # A quoted cell running over a line break: the row path reads those lines one by one.
-    assert csvfeed.read_sifted(spec(FEODO_FULL), body, partial(v4_wanted, INDEX)) is None
+    assert csvfeed.read_sifted(spec(FEODO_FULL), body, partial(v4_sifted, INDEX)) is None
     # Other indicator columns, CIDRs with their prefix: read by the row path.
-    assert csvfeed.read_sifted(spec({"url": "0", "ip": "1"}), b"http://a.example/,1.2.3.4", list) is None
-    assert csvfeed.read_sifted(spec({"cidr": "0", "prefix": "1"}), b"1.2.3.0,24", list) is None
+    assert csvfeed.read_sifted(spec({"url": "0", "ip": "1"}), b"http://a.example/,1.2.3.4", nothing) is None
+    assert csvfeed.read_sifted(spec({"cidr": "0", "prefix": "1"}), b"1.2.3.0,24", nothing) is None
     # More rows than max_entries: the row path decides which it reads.
     many = "\n".join([HEADER, *(row(f"200.1.1.{n}") for n in range(10))]).encode()
     small = replace(spec(FEODO_FULL), max_entries=5)
-    assert csvfeed.read_sifted(small, many, list) is None
+    assert csvfeed.read_sifted(small, many, nothing) is None
 
 
 def test_a_plain_cell_is_the_indicator_the_row_path_makes() -> None:
@@ -291,16 +295,27 @@ def test_a_plain_cell_is_the_indicator_the_row_path_makes() -> None:
     for text in ["010.1.2.3", "1.2.3.04", "1.2.3", "1.2.3.4 ", "256.1.1.1", "0x1.2.3.4", "١.2.3.4", "1.2.3.4:80"]:
         seen: list[int] = []
 
-        def sieve(addresses: Sequence[int], seen: list[int] = seen) -> list[int]:
+        def sieve(addresses: Sequence[int], seen: list[int] = seen) -> tuple[list[int], list[int]]:
             seen.extend(addresses)
-            return []
+            return [], []
 
         assert csvfeed.read_sifted(spec({"ip": "0"}), f"1.1.1.1\n{text}".encode(), sieve) is not None
         assert seen == [0x01010101]  # the other cell is read by the row path
 
 
-def test_v4_wanted_keeps_hits_and_set_aside_addresses_in_order() -> None:
+def test_v4_sifted_tells_hits_from_set_aside_addresses_in_order() -> None:
     addresses = [int(ipaddress.ip_address(a)) for a in EDGES]
-    kept = [EDGES[i] for i in v4_wanted(INDEX, addresses)]
-    assert kept == [a for a in EDGES if INDEX.addresses.lookup(a)[0] is not None]
-    assert "147.209.255.255" not in kept and "147.210.8.255" in kept and "10.1.2.3" in kept
+    hits, held = v4_sifted(INDEX, addresses)
+    assert [EDGES[i] for i in hits] == [a for a in EDGES if isinstance(INDEX.addresses.lookup(a)[0], tuple)]
+    assert [EDGES[i] for i in held] == [a for a in EDGES if isinstance(INDEX.addresses.lookup(a)[0], str)]
+    assert "147.210.8.255" in [EDGES[i] for i in hits] and "10.1.2.3" in [EDGES[i] for i in held]
+    assert "147.209.255.255" not in [EDGES[i] for i in hits + held]
+
+
+def test_a_set_aside_row_is_told_as_the_row_path_tells_it() -> None:
+    lines = [HEADER, row("52.1.2.16", "443"), row("10.1.2.3", ""), row("147.210.99.7", " 8080 ")]
+    body = "\n".join(lines).encode()
+    quick = csvfeed.read_sifted(spec(FEODO_FULL), body, partial(v4_sifted, INDEX))
+    assert quick is not None
+    expected = INDEX.match(csvfeed.read(spec(FEODO_FULL), body).observations).suppressed
+    assert INDEX.match(quick.observations).suppressed == expected and len(expected) == 3

@@ -107,8 +107,9 @@ class Sifted:
 
 
 #: Given the IPv4 addresses of a body's plain rows (as integers, in the body's order), the positions of those
-#: worth an observation: the matcher's batch lookup (:func:`alertd.match.batch.v4_wanted`), wired by the poll.
-Sieve = Callable[[Sequence[int]], Iterable[int]]
+#: worth an observation: those that hit, and those a list sets aside (the matcher's batch lookup,
+#: :func:`alertd.match.batch.v4_sifted`, wired by the poll). The others give no finding and no suppression.
+Sieve = Callable[[Sequence[int]], tuple[Iterable[int], Iterable[int]]]
 
 
 def read_sifted(feed: FeedSpec, body: bytes, sieve: Sieve, *, counted: bool = False) -> Sifted | None:
@@ -120,7 +121,9 @@ def read_sifted(feed: FeedSpec, body: bytes, sieve: Sieve, *, counted: bool = Fa
 
     For a dry run, which stores nothing: an observation no lookup yields anything for gives no finding and no
     suppression. A plain row costs one pass of ``csv``'s reader and an address conversion, in C loops
-    (``map``), and no Python object beyond its cells.
+    (``map``), and no Python object beyond its cells. A plain row a list sets aside is built as what a set-aside
+    indicator is told by: its feed, entry, kind and indicator (no title, no facts); its only indicator being
+    set aside, it can give nothing else (``counted`` then still counts it as the row path does).
     """
     indicator_roles = [role for role in feed.columns if role in INDICATOR_ROLES or role is ColumnRole.PREFIX]
     if indicator_roles != [ColumnRole.IP]:
@@ -149,8 +152,11 @@ def read_sifted(feed: FeedSpec, body: bytes, sieve: Sieve, *, counted: bool = Fa
         return None  # perhaps cut: the row path decides which rows are read
     # A plain row's lookups depend on its address alone: the rows the sieve keeps hold every first row of
     # their entries, so the first of each entry among the rows built is the row path's.
-    wanted = sieve(addresses)
-    built = sorted(odd.union(wanted if rows_of is None else (rows_of[i] for i in wanted)))
+    hits, held = sieve(addresses)
+    if rows_of is not None:
+        hits, held = (rows_of[i] for i in hits), [rows_of[i] for i in held]
+    aside = set(held)
+    built = sorted(odd.union(hits, aside))
     skipped, valid = layout.skipped, len(addresses)
     observations: list[Observation] = []
     taken: set[str] = set()
@@ -158,6 +164,12 @@ def read_sifted(feed: FeedSpec, body: bytes, sieve: Sieve, *, counted: bool = Fa
         cells = _fields(data[row_number], layout.delimiter)
         if cells is None or len(cells) < width:
             observation = None
+        elif row_number in aside:
+            key = f"{cells[ip]}\x1f{_port(cells, port, feed.max_field_bytes)}"  # as :func:`_plain_key`
+            if key not in taken:
+                taken.add(key)
+                observations.append(_set_aside(feed, cells[ip], key))
+            continue
         else:
             # A plain row's cell is its indicator's value already (no spaces, no leading zeros, no port).
             known = None if row_number in odd else Indicator(IndicatorType.IPV4, cells[ip])
@@ -178,6 +190,26 @@ def read_sifted(feed: FeedSpec, body: bytes, sieve: Sieve, *, counted: bool = Fa
     if not counted:
         entries = 0
     return Sifted(observations, entries, len(data), skipped, duplicates)
+
+
+def _port(cells: list[str], port: int | None, limit: int) -> str:
+    """The port a row's facts would hold (:func:`_observation`), "" for none."""
+    return "" if port is None else cells[port][:limit]
+
+
+def _set_aside(feed: FeedSpec, address: str, key: str) -> Observation:
+    """A plain row the index sets aside, given its key (:func:`_plain_key`): its entry (as :func:`_observation`
+    makes it) and its indicator."""
+    return Observation(
+        feed=feed.id,
+        entry=hashlib.sha256(f"{feed.id}\x1f{_IPV4_PREFIX}{key}".encode()).hexdigest()[:32],
+        kind=feed.kind,
+        title="",
+        indicators=(Indicator(IndicatorType.IPV4, address),),
+    )
+
+
+_IPV4_PREFIX = f"{IndicatorType.IPV4}:"  # an IPv4 indicator as :func:`_entry_key` writes it
 
 
 _Plain = tuple[Sequence[int], "Sequence[int] | None", list[int]]  # addresses, the row of each (None: the same), odd
