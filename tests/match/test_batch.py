@@ -132,18 +132,17 @@ def test_the_shared_samples_give_the_same_findings(name: str, columns: dict[str,
     assert assert_same(spec(columns), (SHARED / "feeds" / name).read_bytes()) is not None
 
 
+# Nested networks, IPv6, a host declared inside a benign range, a lone /32.
+NETWORKS = {
+    "a": "147.210.0.0/16",
+    "b": "147.210.8.0/24",
+    "c": "2001:660:6101::/48",
+    "d": "52.1.2.0/28",
+    "e": "81.2.3.4/32",
+}
 REGISTRY = Registry(
     MappingProxyType(
-        {
-            e.id: e
-            for e in (
-                Establishment("a", "A", networks=(ipaddress.ip_network("147.210.0.0/16"),)),
-                Establishment("b", "B", networks=(ipaddress.ip_network("147.210.8.0/24"),)),
-                Establishment("c", "C", networks=(ipaddress.ip_network("2001:660:6101::/48"),)),
-                Establishment("d", "D", networks=(ipaddress.ip_network("52.1.2.0/28"),)),  # a host in a cloud
-                Establishment("e", "E", networks=(ipaddress.ip_network("81.2.3.4/32"),)),
-            )
-        }
+        {k: Establishment(k, k.upper(), networks=(ipaddress.ip_network(n),)) for k, n in NETWORKS.items()}
     ),
     (),
 )
