@@ -306,7 +306,8 @@ def _layout(feed: FeedSpec, body: bytes) -> _Layout | CsvResult:
     marks = ("#",) if names else ("#", ";")
     lines = _lines(text)
     # Over-long lines are counted, not read: looked for only when there is one (most bodies have none).
-    skipped = sum(1 for line in lines if len(line) > limit and line.strip()) if max(map(len, lines)) > limit else 0
+    longest = max(map(len, lines))
+    skipped = sum(1 for line in lines if len(line) > limit and line.strip()) if longest > limit else 0
     start = len(lines)
     for number, line in enumerate(lines):  # up to the first data line
         stripped = line.strip()
@@ -317,11 +318,15 @@ def _layout(feed: FeedSpec, body: bytes) -> _Layout | CsvResult:
             break
         comments.append(stripped)
     # Then every line that is not blank, over-long or a comment, in one comprehension (a million lines a second).
-    data = [
-        line
-        for line in itertools.islice(lines, start, None)
-        if len(line) <= limit and (stripped := line.strip()) and not stripped.startswith(marks)
-    ]
+    rest = itertools.islice(lines, start, None)
+    if longest <= limit:  # the usual case: no length to check
+        data = [line for line in rest if (stripped := line.strip()) and not stripped.startswith(marks)]
+    else:
+        data = [
+            line
+            for line in rest
+            if len(line) <= limit and (stripped := line.strip()) and not stripped.startswith(marks)
+        ]
     if not data:
         if skipped:
             raise _unreadable(feed, skipped)
