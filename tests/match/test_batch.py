@@ -16,7 +16,8 @@ from functools import partial
 from types import MappingProxyType
 
 import pytest
-from builders import make_feed_spec
+from builders import FEODO_HEADER, feodo_rows, make_feed_spec
+from builders import feodo_row as row
 from paths import DATA, SHARED
 
 from alertd.domain.errors import ParseError
@@ -151,7 +152,7 @@ INDEX = MatchIndex(
     BenignLists.from_entries(networks=[("52.0.0.0/11", "warninglist:cloud"), ("8.8.8.0/24", "warninglist:dns")]),
     Allowlist.from_entries([("147.210.99.0/24", "our scanner")]),
 )
-HEADER = '"first_seen_utc","dst_ip","dst_port","c2_status","last_online","malware"'
+HEADER = FEODO_HEADER
 EDGES = [
     "147.210.8.0",  # first address of b's /24 (and in a's /16)
     "147.210.8.255",  # last address of b's /24
@@ -188,23 +189,9 @@ ODD_CELLS = [
 ]
 
 
-def row(ip: str, port: str = "443", malware: str = "Pikabot", status: str = "online") -> str:
-    return f'"2024-03-01 10:00:00","{ip}","{port}","{status}","2024-04-01","{malware}"'
-
-
 def generated(seed: int, count: int = 400) -> list[str]:
-    rnd = random.Random(seed)
-    lines = [HEADER]
-    for _ in range(count):
-        pick = rnd.random()
-        if pick < 0.4:
-            ip = rnd.choice(EDGES)
-        elif pick < 0.55:
-            ip = rnd.choice(ODD_CELLS)
-        else:
-            ip = f"{rnd.choice((147, 52, 81, 8, 200))}.{rnd.randrange(256)}.{rnd.randrange(256)}.{rnd.randrange(256)}"
-        lines.append(row(ip, rnd.choice(("443", "8080", "", " 443", "x")), rnd.choice(("Pikabot", "QakBot", ""))))
-    return lines
+    drawn = [(0.4, EDGES), (0.55, ODD_CELLS)]
+    return [HEADER, *feodo_rows(seed, count, drawn, (147, 52, 81, 8, 200), ("443", "8080", "", " 443", "x"))]
 
 
 @pytest.mark.parametrize("seed", range(8))

@@ -5,18 +5,17 @@ prints is what the row path finds (every finding and every set-aside indicator, 
 from __future__ import annotations
 
 import json
-import random
 from collections import Counter
 from pathlib import Path
 
 import pytest
+from builders import FEODO_HEADER, feodo_rows
 from configs import alertd, copy_example
 
 from alertd.config.files import load_config
 from alertd.intake.formats import csvfeed
 from alertd.service.setup import prepare
 
-HEADER = '"first_seen_utc","dst_ip","dst_port","c2_status","last_online","malware"'
 # The example registry's networks, at their edges and just outside them, and the private and test ranges.
 EDGES = [
     "84.247.157.0",
@@ -37,19 +36,8 @@ ODD = ["84.247.157.9:443", "[2001:db8:11::1]:443", "2001:db8:11::5", "84.247.157
 
 
 def write_list(path: Path, rows: int, seed: int = 16) -> None:
-    rnd = random.Random(seed)
-    lines = ["# a generated blocklist", HEADER]
-    for _ in range(rows):
-        pick = rnd.random()
-        if pick < 0.05:
-            ip = rnd.choice(EDGES)
-        elif pick < 0.07:
-            ip = rnd.choice(ODD)
-        else:
-            ip = f"{rnd.randrange(1, 224)}.{rnd.randrange(256)}.{rnd.randrange(256)}.{rnd.randrange(256)}"
-        lines.append(f'"2024-04-01 10:00:00","{ip}","{rnd.choice((443, 8080, 2222))}","online","2024-04-02","Pikabot"')
-    lines.append(f"# END {rows} entries")
-    path.write_text("\n".join(lines), encoding="utf-8")
+    lines = feodo_rows(seed, rows, [(0.05, EDGES), (0.07, ODD)], range(1, 224), ("443", "8080", "2222"))
+    path.write_text("\n".join(["# a generated blocklist", FEODO_HEADER, *lines, f"# END {rows} entries"]))
 
 
 @pytest.fixture
