@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import email
 import email.policy
+import random
 import re
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
@@ -262,3 +263,30 @@ def unflow(text: str) -> str:
     if pending:
         out.append(pending)
     return "\n".join(out) + ("\n" if text.endswith("\n") else "")
+
+
+FEODO_HEADER = '"first_seen_utc","dst_ip","dst_port","c2_status","last_online","malware"'
+
+
+def feodo_row(ip: str, port: str = "443", malware: str = "Pikabot", status: str = "online") -> str:
+    """One row of an abuse.ch Feodo Tracker ipblocklist CSV."""
+    return f'"2024-03-01 10:00:00","{ip}","{port}","{status}","2024-04-01","{malware}"'
+
+
+def feodo_rows(
+    seed: int, count: int, drawn: Sequence[tuple[float, Sequence[str]]], octets: Sequence[int], ports: Sequence[str]
+) -> list[str]:
+    """``count`` Feodo rows, seeded: each address from the first ``(share, addresses)`` of ``drawn`` whose
+    cumulative share a draw falls under, else a random one whose first octet is one of ``octets``."""
+    rnd = random.Random(seed)
+    lines: list[str] = []
+    for _ in range(count):
+        pick, ip = rnd.random(), ""
+        for share, addresses in drawn:
+            if pick < share:
+                ip = rnd.choice(addresses)
+                break
+        else:
+            ip = f"{rnd.choice(octets)}.{rnd.randrange(256)}.{rnd.randrange(256)}.{rnd.randrange(256)}"
+        lines.append(feodo_row(ip, rnd.choice(ports), rnd.choice(("Pikabot", "QakBot", ""))))
+    return lines

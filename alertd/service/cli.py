@@ -375,7 +375,8 @@ async def cmd_poll(config: Config, only: list[str] | None) -> int:
                 try:
                     # A dry run always reads the whole feed: no validators, nothing recorded.
                     result = await fetcher.fetch(feed, Validators(None, None))
-                    observations = (await read_documents(feed, fetcher, result)).observations
+                    read = await read_documents(feed, fetcher, result, sift=engine.current().index)
+                    observations = read.observations
                 except Exception as exc:  # one broken feed never stops a dry run of the others; it fails the run
                     error = public_text(str(exc))
                     logs.get_logger("alertd").warning("feed failed", feed=feed.id, error=error)

@@ -17,18 +17,20 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
+from functools import partial
 
 from alertd.config.files import Config
 from alertd.domain.codes import Evidence
 from alertd.domain.errors import FeedError
-from alertd.domain.feeds import FeedConfig, FeedSpec, Validators
+from alertd.domain.feeds import FeedConfig, FeedFormat, FeedSpec, Validators
 from alertd.domain.knowledge import NO_KNOWLEDGE, Knowledge
 from alertd.domain.values import Alert, Finding, IndicatorType, Observation
 from alertd.intake.fetch import Fetcher, FetchResult, redact_url
-from alertd.intake.formats import FORMATS, parse_feed
+from alertd.intake.formats import FORMATS, csvfeed, parse_feed
 from alertd.intake.formats.entries import Entries
 from alertd.intake.reach import document_allowed, host_of, public_text
-from alertd.match.index import MatchResult
+from alertd.match.batch import v4_sifted
+from alertd.match.index import MatchIndex, MatchResult
 from alertd.policy import decide as policy
 from alertd.policy.backlog import Contact, asset_key, establishment_key, scope_keys, subscription_key
 from alertd.policy.inhibitions import Inhibited, apply_inhibitions
@@ -455,6 +457,7 @@ async def read_documents(
     *,
     deadline: float | None = None,
     first: Iterable[str] = (),
+    sift: MatchIndex | None = None,
 ) -> Documents:
     """Parse a fetched body; for an index (a MISP manifest, a CSAF index), fetch and parse the documents it lists.
 
@@ -462,12 +465,15 @@ async def read_documents(
     logged and skipped; the feed fails only when every document does. ``deadline`` (the event loop's clock) ends
     the reading: what was read is kept, the rest is told as unread. The links in ``first`` are read after the
     others (those read by the previous polls of an unfinished pass: the rest of the index goes first).
+
+    ``sift`` (a dry run, which stores nothing): a bulk list is read in bulk against that index, and only the
+    entries it yields something for are built (:func:`sifted`); the findings are the same.
     """
     fmt = FORMATS[feed.format]
     # A manifest of tens of MB takes seconds to read: in a worker, like the documents it lists.
     links = await asyncio.to_thread(fmt.expand, feed.spec, result.body, result.url) if fmt.expand else None
     if links is None:
-        parsed = await asyncio.to_thread(_parse, feed.spec, result.body)
+        parsed = await asyncio.to_thread(_parse, feed.spec, result.body, sift)
         return Documents(parsed, incremental=not result.complete, cut=parsed.cut)
     listed = len(links)
     if listed > MAX_DOCUMENTS:
@@ -494,7 +500,7 @@ async def read_documents(
     async def one(link: str) -> Entries:
         async with gate:
             doc = await fetcher.fetch(replace(feed, url=link), Validators(None, None), inside=result.inside)
-        return await asyncio.to_thread(_parse, feed.spec, doc.body)
+        return await asyncio.to_thread(_parse, feed.spec, doc.body, sift)
 
     tasks = [asyncio.ensure_future(one(link)) for link in allowed]
     try:
@@ -554,11 +560,22 @@ def _duration(value: timedelta) -> str:
     return f"{seconds:g}s" if seconds < 120 else f"{seconds / 60:g}m"
 
 
-def _parse(spec: FeedSpec, body: bytes) -> Entries:
+def _parse(spec: FeedSpec, body: bytes, sift: MatchIndex | None = None) -> Entries:
     """A document's entries, at most the feed's ``max_entries`` (run in a worker thread), each title cut to
-    :data:`MAX_TITLE`."""
-    parsed = parse_feed(spec, body)
+    :data:`MAX_TITLE`; with ``sift``, only those :func:`sifted` keeps."""
+    parsed = (None if sift is None else sifted(spec, body, sift)) or parse_feed(spec, body)
     return Entries((bounded(obs) for obs in parsed), cut=parsed.cut)
+
+
+def sifted(spec: FeedSpec, body: bytes, index: MatchIndex) -> Entries | None:
+    """A bulk list's entries that ``index`` yields something for (a finding or a suppression), read without an
+    observation per row (:func:`alertd.intake.formats.csvfeed.read_sifted`); None for a document read whole.
+
+    Only for what stores nothing: the other entries are not built, so they cannot be stored or delisted."""
+    if spec.format is not FeedFormat.CSV:
+        return None
+    result = csvfeed.read_sifted(spec, body, partial(v4_sifted, index))
+    return None if result is None else Entries(result.observations)
 
 
 def bounded(obs: Observation) -> Observation:

@@ -1,0 +1,61 @@
+"""Addresses looked up in bulk: which of a feed's IPv4 addresses the index yields anything for.
+
+A blocklist of a million rows hits a few hundred establishments' addresses; the others give no finding and no
+suppression. :func:`v4_sifted` tells them apart from the addresses alone (integers, as the CSV reader converts
+them), before any observation is built: one list index per address into the index's IPv4 buckets
+(:class:`alertd.match.addresses._Buckets`), and a short bisect where a bucket is split. Read only: the index's
+structures are used as they are built.
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_right
+from collections.abc import Iterable, Sequence
+from itertools import compress, repeat
+from operator import rshift
+from socket import AF_INET, inet_pton
+
+from alertd.match.index import MatchIndex
+
+
+def v4_sifted(index: MatchIndex, addresses: Sequence[int]) -> tuple[list[int], list[int]]:
+    """The positions in ``addresses`` (IPv4 addresses as integers) of those the index yields something for, in
+    order: those that hit an establishment, and those a list sets aside (a private or benign range, the
+    allowlist). Any other address gives no finding and no suppression."""
+    buckets = index.addresses.v4_buckets
+    single, shift = buckets.single, buckets.shift
+    allowed = frozenset(_v4_values(index.allowlist.values))
+    # Most addresses fall in a bucket whose outcome is None: those are passed over in C loops (an outcome, or a
+    # split bucket's [starts, outcomes], is never empty, so never false), and only the others looked at here.
+    found_in = map(single.__getitem__, map(rshift, addresses, repeat(shift)))
+    candidates = range(len(addresses)) if allowed else compress(range(len(addresses)), found_in)
+    hits: list[int] = []
+    held: list[int] = []
+    hit, hold = hits.append, held.append
+    for position in candidates:
+        address = addresses[position]
+        found = single[address >> shift]
+        if found.__class__ is list:
+            starts, outcomes = found
+            found = outcomes[bisect_right(starts, address) - 1]
+        if allowed and address in allowed:
+            hold(position)  # an exact value of the allowlist is held back before any lookup
+        elif found is None:
+            continue
+        elif found.__class__ is str:
+            hold(position)
+        else:
+            hit(position)
+    return hits, held
+
+
+def _v4_values(values: Iterable[str]) -> Iterable[int]:
+    """The allowlist's exact values that are IPv4 addresses (none today: addresses are made networks)."""
+    for value in values:
+        try:
+            yield int.from_bytes(inet_pton(AF_INET, value), "big")
+        except OSError:
+            continue
+
+
+__all__ = ["v4_sifted"]
