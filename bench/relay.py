@@ -173,41 +173,54 @@ def run_alertd(folder: Path, count: int, port: int, pool: int) -> dict[str, Any]
     }
 
 
-def plain_message(i: int) -> bytes:
-    """A small plain-text message to establishment ``i``'s contact."""
-    return (
+def plain_message(i: int, size: int = 0) -> bytes:
+    """A plain-text message to establishment ``i``'s contact: a line of greeting, or ``size`` bytes in all."""
+    head = (
         f"From: {SENDER}\r\nTo: rssi{i}@est{i}.example\r\nSubject: test {i}\r\n"
         f"Message-ID: <bare-{i}@cert-test.example>\r\n\r\nHello {i}.\r\n"
     ).encode()
+    lines = max(0, size - len(head)) // 78  # lines of 76 characters and CRLF, as a mail body is written
+    return head + (b"x" * 76 + b"\r\n") * lines
 
 
-def run_smtplib(count: int, port: int) -> float:
-    """The baseline: ``count`` plain messages, one after the other, a new connection each."""
+def run_smtplib(count: int, port: int, size: int = 0) -> float:
+    """The baseline: ``count`` plain messages (of ``size`` bytes, if given), one after the other, a new connection
+    each."""
+    messages = [plain_message(i, size) for i in range(count)]  # made before the clock starts: only sending counts
     started = time.perf_counter()
-    for i in range(count):
+    for i, message in enumerate(messages):
         with smtplib.SMTP(HOST, port, timeout=60) as client:
-            client.sendmail(SENDER, [f"rssi{i}@est{i}.example"], plain_message(i))
+            client.sendmail(SENDER, [f"rssi{i}@est{i}.example"], message)
     return time.perf_counter() - started
 
 
 def contest(folder: Path, server: BenchServer, port: int, count: int, pools: Sequence[int]) -> dict[str, Any]:
     """alertd (once per pool size) then the baseline, all to ``port``; the server's count checked after each."""
     runs: dict[str, Any] = {}
+    mean_size = 0
     for pool in pools:
-        before, _ = server.counts()
+        before, size_before = server.counts()
         runs[str(pool)] = run_alertd(folder, count, port, pool)
+        sent, size_after = server.counts()
+        if sent - before != count:
+            raise RuntimeError(f"the server counted {sent - before} messages from alertd, not {count}")
+        mean_size = (size_after - size_before) // count
+    baselines = {}
+    for name, size in (("plain", 0), ("same_size", mean_size)):
+        before, _ = server.counts()
+        baselines[name] = run_smtplib(count, port, size)
         if server.counts()[0] - before != count:
-            raise RuntimeError(f"the server counted {server.counts()[0] - before} messages from alertd, not {count}")
-    before, _ = server.counts()
-    baseline = run_smtplib(count, port)
-    if server.counts()[0] - before != count:
-        raise RuntimeError(f"the server counted {server.counts()[0] - before} messages from smtplib, not {count}")
+            raise RuntimeError(f"the server counted {server.counts()[0] - before} messages from smtplib, not {count}")
+    baseline = baselines["plain"]
     for run in runs.values():
         run["ratio"] = round(baseline / run["seconds"], 2)
+        run["ratio_same_size"] = round(baselines["same_size"] / run["seconds"], 2)
         run["send_only_ratio"] = round(baseline / max(run["split_seconds"]["send"], 1e-3), 2)
     return {
         "alertd_by_pool_size": runs,
         "baseline_seconds": round(baseline, 3),
+        "baseline_same_size_seconds": round(baselines["same_size"], 3),
+        "alertd_mean_email_bytes": mean_size,
         "load_average_1min": round(os.getloadavg()[0], 2),
     }
 
@@ -238,6 +251,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "server": "aiosmtpd on 127.0.0.1 in a separate process, plain SMTP, PIPELINING offered, counting only",
         "alertd": "alertd -c alertd.yaml run --once in a subprocess, fresh state folder, wall time",
         "baseline": "sequential smtplib.SMTP, one connection per plain message",
+        "baseline_same_size": "the same loop, each message as long as alertd's mean email",
         **routes,
         "targets": {"loopback_ratio": 1.0, "proxy_ratio": 5.0},
         "machine": {
