@@ -248,31 +248,40 @@ async def run_digests(config: Config, names: Sequence[str]) -> CycleReport:
 async def _dispatch_and_flush(
     engine: Engine, store: Store, report: CycleReport, now: datetime, digests: Sequence[str], immediate: bool = True
 ) -> None:
-    report.emails = len(await engine.dispatch_off_loop(now, immediate=immediate, subscriptions=digests))
-    # The backlog goes last, in one inventory email per establishment, never mixed with news.
-    report.inventories = len(await engine.dispatch_inventories_off_loop(now))
-    report.emails += report.inventories
-    for name in digests:
-        store.set_meta(digest_key(name), now.isoformat())
-    # The transport comes last: a delivery problem (a missing password file, say) must not stop the polling,
-    # and whatever was dispatched waits in the outbox until delivery works.
+    """The due emails put in the outbox and sent: each batch goes while the next renders (Engine.flush_while)."""
+    # A delivery problem (a missing password file, say) must not stop the dispatch: whatever was dispatched waits
+    # in the outbox until delivery works.
+    unavailable = ""
     try:
-        transport = make_transport(engine.config.settings)
+        transport: Transport | None = make_transport(engine.config.settings)
     except DeliveryError as exc:
         log.error("delivery unavailable", error=str(exc))
-        report.transport = f"nothing: {exc}"
-        report.flush.retrying = len(store.due_deliveries(utcnow()))
-        report.flush.errors.append(str(exc))
-        return
-    report.transport = transport.describe()
+        report.transport, unavailable, transport = f"nothing: {exc}", str(exc), None
     try:
-        report.flush = await engine.flush(transport)
+        if transport is None:
+            dispatched = await engine.dispatch_off_loop(now, immediate=immediate, subscriptions=digests)
+        else:
+            report.transport = transport.describe()
+            dispatching = engine.dispatch_off_loop(now, immediate=immediate, subscriptions=digests)
+            dispatched, report.flush = await engine.flush_while(transport, dispatching)
+        report.emails = len(dispatched)
+        # The backlog goes last, in one inventory email per establishment, never mixed with news.
+        report.inventories = len(await engine.dispatch_inventories_off_loop(now))
+        report.emails += report.inventories
+        for name in digests:
+            store.set_meta(digest_key(name), now.isoformat())
+        if transport is None:
+            report.flush.retrying = len(store.due_deliveries(utcnow()))
+            report.flush.errors.append(unavailable)
+            return
+        report.flush.add(await engine.flush(transport))
         # What failed now (a feed, a delivery) is told to the operators at once, at most once a day each.
         if engine.notify_operators(utcnow()) is not None:
             notice = await engine.flush(transport)
             report.flush.sent += notice.sent
     finally:
-        await transport.close()
+        if transport is not None:
+            await transport.close()
 
 
 def open_checked(config: Config, new_state: bool = False, *, sender: bool = False) -> Store:

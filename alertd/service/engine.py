@@ -8,10 +8,12 @@ the configuration in force, swaps it whole on a reload, and is what the schedule
 
 from __future__ import annotations
 
+import asyncio
 import gc
-from collections.abc import Sequence
+from collections.abc import Awaitable, Sequence
 from datetime import datetime, timedelta
 from email.message import EmailMessage
+from typing import TypeVar
 
 from alertd.config.files import Config
 from alertd.domain.establishments import Establishment
@@ -34,6 +36,11 @@ from alertd.store.records import QueuedAlert
 from alertd.store.sqlite import Store
 
 log = get_logger("alertd")
+
+T = TypeVar("T")
+# While a dispatch renders, how long a flush that found nothing committed yet waits before it looks again (a batch
+# of emails is committed every BATCH_SECONDS at the latest).
+FLUSH_WHILE_DISPATCHING = 0.05
 
 
 class Engine:
@@ -155,3 +162,23 @@ class Engine:
     async def flush(self, transport: Transport, now: datetime | None = None) -> FlushReport:
         """Try every due delivery once, as many at a time as the transport allows (contract §4)."""
         return await self.flusher.flush(transport, now)
+
+    async def flush_while(self, transport: Transport, dispatching: Awaitable[T]) -> tuple[T, FlushReport]:
+        """``dispatching``'s result, with the outbox flushed while it runs and once after it: the emails a
+        dispatch puts in the outbox batch by batch go out while the next batches render, instead of after the last
+        (one flush at a time, as ever; each takes the deliveries committed when it starts)."""
+        task = asyncio.ensure_future(dispatching)
+        report = FlushReport()
+        try:
+            while True:
+                last = task.done()  # read before the flush: a flush started after the dispatch ended takes the rest
+                part = await self.flush(transport)
+                report.add(part)
+                if last or part.left_to_other:
+                    break
+                if not part.tried:  # nothing committed yet: wait for the next batch, or the end
+                    await asyncio.wait({task}, timeout=FLUSH_WHILE_DISPATCHING)
+        finally:
+            if not task.done():  # the flush raised: the dispatch still ends (its batches commit or roll back)
+                await asyncio.wait({task})
+        return task.result(), report

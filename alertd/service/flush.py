@@ -55,6 +55,20 @@ class FlushReport:
     left_to_other: bool = False  # another alertd process holds the outbox: it sends
     held: int = 0  # due deliveries not started: the daemon is stopping, or the store cannot be written
 
+    def add(self, other: FlushReport) -> None:
+        """Count ``other``'s flush, of other deliveries, into this one."""
+        self.sent += other.sent
+        self.retrying += other.retrying
+        self.failed += other.failed
+        self.errors += other.errors
+        self.left_to_other = self.left_to_other or other.left_to_other
+        self.held += other.held
+
+    @property
+    def tried(self) -> int:
+        """Deliveries this flush started or held."""
+        return self.sent + self.retrying + self.failed + self.held
+
 
 class Batches(Generic[K]):
     """Store writes made together: ``write`` is given every key asked for while the previous batch was being
