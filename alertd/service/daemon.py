@@ -520,8 +520,9 @@ class Daemon:
             self.engine.vitals.store_failed(exc, f"noting the digest of {name}")
 
     async def deliver(self, *, immediate: bool = True, subscriptions: Sequence[str] = ()) -> bool:
-        """Dispatch queued alerts into the outbox, then flush it; one at a time so nothing goes twice. False when
-        the alerts could not all be dispatched: the daemon is stopping, or the store cannot be written.
+        """Dispatch queued alerts into the outbox, flushing it as their batches commit; one at a time so nothing goes
+        twice. False when the alerts could not all be dispatched: the daemon is stopping, or the store cannot be
+        written.
 
         With the immediate alerts go the inventories that have settled: an establishment's backlog waits until
         its newest inventory alert is ``INVENTORY_SETTLE`` old, so the feeds polled at start-up land in one."""
@@ -529,15 +530,18 @@ class Daemon:
             if self.stopping:
                 return False  # what is queued stays queued: the next start dispatches it
             self.progress.outbox_worked()
+
+            async def dispatching(now: datetime) -> bool:
+                await self.engine.dispatch_off_loop(now, immediate=immediate, subscriptions=subscriptions)
+                if immediate:
+                    await self.engine.dispatch_inventories_off_loop(now, INVENTORY_SETTLE)
+                return not self.stopping and self.engine.vitals.writable
+
             try:
+                # Each batch of emails goes while the next renders; the flush reads its own wall time (its retries
+                # are planned on it), and a clock step seen meanwhile moves what either wrote.
                 with self.outbox_clock():
-                    now = utcnow()
-                    await self.engine.dispatch_off_loop(now, immediate=immediate, subscriptions=subscriptions)
-                    if immediate:
-                        await self.engine.dispatch_inventories_off_loop(now, INVENTORY_SETTLE)
-                dispatched = not self.stopping and self.engine.vitals.writable
-                with self.outbox_clock():  # the flush reads its own wall time: its retries are planned on it
-                    await self.engine.flush(self.transport)
+                    dispatched, _ = await self.engine.flush_while(self.transport, dispatching(utcnow()))
             except STORE_FAILURES as exc:  # a read outside the guarded writes (damage included): told, not raised
                 self.engine.vitals.store_failed(exc, "working the outbox")
                 dispatched = False
