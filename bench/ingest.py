@@ -13,10 +13,14 @@ subprocess and timed from outside:
 - ``alertd poll --dry-run`` of the same registry with a feed holding the header alone: the fixed cost (start,
   registry, index), so that ``(alertd - empty) / csv`` is what the rows themselves cost.
 
-Both alertd runs find ``state_dir/cache/`` warm (an untimed poll fills it first), as a user's second poll would.
+- the daemon's first poll of the list, ``alertd run --once``, which stores every entry the list holds (delisting,
+  re-matching after a reload and ``alertd explain --entry`` read them), in a state directory of its own, beside
+  its ``run --once`` of the empty feed (``--stored-rounds`` of them; 0 to leave it out).
+
+All alertd runs find ``state_dir/cache/`` warm (an untimed poll fills it first), as a user's second poll would.
 Prints JSON; asserts nothing. About a minute on two cores.
 
-    .venv/bin/python bench/ingest.py [--rows 1000000] [--hits 300] [--rounds 1] [--keep DIR]
+    .venv/bin/python bench/ingest.py [--rows 1000000] [--hits 300] [--rounds 1] [--stored-rounds 1] [--keep DIR]
 """
 
 from __future__ import annotations
@@ -121,6 +125,20 @@ def _poll(folder: Path, settings: str) -> dict[str, Any]:
     return _run([ALERTD, "-c", settings, "poll", "--dry-run"], folder)
 
 
+def _stored_poll(folder: Path, state: str) -> dict[str, dict[str, Any]]:
+    """The daemon's first poll of the list, which stores every entry (``run --once``), in a state directory of
+    its own: warmed by an untimed ``run --once`` of the empty feed (it makes the store and fills the cache),
+    then that fixed cost timed once more, then the full list, every row of it new to the store."""
+    (folder / state).mkdir(mode=0o700, exist_ok=False)
+    for name in ("full", "empty"):
+        text = (folder / f"alertd-{name}.yaml").read_text().replace("state_dir: state\n", f"state_dir: {state}\n")
+        (folder / f"alertd-{name}-{state}.yaml").write_text(text)
+    _run([ALERTD, "-c", f"alertd-empty-{state}.yaml", "run", "--once"], folder)
+    empty = _run([ALERTD, "-c", f"alertd-empty-{state}.yaml", "run", "--once"], folder)
+    full = _run([ALERTD, "-c", f"alertd-full-{state}.yaml", "run", "--once"], folder)
+    return {"empty": empty, "full": full}
+
+
 def prepare(folder: Path, rows: int, hits: int, seed: int) -> dict[str, Any]:
     """Write the registry, both feeds and both configurations into ``folder`` (kept when they are there)."""
     started = time.perf_counter()
@@ -142,7 +160,7 @@ def prepare(folder: Path, rows: int, hits: int, seed: int) -> dict[str, Any]:
 CSV_READ = "import csv, sys\nwith open(sys.argv[1], newline='') as f:\n    for row in csv.reader(f):\n        pass\n"
 
 
-def measure(folder: Path, rounds: int) -> dict[str, Any]:
+def measure(folder: Path, rounds: int, stored_rounds: int) -> dict[str, Any]:
     """The runs, back to back, ``rounds`` times; the best of each, in wall time and in CPU time apart (the
     machine is shared: the least disturbed run is the truest)."""
     subprocess.run([sys.executable, "-m", "compileall", "-q", str(ROOT / "alertd")], check=True)
@@ -154,6 +172,8 @@ def measure(folder: Path, rounds: int) -> dict[str, Any]:
         runs["alertd"].append(_poll(folder, "alertd-full.yaml"))
         runs["empty"].append(_poll(folder, "alertd-empty.yaml"))
         load.append(os.getloadavg()[0])
+    stored = [_stored_poll(folder, f"stored-{n}") for n in range(stored_rounds)]
+    load.append(os.getloadavg()[0])
     best = {name: min(done, key=lambda r: r["seconds"]) for name, done in runs.items()}
     cpu = {name: min(r["cpu_seconds"] for r in done) for name, done in runs.items()}  # the least disturbed
     full, empty, bare = best["alertd"], best["empty"], best["csv"]
@@ -182,6 +202,7 @@ def measure(folder: Path, rounds: int) -> dict[str, Any]:
                 for a, e, c in zip(runs["alertd"], runs["empty"], runs["csv"], strict=True)
             ],
         },
+        "stored_poll": _stored_figures(stored, bare),
         "every_round_seconds": {name: [r["seconds"] for r in done] for name, done in runs.items()},
         "every_round_cpu_seconds": {name: [r["cpu_seconds"] for r in done] for name, done in runs.items()},
         "exits": {"warm_up": warm["exit"], "alertd": full["exit"], "empty": empty["exit"]},
@@ -193,6 +214,26 @@ def measure(folder: Path, rounds: int) -> dict[str, Any]:
     }
 
 
+def _stored_figures(stored: list[dict[str, dict[str, Any]]], bare: dict[str, Any]) -> dict[str, Any]:
+    """The daemon's first poll (``run --once``, every row stored): its best round, beside the bare read."""
+    if not stored:
+        return {}
+    best = min(stored, key=lambda r: r["full"]["seconds"])
+    full, empty = best["full"], best["empty"]
+    return {
+        "run_once_seconds": full["seconds"],
+        "run_once_cpu_seconds": full["cpu_seconds"],
+        "run_once_empty_feed_seconds": empty["seconds"],
+        "run_once_empty_feed_cpu_seconds": empty["cpu_seconds"],
+        "run_once_peak_rss_mb": full["peak_rss_mb"],
+        "run_once_to_csv": round(full["seconds"] / bare["seconds"], 2),
+        "run_once_less_empty_feed_to_csv": round((full["seconds"] - empty["seconds"]) / bare["seconds"], 2),
+        "exits": {"empty": empty["exit"], "full": full["exit"]},
+        "stdout_tail": full["stdout"].strip().splitlines()[-6:],
+        "stderr_tail": full["stderr"].strip().splitlines()[-3:],
+    }
+
+
 def main(argv: list[str] | None = None) -> None:
     """Generate, measure, print JSON."""
     ap = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
@@ -200,13 +241,14 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--hits", type=int, default=300)
     ap.add_argument("--seed", type=int, default=16)
     ap.add_argument("--rounds", type=int, default=1)
+    ap.add_argument("--stored-rounds", type=int, default=1, help="rounds of the daemon's storing poll (run --once)")
     ap.add_argument("--keep", type=Path, help="a folder to generate into and keep (reused when present)")
     args = ap.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="alertd-bench-ingest-") as tmp:
         folder = args.keep or Path(tmp)
         folder.mkdir(parents=True, exist_ok=True)
         made = prepare(folder, args.rows, args.hits, args.seed)
-        figures = measure(folder, args.rounds)
+        figures = measure(folder, args.rounds, args.stored_rounds)
     report = {
         "benchmark": "ingest: poll --dry-run of a 1,000,000-row blocklist against 100,000 establishments",
         "machine": {"python": platform.python_version(), "cpus": os.cpu_count()},

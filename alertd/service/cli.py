@@ -369,6 +369,13 @@ async def cmd_poll(config: Config, only: list[str] | None) -> int:
     engine = Engine(config, store)
     said: dict[str, list[Statement]] = {}
     failed = 0
+    # A feed's lines are written together once it is matched, not one write and flush per line: a big list
+    # prints tens of thousands of them.
+    lines: list[str] = []
+
+    def emit(obj: dict[str, Any]) -> None:
+        lines.append(json.dumps(obj, ensure_ascii=False))
+
     try:
         async with Fetcher(user_agent=user_agent(config)) as fetcher:
             for feed in feeds:
@@ -395,10 +402,10 @@ async def cmd_poll(config: Config, only: list[str] | None) -> int:
                 matched, inhibited = engine.inhibit(matched, utcnow())
                 for finding in matched.findings:
                     if withheld(finding, feed):  # emailed to nobody: the operators' notice lists it
-                        _emit({**_identity(finding), "feed": feed.id, "entry": finding.entry, "suppressed": TLP_RED})
+                        emit({**_identity(finding), "feed": feed.id, "entry": finding.entry, "suppressed": TLP_RED})
                         continue
                     severity, rule = classify(finding, feed)
-                    _emit(
+                    emit(
                         {
                             **_identity(finding),
                             "asset": finding.asset,
@@ -411,7 +418,7 @@ async def cmd_poll(config: Config, only: list[str] | None) -> int:
                         }
                     )
                 for finding in not_affected:
-                    _emit(
+                    emit(
                         {
                             **_identity(finding),
                             "asset": finding.asset,
@@ -422,7 +429,7 @@ async def cmd_poll(config: Config, only: list[str] | None) -> int:
                         }
                     )
                 for finding, inh in inhibited:
-                    _emit(
+                    emit(
                         {
                             **_identity(finding),
                             "feed": finding.feed,
@@ -433,7 +440,7 @@ async def cmd_poll(config: Config, only: list[str] | None) -> int:
                         }
                     )
                 for s in matched.suppressed:
-                    _emit(
+                    emit(
                         {
                             "indicator": s.indicator.value,
                             "type": s.indicator.type.value,
@@ -442,6 +449,7 @@ async def cmd_poll(config: Config, only: list[str] | None) -> int:
                             "suppressed": s.list,
                         }
                     )
+                _write_lines(lines)
     finally:
         store.close()
     return EXIT_FAILED if failed else EXIT_OK  # as run --once: a feed that failed is exit 3
@@ -496,6 +504,14 @@ def _basis(finding: Finding) -> str:
 
 def _emit(obj: dict[str, Any]) -> None:
     print(json.dumps(obj, ensure_ascii=False), flush=True)
+
+
+def _write_lines(lines: list[str]) -> None:
+    """Write ``lines`` to stdout in one go and flush, then empty the list."""
+    if lines:
+        sys.stdout.write("\n".join(lines) + "\n")
+        sys.stdout.flush()
+        lines.clear()
 
 
 def cmd_preview(config: Config, establishment: str, fmt: str) -> int:
