@@ -542,6 +542,10 @@ class Daemon:
                 # are planned on it), and a clock step seen meanwhile moves what either wrote.
                 with self.outbox_clock():
                     dispatched, _ = await self.engine.flush_while(self.transport, dispatching(utcnow()))
+                # A step seen meanwhile re-planned what the dispatch stamped when the clock context closed: it goes
+                # now, not after the step's length.
+                with self.outbox_clock():
+                    await self.engine.flush(self.transport)
             except STORE_FAILURES as exc:  # a read outside the guarded writes (damage included): told, not raised
                 self.engine.vitals.store_failed(exc, "working the outbox")
                 dispatched = False
