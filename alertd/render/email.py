@@ -69,29 +69,31 @@ def _bodies(env: jinja2.Environment, context: dict[str, Any]) -> tuple[str, str]
     html_template = _template(env, lang, "alert.html.j2")
     text_template = _template(env, lang, "alert.txt.j2")
 
-    def html_of(values: dict[str, Any]) -> str:
-        return inline_css(html_template.render(values))
+    def html_of(values: dict[str, Any]) -> tuple[str, int]:
+        # Each candidate is encoded once to be measured: the loops below read its size up to three times.
+        html = inline_css(html_template.render(values))
+        return html, html_size(html)
 
     groups = context["groups"]
     context = {**context, "detailed": len(groups)}
-    html = html_of(context)
+    html, size = html_of(context)
     detailed = len(groups)
-    while html_size(html) > HTML_BUDGET and detailed > 1:
+    while size > HTML_BUDGET and detailed > 1:
         # Keep the details of the most severe groups that fit; the others are told in the summary and attachments.
         # Groups differ in size: aim under the budget in proportion, then step down while still over.
-        detailed = max(1, min(detailed - 1, int(detailed * HTML_BUDGET * 0.95 / html_size(html))))
+        detailed = max(1, min(detailed - 1, int(detailed * HTML_BUDGET * 0.95 / size)))
         context = {**context, "detailed": detailed}
-        html = html_of(context)
-    if html_size(html) > HTML_BUDGET:
+        html, size = html_of(context)
+    if size > HTML_BUDGET:
         context = {**context, "details": False}
-        html = html_of(context)
+        html, size = html_of(context)
         shown = len(groups)
-        while html_size(html) > HTML_BUDGET and shown > 1:
+        while size > HTML_BUDGET and shown > 1:
             # Each line costs about the same: aim under the budget in proportion, then step down if still over.
-            shown = max(1, min(shown - 1, int(shown * HTML_BUDGET * 0.95 / html_size(html))))
+            shown = max(1, min(shown - 1, int(shown * HTML_BUDGET * 0.95 / size)))
             hidden = sum(g["count"] for g in groups[shown:])
             context = {**context, "summary_lines": groups[:shown], "hidden": hidden}
-            html = html_of(context)
+            html, size = html_of(context)
     return flowed.wrap(text_template.render(context)), html
 
 
