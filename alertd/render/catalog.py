@@ -86,6 +86,13 @@ def _moment(local: datetime, zone: str, pattern: str, language: str) -> str:
     return format_datetime(local, pattern, locale=language).format(zone=local.tzname() or zone)
 
 
+@functools.lru_cache(maxsize=1024)
+def _day(when: date, pattern: str, language: str) -> str:
+    """A day written with a CLDR pattern, once per distinct value: an email's days repeat (due dates, a feed's
+    dates), and babel parses the pattern and the locale at each call."""
+    return str(format_date(when, pattern, locale=language))
+
+
 class Words:
     """The messages of one language, looked up by context and code."""
 
@@ -223,7 +230,7 @@ class Words:
 
     def day(self, when: date) -> str:
         """A day (a deadline, a date a source gives without a time), as the language writes it: "24 mars 2022"."""
-        return format_date(when, self._date_pattern("day", when.day), locale=self.language)
+        return _day(when, self._date_pattern("day", when.day), self.language)
 
     def establishment(self, name: str) -> Named:
         """An establishment's name with the article and prepositions the language puts before it (French: "le

@@ -324,11 +324,12 @@ def _alert_context(
         version = None
     evidence = words.evidence(judged) if version is not None and judged is not None else None
     told = _TOLD_IN_ACTIONS.get(f.kind, frozenset())
-    summary_before, _mark, summary_after = words.summary(alert_kind(f), indicator=_MARK).partition(_MARK)
+    kind, level = alert_kind(f), shown_severity(alert)  # each read three times below
+    summary_before, _mark, summary_after = words.summary(kind, indicator=_MARK).partition(_MARK)
     item: dict[str, Any] = {
         "severity": alert.severity.label,
-        "severity_label": words.severity(shown_severity(alert)),
-        "severity_color": _SEVERITY_COLORS[shown_severity(alert)],
+        "severity_label": words.severity(level),
+        "severity_color": _SEVERITY_COLORS[level],
         "kind": f.kind.value,
         "kind_label": words.feed_kind(f.kind),
         "kev": actions.is_kev(alert, facts),
@@ -366,11 +367,11 @@ def _alert_context(
         "attrs": [(words.attr(fact), facts[fact]) for fact in SHOWN_FACTS if fact in facts and fact not in told],
         "actions": actions.steps(words, alert, shown, asset, facts, contact, link=link_text, tz=tz),
         "meaning": actions.meaning(words, alert, facts),
-        "summary": words.summary(alert_kind(f), indicator=shown),
+        "summary": words.summary(kind, indicator=shown),
         # The summary around its indicator, so that the HTML keeps the indicator whole in a span of its own.
         "summary_before": summary_before,
         "summary_after": summary_after,
-        "alert_kind": alert_kind(f).value,
+        "alert_kind": kind.value,
         "due_date": f.facts.due_date,
         "topic": f.facts.topic,
         "source_summary": (

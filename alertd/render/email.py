@@ -24,7 +24,7 @@ from email.message import EmailMessage
 from email.policy import SMTP
 from email.utils import format_datetime
 from functools import lru_cache
-from typing import Any, ParamSpec
+from typing import Any, NamedTuple, ParamSpec
 
 import jinja2
 
@@ -61,7 +61,19 @@ def html_size(html: str) -> int:
     return len(quopri.encodestring(html.encode("utf-8")))
 
 
-def _bodies(env: jinja2.Environment, context: dict[str, Any]) -> tuple[str, str]:
+class _Bodies(NamedTuple):
+    """The text and HTML parts, and the HTML's quoted-printable as measured for the budget (reused in the message
+    where it gives the same bytes: :func:`~alertd.render.mime.quoted_printable`)."""
+
+    text: str
+    html: str
+    html_encoded: bytes | None
+
+
+NO_BODIES = _Bodies("", "", None)
+
+
+def _bodies(env: jinja2.Environment, context: dict[str, Any]) -> _Bodies:
     """The text and HTML parts, within the size budget: every detail when it fits; else the summary alone (the
     details are in the attachments, the email says so); else the summary's most severe lines, saying how many
     more alerts the attachments hold. The text part follows the HTML part's choice."""
@@ -69,30 +81,32 @@ def _bodies(env: jinja2.Environment, context: dict[str, Any]) -> tuple[str, str]
     html_template = _template(env, lang, "alert.html.j2")
     text_template = _template(env, lang, "alert.txt.j2")
 
-    def html_of(values: dict[str, Any]) -> str:
-        return inline_css(html_template.render(values))
+    def html_of(values: dict[str, Any]) -> tuple[str, bytes]:
+        # Each candidate is encoded once: the loops below read its size up to three times, the message its bytes.
+        html = inline_css(html_template.render(values))
+        return html, quopri.encodestring(html.encode("utf-8"))  # html_size's measure
 
     groups = context["groups"]
     context = {**context, "detailed": len(groups)}
-    html = html_of(context)
+    html, encoded = html_of(context)
     detailed = len(groups)
-    while html_size(html) > HTML_BUDGET and detailed > 1:
+    while len(encoded) > HTML_BUDGET and detailed > 1:
         # Keep the details of the most severe groups that fit; the others are told in the summary and attachments.
         # Groups differ in size: aim under the budget in proportion, then step down while still over.
-        detailed = max(1, min(detailed - 1, int(detailed * HTML_BUDGET * 0.95 / html_size(html))))
+        detailed = max(1, min(detailed - 1, int(detailed * HTML_BUDGET * 0.95 / len(encoded))))
         context = {**context, "detailed": detailed}
-        html = html_of(context)
-    if html_size(html) > HTML_BUDGET:
+        html, encoded = html_of(context)
+    if len(encoded) > HTML_BUDGET:
         context = {**context, "details": False}
-        html = html_of(context)
+        html, encoded = html_of(context)
         shown = len(groups)
-        while html_size(html) > HTML_BUDGET and shown > 1:
+        while len(encoded) > HTML_BUDGET and shown > 1:
             # Each line costs about the same: aim under the budget in proportion, then step down if still over.
-            shown = max(1, min(shown - 1, int(shown * HTML_BUDGET * 0.95 / html_size(html))))
+            shown = max(1, min(shown - 1, int(shown * HTML_BUDGET * 0.95 / len(encoded))))
             hidden = sum(g["count"] for g in groups[shown:])
             context = {**context, "summary_lines": groups[:shown], "hidden": hidden}
-            html = html_of(context)
-    return flowed.wrap(text_template.render(context)), html
+            html, encoded = html_of(context)
+    return _Bodies(flowed.wrap(text_template.render(context)), html, encoded)
 
 
 def as_message(raw: bytes) -> EmailMessage:
@@ -158,7 +172,7 @@ def render_message(
     headers = _Headers(clean_header(subject), recipients, settings, now, message_id, in_reply_to, lang)
     records = finding_records(context, alerts)  # raw values for tools, read from the alerts
     limit = settings.max_message_bytes - SIGNING_MARGIN
-    raw = _message(headers, *_bodies(env, context), context, records)
+    raw = _message(headers, _bodies(env, context), context, records)
     if len(raw) > limit:
         raw, context = _mass_email(env, headers, context, records, limit)
     return Rendered(raw, headers.subject, clean_header(message_id, 500), context.get("left_out") or 0)
@@ -206,18 +220,18 @@ def _mass_email(
     context = {**context, "mass": [{"label": k, "count": n} for k, n in kinds.most_common()], "left_out": 0}
     for files in (ATTACHMENTS, ATTACHMENTS[:1]):
         context["attachments"] = list(files)
-        raw = _message(headers, *_bodies(env, context), context, records)
+        raw = _message(headers, _bodies(env, context), context, records)
         if len(raw) <= limit:
             return raw, context
     kept = len(records)
-    fixed = len(_message(headers, "", "", context, []))
+    fixed = len(_message(headers, NO_BODIES, context, []))
     while True:
         # Each record costs about the same: aim under the limit in proportion, then step down if still over.
-        size = len(_message(headers, "", "", context, records[:kept]))
+        size = len(_message(headers, NO_BODIES, context, records[:kept]))
         per_record = max(1.0, (size - fixed) / max(kept, 1))
         kept = max(0, min(kept - 1, int((limit - fixed - 2 * HTML_BUDGET) / per_record)))
         context["left_out"] = len(records) - kept
-        raw = _message(headers, *_bodies(env, context), context, records[:kept])
+        raw = _message(headers, _bodies(env, context), context, records[:kept])
         size = len(raw)
         if size <= limit:
             return raw, context
@@ -225,10 +239,11 @@ def _mass_email(
             raise ValueError(f"the bodies alone take {size} bytes, over the message limit of {limit}")
 
 
-def _message(h: _Headers, text: str, html: str, context: dict[str, Any], records: Sequence[dict[str, Any]]) -> bytes:
+def _message(h: _Headers, bodies: _Bodies, context: dict[str, Any], records: Sequence[dict[str, Any]]) -> bytes:
     """The MIME message's bytes: the text and HTML parts, then ``records`` as the attachments ``context`` names
     (``findings.csv`` and ``findings.json``, or a mass email's ``findings.csv`` alone)."""
     settings = h.settings
+    text, html = bodies.text, bodies.html
     head = [
         mime.addresses("From", [clean_address(settings.sender_from)]),
         mime.addresses("To", [clean_header(r, 320) for r in h.recipients]),
@@ -251,7 +266,7 @@ def _message(h: _Headers, text: str, html: str, context: dict[str, Any], records
         boundary(h.message_id, [text, html], "a"),
         [
             mime.text_part(text, 'text/plain; charset="utf-8"; format="flowed"; delsp="no"'),  # wrapped by _bodies
-            mime.text_part(html, 'text/html; charset="utf-8"'),
+            mime.text_part(html, 'text/html; charset="utf-8"', bodies.html_encoded),
         ],
     )
     parts = [field + b"\r\n" + body]

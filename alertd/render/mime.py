@@ -72,9 +72,23 @@ def _lines(text: str, linesep: bytes) -> bytes:
     return linesep.join(text.encode("utf-8").splitlines()) + linesep
 
 
-def text_part(text: str, content_type: str) -> bytes:
-    """A text part in quoted-printable: its headers, a blank line, its body (CRLF-ended)."""
-    body = binascii.b2a_qp(_lines(text, b"\n"), istext=True).replace(b"\n", CRLF)
+def quoted_printable(text: str, encoded: bytes | None = None) -> bytes:
+    """``text`` as a part's body carries it: UTF-8, its line breaks made LF with a final one, quoted-printable.
+
+    ``encoded`` is ``binascii.b2a_qp(text.encode("utf-8"))`` if the caller has it (a size estimate measured it).
+    It gives the same bytes plus the final LF when ``text`` has no CR (its line breaks are LF already) and does not
+    end in a line break, a space or a tab: ``b2a_qp`` looks past a character only to decide on a final space or
+    tab, and on a "." alone on its line, which it encodes before a LF as at the end; a LF after anything else is
+    written as it is."""
+    if encoded is not None and "\r" not in text and text[-1:] not in ("", "\n", " ", "\t"):
+        return encoded + b"\n"
+    return binascii.b2a_qp(_lines(text, b"\n"), istext=True)
+
+
+def text_part(text: str, content_type: str, encoded: bytes | None = None) -> bytes:
+    """A text part in quoted-printable: its headers, a blank line, its body (CRLF-ended). ``encoded``: as for
+    :func:`quoted_printable`."""
+    body = quoted_printable(text, encoded).replace(b"\n", CRLF)
     head = f"Content-Type: {content_type}\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n"
     return head.encode("ascii") + body
 

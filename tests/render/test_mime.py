@@ -3,6 +3,7 @@ what was rendered, every line fits, and the message object alertd hands a signer
 
 from __future__ import annotations
 
+import binascii
 import email
 import email.policy
 from email.message import EmailMessage
@@ -118,3 +119,28 @@ def test_the_message_object_serialises_back_to_the_rendered_bytes() -> None:
     assert msg.as_bytes() == rendered.message  # what a signer signs is what is sent
     assert "\r" not in str(msg.get_body(("plain",)).get_content())  # type: ignore[union-attr]
     assert str(msg["In-Reply-To"]) == "<earlier@cert-sante.example>"
+
+
+# Text near quoted-printable's edges: lines about 76 columns long, spaces, tabs, "=" and "." around line breaks,
+# non-ASCII letters (three bytes encoded each), carriage returns.
+_QP_TEXT = st.lists(st.sampled_from(["a", " ", "\t", ".", "=", "é", "\n", "\r", ">", "x" * 70]), max_size=60).map(
+    "".join
+)
+
+
+@hypothesis.given(_QP_TEXT)
+@hypothesis.settings(max_examples=3000)
+def test_a_measured_encoding_reused_gives_the_bytes_encoded_anew(text: str) -> None:
+    measured = binascii.b2a_qp(text.encode("utf-8"), istext=True)  # what the size budget measures
+    anew = binascii.b2a_qp(mime._lines(text, b"\n"), istext=True)
+    assert mime.quoted_printable(text, measured) == anew == mime.quoted_printable(text)
+
+
+def test_an_html_part_reuses_the_encoding_its_budget_measured() -> None:
+    html = "<p>" + "é" * 40 + " =\n.\n" + "x" * 200 + "</p>"
+    measured = binascii.b2a_qp(html.encode("utf-8"), istext=True)
+    assert mime.quoted_printable(html, measured) == measured + b"\n"  # no second encoding
+    for trailing in (" ", "\t", "\n", "\r"):  # where the bytes would differ, the text is encoded anew
+        text = html + trailing
+        reused = binascii.b2a_qp(text.encode("utf-8"), istext=True) + b"\x00"  # a marker: must not come back
+        assert mime.quoted_printable(text, reused) == binascii.b2a_qp(mime._lines(text, b"\n"), istext=True)
