@@ -871,7 +871,12 @@ class Daemon:
         """The registry files parsed since the last time, kept in state_dir for the next start by a thread of their
         own (:meth:`RegistryCache.keep_parsed`), as the index is."""
         if self.registry_cache.unkept:
-            threading.Thread(target=self.registry_cache.keep_parsed, name="keep-registry", daemon=True).start()
+            threading.Thread(target=self._keep_registry, name="keep-registry", daemon=True).start()
+
+    def _keep_registry(self) -> None:
+        started, files = time.perf_counter(), self.registry_cache.unkept
+        self.registry_cache.keep_parsed()
+        log.info("registry files kept", files=files, seconds=round(time.perf_counter() - started, 2))
 
     def status_line(self) -> str:
         """STATUS=: what is watched, and what the last reload dropped (until the next one)."""
