@@ -52,8 +52,8 @@ def _edit(folder: Path, nth: int) -> None:
 
 def _index_kept(daemon: Daemon, since: float, wall: float) -> None:
     """When the daemon built an index after ``since`` (its clock; ``wall``: the same moment on the wall clock),
-    wait until it has kept it in ``state/cache/``: a thread of its own writes it after the poll or the reload, and
-    the next figure must not pay for it."""
+    wait until it has kept it and the registry files it parsed in ``state/cache/``: threads of their own write them
+    after the poll or the reload, and the next figure must not pay for it."""
     if not any(at >= since and '"event": "match index built"' in line for at, line in daemon.lines):
         return
     cache = daemon.folder / "state" / "cache"
@@ -61,8 +61,10 @@ def _index_kept(daemon: Daemon, since: float, wall: float) -> None:
     while time.perf_counter() < limit:
         kept = cache / "match-index.pickle"
         if kept.exists() and kept.stat().st_mtime >= wall and not list(cache.glob(".match-index.pickle.*")):
-            return
+            break
         time.sleep(0.1)
+    # An index built here means registry files parsed: another thread keeps them, after the poll or the reload too.
+    daemon.wait_log("registry files kept", after=since)
 
 
 def _forget_polls(state: Path) -> None:

@@ -90,10 +90,12 @@ class RegistryCache:
     ``persist`` lets :meth:`attach` keep the files' establishments in a state directory too, for the next process:
     the CLI and the daemon ask for it; a cache made without it never touches the disk. ``make_state_dir`` says
     whether a missing state directory may be made for it (``alertd check`` leaves that to the daemon, which may
-    run as another user).
+    run as another user). ``defer`` holds the files parsed until :meth:`keep_parsed` writes them: the daemon does
+    it in a thread once its configuration serves (encoding and writing a national registry is seconds that need
+    not delay the first poll; nothing reads them back before the next process).
     """
 
-    def __init__(self, *, persist: bool = False, make_state_dir: bool = True) -> None:
+    def __init__(self, *, persist: bool = False, make_state_dir: bool = True, defer: bool = False) -> None:
         self._entries: dict[Path, tuple[int, bytes, _FileResult]] = {}
         self.parsed = 0  # files parsed since the cache was made
         self.reused = 0  # files whose previous result was reused
@@ -104,7 +106,9 @@ class RegistryCache:
         self.origins: dict[str, tuple[Path, int]] = {}
         self.persist = persist
         self.make_state_dir = make_state_dir
+        self.defer = defer
         self.disk: StateCache | None = None
+        self._unkept: list[tuple[StateCache, Path, bytes, _FileResult]] = []  # parsed, waiting for keep_parsed()
 
     def attach(self, state_dir: Path) -> None:
         """Keep the files' establishments under ``state_dir`` too, when ``persist`` was asked for."""
@@ -156,8 +160,26 @@ class RegistryCache:
         # Only a file without problems: a file with some fails the load, and its problems are always told from a
         # fresh parse.
         if self.disk is not None and not result.problems:
-            name, key = self._entry(file, digest)
-            self.disk.write(name, key, snapshot.encode(result.establishments, result.items, result.count))
+            if self.defer:
+                self._unkept.append((self.disk, file, digest, result))
+            else:
+                self._write(self.disk, file, digest, result)
+
+    def _write(self, disk: StateCache, file: Path, digest: bytes, result: _FileResult) -> None:
+        name, key = self._entry(file, digest)
+        disk.write(name, key, snapshot.encode(result.establishments, result.items, result.count))
+
+    @property
+    def unkept(self) -> int:
+        """How many parsed files wait for :meth:`keep_parsed`."""
+        return len(self._unkept)
+
+    def keep_parsed(self) -> None:
+        """Write the files parsed and held (``defer``) to the state directory; safe in a thread of its own while
+        the next load runs (each entry's key names the bytes it was parsed from)."""
+        waiting, self._unkept = self._unkept, []
+        for disk, file, digest, result in waiting:
+            self._write(disk, file, digest, result)
 
     def retain(self, files: Sequence[Path]) -> None:
         """Forget files that are no longer part of the registry."""

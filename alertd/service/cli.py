@@ -163,7 +163,8 @@ def main(argv: Sequence[str] | None = None, *, early: EarlySignals | None = None
     path = config_path(args.config, os.environ)
     if args.command == "check":
         return cmd_check(path)
-    cache = RegistryCache(persist=True)  # the files' establishments kept in state_dir for the next command
+    # The files' establishments kept in state_dir for the next command; by the daemon once it serves.
+    cache = RegistryCache(persist=True, defer=args.command == "run" and not args.once)
     gc.disable()  # the registry lives as long as the process: frozen below, never walked (see Engine)
     try:
         config = load_config(path, cache, warnings=False)  # only `check` shows the registry's warnings

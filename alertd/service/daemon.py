@@ -407,6 +407,7 @@ class Daemon:
         if self.index_to_keep:
             self.index_to_keep = False
             keep_index_later(self.engine.prepared)
+            self.keep_registry_later()
         self.poll_gaps[feed.id] = feed.interval.total_seconds()
         if not report.ok:
             # Back off: the next poll of a failing feed waits longer each time, never less than its interval.
@@ -881,6 +882,18 @@ class Daemon:
         )
         self.notifier.ready(self.status_line())
         keep_index_later(prepared)  # for the next start: seconds of work that need not delay the reload
+        self.keep_registry_later()
+
+    def keep_registry_later(self) -> None:
+        """The registry files parsed since the last time, kept in state_dir for the next start by a thread of their
+        own (:meth:`RegistryCache.keep_parsed`), as the index is."""
+        if self.registry_cache.unkept:
+            threading.Thread(target=self._keep_registry, name="keep-registry", daemon=True).start()
+
+    def _keep_registry(self) -> None:
+        started, files = time.perf_counter(), self.registry_cache.unkept
+        self.registry_cache.keep_parsed()
+        log.info("registry files kept", files=files, seconds=round(time.perf_counter() - started, 2))
 
     def status_line(self) -> str:
         """STATUS=: what is watched, and what the last reload dropped (until the next one)."""

@@ -4,6 +4,7 @@ and written anew."""
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -175,6 +176,31 @@ def test_a_second_load_reads_the_state_directory(tmp_path: Path) -> None:
     (folder / "b.yaml").unlink()
     load_registry(folder, third)
     assert len(list((state / "cache").iterdir())) == 1
+
+
+def test_deferred_files_are_written_when_kept(tmp_path: Path) -> None:
+    """The daemon's cache holds the files it parsed until it serves, then keeps them (in a thread of its own)."""
+    folder = registry_folder(tmp_path, {"a.yaml": IMPORTED, "b.yaml": EXAMPLE.read_text()})
+    state = tmp_path / "state"
+    held = RegistryCache(persist=True, defer=True)
+    held.attach(state)
+    parsed = load_registry(folder, held)
+    assert held.unkept == 2 and not list((state / "cache").glob("registry-*"))
+    keeper = threading.Thread(target=held.keep_parsed)
+    keeper.start()
+    keeper.join()
+    assert held.unkept == 0 and len(list((state / "cache").glob("registry-*"))) == 2
+    again = RegistryCache(persist=True)
+    again.attach(state)
+    assert load_registry(folder, again) == parsed and (again.parsed, again.restored) == (0, 2)
+
+    # A reload that parses one file holds that one only; a cache without a state directory holds nothing.
+    (folder / "a.yaml").write_text(IMPORTED.replace("CH DE FLEYRIAT", "CH DE BOURG"))
+    load_registry(folder, held)
+    assert held.unkept == 1
+    memory = RegistryCache(defer=True)
+    load_registry(folder, memory)
+    assert memory.unkept == 0
 
 
 def test_corrupted_foreign_or_stale_entries_are_ignored_and_rewritten(tmp_path: Path) -> None:

@@ -175,3 +175,26 @@ def test_signals_while_the_daemon_stops_change_nothing(tmp_path: Path, sig: sign
             time.sleep(0.002)
         assert daemon.wait() == 0, daemon.tail()
         assert sent > 0 and daemon.events("alertd stopped")
+
+
+def test_the_registry_files_parsed_are_kept_once_the_daemon_serves(tmp_path: Path) -> None:
+    """The parsed registry files go to state_dir/cache/ after the first poll (not before it), and a reload's after
+    it: the next start reads them instead of parsing."""
+    config = copy_example(tmp_path / "config")
+    cache = tmp_path / "var" / "state" / "cache"
+    registry = config.parent / "establishments" / "example.yaml"
+
+    def headers() -> list[bytes]:
+        return [path.read_bytes().split(b"\n", 1)[0] for path in sorted(cache.glob("registry-*"))]
+
+    with RunningDaemon(config) as daemon:
+        daemon.wait_ready()
+        daemon.wait_log("feed polled")
+        wait_for(lambda: len(headers()) == 1, 30, "the registry file kept")
+        first = headers()
+        registry.write_text(registry.read_text() + "\n# edited\n")
+        seen = len(daemon.receive())
+        daemon.signal(signal.SIGHUP)
+        daemon.wait_notice("READY=1", 60, after=seen)
+        wait_for(lambda: len(headers()) == 1 and headers() != first, 30, "the edited file kept in its place")
+        assert daemon.stop() == 0

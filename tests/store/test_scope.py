@@ -51,6 +51,14 @@ def test_a_fresh_database_has_no_scope_and_notes_it_once(store: Store) -> None:
     assert store.scope_since(["est:b", "sub:s", "est:c"]) == {"sub:s": NOW, "est:b": NOW + timedelta(hours=1)}
 
 
+def test_scope_keys_are_noted_as_they_are_written(store: Store) -> None:
+    # Keys go to SQLite as one JSON array: accents, quotes, backslashes and a generator come back unchanged.
+    keys = ['asset:e1:Hôpital "Saint-Jean"', "asset:e1:C:\\partage", "est:ÉTAB-ß", "sub:a,b", "est:\u2028x"]
+    assert store.note_scope((key for key in keys), NOW) == len(keys)
+    assert store.scope_since() == dict.fromkeys(keys, NOW)
+    assert store.note_scope(keys[:2], NOW + timedelta(hours=1)) == 0
+
+
 @pytest.mark.parametrize("dump", [V2, V1], ids=["version 2", "version 1"])
 def test_an_upgraded_database_that_polled_knows_its_first_scope_since_ever(tmp_path: Path, dump: Path) -> None:
     store = open_dump(tmp_path, dump)
