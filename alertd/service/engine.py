@@ -170,15 +170,19 @@ class Engine:
         task = asyncio.ensure_future(dispatching)
         report = FlushReport()
         try:
-            while True:
-                last = task.done()  # read before the flush: a flush started after the dispatch ended takes the rest
+            while not task.done():
                 part = await self.flush(transport)
                 report.add(part)
-                if last or part.left_to_other:
-                    break
-                if not part.tried:  # nothing committed yet: wait for the next batch, or the end
+                if part.left_to_other or part.held:
+                    break  # another process sends, or this one holds its sends (a stop, a store it cannot write)
+                if part.sent or part.failed or part.retrying:
+                    await asyncio.sleep(0)  # the dispatch's turn, whatever the transport awaited
+                else:  # nothing committed yet: wait for the next batch, or the end
                     await asyncio.wait({task}, timeout=FLUSH_WHILE_DISPATCHING)
         finally:
-            if not task.done():  # the flush raised: the dispatch still ends (its batches commit or roll back)
+            if not task.done():  # the flush raised, or holds: the dispatch still ends (its batches commit or not)
                 await asyncio.wait({task})
-        return task.result(), report
+        result = task.result()
+        if not report.left_to_other:
+            report.add(await self.flush(transport))  # what the last batches committed
+        return result, report

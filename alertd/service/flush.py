@@ -56,13 +56,13 @@ class FlushReport:
     held: int = 0  # due deliveries not started: the daemon is stopping, or the store cannot be written
 
     def add(self, other: FlushReport) -> None:
-        """Count ``other``'s flush, of other deliveries, into this one."""
+        """Count ``other``'s flush, a later one, into this one (each delivery it tried is one this one did not)."""
         self.sent += other.sent
         self.retrying += other.retrying
         self.failed += other.failed
         self.errors += other.errors
         self.left_to_other = self.left_to_other or other.left_to_other
-        self.held += other.held
+        self.held = other.held  # not started by the later flush either: those still held
 
     @property
     def tried(self) -> int:
