@@ -5,7 +5,9 @@ per recipient.
 the 354, and its reply is the server's acceptance. The outcome is what :meth:`aiosmtplib.SMTP.sendmail` gives (the
 recipients refused, the final reply) and so are the errors (:class:`~aiosmtplib.SMTPSenderRefused`,
 :class:`~aiosmtplib.SMTPRecipientsRefused`, :class:`~aiosmtplib.SMTPDataError`), so the transport classifies them
-as before; on a refusal the envelope is reset (RSET), so the connection stays in step and may be reused.
+as before; on a refusal the envelope is reset (RSET), so the connection stays in step and may be reused. A
+dialogue that did not end in step (a reply malformed or missing, a 421, a refused RSET, a timeout) closes the
+connection: the next envelope must never be read as this message's content.
 
 aiosmtplib reads one reply per command it writes (its protocol drops what arrives while a reply waits to be
 picked up), so for the transaction the connection's transport is lent to :class:`_Replies`, which queues every
@@ -29,6 +31,7 @@ MAX_REPLY_BYTES = 65536
 """A reply longer than this is refused as malformed (aiosmtplib's own limit is of the same order)."""
 
 _ACCEPTED_RCPT = (250, 251)
+SERVICE_CLOSING = 421  # RFC 5321 §3.8: the server closes the connection after this reply
 
 
 def offered(client: aiosmtplib.SMTP) -> bool:
@@ -140,11 +143,17 @@ async def sendmail(
     own = client.protocol
     replies = _Replies()
     transport.set_protocol(replies)
+    in_step = False  # whether the dialogue ended where the next envelope may start
     try:
         transport.write(b"\r\n".join([mail, *rcpts, b"DATA"]) + b"\r\n")
         mail_reply = await replies.reply()
-        rcpt_replies = [await replies.reply() for _ in rcpts]
-        data_reply = await replies.reply()
+        try:
+            rcpt_replies = [await replies.reply() for _ in rcpts]
+            data_reply = await replies.reply()
+        except aiosmtplib.SMTPServerDisconnected:
+            if mail_reply.code != 250:  # refused, then the server hung up: the refusal is the outcome
+                raise aiosmtplib.SMTPSenderRefused(mail_reply.code, mail_reply.message, sender) from None
+            raise
         refused = {
             r: reply for r, reply in zip(recipients, rcpt_replies, strict=True) if reply.code not in _ACCEPTED_RCPT
         }
@@ -162,13 +171,29 @@ async def sendmail(
         if failure is None and final is not None and final.code != 250:
             failure = aiosmtplib.SMTPDataError(final.code, final.message)
         if failure is not None or final is None:
-            transport.write(b"RSET\r\n")  # a new envelope for the next message on this connection
-            await replies.reply()
+            # A new envelope for the next message on this connection, unless the server is closing it (421).
+            closing = any(r.code == SERVICE_CLOSING for r in (mail_reply, *rcpt_replies, data_reply, final) if r)
+            in_step = not closing and await _reset(transport, replies)
             raise failure or aiosmtplib.SMTPDataError(-1, "the server did not answer the message")
+        in_step = True
     finally:
-        if not transport.is_closing():
+        if in_step:
             transport.set_protocol(own)
+        else:
+            # A reply malformed, missing or cut off, a refused RSET, a timeout: what the server still has pending
+            # is unknown, and the next envelope could become this message's content. Never reused.
+            client.close()
     return refused, final.message
+
+
+async def _reset(transport: asyncio.WriteTransport, replies: _Replies) -> bool:
+    """RSET after a refusal; whether the server answered 250 (the connection in step again). Its failure is not
+    the outcome (as in aiosmtplib's sendmail): the refusal before it is."""
+    try:
+        transport.write(b"RSET\r\n")
+        return (await replies.reply()).code == 250
+    except (aiosmtplib.SMTPException, OSError):
+        return False
 
 
 def _crlf(message: bytes) -> bytes:

@@ -212,7 +212,8 @@ class SmtpTransport:
                 async with asyncio.timeout(self._settings.timeout):
                     refused, reply = await self._transact(lease, message, sender, list(recipients))
             except (aiosmtplib.SMTPResponseException, aiosmtplib.SMTPRecipientsRefused) as exc:
-                # aiosmtplib has sent RSET: the connection is still in step and can be reused.
+                # RSET sent and answered: the connection is in step and can be reused (a dialogue out of step was
+                # closed, and a closed connection is not given back).
                 self._give_back(lease)
                 raise self._classify(exc) from exc
             except BaseException as exc:

@@ -226,6 +226,12 @@ def test_repeated_rows_count_as_the_row_path_counts_them() -> None:
     assert rows.duplicates == 7  # an ip:port cell or a padded one repeats the plain row
 
 
+def test_a_nul_in_an_address_cell_skips_its_row_in_both() -> None:
+    lines = [HEADER, row("147.210.8.1"), row("147.210.8.2\x00"), row("200.1.1.1")]
+    assert assert_same(spec(FEODO_FULL), "\n".join(lines).encode(), INDEX) is not None
+    assert assert_same(spec({"ip": "0"}), b"147.210.8.1\n5.6.7.8\x00\n147.210.8.3\n", INDEX) is not None
+
+
 def test_a_positional_list_without_a_header() -> None:
     lines = ["# one address a line", *EDGES, *ODD_CELLS, "147.210.8.7", "147.210.8.7"]
     assert assert_same(spec({"ip": "0"}), "\n".join(lines).encode(), INDEX) is not None

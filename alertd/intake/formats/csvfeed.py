@@ -225,7 +225,7 @@ def _plain_rows(data: list[str], layout: _Layout) -> _Plain | None:
         packed = b"".join(
             map(inet_pton, itertools.repeat(AF_INET), map(itemgetter(layout.index[ColumnRole.IP]), reader))
         )
-    except (IndexError, OSError):
+    except (IndexError, OSError, ValueError):  # ValueError: a NUL in the cell
         return None
     if len(packed) != 4 * len(data) or reader.line_num != len(data):
         return None
@@ -260,7 +260,7 @@ def _rows(
             # inet_pton takes the dotted quad alone, without spaces or leading zeros: the very text the row
             # path would make the indicator's value (tests/intake/test_csv_sifted.py holds it to that).
             packed = inet_pton(AF_INET, cell)
-        except OSError:
+        except (OSError, ValueError):  # ValueError: a NUL in the cell, which the row path skips as well
             odd_row(n)
             continue
         add_address(from_bytes(packed, "big"))
