@@ -30,6 +30,7 @@ import tempfile
 import time
 from collections.abc import Sequence
 from datetime import datetime
+from email.message import EmailMessage
 from multiprocessing.sharedctypes import Synchronized
 from pathlib import Path
 from typing import Any
@@ -194,6 +195,29 @@ def run_smtplib(count: int, port: int, size: int = 0) -> float:
     return time.perf_counter() - started
 
 
+def built_message(i: int, size: int) -> bytes:
+    """What a script warning establishment ``i`` would send: an ``EmailMessage`` built by the standard library, a
+    text part and an HTML alternative of about ``size`` bytes in all (a third and two thirds), as alertd's are."""
+    message = EmailMessage()
+    message["From"] = f"CERT Test <{SENDER}>"
+    message["To"] = f"rssi{i}@est{i}.example"
+    message["Subject"] = f"[CERT] Compromission détectée : 81.{i // 250}.{i % 250}.1"
+    message["Message-ID"] = f"<script-{i}@cert-test.example>"
+    line = f"L'adresse 81.{i // 250}.{i % 250}.1 de votre établissement est signalée par un flux de menaces.\n"
+    message.set_content(line * max(1, size // 3 // len(line)))
+    message.add_alternative(f"<p>{line}</p>\n" * max(1, 2 * size // 3 // (len(line) + 8)), subtype="html")
+    return message.as_bytes()
+
+
+def run_script(count: int, port: int, size: int) -> float:
+    """The baseline a script is: each warning built (``built_message``) and sent, a new connection each."""
+    started = time.perf_counter()
+    for i in range(count):
+        with smtplib.SMTP(HOST, port, timeout=60) as client:
+            client.sendmail(SENDER, [f"rssi{i}@est{i}.example"], built_message(i, size))
+    return time.perf_counter() - started
+
+
 def contest(folder: Path, server: BenchServer, port: int, count: int, pools: Sequence[int]) -> dict[str, Any]:
     """alertd (once per pool size) then the baseline, all to ``port``; the server's count checked after each."""
     runs: dict[str, Any] = {}
@@ -206,20 +230,22 @@ def contest(folder: Path, server: BenchServer, port: int, count: int, pools: Seq
             raise RuntimeError(f"the server counted {sent - before} messages from alertd, not {count}")
         mean_size = (size_after - size_before) // count
     baselines = {}
-    for name, size in (("plain", 0), ("same_size", mean_size)):
+    for name, size in (("plain", 0), ("same_size", mean_size), ("script", mean_size)):
         before, _ = server.counts()
-        baselines[name] = run_smtplib(count, port, size)
+        baselines[name] = run_script(count, port, size) if name == "script" else run_smtplib(count, port, size)
         if server.counts()[0] - before != count:
             raise RuntimeError(f"the server counted {server.counts()[0] - before} messages from smtplib, not {count}")
     baseline = baselines["plain"]
     for run in runs.values():
         run["ratio"] = round(baseline / run["seconds"], 2)
         run["ratio_same_size"] = round(baselines["same_size"] / run["seconds"], 2)
+        run["ratio_script"] = round(baselines["script"] / run["seconds"], 2)
         run["send_only_ratio"] = round(baseline / max(run["split_seconds"]["send"], 1e-3), 2)
     return {
         "alertd_by_pool_size": runs,
         "baseline_seconds": round(baseline, 3),
         "baseline_same_size_seconds": round(baselines["same_size"], 3),
+        "baseline_script_seconds": round(baselines["script"], 3),
         "alertd_mean_email_bytes": mean_size,
         "load_average_1min": round(os.getloadavg()[0], 2),
     }
@@ -252,6 +278,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "alertd": "alertd -c alertd.yaml run --once in a subprocess, fresh state folder, wall time",
         "baseline": "sequential smtplib.SMTP, one connection per plain message",
         "baseline_same_size": "the same loop, each message as long as alertd's mean email",
+        "baseline_script": "the same loop building each warning with email.message.EmailMessage first (text + HTML)",
         **routes,
         "targets": {"loopback_ratio": 1.0, "proxy_ratio": 5.0},
         "machine": {
