@@ -31,6 +31,7 @@ import time
 from collections.abc import Sequence
 from datetime import datetime
 from email.message import EmailMessage
+from email.policy import SMTP
 from multiprocessing.sharedctypes import Synchronized
 from pathlib import Path
 from typing import Any
@@ -206,7 +207,7 @@ def built_message(i: int, size: int) -> bytes:
     line = f"L'adresse 81.{i // 250}.{i % 250}.1 de votre établissement est signalée par un flux de menaces.\n"
     message.set_content(line * max(1, size // 3 // len(line)))
     message.add_alternative(f"<p>{line}</p>\n" * max(1, 2 * size // 3 // (len(line) + 8)), subtype="html")
-    return message.as_bytes()
+    return message.as_bytes(policy=SMTP)  # CRLF line ends: smtplib sends bytes as they are
 
 
 def run_script(count: int, port: int, size: int) -> float:
