@@ -64,11 +64,6 @@ class FlushReport:
         self.left_to_other = self.left_to_other or other.left_to_other
         self.held = other.held  # not started by the later flush either: those still held
 
-    @property
-    def tried(self) -> int:
-        """Deliveries this flush started or held."""
-        return self.sent + self.retrying + self.failed + self.held
-
 
 class Batches(Generic[K]):
     """Store writes made together: ``write`` is given every key asked for while the previous batch was being
