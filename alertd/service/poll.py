@@ -3,7 +3,7 @@
 The pure stages (parse, match, policy) get their inputs here and give their values back; the fetcher and the
 store are the only I/O. Parsing, matching and decoding stored entries run in worker threads, and so do the
 store's big writes (a poll's entries and findings, in the store's writer thread); the store's reads stay on the
-loop. Each entry's title is cut to :data:`MAX_TITLE` as it is read, so a hostile 45 MB title is not stored as
+loop. Each entry's title is cut to ``MAX_TITLE`` as it is read, so a hostile 45 MB title is not stored as
 the entry's, its finding's and its alert's title: its text (capped by the parser) is the one copy kept.
 Policy tells backlog from news by first contact: the poll notes the configuration's scope in the store once per
 configuration, and hands policy each feed's previous successful poll and when each scope key was first noted.
@@ -27,7 +27,7 @@ from alertd.domain.knowledge import NO_KNOWLEDGE, Knowledge
 from alertd.domain.values import Alert, Finding, IndicatorType, Observation
 from alertd.intake.fetch import Fetcher, FetchResult, redact_url
 from alertd.intake.formats import FORMATS, csvfeed, parse_feed
-from alertd.intake.formats.entries import Entries
+from alertd.intake.formats.entries import Entries, bounded
 from alertd.intake.reach import document_allowed, host_of, public_text
 from alertd.match.batch import v4_sifted
 from alertd.match.index import MatchIndex, MatchResult
@@ -48,7 +48,6 @@ from alertd.store.statecache import entry_key
 log = get_logger("alertd")
 
 MAX_DOCUMENTS = 2000
-MAX_TITLE = 1000  # characters of an entry's title kept; an email shows 300
 DOCUMENT_CONCURRENCY = 4
 POLL_BACKOFF_CAP = timedelta(hours=6)
 INHIBITION_LIST = "inhibition"  # the name inhibitions go by among the suppression lists a poll counts
@@ -151,7 +150,14 @@ class Poller:
             documents = (
                 None
                 if result.not_modified
-                else await read_documents(feed, fetcher, result, deadline=deadline, first=self.passes.get(feed.id, ()))
+                else await read_documents(
+                    feed,
+                    fetcher,
+                    result,
+                    deadline=deadline,
+                    first=self.passes.get(feed.id, ()),
+                    keep=self.current().index,
+                )
             )
         except FeedError as exc:
             return self._failed(feed, report, str(exc), now, stored)
@@ -163,7 +169,7 @@ class Poller:
         if documents is not None and not documents.unread:
             self.passes.pop(feed.id, None)
             if (
-                documents.observations == []
+                not documents.entries
                 and not documents.incremental
                 and state.last_success is not None
                 and state.entries_seen
@@ -223,15 +229,19 @@ class Poller:
         self.note_cut(feed, documents.cut)
         # Entries of documents not read (failed, or left by the deadline) are not gone from the feed: nothing is
         # delisted, so no finding is resolved, unless every document was read.
-        delta = await self.store.save_observations_off_loop(feed.id, observations, now, complete=documents.complete)
+        rows = documents.rows
+        delta = await self.store.save_observations_off_loop(
+            feed.id, observations if rows is None else rows.observations, now, complete=documents.complete, rows=rows
+        )
+        entries = documents.entries
         if FORMATS[feed.format].knowledge_only:
             # EPSS and the like tell about CVEs, never about an establishment: stored as knowledge, not matched.
-            report.observations, report.new, report.delisted = len(observations), delta.new, delta.delisted
+            report.observations, report.new, report.delisted = entries, delta.new, delta.delisted
             if documents.unread:
                 return self._failed(feed, report, deadline_passed(feed, len(documents.read), documents), now, stored)
-            self.store.record_fetch(feed.id, now, validators, len(observations))
+            self.store.record_fetch(feed.id, now, validators, entries)
             self._succeeded(feed.id, now)
-            flog.info("knowledge feed polled", observations=len(observations), new=delta.new)
+            flog.info("knowledge feed polled", observations=entries, new=delta.new)
             return report
         matched = await self.match_off_loop(observations)
         (kept, held), alerts = await self.queue(matched, now)
@@ -244,7 +254,7 @@ class Poller:
             # What this feed said changes how entries of other feeds citing the same CVEs are judged (a KEV
             # entry told "version not checked" gets NVD's ranges): they are judged again now.
             alerts += await self.rejudge(delta.knowledge_changed, feed.id, now)
-        report.observations, report.new, report.delisted = len(observations), delta.new, delta.delisted
+        report.observations, report.new, report.delisted = entries, delta.new, delta.delisted
         report.findings, report.suppressed, report.alerts = len(kept.findings), len(kept.suppressed), len(alerts)
         report.inventory = sum(a.inventory for a in alerts)
         report.red = sum(policy.withheld(f, feed) for f in kept.findings)
@@ -255,11 +265,15 @@ class Poller:
         report.alerts_by_severity = dict(Counter(a.severity.label for a in alerts))
         if documents.unread:
             return self._failed(feed, report, deadline_passed(feed, len(documents.read), documents), now, stored)
-        self.store.record_fetch(feed.id, now, validators, len(observations))
+        if rows is not None and documents.sifted_by is not self.current().index:
+            # A reload came between the bulk read and the match: the entries not built were sifted with the index
+            # before it, so every stored entry is matched again against the one in force.
+            report.alerts += await self.rematch(now, feed.id)
+        self.store.record_fetch(feed.id, now, validators, entries)
         self._succeeded(feed.id, now)
         flog.info(
             "feed polled",
-            observations=len(observations),
+            observations=entries,
             new=delta.new,
             changed=delta.changed,
             delisted=delta.delisted,
@@ -437,6 +451,15 @@ class Documents:
     incremental: bool = False
     truncated: bool = False  # an index listing more than MAX_DOCUMENTS: the first ones read, the rest not
     cut: bool = False
+    # A bulk list read for storing (:func:`stored_sifted`): every entry as stored, ``observations`` holding only
+    # those the index ``sifted_by`` yields something for.
+    rows: csvfeed.StoredRows | None = None
+    sifted_by: MatchIndex | None = None
+
+    @property
+    def entries(self) -> int:
+        """How many entries the documents read list."""
+        return len(self.observations) if self.rows is None else len(self.rows)
 
     @property
     def complete(self) -> bool:
@@ -458,6 +481,7 @@ async def read_documents(
     deadline: float | None = None,
     first: Iterable[str] = (),
     sift: MatchIndex | None = None,
+    keep: MatchIndex | None = None,
 ) -> Documents:
     """Parse a fetched body; for an index (a MISP manifest, a CSAF index), fetch and parse the documents it lists.
 
@@ -467,12 +491,16 @@ async def read_documents(
     others (those read by the previous polls of an unfinished pass: the rest of the index goes first).
 
     ``sift`` (a dry run, which stores nothing): a bulk list is read in bulk against that index, and only the
-    entries it yields something for are built (:func:`sifted`); the findings are the same.
+    entries it yields something for are built (:func:`sifted`); the findings are the same. ``keep`` (a poll that
+    stores): the same, and a bulk list's every entry is kept as the store keeps it (:func:`stored_sifted`).
     """
     fmt = FORMATS[feed.format]
     # A manifest of tens of MB takes seconds to read: in a worker, like the documents it lists.
     links = await asyncio.to_thread(fmt.expand, feed.spec, result.body, result.url) if fmt.expand else None
     if links is None:
+        kept = None if keep is None else await asyncio.to_thread(stored_sifted, feed.spec, result.body, keep)
+        if kept is not None:
+            return Documents(kept[0], incremental=not result.complete, rows=kept[1], sifted_by=keep)
         parsed = await asyncio.to_thread(_parse, feed.spec, result.body, sift)
         return Documents(parsed, incremental=not result.complete, cut=parsed.cut)
     listed = len(links)
@@ -562,7 +590,7 @@ def _duration(value: timedelta) -> str:
 
 def _parse(spec: FeedSpec, body: bytes, sift: MatchIndex | None = None) -> Entries:
     """A document's entries, at most the feed's ``max_entries`` (run in a worker thread), each title cut to
-    :data:`MAX_TITLE`; with ``sift``, only those :func:`sifted` keeps."""
+    :data:`~alertd.intake.formats.entries.MAX_TITLE`; with ``sift``, only those :func:`sifted` keeps."""
     parsed = (None if sift is None else sifted(spec, body, sift)) or parse_feed(spec, body)
     return Entries((bounded(obs) for obs in parsed), cut=parsed.cut)
 
@@ -578,12 +606,13 @@ def sifted(spec: FeedSpec, body: bytes, index: MatchIndex) -> Entries | None:
     return None if result is None else Entries(result.observations)
 
 
-def bounded(obs: Observation) -> Observation:
-    """An entry with its title cut to :data:`MAX_TITLE` characters: a title is a headline, and it is stored three
-    times (the entry, its finding, its alert); the whole text, capped by the parser, stays in ``text``."""
-    if len(obs.title) <= MAX_TITLE:
-        return obs
-    return replace(obs, title=obs.title[: MAX_TITLE - 1] + "…")
+def stored_sifted(spec: FeedSpec, body: bytes, index: MatchIndex) -> tuple[Entries, csvfeed.StoredRows] | None:
+    """A bulk list read for a poll that stores it: the entries ``index`` yields something for, built to be matched
+    (:func:`sifted`), and every entry as the store keeps it (:func:`~alertd.intake.formats.csvfeed.stored_rows`),
+    without an observation per row; None for a document read whole."""
+    found = sifted(spec, body, index)
+    rows = None if found is None else csvfeed.stored_rows(spec, body)
+    return None if found is None or rows is None else (Entries(map(bounded, found)), rows)
 
 
 def cut_key(feed: str) -> str:

@@ -20,12 +20,15 @@ from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
+from itertools import repeat
+from operator import methodcaller
 from pathlib import Path
 from typing import TypeVar
 
 from alertd.domain.values import Alert, Finding, Observation
+from alertd.intake.formats.csvfeed import StoredRows
 from alertd.store import knowledge
-from alertd.store.codecs import alert_to_json, finding_to_json, observation_to_json
+from alertd.store.codecs import alert_to_json, finding_to_json, observation_to_json, rows_to_json
 from alertd.store.records import ObservationDelta
 
 T = TypeVar("T")
@@ -54,8 +57,9 @@ class Encoded:
     statements: tuple[tuple[str, str, str], ...]
 
 
-def encode(observations: Sequence[Observation]) -> list[Encoded]:
-    """A poll's entries as stored, the first of each id kept (pure: no lock is held while it runs)."""
+def encode(observations: Sequence[Observation], rows: StoredRows | None = None) -> list[Encoded]:
+    """A poll's entries as stored, the first of each id kept (pure: no lock is held while it runs); with ``rows``,
+    a bulk list's entries (whose ids are none of the observations'), each stored as its line."""
     out: dict[str, Encoded] = {}
     for obs in observations:
         if obs.entry in out:
@@ -63,7 +67,13 @@ def encode(observations: Sequence[Observation]) -> list[Encoded]:
         body = observation_to_json(obs)
         digest = hashlib.sha256(body.encode()).hexdigest()
         out[obs.entry] = Encoded(obs.entry, digest, body, tuple(knowledge.statement_rows(obs)))
-    return list(out.values())
+    encoded = list(out.values())
+    if rows is not None:
+        # A plain row cites no CVE: no statements. Each step a C loop over the million rows of a big list.
+        bodies = rows_to_json(rows.layout, rows.lines)
+        digests = map(methodcaller("hexdigest"), map(hashlib.sha256, map(str.encode, bodies)))
+        encoded += map(Encoded, rows.entries, digests, bodies, repeat(()))
+    return encoded
 
 
 @dataclass(frozen=True, slots=True)
@@ -220,12 +230,18 @@ class Writer:
         return await asyncio.get_running_loop().run_in_executor(self._thread, lambda: work(self._connection()))
 
     async def save_observations(
-        self, feed: str, observations: Sequence[Observation], stamp: str, *, complete: bool = True
+        self,
+        feed: str,
+        observations: Sequence[Observation],
+        stamp: str,
+        *,
+        complete: bool = True,
+        rows: StoredRows | None = None,
     ) -> ObservationDelta:
         """:func:`save_observations` off the event loop: the entries are encoded in a worker thread (the costly
         part: a million entries take minutes), then written here one step at a time, so another feed's write
-        waits for one step at most, never for this whole poll."""
-        entries = await asyncio.to_thread(encode, observations)
+        waits for one step at most, never for this whole poll. ``rows``: a bulk list's entries (:func:`encode`)."""
+        entries = await asyncio.to_thread(encode, observations, rows)
         todo = await self.run(lambda db: plan(db, feed, entries))
         learnt: set[str] = set()
         for start in todo.starts(CHUNK):

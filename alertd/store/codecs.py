@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
+from json.encoder import encode_basestring
 from typing import Any
 
 from alertd.domain.codes import MatchReason, SeverityRule
@@ -31,6 +32,7 @@ from alertd.domain.values import (
     Severity,
     VersionRange,
 )
+from alertd.intake.formats.csvfeed import row_observation
 
 # -- timestamps --------------------------------------------------------------------------------------------
 
@@ -126,8 +128,13 @@ def observation_to_json(obs: Observation) -> str:
 
 
 def observation_from_json(text: str) -> Observation:
-    """An observation back from the store."""
+    """An observation back from the store (a bulk list's row too: :func:`rows_to_json`)."""
     d = json.loads(text)
+    if ROW_KEY in d:
+        observation = row_observation(d[LAYOUT_KEY], d[ROW_KEY])
+        if observation is None:  # never written so: the row gave this observation when it was stored
+            raise ValueError(f"a stored row of feed {d[LAYOUT_KEY].get('feed')!r} reads as no entry")
+        return observation
     return Observation(
         feed=d["feed"],
         entry=d["entry"],
@@ -142,6 +149,20 @@ def observation_from_json(text: str) -> Observation:
         exploited=d.get("exploited", False),  # absent from what the first versions wrote
         tlp=tlp_from_dict(d),
     )
+
+
+# A bulk list's plain row (:class:`~alertd.intake.formats.csvfeed.StoredRows`) is stored as its line and the
+# list's layout, read back by :func:`~alertd.intake.formats.csvfeed.row_observation` (schema version 4). An
+# observation's object has neither key. The JSON is the store's queries' too: they find no indicators in it.
+LAYOUT_KEY = "csv"
+ROW_KEY = "row"
+
+
+def rows_to_json(layout: str, lines: Sequence[str]) -> list[str]:
+    """Each line of a bulk list as stored, with the list's ``layout`` (a JSON object): the same line and layout
+    always give the same text (its digest tells a changed row). Built in C loops: a list has a million."""
+    template = f'{{"{LAYOUT_KEY}":{layout},"{ROW_KEY}":%s}}'
+    return list(map(template.__mod__, map(encode_basestring, lines)))
 
 
 def _marking(tlp: Tlp | None) -> dict[str, str]:

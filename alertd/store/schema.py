@@ -5,6 +5,8 @@ Version 2 adds the vulnerability knowledge (``knowledge``), the reason a finding
 (``findings.resolution``), and keys software findings by their asset too (:func:`alertd.domain.values.finding_key`).
 Version 3 adds the scope of first contact and the references' counters (:mod:`alertd.store.scope`), marks the
 alerts told in an inventory (``alerts.inventory``) and keeps each email's reference (``outbox.reference``).
+Version 4 may store a bulk list's entry as its line and the list's layout (:func:`alertd.store.codecs.rows_to_json`),
+which an earlier alertd cannot read: the tables are the same, the entries an earlier version wrote read as before.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from alertd.domain.errors import StoreError
 from alertd.store import knowledge, scope
 from alertd.store.codecs import finding_from_json
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 
 _STATES = ", ".join(f"'{state}'" for state in DeliveryState)
@@ -120,6 +122,7 @@ def open_schema(db: sqlite3.Connection, name: str) -> None:
         _upgrade_to_2(db)
     if version < 3:
         _upgrade_to_3(db)
+    # Version 3 → 4: the tables are the same; the version alone keeps an earlier alertd from reading the rows.
     db.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'", (str(SCHEMA_VERSION),))
 
 

@@ -27,6 +27,7 @@ from alertd.domain.feeds import Validators
 from alertd.domain.knowledge import Statement
 from alertd.domain.settings import Settings
 from alertd.domain.values import Alert, Finding, FindingState, Observation, Product
+from alertd.intake.formats.csvfeed import StoredRows
 from alertd.store import StateFileError, bulk, identity, journal, knowledge, scope, statedir
 from alertd.store.codecs import (
     alert_from_json,
@@ -460,20 +461,34 @@ class Store:
     # -- observations --------------------------------------------------------------------------------------
 
     def save_observations(
-        self, feed: str, observations: Sequence[Observation], now: datetime, *, complete: bool = True
+        self,
+        feed: str,
+        observations: Sequence[Observation],
+        now: datetime,
+        *,
+        complete: bool = True,
+        rows: StoredRows | None = None,
     ) -> ObservationDelta:
         """Record a poll's entries and what they say of the CVEs they cite (the knowledge, which a delisting
         keeps); entries listed before and absent now are marked delisted, unless the poll read only part of the
-        feed (``complete`` False: see :func:`~alertd.store.bulk.save_observations`)."""
-        return bulk.save_observations(self.db, feed, bulk.encode(observations), encode_time(now), complete=complete)
+        feed (``complete`` False: see :func:`~alertd.store.bulk.save_observations`). ``rows``: a bulk list's
+        entries besides ``observations``, each stored as its line (:func:`~alertd.store.bulk.encode`)."""
+        entries = bulk.encode(observations, rows)
+        return bulk.save_observations(self.db, feed, entries, encode_time(now), complete=complete)
 
     async def save_observations_off_loop(
-        self, feed: str, observations: Sequence[Observation], now: datetime, *, complete: bool = True
+        self,
+        feed: str,
+        observations: Sequence[Observation],
+        now: datetime,
+        *,
+        complete: bool = True,
+        rows: StoredRows | None = None,
     ) -> ObservationDelta:
         """:meth:`save_observations`, encoded and written in the store's writer thread (:mod:`~alertd.store.bulk`):
         the event loop keeps serving while a million entries are stored."""
         stamp = encode_time(now)
-        return await self.writer.save_observations(feed, observations, stamp, complete=complete)
+        return await self.writer.save_observations(feed, observations, stamp, complete=complete, rows=rows)
 
     def listed_bodies(self, feed: str | None = None) -> dict[str, list[str]]:
         """The stored JSON of every entry the feeds (or one feed) list now, per feed (decode it off the loop)."""

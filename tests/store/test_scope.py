@@ -62,7 +62,7 @@ def test_scope_keys_are_noted_as_they_are_written(store: Store) -> None:
 @pytest.mark.parametrize("dump", [V2, V1], ids=["version 2", "version 1"])
 def test_an_upgraded_database_that_polled_knows_its_first_scope_since_ever(tmp_path: Path, dump: Path) -> None:
     store = open_dump(tmp_path, dump)
-    assert store.meta("schema_version") == str(SCHEMA_VERSION) == "3"
+    assert store.meta("schema_version") == str(SCHEMA_VERSION) == "4"
     assert store.note_scope(["est:330781196", "sub:imminent-everyone"], NOW) == 2
     assert set(store.scope_since().values()) == {EPOCH}  # not first contact for any feed polled before
     # The seed is used once: what is added later is added since then.

@@ -178,6 +178,6 @@ def test_a_database_of_a_later_version_is_refused_untouched(tmp_path: Path) -> N
 
 def test_a_new_database_has_this_version(tmp_path: Path) -> None:
     store = Store(tmp_path / "alertd.sqlite3")
-    assert store.meta("schema_version") == str(SCHEMA_VERSION) == "3"
+    assert store.meta("schema_version") == str(SCHEMA_VERSION) == "4"
     assert store.knowledge() == {}
     store.close()

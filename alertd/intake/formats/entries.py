@@ -9,9 +9,12 @@ delisting what the document lists further on (contract §2).
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import replace
 
 from alertd.domain.feeds import FeedSpec
 from alertd.domain.values import Observation
+
+MAX_TITLE = 1000  # characters of an entry's title kept; an email shows 300
 
 
 class Entries(list[Observation]):
@@ -49,3 +52,11 @@ def cut_to(feed: FeedSpec, observations: list[Observation]) -> Entries:
     if len(observations) <= feed.max_entries:
         return Entries(observations)
     return Entries(observations[: feed.max_entries], cut=True)
+
+
+def bounded(obs: Observation) -> Observation:
+    """An entry with its title cut to :data:`MAX_TITLE` characters: a title is a headline, and it is stored three
+    times (the entry, its finding, its alert); the whole text, capped by the parser, stays in ``text``."""
+    if len(obs.title) <= MAX_TITLE:
+        return obs
+    return replace(obs, title=obs.title[: MAX_TITLE - 1] + "…")
