@@ -21,7 +21,7 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from itertools import repeat
-from operator import methodcaller
+from operator import itemgetter, methodcaller
 from pathlib import Path
 from typing import TypeVar
 
@@ -47,14 +47,10 @@ def transaction(db: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
     db.execute("COMMIT")
 
 
-@dataclass(frozen=True, slots=True)
-class Encoded:
-    """An entry as stored: its id, the digest of its JSON, the JSON, and what it says of the CVEs it cites."""
-
-    entry: str
-    digest: str
-    body: str
-    statements: tuple[tuple[str, str, str], ...]
+#: An entry as stored: its id, the digest of its JSON, the JSON, and what it says of the CVEs it cites. A plain
+#: tuple: a big list makes a million, and the collector stops tracking a tuple of strings (it tracks every object
+#: of a class, a named tuple's too, and the collections it makes meanwhile took seconds).
+Encoded = tuple[str, str, str, tuple[tuple[str, str, str], ...]]
 
 
 def encode(observations: Sequence[Observation], rows: StoredRows | None = None) -> list[Encoded]:
@@ -66,13 +62,13 @@ def encode(observations: Sequence[Observation], rows: StoredRows | None = None) 
             continue
         body = observation_to_json(obs)
         digest = hashlib.sha256(body.encode()).hexdigest()
-        out[obs.entry] = Encoded(obs.entry, digest, body, tuple(knowledge.statement_rows(obs)))
+        out[obs.entry] = (obs.entry, digest, body, tuple(knowledge.statement_rows(obs)))
     encoded = list(out.values())
     if rows is not None:
         # A plain row cites no CVE: no statements. Each step a C loop over the million rows of a big list.
         bodies = rows_to_json(rows.layout, rows.lines)
         digests = map(methodcaller("hexdigest"), map(hashlib.sha256, map(str.encode, bodies)))
-        encoded += map(Encoded, rows.entries, digests, bodies, repeat(()))
+        encoded += zip(rows.entries, digests, bodies, repeat(()))
     return encoded
 
 
@@ -92,14 +88,17 @@ class Plan:
 
 
 def plan(db: sqlite3.Connection, feed: str, entries: Sequence[Encoded]) -> Plan:
-    """Compare a poll's entries (from :func:`encode`) with the feed's stored ones."""
+    """Compare a poll's entries (from :func:`encode`) with the feed's stored ones, each list in the order of the
+    table's key: a chunk's rows then land on neighbouring pages of its index, not on a million random ones (a
+    million new entries write in a third of the time)."""
+    entries = sorted(entries, key=itemgetter(0))
     known = {
         r[0]: (r[1], r[2])
         for r in db.execute("SELECT entry, digest, delisted_at FROM observations WHERE feed = ?", (feed,))
     }
-    new = [e for e in entries if e.entry not in known]
-    changed = [e for e in entries if e.entry in known and known[e.entry][0] != e.digest]
-    unchanged = [e for e in entries if e.entry in known and known[e.entry][0] == e.digest]
+    new = [e for e in entries if e[0] not in known]
+    changed = [e for e in entries if e[0] in known and known[e[0]][0] != e[1]]
+    unchanged = [e for e in entries if e[0] in known and known[e[0]][0] == e[1]]
     return Plan(new, changed, unchanged, {entry: delisted for entry, (_, delisted) in known.items()})
 
 
@@ -111,19 +110,19 @@ def write_step(
     with transaction(db):
         db.executemany(
             "INSERT INTO observations VALUES (?, ?, ?, ?, ?, ?, NULL)",
-            ((feed, e.entry, e.digest, e.body, stamp, stamp) for e in todo.new[start:end]),
+            ((feed, entry, digest, body, stamp, stamp) for entry, digest, body, _ in todo.new[start:end]),
         )
         db.executemany(
             "UPDATE observations SET digest = ?, body = ?, last_seen = ?, delisted_at = NULL "
             "WHERE feed = ? AND entry = ?",
-            ((e.digest, e.body, stamp, feed, e.entry) for e in todo.changed[start:end]),
+            ((digest, body, stamp, feed, entry) for entry, digest, body, _ in todo.changed[start:end]),
         )
         db.executemany(
             "UPDATE observations SET last_seen = ?, delisted_at = NULL WHERE feed = ? AND entry = ?",
-            ((stamp, feed, e.entry) for e in todo.unchanged[start:end]),
+            ((stamp, feed, e[0]) for e in todo.unchanged[start:end]),
         )
         # The same text says the same of its CVEs: only new and changed entries' statements are compared.
-        rows = [s for e in (*todo.new[start:end], *todo.changed[start:end]) for s in e.statements]
+        rows = [s for e in (*todo.new[start:end], *todo.changed[start:end]) for s in e[3]]
         return knowledge.save(db, feed, rows, stamp)
 
 
@@ -133,7 +132,7 @@ def delist(db: sqlite3.Connection, feed: str, todo: Plan, stamp: str, *, complet
     its deadline, it stopped at ``max_entries``, or it read only what was added since the last poll); how many."""
     if not complete:
         return 0
-    present = {e.entry for e in (*todo.new, *todo.changed, *todo.unchanged)}
+    present = {e[0] for e in (*todo.new, *todo.changed, *todo.unchanged)}
     gone = [e for e, delisted in todo.known.items() if e not in present and delisted is None]
     with transaction(db):
         db.executemany(
