@@ -11,7 +11,7 @@ hashed, to tell a changed statement: its encoding must not drift either.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from json.encoder import encode_basestring
 from typing import Any
@@ -158,11 +158,32 @@ LAYOUT_KEY = "csv"
 ROW_KEY = "row"
 
 
+_ROW_START = f'{{"{LAYOUT_KEY}":'
+_ROW_MARK = f',"{ROW_KEY}":'  # never inside the layout: a quote inside its strings is escaped
+
+
 def rows_to_json(layout: str, lines: Sequence[str]) -> list[str]:
     """Each line of a bulk list as stored, with the list's ``layout`` (a JSON object): the same line and layout
     always give the same text (its digest tells a changed row). Built in C loops: a list has a million."""
-    template = f'{{"{LAYOUT_KEY}":{layout},"{ROW_KEY}":%s}}'
+    template = f"{_ROW_START}{layout}{_ROW_MARK}%s}}"
     return list(map(template.__mod__, map(encode_basestring, lines)))
+
+
+def split_rows(bodies: Iterable[str]) -> tuple[list[int], dict[str, tuple[list[int], list[str]]]]:
+    """Stored entries told apart: the positions of the observations' JSON, and per layout (its JSON text) the
+    positions and lines of bulk lists' rows (:func:`rows_to_json`), in the order given."""
+    texts: list[int] = []
+    rows: dict[str, tuple[list[int], list[str]]] = {}
+    start = len(_ROW_START)
+    for n, body in enumerate(bodies):
+        if body.startswith(_ROW_START):
+            cut = body.find(_ROW_MARK, start)
+            positions, lines = rows.setdefault(body[start:cut], ([], []))
+            positions.append(n)
+            lines.append(json.loads(body[cut + len(_ROW_MARK) : -1]))
+        else:
+            texts.append(n)
+    return texts, rows
 
 
 def _marking(tlp: Tlp | None) -> dict[str, str]:

@@ -25,8 +25,10 @@ from alertd.intake.formats import csvfeed
 from alertd.intake.formats.entries import bounded
 from alertd.match.index import MatchIndex
 from alertd.service import cli
-from alertd.service.poll import decode_observations, stored_sifted
+from alertd.service.poll import decode_listed, decode_observations, stored_sifted
 from alertd.service.setup import prepare
+from alertd.store import bulk
+from alertd.store.codecs import rows_to_json
 from alertd.store.records import ObservationDelta
 from alertd.store.schema import SCHEMA_VERSION
 from alertd.store.sqlite import Store
@@ -72,7 +74,11 @@ def assert_same_store(tmp_path: Path, feed: FeedSpec, body: bytes, index: MatchI
         # Each entry alone too, as ``alertd explain --entry`` reads it.
         assert all(bulk.observation(feed.id, entry) == o for entry, o in expected.items())
         index = index or index_around(list(expected.values()))
-        assert same(index.match(list(listed(bulk, feed.id).values()))) == same(index.match(list(expected.values())))
+        found = same(index.match(list(expected.values())))
+        assert same(index.match(list(listed(bulk, feed.id).values()))) == found
+        # A re-match (after a reload, or a poll that found the list unchanged) decodes only the rows that hit.
+        for store in (bulk, rows):
+            assert same(index.match(decode_listed(store.listed_bodies(feed.id)[feed.id], index))) == found
     finally:
         rows.close()
         bulk.close()
@@ -222,3 +228,18 @@ def test_the_daemons_poll_stores_every_entry_and_explains_it_as_the_row_path(
         assert cli.cmd_explain_entry(load_config(folder), hit.establishment, f"feodo:{hit.entry}") == 0
         shown.append(capsys.readouterr().out)
     assert shown[0] == shown[1] and shown[0]
+
+
+def test_a_rematch_decodes_the_rows_that_hit_and_every_other_entry() -> None:
+    feed = spec({"ip": "dst_ip", "port": "dst_port", "malware": "malware"})
+    body = "\n".join(generated(2)).encode()
+    rows = csvfeed.stored_rows(feed, body)
+    assert rows is not None and rows.observations  # some rows are not plain: stored as their JSON
+    bodies = [e[2] for e in bulk.encode(rows.observations, rows)]
+    decoded = decode_listed(bodies, INDEX)
+    everything = decode_observations(bodies)
+    assert len(rows.observations) < len(decoded) < len(everything) / 2
+    assert same(INDEX.match(decoded)) == same(INDEX.match(everything))
+    # A stored line that is no plain row (never written so): every line of its list is decoded then.
+    odd = rows_to_json(rows.layout, ["not,an,address,row"])
+    assert len(decode_listed(bodies + odd, INDEX)) == len(everything)

@@ -312,6 +312,22 @@ def row_observation(layout: Mapping[str, Any], line: str) -> Observation | None:
     return None if observation is None else bounded(observation)
 
 
+def kept_lines(layout: Mapping[str, Any], lines: Sequence[str], sieve: Sieve) -> list[int] | None:
+    """The positions of stored plain rows (:class:`StoredRows`' lines, read with ``layout``) worth an observation:
+    those ``sieve`` keeps, in order (as :func:`read_sifted` judges a body's rows). None when one of them is no plain
+    row after all: read them all then."""
+    ip = next(i for role, i in layout["columns"] if role == ColumnRole.IP)
+    reader = csv.reader(lines, delimiter=layout["delimiter"], skipinitialspace=True)
+    try:
+        packed = b"".join(map(inet_pton, itertools.repeat(AF_INET), map(itemgetter(ip), reader)))
+    except (IndexError, OSError, ValueError, csv.Error):
+        return None
+    if len(packed) != 4 * len(lines) or reader.line_num != len(lines):
+        return None
+    hits, held = sieve([int.from_bytes(packed[i : i + 4], "big") for i in range(0, len(packed), 4)])
+    return sorted({*hits, *held})
+
+
 _ROLES = {role.value: role for role in ColumnRole}
 
 
