@@ -15,7 +15,8 @@ subprocess and timed from outside:
 
 - the daemon's first poll of the list, ``alertd run --once``, which stores every entry the list holds (delisting,
   re-matching after a reload and ``alertd explain --entry`` read them), in a state directory of its own, beside
-  its ``run --once`` of the empty feed (``--stored-rounds`` of them; 0 to leave it out).
+  its ``run --once`` of the empty feed (``--stored-rounds`` of them; 0 to leave it out); then its next two polls,
+  the file touched (every entry read and found unchanged) and untouched (not modified: every entry re-matched).
 
 All alertd runs find ``state_dir/cache/`` warm (an untimed poll fills it first), as a user's second poll would.
 Prints JSON; asserts nothing. About a minute on two cores.
@@ -128,7 +129,9 @@ def _poll(folder: Path, settings: str) -> dict[str, Any]:
 def _stored_poll(folder: Path, state: str) -> dict[str, dict[str, Any]]:
     """The daemon's first poll of the list, which stores every entry (``run --once``), in a state directory of
     its own: warmed by an untimed ``run --once`` of the empty feed (it makes the store and fills the cache),
-    then that fixed cost timed once more, then the full list, every row of it new to the store."""
+    then that fixed cost timed once more, then the full list, every row of it new to the store; then its next
+    polls: the file touched (read again, every entry compared and found unchanged), then untouched (not
+    modified: every entry listed is matched again, as after a reload)."""
     (folder / state).mkdir(mode=0o700, exist_ok=False)
     for name in ("full", "empty"):
         text = (folder / f"alertd-{name}.yaml").read_text().replace("state_dir: state\n", f"state_dir: {state}\n")
@@ -136,7 +139,10 @@ def _stored_poll(folder: Path, state: str) -> dict[str, dict[str, Any]]:
     _run([ALERTD, "-c", f"alertd-empty-{state}.yaml", "run", "--once"], folder)
     empty = _run([ALERTD, "-c", f"alertd-empty-{state}.yaml", "run", "--once"], folder)
     full = _run([ALERTD, "-c", f"alertd-full-{state}.yaml", "run", "--once"], folder)
-    return {"empty": empty, "full": full}
+    os.utime(folder / "feed.csv")  # a new modification time: the list is read again
+    again = _run([ALERTD, "-c", f"alertd-full-{state}.yaml", "run", "--once"], folder)
+    unmodified = _run([ALERTD, "-c", f"alertd-full-{state}.yaml", "run", "--once"], folder)
+    return {"empty": empty, "full": full, "again": again, "unmodified": unmodified}
 
 
 def prepare(folder: Path, rows: int, hits: int, seed: int) -> dict[str, Any]:
@@ -228,8 +234,14 @@ def _stored_figures(stored: list[dict[str, dict[str, Any]]], bare: dict[str, Any
         "run_once_peak_rss_mb": full["peak_rss_mb"],
         "run_once_to_csv": round(full["seconds"] / bare["seconds"], 2),
         "run_once_less_empty_feed_to_csv": round((full["seconds"] - empty["seconds"]) / bare["seconds"], 2),
-        "exits": {"empty": empty["exit"], "full": full["exit"]},
+        **{
+            f"{name}_{figure}": best[kind][figure]
+            for name, kind in (("next_poll", "again"), ("not_modified_poll", "unmodified"))
+            for figure in ("seconds", "cpu_seconds", "peak_rss_mb")
+        },
+        "exits": {name: run["exit"] for name, run in best.items()},
         "stdout_tail": full["stdout"].strip().splitlines()[-6:],
+        "next_polls_stdout": [best[k]["stdout"].strip().splitlines()[1:2] for k in ("again", "unmodified")],
         "stderr_tail": full["stderr"].strip().splitlines()[-3:],
     }
 
