@@ -6,11 +6,14 @@ registry is matched again, the same ``alertd explain --entry``; and a store an e
 
 from __future__ import annotations
 
+import asyncio
 import json
 import random
 import sqlite3
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from types import MappingProxyType
 
 import pytest
 from builders import FEODO_HEADER, feodo_rows
@@ -19,12 +22,16 @@ from paths import DATA
 from test_batch import FEODO_FULL, INDEX, SAMPLES, generated, index_around, same, spec
 
 from alertd.config.files import load_config
+from alertd.domain.establishments import Registry
 from alertd.domain.feeds import FeedSpec
 from alertd.domain.values import Observation
+from alertd.intake.fetch import Fetcher
 from alertd.intake.formats import csvfeed
 from alertd.intake.formats.entries import bounded
 from alertd.match.index import MatchIndex
 from alertd.service import cli
+from alertd.service import poll as poll_module
+from alertd.service.engine import Engine
 from alertd.service.poll import decode_listed, decode_observations, stored_sifted
 from alertd.service.setup import prepare
 from alertd.store import bulk
@@ -243,3 +250,35 @@ def test_a_rematch_decodes_the_rows_that_hit_and_every_other_entry() -> None:
     # A stored line that is no plain row (never written so): every line of its list is decoded then.
     odd = rows_to_json(rows.layout, ["not,an,address,row"])
     assert len(decode_listed(bodies + odd, INDEX)) == len(everything)
+
+
+def test_a_reload_between_the_bulk_read_and_the_match_matches_every_entry_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The rows not built were judged by the index before the reload: the poll matches what it stored again."""
+    config_file = copy_example(tmp_path / "config")
+    lines = feodo_rows(16, 2_000, [(0.05, EDGES), (0.07, ODD)], range(1, 224), ("443", "8080", "2222"))
+    (config_file.parent / "feeds" / LIST).write_text("\n".join([FEODO_HEADER, *lines]))
+    config = load_config(config_file)
+    [feed] = [f for f in config.feeds if f.id == "feodo"]
+    engine = Engine(replace(config, registry=Registry(MappingProxyType({}), ())), store_in(tmp_path / "state"))
+    after = prepare(config)
+    read_in_bulk = poll_module.stored_sifted
+
+    def then_reload(spec: FeedSpec, body: bytes, index: MatchIndex) -> object:
+        kept = read_in_bulk(spec, body, index)
+        engine.prepared = after  # as a SIGHUP's reload would, while the list is read
+        return kept
+
+    monkeypatch.setattr(poll_module, "stored_sifted", then_reload)
+
+    async def run() -> None:
+        async with Fetcher(trust_env=False) as fetcher:
+            assert (await engine.poll(feed, fetcher, NOW)).ok
+
+    asyncio.run(run())
+    every = csvfeed.read(feed.spec, (config_file.parent / "feeds" / LIST).read_bytes()).observations
+    expected = {f.key for f in after.index.match(every).findings}
+    found = {key for (key,) in engine.store.db.execute("SELECT key FROM findings")}
+    engine.store.close()
+    assert found == expected and expected
