@@ -11,7 +11,6 @@ from __future__ import annotations
 import ipaddress
 import random
 import sys
-from collections.abc import Sequence
 from dataclasses import replace
 from functools import partial
 from types import MappingProxyType
@@ -275,7 +274,7 @@ def test_a_header_alone_gives_nothing() -> None:
     assert result is not None and not result.observations and result.rows == 0
 
 
-def nothing(addresses: Sequence[int]) -> tuple[list[int], list[int]]:
+def nothing(addresses: csvfeed.Addresses) -> tuple[list[int], list[int]]:
     return [], []
 
 
@@ -301,8 +300,8 @@ def test_a_plain_cell_is_the_indicator_the_row_path_makes() -> None:
     for text in ["010.1.2.3", "1.2.3.04", "1.2.3", "1.2.3.4 ", "256.1.1.1", "0x1.2.3.4", "١.2.3.4", "1.2.3.4:80"]:
         seen: list[int] = []
 
-        def sieve(addresses: Sequence[int], seen: list[int] = seen) -> tuple[list[int], list[int]]:
-            seen.extend(addresses)
+        def sieve(addresses: csvfeed.Addresses, seen: list[int] = seen) -> tuple[list[int], list[int]]:
+            seen.extend(int(a) for a in addresses)
             return [], []
 
         assert csvfeed.read_sifted(spec({"ip": "0"}), f"1.1.1.1\n{text}".encode(), sieve) is not None
