@@ -15,26 +15,28 @@ to that reader; a library that parses differently at the edges could not tell wh
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 
-STEP = 1 << 22  # bytes read per step: the arrays of one step stay a few tens of MB, whatever the body's size
+STEP = 1 << 20  # bytes read per step: the arrays of one step stay a few MB, whatever the body's size
 _NL, _CR, _QUOTE, _DOT, _ZERO = 10, 13, 34, 46, 48
 _SPACES = np.array([9, 10, 11, 12, 13, 28, 29, 30, 31, 32], np.uint8)  # what str.strip() takes off in ASCII
 _WIDEST = 15  # "255.255.255.255"
 
 Ints = NDArray[np.int64]
+Offsets = NDArray[np.signedinteger[Any]]  # 32-bit below 2 GB
 
 
 @dataclass(frozen=True, slots=True)
 class PlainRows:
     """The data rows of a body, and the address of each plain one."""
 
-    starts: Ints  # each data row's line, as offsets into the body
-    ends: Ints  # (its end, line break excluded)
+    starts: Offsets  # each data row's line, as offsets into the body
+    ends: Offsets  # (its end, line break excluded)
     addresses: NDArray[np.uint32]  # the plain rows' addresses, in order
-    rows_of: Ints  # the data row of each address
+    rows_of: Offsets | None  # the data row of each address (None: every row is plain, the nth address the nth row's)
     irregular: list[int]  # the data rows that are not plain
 
 
@@ -51,34 +53,35 @@ def plain_rows(
     if crlf and not returns == body.count(b"\r\n") == body.count(b"\n"):
         return None  # lines cut at a bare CR too: the row path's cutting
     whole = np.frombuffer(body, np.uint8)
-    starts: list[Ints] = []
-    ends: list[Ints] = []
-    addresses: list[NDArray[np.uint32]] = []
-    rows_of: list[Ints] = []
+    # Filled in place, each step's rows after the last's: no array is copied whole at the end.
+    most = body.count(b"\n", offset) + 1
+    offsets = np.dtype(np.int32 if len(body) < 1 << 31 else np.int64)
+    starts: Offsets = np.empty(most, offsets)
+    ends: Offsets = np.empty(most, offsets)
+    addresses = np.empty(most, np.uint32)
+    rows_of: Offsets = np.empty(most, offsets)
     irregular: list[int] = []
-    rows = 0
+    rows = found_count = 0
     lo = offset
+    marked = np.frombuffer(marks, np.uint8)
     while lo < len(body):
         hi = body.find(b"\n", min(lo + STEP, len(body)) - 1)
         hi = len(body) if hi < 0 else hi + 1
-        step = _step(whole[lo:hi], ord(delimiter), column, width, np.frombuffer(marks, np.uint8), limit, crlf)
+        step = _step(whole[lo:hi], ord(delimiter), column, width, marked, limit, crlf)
         if step is None:
             return None
         first, last, found, plain = step
-        starts.append(first + lo)
-        ends.append(last + lo)
-        addresses.append(found)
-        rows_of.append(np.flatnonzero(plain) + rows)
+        n, m = len(first), len(found)
+        starts[rows : rows + n] = first + lo
+        ends[rows : rows + n] = last + lo
+        addresses[found_count : found_count + m] = found
+        rows_of[found_count : found_count + m] = np.flatnonzero(plain) + rows
         irregular.extend((np.flatnonzero(~plain) + rows).tolist())
-        rows += len(first)
+        rows += n
+        found_count += m
         lo = hi
-    empty = np.zeros(0, np.int64)
     return PlainRows(
-        np.concatenate([empty, *starts]),
-        np.concatenate([empty, *ends]),
-        np.concatenate([np.zeros(0, np.uint32), *addresses]),
-        np.concatenate([empty, *rows_of]),
-        irregular,
+        starts[:rows], ends[:rows], addresses[:found_count], None if not irregular else rows_of[:found_count], irregular
     )
 
 
@@ -100,10 +103,10 @@ def _step(
     if np.any(filled & np.isin(first, _SPACES)):
         return None  # a line starting with a space may be a comment or blank: the row path strips it
     data = filled & ~np.isin(first, marks)
-    bad = _misquoted(a, line_starts, delim, crlf)
     ks, ke = line_starts[data], line_ends[data]
     # Each row's delimiters: a sentinel after the last keeps every index in range.
     cuts = np.concatenate([np.flatnonzero(a == delim), np.full(1, size + 1, np.int64)])
+    bad = _misquoted(a, line_starts, line_ends, cuts, delim, crlf)
     j = np.searchsorted(cuts, ks)
     count = np.searchsorted(cuts, ke) - j
     top = len(cuts) - 1
@@ -118,9 +121,9 @@ def _step(
     return ks, ke, found[plain], plain
 
 
-def _misquoted(a: NDArray[np.uint8], starts: Ints, delim: int, crlf: bool) -> NDArray[np.bool_]:
+def _misquoted(a: NDArray[np.uint8], starts: Ints, ends: Ints, cuts: Ints, delim: int, crlf: bool) -> NDArray[np.bool_]:
     """Of each line, whether a quote in it does anything but wrap a whole cell holding no delimiter: such a line
-    is left to ``csv``'s reader."""
+    is left to ``csv``'s reader. ``cuts``: the delimiters' places, in order."""
     bad = np.zeros(len(starts), bool)
     quotes = np.flatnonzero(a == _QUOTE)
     if not len(quotes):
@@ -130,14 +133,23 @@ def _misquoted(a: NDArray[np.uint8], starts: Ints, delim: int, crlf: bool) -> ND
     after = np.where(quotes < size - 1, a[np.minimum(quotes + 1, size - 1)], _NL)
     opens = (before == delim) | (before == _NL)
     closes = (after == delim) | (after == _NL) | ((after == _CR) if crlf else False)
-    # Delimiters and line breaks seen up to each byte: a quote and its partner with none between wrap one cell.
-    seps = np.cumsum((a == delim) | (a == _NL), dtype=np.int32)[quotes]
-    if len(quotes) % 2 == 0 and opens[0::2].all() and closes[1::2].all() and (seps[0::2] == seps[1::2]).all():
-        return bad  # every quote pairs with the next one, around a cell: every line is read alike
+    # A line whose quotes each open or close a cell, two to a cell for every cell, holds no quote in a cell and
+    # no delimiter in a quoted one: each quote is at a cell's edge, and a cell has two edges.
+    held = np.searchsorted(quotes, ends, side="right") - np.searchsorted(quotes, starts)
+    cells = np.searchsorted(cuts, ends) - np.searchsorted(cuts, starts) + 1
+    good = (held == 0) | (held == 2 * cells)
+    stray = quotes[~(opens | closes)]
+    good[np.searchsorted(starts, stray, side="right") - 1] = False
+    if good.all():
+        return bad
+    # Other lines (quoted and bare cells mixed, or a stray quote), quote by quote: a quote of even rank in its
+    # line opens a cell, and its partner (the next quote) closes it with no delimiter or line break between.
+    separators = ((a == delim) | (a == _NL)).view(np.uint8)
+    between = np.add.reduceat(separators, quotes, dtype=np.int32) > 0  # in [quote, next): the quote is none
     line = np.searchsorted(starts, quotes, side="right") - 1  # the line of each quote
     rank = np.arange(len(quotes)) - np.searchsorted(line, line)  # the quote's place among its line's quotes
     partner = np.minimum(np.arange(len(quotes)) + 1, len(quotes) - 1)
-    paired = (partner != np.arange(len(quotes))) & (seps[partner] == seps) & closes[partner]
+    paired = (partner != np.arange(len(quotes))) & ~between & closes[partner]
     wrong = np.where(rank % 2 == 0, ~opens | ~paired, ~closes)
     bad[line[wrong]] = True  # (a line's last opening quote left unpaired is wrong: its quotes are odd)
     return bad
@@ -146,30 +158,25 @@ def _misquoted(a: NDArray[np.uint8], starts: Ints, delim: int, crlf: bool) -> ND
 def _dotted_quads(a: NDArray[np.uint8], starts: Ints, ends: Ints) -> tuple[NDArray[np.uint32], NDArray[np.bool_]]:
     """The address in each cell [start, end) and whether it is a plain dotted quad (as ``inet_pton`` reads it:
     four octets of one to three digits, none over 255, no leading zero)."""
+    size = len(a)
     lengths = ends - starts
     ok = (lengths >= 7) & (lengths <= _WIDEST)
-    # One row per character place, a row per cell; past a cell's end, a dot (it ends the last octet).
-    places = np.arange(_WIDEST + 1)[:, None]
-    chars = a[np.minimum(starts[None, :] + places, len(a) - 1)]
-    chars[places >= lengths[None, :]] = _DOT
-    digits = chars - np.uint8(_ZERO)  # a digit is 0-9; a dot wraps to 254
-    dot = chars == _DOT
-    ok &= ((digits <= 9) | dot).all(axis=0)
-    ok &= np.count_nonzero(dot[:_WIDEST], axis=0) - np.count_nonzero(places[:_WIDEST] >= lengths[None, :], axis=0) == 3
-    # No empty octet (a dot first or after a dot), no leading zero (a 0 first or after a dot, then a digit).
-    opening = np.concatenate([np.ones((1, len(starts)), bool), dot[:-1]])
-    ok &= ~(opening & dot & (places <= lengths[None, :])).any(axis=0)
-    ok &= ~(opening[:-1] & (chars[:-1] == _ZERO) & ~dot[1:]).any(axis=0)
-    value = np.zeros(len(starts), np.int64)
-    octet = np.zeros(len(starts), np.int64)
-    run = np.zeros(len(starts), np.int64)
-    for k in range(_WIDEST + 1):
-        is_dot = dot[k]
-        octet = np.where(is_dot, octet, octet * 10 + digits[k])
-        run = np.where(is_dot, 0, run + 1)
-        ok &= (run <= 3) & (octet <= 255)
-        value = np.where(is_dot & (lengths >= k), value * 256 + octet, value)
-        octet[is_dot] = 0
+    # The cell's three dots: the first three at or after its start, all before its end, the fourth not.
+    dots = np.concatenate([np.flatnonzero(a == _DOT), np.full(4, size + 1, np.int64)])
+    first = np.searchsorted(dots, starts)
+    bounds = [starts - 1, dots[first], dots[first + 1], dots[first + 2], ends]
+    ok &= (bounds[3] < ends) & (dots[first + 3] >= ends)
+    value = np.zeros(len(starts), np.uint32)
+    for k in range(4):
+        begin, count = bounds[k] + 1, bounds[k + 1] - bounds[k] - 1
+        ok &= (count >= 1) & (count <= 3)
+        # Its digits (a place past the octet reads the dot after it: weighed by nothing).
+        d0, d1, d2 = (a[np.minimum(begin + j, size - 1)].astype(np.int16) - _ZERO for j in range(3))
+        ok &= (d0 >= 0) & (d0 <= 9) & ((count < 2) | ((d1 >= 0) & (d1 <= 9))) & ((count < 3) | ((d2 >= 0) & (d2 <= 9)))
+        ok &= (count == 1) | (d0 != 0)  # no leading zero
+        octet = np.where(count == 1, d0, np.where(count == 2, d0 * 10 + d1, d0 * 100 + d1 * 10 + d2))
+        ok &= octet <= 255
+        value = (value << np.uint32(8)) | octet.astype(np.uint32) & np.uint32(255)
     return np.where(ok, value, 0).astype(np.uint32), ok
 
 

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from operator import itemgetter
 from socket import AF_INET, inet_pton
-from typing import TYPE_CHECKING, TypeAlias, overload
+from typing import TYPE_CHECKING, Any, TypeAlias, overload
 
 from alertd.domain.errors import ParseError
 from alertd.domain.facts import Fact, Facts
@@ -273,7 +273,7 @@ def _head(body: bytes, most: int = 10_000) -> tuple[int, int] | None:
 class _Lines(Sequence[str]):
     """The data rows' lines of a body, each decoded when it is read (the bulk path reads few of them)."""
 
-    def __init__(self, body: bytes, starts: NDArray[np.int64], ends: NDArray[np.int64]) -> None:
+    def __init__(self, body: bytes, starts: NDArray[np.integer[Any]], ends: NDArray[np.integer[Any]]) -> None:
         self._body, self._starts, self._ends = body, starts, ends
 
     def __len__(self) -> int:
@@ -310,7 +310,7 @@ _IPV4_PREFIX = f"{IndicatorType.IPV4}:"  # an IPv4 indicator as :func:`_entry_ke
 
 
 # The addresses, the row of each (None: the same), the rows that are not plain.
-_Plain = tuple["Addresses", "Sequence[int] | NDArray[np.int64] | None", list[int]]
+_Plain = tuple["Addresses", "Sequence[int] | NDArray[np.integer[Any]] | None", list[int]]
 
 
 def _plain_rows(data: Sequence[str], layout: _Layout) -> _Plain | None:
