@@ -24,7 +24,7 @@ from alertd.domain.errors import ParseError
 from alertd.domain.establishments import Establishment, Registry
 from alertd.domain.feeds import FeedFormat, FeedSpec
 from alertd.domain.values import FeedKind, IndicatorType, Observation
-from alertd.intake.formats import csvfeed
+from alertd.intake.formats import csvbulk, csvfeed
 from alertd.match.batch import v4_sifted
 from alertd.match.benign import Allowlist, BenignLists
 from alertd.match.index import MatchIndex, MatchResult
@@ -324,3 +324,11 @@ def test_a_set_aside_row_is_told_as_the_row_path_tells_it() -> None:
     assert quick is not None
     expected = INDEX.match(csvfeed.read(spec(FEODO_FULL), body).observations).suppressed
     assert INDEX.match(quick.observations).suppressed == expected and len(expected) == 3
+
+
+def test_the_bulk_path_gives_the_same_across_its_steps(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Steps of a few lines: every line break of the body falls at some step's edge.
+    monkeypatch.setattr(csvbulk, "STEP", 53)
+    for seed in range(3):
+        body = "\n".join(["# banner", *generated(seed)]).encode()
+        assert assert_same(spec(FEODO_FULL), body, INDEX) is not None

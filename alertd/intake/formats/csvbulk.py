@@ -163,7 +163,7 @@ def _dotted_quads(a: NDArray[np.uint8], starts: Ints, ends: Ints) -> tuple[NDArr
     ok = (lengths >= 7) & (lengths <= _WIDEST)
     # The cell's three dots: the first three at or after its start, all before its end, the fourth not.
     dots = np.concatenate([np.flatnonzero(a == _DOT), np.full(4, size + 1, np.int64)])
-    first = np.searchsorted(dots, starts)
+    first = np.minimum(np.searchsorted(dots, starts), len(dots) - 4)  # (a short row's cell starts past the end)
     bounds = [starts - 1, dots[first], dots[first + 1], dots[first + 2], ends]
     ok &= (bounds[3] < ends) & (dots[first + 3] >= ends)
     value = np.zeros(len(starts), np.uint32)
