@@ -181,7 +181,17 @@ def read_sifted(
     taken: set[str] = set()
     for row_number in built:
         line = data[row_number]
-        # A row the bulk path found plain has its quotes around whole cells and no delimiter in one: cut as is.
+        if bulk is not None and row_number in aside:
+            # A row the bulk path found plain (quotes around whole cells, no delimiter in one) set aside: its two
+            # cells taken as they are (tens of thousands of such rows in a big list).
+            raw = line.split(layout.delimiter)
+            address = _bare(raw[ip])
+            key = f"{address}\x1f{'' if port is None else _bare(raw[port])[: feed.max_field_bytes]}"
+            if key not in taken:
+                taken.add(key)
+                observations.append(_set_aside(feed, address, key))
+            continue
+        # A row the bulk path found plain is cut as it is.
         cells = _fields(line, layout.delimiter) if bulk is None or row_number in odd else _cut(line, layout.delimiter)
         if cells is None or len(cells) < width:
             observation = None
@@ -497,7 +507,12 @@ def _name(column: str) -> str:
 
 def _cut(line: str, delimiter: str) -> list[str]:
     """:func:`_fields` of a line whose quotes, if any, wrap whole cells holding no delimiter and no quote."""
-    return [(cell[1:-1] if cell[:1] == '"' else cell).strip() for cell in line.split(delimiter)]
+    return [_bare(cell) for cell in line.split(delimiter)]
+
+
+def _bare(cell: str) -> str:
+    """A cell of such a line as ``csv`` reads it, stripped."""
+    return (cell[1:-1] if cell[:1] == '"' else cell).strip()
 
 
 def _fields(line: str, delimiter: str) -> list[str] | None:
