@@ -179,8 +179,8 @@ def read_sifted(
     skipped, valid = layout.skipped, len(addresses)
     observations: list[Observation] = []
     taken: set[str] = set()
-    for row_number in built:
-        line = data[row_number]
+    lines = data.take(built) if isinstance(data, _Lines) else [data[n] for n in built]
+    for row_number, line in zip(built, lines, strict=True):
         if bulk is not None and row_number in aside:
             # A row the bulk path found plain (quotes around whole cells, no delimiter in one) set aside: its two
             # cells taken as they are (tens of thousands of such rows in a big list).
@@ -288,6 +288,11 @@ class _Lines(Sequence[str]):
 
     def __len__(self) -> int:
         return len(self._starts)
+
+    def take(self, rows: list[int]) -> list[str]:
+        """The lines of these rows (their places read in one numpy index, not one scalar at a time)."""
+        starts, ends = self._starts[rows].tolist(), self._ends[rows].tolist()
+        return [self._body[start:end].decode("ascii") for start, end in zip(starts, ends, strict=True)]
 
     @overload
     def __getitem__(self, i: int) -> str: ...
