@@ -15,18 +15,19 @@ to that reader; a library that parses differently at the edges could not tell wh
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeAlias
 
-import numpy as np
-from numpy.typing import NDArray
+if TYPE_CHECKING:
+    import numpy as np
+    from numpy.typing import NDArray
 
 STEP = 1 << 20  # bytes read per step: the arrays of one step stay a few MB, whatever the body's size
 _NL, _CR, _QUOTE, _DOT, _ZERO = 10, 13, 34, 46, 48
-_SPACES = np.array([9, 10, 11, 12, 13, 28, 29, 30, 31, 32], np.uint8)  # what str.strip() takes off in ASCII
+_SPACES = b"\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f "  # what str.strip() takes off in ASCII
 _WIDEST = 15  # "255.255.255.255"
 
-Ints = NDArray[np.int64]
-Offsets = NDArray[np.signedinteger[Any]]  # 32-bit below 2 GB
+Ints: TypeAlias = "NDArray[np.int64]"
+Offsets: TypeAlias = "NDArray[np.signedinteger[Any]]"  # 32-bit below 2 GB
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,6 +47,8 @@ def plain_rows(
     """The data rows from ``offset`` (the first line after the header) to the end: lines neither blank nor
     starting with one of ``marks``; for each row of at least ``width`` cells whose cell number ``column`` is a plain
     IPv4 address, that address. None when the body is not one this module reads (see the module's docstring)."""
+    import numpy as np  # (the module is imported at start; numpy, 0.1 s, for the bodies that need it)
+
     if not body.isascii() or b"\0" in body or len(delimiter) != 1 or delimiter in '"\r\n':
         return None
     returns = body.count(b"\r")
@@ -89,6 +92,8 @@ def _step(
     a: NDArray[np.uint8], delim: int, column: int, width: int, marks: NDArray[np.uint8], limit: int, crlf: bool
 ) -> tuple[Ints, Ints, NDArray[np.uint32], NDArray[np.bool_]] | None:
     """One run of whole lines: the data rows' starts and ends, the plain rows' addresses, and which rows are."""
+    import numpy as np
+
     size = len(a)
     breaks = np.flatnonzero(a == _NL)
     line_starts = np.concatenate([np.zeros(1, np.int64), breaks + 1])
@@ -100,7 +105,7 @@ def _step(
         return None  # an over-long line: the row path counts it as skipped
     filled = lengths > 0
     first = a[np.minimum(line_starts, size - 1)]
-    if np.any(filled & np.isin(first, _SPACES)):
+    if np.any(filled & np.isin(first, np.frombuffer(_SPACES, np.uint8))):
         return None  # a line starting with a space may be a comment or blank: the row path strips it
     data = filled & ~np.isin(first, marks)
     ks, ke = line_starts[data], line_ends[data]
@@ -124,6 +129,8 @@ def _step(
 def _misquoted(a: NDArray[np.uint8], starts: Ints, ends: Ints, cuts: Ints, delim: int, crlf: bool) -> NDArray[np.bool_]:
     """Of each line, whether a quote in it does anything but wrap a whole cell holding no delimiter: such a line
     is left to ``csv``'s reader. ``cuts``: the delimiters' places, in order."""
+    import numpy as np
+
     bad = np.zeros(len(starts), bool)
     quotes = np.flatnonzero(a == _QUOTE)
     if not len(quotes):
@@ -158,6 +165,8 @@ def _misquoted(a: NDArray[np.uint8], starts: Ints, ends: Ints, cuts: Ints, delim
 def _dotted_quads(a: NDArray[np.uint8], starts: Ints, ends: Ints) -> tuple[NDArray[np.uint32], NDArray[np.bool_]]:
     """The address in each cell [start, end) and whether it is a plain dotted quad (as ``inet_pton`` reads it:
     four octets of one to three digits, none over 255, no leading zero)."""
+    import numpy as np
+
     size = len(a)
     lengths = ends - starts
     ok = (lengths >= 7) & (lengths <= _WIDEST)

@@ -33,6 +33,7 @@ from alertd.domain.facts import Fact, Facts
 from alertd.domain.feeds import INDICATOR_ROLES, ColumnRole, FactColumn, FeedSpec
 from alertd.domain.values import Indicator, IndicatorType, Observation
 from alertd.intake.extract import indicator_for
+from alertd.intake.formats import csvbulk
 from alertd.intake.formats.entries import Entries
 from alertd.intake.formats.jsondoc import source_time
 
@@ -232,8 +233,6 @@ def _bulk(feed: FeedSpec, body: bytes) -> tuple[_Layout, _Plain] | None:
     """The body's data rows and the address of each plain one, read as arrays
     (:func:`alertd.intake.formats.csvbulk.plain_rows`), its head (banner, header) read by :func:`_layout`; None
     when that module does not read this body, or its head is not one line of data or header after comments."""
-    from alertd.intake.formats.csvbulk import plain_rows  # numpy: imported for the bodies that need it
-
     if not body.isascii():
         return None
     head = _head(body)
@@ -249,7 +248,7 @@ def _bulk(feed: FeedSpec, body: bytes) -> tuple[_Layout, _Plain] | None:
     if found.data and found.data[0] != body[line_start:after].decode().rstrip("\r\n"):
         return None
     names = any(not _POSITION.match(column.strip()) for column in feed.columns.values())
-    rows = plain_rows(
+    rows = csvbulk.plain_rows(
         body,
         line_start if found.data else after,
         delimiter=found.delimiter,
