@@ -11,7 +11,10 @@ subprocess and timed from outside:
 - ``alertd poll --dry-run`` of a feed serving that file (``file://``, ``max_bytes`` and ``max_entries`` raised),
   with its peak RSS (the child's own, from ``wait4``);
 - ``alertd poll --dry-run`` of the same registry with a feed holding the header alone: the fixed cost (start,
-  registry, index), so that ``(alertd - empty) / csv`` is what the rows themselves cost.
+  registry, index), so that ``(alertd - empty) / csv`` is what the rows themselves cost;
+- the rows alone in one process (``rows_in_one_process``): the dry run's read of the list and its match, each
+  round right after a bare ``csv`` read of the file in the same process, in CPU time: on a loaded machine the
+  difference of two whole commands (seconds of start each) is noisier than the rows it measures.
 
 - the daemon's first poll of the list, ``alertd run --once``, which stores every entry the list holds (delisting,
   re-matching after a reload and ``alertd explain --entry`` read them), in a state directory of its own, beside
@@ -164,6 +167,38 @@ def prepare(folder: Path, rows: int, hits: int, seed: int) -> dict[str, Any]:
 
 
 CSV_READ = "import csv, sys\nwith open(sys.argv[1], newline='') as f:\n    for row in csv.reader(f):\n        pass\n"
+# The rows alone, in one process: the dry run's read of the list (poll.sifted: cut, sift, build) and its match,
+# each round beside a bare csv read of the same file, so that both see the same load (CPU time of the process).
+IN_PROCESS = """\
+import csv, gc, json, sys, time
+from pathlib import Path
+from alertd.config.files import load_config
+from alertd.service.poll import sifted
+from alertd.service.setup import prepare
+
+gc.disable()  # as the command does: the registry and the index frozen once made, never walked
+config = load_config(Path(sys.argv[1]))
+index = prepare(config).index
+gc.freeze()
+gc.enable()
+[feed] = config.feeds
+path = Path(sys.argv[2])
+rounds = []
+for _ in range(int(sys.argv[3])):
+    started = time.process_time()
+    with path.open(newline="") as f:
+        for row in csv.reader(f):
+            pass
+    bare = time.process_time() - started
+    started = time.process_time()
+    entries = sifted(feed.spec, path.read_bytes(), index)
+    read = time.process_time() - started
+    matched = index.match(entries or [])
+    rows = time.process_time() - started
+    rounds.append({"csv": round(bare, 3), "read": round(read, 3), "read_and_match": round(rows, 3),
+                   "ratio": round(rows / bare, 2), "found": len(matched.findings) + len(matched.suppressed)})
+print(json.dumps(rounds))
+"""
 
 
 def measure(folder: Path, rounds: int, stored_rounds: int) -> dict[str, Any]:
@@ -179,6 +214,8 @@ def measure(folder: Path, rounds: int, stored_rounds: int) -> dict[str, Any]:
         runs["empty"].append(_poll(folder, "alertd-empty.yaml"))
         load.append(os.getloadavg()[0])
     stored = [_stored_poll(folder, f"stored-{n}") for n in range(stored_rounds)]
+    inside = _run([sys.executable, "-c", IN_PROCESS, "alertd-full.yaml", "feed.csv", str(max(rounds, 3))], folder)
+    load.append(os.getloadavg()[0])
     load.append(os.getloadavg()[0])
     best = {name: min(done, key=lambda r: r["seconds"]) for name, done in runs.items()}
     cpu = {name: min(r["cpu_seconds"] for r in done) for name, done in runs.items()}  # the least disturbed
@@ -208,6 +245,7 @@ def measure(folder: Path, rounds: int, stored_rounds: int) -> dict[str, Any]:
                 for a, e, c in zip(runs["alertd"], runs["empty"], runs["csv"], strict=True)
             ],
         },
+        "rows_in_one_process": _in_process(inside),
         "stored_poll": _stored_figures(stored, bare),
         "every_round_seconds": {name: [r["seconds"] for r in done] for name, done in runs.items()},
         "every_round_cpu_seconds": {name: [r["cpu_seconds"] for r in done] for name, done in runs.items()},
@@ -218,6 +256,15 @@ def measure(folder: Path, rounds: int, stored_rounds: int) -> dict[str, Any]:
         "rows": rows,
         "load_average_1m": [round(x, 2) for x in load],
     }
+
+
+def _in_process(run: dict[str, Any]) -> dict[str, Any]:
+    """The rows' CPU time in one process (read and match), each round beside a bare csv read; the best round."""
+    if run["exit"] != 0:
+        return {"exit": run["exit"], "stderr_tail": run["stderr"].strip().splitlines()[-3:]}
+    rounds = json.loads(run["stdout"])
+    best = min(rounds, key=lambda r: r["ratio"])
+    return {"best_round": best, "every_round_ratio": [r["ratio"] for r in rounds], "rounds": rounds}
 
 
 def _stored_figures(stored: list[dict[str, dict[str, Any]]], bare: dict[str, Any]) -> dict[str, Any]:

@@ -9,31 +9,44 @@ structures are used as they are built.
 
 from __future__ import annotations
 
+import weakref
 from bisect import bisect_right
 from collections.abc import Iterable, Sequence
 from itertools import compress, repeat
 from operator import rshift
 from socket import AF_INET, inet_pton
+from typing import TYPE_CHECKING, Any
 
 from alertd.match.index import MatchIndex
 
+if TYPE_CHECKING:
+    import numpy as np
+    from numpy.typing import NDArray
 
-def v4_sifted(index: MatchIndex, addresses: Sequence[int]) -> tuple[list[int], list[int]]:
+# Of each bucket of an index, whether anything lies in it: made once per index, as an array, for the addresses
+# read as arrays (weakly held: a reload's new index drops the old one's).
+_FILLED: weakref.WeakKeyDictionary[Any, NDArray[np.bool_]] = weakref.WeakKeyDictionary()
+
+
+def v4_sifted(index: MatchIndex, addresses: Sequence[int] | NDArray[np.uint32]) -> tuple[list[int], list[int]]:
     """The positions in ``addresses`` (IPv4 addresses as integers) of those the index yields something for, in
     order: those that hit an establishment, and those a list sets aside (a private or benign range, the
     allowlist). Any other address gives no finding and no suppression."""
     buckets = index.addresses.v4_buckets
     single, shift = buckets.single, buckets.shift
     allowed = frozenset(_v4_values(index.allowlist.values))
-    # Most addresses fall in a bucket whose outcome is None: those are passed over in C loops (an outcome, or a
-    # split bucket's [starts, outcomes], is never empty, so never false), and only the others looked at here.
-    found_in = map(single.__getitem__, map(rshift, addresses, repeat(shift)))
-    candidates = range(len(addresses)) if allowed else compress(range(len(addresses)), found_in)
+    if not isinstance(addresses, Sequence):
+        candidates: Iterable[tuple[int, int]] = _array_candidates(buckets, addresses, allowed)
+    else:
+        # Most addresses fall in a bucket whose outcome is None: those are passed over in C loops (an outcome, or
+        # a split bucket's [starts, outcomes], is never empty, so never false), and only the others looked at.
+        found_in = map(single.__getitem__, map(rshift, addresses, repeat(shift)))
+        positions = range(len(addresses)) if allowed else compress(range(len(addresses)), found_in)
+        candidates = ((position, addresses[position]) for position in positions)
     hits: list[int] = []
     held: list[int] = []
     hit, hold = hits.append, held.append
-    for position in candidates:
-        address = addresses[position]
+    for position, address in candidates:
         found = single[address >> shift]
         if found.__class__ is list:
             starts, outcomes = found
@@ -47,6 +60,24 @@ def v4_sifted(index: MatchIndex, addresses: Sequence[int]) -> tuple[list[int], l
         else:
             hit(position)
     return hits, held
+
+
+def _array_candidates(
+    buckets: Any, addresses: NDArray[np.uint32], allowed: frozenset[int]
+) -> Iterable[tuple[int, int]]:
+    """The positions and addresses of an array whose bucket holds anything, or that the allowlist names: the
+    others are passed over in numpy's loops."""
+    import numpy as np
+
+    filled = _FILLED.get(buckets)
+    if filled is None:
+        filled = np.frombuffer(bytes(map(bool, buckets.single)), np.bool_)
+        _FILLED[buckets] = filled
+    keep = filled[addresses >> np.uint32(buckets.shift)]
+    if allowed:
+        keep |= np.isin(addresses, np.fromiter(allowed, np.uint32, len(allowed)))
+    positions = np.flatnonzero(keep)
+    return zip(positions.tolist(), addresses[positions].tolist(), strict=True)
 
 
 def _v4_values(values: Iterable[str]) -> Iterable[int]:

@@ -394,11 +394,13 @@ async def cmd_poll(config: Config, only: list[str] | None) -> int:
                 matched = engine.match(observations, said)
                 # Nothing is recorded in a dry run: what this feed says of CVEs is kept here for the next feeds.
                 for obs in observations:
+                    cves = [ind.value for ind in obs.indicators if ind.type is IndicatorType.CVE]
+                    if not cves:
+                        continue  # (a blocklist's tens of thousands of addresses: no statement made for them)
                     statement = Statement.of(obs)
                     if statement.says_something:
-                        for ind in obs.indicators:
-                            if ind.type is IndicatorType.CVE:
-                                said.setdefault(ind.value, []).append(statement)
+                        for cve in cves:
+                            said.setdefault(cve, []).append(statement)
                 not_affected = matched.not_affected
                 matched, inhibited = engine.inhibit(matched, utcnow())
                 for finding in matched.findings:

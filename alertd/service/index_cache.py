@@ -26,7 +26,7 @@ import json
 import pickle
 from collections.abc import Callable, Iterator
 from types import MappingProxyType
-from typing import Any
+from typing import IO, Any
 
 from alertd.config.registry import gc_paused
 from alertd.domain.establishments import Establishment, Registry
@@ -114,7 +114,7 @@ class _Pickler(pickle.Pickler):
 
 
 class _Unpickler(pickle.Unpickler):
-    def __init__(self, file: io.BytesIO, registry: Registry) -> None:
+    def __init__(self, file: IO[bytes], registry: Registry) -> None:
         super().__init__(file)
         self._registry = registry
 
@@ -168,15 +168,16 @@ def index_key(registry_digest: str, allowlist: Allowlist | None) -> str:
 
 def read_index(cache: StateCache, key: str, registry: Registry) -> MatchIndex | None:
     """The index stored under ``key``, serving ``registry``; None when there is none usable."""
-    payload = cache.read(ENTRY, key)
-    if payload is None:
-        return None
-    try:
-        with kept_for_good():
-            found = _Unpickler(io.BytesIO(payload), registry).load()
-    except Exception as exc:  # a stale or foreign entry: built again, never trusted
-        log.warning("match index cache ignored", error=repr(exc)[:200])
-        return None
+    with cache.open(ENTRY, key) as file:
+        if file is None:
+            return None
+        try:
+            with kept_for_good():
+                # Read from the file: its 100 MB are never held whole beside the index being made.
+                found = _Unpickler(file, registry).load()
+        except Exception as exc:  # a stale or foreign entry: built again, never trusted
+            log.warning("match index cache ignored", error=repr(exc)[:200])
+            return None
     return found if isinstance(found, MatchIndex) else None
 
 

@@ -24,7 +24,9 @@ import os
 import stat
 import sys
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
+from typing import BinaryIO
 
 import alertd
 
@@ -86,26 +88,53 @@ class StateCache:
         return payload
 
     def _read(self, name: str, key: str) -> bytes | None:
+        with self._opened(name, key) as file:
+            return None if file is None else file.read()
+
+    @contextlib.contextmanager
+    def open(self, name: str, key: str) -> Iterator[BinaryIO | None]:
+        """Like :meth:`read`, the payload as a file to read from (None when there is none usable): a reader
+        that streams it (the index's unpickler) never holds the whole payload (100 MB) beside what it makes."""
+        with self._opened(name, key) as file:
+            if file is None:
+                self.misses += 1
+            else:
+                self.hits += 1
+            yield file
+
+    @contextlib.contextmanager
+    def _opened(self, name: str, key: str) -> Iterator[BinaryIO | None]:
+        """The entry's file, positioned at its payload once the payload was checked against its digest."""
+        file = self._checked(name, key)
+        if file is None:
+            yield None
+            return
+        with file:
+            yield file
+
+    def _checked(self, name: str, key: str) -> BinaryIO | None:
         if not self._usable_folder(make=False):
             return None
-        path = self.folder / name
         try:
-            fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
+            fd = os.open(self.folder / name, os.O_RDONLY | os.O_NOFOLLOW)
         except OSError:
             return None
-        with os.fdopen(fd, "rb") as file:
-            try:
-                if not _private(os.fstat(fd), stat.S_IFREG):
-                    return None
-                header = file.readline(200).split()
-                if len(header) != 3 or header[0] != _MAGIC or header[1] != key.encode():
-                    return None  # another key: the payload (an index: 100 MB) is not read for nothing
-                payload = file.read()
-            except OSError:
-                return None
-        if hashlib.sha256(payload).hexdigest().encode() != header[2]:
+        file = os.fdopen(fd, "rb")
+        try:
+            if not _private(os.fstat(fd), stat.S_IFREG):
+                raise OSError("not a private file")
+            header = file.readline(200).split()
+            if len(header) != 3 or header[0] != _MAGIC or header[1] != key.encode():
+                raise OSError("another key")  # the payload (an index: 100 MB) is not read for nothing
+            start = file.tell()
+            # The payload hashed as it is read, in steps: then read again by the caller, from the page cache.
+            if hashlib.file_digest(file, "sha256").hexdigest().encode() != header[2]:
+                raise OSError("not the payload written")
+            file.seek(start)
+        except OSError:
+            file.close()
             return None
-        return payload
+        return file
 
     def write(self, name: str, key: str, payload: bytes) -> bool:
         """Write entry ``name`` (replacing any); False when the state directory cannot take it (never raised:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import ipaddress
 import random
-from collections.abc import Sequence
+import sys
 from dataclasses import replace
 from functools import partial
 from types import MappingProxyType
@@ -24,7 +24,7 @@ from alertd.domain.errors import ParseError
 from alertd.domain.establishments import Establishment, Registry
 from alertd.domain.feeds import FeedFormat, FeedSpec
 from alertd.domain.values import FeedKind, IndicatorType, Observation
-from alertd.intake.formats import csvfeed
+from alertd.intake.formats import csvbulk, csvfeed
 from alertd.match.batch import v4_sifted
 from alertd.match.benign import Allowlist, BenignLists
 from alertd.match.index import MatchIndex, MatchResult
@@ -91,17 +91,30 @@ def assert_same(feed: FeedSpec, body: bytes, index: MatchIndex | None = None) ->
     try:
         rows = csvfeed.read(feed, body)
     except ParseError as exc:
-        for count in (True, False):
+        for count, bulk_from in ((True, 0), (False, 0), (False, sys.maxsize)):
             with pytest.raises(ParseError) as caught:
-                csvfeed.read_sifted(feed, body, lambda addresses: (range(len(addresses)), ()), counted=count)
+                csvfeed.read_sifted(
+                    feed, body, lambda addresses: (range(len(addresses)), ()), counted=count, bulk_from=bulk_from
+                )
             assert str(caught.value) == str(exc)
         return None
     index = index or index_around(rows.observations)
     counted = csvfeed.read_sifted(feed, body, partial(v4_sifted, index), counted=True)
-    quick = csvfeed.read_sifted(feed, body, partial(v4_sifted, index))
+    quick = csvfeed.read_sifted(feed, body, partial(v4_sifted, index), bulk_from=sys.maxsize)
+    bulk = csvfeed.read_sifted(feed, body, partial(v4_sifted, index), bulk_from=0)  # rows read as arrays
     assert (counted is None) == (quick is None)
     if counted is None or quick is None:
+        assert bulk is None
         return None
+    assert bulk is not None
+    assert (bulk.rows, bulk.skipped, bulk.entries, bulk.duplicates) == (
+        quick.rows,
+        quick.skipped,
+        quick.entries,
+        quick.duplicates,
+    )
+    # (it may build more rows than the row-wise sieve: those it leaves to the row path, which give nothing more)
+    assert same(index.match(bulk.observations)) == same(index.match(quick.observations))
     assert (counted.rows, counted.skipped, counted.duplicates) == (rows.rows, rows.skipped, rows.duplicates)
     assert counted.entries == len(rows.observations)
     assert (quick.rows, quick.skipped) == (rows.rows, rows.skipped)
@@ -261,7 +274,7 @@ def test_a_header_alone_gives_nothing() -> None:
     assert result is not None and not result.observations and result.rows == 0
 
 
-def nothing(addresses: Sequence[int]) -> tuple[list[int], list[int]]:
+def nothing(addresses: csvfeed.Addresses) -> tuple[list[int], list[int]]:
     return [], []
 
 
@@ -287,8 +300,8 @@ def test_a_plain_cell_is_the_indicator_the_row_path_makes() -> None:
     for text in ["010.1.2.3", "1.2.3.04", "1.2.3", "1.2.3.4 ", "256.1.1.1", "0x1.2.3.4", "١.2.3.4", "1.2.3.4:80"]:
         seen: list[int] = []
 
-        def sieve(addresses: Sequence[int], seen: list[int] = seen) -> tuple[list[int], list[int]]:
-            seen.extend(addresses)
+        def sieve(addresses: csvfeed.Addresses, seen: list[int] = seen) -> tuple[list[int], list[int]]:
+            seen.extend(int(a) for a in addresses)
             return [], []
 
         assert csvfeed.read_sifted(spec({"ip": "0"}), f"1.1.1.1\n{text}".encode(), sieve) is not None
@@ -311,3 +324,11 @@ def test_a_set_aside_row_is_told_as_the_row_path_tells_it() -> None:
     assert quick is not None
     expected = INDEX.match(csvfeed.read(spec(FEODO_FULL), body).observations).suppressed
     assert INDEX.match(quick.observations).suppressed == expected and len(expected) == 3
+
+
+def test_the_bulk_path_gives_the_same_across_its_steps(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Steps of a few lines: every line break of the body falls at some step's edge.
+    monkeypatch.setattr(csvbulk, "STEP", 53)
+    for seed in range(3):
+        body = "\n".join(["# banner", *generated(seed)]).encode()
+        assert assert_same(spec(FEODO_FULL), body, INDEX) is not None

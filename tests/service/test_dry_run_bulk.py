@@ -47,6 +47,8 @@ def example(tmp_path: Path) -> Path:
 
 def test_a_large_list_prints_what_the_row_path_finds(example: Path) -> None:
     write_list(example.parent / "feeds" / "feodotracker_ipblocklist_2024-04-04.csv", 20_000)
+    # Long enough for its rows to be read as arrays (csvbulk), the rows that are not plain row by row.
+    assert (example.parent / "feeds" / "feodotracker_ipblocklist_2024-04-04.csv").stat().st_size >= csvfeed.BULK_BYTES
     result = alertd(example, "poll", "--dry-run", "--feed", "feodo", log_level="error")
     assert result.returncode == 0, result.stderr
     printed = Counter((line["indicator"], line["entry"]) for line in map(json.loads, result.stdout.splitlines()))

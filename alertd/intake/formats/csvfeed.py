@@ -27,16 +27,22 @@ from dataclasses import dataclass
 from datetime import datetime
 from operator import itemgetter
 from socket import AF_INET, inet_pton
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeAlias, overload
 
 from alertd.domain.errors import ParseError
 from alertd.domain.facts import Fact, Facts
 from alertd.domain.feeds import INDICATOR_ROLES, ColumnRole, FactColumn, FeedFormat, FeedSpec
 from alertd.domain.values import FeedKind, Indicator, IndicatorType, Observation
 from alertd.intake.extract import indicator_for
+from alertd.intake.formats import csvbulk
 from alertd.intake.formats.entries import Entries, bounded
 from alertd.intake.formats.jsondoc import source_time
 
+if TYPE_CHECKING:
+    import numpy as np
+    from numpy.typing import NDArray
+
+BULK_BYTES = 1 << 20  # a body this long has its rows read as arrays (numpy's import, 0.1 s, then pays for itself)
 MAX_LINE = 64 * 1024  # longer lines (or longer than the feed's max_entry_bytes) are no rows: skipped, not parsed
 DELIMITERS = (",", "\t", ";", "|")
 _LINE_BREAK = re.compile(r"\r\n|\r|\n")
@@ -111,10 +117,13 @@ class Sifted:
 #: Given the IPv4 addresses of a body's plain rows (as integers, in the body's order), the positions of those
 #: worth an observation: those that hit, and those a list sets aside (the matcher's batch lookup,
 #: :func:`alertd.match.batch.v4_sifted`, wired by the poll). The others give no finding and no suppression.
-Sieve = Callable[[Sequence[int]], tuple[Iterable[int], Iterable[int]]]
+Sieve = Callable[["Addresses"], tuple[Iterable[int], Iterable[int]]]
+Addresses: TypeAlias = "Sequence[int] | NDArray[np.uint32]"  # as integers; an array when read in bulk (:func:`_bulk`)
 
 
-def read_sifted(feed: FeedSpec, body: bytes, sieve: Sieve, *, counted: bool = False) -> Sifted | None:
+def read_sifted(
+    feed: FeedSpec, body: bytes, sieve: Sieve, *, counted: bool = False, bulk_from: int = BULK_BYTES
+) -> Sifted | None:
     """The body's rows judged in bulk: observations only for the rows ``sieve`` keeps (and for the rows whose
     indicator is not a plain IPv4 address, built as :func:`read` builds them), with :func:`read`'s errors and,
     when ``counted``, its counts (else ``entries`` and ``duplicates`` are 0: telling repeated rows apart costs a
@@ -126,28 +135,38 @@ def read_sifted(feed: FeedSpec, body: bytes, sieve: Sieve, *, counted: bool = Fa
     (``map``), and no Python object beyond its cells. A plain row a list sets aside is built as what a set-aside
     indicator is told by: its feed, entry, kind and indicator (no title, no facts); its only indicator being
     set aside, it can give nothing else (``counted`` then still counts it as the row path does).
+
+    A body of ``bulk_from`` bytes or more has its rows found and its plain addresses read as arrays
+    (:func:`_bulk`), the rows that are not plain being read as above.
     """
     indicator_roles = [role for role in feed.columns if role in INDICATOR_ROLES or role is ColumnRole.PREFIX]
     if indicator_roles != [ColumnRole.IP]:
         return None
-    layout = _layout(feed, body)
-    if isinstance(layout, CsvResult):
-        return Sifted([], 0, 0, 0, 0)
-    data, width, ip = layout.data, layout.width, layout.index[ColumnRole.IP]
-    port = next((i for role, i in layout.index.items() if role == Fact.PORT.value), None)
-    # A cell is never longer than its line: the port is cut to max_field_bytes only if a line may be longer.
-    cut = feed.max_field_bytes if feed.max_field_bytes < _max_line(feed) else None
     # What tells entries apart, of every row giving one: "address\x1fport" for a plain row (as
     # :func:`_plain_key`), :func:`_entry_key` for the others (which starts with a letter: never the same).
     keys: set[str] = set()
-    try:
-        plain = None if counted else _plain_rows(data, layout)
-        if plain is None:
-            plain = _rows(data, layout, keys.add if counted else None, port, cut)
-    except csv.Error:
-        return None  # a line the reader refuses: the row path skips that line alone
-    if plain is None:
-        return None  # a quoted cell ran over a line break: the row path reads those lines one by one
+    bulk = None if counted or len(body) < bulk_from else _bulk(feed, body)
+    if bulk is not None:
+        layout, plain = bulk
+    else:
+        found = _layout(feed, body)
+        if isinstance(found, CsvResult):
+            return Sifted([], 0, 0, 0, 0)
+        layout = found
+        port = _port_column(layout)
+        # A cell is never longer than its line: the port is cut to max_field_bytes only if a line may be longer.
+        cut = feed.max_field_bytes if feed.max_field_bytes < _max_line(feed) else None
+        try:
+            read = None if counted else _plain_rows(layout.data, layout)
+            if read is None:
+                read = _rows(layout.data, layout, keys.add if counted else None, port, cut)
+        except csv.Error:
+            return None  # a line the reader refuses: the row path skips that line alone
+        if read is None:
+            return None  # a quoted cell ran over a line break: the row path reads those lines one by one
+        plain = read
+    data, width, ip = layout.data, layout.width, layout.index[ColumnRole.IP]
+    port = _port_column(layout)
     addresses, rows_of, irregular = plain
     odd = set(irregular)
     if len(addresses) + len(odd) > feed.max_entries:
@@ -156,14 +175,26 @@ def read_sifted(feed: FeedSpec, body: bytes, sieve: Sieve, *, counted: bool = Fa
     # their entries, so the first of each entry among the rows built is the row path's.
     hits, held = sieve(addresses)
     if rows_of is not None:
-        hits, held = (rows_of[i] for i in hits), [rows_of[i] for i in held]
+        hits, held = (int(rows_of[i]) for i in hits), [int(rows_of[i]) for i in held]
     aside = set(held)
     built = sorted(odd.union(hits, aside))
     skipped, valid = layout.skipped, len(addresses)
     observations: list[Observation] = []
     taken: set[str] = set()
-    for row_number in built:
-        cells = _fields(data[row_number], layout.delimiter)
+    lines = data.take(built) if isinstance(data, _Lines) else [data[n] for n in built]
+    for row_number, line in zip(built, lines, strict=True):
+        if bulk is not None and row_number in aside:
+            # A row the bulk path found plain (quotes around whole cells, no delimiter in one) set aside: its two
+            # cells taken as they are (tens of thousands of such rows in a big list).
+            raw = line.split(layout.delimiter)
+            address = _bare(raw[ip])
+            key = f"{address}\x1f{'' if port is None else _bare(raw[port])[: feed.max_field_bytes]}"
+            if key not in taken:
+                taken.add(key)
+                observations.append(_set_aside(feed, address, key))
+            continue
+        # A row the bulk path found plain is cut as it is.
+        cells = _fields(line, layout.delimiter) if bulk is None or row_number in odd else _cut(line, layout.delimiter)
         if cells is None or len(cells) < width:
             observation = None
         elif row_number in aside:
@@ -192,6 +223,85 @@ def read_sifted(feed: FeedSpec, body: bytes, sieve: Sieve, *, counted: bool = Fa
     if not counted:
         entries = 0
     return Sifted(observations, entries, len(data), skipped, duplicates)
+
+
+def _port_column(layout: _Layout) -> int | None:
+    """The column of the port, if the feed maps one."""
+    return next((i for role, i in layout.index.items() if role == Fact.PORT.value), None)
+
+
+def _bulk(feed: FeedSpec, body: bytes) -> tuple[_Layout, _Plain] | None:
+    """The body's data rows and the address of each plain one, read as arrays
+    (:func:`alertd.intake.formats.csvbulk.plain_rows`), its head (banner, header) read by :func:`_layout`; None
+    when that module does not read this body, or its head is not one line of data or header after comments."""
+    if not body.isascii():
+        return None
+    head = _head(body)
+    if head is None:
+        return None
+    line_start, after = head
+    try:
+        found = _layout(feed, body[:after])
+    except ParseError:
+        return None  # the row path says what is wrong, as it reads the whole body
+    if isinstance(found, CsvResult) or found.skipped or len(found.data) > 1:
+        return None
+    if found.data and found.data[0] != body[line_start:after].decode().rstrip("\r\n"):
+        return None
+    names = any(not _POSITION.match(column.strip()) for column in feed.columns.values())
+    rows = csvbulk.plain_rows(
+        body,
+        line_start if found.data else after,
+        delimiter=found.delimiter,
+        column=found.index[ColumnRole.IP],
+        width=found.width,
+        marks=b"#" if names else b"#;",
+        limit=_max_line(feed),
+    )
+    if rows is None:
+        return None
+    layout = _Layout(_Lines(body, rows.starts, rows.ends), found.index, found.delimiter, 0)
+    return layout, (rows.addresses, rows.rows_of, rows.irregular)
+
+
+def _head(body: bytes, most: int = 10_000) -> tuple[int, int] | None:
+    """Where the body's first line that is neither blank nor a comment starts, and where the line after it does
+    (None when the first ``most`` lines are all blank or comments)."""
+    start = 0
+    for _ in range(most):
+        if start >= len(body):
+            return None
+        end = body.find(b"\n", start)
+        end = len(body) if end < 0 else end + 1
+        stripped = body[start:end].strip()
+        if stripped and not stripped.startswith((b"#", b";")):
+            return start, end
+        start = end
+    return None
+
+
+class _Lines(Sequence[str]):
+    """The data rows' lines of a body, each decoded when it is read (the bulk path reads few of them)."""
+
+    def __init__(self, body: bytes, starts: NDArray[np.integer[Any]], ends: NDArray[np.integer[Any]]) -> None:
+        self._body, self._starts, self._ends = body, starts, ends
+
+    def __len__(self) -> int:
+        return len(self._starts)
+
+    def take(self, rows: list[int]) -> list[str]:
+        """The lines of these rows (their places read in one numpy index, not one scalar at a time)."""
+        starts, ends = self._starts[rows].tolist(), self._ends[rows].tolist()
+        return [self._body[start:end].decode("ascii") for start, end in zip(starts, ends, strict=True)]
+
+    @overload
+    def __getitem__(self, i: int) -> str: ...
+    @overload
+    def __getitem__(self, i: slice) -> list[str]: ...
+    def __getitem__(self, i: int | slice) -> str | list[str]:
+        if isinstance(i, slice):
+            return [self[k] for k in range(*i.indices(len(self)))]
+        return self._body[int(self._starts[i]) : int(self._ends[i])].decode("ascii")
 
 
 def _port(cells: list[str], port: int | None, limit: int) -> str:
@@ -336,10 +446,11 @@ def _role(name: str) -> ColumnRole | FactColumn:
     return _ROLES.get(name) or FactColumn(name)
 
 
-_Plain = tuple[Sequence[int], "Sequence[int] | None", list[int]]  # addresses, the row of each (None: the same), odd
+# The addresses, the row of each (None: the same), the rows that are not plain.
+_Plain = tuple["Addresses", "Sequence[int] | NDArray[np.integer[Any]] | None", list[int]]
 
 
-def _plain_rows(data: list[str], layout: _Layout) -> _Plain | None:
+def _plain_rows(data: Sequence[str], layout: _Layout) -> _Plain | None:
     """Every row's address, when every row is plain: the cells taken and converted in C loops (``map``). None
     when a row is short or its cell no plain IPv4 address (:func:`_rows` reads them one by one), or when a
     quoted cell ran over a line break."""
@@ -363,7 +474,7 @@ def _plain_rows(data: list[str], layout: _Layout) -> _Plain | None:
 
 
 def _rows(
-    data: list[str], layout: _Layout, add_key: Callable[[str], None] | None, port: int | None, cut: int | None
+    data: Sequence[str], layout: _Layout, add_key: Callable[[str], None] | None, port: int | None, cut: int | None
 ) -> _Plain | None:
     """Each plain row's address and row, and the rows that are not plain (short, or any other address text);
     with ``add_key``, the key of each plain row. None when a quoted cell ran over a line break."""
@@ -401,7 +512,7 @@ def _rows(
 class _Layout:
     """A body cut into its data lines, with the column of each role and the delimiter found."""
 
-    data: list[str]  # the data rows' lines, header excluded
+    data: Sequence[str]  # the data rows' lines, header excluded
     index: dict[ColumnRole | FactColumn, int]
     delimiter: str
     skipped: int  # over-long lines
@@ -519,6 +630,16 @@ def _decode(body: bytes) -> str:
 def _name(column: str) -> str:
     """A column name as compared: without surrounding whitespace, quotes or BOM, case-folded."""
     return column.strip().strip("\ufeff").strip().strip("\"'").strip().casefold()
+
+
+def _cut(line: str, delimiter: str) -> list[str]:
+    """:func:`_fields` of a line whose quotes, if any, wrap whole cells holding no delimiter and no quote."""
+    return [_bare(cell) for cell in line.split(delimiter)]
+
+
+def _bare(cell: str) -> str:
+    """A cell of such a line as ``csv`` reads it, stripped."""
+    return (cell[1:-1] if cell[:1] == '"' else cell).strip()
 
 
 def _fields(line: str, delimiter: str) -> list[str] | None:
