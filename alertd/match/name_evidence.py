@@ -229,7 +229,9 @@ class NameMatcher:
 
         What ties establishments together is redone for the few concerned: the forms several share (each
         phrase's establishments in the registry's order), the category-and-commune forms (worked out again over
-        the hospitals when a hospital was edited) and the declared acronyms (when an edited one has some).
+        the hospitals when a hospital was edited), the declared acronyms (when an edited one has some) and the
+        gazetteer of communes (when an edited one's commune changed; then the forms whose words are a commune's
+        that came or went are judged again).
         """
         before, after = self._ests, registry.establishments
         changed = [i for i, est in after.items() if (old := before.get(i)) is not est and not _same_names(old, est)]
@@ -243,15 +245,15 @@ class NameMatcher:
             return None  # establishments moved among the others: the order of every shared phrase may change
         olds = [before[i] for i in changed if i not in added] + [before[i] for i in removed]
         news = [after[i] for i in changed]
-        if {commune_of(e) for e in olds} != {commune_of(e) for e in news} and gazetteer(after.values()) != self._places:
-            return None  # which names are communes, and which places are known, changed
         twin = self.serving(registry)
+        touched = {*changed, *removed}
+        if {commune_of(e) for e in olds} != {commune_of(e) for e in news}:
+            touched |= twin._new_gazetteer(gazetteer(after.values()))
         if any(e.acronyms for e in (*olds, *news)):
             twin._acronyms, twin._acronym_words = _acronyms_of(after.values())
         if any(map(is_hospital, (*olds, *news))):
             twin._commune_forms = commune_forms(registry)
         old_cc, new_cc = self._commune_forms, twin._commune_forms
-        touched = {*changed, *removed}
         if new_cc is not old_cc:
             for key in old_cc.keys() | new_cc.keys():
                 was, now = old_cc.get(key), new_cc.get(key)
@@ -286,6 +288,22 @@ class NameMatcher:
         unsafe.sort(key=lambda u: position[u.establishment])
         twin.unsafe = unsafe
         return twin
+
+    def _new_gazetteer(self, places: frozenset[Key]) -> set[str]:
+        """Take ``places`` as the registry's communes; return the establishments with a form whose weakness this
+        may change (a name that is, or no longer is, a commune's)."""
+        if places == self._places:
+            return set()
+        communes = frozenset(_core(c) for c in places) - {()}
+        differ = communes ^ self._communes
+        words = {w for c in differ for w in c}
+        self._places, self._communes = places, communes
+        return {
+            form.establishment
+            for key, forms in self.forms.items()
+            if not words.isdisjoint(key) and _core(key) in differ
+            for form in forms
+        }
 
     def _forms_of(
         self,

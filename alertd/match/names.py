@@ -117,6 +117,10 @@ class PhraseIndex(Generic[T]):
         self._longest = max((len(k) for k in table), default=0)
         self.size = len(table)
 
+    def items(self) -> Iterable[tuple[Key, tuple[T, ...]]]:
+        """Every phrase with its values."""
+        return self._table.items()
+
     def values(self, key: Key) -> tuple[T, ...]:
         """The values of a phrase (none when it is not in the index)."""
         return self._table.get(key, ())
