@@ -234,8 +234,13 @@ class NameMatcher:
         that came or went are judged again).
         """
         before, after = self._ests, registry.establishments
-        changed = [i for i, est in after.items() if (old := before.get(i)) is not est and not _same_names(old, est)]
-        removed = [i for i in before if i not in after]
+        if list(before) == list(after):  # the usual reload: establishments edited in place, a walk in C loops
+            changed = [new.id for old, new in zip(before.values(), after.values(), strict=True) if old is not new]
+            changed = [i for i in changed if not _same_names(before[i], after[i])]
+            removed = []
+        else:
+            changed = [i for i, e in after.items() if (old := before.get(i)) is not e and not _same_names(old, e)]
+            removed = [i for i in before if i not in after]
         if len(changed) + len(removed) > _MOST_EDITED:
             return None
         if not changed and not removed:
@@ -252,7 +257,7 @@ class NameMatcher:
         if any(e.acronyms for e in (*olds, *news)):
             twin._acronyms, twin._acronym_words = _acronyms_of(after.values())
         if any(map(is_hospital, (*olds, *news))):
-            twin._commune_forms = commune_forms(registry)
+            twin._commune_forms = commune_forms(registry, self._commune_forms, (*olds, *news))
         old_cc, new_cc = self._commune_forms, twin._commune_forms
         if new_cc is not old_cc:
             for key in old_cc.keys() | new_cc.keys():

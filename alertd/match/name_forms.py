@@ -19,7 +19,7 @@ from __future__ import annotations
 import functools
 import re
 from collections import defaultdict
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from typing import NamedTuple
@@ -451,14 +451,28 @@ def is_hospital(est: Establishment) -> bool:
     return not est.closed and est.category in HOSPITAL_CATEGORIES and bool(est.city)
 
 
-def commune_forms(registry: Registry) -> dict[Key, Form]:
+def commune_forms(
+    registry: Registry, before: Mapping[Key, Form] | None = None, edited: Iterable[Establishment] = ()
+) -> dict[Key, Form]:
     """The category-and-commune forms of the registry, each with the one establishment it goes to (see
-    :func:`registry_forms`), by their words."""
-    hospitals = [est for est in registry.establishments.values() if is_hospital(est)]
+    :func:`registry_forms`), by their words.
+
+    ``before``: the forms of the registry before a reload that edited the hospitals ``edited`` (as they were and
+    as they are): only the forms claimed in their communes, and in the communes of the hospitals of their legal
+    entities, are decided again; the others are taken from ``before``.
+    """
+    hospital, categories = is_hospital, HOSPITAL_CATEGORIES
+    hospitals = [e for e in registry.establishments.values() if e.category in categories and hospital(e)]
     by_entity: dict[str, list[Establishment]] = defaultdict(list)
     for est in hospitals:
         if est.finess is not None and est.finess.ej:
             by_entity[est.finess.ej].append(est)
+    redo: set[Key] | None = None
+    if before is not None:
+        touched = [est for est in edited if hospital(est)]
+        redo = {commune_of(est) for est in touched}
+        entities = {est.finess.ej for est in touched if est.finess is not None and est.finess.ej}
+        redo.update(commune_of(est) for ej in entities for est in by_entity.get(ej, ()))
 
     def order(est: Establishment, commune: Key) -> tuple[bool, int, bool, int, str]:
         key = _without_tags(name_key(est.name))
@@ -471,17 +485,23 @@ def commune_forms(registry: Registry) -> dict[Key, Form]:
         )
 
     claims: dict[Key, tuple[Key, list[Establishment]]] = {}
+    again: set[Key] = set()  # the forms decided again (all of them without ``before``)
     for est in hospitals:
         commune = commune_of(est)
         if not commune:
             continue
-        category = HOSPITAL_CATEGORIES[est.category]
-        for word in category_words(est):
-            claims.setdefault((word, *commune), (commune, []))[1].append(est)
-        for word in category.after:
-            claims.setdefault((*commune, word), (commune, []))[1].append(est)
+        category = categories[est.category]
+        keys = [(word, *commune) for word in category_words(est)] + [(*commune, word) for word in category.after]
+        for key in keys:
+            claims.setdefault(key, (commune, []))[1].append(est)
+        if redo is None or commune in redo:
+            again.update(keys)
     out: dict[Key, Form] = {}
     for key, (commune, claimants) in claims.items():
+        kept = before.get(key) if before is not None and key not in again else None
+        if kept is not None:
+            out[key] = kept
+            continue
         winner = min(claimants, key=lambda e: order(e, commune))
         own = _without_tags(name_key(winner.name))
         entity = by_entity.get(winner.finess.ej, []) if winner.finess is not None and winner.finess.ej else []
