@@ -274,7 +274,7 @@ class NameMatcher:
         keys = {f.key for fs in (*forms_before.values(), *forms_after.values()) for _, f in fs}
         sharing = {f.establishment for key in keys for f in self.forms.values(key)} - touched
         forms_after.update(twin._forms_of(sharing, after, new_cc, twin._names))
-        position = {est_id: n for n, est_id in enumerate(after)}
+        position = _positions(after, forms_after)
         placed: dict[Key, list[tuple[int, int, int, Form]]] = {key: [] for key in keys}
         for est_id, fs in forms_after.items():
             for n, (section, form) in enumerate(fs):
@@ -288,10 +288,12 @@ class NameMatcher:
                 twin._needs.pop((est_id, form.key), None)
         twin._file_needs(f for est_id in touched if est_id in after for _, f in forms_after[est_id])
         unsafe = [u for u in self.unsafe if u.establishment not in edited]
-        for est in news:
-            unsafe += est_name_keys(est, twin._names)[1]
-        unsafe.sort(key=lambda u: position[u.establishment])
-        twin.unsafe = unsafe
+        more = [u for est in news for u in est_name_keys(est, twin._names)[1]]
+        if more or len(unsafe) < len(self.unsafe):
+            unsafe += more
+            position = _positions(after, {u.establishment for u in unsafe})
+            unsafe.sort(key=lambda u: position[u.establishment])
+            twin.unsafe = unsafe
         return twin
 
     def _new_gazetteer(self, places: frozenset[Key]) -> set[str]:
@@ -799,6 +801,16 @@ _MOST_EDITED = 2_000
 
 def _same_names(old: Establishment | None, new: Establishment) -> bool:
     return old is not None and naming(old) == naming(new)
+
+
+def _positions(ests: Mapping[str, Establishment], wanted: Iterable[str]) -> dict[str, int]:
+    """Where each of the ``wanted`` establishments stands in the registry's order: a search in C loops for each of
+    a few, a walk for many."""
+    ids = list(ests)
+    wanted = set(wanted)
+    if len(wanted) > 64:
+        return {est_id: n for n, est_id in enumerate(ids) if est_id in wanted}
+    return {est_id: ids.index(est_id) for est_id in wanted}
 
 
 def _acronyms_of(ests: Iterable[Establishment]) -> tuple[dict[str, tuple[str, ...]], frozenset[str]]:
