@@ -9,8 +9,11 @@ import dataclasses
 import functools
 import ipaddress
 import json
+from collections.abc import Iterable
 from types import MappingProxyType
 
+import pytest
+from finess_registry import finess_registry
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from paths import SHARED
@@ -267,10 +270,10 @@ def name_texts() -> list[str]:
     return texts + list(leak_titles()[::40])
 
 
-def contents(matcher: NameMatcher) -> object:
+def contents(matcher: NameMatcher, ids: Iterable[str] | None = None) -> object:
     """Everything a name matcher holds that its rulings depend on, comparable: each phrase with its forms in
     order and its anchor, the words' rarity, what weak forms need, the names left out, the acronyms, the
-    gazetteer, the category-and-commune forms and each establishment's forms."""
+    gazetteer, the category-and-commune forms and each establishment's forms (or those of ``ids``)."""
     forms = matcher.forms
     anchors = {key: anchor for anchor, keys in forms._keys.items() for key in keys}
     probes = {
@@ -290,7 +293,7 @@ def contents(matcher: NameMatcher) -> object:
         matcher._acronym_words,
         matcher._places,
         list(matcher._commune_forms.items()),
-        {est_id: matcher.forms_of(est_id) for est_id in matcher._ests},
+        {est_id: matcher.forms_of(est_id) for est_id in (matcher._ests if ids is None else ids)},
     )
 
 
@@ -312,3 +315,39 @@ def test_a_names_part_patched_at_a_reload_holds_and_rules_as_one_built_from_scra
     texts = name_texts()
     assert name_rulings(patched, texts) == name_rulings(scratch, texts)
     assert contents(previous) == contents(NameMatcher(registry(before)))  # the matcher before is left as it was
+
+
+@pytest.mark.slow
+def test_edits_of_the_real_finess_registry_patch_the_names_part_as_a_build_from_scratch() -> None:
+    """The full FINESS registry, edited as an operator would, one reload after another (a hospital renamed, one
+    named as another is, then renamed away, an alias added, one moved to another commune, one added, one
+    removed): each patched matcher holds what one built from scratch holds, and rules alike on every post title
+    of a real leak-site sample."""
+    ests = dict(finess_registry().establishments)
+    hospitals = [e for e in ests.values() if e.category == "355" and not e.closed and e.city]
+    first, second, third = hospitals[10], hospitals[200], hospitals[400]
+    added = dataclasses.replace(first, id="999999999", name="CLINIQUE DES EDITS", finess=None)
+    edits: list[tuple[str, Establishment | None]] = [
+        (first.id, dataclasses.replace(first, name=f"RENAMED {first.name}")),
+        (second.id, dataclasses.replace(second, name=third.name)),  # two hospitals share a name
+        (second.id, second),  # and one is renamed away from it
+        (third.id, dataclasses.replace(third, aliases=("Hôpital des Edits", first.name))),
+        (first.id, dataclasses.replace(first, city=third.city, postcode=third.postcode)),
+        (added.id, added),
+        (hospitals[600].id, None),
+    ]
+    titles = list(leak_titles())
+    matcher = NameMatcher(Registry(MappingProxyType(dict(ests)), ()))
+    for est_id, edited in edits:
+        if edited is None:
+            del ests[est_id]
+        else:
+            ests[est_id] = edited
+        registry_after = Registry(MappingProxyType(dict(ests)), ())
+        patched = matcher.edited(registry_after)
+        scratch = NameMatcher(registry_after)
+        assert patched is not None
+        shown = [first.id, second.id, third.id, added.id]
+        assert contents(patched, shown) == contents(scratch, shown)
+        assert name_rulings(patched, titles) == name_rulings(scratch, titles)
+        matcher = patched
