@@ -224,8 +224,7 @@ class NameMatcher:
         """This matcher for ``registry`` after a reload that edited, added or removed some establishments: the
         forms of those establishments taken out of the phrase index and their new ones put in, as a matcher
         built from scratch would hold them (``tests/match/test_rebuild.py``). None when the edit reaches the
-        whole registry (the gazetteer of communes changed, establishments moved among the others, or too many
-        edited): build it again then.
+        whole registry (establishments moved among the others, or too many edited): build it again then.
 
         What ties establishments together is redone for the few concerned: the forms several share (each
         phrase's establishments in the registry's order), the category-and-commune forms (worked out again over
