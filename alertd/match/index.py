@@ -20,14 +20,12 @@ through them.
 
 from __future__ import annotations
 
-import dataclasses
 import gc
 import re
 from bisect import bisect_right
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from operator import attrgetter
 from socket import AF_INET, AF_INET6, inet_pton
 
 from alertd.domain.codes import Evidence, MatchReason, NameForm, VersionBasis
@@ -40,7 +38,7 @@ from alertd.match.benign import DEFAULT, Allowlist, BenignLists, DefaultLists, d
 from alertd.match.domains import Domains
 from alertd.match.evidence import Said, Step, judge, relevant, trace
 from alertd.match.hits import Hit, Outcome
-from alertd.match.name_evidence import Mention, NameMatcher
+from alertd.match.name_evidence import Mention, NameMatcher, naming
 from alertd.match.names import words_of
 from alertd.match.normalise import ProductKey, product_signatures
 from alertd.match.software import Candidate, SoftwareHit, SoftwareIndex, item_key, item_signature
@@ -96,15 +94,6 @@ def _software(est: Establishment) -> object:
     return est.software
 
 
-# What the names part reads of an establishment: every field but those the other parts read and the contacts.
-_NAMING_FIELDS = tuple(
-    f.name
-    for f in dataclasses.fields(Establishment)
-    if f.name not in {"networks", "asns", "domains", "software", "contacts"}
-)
-_naming = attrgetter(*_NAMING_FIELDS)
-
-
 class _Unchanged:
     """Which parts of the index before a reload can serve the registry after it, unchanged.
 
@@ -141,7 +130,7 @@ class _Unchanged:
             ("domains", _domains, True),
             ("asns", _asns, False),
             ("software", _software, False),
-            ("names", _naming, False),
+            ("names", naming, False),
         )
         return tuple(name for name, read, lists in parts if self.part(read, lists=lists))
 
@@ -214,11 +203,12 @@ class MatchIndex:
         self.software: SoftwareIndex = old.software if old and "software" in reused else SoftwareIndex(registry)
         self._registry: Registry = registry
         self._platform_keys: dict[str, set[ProductKey]] = {}  # filled on demand: NVD "running on" conditions
-        self.names: NameMatcher = (
-            old.names.serving(registry)
-            if old and "names" in reused
-            else NameMatcher(registry, old.names.own_keys() if old else None)
-        )
+        matcher: NameMatcher | None = None
+        if old is not None:
+            # Names edited: the forms of the establishments concerned replaced in the matcher before, when the
+            # edit allows it (NameMatcher.edited), rather than every name's worked out again.
+            matcher = old.names.serving(registry) if "names" in reused else old.names.edited(registry)
+        self.names: NameMatcher = matcher or NameMatcher(registry, old.names.own_keys() if old else None)
         self.unsafe_names = self.names.unsafe
 
     def scan(self, text: str, country: str = "") -> tuple[list[Mention], list[SoftwareHit]]:

@@ -36,10 +36,12 @@ commune, the postcode or the department near it.
 from __future__ import annotations
 
 import copy
+import dataclasses
 import enum
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from operator import attrgetter
 
 from alertd.domain.codes import NameForm, NameRuling
 from alertd.domain.establishments import Establishment, Registry
@@ -56,6 +58,9 @@ from alertd.match.name_forms import (
     Key,
     Token,
     abbreviated,
+    bare_forms,
+    category_name_forms,
+    commune_forms,
     commune_of,
     compared_words,
     core_tokens,
@@ -63,12 +68,13 @@ from alertd.match.name_forms import (
     dotted_words,
     fitting_words,
     gazetteer,
+    is_hospital,
     name_key,
+    own_derived_forms,
     own_names,
-    registry_forms,
     text_tokens,
 )
-from alertd.match.names import PhraseIndex, Words, name_keys, words_of
+from alertd.match.names import PhraseIndex, Words, est_name_keys, name_keys, words_of
 
 _NEAR = 12  # words either side of a name searched for its commune
 _REACH = 200  # characters either side of a word that may start a name: the name, its context and its place
@@ -172,42 +178,39 @@ class NameMatcher:
         again)."""
         self._ests = registry.establishments
         looked, self.unsafe = name_keys(registry, known)
-        self._own_forms = len(looked)  # the first forms are the names' own, in the registry's order
-        forms: list[Form] = []
-        for est_id, name, key in looked:
-            est = self._ests[est_id]
-            kind = NameForm.NAME if name == est.name else _own_kind(est, name)
-            forms.append(Form(est_id, kind, name, key))
-        forms += registry_forms(registry)
-        self._all_forms = forms
+        forms = [Form(est_id, _own_kind(self._ests[est_id], name), name, key) for est_id, name, key in looked]
+        self._names = {form.name: form.key for form in forms}
+        self._commune_forms = commune_forms(registry)
+        forms += self._commune_forms.values()
+        forms += own_derived_forms(registry)
         self.forms: PhraseIndex[Form] = PhraseIndex((form.key, form) for form in forms)
         self._places = gazetteer(self._ests.values())
-        communes = frozenset(_core(c) for c in self._places) - {()}
+        self._communes = frozenset(_core(c) for c in self._places) - {()}
         self._needs: dict[tuple[str, Key], _Needs] = {}
-        strong: set[tuple[str, Key]] = set()  # an establishment's form of these words that is not weak wins
+        self._file_needs(forms)
+        self._where: dict[str, _Where] = {}  # filled as candidates are judged
+        self._acronyms, self._acronym_words = _acronyms_of(self._ests.values())
+
+    def _file_needs(self, forms: Iterable[Form]) -> None:
+        """Note what each establishment's forms of some words need to count: an establishment's form of these
+        words that is not weak wins, else the last one's need (``forms`` in the index's order)."""
+        strong: set[tuple[str, Key]] = set()
         for form in forms:
-            needs = self._weakness(form, communes)
+            needs = self._weakness(form, self._communes)
             mark = (form.establishment, form.key)
             if needs is None:
                 strong.add(mark)
                 self._needs.pop(mark, None)
             elif mark not in strong:
                 self._needs[mark] = needs
-        self._where: dict[str, _Where] = {}  # filled as candidates are judged
-        acronyms: dict[str, list[str]] = defaultdict(list)
-        for est in self._ests.values():
-            if est.acronyms and not est.closed:
-                for acronym in est.acronyms:
-                    acronyms[acronym.upper()].append(est.id)
-        self._acronyms = {a: tuple(ids) for a, ids in acronyms.items()}
-        self._acronym_words = frozenset(a.lower() for a in self._acronyms)
 
     def __len__(self) -> int:
         return len(self.forms)
 
     def own_keys(self) -> dict[str, Key]:
-        """The words of each name, alias and long name looked for (:func:`~alertd.match.names.name_keys`)."""
-        return {form.name: form.key for form in self._all_forms[: self._own_forms]}
+        """The words of each name, alias and long name looked for (:func:`~alertd.match.names.name_keys`); after
+        a reload, names no longer looked for may remain (a name's words depend on the name alone)."""
+        return self._names
 
     def serving(self, registry: Registry) -> NameMatcher:
         """This matcher for ``registry``, whose establishments' names and places are those it was built from (a
@@ -216,6 +219,125 @@ class NameMatcher:
         twin._ests = registry.establishments
         twin._where = {}
         return twin
+
+    def edited(self, registry: Registry) -> NameMatcher | None:
+        """This matcher for ``registry`` after a reload that edited, added or removed some establishments: the
+        forms of those establishments taken out of the phrase index and their new ones put in, as a matcher
+        built from scratch would hold them (``tests/match/test_rebuild.py``). None when the edit reaches the
+        whole registry (establishments moved among the others, or too many edited): build it again then.
+
+        What ties establishments together is redone for the few concerned: the forms several share (each
+        phrase's establishments in the registry's order), the category-and-commune forms (worked out again over
+        the hospitals when a hospital was edited), the declared acronyms (when an edited one has some) and the
+        gazetteer of communes (when an edited one's commune changed; then the forms whose words are a commune's
+        that came or went are judged again).
+        """
+        before, after = self._ests, registry.establishments
+        if list(before) == list(after):  # the usual reload: establishments edited in place, a walk in C loops
+            changed = [new.id for old, new in zip(before.values(), after.values(), strict=True) if old is not new]
+            changed = [i for i in changed if not _same_names(before[i], after[i])]
+            removed = []
+        else:
+            changed = [i for i, e in after.items() if (old := before.get(i)) is not e and not _same_names(old, e)]
+            removed = [i for i in before if i not in after]
+        if len(changed) + len(removed) > _MOST_EDITED:
+            return None
+        if not changed and not removed:
+            return self.serving(registry)
+        added = {i for i in changed if i not in before}
+        if list(before) != list(after) and [i for i in before if i in after] != [i for i in after if i not in added]:
+            return None  # establishments moved among the others: the order of every shared phrase may change
+        olds = [before[i] for i in changed if i not in added] + [before[i] for i in removed]
+        news = [after[i] for i in changed]
+        twin = self.serving(registry)
+        touched = {*changed, *removed}
+        if {commune_of(e) for e in olds} != {commune_of(e) for e in news}:
+            touched |= twin._new_gazetteer(gazetteer(after.values()))
+        if any(e.acronyms for e in (*olds, *news)):
+            twin._acronyms, twin._acronym_words = _acronyms_of(after.values())
+        if any(map(is_hospital, (*olds, *news))):
+            twin._commune_forms = commune_forms(registry, self._commune_forms, (*olds, *news))
+        old_cc, new_cc = self._commune_forms, twin._commune_forms
+        if new_cc is not old_cc:
+            for key in old_cc.keys() | new_cc.keys():
+                was, now = old_cc.get(key), new_cc.get(key)
+                if was != now:
+                    touched.update(f.establishment for f in (was, now) if f is not None)
+        edited = {*changed, *removed}
+        twin._names = dict(self._names)
+        forms_before = self._forms_of(touched, before, old_cc, twin._names)
+        forms_after = twin._forms_of(touched, after, new_cc, twin._names)
+        # The phrases whose establishments changed, each's forms as a build from scratch orders them: by section
+        # (own names, category and commune, category and name, bare name), the registry's order, then the
+        # establishment's own order. The establishments sharing them but not edited are placed again too.
+        keys = {f.key for fs in (*forms_before.values(), *forms_after.values()) for _, f in fs}
+        sharing = {f.establishment for key in keys for f in self.forms.values(key)} - touched
+        forms_after.update(twin._forms_of(sharing, after, new_cc, twin._names))
+        position = _positions(after, forms_after)
+        placed: dict[Key, list[tuple[int, int, int, Form]]] = {key: [] for key in keys}
+        for est_id, fs in forms_after.items():
+            for n, (section, form) in enumerate(fs):
+                if form.key in placed:
+                    placed[form.key].append((section, position[est_id], n, form))
+        changes = {key: tuple(f for *_, f in sorted(found, key=lambda x: x[:3])) for key, found in placed.items()}
+        twin.forms = self.forms.edited(changes)
+        twin._needs = dict(self._needs)
+        for est_id, fs in forms_before.items():
+            for _, form in fs:
+                twin._needs.pop((est_id, form.key), None)
+        twin._file_needs(f for est_id in touched if est_id in after for _, f in forms_after[est_id])
+        unsafe = [u for u in self.unsafe if u.establishment not in edited]
+        more = [u for est in news for u in est_name_keys(est, twin._names)[1]]
+        if more or len(unsafe) < len(self.unsafe):
+            unsafe += more
+            position = _positions(after, {u.establishment for u in unsafe})
+            unsafe.sort(key=lambda u: position[u.establishment])
+            twin.unsafe = unsafe
+        return twin
+
+    def _new_gazetteer(self, places: frozenset[Key]) -> set[str]:
+        """Take ``places`` as the registry's communes; return the establishments with a form whose weakness this
+        may change (a name that is, or no longer is, a commune's)."""
+        if places == self._places:
+            return set()
+        communes = frozenset(_core(c) for c in places) - {()}
+        differ = communes ^ self._communes
+        words = {w for c in differ for w in c}
+        self._places, self._communes = places, communes
+        return {
+            form.establishment
+            for key, forms in self.forms.items()
+            if not words.isdisjoint(key) and _core(key) in differ
+            for form in forms
+        }
+
+    def _forms_of(
+        self,
+        ids: Iterable[str],
+        ests: Mapping[str, Establishment],
+        commune: Mapping[Key, Form],
+        names: dict[str, Key],
+    ) -> dict[str, list[tuple[int, Form]]]:
+        """The forms of these establishments in ``ests``, each's in the index's order with its section: own names
+        (0), category and commune (1), category and name (2), bare name (3). New names' words go into ``names``."""
+        wanted = {i for i in ids if i in ests}
+        by_commune: dict[str, list[tuple[int, Form]]] = defaultdict(list)
+        if wanted:
+            for form in commune.values():
+                if form.establishment in wanted:
+                    by_commune[form.establishment].append((1, form))
+        out: dict[str, list[tuple[int, Form]]] = {}
+        for est_id in wanted:
+            est = ests[est_id]
+            looked, _ = est_name_keys(est, names)
+            names.update((name, key) for _, name, key in looked)
+            out[est_id] = [
+                *((0, Form(est_id, _own_kind(est, name), name, key)) for _, name, key in looked),
+                *by_commune.get(est_id, ()),
+                *((2, form) for form in category_name_forms(est)),
+                *((3, form) for form in bare_forms(est)),
+            ]
+        return out
 
     def _weakness(self, form: Form, communes: frozenset[Key]) -> _Needs | None:
         """What a form needs written with it to count, if it is weak (see :class:`_Needs`)."""
@@ -320,8 +442,9 @@ class NameMatcher:
         return list(seen.values())
 
     def forms_of(self, est_id: str) -> list[Form]:
-        """The forms of an establishment's name looked for (``alertd explain``); a walk of the whole index."""
-        return [form for form in self._all_forms if form.establishment == est_id]
+        """The forms of an establishment's name looked for (``alertd explain``); a walk of the commune forms."""
+        found = self._forms_of([est_id], self._ests, self._commune_forms, dict(self._names))
+        return [form for _, form in found.get(est_id, ())]
 
     @staticmethod
     def _prepare(text: str) -> _Text:
@@ -659,7 +782,46 @@ def _cut(text: str, start: int, end: int) -> str:
 
 
 def _own_kind(est: Establishment, name: str) -> NameForm:
+    if name == est.name:
+        return NameForm.NAME
     return NameForm.ALIAS if name in est.aliases else NameForm.LONG_NAME
+
+
+# What the names part reads of an establishment: every field but those the other parts read and the contacts.
+NAMING_FIELDS = tuple(
+    f.name
+    for f in dataclasses.fields(Establishment)
+    if f.name not in {"networks", "asns", "domains", "software", "contacts"}
+)
+naming = attrgetter(*NAMING_FIELDS)
+# More establishments edited than this, and a reload builds the matcher again: patching costs per edit.
+_MOST_EDITED = 2_000
+
+
+def _same_names(old: Establishment | None, new: Establishment) -> bool:
+    return old is not None and naming(old) == naming(new)
+
+
+def _positions(ests: Mapping[str, Establishment], wanted: Iterable[str]) -> dict[str, int]:
+    """Where each of the ``wanted`` establishments stands in the registry's order: a search in C loops for each of
+    a few, a walk for many."""
+    ids = list(ests)
+    wanted = set(wanted)
+    if len(wanted) > 64:
+        return {est_id: n for n, est_id in enumerate(ids) if est_id in wanted}
+    return {est_id: ids.index(est_id) for est_id in wanted}
+
+
+def _acronyms_of(ests: Iterable[Establishment]) -> tuple[dict[str, tuple[str, ...]], frozenset[str]]:
+    """The declared acronyms of the open establishments, each with its establishments in the registry's order,
+    and their words."""
+    acronyms: dict[str, list[str]] = defaultdict(list)
+    for est in ests:
+        if est.acronyms and not est.closed:
+            for acronym in est.acronyms:
+                acronyms[acronym.upper()].append(est.id)
+    found = {a: tuple(ids) for a, ids in acronyms.items()}
+    return found, frozenset(a.lower() for a in found)
 
 
 def _mention(form: Form, written: str, ruling: NameRuling, place: str = "") -> Mention:

@@ -19,7 +19,7 @@ from __future__ import annotations
 import functools
 import re
 from collections import defaultdict
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from typing import NamedTuple
@@ -429,15 +429,50 @@ def registry_forms(registry: Registry) -> Iterator[Form]:
     also its name without its entity tags and without a head texts leave out, when two distinctive words remain
     ("Hospices Civils de Lyon", "Institut Gustave Roussy" for CLCC INSTITUT GUSTAVE ROUSSY, "Pitié Salpêtrière").
     """
-    hospitals = [
-        est
-        for est in registry.establishments.values()
-        if not est.closed and est.category in HOSPITAL_CATEGORIES and est.city
-    ]
+    yield from commune_forms(registry).values()
+    yield from own_derived_forms(registry)
+
+
+def own_derived_forms(registry: Registry) -> Iterator[Form]:
+    """The forms each establishment derives from its own fields alone, whatever the rest of the registry holds:
+    the category-and-name forms of the hospitals (:func:`category_name_forms`), then the bare names
+    (:func:`bare_forms`), in the registry's order; the tagged names' words worked out all at once."""
+    hospitals = [est for est in registry.establishments.values() if is_hospital(est)]
+    for est in hospitals:
+        yield from category_name_forms(est)
+    tagged = [est for est in registry.establishments.values() if not est.closed and _TAGGED.search(est.name)]
+    for est, registered in zip(tagged, name_keys_of([est.name for est in tagged]), strict=True):
+        yield from _bare_form(est, registered)
+
+
+def is_hospital(est: Establishment) -> bool:
+    """Whether the establishment is an open hospital of a category texts name by its commune: one that claims
+    category-and-commune forms (:func:`commune_forms`) and has category-and-name forms."""
+    return not est.closed and est.category in HOSPITAL_CATEGORIES and bool(est.city)
+
+
+def commune_forms(
+    registry: Registry, before: Mapping[Key, Form] | None = None, edited: Iterable[Establishment] = ()
+) -> dict[Key, Form]:
+    """The category-and-commune forms of the registry, each with the one establishment it goes to (see
+    :func:`registry_forms`), by their words.
+
+    ``before``: the forms of the registry before a reload that edited the hospitals ``edited`` (as they were and
+    as they are): only the forms claimed in their communes, and in the communes of the hospitals of their legal
+    entities, are decided again; the others are taken from ``before``.
+    """
+    hospital, categories = is_hospital, HOSPITAL_CATEGORIES
+    hospitals = [e for e in registry.establishments.values() if e.category in categories and hospital(e)]
     by_entity: dict[str, list[Establishment]] = defaultdict(list)
     for est in hospitals:
         if est.finess is not None and est.finess.ej:
             by_entity[est.finess.ej].append(est)
+    redo: set[Key] | None = None
+    if before is not None:
+        touched = [est for est in edited if hospital(est)]
+        redo = {commune_of(est) for est in touched}
+        entities = {est.finess.ej for est in touched if est.finess is not None and est.finess.ej}
+        redo.update(commune_of(est) for ej in entities for est in by_entity.get(ej, ()))
 
     def order(est: Establishment, commune: Key) -> tuple[bool, int, bool, int, str]:
         key = _without_tags(name_key(est.name))
@@ -450,41 +485,63 @@ def registry_forms(registry: Registry) -> Iterator[Form]:
         )
 
     claims: dict[Key, tuple[Key, list[Establishment]]] = {}
+    again: set[Key] = set()  # the forms decided again (all of them without ``before``)
     for est in hospitals:
         commune = commune_of(est)
         if not commune:
             continue
-        category = HOSPITAL_CATEGORIES[est.category]
-        for word in category_words(est):
-            claims.setdefault((word, *commune), (commune, []))[1].append(est)
-        for word in category.after:
-            claims.setdefault((*commune, word), (commune, []))[1].append(est)
+        category = categories[est.category]
+        keys = [(word, *commune) for word in category_words(est)] + [(*commune, word) for word in category.after]
+        for key in keys:
+            claims.setdefault(key, (commune, []))[1].append(est)
+        if redo is None or commune in redo:
+            again.update(keys)
+    out: dict[Key, Form] = {}
     for key, (commune, claimants) in claims.items():
+        kept = before.get(key) if before is not None and key not in again else None
+        if kept is not None:
+            out[key] = kept
+            continue
         winner = min(claimants, key=lambda e: order(e, commune))
         own = _without_tags(name_key(winner.name))
         entity = by_entity.get(winner.finess.ej, []) if winner.finess is not None and winner.finess.ej else []
         if not _contains(own, commune) and not (own and own[0] in _CATEGORY_HEADS) and len(entity) > 1:
             winner = min(entity, key=lambda e: order(e, ()))
-        yield Form(winner.id, NameForm.CATEGORY_COMMUNE, " ".join(key), key)
-    for est in hospitals:
-        registered = name_key(est.name)
-        own = _without_tags(registered)
-        if not own or own[0] not in _CATEGORY_HEADS:
-            continue
-        rest = _without(_before_site(own[1:]), commune_of(est))
-        if not distinctive(rest):
-            continue
-        for word in category_words(est):
-            key = (word, *rest)
-            if key != registered:
-                yield Form(est.id, NameForm.CATEGORY_NAME, " ".join(key), key)
-    tagged = [est for est in registry.establishments.values() if not est.closed and _TAGGED.search(est.name)]
-    for est, registered in zip(tagged, name_keys_of([est.name for est in tagged]), strict=True):
-        bare = _without_tags(registered)
-        if bare and bare[0] in _DROPPED_HEADS:
-            bare = _without_tags(bare[1:])
-        if bare != registered and len(distinctive(bare)) >= 2:
-            yield Form(est.id, NameForm.CATEGORY_NAME, " ".join(bare), bare)
+        out[key] = Form(winner.id, NameForm.CATEGORY_COMMUNE, " ".join(key), key)
+    return out
+
+
+def category_name_forms(est: Establishment) -> Iterator[Form]:
+    """A hospital's category-and-name forms (see :func:`registry_forms`): its own, whatever the rest of the
+    registry holds."""
+    if not is_hospital(est):
+        return
+    registered = name_key(est.name)
+    own = _without_tags(registered)
+    if not own or own[0] not in _CATEGORY_HEADS:
+        return
+    rest = _without(_before_site(own[1:]), commune_of(est))
+    if not distinctive(rest):
+        return
+    for word in category_words(est):
+        key = (word, *rest)
+        if key != registered:
+            yield Form(est.id, NameForm.CATEGORY_NAME, " ".join(key), key)
+
+
+def bare_forms(est: Establishment) -> Iterator[Form]:
+    """The establishment's name without its entity tags and a head texts leave out, if that is another form
+    with two distinctive words (see :func:`registry_forms`); its own, whatever the rest of the registry holds."""
+    if not est.closed and _TAGGED.search(est.name):
+        yield from _bare_form(est, name_key(est.name))
+
+
+def _bare_form(est: Establishment, registered: Key) -> Iterator[Form]:
+    bare = _without_tags(registered)
+    if bare and bare[0] in _DROPPED_HEADS:
+        bare = _without_tags(bare[1:])
+    if bare != registered and len(distinctive(bare)) >= 2:
+        yield Form(est.id, NameForm.CATEGORY_NAME, " ".join(bare), bare)
 
 
 def category_words(est: Establishment) -> tuple[str, ...]:
@@ -559,7 +616,10 @@ __all__ = [
     "Key",
     "Token",
     "abbreviated",
+    "bare_forms",
+    "category_name_forms",
     "category_words",
+    "commune_forms",
     "commune_of",
     "compared_words",
     "core_tokens",
@@ -567,8 +627,10 @@ __all__ = [
     "dotted_words",
     "fitting_words",
     "gazetteer",
+    "is_hospital",
     "is_weak",
     "name_key",
+    "own_derived_forms",
     "own_names",
     "registry_forms",
     "text_tokens",

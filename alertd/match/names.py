@@ -20,7 +20,7 @@ from itertools import filterfalse
 from typing import Generic, TypeVar
 
 from alertd.domain.codes import NameProblem, UnsafeName
-from alertd.domain.establishments import Registry
+from alertd.domain.establishments import Establishment, Registry
 from alertd.match.name_forms import GENERIC_WORDS as GENERIC_WORDS
 from alertd.match.name_forms import SEPARATORS, name_keys_of, own_names
 from alertd.match.normalise import EXPANSIONS, tokens
@@ -84,6 +84,11 @@ def words_of(text: str) -> Words:
     return Words(clean, words, vocab, special)
 
 
+def _rarity(word: str, count: int) -> tuple[bool, int, int]:
+    """How poor an anchor a word is: common words last, then the most frequent, then the shortest."""
+    return (word in _COMMON_WORDS or word.isdigit(), count, -len(word))
+
+
 class PhraseIndex(Generic[T]):
     """Phrases (token tuples, as :func:`tokens` makes them) and their values, found in text on word boundaries."""
 
@@ -95,15 +100,14 @@ class PhraseIndex(Generic[T]):
         frequency: Counter[str] = Counter()
         for key in table:
             frequency.update(set(key))
-
-        # Each word's rarity once (common words last, then the most frequent, then the shortest), not per phrase.
-        rarity = {
-            word: (word in _COMMON_WORDS or word.isdigit(), count, -len(word)) for word, count in frequency.items()
-        }
+        self._table = {key: tuple(values) for key, values in table.items()}
+        # Each word's rarity once (common words last, then the most frequent, then the shortest), not per phrase;
+        # kept for an edit (the count of phrases holding each word is its middle term).
+        rarity = self._rarity = {word: _rarity(word, count) for word, count in frequency.items()}
         probes: dict[str, dict[tuple[int, int], dict[Key, tuple[T, ...]]]] = defaultdict(dict)
-        for key, values in table.items():
+        for key, values in self._table.items():
             anchor = min(key, key=rarity.__getitem__)
-            probes[anchor].setdefault((key.index(anchor), len(key)), {})[key] = tuple(values)
+            probes[anchor].setdefault((key.index(anchor), len(key)), {})[key] = values
         self._probes: dict[str, tuple[tuple[int, int, dict[Key, tuple[T, ...]]], ...]] = {
             anchor: tuple((offset, length, keys) for (offset, length), keys in by_shape.items())
             for anchor, by_shape in probes.items()
@@ -112,6 +116,84 @@ class PhraseIndex(Generic[T]):
         self._anchors = frozenset(self._probes)
         self._longest = max((len(k) for k in table), default=0)
         self.size = len(table)
+
+    def items(self) -> Iterable[tuple[Key, tuple[T, ...]]]:
+        """Every phrase with its values."""
+        return self._table.items()
+
+    def values(self, key: Key) -> tuple[T, ...]:
+        """The values of a phrase (none when it is not in the index)."""
+        return self._table.get(key, ())
+
+    def edited(self, changes: Mapping[Key, tuple[T, ...]]) -> PhraseIndex[T]:
+        """A copy of this index with the values of some phrases replaced (``()`` removes a phrase), as one built
+        from scratch from the phrases so changed; this one is left as it was (it may serve meanwhile).
+
+        A phrase's anchor depends on how many phrases hold each of its words: the phrases that hold a word a
+        phrase added or removed counted are anchored again (a pass over the phrases' words in C loops), the
+        others keep their anchor. The cost follows the edit, not the index, but for that pass.
+        """
+        table = dict(self._table)
+        count: Counter[str] = Counter()
+        for key, values in changes.items():
+            had = key in table
+            if values:
+                table[key] = values
+                if not had:
+                    count.update(set(key))
+            elif had:
+                del table[key]
+                count.subtract(set(key))
+        old_rarity = self._rarity
+        rarity = dict(old_rarity)
+        counted = {word for word, n in count.items() if n}
+        for word in counted:
+            held = (old_rarity[word][1] if word in old_rarity else 0) + count[word]
+            if held > 0:
+                rarity[word] = _rarity(word, held)
+            else:
+                del rarity[word]
+        # The phrases to file again: the changed ones, and those whose anchor may move with a count.
+        moved = set(changes)
+        if counted:
+            moved.update(k for k in table if not counted.isdisjoint(k))
+        probes = dict(self._probes)
+        keys_of = dict(self._keys)
+        touched: dict[str, dict[Key, tuple[T, ...]]] = {}
+
+        def filed_under(anchor: str) -> dict[Key, tuple[T, ...]]:
+            filed = touched.get(anchor)
+            if filed is None:
+                filed = touched[anchor] = {k: self._table[k] for k in self._keys.get(anchor, ())}
+            return filed
+
+        for key in moved:
+            before = min(key, key=old_rarity.__getitem__) if key in self._table else None
+            now = table.get(key)
+            after = min(key, key=rarity.__getitem__) if now is not None else None
+            if before == after and key not in changes:
+                continue
+            if before is not None:
+                filed_under(before).pop(key, None)
+            if after is not None and now is not None:
+                filed_under(after)[key] = now
+        for anchor, filed in touched.items():
+            if not filed:
+                probes.pop(anchor, None)
+                keys_of.pop(anchor, None)
+                continue
+            by_shape: dict[tuple[int, int], dict[Key, tuple[T, ...]]] = {}
+            for key, values in filed.items():
+                by_shape.setdefault((key.index(anchor), len(key)), {})[key] = values
+            probes[anchor] = tuple((offset, length, ks) for (offset, length), ks in by_shape.items())
+            keys_of[anchor] = tuple(filed)
+        twin: PhraseIndex[T] = object.__new__(PhraseIndex)
+        twin._table, twin._rarity = table, rarity
+        twin._probes, twin._keys = probes, keys_of
+        twin._anchors = self._anchors if probes.keys() == self._probes.keys() else frozenset(probes)
+        twin._longest = max(map(len, table), default=0)
+        twin.size = len(table)
+        return twin
 
     def __len__(self) -> int:
         return self.size
@@ -266,6 +348,13 @@ def name_keys(
             named.append((est.id, est.name))
         else:
             named += [(est.id, name) for _, name in own_names(est)]
+    return _split(named, known)
+
+
+def _split(
+    named: list[tuple[str, str]], known: Mapping[str, Key] | None
+) -> tuple[list[tuple[str, str, Key]], list[UnsafeName]]:
+    """:func:`name_keys` of these names of establishments, ``(id, name)``."""
     safe: list[tuple[str, str, Key]] = []
     unsafe: list[UnsafeName] = []
     names = [name for _, name in named]
@@ -282,6 +371,15 @@ def name_keys(
         else:
             safe.append((est_id, name, key))
     return safe, unsafe
+
+
+def est_name_keys(
+    est: Establishment, known: Mapping[str, Key] | None = None
+) -> tuple[list[tuple[str, str, Key]], list[UnsafeName]]:
+    """:func:`name_keys` of one establishment (a reload's edited ones): the same split, in the same order."""
+    if est.finess is not None and est.finess.closed:
+        return [], []
+    return _split([(est.id, name) for _, name in own_names(est)], known)
 
 
 def unsafe_names(registry: Registry) -> list[UnsafeName]:

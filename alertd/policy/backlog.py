@@ -64,9 +64,12 @@ def scope_keys(registry: Registry, subscriptions: Sequence[Subscription], noted:
     establishments: seconds saved at a reload)."""
     keys: dict[str, None] = {}
     before = noted.establishments if noted is not None else {}
-    for est in registry.establishments.values():
-        if before.get(est.id) is est:
-            continue
+    after = registry.establishments
+    if before and list(before) == list(after):  # the usual reload: a walk in C loops over the pairs
+        new = [est for old, est in zip(before.values(), after.values(), strict=True) if old is not est]
+    else:
+        new = [est for est in after.values() if before.get(est.id) is not est]
+    for est in new:
         keys[establishment_key(est.id)] = None
         keys.update((asset_key(est.id, asset), None) for asset in assets(est))
     keys.update((subscription_key(sub.name), None) for sub in subscriptions)

@@ -881,6 +881,7 @@ class Daemon:
             subscriptions=len(config.subscriptions),
         )
         self.notifier.ready(self.status_line())
+        self.engine.settle()  # the collector's pass over what the reload thawed, now rather than in the next one
         keep_index_later(prepared)  # for the next start: seconds of work that need not delay the reload
         self.keep_registry_later()
 

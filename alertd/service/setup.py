@@ -67,8 +67,10 @@ def _index(config: Config, *, keep: bool, previous: MatchIndex | None = None) ->
     if index is not None:
         log.info("match index read back", seconds=round(time.perf_counter() - started, 2))
         return index, False
+    # The default benign lists are those of alertd's version: the index before a reload has them already.
+    benign = previous.benign if previous is not None else benign_lists(cache)
     with kept_for_good():
-        index = MatchIndex(config.registry, benign=benign_lists(cache), allowlist=allowlist, previous=previous)
+        index = MatchIndex(config.registry, benign=benign, allowlist=allowlist, previous=previous)
     log.info("match index built", seconds=round(time.perf_counter() - started, 2), reused=list(index.reused))
     if keep:
         keep_index(config, index)

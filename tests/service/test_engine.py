@@ -97,3 +97,33 @@ def test_only_one_process_sends_the_outbox(tmp_path: Path) -> None:
     first.close()
     assert second.claim_sender()  # the holder is gone (or dead): the next one takes over
     second.close()
+
+
+def test_a_reload_drops_the_queued_alerts_of_a_removed_establishment_only(tmp_path: Path) -> None:
+    copy_example(tmp_path / "config")
+    registry = tmp_path / "config" / "establishments" / "example.yaml"
+    store = Store(tmp_path / "s.sqlite3")
+    engine = Engine(load_config(tmp_path / "config" / "alertd.yaml"), store)
+
+    async def poll_all() -> None:
+        async with Fetcher() as fetcher:
+            for feed in engine.config.feeds:
+                await engine.poll(feed, fetcher, NOW)
+
+    asyncio.run(poll_all())
+    waiting = {k: len(v) for k, v in store.queued_alerts(subscriptions=["hospitals-daily"]).items()}
+    assert len(waiting) >= 2
+    # A reload that removes nobody (an establishment renamed) keeps every queued alert.
+    text = registry.read_text()
+    registry.write_text(text.replace("    name: ", "    name: Renamed ", 1))
+    engine.reload(load_config(tmp_path / "config" / "alertd.yaml"))
+    assert {k: len(v) for k, v in store.queued_alerts(subscriptions=["hospitals-daily"]).items()} == waiting
+    # One that removes an establishment drops its queued alerts, and only those.
+    head, *items = text.split('\n  - id: "')
+    gone = sorted(waiting)[0]
+    registry.write_text('\n  - id: "'.join([head, *(item for item in items if not item.startswith(f'{gone}"'))]))
+    engine.reload(load_config(tmp_path / "config" / "alertd.yaml"))
+    left = {k: len(v) for k, v in store.queued_alerts(subscriptions=["hospitals-daily"]).items()}
+    assert gone not in engine.config.registry.establishments
+    assert left == {k: n for k, n in waiting.items() if k != gone}
+    store.close()
