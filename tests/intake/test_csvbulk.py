@@ -22,7 +22,7 @@ def inet(text: str) -> int | None:
 
 def read(lines: list[str], column: int = 1, width: int = 3, delimiter: str = ",") -> csvbulk.PlainRows:
     rows = csvbulk.plain_rows(
-        "\n".join(lines).encode(), 0, delimiter=delimiter, column=column, width=width, marks=b"#", limit=1000
+        "\n".join(lines).encode(), 0, delimiter=delimiter, column=column, width=width, marks=b"#", limit=1000, cap=10**9
     )
     assert rows is not None
     return rows
@@ -124,9 +124,9 @@ def test_rows_are_found_across_steps_as_in_one(monkeypatch: pytest.MonkeyPatch) 
         ip = f"{rnd.randrange(1, 224)}.{rnd.randrange(256)}.{rnd.randrange(256)}.{rnd.randrange(256)}"
         lines.append("" if shape < 0.05 else "# comment" if shape < 0.1 else f'"{n}","{ip}","x"')
     body = "\n".join(lines).encode()
-    whole = csvbulk.plain_rows(body, 0, delimiter=",", column=1, width=3, marks=b"#", limit=1000)
+    whole = csvbulk.plain_rows(body, 0, delimiter=",", column=1, width=3, marks=b"#", limit=1000, cap=10**9)
     monkeypatch.setattr(csvbulk, "STEP", 37)
-    stepped = csvbulk.plain_rows(body, 0, delimiter=",", column=1, width=3, marks=b"#", limit=1000)
+    stepped = csvbulk.plain_rows(body, 0, delimiter=",", column=1, width=3, marks=b"#", limit=1000, cap=10**9)
     assert whole is not None and stepped is not None
     assert stepped.addresses.tolist() == whole.addresses.tolist() and stepped.irregular == whole.irregular
     assert stepped.starts.tolist() == whole.starts.tolist() and stepped.ends.tolist() == whole.ends.tolist()
@@ -145,11 +145,32 @@ def test_rows_are_found_across_steps_as_in_one(monkeypatch: pytest.MonkeyPatch) 
     ],
 )
 def test_bodies_not_cut_as_the_row_path_cuts_them_are_refused(body: bytes) -> None:
-    assert csvbulk.plain_rows(body, 0, delimiter=",", column=1, width=3, marks=b"#", limit=1000) is None
+    assert csvbulk.plain_rows(body, 0, delimiter=",", column=1, width=3, marks=b"#", limit=1000, cap=10**9) is None
 
 
 def test_crlf_lines_end_before_the_carriage_return() -> None:
     body = b'"a","1.2.3.4","b"\r\nc,5.6.7.8,d\r\n\r\n# x\r\ne,9.9.9.9,f'
-    rows = csvbulk.plain_rows(body, 0, delimiter=",", column=1, width=3, marks=b"#", limit=1000)
+    rows = csvbulk.plain_rows(body, 0, delimiter=",", column=1, width=3, marks=b"#", limit=1000, cap=10**9)
     assert rows is not None and rows.addresses.tolist() == [0x01020304, 0x05060708, 0x09090909]
     assert [body[s:e] for s, e in zip(rows.starts.tolist(), rows.ends.tolist(), strict=True)][-1] == b"e,9.9.9.9,f"
+
+
+def test_a_body_of_more_rows_than_max_entries_is_given_up_after_one_step(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A hostile list of millions of short lines that are no address (``x``) would keep one Python int per row
+    before any count were checked: the read stops at the first step that ends past the cap."""
+    steps: list[int] = []
+    real_step = csvbulk._step
+
+    def counted(*args: object, **kwargs: object) -> object:
+        steps.append(1)
+        return real_step(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(csvbulk, "_step", counted)
+    monkeypatch.setattr(csvbulk, "STEP", 1000)
+    body = b"x\n" * 50_000  # 100 KB: a hundred steps of 1,000 bytes
+    with pytest.raises(csvbulk.TooManyRows):
+        csvbulk.plain_rows(body, 0, delimiter=",", column=0, width=1, marks=b"#", limit=1000, cap=600)
+    assert len(steps) == 2  # 500 rows a step: the second ends past 600
+    steps.clear()
+    rows = csvbulk.plain_rows(body, 0, delimiter=",", column=0, width=1, marks=b"#", limit=1000, cap=50_000)
+    assert rows is not None and len(rows.irregular) == 50_000 and len(steps) == 100

@@ -290,6 +290,11 @@ def test_what_the_bulk_path_leaves_to_the_row_path() -> None:
     many = "\n".join([HEADER, *(row(f"200.1.1.{n}") for n in range(10))]).encode()
     small = replace(spec(FEODO_FULL), max_entries=5)
     assert csvfeed.read_sifted(small, many, nothing) is None
+    # The same through the array read (bulk_from=0), and a hostile list of short lines that are no address,
+    # given up by the array read itself (csvbulk.TooManyRows) rather than after holding every row.
+    assert csvfeed.read_sifted(small, many, nothing, bulk_from=0) is None
+    hostile = "\n".join([HEADER, *(["x"] * 10)]).encode()
+    assert csvfeed.read_sifted(small, hostile, nothing, bulk_from=0) is None
 
 
 def test_a_plain_cell_is_the_indicator_the_row_path_makes() -> None:

@@ -41,12 +41,19 @@ class PlainRows:
     irregular: list[int]  # the data rows that are not plain
 
 
+class TooManyRows(Exception):
+    """The body holds more data rows than the feed's ``max_entries``: the row path decides which are read."""
+
+
 def plain_rows(
-    body: bytes, offset: int, *, delimiter: str, column: int, width: int, marks: bytes, limit: int
+    body: bytes, offset: int, *, delimiter: str, column: int, width: int, marks: bytes, limit: int, cap: int
 ) -> PlainRows | None:
     """The data rows from ``offset`` (the first line after the header) to the end: lines neither blank nor
     starting with one of ``marks``; for each row of at least ``width`` cells whose cell number ``column`` is a plain
-    IPv4 address, that address. None when the body is not one this module reads (see the module's docstring)."""
+    IPv4 address, that address. None when the body is not one this module reads (see the module's docstring).
+
+    Raises :class:`TooManyRows` as soon as a step ends past ``cap`` rows: a hostile body of millions of short
+    lines is given up after one step beyond the cap, its arrays never longer than the cap and one step."""
     import numpy as np  # (the module is imported at start; numpy, 0.1 s, for the bodies that need it)
 
     if not body.isascii() or b"\0" in body or len(delimiter) != 1 or delimiter in '"\r\n':
@@ -57,7 +64,8 @@ def plain_rows(
         return None  # lines cut at a bare CR too: the row path's cutting
     whole = np.frombuffer(body, np.uint8)
     # Filled in place, each step's rows after the last's: no array is copied whole at the end.
-    most = body.count(b"\n", offset) + 1
+    # Rows before a step are at most ``cap`` (or it raised), a step's at most its bytes and one line.
+    most = min(body.count(b"\n", offset) + 1, cap + STEP + 2)
     offsets = np.dtype(np.int32 if len(body) < 1 << 31 else np.int64)
     starts: Offsets = np.empty(most, offsets)
     ends: Offsets = np.empty(most, offsets)
@@ -82,6 +90,8 @@ def plain_rows(
         irregular.extend((np.flatnonzero(~plain) + rows).tolist())
         rows += n
         found_count += m
+        if rows > cap:
+            raise TooManyRows(cap)
         lo = hi
     return PlainRows(
         starts[:rows], ends[:rows], addresses[:found_count], None if not irregular else rows_of[:found_count], irregular
@@ -189,4 +199,4 @@ def _dotted_quads(a: NDArray[np.uint8], starts: Ints, ends: Ints) -> tuple[NDArr
     return np.where(ok, value, 0).astype(np.uint32), ok
 
 
-__all__ = ["PlainRows", "plain_rows"]
+__all__ = ["PlainRows", "TooManyRows", "plain_rows"]

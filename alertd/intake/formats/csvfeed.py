@@ -145,7 +145,10 @@ def read_sifted(
     # What tells entries apart, of every row giving one: "address\x1fport" for a plain row (as
     # :func:`_plain_key`), :func:`_entry_key` for the others (which starts with a letter: never the same).
     keys: set[str] = set()
-    bulk = None if counted or len(body) < bulk_from else _bulk(feed, body)
+    try:
+        bulk = None if counted or len(body) < bulk_from else _bulk(feed, body)
+    except csvbulk.TooManyRows:
+        return None  # more rows than max_entries: the row path decides which rows are read
     if bulk is not None:
         layout, plain = bulk
     else:
@@ -257,6 +260,7 @@ def _bulk(feed: FeedSpec, body: bytes) -> tuple[_Layout, _Plain] | None:
         width=found.width,
         marks=b"#" if names else b"#;",
         limit=_max_line(feed),
+        cap=feed.max_entries,
     )
     if rows is None:
         return None
