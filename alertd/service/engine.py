@@ -95,16 +95,9 @@ class Engine:
         gc.freeze()
 
     def drop_orphans(self) -> None:
-        """Forget queued alerts whose subscription or establishment the configuration no longer has.
-
-        Their findings then count as never told, so the next match queues them again under the current rules
-        instead of leaving them waiting forever for a digest that no longer exists.
-        """
-        dropped = self.store.drop_queued_alerts_except(
-            [s.name for s in self.config.subscriptions], list(self.config.registry.establishments)
-        )
-        if dropped:
-            log.warning("queued alerts of removed subscriptions or establishments dropped", alerts=dropped)
+        """Forget queued alerts whose subscription or establishment the configuration no longer has
+        (:meth:`Poller.drop_orphans`)."""
+        self.polls.drop_orphans()
 
     # -- the jobs, as the daemon and the CLI call them --------------------------------------------------
 

@@ -368,15 +368,33 @@ class Poller:
         writer thread; one poll at a time from deciding to recording, so concurrent polls never queue one finding
         twice); withdraw the findings told earlier that are now judged not affected."""
         async with self._deciding:
+            decided_under = self.current()
             inhibited = self.inhibit(matched, now)
             alerts = self.decide(inhibited.kept, now)
             await self.store.save_findings_off_loop(inhibited.kept.findings, alerts, now)
+            if self.current() is not decided_under:
+                # A reload came while they were written: the alerts may name an establishment or subscription it
+                # removed, after its own check of the queue (Engine.adopt) ran.
+                self.drop_orphans()
         if matched.not_affected:
             self.store.withdraw(
                 [(f, f.facts.version.basis) for f in matched.not_affected if f.facts.version and f.facts.version.basis],
                 now,
             )
         return inhibited, alerts
+
+    def drop_orphans(self) -> None:
+        """Forget queued alerts whose subscription or establishment the configuration no longer has.
+
+        Their findings then count as never told, so the next match queues them again under the current rules
+        instead of leaving them waiting forever for a digest that no longer exists.
+        """
+        config = self.config
+        dropped = self.store.drop_queued_alerts_except(
+            [s.name for s in config.subscriptions], list(config.registry.establishments)
+        )
+        if dropped:
+            log.warning("queued alerts of removed subscriptions or establishments dropped", alerts=dropped)
 
     def inhibit(self, matched: MatchResult, now: datetime) -> Inhibited:
         """``matched`` split by the inhibitions in force today (in the configured timezone)."""

@@ -14,7 +14,7 @@ from paths import ROOT
 
 from alertd.config.files import load_config
 from alertd.domain.feeds import FeedFormat, Validators
-from alertd.domain.values import Observation
+from alertd.domain.values import Alert, Observation
 from alertd.intake import formats as parse
 from alertd.intake.fetch import Fetcher
 from alertd.service.engine import Engine
@@ -126,4 +126,44 @@ def test_a_reload_drops_the_queued_alerts_of_a_removed_establishment_only(tmp_pa
     left = {k: len(v) for k, v in store.queued_alerts(subscriptions=["hospitals-daily"]).items()}
     assert gone not in engine.config.registry.establishments
     assert left == {k: n for k, n in waiting.items() if k != gone}
+    store.close()
+
+
+def test_a_reload_that_removes_an_establishment_while_a_poll_writes_its_alerts_leaves_none_queued(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The reload's own check of the queue (Engine.adopt) runs before the poll's alerts are committed: the poll,
+    finding the configuration replaced once they are written, checks again."""
+    copy_example(tmp_path / "config")
+    registry = tmp_path / "config" / "establishments" / "example.yaml"
+    text = registry.read_text()
+    store = Store(tmp_path / "s.sqlite3")
+    engine = Engine(load_config(tmp_path / "config" / "alertd.yaml"), store)
+    gone = "000000011"  # the example's establishment with queued alerts of its own
+    head, *items = text.split('\n  - id: "')
+    assert any(item.startswith(f'{gone}"') for item in items)
+    real = store.save_findings_off_loop
+    fired: list[str] = []
+
+    async def racing(findings: object, alerts: list[Alert], now: datetime) -> object:
+        if not fired and any(alert.finding.establishment == gone for alert in alerts):
+            fired.append(gone)  # the removing reload lands while the alerts are being written
+            registry.write_text('\n  - id: "'.join([head, *(i for i in items if not i.startswith(f'{gone}"'))]))
+            engine.reload(load_config(tmp_path / "config" / "alertd.yaml"))
+        return await real(findings, alerts, now)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(store, "save_findings_off_loop", racing)
+
+    async def poll_all() -> None:
+        async with Fetcher() as fetcher:
+            for feed in engine.config.feeds:
+                await engine.poll(feed, fetcher, NOW)
+
+    asyncio.run(poll_all())
+    assert fired
+    queued = store.db.execute(
+        "SELECT count(*) FROM alerts WHERE delivery IS NULL AND establishment = ?",
+        (gone,),
+    ).fetchone()[0]
+    assert queued == 0
     store.close()
