@@ -14,7 +14,7 @@ from paths import ROOT
 
 from alertd.config.files import load_config
 from alertd.domain.feeds import FeedFormat, Validators
-from alertd.domain.values import Alert, Observation
+from alertd.domain.values import Alert, Finding, Observation
 from alertd.intake import formats as parse
 from alertd.intake.fetch import Fetcher
 from alertd.service.engine import Engine
@@ -145,12 +145,12 @@ def test_a_reload_that_removes_an_establishment_while_a_poll_writes_its_alerts_l
     real = store.save_findings_off_loop
     fired: list[str] = []
 
-    async def racing(findings: object, alerts: list[Alert], now: datetime) -> object:
+    async def racing(findings: list[Finding], alerts: list[Alert], now: datetime) -> None:
         if not fired and any(alert.finding.establishment == gone for alert in alerts):
             fired.append(gone)  # the removing reload lands while the alerts are being written
             registry.write_text('\n  - id: "'.join([head, *(i for i in items if not i.startswith(f'{gone}"'))]))
             engine.reload(load_config(tmp_path / "config" / "alertd.yaml"))
-        return await real(findings, alerts, now)  # type: ignore[arg-type]
+        await real(findings, alerts, now)
 
     monkeypatch.setattr(store, "save_findings_off_loop", racing)
 
