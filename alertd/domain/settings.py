@@ -122,6 +122,30 @@ class RenderSettings:
     max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES
 
 
+# How long an email's personal link stays usable (``web.link_ttl``): a month covers an establishment that reads its
+# warnings after a holiday; past it, the reply address still works.
+DEFAULT_LINK_TTL = timedelta(days=30)
+# Requests of the acknowledgement page allowed per source address, and per link (``web.rate_limit``, the syntax of
+# the limits library): a reader clicks a few times; a mail scanner opening every link of a batch stays under it.
+DEFAULT_WEB_RATE_LIMIT = "30/minute"
+DEFAULT_LINK_KEY = "ack-link-key"  # the systemd credential holding the links' signing key
+
+
+@dataclass(frozen=True, slots=True)
+class WebSettings:
+    """``web``: the acknowledgement page (contract §4, "Acknowledgements"): where it listens, the address the
+    CERT's reverse proxy publishes it at, the credential holding the links' signing key, how long a link lives,
+    the rate limit, and the proxies whose ``X-Forwarded-For`` is believed."""
+
+    listen: str
+    base_url: str
+    key: str = DEFAULT_LINK_KEY  # the systemd credential's name
+    key_file: Path | None = None  # read first when it exists (a deployment without systemd credentials)
+    link_ttl: timedelta = DEFAULT_LINK_TTL
+    rate_limit: str = DEFAULT_WEB_RATE_LIMIT
+    trusted_proxies: tuple[str, ...] = ()  # addresses or networks (127.0.0.1, 10.0.0.0/8)
+
+
 @dataclass(frozen=True, slots=True)
 class Settings:
     """``alertd.yaml`` with every path made absolute."""
@@ -152,6 +176,7 @@ class Settings:
     retention: timedelta | None = DEFAULT_RETENTION  # None: ``retention: never``, nothing is pruned
     backups: BackupSettings = DEFAULT_BACKUPS  # ``backups``
     delivery_failing_after: timedelta = DEFAULT_DELIVERY_FAILING_AFTER  # ``delivery.failing_after``
+    web: WebSettings | None = None  # ``web``: None, no link in the emails and no page
 
     @property
     def backup_folder(self) -> Path:

@@ -460,6 +460,7 @@ def email_context(
     return {
         "lang": words.language,
         "resolved": [],  # render_email fills it: the findings no longer listed
+        "ack_url": None,  # and the personal link to the acknowledgement page, when the settings have `web`
         "corrections": [],  # and those withdrawn: their version turned out not affected
         "establishment": {
             "id": est.id,

@@ -139,6 +139,7 @@ def render_message(
     in_reply_to: str | None = None,
     resolved: Sequence[Finding] = (),
     reference: str | None = None,
+    ack_url: str | None = None,
 ) -> Rendered:
     """The warning email for one establishment, in its language (contract §4).
 
@@ -150,7 +151,9 @@ def render_message(
     message: ``In-Reply-To``/``References`` set and the subject starting with "Re: ". Raises ValueError if
     ``alerts`` is empty, if any alert belongs to another establishment, or if there is no recipient. The same
     inputs give the same bytes (``message_id`` fixes the MIME boundaries). ``reference`` is the CERT's reference
-    of this email (``CERTSANTE-2026-ALE-0042``), allocated once by the store and never reused.
+    of this email (``CERTSANTE-2026-ALE-0042``), allocated once by the store and never reused. ``ack_url`` is the
+    email's personal link to the acknowledgement page (:mod:`~alertd.render.acklink`): alertd's own, so shown as
+    a link and never defanged.
 
     The whole message stays under ``settings.max_message_bytes`` (less room for a signature): a mass event is
     one summary email whose attachments carry as many alerts as fit (:attr:`Rendered.left_out` tells how many
@@ -163,6 +166,7 @@ def render_message(
     ]
     context["resolved"] = resolved_context(est, [f for f in resolved if f not in withdrawn])
     context["corrections"] = corrections_context(words(context["lang"]), est, withdrawn)
+    context["ack_url"] = ack_url
     if not recipients:
         raise ValueError(f"no recipient for establishment {est.id!r}")
     lang = context["lang"]

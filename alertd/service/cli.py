@@ -39,7 +39,7 @@ from alertd.service.engine import Engine
 from alertd.service.explain import explanation, name_explanation
 from alertd.service.poll import cut_text, read_documents
 from alertd.service.recovery import cmd_state_backup, cmd_state_restore, left_to_owner, state_problem
-from alertd.service.setup import make_index, make_signer
+from alertd.service.setup import make_ack_links, make_index, make_signer
 from alertd.service.signals import EarlySignals
 from alertd.service.vitals import store_reason
 from alertd.store import STORE_FAILURES
@@ -267,6 +267,11 @@ def cmd_check(path: Path) -> int:
         make_signer(config)  # the signing key must be usable before the daemon relies on it
     except AlertdError as exc:
         print(f"{config.settings.path}: signing: {exc}", file=sys.stderr)
+        return EXIT_INVALID
+    try:
+        make_ack_links(config)  # the links' key too: every email would carry a link made with it
+    except AlertdError as exc:
+        print(f"{config.settings.path}: {exc}", file=sys.stderr)
         return EXIT_INVALID
     with left_to_owner(config.settings):  # the registry's cache it wrote, SQLite's read-only sidecars
         problem = state_problem(config.settings)  # read-only: check never creates the state

@@ -30,6 +30,7 @@ from alertd.domain.values import FeedKind
 from alertd.intake.fetch import Fetcher
 from alertd.policy.decide import INVENTORY_SETTLE, digest_may_go, repeated_wall_time
 from alertd.send.transports import Transport, make_transport
+from alertd.service.ackweb import AckWeb
 from alertd.service.changes import cut_refusal, describe, drops
 from alertd.service.clock import utcnow
 from alertd.service.clockwatch import (
@@ -55,6 +56,7 @@ from alertd.service.setup import keep_index_later, prepare
 from alertd.service.signals import STOPS, EarlySignals
 from alertd.service.vitals import FeedVital
 from alertd.store import STORE_FAILURES, backup
+from alertd.store.acks import AckBook
 from alertd.store.records import FeedState, digest_key
 from alertd.store.sqlite import Store
 
@@ -369,6 +371,8 @@ class Daemon:
             if listen
             else None
         )
+        web = config.settings.web
+        self.web = AckWeb(web, AckBook(self.store.path), self.engine.current) if web is not None else None
 
     # -- jobs -------------------------------------------------------------------------------------------
 
@@ -928,6 +932,8 @@ class Daemon:
             self.http.start()  # HttpListenError (an AlertdError) when the port is taken: the CLI reports it
             tasks.append(asyncio.create_task(self.http.beat_forever()))
             log.info("http endpoint listening", url=self.http.url)
+        if self.web is not None:
+            self.web.start()  # HttpListenError too
         async with Fetcher(user_agent=user_agent(self.config)) as fetcher:
             self.fetcher = fetcher
             self.schedule()
@@ -945,6 +951,9 @@ class Daemon:
             task.cancel()
         if self.http is not None:
             self.http.stop()
+        if self.web is not None:
+            self.web.stop()
+            self.web.book.close()
         await self.transport.close()
         self.store_closed = True
         self.store.close()  # nothing runs that could touch it: wind_down waited for every task that does

@@ -436,6 +436,8 @@ class Dispatcher:
         settings = self.config.settings
         message_id = make_message_id(est.id, [q.id for q in items], settings.sender_from, reference)
         thread = next((q.thread for q in items if q.alert.follow_up and q.thread), None)
+        ack = self.current().ack
+        ack_url = ack.url(est.id, reference, now) if ack is not None and reference else None
         rendered = render_message(
             self.current().templates,
             est,
@@ -448,6 +450,7 @@ class Dispatcher:
             in_reply_to=thread,
             resolved=email.closed,
             reference=reference,
+            ack_url=ack_url,
         )
         return rendered, to
 

@@ -26,7 +26,7 @@ from typing import Any, Protocol, cast
 from urllib.parse import urlsplit
 
 from alertd import __version__
-from alertd.config.settings import parse_listen
+from alertd.config.common import parse_listen
 from alertd.domain.delivery import DeliveryState
 from alertd.domain.errors import AlertdError
 from alertd.service.logs import get_logger
@@ -144,15 +144,20 @@ def _json_default(value: object) -> str:
     raise TypeError(f"{type(value).__name__} is not JSON serialisable")
 
 
-class _Server(ThreadingHTTPServer):
+class LocalServer(ThreadingHTTPServer):
+    """A thread per request, daemonic, bound without a DNS lookup (also the acknowledgement page's server)."""
+
     daemon_threads = True
-    app: HealthServer
 
     def server_bind(self) -> None:
         # HTTPServer.server_bind asks DNS for the host's FQDN; a health endpoint must not wait on DNS.
         socketserver.TCPServer.server_bind(self)
         host, port = self.server_address[:2]
         self.server_name, self.server_port = str(host), int(port)
+
+
+class _Server(LocalServer):
+    app: HealthServer
 
 
 class _Server6(_Server):

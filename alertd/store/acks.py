@@ -1,0 +1,128 @@
+"""What establishments answered through their emails' personal links (contract §4, "Acknowledgements").
+
+The page is served from a thread of its own (:mod:`~alertd.service.ackweb`), which reads and writes through this
+module's connection, never the :class:`~alertd.store.sqlite.Store`'s (one connection per thread, as SQLite
+wants): it reads an email by its reference (the outbox row and its alerts) and records each response. The table
+is created with the schema (:mod:`~alertd.store.schema`), in any store, with no schema version of its own.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from dataclasses import dataclass
+from datetime import datetime
+from email.parser import BytesHeaderParser
+from email.policy import default as default_policy
+from pathlib import Path
+
+from alertd.domain.acknowledgement import AckResponse
+from alertd.domain.values import Alert
+from alertd.store.codecs import alert_from_json, encode_time
+
+ACKS = """
+CREATE TABLE IF NOT EXISTS acks (
+    id INTEGER PRIMARY KEY,
+    establishment TEXT NOT NULL,
+    reference TEXT NOT NULL,  -- the email answered (outbox.reference)
+    response TEXT NOT NULL,  -- an AckResponse
+    comment TEXT NOT NULL DEFAULT '',
+    at TEXT NOT NULL,
+    source TEXT NOT NULL  -- the address it came from (X-Forwarded-For's, behind a trusted proxy)
+);
+CREATE INDEX IF NOT EXISTS acks_reference ON acks (reference, id);
+"""
+
+# The headers of a stored message are in its first bytes; the rest (bodies, attachments) is never read here.
+_HEAD_BYTES = 65_536
+
+
+@dataclass(frozen=True, slots=True)
+class AckEmail:
+    """One email as its page shows it: whose, which, when it was made, its alerts and its language."""
+
+    establishment: str
+    reference: str
+    created: datetime
+    alerts: tuple[Alert, ...]
+    language: str | None  # its Content-Language
+
+
+@dataclass(frozen=True, slots=True)
+class Ack:
+    """One response to one email."""
+
+    establishment: str
+    reference: str
+    response: AckResponse
+    comment: str
+    at: datetime
+    source: str
+
+
+class AckBook:
+    """The acknowledgements' own connection to the store's file: safe to call from any thread (one at a time)."""
+
+    def __init__(self, path: Path) -> None:
+        # mode=rw: a missing store is an error here, never a new empty file.
+        self._db = sqlite3.connect(f"{path.resolve().as_uri()}?mode=rw", uri=True, check_same_thread=False)
+        self._db.row_factory = sqlite3.Row
+        self._db.execute("PRAGMA busy_timeout = 5000")
+        self._lock = threading.Lock()
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    def email(self, reference: str) -> AckEmail | None:
+        """The email of that reference, with its alerts; None when the store has none (pruned, or never)."""
+        with self._lock:
+            row = self._db.execute(
+                "SELECT establishment, created, substr(message, 1, ?) AS head FROM outbox WHERE reference = ? "
+                "ORDER BY id LIMIT 1",
+                (_HEAD_BYTES, reference),
+            ).fetchone()
+            if row is None:
+                return None
+            bodies = self._db.execute(
+                "SELECT body FROM alerts WHERE delivery IN (SELECT id FROM outbox WHERE reference = ?) ORDER BY id",
+                (reference,),
+            ).fetchall()
+        head = BytesHeaderParser(policy=default_policy).parsebytes(bytes(row["head"]))
+        language = str(head.get("Content-Language", "") or "").strip().lower() or None
+        return AckEmail(
+            establishment=row["establishment"],
+            reference=reference,
+            created=datetime.fromisoformat(row["created"]),
+            alerts=tuple(alert_from_json(b["body"]) for b in bodies),
+            language=language,
+        )
+
+    def record(self, ack: Ack) -> int:
+        """Keep one response; its id."""
+        with self._lock, self._db:
+            cursor = self._db.execute(
+                "INSERT INTO acks (establishment, reference, response, comment, at, source) VALUES (?, ?, ?, ?, ?, ?)",
+                (ack.establishment, ack.reference, str(ack.response), ack.comment, encode_time(ack.at), ack.source),
+            )
+            return int(cursor.lastrowid or 0)
+
+    def responses(self, reference: str) -> list[Ack]:
+        """The responses to one email, oldest first."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT establishment, reference, response, comment, at, source FROM acks WHERE reference = ? "
+                "ORDER BY id",
+                (reference,),
+            ).fetchall()
+        return [
+            Ack(
+                r["establishment"],
+                r["reference"],
+                AckResponse(r["response"]),
+                r["comment"],
+                datetime.fromisoformat(r["at"]),
+                r["source"],
+            )
+            for r in rows
+        ]
