@@ -50,7 +50,7 @@ def read_web(path: Path, m: YMap, r: Reader) -> WebSettings | None:
         try:
             ttl = parse_duration(text)
         except ValueError as exc:
-            r.error(wm.value_pos["link_ttl"], str(exc))
+            r.error(wm.value_pos["link_ttl"], f"link_ttl: {exc}")
         else:
             if not MIN_LINK_TTL_DAYS <= ttl.days <= MAX_LINK_TTL_DAYS:
                 r.error(
