@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import email
 import re
 import shutil
 import subprocess
 import sys
+from email.policy import default
 from pathlib import Path
 from textwrap import dedent
 
@@ -131,3 +133,34 @@ def numbered_world(tmp: Path, count: int, feeds_yaml: str, smtp_port: int) -> Pa
         f"delivery: {{method: smtp, smtp: {{host: 127.0.0.1, port: {smtp_port}, security: none}}}}\n"
     )
     return config
+
+
+# The acknowledgement links' key of the tests (48 bytes in base64, as the README says to make one).
+ACK_KEY = "dGVzdCBrZXkgb2YgdGhlIGFja25vd2xlZGdlbWVudCBsaW5rcywgbm90IHNlY3JldCEh"
+
+
+def example_with_web(config_dir: Path, base_url: str, *, listen: str = "127.0.0.1:0", rate_limit: str = "") -> Path:
+    """The example configuration (:func:`copy_example`) with a ``web`` section: the page on ``listen``, published
+    at ``base_url``, its key in ``ack.key`` beside alertd.yaml (:data:`ACK_KEY`); its ``alertd.yaml``."""
+    config = copy_example(config_dir)
+    (config_dir / "ack.key").write_text(ACK_KEY + "\n")
+    limit = f", rate_limit: {rate_limit}" if rate_limit else ""
+    config.write_text(
+        config.read_text() + f"web: {{listen: '{listen}', base_url: '{base_url}', key_file: ack.key{limit}}}\n"
+    )
+    return config
+
+
+def ack_links(maildir: Path, base_url: str) -> dict[str, str]:
+    """The personal link of each email in a Maildir, by the email's reference, read from its text part."""
+    found = {}
+    for path in sorted((maildir / "new").iterdir()):
+        msg = email.message_from_bytes(path.read_bytes(), policy=default)
+        body = msg.get_body(("plain",))
+        assert body is not None
+        words = body.get_content().split()
+        url = next(w for w in words if w.startswith(base_url + "/"))
+        reference = re.search(r"\[([A-Z0-9]+-\d{4}-[A-Z]{3}-\d{4,})\]", str(msg["Subject"]))
+        assert reference is not None, msg["Subject"]
+        found[reference.group(1)] = url
+    return found
