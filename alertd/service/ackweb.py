@@ -271,11 +271,17 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(500, b"internal error\n", "text/plain; charset=utf-8", head=head)
 
     def _check_origin(self, web: AckWeb) -> None:
-        """A POST must come from the page itself: the Origin browsers send with a form, when they send one, and
-        Sec-Fetch-Site, when they send it."""
+        """A POST must come from the page itself. A browser that sends ``Sec-Fetch-Site`` must say
+        ``same-origin``; its ``Origin`` is then the page's, or ``null`` (what a page under ``Referrer-Policy:
+        no-referrer`` posts with). Without ``Sec-Fetch-Site``, an ``Origin`` given must be the page's. The form
+        token (:func:`~alertd.render.acklink.form_token`) is checked after, whatever the headers say."""
         origin = self.headers.get("Origin")
         site = self.headers.get("Sec-Fetch-Site")
-        if (origin is not None and origin != web.origin) or (site is not None and site != "same-origin"):
+        if site is not None:
+            ok = site == "same-origin" and origin in (None, "null", web.origin)
+        else:
+            ok = origin is None or origin == web.origin
+        if not ok:
             raise _Refused(403, BAD_FORM)
 
     def _form(self) -> dict[str, list[str]]:

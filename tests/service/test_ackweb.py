@@ -152,6 +152,7 @@ def test_a_post_records_the_response_with_its_time_and_source(world: World) -> N
         ({}, {"Origin": "null"}),
         ({}, {"Sec-Fetch-Site": "cross-site"}),
         ({}, {"Sec-Fetch-Site": "same-site"}),
+        ({}, {"Sec-Fetch-Site": "same-origin", "Origin": "https://evil.example"}),
         ({}, {"Content-Type": "text/plain"}),
     ],
 )
@@ -163,6 +164,23 @@ def test_a_form_from_elsewhere_records_nothing(world: World, change: dict[str, s
     assert status == 403
     assert "rouvrez le lien" in html
     assert len(world.acks()) == before
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {"Origin": ORIGIN, "Sec-Fetch-Site": "same-origin"},
+        # What Chromium sends from a page under Referrer-Policy: no-referrer: its Origin is "null".
+        {"Origin": "null", "Sec-Fetch-Site": "same-origin"},
+        {},  # no browser headers at all: the form token alone
+    ],
+)
+def test_a_form_from_the_page_itself_is_recorded(world: World, headers: dict[str, str]) -> None:
+    _reference, url = warning(world)
+    before = len(world.acks())
+    status, _headers, _html = world.request("POST", url, {"form": world.form(url), "response": "seen"}, headers)
+    assert status == 200
+    assert len(world.acks()) == before + 1
 
 
 def test_a_form_of_another_email_does_not_answer_this_one(world: World) -> None:
