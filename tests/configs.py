@@ -5,6 +5,7 @@ from __future__ import annotations
 import email
 import re
 import shutil
+import sqlite3
 import subprocess
 import sys
 from email.policy import default
@@ -164,3 +165,13 @@ def ack_links(maildir: Path, base_url: str) -> dict[str, str]:
         assert reference is not None, msg["Subject"]
         found[reference.group(1)] = url
     return found
+
+
+def ack_rows(state: Path) -> list[sqlite3.Row]:
+    """The responses a store holds (its ``acks`` table), oldest first, read by a connection of the test's own."""
+    db = sqlite3.connect(state)
+    db.row_factory = sqlite3.Row
+    try:
+        return db.execute("SELECT * FROM acks ORDER BY id").fetchall()
+    finally:
+        db.close()

@@ -18,7 +18,6 @@ import threading
 import unicodedata
 from collections.abc import Callable
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler
 from typing import Any, cast
 from urllib.parse import parse_qs, urlsplit
 
@@ -26,13 +25,12 @@ from limits import parse as parse_rate_limit
 from limits.storage import MemoryStorage
 from limits.strategies import MovingWindowRateLimiter
 
-from alertd import __version__
 from alertd.config.common import parse_listen
 from alertd.domain.acknowledgement import COMMENT_MAX_CHARS, AckResponse
 from alertd.domain.settings import WebSettings
 from alertd.render.acklink import AckKey, BadToken, ExpiredToken, form_token, form_token_ok, read_token
 from alertd.render.ackpage import BAD_FORM, EXPIRED, LIMITED, REFUSED, ack_page, refusal_page, security_policy
-from alertd.service.httpapi import REQUEST_TIMEOUT_SECONDS, HttpListenError, LocalServer
+from alertd.service.httpapi import HttpListenError, LocalHandler, LocalServer, stop_serving
 from alertd.service.logs import get_logger
 from alertd.service.setup import Prepared
 from alertd.store.acks import Ack, AckBook
@@ -130,14 +128,10 @@ class AckWeb:
         log.info("acknowledgement page listening", listen=self.url, published=self.web.base_url)
 
     def stop(self) -> None:
+        """Stop serving and close the socket."""
         server, thread = self._server, self._thread
         self._server = self._thread = None
-        if server is None:
-            return
-        server.shutdown()
-        server.server_close()
-        if thread is not None:
-            thread.join(timeout=5)
+        stop_serving(server, thread)
 
     @property
     def url(self) -> str:
@@ -223,12 +217,10 @@ class _WebServer6(_WebServer):
     address_family = socket.AF_INET6
 
 
-class _Handler(BaseHTTPRequestHandler):
+class _Handler(LocalHandler):
     """GET and HEAD show a page, POST answers; anything else is 405."""
 
-    server_version = f"alertd/{__version__}"
-    sys_version = ""
-    timeout = REQUEST_TIMEOUT_SECONDS
+    allow = "GET, HEAD, POST"
 
     def do_GET(self) -> None:
         self._serve(post=False, head=False)
@@ -299,27 +291,13 @@ class _Handler(BaseHTTPRequestHandler):
         except ValueError:
             raise _Refused(403, BAD_FORM) from None
 
-    def _send(self, code: int, body: bytes, content_type: str, *, head: bool) -> None:
-        self.send_response(code)
-        self.send_header("Content-Type", content_type)
-        self.send_header("Content-Length", str(len(body)))
-        self.send_header("Cache-Control", "no-store")
-        self.send_header("Content-Security-Policy", security_policy(body.decode("utf-8", "replace")))
-        self.send_header("X-Frame-Options", "DENY")
-        self.send_header("X-Content-Type-Options", "nosniff")
-        self.send_header("Referrer-Policy", "no-referrer")
-        if code == 405:
-            self.send_header("Allow", "GET, HEAD, POST")
-        self.end_headers()
-        if not head:
-            self.wfile.write(body)
+    def more_headers(self, body: bytes) -> list[tuple[str, str]]:
+        return [
+            ("Content-Security-Policy", security_policy(body.decode("utf-8", "replace"))),
+            ("X-Frame-Options", "DENY"),
+            ("X-Content-Type-Options", "nosniff"),
+            ("Referrer-Policy", "no-referrer"),
+        ]
 
-    # Never the stdlib's request lines: the path holds the token.
-    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
-        log.debug("web request", method=getattr(self, "command", None), status=code)
-
-    def log_error(self, format: str, *args: Any) -> None:
-        pass
-
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
+    def logged_path(self) -> str | None:
+        return None  # the path holds the token

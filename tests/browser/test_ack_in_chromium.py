@@ -20,8 +20,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from chromium import ChromiumMissingError, chromium, chromium_path
-from configs import ACK_KEY, ALERTD, ack_links, alertd, example_with_web
+from chromium import chromium_or_fail
+from configs import ACK_KEY, ALERTD, ack_links, ack_rows, alertd, example_with_web
 from http_server import unused_port
 from playwright.sync_api import Browser, Page
 
@@ -41,12 +41,7 @@ class Served:
     names: list[str]  # every establishment's name
 
     def acks(self) -> list[sqlite3.Row]:
-        db = sqlite3.connect(self.state)
-        db.row_factory = sqlite3.Row
-        try:
-            return db.execute("SELECT * FROM acks ORDER BY id").fetchall()
-        finally:
-            db.close()
+        return ack_rows(self.state)
 
 
 def _wait_for_port(port: int, proc: subprocess.Popen[str], deadline: float) -> None:
@@ -94,12 +89,8 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
     """The module's headless Chromium; fails, not skips, where Chromium is not installed."""
-    try:
-        chromium_path()
-    except ChromiumMissingError as missing:
-        pytest.fail(str(missing), pytrace=False)
-    with chromium() as b:
-        yield b
+    with chromium_or_fail() as started:
+        yield started
 
 
 @pytest.fixture

@@ -102,6 +102,19 @@ def test_the_key_is_never_shown_and_a_short_one_is_refused() -> None:
 def test_both_parts_carry_the_link_undefanged(language: str, words: str) -> None:
     links = AckLinks(KEY, "https://alertes.cert-sante.example/reponse", timedelta(days=30))
     url = links.url("330781196", "CERTSANTE-2026-ALE-0042", NOW)
+    text, html = _bodies(language, url)
+    assert words in unflow(text) and url in unflow(text).split()
+    assert f'href="{url}"' in html and words in html
+    assert read_token(KEY, url.rpartition("/")[2], NOW).reference == "CERTSANTE-2026-ALE-0042"
+
+
+def test_without_web_no_email_has_a_link() -> None:
+    text, html = _bodies("fr", None)
+    assert "Répondre à cette alerte" not in text and "respond-link" not in html
+
+
+def _bodies(language: str, ack_url: str | None) -> tuple[str, str]:
+    """The text and HTML of a one-alert email with that link (or none)."""
     msg = render_email(
         ENV,
         make_establishment(language=language),
@@ -111,25 +124,6 @@ def test_both_parts_carry_the_link_undefanged(language: str, words: str) -> None
         now=NOW,
         message_id=MESSAGE_ID,
         reference="CERTSANTE-2026-ALE-0042",
-        ack_url=url,
+        ack_url=ack_url,
     )
-    text, html = bodies(msg)
-    assert words in unflow(text) and url in unflow(text).split()
-    assert f'href="{url}"' in html and words in html
-    assert read_token(KEY, url.rpartition("/")[2], NOW).reference == "CERTSANTE-2026-ALE-0042"
-
-
-def test_without_web_no_email_has_a_link() -> None:
-    text, html = bodies(
-        render_email(
-            ENV,
-            make_establishment(),
-            [make_alert(IPV4)],
-            RECIPIENTS,
-            settings=SETTINGS.render,
-            now=NOW,
-            message_id=MESSAGE_ID,
-            reference="CERTSANTE-2026-ALE-0042",
-        )
-    )
-    assert "Répondre à cette alerte" not in text and "respond-link" not in html
+    return bodies(msg)

@@ -14,7 +14,7 @@ from pathlib import Path
 from urllib.parse import urlencode, urlsplit
 
 import pytest
-from configs import ACK_KEY, ack_links, alertd, example_with_web
+from configs import ACK_KEY, ack_links, ack_rows, alertd, example_with_web
 
 from alertd.config.files import load_config
 from alertd.domain.acknowledgement import AckResponse
@@ -40,9 +40,9 @@ class World:
         assert settings.web is not None
         self.web = AckWeb(settings.web, self.book, lambda: self.prepared)
         self.web.start()
-        self.host, port = urlsplit(self.web.url).hostname, urlsplit(self.web.url).port
-        assert self.host is not None and port is not None
-        self.port = port
+        host, port = urlsplit(self.web.url).hostname, urlsplit(self.web.url).port
+        assert host is not None and port is not None
+        self.host, self.port = host, port
 
     def request(
         self, method: str, url: str, body: dict[str, str] | None = None, headers: dict[str, str] | None = None
@@ -62,12 +62,7 @@ class World:
             conn.close()
 
     def acks(self) -> list[sqlite3.Row]:
-        db = sqlite3.connect(self.state)
-        db.row_factory = sqlite3.Row
-        try:
-            return db.execute("SELECT * FROM acks ORDER BY id").fetchall()
-        finally:
-            db.close()
+        return ack_rows(self.state)
 
     def form(self, url: str) -> str:
         status, _headers, html = self.request("GET", url)
@@ -238,7 +233,7 @@ def test_too_many_requests_from_one_address_are_refused(world: World) -> None:
         statuses = []
         for _ in range(5):
             parts = urlsplit(conn_url)
-            conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=10)
+            conn = http.client.HTTPConnection(str(parts.hostname), parts.port, timeout=10)
             conn.request("GET", parts.path)
             statuses.append(conn.getresponse().status)
             conn.close()
