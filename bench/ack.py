@@ -1,0 +1,184 @@
+"""Benchmark (contract §7): what the acknowledgement links and page cost.
+
+    .venv/bin/python bench/ack.py [--emails 300] [--requests 300] [--rounds 3]
+
+``link``: ``--emails`` one-alert warnings rendered by ``render_message`` (CPU time, best of ``--rounds``), with the
+personal link signed and shown, against the same emails without ``web`` in the same run.
+
+``page``: the example configuration with ``web`` (copied to a temporary folder, its first cycle run by the real
+``alertd run --once``), then the page served by :class:`~alertd.service.ackweb.AckWeb` on loopback: ``--requests``
+GETs of an email's page and as many POSTs of a response, one connection each, against as many GETs of
+``/healthz`` from alertd's health server in the same process (the same standard-library server doing nothing but
+JSON). Prints one JSON object with the load average; asserts nothing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import http.client
+import json
+import os
+import platform
+import shutil
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode, urlsplit
+
+from alertd.config.files import load_config
+from alertd.render.email import render_message
+from alertd.service import logs
+from alertd.service.ackweb import AckWeb
+from alertd.service.httpapi import HealthServer, HealthSnapshot
+from alertd.service.metrics import Metrics
+from alertd.service.setup import Prepared, prepare
+from alertd.store.acks import AckBook, AckEmail
+
+ROOT = Path(__file__).resolve().parent.parent
+
+KEY = "bench key of the acknowledgement links, not a secret, 48 bytes"
+BASE = "https://alertes.cert-sante.example/reponse"
+
+
+def _best(rounds: int, work: Callable[[], None]) -> float:
+    best = float("inf")
+    for _ in range(rounds):
+        start = time.process_time()
+        work()
+        best = min(best, time.process_time() - start)
+    return best
+
+
+def link(prepared: Prepared, email: AckEmail, emails: int, rounds: int) -> dict[str, Any]:
+    """CPU per email rendered with and without the link: ``email``'s alerts, rendered ``emails`` times."""
+    assert prepared.ack is not None
+    links = prepared.ack
+    est = prepared.config.registry.establishments[email.establishment]
+    settings = prepared.config.settings.render
+    now = datetime.now(UTC)
+
+    def render(with_link: bool) -> Callable[[], None]:
+        def run() -> None:
+            for n in range(emails):
+                reference = f"CERTSANTE-2026-ALE-{n:04d}"
+                url = links.url(est.id, reference, now) if with_link else None
+                render_message(prepared.templates, est, email.alerts, ["rssi@bench.example"], settings=settings,
+                               now=now, message_id=f"<{n}@bench>", reference=reference, ack_url=url)  # fmt: skip
+
+        return run
+
+    render(True)()  # templates compiled, catalogs read
+    without = _best(rounds, render(False))
+    with_link = _best(rounds, render(True))
+    return {
+        "emails": emails,
+        "alerts_per_email": len(email.alerts),
+        "cpu_ms_per_email_without_link": round(without / emails * 1000, 3),
+        "cpu_ms_per_email_with_link": round(with_link / emails * 1000, 3),
+        "ratio_with_to_without": round(with_link / without, 3),
+    }
+
+
+def _timed(count: int, url: str, method: str = "GET", body: dict[str, str] | None = None) -> float:
+    parts = urlsplit(url)
+    data = urlencode(body).encode() if body is not None else None
+    headers = {"Content-Type": "application/x-www-form-urlencoded"} if body is not None else {}
+    start = time.perf_counter()
+    for _ in range(count):
+        conn = http.client.HTTPConnection(str(parts.hostname), parts.port, timeout=10)
+        conn.request(method, parts.path, body=data, headers=headers)
+        response = conn.getresponse()
+        response.read()
+        assert response.status == 200, response.status
+        conn.close()
+    return time.perf_counter() - start
+
+
+def measure(emails: int, requests: int, rounds: int) -> dict[str, Any]:
+    """The link's rendering cost, then requests per second of the page (GET, POST) and of /healthz, on loopback."""
+    folder = Path(tempfile.mkdtemp(prefix="alertd-bench-ack-"))
+    try:
+        config_dir = folder / "config"
+        shutil.copytree(ROOT / "config", config_dir)
+        (config_dir / "ack.key").write_text(KEY + "\n")
+        config = config_dir / "alertd.yaml"
+        config.write_text(
+            config.read_text()
+            + f"web: {{listen: '127.0.0.1:0', base_url: '{BASE}', key_file: ack.key, rate_limit: 100000/minute}}\n"
+        )
+        alertd = str(Path(sys.executable).parent / "alertd")
+        subprocess.run([alertd, "-c", str(config), "run", "--once"], check=True, capture_output=True)
+        prepared = prepare(load_config(config))
+        settings = prepared.config.settings
+        assert settings.web is not None and prepared.ack is not None
+        state = settings.state_dir / "alertd.sqlite3"
+        with contextlib.closing(sqlite3.connect(state)) as db:
+            (reference,) = db.execute("SELECT reference FROM outbox WHERE reference IS NOT NULL LIMIT 1").fetchone()
+        book = AckBook(state)
+        email = book.email(reference)
+        assert email is not None
+        rendering = link(prepared, email, emails, rounds)
+        token = prepared.ack.url(email.establishment, email.reference, datetime.now(UTC)).rpartition("/")[2]
+        web = AckWeb(settings.web, book, lambda: prepared)
+        snapshot = HealthSnapshot()
+        health = HealthServer("127.0.0.1:0", snapshot, Metrics(snapshot.last_success, snapshot.outbox))
+        web.start()
+        health.start()
+        try:
+            url = f"{web.url}/reponse/{token}"
+            _timed(20, url)  # warm
+            get = _timed(requests, url)
+            conn = http.client.HTTPConnection(str(urlsplit(url).hostname), urlsplit(url).port, timeout=10)
+            conn.request("GET", urlsplit(url).path)
+            html = conn.getresponse().read().decode()
+            conn.close()
+            form = html.split('name="form" value="', 1)[1].split('"', 1)[0]
+            post = _timed(requests, url, "POST", {"form": form, "response": "seen"})
+            _timed(20, f"{health.url}/healthz")
+            healthz = _timed(requests, f"{health.url}/healthz")
+        finally:
+            web.stop()
+            health.stop()
+            book.close()
+        return {
+            "link": rendering,
+            "page": {
+                "requests": requests,
+                "page_get_per_s": round(requests / get, 1),
+                "page_post_per_s": round(requests / post, 1),
+                "healthz_get_per_s": round(requests / healthz, 1),
+                "ratio_page_get_to_healthz": round(healthz / get, 3),
+                "ratio_page_post_to_healthz": round(healthz / post, 3),
+            },
+        }
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--emails", type=int, default=300)
+    parser.add_argument("--requests", type=int, default=300)
+    parser.add_argument("--rounds", type=int, default=3)
+    args = parser.parse_args(argv)
+    logs.configure("warning")
+    load_before = os.getloadavg()
+    result: dict[str, Any] = {
+        "benchmark": "ack",
+        **measure(args.emails, args.requests, args.rounds),
+        "loadavg": {"before": list(load_before), "after": list(os.getloadavg())},
+        "machine": {"python": platform.python_version(), "cpus": os.cpu_count()},
+    }
+    print(json.dumps(result, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
