@@ -109,9 +109,10 @@ def measure(emails: int, requests: int, rounds: int) -> dict[str, Any]:
         shutil.copytree(ROOT / "config", config_dir)
         (config_dir / "ack.key").write_text(KEY + "\n")
         config = config_dir / "alertd.yaml"
+        text = config.read_text()
+        text = text[: text.index("\nweb:") + 1]  # the example's own section (the last one) replaced
         config.write_text(
-            config.read_text()
-            + f"web: {{listen: '127.0.0.1:0', base_url: '{BASE}', key_file: ack.key, rate_limit: 100000/minute}}\n"
+            text + f"web: {{listen: '127.0.0.1:0', base_url: '{BASE}', key_file: ack.key, rate_limit: 100000/minute}}\n"
         )
         alertd = str(Path(sys.executable).parent / "alertd")
         subprocess.run([alertd, "-c", str(config), "run", "--once"], check=True, capture_output=True)

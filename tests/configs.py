@@ -66,11 +66,17 @@ def every_entry_is_news(feeds_yaml: str) -> str:
 
 def copy_example(config_dir: Path) -> Path:
     """The example configuration (``config/``) copied into ``config_dir``, every entry of its old samples news (for
-    the tests about something else than backlog); its ``alertd.yaml``."""
+    the tests about something else than backlog); its ``alertd.yaml``. Its acknowledgement page listens on a port
+    the system picks: tests run side by side, and a fixed port would be taken by the first."""
     shutil.copytree(ROOT / "config", config_dir)
     feeds = config_dir / "feeds.yaml"
     feeds.write_text(every_entry_is_news(feeds.read_text()))
-    return config_dir / "alertd.yaml"
+    settings = config_dir / "alertd.yaml"
+    settings.write_text(settings.read_text().replace(EXAMPLE_WEB_LISTEN, "listen: 127.0.0.1:0"))
+    return settings
+
+
+EXAMPLE_WEB_LISTEN = "listen: 127.0.0.1:9110"
 
 
 def write_config(tmp: Path, feeds_yaml: str, smtp: SmtpTestServer, *, backlog: bool = False) -> Path:
@@ -141,14 +147,14 @@ ACK_KEY = "dGVzdCBrZXkgb2YgdGhlIGFja25vd2xlZGdlbWVudCBsaW5rcywgbm90IHNlY3JldCEh"
 
 
 def example_with_web(config_dir: Path, base_url: str, *, listen: str = "127.0.0.1:0", rate_limit: str = "") -> Path:
-    """The example configuration (:func:`copy_example`) with a ``web`` section: the page on ``listen``, published
-    at ``base_url``, its key in ``ack.key`` beside alertd.yaml (:data:`ACK_KEY`); its ``alertd.yaml``."""
+    """The example configuration (:func:`copy_example`) with its ``web`` section replaced: the page on ``listen``,
+    published at ``base_url``, its key in ``ack.key`` beside alertd.yaml (:data:`ACK_KEY`); its ``alertd.yaml``."""
     config = copy_example(config_dir)
     (config_dir / "ack.key").write_text(ACK_KEY + "\n")
     limit = f", rate_limit: {rate_limit}" if rate_limit else ""
-    config.write_text(
-        config.read_text() + f"web: {{listen: '{listen}', base_url: '{base_url}', key_file: ack.key{limit}}}\n"
-    )
+    text = config.read_text()
+    text = text[: text.index("\nweb:") + 1]  # the example's own section, the last one, replaced
+    config.write_text(text + f"web: {{listen: '{listen}', base_url: '{base_url}', key_file: ack.key{limit}}}\n")
     return config
 
 

@@ -125,6 +125,7 @@ class Rendered:
     subject: str
     message_id: str
     left_out: int  # alerts of a mass email that its attachments could not carry (0 for any other email)
+    ack_url: str | None = None  # the personal link to the acknowledgement page it carries, if any
 
 
 def render_message(
@@ -179,7 +180,7 @@ def render_message(
     raw = _message(headers, _bodies(env, context), context, records)
     if len(raw) > limit:
         raw, context = _mass_email(env, headers, context, records, limit)
-    return Rendered(raw, headers.subject, clean_header(message_id, 500), context.get("left_out") or 0)
+    return Rendered(raw, headers.subject, clean_header(message_id, 500), context.get("left_out") or 0, ack_url)
 
 
 def _as_message(render: Callable[P, Rendered]) -> Callable[P, EmailMessage]:

@@ -43,6 +43,7 @@ from alertd.service.setup import make_ack_links, make_index, make_signer
 from alertd.service.signals import EarlySignals
 from alertd.service.vitals import store_reason
 from alertd.store import STORE_FAILURES
+from alertd.store.acks import responses_to
 from alertd.store.codecs import encode_time
 from alertd.store.records import HistoryEntry
 from alertd.store.sqlite import Store
@@ -353,6 +354,9 @@ def format_cycle(config: Config, report: CycleReport) -> str:
         lines.append("  the outbox is left to the alertd daemon running on this state directory: it sends them")
     if f.retrying or f.failed:
         lines.append(f"  {f.retrying} deferred for retry, {f.failed} failed: {'; '.join(dict.fromkeys(f.errors))}")
+    if report.links:  # with ``web``: each email's personal link to the acknowledgement page
+        lines.append("acknowledgement links:")
+        lines.extend(f"  {reference}  {est}  {url}" for reference, est, url in report.links)
     if report.backup is not None:  # a backup was due: run from cron, --once takes them
         lines.append(f"backed up the state to {report.backup}")
     lines.append(f"state: {config.settings.state_dir / 'alertd.sqlite3'}")
@@ -608,8 +612,15 @@ def cmd_history(config: Config, establishment: str | None, as_json: bool, limit:
     store = Store.for_settings(config.settings, create=False)  # never makes a store
     try:
         rows = [history_record(entry) for entry in store.history(establishment, limit)]
+        # What each email's readers answered through its personal link (the acknowledgement page).
+        answered = responses_to(store.db, (r["reference"] for r in rows if r["reference"]))
     finally:
         store.close()
+    for row in rows:
+        row["responses"] = [
+            {"at": encode_time(a.at), "response": str(a.response), "comment": a.comment, "source": a.source}
+            for a in answered.get(row["reference"], [])
+        ]
     if establishment is not None and not rows and establishment not in config.registry.establishments:
         print(unknown_establishment(config, establishment), file=sys.stderr)
         return EXIT_USAGE
@@ -618,10 +629,11 @@ def cmd_history(config: Config, establishment: str | None, as_json: bool, limit:
             _emit(row)
             continue
         told = " (follow-up)" if row["follow_up"] else " (inventory)" if row["inventory"] else ""
+        said = "".join(f"; answered {a['response']} at {a['at'][:19]}" for a in row["responses"])
         print(
             f"{row['when'][:19]}  {row['establishment']}  {row['severity']:<9} {row['indicator']} "
             f"({row['reason']}, {row['asset']}) from {row['feed']} — {row['state']} to {','.join(row['recipients'])} "
-            f"in {row['reference'] or '-'} {row['message_id']}{told}"
+            f"in {row['reference'] or '-'} {row['message_id']}{told}{said}"
         )
     return EXIT_OK
 

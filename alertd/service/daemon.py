@@ -139,6 +139,7 @@ class CycleReport:
     flush: FlushReport = field(default_factory=FlushReport)
     transport: str = ""
     backup: Path | None = None  # the backup taken at the end of the cycle, when one was due
+    links: list[tuple[str, str, str]] = field(default_factory=list)  # (reference, establishment, personal link)
 
     @property
     def failed(self) -> bool:
@@ -192,6 +193,11 @@ async def run_cycle(config: Config, *, new_state: bool = False) -> CycleReport:
     store = open_checked(config, new_state, sender=True)
     engine = Engine(config, store)
     report = CycleReport()
+
+    def link_made(reference: str, establishment: str, url: str) -> None:
+        report.links.append((reference, establishment, url))
+
+    engine.dispatcher.on_link = link_made
     try:
         # Vulnerability catalogues first: an advisory naming a CVE is matched through the products they give it.
         catalogues = [f for f in config.feeds if f.kind is FeedKind.VULNERABILITY]

@@ -123,6 +123,9 @@ class Dispatcher:
         # Told after each email of a dispatch: a mass event's thousands of emails take minutes to render, and the
         # daemon must not judge its outbox stalled meanwhile (progress.LoopProgress).
         self.on_progress: Callable[[], None] | None = None
+        # Told of each email put in the outbox with a personal link: its reference, establishment and link
+        # (``run --once`` prints them).
+        self.on_link: Callable[[str, str, str], None] | None = None
         # The reference given to an email that failed to render or sign, for its next attempt (same alerts).
         self._reserved: dict[tuple[str, str, tuple[int, ...]], str] = {}
         # Reference numbers the store handed out in a block and no email carries yet, by series and year, the
@@ -402,6 +405,8 @@ class Dispatcher:
                 left_out=missing,
                 alerts=len(items),
             )
+        if msg.ack_url is not None and self.on_link is not None:
+            self.on_link(reference, est_id, msg.ack_url)
         log.info(
             "email queued",
             establishment=est_id,

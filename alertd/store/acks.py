@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from email.parser import BytesHeaderParser
@@ -110,19 +111,22 @@ class AckBook:
     def responses(self, reference: str) -> list[Ack]:
         """The responses to one email, oldest first."""
         with self._lock:
-            rows = self._db.execute(
-                "SELECT establishment, reference, response, comment, at, source FROM acks WHERE reference = ? "
-                "ORDER BY id",
-                (reference,),
-            ).fetchall()
-        return [
-            Ack(
-                r["establishment"],
-                r["reference"],
-                AckResponse(r["response"]),
-                r["comment"],
-                datetime.fromisoformat(r["at"]),
-                r["source"],
+            return responses_to(self._db, [reference]).get(reference, [])
+
+
+def responses_to(db: sqlite3.Connection, references: Iterable[str]) -> dict[str, list[Ack]]:
+    """The responses to these emails, by reference, oldest first (``alertd history`` and the page read them)."""
+    wanted = sorted(set(references))
+    found: dict[str, list[Ack]] = {}
+    for start in range(0, len(wanted), 500):  # SQLite's limit on bound parameters, with room to spare
+        chunk = wanted[start : start + 500]
+        rows = db.execute(
+            "SELECT establishment, reference, response, comment, at, source FROM acks "
+            f"WHERE reference IN ({', '.join('?' * len(chunk))}) ORDER BY id",
+            chunk,
+        )
+        for r in rows:
+            found.setdefault(r[1], []).append(
+                Ack(r[0], r[1], AckResponse(r[2]), r[3], datetime.fromisoformat(r[4]), r[5])
             )
-            for r in rows
-        ]
+    return found

@@ -17,8 +17,12 @@ WEB = "web: {listen: '127.0.0.1:9110', base_url: 'https://alertes.cert-sante.exa
 
 @pytest.fixture
 def alertd_yaml(tmp_path: Path) -> Path:
+    """The example's alertd.yaml without its ``web`` section (the last one)."""
     shutil.copytree(ROOT / "config", tmp_path / "config")
-    return tmp_path / "config" / "alertd.yaml"
+    path = tmp_path / "config" / "alertd.yaml"
+    text = path.read_text()
+    path.write_text(text[: text.index("\nweb:") + 1])
+    return path
 
 
 def with_web(path: Path, text: str) -> Path:
@@ -28,6 +32,12 @@ def with_web(path: Path, text: str) -> Path:
 
 def test_without_web_there_is_no_page(alertd_yaml: Path) -> None:
     assert load_config(alertd_yaml).settings.web is None
+
+
+def test_the_example_has_a_demo_page_on_loopback() -> None:
+    web = load_config(ROOT / "config" / "alertd.yaml").settings.web
+    assert web is not None and web.key_file == ROOT / "config" / "ack-link-key.demo"
+    assert (web.listen, web.base_url) == ("127.0.0.1:9110", "http://127.0.0.1:9110/reponse")
 
 
 def test_the_defaults_a_month_thirty_requests_a_minute_and_the_systemd_credential(alertd_yaml: Path) -> None:

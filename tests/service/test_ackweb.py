@@ -6,6 +6,7 @@ too many requests."""
 from __future__ import annotations
 
 import http.client
+import json
 import sqlite3
 from collections.abc import Iterator
 from dataclasses import replace
@@ -30,8 +31,9 @@ KEY = AckKey(ACK_KEY.encode())
 
 
 class World:
-    def __init__(self, config: Path) -> None:
+    def __init__(self, config: Path, printed: str) -> None:
         self.config = config
+        self.printed = printed  # what ``alertd run --once`` printed
         self.prepared: Prepared = prepare(load_config(config))
         settings = self.prepared.config.settings
         self.state = settings.state_dir / "alertd.sqlite3"
@@ -75,7 +77,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     config = example_with_web(tmp_path_factory.mktemp("ackweb") / "config", BASE, rate_limit="1000/minute")
     ran = alertd(config, "run", "--once")
     assert ran.returncode == 0, ran.stderr
-    w = World(config)
+    w = World(config, ran.stdout)
     yield w
     w.web.stop()
     w.book.close()
@@ -89,6 +91,23 @@ def warning(world: World) -> tuple[str, str]:
 def test_every_email_carries_its_own_link(world: World) -> None:
     emails = list((world.prepared.config.settings.maildir / "new").iterdir())
     assert len(emails) >= 2 and len(set(world.links.values())) == len(emails)
+
+
+def test_run_once_prints_each_emails_link(world: World) -> None:
+    printed = world.printed.split("acknowledgement links:\n", 1)[1].splitlines()
+    listed = {line.split()[0]: line.split()[2] for line in printed if line.startswith("  ")}
+    assert listed == world.links  # the very link each email carries
+
+
+def test_history_shows_the_responses(world: World) -> None:
+    reference, url = list(world.links.items())[-1]
+    status, _headers, _html = world.request("POST", url, {"form": world.form(url), "response": "fixed"})
+    assert status == 200
+    rows = [json.loads(line) for line in alertd(world.config, "history", "--json").stdout.splitlines()]
+    answered = [r["responses"] for r in rows if r["reference"] == reference]
+    assert answered and all(a[-1]["response"] == "fixed" and a[-1]["source"] == "127.0.0.1" for a in answered)
+    assert all(r["responses"] == [] for r in rows if r["reference"] not in (reference, warning(world)[0]))
+    assert f"in {reference} " in (text := alertd(world.config, "history").stdout) and "; answered fixed at " in text
 
 
 def test_a_get_shows_that_emails_alerts_and_records_nothing(world: World) -> None:
