@@ -18,7 +18,7 @@ import threading
 import unicodedata
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any, cast
+from typing import cast
 from urllib.parse import parse_qs, urlsplit
 
 from limits import parse as parse_rate_limit
@@ -27,13 +27,14 @@ from limits.strategies import MovingWindowRateLimiter
 
 from alertd.config.common import parse_listen
 from alertd.domain.acknowledgement import COMMENT_MAX_CHARS, AckResponse
+from alertd.domain.establishments import Establishment
 from alertd.domain.settings import WebSettings
-from alertd.render.acklink import AckKey, BadToken, ExpiredToken, form_token, form_token_ok, read_token
+from alertd.render.acklink import AckKey, BadToken, ExpiredToken, LinkClaims, form_token, form_token_ok, read_token
 from alertd.render.ackpage import BAD_FORM, EXPIRED, LIMITED, REFUSED, ack_page, refusal_page, security_policy
 from alertd.service.httpapi import HttpListenError, LocalHandler, LocalServer, stop_serving
 from alertd.service.logs import get_logger
 from alertd.service.setup import Prepared
-from alertd.store.acks import Ack, AckBook
+from alertd.store.acks import Ack, AckBook, AckEmail
 
 log = get_logger("alertd.web")
 
@@ -191,7 +192,8 @@ class AckWeb:
         )
         return self.page(token, thanks=response)
 
-    def _email(self, token: str) -> tuple[Any, Any, Any]:
+    def _email(self, token: str) -> tuple[LinkClaims, AckEmail, Establishment]:
+        """What a genuine, current token names: its claims, its email and its establishment; :class:`_Refused`."""
         try:
             claims = read_token(self.key, token, self.clock())
         except ExpiredToken:
@@ -206,6 +208,7 @@ class AckWeb:
         return claims, email, est
 
     def refusal(self, why: str) -> str:
+        """The refusal page saying ``why`` (a key of :mod:`~alertd.render.ackpage`), naming only the CERT."""
         return refusal_page(self.current().templates, why, self.current().config.settings.organisation or "alertd")
 
 
