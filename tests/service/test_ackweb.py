@@ -282,3 +282,17 @@ def test_the_source_address_believes_trusted_proxies_only(
     peer: str, forwarded: str | None, trusted: tuple[str, ...], source: str
 ) -> None:
     assert source_address(peer, forwarded, trusted) == source
+
+
+@pytest.mark.parametrize(("key", "said"), [(None, "does not exist"), ("short secret", "at least 32")])
+def test_check_refuses_a_missing_or_short_key_without_showing_it(tmp_path: Path, key: str | None, said: str) -> None:
+    config = example_with_web(tmp_path / "config", BASE)
+    key_file = tmp_path / "config" / "ack.key"
+    if key is None:
+        key_file.unlink()
+    else:
+        key_file.write_text(key)
+    checked = alertd(config, "check")
+    assert checked.returncode == 1
+    assert said in checked.stderr and str(key_file) in checked.stderr
+    assert key is None or key not in checked.stderr
