@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
+from datetime import timedelta
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -12,19 +13,26 @@ from limits import parse as parse_rate_limit
 
 from alertd.config.common import parse_duration, parse_listen, resolve_path
 from alertd.config.yamlsrc import Reader, YMap
-from alertd.domain.settings import DEFAULT_LINK_KEY, DEFAULT_LINK_TTL, DEFAULT_WEB_RATE_LIMIT, WebSettings
+from alertd.domain.settings import (
+    DEFAULT_LINK_KEY,
+    DEFAULT_LINK_TTL,
+    DEFAULT_PROPOSAL_EXPIRY,
+    DEFAULT_WEB_RATE_LIMIT,
+    WebSettings,
+)
 
 MIN_LINK_TTL_DAYS = 1
 MAX_LINK_TTL_DAYS = 366
+MAX_PROPOSAL_DAYS = 3 * 366  # an inhibition accepted from a "not us" response: years would be one forgotten
 _CREDENTIAL = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")  # systemd's credential names, without "/"
 
 
 def read_web(path: Path, m: YMap, r: Reader) -> WebSettings | None:
-    """``web: {listen, base_url, key, key_file, link_ttl, rate_limit, trusted_proxies}``; None when absent or
-    too broken to use (problems in ``r``)."""
+    """``web: {listen, base_url, key, key_file, link_ttl, rate_limit, trusted_proxies, proposal_expiry}``; None
+    when absent or too broken to use (problems in ``r``)."""
     if "web" not in m or (wm := r.mapping(m["web"], m.value_pos["web"], "'web'")) is None:
         return None
-    optional = ("key", "key_file", "link_ttl", "rate_limit", "trusted_proxies")
+    optional = ("key", "key_file", "link_ttl", "rate_limit", "trusted_proxies", "proposal_expiry")
     r.keys(wm, "'web'", ("listen", "base_url"), optional)
     listen = r.value(wm, "listen", str)
     if listen is not None:
@@ -45,18 +53,8 @@ def read_web(path: Path, m: YMap, r: Reader) -> WebSettings | None:
     if not _CREDENTIAL.fullmatch(key):
         r.error(wm.value_pos["key"], f"{key!r} is not a systemd credential name (letters, digits, '_', '.', '-')")
     key_file = r.value(wm, "key_file", str)
-    ttl = DEFAULT_LINK_TTL
-    if (text := r.value(wm, "link_ttl", str)) is not None:
-        try:
-            ttl = parse_duration(text)
-        except ValueError as exc:
-            r.error(wm.value_pos["link_ttl"], f"link_ttl: {exc}")
-        else:
-            if not MIN_LINK_TTL_DAYS <= ttl.days <= MAX_LINK_TTL_DAYS:
-                r.error(
-                    wm.value_pos["link_ttl"],
-                    f"link_ttl {text!r}: give {MIN_LINK_TTL_DAYS}d to {MAX_LINK_TTL_DAYS}d (default 30d)",
-                )
+    ttl = _days(wm, "link_ttl", DEFAULT_LINK_TTL, (MIN_LINK_TTL_DAYS, MAX_LINK_TTL_DAYS), r)
+    expiry = _days(wm, "proposal_expiry", DEFAULT_PROPOSAL_EXPIRY, (1, MAX_PROPOSAL_DAYS), r)
     rate = r.value(wm, "rate_limit", str, DEFAULT_WEB_RATE_LIMIT) or DEFAULT_WEB_RATE_LIMIT
     try:
         parse_rate_limit(rate)
@@ -78,4 +76,20 @@ def read_web(path: Path, m: YMap, r: Reader) -> WebSettings | None:
         link_ttl=ttl,
         rate_limit=rate,
         trusted_proxies=tuple(proxies),
+        proposal_expiry=expiry,
     )
+
+
+def _days(wm: YMap, key: str, default: timedelta, bounds: tuple[int, int], r: Reader) -> timedelta:
+    """A duration of ``low`` to ``high`` days (``30d``, ``12w``); ``default`` when absent or wrong (in ``r``)."""
+    if (text := r.value(wm, key, str)) is None:
+        return default
+    low, high = bounds
+    try:
+        value = parse_duration(text)
+    except ValueError as exc:
+        r.error(wm.value_pos[key], f"{key}: {exc}")
+        return default
+    if not low <= value.days <= high:
+        r.error(wm.value_pos[key], f"{key} {text!r}: give {low}d to {high}d (default {default.days}d)")
+    return value

@@ -20,3 +20,10 @@ class AckResponse(enum.StrEnum):
 # A comment is kept to this many characters (after control characters are stripped): enough for "this address
 # is our guest Wi-Fi's, not a server", little enough that the page cannot be used to store files.
 COMMENT_MAX_CHARS = 2000
+
+
+class Decision(enum.StrEnum):
+    """What the operator did with an inhibition a "not us" response proposed (``alertd inhibitions``)."""
+
+    ACCEPTED = "accepted"  # written into inhibitions.yaml
+    REJECTED = "rejected"

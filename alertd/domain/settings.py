@@ -129,6 +129,9 @@ DEFAULT_LINK_TTL = timedelta(days=30)
 # the limits library): a reader clicks a few times; a mail scanner opening every link of a batch stays under it.
 DEFAULT_WEB_RATE_LIMIT = "30/minute"
 DEFAULT_LINK_KEY = "ack-link-key"  # the systemd credential holding the links' signing key
+# How long an inhibition accepted from a "not us" response lasts unless the operator says (``web.proposal_expiry``):
+# a season of the same false positive silenced, and a mistaken one does not hide a real attack for good.
+DEFAULT_PROPOSAL_EXPIRY = timedelta(days=90)
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,6 +147,7 @@ class WebSettings:
     link_ttl: timedelta = DEFAULT_LINK_TTL
     rate_limit: str = DEFAULT_WEB_RATE_LIMIT
     trusted_proxies: tuple[str, ...] = ()  # addresses or networks (127.0.0.1, 10.0.0.0/8)
+    proposal_expiry: timedelta = DEFAULT_PROPOSAL_EXPIRY  # an accepted "not us" inhibition's default lifetime
 
 
 @dataclass(frozen=True, slots=True)

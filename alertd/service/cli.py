@@ -21,6 +21,7 @@ from alertd.config.finess import FinessError
 from alertd.config.finess_import import import_finess, summary
 from alertd.config.registry import RegistryCache
 from alertd.config.yamlwords import near_miss
+from alertd.domain.acknowledgement import Decision
 from alertd.domain.codes import Evidence
 from alertd.domain.delivery import DeliveryState
 from alertd.domain.errors import AlertdError, ConfigError, StateRefused
@@ -37,6 +38,7 @@ from alertd.service.clock import utcnow
 from alertd.service.daemon import CycleReport, Daemon, run_cycle, run_digests, user_agent, workers_busy
 from alertd.service.engine import Engine
 from alertd.service.explain import explanation, name_explanation
+from alertd.service.feedback import cmd_decide, cmd_proposed
 from alertd.service.poll import cut_text, read_documents
 from alertd.service.recovery import cmd_state_backup, cmd_state_restore, left_to_owner, state_problem
 from alertd.service.setup import make_ack_links, make_index, make_signer
@@ -98,6 +100,7 @@ def build_parser() -> argparse.ArgumentParser:
     retry = outbox_sub.add_parser("retry", help="re-queue a failed delivery")
     retry.add_argument("id", type=int)
     _state_parser(sub)
+    _inhibitions_parser(sub)
     registry = sub.add_parser("registry", help="build the registry from a national one")
     registry_sub = registry.add_subparsers(dest="registry_command", required=True, parser_class=_Parser)
     imported = registry_sub.add_parser("import", help="import FINESS into a registry folder, one file a department")
@@ -121,6 +124,19 @@ def _state_parser(sub: Any) -> None:
     backup.add_argument("--to", metavar="FILE", help="this file (default: a new file in the backup folder)")
     restore = state_sub.add_parser("restore", help="put a backup back (alertd stopped); the replaced file is kept")
     restore.add_argument("file", nargs="?", metavar="FILE", help="the backup (default: the newest good one)")
+
+
+def _inhibitions_parser(sub: Any) -> None:
+    """``alertd inhibitions proposed|accept|reject`` (README, "Acknowledgements")."""
+    inh = sub.add_parser("inhibitions", help='the inhibitions establishments\' "not us" responses proposed')
+    inh_sub = inh.add_subparsers(dest="inhibitions_command", required=True, parser_class=_Parser)
+    inh_sub.add_parser("proposed", help="list the proposals not yet accepted or rejected")
+    accept = inh_sub.add_parser("accept", help="write a proposal into inhibitions.yaml")
+    accept.add_argument("id", type=int)
+    accept.add_argument("--expires", type=date.fromisoformat, metavar="YYYY-MM-DD", help="default: web.proposal_expiry")
+    accept.add_argument("--reason", metavar="TEXT", help="default: the establishment's comment")
+    reject = inh_sub.add_parser("reject", help="set a proposal aside; nothing is written")
+    reject.add_argument("id", type=int)
 
 
 def _run_daemon(daemon: Daemon) -> int:
@@ -218,6 +234,11 @@ def _command(
         return cmd_state_restore(config.settings, args.file)
     if args.command == "poll":
         return asyncio.run(cmd_poll(config, args.feed))
+    if args.command == "inhibitions":
+        if args.inhibitions_command == "proposed":
+            return cmd_proposed(config)
+        decision = Decision.ACCEPTED if args.inhibitions_command == "accept" else Decision.REJECTED
+        return cmd_decide(config, args.id, decision, getattr(args, "expires", None), getattr(args, "reason", None))
     if args.command == "outbox":
         state = DeliveryState(args.state) if args.state else None
         return cmd_outbox(config, state, getattr(args, "id", None))

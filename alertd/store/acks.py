@@ -20,6 +20,7 @@ from pathlib import Path
 from alertd.domain.acknowledgement import AckResponse
 from alertd.domain.values import Alert
 from alertd.store.codecs import alert_from_json, encode_time
+from alertd.store.proposals import propose
 
 ACKS = """
 CREATE TABLE IF NOT EXISTS acks (
@@ -85,33 +86,44 @@ class AckBook:
             ).fetchone()
             if row is None:
                 return None
-            bodies = self._db.execute(
-                "SELECT body FROM alerts WHERE delivery IN (SELECT id FROM outbox WHERE reference = ?) ORDER BY id",
-                (reference,),
-            ).fetchall()
+            alerts = _alerts_of(self._db, reference)
         head = BytesHeaderParser(policy=default_policy).parsebytes(bytes(row["head"]))
         language = str(head.get("Content-Language", "") or "").strip().lower() or None
         return AckEmail(
             establishment=row["establishment"],
             reference=reference,
             created=datetime.fromisoformat(row["created"]),
-            alerts=tuple(alert_from_json(b["body"]) for b in bodies),
+            alerts=alerts,
             language=language,
         )
 
     def record(self, ack: Ack) -> int:
-        """Keep one response; its id."""
+        """Keep one response; its id. A "not us" one proposes, in the same transaction, an inhibition of each
+        indicator the email told (:mod:`~alertd.store.proposals`), for the operator to accept or reject."""
         with self._lock, self._db:
             cursor = self._db.execute(
                 "INSERT INTO acks (establishment, reference, response, comment, at, source) VALUES (?, ?, ?, ?, ?, ?)",
                 (ack.establishment, ack.reference, str(ack.response), ack.comment, encode_time(ack.at), ack.source),
             )
-            return int(cursor.lastrowid or 0)
+            ack_id = int(cursor.lastrowid or 0)
+            if ack.response is AckResponse.NOT_US:
+                findings = (alert.finding for alert in _alerts_of(self._db, ack.reference))
+                propose(self._db, ack_id, findings, ack.comment, ack.at, ack.source)
+            return ack_id
 
     def responses(self, reference: str) -> list[Ack]:
         """The responses to one email, oldest first."""
         with self._lock:
             return responses_to(self._db, [reference]).get(reference, [])
+
+
+def _alerts_of(db: sqlite3.Connection, reference: str) -> tuple[Alert, ...]:
+    """The alerts an email told, in the order it told them."""
+    rows = db.execute(
+        "SELECT body FROM alerts WHERE delivery IN (SELECT id FROM outbox WHERE reference = ?) ORDER BY id",
+        (reference,),
+    )
+    return tuple(alert_from_json(row[0]) for row in rows)
 
 
 def responses_to(db: sqlite3.Connection, references: Iterable[str]) -> dict[str, list[Ack]]:

@@ -14,7 +14,7 @@ import sqlite3
 from alertd.domain.codes import SOFTWARE_REASONS
 from alertd.domain.delivery import DeliveryState
 from alertd.domain.errors import StoreError
-from alertd.store import acks, knowledge, scope
+from alertd.store import acks, knowledge, proposals, scope
 from alertd.store.codecs import finding_from_json
 
 SCHEMA_VERSION = 3
@@ -98,6 +98,7 @@ CREATE INDEX IF NOT EXISTS outbox_message ON outbox (message_id);
     + KNOWLEDGE
     + scope.SCOPE
     + acks.ACKS
+    + proposals.PROPOSALS
 )
 
 
@@ -115,7 +116,7 @@ def open_schema(db: sqlite3.Connection, name: str) -> None:
             f"{name} has schema version {version}, newer than this alertd ({SCHEMA_VERSION}): "
             "upgrade alertd, or point state_dir elsewhere"
         )
-    for statement in _statements(acks.ACKS):  # tables added without a version of their own: any store gets them
+    for statement in _statements(acks.ACKS + proposals.PROPOSALS):  # tables without a version of their own
         db.execute(statement)
     if version == SCHEMA_VERSION:
         return

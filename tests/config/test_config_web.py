@@ -46,18 +46,20 @@ def test_the_defaults_a_month_thirty_requests_a_minute_and_the_systemd_credentia
     assert web.base_url == "https://alertes.cert-sante.example/reponse"  # the trailing slash dropped
     assert (web.listen, web.key, web.key_file) == ("127.0.0.1:9110", "ack-link-key", None)
     assert (web.link_ttl, web.rate_limit, web.trusted_proxies) == (timedelta(days=30), "30/minute", ())
+    assert web.proposal_expiry == timedelta(days=90)
 
 
 def test_the_operator_chooses(alertd_yaml: Path) -> None:
     text = (
         "web: {listen: '[::1]:9110', base_url: 'https://a.example/r', key: link-key, key_file: secrets/link.key,\n"
-        "      link_ttl: 14d, rate_limit: 10/minute, trusted_proxies: [127.0.0.1, 10.0.0.0/8]}\n"
+        "      link_ttl: 14d, rate_limit: 10/minute, trusted_proxies: [127.0.0.1, 10.0.0.0/8], proposal_expiry: 4w}\n"
     )
     web = load_config(with_web(alertd_yaml, text)).settings.web
     assert web is not None
     assert (web.key, web.key_file) == ("link-key", alertd_yaml.parent / "secrets" / "link.key")
     assert (web.link_ttl, web.rate_limit) == (timedelta(days=14), "10/minute")
     assert web.trusted_proxies == ("127.0.0.1/32", "10.0.0.0/8")
+    assert web.proposal_expiry == timedelta(weeks=4)
 
 
 @pytest.mark.parametrize(
@@ -71,6 +73,8 @@ def test_the_operator_chooses(alertd_yaml: Path) -> None:
         ("web:\n  listen: 127.0.0.1:9110\n  base_url: https://a.example/r\n  link_ttl: 2y\n", "link_ttl", 3),
         ("web:\n  listen: 127.0.0.1:9110\n  base_url: https://a.example/r\n  link_ttl: 400d\n", "1d to 366d", 3),
         ("web:\n  listen: 127.0.0.1:9110\n  base_url: https://a.example/r\n  rate_limit: lots\n", "30/minute", 3),
+        ("web:\n  listen: 127.0.0.1:9110\n  base_url: https://a.example/r\n  proposal_expiry: 0d\n", "1d to", 3),
+        ("web:\n  listen: 127.0.0.1:9110\n  base_url: https://a.example/r\n  proposal_expiry: x\n", "proposal_exp", 3),
         ("web:\n  listen: 127.0.0.1:9110\n  base_url: https://a.example/r\n  key: ../x\n", "credential", 3),
         ("web:\n  listen: 127.0.0.1:9110\n  base_url: https://a.example/r\n  trusted_proxies: [x]\n", "'x'", 3),
         ("web: {listen: '127.0.0.1:9110', base_url: 'https://a.example/r', ttl: 1d}\n", "ttl", 0),
