@@ -26,15 +26,25 @@ _ITEM = re.compile(r"^( *)- ", re.MULTILINE)  # the indentation the file's entri
 _HEADER = "inhibitions:\n"
 
 
+def quoted(text: str) -> str:
+    """``text`` as a YAML double-quoted scalar on one line: JSON's quoting (``"``, ``\\`` and control characters
+    escaped), and every other character that is not printable (line and paragraph separators, format
+    characters) escaped too, as YAML writes them, so that the value read back is ``text`` exactly."""
+    body = json.dumps(text, ensure_ascii=False)
+    return "".join(
+        c if c.isprintable() else f"\\U{ord(c):08x}" if ord(c) > 0xFFFF else f"\\u{ord(c):04x}" for c in body
+    )
+
+
 def inhibition_block(entry: Inhibition, note: str, indent: str = "  ") -> str:
     """The YAML lines of one inhibition with an establishment and an indicator, under a ``# note`` line. Values
-    are written as JSON strings (valid YAML double-quoted scalars): a comment cannot break out of its line."""
+    are quoted (:func:`quoted`): a comment cannot break out of its line or add a key."""
     assert entry.establishment is not None and entry.indicator is not None
     lines = [
-        f"{indent}# {' '.join(note.split())}",
-        f"{indent}- establishment: {json.dumps(entry.establishment)}",
-        f"{indent}  indicator: {json.dumps(entry.indicator)}",
-        f"{indent}  reason: {json.dumps(entry.reason)}",
+        f"{indent}# {' '.join(''.join(c if c.isprintable() else ' ' for c in note).split())}",
+        f"{indent}- establishment: {quoted(entry.establishment)}",
+        f"{indent}  indicator: {quoted(entry.indicator)}",
+        f"{indent}  reason: {quoted(entry.reason)}",
     ]
     if entry.expires is not None:
         lines.append(f"{indent}  expires: {entry.expires.isoformat()}")

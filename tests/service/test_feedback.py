@@ -183,12 +183,20 @@ def entry(reason: str) -> Inhibition:
 def test_a_hostile_comment_stays_a_value(tmp_path: Path, page: Page) -> None:
     path = tmp_path / "inhibitions.yaml"
     path.write_text("# ours\ninhibitions:\n- feed: urlhaus  # a comment kept\n  reason: noisy\n")
-    reason = 'a"\nb: c\n- establishment: x\n# d \\ é'
-    written = append_inhibition(path, entry(reason), "note\nwith a line break", page.prepared.config.registry)
+    reason = 'a"\nb: c\n- establishment: x\n# d \\ é\u2028e\x85f\u200bg\U0001f600\x00'
+    note = "note\nwith a line break\u2028- x: y\x00"
+    written = append_inhibition(path, entry(reason), note, page.prepared.config.registry)
     assert (written.reason, written.indicator) == (reason, "evil.example")
     assert written.where.startswith(f"{path}:")
     text = path.read_text()
-    assert text.startswith("# ours\ninhibitions:\n- feed: urlhaus  # a comment kept\n  reason: noisy\n# note with")
+    assert text.startswith("# ours\ninhibitions:\n- feed: urlhaus  # a comment kept\n  reason: noisy\n")
+    assert text.splitlines()[4:] == [
+        "# note with a line break - x: y",
+        '- establishment: "000000033"',
+        '  indicator: "evil.example"',
+        '  reason: "a\\"\\nb: c\\n- establishment: x\\n# d \\\\ é\\u2028e\\u0085f\\u200bg😀\\u0000"',
+        "  expires: 2099-01-01",
+    ]
 
 
 @pytest.mark.parametrize("text", ["inhibitions: []\n", "inhibitions:\n  - {feed: urlhaus, reason: x}\n  nope: 1\n"])
