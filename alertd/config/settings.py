@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from alertd.config.common import parse_duration, parse_listen, read_duration, resolve_path
 from alertd.config.settings_backups import read_backups
+from alertd.config.settings_escalation import read_escalation
 from alertd.config.settings_web import read_web
 from alertd.config.yamlsrc import Pos, Reader, YMap, load
 from alertd.domain.settings import (
@@ -60,6 +61,7 @@ def read_settings(path: Path, r: Reader) -> Settings | None:
             "retention",
             "backups",
             "web",
+            "escalation",
         ),
     )
     tz_name = r.value(m, "timezone", str, "UTC")
@@ -155,6 +157,7 @@ def read_settings(path: Path, r: Reader) -> Settings | None:
     retention = _read_retention(m, r)
     backups = read_backups(path, m, r)
     web = read_web(path, m, r)
+    escalation = read_escalation(m, r)
     if not (paths["feeds"] and paths["registry"] and paths["subscriptions"]):
         return None  # the other files cannot even be found; what is wrong is already recorded
     return Settings(
@@ -185,6 +188,7 @@ def read_settings(path: Path, r: Reader) -> Settings | None:
         backups=backups,
         delivery_failing_after=failing_after,
         web=web,
+        escalation=escalation,
     )
 
 

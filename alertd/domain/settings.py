@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Mapping
-from dataclasses import dataclass
-from datetime import timedelta
+from dataclasses import dataclass, field
+from datetime import date, time, timedelta
 from pathlib import Path
 from types import MappingProxyType
 from zoneinfo import ZoneInfo
@@ -150,6 +150,25 @@ class WebSettings:
     proposal_expiry: timedelta = DEFAULT_PROPOSAL_EXPIRY  # an accepted "not us" inhibition's default lifetime
 
 
+# How long a warning may wait for a response through its link before it is escalated (``escalation.delays``):
+# an imminent attack is phoned about the same working day; the other severities are not escalated unless set.
+DEFAULT_ESCALATION_DELAYS: Mapping[Severity, timedelta] = MappingProxyType({Severity.IMMINENT: timedelta(hours=4)})
+
+
+@dataclass(frozen=True, slots=True)
+class EscalationSettings:
+    """``escalation``: the delay per severity, and the business time it is counted in when one is set (local
+    ``business_hours`` on ``business_days`` but ``holidays``; without them, every hour counts)."""
+
+    delays: Mapping[Severity, timedelta] = field(default_factory=lambda: DEFAULT_ESCALATION_DELAYS)
+    business_hours: tuple[time, time] | None = None
+    business_days: frozenset[int] | None = None  # ISO weekdays; None: every day
+    holidays: frozenset[date] = frozenset()
+
+
+DEFAULT_ESCALATION = EscalationSettings()
+
+
 @dataclass(frozen=True, slots=True)
 class Settings:
     """``alertd.yaml`` with every path made absolute."""
@@ -181,6 +200,7 @@ class Settings:
     backups: BackupSettings = DEFAULT_BACKUPS  # ``backups``
     delivery_failing_after: timedelta = DEFAULT_DELIVERY_FAILING_AFTER  # ``delivery.failing_after``
     web: WebSettings | None = None  # ``web``: None, no link in the emails and no page
+    escalation: EscalationSettings = DEFAULT_ESCALATION  # ``escalation``
 
     @property
     def backup_folder(self) -> Path:
