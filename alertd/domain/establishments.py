@@ -18,8 +18,9 @@ LANGUAGES = ("fr", "en")
 @dataclass(frozen=True, slots=True)
 class Contact:
     email: str
-    role: str = "security"
+    role: str = "security"  # "escalation": who gets a warning left unanswered (contract §4)
     min_severity: Severity = Severity.INFO
+    phone: str = ""  # as written in the registry; the operators' "to call" list shows it
 
 
 @dataclass(frozen=True, slots=True)
