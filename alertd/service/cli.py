@@ -32,6 +32,7 @@ from alertd.domain.values import Finding, IndicatorType
 from alertd.intake.fetch import Fetcher
 from alertd.intake.reach import public_text
 from alertd.policy.decide import TLP_RED, classify, withheld
+from alertd.policy.escalation import escalation_due
 from alertd.render.catalog import rule_text
 from alertd.service import logs
 from alertd.service.clock import utcnow
@@ -632,16 +633,23 @@ def cmd_history(config: Config, establishment: str | None, as_json: bool, limit:
     from the registry still shows what it was told."""
     store = Store.for_settings(config.settings, create=False)  # never makes a store
     try:
-        rows = [history_record(entry) for entry in store.history(establishment, limit)]
+        entries = store.history(establishment, limit)
+        rows = [history_record(entry) for entry in entries]
         # What each email's readers answered through its personal link (the acknowledgement page).
         answered = responses_to(store.db, (r["reference"] for r in rows if r["reference"]))
     finally:
         store.close()
-    for row in rows:
+    rules, tz = config.settings.escalation, config.settings.timezone
+    for row, entry in zip(rows, entries, strict=True):
         row["responses"] = [
             {"at": encode_time(a.at), "response": str(a.response), "comment": a.comment, "source": a.source}
             for a in answered.get(row["reference"], [])
         ]
+        # A warning sent and still unanswered, of a severity escalated: when it is due (the escalation settings).
+        due = None
+        if entry.state is DeliveryState.SENT and row["reference"] and not row["responses"]:
+            due = escalation_due(entry.when, entry.alert.severity, rules, tz)
+        row["escalation_due"] = encode_time(due) if due is not None else None
     if establishment is not None and not rows and establishment not in config.registry.establishments:
         print(unknown_establishment(config, establishment), file=sys.stderr)
         return EXIT_USAGE
@@ -651,6 +659,8 @@ def cmd_history(config: Config, establishment: str | None, as_json: bool, limit:
             continue
         told = " (follow-up)" if row["follow_up"] else " (inventory)" if row["inventory"] else ""
         said = "".join(f"; answered {a['response']} at {a['at'][:19]}" for a in row["responses"])
+        if row["escalation_due"] is not None:
+            said += f"; no response, escalation due at {row['escalation_due'][:19]}"
         print(
             f"{row['when'][:19]}  {row['establishment']}  {row['severity']:<9} {row['indicator']} "
             f"({row['reason']}, {row['asset']}) from {row['feed']} — {row['state']} to {','.join(row['recipients'])} "

@@ -296,3 +296,15 @@ def test_check_refuses_a_missing_or_short_key_without_showing_it(tmp_path: Path,
     assert checked.returncode == 1
     assert said in checked.stderr and str(key_file) in checked.stderr
     assert key is None or key not in checked.stderr
+
+
+def test_history_says_when_an_unanswered_warning_is_due_for_escalation(world: World) -> None:
+    rows = [json.loads(line) for line in alertd(world.config, "history", "--json").stdout.splitlines()]
+    waiting = [r for r in rows if r["state"] == "sent" and r["reference"] and not r["responses"]]
+    imminent = [r for r in waiting if r["severity"] == "imminent"]
+    assert imminent  # the example's C2 addresses, with no escalation settings: imminent after 4 hours
+    for row in imminent:
+        assert datetime.fromisoformat(row["escalation_due"]) == datetime.fromisoformat(row["when"]) + timedelta(hours=4)
+    assert all(r["escalation_due"] is None for r in rows if r not in imminent)  # answered, or not escalated
+    text = alertd(world.config, "history").stdout
+    assert f"; no response, escalation due at {imminent[0]['escalation_due'][:19]}" in text
