@@ -8,7 +8,9 @@ in the CERT's timezone. Elapsed time is real time (UTC): the night of a clock ch
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import UTC, date, datetime, time, timedelta
+from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
 from alertd.domain.settings import EscalationSettings
@@ -56,3 +58,25 @@ def _window(day: date, rules: EscalationSettings, tz: ZoneInfo) -> tuple[datetim
         opens, closes = rules.business_hours
         first, after = datetime.combine(day, opens, tz), datetime.combine(day, closes, tz)
     return first.astimezone(UTC), after.astimezone(UTC)
+
+
+class Awaiting(NamedTuple):
+    """Warnings sent and unanswered whose severity is escalated: how many in all, and how many past their
+    deadline (``/metrics``)."""
+
+    waiting: int
+    due: int
+
+
+def awaiting(
+    sent: Iterable[tuple[datetime, Severity]], rules: EscalationSettings, tz: ZoneInfo, now: datetime
+) -> Awaiting:
+    """Count the unanswered warnings (each its sending time and most severe alert) that escalation concerns."""
+    waiting = due = 0
+    for when, severity in sent:
+        deadline = escalation_due(when, severity, rules, tz)
+        if deadline is None:
+            continue
+        waiting += 1
+        due += deadline <= now
+    return Awaiting(waiting, due)

@@ -29,6 +29,7 @@ from alertd.domain.settings import DeliveryMethod, Settings
 from alertd.domain.values import FeedKind
 from alertd.intake.fetch import Fetcher
 from alertd.policy.decide import INVENTORY_SETTLE, digest_may_go, repeated_wall_time
+from alertd.policy.escalation import Awaiting, awaiting
 from alertd.send.transports import Transport, make_transport
 from alertd.service.ackweb import AckWeb
 from alertd.service.changes import cut_refusal, describe, drops
@@ -56,7 +57,7 @@ from alertd.service.setup import keep_index_later, prepare
 from alertd.service.signals import STOPS, EarlySignals
 from alertd.service.vitals import FeedVital
 from alertd.store import STORE_FAILURES, backup
-from alertd.store.acks import AckBook
+from alertd.store.acks import AckBook, unanswered
 from alertd.store.records import FeedState, digest_key
 from alertd.store.sqlite import Store
 
@@ -366,6 +367,8 @@ class Daemon:
         self.metrics.watch_work(self.progress.ages, lambda: bool(self.progress.overdue()))
         self.outbox_watch = OutboxWatch(config.settings.delivery_failing_after)
         self.metrics.watch_delivery(self.outbox_watch.oldest_age, lambda: self.outbox_watch.failing() is not None)
+        self.awaiting = Awaiting(0, 0)  # unanswered warnings, counted at each health refresh (contract §4)
+        self.metrics.watch_acks(lambda: self.awaiting)
         # Steps of the wall clock seen while a dispatch or a flush writes the outbox with a wall time read before
         # them (None when none runs): the outbox is re-planned for them once that work is done.
         self.held_steps: list[ClockStep] | None = None
@@ -603,6 +606,7 @@ class Daemon:
         try:
             states, outbox = self.store.feed_states(), self.store.outbox_counts()
             self.outbox_watch.saw_oldest(self.store.oldest_waiting(), utcnow())
+            self.awaiting = self.count_awaiting(utcnow())
         except STORE_FAILURES as exc:
             # A store that cannot even be read: what the process holds in memory is all /healthz can tell, the
             # read's failure included (damage met by a read is damage: 503 store_damaged).
@@ -611,6 +615,15 @@ class Daemon:
             states, outbox = [], None
         self.health.update(states, outbox, configured=configured, vitals=self.engine.vitals)
         self.publish_health()
+
+    def count_awaiting(self, now: datetime) -> Awaiting:
+        """The warnings still answerable (sent within ``web.link_ttl``) that nobody answered, by the escalation
+        settings; none without ``web`` (no link, so no response to wait for)."""
+        settings = self.engine.config.settings
+        if settings.web is None:
+            return Awaiting(0, 0)
+        sent = unanswered(self.store.db, now - settings.web.link_ttl)
+        return awaiting(((u.sent, u.severity) for u in sent), settings.escalation, settings.timezone, now)
 
     def health_problems(self) -> str | None:
         """What is wrong now, for STATUS=: a store that cannot be written, feeds failing (``failures_alert``

@@ -184,6 +184,37 @@ class _DeliveryCollector:
         return (age, failing)
 
 
+class _AckCollector:
+    """The warnings sent and unanswered that escalation concerns, and those past their deadline (contract §4)."""
+
+    def __init__(self, counts: Callable[[], tuple[int, int]]) -> None:
+        self.counts = counts
+
+    def _families(self) -> tuple[GaugeMetricFamily, GaugeMetricFamily]:
+        return (
+            GaugeMetricFamily(
+                "alertd_warnings_awaiting_acknowledgement",
+                "Warnings sent, of a severity escalation concerns, that no response through their link answers",
+            ),
+            GaugeMetricFamily(
+                "alertd_warnings_escalation_due",
+                "Of those, the warnings past their escalation deadline",
+            ),
+        )
+
+    def describe(self) -> Iterable[Metric]:
+        """The families this collector yields."""
+        return self._families()
+
+    def collect(self) -> Iterable[Metric]:
+        """Read the counts now."""
+        waiting, due = self._families()
+        counted = self.counts()
+        waiting.add_metric([], counted[0])
+        due.add_metric([], counted[1])
+        return (waiting, due)
+
+
 class _ProcessCollector:
     """The standard ``process_*`` metrics without ``/proc/stat``, which the unit's ``ProcSubset=pid`` hides (the
     client library's ``ProcessCollector`` needs it for the boot time and would then export nothing)."""
@@ -366,6 +397,10 @@ class Metrics:
     def watch_delivery(self, oldest_age: Callable[[], float], failing: Callable[[], bool]) -> None:
         """Serve the oldest waiting email's age and whether delivery is failing, read at scrape time."""
         self.registry.register(_DeliveryCollector(oldest_age, failing))
+
+    def watch_acks(self, counts: Callable[[], tuple[int, int]]) -> None:
+        """Serve the unanswered warnings escalation concerns, and those past their deadline, read at scrape time."""
+        self.registry.register(_AckCollector(counts))
 
     def render(self, accept: str = "") -> tuple[bytes, str]:
         """The exposition (body, content type), in OpenMetrics when the scraper's Accept header asks for it."""

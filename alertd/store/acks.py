@@ -18,7 +18,8 @@ from email.policy import default as default_policy
 from pathlib import Path
 
 from alertd.domain.acknowledgement import AckResponse
-from alertd.domain.values import Alert
+from alertd.domain.delivery import DeliveryState
+from alertd.domain.values import Alert, Severity
 from alertd.store.codecs import alert_from_json, encode_time
 from alertd.store.proposals import propose
 
@@ -124,6 +125,26 @@ def _alerts_of(db: sqlite3.Connection, reference: str) -> tuple[Alert, ...]:
         (reference,),
     )
     return tuple(alert_from_json(row[0]) for row in rows)
+
+
+@dataclass(frozen=True, slots=True)
+class Unanswered:
+    """An email sent that nobody answered through its link: when it was sent, and its most severe alert."""
+
+    reference: str
+    sent: datetime
+    severity: Severity
+
+
+def unanswered(db: sqlite3.Connection, since: datetime) -> list[Unanswered]:
+    """The emails sent since ``since`` with a reference and alerts that no response answers, oldest first."""
+    rows = db.execute(
+        "SELECT o.reference, o.sent_at, MAX(a.severity) FROM outbox o JOIN alerts a ON a.delivery = o.id "
+        "WHERE o.state = ? AND o.reference IS NOT NULL AND o.sent_at >= ? "
+        "AND NOT EXISTS (SELECT 1 FROM acks k WHERE k.reference = o.reference) GROUP BY o.id ORDER BY o.sent_at",
+        (str(DeliveryState.SENT), encode_time(since)),
+    )
+    return [Unanswered(r[0], datetime.fromisoformat(r[1]), Severity(r[2])) for r in rows]
 
 
 def responses_to(db: sqlite3.Connection, references: Iterable[str]) -> dict[str, list[Ack]]:

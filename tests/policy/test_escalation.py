@@ -11,7 +11,7 @@ import pytest
 
 from alertd.domain.settings import DEFAULT_ESCALATION, EscalationSettings
 from alertd.domain.values import Severity
-from alertd.policy.escalation import escalation_due
+from alertd.policy.escalation import Awaiting, awaiting, escalation_due
 
 PARIS = ZoneInfo("Europe/Paris")
 OFFICE = EscalationSettings(
@@ -69,3 +69,15 @@ def test_rules_that_leave_no_business_time_escalate_nothing() -> None:
     delays = MappingProxyType({Severity.IMMINENT: timedelta(hours=1)})
     never = EscalationSettings(delays, business_days=frozenset({6}), holidays=holidays)
     assert escalation_due(paris(2026, 12, 1, 9, 0), Severity.IMMINENT, never, PARIS) is None
+
+
+def test_only_escalated_severities_are_awaited_and_due_once_their_deadline_passed() -> None:
+    now = paris(2026, 12, 1, 14, 0)
+    sent = [
+        (paris(2026, 12, 1, 9, 0), Severity.IMMINENT),  # due at 13:00: past
+        (paris(2026, 12, 1, 11, 0), Severity.IMMINENT),  # due at 15:00
+        (paris(2026, 12, 1, 9, 0), Severity.HIGH),  # not escalated
+        (paris(2026, 11, 30, 9, 0), Severity.CRITICAL),  # 12 business hours: due on 1 December at 11:00
+    ]
+    assert awaiting(sent, OFFICE, PARIS, now) == Awaiting(waiting=3, due=2)
+    assert awaiting(sent, DEFAULT_ESCALATION, PARIS, now) == Awaiting(waiting=2, due=1)
