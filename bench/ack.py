@@ -1,6 +1,6 @@
 """Benchmark (contract §7): what the acknowledgement links and page cost.
 
-    .venv/bin/python bench/ack.py [--emails 300] [--requests 300] [--rounds 3]
+    .venv/bin/python bench/ack.py [--emails 300] [--requests 300] [--rounds 3] [--unanswered 2000]
 
 ``link``: ``--emails`` one-alert warnings rendered by ``render_message`` (CPU time, best of ``--rounds``), with the
 personal link signed and shown, against the same emails without ``web`` in the same run.
@@ -9,7 +9,14 @@ personal link signed and shown, against the same emails without ``web`` in the s
 ``alertd run --once``), then the page served by :class:`~alertd.service.ackweb.AckWeb` on loopback: ``--requests``
 GETs of an email's page and as many POSTs of a response, one connection each, against as many GETs of
 ``/healthz`` from alertd's health server in the same process (the same standard-library server doing nothing but
-JSON). Prints one JSON object with the load average; asserts nothing.
+JSON).
+
+``awaiting``: the example's sent emails copied until the store holds ``--unanswered`` sent and unanswered ones
+(each with its alerts, a reference of its own), then what each health refresh of the daemon adds to count them
+for ``/metrics`` (the query of the unanswered emails and their deadlines; CPU, best of ``--rounds``), against
+what it already did in the same run (the outbox's counts by state and its oldest waiting email).
+
+Prints one JSON object with the load average; asserts nothing.
 """
 
 from __future__ import annotations
@@ -33,13 +40,15 @@ from typing import Any
 from urllib.parse import urlencode, urlsplit
 
 from alertd.config.files import load_config
+from alertd.policy.escalation import Awaiting, awaiting
 from alertd.render.email import render_message
 from alertd.service import logs
 from alertd.service.ackweb import AckWeb
 from alertd.service.httpapi import HealthServer, HealthSnapshot
 from alertd.service.metrics import Metrics
 from alertd.service.setup import Prepared, prepare
-from alertd.store.acks import AckBook, AckEmail
+from alertd.store.acks import AckBook, AckEmail, unanswered
+from alertd.store.sqlite import Store
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -101,8 +110,62 @@ def _timed(count: int, url: str, method: str = "GET", body: dict[str, str] | Non
     return time.perf_counter() - start
 
 
-def measure(emails: int, requests: int, rounds: int) -> dict[str, Any]:
-    """The link's rendering cost, then requests per second of the page (GET, POST) and of /healthz, on loopback."""
+def copy_sent(state: Path, count: int) -> int:
+    """Copy the store's sent emails, their alerts with them, until it holds ``count`` of them; how many it holds."""
+    with contextlib.closing(sqlite3.connect(state)) as db, db:
+        columns = [r[1] for r in db.execute("PRAGMA table_info(outbox)") if r[1] != "id"]
+        alert_columns = [r[1] for r in db.execute("PRAGMA table_info(alerts)") if r[1] not in ("id", "delivery")]
+        sent = [r[0] for r in db.execute("SELECT id FROM outbox WHERE state = 'sent' AND reference IS NOT NULL")]
+        have = len(sent)
+        while have < count:
+            source = sent[have % len(sent)]
+            picked = ", ".join(f"{c} || '-{have}'" if c in ("reference", "message_id") else c for c in columns)
+            new = db.execute(
+                f"INSERT INTO outbox ({', '.join(columns)}) SELECT {picked} FROM outbox WHERE id = ?", (source,)
+            ).lastrowid
+            db.execute(
+                f"INSERT INTO alerts ({', '.join(alert_columns)}, delivery) "
+                f"SELECT {', '.join(alert_columns)}, ? FROM alerts WHERE delivery = ?",
+                (new, source),
+            )
+            have += 1
+        return have
+
+
+def counting(prepared: Prepared, state: Path, unanswered_emails: int, rounds: int) -> dict[str, Any]:
+    """CPU of counting the unanswered warnings at a health refresh, against the refresh's outbox reads."""
+    settings = prepared.config.settings
+    assert settings.web is not None
+    held = copy_sent(state, unanswered_emails)
+    store = Store.for_settings(settings, create=False)
+    try:
+        now = datetime.now(UTC)
+        found: list[Awaiting] = []
+
+        def count() -> None:
+            sent = unanswered(store.db, now - settings.web.link_ttl)  # type: ignore[union-attr]
+            found.append(awaiting(((u.sent, u.severity) for u in sent), settings.escalation, settings.timezone, now))
+
+        def outbox() -> None:
+            store.outbox_counts()
+            store.oldest_waiting()
+
+        counted = _best(rounds, count)
+        baseline = _best(rounds, outbox)
+    finally:
+        store.close()
+    return {
+        "unanswered_emails": held,
+        "awaiting": list(found[-1]),
+        "count_ms": round(counted * 1000, 2),
+        "outbox_reads_ms": round(baseline * 1000, 3),
+        "ratio_count_to_outbox_reads": round(counted / baseline, 1) if baseline else None,
+    }
+
+
+def measure(emails: int, requests: int, rounds: int, unanswered_emails: int) -> dict[str, Any]:
+    """The link's rendering cost, then requests per second of the page (GET, POST) and of /healthz, on loopback,
+    then the unanswered warnings' count against the rest of a health refresh."""
     folder = Path(tempfile.mkdtemp(prefix="alertd-bench-ack-"))
     try:
         config_dir = folder / "config"
@@ -148,8 +211,10 @@ def measure(emails: int, requests: int, rounds: int) -> dict[str, Any]:
             web.stop()
             health.stop()
             book.close()
+        awaited = counting(prepared, state, unanswered_emails, rounds)
         return {
             "link": rendering,
+            "awaiting": awaited,
             "page": {
                 "requests": requests,
                 "page_get_per_s": round(requests / get, 1),
@@ -168,12 +233,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--emails", type=int, default=300)
     parser.add_argument("--requests", type=int, default=300)
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--unanswered", type=int, default=2000)
     args = parser.parse_args(argv)
     logs.configure("warning")
     load_before = os.getloadavg()
     result: dict[str, Any] = {
         "benchmark": "ack",
-        **measure(args.emails, args.requests, args.rounds),
+        **measure(args.emails, args.requests, args.rounds, args.unanswered),
         "loadavg": {"before": list(load_before), "after": list(os.getloadavg())},
         "machine": {"python": platform.python_version(), "cpus": os.cpu_count()},
     }

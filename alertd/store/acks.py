@@ -138,13 +138,15 @@ class Unanswered:
 
 def unanswered(db: sqlite3.Connection, since: datetime) -> list[Unanswered]:
     """The emails sent since ``since`` with a reference and alerts that no response answers, oldest first."""
+    # Each email's most severe alert read by a subquery per email rather than a join and a GROUP BY: 60 ms rather
+    # than 100 for 2,000 emails of 33,200 alerts (bench/ack.py), the alerts' rows being what costs.
     rows = db.execute(
-        "SELECT o.reference, o.sent_at, MAX(a.severity) FROM outbox o JOIN alerts a ON a.delivery = o.id "
+        "SELECT o.reference, o.sent_at, (SELECT MAX(a.severity) FROM alerts a WHERE a.delivery = o.id) FROM outbox o "
         "WHERE o.state = ? AND o.reference IS NOT NULL AND o.sent_at >= ? "
-        "AND NOT EXISTS (SELECT 1 FROM acks k WHERE k.reference = o.reference) GROUP BY o.id ORDER BY o.sent_at",
+        "AND NOT EXISTS (SELECT 1 FROM acks k WHERE k.reference = o.reference) ORDER BY o.sent_at",
         (str(DeliveryState.SENT), encode_time(since)),
     )
-    return [Unanswered(r[0], datetime.fromisoformat(r[1]), Severity(r[2])) for r in rows]
+    return [Unanswered(r[0], datetime.fromisoformat(r[1]), Severity(r[2])) for r in rows if r[2] is not None]
 
 
 def responses_to(db: sqlite3.Connection, references: Iterable[str]) -> dict[str, list[Ack]]:
