@@ -15,6 +15,9 @@ Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 LANGUAGES = ("fr", "en")
 
 
+ESCALATION_ROLE = "escalation"  # a contact's role: who gets the reminder of a warning left unanswered
+
+
 @dataclass(frozen=True, slots=True)
 class Contact:
     email: str

@@ -141,6 +141,7 @@ def render_message(
     resolved: Sequence[Finding] = (),
     reference: str | None = None,
     ack_url: str | None = None,
+    escalated: tuple[str, datetime] | None = None,
 ) -> Rendered:
     """The warning email for one establishment, in its language (contract §4).
 
@@ -154,7 +155,8 @@ def render_message(
     inputs give the same bytes (``message_id`` fixes the MIME boundaries). ``reference`` is the CERT's reference
     of this email (``CERTSANTE-2026-ALE-0042``), allocated once by the store and never reused. ``ack_url`` is the
     email's personal link to the acknowledgement page (:mod:`~alertd.render.acklink`): alertd's own, so shown as
-    a link and never defanged.
+    a link and never defanged. ``escalated`` (the reference of a warning nobody answered, and when it was sent)
+    makes the email its escalation: the subject and the first line after the TLP marking say it is a reminder.
 
     The whole message stays under ``settings.max_message_bytes`` (less room for a signature): a mass event is
     one summary email whose attachments carry as many alerts as fit (:attr:`Rendered.left_out` tells how many
@@ -168,6 +170,9 @@ def render_message(
     context["resolved"] = resolved_context(est, [f for f in resolved if f not in withdrawn])
     context["corrections"] = corrections_context(words(context["lang"]), est, withdrawn)
     context["ack_url"] = ack_url
+    if escalated is not None:
+        original, sent = escalated
+        context["escalation"] = {"reference": original, "since": words(context["lang"]).moment(sent, settings.timezone)}
     if not recipients:
         raise ValueError(f"no recipient for establishment {est.id!r}")
     lang = context["lang"]

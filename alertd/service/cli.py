@@ -48,6 +48,7 @@ from alertd.service.vitals import store_reason
 from alertd.store import STORE_FAILURES
 from alertd.store.acks import responses_to
 from alertd.store.codecs import encode_time
+from alertd.store.escalations import escalations_of
 from alertd.store.records import HistoryEntry
 from alertd.store.sqlite import Store
 
@@ -637,6 +638,7 @@ def cmd_history(config: Config, establishment: str | None, as_json: bool, limit:
         rows = [history_record(entry) for entry in entries]
         # What each email's readers answered through its personal link (the acknowledgement page).
         answered = responses_to(store.db, (r["reference"] for r in rows if r["reference"]))
+        escalated = escalations_of(store.db, (r["reference"] for r in rows if r["reference"]))
     finally:
         store.close()
     rules, tz = config.settings.escalation, config.settings.timezone
@@ -646,8 +648,12 @@ def cmd_history(config: Config, establishment: str | None, as_json: bool, limit:
             for a in answered.get(row["reference"], [])
         ]
         # A warning sent and still unanswered, of a severity escalated: when it is due (the escalation settings).
+        # Once escalated, when, and by which reminder.
+        up = escalated.get(row["reference"]) if row["reference"] else None
+        row["escalated_at"] = encode_time(up.at) if up is not None else None
+        row["reminder"] = up.reminder if up is not None else None
         due = None
-        if entry.state is DeliveryState.SENT and row["reference"] and not row["responses"]:
+        if entry.state is DeliveryState.SENT and row["reference"] and not row["responses"] and up is None:
             due = escalation_due(entry.when, entry.alert.severity, rules, tz)
         row["escalation_due"] = encode_time(due) if due is not None else None
     if establishment is not None and not rows and establishment not in config.registry.establishments:
@@ -659,6 +665,8 @@ def cmd_history(config: Config, establishment: str | None, as_json: bool, limit:
             continue
         told = " (follow-up)" if row["follow_up"] else " (inventory)" if row["inventory"] else ""
         said = "".join(f"; answered {a['response']} at {a['at'][:19]}" for a in row["responses"])
+        if row["escalated_at"] is not None:
+            said += f"; escalated at {row['escalated_at'][:19]} in {row['reminder']}"
         if row["escalation_due"] is not None:
             said += f"; no response, escalation due at {row['escalation_due'][:19]}"
         print(

@@ -26,7 +26,7 @@ from alertd.domain.delivery import DeliveryState, SendOutcome
 from alertd.domain.errors import ConfigError, DeliveryError, StoreError
 from alertd.domain.routing import Subscription
 from alertd.domain.settings import DeliveryMethod, Settings
-from alertd.domain.values import FeedKind
+from alertd.domain.values import FeedKind, Severity
 from alertd.intake.fetch import Fetcher
 from alertd.policy.decide import INVENTORY_SETTLE, digest_may_go, repeated_wall_time
 from alertd.policy.escalation import Awaiting, awaiting
@@ -58,6 +58,7 @@ from alertd.service.signals import STOPS, EarlySignals
 from alertd.service.vitals import FeedVital
 from alertd.store import STORE_FAILURES, backup
 from alertd.store.acks import AckBook, unanswered
+from alertd.store.escalations import escalations_by_severity
 from alertd.store.records import FeedState, digest_key
 from alertd.store.sqlite import Store
 
@@ -66,6 +67,7 @@ AWAITING_EVERY_S = 60.0  # how often /metrics' count of unanswered warnings is m
 
 OUTBOX_INTERVAL_SECONDS = 30
 HEALTH_INTERVAL_SECONDS = 300
+ESCALATION_INTERVAL_SECONDS = 60  # deadlines are hours away: a reminder a minute late is on time
 PRUNE_INTERVAL_SECONDS = 3600
 STOP_GRACE_SECONDS = 20.0  # the least a stop waits for the sends in flight; an SMTP send's timeout may raise it
 STOP_MARGIN_SECONDS = 5.0  # past a send's own timeout: recording its outcome, closing the store
@@ -278,6 +280,8 @@ async def _dispatch_and_flush(
         # The backlog goes last, in one inventory email per establishment, never mixed with news.
         report.inventories = len(await engine.dispatch_inventories_off_loop(now))
         report.emails += report.inventories
+        if immediate:  # run --once: the warnings unanswered past their deadline are escalated (contract §4)
+            report.emails += len(engine.escalate(utcnow()))
         for name in digests:
             store.set_meta(digest_key(name), now.isoformat())
         if transport is None:
@@ -371,6 +375,8 @@ class Daemon:
         self.awaiting = Awaiting(0, 0)  # unanswered warnings (contract §4), counted by refresh_health
         self.awaiting_counted: float | None = None  # when, on the monotonic clock
         self.metrics.watch_acks(lambda: self.awaiting)
+        self.escalated: dict[Severity, int] = {}  # warnings escalated, by severity (read from the store)
+        self.metrics.watch_escalations(lambda: self.escalated)
         # Steps of the wall clock seen while a dispatch or a flush writes the outbox with a wall time read before
         # them (None when none runs): the outbox is re-planned for them once that work is done.
         self.held_steps: list[ClockStep] | None = None
@@ -461,6 +467,20 @@ class Daemon:
             self.refresh_health()
             return
         if notice is not None:
+            await self.deliver(immediate=True)
+
+    async def escalation_job(self) -> None:
+        """Once a minute: escalate the warnings unanswered past their deadline, and send what that queued."""
+        try:
+            async with self.send_lock:  # the store's connection: never inside a dispatch's transaction
+                queued = [] if self.stopping else self.engine.escalate(utcnow())
+            if queued:
+                self.escalated = escalations_by_severity(self.store.db)
+        except STORE_FAILURES as exc:
+            self.engine.vitals.store_failed(exc, "escalating the unanswered warnings")
+            self.refresh_health()
+            return
+        if queued:
             await self.deliver(immediate=True)
 
     def judge_staleness(self) -> None:
@@ -612,6 +632,7 @@ class Daemon:
             # emails still answerable, on the loop (86 ms of CPU for 2,000 emails of 33,200 alerts: bench/ack.py).
             if self.awaiting_counted is None or self.monotonic() - self.awaiting_counted >= AWAITING_EVERY_S:
                 self.awaiting = self.count_awaiting(utcnow())
+                self.escalated = escalations_by_severity(self.store.db)
                 self.awaiting_counted = self.monotonic()
         except STORE_FAILURES as exc:
             # A store that cannot even be read: what the process holds in memory is all /healthz can tell, the
@@ -759,6 +780,9 @@ class Daemon:
         self.scheduler.add_job(self.outbox_job, IntervalTrigger(seconds=OUTBOX_INTERVAL_SECONDS), id="outbox")
         self.scheduler.add_job(self.health_job, IntervalTrigger(seconds=HEALTH_INTERVAL_SECONDS), id="health")
         self.scheduler.add_job(self.prune_job, IntervalTrigger(seconds=PRUNE_INTERVAL_SECONDS), id="prune")
+        self.scheduler.add_job(
+            self.escalation_job, IntervalTrigger(seconds=ESCALATION_INTERVAL_SECONDS), id="escalation"
+        )
         every = self.engine.config.settings.backups.every
         if every is not None:
             # The first backup when the newest one is due (at once when there is none): restarts do not delay it.

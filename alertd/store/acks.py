@@ -21,6 +21,7 @@ from alertd.domain.acknowledgement import AckResponse
 from alertd.domain.delivery import DeliveryState
 from alertd.domain.values import Alert, Severity
 from alertd.store.codecs import alert_from_json, encode_time
+from alertd.store.escalations import original_of
 from alertd.store.proposals import propose
 
 ACKS = """
@@ -87,7 +88,7 @@ class AckBook:
             ).fetchone()
             if row is None:
                 return None
-            alerts = _alerts_of(self._db, reference)
+            alerts = alerts_of(self._db, reference)
         head = BytesHeaderParser(policy=default_policy).parsebytes(bytes(row["head"]))
         language = str(head.get("Content-Language", "") or "").strip().lower() or None
         return AckEmail(
@@ -107,8 +108,15 @@ class AckBook:
                 (ack.establishment, ack.reference, str(ack.response), ack.comment, encode_time(ack.at), ack.source),
             )
             ack_id = int(cursor.lastrowid or 0)
+            original = original_of(self._db, ack.reference)
+            if original is not None:  # an answer to a reminder answers the warning it escalated too
+                self._db.execute(
+                    "INSERT INTO acks (establishment, reference, response, comment, at, source) "
+                    "VALUES (?, ?, ?, ?, ?, ?)",
+                    (ack.establishment, original, str(ack.response), ack.comment, encode_time(ack.at), ack.source),
+                )
             if ack.response is AckResponse.NOT_US:
-                findings = (alert.finding for alert in _alerts_of(self._db, ack.reference))
+                findings = (alert.finding for alert in alerts_of(self._db, ack.reference))
                 propose(self._db, ack_id, findings, ack.comment, ack.at, ack.source)
             return ack_id
 
@@ -118,11 +126,12 @@ class AckBook:
             return responses_to(self._db, [reference]).get(reference, [])
 
 
-def _alerts_of(db: sqlite3.Connection, reference: str) -> tuple[Alert, ...]:
-    """The alerts an email told, in the order it told them."""
+def alerts_of(db: sqlite3.Connection, reference: str) -> tuple[Alert, ...]:
+    """The alerts an email told, in the order it told them; a reminder's are those of the warning it escalated."""
     rows = db.execute(
-        "SELECT body FROM alerts WHERE delivery IN (SELECT id FROM outbox WHERE reference = ?) ORDER BY id",
-        (reference,),
+        "SELECT body FROM alerts WHERE delivery IN (SELECT id FROM outbox WHERE reference = ? OR reference = "
+        "(SELECT reference FROM escalations WHERE reminder = ?)) ORDER BY id",
+        (reference, reference),
     )
     return tuple(alert_from_json(row[0]) for row in rows)
 
@@ -143,7 +152,8 @@ def unanswered(db: sqlite3.Connection, since: datetime) -> list[Unanswered]:
     rows = db.execute(
         "SELECT o.reference, o.sent_at, (SELECT MAX(a.severity) FROM alerts a WHERE a.delivery = o.id) FROM outbox o "
         "WHERE o.state = ? AND o.reference IS NOT NULL AND o.sent_at >= ? "
-        "AND NOT EXISTS (SELECT 1 FROM acks k WHERE k.reference = o.reference) ORDER BY o.sent_at",
+        "AND NOT EXISTS (SELECT 1 FROM acks k WHERE k.reference = o.reference) "
+        "AND NOT EXISTS (SELECT 1 FROM escalations e WHERE e.reference = o.reference) ORDER BY o.sent_at",
         (str(DeliveryState.SENT), encode_time(since)),
     )
     return [Unanswered(r[0], datetime.fromisoformat(r[1]), Severity(r[2])) for r in rows if r[2] is not None]

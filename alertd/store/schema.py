@@ -14,7 +14,7 @@ import sqlite3
 from alertd.domain.codes import SOFTWARE_REASONS
 from alertd.domain.delivery import DeliveryState
 from alertd.domain.errors import StoreError
-from alertd.store import acks, knowledge, proposals, scope
+from alertd.store import acks, escalations, knowledge, proposals, scope
 from alertd.store.codecs import finding_from_json
 
 SCHEMA_VERSION = 3
@@ -99,6 +99,7 @@ CREATE INDEX IF NOT EXISTS outbox_message ON outbox (message_id);
     + scope.SCOPE
     + acks.ACKS
     + proposals.PROPOSALS
+    + escalations.ESCALATIONS
 )
 
 
@@ -116,7 +117,8 @@ def open_schema(db: sqlite3.Connection, name: str) -> None:
             f"{name} has schema version {version}, newer than this alertd ({SCHEMA_VERSION}): "
             "upgrade alertd, or point state_dir elsewhere"
         )
-    for statement in _statements(acks.ACKS + proposals.PROPOSALS):  # tables without a version of their own
+    # Tables without a version of their own:
+    for statement in _statements(acks.ACKS + proposals.PROPOSALS + escalations.ESCALATIONS):
         db.execute(statement)
     if version == SCHEMA_VERSION:
         return
