@@ -16,6 +16,11 @@ JSON).
 for ``/metrics`` (the query of the unanswered emails and their deadlines; CPU, best of ``--rounds``), against
 what it already did in the same run (the outbox's counts by state and its oldest waiting email).
 
+``escalation``: then one escalation round over those ``--unanswered`` warnings, all past their deadline (a reminder
+each rendered, recorded and queued in its own transaction, and the operators' "to call" email; CPU and wall
+time, once: a round escalates each warning once), against rendering as many warnings with their link (``link``'s
+figure per email) in the same run.
+
 Prints one JSON object with the load average; asserts nothing.
 """
 
@@ -34,7 +39,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode, urlsplit
@@ -44,6 +49,8 @@ from alertd.policy.escalation import Awaiting, awaiting
 from alertd.render.email import render_message
 from alertd.service import logs
 from alertd.service.ackweb import AckWeb
+from alertd.service.dispatch import Dispatcher
+from alertd.service.escalate import Escalator
 from alertd.service.httpapi import HealthServer, HealthSnapshot
 from alertd.service.metrics import Metrics
 from alertd.service.setup import Prepared, prepare
@@ -163,6 +170,29 @@ def counting(prepared: Prepared, state: Path, unanswered_emails: int, rounds: in
     }
 
 
+def escalating(prepared: Prepared, render_ms_per_email: float) -> dict[str, Any]:
+    """CPU and wall time of one escalation round over every unanswered warning, against rendering them."""
+    store = Store.for_settings(prepared.config.settings, create=False)
+    try:
+        escalator = Escalator(store, lambda: prepared, Dispatcher(store, lambda: prepared))
+        now = datetime.now(UTC) + timedelta(days=1)  # every imminent warning past its 4 h
+        due = len(escalator.due(now))
+        cpu, wall = time.process_time(), time.perf_counter()
+        queued = escalator.escalate(now)
+        cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
+    finally:
+        store.close()
+    rendering = render_ms_per_email * due / 1000
+    return {
+        "warnings_due": due,
+        "emails_queued": len(queued),
+        "round_cpu_s": round(cpu, 3),
+        "round_wall_s": round(wall, 3),
+        "cpu_ms_per_warning": round(cpu / max(due, 1) * 1000, 3),
+        "ratio_round_cpu_to_rendering": round(cpu / rendering, 2) if rendering else None,
+    }
+
+
 def measure(emails: int, requests: int, rounds: int, unanswered_emails: int) -> dict[str, Any]:
     """The link's rendering cost, then requests per second of the page (GET, POST) and of /healthz, on loopback,
     then the unanswered warnings' count against the rest of a health refresh."""
@@ -212,9 +242,11 @@ def measure(emails: int, requests: int, rounds: int, unanswered_emails: int) -> 
             health.stop()
             book.close()
         awaited = counting(prepared, state, unanswered_emails, rounds)
+        escalated = escalating(prepared, rendering["cpu_ms_per_email_with_link"])
         return {
             "link": rendering,
             "awaiting": awaited,
+            "escalation": escalated,
             "page": {
                 "requests": requests,
                 "page_get_per_s": round(requests / get, 1),
