@@ -654,7 +654,8 @@ def cmd_history(config: Config, establishment: str | None, as_json: bool, limit:
         row["reminder"] = up.reminder if up is not None else None
         due = None
         if entry.state is DeliveryState.SENT and row["reference"] and not row["responses"] and up is None:
-            due = escalation_due(entry.when, entry.alert.severity, rules, tz)
+            # An inventory warns of nothing new: it is not escalated.
+            due = None if row["inventory"] else escalation_due(entry.when, entry.alert.severity, rules, tz)
         row["escalation_due"] = encode_time(due) if due is not None else None
     if establishment is not None and not rows and establishment not in config.registry.establishments:
         print(unknown_establishment(config, establishment), file=sys.stderr)

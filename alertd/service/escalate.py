@@ -150,7 +150,7 @@ class Escalator:
         with self.store.transaction() as db:
             delivery = _enqueue(db, outgoing, encode_time(now))
             record_escalation(db, Escalation(warning.reference, est.id, warning.severity, reference, now))
-        log.warning(
+        log.info(
             "warning escalated",
             establishment=est.id,
             reference=warning.reference,

@@ -211,3 +211,20 @@ def test_a_restart_does_not_escalate_again_and_a_response_to_the_reminder_answer
             book.close()
     finally:
         again.store.close()
+
+
+def test_an_inventory_is_not_escalated(config: Path, clock: Clock) -> None:
+    daemon = start(config)
+    try:
+        warnings = imminent(daemon, clock)
+        with daemon.store.transaction() as db:  # the first email made an inventory: backlog, nothing new
+            db.execute(
+                "UPDATE alerts SET inventory = 1 WHERE delivery IN (SELECT id FROM outbox WHERE reference = ?)",
+                (warnings[0].reference,),
+            )
+        clock.at = max(u.sent for u in warnings) + timedelta(hours=5)
+        asyncio.run(daemon.escalation_job())
+        references = [r["reference"] for r in escalations(daemon.store.path)]
+    finally:
+        daemon.store.close()
+    assert sorted(references) == sorted(u.reference for u in warnings[1:])
