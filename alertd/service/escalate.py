@@ -24,7 +24,7 @@ from alertd.render.notices import ToCall, compose_to_call, waited
 from alertd.send.signing import SigningError
 from alertd.service.dispatch import NEWS_SERIES, Dispatcher, make_message_id
 from alertd.service.logs import get_logger
-from alertd.service.operators import OPERATORS
+from alertd.service.operators import OPERATORS, queue_for_operators
 from alertd.service.setup import Prepared
 from alertd.store.acks import Unanswered, alerts_of, unanswered
 from alertd.store.codecs import encode_time
@@ -82,19 +82,7 @@ class Escalator:
             msg = compose_to_call(
                 calls, sender=settings.sender_from, operators=settings.operators, now=now, message_id=message_id
             )
-            queued.append(
-                self.store.enqueue_email(
-                    establishment=OPERATORS,
-                    alert_ids=[],
-                    finding_keys=[],
-                    message_id=message_id,
-                    sender=parseaddr(settings.sender_from)[1],
-                    recipients=list(settings.operators),
-                    subject=str(msg["Subject"]),
-                    message=msg.as_bytes(),
-                    now=now,
-                )
-            )
+            queued.append(queue_for_operators(self.store, settings, msg, now))
             log.warning("escalation: operators' list to call queued", warnings=len(calls))
         return queued
 
