@@ -27,6 +27,18 @@ class Problem:
     red: bool = False  # about a finding marked TLP:RED: the notice's subject says so first
 
 
+def _to_operators(sender: str, operators: Sequence[str], subject: str, now: datetime, message_id: str) -> EmailMessage:
+    """An email to the operators, its headers set and its body left to fill."""
+    msg = EmailMessage(policy=SMTP)
+    msg["From"] = clean_address(sender)
+    msg["To"] = ", ".join(operators)
+    msg["Subject"] = clean_header(subject)
+    msg["Date"] = format_datetime(now)
+    msg["Message-ID"] = message_id
+    msg["Auto-Submitted"] = "auto-generated"
+    return msg
+
+
 def compose_notice(
     problems: Sequence[Problem],
     *,
@@ -39,16 +51,11 @@ def compose_notice(
     """The notice listing ``problems`` (at least one), addressed to the operators."""
     if not problems or not operators:
         raise ValueError("a notice needs at least one problem and one operator address")
-    msg = EmailMessage(policy=SMTP)
-    msg["From"] = clean_address(sender)
-    msg["To"] = ", ".join(operators)
     count = f"{len(problems)} problem{'s' if len(problems) > 1 else ''}"
     # A mail client shows the subject first: the marking must be seen before the notice is forwarded anywhere.
     red = "[TLP:RED] " if any(p.red for p in problems) else ""
-    msg["Subject"] = clean_header(f"{red}[alertd] {count}: " + "; ".join(p.summary for p in problems))
-    msg["Date"] = format_datetime(now)
-    msg["Message-ID"] = message_id
-    msg["Auto-Submitted"] = "auto-generated"
+    subject = f"{red}[alertd] {count}: " + "; ".join(p.summary for p in problems)
+    msg = _to_operators(sender, operators, subject, now, message_id)
     lines = [f"alertd{' at ' + organisation if organisation else ''} needs attention ({count}):", ""]
     for p in problems:
         lines += [f"- {p.summary}", f"  {p.detail}", ""]
@@ -93,14 +100,8 @@ def compose_to_call(
     """The operators' "to call" email of one escalation round: each warning escalated, with the phones to call."""
     if not calls or not operators:
         raise ValueError("a 'to call' email needs at least one warning and one operator address")
-    msg = EmailMessage(policy=SMTP)
-    msg["From"] = clean_address(sender)
-    msg["To"] = ", ".join(operators)
     count = f"{len(calls)} warning{'s' if len(calls) > 1 else ''}"
-    msg["Subject"] = clean_header(f"[alertd] to call: {count} unanswered")
-    msg["Date"] = format_datetime(now)
-    msg["Message-ID"] = message_id
-    msg["Auto-Submitted"] = "auto-generated"
+    msg = _to_operators(sender, operators, f"[alertd] to call: {count} unanswered", now, message_id)
     lines = [
         f"{count} past the escalation delay without a response; each was sent again to its establishment's",
         "escalation contacts. Please call:",
