@@ -473,7 +473,7 @@ class Daemon:
         """Once a minute: escalate the warnings unanswered past their deadline, and send what that queued."""
         try:
             async with self.send_lock:  # the store's connection: never inside a dispatch's transaction
-                queued = [] if self.stopping else self.engine.escalate(utcnow())
+                queued = [] if self.stopping else await self.engine.escalate_off_loop(utcnow())
             if queued:
                 self.escalated = escalations_by_severity(self.store.db)
         except STORE_FAILURES as exc:

@@ -166,6 +166,10 @@ class Engine:
         new deliveries' ids (contract §4)."""
         return self.escalator.escalate(now)
 
+    async def escalate_off_loop(self, now: datetime) -> list[int]:
+        """:meth:`escalate` with the reminders rendered in worker threads: the event loop keeps turning."""
+        return await self.escalator.escalate_off_loop(now)
+
     async def flush(self, transport: Transport, now: datetime | None = None) -> FlushReport:
         """Try every due delivery once, as many at a time as the transport allows (contract §4)."""
         return await self.flusher.flush(transport, now)

@@ -9,8 +9,9 @@ response through the reminder's link answers the warning too (:mod:`~alertd.stor
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import datetime
 from email.utils import parseaddr
 
@@ -22,15 +23,14 @@ from alertd.render.email import Rendered, as_message, render_message
 from alertd.render.links import source_domains
 from alertd.render.notices import ToCall, compose_to_call, waited
 from alertd.send.signing import SigningError
-from alertd.service.dispatch import NEWS_SERIES, Dispatcher, make_message_id
+from alertd.service.dispatch import NEWS_SERIES, Batch, Dispatcher, make_message_id
 from alertd.service.logs import get_logger
 from alertd.service.operators import OPERATORS, queue_for_operators
 from alertd.service.setup import Prepared
 from alertd.store.acks import Unanswered, alerts_of, unanswered
-from alertd.store.codecs import encode_time
-from alertd.store.escalations import Escalation, record_escalation, warning_of
+from alertd.store.escalations import Escalation, warning_of
 from alertd.store.records import Outgoing
-from alertd.store.sqlite import Store, _enqueue
+from alertd.store.sqlite import Store
 
 log = get_logger("alertd")
 
@@ -40,6 +40,29 @@ def escalation_recipients(est: Establishment, alerts: list[Alert]) -> list[str]:
     alerts when it has none."""
     chosen = [c.email for c in est.contacts if c.role == ESCALATION_ROLE]
     return list(dict.fromkeys(chosen)) or policy.recipients(est, alerts)
+
+
+@dataclass(frozen=True, slots=True)
+class _Planned:
+    """A warning's reminder as read from the store, its reference taken, waiting to be rendered."""
+
+    warning: Unanswered
+    est: Establishment
+    alerts: list[Alert]
+    to: list[str]
+    subject: str  # the warning's, for the "to call" email
+    reference: str
+    link: str
+    now: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class _Reminder:
+    """A reminder rendered (and signed), with its escalation's row and its line of the "to call" email."""
+
+    outgoing: Outgoing
+    escalation: Escalation
+    call: ToCall
 
 
 class Escalator:
@@ -64,33 +87,52 @@ class Escalator:
         ]
 
     def escalate(self, now: datetime) -> list[int]:
-        """One escalation round: a reminder queued for each warning due, then the operators' "to call" email; the
-        new deliveries' ids."""
+        """One escalation round (``run --once``): a reminder queued for each warning due, then the operators' "to
+        call" email; the new deliveries' ids."""
         prepared = self.current()
-        if prepared.ack is None:
-            return []
+        planned = [p for w in self.due(now) if (p := self._plan(prepared, w, now)) is not None]
+        made = [m for p in planned if (m := self._render(prepared, p)) is not None]
+        return self._commit(made, now) + self._to_call(prepared, [m.call for m in made], now)
+
+    async def escalate_off_loop(self, now: datetime) -> list[int]:
+        """:meth:`escalate` with each reminder rendered and signed in a worker thread and put in the outbox in
+        batches (:class:`~alertd.service.dispatch.Batch`), as a dispatch does: the daemon's loop keeps turning
+        through a round of hundreds of warnings (its heartbeat, the health check)."""
+        prepared = self.current()
         queued: list[int] = []
         calls: list[ToCall] = []
+        batch: Batch[_Reminder] = Batch()
         for warning in self.due(now):
-            done = self._remind(prepared, warning, now)
-            if done is not None:
-                queued.append(done[0])
-                calls.append(done[1])
-        settings = prepared.config.settings
-        if calls and settings.operators:
-            message_id = make_message_id(OPERATORS, [], settings.sender_from)
-            msg = compose_to_call(
-                calls, sender=settings.sender_from, operators=settings.operators, now=now, message_id=message_id
-            )
-            queued.append(queue_for_operators(self.store, settings, msg, now))
-            log.warning("escalation: operators' list to call queued", warnings=len(calls))
-        return queued
+            if self.dispatcher.holding:
+                break  # the daemon is stopping: what is rendered is put in the outbox, the rest waits a round
+            planned = self._plan(prepared, warning, now)
+            made = None if planned is None else await asyncio.to_thread(self._render, prepared, planned)
+            if self.dispatcher.on_progress is not None:
+                self.dispatcher.on_progress()
+            if made is not None:
+                calls.append(made.call)
+                if batch.add(made):
+                    queued += self._commit(batch.take(), now)
+        return queued + self._commit(batch.take(), now) + self._to_call(prepared, calls, now)
 
-    def _remind(self, prepared: Prepared, warning: Unanswered, now: datetime) -> tuple[int, ToCall] | None:
-        """Queue one warning's reminder and record its escalation in one transaction: its delivery id and its line
-        of the "to call" email; None when it cannot be made (logged; tried again next round)."""
+    def _to_call(self, prepared: Prepared, calls: list[ToCall], now: datetime) -> list[int]:
+        """The operators' "to call" email of a round queued (when there are warnings to call about and
+        operators): its delivery id."""
+        settings = prepared.config.settings
+        if not calls or not settings.operators:
+            return []
+        message_id = make_message_id(OPERATORS, [], settings.sender_from)
+        msg = compose_to_call(
+            calls, sender=settings.sender_from, operators=settings.operators, now=now, message_id=message_id
+        )
+        queued = queue_for_operators(self.store, settings, msg, now)
+        log.warning("escalation: operators' list to call queued", warnings=len(calls))
+        return [queued]
+
+    def _plan(self, prepared: Prepared, warning: Unanswered, now: datetime) -> _Planned | None:
+        """What one warning's reminder needs, read from the store on the loop, with its reference taken; None when
+        it cannot be made (logged; tried again next round)."""
         config = prepared.config
-        settings = config.settings
         found = warning_of(self.store.db, warning.reference)
         est = config.registry.establishments.get(found[0]) if found is not None else None
         alerts = list(alerts_of(self.store.db, warning.reference))
@@ -102,22 +144,29 @@ class Escalator:
             log.warning("establishment has no contact to escalate to", establishment=est.id)
             return None
         reference = self.dispatcher.reference(NEWS_SERIES, now)
-        message_id = make_message_id(est.id, [], settings.sender_from, reference)
+        link = prepared.ack.url(est.id, reference, now)
+        return _Planned(warning, est, alerts, to, found[1], reference, link, now)
+
+    def _render(self, prepared: Prepared, planned: _Planned) -> _Reminder | None:
+        """One reminder rendered and signed (no store, no loop: run in a worker thread by the daemon); None when
+        it cannot be made (logged; tried again next round)."""
+        settings = prepared.config.settings
+        est, warning, now = planned.est, planned.warning, planned.now
         try:
             rendered = self._signed(
                 prepared,
                 render_message(
                     prepared.templates,
                     est,
-                    alerts,
-                    to,
+                    planned.alerts,
+                    planned.to,
                     settings=replace(
-                        settings.render, link_domains=settings.link_domains | source_domains(config.feeds)
+                        settings.render, link_domains=settings.link_domains | source_domains(prepared.config.feeds)
                     ),
                     now=now,
-                    message_id=message_id,
-                    reference=reference,
-                    ack_url=prepared.ack.url(est.id, reference, now),
+                    message_id=make_message_id(est.id, [], settings.sender_from, planned.reference),
+                    reference=planned.reference,
+                    ack_url=planned.link,
                     escalated=(warning.reference, warning.sent),
                 ),
             )
@@ -130,25 +179,30 @@ class Escalator:
             [],
             rendered.message_id,
             parseaddr(settings.sender_from)[1],
-            to,
+            planned.to,
             rendered.subject,
             rendered.message,
-            reference,
-        )
-        with self.store.transaction() as db:
-            delivery = _enqueue(db, outgoing, encode_time(now))
-            record_escalation(db, Escalation(warning.reference, est.id, warning.severity, reference, now))
-        log.info(
-            "warning escalated",
-            establishment=est.id,
-            reference=warning.reference,
-            reminder=reference,
-            delivery=delivery,
+            planned.reference,
         )
         phones = [f"{c.phone} ({c.email}, {c.role})" for c in est.contacts if c.phone]
-        return delivery, ToCall(
-            f"{est.name} ({est.id})", warning.reference, found[1], waited(warning.sent, now), phones
-        )
+        call = ToCall(f"{est.name} ({est.id})", warning.reference, planned.subject, waited(warning.sent, now), phones)
+        escalation = Escalation(warning.reference, est.id, warning.severity, planned.reference, now)
+        return _Reminder(outgoing, escalation, call)
+
+    def _commit(self, made: list[_Reminder], now: datetime) -> list[int]:
+        """Reminders put in the outbox, each with its escalation recorded, in one transaction; their ids."""
+        if not made:
+            return []
+        done = self.store.enqueue_reminders([(m.outgoing, m.escalation) for m in made], now)
+        for m, delivery in zip(made, done, strict=True):
+            log.info(
+                "warning escalated",
+                establishment=m.escalation.establishment,
+                reference=m.escalation.reference,
+                reminder=m.escalation.reminder,
+                delivery=delivery,
+            )
+        return done
 
     def _signed(self, prepared: Prepared, rendered: Rendered) -> Rendered:
         """The reminder signed when the configuration signs its emails (never sent unsigned then)."""

@@ -228,3 +228,67 @@ def test_an_inventory_is_not_escalated(config: Path, clock: Clock) -> None:
     finally:
         daemon.store.close()
     assert sorted(references) == sorted(u.reference for u in warnings[1:])
+
+
+def copied(daemon: Daemon, warnings: list[Unanswered], times: int) -> int:
+    """Each warning's email and alerts copied ``times`` over under references of their own (a mass event's round of
+    warnings due at once); how many warnings there are now."""
+    with daemon.store.transaction() as db:
+        for warning in warnings:
+            (delivery,) = db.execute("SELECT id FROM outbox WHERE reference = ?", (warning.reference,)).fetchone()
+            for n in range(times):
+                copy = db.execute(
+                    "INSERT INTO outbox (message_id, establishment, sender, recipients, subject, message, state, "
+                    "attempts, next_attempt, created, sent_at, reference) SELECT message_id || ?, establishment, "
+                    "sender, recipients, subject, message, state, attempts, next_attempt, created, sent_at, "
+                    "reference || ? FROM outbox WHERE id = ?",
+                    (f".{n}", f"-{n}", delivery),
+                ).lastrowid
+                db.execute(
+                    "INSERT INTO alerts (finding, establishment, severity, subscription, immediate, body, created, "
+                    "delivery, inventory) SELECT finding, establishment, severity, subscription, immediate, body, "
+                    "created, ?, inventory FROM alerts WHERE delivery = ?",
+                    (copy, delivery),
+                )
+    return len(warnings) * (times + 1)
+
+
+def test_the_loop_keeps_turning_through_a_round_of_hundreds_of_warnings(
+    config: Path, clock: Clock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The reminders render in worker threads: a coroutine beside the escalation job (as the daemon's heartbeat
+    and health check are) gets a turn at least once per reminder before the round hands them to delivery."""
+    daemon = start(config)
+    try:
+        warnings = imminent(daemon, clock)
+        due = copied(daemon, warnings, 200 // len(warnings))
+        clock.at = max(u.sent for u in warnings) + timedelta(hours=4, minutes=1)
+        ticks = 0
+        at_delivery: list[int] = []
+
+        async def deliver(*, immediate: bool) -> bool:  # what the round queued is sent later: ticks counted so far
+            at_delivery.append(ticks)
+            return True
+
+        async def round_beside_a_ticker() -> None:
+            nonlocal ticks
+            stop = asyncio.Event()
+
+            async def tick() -> None:
+                nonlocal ticks
+                while not stop.is_set():
+                    ticks += 1
+                    await asyncio.sleep(0)
+
+            ticker = asyncio.create_task(tick())
+            await daemon.escalation_job()
+            stop.set()
+            await ticker
+
+        monkeypatch.setattr(daemon, "deliver", deliver)
+        asyncio.run(round_beside_a_ticker())
+        rows = escalations(daemon.store.path)
+    finally:
+        daemon.store.close()
+    assert len(rows) == due >= 200
+    assert len(at_delivery) == 1 and at_delivery[0] >= due  # the loop turned between the reminders, not after
