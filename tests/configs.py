@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import email
 import re
 import shutil
+import sqlite3
 import subprocess
 import sys
+from email.policy import default
 from pathlib import Path
 from textwrap import dedent
 
@@ -63,11 +66,17 @@ def every_entry_is_news(feeds_yaml: str) -> str:
 
 def copy_example(config_dir: Path) -> Path:
     """The example configuration (``config/``) copied into ``config_dir``, every entry of its old samples news (for
-    the tests about something else than backlog); its ``alertd.yaml``."""
+    the tests about something else than backlog); its ``alertd.yaml``. Its acknowledgement page listens on a port
+    the system picks: tests run side by side, and a fixed port would be taken by the first."""
     shutil.copytree(ROOT / "config", config_dir)
     feeds = config_dir / "feeds.yaml"
     feeds.write_text(every_entry_is_news(feeds.read_text()))
-    return config_dir / "alertd.yaml"
+    settings = config_dir / "alertd.yaml"
+    settings.write_text(settings.read_text().replace(EXAMPLE_WEB_LISTEN, "listen: 127.0.0.1:0"))
+    return settings
+
+
+EXAMPLE_WEB_LISTEN = "listen: 127.0.0.1:9110"
 
 
 def write_config(tmp: Path, feeds_yaml: str, smtp: SmtpTestServer, *, backlog: bool = False) -> Path:
@@ -131,3 +140,44 @@ def numbered_world(tmp: Path, count: int, feeds_yaml: str, smtp_port: int) -> Pa
         f"delivery: {{method: smtp, smtp: {{host: 127.0.0.1, port: {smtp_port}, security: none}}}}\n"
     )
     return config
+
+
+# The acknowledgement links' key of the tests (48 bytes in base64, as the README says to make one).
+ACK_KEY = "dGVzdCBrZXkgb2YgdGhlIGFja25vd2xlZGdlbWVudCBsaW5rcywgbm90IHNlY3JldCEh"
+
+
+def example_with_web(config_dir: Path, base_url: str, *, listen: str = "127.0.0.1:0", rate_limit: str = "") -> Path:
+    """The example configuration (:func:`copy_example`) with its ``web`` section replaced: the page on ``listen``,
+    published at ``base_url``, its key in ``ack.key`` beside alertd.yaml (:data:`ACK_KEY`); its ``alertd.yaml``."""
+    config = copy_example(config_dir)
+    (config_dir / "ack.key").write_text(ACK_KEY + "\n")
+    limit = f", rate_limit: {rate_limit}" if rate_limit else ""
+    text = config.read_text()
+    text = text[: text.index("\nweb:") + 1]  # the example's own section, the last one, replaced
+    config.write_text(text + f"web: {{listen: '{listen}', base_url: '{base_url}', key_file: ack.key{limit}}}\n")
+    return config
+
+
+def ack_links(maildir: Path, base_url: str) -> dict[str, str]:
+    """The personal link of each email in a Maildir, by the email's reference, read from its text part."""
+    found = {}
+    for path in sorted((maildir / "new").iterdir()):
+        msg = email.message_from_bytes(path.read_bytes(), policy=default)
+        body = msg.get_body(("plain",))
+        assert body is not None
+        words = body.get_content().split()
+        url = next(w for w in words if w.startswith(base_url + "/"))
+        reference = re.search(r"\[([A-Z0-9]+-\d{4}-[A-Z]{3}-\d{4,})\]", str(msg["Subject"]))
+        assert reference is not None, msg["Subject"]
+        found[reference.group(1)] = url
+    return found
+
+
+def ack_rows(state: Path) -> list[sqlite3.Row]:
+    """The responses a store holds (its ``acks`` table), oldest first, read by a connection of the test's own."""
+    db = sqlite3.connect(state)
+    db.row_factory = sqlite3.Row
+    try:
+        return db.execute("SELECT * FROM acks ORDER BY id").fetchall()
+    finally:
+        db.close()

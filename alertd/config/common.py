@@ -1,5 +1,5 @@
-"""What the operator's files share: durations, paths relative to the file that names them, and whether a file
-looks cut."""
+"""What the operator's files share: durations, paths relative to the file that names them, listen addresses, and
+whether a file looks cut."""
 
 from __future__ import annotations
 
@@ -78,3 +78,23 @@ CUT_WORDS = (
     "whole, then end the file with a line break"
 )
 """What :func:`cut_warning` says: the cause of every other problem of its file, so it is printed first."""
+
+
+def parse_listen(text: str, key: str = "http.listen") -> tuple[str, int]:
+    """``host:port`` or ``[v6]:port`` into (host, port); ValueError with a message fit for ``alertd check``."""
+    example = "expected host:port such as 127.0.0.1:9108 or [::1]:9108"
+    text = text.strip()
+    if text.startswith("["):
+        host, closed, rest = text[1:].partition("]")
+        if not closed or not rest.startswith(":"):
+            raise ValueError(f"{key} {text!r}: {example}")
+        port_text = rest[1:]
+    else:
+        host, colon, port_text = text.rpartition(":")
+        if not colon or ":" in host:
+            raise ValueError(f"{key} {text!r}: {example} (an IPv6 address goes in brackets)")
+    if not host:
+        raise ValueError(f"{key} {text!r}: no address; give one, e.g. 127.0.0.1:9108 (0.0.0.0:9108 for all)")
+    if not port_text.isdigit() or int(port_text) > 65535:
+        raise ValueError(f"{key} {text!r}: the port must be a number from 0 to 65535")
+    return host, int(port_text)

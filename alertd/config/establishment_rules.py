@@ -212,7 +212,10 @@ _FINESS = _Keys(
     ("ej", "long_name", "category_label", "address", "department", "opened", "updated", "closed"),
 )
 _COUNTRY = re.compile(r"[A-Z]{2}")
-_CONTACT = _Keys("a contact", ("email",), ("role", "min_severity", "name"))
+_CONTACT = _Keys("a contact", ("email",), ("role", "min_severity", "name", "phone"))
+# A phone number as people write them (+33 5 56 79 56 79, 05.56.79.56.79, (0)5 56…): shown to the operators who
+# call, never dialled by alertd; bounded so that a registry cannot put a paragraph in the "to call" list.
+_PHONE = re.compile(r"\+?[0-9()][0-9 .()/-]{2,30}")
 _SOFTWARE = _Keys("a software item", (), ("vendor", "product", "version", "cpe"))
 _SEVERITIES = {name: Severity.parse(name) for name in SEVERITY_NAMES}
 _ABSENT: Any = object()
@@ -488,9 +491,13 @@ class Rules:
                 return None
         severity = self._choice(c, "min_severity", SEVERITY_NAMES, "info", path, faults)
         role = self._text(c, "role", "security", path, faults)
-        if address is None or severity is None:
+        phone = self._text(c, "phone", "", path, faults)
+        if phone and not _PHONE.fullmatch(phone):
+            faults.append(Fault((*path, "phone"), f"{phone!r} is not a phone number: digits, spaces, + . - ( ) /"))
+            phone = None
+        if address is None or severity is None or phone is None:
             return None
-        return Contact(address, role or "security", _SEVERITIES[severity])
+        return Contact(address, role or "security", _SEVERITIES[severity], phone)
 
     def _software_items(self, item: dict[Any, Any], faults: list[Fault]) -> tuple[Software, ...]:
         value = item.get("software", _ABSENT)

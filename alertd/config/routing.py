@@ -69,9 +69,9 @@ def read_subscriptions(
                     r.error(vpos, unknown_feed(value, feed_ids))
         if name is None or selector is None or sev is None:
             continue
-        quiet = _quiet_hours(sm, r)
-        days = _weekdays(sm, r)
-        holidays = _holidays(sm, r)
+        quiet = read_hours(sm, r, "quiet_hours")
+        days = read_business_days(sm, r)
+        holidays = read_holidays(sm, r)
         subs.append(Subscription(name, selector, Severity.parse(sev), digest, feeds, quiet, days, holidays))
     return tuple(subs)
 
@@ -82,8 +82,10 @@ _QUIET = re.compile(r"^\s*(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})\s*$")
 _WEEKDAYS = {"mon": 1, "tue": 2, "wed": 3, "thu": 4, "fri": 5, "sat": 6, "sun": 7}
 
 
-def _quiet_hours(sm: YMap, r: Reader) -> tuple[time, time] | None:
-    text = r.value(sm, "quiet_hours", str)
+def read_hours(sm: YMap, r: Reader, key: str) -> tuple[time, time] | None:
+    """A range of local times written ``'20:00-07:30'`` (subscriptions' ``quiet_hours``, escalation's
+    ``business_hours``); None when absent or wrong (in ``r``)."""
+    text = r.value(sm, key, str)
     if text is None:
         return None
     found = _QUIET.match(text)
@@ -93,11 +95,12 @@ def _quiet_hours(sm: YMap, r: Reader) -> tuple[time, time] | None:
         h1, m1, h2, m2 = (int(g) for g in found.groups())
         return time(h1, m1), time(h2, m2)
     except ValueError:
-        r.error(sm.value_pos["quiet_hours"], f"quiet_hours {text!r} is not a range of local times like '20:00-07:30'")
+        r.error(sm.value_pos[key], f"{key} {text!r} is not a range of local times like '20:00-07:30'")
         return None
 
 
-def _weekdays(sm: YMap, r: Reader) -> frozenset[int] | None:
+def read_business_days(sm: YMap, r: Reader) -> frozenset[int] | None:
+    """``business_days: mon-fri`` (days or ranges) as ISO weekdays; None when absent."""
     if "business_days" not in sm:
         return None
     days: set[int] = set()
@@ -113,7 +116,8 @@ def _weekdays(sm: YMap, r: Reader) -> frozenset[int] | None:
     return frozenset(days)
 
 
-def _holidays(sm: YMap, r: Reader) -> frozenset[date]:
+def read_holidays(sm: YMap, r: Reader) -> frozenset[date]:
+    """``holidays: [2026-12-25, …]`` as dates; empty when absent."""
     if "holidays" not in sm:
         return frozenset()
     items = r.sequence(sm["holidays"], sm.value_pos["holidays"], "'holidays'")

@@ -1,4 +1,4 @@
-"""``alertd.yaml``: time zone, paths, sender, delivery (Maildir or SMTP), signing, HTTP, TLP."""
+"""``alertd.yaml``: time zone, paths, sender, delivery (Maildir or SMTP), signing, HTTP, TLP, the web page."""
 
 from __future__ import annotations
 
@@ -9,8 +9,10 @@ from pathlib import Path
 from types import MappingProxyType
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from alertd.config.common import parse_duration, read_duration, resolve_path
+from alertd.config.common import parse_duration, parse_listen, read_duration, resolve_path
 from alertd.config.settings_backups import read_backups
+from alertd.config.settings_escalation import read_escalation
+from alertd.config.settings_web import read_web
 from alertd.config.yamlsrc import Pos, Reader, YMap, load
 from alertd.domain.settings import (
     DEFAULT_BULLETIN,
@@ -58,6 +60,8 @@ def read_settings(path: Path, r: Reader) -> Settings | None:
             "links",
             "retention",
             "backups",
+            "web",
+            "escalation",
         ),
     )
     tz_name = r.value(m, "timezone", str, "UTC")
@@ -152,6 +156,8 @@ def read_settings(path: Path, r: Reader) -> Settings | None:
     link_domains = _read_links(m, r) if "links" in m else frozenset()
     retention = _read_retention(m, r)
     backups = read_backups(path, m, r)
+    web = read_web(path, m, r)
+    escalation = read_escalation(m, r)
     if not (paths["feeds"] and paths["registry"] and paths["subscriptions"]):
         return None  # the other files cannot even be found; what is wrong is already recorded
     return Settings(
@@ -181,6 +187,8 @@ def read_settings(path: Path, r: Reader) -> Settings | None:
         retention=retention,
         backups=backups,
         delivery_failing_after=failing_after,
+        web=web,
+        escalation=escalation,
     )
 
 
@@ -309,23 +317,3 @@ def _is_loopback(host: str) -> bool:
         return ipaddress.ip_address(host.strip("[]")).is_loopback
     except ValueError:
         return False
-
-
-def parse_listen(text: str) -> tuple[str, int]:
-    """``host:port`` or ``[v6]:port`` into (host, port); ValueError with a message fit for ``alertd check``."""
-    example = "expected host:port such as 127.0.0.1:9108 or [::1]:9108"
-    text = text.strip()
-    if text.startswith("["):
-        host, closed, rest = text[1:].partition("]")
-        if not closed or not rest.startswith(":"):
-            raise ValueError(f"http.listen {text!r}: {example}")
-        port_text = rest[1:]
-    else:
-        host, colon, port_text = text.rpartition(":")
-        if not colon or ":" in host:
-            raise ValueError(f"http.listen {text!r}: {example} (an IPv6 address goes in brackets)")
-    if not host:
-        raise ValueError(f"http.listen {text!r}: no address; give one, e.g. 127.0.0.1:9108 (0.0.0.0:9108 for all)")
-    if not port_text.isdigit() or int(port_text) > 65535:
-        raise ValueError(f"http.listen {text!r}: the port must be a number from 0 to 65535")
-    return host, int(port_text)

@@ -18,7 +18,7 @@ from typing import Any
 from alertd.domain.establishments import Contact, Establishment, Finess, Network, Software
 from alertd.domain.values import Severity
 
-FORMAT = "registry-file-1"
+FORMAT = "registry-file-2"  # 2: contacts carry a phone
 
 
 def _row(est: Establishment) -> list[Any]:
@@ -31,7 +31,7 @@ def _row(est: Establishment) -> list[Any]:
         est.region,
         sorted(est.tags),
         est.language,
-        [[c.email, c.role, int(c.min_severity)] for c in est.contacts],
+        [[c.email, c.role, int(c.min_severity), c.phone] for c in est.contacts],
         [str(n) for n in est.networks],
         est.asns,
         est.domains,
@@ -74,7 +74,7 @@ def decode(payload: bytes) -> tuple[tuple[Establishment, ...], tuple[int, ...], 
                     r[4],
                     frozenset(r[5]),
                     r[6],
-                    tuple([Contact(c[0], c[1], Severity(c[2])) for c in r[7]]) if r[7] else (),
+                    tuple([Contact(c[0], c[1], Severity(c[2]), c[3]) for c in r[7]]) if r[7] else (),
                     tuple([_network(n) for n in r[8]]) if r[8] else (),
                     tuple(r[9]),
                     tuple(r[10]),

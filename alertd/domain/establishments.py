@@ -15,11 +15,15 @@ Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 LANGUAGES = ("fr", "en")
 
 
+ESCALATION_ROLE = "escalation"  # a contact's role: who gets the reminder of a warning left unanswered
+
+
 @dataclass(frozen=True, slots=True)
 class Contact:
     email: str
-    role: str = "security"
+    role: str = "security"  # "escalation": who gets a warning left unanswered (contract §4)
     min_severity: Severity = Severity.INFO
+    phone: str = ""  # as written in the registry; the operators' "to call" list shows it
 
 
 @dataclass(frozen=True, slots=True)

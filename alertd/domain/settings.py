@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Mapping
-from dataclasses import dataclass
-from datetime import timedelta
+from dataclasses import dataclass, field
+from datetime import date, time, timedelta
 from pathlib import Path
 from types import MappingProxyType
 from zoneinfo import ZoneInfo
@@ -122,6 +122,53 @@ class RenderSettings:
     max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES
 
 
+# How long an email's personal link stays usable (``web.link_ttl``): a month covers an establishment that reads its
+# warnings after a holiday; past it, the reply address still works.
+DEFAULT_LINK_TTL = timedelta(days=30)
+# Requests of the acknowledgement page allowed per source address, and per link (``web.rate_limit``, the syntax of
+# the limits library): a reader clicks a few times; a mail scanner opening every link of a batch stays under it.
+DEFAULT_WEB_RATE_LIMIT = "30/minute"
+DEFAULT_LINK_KEY = "ack-link-key"  # the systemd credential holding the links' signing key
+# How long an inhibition accepted from a "not us" response lasts unless the operator says (``web.proposal_expiry``):
+# a season of the same false positive silenced, and a mistaken one does not hide a real attack for good.
+DEFAULT_PROPOSAL_EXPIRY = timedelta(days=90)
+
+
+@dataclass(frozen=True, slots=True)
+class WebSettings:
+    """``web``: the acknowledgement page (contract §4, "Acknowledgements"): where it listens, the address the
+    CERT's reverse proxy publishes it at, the credential holding the links' signing key, how long a link lives,
+    the rate limit, and the proxies whose ``X-Forwarded-For`` is believed."""
+
+    listen: str
+    base_url: str
+    key: str = DEFAULT_LINK_KEY  # the systemd credential's name
+    key_file: Path | None = None  # read first when it exists (a deployment without systemd credentials)
+    link_ttl: timedelta = DEFAULT_LINK_TTL
+    rate_limit: str = DEFAULT_WEB_RATE_LIMIT
+    trusted_proxies: tuple[str, ...] = ()  # addresses or networks (127.0.0.1, 10.0.0.0/8)
+    proposal_expiry: timedelta = DEFAULT_PROPOSAL_EXPIRY  # an accepted "not us" inhibition's default lifetime
+
+
+# How long a warning may wait for a response through its link before it is escalated (``escalation.delays``):
+# an imminent attack is phoned about the same working day; the other severities are not escalated unless set.
+DEFAULT_ESCALATION_DELAYS: Mapping[Severity, timedelta] = MappingProxyType({Severity.IMMINENT: timedelta(hours=4)})
+
+
+@dataclass(frozen=True, slots=True)
+class EscalationSettings:
+    """``escalation``: the delay per severity, and the business time it is counted in when one is set (local
+    ``business_hours`` on ``business_days`` but ``holidays``; without them, every hour counts)."""
+
+    delays: Mapping[Severity, timedelta] = field(default_factory=lambda: DEFAULT_ESCALATION_DELAYS)
+    business_hours: tuple[time, time] | None = None
+    business_days: frozenset[int] | None = None  # ISO weekdays; None: every day
+    holidays: frozenset[date] = frozenset()
+
+
+DEFAULT_ESCALATION = EscalationSettings()
+
+
 @dataclass(frozen=True, slots=True)
 class Settings:
     """``alertd.yaml`` with every path made absolute."""
@@ -152,6 +199,8 @@ class Settings:
     retention: timedelta | None = DEFAULT_RETENTION  # None: ``retention: never``, nothing is pruned
     backups: BackupSettings = DEFAULT_BACKUPS  # ``backups``
     delivery_failing_after: timedelta = DEFAULT_DELIVERY_FAILING_AFTER  # ``delivery.failing_after``
+    web: WebSettings | None = None  # ``web``: None, no link in the emails and no page
+    escalation: EscalationSettings = DEFAULT_ESCALATION  # ``escalation``
 
     @property
     def backup_folder(self) -> Path:

@@ -22,7 +22,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime, time, timedelta, tzinfo
 
 from alertd.domain.codes import Evidence, MatchReason, RuleKind, SeverityRule
-from alertd.domain.establishments import Establishment, Registry
+from alertd.domain.establishments import ESCALATION_ROLE, Establishment, Registry
 from alertd.domain.feeds import FeedConfig
 from alertd.domain.routing import Subscription
 from alertd.domain.tlp import Tlp
@@ -179,13 +179,17 @@ def decide(
 
 
 def recipients(est: Establishment, alerts: Sequence[Alert]) -> list[str]:
-    """The establishment's contacts whose ``min_severity`` the email's most severe alert reaches.
+    """The establishment's contacts whose ``min_severity`` the email's most severe alert reaches (but its
+    ``role: escalation`` ones, when it has others).
 
     An inventory is never imminent (its severity capped at critical): a contact who asked for imminent warnings
     only (an on-call line) is not woken for the backlog.
     """
     top = max(min(a.severity, Severity.CRITICAL) if a.inventory else a.severity for a in alerts)
-    return list(dict.fromkeys(c.email for c in est.contacts if top >= c.min_severity))
+    # The escalation contacts get the reminders of warnings left unanswered, not the warnings themselves, unless
+    # they are all the establishment has.
+    usual = [c for c in est.contacts if c.role != ESCALATION_ROLE] or est.contacts
+    return list(dict.fromkeys(c.email for c in usual if top >= c.min_severity))
 
 
 # -- when things may go out ----------------------------------------------------------------------------------

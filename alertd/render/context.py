@@ -460,6 +460,8 @@ def email_context(
     return {
         "lang": words.language,
         "resolved": [],  # render_email fills it: the findings no longer listed
+        "ack_url": None,  # and the personal link to the acknowledgement page, when the settings have `web`
+        "escalation": None,  # and, for the reminder of a warning left unanswered, its reference and sending time
         "corrections": [],  # and those withdrawn: their version turned out not affected
         "establishment": {
             "id": est.id,

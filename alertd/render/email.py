@@ -125,6 +125,7 @@ class Rendered:
     subject: str
     message_id: str
     left_out: int  # alerts of a mass email that its attachments could not carry (0 for any other email)
+    ack_url: str | None = None  # the personal link to the acknowledgement page it carries, if any
 
 
 def render_message(
@@ -139,6 +140,8 @@ def render_message(
     in_reply_to: str | None = None,
     resolved: Sequence[Finding] = (),
     reference: str | None = None,
+    ack_url: str | None = None,
+    escalated: tuple[str, datetime] | None = None,
 ) -> Rendered:
     """The warning email for one establishment, in its language (contract §4).
 
@@ -150,7 +153,10 @@ def render_message(
     message: ``In-Reply-To``/``References`` set and the subject starting with "Re: ". Raises ValueError if
     ``alerts`` is empty, if any alert belongs to another establishment, or if there is no recipient. The same
     inputs give the same bytes (``message_id`` fixes the MIME boundaries). ``reference`` is the CERT's reference
-    of this email (``CERTSANTE-2026-ALE-0042``), allocated once by the store and never reused.
+    of this email (``CERTSANTE-2026-ALE-0042``), allocated once by the store and never reused. ``ack_url`` is the
+    email's personal link to the acknowledgement page (:mod:`~alertd.render.acklink`): alertd's own, so shown as
+    a link and never defanged. ``escalated`` (the reference of a warning nobody answered, and when it was sent)
+    makes the email its escalation: the subject and the first line after the TLP marking say it is a reminder.
 
     The whole message stays under ``settings.max_message_bytes`` (less room for a signature): a mass event is
     one summary email whose attachments carry as many alerts as fit (:attr:`Rendered.left_out` tells how many
@@ -163,6 +169,10 @@ def render_message(
     ]
     context["resolved"] = resolved_context(est, [f for f in resolved if f not in withdrawn])
     context["corrections"] = corrections_context(words(context["lang"]), est, withdrawn)
+    context["ack_url"] = ack_url
+    if escalated is not None:
+        original, sent = escalated
+        context["escalation"] = {"reference": original, "since": words(context["lang"]).moment(sent, settings.timezone)}
     if not recipients:
         raise ValueError(f"no recipient for establishment {est.id!r}")
     lang = context["lang"]
@@ -175,7 +185,7 @@ def render_message(
     raw = _message(headers, _bodies(env, context), context, records)
     if len(raw) > limit:
         raw, context = _mass_email(env, headers, context, records, limit)
-    return Rendered(raw, headers.subject, clean_header(message_id, 500), context.get("left_out") or 0)
+    return Rendered(raw, headers.subject, clean_header(message_id, 500), context.get("left_out") or 0, ack_url)
 
 
 def _as_message(render: Callable[P, Rendered]) -> Callable[P, EmailMessage]:

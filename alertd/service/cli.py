@@ -21,6 +21,7 @@ from alertd.config.finess import FinessError
 from alertd.config.finess_import import import_finess, summary
 from alertd.config.registry import RegistryCache
 from alertd.config.yamlwords import near_miss
+from alertd.domain.acknowledgement import Decision
 from alertd.domain.codes import Evidence
 from alertd.domain.delivery import DeliveryState
 from alertd.domain.errors import AlertdError, ConfigError, StateRefused
@@ -31,19 +32,23 @@ from alertd.domain.values import Finding, IndicatorType
 from alertd.intake.fetch import Fetcher
 from alertd.intake.reach import public_text
 from alertd.policy.decide import TLP_RED, classify, withheld
+from alertd.policy.escalation import escalation_due
 from alertd.render.catalog import rule_text
 from alertd.service import logs
 from alertd.service.clock import utcnow
 from alertd.service.daemon import CycleReport, Daemon, run_cycle, run_digests, user_agent, workers_busy
 from alertd.service.engine import Engine
 from alertd.service.explain import explanation, name_explanation
+from alertd.service.feedback import cmd_decide, cmd_proposed
 from alertd.service.poll import cut_text, read_documents
 from alertd.service.recovery import cmd_state_backup, cmd_state_restore, left_to_owner, state_problem
-from alertd.service.setup import make_index, make_signer
+from alertd.service.setup import make_ack_links, make_index, make_signer
 from alertd.service.signals import EarlySignals
 from alertd.service.vitals import store_reason
 from alertd.store import STORE_FAILURES
+from alertd.store.acks import responses_to
 from alertd.store.codecs import encode_time
+from alertd.store.escalations import escalations_of
 from alertd.store.records import HistoryEntry
 from alertd.store.sqlite import Store
 
@@ -97,6 +102,7 @@ def build_parser() -> argparse.ArgumentParser:
     retry = outbox_sub.add_parser("retry", help="re-queue a failed delivery")
     retry.add_argument("id", type=int)
     _state_parser(sub)
+    _inhibitions_parser(sub)
     registry = sub.add_parser("registry", help="build the registry from a national one")
     registry_sub = registry.add_subparsers(dest="registry_command", required=True, parser_class=_Parser)
     imported = registry_sub.add_parser("import", help="import FINESS into a registry folder, one file a department")
@@ -120,6 +126,19 @@ def _state_parser(sub: Any) -> None:
     backup.add_argument("--to", metavar="FILE", help="this file (default: a new file in the backup folder)")
     restore = state_sub.add_parser("restore", help="put a backup back (alertd stopped); the replaced file is kept")
     restore.add_argument("file", nargs="?", metavar="FILE", help="the backup (default: the newest good one)")
+
+
+def _inhibitions_parser(sub: Any) -> None:
+    """``alertd inhibitions proposed|accept|reject`` (README, "Acknowledgements")."""
+    inh = sub.add_parser("inhibitions", help='the inhibitions establishments\' "not us" responses proposed')
+    inh_sub = inh.add_subparsers(dest="inhibitions_command", required=True, parser_class=_Parser)
+    inh_sub.add_parser("proposed", help="list the proposals not yet accepted or rejected")
+    accept = inh_sub.add_parser("accept", help="write a proposal into inhibitions.yaml")
+    accept.add_argument("id", type=int)
+    accept.add_argument("--expires", type=date.fromisoformat, metavar="YYYY-MM-DD", help="default: web.proposal_expiry")
+    accept.add_argument("--reason", metavar="TEXT", help="default: the establishment's comment")
+    reject = inh_sub.add_parser("reject", help="set a proposal aside; nothing is written")
+    reject.add_argument("id", type=int)
 
 
 def _run_daemon(daemon: Daemon) -> int:
@@ -217,6 +236,11 @@ def _command(
         return cmd_state_restore(config.settings, args.file)
     if args.command == "poll":
         return asyncio.run(cmd_poll(config, args.feed))
+    if args.command == "inhibitions":
+        if args.inhibitions_command == "proposed":
+            return cmd_proposed(config)
+        decision = Decision.ACCEPTED if args.inhibitions_command == "accept" else Decision.REJECTED
+        return cmd_decide(config, args.id, decision, getattr(args, "expires", None), getattr(args, "reason", None))
     if args.command == "outbox":
         state = DeliveryState(args.state) if args.state else None
         return cmd_outbox(config, state, getattr(args, "id", None))
@@ -267,6 +291,11 @@ def cmd_check(path: Path) -> int:
         make_signer(config)  # the signing key must be usable before the daemon relies on it
     except AlertdError as exc:
         print(f"{config.settings.path}: signing: {exc}", file=sys.stderr)
+        return EXIT_INVALID
+    try:
+        make_ack_links(config)  # the links' key too: every email would carry a link made with it
+    except AlertdError as exc:
+        print(f"{config.settings.path}: {exc}", file=sys.stderr)
         return EXIT_INVALID
     with left_to_owner(config.settings):  # the registry's cache it wrote, SQLite's read-only sidecars
         problem = state_problem(config.settings)  # read-only: check never creates the state
@@ -348,6 +377,9 @@ def format_cycle(config: Config, report: CycleReport) -> str:
         lines.append("  the outbox is left to the alertd daemon running on this state directory: it sends them")
     if f.retrying or f.failed:
         lines.append(f"  {f.retrying} deferred for retry, {f.failed} failed: {'; '.join(dict.fromkeys(f.errors))}")
+    if report.links:  # with ``web``: each email's personal link to the acknowledgement page
+        lines.append("acknowledgement links:")
+        lines.extend(f"  {reference}  {est}  {url}" for reference, est, url in report.links)
     if report.backup is not None:  # a backup was due: run from cron, --once takes them
         lines.append(f"backed up the state to {report.backup}")
     lines.append(f"state: {config.settings.state_dir / 'alertd.sqlite3'}")
@@ -604,9 +636,29 @@ def cmd_history(config: Config, establishment: str | None, as_json: bool, limit:
     from the registry still shows what it was told."""
     store = Store.for_settings(config.settings, create=False)  # never makes a store
     try:
-        rows = [history_record(entry) for entry in store.history(establishment, limit)]
+        entries = store.history(establishment, limit)
+        rows = [history_record(entry) for entry in entries]
+        # What each email's readers answered through its personal link (the acknowledgement page).
+        answered = responses_to(store.db, (r["reference"] for r in rows if r["reference"]))
+        escalated = escalations_of(store.db, (r["reference"] for r in rows if r["reference"]))
     finally:
         store.close()
+    rules, tz = config.settings.escalation, config.settings.timezone
+    for row, entry in zip(rows, entries, strict=True):
+        row["responses"] = [
+            {"at": encode_time(a.at), "response": str(a.response), "comment": a.comment, "source": a.source}
+            for a in answered.get(row["reference"], [])
+        ]
+        # A warning sent and still unanswered, of a severity escalated: when it is due (the escalation settings).
+        # Once escalated, when, and by which reminder.
+        up = escalated.get(row["reference"]) if row["reference"] else None
+        row["escalated_at"] = encode_time(up.at) if up is not None else None
+        row["reminder"] = up.reminder if up is not None else None
+        due = None
+        if entry.state is DeliveryState.SENT and row["reference"] and not row["responses"] and up is None:
+            # An inventory warns of nothing new: it is not escalated.
+            due = None if row["inventory"] else escalation_due(entry.when, entry.alert.severity, rules, tz)
+        row["escalation_due"] = encode_time(due) if due is not None else None
     if establishment is not None and not rows and establishment not in config.registry.establishments:
         print(unknown_establishment(config, establishment), file=sys.stderr)
         return EXIT_USAGE
@@ -615,10 +667,15 @@ def cmd_history(config: Config, establishment: str | None, as_json: bool, limit:
             _emit(row)
             continue
         told = " (follow-up)" if row["follow_up"] else " (inventory)" if row["inventory"] else ""
+        said = "".join(f"; answered {a['response']} at {a['at'][:19]}" for a in row["responses"])
+        if row["escalated_at"] is not None:
+            said += f"; escalated at {row['escalated_at'][:19]} in {row['reminder']}"
+        if row["escalation_due"] is not None:
+            said += f"; no response, escalation due at {row['escalation_due'][:19]}"
         print(
             f"{row['when'][:19]}  {row['establishment']}  {row['severity']:<9} {row['indicator']} "
             f"({row['reason']}, {row['asset']}) from {row['feed']} — {row['state']} to {','.join(row['recipients'])} "
-            f"in {row['reference'] or '-'} {row['message_id']}{told}"
+            f"in {row['reference'] or '-'} {row['message_id']}{told}{said}"
         )
     return EXIT_OK
 

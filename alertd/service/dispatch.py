@@ -17,6 +17,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from email.message import EmailMessage
+from typing import Generic, TypeVar
 
 from alertd.config.files import Config
 from alertd.domain.codes import Evidence
@@ -75,22 +76,25 @@ class _Made:
     to: list[str]
 
 
-class _Batch:
+T = TypeVar("T")
+
+
+class Batch(Generic[T]):
     """Rendered emails gathered for one outbox transaction: up to :data:`BATCH_EMAILS`, and none waits longer
     than :data:`BATCH_SECONDS` for the others (a mass event's email may take seconds to render)."""
 
     def __init__(self) -> None:
-        self._made: list[_Made] = []
+        self._made: list[T] = []
         self._since = 0.0
 
-    def add(self, made: _Made) -> bool:
+    def add(self, made: T) -> bool:
         """Add an email; whether the batch is due now."""
         if not self._made:
             self._since = time.monotonic()
         self._made.append(made)
         return len(self._made) >= BATCH_EMAILS or time.monotonic() - self._since >= BATCH_SECONDS
 
-    def take(self) -> list[_Made]:
+    def take(self) -> list[T]:
         """The emails gathered, the batch emptied."""
         made, self._made = self._made, []
         return made
@@ -123,6 +127,9 @@ class Dispatcher:
         # Told after each email of a dispatch: a mass event's thousands of emails take minutes to render, and the
         # daemon must not judge its outbox stalled meanwhile (progress.LoopProgress).
         self.on_progress: Callable[[], None] | None = None
+        # Told of each email put in the outbox with a personal link: its reference, establishment and link
+        # (``run --once`` prints them).
+        self.on_link: Callable[[str, str, str], None] | None = None
         # The reference given to an email that failed to render or sign, for its next attempt (same alerts).
         self._reserved: dict[tuple[str, str, tuple[int, ...]], str] = {}
         # Reference numbers the store handed out in a block and no email carries yet, by series and year, the
@@ -165,7 +172,7 @@ class Dispatcher:
         """The planned emails made in turn and put in the outbox in batches (:data:`BATCH_EMAILS`); the new
         deliveries' ids. A batch that the store refuses is logged, its alerts stay queued, the next one is tried."""
         sent: list[int] = []
-        batch = _Batch()
+        batch: Batch[_Made] = Batch()
         for n, email in enumerate(planned):
             try:
                 made = self._make(email, now, len(planned) - n)
@@ -199,7 +206,7 @@ class Dispatcher:
         planned = plan()
         for _attempt in range(STALE_RETRIES):
             stale: set[str] = set()
-            batch = _Batch()
+            batch: Batch[_Made] = Batch()
             for n, email in enumerate(planned):
                 if self.holding:
                     break  # what is rendered is put in the outbox; nothing more is started
@@ -402,6 +409,8 @@ class Dispatcher:
                 left_out=missing,
                 alerts=len(items),
             )
+        if msg.ack_url is not None and self.on_link is not None:
+            self.on_link(reference, est_id, msg.ack_url)
         log.info(
             "email queued",
             establishment=est_id,
@@ -436,6 +445,8 @@ class Dispatcher:
         settings = self.config.settings
         message_id = make_message_id(est.id, [q.id for q in items], settings.sender_from, reference)
         thread = next((q.thread for q in items if q.alert.follow_up and q.thread), None)
+        ack = self.current().ack
+        ack_url = ack.url(est.id, reference, now) if ack is not None and reference else None
         rendered = render_message(
             self.current().templates,
             est,
@@ -448,6 +459,7 @@ class Dispatcher:
             in_reply_to=thread,
             resolved=email.closed,
             reference=reference,
+            ack_url=ack_url,
         )
         return rendered, to
 

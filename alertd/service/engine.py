@@ -25,6 +25,7 @@ from alertd.match.index import MatchResult
 from alertd.policy.inhibitions import Inhibited
 from alertd.send.transports import Transport
 from alertd.service.dispatch import Dispatcher
+from alertd.service.escalate import Escalator
 from alertd.service.flush import Flusher, FlushReport
 from alertd.service.logs import get_logger
 from alertd.service.operators import OperatorNotices
@@ -55,6 +56,7 @@ class Engine:
         self.dispatcher = Dispatcher(store, self.current, self.vitals)
         self.flusher = Flusher(store, self.vitals)
         self.notices = OperatorNotices(store, self.current)
+        self.escalator = Escalator(store, self.current, self.dispatcher)
         self.drop_orphans()
 
     def current(self) -> Prepared:
@@ -167,6 +169,15 @@ class Engine:
     def notify_operators(self, now: datetime) -> int | None:
         """Queue the operators' notice of the problems not yet told today; its delivery id, or None."""
         return self.notices.notify(now)
+
+    def escalate(self, now: datetime) -> list[int]:
+        """Queue a reminder of each warning unanswered past its deadline, and the operators' "to call" email; the
+        new deliveries' ids (contract §4)."""
+        return self.escalator.escalate(now)
+
+    async def escalate_off_loop(self, now: datetime) -> list[int]:
+        """:meth:`escalate` with the reminders rendered in worker threads: the event loop keeps turning."""
+        return await self.escalator.escalate_off_loop(now)
 
     async def flush(self, transport: Transport, now: datetime | None = None) -> FlushReport:
         """Try every due delivery once, as many at a time as the transport allows (contract §4)."""

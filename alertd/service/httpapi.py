@@ -26,7 +26,7 @@ from typing import Any, Protocol, cast
 from urllib.parse import urlsplit
 
 from alertd import __version__
-from alertd.config.settings import parse_listen
+from alertd.config.common import parse_listen
 from alertd.domain.delivery import DeliveryState
 from alertd.domain.errors import AlertdError
 from alertd.service.logs import get_logger
@@ -144,9 +144,10 @@ def _json_default(value: object) -> str:
     raise TypeError(f"{type(value).__name__} is not JSON serialisable")
 
 
-class _Server(ThreadingHTTPServer):
+class LocalServer(ThreadingHTTPServer):
+    """A thread per request, daemonic, bound without a DNS lookup (also the acknowledgement page's server)."""
+
     daemon_threads = True
-    app: HealthServer
 
     def server_bind(self) -> None:
         # HTTPServer.server_bind asks DNS for the host's FQDN; a health endpoint must not wait on DNS.
@@ -155,16 +156,70 @@ class _Server(ThreadingHTTPServer):
         self.server_name, self.server_port = str(host), int(port)
 
 
+def stop_serving(server: LocalServer | None, thread: threading.Thread | None) -> bool:
+    """Stop a server started in ``thread`` and close its socket; whether there was one to stop."""
+    if server is None:
+        return False
+    server.shutdown()
+    server.server_close()
+    if thread is not None:
+        thread.join(timeout=5)
+    return True
+
+
+class _Server(LocalServer):
+    app: HealthServer
+
+
 class _Server6(_Server):
     address_family = socket.AF_INET6
 
 
-class _Handler(BaseHTTPRequestHandler):
-    """GET and HEAD on ``/healthz`` and ``/metrics``; 404 elsewhere, 405 for other methods."""
+class LocalHandler(BaseHTTPRequestHandler):
+    """What alertd's HTTP handlers share: the response with its headers, and logs through structlog only."""
 
     server_version = f"alertd/{__version__}"
     sys_version = ""
     timeout = REQUEST_TIMEOUT_SECONDS
+    allow = "GET, HEAD"  # the methods a 405 names
+
+    def more_headers(self, body: bytes) -> list[tuple[str, str]]:
+        """Headers a handler adds to every response (none here)."""
+        return []
+
+    def logged_path(self) -> str | None:
+        """The request's path as logged: without its query string, which could carry a token."""
+        return urlsplit(getattr(self, "path", "")).path
+
+    def _send(self, code: int, body: bytes, content_type: str, *, head: bool) -> None:
+        self.send_response(code)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(body)))
+        self.send_header("Cache-Control", "no-store")
+        for name, value in self.more_headers(body):
+            self.send_header(name, value)
+        if code == 405:
+            self.send_header("Allow", self.allow)
+        self.end_headers()
+        if not head:
+            self.wfile.write(body)
+
+    # The stdlib writes every request to stderr; alertd logs through structlog, and never a query string or
+    # header, which could carry a token.
+    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+        status = int(code) if isinstance(code, int) else code
+        log.debug("http request", method=getattr(self, "command", None), path=self.logged_path(), status=status)
+
+    def log_error(self, format: str, *args: Any) -> None:
+        status = args[0] if args and isinstance(args[0], int) else None
+        log.debug("http request refused", status=status)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+class _Handler(LocalHandler):
+    """GET and HEAD on ``/healthz`` and ``/metrics``; 404 elsewhere, 405 for other methods."""
 
     def do_GET(self) -> None:
         self._respond(head=False)
@@ -195,31 +250,6 @@ class _Handler(BaseHTTPRequestHandler):
         except Exception as exc:
             log.error("http request failed", path=path, error=str(exc))
             self._send(500, b"internal error\n", "text/plain; charset=utf-8", head=head)
-
-    def _send(self, code: int, body: bytes, content_type: str, *, head: bool) -> None:
-        self.send_response(code)
-        self.send_header("Content-Type", content_type)
-        self.send_header("Content-Length", str(len(body)))
-        self.send_header("Cache-Control", "no-store")
-        if code == 405:
-            self.send_header("Allow", "GET, HEAD")
-        self.end_headers()
-        if not head:
-            self.wfile.write(body)
-
-    # The stdlib writes every request to stderr; alertd logs through structlog, and never a query string or
-    # header, which could carry a token.
-    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
-        path = urlsplit(getattr(self, "path", "")).path
-        status = int(code) if isinstance(code, int) else code
-        log.debug("http request", method=getattr(self, "command", None), path=path, status=status)
-
-    def log_error(self, format: str, *args: Any) -> None:
-        status = args[0] if args and isinstance(args[0], int) else None
-        log.debug("http request refused", status=status)
-
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
 
 
 class HealthServer:
@@ -287,13 +317,8 @@ class HealthServer:
         """Stop serving and close the socket (waits at most a fraction of a second)."""
         server, thread = self._server, self._thread
         self._server = self._thread = None
-        if server is None:
-            return
-        server.shutdown()
-        server.server_close()
-        if thread is not None:
-            thread.join(timeout=5)
-        log.info("http stopped")
+        if stop_serving(server, thread):
+            log.info("http stopped")
 
     def __enter__(self) -> HealthServer:
         self.start()

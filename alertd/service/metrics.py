@@ -26,7 +26,7 @@ from prometheus_client.metrics_core import CounterMetricFamily, GaugeMetricFamil
 from alertd import __version__
 from alertd.domain.delivery import DeliveryState, SendOutcome
 from alertd.domain.polling import PollOutcome
-from alertd.domain.values import SEVERITY_NAMES
+from alertd.domain.values import SEVERITY_NAMES, Severity
 
 # From a local Maildir write (milliseconds) to a slow SMTP relay with STARTTLS (tens of seconds, then a timeout).
 SEND_BUCKETS = (0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0)
@@ -182,6 +182,61 @@ class _DeliveryCollector:
         age.add_metric([], self.oldest_age())
         failing.add_metric([], 1 if self.failing() else 0)
         return (age, failing)
+
+
+class _EscalationCollector:
+    """The warnings escalated since the store began, by severity: a counter kept in the store (contract §4)."""
+
+    def __init__(self, counts: Callable[[], Mapping[Severity, int]]) -> None:
+        self.counts = counts
+
+    def _family(self) -> CounterMetricFamily:
+        return CounterMetricFamily(
+            "alertd_escalations", "Warnings sent again to the escalation contacts, unanswered", labels=["severity"]
+        )
+
+    def describe(self) -> Iterable[Metric]:
+        """The family this collector yields."""
+        return (self._family(),)
+
+    def collect(self) -> Iterable[Metric]:
+        """Read the counts now: every severity escalation may concern, 0 included."""
+        family = self._family()
+        counted = self.counts()
+        for severity in Severity:
+            family.add_metric([severity.label], counted.get(severity, 0))
+        return (family,)
+
+
+class _AckCollector:
+    """The warnings sent and unanswered that escalation concerns, and those past their deadline (contract §4)."""
+
+    def __init__(self, counts: Callable[[], tuple[int, int]]) -> None:
+        self.counts = counts
+
+    def _families(self) -> tuple[GaugeMetricFamily, GaugeMetricFamily]:
+        return (
+            GaugeMetricFamily(
+                "alertd_warnings_awaiting_acknowledgement",
+                "Warnings sent, of a severity escalation concerns, that no response through their link answers",
+            ),
+            GaugeMetricFamily(
+                "alertd_warnings_escalation_due",
+                "Of those, the warnings past their escalation deadline",
+            ),
+        )
+
+    def describe(self) -> Iterable[Metric]:
+        """The families this collector yields."""
+        return self._families()
+
+    def collect(self) -> Iterable[Metric]:
+        """Read the counts now."""
+        waiting, due = self._families()
+        counted = self.counts()
+        waiting.add_metric([], counted[0])
+        due.add_metric([], counted[1])
+        return (waiting, due)
 
 
 class _ProcessCollector:
@@ -366,6 +421,14 @@ class Metrics:
     def watch_delivery(self, oldest_age: Callable[[], float], failing: Callable[[], bool]) -> None:
         """Serve the oldest waiting email's age and whether delivery is failing, read at scrape time."""
         self.registry.register(_DeliveryCollector(oldest_age, failing))
+
+    def watch_acks(self, counts: Callable[[], tuple[int, int]]) -> None:
+        """Serve the unanswered warnings escalation concerns, and those past their deadline, read at scrape time."""
+        self.registry.register(_AckCollector(counts))
+
+    def watch_escalations(self, counts: Callable[[], Mapping[Severity, int]]) -> None:
+        """Serve the warnings escalated, by severity, read at scrape time (``alertd_escalations_total``)."""
+        self.registry.register(_EscalationCollector(counts))
 
     def render(self, accept: str = "") -> tuple[bytes, str]:
         """The exposition (body, content type), in OpenMetrics when the scraper's Accept header asks for it."""

@@ -9,10 +9,12 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
+from email.message import EmailMessage
 from email.utils import parseaddr
 
 from alertd.config.files import Config
 from alertd.domain.delivery import DeliveryState
+from alertd.domain.settings import Settings
 from alertd.domain.tlp import Tlp
 from alertd.policy.decide import TLP_RED, withheld
 from alertd.render.notices import Problem, compose_notice
@@ -26,6 +28,21 @@ from alertd.store.sqlite import Store
 log = get_logger("alertd")
 
 OPERATORS = "(operators)"  # what the outbox lists as a notice's establishment
+
+
+def queue_for_operators(store: Store, settings: Settings, msg: EmailMessage, now: datetime) -> int:
+    """Put an email to the ``operators`` in the outbox (a notice, a "to call" list); its delivery id."""
+    return store.enqueue_email(
+        establishment=OPERATORS,
+        alert_ids=[],
+        finding_keys=[],
+        message_id=str(msg["Message-ID"]),
+        sender=parseaddr(settings.sender_from)[1],
+        recipients=list(settings.operators),
+        subject=str(msg["Subject"]),
+        message=msg.as_bytes(),
+        now=now,
+    )
 
 
 class OperatorNotices:
@@ -150,17 +167,7 @@ class OperatorNotices:
             now=now,
             message_id=message_id,
         )
-        delivery = self.store.enqueue_email(
-            establishment=OPERATORS,
-            alert_ids=[],
-            finding_keys=[],
-            message_id=message_id,
-            sender=parseaddr(settings.sender_from)[1],
-            recipients=list(settings.operators),
-            subject=str(msg["Subject"]),
-            message=msg.as_bytes(),
-            now=now,
-        )
+        delivery = queue_for_operators(self.store, settings, msg, now)
         for p in fresh:
             self.store.set_meta(notice_key(p.key), today)
         log.warning("operator notice queued", delivery=delivery, problems=[p.summary for p in fresh])

@@ -1,4 +1,4 @@
-"""A configuration made ready to serve: its match index, its templates and its signer, built once.
+"""A configuration made ready to serve: its match index, its templates, its signer and its links' key, built once.
 
 Building the index is slow for a national registry, so a reload builds all of it in a worker thread and the
 engine then swaps it in whole (:meth:`alertd.service.engine.Engine.adopt`): no job ever sees half of it.
@@ -13,8 +13,11 @@ from dataclasses import dataclass
 import jinja2
 
 from alertd.config.files import Config
+from alertd.domain.errors import AlertdError
+from alertd.intake.credentials import SecretFileError, read_secret
 from alertd.match.benign import Allowlist
 from alertd.match.index import MatchIndex
+from alertd.render.acklink import MIN_KEY_BYTES, AckKey, AckLinks
 from alertd.render.environment import make_environment
 from alertd.send.signing import Signer, SigningError
 from alertd.service.index_cache import benign_lists, index_key, kept_for_good, read_index, write_index
@@ -33,6 +36,7 @@ class Prepared:
     templates: jinja2.Environment
     signer: Signer | None
     index_built: bool = True  # built now, not read back from the state directory: worth keeping there
+    ack: AckLinks | None = None  # with ``web``: what the emails' personal links are made with
 
 
 def prepare(config: Config, *, keep: bool = True, previous: MatchIndex | None = None) -> Prepared:
@@ -41,7 +45,7 @@ def prepare(config: Config, *, keep: bool = True, previous: MatchIndex | None = 
     ``previous``: the index serving before a reload, whose unchanged parts serve again."""
     index, built = _index(config, keep=keep, previous=previous)
     templates = make_environment(config.settings.templates_dir)
-    return Prepared(config, index, templates, make_signer(config), built)
+    return Prepared(config, index, templates, make_signer(config), built, make_ack_links(config))
 
 
 def _allowlist(config: Config) -> Allowlist | None:
@@ -111,3 +115,31 @@ def make_signer(config: Config) -> Signer | None:
                 f"cannot read the signing passphrase file {signing.passphrase_file}: {exc.strerror}"
             ) from None
     return Signer(signing.gnupg_home, signing.key, passphrase)
+
+
+class AckKeyError(AlertdError):
+    """The links' signing key of ``web`` cannot be read or is too short: where, never what it holds."""
+
+
+def make_ack_links(config: Config) -> AckLinks | None:
+    """What the emails' personal links are made with, when the settings have ``web``; :class:`AckKeyError` when
+    its key (``web.key_file``, else the systemd credential ``web.key``) is missing, unreadable or too short."""
+    web = config.settings.web
+    if web is None:
+        return None
+    try:
+        found = read_secret(web.key_file, web.key)
+    except SecretFileError as exc:
+        raise AckKeyError(f"web: the link key {exc}") from None
+    if found is None:
+        where = f"{web.key_file} does not exist" if web.key_file else "web.key_file is not set"
+        raise AckKeyError(
+            f"web: no link key: {where}, and no systemd credential {web.key!r} is set; write {MIN_KEY_BYTES} random "
+            f"bytes or more (head -c 48 /dev/urandom | base64 > FILE) and give it as LoadCredential={web.key}:FILE"
+        )
+    path, secret = found
+    try:
+        key = AckKey(secret.encode("utf-8"))
+    except ValueError as exc:
+        raise AckKeyError(f"web: {path}: {exc} (head -c 48 /dev/urandom | base64 > {path})") from None
+    return AckLinks(key, web.base_url, web.link_ttl)

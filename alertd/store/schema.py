@@ -16,7 +16,7 @@ import sqlite3
 from alertd.domain.codes import SOFTWARE_REASONS
 from alertd.domain.delivery import DeliveryState
 from alertd.domain.errors import StoreError
-from alertd.store import knowledge, scope
+from alertd.store import acks, escalations, knowledge, proposals, scope
 from alertd.store.codecs import finding_from_json
 
 SCHEMA_VERSION = 4
@@ -99,6 +99,9 @@ CREATE INDEX IF NOT EXISTS outbox_message ON outbox (message_id);
 """
     + KNOWLEDGE
     + scope.SCOPE
+    + acks.ACKS
+    + proposals.PROPOSALS
+    + escalations.ESCALATIONS
 )
 
 
@@ -116,6 +119,9 @@ def open_schema(db: sqlite3.Connection, name: str) -> None:
             f"{name} has schema version {version}, newer than this alertd ({SCHEMA_VERSION}): "
             "upgrade alertd, or point state_dir elsewhere"
         )
+    # Tables without a version of their own:
+    for statement in _statements(acks.ACKS + proposals.PROPOSALS + escalations.ESCALATIONS):
+        db.execute(statement)
     if version == SCHEMA_VERSION:
         return
     if version < 2:

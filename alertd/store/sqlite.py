@@ -39,6 +39,7 @@ from alertd.store.codecs import (
     recipients_from_json,
     recipients_to_json,
 )
+from alertd.store.escalations import Escalation, record_escalation
 from alertd.store.prune import Pruned, prune_before
 from alertd.store.records import (
     DELIVERY_COLUMNS,
@@ -694,6 +695,16 @@ class Store:
                     done.append(_enqueue(db, email, stamp))
                 except StaleAlerts as exc:  # raised before anything of this email is written
                     done.append(exc)
+        return done
+
+    def enqueue_reminders(self, reminders: Sequence[tuple[Outgoing, Escalation]], now: datetime) -> list[int]:
+        """Put escalation reminders in the outbox, each with the row recording its warning escalated, all in one
+        transaction (a warning is escalated once, across restarts: :mod:`~alertd.store.escalations`)."""
+        stamp = encode_time(now)
+        with self.transaction() as db:
+            done = [_enqueue(db, email, stamp) for email, _ in reminders]
+            for _, escalation in reminders:
+                record_escalation(db, escalation)
         return done
 
     # -- first contact and references (alertd/store/scope.py) ----------------------------------------------

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import pytest
 from playwright.sync_api import Browser, Page, sync_playwright
 
 # Run as root with no network but loopback: without a sandbox, GPU or QUIC, and with none of the background
@@ -58,6 +59,17 @@ def chromium() -> Iterator[Browser]:
             yield browser
         finally:
             browser.close()
+
+
+@contextmanager
+def chromium_or_fail() -> Iterator[Browser]:
+    """:func:`chromium` for a test module: the tests fail, not skip, where Chromium is not installed."""
+    try:
+        chromium_path()
+    except ChromiumMissingError as missing:
+        pytest.fail(str(missing), pytrace=False)
+    with chromium() as browser:
+        yield browser
 
 
 def show(page: Page, html: str, path: Path) -> None:

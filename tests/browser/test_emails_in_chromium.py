@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from chromium import VIEWPORTS, ChromiumMissingError, Layout, chromium, chromium_path, measure, show
+from chromium import VIEWPORTS, ChromiumMissingError, Layout, chromium_or_fail, chromium_path, measure, show
 from example_emails import NAMES, examples
 from playwright.sync_api import Browser, BrowserContext
 
@@ -25,11 +25,7 @@ Look = Callable[[str, int], Layout]
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
     """The module's headless Chromium; the tests fail, not skip, where it is not installed."""
-    try:
-        chromium_path()
-    except ChromiumMissingError as missing:
-        pytest.fail(str(missing), pytrace=False)
-    with chromium() as started:
+    with chromium_or_fail() as started:
         yield started
 
 

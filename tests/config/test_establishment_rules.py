@@ -43,8 +43,10 @@ CASES: dict[str, tuple[str, str, str]] = {
                             "list, not str 'rssi@ch.example'"),
     "contact is a mapping": ('id: "1"\n' + GOOD + "    contacts: [rssi@ch.example]\n", "rssi@", "a contact must be "
                              "a mapping of keys to values, not str 'rssi@ch.example'"),
-    "contact keys": ('id: "1"\n' + GOOD + "    contacts: [{email: a@ch.example, phone: '1'}]\n", "phone",
-                     "unknown key 'phone' in a contact; allowed: email, role, min_severity, name"),
+    "contact keys": ('id: "1"\n' + GOOD + "    contacts: [{email: a@ch.example, fax: '1'}]\n", "fax",
+                     "unknown key 'fax' in a contact; allowed: email, role, min_severity, name, phone"),
+    "phone": ('id: "1"\n' + GOOD + "    contacts: [{email: a@ch.example, phone: call the desk}]\n", "call the",
+              "'call the desk' is not a phone number: digits, spaces, + . - ( ) /"),
     "contact email required": ('id: "1"\n' + GOOD + "    contacts:\n      - role: security\n", "role: security",
                                "a contact lacks required key 'email'"),
     "email": ('id: "1"\n' + GOOD + "    contacts: [{email: nobody}]\n", "nobody", "bad email address 'nobody'"),

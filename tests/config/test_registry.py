@@ -92,7 +92,9 @@ establishments:
     aliases: [Clinique St-Exupery, "Clinique\\u00a0Exupéry"]
     language: en
     tags: [yes, no, on, off, 1.5, 2024-01-01, 12:30]
-    contacts: [{email: a@b.example, role: on-call, min_severity: imminent}, {email: c@d.example, name: Jo}]
+    contacts:
+      - {email: a@b.example, role: on-call, min_severity: imminent, phone: "+33 5 56 79 56 79"}
+      - {email: c@d.example, name: Jo}
   - {id: "6", name: Flow Mapping, kind: "CHU", region: 'Grand Est', networks: "2001:db8:6::/48"}
   - id: '7'
     name: >-
@@ -122,6 +124,7 @@ def test_tricky_yaml_same_on_both_paths() -> None:
     assert chu.asns == (64511, 2200, 64512)
     assert [s.version for s in chu.software] == ["13.1-49.13", "2019", "7.10", "7.2.4"]
     assert clinique.name == "Clinique Saint-Exupéry 😀" and clinique.aliases[1] == "Clinique\u00a0Exupéry"
+    assert [(c.role, c.phone) for c in clinique.contacts] == [("on-call", "+33 5 56 79 56 79"), ("security", "")]
     assert clinique.tags == {"yes", "no", "on", "off", "1.5", "2024-01-01", "12:30"}
     assert flow.networks[0].version == 6 and flow.region == "Grand Est"
     assert folded.name == "Folded name" and folded.domains == ("example.org", "chu.example")

@@ -35,7 +35,8 @@ establishments:
              opened: "1901-01-01", updated: "2020-11-24"}
     acronyms: [chja]
     aliases: [Centre hospitalier d'Arles]
-    contacts: [{email: rssi@ch-arles.example, min_severity: high}]
+    contacts: [{email: rssi@ch-arles.example, min_severity: high},
+               {email: dg@ch-arles.example, role: escalation, phone: 04 90 49 29 29}]
   - id: "010000024"
     name: CH DE FLEYRIAT
     category: "355"

@@ -25,7 +25,7 @@ from prometheus_client.metrics_core import Metric
 from prometheus_client.parser import text_string_to_metric_families
 
 from alertd import __version__
-from alertd.config.settings import parse_listen
+from alertd.config.common import parse_listen
 from alertd.domain.delivery import DeliveryState, SendOutcome
 from alertd.domain.errors import AlertdError
 from alertd.service import logs
