@@ -24,6 +24,17 @@ from alertd.store.sqlite import Store
 NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
 
 
+def poll_all(engine: Engine) -> None:
+    """Every feed of the engine's configuration polled once, at ``NOW``."""
+
+    async def run() -> None:
+        async with Fetcher() as fetcher:
+            for feed in engine.config.feeds:
+                await engine.poll(feed, fetcher, NOW)
+
+    asyncio.run(run())
+
+
 def test_poll_delay_backs_off_and_never_polls_faster_than_the_interval() -> None:
     interval = timedelta(minutes=15)
     assert poll_delay(interval, 0) == interval
@@ -73,12 +84,7 @@ def test_a_renamed_digest_does_not_strand_its_queued_alerts(tmp_path: Path) -> N
     store = Store(tmp_path / "s.sqlite3")
     engine = Engine(load_config(tmp_path / "config" / "alertd.yaml"), store)
 
-    async def poll_all() -> None:
-        async with Fetcher() as fetcher:
-            for feed in engine.config.feeds:
-                await engine.poll(feed, fetcher, NOW)
-
-    asyncio.run(poll_all())
+    poll_all(engine)
     waiting = store.queued_alerts(subscriptions=["hospitals-daily"])
     assert waiting and all(q.alert.subscription == "hospitals-daily" for qs in waiting.values() for q in qs)
     subs.write_text(subs.read_text().replace("hospitals-daily", "hospitals-morning"))
@@ -105,12 +111,7 @@ def test_a_reload_drops_the_queued_alerts_of_a_removed_establishment_only(tmp_pa
     store = Store(tmp_path / "s.sqlite3")
     engine = Engine(load_config(tmp_path / "config" / "alertd.yaml"), store)
 
-    async def poll_all() -> None:
-        async with Fetcher() as fetcher:
-            for feed in engine.config.feeds:
-                await engine.poll(feed, fetcher, NOW)
-
-    asyncio.run(poll_all())
+    poll_all(engine)
     waiting = {k: len(v) for k, v in store.queued_alerts(subscriptions=["hospitals-daily"]).items()}
     assert len(waiting) >= 2
     # A reload that removes nobody (an establishment renamed) keeps every queued alert.
@@ -154,12 +155,7 @@ def test_a_reload_that_removes_an_establishment_while_a_poll_writes_its_alerts_l
 
     monkeypatch.setattr(store, "save_findings_off_loop", racing)
 
-    async def poll_all() -> None:
-        async with Fetcher() as fetcher:
-            for feed in engine.config.feeds:
-                await engine.poll(feed, fetcher, NOW)
-
-    asyncio.run(poll_all())
+    poll_all(engine)
     assert fired
     queued = store.db.execute(
         "SELECT count(*) FROM alerts WHERE delivery IS NULL AND establishment = ?",
