@@ -86,10 +86,13 @@ def keep_index(config: Config, index: MatchIndex) -> None:
     configuration serves, in a thread of its own); never raises."""
     if config.registry_digest:
         cache = StateCache(config.settings.state_dir)
+        started = time.perf_counter()
         try:
             write_index(cache, index_key(config.registry_digest, _allowlist(config)), config.registry, index)
         except Exception as exc:  # a cache: nothing depends on it being written
             log.warning("match index not cached", error=repr(exc)[:200])
+        else:
+            log.info("match index kept", seconds=round(time.perf_counter() - started, 2))
 
 
 def keep_index_later(prepared: Prepared) -> None:

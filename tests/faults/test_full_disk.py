@@ -108,6 +108,10 @@ def test_full_disk_is_told_and_survived(tmp_path: Path, small_disk: Path, smtp_s
             daemon.wait_ready()
             daemon.wait_log("feed polled")
             assert http_get(base + "/healthz")[0] == 200
+            # The caches for the next start are written by threads of their own after the first poll: a disk
+            # filled meanwhile would see them fail and free their temporary files, room the store then writes in.
+            daemon.wait_log("match index kept")
+            daemon.wait_log("registry files kept")
 
             filler = fill(small_disk)
             feeds.route("/c2.csv", NAMING_CLINIC.encode(), etag='"v2"')
