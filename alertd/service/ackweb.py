@@ -242,9 +242,9 @@ class _Handler(LocalHandler):
     def _serve(self, *, post: bool, head: bool) -> None:
         web = cast(_WebServer, self.server).web
         token = urlsplit(self.path).path.rstrip("/").rpartition("/")[2]
-        source = source_address(
-            str(self.client_address[0]), self.headers.get("X-Forwarded-For"), web.web.trusted_proxies
-        )
+        # Every line, in order: a proxy may add its own line after the one the client wrote.
+        forwarded = ",".join(self.headers.get_all("X-Forwarded-For") or []) or None
+        source = source_address(str(self.client_address[0]), forwarded, web.web.trusted_proxies)
         try:
             try:
                 if not web.allowed(source, token):

@@ -308,3 +308,38 @@ def test_history_says_when_an_unanswered_warning_is_due_for_escalation(world: Wo
     assert all(r["escalation_due"] is None for r in rows if r not in imminent)  # answered, or not escalated
     text = alertd(world.config, "history").stdout
     assert f"; no response, escalation due at {imminent[0]['escalation_due'][:19]}" in text
+
+
+@pytest.mark.parametrize(
+    "lines",
+    [
+        ["10.66.66.66", "198.51.100.7"],  # the client's own line, then the one the proxy adds (HAProxy)
+        ["10.66.66.66, 198.51.100.7"],  # one line the proxy extended (nginx)
+    ],
+)
+def test_the_source_behind_a_trusted_proxy_is_the_one_the_proxy_saw(world: World, lines: list[str]) -> None:
+    web = AckWeb(
+        replace(world.web.web, listen="127.0.0.1:0", trusted_proxies=("127.0.0.1/32",)),
+        world.book,
+        lambda: world.prepared,
+    )
+    web.start()
+    try:
+        _reference, url = warning(world)
+        body = urlencode({"form": world.form(url), "response": "seen"}).encode()
+        parts = urlsplit(web.url)
+        conn = http.client.HTTPConnection(str(parts.hostname), parts.port, timeout=10)
+        conn.putrequest("POST", urlsplit(url).path)
+        for name, value in [
+            ("Content-Type", "application/x-www-form-urlencoded"),
+            ("Content-Length", str(len(body))),
+            ("Origin", ORIGIN),
+            *(("X-Forwarded-For", line) for line in lines),
+        ]:
+            conn.putheader(name, value)
+        conn.endheaders(body)
+        assert conn.getresponse().status == 200
+        conn.close()
+        assert world.acks()[-1]["source"] == "198.51.100.7"
+    finally:
+        web.stop()
