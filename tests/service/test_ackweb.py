@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import http.client
 import json
+import socket
 import sqlite3
+import threading
 from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -342,4 +344,54 @@ def test_the_source_behind_a_trusted_proxy_is_the_one_the_proxy_saw(world: World
         conn.close()
         assert world.acks()[-1]["source"] == "198.51.100.7"
     finally:
+        web.stop()
+
+
+def test_half_sent_requests_hold_few_threads_and_a_real_one_is_still_answered(world: World) -> None:
+    web = AckWeb(
+        replace(world.web.web, listen="127.0.0.1:0"),
+        world.book,
+        lambda: world.prepared,
+        max_connections=4,
+        request_deadline=2.0,
+    )
+    web.start()
+    parts = urlsplit(web.url)
+    address = (str(parts.hostname), int(parts.port or 0))
+    held: list[socket.socket] = []
+    try:
+        before = threading.active_count()
+        for _ in range(40):  # a slow client's requests, their headers never finished
+            s = socket.create_connection(address, timeout=10)
+            s.sendall(b"POST /reponse/x HTTP/1.1\r\nHost: alertes")
+            held.append(s)
+        assert threading.active_count() <= before + 4
+        _reference, url = warning(world)
+        answered = None
+        for _ in range(100):  # the half-sent ones are cut at their deadline, freeing the slots
+            conn = http.client.HTTPConnection(*address, timeout=10)
+            try:
+                conn.request("GET", urlsplit(url).path)
+                answered = conn.getresponse().status
+            except (ConnectionError, http.client.RemoteDisconnected):
+                pass
+            finally:
+                conn.close()
+            if answered == 200:
+                break
+            threading.Event().wait(0.1)
+        assert answered == 200
+        assert threading.active_count() <= before + 4
+        # A body promised on a bad link is not waited for: refused at once, before the deadline.
+        bad = socket.create_connection(address, timeout=10)
+        bad.sendall(
+            b"POST /reponse/garbage HTTP/1.0\r\nContent-Type: application/x-www-form-urlencoded\r\n"
+            b"Content-Length: 16000\r\nOrigin: " + ORIGIN.encode() + b"\r\n\r\n"
+        )
+        bad.settimeout(1.5)  # under the deadline: the answer comes before it, the body never sent
+        assert bad.recv(64).split(b"\r\n")[0].endswith(b" 403 Forbidden")
+        bad.close()
+    finally:
+        for s in held:
+            s.close()
         web.stop()
