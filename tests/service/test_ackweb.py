@@ -77,7 +77,7 @@ class World:
 @pytest.fixture(scope="module")
 def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     config = example_with_web(tmp_path_factory.mktemp("ackweb") / "config", BASE, rate_limit="1000/minute")
-    ran = alertd(config, "run", "--once")
+    ran = alertd(config, "run", "--once", "--print-links")
     assert ran.returncode == 0, ran.stderr
     w = World(config, ran.stdout)
     yield w
@@ -99,6 +99,13 @@ def test_run_once_prints_each_emails_link(world: World) -> None:
     printed = world.printed.split("acknowledgement links:\n", 1)[1].splitlines()
     listed = {line.split()[0]: line.split()[2] for line in printed if line.startswith("  ")}
     assert listed == world.links  # the very link each email carries
+
+
+def test_run_once_prints_no_link_unless_asked(tmp_path: Path) -> None:
+    config = example_with_web(tmp_path / "config", BASE)
+    ran = alertd(config, "run", "--once")
+    assert ran.returncode == 0, ran.stderr
+    assert BASE not in ran.stdout and "acknowledgement links: " in ran.stdout  # cron mails it, the journal keeps it
 
 
 def test_history_shows_the_responses(world: World) -> None:
