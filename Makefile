@@ -23,7 +23,7 @@ $(VENV)/.installed-test: pyproject.toml | $(BIN)/python
 
 # One full cycle on the bundled example config: poll the sample feeds, match, write emails into the Maildir.
 run: $(VENV)/.installed
-	$(BIN)/alertd --log-level warning -c config/alertd.yaml run --once
+	$(BIN)/alertd --log-level warning -c config/alertd.yaml run --once --print-links
 	@echo "emails: $$(ls var/maildir/new | wc -l) files in var/maildir/new (read one: less var/maildir/new/<file>)"
 
 lint: $(VENV)/.installed-test

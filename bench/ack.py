@@ -17,9 +17,10 @@ for ``/metrics`` (the query of the unanswered emails and their deadlines; CPU, b
 what it already did in the same run (the outbox's counts by state and its oldest waiting email).
 
 ``escalation``: then one escalation round over those ``--unanswered`` warnings, all past their deadline (a reminder
-each rendered, recorded and queued in its own transaction, and the operators' "to call" email; CPU and wall
-time, once: a round escalates each warning once), against rendering the same warnings (their alerts read from the
-store, each email with its link) in the same run.
+each rendered in a worker thread, recorded and queued in batches, and the operators' "to call" email, as the daemon
+runs it; CPU and wall time, once: a round escalates each warning once, and the longest the event loop went without
+turning meanwhile), against rendering the same warnings (their alerts read from the store, each email with its link)
+in the same run.
 
 Prints one JSON object with the load average; asserts nothing.
 """
@@ -27,6 +28,7 @@ Prints one JSON object with the load average; asserts nothing.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import contextlib
 import http.client
 import json
@@ -38,7 +40,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -170,6 +172,27 @@ def counting(prepared: Prepared, state: Path, unanswered_emails: int, rounds: in
     }
 
 
+async def beside_a_ticker(work: Coroutine[Any, Any, list[int]]) -> tuple[list[int], float]:
+    """What ``work`` returns, and the longest the event loop went without turning meanwhile (as the daemon's
+    heartbeat would see it: a coroutine sleeping 10 ms at a time)."""
+    longest, done = 0.0, False
+
+    async def tick() -> None:
+        nonlocal longest
+        last = time.perf_counter()
+        while not done:
+            await asyncio.sleep(0.01)
+            now = time.perf_counter()
+            longest, last = max(longest, now - last - 0.01), now
+
+    ticker = asyncio.create_task(tick())
+    try:
+        return await work, longest
+    finally:
+        done = True
+        await ticker
+
+
 def escalating(prepared: Prepared) -> dict[str, Any]:
     """CPU and wall time of one escalation round over every unanswered warning, against rendering them."""
     store = Store.for_settings(prepared.config.settings, create=False)
@@ -189,7 +212,7 @@ def escalating(prepared: Prepared) -> dict[str, Any]:
                            ack_url=links.url(est.id, u.reference, now))  # fmt: skip
         rendering = time.process_time() - rendering
         cpu, wall = time.process_time(), time.perf_counter()
-        queued = escalator.escalate(now)
+        queued, stall = asyncio.run(beside_a_ticker(escalator.escalate_off_loop(now)))
         cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
     finally:
         store.close()
@@ -198,6 +221,7 @@ def escalating(prepared: Prepared) -> dict[str, Any]:
         "emails_queued": len(queued),
         "round_cpu_s": round(cpu, 3),
         "round_wall_s": round(wall, 3),
+        "loop_longest_stall_ms": round(stall * 1000, 1),
         "cpu_ms_per_warning": round(cpu / max(due, 1) * 1000, 3),
         "rendering_cpu_s": round(rendering, 3),
         "ratio_round_cpu_to_rendering": round(cpu / rendering, 2) if rendering else None,

@@ -51,10 +51,30 @@ def inhibition_block(entry: Inhibition, note: str, indent: str = "  ") -> str:
     return "\n".join(lines) + "\n"
 
 
+def already_held(path: Path, entry: Inhibition, registry: Registry) -> Inhibition | None:
+    """The entry of ``path`` that already holds ``entry``'s establishment and indicator back for at least as
+    long (no feed or type of its own), with its place; None when there is none or the file does not read."""
+    if not path.exists():
+        return None
+    try:
+        present = read_inhibitions(path, None, registry, Reader())
+    except ConfigError:
+        return None  # appending reports what is wrong with the file
+    for p in present:
+        same = (p.establishment, p.indicator, p.feed, p.type) == (entry.establishment, entry.indicator, None, None)
+        if same and (p.expires is None or (entry.expires is not None and p.expires >= entry.expires)):
+            return p
+    return None
+
+
 def append_inhibition(path: Path, entry: Inhibition, note: str, registry: Registry) -> Inhibition:
-    """Add ``entry`` at the end of ``path`` (made when missing) and return it as read back, with its place; a
+    """Add ``entry`` at the end of ``path`` (made when missing) and return it as read back, with its place; an
+    entry already there that holds the same back at least as long is returned instead, the file untouched; a
     :class:`ConfigError` and the file untouched when the result would not read back as valid."""
     entry = replace(entry, indicator=normalise_inhibited(entry.indicator or ""))
+    held = already_held(path, entry, registry)
+    if held is not None:
+        return held
     old = path.read_text(encoding="utf-8") if path.exists() else ""
     if not old.strip():
         old = _HEADER

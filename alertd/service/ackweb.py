@@ -12,9 +12,11 @@ travels in the path (the last segment, whatever prefix the proxy keeps) and is n
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import socket
 import threading
+import time
 import unicodedata
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -40,6 +42,8 @@ log = get_logger("alertd.web")
 
 MAX_FORM_BYTES = 16_384  # a comment of COMMENT_MAX_CHARS in UTF-8, percent-encoded, and the other fields
 HTML = "text/html; charset=utf-8"
+MAX_CONNECTIONS = 32  # requests served at once; a connection beyond is answered 503 and closed, nothing read
+REQUEST_DEADLINE_SECONDS = 15.0  # from a connection's accept to its response, whatever the client trickles
 
 
 class _Refused(Exception):
@@ -93,10 +97,14 @@ class AckWeb:
         current: Callable[[], Prepared],
         *,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        max_connections: int = MAX_CONNECTIONS,
+        request_deadline: float = REQUEST_DEADLINE_SECONDS,
     ) -> None:
         """``current`` gives the configuration in force (registry, templates, settings, the links' key) at each
-        request: a reload that changes the key turns the links made with the old one down."""
+        request: a reload that changes the key turns the links made with the old one down. At most
+        ``max_connections`` are served at once, each cut ``request_deadline`` seconds after it was accepted."""
         self.web, self.book, self.current, self.clock = web, book, current, clock
+        self.max_connections, self.request_deadline = max_connections, request_deadline
         parts = urlsplit(web.base_url)
         self.origin = f"{parts.scheme}://{parts.netloc}"
         self.limit = parse_rate_limit(web.rate_limit)
@@ -121,6 +129,7 @@ class AckWeb:
         except OSError as exc:
             raise HttpListenError(f"cannot listen on {self.web.listen} (web.listen): {exc.strerror}") from None
         server.web = self
+        server.bound(self.max_connections, self.request_deadline)
         self._server = server
         self._thread = threading.Thread(
             target=server.serve_forever, kwargs={"poll_interval": 0.2}, name="alertd-web", daemon=True
@@ -172,9 +181,11 @@ class AckWeb:
             thanks=thanks,
         )
 
-    def answer(self, token: str, form: dict[str, list[str]], source: str) -> str:
-        """Record one response posted by the page's form; the page saying it is recorded."""
+    def answer(self, token: str, read_form: Callable[[], dict[str, list[str]]], source: str) -> str:
+        """Record one response posted by the page's form; the page saying it is recorded. The form is read
+        (``read_form``) only once the link's token is known good: a body is never waited for on a bad link."""
         claims, _email, _est = self._email(token)
+        form = read_form()
         given = form.get("form", [""])[0]
         if not form_token_ok(self.key, token, given):
             raise _Refused(403, BAD_FORM)
@@ -213,7 +224,51 @@ class AckWeb:
 
 
 class _WebServer(LocalServer):
+    """The page's server: a bounded number of connections at once, each with an overall deadline (the socket's
+    timeout is per read, so a client trickling a byte at a time would otherwise hold a thread for hours)."""
+
     web: AckWeb
+
+    def bound(self, connections: int, deadline: float) -> None:
+        self._slots = threading.BoundedSemaphore(connections)
+        self._deadline = deadline
+        self._open: dict[socket.socket, float] = {}
+        self._open_lock = threading.Lock()
+
+    def process_request(self, request: socket.socket, client_address: object) -> None:  # type: ignore[override]
+        if not self._slots.acquire(blocking=False):
+            with contextlib.suppress(OSError):
+                request.setblocking(False)
+                request.send(b"HTTP/1.0 503 Service Unavailable\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+            self.shutdown_request(request)
+            return
+        with self._open_lock:
+            self._open[request] = time.monotonic() + self._deadline
+        try:
+            super().process_request(request, client_address)
+        except BaseException:
+            self._done(request)
+            raise
+
+    def process_request_thread(self, request: socket.socket, client_address: object) -> None:  # type: ignore[override]
+        try:
+            super().process_request_thread(request, client_address)
+        finally:
+            self._done(request)
+
+    def _done(self, request: socket.socket) -> None:
+        with self._open_lock:
+            if self._open.pop(request, None) is not None:
+                self._slots.release()
+
+    def service_actions(self) -> None:
+        """Between two polls of ``serve_forever``: cut every connection past its deadline (its read then ends)."""
+        now = time.monotonic()
+        with self._open_lock:
+            late = [r for r, deadline in self._open.items() if deadline <= now]
+        for request in late:
+            with contextlib.suppress(OSError):
+                request.shutdown(socket.SHUT_RDWR)
 
 
 class _WebServer6(_WebServer):
@@ -242,16 +297,16 @@ class _Handler(LocalHandler):
     def _serve(self, *, post: bool, head: bool) -> None:
         web = cast(_WebServer, self.server).web
         token = urlsplit(self.path).path.rstrip("/").rpartition("/")[2]
-        source = source_address(
-            str(self.client_address[0]), self.headers.get("X-Forwarded-For"), web.web.trusted_proxies
-        )
+        # Every line, in order: a proxy may add its own line after the one the client wrote.
+        forwarded = ",".join(self.headers.get_all("X-Forwarded-For") or []) or None
+        source = source_address(str(self.client_address[0]), forwarded, web.web.trusted_proxies)
         try:
             try:
                 if not web.allowed(source, token):
                     raise _Refused(429, LIMITED)
                 if post:
                     self._check_origin(web)
-                    html = web.answer(token, self._form(), source)
+                    html = web.answer(token, self._form, source)
                 else:
                     html = web.page(token)
                 self._send(200, html.encode("utf-8"), HTML, head=head)

@@ -71,6 +71,11 @@ def build_parser() -> argparse.ArgumentParser:
     run = sub.add_parser("run", help="run the daemon in the foreground (systemd Type=notify)")
     run.add_argument("--once", action="store_true", help="one full cycle, then exit (3 if a feed or delivery failed)")
     run.add_argument(
+        "--print-links",
+        action="store_true",
+        help="with --once: print each email's live acknowledgement link (keep that output like the links' key)",
+    )
+    run.add_argument(
         "--new-state",
         action="store_true",
         help="start on the store as it is (a new one if none) although state_dir had another: see Recovering state",
@@ -229,7 +234,7 @@ def _command(
         daemon_.early, daemon_.loaded_at = early, loading
         return _run_daemon(daemon_)
     if args.command == "run":
-        return asyncio.run(cmd_run_once(config, new_state=args.new_state))
+        return asyncio.run(cmd_run_once(config, new_state=args.new_state, print_links=args.print_links))
     if args.command == "state":
         if args.state_command == "backup":
             return cmd_state_backup(config.settings, args.to)
@@ -334,14 +339,15 @@ def cmd_registry_import(
     return EXIT_OK
 
 
-async def cmd_run_once(config: Config, *, new_state: bool = False) -> int:
+async def cmd_run_once(config: Config, *, new_state: bool = False, print_links: bool = False) -> int:
     report = await run_cycle(config, new_state=new_state)
-    print(format_cycle(config, report))
+    print(format_cycle(config, report, links=print_links))
     return EXIT_FAILED if report.failed else EXIT_OK
 
 
-def format_cycle(config: Config, report: CycleReport) -> str:
-    """The human summary of one cycle: feeds polled, findings, emails written and where."""
+def format_cycle(config: Config, report: CycleReport, *, links: bool = False) -> str:
+    """The human summary of one cycle: feeds polled, findings, emails written and where; with ``links``, each
+    email's live acknowledgement link (left out otherwise: cron mails this output, the journal keeps it)."""
     ok = sum(p.ok for p in report.polls)
     lines = [f"polled {len(report.polls)} feeds: {ok} ok, {len(report.polls) - ok} failed"]
     width = max((len(p.feed) for p in report.polls), default=4)
@@ -377,9 +383,11 @@ def format_cycle(config: Config, report: CycleReport) -> str:
         lines.append("  the outbox is left to the alertd daemon running on this state directory: it sends them")
     if f.retrying or f.failed:
         lines.append(f"  {f.retrying} deferred for retry, {f.failed} failed: {'; '.join(dict.fromkeys(f.errors))}")
-    if report.links:  # with ``web``: each email's personal link to the acknowledgement page
+    if report.links and links:  # with ``web``: each email's personal link to the acknowledgement page
         lines.append("acknowledgement links:")
         lines.extend(f"  {reference}  {est}  {url}" for reference, est, url in report.links)
+    elif report.links:
+        lines.append(f"acknowledgement links: {len(report.links)} in the emails (--print-links shows them)")
     if report.backup is not None:  # a backup was due: run from cron, --once takes them
         lines.append(f"backed up the state to {report.backup}")
     lines.append(f"state: {config.settings.state_dir / 'alertd.sqlite3'}")

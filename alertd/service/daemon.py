@@ -281,7 +281,7 @@ async def _dispatch_and_flush(
         report.inventories = len(await engine.dispatch_inventories_off_loop(now))
         report.emails += report.inventories
         if immediate:  # run --once: the warnings unanswered past their deadline are escalated (contract §4)
-            report.emails += len(engine.escalate(utcnow()))
+            report.emails += len(await engine.escalate_off_loop(utcnow()))
         for name in digests:
             store.set_meta(digest_key(name), now.isoformat())
         if transport is None:

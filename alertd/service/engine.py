@@ -170,13 +170,9 @@ class Engine:
         """Queue the operators' notice of the problems not yet told today; its delivery id, or None."""
         return self.notices.notify(now)
 
-    def escalate(self, now: datetime) -> list[int]:
-        """Queue a reminder of each warning unanswered past its deadline, and the operators' "to call" email; the
-        new deliveries' ids (contract §4)."""
-        return self.escalator.escalate(now)
-
     async def escalate_off_loop(self, now: datetime) -> list[int]:
-        """:meth:`escalate` with the reminders rendered in worker threads: the event loop keeps turning."""
+        """Queue a reminder of each warning unanswered past its deadline, and the operators' "to call" email; the
+        new deliveries' ids (contract §4). The reminders render in worker threads: the event loop keeps turning."""
         return await self.escalator.escalate_off_loop(now)
 
     async def flush(self, transport: Transport, now: datetime | None = None) -> FlushReport:

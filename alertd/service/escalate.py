@@ -86,16 +86,9 @@ class Escalator:
             if (deadline := escalation_due(u.sent, u.severity, rules, tz)) is not None and deadline <= now
         ]
 
-    def escalate(self, now: datetime) -> list[int]:
-        """One escalation round (``run --once``): a reminder queued for each warning due, then the operators' "to
-        call" email; the new deliveries' ids."""
-        prepared = self.current()
-        planned = [p for w in self.due(now) if (p := self._plan(prepared, w, now)) is not None]
-        made = [m for p in planned if (m := self._render(prepared, p)) is not None]
-        return self._commit(made, now) + self._to_call(prepared, [m.call for m in made], now)
-
     async def escalate_off_loop(self, now: datetime) -> list[int]:
-        """:meth:`escalate` with each reminder rendered and signed in a worker thread and put in the outbox in
+        """One escalation round: a reminder queued for each warning due, then the operators' "to call" email; the
+        new deliveries' ids. Each reminder is rendered and signed in a worker thread and put in the outbox in
         batches (:class:`~alertd.service.dispatch.Batch`), as a dispatch does: the daemon's loop keeps turning
         through a round of hundreds of warnings (its heartbeat, the health check)."""
         prepared = self.current()

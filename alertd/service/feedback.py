@@ -100,5 +100,6 @@ def cmd_decide(config: Config, proposal_id: int, decision: Decision, expires: da
             return EXIT_INVALID
     finally:
         store.close()
-    print(f"proposed inhibition {proposal_id} accepted: {written.where} holds {p.indicator} back until {expires}")
+    until = f" until {written.expires}" if written.expires is not None else ""
+    print(f"proposed inhibition {proposal_id} accepted: {written.where} holds {p.indicator} back{until}")
     return EXIT_OK

@@ -32,6 +32,7 @@ CREATE TABLE IF NOT EXISTS proposals (
     decided_at TEXT
 );
 CREATE INDEX IF NOT EXISTS proposals_open ON proposals (decision, id);
+CREATE INDEX IF NOT EXISTS proposals_open_key ON proposals (establishment, indicator, feed) WHERE decision IS NULL;
 """
 
 
@@ -54,19 +55,24 @@ class Proposal:
 def propose(
     db: sqlite3.Connection, ack: int, findings: Iterable[Finding], comment: str, at: datetime, source: str
 ) -> int:
-    """Keep one proposal per distinct indicator and feed of ``findings`` (in the caller's transaction); how many."""
+    """Keep one proposal per distinct indicator and feed of ``findings`` that the establishment has no open
+    proposal for yet (in the caller's transaction); how many were added."""
     seen: set[tuple[str, str]] = set()
+    added = 0
     for finding in findings:
         key = (finding.indicator.value, finding.feed)
         if key in seen:
             continue
         seen.add(key)
-        db.execute(
+        # One open proposal per establishment, indicator and feed: answering "not us" again adds nothing.
+        added += db.execute(
             "INSERT INTO proposals (ack, establishment, reference, indicator, type, feed, comment, at, source) "
-            "SELECT id, establishment, reference, ?, ?, ?, ?, ?, ? FROM acks WHERE id = ?",
-            (key[0], str(finding.indicator.type), finding.feed, comment, encode_time(at), source, ack),
-        )
-    return len(seen)
+            "SELECT a.id, a.establishment, a.reference, ?, ?, ?, ?, ?, ? FROM acks a WHERE a.id = ? "
+            "AND NOT EXISTS (SELECT 1 FROM proposals p WHERE p.decision IS NULL "
+            "AND p.establishment = a.establishment AND p.indicator = ? AND p.feed = ?)",
+            (key[0], str(finding.indicator.type), finding.feed, comment, encode_time(at), source, ack, *key),
+        ).rowcount
+    return added
 
 
 _COLUMNS = "id, establishment, reference, indicator, type, feed, comment, at, source, decision"

@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import http.client
 import json
+import socket
 import sqlite3
+import threading
 from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -75,7 +77,7 @@ class World:
 @pytest.fixture(scope="module")
 def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     config = example_with_web(tmp_path_factory.mktemp("ackweb") / "config", BASE, rate_limit="1000/minute")
-    ran = alertd(config, "run", "--once")
+    ran = alertd(config, "run", "--once", "--print-links")
     assert ran.returncode == 0, ran.stderr
     w = World(config, ran.stdout)
     yield w
@@ -97,6 +99,13 @@ def test_run_once_prints_each_emails_link(world: World) -> None:
     printed = world.printed.split("acknowledgement links:\n", 1)[1].splitlines()
     listed = {line.split()[0]: line.split()[2] for line in printed if line.startswith("  ")}
     assert listed == world.links  # the very link each email carries
+
+
+def test_run_once_prints_no_link_unless_asked(tmp_path: Path) -> None:
+    config = example_with_web(tmp_path / "config", BASE)
+    ran = alertd(config, "run", "--once")
+    assert ran.returncode == 0, ran.stderr
+    assert BASE not in ran.stdout and "acknowledgement links: " in ran.stdout  # cron mails it, the journal keeps it
 
 
 def test_history_shows_the_responses(world: World) -> None:
@@ -308,3 +317,88 @@ def test_history_says_when_an_unanswered_warning_is_due_for_escalation(world: Wo
     assert all(r["escalation_due"] is None for r in rows if r not in imminent)  # answered, or not escalated
     text = alertd(world.config, "history").stdout
     assert f"; no response, escalation due at {imminent[0]['escalation_due'][:19]}" in text
+
+
+@pytest.mark.parametrize(
+    "lines",
+    [
+        ["10.66.66.66", "198.51.100.7"],  # the client's own line, then the one the proxy adds (HAProxy)
+        ["10.66.66.66, 198.51.100.7"],  # one line the proxy extended (nginx)
+    ],
+)
+def test_the_source_behind_a_trusted_proxy_is_the_one_the_proxy_saw(world: World, lines: list[str]) -> None:
+    web = AckWeb(
+        replace(world.web.web, listen="127.0.0.1:0", trusted_proxies=("127.0.0.1/32",)),
+        world.book,
+        lambda: world.prepared,
+    )
+    web.start()
+    try:
+        _reference, url = warning(world)
+        body = urlencode({"form": world.form(url), "response": "seen"}).encode()
+        parts = urlsplit(web.url)
+        conn = http.client.HTTPConnection(str(parts.hostname), parts.port, timeout=10)
+        conn.putrequest("POST", urlsplit(url).path)
+        for name, value in [
+            ("Content-Type", "application/x-www-form-urlencoded"),
+            ("Content-Length", str(len(body))),
+            ("Origin", ORIGIN),
+            *(("X-Forwarded-For", line) for line in lines),
+        ]:
+            conn.putheader(name, value)
+        conn.endheaders(body)
+        assert conn.getresponse().status == 200
+        conn.close()
+        assert world.acks()[-1]["source"] == "198.51.100.7"
+    finally:
+        web.stop()
+
+
+def test_half_sent_requests_hold_few_threads_and_a_real_one_is_still_answered(world: World) -> None:
+    web = AckWeb(
+        replace(world.web.web, listen="127.0.0.1:0"),
+        world.book,
+        lambda: world.prepared,
+        max_connections=4,
+        request_deadline=2.0,
+    )
+    web.start()
+    parts = urlsplit(web.url)
+    address = (str(parts.hostname), int(parts.port or 0))
+    held: list[socket.socket] = []
+    try:
+        before = threading.active_count()
+        for _ in range(40):  # a slow client's requests, their headers never finished
+            s = socket.create_connection(address, timeout=10)
+            s.sendall(b"POST /reponse/x HTTP/1.1\r\nHost: alertes")
+            held.append(s)
+        assert threading.active_count() <= before + 4
+        _reference, url = warning(world)
+        answered = None
+        for _ in range(100):  # the half-sent ones are cut at their deadline, freeing the slots
+            conn = http.client.HTTPConnection(*address, timeout=10)
+            try:
+                conn.request("GET", urlsplit(url).path)
+                answered = conn.getresponse().status
+            except (ConnectionError, http.client.RemoteDisconnected):
+                pass
+            finally:
+                conn.close()
+            if answered == 200:
+                break
+            threading.Event().wait(0.1)
+        assert answered == 200
+        assert threading.active_count() <= before + 4
+        # A body promised on a bad link is not waited for: refused at once, before the deadline.
+        bad = socket.create_connection(address, timeout=10)
+        bad.sendall(
+            b"POST /reponse/garbage HTTP/1.0\r\nContent-Type: application/x-www-form-urlencoded\r\n"
+            b"Content-Length: 16000\r\nOrigin: " + ORIGIN.encode() + b"\r\n\r\n"
+        )
+        bad.settimeout(1.5)  # under the deadline: the answer comes before it, the body never sent
+        assert bad.recv(64).split(b"\r\n")[0].endswith(b" 403 Forbidden")
+        bad.close()
+    finally:
+        for s in held:
+            s.close()
+        web.stop()

@@ -21,6 +21,7 @@ from alertd.config.files import load_config
 from alertd.domain.acknowledgement import AckResponse
 from alertd.service.daemon import Daemon
 from alertd.store.acks import Ack, AckBook, Unanswered, unanswered
+from alertd.store.codecs import encode_time
 
 BASE = "https://alertes.cert-sante.example/reponse"
 OPERATOR = "veille@cert-sante.example"
@@ -292,3 +293,22 @@ def test_the_loop_keeps_turning_through_a_round_of_hundreds_of_warnings(
         daemon.store.close()
     assert len(rows) == due >= 200
     assert len(at_delivery) == 1 and at_delivery[0] >= due  # the loop turned between the reminders, not after
+
+
+def test_run_once_escalates_the_warnings_past_their_deadline(config: Path) -> None:
+    """``alertd run --once`` runs the same round (off its event loop, as the daemon does)."""
+    state = load_config(config).settings.state_dir / "alertd.sqlite3"
+    db = sqlite3.connect(state)
+    try:
+        with db:  # the example's emails sent 5 h ago: their imminent warnings are past the default 4 h
+            for row_id, sent in db.execute("SELECT id, sent_at FROM outbox WHERE sent_at IS NOT NULL").fetchall():
+                earlier = datetime.fromisoformat(sent) - timedelta(hours=5)
+                db.execute("UPDATE outbox SET sent_at = ? WHERE id = ?", (encode_time(earlier), row_id))
+        due = [u for u in unanswered(db, datetime.now(UTC) - timedelta(days=1)) if u.severity.label == "imminent"]
+    finally:
+        db.close()
+    assert due
+    ran = alertd(config, "run", "--once")
+    assert ran.returncode == 0, ran.stderr
+    assert sorted(r["reference"] for r in escalations(state)) == sorted(u.reference for u in due)
+    assert sum(OPERATOR in str(m["To"]) for m in mails(config)) == 1  # the round's "to call" email

@@ -215,3 +215,33 @@ def test_a_missing_file_is_made(tmp_path: Path, page: Page) -> None:
     written = append_inhibition(path, entry("x"), "note", page.prepared.config.registry)
     assert path.read_text().startswith("inhibitions:\n  # note\n  - establishment:")
     assert written.where == f"{path}:3:5"
+
+
+def test_not_us_again_proposes_nothing_more_and_accepting_twice_writes_once(tmp_path: Path) -> None:
+    config = example_with_web(tmp_path / "config", BASE, rate_limit="1000/minute")
+    assert alertd(config, "run", "--once").returncode == 0
+    p = Page(config)
+    try:
+        reference, url = next(iter(p.links.items()))
+        for _ in range(3):
+            p.answer(url, "not-us", COMMENT)
+        open_ = [(r["establishment"], r["indicator"], r["feed"]) for r in p.proposals() if r["decision"] is None]
+        assert open_ and len(open_) == len(set(open_))  # one open proposal each, however often answered
+        first = next(r for r in p.proposals() if r["reference"] == reference)
+        assert alertd(config, "inhibitions", "accept", str(first["id"])).returncode == 0
+        assert p.inhibitions is not None
+        before = p.inhibitions.read_text()
+        p.answer(url, "not-us", COMMENT)  # after the decision, a new proposal for the same indicator
+        again = next(
+            r
+            for r in p.proposals()
+            if r["decision"] is None
+            and (r["establishment"], r["indicator"]) == (first["establishment"], first["indicator"])
+        )
+        accepted = alertd(config, "inhibitions", "accept", str(again["id"]))
+        assert accepted.returncode == 0, accepted.stderr
+        assert p.inhibitions.read_text() == before  # already held back: nothing written twice
+        assert f"{p.inhibitions}:" in accepted.stdout
+    finally:
+        p.web.stop()
+        p.book.close()
