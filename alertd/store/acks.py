@@ -23,6 +23,7 @@ from alertd.domain.values import Alert, Severity
 from alertd.store.codecs import alert_from_json, encode_time
 from alertd.store.escalations import original_of
 from alertd.store.proposals import propose
+from alertd.store.records import in_chunks
 
 ACKS = """
 CREATE TABLE IF NOT EXISTS acks (
@@ -163,13 +164,11 @@ def unanswered(db: sqlite3.Connection, since: datetime) -> list[Unanswered]:
 
 def responses_to(db: sqlite3.Connection, references: Iterable[str]) -> dict[str, list[Ack]]:
     """The responses to these emails, by reference, oldest first (``alertd history`` and the page read them)."""
-    wanted = sorted(set(references))
     found: dict[str, list[Ack]] = {}
-    for start in range(0, len(wanted), 500):  # SQLite's limit on bound parameters, with room to spare
-        chunk = wanted[start : start + 500]
+    for chunk, marks in in_chunks(references):
         rows = db.execute(
-            "SELECT establishment, reference, response, comment, at, source FROM acks "
-            f"WHERE reference IN ({', '.join('?' * len(chunk))}) ORDER BY id",
+            f"SELECT establishment, reference, response, comment, at, source FROM acks WHERE reference IN ({marks})"
+            " ORDER BY id",
             chunk,
         )
         for r in rows:

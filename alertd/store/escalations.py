@@ -13,6 +13,7 @@ from datetime import datetime
 
 from alertd.domain.values import Severity
 from alertd.store.codecs import encode_time
+from alertd.store.records import in_chunks
 
 ESCALATIONS = """
 CREATE TABLE IF NOT EXISTS escalations (
@@ -52,13 +53,10 @@ def record_escalation(db: sqlite3.Connection, escalation: Escalation) -> None:
 
 def escalations_of(db: sqlite3.Connection, references: Iterable[str]) -> dict[str, Escalation]:
     """The escalations of these warnings, by the warning's reference."""
-    wanted = sorted(set(references))
     found: dict[str, Escalation] = {}
-    for start in range(0, len(wanted), 500):  # SQLite's limit on bound parameters, with room to spare
-        chunk = wanted[start : start + 500]
+    for chunk, marks in in_chunks(references):
         rows = db.execute(
-            "SELECT reference, establishment, severity, reminder, at FROM escalations "
-            f"WHERE reference IN ({', '.join('?' * len(chunk))})",
+            f"SELECT reference, establishment, severity, reminder, at FROM escalations WHERE reference IN ({marks})",
             chunk,
         )
         for r in rows:

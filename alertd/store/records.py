@@ -4,7 +4,7 @@ meta keys."""
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -13,6 +13,17 @@ from alertd.domain.delivery import DeliveryState
 from alertd.domain.feeds import Validators
 from alertd.domain.values import Alert, Finding
 from alertd.store.codecs import decode_time, recipients_from_json
+
+PARAMETERS = 500  # keys bound per statement: below SQLite's limit on bound parameters, with room to spare
+
+
+def in_chunks(keys: Iterable[str]) -> Iterator[tuple[list[str], str]]:
+    """The distinct keys, in their order, in slices of :data:`PARAMETERS`, each with the ``?, ?, …`` of its
+    ``IN (…)``."""
+    unique = list(dict.fromkeys(keys))
+    for start in range(0, len(unique), PARAMETERS):
+        chunk = unique[start : start + PARAMETERS]
+        yield chunk, ", ".join("?" * len(chunk))
 
 
 def digest_key(subscription: str) -> str:

@@ -52,6 +52,7 @@ from alertd.store.records import (
     ResolvedFinding,
     delivery_of,
     feed_state_of,
+    in_chunks,
 )
 from alertd.store.schema import open_schema
 
@@ -526,10 +527,7 @@ class Store:
 
     def finding_states(self, keys: Iterable[str]) -> dict[str, FindingState]:
         states: dict[str, FindingState] = {}
-        unique = list(dict.fromkeys(keys))
-        for i in range(0, len(unique), 500):
-            chunk = unique[i : i + 500]
-            marks = ",".join("?" * len(chunk))
+        for chunk, marks in in_chunks(keys):
             for row in self.db.execute(
                 # A finding whose withdrawal was told counts as never told: affected again, it is told again.
                 f"""SELECT f.key, f.first_seen,
