@@ -16,7 +16,7 @@ import sqlite3
 from alertd.domain.codes import SOFTWARE_REASONS
 from alertd.domain.delivery import DeliveryState
 from alertd.domain.errors import StoreError
-from alertd.store import acks, escalations, knowledge, proposals, scope
+from alertd.store import acks, escalations, knowledge, proposals, reporting, scope
 from alertd.store.codecs import finding_from_json
 
 SCHEMA_VERSION = 4
@@ -102,6 +102,7 @@ CREATE INDEX IF NOT EXISTS outbox_message ON outbox (message_id);
     + acks.ACKS
     + proposals.PROPOSALS
     + escalations.ESCALATIONS
+    + reporting.REPORTING
 )
 
 
@@ -122,14 +123,16 @@ def open_schema(db: sqlite3.Connection, name: str) -> None:
     # Tables without a version of their own:
     for statement in _statements(acks.ACKS + proposals.PROPOSALS + escalations.ESCALATIONS):
         db.execute(statement)
-    if version == SCHEMA_VERSION:
-        return
-    if version < 2:
-        _upgrade_to_2(db)
-    if version < 3:
-        _upgrade_to_3(db)
-    # Version 3 → 4: the tables are the same; the version alone keeps an earlier alertd from reading the rows.
-    db.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'", (str(SCHEMA_VERSION),))
+    if version < SCHEMA_VERSION:
+        if version < 2:
+            _upgrade_to_2(db)
+        if version < 3:
+            _upgrade_to_3(db)
+        # Version 3 → 4: the tables are the same; the version alone keeps an earlier alertd from reading the rows.
+        db.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'", (str(SCHEMA_VERSION),))
+    # The report's indexes (no version of their own), over columns version 3 added.
+    for statement in _statements(reporting.REPORTING):
+        db.execute(statement)
 
 
 def stored_version(db: sqlite3.Connection) -> int | None:

@@ -1,0 +1,199 @@
+"""The figures of ``alertd report``, counted by SQL over the store (README "Reports").
+
+Every figure is a ``GROUP BY`` or a ``COUNT``: no alert's body is read into Python, so a year of 100,000 warnings
+reports in about a second (``bench/report.py``). The indexes below serve those queries; they are created with the
+schema (:mod:`~alertd.store.schema`), in any store, with no schema version of their own. The one on alerts keeps
+the three fields of the body the report groups by, so the report reads the index, not the bodies.
+
+Periods are days in the CERT's time zone: each bound is turned into the UTC instant the store's texts compare
+with (:func:`~alertd.store.codecs.encode_time`), so a month is the local month.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Mapping
+from datetime import date, datetime, time
+from zoneinfo import ZoneInfo
+
+from alertd.domain.acknowledgement import AckResponse, Decision
+from alertd.domain.codes import MatchReason
+from alertd.domain.delivery import DeliveryState
+from alertd.domain.report import (
+    TOP,
+    Acknowledgements,
+    Deliveries,
+    Figures,
+    Period,
+    Proposals,
+    ReportKind,
+    ranked,
+    regroup,
+    report_kind,
+)
+from alertd.domain.values import FeedKind, Severity
+from alertd.store.codecs import encode_time
+
+_FEED = "json_extract(body, '$.finding.feed')"
+_KIND = "json_extract(body, '$.finding.kind')"
+_REASON = "json_extract(body, '$.finding.reason')"
+
+REPORTING = f"""
+CREATE INDEX IF NOT EXISTS outbox_sent ON outbox (state, sent_at);
+CREATE INDEX IF NOT EXISTS outbox_created ON outbox (created, state, attempts);
+CREATE INDEX IF NOT EXISTS alerts_report ON alerts (delivery, inventory, severity, establishment, {_FEED}, {_KIND},
+    {_REASON});
+CREATE INDEX IF NOT EXISTS acks_at ON acks (response, at);
+CREATE INDEX IF NOT EXISTS proposals_at ON proposals (at, decision);
+"""
+
+# A feed's text (a malware family, a feed id) is cut to this many characters before it is grouped or shown.
+_TEXT_CHARS = 100
+
+# The warnings of a period: the alerts, not told in an inventory, of the emails sent in it. ``?`` × 3: the state
+# sent, then the period's bounds.
+_WARNINGS = (
+    "FROM outbox o JOIN alerts a ON a.delivery = o.id "
+    "WHERE o.state = ? AND o.sent_at >= ? AND o.sent_at < ? AND a.inventory = 0"
+)
+
+
+def bounds(day: date, tz: ZoneInfo) -> str:
+    """The instant a day starts in ``tz``, as the store writes instants (text order is time order)."""
+    return encode_time(datetime.combine(day, time(), tz))
+
+
+def figures(
+    db: sqlite3.Connection,
+    period: Period,
+    tz: ZoneInfo,
+    region_of: Mapping[str, str],
+    category_of: Mapping[str, str],
+) -> Figures:
+    """Every figure of ``period``; each establishment's region and category are those ``region_of`` and
+    ``category_of`` give (the registry's now), :data:`~alertd.domain.report.UNKNOWN` for one they lack."""
+    lo, hi = bounds(period.start, tz), bounds(period.end, tz)
+    window = (str(DeliveryState.SENT), lo, hi)
+    months = period.months()
+    # Each month's bounds, cut to the period's: the warnings are counted by month in the same pass as by
+    # severity, feed and kind.
+    spans = [(i, max(lo, bounds(m, tz)), min(hi, bounds(_next_month(m), tz))) for i, m in enumerate(months)]
+    values = ", ".join("(?, ?, ?)" for _ in spans)
+    rows = db.execute(
+        f"WITH months (m, lo, hi) AS (VALUES {values}) "
+        f"SELECT m.m, a.severity, substr(json_extract(a.body, '$.finding.feed'), 1, {_TEXT_CHARS}), "
+        "json_extract(a.body, '$.finding.kind'), json_extract(a.body, '$.finding.reason'), COUNT(*) "
+        "FROM outbox o JOIN months m ON o.sent_at >= m.lo AND o.sent_at < m.hi JOIN alerts a ON a.delivery = o.id "
+        "WHERE o.state = ? AND o.sent_at >= ? AND o.sent_at < ? AND a.inventory = 0 GROUP BY 1, 2, 3, 4, 5",
+        (*(x for span in spans for x in span), *window),
+    ).fetchall()
+    per_month = [0] * len(months)
+    severities: dict[Severity, int] = {}
+    kinds: dict[ReportKind, int] = {}
+    feeds: dict[str, int] = {}
+    for month, severity, feed, kind, reason, n in rows:
+        per_month[month] += n
+        severities[Severity(severity)] = severities.get(Severity(severity), 0) + n
+        k = report_kind(FeedKind(kind), MatchReason(reason))
+        kinds[k] = kinds.get(k, 0) + n
+        feeds[feed] = feeds.get(feed, 0) + n
+    per_establishment = {
+        str(e): int(n) for e, n in db.execute(f"SELECT a.establishment, COUNT(*) {_WARNINGS} GROUP BY 1", window)
+    }
+    return Figures(
+        period=period,
+        warnings=sum(per_month),
+        establishments=len(per_establishment),
+        by_month=tuple(zip(months, per_month, strict=True)),
+        by_severity=dict(sorted(severities.items(), reverse=True)),
+        by_kind=ranked(kinds),
+        by_feed=ranked(feeds),
+        by_region=regroup(per_establishment, region_of),
+        by_category=regroup(per_establishment, category_of),
+        top_cves=_top(
+            db,
+            "json_extract(a.body, '$.finding.indicator[1]')",
+            f"AND json_extract(a.body, '$.finding.reason') = '{MatchReason.KEV_PRODUCT.value}'",
+            window,
+        ),
+        top_malware=_top(
+            db,
+            f"substr(json_extract(a.body, '$.finding.attrs.malware'), 1, {_TEXT_CHARS})",
+            "AND json_extract(a.body, '$.finding.attrs.malware') <> ''",
+            window,
+        ),
+        deliveries=_deliveries(db, lo, hi),
+        acks=_acknowledgements(db, window),
+        proposals=_proposals(db, lo, hi),
+    )
+
+
+def _next_month(day: date) -> date:
+    return date(day.year + day.month // 12, day.month % 12 + 1, 1)
+
+
+def _top(db: sqlite3.Connection, what: str, where: str, window: tuple[str, str, str]) -> tuple[tuple[str, int], ...]:
+    """The :data:`TOP` values of ``what`` among the period's warnings that ``where`` keeps, most warned first."""
+    rows = db.execute(f"SELECT {what}, COUNT(*) {_WARNINGS} {where} GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT {TOP}", window)
+    return tuple((str(value), int(n)) for value, n in rows)
+
+
+def _deliveries(db: sqlite3.Connection, lo: str, hi: str) -> Deliveries:
+    """The emails made in the period by what became of them."""
+    counts = {
+        (DeliveryState(state), bool(retried)): int(n)
+        for state, retried, n in db.execute(
+            "SELECT state, attempts > 1, COUNT(*) FROM outbox WHERE created >= ? AND created < ? GROUP BY 1, 2",
+            (lo, hi),
+        )
+    }
+    return Deliveries(
+        sent_first_time=counts.get((DeliveryState.SENT, False), 0),
+        sent_after_retries=counts.get((DeliveryState.SENT, True), 0),
+        failed_for_good=sum(n for (state, _), n in counts.items() if state is DeliveryState.FAILED),
+        waiting=sum(n for (state, _), n in counts.items() if state.waiting),
+    )
+
+
+def _acknowledgements(db: sqlite3.Connection, window: tuple[str, str, str]) -> Acknowledgements:
+    """The warning emails sent in the period, those answered, the median time to the first answer (in SQL: the
+    middle one, or the mean of the middle two), and the "not us" responses given in it."""
+    emails, answered, median = db.execute(
+        "WITH warned AS (SELECT o.reference, o.sent_at FROM outbox o "
+        "WHERE o.state = ? AND o.sent_at >= ? AND o.sent_at < ? AND o.reference IS NOT NULL "
+        "AND EXISTS (SELECT 1 FROM alerts a WHERE a.delivery = o.id AND a.inventory = 0)), "
+        "delays AS (SELECT d FROM (SELECT (julianday((SELECT MIN(k.at) FROM acks k WHERE k.reference = w.reference))"
+        " - julianday(w.sent_at)) * 86400.0 AS d FROM warned w) WHERE d IS NOT NULL) "
+        "SELECT (SELECT COUNT(*) FROM warned), (SELECT COUNT(*) FROM delays), "
+        "(SELECT AVG(d) FROM (SELECT d FROM delays ORDER BY d "
+        "LIMIT 2 - (SELECT COUNT(*) FROM delays) % 2 OFFSET (SELECT (COUNT(*) - 1) / 2 FROM delays)))",
+        window,
+    ).fetchone()
+    # An answer to a reminder is recorded for the warning it escalated too: counted once, as the warning's.
+    (false_positives,) = db.execute(
+        "SELECT COUNT(*) FROM acks WHERE response = ? AND at >= ? AND at < ? "
+        "AND reference NOT IN (SELECT reminder FROM escalations)",
+        (str(AckResponse.NOT_US), window[1], window[2]),
+    ).fetchone()
+    return Acknowledgements(
+        emails=int(emails),
+        answered=int(answered),
+        median_seconds=round(float(median), 3) if median is not None else None,
+        false_positives=int(false_positives),
+    )
+
+
+def _proposals(db: sqlite3.Connection, lo: str, hi: str) -> Proposals:
+    """The inhibitions proposed in the period, by the operator's decision so far."""
+    counts = {
+        decision: int(n)
+        for decision, n in db.execute(
+            "SELECT decision, COUNT(*) FROM proposals WHERE at >= ? AND at < ? GROUP BY 1", (lo, hi)
+        )
+    }
+    return Proposals(
+        proposed=sum(counts.values()),
+        accepted=counts.get(str(Decision.ACCEPTED), 0),
+        rejected=counts.get(str(Decision.REJECTED), 0),
+        open=counts.get(None, 0),
+    )

@@ -1,0 +1,136 @@
+"""The report's figures, counted by SQL over a hand-built state whose every figure is known (tests/report_state.py)."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+import pytest
+from report_state import CATEGORIES, PARIS, REGIONS, write_state
+
+from alertd.domain.report import (
+    UNKNOWN,
+    Acknowledgements,
+    Deliveries,
+    Figures,
+    Period,
+    Proposals,
+    ReportKind,
+    change,
+)
+from alertd.domain.values import Severity
+from alertd.store.reporting import figures
+from alertd.store.sqlite import Store
+
+YEAR = Period(date(2026, 1, 1), date(2027, 1, 1))
+
+
+@pytest.fixture(scope="module")
+def state(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return write_state(tmp_path_factory.mktemp("report") / "alertd.sqlite3")
+
+
+def _figures(path: Path, period: Period) -> Figures:
+    store = Store(path)
+    try:
+        return figures(store.db, period, PARIS, REGIONS, CATEGORIES)
+    finally:
+        store.close()
+
+
+def test_a_year_counted_to_the_warning(state: Path) -> None:
+    f = _figures(state, YEAR)
+    assert f.warnings == 9
+    assert f.establishments == 4
+    # 31 January 23:30 in Paris is January; 1 February 00:30 in Paris is February, though 31 January in UTC.
+    assert dict(f.by_month) == {date(2026, m, 1): n for m, n in zip(range(1, 13), (4, 1, 3, 0, 0, 0, 0, 0, 0, 0, 0, 1))}
+    assert list(f.by_severity.items()) == [
+        (Severity.IMMINENT, 4),
+        (Severity.CRITICAL, 2),
+        (Severity.HIGH, 2),
+        (Severity.INFO, 1),
+    ]
+    assert f.by_kind == {
+        ReportKind.COMPROMISE: 3,
+        ReportKind.EXPLOITED: 2,
+        ReportKind.ADVISORY: 1,
+        ReportKind.EXPOSURE: 1,
+        ReportKind.LEAK: 1,
+        ReportKind.VULNERABILITY: 1,
+    }
+    assert list(f.by_kind) == sorted(f.by_kind, key=lambda k: (-f.by_kind[k], k))
+    assert f.by_feed == {"feodo": 3, "kev": 2, "certfr": 1, "nvd": 1, "ransomlook": 1, "shadowserver": 1}
+    # E3 has no region in the registry, E4 is no longer in it: both unknown.
+    assert list(f.by_region.items()) == [(UNKNOWN, 4), ("Occitanie", 3), ("Nouvelle-Aquitaine", 2)]
+    assert list(f.by_category.items()) == [(UNKNOWN, 4), ("355", 3), ("101", 2)]
+    assert f.top_cves == (("CVE-2023-4966", 2),)
+    assert f.top_malware == (("Pikabot", 2), ("QakBot", 1))
+
+
+def test_deliveries_acknowledgements_and_proposals(state: Path) -> None:
+    f = _figures(state, YEAR)
+    # Sent at once: R1, R3, the inventory R5, R8 and R1's reminder; after retries R2, R4; one failed, one pending.
+    assert f.deliveries == Deliveries(sent_first_time=5, sent_after_retries=2, failed_for_good=1, waiting=1)
+    # Five warning emails (the inventory and the reminder are none), four answered after 2, 4, 1 and 10 hours:
+    # the median is the mean of 2 and 4 hours. "Not us": R3's, and the reminder's counted once, as R1's.
+    assert f.acks == Acknowledgements(emails=5, answered=4, median_seconds=3 * 3600.0, false_positives=2)
+    assert f.acks.rate == 0.8
+    assert f.proposals == Proposals(proposed=3, accepted=1, rejected=1, open=1)
+
+
+def test_the_previous_year(state: Path) -> None:
+    previous = YEAR.previous()
+    assert previous == Period(date(2025, 1, 1), date(2026, 1, 1))
+    f = _figures(state, previous)
+    assert (f.warnings, f.establishments) == (3, 2)
+    assert [n for _, n in f.by_month] == [1, 0, 0, 0, 0, 2, 0, 0, 0, 0, 0, 0]
+    assert f.by_region == {"Nouvelle-Aquitaine": 2, UNKNOWN: 1}  # E5 is gone from the registry
+    assert f.top_cves == (("CVE-2023-4966", 1),)
+    assert f.acks == Acknowledgements(emails=3, answered=1, median_seconds=3600.0, false_positives=0)
+    assert f.proposals == Proposals(proposed=1, accepted=0, rejected=0, open=1)
+    assert change(9, f.warnings).delta == 6
+    assert change(9, f.warnings).percent == 200.0
+    assert change(3, 0).percent is None
+
+
+def test_a_period_of_days_and_its_previous_span(state: Path) -> None:
+    # 10 January to 1 February: E1's two, E2's two; the previous span is the 22 days just before.
+    period = Period(date(2026, 1, 10), date(2026, 2, 1))
+    assert period.previous() == Period(date(2025, 12, 19), date(2026, 1, 10))
+    f = _figures(state, period)
+    assert f.warnings == 4
+    assert f.by_month == ((date(2026, 1, 1), 4),)
+    assert f.acks.median_seconds == 3 * 3600.0
+    assert _figures(state, period.previous()).warnings == 0
+
+
+def test_months_and_quarters_compare_with_as_many_months_before() -> None:
+    assert Period(date(2026, 4, 1), date(2026, 7, 1)).previous() == Period(date(2026, 1, 1), date(2026, 4, 1))
+    assert Period(date(2026, 1, 1), date(2026, 2, 1)).previous() == Period(date(2025, 12, 1), date(2026, 1, 1))
+    with pytest.raises(ValueError, match="before it starts"):
+        Period(date(2026, 1, 2), date(2026, 1, 1))
+
+
+def test_an_empty_store_reports_zeros(tmp_path: Path) -> None:
+    f = _figures(tmp_path / "empty.sqlite3", YEAR)
+    assert (f.warnings, f.establishments, f.top_cves, f.top_malware) == (0, 0, (), ())
+    assert f.acks == Acknowledgements(emails=0, answered=0, median_seconds=None, false_positives=0)
+    assert f.acks.rate is None
+    assert len(f.by_month) == 12
+
+
+def test_the_report_reads_the_index_not_the_bodies(state: Path) -> None:
+    store = Store(state)
+    try:
+        plan = " ".join(
+            str(row[3])
+            for row in store.db.execute(
+                "EXPLAIN QUERY PLAN SELECT a.establishment, COUNT(*) FROM outbox o JOIN alerts a ON a.delivery = o.id "
+                "WHERE o.state = 'sent' AND o.sent_at >= '2026' AND o.sent_at < '2027' AND a.inventory = 0 GROUP BY 1"
+            )
+        )
+    finally:
+        store.close()
+    assert "outbox_sent" in plan
+    assert "COVERING INDEX alerts_report" in plan
+
