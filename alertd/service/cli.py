@@ -42,6 +42,8 @@ from alertd.service.explain import explanation, name_explanation
 from alertd.service.feedback import cmd_decide, cmd_proposed
 from alertd.service.poll import cut_text, read_documents
 from alertd.service.recovery import cmd_state_backup, cmd_state_restore, left_to_owner, state_problem
+from alertd.service.report_command import add_parser as add_report_parser
+from alertd.service.report_command import cmd_report
 from alertd.service.setup import make_ack_links, make_index, make_signer
 from alertd.service.signals import EarlySignals
 from alertd.service.vitals import store_reason
@@ -108,6 +110,7 @@ def build_parser() -> argparse.ArgumentParser:
     retry.add_argument("id", type=int)
     _state_parser(sub)
     _inhibitions_parser(sub)
+    add_report_parser(sub)
     registry = sub.add_parser("registry", help="build the registry from a national one")
     registry_sub = registry.add_subparsers(dest="registry_command", required=True, parser_class=_Parser)
     imported = registry_sub.add_parser("import", help="import FINESS into a registry folder, one file a department")
@@ -255,6 +258,8 @@ def _command(
         return cmd_history(config, args.establishment, args.json, args.limit)
     if args.command == "digest":
         return asyncio.run(cmd_digest(config, args.subscription))
+    if args.command == "report":
+        return cmd_report(config, args)
     if args.command == "explain":
         if args.entry is not None:
             return cmd_explain_entry(config, args.establishment, args.entry)
