@@ -54,9 +54,11 @@ class _Writer:
         return str(format_decimal(n, locale=self.language))
 
     def percent(self, share: float, *, signed: bool = False) -> str:
-        text = str(format_percent(share, locale=self.language, format="+#,##0 %;-#,##0 %" if signed else None))
+        text = str(format_percent(share, locale=self.language))
+        if signed and share > 0:
+            text = f"+{text}"
         # French puts a narrow no-break space before the sign (CLDR writes a no-break space).
-        return text.replace("\xa0%", f"{_NARROW_NBSP}%") if self.language == "fr" else text.replace(" %", "%")
+        return text.replace("\xa0%", f"{_NARROW_NBSP}%") if self.language == "fr" else text
 
     def change(self, now: int, before: int) -> str:
         c = change(now, before)
