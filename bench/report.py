@@ -122,7 +122,10 @@ def generate(folder: Path, warnings: int, establishments: int) -> Path:
     path = folder / "state" / "alertd.sqlite3"
     Store(path).close()
     db = sqlite3.connect(path)
-    outbox, alerts, acks, proposals = [], [], [], []
+    outbox: list[tuple[object, ...]] = []
+    alerts: list[tuple[object, ...]] = []
+    acks: list[tuple[object, ...]] = []
+    proposals: list[tuple[object, ...]] = []
     email_id = alert_id = 0
     sent_state, failed, pending = str(DeliveryState.SENT), str(DeliveryState.FAILED), str(DeliveryState.PENDING)
     for year, count in ((2026, warnings), (2025, warnings // 2)):

@@ -17,7 +17,7 @@ from builders import make_alert
 from alertd.domain.acknowledgement import AckResponse, Decision
 from alertd.domain.codes import MatchReason
 from alertd.domain.delivery import DeliveryState
-from alertd.domain.facts import Fact, Facts
+from alertd.domain.facts import Facts
 from alertd.domain.values import Alert, FeedKind, Indicator, IndicatorType, Severity
 from alertd.store.codecs import alert_to_json, encode_time, finding_to_json
 from alertd.store.sqlite import Store
@@ -33,6 +33,17 @@ establishments:
       contacts: [{{email: rssi@chu-toulouse.example}}]}}
   - {{id: "{E3}", name: Clinique Sans Region, networks: [45.1.2.0/24], contacts: [{{email: rssi@clinique.example}}]}}
 """
+SETTINGS = """\
+state_dir: state
+timezone: Europe/Paris
+feeds: feeds.yaml
+registry: establishments.yaml
+subscriptions: subscriptions.yaml
+operators: [soc@cert-test.example]
+sender: {from: "CERT Test <alertes@cert-test.example>"}
+organisation: CERT Santé Test
+delivery: {method: maildir, maildir: maildir}
+"""
 REGIONS = {E1: "Nouvelle-Aquitaine", E2: "Occitanie", E3: ""}
 CATEGORIES = {E1: "101", E2: "355", E3: ""}
 
@@ -42,7 +53,7 @@ def _ip(n: int) -> Indicator:
 
 
 def compromise(est: str, malware: str, n: int) -> Alert:
-    return make_alert(_ip(n), est_id=est, facts=Facts.of({Fact.MALWARE: malware}))
+    return make_alert(_ip(n), est_id=est, facts=Facts(malware=malware))
 
 
 def exploited(est: str, cve: str) -> Alert:
@@ -108,8 +119,8 @@ class Email:
     acks: list[tuple[timedelta, AckResponse]] = field(default_factory=list)
 
 
-def _paris(*parts: int) -> datetime:
-    return datetime(*parts, tzinfo=PARIS)  # type: ignore[misc]
+def _paris(year: int, month: int, day: int, hour: int = 0, minute: int = 0) -> datetime:
+    return datetime(year, month, day, hour, minute, tzinfo=PARIS)
 
 
 HOUR = timedelta(hours=1)
@@ -235,3 +246,18 @@ def _ack(db: sqlite3.Connection, establishment: str, reference: str, response: A
         "INSERT INTO acks (establishment, reference, response, comment, at, source) VALUES (?, ?, ?, '', ?, ?)",
         (establishment, reference, str(response), encode_time(at), "127.0.0.1"),
     )
+
+
+def write_config(folder: Path) -> Path:
+    """A configuration in ``folder`` whose registry is :data:`REGISTRY` and whose store is :func:`write_state`'s;
+    the path of its alertd.yaml."""
+    (folder / "feeds.yaml").write_text("feeds: []\n", encoding="utf-8")
+    (folder / "establishments.yaml").write_text(REGISTRY, encoding="utf-8")
+    (folder / "subscriptions.yaml").write_text(
+        "subscriptions:\n  - {name: urgent, establishments: all, min_severity: high, delivery: immediate}\n",
+        encoding="utf-8",
+    )
+    (folder / "alertd.yaml").write_text(SETTINGS, encoding="utf-8")
+    (folder / "state").mkdir()
+    write_state(folder / "state" / "alertd.sqlite3")
+    return folder / "alertd.yaml"

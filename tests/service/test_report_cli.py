@@ -11,35 +11,14 @@ from pathlib import Path
 
 import pytest
 from configs import ALERTD
-from report_state import REGISTRY, write_state
+from report_state import write_config
 
-SETTINGS = """\
-state_dir: state
-timezone: Europe/Paris
-feeds: feeds.yaml
-registry: establishments.yaml
-subscriptions: subscriptions.yaml
-operators: [soc@cert-test.example]
-sender: {from: "CERT Test <alertes@cert-test.example>"}
-organisation: CERT Santé Test
-delivery: {method: maildir, maildir: maildir}
-"""
 YEAR = ["--from", "2026-01-01", "--to", "2026-12-31"]
 
 
 @pytest.fixture(scope="module")
 def config(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    folder = tmp_path_factory.mktemp("report-cli")
-    (folder / "feeds.yaml").write_text("feeds: []\n", encoding="utf-8")
-    (folder / "establishments.yaml").write_text(REGISTRY, encoding="utf-8")
-    (folder / "subscriptions.yaml").write_text(
-        "subscriptions:\n  - {name: urgent, establishments: all, min_severity: high, delivery: immediate}\n",
-        encoding="utf-8",
-    )
-    (folder / "alertd.yaml").write_text(SETTINGS, encoding="utf-8")
-    (folder / "state").mkdir()
-    write_state(folder / "state" / "alertd.sqlite3")
-    return folder / "alertd.yaml"
+    return write_config(tmp_path_factory.mktemp("report-cli"))
 
 
 def _report(config: Path, *args: str) -> subprocess.CompletedProcess[str]:
