@@ -79,24 +79,35 @@ def figures(
     # severity, feed and kind.
     spans = [(i, max(lo, bounds(m, tz)), min(hi, bounds(_next_month(m), tz))) for i, m in enumerate(months)]
     values = ", ".join("(?, ?, ?)" for _ in spans)
+    # One pass over the warnings' rows for every figure read from the bodies: grouped by month, severity, feed,
+    # kind, reason, exploited CVE and malware family (a few thousand groups for a year), then summed here.
     rows = db.execute(
         f"WITH months (m, lo, hi) AS (VALUES {values}) "
         f"SELECT m.m, a.severity, substr(json_extract(a.body, '$.finding.feed'), 1, {_TEXT_CHARS}), "
-        "json_extract(a.body, '$.finding.kind'), json_extract(a.body, '$.finding.reason'), COUNT(*) "
+        "json_extract(a.body, '$.finding.kind'), json_extract(a.body, '$.finding.reason'), "
+        f"CASE WHEN json_extract(a.body, '$.finding.reason') = '{MatchReason.KEV_PRODUCT.value}' "
+        f"THEN substr(json_extract(a.body, '$.finding.indicator[1]'), 1, {_TEXT_CHARS}) END, "
+        f"substr(json_extract(a.body, '$.finding.attrs.malware'), 1, {_TEXT_CHARS}), COUNT(*) "
         "FROM outbox o JOIN months m ON o.sent_at >= m.lo AND o.sent_at < m.hi JOIN alerts a ON a.delivery = o.id "
-        "WHERE o.state = ? AND o.sent_at >= ? AND o.sent_at < ? AND a.inventory = 0 GROUP BY 1, 2, 3, 4, 5",
+        "WHERE o.state = ? AND o.sent_at >= ? AND o.sent_at < ? AND a.inventory = 0 GROUP BY 1, 2, 3, 4, 5, 6, 7",
         (*(x for span in spans for x in span), *window),
     ).fetchall()
     per_month = [0] * len(months)
     severities: dict[Severity, int] = {}
     kinds: dict[ReportKind, int] = {}
     feeds: dict[str, int] = {}
-    for month, severity, feed, kind, reason, n in rows:
+    cves: dict[str, int] = {}
+    malware: dict[str, int] = {}
+    for month, severity, feed, kind, reason, cve, family, n in rows:
         per_month[month] += n
         severities[Severity(severity)] = severities.get(Severity(severity), 0) + n
         k = report_kind(FeedKind(kind), MatchReason(reason))
         kinds[k] = kinds.get(k, 0) + n
         feeds[feed] = feeds.get(feed, 0) + n
+        if cve:
+            cves[cve] = cves.get(cve, 0) + n
+        if family:
+            malware[family] = malware.get(family, 0) + n
     per_establishment = {
         str(e): int(n) for e, n in db.execute(f"SELECT a.establishment, COUNT(*) {_WARNINGS} GROUP BY 1", window)
     }
@@ -110,18 +121,8 @@ def figures(
         by_feed=ranked(feeds),
         by_region=regroup(per_establishment, region_of),
         by_category=regroup(per_establishment, category_of),
-        top_cves=_top(
-            db,
-            "json_extract(a.body, '$.finding.indicator[1]')",
-            f"AND json_extract(a.body, '$.finding.reason') = '{MatchReason.KEV_PRODUCT.value}'",
-            window,
-        ),
-        top_malware=_top(
-            db,
-            f"substr(json_extract(a.body, '$.finding.attrs.malware'), 1, {_TEXT_CHARS})",
-            "AND json_extract(a.body, '$.finding.attrs.malware') <> ''",
-            window,
-        ),
+        top_cves=tuple(ranked(cves).items())[:TOP],
+        top_malware=tuple(ranked(malware).items())[:TOP],
         deliveries=_deliveries(db, lo, hi),
         acks=_acknowledgements(db, window),
         proposals=_proposals(db, lo, hi),
@@ -130,12 +131,6 @@ def figures(
 
 def _next_month(day: date) -> date:
     return date(day.year + day.month // 12, day.month % 12 + 1, 1)
-
-
-def _top(db: sqlite3.Connection, what: str, where: str, window: tuple[str, str, str]) -> tuple[tuple[str, int], ...]:
-    """The :data:`TOP` values of ``what`` among the period's warnings that ``where`` keeps, most warned first."""
-    rows = db.execute(f"SELECT {what}, COUNT(*) {_WARNINGS} {where} GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT {TOP}", window)
-    return tuple((str(value), int(n)) for value, n in rows)
 
 
 def _deliveries(db: sqlite3.Connection, lo: str, hi: str) -> Deliveries:
@@ -158,15 +153,17 @@ def _deliveries(db: sqlite3.Connection, lo: str, hi: str) -> Deliveries:
 def _acknowledgements(db: sqlite3.Connection, window: tuple[str, str, str]) -> Acknowledgements:
     """The warning emails sent in the period, those answered, the median time to the first answer (in SQL: the
     middle one, or the mean of the middle two), and the "not us" responses given in it."""
+    # Each warning email's delay to its first answer (NULL when unanswered), computed once (a CTE used twice is
+    # materialised); the answered ones numbered in order of delay, for the middle one or two.
     emails, answered, median = db.execute(
-        "WITH warned AS (SELECT o.reference, o.sent_at FROM outbox o "
+        "WITH delays AS (SELECT (julianday((SELECT MIN(k.at) FROM acks k WHERE k.reference = o.reference)) "
+        "- julianday(o.sent_at)) * 86400.0 AS d FROM outbox o "
         "WHERE o.state = ? AND o.sent_at >= ? AND o.sent_at < ? AND o.reference IS NOT NULL "
         "AND EXISTS (SELECT 1 FROM alerts a WHERE a.delivery = o.id AND a.inventory = 0)), "
-        "delays AS (SELECT d FROM (SELECT (julianday((SELECT MIN(k.at) FROM acks k WHERE k.reference = w.reference))"
-        " - julianday(w.sent_at)) * 86400.0 AS d FROM warned w) WHERE d IS NOT NULL) "
-        "SELECT (SELECT COUNT(*) FROM warned), (SELECT COUNT(*) FROM delays), "
-        "(SELECT AVG(d) FROM (SELECT d FROM delays ORDER BY d "
-        "LIMIT 2 - (SELECT COUNT(*) FROM delays) % 2 OFFSET (SELECT (COUNT(*) - 1) / 2 FROM delays)))",
+        "ordered AS (SELECT d, ROW_NUMBER() OVER (ORDER BY d) AS n, COUNT(*) OVER () AS c FROM delays "
+        "WHERE d IS NOT NULL) "
+        "SELECT (SELECT COUNT(*) FROM delays), (SELECT COUNT(*) FROM ordered), "
+        "(SELECT AVG(d) FROM ordered WHERE n IN ((c + 1) / 2, (c + 2) / 2))",
         window,
     ).fetchone()
     # An answer to a reminder is recorded for the warning it escalated too: counted once, as the warning's.
