@@ -58,8 +58,8 @@ def _figures(period: Period, months: tuple[int, ...], scale: float) -> Figures:
             ReportKind.COMPROMISE: part(188),
             ReportKind.VULNERABILITY: part(121),
             ReportKind.EXPOSURE: part(84),
-            ReportKind.LEAK: part(23),
             ReportKind.ADVISORY: sum(months) - part(262) - part(188) - part(121) - part(84) - part(23),
+            ReportKind.LEAK: part(23),
         },
         by_feed={"kev": part(262), "feodo": part(131), "nvd": part(121), "shadowserver": part(84), "urlhaus": part(57)},
         by_region={
