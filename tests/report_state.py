@@ -9,6 +9,7 @@ from __future__ import annotations
 import sqlite3
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import partial
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -56,55 +57,45 @@ def compromise(est: str, malware: str, n: int) -> Alert:
     return make_alert(_ip(n), est_id=est, facts=Facts(malware=malware))
 
 
-def exploited(est: str, cve: str) -> Alert:
-    return make_alert(
-        Indicator(IndicatorType.CVE, cve),
-        est_id=est,
-        reason=MatchReason.KEV_PRODUCT,
-        asset="Citrix NetScaler",
-        kind=FeedKind.VULNERABILITY,
-        severity=Severity.CRITICAL,
-        feed="kev",
-    )
-
-
-def vulnerable(est: str, cve: str) -> Alert:
-    return make_alert(
-        Indicator(IndicatorType.CVE, cve),
-        est_id=est,
-        reason=MatchReason.CVE_PRODUCT,
-        asset="Acme Widget",
-        kind=FeedKind.VULNERABILITY,
-        severity=Severity.HIGH,
-        feed="nvd",
-    )
-
-
-def leak(est: str) -> Alert:
-    return make_alert(
-        Indicator(IndicatorType.NAME, "Clinique"),
-        est_id=est,
-        reason=MatchReason.NAME_MENTION,
-        asset="Clinique",
-        kind=FeedKind.LEAK,
-        feed="ransomlook",
-    )
-
-
-def advisory(est: str) -> Alert:
-    return make_alert(
-        Indicator(IndicatorType.PRODUCT, "acme/widget"),
-        est_id=est,
-        reason=MatchReason.PRODUCT_MENTION,
-        asset="Acme Widget",
-        kind=FeedKind.ADVISORY,
-        severity=Severity.INFO,
-        feed="certfr",
-    )
-
-
 def exposure(est: str, n: int) -> Alert:
     return make_alert(_ip(n), est_id=est, kind=FeedKind.EXPOSURE, severity=Severity.HIGH, feed="shadowserver")
+
+
+# The other kinds, each as make_alert with its reason, asset, feed kind, severity and feed; called with the
+# indicator and ``est_id``.
+exploited = partial(
+    make_alert,
+    reason=MatchReason.KEV_PRODUCT,
+    asset="Citrix NetScaler",
+    kind=FeedKind.VULNERABILITY,
+    severity=Severity.CRITICAL,
+    feed="kev",
+)
+vulnerable = partial(
+    make_alert,
+    reason=MatchReason.CVE_PRODUCT,
+    asset="Acme Widget",
+    kind=FeedKind.VULNERABILITY,
+    severity=Severity.HIGH,
+    feed="nvd",
+)
+leak = partial(make_alert, reason=MatchReason.NAME_MENTION, asset="Clinique", kind=FeedKind.LEAK, feed="ransomlook")
+advisory = partial(
+    make_alert,
+    reason=MatchReason.PRODUCT_MENTION,
+    asset="Acme Widget",
+    kind=FeedKind.ADVISORY,
+    severity=Severity.INFO,
+    feed="certfr",
+)
+
+
+def _cve(cve: str) -> Indicator:
+    return Indicator(IndicatorType.CVE, cve)
+
+
+LEAK_NAME = Indicator(IndicatorType.NAME, "Clinique")
+PRODUCT = Indicator(IndicatorType.PRODUCT, "acme/widget")
 
 
 @dataclass
@@ -129,29 +120,31 @@ EMAILS = [
     Email(
         _paris(2026, 1, 10, 10),
         E1,
-        [compromise(E1, "Pikabot", 1), exploited(E1, "CVE-2023-4966")],
+        [compromise(E1, "Pikabot", 1), exploited(_cve("CVE-2023-4966"), est_id=E1)],
         reference="R1",
         acks=[(2 * HOUR, AckResponse.SEEN)],
     ),
     Email(
         _paris(2026, 1, 31, 23, 30),
         E2,
-        [exploited(E2, "CVE-2023-4966"), vulnerable(E2, "CVE-2024-0001")],
+        [exploited(_cve("CVE-2023-4966"), est_id=E2), vulnerable(_cve("CVE-2024-0001"), est_id=E2)],
         attempts=3,
         reference="R2",
         acks=[(4 * HOUR, AckResponse.FIXED)],
     ),
     # 00:30 in Paris is still 31 January in UTC: a February warning.
-    Email(_paris(2026, 2, 1, 0, 30), E3, [leak(E3)], reference="R3", acks=[(HOUR, AckResponse.NOT_US)]),
+    Email(
+        _paris(2026, 2, 1, 0, 30), E3, [leak(LEAK_NAME, est_id=E3)], reference="R3", acks=[(HOUR, AckResponse.NOT_US)]
+    ),
     Email(
         _paris(2026, 3, 5, 9),
         E4,
-        [advisory(E4), compromise(E4, "Pikabot", 2), compromise(E4, "QakBot", 3)],
+        [advisory(PRODUCT, est_id=E4), compromise(E4, "Pikabot", 2), compromise(E4, "QakBot", 3)],
         attempts=2,
         reference="R4",
     ),
     # An inventory email warns of nothing new: no warning, no acknowledgement expected; an email all the same.
-    Email(_paris(2026, 3, 6, 9), E1, [exploited(E1, "CVE-2021-44228")], reference="R5", inventory=True),
+    Email(_paris(2026, 3, 6, 9), E1, [exploited(_cve("CVE-2021-44228"), est_id=E1)], reference="R5", inventory=True),
     Email(_paris(2026, 4, 1, 9), E2, [compromise(E2, "Emotet", 4)], state=DeliveryState.FAILED, attempts=5),
     Email(_paris(2026, 12, 31, 23, 59), E1, [compromise(E1, "Emotet", 5)], state=DeliveryState.PENDING, attempts=0),
     Email(_paris(2026, 12, 31, 23, 30), E2, [exposure(E2, 6)], reference="R8", acks=[(10 * HOUR, AckResponse.SEEN)]),
@@ -159,7 +152,7 @@ EMAILS = [
     Email(_paris(2027, 1, 1, 0, 10), E1, [compromise(E1, "Pikabot", 7)], reference="R9"),
     # 2025: three warnings to two establishments (E5 is gone from the registry).
     Email(_paris(2025, 1, 15, 10), E1, [compromise(E1, "Pikabot", 8)], reference="Q1", acks=[(HOUR, AckResponse.SEEN)]),
-    Email(_paris(2025, 6, 15, 10), E1, [exploited(E1, "CVE-2023-4966")], reference="Q2"),
+    Email(_paris(2025, 6, 15, 10), E1, [exploited(_cve("CVE-2023-4966"), est_id=E1)], reference="Q2"),
     Email(_paris(2025, 6, 20, 10), E5, [exposure(E5, 9)], reference="Q3"),
 ]
 REMINDER_AT = _paris(2026, 1, 13, 10)  # R1 escalated; its reminder answered "not us" three days after R1

@@ -56,14 +56,8 @@ def main() -> int:
         for width, height in VIEWPORTS.items():
             page = browser.new_page(viewport={"width": width, "height": height})
             show(page, html, Path(tmp) / "page.html")
-            page_height = int(page.evaluate("document.documentElement.scrollHeight"))
-            png = page.screenshot(
-                full_page=True,
-                clip={"x": 0, "y": 0, "width": width, "height": min(page_height, make_screenshots.MAX_HEIGHT)},
-                animations="disabled",
-            )
             target = OUT / f"page-{width}.png"
-            target.write_bytes(make_screenshots.optimised(png))
+            target.write_bytes(make_screenshots.top_of(page, width))
             print(f"{target.relative_to(ROOT)}: {target.stat().st_size // 1024} KB")
             page.close()
     return 0

@@ -16,6 +16,7 @@ import tempfile
 from pathlib import Path
 
 from PIL import Image
+from playwright.sync_api import Page
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent.parent
@@ -72,6 +73,17 @@ def optimised(png: bytes) -> bytes:
     return out.getvalue()
 
 
+def top_of(page: Page, width: int) -> bytes:
+    """The top of the page shown (at most MAX_HEIGHT px), as an optimised PNG."""
+    page_height = int(page.evaluate("document.documentElement.scrollHeight"))
+    png = page.screenshot(
+        full_page=True,
+        clip={"x": 0, "y": 0, "width": width, "height": min(page_height, MAX_HEIGHT)},
+        animations="disabled",
+    )
+    return optimised(png)
+
+
 def main() -> int:
     """Write every screenshot and the README's table; print each file written."""
     emails = examples()
@@ -80,14 +92,8 @@ def main() -> int:
             page = browser.new_page(viewport={"width": width, "height": height})
             for name in NAMES:
                 show(page, emails[name].html, Path(tmp) / f"{name}.html")
-                page_height = int(page.evaluate("document.documentElement.scrollHeight"))
-                png = page.screenshot(
-                    full_page=True,
-                    clip={"x": 0, "y": 0, "width": width, "height": min(page_height, MAX_HEIGHT)},
-                    animations="disabled",
-                )
                 target = HERE / png_name(name, width)
-                target.write_bytes(optimised(png))
+                target.write_bytes(top_of(page, width))
                 print(f"{target.relative_to(ROOT)}: {target.stat().st_size // 1024} KB")
             page.close()
     README.write_text(readme_with_table(README.read_text(encoding="utf-8")), encoding="utf-8")

@@ -107,14 +107,8 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="alertd-report-shot-") as tmp, chromium() as browser:
         page = browser.new_page(viewport={"width": 900, "height": 900})
         show(page, html, Path(tmp) / "report.html")
-        page_height = int(page.evaluate("document.documentElement.scrollHeight"))
-        png = page.screenshot(
-            full_page=True,
-            clip={"x": 0, "y": 0, "width": 900, "height": min(page_height, make_screenshots.MAX_HEIGHT)},
-            animations="disabled",
-        )
         target = OUT / "page-900.png"
-        target.write_bytes(make_screenshots.optimised(png))
+        target.write_bytes(make_screenshots.top_of(page, 900))
         print(f"{target.relative_to(ROOT)}: {target.stat().st_size // 1024} KB")
         page.close()
     return 0
