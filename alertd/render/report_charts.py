@@ -18,6 +18,7 @@ from matplotlib.ticker import FuncFormatter, MaxNLocator
 
 _RC: dict[str, Any] = {
     "svg.fonttype": "path",  # no font needed to show the page
+    "text.parse_math": False,  # a label is text as written: "$" starts no formula
     "svg.hashsalt": "alertd-report",  # the same ids each time
     "font.family": "DejaVu Sans",  # shipped with matplotlib
     "font.size": 9,

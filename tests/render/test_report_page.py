@@ -7,6 +7,7 @@ import csv
 import io
 import json
 import re
+from dataclasses import replace
 from datetime import date
 
 import pytest
@@ -156,3 +157,16 @@ def test_no_percentage_against_zero(before: int) -> None:
     assert empty.warnings == before
     assert data["change"]["warnings"] == {"delta": 2468, "percent": None}
     assert "+2\u202f468" in _page("fr", Report(REPORT.current, empty))
+
+
+def test_a_hostile_label_stays_text() -> None:
+    # Labels come from feeds and the registry: matplotlib writes each in a comment beside its paths, escaped, and
+    # "$" starts no formula (an unclosed one would make the report fail).
+    label = "x --> <script>alert(1)</script> $\\frac$"
+    svg = bar_chart([label], [3], str)
+    assert "<script" not in svg
+    assert "<!-- x - -&gt; &lt;script&gt;alert(1)&lt;/script&gt; $\\frac$ -->" in svg
+    regions = {label: 5}
+    page = _page("en", Report(replace(REPORT.current, by_region=regions), None))
+    assert "<script" not in page
+    assert "x --&gt; &lt;script&gt;" in page  # in the table, autoescaped
