@@ -19,6 +19,7 @@ from alertd.render.catalog import LANGUAGES
 from alertd.render.environment import make_environment
 from alertd.render.report_data import report_csv, report_json
 from alertd.render.report_html import report_page
+from alertd.service.recovery import EXIT_OK, EXIT_USAGE
 from alertd.store.reporting import figures
 from alertd.store.sqlite import Store
 
@@ -53,7 +54,7 @@ def cmd_report(config: Config, args: argparse.Namespace) -> int:
     """Write the report the arguments ask for; 2 for a period that ends before it starts."""
     if args.last < args.start:
         print(f"alertd: --to {args.last} is before --from {args.start}", file=sys.stderr)
-        return 2
+        return EXIT_USAGE
     period = Period(args.start, args.last + timedelta(days=1))
     registry = config.registry.establishments
     regions = {e.id: e.region for e in registry.values()}
@@ -81,6 +82,6 @@ def cmd_report(config: Config, args: argparse.Namespace) -> int:
         )
     if args.output is None:
         sys.stdout.write(text)
-        return 0
+        return EXIT_OK
     Path(args.output).write_text(text, encoding="utf-8", newline="")
-    return 0
+    return EXIT_OK
