@@ -7,7 +7,7 @@ Europe/Paris: the 2026 period is [2026-01-01, 2027-01-01) local time, the previo
 from __future__ import annotations
 
 import sqlite3
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from functools import partial
 from pathlib import Path
@@ -17,7 +17,7 @@ from builders import make_alert
 
 from alertd.domain.acknowledgement import AckResponse, Decision
 from alertd.domain.codes import MatchReason
-from alertd.domain.delivery import DeliveryState
+from alertd.domain.delivery import OPERATORS, DeliveryState
 from alertd.domain.facts import Facts
 from alertd.domain.values import Alert, FeedKind, Indicator, IndicatorType, Severity
 from alertd.store.codecs import alert_to_json, encode_time, finding_to_json
@@ -94,6 +94,7 @@ def _cve(cve: str) -> Indicator:
     return Indicator(IndicatorType.CVE, cve)
 
 
+EXPLOITED_CVE = "CVE-2024-3400"  # the knowledge holds KEV's word that it is exploited
 LEAK_NAME = Indicator(IndicatorType.NAME, "Clinique")
 PRODUCT = Indicator(IndicatorType.PRODUCT, "acme/widget")
 
@@ -127,7 +128,12 @@ EMAILS = [
     Email(
         _paris(2026, 1, 31, 23, 30),
         E2,
-        [exploited(_cve("CVE-2023-4966"), est_id=E2), vulnerable(_cve("CVE-2024-0001"), est_id=E2)],
+        # CVE-2023-4966 told by KEV and by NVD: one exploited vulnerability of E2's, two warnings.
+        [
+            exploited(_cve("CVE-2023-4966"), est_id=E2),
+            vulnerable(_cve("CVE-2024-0001"), est_id=E2),
+            vulnerable(_cve("CVE-2023-4966"), est_id=E2),
+        ],
         attempts=3,
         reference="R2",
         acks=[(4 * HOUR, AckResponse.FIXED)],
@@ -139,13 +145,22 @@ EMAILS = [
     Email(
         _paris(2026, 3, 5, 9),
         E4,
-        [advisory(PRODUCT, est_id=E4), compromise(E4, "Pikabot", 2), compromise(E4, "QakBot", 3)],
+        # CVE-2024-3400 found by NVD, known exploited from the knowledge: an exploited vulnerability.
+        [
+            advisory(PRODUCT, est_id=E4),
+            compromise(E4, "Pikabot", 2),
+            compromise(E4, "QakBot", 3),
+            vulnerable(_cve(EXPLOITED_CVE), est_id=E4),
+        ],
         attempts=2,
         reference="R4",
     ),
     # An inventory email warns of nothing new: no warning, no acknowledgement expected; an email all the same.
     Email(_paris(2026, 3, 6, 9), E1, [exploited(_cve("CVE-2021-44228"), est_id=E1)], reference="R5", inventory=True),
     Email(_paris(2026, 4, 1, 9), E2, [compromise(E2, "Emotet", 4)], state=DeliveryState.FAILED, attempts=5),
+    # R1's Pikabot address told again after its renotify interval: a re-notification, no warning, no email to
+    # answer; an email all the same.
+    Email(_paris(2026, 6, 2, 9), E1, [replace(compromise(E1, "Pikabot", 1), follow_up=True)], reference="R6"),
     Email(_paris(2026, 12, 31, 23, 59), E1, [compromise(E1, "Emotet", 5)], state=DeliveryState.PENDING, attempts=0),
     Email(_paris(2026, 12, 31, 23, 30), E2, [exposure(E2, 6)], reference="R8", acks=[(10 * HOUR, AckResponse.SEEN)]),
     # 2027 in Paris, though 2026 in UTC: in neither period.
@@ -218,6 +233,27 @@ def write_state(path: Path) -> Path:
         later = EMAILS[0].at + timedelta(days=3)
         _ack(db, E1, "R1-REM", AckResponse.NOT_US, later)
         _ack(db, E1, "R1", AckResponse.NOT_US, later)
+        # R3 answered "not us" a second time: still one email declared a false positive.
+        _ack(db, E3, "R3", AckResponse.NOT_US, EMAILS[2].at + 2 * HOUR)
+        # R2 to a second recipient, refused for good: the copy a partial send makes (same Message-ID), no email.
+        db.execute(
+            "INSERT INTO outbox (message_id, establishment, sender, recipients, subject, message, state, attempts, "
+            "next_attempt, created, sent_at, reference) SELECT message_id, establishment, sender, "
+            "'[\"other@x.example\"]', subject, message, ?, 0, next_attempt, ?, NULL, reference FROM outbox "
+            "WHERE reference = 'R2'",
+            (str(DeliveryState.FAILED), encode_time(EMAILS[1].at + 3 * HOUR)),
+        )
+        # A notice to the CERT's operators, still waiting: no email to an establishment.
+        db.execute(
+            "INSERT INTO outbox (message_id, establishment, sender, recipients, subject, message, state, attempts, "
+            "next_attempt, created) VALUES ('<ops@cert.example>', ?, 'a@cert.example', '[\"soc@x.example\"]', "
+            "'Avis', x'00', ?, 0, ?, ?)",
+            (OPERATORS, str(DeliveryState.PENDING), *[encode_time(_paris(2026, 5, 5, 5))] * 2),
+        )
+        db.execute(
+            "INSERT INTO knowledge (cve, feed, entry, body, updated) VALUES (?, 'kev', ?, ?, ?)",
+            (EXPLOITED_CVE, EXPLOITED_CVE, '{"cvss": null, "epss": null, "exploited": true, "products": []}', ""),
+        )
         # Proposals: 2026, one accepted, one rejected, one open; 2025, one open.
         for at, decision in (
             (EMAILS[2].at + HOUR, Decision.ACCEPTED),

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import enum
 
+OPERATORS = "(operators)"  # what the outbox lists as the establishment of a notice to the CERT's own operators
+
 
 class DeliveryState(enum.StrEnum):
     """The state of one email in the outbox."""

@@ -3,7 +3,8 @@
 Codes and numbers only: the store counts (:mod:`alertd.store.reporting`), render puts them into words and charts
 (:mod:`alertd.render.report`). A *warning* is one alert told to one establishment in an email the server
 accepted (its outbox row ``sent``), dated by when it was sent; the backlog told in an inventory email is no
-warning (it tells nothing new).
+warning (it tells nothing new), nor is a re-notification (an alert with ``follow_up``: a finding told again after
+its ``renotify`` interval), counted apart.
 """
 
 from __future__ import annotations
@@ -24,7 +25,8 @@ K = TypeVar("K", bound=str)
 
 class ReportKind(enum.StrEnum):
     """What a warning is about, as the report counts them: its feed's kind, and a known-exploited vulnerability
-    (``MatchReason.KEV_PRODUCT``) apart from the other vulnerabilities."""
+    apart from the other vulnerabilities (found by KEV, or a CVE the knowledge says is exploited, whatever feed
+    found it)."""
 
     COMPROMISE = "compromise"  # an address, network or domain of its reported compromised (C2, botnet, phishing)
     EXPOSURE = "exposure"  # a service of its found exposed
@@ -35,7 +37,8 @@ class ReportKind(enum.StrEnum):
 
 
 def report_kind(kind: FeedKind, reason: MatchReason) -> ReportKind:
-    """The report's kind of a warning, from its finding's feed kind and match reason."""
+    """The report's kind of a warning, from its finding's feed kind and match reason (a vulnerability warning
+    citing a CVE is judged by the CVE instead: :mod:`alertd.store.reporting`)."""
     if reason is MatchReason.KEV_PRODUCT:
         return ReportKind.EXPLOITED
     return ReportKind(kind.value)
@@ -80,8 +83,9 @@ def _month_start(index: int) -> date:
 
 @dataclass(frozen=True, slots=True)
 class Deliveries:
-    """The emails made in the period, by what became of them (each email counted once; a warning email, a
-    digest, a reminder alike)."""
+    """The emails made for establishments in the period, by what became of them (each email counted once, by its
+    Message-ID: the copy a partial send leaves to the recipients refused is no email of its own; a warning email,
+    a digest, a reminder alike; the operators' notices are none)."""
 
     sent_first_time: int
     sent_after_retries: int
@@ -93,15 +97,16 @@ class Deliveries:
 class Acknowledgements:
     """The warning emails sent in the period, how many an establishment answered through its link, and how fast."""
 
-    emails: int  # warning emails sent (with a reference, not inventories)
+    emails: int  # warning emails sent (with a reference and a new warning: not inventories, not re-notifications)
     answered: int  # of those, answered at least once
     median_seconds: float | None  # from sending to the first answer, over the answered ones; None when none
-    false_positives: int  # "not us" responses given in the period
+    false_positives: int  # emails answered "not us" in the period (each email once, however often)
+    links: bool = True  # the emails carried an acknowledgement link (``web:`` is configured)
 
     @property
     def rate(self) -> float | None:
-        """The share of warning emails answered (0 to 1); None when none was sent."""
-        return self.answered / self.emails if self.emails else None
+        """The share of warning emails answered (0 to 1); None when none was sent, or they carried no link."""
+        return self.answered / self.emails if self.emails and self.links else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,6 +126,7 @@ class Figures:
 
     period: Period
     warnings: int
+    renotifications: int  # findings told again after their renotify interval (no warning: counted in no breakdown)
     establishments: int  # establishments warned at least once
     by_month: tuple[tuple[date, int], ...]
     by_severity: Mapping[Severity, int]
@@ -128,7 +134,7 @@ class Figures:
     by_feed: Mapping[str, int]
     by_region: Mapping[str, int]
     by_category: Mapping[str, int]
-    top_cves: tuple[tuple[str, int], ...]  # the exploited vulnerabilities warned of most
+    top_cves: tuple[tuple[str, int], ...]  # the exploited CVEs warned of most, by establishments (each one once)
     top_malware: tuple[tuple[str, int], ...]  # the malware families of the compromises warned of most
     deliveries: Deliveries
     acks: Acknowledgements

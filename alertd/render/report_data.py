@@ -16,7 +16,7 @@ from alertd.domain.report import Change, Figures, Report, change
 
 CSV_COLUMNS = ("section", "key", "period", "value")
 # The figures compared with the previous period's: the counts, and every breakdown key by key.
-_SCALARS = ("warnings", "establishments")
+_SCALARS = ("warnings", "establishments", "renotifications")
 _BREAKDOWNS = ("by_month", "by_severity", "by_kind", "by_feed", "by_region", "by_category")
 
 
@@ -33,6 +33,7 @@ def figures_dict(f: Figures) -> dict[str, Any]:
         "to": last_day(f).isoformat(),
         "warnings": f.warnings,
         "establishments": f.establishments,
+        "renotifications": f.renotifications,
         "by_month": {m.strftime("%Y-%m"): n for m, n in f.by_month},
         "by_severity": {s.label: n for s, n in f.by_severity.items()},
         "by_kind": {str(k): n for k, n in f.by_kind.items()},

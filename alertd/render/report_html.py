@@ -138,6 +138,7 @@ def _blocks(w: _Writer, cur: Figures, prev: Figures | None, categories: Mapping[
     summary = [
         ("warnings", cur.warnings, prev.warnings if prev else None),
         ("establishments", cur.establishments, prev.establishments if prev else None),
+        ("renotifications", cur.renotifications, prev.renotifications if prev else None),
     ]
     blocks = [
         Block(

@@ -15,6 +15,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from email.utils import parseaddr
 
+from alertd.domain.delivery import OPERATORS
 from alertd.domain.establishments import ESCALATION_ROLE, Establishment
 from alertd.domain.values import Alert
 from alertd.policy import decide as policy
@@ -25,7 +26,7 @@ from alertd.render.notices import ToCall, compose_to_call, waited
 from alertd.send.signing import SigningError
 from alertd.service.dispatch import NEWS_SERIES, Batch, Dispatcher, make_message_id
 from alertd.service.logs import get_logger
-from alertd.service.operators import OPERATORS, queue_for_operators
+from alertd.service.operators import queue_for_operators
 from alertd.service.setup import Prepared
 from alertd.store.acks import Unanswered, alerts_of, unanswered
 from alertd.store.escalations import Escalation, warning_of

@@ -13,7 +13,7 @@ from email.message import EmailMessage
 from email.utils import parseaddr
 
 from alertd.config.files import Config
-from alertd.domain.delivery import DeliveryState
+from alertd.domain.delivery import OPERATORS, DeliveryState
 from alertd.domain.settings import Settings
 from alertd.domain.tlp import Tlp
 from alertd.policy.decide import TLP_RED, withheld
@@ -26,8 +26,6 @@ from alertd.store.records import notice_key
 from alertd.store.sqlite import Store
 
 log = get_logger("alertd")
-
-OPERATORS = "(operators)"  # what the outbox lists as a notice's establishment
 
 
 def queue_for_operators(store: Store, settings: Settings, msg: EmailMessage, now: datetime) -> int:

@@ -15,12 +15,13 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import date, datetime, time
 from zoneinfo import ZoneInfo
 
 from alertd.domain.acknowledgement import AckResponse, Decision
 from alertd.domain.codes import MatchReason
-from alertd.domain.delivery import DeliveryState
+from alertd.domain.delivery import OPERATORS, DeliveryState
 from alertd.domain.report import (
     TOP,
     Acknowledgements,
@@ -33,11 +34,11 @@ from alertd.domain.report import (
     regroup,
     report_kind,
 )
-from alertd.domain.values import FeedKind, Severity
+from alertd.domain.values import FeedKind, IndicatorType, Severity
 from alertd.store.codecs import encode_time
 
 REPORTING = """
-CREATE INDEX IF NOT EXISTS outbox_sent ON outbox (state, sent_at);
+CREATE INDEX IF NOT EXISTS outbox_sent ON outbox (state, sent_at, reference);
 CREATE INDEX IF NOT EXISTS outbox_created ON outbox (created, state, attempts);
 CREATE INDEX IF NOT EXISTS alerts_report ON alerts (delivery, inventory, severity, establishment);
 CREATE INDEX IF NOT EXISTS acks_at ON acks (response, at);
@@ -47,11 +48,19 @@ CREATE INDEX IF NOT EXISTS proposals_at ON proposals (at, decision);
 # A feed's text (a malware family, a feed id) is cut to this many characters before it is grouped or shown.
 _TEXT_CHARS = 100
 
-# The warnings of a period: the alerts, not told in an inventory, of the emails sent in it. ``?`` × 3: the state
-# sent, then the period's bounds.
+# An alert that tells a finding again after its renotify interval (alert_to_json's ``follow_up``).
+_FOLLOW_UP = "json_extract(a.body, '$.follow_up')"
+# The warnings of a period: the alerts, neither told in an inventory nor re-notifications, of the emails sent in
+# it. ``?`` × 3: the state sent, then the period's bounds.
 _WARNINGS = (
     "FROM outbox o JOIN alerts a ON a.delivery = o.id "
-    "WHERE o.state = ? AND o.sent_at >= ? AND o.sent_at < ? AND a.inventory = 0"
+    f"WHERE o.state = ? AND o.sent_at >= ? AND o.sent_at < ? AND a.inventory = 0 AND {_FOLLOW_UP} = 0"
+)
+# A vulnerability warning that cites a CVE: its kind and its place among the top CVEs follow the CVE, counted once
+# per (establishment, CVE) in the period however many feeds found it.
+_CVE_WARNING = (
+    f"json_extract(a.body, '$.finding.kind') = '{FeedKind.VULNERABILITY.value}' "
+    f"AND json_extract(a.body, '$.finding.indicator[0]') = '{IndicatorType.CVE.value}'"
 )
 
 
@@ -60,57 +69,76 @@ def bounds(day: date, tz: ZoneInfo) -> str:
     return encode_time(datetime.combine(day, time(), tz))
 
 
+def period_bounds(period: Period, tz: ZoneInfo) -> tuple[str, str, list[tuple[int, str, str]]]:
+    """The period's bounds as the store writes instants, and each month's (numbered), cut to the period's: the
+    warnings are counted by month in the same pass as by severity, feed and kind. OverflowError or ValueError
+    for a period at the calendar's ends (year 1, year 9999)."""
+    lo, hi = bounds(period.start, tz), bounds(period.end, tz)
+    return (
+        lo,
+        hi,
+        [(i, max(lo, bounds(m, tz)), min(hi, bounds(_next_month(m), tz))) for i, m in enumerate(period.months())],
+    )
+
+
 def figures(
     db: sqlite3.Connection,
     period: Period,
     tz: ZoneInfo,
     region_of: Mapping[str, str],
     category_of: Mapping[str, str],
+    *,
+    links: bool = True,
 ) -> Figures:
     """Every figure of ``period``; each establishment's region and category are those ``region_of`` and
-    ``category_of`` give (the registry's now), :data:`~alertd.domain.report.UNKNOWN` for one they lack."""
-    lo, hi = bounds(period.start, tz), bounds(period.end, tz)
+    ``category_of`` give (the registry's now), :data:`~alertd.domain.report.UNKNOWN` for one they lack. Without
+    ``links`` (no ``web:`` configured) the emails carried no acknowledgement link: no rate."""
+    lo, hi, spans = period_bounds(period, tz)
     window = (str(DeliveryState.SENT), lo, hi)
     months = period.months()
-    # Each month's bounds, cut to the period's: the warnings are counted by month in the same pass as by
-    # severity, feed and kind.
-    spans = [(i, max(lo, bounds(m, tz)), min(hi, bounds(_next_month(m), tz))) for i, m in enumerate(months)]
     values = ", ".join("(?, ?, ?)" for _ in spans)
-    # One pass over the warnings' rows for every figure read from the bodies: grouped by month, severity, feed,
-    # kind, reason, exploited CVE and malware family (a few thousand groups for a year), then summed here.
+    # One pass over the alerts' rows for every figure read from the bodies: grouped by month, severity, feed,
+    # kind, reason, malware family, whether it is a re-notification and whether the CVE decides its kind (a few
+    # thousand groups for a year), then summed here.
     rows = db.execute(
         f"WITH months (m, lo, hi) AS (VALUES {values}) "
         f"SELECT m.m, a.severity, substr(json_extract(a.body, '$.finding.feed'), 1, {_TEXT_CHARS}), "
         "json_extract(a.body, '$.finding.kind'), json_extract(a.body, '$.finding.reason'), "
-        f"CASE WHEN json_extract(a.body, '$.finding.reason') = '{MatchReason.KEV_PRODUCT.value}' "
-        f"THEN substr(json_extract(a.body, '$.finding.indicator[1]'), 1, {_TEXT_CHARS}) END, "
-        f"substr(json_extract(a.body, '$.finding.attrs.malware'), 1, {_TEXT_CHARS}), COUNT(*) "
+        f"substr(json_extract(a.body, '$.finding.attrs.malware'), 1, {_TEXT_CHARS}), {_FOLLOW_UP}, "
+        f"{_CVE_WARNING}, COUNT(*) "
         "FROM outbox o JOIN months m ON o.sent_at >= m.lo AND o.sent_at < m.hi JOIN alerts a ON a.delivery = o.id "
-        "WHERE o.state = ? AND o.sent_at >= ? AND o.sent_at < ? AND a.inventory = 0 GROUP BY 1, 2, 3, 4, 5, 6, 7",
+        "WHERE o.state = ? AND o.sent_at >= ? AND o.sent_at < ? AND a.inventory = 0 GROUP BY 1, 2, 3, 4, 5, 6, 7, 8",
         (*(x for span in spans for x in span), *window),
     ).fetchall()
     per_month = [0] * len(months)
+    renotifications = 0
     severities: dict[Severity, int] = {}
     kinds: dict[ReportKind, int] = {}
     feeds: dict[str, int] = {}
-    cves: dict[str, int] = {}
     malware: dict[str, int] = {}
-    for month, severity, feed, kind, reason, cve, family, n in rows:
+    for month, severity, feed, kind, reason, family, follow_up, by_cve, n in rows:
+        if follow_up:
+            renotifications += n
+            continue
         per_month[month] += n
         severities[Severity(severity)] = severities.get(Severity(severity), 0) + n
-        k = report_kind(FeedKind(kind), MatchReason(reason))
-        kinds[k] = kinds.get(k, 0) + n
+        if not by_cve:
+            k = report_kind(FeedKind(kind), MatchReason(reason))
+            kinds[k] = kinds.get(k, 0) + n
         feeds[feed] = feeds.get(feed, 0) + n
-        if cve:
-            cves[cve] = cves.get(cve, 0) + n
         if family:
             malware[family] = malware.get(family, 0) + n
+    cves = _cves(db, window)
+    for exploited in cves.values():
+        k = ReportKind.EXPLOITED if exploited.exploited else ReportKind.VULNERABILITY
+        kinds[k] = kinds.get(k, 0) + exploited.establishments
     per_establishment = {
         str(e): int(n) for e, n in db.execute(f"SELECT a.establishment, COUNT(*) {_WARNINGS} GROUP BY 1", window)
     }
     return Figures(
         period=period,
         warnings=sum(per_month),
+        renotifications=renotifications,
         establishments=len(per_establishment),
         by_month=tuple(zip(months, per_month, strict=True)),
         by_severity=dict(sorted(severities.items(), reverse=True)),
@@ -118,12 +146,32 @@ def figures(
         by_feed=ranked(feeds),
         by_region=regroup(per_establishment, region_of),
         by_category=regroup(per_establishment, category_of),
-        top_cves=tuple(ranked(cves).items())[:TOP],
+        top_cves=tuple(ranked({cve: c.establishments for cve, c in cves.items() if c.exploited}).items())[:TOP],
         top_malware=tuple(ranked(malware).items())[:TOP],
         deliveries=_deliveries(db, lo, hi),
-        acks=_acknowledgements(db, window),
+        acks=_acknowledgements(db, window, links),
         proposals=_proposals(db, lo, hi),
     )
+
+
+@dataclass(frozen=True, slots=True)
+class _Cve:
+    establishments: int  # warned of it in the period (each once, however many feeds and alerts told it)
+    exploited: bool  # found by KEV, or a source of the knowledge says it is exploited in the wild
+
+
+def _cves(db: sqlite3.Connection, window: tuple[str, str, str]) -> dict[str, _Cve]:
+    """The CVEs of the period's vulnerability warnings: how many establishments were warned of each, and whether
+    it is known exploited (a KEV finding of it, or the knowledge: any feed's finding of a KEV CVE is exploited)."""
+    rows = db.execute(
+        f"WITH pairs AS (SELECT a.establishment, substr(json_extract(a.body, '$.finding.indicator[1]'), 1, "
+        f"{_TEXT_CHARS}) AS cve, MAX(json_extract(a.body, '$.finding.reason') = '{MatchReason.KEV_PRODUCT.value}') "
+        f"AS kev {_WARNINGS} AND {_CVE_WARNING} GROUP BY 1, 2) "
+        "SELECT cve, MAX(kev) OR EXISTS (SELECT 1 FROM knowledge k WHERE k.cve = pairs.cve "
+        "AND json_extract(k.body, '$.exploited')), COUNT(*) FROM pairs GROUP BY 1",
+        window,
+    )
+    return {str(cve): _Cve(int(n), bool(exploited)) for cve, exploited, n in rows}
 
 
 def _next_month(day: date) -> date:
@@ -131,12 +179,15 @@ def _next_month(day: date) -> date:
 
 
 def _deliveries(db: sqlite3.Connection, lo: str, hi: str) -> Deliveries:
-    """The emails made in the period by what became of them."""
+    """The emails made for establishments in the period by what became of them: each email is its first outbox
+    row (the copies a partial send makes for the recipients refused share its Message-ID)."""
     counts = {
         (DeliveryState(state), bool(retried)): int(n)
         for state, retried, n in db.execute(
-            "SELECT state, attempts > 1, COUNT(*) FROM outbox WHERE created >= ? AND created < ? GROUP BY 1, 2",
-            (lo, hi),
+            "SELECT state, attempts > 1, COUNT(*) FROM outbox o WHERE created >= ? AND created < ? "
+            "AND establishment != ? "
+            "AND NOT EXISTS (SELECT 1 FROM outbox p WHERE p.message_id = o.message_id AND p.id < o.id) GROUP BY 1, 2",
+            (lo, hi, OPERATORS),
         )
     }
     return Deliveries(
@@ -147,16 +198,16 @@ def _deliveries(db: sqlite3.Connection, lo: str, hi: str) -> Deliveries:
     )
 
 
-def _acknowledgements(db: sqlite3.Connection, window: tuple[str, str, str]) -> Acknowledgements:
-    """The warning emails sent in the period, those answered, the median time to the first answer (in SQL: the
-    middle one, or the mean of the middle two), and the "not us" responses given in it."""
+def _acknowledgements(db: sqlite3.Connection, window: tuple[str, str, str], links: bool) -> Acknowledgements:
+    """The warning emails sent in the period (with a new warning), those answered, the median time to the first
+    answer (in SQL: the middle one, or the mean of the middle two), and the emails answered "not us" in it."""
     # Each warning email's delay to its first answer (NULL when unanswered), computed once (a CTE used twice is
     # materialised); the answered ones numbered in order of delay, for the middle one or two.
     emails, answered, median = db.execute(
         "WITH delays AS (SELECT (julianday((SELECT MIN(k.at) FROM acks k WHERE k.reference = o.reference)) "
         "- julianday(o.sent_at)) * 86400.0 AS d FROM outbox o "
         "WHERE o.state = ? AND o.sent_at >= ? AND o.sent_at < ? AND o.reference IS NOT NULL "
-        "AND EXISTS (SELECT 1 FROM alerts a WHERE a.delivery = o.id AND a.inventory = 0)), "
+        f"AND EXISTS (SELECT 1 FROM alerts a WHERE a.delivery = o.id AND a.inventory = 0 AND {_FOLLOW_UP} = 0)), "
         "ordered AS (SELECT d, ROW_NUMBER() OVER (ORDER BY d) AS n, COUNT(*) OVER () AS c FROM delays "
         "WHERE d IS NOT NULL) "
         "SELECT (SELECT COUNT(*) FROM delays), (SELECT COUNT(*) FROM ordered), "
@@ -165,7 +216,7 @@ def _acknowledgements(db: sqlite3.Connection, window: tuple[str, str, str]) -> A
     ).fetchone()
     # An answer to a reminder is recorded for the warning it escalated too: counted once, as the warning's.
     (false_positives,) = db.execute(
-        "SELECT COUNT(*) FROM acks WHERE response = ? AND at >= ? AND at < ? "
+        "SELECT COUNT(DISTINCT reference) FROM acks WHERE response = ? AND at >= ? AND at < ? "
         "AND reference NOT IN (SELECT reminder FROM escalations)",
         (str(AckResponse.NOT_US), window[1], window[2]),
     ).fetchone()
@@ -174,6 +225,7 @@ def _acknowledgements(db: sqlite3.Connection, window: tuple[str, str, str]) -> A
         answered=int(answered),
         median_seconds=round(float(median), 3) if median is not None else None,
         false_positives=int(false_positives),
+        links=links,
     )
 
 

@@ -37,6 +37,7 @@ def _figures(period: Period, scale: int) -> Figures:
         period=period,
         warnings=1234 * scale,
         establishments=310 * scale,
+        renotifications=40 * scale,
         by_month=tuple((m, 100 * scale + i) for i, m in enumerate(months)),
         by_severity={Severity.IMMINENT: 500 * scale, Severity.CRITICAL: 734 * scale},
         by_kind={ReportKind.COMPROMISE: 1000 * scale, ReportKind.EXPLOITED: 234 * scale},

@@ -18,9 +18,9 @@ from configs import MAILDIR_SETTINGS, alertd
 from paths import DATA
 
 from alertd.config.files import load_config
+from alertd.domain.delivery import OPERATORS
 from alertd.intake.fetch import Fetcher
 from alertd.service.engine import Engine
-from alertd.service.operators import OPERATORS
 from alertd.service.poll import PollReport
 from alertd.store.sqlite import Store
 

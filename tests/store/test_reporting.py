@@ -6,7 +6,7 @@ from datetime import date
 from pathlib import Path
 
 import pytest
-from report_state import CATEGORIES, PARIS, REGIONS, write_state
+from report_state import CATEGORIES, EXPLOITED_CVE, PARIS, REGIONS, write_state
 
 from alertd.domain.report import (
     UNKNOWN,
@@ -40,43 +40,68 @@ def _figures(path: Path, period: Period) -> Figures:
 
 def test_a_year_counted_to_the_warning(state: Path) -> None:
     f = _figures(state, YEAR)
-    assert f.warnings == 9
+    assert f.warnings == 11
     assert f.establishments == 4
     # 31 January 23:30 in Paris is January; 1 February 00:30 in Paris is February, though 31 January in UTC.
     assert [m for m, _ in f.by_month] == [date(2026, m, 1) for m in range(1, 13)]
-    assert [n for _, n in f.by_month] == [4, 1, 3, 0, 0, 0, 0, 0, 0, 0, 0, 1]
+    assert [n for _, n in f.by_month] == [5, 1, 4, 0, 0, 0, 0, 0, 0, 0, 0, 1]
     assert list(f.by_severity.items()) == [
         (Severity.IMMINENT, 4),
         (Severity.CRITICAL, 2),
-        (Severity.HIGH, 2),
+        (Severity.HIGH, 4),
         (Severity.INFO, 1),
     ]
+    # The vulnerabilities by (establishment, CVE): E1's and E2's CVE-2023-4966 (E2's told by KEV and NVD, once),
+    # E4's CVE-2024-3400 (NVD's, exploited by the knowledge), E2's CVE-2024-0001.
     assert f.by_kind == {
         ReportKind.COMPROMISE: 3,
-        ReportKind.EXPLOITED: 2,
+        ReportKind.EXPLOITED: 3,
         ReportKind.ADVISORY: 1,
         ReportKind.EXPOSURE: 1,
         ReportKind.LEAK: 1,
         ReportKind.VULNERABILITY: 1,
     }
     assert list(f.by_kind) == sorted(f.by_kind, key=lambda k: (-f.by_kind[k], k))
-    assert f.by_feed == {"feodo": 3, "kev": 2, "certfr": 1, "nvd": 1, "ransomlook": 1, "shadowserver": 1}
+    assert f.by_feed == {"feodo": 3, "nvd": 3, "kev": 2, "certfr": 1, "ransomlook": 1, "shadowserver": 1}
     # E3 has no region in the registry, E4 is no longer in it: both unknown.
-    assert list(f.by_region.items()) == [(UNKNOWN, 4), ("Occitanie", 3), ("Nouvelle-Aquitaine", 2)]
-    assert list(f.by_category.items()) == [(UNKNOWN, 4), ("355", 3), ("101", 2)]
-    assert f.top_cves == (("CVE-2023-4966", 2),)
+    assert list(f.by_region.items()) == [(UNKNOWN, 5), ("Occitanie", 4), ("Nouvelle-Aquitaine", 2)]
+    assert list(f.by_category.items()) == [(UNKNOWN, 5), ("355", 4), ("101", 2)]
+    assert f.top_cves == (("CVE-2023-4966", 2), (EXPLOITED_CVE, 1))
     assert f.top_malware == (("Pikabot", 2), ("QakBot", 1))
+
+
+def test_a_renotification_is_no_warning(state: Path) -> None:
+    # R6 tells R1's Pikabot address again in June: counted apart, in no month, severity, kind or family.
+    f = _figures(state, YEAR)
+    assert f.renotifications == 1
+    assert dict(f.by_month)[date(2026, 6, 1)] == 0
+    assert f.acks.emails == 5
+    june = _figures(state, Period(date(2026, 6, 1), date(2026, 7, 1)))
+    assert (june.warnings, june.renotifications, june.establishments, june.top_malware) == (0, 1, 0, ())
+    assert june.acks.emails == 0
 
 
 def test_deliveries_acknowledgements_and_proposals(state: Path) -> None:
     f = _figures(state, YEAR)
-    # Sent at once: R1, R3, the inventory R5, R8 and R1's reminder; after retries R2, R4; one failed, one pending.
-    assert f.deliveries == Deliveries(sent_first_time=5, sent_after_retries=2, failed_for_good=1, waiting=1)
-    # Five warning emails (the inventory and the reminder are none), four answered after 2, 4, 1 and 10 hours:
-    # the median is the mean of 2 and 4 hours. "Not us": R3's, and the reminder's counted once, as R1's.
+    # Sent at once: R1, R3, the inventory R5, R6, R8 and R1's reminder; after retries R2, R4; one failed, one
+    # pending. R2's copy for the recipient refused for good is no email; the operators' notice waiting is none.
+    assert f.deliveries == Deliveries(sent_first_time=6, sent_after_retries=2, failed_for_good=1, waiting=1)
+    # Five warning emails (the inventory, the re-notification and the reminder are none), four answered after 2, 4,
+    # 1 and 10 hours: the median is the mean of 2 and 4 hours. "Not us": R3 (twice, one email), and the
+    # reminder's counted once, as R1's.
     assert f.acks == Acknowledgements(emails=5, answered=4, median_seconds=3 * 3600.0, false_positives=2)
     assert f.acks.rate == 0.8
     assert f.proposals == Proposals(proposed=3, accepted=1, rejected=1, open=1)
+
+
+def test_no_rate_when_the_emails_carried_no_link(state: Path) -> None:
+    store = Store(state)
+    try:
+        f = figures(store.db, YEAR, PARIS, REGIONS, CATEGORIES, links=False)
+    finally:
+        store.close()
+    assert (f.acks.emails, f.acks.answered) == (5, 4)
+    assert f.acks.rate is None
 
 
 def test_the_previous_year(state: Path) -> None:
@@ -95,12 +120,12 @@ def test_the_previous_year(state: Path) -> None:
 
 
 def test_a_period_of_days_and_its_previous_span(state: Path) -> None:
-    # 10 January to 1 February: E1's two, E2's two; the previous span is the 22 days just before.
+    # 10 January to 1 February: E1's two, E2's three; the previous span is the 22 days just before.
     period = Period(date(2026, 1, 10), date(2026, 2, 1))
     assert period.previous() == Period(date(2025, 12, 19), date(2026, 1, 10))
     f = _figures(state, period)
-    assert f.warnings == 4
-    assert f.by_month == ((date(2026, 1, 1), 4),)
+    assert f.warnings == 5
+    assert f.by_month == ((date(2026, 1, 1), 5),)
     assert f.acks.median_seconds == 3 * 3600.0
     assert _figures(state, period.previous()).warnings == 0
 
