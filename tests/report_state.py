@@ -7,6 +7,7 @@ Europe/Paris: the 2026 period is [2026-01-01, 2027-01-01) local time, the previo
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from functools import partial
@@ -173,13 +174,13 @@ EMAILS = [
 REMINDER_AT = _paris(2026, 1, 13, 10)  # R1 escalated; its reminder answered "not us" three days after R1
 
 
-def write_state(path: Path) -> Path:
-    """The store at ``path`` (made by alertd's own Store, then filled by INSERTs)."""
+def write_state(path: Path, extra: Sequence[Email] = ()) -> Path:
+    """The store at ``path`` (made by alertd's own Store, then filled by INSERTs), with the ``extra`` emails too."""
     Store(path).close()
     store = Store(path)
     db = store.db
     with db:
-        for n, email in enumerate(EMAILS):
+        for n, email in enumerate([*EMAILS, *extra]):
             sent = encode_time(email.at) if email.state is DeliveryState.SENT else None
             delivery = db.execute(
                 "INSERT INTO outbox (message_id, establishment, sender, recipients, subject, message, state, "
@@ -277,7 +278,7 @@ def _ack(db: sqlite3.Connection, establishment: str, reference: str, response: A
     )
 
 
-def write_config(folder: Path) -> Path:
+def write_config(folder: Path, extra: Sequence[Email] = ()) -> Path:
     """A configuration in ``folder`` whose registry is :data:`REGISTRY` and whose store is :func:`write_state`'s;
     the path of its alertd.yaml."""
     (folder / "feeds.yaml").write_text("feeds: []\n", encoding="utf-8")
@@ -288,5 +289,5 @@ def write_config(folder: Path) -> Path:
     )
     (folder / "alertd.yaml").write_text(SETTINGS, encoding="utf-8")
     (folder / "state").mkdir()
-    write_state(folder / "state" / "alertd.sqlite3")
+    write_state(folder / "state" / "alertd.sqlite3", extra)
     return folder / "alertd.yaml"

@@ -13,11 +13,29 @@ from datetime import date, timedelta
 from typing import Any
 
 from alertd.domain.report import Change, Figures, Report, change
+from alertd.render.headers import clean_header
 
 CSV_COLUMNS = ("section", "key", "period", "value")
 # The figures compared with the previous period's: the counts, and every breakdown key by key.
 _SCALARS = ("warnings", "establishments", "renotifications")
 _BREAKDOWNS = ("by_month", "by_severity", "by_kind", "by_feed", "by_region", "by_category")
+
+
+LABEL_CHARS = 200  # the store cuts a feed's text to 100 characters; a category's label adds its nomenclature's
+
+
+def shown(label: str) -> str:
+    """A label as the page and the CSV show it: one line, without control, bidirectional or invisible characters
+    (what a feed wrote into a malware family's name stays text, and reads as it is)."""
+    return clean_header(label, LABEL_CHARS)
+
+
+def _shown(counts: Mapping[str, int] | tuple[tuple[str, int], ...]) -> dict[str, int]:
+    """Counts by their shown labels (two labels that differ only by what is stripped are summed)."""
+    out: dict[str, int] = {}
+    for key, n in counts.items() if isinstance(counts, Mapping) else counts:
+        out[shown(key)] = out.get(shown(key), 0) + n
+    return out
 
 
 def last_day(f: Figures) -> date:
@@ -37,11 +55,11 @@ def figures_dict(f: Figures) -> dict[str, Any]:
         "by_month": {m.strftime("%Y-%m"): n for m, n in f.by_month},
         "by_severity": {s.label: n for s, n in f.by_severity.items()},
         "by_kind": {str(k): n for k, n in f.by_kind.items()},
-        "by_feed": dict(f.by_feed),
-        "by_region": dict(f.by_region),
-        "by_category": dict(f.by_category),
-        "top_cves": dict(f.top_cves),
-        "top_malware": dict(f.top_malware),
+        "by_feed": _shown(f.by_feed),
+        "by_region": _shown(f.by_region),
+        "by_category": _shown(f.by_category),
+        "top_cves": _shown(f.top_cves),
+        "top_malware": _shown(f.top_malware),
         "deliveries": {
             "sent_first_time": f.deliveries.sent_first_time,
             "sent_after_retries": f.deliveries.sent_after_retries,

@@ -23,6 +23,7 @@ from alertd.domain.report import UNKNOWN, Figures, Report, change
 from alertd.render.catalog import Words, words
 from alertd.render.environment import BULLETIN
 from alertd.render.report_charts import bar_chart
+from alertd.render.report_data import shown
 
 PAGE = "report.html.j2"
 _NARROW_NBSP = "\u202f"
@@ -119,11 +120,11 @@ def _breakdown(
     and the change when compared."""
     keys = list(current) + [k for k in (previous or {}) if k not in current]
     rows = tuple(
-        _row(w, label(k), current.get(k, 0), previous.get(k, 0) if previous is not None else None) for k in keys
+        _row(w, shown(label(k)), current.get(k, 0), previous.get(k, 0) if previous is not None else None) for k in keys
     )
     svg = None
     if chart and current:
-        svg = Markup(bar_chart([label(k) for k in current], list(current.values()), w.number))  # noqa: S704 - matplotlib's own SVG
+        svg = Markup(bar_chart([shown(label(k)) for k in current], list(current.values()), w.number))  # noqa: S704 - matplotlib's own SVG
     return Block(key, w.say(key), svg, _columns(w, first, previous is not None), rows)
 
 

@@ -159,3 +159,19 @@ def test_the_report_reads_the_index_not_the_bodies(state: Path) -> None:
         store.close()
     assert "outbox_sent" in plan
     assert "COVERING INDEX alerts_report" in plan
+
+
+def test_the_acknowledgements_read_the_outbox_index_not_the_messages(state: Path) -> None:
+    # The reference is read from outbox_sent: SQLite never walks past an email's message (22 KB) to reach it.
+    store = Store(state)
+    try:
+        plan = " ".join(
+            str(row[3])
+            for row in store.db.execute(
+                "EXPLAIN QUERY PLAN SELECT o.reference, o.sent_at FROM outbox o "
+                "WHERE o.state = 'sent' AND o.sent_at >= '2026' AND o.sent_at < '2027' AND o.reference IS NOT NULL"
+            )
+        )
+    finally:
+        store.close()
+    assert "COVERING INDEX outbox_sent" in plan
