@@ -73,6 +73,20 @@ class Period:
         return tuple(_month_start(i) for i in range(first, last + 1))
 
 
+def months_compared(current: Period, previous: Period) -> bool:
+    """Whether the months of two periods pair one to one, by position (January 2026 with January 2025): when both
+    are as many whole months. A span of days touches a different number of months than the span before it (the
+    31st of one month to the 1st of the month after next against the 30 days before): its months are not
+    compared."""
+    return current.whole_months and previous.whole_months and len(current.months()) == len(previous.months())
+
+
+def month_labels_need_the_year(period: Period) -> bool:
+    """Whether a month's short name is ambiguous in the period: it spans more than 12 months, or two years."""
+    months = period.months()
+    return len(months) > 12 or months[0].year != months[-1].year
+
+
 def _month_index(day: date) -> int:
     return day.year * 12 + day.month - 1
 

@@ -12,7 +12,7 @@ from collections.abc import Iterator, Mapping
 from datetime import date, timedelta
 from typing import Any
 
-from alertd.domain.report import Change, Figures, Report, change
+from alertd.domain.report import Change, Figures, Report, change, months_compared
 from alertd.render.headers import clean_header
 
 CSV_COLUMNS = ("section", "key", "period", "value")
@@ -86,15 +86,15 @@ def _change_dict(c: Change) -> dict[str, Any]:
     return {"delta": c.delta, "percent": round(c.percent, 1) if c.percent is not None else None}
 
 
-def changes(current: Mapping[str, Any], previous: Mapping[str, Any]) -> dict[str, Any]:
+def changes(current: Mapping[str, Any], previous: Mapping[str, Any], *, months: bool) -> dict[str, Any]:
     """Each compared figure against the previous period's: the counts, and each breakdown's keys (the months
-    paired in order: the first month with the previous period's first)."""
+    paired by position, the first month with the previous period's first, when ``months``; else null)."""
     out: dict[str, Any] = {name: _change_dict(change(current[name], previous[name])) for name in _SCALARS}
     for name in _BREAKDOWNS:
         now, before = current[name], previous[name]
         if name == "by_month":
-            pairs = zip(now.items(), list(before.values()) + [0] * len(now), strict=False)
-            out[name] = {month: _change_dict(change(n, b)) for (month, n), b in pairs}
+            pairs = zip(now.items(), before.values(), strict=True) if months else None
+            out[name] = {month: _change_dict(change(n, b)) for (month, n), b in pairs} if pairs else None
         else:
             keys = list(now) + [k for k in before if k not in now]
             out[name] = {k: _change_dict(change(now.get(k, 0), before.get(k, 0))) for k in keys}
@@ -108,7 +108,11 @@ def report_dict(report: Report) -> dict[str, Any]:
     return {
         "current": current,
         "previous": previous,
-        "change": changes(current, previous) if previous is not None else None,
+        "change": (
+            changes(current, previous, months=months_compared(report.current.period, report.previous.period))
+            if report.previous is not None and previous is not None
+            else None
+        ),
     }
 
 

@@ -19,7 +19,7 @@ from babel.dates import format_date, format_timedelta
 from babel.numbers import format_decimal, format_percent
 from markupsafe import Markup
 
-from alertd.domain.report import UNKNOWN, Figures, Report, change
+from alertd.domain.report import UNKNOWN, Figures, Report, change, month_labels_need_the_year, months_compared
 from alertd.render.catalog import Words, words
 from alertd.render.environment import BULLETIN
 from alertd.render.report_charts import bar_chart
@@ -153,16 +153,18 @@ def _blocks(w: _Writer, cur: Figures, prev: Figures | None, categories: Mapping[
     ]
     months = [m for m, _ in cur.by_month]
     now_months = [n for _, n in cur.by_month]
-    before_months = [n for _, n in prev.by_month] if prev is not None else None
-    if before_months is not None:
-        before_months = (before_months + [0] * len(now_months))[: len(now_months)]
+    # The months pair by position only when both periods are as many whole months; else they are not compared.
+    by_month = prev is not None and months_compared(cur.period, prev.period)
+    before_months = [n for _, n in prev.by_month] if prev is not None and by_month else None
     month_rows = tuple(
         _row(w, w.month(m), n, before_months[i] if before_months is not None else None)
         for i, (m, n) in enumerate(cur.by_month)
     )
     legend = (w.say("current"), w.say("previous-column"))
     month_chart = bar_chart(
-        [w.month(m, "LLL") for m in months] if len(months) > 1 else [w.month(m) for m in months],
+        [w.month(m, "LLL yy" if month_labels_need_the_year(cur.period) else "LLL") for m in months]
+        if len(months) > 1
+        else [w.month(m) for m in months],
         now_months,
         w.number,
         previous=before_months,
@@ -174,7 +176,7 @@ def _blocks(w: _Writer, cur: Figures, prev: Figures | None, categories: Mapping[
             "by-month",
             w.say("by-month"),
             Markup(month_chart),  # noqa: S704 - matplotlib's own SVG
-            _columns(w, w.say("month"), compared),
+            _columns(w, w.say("month"), by_month),
             month_rows,
         )
     )

@@ -171,3 +171,27 @@ def test_a_hostile_label_stays_text() -> None:
     page = _page("en", Report(replace(REPORT.current, by_region=regions), None))
     assert "<script" not in page
     assert "x --&gt; &lt;script&gt;" in page  # in the table, autoescaped
+
+
+def test_months_are_compared_only_when_they_pair_one_to_one() -> None:
+    # 31 January to 1 March (30 days) touches three months; the 30 days before touch one: no month is compared.
+    days = Period(date(2026, 1, 31), date(2026, 3, 2))
+    report = Report(_figures(days, 1), _figures(days.previous(), 1))
+    assert [m.month for m, _ in report.current.by_month] == [1, 2, 3]
+    assert report.previous is not None
+    assert [m.month for m, _ in report.previous.by_month] == [1]
+    data = report_dict(report)
+    assert data["change"]["by_month"] is None
+    assert data["change"]["warnings"] == {"delta": 0, "percent": 0.0}
+    page = _page("en", report)
+    month_table = page.split('id="by-month"', 1)[1].split("</table>", 1)[0]
+    assert "Previous period" not in month_table
+    # A year against the year before: January with January, by position.
+    assert report_dict(REPORT)["change"]["by_month"]["2026-01"] == {"delta": 100, "percent": 100.0}
+
+
+def test_month_labels_carry_the_year_when_a_short_name_is_ambiguous() -> None:
+    two_years = Period(date(2025, 1, 1), date(2027, 1, 1))
+    page = _page("fr", Report(_figures(two_years, 1), None))
+    assert "janv. 25" in page and "janv. 26" in page
+    assert "janv. 26" not in _page("fr", Report(_figures(YEAR, 1), None))
