@@ -13,9 +13,9 @@ with (:func:`~alertd.store.codecs.encode_time`), so a month is the local month.
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from collections.abc import Mapping
-from dataclasses import dataclass
 from datetime import date, datetime, time
 from zoneinfo import ZoneInfo
 
@@ -39,7 +39,7 @@ from alertd.store.codecs import encode_time
 
 REPORTING = """
 CREATE INDEX IF NOT EXISTS outbox_sent ON outbox (state, sent_at, reference);
-CREATE INDEX IF NOT EXISTS outbox_created ON outbox (created, state, attempts);
+CREATE INDEX IF NOT EXISTS outbox_created ON outbox (created, state, attempts, establishment, message_id);
 CREATE INDEX IF NOT EXISTS alerts_report ON alerts (delivery, inventory, severity, establishment);
 CREATE INDEX IF NOT EXISTS acks_at ON acks (response, at);
 CREATE INDEX IF NOT EXISTS proposals_at ON proposals (at, decision);
@@ -50,12 +50,6 @@ _TEXT_CHARS = 100
 
 # An alert that tells a finding again after its renotify interval (alert_to_json's ``follow_up``).
 _FOLLOW_UP = "json_extract(a.body, '$.follow_up')"
-# The warnings of a period: the alerts, neither told in an inventory nor re-notifications, of the emails sent in
-# it. ``?`` × 3: the state sent, then the period's bounds.
-_WARNINGS = (
-    "FROM outbox o JOIN alerts a ON a.delivery = o.id "
-    f"WHERE o.state = ? AND o.sent_at >= ? AND o.sent_at < ? AND a.inventory = 0 AND {_FOLLOW_UP} = 0"
-)
 # A vulnerability warning that cites a CVE: its kind and its place among the top CVEs follow the CVE, counted once
 # per (establishment, CVE) in the period however many feeds found it.
 _CVE_WARNING = (
@@ -97,17 +91,19 @@ def figures(
     window = (str(DeliveryState.SENT), lo, hi)
     months = period.months()
     values = ", ".join("(?, ?, ?)" for _ in spans)
-    # One pass over the alerts' rows for every figure read from the bodies: grouped by month, severity, feed,
-    # kind, reason, malware family, whether it is a re-notification and whether the CVE decides its kind (a few
-    # thousand groups for a year), then summed here.
+    # One pass over the alerts' rows for every figure: grouped by month, severity, feed, kind, reason, malware
+    # family, whether it is a re-notification, establishment, and the CVE of a vulnerability warning (about one
+    # group per few warnings: the body is read once, Python sums the groups).
     rows = db.execute(
         f"WITH months (m, lo, hi) AS (VALUES {values}) "
         f"SELECT m.m, a.severity, substr(json_extract(a.body, '$.finding.feed'), 1, {_TEXT_CHARS}), "
         "json_extract(a.body, '$.finding.kind'), json_extract(a.body, '$.finding.reason'), "
-        f"substr(json_extract(a.body, '$.finding.attrs.malware'), 1, {_TEXT_CHARS}), {_FOLLOW_UP}, "
-        f"{_CVE_WARNING}, COUNT(*) "
+        f"substr(json_extract(a.body, '$.finding.attrs.malware'), 1, {_TEXT_CHARS}), {_FOLLOW_UP}, a.establishment, "
+        f"CASE WHEN {_CVE_WARNING} THEN substr(json_extract(a.body, '$.finding.indicator[1]'), 1, {_TEXT_CHARS}) END, "
+        "COUNT(*) "
         "FROM outbox o JOIN months m ON o.sent_at >= m.lo AND o.sent_at < m.hi JOIN alerts a ON a.delivery = o.id "
-        "WHERE o.state = ? AND o.sent_at >= ? AND o.sent_at < ? AND a.inventory = 0 GROUP BY 1, 2, 3, 4, 5, 6, 7, 8",
+        "WHERE o.state = ? AND o.sent_at >= ? AND o.sent_at < ? AND a.inventory = 0 "
+        "GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, 9",
         (*(x for span in spans for x in span), *window),
     ).fetchall()
     per_month = [0] * len(months)
@@ -116,25 +112,33 @@ def figures(
     kinds: dict[ReportKind, int] = {}
     feeds: dict[str, int] = {}
     malware: dict[str, int] = {}
-    for month, severity, feed, kind, reason, family, follow_up, by_cve, n in rows:
+    per_establishment: dict[str, int] = {}
+    pairs: set[tuple[str, str]] = set()  # (establishment, CVE) of the vulnerability warnings
+    kev: set[str] = set()  # the CVEs a KEV finding told: exploited
+    for month, severity, feed, kind, reason, family, follow_up, establishment, cve, n in rows:
         if follow_up:
             renotifications += n
             continue
         per_month[month] += n
         severities[Severity(severity)] = severities.get(Severity(severity), 0) + n
-        if not by_cve:
+        per_establishment[establishment] = per_establishment.get(establishment, 0) + n
+        if cve is None:
             k = report_kind(FeedKind(kind), MatchReason(reason))
             kinds[k] = kinds.get(k, 0) + n
+        else:
+            pairs.add((establishment, cve))
+            if MatchReason(reason) is MatchReason.KEV_PRODUCT:
+                kev.add(cve)
         feeds[feed] = feeds.get(feed, 0) + n
         if family:
             malware[family] = malware.get(family, 0) + n
-    cves = _cves(db, window)
-    for exploited in cves.values():
-        k = ReportKind.EXPLOITED if exploited.exploited else ReportKind.VULNERABILITY
-        kinds[k] = kinds.get(k, 0) + exploited.establishments
-    per_establishment = {
-        str(e): int(n) for e, n in db.execute(f"SELECT a.establishment, COUNT(*) {_WARNINGS} GROUP BY 1", window)
-    }
+    exploited = kev | _known_exploited(db, {cve for _, cve in pairs} - kev)
+    cves: dict[str, int] = {}
+    for _, cve in pairs:
+        k = ReportKind.EXPLOITED if cve in exploited else ReportKind.VULNERABILITY
+        kinds[k] = kinds.get(k, 0) + 1
+        if cve in exploited:
+            cves[cve] = cves.get(cve, 0) + 1
     return Figures(
         period=period,
         warnings=sum(per_month),
@@ -146,7 +150,7 @@ def figures(
         by_feed=ranked(feeds),
         by_region=regroup(per_establishment, region_of),
         by_category=regroup(per_establishment, category_of),
-        top_cves=tuple(ranked({cve: c.establishments for cve, c in cves.items() if c.exploited}).items())[:TOP],
+        top_cves=tuple(ranked(cves).items())[:TOP],
         top_malware=tuple(ranked(malware).items())[:TOP],
         deliveries=_deliveries(db, lo, hi),
         acks=_acknowledgements(db, window, links),
@@ -154,24 +158,15 @@ def figures(
     )
 
 
-@dataclass(frozen=True, slots=True)
-class _Cve:
-    establishments: int  # warned of it in the period (each once, however many feeds and alerts told it)
-    exploited: bool  # found by KEV, or a source of the knowledge says it is exploited in the wild
-
-
-def _cves(db: sqlite3.Connection, window: tuple[str, str, str]) -> dict[str, _Cve]:
-    """The CVEs of the period's vulnerability warnings: how many establishments were warned of each, and whether
-    it is known exploited (a KEV finding of it, or the knowledge: any feed's finding of a KEV CVE is exploited)."""
+def _known_exploited(db: sqlite3.Connection, cves: set[str]) -> set[str]:
+    """Those of ``cves`` a source of the knowledge says are exploited in the wild (KEV's word, kept whatever feed
+    found the vulnerability); by the knowledge's primary key, CVE first."""
     rows = db.execute(
-        f"WITH pairs AS (SELECT a.establishment, substr(json_extract(a.body, '$.finding.indicator[1]'), 1, "
-        f"{_TEXT_CHARS}) AS cve, MAX(json_extract(a.body, '$.finding.reason') = '{MatchReason.KEV_PRODUCT.value}') "
-        f"AS kev {_WARNINGS} AND {_CVE_WARNING} GROUP BY 1, 2) "
-        "SELECT cve, MAX(kev) OR EXISTS (SELECT 1 FROM knowledge k WHERE k.cve = pairs.cve "
-        "AND json_extract(k.body, '$.exploited')), COUNT(*) FROM pairs GROUP BY 1",
-        window,
+        "SELECT DISTINCT k.cve FROM knowledge k WHERE k.cve IN (SELECT value FROM json_each(?)) "
+        "AND json_extract(k.body, '$.exploited')",
+        (json.dumps(sorted(cves)),),
     )
-    return {str(cve): _Cve(int(n), bool(exploited)) for cve, exploited, n in rows}
+    return {str(cve) for (cve,) in rows}
 
 
 def _next_month(day: date) -> date:
