@@ -43,6 +43,10 @@ CREATE INDEX IF NOT EXISTS outbox_created ON outbox (created, state, attempts, e
 CREATE INDEX IF NOT EXISTS alerts_report ON alerts (delivery, inventory, severity, establishment);
 CREATE INDEX IF NOT EXISTS acks_at ON acks (response, at);
 CREATE INDEX IF NOT EXISTS proposals_at ON proposals (at, decision);
+-- The emails an operator queued again after they failed (alertd outbox retry, which starts their attempts over):
+-- sent after retries, however many attempts their last round took.
+CREATE TABLE IF NOT EXISTS requeues (message_id TEXT NOT NULL, at TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS requeues_message ON requeues (message_id);
 """
 
 # A feed's text (a malware family, a feed id) is cut to this many characters before it is grouped or shown.
@@ -175,11 +179,18 @@ def _next_month(day: date) -> date:
 
 def _deliveries(db: sqlite3.Connection, lo: str, hi: str) -> Deliveries:
     """The emails made for establishments in the period by what became of them: each email is its first outbox
-    row (the copies a partial send makes for the recipients refused share its Message-ID)."""
+    row (the copies a partial send makes for the recipients refused share its Message-ID); retried when it took
+    more than one attempt or an operator queued it again (a store no alertd with ``requeues`` opened yet has
+    none recorded)."""
+    requeued = (
+        "OR EXISTS (SELECT 1 FROM requeues r WHERE r.message_id = o.message_id)"
+        if db.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'requeues'").fetchone()
+        else ""
+    )
     counts = {
         (DeliveryState(state), bool(retried)): int(n)
         for state, retried, n in db.execute(
-            "SELECT state, attempts > 1, COUNT(*) FROM outbox o WHERE created >= ? AND created < ? "
+            f"SELECT state, attempts > 1 {requeued}, COUNT(*) FROM outbox o WHERE created >= ? AND created < ? "
             "AND establishment != ? "
             "AND NOT EXISTS (SELECT 1 FROM outbox p WHERE p.message_id = o.message_id AND p.id < o.id) GROUP BY 1, 2",
             (lo, hi, OPERATORS),

@@ -1035,6 +1035,11 @@ class Store:
                 "UPDATE outbox SET state = ?, next_attempt = ?, attempts = 0 WHERE id = ? AND state = ?",
                 (DeliveryState.PENDING, encode_time(now), delivery_id, DeliveryState.FAILED),
             )
+            if cur.rowcount == 1:  # its attempts start over: the report still counts it as sent after retries
+                db.execute(
+                    "INSERT INTO requeues (message_id, at) SELECT message_id, ? FROM outbox WHERE id = ?",
+                    (encode_time(now), delivery_id),
+                )
         return cur.rowcount == 1
 
     async def prune_off_loop(self, cutoff: datetime) -> Pruned:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 
 import pytest
@@ -175,3 +175,20 @@ def test_the_acknowledgements_read_the_outbox_index_not_the_messages(state: Path
     finally:
         store.close()
     assert "COVERING INDEX outbox_sent" in plan
+
+
+def test_an_email_an_operator_queued_again_was_sent_after_retries(tmp_path: Path) -> None:
+    # The email that failed for good after 5 attempts goes out after `alertd outbox retry`: its attempts start over
+    # (1), yet it was no first-time send.
+    path = write_state(tmp_path / "alertd.sqlite3")
+    store = Store(path)
+    try:
+        (failed,) = store.db.execute("SELECT id FROM outbox WHERE state = 'failed' AND reference IS NULL").fetchone()
+        now = datetime(2026, 4, 2, 9, tzinfo=PARIS)
+        assert store.requeue(failed, now)
+        store.mark_sending(failed)
+        store.mark_sent(failed, now)
+    finally:
+        store.close()
+    f = _figures(path, YEAR)
+    assert f.deliveries == Deliveries(sent_first_time=6, sent_after_retries=3, failed_for_good=0, waiting=1)
