@@ -50,6 +50,7 @@ def _figures(period: Period, months: tuple[int, ...], scale: float) -> Figures:
         period=period,
         warnings=sum(months),
         establishments=part(412),
+        renotifications=part(157),
         by_month=tuple(zip(period.months(), months, strict=True)),
         by_severity={Severity.IMMINENT: part(231), Severity.CRITICAL: part(268), Severity.HIGH: part(174)}
         | {Severity.INFO: sum(months) - part(231) - part(268) - part(174)},
