@@ -234,8 +234,10 @@ def write_state(path: Path, extra: Sequence[Email] = ()) -> Path:
         later = EMAILS[0].at + timedelta(days=3)
         _ack(db, E1, "R1-REM", AckResponse.NOT_US, later)
         _ack(db, E1, "R1", AckResponse.NOT_US, later)
-        # R3 answered "not us" a second time: still one email declared a false positive.
+        # R3 answered "not us" a second time: still one email declared a false positive. The inventory R5 answered
+        # "not us": about no warning.
         _ack(db, E3, "R3", AckResponse.NOT_US, EMAILS[2].at + 2 * HOUR)
+        _ack(db, E1, "R5", AckResponse.NOT_US, EMAILS[4].at + HOUR)
         # R2 to a second recipient, refused for good: the copy a partial send makes (same Message-ID), no email.
         db.execute(
             "INSERT INTO outbox (message_id, establishment, sender, recipients, subject, message, state, attempts, "

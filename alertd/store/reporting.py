@@ -223,10 +223,14 @@ def _acknowledgements(db: sqlite3.Connection, window: tuple[str, str, str], link
         window,
     ).fetchone()
     # An answer to a reminder is recorded for the warning it escalated too: counted once, as the warning's.
+    # Only the answers to warning emails: an inventory's "not us" is about no warning (the emails sent with a
+    # warning, read from outbox_sent and alerts_report alone; the reminders, which carry no alert, drop out too).
     (false_positives,) = db.execute(
         "SELECT COUNT(DISTINCT reference) FROM acks WHERE response = ? AND at >= ? AND at < ? "
-        "AND reference NOT IN (SELECT reminder FROM escalations)",
-        (str(AckResponse.NOT_US), window[1], window[2]),
+        "AND reference NOT IN (SELECT reminder FROM escalations) "
+        "AND reference IN (SELECT o.reference FROM outbox o WHERE o.state = ? AND o.reference IS NOT NULL "
+        "AND EXISTS (SELECT 1 FROM alerts a WHERE a.delivery = o.id AND a.inventory = 0))",
+        (str(AckResponse.NOT_US), window[1], window[2], window[0]),
     ).fetchone()
     return Acknowledgements(
         emails=int(emails),
