@@ -1,7 +1,7 @@
 """The figures of ``alertd report``, counted by SQL over the store (README "Reports").
 
 Every figure is a ``GROUP BY`` or a ``COUNT``: no alert's body is read into Python (each is read once, by SQL, in
-one grouped pass), so a year of 100,000 alerts reports in about 1.2 s of SQL (``bench/report.py``). The indexes
+one grouped pass), so a year of 100,000 alerts reports in about 1.5 s of SQL (``bench/report.py``). The indexes
 below serve those queries; they are created with the schema (:mod:`~alertd.store.schema`), in any store, with no
 schema version of their own. The outbox's cover what the queries read of it (the reference; the establishment and
 Message-ID): an email's row holds its message (22 KB), and reading a row reads its pages. The one on alerts holds
