@@ -1,0 +1,97 @@
+"""What a configuration change would do to who gets what (``alertd what-if``), as codes and values.
+
+Policy computes these (:mod:`alertd.policy.difference`); render alone puts them into words.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from typing import Any
+
+from alertd.domain.codes import SeverityRule
+from alertd.domain.values import Finding, Severity
+
+
+class Fate(enum.StrEnum):
+    """What became of a finding under one configuration."""
+
+    ALERTED = "alerted"  # an alert for it, routed by a subscription to some contacts
+    INHIBITED = "inhibited"  # matched, held back by an inhibition
+    UNROUTED = "unrouted"  # matched, but no subscription carries it (its severity, feeds or selector)
+    WITHHELD = "withheld"  # matched, marked TLP:RED: for the operators by hand, emailed to nobody
+
+
+class Change(enum.StrEnum):
+    """One difference a change of configuration makes to a finding."""
+
+    WARNING_ADDED = "warning-added"
+    WARNING_REMOVED = "warning-removed"
+    SEVERITY_CHANGED = "severity-changed"
+    RECIPIENT_ADDED = "recipient-added"
+    RECIPIENT_REMOVED = "recipient-removed"
+    TO_DIGEST = "to-digest"  # told at once before, held for a digest now
+    TO_IMMEDIATE = "to-immediate"
+    NEWLY_INHIBITED = "newly-inhibited"
+    NO_LONGER_INHIBITED = "no-longer-inhibited"
+
+
+class Cause(enum.StrEnum):
+    """The rule that made a difference (its arguments travel beside it, in :attr:`Difference.rule`)."""
+
+    MATCHED = "matched"  # the registry now has the asset the finding hits
+    NOT_MATCHED = "not-matched"  # the registry no longer has it
+    SUBSCRIPTION = "subscription"  # the subscription that carries it now (or before)
+    NO_SUBSCRIPTION = "no-subscription"  # none carries it at its severity
+    SEVERITY_RULE = "severity-rule"  # the rule that sets its severity
+    INHIBITION = "inhibition"  # the inhibition that holds it back (or held it)
+    CONTACTS = "contacts"  # the establishment's contacts and their min_severity
+    TLP_RED = "tlp-red"  # marked TLP:RED: emailed to nobody
+
+
+class Mistake(enum.StrEnum):
+    """A change that looks like a mistake: the operator is warned before the reload."""
+
+    SHARED_NETWORK = "shared-network"  # two establishments' networks overlap, as they did not before
+    SHARED_DOMAIN = "shared-domain"  # a domain (or a parent of it) declared by two establishments, newly
+    SILENCED = "silenced"  # an establishment warned before would receive nothing
+    INHIBITS_IMMINENT = "inhibits-imminent"  # an inhibition now hides a finding of imminent severity
+    IDLE_SUBSCRIPTION = "idle-subscription"  # a subscription selects no establishment of the registry
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """A finding's fate under one configuration, and the rule of each step: its severity and the rule that set it,
+    the subscription and contacts it goes to, or the inhibition that holds it back (its ``where``)."""
+
+    finding: Finding
+    fate: Fate
+    severity: Severity
+    rule: SeverityRule
+    subscription: str | None = None
+    immediate: bool = False
+    recipients: tuple[str, ...] = ()
+    inhibition: str | None = None  # file:line:column of the inhibition
+    inhibition_reason: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Difference:
+    """One change to one finding of one establishment, with the rule that made it (``cause`` and its arguments)."""
+
+    establishment: str
+    change: Change
+    cause: Cause
+    finding: Finding
+    before: str | None = None  # the value before (a severity, a recipient, a subscription), as the change needs
+    after: str | None = None
+    rule: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class LikelyMistake:
+    """A likely mistake: what it is, the establishments (or subscription) it concerns, and the values at stake."""
+
+    mistake: Mistake
+    subjects: tuple[str, ...]
+    values: tuple[str, ...] = ()

@@ -1,0 +1,281 @@
+"""What a configuration change would do (``alertd what-if``): each finding's fate under each configuration, the
+differences between the two, and the changes that look like mistakes. Pure: the day and time are passed in.
+
+A fate is decided as for a finding never told (no state, no backlog): the question is who would get what, not
+whether it is due again today.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+from alertd.domain.codes import SeverityRule
+from alertd.domain.establishments import Registry
+from alertd.domain.feeds import FeedConfig
+from alertd.domain.routing import Inhibition, Subscription
+from alertd.domain.values import Finding, Severity
+from alertd.domain.whatif import Cause, Change, Difference, Fate, LikelyMistake, Mistake, Outcome
+from alertd.policy.decide import classify, decide, recipients, withheld
+
+
+def outcomes(
+    kept: Sequence[Finding],
+    held: Sequence[tuple[Finding, Inhibition]],
+    *,
+    registry: Registry,
+    feeds: Mapping[str, FeedConfig],
+    subscriptions: Sequence[Subscription],
+    now: datetime,
+) -> dict[str, Outcome]:
+    """Each finding's fate under one configuration, by finding key: ``kept`` are the findings its inhibitions let
+    through, ``held`` those they hold back (with the inhibition)."""
+    alerts = {
+        a.finding.key: a
+        for a in decide(
+            kept, registry=registry, feeds=feeds, subscriptions=subscriptions, states={}, renotify={}, now=now
+        )
+    }
+    result: dict[str, Outcome] = {}
+    for finding in kept:
+        feed = feeds[finding.feed]
+        alert = alerts.get(finding.key)
+        if alert is not None:
+            est = registry.establishments[finding.establishment]
+            result[finding.key] = Outcome(
+                finding,
+                Fate.ALERTED,
+                alert.severity,
+                alert.rule,
+                alert.subscription,
+                alert.immediate,
+                tuple(recipients(est, [alert])),
+            )
+            continue
+        severity, rule = classify(finding, feed)
+        result[finding.key] = Outcome(
+            finding, Fate.WITHHELD if withheld(finding, feed) else Fate.UNROUTED, severity, rule
+        )
+    for finding, inh in held:
+        severity, rule = classify(finding, feeds[finding.feed])
+        result[finding.key] = Outcome(
+            finding, Fate.INHIBITED, severity, rule, inhibition=inh.where, inhibition_reason=inh.reason
+        )
+    return result
+
+
+def compare(
+    before: Mapping[str, Outcome],
+    after: Mapping[str, Outcome],
+    subscriptions: Mapping[str, Subscription],
+) -> list[Difference]:
+    """The differences from ``before`` to ``after``, by establishment then finding; ``subscriptions`` (the new
+    configuration's, then the old one's for the names it alone has) give a route's rule."""
+    found: list[Difference] = []
+    for key in sorted(before.keys() | after.keys(), key=lambda k: (_either(before, after, k).finding.establishment, k)):
+        found += _differences(before.get(key), after.get(key), subscriptions)
+    return found
+
+
+def _either(before: Mapping[str, Outcome], after: Mapping[str, Outcome], key: str) -> Outcome:
+    return after[key] if key in after else before[key]
+
+
+def _differences(old: Outcome | None, new: Outcome | None, subs: Mapping[str, Subscription]) -> list[Difference]:
+    either = new or old
+    assert either is not None
+    finding = either.finding
+    est = finding.establishment
+
+    def diff(change: Change, cause: Cause, was: str | None, now: str | None, rule: dict[str, Any]) -> Difference:
+        return Difference(est, change, cause, finding, was, now, rule)
+
+    was_fate = old.fate if old is not None else None
+    now_fate = new.fate if new is not None else None
+    result: list[Difference] = []
+    if now_fate is Fate.INHIBITED and was_fate is not Fate.INHIBITED:
+        assert new is not None
+        result.append(diff(Change.NEWLY_INHIBITED, Cause.INHIBITION, _fate(old), now_fate.value, _inhibition(new)))
+    elif was_fate is Fate.INHIBITED and now_fate not in (Fate.INHIBITED, None):
+        assert old is not None and now_fate is not None
+        result.append(
+            diff(Change.NO_LONGER_INHIBITED, Cause.INHIBITION, was_fate.value, now_fate.value, _inhibition(old))
+        )
+    told, tells = was_fate is Fate.ALERTED, now_fate is Fate.ALERTED
+    inhibition_says = Fate.INHIBITED in (was_fate, now_fate)
+    if tells and not told and not inhibition_says:
+        assert new is not None
+        cause, rule = (
+            (Cause.MATCHED, _asset(new.finding))
+            if old is None
+            else (Cause.TLP_RED, {})
+            if old.fate is Fate.WITHHELD
+            else (Cause.SUBSCRIPTION, _route(new, subs))
+        )
+        result.append(diff(Change.WARNING_ADDED, cause, None, new.severity.label, rule))
+    elif told and not tells and not inhibition_says:
+        assert old is not None
+        cause, rule = _why_not(new) if new is not None else (Cause.NOT_MATCHED, _asset(old.finding))
+        result.append(diff(Change.WARNING_REMOVED, cause, old.severity.label, None, rule))
+    elif told and tells:
+        assert old is not None and new is not None
+        result += _both_told(old, new, subs, diff)
+    return result
+
+
+def _both_told(old: Outcome, new: Outcome, subs: Mapping[str, Subscription], diff: Any) -> list[Difference]:
+    """What changed of a finding told under both configurations: its severity, its route, its recipients."""
+    result: list[Difference] = []
+    if old.severity != new.severity:
+        rule = {"before": _rule(old.rule), "after": _rule(new.rule)}
+        result.append(diff(Change.SEVERITY_CHANGED, Cause.SEVERITY_RULE, old.severity.label, new.severity.label, rule))
+    if old.immediate != new.immediate:
+        change = Change.TO_IMMEDIATE if new.immediate else Change.TO_DIGEST
+        result.append(diff(change, Cause.SUBSCRIPTION, old.subscription, new.subscription, _route(new, subs)))
+    contacts = {"severity": new.severity.label}
+    result += [
+        diff(Change.RECIPIENT_ADDED, Cause.CONTACTS, None, address, contacts)
+        for address in new.recipients
+        if address not in old.recipients
+    ]
+    result += [
+        diff(Change.RECIPIENT_REMOVED, Cause.CONTACTS, address, None, contacts)
+        for address in old.recipients
+        if address not in new.recipients
+    ]
+    return result
+
+
+def _why_not(outcome: Outcome) -> tuple[Cause, dict[str, Any]]:
+    """Why a finding matched under a configuration is not told under it (withheld or unrouted)."""
+    if outcome.fate is Fate.WITHHELD:
+        return Cause.TLP_RED, {}
+    return Cause.NO_SUBSCRIPTION, {"severity": outcome.severity.label, "rule": _rule(outcome.rule)}
+
+
+def _fate(outcome: Outcome | None) -> str | None:
+    return outcome.fate.value if outcome is not None else None
+
+
+def _asset(finding: Finding) -> dict[str, Any]:
+    return {"asset": finding.asset, "reason": finding.reason.value}
+
+
+def _inhibition(outcome: Outcome) -> dict[str, Any]:
+    return {"inhibition": outcome.inhibition, "reason": outcome.inhibition_reason, "severity": outcome.severity.label}
+
+
+def _rule(rule: SeverityRule) -> dict[str, Any]:
+    return rule.to_json()
+
+
+def _route(outcome: Outcome, subs: Mapping[str, Subscription]) -> dict[str, Any]:
+    sub = subs.get(outcome.subscription or "")
+    return {
+        "subscription": outcome.subscription,
+        "min_severity": sub.min_severity.label if sub is not None else None,
+        "digest": sub.digest if sub is not None else None,
+        "severity": outcome.severity.label,
+    }
+
+
+# -- likely mistakes -----------------------------------------------------------------------------------------
+
+
+def likely_mistakes(
+    before: Mapping[str, Outcome],
+    after: Mapping[str, Outcome],
+    *,
+    old_registry: Registry,
+    new_registry: Registry,
+    old_subscriptions: Sequence[Subscription],
+    new_subscriptions: Sequence[Subscription],
+) -> list[LikelyMistake]:
+    """The changes that look like mistakes: networks or domains newly shared by two establishments, an
+    establishment warned before and of nothing after, an inhibition newly hiding an imminent finding, a
+    subscription that selects no establishment (and selected some, or is new)."""
+    found: list[LikelyMistake] = []
+    old_nets = shared_networks(old_registry)
+    found += [
+        LikelyMistake(Mistake.SHARED_NETWORK, (a, b), (na, nb))
+        for a, na, b, nb in sorted(shared_networks(new_registry) - old_nets)
+    ]
+    old_domains = shared_domains(old_registry)
+    found += [
+        LikelyMistake(Mistake.SHARED_DOMAIN, (a, b), (da, db))
+        for a, da, b, db in sorted(shared_domains(new_registry) - old_domains)
+    ]
+    warned_before = {o.finding.establishment for o in before.values() if o.fate is Fate.ALERTED}
+    warned_after = {o.finding.establishment for o in after.values() if o.fate is Fate.ALERTED}
+    found += [
+        LikelyMistake(Mistake.SILENCED, (est,))
+        for est in sorted(warned_before - warned_after)
+        if est in new_registry.establishments
+    ]
+    found += [
+        LikelyMistake(
+            Mistake.INHIBITS_IMMINENT, (o.finding.establishment,), (o.finding.indicator.value, o.inhibition or "")
+        )
+        for key, o in sorted(after.items(), key=lambda item: (item[1].finding.establishment, item[0]))
+        if o.fate is Fate.INHIBITED
+        and o.severity is Severity.IMMINENT
+        and (key not in before or before[key].fate is not Fate.INHIBITED)
+    ]
+    idle_before = {s.name for s in old_subscriptions if not _selects_any(s, old_registry)}
+    found += [
+        LikelyMistake(Mistake.IDLE_SUBSCRIPTION, (s.name,))
+        for s in new_subscriptions
+        if s.name not in idle_before and not _selects_any(s, new_registry)
+    ]
+    return found
+
+
+def _selects_any(sub: Subscription, registry: Registry) -> bool:
+    return any(sub.selector.selects(est) for est in registry.establishments.values())
+
+
+def shared_networks(registry: Registry) -> set[tuple[str, str, str, str]]:
+    """The pairs of networks of two establishments that overlap: (establishment, network, other, its network),
+    the first id the smaller. CIDR blocks are nested or apart, so one pass over them sorted by start, with the
+    blocks still open on a stack, finds every pair (n log n, plus the pairs)."""
+    blocks: list[tuple[int, int, int, str, str]] = []
+    for item in registry.establishments.values():
+        for block in item.networks:
+            first, last = int(block.network_address), int(block.broadcast_address)
+            blocks.append((block.version, first, -last, item.id, str(block)))
+    blocks.sort()
+    pairs: set[tuple[str, str, str, str]] = set()
+    open_: list[tuple[int, int, str, str]] = []  # (version, last, establishment, network)
+    for version, first, neg_last, est, net in blocks:
+        while open_ and (open_[-1][0] != version or open_[-1][1] < first):
+            open_.pop()
+        for _, _, other, other_net in open_:
+            if other != est:
+                pairs.add((est, net, other, other_net) if est < other else (other, other_net, est, net))
+        open_.append((version, -neg_last, est, net))
+    return pairs
+
+
+def shared_domains(registry: Registry) -> set[tuple[str, str, str, str]]:
+    """The pairs of domains of two establishments where one is the other or a parent of it, as
+    :func:`shared_networks` gives them."""
+    owners: dict[str, set[str]] = {}
+    for item in registry.establishments.values():
+        for name in item.domains:
+            owners.setdefault(name.lower().rstrip("."), set()).add(item.id)
+    pairs: set[tuple[str, str, str, str]] = set()
+    for domain, ests in owners.items():
+        labels = domain.split(".")
+        for n in range(len(labels)):  # the domain itself, then each parent
+            parent = ".".join(labels[n:])
+            for est in ests:
+                for other in owners.get(parent, ()):
+                    if other != est:
+                        pairs.add((est, domain, other, parent) if est < other else (other, parent, est, domain))
+    return pairs
+
+
+def concerning(differences: Iterable[Difference], establishment: str | None) -> list[Difference]:
+    """The differences of one establishment (all of them when None)."""
+    return [d for d in differences if establishment is None or d.establishment == establishment]
