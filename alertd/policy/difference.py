@@ -73,13 +73,15 @@ def compare(
     """The differences from ``before`` to ``after``, by establishment then finding; ``subscriptions`` (the new
     configuration's, then the old one's for the names it alone has) give a route's rule."""
     found: list[Difference] = []
-    for key in sorted(before.keys() | after.keys(), key=lambda k: (_either(before, after, k).finding.establishment, k)):
+    for key in sorted(before.keys() | after.keys(), key=lambda k: _order(after[k] if k in after else before[k], k)):
         found += _differences(before.get(key), after.get(key), subscriptions)
     return found
 
 
-def _either(before: Mapping[str, Outcome], after: Mapping[str, Outcome], key: str) -> Outcome:
-    return after[key] if key in after else before[key]
+def _order(outcome: Outcome, key: str) -> tuple[str, str, str, str]:
+    """Differences by establishment, then feed, then indicator: the order a reader looks things up in."""
+    f = outcome.finding
+    return f.establishment, f.feed, f.indicator.value, key
 
 
 def _differences(old: Outcome | None, new: Outcome | None, subs: Mapping[str, Subscription]) -> list[Difference]:

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from alertd import __version__
+from alertd.config.common import parse_duration
 from alertd.config.files import Config, config_path, load_config
 from alertd.config.finess import FinessError
 from alertd.config.finess_import import import_finess, summary
@@ -45,6 +46,7 @@ from alertd.service.recovery import cmd_state_backup, cmd_state_restore, left_to
 from alertd.service.setup import make_ack_links, make_index, make_signer
 from alertd.service.signals import EarlySignals
 from alertd.service.vitals import store_reason
+from alertd.service.whatif_cmd import cmd_what_if
 from alertd.store import STORE_FAILURES
 from alertd.store.acks import responses_to
 from alertd.store.codecs import encode_time
@@ -108,6 +110,13 @@ def build_parser() -> argparse.ArgumentParser:
     retry.add_argument("id", type=int)
     _state_parser(sub)
     _inhibitions_parser(sub)
+    what = sub.add_parser("what-if", help="who would get what under an edited configuration; sends and writes nothing")
+    what.add_argument(
+        "--config", dest="edited", required=True, metavar="NEW_ALERTD_YAML", help="the edited alertd.yaml"
+    )
+    what.add_argument("--since", type=parse_duration, default="30d", help="replay the entries seen since (30d)")
+    what.add_argument("--establishment", metavar="ID", help="only this establishment's differences")
+    what.add_argument("--format", choices=("text", "json"), default="text")
     registry = sub.add_parser("registry", help="build the registry from a national one")
     registry_sub = registry.add_subparsers(dest="registry_command", required=True, parser_class=_Parser)
     imported = registry_sub.add_parser("import", help="import FINESS into a registry folder, one file a department")
@@ -188,7 +197,8 @@ def main(argv: Sequence[str] | None = None, *, early: EarlySignals | None = None
     if args.command == "check":
         return cmd_check(path)
     # The files' establishments kept in state_dir for the next command; by the daemon once it serves.
-    cache = RegistryCache(persist=True, defer=args.command == "run" and not args.once)
+    # (what-if keeps nothing: it writes nowhere, as the daemon's neighbour)
+    cache = RegistryCache(persist=args.command != "what-if", defer=args.command == "run" and not args.once)
     gc.disable()  # the registry lives as long as the process: frozen below, never walked (see Engine)
     try:
         config = load_config(path, cache, warnings=False)  # only `check` shows the registry's warnings
@@ -255,6 +265,8 @@ def _command(
         return cmd_history(config, args.establishment, args.json, args.limit)
     if args.command == "digest":
         return asyncio.run(cmd_digest(config, args.subscription))
+    if args.command == "what-if":
+        return cmd_what_if(config, args.edited, args.since, args.establishment, args.format)
     if args.command == "explain":
         if args.entry is not None:
             return cmd_explain_entry(config, args.establishment, args.entry)

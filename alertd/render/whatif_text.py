@@ -1,0 +1,158 @@
+"""``alertd what-if`` in words: one block per establishment changed, each change with the rule that made it, then
+the likely mistakes; or one line per establishment (``alertd check --against``); or the codes as JSON."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from alertd.domain.codes import SeverityRule
+from alertd.domain.whatif import Cause, Change, Difference, LikelyMistake, Mistake
+from alertd.render.catalog import rule_text
+
+_CHANGE_WORDS = {
+    Change.WARNING_ADDED: "+ warning",
+    Change.WARNING_REMOVED: "- warning",
+    Change.SEVERITY_CHANGED: "~ severity",
+    Change.RECIPIENT_ADDED: "+ recipient",
+    Change.RECIPIENT_REMOVED: "- recipient",
+    Change.TO_DIGEST: "> to a digest",
+    Change.TO_IMMEDIATE: "> told at once",
+    Change.NEWLY_INHIBITED: "x inhibited",
+    Change.NO_LONGER_INHIBITED: "o no longer inhibited",
+}
+
+# The counts of the one-line summary, in this order: one, many.
+_COUNTED = (
+    (Change.WARNING_ADDED, "warning added", "warnings added"),
+    (Change.WARNING_REMOVED, "warning removed", "warnings removed"),
+    (Change.SEVERITY_CHANGED, "severity changed", "severities changed"),
+    (Change.TO_DIGEST, "to a digest", "to a digest"),
+    (Change.TO_IMMEDIATE, "told at once", "told at once"),
+    (Change.RECIPIENT_ADDED, "recipient added", "recipients added"),
+    (Change.RECIPIENT_REMOVED, "recipient removed", "recipients removed"),
+    (Change.NEWLY_INHIBITED, "newly inhibited", "newly inhibited"),
+    (Change.NO_LONGER_INHIBITED, "no longer inhibited", "no longer inhibited"),
+)
+
+
+def difference_record(d: Difference) -> dict[str, Any]:
+    """One difference as ``what-if --format json`` prints it: codes and values, no words."""
+    f = d.finding
+    return {
+        "change": d.change.value,
+        "cause": d.cause.value,
+        "indicator": f.indicator.value,
+        "type": f.indicator.type.value,
+        "feed": f.feed,
+        "entry": f.entry,
+        "asset": f.asset,
+        "reason": f.reason.value,
+        "before": d.before,
+        "after": d.after,
+        "rule": d.rule,
+    }
+
+
+def mistake_record(m: LikelyMistake) -> dict[str, Any]:
+    """One likely mistake as JSON."""
+    return {"mistake": m.mistake.value, "subjects": list(m.subjects), "values": list(m.values)}
+
+
+def as_json(
+    differences: Sequence[Difference], mistakes: Sequence[LikelyMistake], read: Mapping[str, Any]
+) -> dict[str, Any]:
+    """The whole what-if as one JSON object: what was read (``read``), the differences per establishment, the
+    likely mistakes."""
+    per: dict[str, list[dict[str, Any]]] = {}
+    for d in differences:
+        per.setdefault(d.establishment, []).append(difference_record(d))
+    return {**read, "establishments": per, "mistakes": [mistake_record(m) for m in mistakes]}
+
+
+def text(
+    differences: Sequence[Difference], mistakes: Sequence[LikelyMistake], names: Mapping[str, str], read: str
+) -> list[str]:
+    """The what-if for people: ``read`` (what was replayed) first, then one block per establishment changed
+    (``names``: the establishments' names, of either configuration), then the likely mistakes."""
+    lines = [read]
+    per: dict[str, list[Difference]] = {}
+    for d in differences:
+        per.setdefault(d.establishment, []).append(d)
+    if not per:
+        lines.append("no difference: every establishment would get what it gets now")
+    for est, diffs in per.items():
+        lines.append(f"{est} ({names.get(est, '?')}): {_counts(diffs)}")
+        lines += [f"  {_line(d)}" for d in diffs]
+    if mistakes:
+        lines.append(f"likely mistakes ({len(mistakes)}):")
+        lines += [f"  ! {mistake_text(m)}" for m in mistakes]
+    return lines
+
+
+def summary(differences: Sequence[Difference], mistakes: Sequence[LikelyMistake]) -> list[str]:
+    """One line per establishment changed, then one per likely mistake (``alertd check --against``)."""
+    per: dict[str, list[Difference]] = {}
+    for d in differences:
+        per.setdefault(d.establishment, []).append(d)
+    lines = [f"{est}: {_counts(diffs)}" for est, diffs in per.items()]
+    return lines + [f"! {mistake_text(m)}" for m in mistakes]
+
+
+def _counts(diffs: Sequence[Difference]) -> str:
+    counted = Counter(d.change for d in diffs)
+    return ", ".join(
+        f"{counted[change]} {one if counted[change] == 1 else many}"
+        for change, one, many in _COUNTED
+        if counted[change]
+    )
+
+
+def _line(d: Difference) -> str:
+    f = d.finding
+    what = f"{f.indicator.value} ({f.indicator.type.value}, {f.feed} {f.entry})"
+    if d.change is Change.SEVERITY_CHANGED:
+        return f"{_CHANGE_WORDS[d.change]} {d.before} -> {d.after}: {what}; {_cause(d)}"
+    if d.change in (Change.RECIPIENT_ADDED, Change.RECIPIENT_REMOVED):
+        return f"{_CHANGE_WORDS[d.change]} {d.after or d.before}: {what}; {_cause(d)}"
+    if d.change in (Change.TO_DIGEST, Change.TO_IMMEDIATE) and d.before != d.after:
+        return f"{_CHANGE_WORDS[d.change]} ({d.before} -> {d.after}): {what}; {_cause(d)}"
+    severity = f" [{d.after or d.before}]" if d.change in (Change.WARNING_ADDED, Change.WARNING_REMOVED) else ""
+    return f"{_CHANGE_WORDS[d.change]}{severity}: {what}; {_cause(d)}"
+
+
+def _cause(d: Difference) -> str:
+    """The rule that made the difference, in words."""
+    r = d.rule
+    if d.cause is Cause.MATCHED:
+        return f"the registry now matches it: {r['asset']} ({r['reason']})"
+    if d.cause is Cause.NOT_MATCHED:
+        return f"the registry no longer matches it: {r['asset']} ({r['reason']}) is gone"
+    if d.cause is Cause.SUBSCRIPTION:
+        how = f"digest {r['digest']}" if r.get("digest") else "immediate"
+        return f"subscription {r['subscription']} ({how}, min_severity {r['min_severity']}) carries {r['severity']}"
+    if d.cause is Cause.NO_SUBSCRIPTION:
+        said = rule_text("en", SeverityRule.from_json(r["rule"]))
+        return f"no subscription carries {r['severity']} ({said})"
+    if d.cause is Cause.SEVERITY_RULE:
+        before = rule_text("en", SeverityRule.from_json(r["before"]))
+        return f"rule was: {before}; now: {rule_text('en', SeverityRule.from_json(r['after']))}"
+    if d.cause is Cause.INHIBITION:
+        return f"inhibition {r['inhibition']} ({r['reason']}), severity {r['severity']}"
+    if d.cause is Cause.CONTACTS:
+        return f"the establishment's contacts for {r['severity']}"
+    return "marked TLP:RED: for the operators, emailed to nobody"
+
+
+def mistake_text(m: LikelyMistake) -> str:
+    """A likely mistake in words."""
+    if m.mistake is Mistake.SHARED_NETWORK:
+        return f"network {m.values[0]} of {m.subjects[0]} overlaps {m.values[1]} of {m.subjects[1]}"
+    if m.mistake is Mistake.SHARED_DOMAIN:
+        return f"domain {m.values[0]} of {m.subjects[0]} and {m.values[1]} of {m.subjects[1]} are one domain"
+    if m.mistake is Mistake.SILENCED:
+        return f"{m.subjects[0]} would receive nothing, where it is warned now"
+    if m.mistake is Mistake.INHIBITS_IMMINENT:
+        return f"inhibition {m.values[1]} hides an imminent finding of {m.subjects[0]}: {m.values[0]}"
+    return f"subscription {m.subjects[0]} selects no establishment"
