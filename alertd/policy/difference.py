@@ -219,7 +219,7 @@ def likely_mistakes(
         LikelyMistake(
             Mistake.INHIBITS_IMMINENT, (o.finding.establishment,), (o.finding.indicator.value, o.inhibition or "")
         )
-        for key, o in sorted(after.items(), key=lambda item: (item[1].finding.establishment, item[0]))
+        for key, o in sorted(after.items(), key=lambda item: _order(item[1], item[0]))
         if o.fate is Fate.INHIBITED
         and o.severity is Severity.IMMINENT
         and (key not in before or before[key].fate is not Fate.INHIBITED)
