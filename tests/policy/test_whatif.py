@@ -1,0 +1,167 @@
+"""The pure part of ``alertd what-if`` (:mod:`alertd.policy.difference`): fates, differences, likely mistakes,
+from values built by hand (the command on a real history: ``tests/service/test_whatif_cli.py``)."""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import replace
+from datetime import UTC, datetime
+from typing import Any
+
+from builders import IPV4, make_alert, make_establishment, make_feed
+
+from alertd.domain.establishments import Contact, Establishment, Registry
+from alertd.domain.routing import Inhibition, Selector, Subscription
+from alertd.domain.tlp import Tlp
+from alertd.domain.values import Finding, Severity
+from alertd.domain.whatif import Cause, Change, Difference, Fate, LikelyMistake, Mistake, Outcome
+from alertd.policy.difference import compare, likely_mistakes, outcomes, shared_domains, shared_networks
+
+NOW = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+FINDING = make_alert(IPV4).finding  # e-bdx's 147.210.1.5, in its 147.210.0.0/16, from feodo (compromise)
+EST = replace(
+    make_establishment(FINDING.establishment),
+    contacts=(
+        Contact("rssi@chu-bordeaux.example"),
+        Contact("astreinte@chu-bordeaux.example", min_severity=Severity.IMMINENT),
+    ),
+    networks=(ipaddress.ip_network("147.210.0.0/16"),),
+)
+REGISTRY = Registry({EST.id: EST}, ())
+FEEDS = {"feodo": make_feed("feodo")}
+NOW_SUB = Subscription("now", Selector(everyone=True), Severity.HIGH)
+DIGEST_SUB = Subscription("daily", Selector(everyone=True), Severity.HIGH, digest="0 8 * * *")
+
+
+def fates(
+    subs: tuple[Subscription, ...] = (NOW_SUB,),
+    held: tuple[Inhibition, ...] = (),
+    finding: Finding = FINDING,
+    **feed: Any,
+) -> dict[str, Outcome]:
+    """The fates of one finding under subscriptions ``subs``, held by ``held``, its feed changed as ``feed`` says."""
+    feeds = {"feodo": replace(FEEDS["feodo"], **feed)} if feed else FEEDS
+    kept = [] if held else [finding]
+    return outcomes(kept, [(finding, h) for h in held], registry=REGISTRY, feeds=feeds, subscriptions=subs, now=NOW)
+
+
+def test_each_fate_with_its_rule() -> None:
+    told = fates()[FINDING.key]
+    assert (told.fate, told.severity, told.subscription, told.immediate) == (
+        Fate.ALERTED,
+        Severity.IMMINENT,
+        "now",
+        True,
+    )
+    assert told.recipients == ("rssi@chu-bordeaux.example", "astreinte@chu-bordeaux.example")
+    inh = Inhibition("honeypot", None, indicator="147.210.1.5", where="inhibitions.yaml:2:5")
+    held = fates(held=(inh,))[FINDING.key]
+    assert (held.fate, held.severity, held.inhibition) == (Fate.INHIBITED, Severity.IMMINENT, "inhibitions.yaml:2:5")
+    assert fates(severity=Severity.INFO)[FINDING.key].fate is Fate.UNROUTED
+    assert fates(tlp=Tlp.RED)[FINDING.key].fate is Fate.WITHHELD
+
+
+def test_a_digest_made_immediate_and_a_red_marking_lifted() -> None:
+    before = fates((DIGEST_SUB,), severity=Severity.HIGH)
+    after = fates((NOW_SUB,), severity=Severity.HIGH)
+    route = {"subscription": "now", "min_severity": "high", "digest": None, "severity": "high"}
+    assert compare(before, after, {"now": NOW_SUB, "daily": DIGEST_SUB}) == [
+        Difference(EST.id, Change.TO_IMMEDIATE, Cause.SUBSCRIPTION, FINDING, "daily", "now", route)
+    ]
+    red = fates(tlp=Tlp.RED)
+    assert compare(red, fates(), {}) == [
+        Difference(EST.id, Change.WARNING_ADDED, Cause.TLP_RED, FINDING, None, "imminent", {})
+    ]
+    assert compare(fates(), red, {}) == [
+        Difference(EST.id, Change.WARNING_REMOVED, Cause.TLP_RED, FINDING, "imminent", None, {})
+    ]
+
+
+def test_a_lowered_severity_loses_the_contact_who_asked_for_imminent_only() -> None:
+    diffs = compare(fates(), fates(severity=Severity.CRITICAL), {})
+    assert [(d.change, d.before, d.after) for d in diffs] == [
+        (Change.SEVERITY_CHANGED, "imminent", "critical"),
+        (Change.RECIPIENT_REMOVED, "astreinte@chu-bordeaux.example", None),
+    ]
+    assert diffs[0].rule == {
+        "before": {"kind": "compromise-reported"},
+        "after": {"kind": "feed-severity", "feed": "feodo"},
+    }
+
+
+def test_shared_networks_are_found_nested_at_any_depth_and_per_family() -> None:
+    def est(est_id: str, *nets: str) -> Establishment:
+        return replace(make_establishment(est_id), networks=tuple(ipaddress.ip_network(n) for n in nets))
+
+    registry = Registry(
+        {
+            e.id: e
+            for e in (
+                est("a", "10.0.0.0/8", "2001:db8::/32"),
+                est("b", "10.1.0.0/16", "192.0.2.0/24"),
+                est("c", "10.1.2.0/24", "10.3.0.0/16", "2001:db8:1::/48"),
+                est("d", "192.0.3.0/24", "10.0.0.0/8"),
+            )
+        },
+        (),
+    )
+    assert shared_networks(registry) == {
+        ("a", "10.0.0.0/8", "b", "10.1.0.0/16"),
+        ("a", "10.0.0.0/8", "c", "10.1.2.0/24"),
+        ("a", "10.0.0.0/8", "c", "10.3.0.0/16"),
+        ("a", "10.0.0.0/8", "d", "10.0.0.0/8"),
+        ("b", "10.1.0.0/16", "c", "10.1.2.0/24"),
+        ("b", "10.1.0.0/16", "d", "10.0.0.0/8"),
+        ("c", "10.1.2.0/24", "d", "10.0.0.0/8"),
+        ("c", "10.3.0.0/16", "d", "10.0.0.0/8"),
+        ("a", "2001:db8::/32", "c", "2001:db8:1::/48"),
+    }
+
+
+def test_shared_domains_take_a_parent_for_the_same_domain() -> None:
+    registry = Registry(
+        {
+            "a": replace(make_establishment("a"), domains=("chu.example",)),
+            "b": replace(make_establishment("b"), domains=("labo.chu.example", "b.example")),
+            "c": replace(make_establishment("c"), domains=("B.example.",)),
+            "d": replace(make_establishment("d"), domains=("xchu.example",)),
+        },
+        (),
+    )
+    assert shared_domains(registry) == {
+        ("a", "chu.example", "b", "labo.chu.example"),
+        ("b", "b.example", "c", "b.example"),
+    }
+
+
+def test_likely_mistakes_are_only_those_the_change_makes() -> None:
+    wide = replace(EST, id="e-wide", networks=(ipaddress.ip_network("147.0.0.0/8"),), domains=())
+    new_registry = Registry({EST.id: EST, wide.id: wide}, ())
+    idle = Subscription("nobody", Selector(ids=frozenset({"e-gone"})), Severity.INFO)
+    inh = Inhibition("scanner", None, indicator="147.210.1.5", where="inhibitions.yaml:2:5")
+    found = likely_mistakes(
+        fates(),
+        fates(held=(inh,)),
+        old_registry=REGISTRY,
+        new_registry=new_registry,
+        old_subscriptions=(NOW_SUB,),
+        new_subscriptions=(NOW_SUB, idle),
+    )
+    assert found == [
+        LikelyMistake(Mistake.SHARED_NETWORK, (EST.id, "e-wide"), ("147.210.0.0/16", "147.0.0.0/8")),
+        LikelyMistake(Mistake.SILENCED, (EST.id,)),
+        LikelyMistake(Mistake.INHIBITS_IMMINENT, (EST.id,), ("147.210.1.5", "inhibitions.yaml:2:5")),
+        LikelyMistake(Mistake.IDLE_SUBSCRIPTION, ("nobody",)),
+    ]
+    # The same configuration twice: nothing to warn of, though the subscription selects nobody in both.
+    assert (
+        likely_mistakes(
+            fates(held=(inh,)),
+            fates(held=(inh,)),
+            old_registry=new_registry,
+            new_registry=new_registry,
+            old_subscriptions=(NOW_SUB, idle),
+            new_subscriptions=(NOW_SUB, idle),
+        )
+        == []
+    )
