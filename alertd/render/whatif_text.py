@@ -1,5 +1,5 @@
 """``alertd what-if`` in words: one block per establishment changed, each change with the rule that made it, then
-the likely mistakes; or one line per establishment (``alertd check --against``); or the codes as JSON."""
+the likely mistakes; or one line per establishment (``--format summary``); or the codes as JSON."""
 
 from __future__ import annotations
 
@@ -92,7 +92,7 @@ def text(
 
 
 def summary(differences: Sequence[Difference], mistakes: Sequence[LikelyMistake]) -> list[str]:
-    """One line per establishment changed, then one per likely mistake (``alertd check --against``)."""
+    """One line per establishment changed, then one per likely mistake (``what-if --format summary``)."""
     per: dict[str, list[Difference]] = {}
     for d in differences:
         per.setdefault(d.establishment, []).append(d)

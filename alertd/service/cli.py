@@ -116,7 +116,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     what.add_argument("--since", type=parse_duration, default="30d", help="replay the entries seen since (30d)")
     what.add_argument("--establishment", metavar="ID", help="only this establishment's differences")
-    what.add_argument("--format", choices=("text", "json"), default="text")
+    what.add_argument("--format", choices=("text", "summary", "json"), default="text", help="summary: a line each")
     registry = sub.add_parser("registry", help="build the registry from a national one")
     registry_sub = registry.add_subparsers(dest="registry_command", required=True, parser_class=_Parser)
     imported = registry_sub.add_parser("import", help="import FINESS into a registry folder, one file a department")

@@ -138,6 +138,9 @@ def cmd_what_if(running: Config, edited_path: str, since: timedelta, establishme
         replayed = {"since": result.since.isoformat(timespec="seconds"), "entries": result.entries}
         print(json.dumps(whatif_text.as_json(differences, mistakes, replayed), ensure_ascii=False, indent=1))
         return EXIT_OK
+    if fmt == "summary":  # one line per establishment changed, then the likely mistakes: read before a reload
+        print("\n".join(whatif_text.summary(differences, mistakes) or ["no difference"]))
+        return EXIT_OK
     read = f"replayed {result.entries} entries last seen since {result.since.isoformat(timespec='seconds')}"
     print("\n".join(whatif_text.text(differences, mistakes, result.names, read)))
     return EXIT_OK

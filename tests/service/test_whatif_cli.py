@@ -373,3 +373,17 @@ def test_the_store_is_left_byte_for_byte_and_a_writers_transaction_does_not_stop
         writer.execute("ROLLBACK")
     finally:
         writer.close()
+
+
+def test_the_summary_is_a_line_per_establishment_then_the_mistakes(history: Path, tmp_path: Path) -> None:
+    new = edited(history, tmp_path, "feeds.yaml", "kind: compromise\n", "kind: compromise\n    severity: critical\n")
+    (tmp_path / "establishments.yaml").write_text(ESTABLISHMENTS.replace("154.12.224.0/20", "154.12.224.0/19"))
+    done = alertd(history, "--log-level", "warning", "what-if", "--config", str(new), "--format", "summary")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines() == [
+        "e-chu: 1 severity changed, 1 recipient removed",
+        "e-clinic: 1 warning added, 2 severities changed",
+        "e-neighbour: 1 severity changed",
+        "e-quiet: 1 severity changed",
+        "! network 154.12.224.0/19 of e-clinic overlaps 154.12.248.0/24 of e-neighbour",
+    ]
