@@ -31,8 +31,9 @@ def outcomes(
 ) -> dict[str, Outcome]:
     """Each finding's fate under one configuration, by finding key: ``kept`` are the findings its inhibitions let
     through, ``held`` those they hold back (with the inhibition)."""
+    # By the finding itself (decide hands back the same objects): a key is a hash, made once per finding here.
     alerts = {
-        a.finding.key: a
+        id(a.finding): a
         for a in decide(
             kept, registry=registry, feeds=feeds, subscriptions=subscriptions, states={}, renotify={}, now=now
         )
@@ -40,7 +41,7 @@ def outcomes(
     result: dict[str, Outcome] = {}
     for finding in kept:
         feed = feeds[finding.feed]
-        alert = alerts.get(finding.key)
+        alert = alerts.get(id(finding))
         if alert is not None:
             est = registry.establishments[finding.establishment]
             result[finding.key] = Outcome(
@@ -54,9 +55,8 @@ def outcomes(
             )
             continue
         severity, rule = classify(finding, feed)
-        result[finding.key] = Outcome(
-            finding, Fate.WITHHELD if withheld(finding, feed) else Fate.UNROUTED, severity, rule
-        )
+        fate = Fate.WITHHELD if withheld(finding, feed) else Fate.UNROUTED
+        result[finding.key] = Outcome(finding, fate, severity, rule)
     for finding, inh in held:
         severity, rule = classify(finding, feeds[finding.feed])
         result[finding.key] = Outcome(

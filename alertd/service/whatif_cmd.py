@@ -27,6 +27,7 @@ from alertd.policy.inhibitions import apply_inhibitions
 from alertd.render import whatif_text
 from alertd.service.clock import utcnow
 from alertd.service.poll import decode_listed
+from alertd.store.codecs import split_rows
 from alertd.store.replay import Replay
 from alertd.store.sqlite import DATABASE
 
@@ -56,8 +57,15 @@ def what_if(running: Config, edited: Config, since: timedelta, now: datetime | N
         # The edited configuration's index takes the parts its edit left alone from the running one, as a reload.
         after_index = _index(edited, lists, before_index)
         before_obs = _observations(running, before_index, bodies)
-        after_obs = _observations(edited, after_index, bodies)
-        cves = {i.value for obs in (*before_obs, *after_obs) for i in obs.indicators if i.type is IndicatorType.CVE}
+        after_obs = _observations(edited, after_index, bodies, before_obs)
+        cves = {
+            i.value
+            for found in (before_obs, after_obs)
+            for observations in found.values()
+            for obs in observations
+            for i in obs.indicators
+            if i.type is IndicatorType.CVE
+        }
         known = replay.knowledge(cves) if cves else {}
     finally:
         replay.close()
@@ -83,20 +91,27 @@ def _index(config: Config, lists: BenignLists, previous: MatchIndex | None = Non
     return MatchIndex(config.registry, benign=lists, allowlist=allowlist, previous=previous)
 
 
-def _observations(config: Config, index: MatchIndex, bodies: dict[str, list[str]]) -> list[Observation]:
-    """The stored entries of the configuration's feeds (but the knowledge-only ones), decoded for ``index``: of a
-    bulk list, only the rows it yields something for."""
-    found: list[Observation] = []
+def _observations(
+    config: Config, index: MatchIndex, bodies: dict[str, list[str]], decoded: dict[str, list[Observation]] | None = None
+) -> dict[str, list[Observation]]:
+    """The stored entries of the configuration's feeds (but the knowledge-only ones), per feed, decoded for
+    ``index``: of a bulk list, only the rows it yields something for. A feed stored without bulk rows decodes the
+    same for any index: taken from ``decoded`` when it has it."""
+    found: dict[str, list[Observation]] = {}
     for feed in config.feeds:
-        if feed.id in bodies and not FORMATS[feed.format].knowledge_only:
-            found += decode_listed(bodies[feed.id], index)
+        if feed.id not in bodies or FORMATS[feed.format].knowledge_only:
+            continue
+        if decoded is not None and feed.id in decoded and not split_rows(bodies[feed.id])[1]:
+            found[feed.id] = decoded[feed.id]
+        else:
+            found[feed.id] = decode_listed(bodies[feed.id], index)
     return found
 
 
 def _outcomes(
-    config: Config, index: MatchIndex, observations: list[Observation], known: Any, now: datetime
+    config: Config, index: MatchIndex, observations: dict[str, list[Observation]], known: Any, now: datetime
 ) -> dict[str, Outcome]:
-    matched = index.match(observations, known)
+    matched = index.match([obs for found in observations.values() for obs in found], known)
     today = now.astimezone(config.settings.timezone).date()
     kept, held = apply_inhibitions(matched, config.inhibitions, today)
     return outcomes(
@@ -136,7 +151,8 @@ def cmd_what_if(running: Config, edited_path: str, since: timedelta, establishme
     mistakes = [m for m in result.mistakes if establishment is None or establishment in m.subjects]
     if fmt == "json":
         replayed = {"since": result.since.isoformat(timespec="seconds"), "entries": result.entries}
-        print(json.dumps(whatif_text.as_json(differences, mistakes, replayed), ensure_ascii=False, indent=1))
+        # On one line: the C encoder (an indent takes the pure-Python one, 5x slower for 500,000 differences).
+        print(json.dumps(whatif_text.as_json(differences, mistakes, replayed), ensure_ascii=False))
         return EXIT_OK
     if fmt == "summary":  # one line per establishment changed, then the likely mistakes: read before a reload
         print("\n".join(whatif_text.summary(differences, mistakes) or ["no difference"]))
