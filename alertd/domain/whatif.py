@@ -7,9 +7,8 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass, field
-from typing import Any
 
-from alertd.domain.codes import SeverityRule
+from alertd.domain.codes import MatchReason, SeverityRule
 from alertd.domain.values import Finding, Severity
 
 
@@ -76,6 +75,24 @@ class Outcome:
 
 
 @dataclass(frozen=True, slots=True)
+class Because:
+    """The arguments of the rule that made a difference, those its :class:`Cause` takes: the registry's ``asset``
+    and the match ``reason``; the ``subscription`` with its ``min_severity`` and ``digest``; the ``severity`` and
+    the severity ``rule`` (and the ``previous_rule``); the ``inhibition`` (file:line:column) and its reason."""
+
+    asset: str | None = None
+    reason: MatchReason | None = None
+    subscription: str | None = None
+    min_severity: Severity | None = None
+    digest: str | None = None
+    severity: Severity | None = None
+    rule: SeverityRule | None = None
+    previous_rule: SeverityRule | None = None
+    inhibition: str | None = None
+    inhibition_reason: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class Difference:
     """One change to one finding of one establishment, with the rule that made it (``cause`` and its arguments)."""
 
@@ -85,7 +102,7 @@ class Difference:
     finding: Finding
     before: str | None = None  # the value before (a severity, a recipient, a subscription), as the change needs
     after: str | None = None
-    rule: dict[str, Any] = field(default_factory=dict)
+    because: Because = field(default_factory=Because)
 
 
 @dataclass(frozen=True, slots=True)

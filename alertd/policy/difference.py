@@ -11,12 +11,11 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from alertd.domain.codes import SeverityRule
 from alertd.domain.establishments import Registry
 from alertd.domain.feeds import FeedConfig
 from alertd.domain.routing import Inhibition, Subscription
 from alertd.domain.values import Finding, Severity
-from alertd.domain.whatif import Cause, Change, Difference, Fate, LikelyMistake, Mistake, Outcome
+from alertd.domain.whatif import Because, Cause, Change, Difference, Fate, LikelyMistake, Mistake, Outcome
 from alertd.policy.decide import classify, decide, recipients, withheld
 
 
@@ -90,8 +89,8 @@ def _differences(old: Outcome | None, new: Outcome | None, subs: Mapping[str, Su
     finding = either.finding
     est = finding.establishment
 
-    def diff(change: Change, cause: Cause, was: str | None, now: str | None, rule: dict[str, Any]) -> Difference:
-        return Difference(est, change, cause, finding, was, now, rule)
+    def diff(change: Change, cause: Cause, was: str | None, now: str | None, because: Because) -> Difference:
+        return Difference(est, change, cause, finding, was, now, because)
 
     was_fate = old.fate if old is not None else None
     now_fate = new.fate if new is not None else None
@@ -111,7 +110,7 @@ def _differences(old: Outcome | None, new: Outcome | None, subs: Mapping[str, Su
         cause, rule = (
             (Cause.MATCHED, _asset(new.finding))
             if old is None
-            else (Cause.TLP_RED, {})
+            else (Cause.TLP_RED, Because())
             if old.fate is Fate.WITHHELD
             else (Cause.SUBSCRIPTION, _route(new, subs))
         )
@@ -130,12 +129,12 @@ def _both_told(old: Outcome, new: Outcome, subs: Mapping[str, Subscription], dif
     """What changed of a finding told under both configurations: its severity, its route, its recipients."""
     result: list[Difference] = []
     if old.severity != new.severity:
-        rule = {"before": _rule(old.rule), "after": _rule(new.rule)}
-        result.append(diff(Change.SEVERITY_CHANGED, Cause.SEVERITY_RULE, old.severity.label, new.severity.label, rule))
+        rules = Because(rule=new.rule, previous_rule=old.rule)
+        result.append(diff(Change.SEVERITY_CHANGED, Cause.SEVERITY_RULE, old.severity.label, new.severity.label, rules))
     if old.immediate != new.immediate:
         change = Change.TO_IMMEDIATE if new.immediate else Change.TO_DIGEST
         result.append(diff(change, Cause.SUBSCRIPTION, old.subscription, new.subscription, _route(new, subs)))
-    contacts = {"severity": new.severity.label}
+    contacts = Because(severity=new.severity)
     result += [
         diff(Change.RECIPIENT_ADDED, Cause.CONTACTS, None, address, contacts)
         for address in new.recipients
@@ -149,37 +148,35 @@ def _both_told(old: Outcome, new: Outcome, subs: Mapping[str, Subscription], dif
     return result
 
 
-def _why_not(outcome: Outcome) -> tuple[Cause, dict[str, Any]]:
+def _why_not(outcome: Outcome) -> tuple[Cause, Because]:
     """Why a finding matched under a configuration is not told under it (withheld or unrouted)."""
     if outcome.fate is Fate.WITHHELD:
-        return Cause.TLP_RED, {}
-    return Cause.NO_SUBSCRIPTION, {"severity": outcome.severity.label, "rule": _rule(outcome.rule)}
+        return Cause.TLP_RED, Because()
+    return Cause.NO_SUBSCRIPTION, Because(severity=outcome.severity, rule=outcome.rule)
 
 
 def _fate(outcome: Outcome | None) -> str | None:
     return outcome.fate.value if outcome is not None else None
 
 
-def _asset(finding: Finding) -> dict[str, Any]:
-    return {"asset": finding.asset, "reason": finding.reason.value}
+def _asset(finding: Finding) -> Because:
+    return Because(asset=finding.asset, reason=finding.reason)
 
 
-def _inhibition(outcome: Outcome) -> dict[str, Any]:
-    return {"inhibition": outcome.inhibition, "reason": outcome.inhibition_reason, "severity": outcome.severity.label}
+def _inhibition(outcome: Outcome) -> Because:
+    return Because(
+        inhibition=outcome.inhibition, inhibition_reason=outcome.inhibition_reason, severity=outcome.severity
+    )
 
 
-def _rule(rule: SeverityRule) -> dict[str, Any]:
-    return rule.to_json()
-
-
-def _route(outcome: Outcome, subs: Mapping[str, Subscription]) -> dict[str, Any]:
+def _route(outcome: Outcome, subs: Mapping[str, Subscription]) -> Because:
     sub = subs.get(outcome.subscription or "")
-    return {
-        "subscription": outcome.subscription,
-        "min_severity": sub.min_severity.label if sub is not None else None,
-        "digest": sub.digest if sub is not None else None,
-        "severity": outcome.severity.label,
-    }
+    return Because(
+        subscription=outcome.subscription,
+        min_severity=sub.min_severity if sub is not None else None,
+        digest=sub.digest if sub is not None else None,
+        severity=outcome.severity,
+    )
 
 
 # -- likely mistakes -----------------------------------------------------------------------------------------

@@ -7,8 +7,9 @@ from collections import Counter
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from alertd.domain.codes import SeverityRule
-from alertd.domain.whatif import Cause, Change, Difference, LikelyMistake, Mistake
+from alertd.domain.codes import MatchReason, SeverityRule
+from alertd.domain.values import Severity
+from alertd.domain.whatif import Because, Cause, Change, Difference, LikelyMistake, Mistake
 from alertd.render.catalog import rule_text
 
 _CHANGE_WORDS = {
@@ -51,8 +52,41 @@ def difference_record(d: Difference) -> dict[str, Any]:
         "reason": f.reason.value,
         "before": d.before,
         "after": d.after,
-        "rule": d.rule,
+        "rule": rule_record(d.cause, d.because),
     }
+
+
+def rule_record(cause: Cause, b: Because) -> dict[str, Any]:
+    """The arguments of the rule that made a difference, as JSON: those its cause takes."""
+    if cause in (Cause.MATCHED, Cause.NOT_MATCHED):
+        return {"asset": b.asset, "reason": _code(b.reason)}
+    if cause is Cause.SUBSCRIPTION:
+        return {
+            "subscription": b.subscription,
+            "min_severity": _label(b.min_severity),
+            "digest": b.digest,
+            "severity": _label(b.severity),
+        }
+    if cause is Cause.NO_SUBSCRIPTION:
+        return {"severity": _label(b.severity), "rule": b.rule.to_json() if b.rule else None}
+    if cause is Cause.SEVERITY_RULE:
+        return {
+            "before": b.previous_rule.to_json() if b.previous_rule else None,
+            "after": b.rule.to_json() if b.rule else None,
+        }
+    if cause is Cause.INHIBITION:
+        return {"inhibition": b.inhibition, "reason": b.inhibition_reason, "severity": _label(b.severity)}
+    if cause is Cause.CONTACTS:
+        return {"severity": _label(b.severity)}
+    return {}
+
+
+def _label(severity: Severity | None) -> str | None:
+    return severity.label if severity is not None else None
+
+
+def _code(reason: MatchReason | None) -> str | None:
+    return reason.value if reason is not None else None
 
 
 def mistake_record(m: LikelyMistake) -> dict[str, Any]:
@@ -124,25 +158,27 @@ def _line(d: Difference) -> str:
 
 def _cause(d: Difference) -> str:
     """The rule that made the difference, in words."""
-    r = d.rule
+    b, severity = d.because, _label(d.because.severity)
     if d.cause is Cause.MATCHED:
-        return f"the registry now matches it: {r['asset']} ({r['reason']})"
+        return f"the registry now matches it: {b.asset} ({_code(b.reason)})"
     if d.cause is Cause.NOT_MATCHED:
-        return f"the registry no longer matches it: {r['asset']} ({r['reason']}) is gone"
+        return f"the registry no longer matches it: {b.asset} ({_code(b.reason)}) is gone"
     if d.cause is Cause.SUBSCRIPTION:
-        how = f"digest {r['digest']}" if r.get("digest") else "immediate"
-        return f"subscription {r['subscription']} ({how}, min_severity {r['min_severity']}) carries {r['severity']}"
+        how = f"digest {b.digest}" if b.digest else "immediate"
+        return f"subscription {b.subscription} ({how}, min_severity {_label(b.min_severity)}) carries {severity}"
     if d.cause is Cause.NO_SUBSCRIPTION:
-        said = rule_text("en", SeverityRule.from_json(r["rule"]))
-        return f"no subscription carries {r['severity']} ({said})"
+        return f"no subscription carries {severity} ({_rule_words(b.rule)})"
     if d.cause is Cause.SEVERITY_RULE:
-        before = rule_text("en", SeverityRule.from_json(r["before"]))
-        return f"rule was: {before}; now: {rule_text('en', SeverityRule.from_json(r['after']))}"
+        return f"rule was: {_rule_words(b.previous_rule)}; now: {_rule_words(b.rule)}"
     if d.cause is Cause.INHIBITION:
-        return f"inhibition {r['inhibition']} ({r['reason']}), severity {r['severity']}"
+        return f"inhibition {b.inhibition} ({b.inhibition_reason}), severity {severity}"
     if d.cause is Cause.CONTACTS:
-        return f"the establishment's contacts for {r['severity']}"
+        return f"the establishment's contacts for {severity}"
     return "marked TLP:RED: for the operators, emailed to nobody"
+
+
+def _rule_words(rule: SeverityRule | None) -> str:
+    return rule_text("en", rule) if rule is not None else "?"
 
 
 def mistake_text(m: LikelyMistake) -> str:

@@ -10,11 +10,12 @@ from typing import Any
 
 from builders import IPV4, make_alert, make_establishment, make_feed
 
+from alertd.domain.codes import RuleKind, SeverityRule
 from alertd.domain.establishments import Contact, Establishment, Registry
 from alertd.domain.routing import Inhibition, Selector, Subscription
 from alertd.domain.tlp import Tlp
 from alertd.domain.values import Finding, Severity
-from alertd.domain.whatif import Cause, Change, Difference, Fate, LikelyMistake, Mistake, Outcome
+from alertd.domain.whatif import Because, Cause, Change, Difference, Fate, LikelyMistake, Mistake, Outcome
 from alertd.policy.difference import compare, likely_mistakes, outcomes, shared_domains, shared_networks
 
 NOW = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
@@ -64,16 +65,16 @@ def test_each_fate_with_its_rule() -> None:
 def test_a_digest_made_immediate_and_a_red_marking_lifted() -> None:
     before = fates((DIGEST_SUB,), severity=Severity.HIGH)
     after = fates((NOW_SUB,), severity=Severity.HIGH)
-    route = {"subscription": "now", "min_severity": "high", "digest": None, "severity": "high"}
+    route = Because(subscription="now", min_severity=Severity.HIGH, severity=Severity.HIGH)
     assert compare(before, after, {"now": NOW_SUB, "daily": DIGEST_SUB}) == [
         Difference(EST.id, Change.TO_IMMEDIATE, Cause.SUBSCRIPTION, FINDING, "daily", "now", route)
     ]
     red = fates(tlp=Tlp.RED)
     assert compare(red, fates(), {}) == [
-        Difference(EST.id, Change.WARNING_ADDED, Cause.TLP_RED, FINDING, None, "imminent", {})
+        Difference(EST.id, Change.WARNING_ADDED, Cause.TLP_RED, FINDING, None, "imminent", Because())
     ]
     assert compare(fates(), red, {}) == [
-        Difference(EST.id, Change.WARNING_REMOVED, Cause.TLP_RED, FINDING, "imminent", None, {})
+        Difference(EST.id, Change.WARNING_REMOVED, Cause.TLP_RED, FINDING, "imminent", None, Because())
     ]
 
 
@@ -83,10 +84,9 @@ def test_a_lowered_severity_loses_the_contact_who_asked_for_imminent_only() -> N
         (Change.SEVERITY_CHANGED, "imminent", "critical"),
         (Change.RECIPIENT_REMOVED, "astreinte@chu-bordeaux.example", None),
     ]
-    assert diffs[0].rule == {
-        "before": {"kind": "compromise-reported"},
-        "after": {"kind": "feed-severity", "feed": "feodo"},
-    }
+    feed_rule, compromise = SeverityRule.feed_severity("feodo"), SeverityRule.of(RuleKind.COMPROMISE_REPORTED)
+    assert diffs[0].because == Because(rule=feed_rule, previous_rule=compromise)
+    assert diffs[1].because == Because(severity=Severity.CRITICAL)
 
 
 def test_shared_networks_are_found_nested_at_any_depth_and_per_family() -> None:
