@@ -99,9 +99,7 @@ def as_json(
 ) -> dict[str, Any]:
     """The whole what-if as one JSON object: what was read (``read``), the differences per establishment, the
     likely mistakes."""
-    per: dict[str, list[dict[str, Any]]] = {}
-    for d in differences:
-        per.setdefault(d.establishment, []).append(difference_record(d))
+    per = {est: [difference_record(d) for d in diffs] for est, diffs in by_establishment(differences).items()}
     return {**read, "establishments": per, "mistakes": [mistake_record(m) for m in mistakes]}
 
 
@@ -111,9 +109,7 @@ def text(
     """The what-if for people: ``read`` (what was replayed) first, then one block per establishment changed
     (``names``: the establishments' names, of either configuration), then the likely mistakes."""
     lines = [read]
-    per: dict[str, list[Difference]] = {}
-    for d in differences:
-        per.setdefault(d.establishment, []).append(d)
+    per = by_establishment(differences)
     if not per:
         lines.append("no difference: every establishment would get what it gets now")
     for est, diffs in per.items():
@@ -127,11 +123,16 @@ def text(
 
 def summary(differences: Sequence[Difference], mistakes: Sequence[LikelyMistake]) -> list[str]:
     """One line per establishment changed, then one per likely mistake (``what-if --format summary``)."""
+    lines = [f"{est}: {_counts(diffs)}" for est, diffs in by_establishment(differences).items()]
+    return lines + [f"! {mistake_text(m)}" for m in mistakes]
+
+
+def by_establishment(differences: Sequence[Difference]) -> dict[str, list[Difference]]:
+    """The differences grouped by establishment, in the order given."""
     per: dict[str, list[Difference]] = {}
     for d in differences:
         per.setdefault(d.establishment, []).append(d)
-    lines = [f"{est}: {_counts(diffs)}" for est, diffs in per.items()]
-    return lines + [f"! {mistake_text(m)}" for m in mistakes]
+    return per
 
 
 def _counts(diffs: Sequence[Difference]) -> str:
