@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from alertd.config.files import Config, load_config
+from alertd.config.files import Config, NoRunningConfig, load_config, load_running
 from alertd.config.registry import RegistryCache
 from alertd.domain.errors import ConfigError
 from alertd.domain.values import IndicatorType, Observation
@@ -135,28 +135,53 @@ def load_edited(path: str) -> Config | None:
         return None
 
 
-def cmd_what_if(running: Config, edited_path: str, since: timedelta, establishment: str | None, fmt: str) -> int:
+def cmd_what_if(running: Config, edited_path: str | None, since: timedelta, establishment: str | None, fmt: str) -> int:
     """``alertd what-if``: exit 0 when it ran, differences and likely mistakes or not (they are its output); 1 when
-    the edited configuration is invalid; 2 for an establishment in neither registry."""
-    edited = load_edited(edited_path)
-    if edited is None:
-        return EXIT_INVALID
+    the edited configuration is invalid, or (``edited_path`` None: ``--against-running``) when no running one is
+    recorded; 2 for an establishment in neither registry. Without ``edited_path`` the files on disk are the edited
+    configuration and the running daemon's snapshot the current one."""
+    if edited_path is None:
+        on_disk, recorded = running, load_recorded_running(running)
+        if recorded is None:
+            return EXIT_INVALID
+        running, edited = recorded, on_disk
+    else:
+        loaded = load_edited(edited_path)
+        if loaded is None:
+            return EXIT_INVALID
+        edited = loaded
     if establishment is not None and not (
         establishment in running.registry.establishments or establishment in edited.registry.establishments
     ):
         print(f"alertd: no establishment has id {establishment!r} in either configuration", file=sys.stderr)
         return EXIT_USAGE
-    result = what_if(running, edited, since)
+    show(what_if(running, edited, since), establishment, fmt)
+    return EXIT_OK
+
+
+def load_recorded_running(on_disk: Config) -> Config | None:
+    """The configuration the daemon runs (its snapshot in ``state_dir``), or None with why on stderr (exit 1)."""
+    try:
+        return load_running(on_disk.settings.state_dir)
+    except NoRunningConfig as exc:
+        print(f"alertd: {exc}", file=sys.stderr)
+    except ConfigError as exc:
+        print("alertd: the running configuration's snapshot cannot be read:", file=sys.stderr)
+        for problem in exc.problems:
+            print(problem, file=sys.stderr)
+    return None
+
+
+def show(result: WhatIf, establishment: str | None, fmt: str) -> None:
+    """Print the differences (of one establishment, when given) and the likely mistakes in ``fmt``."""
     differences = concerning(result.differences, establishment)
     mistakes = [m for m in result.mistakes if establishment is None or establishment in m.subjects]
     if fmt == "json":
         replayed = {"since": result.since.isoformat(timespec="seconds"), "entries": result.entries}
         # On one line: the C encoder (an indent takes the pure-Python one, 5x slower for 500,000 differences).
         print(json.dumps(whatif_text.as_json(differences, mistakes, replayed), ensure_ascii=False))
-        return EXIT_OK
-    if fmt == "summary":  # one line per establishment changed, then the likely mistakes: read before a reload
+    elif fmt == "summary":  # one line per establishment changed, then the likely mistakes: read before a reload
         print("\n".join(whatif_text.summary(differences, mistakes) or ["no difference"]))
-        return EXIT_OK
-    read = f"replayed {result.entries} entries last seen since {result.since.isoformat(timespec='seconds')}"
-    print("\n".join(whatif_text.text(differences, mistakes, result.names, read)))
-    return EXIT_OK
+    else:
+        read = f"replayed {result.entries} entries last seen since {result.since.isoformat(timespec='seconds')}"
+        print("\n".join(whatif_text.text(differences, mistakes, result.names, read)))
