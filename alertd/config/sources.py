@@ -20,9 +20,12 @@ import hashlib
 from collections.abc import Iterator
 from contextvars import ContextVar
 from pathlib import Path
+from typing import TypeVar
 
 from alertd.domain.errors import ConfigError, Problem
 from alertd.store.loaded import Manifest, read_kept, stored
+
+T = TypeVar("T")
 
 
 class Recording:
@@ -76,23 +79,22 @@ _served: ContextVar[Snapshot | None] = ContextVar("alertd_config_snapshot", defa
 
 
 @contextlib.contextmanager
-def recording(into: Recording) -> Iterator[Recording]:
+def _holding(var: ContextVar[T | None], value: T) -> Iterator[T]:
+    token = var.set(value)
+    try:
+        yield value
+    finally:
+        var.reset(token)
+
+
+def recording(into: Recording) -> contextlib.AbstractContextManager[Recording]:
     """Note every file and listing the loads within read into ``into``."""
-    token = _recording.set(into)
-    try:
-        yield into
-    finally:
-        _recording.reset(token)
+    return _holding(_recording, into)
 
 
-@contextlib.contextmanager
-def served_from(snapshot: Snapshot) -> Iterator[Snapshot]:
+def served_from(snapshot: Snapshot) -> contextlib.AbstractContextManager[Snapshot]:
     """Answer every read within from ``snapshot`` instead of the disk."""
-    token = _served.set(snapshot)
-    try:
-        yield snapshot
-    finally:
-        _served.reset(token)
+    return _holding(_served, snapshot)
 
 
 def read(path: Path) -> bytes:
