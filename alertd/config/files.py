@@ -178,7 +178,13 @@ def load_running(state_dir: Path) -> Config:
     """The configuration the daemon of ``state_dir`` last loaded, read from the snapshot it kept there: the files as
     they were then, whatever they are on disk now. :class:`NoRunningConfig` when there is none; a
     :class:`ConfigError` when a file is missing from it."""
-    manifest = read_manifest(state_dir)
+    try:
+        manifest = read_manifest(state_dir)
+    except OSError as exc:
+        raise NoRunningConfig(
+            f"the running configuration recorded in {state_dir} cannot be read ({exc.strerror or exc}): run the "
+            "command as the daemon's user"
+        ) from None
     if manifest is None:
         raise NoRunningConfig(
             f"no running configuration is recorded in {state_dir} ({MANIFEST} is written by 'alertd run' when it "

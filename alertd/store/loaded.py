@@ -108,15 +108,20 @@ def keep(state_dir: Path, manifest: Manifest, fresh: Mapping[str, bytes], now: d
 
 
 def read_manifest(state_dir: Path) -> Manifest | None:
-    """The manifest the daemon last wrote, or None when there is none (no daemon ever ran there) or it is not one."""
+    """The manifest the daemon last wrote, or None when there is none (no daemon ever ran there) or it is not one;
+    OSError when it cannot be read (another user's state directory)."""
     try:
-        document: Any = json.loads((state_dir / MANIFEST).read_bytes())
+        raw = (state_dir / MANIFEST).read_bytes()
+    except FileNotFoundError:
+        return None
+    try:
+        document: Any = json.loads(raw)
         if document.get("format") != FORMAT:
             return None
         files = {str(k): str(v) for k, v in document["files"].items()}
         listings = {str(k): tuple(map(str, v)) for k, v in document["listings"].items()}
         return Manifest(str(document["config"]), files, listings, str(document.get("loaded_at", "")))
-    except (OSError, ValueError, TypeError, KeyError, AttributeError):
+    except (ValueError, TypeError, KeyError, AttributeError):
         return None
 
 

@@ -126,3 +126,11 @@ def test_bytes_that_are_not_their_digest_are_not_served(tmp_path: Path) -> None:
 def test_no_snapshot_says_what_compares_with_the_disk_instead(tmp_path: Path) -> None:
     with pytest.raises(NoRunningConfig, match="'alertd what-if --config EDITED' compares an edited copy"):
         load_running(tmp_path / "state")
+
+
+def test_a_snapshot_that_cannot_be_read_is_not_taken_for_none(tmp_path: Path) -> None:
+    # A folder in its place stands for what an operator meets in the daemon's 0700 state directory: an OSError
+    # other than "no such file".
+    (tmp_path / "state" / loaded.MANIFEST).mkdir(parents=True)
+    with pytest.raises(NoRunningConfig, match=r"cannot be read \(Is a directory\): run the command as the daemon"):
+        load_running(tmp_path / "state")
