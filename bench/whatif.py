@@ -7,9 +7,10 @@ The registry is ``bench/registry.py``'s generator (one /24 and one /48 each, dom
 The history is a month of daily polls stored as the daemon stores them: a Feodo-style CSV blocklist whose
 ``rows`` addresses (one in each establishment's /48, the rest outside every network) it lists half at a time, the
 window moved on each day (what leaves is delisted, its last sighting kept), and the real KEV catalogue (tests/data)
-every day, matched against the software. Every entry was seen within ``--since 30d``: what-if replays them all.
-The edited configuration widens one establishment's /48 to a /40 (it swallows 255 neighbours' addresses: a warning
-each, and as many shared networks warned of) and raises the subscription's ``min_severity`` from high to critical.
+every day, matched against the software. what-if replays the entries listed at the end (the last window and the KEV
+catalogue): what a reload matches. The edited configuration widens one establishment's /48 to a /40 (it swallows
+255 neighbours' addresses: a warning each, and as many shared networks warned of) and raises the subscription's
+``min_severity`` from high to critical.
 
 Timed, each in a subprocess, wall and CPU (of the child): the whole ``alertd what-if --format json`` (load both
 configurations, read the store, build two indexes, match and decide twice, compare); the baseline, ``alertd poll

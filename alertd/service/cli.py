@@ -11,7 +11,7 @@ import shutil
 import sys
 import time
 from collections.abc import Sequence
-from datetime import date, timedelta
+from datetime import date
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -56,7 +56,6 @@ from alertd.store.records import HistoryEntry
 from alertd.store.sqlite import Store
 
 EXIT_OK, EXIT_INVALID, EXIT_USAGE, EXIT_FAILED = 0, 1, 2, 3
-AGAINST_RUNNING_DAYS = 30  # what `check --against-running` replays: what-if's default
 FULL_BELOW_BYTES = 1 << 20  # less free space than a poll's write needs: the likely cause of a store failure
 
 
@@ -123,7 +122,9 @@ def build_parser() -> argparse.ArgumentParser:
     against.add_argument(
         "--against-running", action="store_true", help="the files on disk against the running daemon's snapshot"
     )
-    what.add_argument("--since", type=parse_duration, default="30d", help="replay the entries seen since (30d)")
+    what.add_argument(
+        "--since", type=parse_duration, default=None, help="only the entries first seen since (all those listed now)"
+    )
     what.add_argument("--establishment", metavar="ID", help="only this establishment's differences")
     what.add_argument("--format", choices=("text", "summary", "json"), default="text", help="summary: a line each")
     registry = sub.add_parser("registry", help="build the registry from a national one")
@@ -341,8 +342,8 @@ def cmd_check(path: Path, *, against_running: bool = False) -> int:
         running = load_recorded_running(config)
         if running is None:
             return EXIT_INVALID
-        print(f"against the running configuration, over the entries seen in the last {AGAINST_RUNNING_DAYS} days:")
-        show(what_if(running, config, timedelta(days=AGAINST_RUNNING_DAYS)), None, "summary")
+        print("against the running configuration, over the entries the feeds list now:")
+        show(what_if(running, config, None), None, "summary")
     return EXIT_OK
 
 

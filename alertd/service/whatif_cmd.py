@@ -41,17 +41,18 @@ class WhatIf:
     differences: list[Difference]
     mistakes: list[LikelyMistake]
     entries: int
-    since: datetime
+    since: datetime | None  # only the entries first seen since then; None: every entry listed now
     names: dict[str, str]
 
 
-def what_if(running: Config, edited: Config, since: timedelta, now: datetime | None = None) -> WhatIf:
-    """Replay the entries last seen within ``since`` under both configurations (the store of ``running``)."""
+def what_if(running: Config, edited: Config, since: timedelta | None, now: datetime | None = None) -> WhatIf:
+    """Replay the entries the feeds list now (those first seen within ``since`` when given) under both
+    configurations (the store of ``running``): what a reload matches again."""
     now = now or utcnow()
-    start = now - since
+    start = None if since is None else now - since
     replay = Replay(running.settings.state_dir / DATABASE)
     try:
-        bodies = replay.bodies_since(start)
+        bodies = replay.listed_bodies(start)
         lists = default_benign()
         before_index = _index(running, lists)
         # The edited configuration's index takes the parts its edit left alone from the running one, as a reload.
@@ -135,7 +136,9 @@ def load_edited(path: str) -> Config | None:
         return None
 
 
-def cmd_what_if(running: Config, edited_path: str | None, since: timedelta, establishment: str | None, fmt: str) -> int:
+def cmd_what_if(
+    running: Config, edited_path: str | None, since: timedelta | None, establishment: str | None, fmt: str
+) -> int:
     """``alertd what-if``: exit 0 when it ran, differences and likely mistakes or not (they are its output); 1 when
     the edited configuration is invalid, or (``edited_path`` None: ``--against-running``) when no running one is
     recorded; 2 for an establishment in neither registry. Without ``edited_path`` the files on disk are the edited
@@ -177,11 +180,14 @@ def show(result: WhatIf, establishment: str | None, fmt: str) -> None:
     differences = concerning(result.differences, establishment)
     mistakes = [m for m in result.mistakes if establishment is None or establishment in m.subjects]
     if fmt == "json":
-        replayed = {"since": result.since.isoformat(timespec="seconds"), "entries": result.entries}
+        since = None if result.since is None else result.since.isoformat(timespec="seconds")
+        replayed = {"since": since, "entries": result.entries}
         # On one line: the C encoder (an indent takes the pure-Python one, 5x slower for 500,000 differences).
         print(json.dumps(whatif_text.as_json(differences, mistakes, replayed), ensure_ascii=False))
     elif fmt == "summary":  # one line per establishment changed, then the likely mistakes: read before a reload
         print("\n".join(whatif_text.summary(differences, mistakes) or ["no difference"]))
     else:
-        read = f"replayed {result.entries} entries last seen since {result.since.isoformat(timespec='seconds')}"
+        read = f"replayed the {result.entries} entries the feeds list now"
+        if result.since is not None:
+            read += f", first seen since {result.since.isoformat(timespec='seconds')}"
         print("\n".join(whatif_text.text(differences, mistakes, result.names, read)))

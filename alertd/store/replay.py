@@ -1,4 +1,4 @@
-"""What ``alertd what-if`` replays: the entries the feeds listed over a period, read through a read-only connection
+"""What ``alertd what-if`` replays: the entries the feeds list now, read through a read-only connection
 (``mode=ro``) that never writes, never checkpoints and takes no lock a writer waits for: safe beside the daemon."""
 
 from __future__ import annotations
@@ -24,15 +24,20 @@ class Replay:
         if self.db is not None:
             self.db.close()
 
-    def bodies_since(self, since: datetime) -> dict[str, list[str]]:
-        """The stored JSON of every entry last seen at ``since`` or later, listed or delisted since, per feed (in
-        the order stored)."""
+    def listed_bodies(self, first_seen_since: datetime | None = None) -> dict[str, list[str]]:
+        """The stored JSON of every entry the feeds list now — what a reload matches again — per feed, in the order
+        stored; with ``first_seen_since``, only those first seen then or later. Not by ``last_seen``: a poll
+        answered "not modified" matches its entries again without refreshing it."""
         result: dict[str, list[str]] = {}
         if self.db is None:
             return result
-        rows = self.db.execute(
-            "SELECT feed, body FROM observations WHERE last_seen >= ? ORDER BY feed, rowid", (encode_time(since),)
-        )
+        query = "SELECT feed, body FROM observations WHERE delisted_at IS NULL"
+        if first_seen_since is None:
+            rows = self.db.execute(query + " ORDER BY feed, rowid")
+        else:
+            rows = self.db.execute(
+                query + " AND first_seen >= ? ORDER BY feed, rowid", (encode_time(first_seen_since),)
+            )
         for feed, body in rows:
             result.setdefault(feed, []).append(body)
         return result

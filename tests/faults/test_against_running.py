@@ -16,11 +16,11 @@ from alertd.store import loaded
 REGISTRY = "establishments/example.yaml"
 MOVED = ("23.226.138.128/26", "23.226.138.192/26")
 MOVED_SUMMARY = [
-    "against the running configuration, over the entries seen in the last 30 days:",
+    "against the running configuration, over the entries the feeds list now:",
     "000000033: 1 warning removed",
     "! 000000033 would receive nothing, where it is warned now",
 ]
-NONE = ["against the running configuration, over the entries seen in the last 30 days:", "no difference"]
+NONE = ["against the running configuration, over the entries the feeds list now:", "no difference"]
 
 
 def against_running(config: Path) -> list[str]:

@@ -309,7 +309,7 @@ def test_the_same_configuration_makes_no_difference_in_text(history: Path, tmp_p
     done = alertd(history, "--log-level", "warning", "what-if", "--config", str(new))
     assert done.returncode == 0, done.stderr
     lines = done.stdout.splitlines()
-    assert lines[0].startswith("replayed 1432 entries last seen since ")
+    assert lines[0] == "replayed the 1432 entries the feeds list now"
     assert lines[1:] == ["no difference: every establishment would get what it gets now"]
 
 
@@ -377,12 +377,55 @@ def test_the_summary_is_a_line_per_establishment_then_the_mistakes(history: Path
     ]
 
 
-def test_since_replays_only_the_entries_seen_within_it(history: Path, tmp_path: Path) -> None:
+def test_since_replays_only_the_entries_first_seen_within_it(history: Path, tmp_path: Path) -> None:
     new = edited(history, tmp_path, "establishments.yaml", "154.12.224.0/20", "154.12.224.0/19")
     args = ("--log-level", "warning", "what-if", "--config", str(new), "--format", "json", "--since", "0.000001s")
     done = alertd(history, *args)
     assert done.returncode == 0, done.stderr
     result = json.loads(done.stdout)
-    # Nothing seen in the last microsecond: no finding to tell apart, but the registry's own slip is still warned of.
+    # Nothing first seen in the last microsecond: no finding to tell apart; the registry's slip is still warned of.
     assert (result["entries"], result["establishments"]) == (0, {})
     assert [m["mistake"] for m in result["mistakes"]] == ["shared-network"]
+
+
+def copied_history(history: Path, tmp_path: Path) -> Path:
+    """A copy of the running configuration and its state, to poll again."""
+    shutil.copytree(history.parent, tmp_path / "running")
+    return tmp_path / "running" / "alertd.yaml"
+
+
+def widened(running: Path, tmp_path: Path) -> dict[str, Any]:
+    """What-if's JSON for e-clinic's /20 widened to a /19 (it then takes in e-neighbour's compromised address)."""
+    (tmp_path / "new").mkdir()
+    new = edited(running, tmp_path / "new", "establishments.yaml", "154.12.224.0/20", "154.12.224.0/19")
+    done = alertd(running, "--log-level", "warning", "what-if", "--config", str(new), "--format", "json")
+    assert done.returncode == 0, done.stderr
+    result: dict[str, Any] = json.loads(done.stdout)
+    return result
+
+
+def test_an_entry_the_feed_no_longer_lists_is_not_replayed(history: Path, tmp_path: Path) -> None:
+    """A reload matches the entries listed now: one delisted since would be warned of by nobody."""
+    running = copied_history(history, tmp_path)
+    csv = DATA / "abusech" / "feodotracker_ipblocklist_2024-04-04.csv"
+    listed = tmp_path / "feodo.csv"
+    listed.write_text("".join(line for line in csv.read_text().splitlines(True) if "154.12.248.41" not in line))
+    feeds = running.parent / "feeds.yaml"
+    feeds.write_text(feeds.read_text().replace(str(csv), str(listed)))
+    done = alertd(running, "run", "--once")
+    assert done.returncode == 0, done.stderr
+    result = widened(running, tmp_path)
+    assert (result["entries"], result["establishments"]) == (28 - 1 + 1404, {})
+    assert [m["mistake"] for m in result["mistakes"]] == ["shared-network"]
+
+
+def test_the_entries_of_a_feed_unchanged_for_weeks_are_replayed(history: Path, tmp_path: Path) -> None:
+    """A poll answered "not modified" matches the entries again without refreshing their last sighting: the entries
+    of a feed unchanged for 40 days are still what a reload matches."""
+    running = copied_history(history, tmp_path)
+    with sqlite3.connect(running.parent / "state" / "alertd.sqlite3") as db:
+        db.execute("UPDATE observations SET last_seen = '2026-01-01T00:00:00+00:00'")  # what 40 days leave
+    db.close()
+    result = widened(running, tmp_path)
+    assert result["entries"] == 28 + 1404
+    assert [d["change"] for d in result["establishments"]["e-clinic"]] == ["warning-added"]
