@@ -34,6 +34,8 @@ class Change(enum.StrEnum):
     TO_IMMEDIATE = "to-immediate"
     NEWLY_INHIBITED = "newly-inhibited"
     NO_LONGER_INHIBITED = "no-longer-inhibited"
+    SUBSCRIPTION_CHANGED = "subscription-changed"  # carried by another subscription of the same kind
+    SCHEDULE_CHANGED = "schedule-changed"  # its subscription's digest, quiet hours, business days or holidays
 
 
 class Cause(enum.StrEnum):
@@ -47,6 +49,10 @@ class Cause(enum.StrEnum):
     INHIBITION = "inhibition"  # the inhibition that holds it back (or held it)
     CONTACTS = "contacts"  # the establishment's contacts and their min_severity
     TLP_RED = "tlp-red"  # marked TLP:RED: emailed to nobody
+    FEED_ADDED = "feed-added"  # the feed that found it is new
+    FEED_REMOVED = "feed-removed"  # the feed that found it is gone
+    ESTABLISHMENT_ADDED = "establishment-added"  # the establishment is new to the registry
+    ESTABLISHMENT_REMOVED = "establishment-removed"  # the establishment is gone from the registry
 
 
 class Mistake(enum.StrEnum):

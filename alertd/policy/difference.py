@@ -8,7 +8,8 @@ whether it is due again today.
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -63,16 +64,32 @@ def outcomes(
     return result
 
 
+@dataclass(frozen=True, slots=True)
+class Sides:
+    """What the two configurations hold beyond the outcomes: the subscriptions of each (a schedule edited under
+    the same name), and the feeds and establishments of each (a finding gone with its feed is no registry's doing).
+    Left empty, these causes are not told apart."""
+
+    old_subscriptions: Mapping[str, Subscription] | None = None
+    old_feeds: Collection[str] | None = None
+    new_feeds: Collection[str] | None = None
+    old_establishments: Collection[str] | None = None
+    new_establishments: Collection[str] | None = None
+
+
 def compare(
     before: Mapping[str, Outcome],
     after: Mapping[str, Outcome],
     subscriptions: Mapping[str, Subscription],
+    sides: Sides | None = None,
 ) -> list[Difference]:
     """The differences from ``before`` to ``after``, by establishment then finding; ``subscriptions`` (the new
-    configuration's, then the old one's for the names it alone has) give a route's rule."""
+    configuration's, then the old one's for the names it alone has) give a route's rule; ``sides`` what else
+    tells the causes apart."""
     found: list[Difference] = []
+    sides = sides or Sides()
     for key in sorted(before.keys() | after.keys(), key=lambda k: _order(after[k] if k in after else before[k], k)):
-        found += _differences(before.get(key), after.get(key), subscriptions)
+        found += _differences(before.get(key), after.get(key), subscriptions, sides)
     return found
 
 
@@ -82,7 +99,9 @@ def _order(outcome: Outcome, key: str) -> tuple[str, str, str, str]:
     return f.establishment, f.feed, f.indicator.value, key
 
 
-def _differences(old: Outcome | None, new: Outcome | None, subs: Mapping[str, Subscription]) -> list[Difference]:
+def _differences(
+    old: Outcome | None, new: Outcome | None, subs: Mapping[str, Subscription], sides: Sides
+) -> list[Difference]:
     either = new or old
     assert either is not None
     finding = either.finding
@@ -107,25 +126,46 @@ def _differences(old: Outcome | None, new: Outcome | None, subs: Mapping[str, Su
     if tells and not told and not inhibition_says:
         assert new is not None
         cause, rule = (
-            (Cause.MATCHED, _asset(new.finding))
+            _arrived(new.finding, sides)
             if old is None
             else (Cause.TLP_RED, _because())
             if old.fate is Fate.WITHHELD
+            else (Cause.SEVERITY_RULE, _because(rule=new.rule, previous_rule=old.rule, severity=new.severity))
+            if old.severity != new.severity
             else (Cause.SUBSCRIPTION, _route(new, subs))
         )
         result.append(diff(Change.WARNING_ADDED, cause, None, new.severity.label, rule))
     elif told and not tells and not inhibition_says:
         assert old is not None
-        cause, rule = _why_not(new) if new is not None else (Cause.NOT_MATCHED, _asset(old.finding))
+        cause, rule = _why_not(new) if new is not None else _left(old.finding, sides)
         result.append(diff(Change.WARNING_REMOVED, cause, old.severity.label, None, rule))
     elif told and tells:
         assert old is not None and new is not None
-        result += _both_told(old, new, subs, diff)
+        result += _both_told(old, new, subs, sides, diff)
     return result
 
 
+def _arrived(finding: Finding, sides: Sides) -> tuple[Cause, Because]:
+    """Why a finding not made before is made now: its feed or establishment is new, or the registry matches it."""
+    if sides.old_feeds is not None and finding.feed not in sides.old_feeds:
+        return Cause.FEED_ADDED, _because()
+    if sides.old_establishments is not None and finding.establishment not in sides.old_establishments:
+        return Cause.ESTABLISHMENT_ADDED, _because()
+    return Cause.MATCHED, _asset(finding)
+
+
+def _left(finding: Finding, sides: Sides) -> tuple[Cause, Because]:
+    """Why a finding made before is not made now: its feed or establishment is gone, or the registry no longer
+    matches it."""
+    if sides.new_feeds is not None and finding.feed not in sides.new_feeds:
+        return Cause.FEED_REMOVED, _because()
+    if sides.new_establishments is not None and finding.establishment not in sides.new_establishments:
+        return Cause.ESTABLISHMENT_REMOVED, _because()
+    return Cause.NOT_MATCHED, _asset(finding)
+
+
 def _both_told(
-    old: Outcome, new: Outcome, subs: Mapping[str, Subscription], diff: Callable[..., Difference]
+    old: Outcome, new: Outcome, subs: Mapping[str, Subscription], sides: Sides, diff: Callable[..., Difference]
 ) -> list[Difference]:
     """What changed of a finding told under both configurations: its severity, its route, its recipients."""
     result: list[Difference] = []
@@ -135,6 +175,15 @@ def _both_told(
     if old.immediate != new.immediate:
         change = Change.TO_IMMEDIATE if new.immediate else Change.TO_DIGEST
         result.append(diff(change, Cause.SUBSCRIPTION, old.subscription, new.subscription, _route(new, subs)))
+    elif old.subscription != new.subscription:
+        route = _route(new, subs)
+        result.append(diff(Change.SUBSCRIPTION_CHANGED, Cause.SUBSCRIPTION, old.subscription, new.subscription, route))
+    elif sides.old_subscriptions is not None and new.subscription is not None:
+        was, now = sides.old_subscriptions.get(new.subscription), subs.get(new.subscription)
+        if was is not None and now is not None and schedule(was, old) != schedule(now, new):
+            route = _route(new, subs)
+            when = schedule(was, old), schedule(now, new)
+            result.append(diff(Change.SCHEDULE_CHANGED, Cause.SUBSCRIPTION, *when, route))
     contacts = _because(severity=new.severity)
     result += [
         diff(Change.RECIPIENT_ADDED, Cause.CONTACTS, None, address, contacts)
@@ -147,6 +196,22 @@ def _both_told(
         if address not in new.recipients
     ]
     return result
+
+
+def schedule(sub: Subscription, outcome: Outcome) -> str:
+    """When a subscription sends this alert, as one comparable value: told at once, only its quiet hours (never
+    for an imminent one); in a digest, the digest's cron, quiet hours, business days and holidays."""
+    quiet = None if sub.quiet_hours is None else f"quiet_hours {sub.quiet_hours[0]:%H:%M}-{sub.quiet_hours[1]:%H:%M}"
+    if outcome.immediate:
+        return "immediate" if quiet is None or outcome.severity is Severity.IMMINENT else f"immediate; {quiet}"
+    parts = [f"digest {sub.digest}"]
+    if quiet is not None:
+        parts.append(quiet)
+    if sub.business_days is not None:
+        parts.append("business_days " + ",".join(str(day) for day in sorted(sub.business_days)))
+    if sub.holidays:
+        parts.append("holidays " + ",".join(str(day) for day in sorted(sub.holidays)))
+    return "; ".join(parts)
 
 
 def _why_not(outcome: Outcome) -> tuple[Cause, Because]:
@@ -212,8 +277,9 @@ def likely_mistakes(
         LikelyMistake(Mistake.SHARED_DOMAIN, (a, b), (da, db))
         for a, da, b, db in sorted(shared_domains(new_registry) - old_domains)
     ]
-    warned_before = {o.finding.establishment for o in before.values() if o.fate is Fate.ALERTED}
-    warned_after = {o.finding.establishment for o in after.values() if o.fate is Fate.ALERTED}
+    # Warned: an alert with someone to send it to (contacts whose min_severity takes none of them warn nobody).
+    warned_before = {o.finding.establishment for o in before.values() if o.fate is Fate.ALERTED and o.recipients}
+    warned_after = {o.finding.establishment for o in after.values() if o.fate is Fate.ALERTED and o.recipients}
     found += [
         LikelyMistake(Mistake.SILENCED, (est,))
         for est in sorted(warned_before - warned_after)
@@ -224,9 +290,7 @@ def likely_mistakes(
             Mistake.INHIBITS_IMMINENT, (o.finding.establishment,), (o.finding.indicator.value, o.inhibition or "")
         )
         for key, o in sorted(after.items(), key=lambda item: _order(item[1], item[0]))
-        if o.fate is Fate.INHIBITED
-        and o.severity is Severity.IMMINENT
-        and (key not in before or before[key].fate is not Fate.INHIBITED)
+        if o.fate is Fate.INHIBITED and o.severity is Severity.IMMINENT and not _held_imminent(before.get(key))
     ]
     idle_before = {s.name for s in old_subscriptions if not _selects_any(s, old_registry)}
     found += [
@@ -235,6 +299,11 @@ def likely_mistakes(
         if s.name not in idle_before and not _selects_any(s, new_registry)
     ]
     return found
+
+
+def _held_imminent(outcome: Outcome | None) -> bool:
+    """Whether an inhibition already held this finding back at imminent severity (nothing new to warn of)."""
+    return outcome is not None and outcome.fate is Fate.INHIBITED and outcome.severity is Severity.IMMINENT
 
 
 def _selects_any(sub: Subscription, registry: Registry) -> bool:

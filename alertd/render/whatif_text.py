@@ -22,6 +22,8 @@ _CHANGE_WORDS = {
     Change.TO_IMMEDIATE: "> told at once",
     Change.NEWLY_INHIBITED: "x inhibited",
     Change.NO_LONGER_INHIBITED: "o no longer inhibited",
+    Change.SUBSCRIPTION_CHANGED: "> another subscription",
+    Change.SCHEDULE_CHANGED: "> another schedule",
 }
 
 # The counts of the one-line summary, in this order: one, many.
@@ -35,6 +37,8 @@ _COUNTED = (
     (Change.RECIPIENT_REMOVED, "recipient removed", "recipients removed"),
     (Change.NEWLY_INHIBITED, "newly inhibited", "newly inhibited"),
     (Change.NO_LONGER_INHIBITED, "no longer inhibited", "no longer inhibited"),
+    (Change.SUBSCRIPTION_CHANGED, "subscription changed", "subscriptions changed"),
+    (Change.SCHEDULE_CHANGED, "schedule changed", "schedules changed"),
 )
 
 
@@ -74,6 +78,8 @@ def rule_record(cause: Cause, b: Because) -> dict[str, Any]:
             "before": b.previous_rule.to_json() if b.previous_rule else None,
             "after": b.rule.to_json() if b.rule else None,
         }
+    if cause in (Cause.FEED_ADDED, Cause.FEED_REMOVED, Cause.ESTABLISHMENT_ADDED, Cause.ESTABLISHMENT_REMOVED):
+        return {}  # the feed and the establishment are the difference's own
     if cause is Cause.INHIBITION:
         return {"inhibition": b.inhibition, "reason": b.inhibition_reason, "severity": _label(b.severity)}
     if cause is Cause.CONTACTS:
@@ -151,7 +157,9 @@ def _line(d: Difference) -> str:
         return f"{_CHANGE_WORDS[d.change]} {d.before} -> {d.after}: {what}; {_cause(d)}"
     if d.change in (Change.RECIPIENT_ADDED, Change.RECIPIENT_REMOVED):
         return f"{_CHANGE_WORDS[d.change]} {d.after or d.before}: {what}; {_cause(d)}"
-    if d.change in (Change.TO_DIGEST, Change.TO_IMMEDIATE) and d.before != d.after:
+    if d.change in (Change.TO_DIGEST, Change.TO_IMMEDIATE, Change.SUBSCRIPTION_CHANGED, Change.SCHEDULE_CHANGED) and (
+        d.before != d.after
+    ):
         return f"{_CHANGE_WORDS[d.change]} ({d.before} -> {d.after}): {what}; {_cause(d)}"
     severity = f" [{d.after or d.before}]" if d.change in (Change.WARNING_ADDED, Change.WARNING_REMOVED) else ""
     return f"{_CHANGE_WORDS[d.change]}{severity}: {what}; {_cause(d)}"
@@ -170,7 +178,17 @@ def _cause(d: Difference) -> str:
     if d.cause is Cause.NO_SUBSCRIPTION:
         return f"no subscription carries {severity} ({_rule_words(b.rule)})"
     if d.cause is Cause.SEVERITY_RULE:
+        if b.previous_rule == b.rule:  # the same rule, its setting edited (a feed's severity, say)
+            return f"rule: {_rule_words(b.rule)}, its setting edited"
         return f"rule was: {_rule_words(b.previous_rule)}; now: {_rule_words(b.rule)}"
+    if d.cause is Cause.FEED_ADDED:
+        return f"feed {d.finding.feed} is new"
+    if d.cause is Cause.FEED_REMOVED:
+        return f"feed {d.finding.feed} is gone"
+    if d.cause is Cause.ESTABLISHMENT_ADDED:
+        return f"{d.establishment} is new to the registry"
+    if d.cause is Cause.ESTABLISHMENT_REMOVED:
+        return f"{d.establishment} is gone from the registry"
     if d.cause is Cause.INHIBITION:
         return f"inhibition {b.inhibition} ({b.inhibition_reason}), severity {severity}"
     if d.cause is Cause.CONTACTS:

@@ -22,7 +22,7 @@ from alertd.domain.whatif import Difference, LikelyMistake, Outcome
 from alertd.intake.formats import FORMATS
 from alertd.match.benign import Allowlist, BenignLists, default_benign
 from alertd.match.index import MatchIndex
-from alertd.policy.difference import compare, concerning, likely_mistakes, outcomes
+from alertd.policy.difference import Sides, compare, concerning, likely_mistakes, outcomes
 from alertd.policy.inhibitions import apply_inhibitions
 from alertd.render import whatif_text
 from alertd.service.clock import utcnow
@@ -73,7 +73,14 @@ def what_if(running: Config, edited: Config, since: timedelta | None, now: datet
     before = _outcomes(running, before_index, before_obs, known, now)
     after = _outcomes(edited, after_index, after_obs, known, now)
     subs = {s.name: s for s in running.subscriptions} | {s.name: s for s in edited.subscriptions}
-    differences = compare(before, after, subs)
+    sides = Sides(
+        old_subscriptions={s.name: s for s in running.subscriptions},
+        old_feeds={f.id for f in running.feeds},
+        new_feeds={f.id for f in edited.feeds},
+        old_establishments=running.registry.establishments.keys(),
+        new_establishments=edited.registry.establishments.keys(),
+    )
+    differences = compare(before, after, subs, sides)
     mistakes = likely_mistakes(
         before,
         after,

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import ipaddress
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, time
 from typing import Any
 
 from builders import IPV4, make_alert, make_establishment, make_feed
@@ -16,7 +16,8 @@ from alertd.domain.routing import Inhibition, Selector, Subscription
 from alertd.domain.tlp import Tlp
 from alertd.domain.values import Finding, Severity
 from alertd.domain.whatif import Because, Cause, Change, Difference, Fate, LikelyMistake, Mistake, Outcome
-from alertd.policy.difference import compare, likely_mistakes, outcomes, shared_domains, shared_networks
+from alertd.policy.difference import Sides, compare, likely_mistakes, outcomes, shared_domains, shared_networks
+from alertd.render import whatif_text
 
 NOW = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 FINDING = make_alert(IPV4).finding  # e-bdx's 147.210.1.5, in its 147.210.0.0/16, from feodo (compromise)
@@ -165,3 +166,90 @@ def test_likely_mistakes_are_only_those_the_change_makes() -> None:
         )
         == []
     )
+
+
+def test_a_digest_schedule_edited_or_another_digest_is_a_difference() -> None:
+    before = fates((DIGEST_SUB,), severity=Severity.HIGH)
+    old = Sides(old_subscriptions={"daily": DIGEST_SUB})
+    monthly = replace(DIGEST_SUB, digest="0 8 1 * *")
+    diffs = compare(before, fates((monthly,), severity=Severity.HIGH), {"daily": monthly}, old)
+    assert [(d.change, d.cause, d.before, d.after) for d in diffs] == [
+        (Change.SCHEDULE_CHANGED, Cause.SUBSCRIPTION, "digest 0 8 * * *", "digest 0 8 1 * *")
+    ]
+    saturdays = replace(DIGEST_SUB, business_days=frozenset({6}))
+    diffs = compare(before, fates((saturdays,), severity=Severity.HIGH), {"daily": saturdays}, old)
+    assert [(d.change, d.after) for d in diffs] == [(Change.SCHEDULE_CHANGED, "digest 0 8 * * *; business_days 6")]
+    weekly = Subscription("weekly", Selector(everyone=True), Severity.HIGH, digest="0 8 * * 1")
+    diffs = compare(before, fates((weekly,), severity=Severity.HIGH), {"weekly": weekly, "daily": DIGEST_SUB}, old)
+    assert [(d.change, d.before, d.after) for d in diffs] == [(Change.SUBSCRIPTION_CHANGED, "daily", "weekly")]
+    assert whatif_text.summary(diffs, []) == [f"{EST.id}: 1 subscription changed"]
+    # Quiet hours hold back what is told at once, but never an imminent finding (a compromise, here).
+    quiet = replace(NOW_SUB, quiet_hours=(time(20), time(8)))
+    assert compare(fates(), fates((quiet,)), {"now": quiet}, Sides(old_subscriptions={"now": NOW_SUB})) == []
+    diffs = compare(
+        fates(severity=Severity.HIGH),
+        fates((quiet,), severity=Severity.HIGH),
+        {"now": quiet},
+        Sides(old_subscriptions={"now": NOW_SUB}),
+    )
+    assert [(d.change, d.before, d.after) for d in diffs] == [
+        (Change.SCHEDULE_CHANGED, "immediate", "immediate; quiet_hours 20:00-08:00")
+    ]
+
+
+def test_an_establishment_whose_contacts_take_none_of_its_warnings_is_silenced() -> None:
+    imminent_only = replace(EST, contacts=(Contact("rssi@chu-bordeaux.example", min_severity=Severity.IMMINENT),))
+    registry = Registry({EST.id: imminent_only}, ())
+    feeds = {"feodo": replace(FEEDS["feodo"], severity=Severity.HIGH)}
+    after = outcomes([FINDING], [], registry=registry, feeds=feeds, subscriptions=(NOW_SUB,), now=NOW)
+    assert (after[FINDING.key].fate, after[FINDING.key].recipients) == (Fate.ALERTED, ())
+    found = likely_mistakes(
+        fates(severity=Severity.HIGH),
+        after,
+        old_registry=REGISTRY,
+        new_registry=registry,
+        old_subscriptions=(NOW_SUB,),
+        new_subscriptions=(NOW_SUB,),
+    )
+    assert found == [LikelyMistake(Mistake.SILENCED, (EST.id,))]
+
+
+def test_a_feed_severity_raised_into_a_subscription_is_told_as_the_feed_setting() -> None:
+    diffs = compare(fates(severity=Severity.INFO), fates(severity=Severity.HIGH), {"now": NOW_SUB})
+    rule = SeverityRule.feed_severity("feodo")
+    assert [(d.change, d.cause, d.because) for d in diffs] == [
+        (Change.WARNING_ADDED, Cause.SEVERITY_RULE, Because(severity=Severity.HIGH, rule=rule, previous_rule=rule))
+    ]
+    assert whatif_text.text(diffs, [], {}, "read")[2].endswith("its setting edited")
+
+
+def test_a_finding_gone_or_come_with_its_feed_or_establishment_says_so() -> None:
+    def cause(before: dict[str, Outcome], after: dict[str, Outcome], sides: Sides) -> list[tuple[Change, Cause]]:
+        return [(d.change, d.cause) for d in compare(before, after, {"now": NOW_SUB}, sides)]
+
+    ours = {EST.id}
+    assert cause(fates(), {}, Sides(new_feeds=set(), new_establishments=ours)) == [
+        (Change.WARNING_REMOVED, Cause.FEED_REMOVED)
+    ]
+    assert cause(fates(), {}, Sides(new_feeds={"feodo"}, new_establishments=set())) == [
+        (Change.WARNING_REMOVED, Cause.ESTABLISHMENT_REMOVED)
+    ]
+    assert cause({}, fates(), Sides(old_feeds=set(), old_establishments=ours)) == [
+        (Change.WARNING_ADDED, Cause.FEED_ADDED)
+    ]
+    assert cause(fates(), {}, Sides(new_feeds={"feodo"}, new_establishments=ours)) == [
+        (Change.WARNING_REMOVED, Cause.NOT_MATCHED)
+    ]
+
+
+def test_an_inhibition_already_there_now_hiding_an_imminent_finding_is_warned_of() -> None:
+    inh = Inhibition("scanner", None, indicator="147.210.1.5", where="inhibitions.yaml:2:5")
+    found = likely_mistakes(
+        fates(held=(inh,), severity=Severity.HIGH),
+        fates(held=(inh,)),  # the feed's severity no longer lowered: imminent, as a compromise is
+        old_registry=REGISTRY,
+        new_registry=REGISTRY,
+        old_subscriptions=(NOW_SUB,),
+        new_subscriptions=(NOW_SUB,),
+    )
+    assert found == [LikelyMistake(Mistake.INHIBITS_IMMINENT, (EST.id,), ("147.210.1.5", "inhibitions.yaml:2:5"))]
