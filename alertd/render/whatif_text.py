@@ -11,6 +11,7 @@ from alertd.domain.codes import MatchReason, SeverityRule
 from alertd.domain.values import Severity
 from alertd.domain.whatif import Because, Cause, Change, Difference, LikelyMistake, Mistake
 from alertd.render.catalog import rule_text
+from alertd.render.headers import CONTROL
 
 _CHANGE_WORDS = {
     Change.WARNING_ADDED: "+ warning",
@@ -124,13 +125,19 @@ def text(
     if mistakes:
         lines.append(f"likely mistakes ({len(mistakes)}):")
         lines += [f"  ! {mistake_text(m)}" for m in mistakes]
-    return lines
+    return _printable(lines)
 
 
 def summary(differences: Sequence[Difference], mistakes: Sequence[LikelyMistake]) -> list[str]:
     """One line per establishment changed, then one per likely mistake (``what-if --format summary``)."""
     lines = [f"{est}: {_counts(diffs)}" for est, diffs in by_establishment(differences).items()]
-    return lines + [f"! {mistake_text(m)}" for m in mistakes]
+    return _printable(lines + [f"! {mistake_text(m)}" for m in mistakes])
+
+
+def _printable(lines: list[str]) -> list[str]:
+    """The lines with control characters (an escape sequence in an inhibition's reason, say) as spaces: for a
+    terminal, which would act on them."""
+    return [CONTROL.sub(" ", line) for line in lines]
 
 
 def by_establishment(differences: Sequence[Difference]) -> dict[str, list[Difference]]:

@@ -253,3 +253,12 @@ def test_an_inhibition_already_there_now_hiding_an_imminent_finding_is_warned_of
         new_subscriptions=(NOW_SUB,),
     )
     assert found == [LikelyMistake(Mistake.INHIBITS_IMMINENT, (EST.id,), ("147.210.1.5", "inhibitions.yaml:2:5"))]
+
+
+def test_an_escape_sequence_in_operator_text_does_not_reach_the_terminal() -> None:
+    inh = Inhibition("ok\x1b[2J\x1b]0;pwned\x07", None, indicator="147.210.1.5", where="inhibitions.yaml:2:5")
+    diffs = compare(fates(), fates(held=(inh,)), {"now": NOW_SUB})
+    mistakes = [LikelyMistake(Mistake.INHIBITS_IMMINENT, (EST.id,), ("147.210.1.5", "x\x1b[31m"))]
+    lines = whatif_text.text(diffs, mistakes, {EST.id: "CHU\x9b"}, "read") + whatif_text.summary(diffs, mistakes)
+    assert "ok [2J ]0;pwned " in lines[2]
+    assert not any(ch in line for line in lines for ch in "\x1b\x07\x9b")
