@@ -60,6 +60,7 @@ class Mistake(enum.StrEnum):
 
     SHARED_NETWORK = "shared-network"  # two establishments' networks overlap, as they did not before
     SHARED_DOMAIN = "shared-domain"  # a domain (or a parent of it) declared by two establishments, newly
+    SHARED_NAME = "shared-name"  # a name or alias newly given to several establishments: ambiguous in text
     SILENCED = "silenced"  # an establishment warned before would receive nothing
     INHIBITS_IMMINENT = "inhibits-imminent"  # an inhibition now hides a finding of imminent severity
     IDLE_SUBSCRIPTION = "idle-subscription"  # a subscription selects no establishment of the registry

@@ -278,6 +278,12 @@ def likely_mistakes(
         for a, da, b, db in sorted(shared_domains(new_registry) - old_domains)
     ]
     # Warned: an alert with someone to send it to (contacts whose min_severity takes none of them warn nobody).
+    old_names = shared_names(old_registry)
+    found += [
+        LikelyMistake(Mistake.SHARED_NAME, ids, (name,))
+        for form, (name, ids) in sorted(shared_names(new_registry).items())
+        if form not in old_names or not set(ids) <= set(old_names[form][1])
+    ]
     warned_before = {o.finding.establishment for o in before.values() if o.fate is Fate.ALERTED and o.recipients}
     warned_after = {o.finding.establishment for o in after.values() if o.fate is Fate.ALERTED and o.recipients}
     found += [
@@ -349,6 +355,20 @@ def shared_domains(registry: Registry) -> set[tuple[str, str, str, str]]:
                     if other != est:
                         pairs.add((est, domain, other, parent) if est < other else (other, parent, est, domain))
     return pairs
+
+
+def shared_names(registry: Registry) -> dict[str, tuple[str, tuple[str, ...]]]:
+    """The names and aliases several establishments give, case and spaces aside: by that form, the name as first
+    written and the establishments (sorted). A text naming it counts for one of them only when it names that one's
+    commune too. One pass over the names."""
+    owners: dict[str, set[str]] = {}
+    first: dict[str, str] = {}
+    for item in registry.establishments.values():
+        for name in (item.name, *item.aliases):
+            form = " ".join(name.casefold().split())
+            owners.setdefault(form, set()).add(item.id)
+            first.setdefault(form, name)
+    return {form: (first[form], tuple(sorted(ids))) for form, ids in owners.items() if len(ids) > 1}
 
 
 def concerning(differences: Iterable[Difference], establishment: str | None) -> list[Difference]:

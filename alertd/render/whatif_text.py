@@ -213,6 +213,9 @@ def mistake_text(m: LikelyMistake) -> str:
         return f"network {m.values[0]} of {m.subjects[0]} overlaps {m.values[1]} of {m.subjects[1]}"
     if m.mistake is Mistake.SHARED_DOMAIN:
         return f"domain {m.values[0]} of {m.subjects[0]} and {m.values[1]} of {m.subjects[1]} are one domain"
+    if m.mistake is Mistake.SHARED_NAME:
+        owners = ", ".join(m.subjects)
+        return f"name {m.values[0]!r} is given to {owners}: a text naming it counts only with the commune named too"
     if m.mistake is Mistake.SILENCED:
         return f"{m.subjects[0]} would receive nothing, where it is warned now"
     if m.mistake is Mistake.INHIBITS_IMMINENT:

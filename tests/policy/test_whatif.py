@@ -136,7 +136,8 @@ def test_shared_domains_take_a_parent_for_the_same_domain() -> None:
 
 
 def test_likely_mistakes_are_only_those_the_change_makes() -> None:
-    wide = replace(EST, id="e-wide", networks=(ipaddress.ip_network("147.0.0.0/8"),), domains=())
+    wide = replace(EST, id="e-wide", name="Clinique Large", aliases=(), domains=())
+    wide = replace(wide, networks=(ipaddress.ip_network("147.0.0.0/8"),))
     new_registry = Registry({EST.id: EST, wide.id: wide}, ())
     idle = Subscription("nobody", Selector(ids=frozenset({"e-gone"})), Severity.INFO)
     inh = Inhibition("scanner", None, indicator="147.210.1.5", where="inhibitions.yaml:2:5")
@@ -262,3 +263,35 @@ def test_an_escape_sequence_in_operator_text_does_not_reach_the_terminal() -> No
     lines = whatif_text.text(diffs, mistakes, {EST.id: "CHU\x9b"}, "read") + whatif_text.summary(diffs, mistakes)
     assert "ok [2J ]0;pwned " in lines[2]
     assert not any(ch in line for line in lines for ch in "\x1b\x07\x9b")
+
+
+def test_a_name_given_to_a_second_establishment_is_a_likely_mistake() -> None:
+    other = replace(make_establishment("e-other"), name="Clinique Autre", aliases=(), domains=())
+    slip = replace(other, aliases=("chu  de BORDEAUX",))  # the alias of a copy-paste, spaced and cased otherwise
+    before = Registry({EST.id: EST, other.id: other}, ())
+    after = Registry({EST.id: EST, other.id: slip}, ())
+    assert EST.name.casefold() == "chu de bordeaux"
+    found = likely_mistakes(
+        fates(),
+        fates(),
+        old_registry=before,
+        new_registry=after,
+        old_subscriptions=(NOW_SUB,),
+        new_subscriptions=(NOW_SUB,),
+    )
+    assert found == [LikelyMistake(Mistake.SHARED_NAME, (EST.id, "e-other"), (EST.name,))]
+    assert whatif_text.summary([], found) == [
+        f"! name {EST.name!r} is given to {EST.id}, e-other: a text naming it counts only with the commune named too"
+    ]
+    # Shared before already: nothing new to warn of.
+    assert (
+        likely_mistakes(
+            fates(),
+            fates(),
+            old_registry=after,
+            new_registry=after,
+            old_subscriptions=(NOW_SUB,),
+            new_subscriptions=(NOW_SUB,),
+        )
+        == []
+    )
