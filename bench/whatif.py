@@ -4,7 +4,9 @@
     .venv/bin/python bench/whatif.py [--establishments 3000] [--rows 100000] [--seed 7]
 
 The registry is ``bench/registry.py``'s generator (one /24 and one /48 each, domains, 7 to 11 software items).
-The history is a month of daily polls stored as the daemon stores them: a Feodo-style CSV blocklist whose
+The history is a month of daily polls stored through ``Store.save_observations``, every row a JSON observation
+(the daemon keeps a CSV list's IPv4 rows as rows, which what-if decodes by another path, measured no faster): a
+Feodo-style CSV blocklist whose
 ``rows`` addresses (one in each establishment's /48, the rest outside every network) it lists half at a time, the
 window moved on each day (what leaves is delisted, its last sighting kept), and the real KEV catalogue (tests/data)
 every day, matched against the software. what-if replays the entries listed at the end (the last window and the KEV
