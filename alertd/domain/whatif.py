@@ -64,6 +64,9 @@ class Mistake(enum.StrEnum):
     SILENCED = "silenced"  # an establishment warned before would receive nothing
     INHIBITS_IMMINENT = "inhibits-imminent"  # an inhibition now hides a finding of imminent severity
     IDLE_SUBSCRIPTION = "idle-subscription"  # a subscription selects no establishment of the registry
+    # A feed's settings read when its documents are parsed (url, format, kind, columns, caps) changed: its stored
+    # entries were parsed under the old ones, so what they give under the new ones shows only after its next poll.
+    FEED_REPARSED = "feed-reparsed"
 
 
 class Outcome(NamedTuple):

@@ -307,6 +307,29 @@ def likely_mistakes(
     return found
 
 
+# What a feed's parser reads of it, and where the documents come from: entries stored under other values would be
+# parsed otherwise (FeedConfig.spec, and the url).
+PARSE_SETTINGS = ("url", "format", "kind", "columns", "max_field_bytes", "max_entry_bytes", "max_entries")
+
+
+def reparsed_feeds(
+    old: Sequence[FeedConfig], new: Sequence[FeedConfig], entries: Mapping[str, int]
+) -> list[LikelyMistake]:
+    """The feeds kept whose parse-time settings changed while entries of theirs are stored (``entries``: how many,
+    per feed): what-if replays those entries as parsed then, for both sides, so it cannot show what the change
+    does; each with the count and the settings changed."""
+    before = {feed.id: feed for feed in old}
+    found: list[LikelyMistake] = []
+    for feed in new:
+        was = before.get(feed.id)
+        if was is None or not entries.get(feed.id):
+            continue
+        changed = tuple(name for name in PARSE_SETTINGS if getattr(was, name) != getattr(feed, name))
+        if changed:
+            found.append(LikelyMistake(Mistake.FEED_REPARSED, (feed.id,), (str(entries[feed.id]), *changed)))
+    return found
+
+
 def _held_imminent(outcome: Outcome | None) -> bool:
     """Whether an inhibition already held this finding back at imminent severity (nothing new to warn of)."""
     return outcome is not None and outcome.fate is Fate.INHIBITED and outcome.severity is Severity.IMMINENT

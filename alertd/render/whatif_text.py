@@ -216,6 +216,12 @@ def mistake_text(m: LikelyMistake) -> str:
     if m.mistake is Mistake.SHARED_NAME:
         owners = ", ".join(m.subjects)
         return f"name {m.values[0]!r} is given to {owners}: a text naming it counts only with the commune named too"
+    if m.mistake is Mistake.FEED_REPARSED:
+        count, *settings = m.values
+        return (
+            f"feed {m.subjects[0]}: {', '.join(settings)} changed; its {count} stored entries were read under the old "
+            "settings, so what it finds under the new ones is not shown here (see it after its next poll)"
+        )
     if m.mistake is Mistake.SILENCED:
         return f"{m.subjects[0]} would receive nothing, where it is warned now"
     if m.mistake is Mistake.INHIBITS_IMMINENT:

@@ -22,7 +22,7 @@ from alertd.domain.whatif import Difference, LikelyMistake, Outcome
 from alertd.intake.formats import FORMATS
 from alertd.match.benign import Allowlist, BenignLists, default_benign
 from alertd.match.index import MatchIndex
-from alertd.policy.difference import Sides, compare, concerning, likely_mistakes, outcomes
+from alertd.policy.difference import Sides, compare, concerning, likely_mistakes, outcomes, reparsed_feeds
 from alertd.policy.inhibitions import apply_inhibitions
 from alertd.render import whatif_text
 from alertd.service.clock import utcnow
@@ -89,6 +89,7 @@ def what_if(running: Config, edited: Config, since: timedelta | None, now: datet
         old_subscriptions=running.subscriptions,
         new_subscriptions=edited.subscriptions,
     )
+    mistakes += reparsed_feeds(running.feeds, edited.feeds, {feed: len(found) for feed, found in bodies.items()})
     names = {e.id: e.name for e in running.registry.establishments.values()}
     names |= {e.id: e.name for e in edited.registry.establishments.values()}
     return WhatIf(differences, mistakes, sum(map(len, bodies.values())), start, names)

@@ -429,3 +429,15 @@ def test_the_entries_of_a_feed_unchanged_for_weeks_are_replayed(history: Path, t
     result = widened(running, tmp_path)
     assert result["entries"] == 28 + 1404
     assert [d["change"] for d in result["establishments"]["e-clinic"]] == ["warning-added"]
+
+
+def test_a_feed_read_otherwise_is_said_not_to_be_replayed(history: Path, tmp_path: Path) -> None:
+    """Its stored entries were parsed with the old kind: what-if cannot show the new one's effect, and says so."""
+    new = edited(history, tmp_path, "feeds.yaml", "    kind: compromise\n", "    kind: exposure\n")
+    result = what_if(history, new)
+    assert result["mistakes"] == [{"mistake": "feed-reparsed", "subjects": ["feodo"], "values": ["28", "kind"]}]
+    done = alertd(history, "--log-level", "warning", "what-if", "--config", str(new), "--format", "summary")
+    assert done.stdout.splitlines()[-1] == (
+        "! feed feodo: kind changed; its 28 stored entries were read under the old settings, so what it finds under "
+        "the new ones is not shown here (see it after its next poll)"
+    )
