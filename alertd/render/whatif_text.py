@@ -117,7 +117,9 @@ def text(
     (``names``: the establishments' names, of either configuration), then the likely mistakes."""
     lines = [read]
     per = by_establishment(differences)
-    if not per:
+    if not per and any(m.mistake is Mistake.FEED_REPARSED for m in mistakes):
+        lines.append("no difference among the entries replayed; a feed's edit cannot be replayed (below)")
+    elif not per:
         lines.append("no difference: every establishment would get what it gets now")
     for est, diffs in per.items():
         lines.append(f"{est} ({names.get(est, '?')}): {_counts(diffs)}")

@@ -436,6 +436,11 @@ def test_a_feed_read_otherwise_is_said_not_to_be_replayed(history: Path, tmp_pat
     new = edited(history, tmp_path, "feeds.yaml", "    kind: compromise\n", "    kind: exposure\n")
     result = what_if(history, new)
     assert result["mistakes"] == [{"mistake": "feed-reparsed", "subjects": ["feodo"], "values": ["28", "kind"]}]
+    done = alertd(history, "--log-level", "warning", "what-if", "--config", str(new))
+    assert (
+        done.stdout.splitlines()[1]
+        == "no difference among the entries replayed; a feed's edit cannot be replayed (below)"
+    )
     done = alertd(history, "--log-level", "warning", "what-if", "--config", str(new), "--format", "summary")
     assert done.stdout.splitlines()[-1] == (
         "! feed feodo: kind changed; its 28 stored entries were read under the old settings, so what it finds under "
