@@ -12,6 +12,11 @@ builds it (95,333 establishments in 100 department files). For each, with a leak
 - warm cache, empty store: the store removed, the cache kept (a first start whose cache ``alertd check`` or a
   previous install filled): the store notes the whole registry's scope for first contact before its first poll.
 
+Each run also gives what keeping the running configuration cost (``state_dir/running-config/``, for ``alertd check
+--against-running``): the files written and the seconds of the thread that writes them, at the start and at each
+reload, and the folder's size; and, in this process, a reload's load with and without recording what it read (the
+files hashed, the new bytes held), the registry cache warm as the daemon's is.
+
 Baselines in the same run: a bare ``alertd --help`` (the interpreter and alertd's imports) and yaml-rs alone
 over every registry file. Modules are compiled to bytecode first, as an installed package's are. Prints JSON
 with the load average; asserts nothing. A few minutes on two cores.
@@ -38,6 +43,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from finess_build import FINESS_CSV, ROOT, build_registry
 from outside import ALERTD, FEEDS, Daemon, timed, write_settings, yaml_rs_alone
 from registry import generate
+
+from alertd.config.files import load_config, load_recorded
+from alertd.config.registry import RegistryCache
+from alertd.store import loaded
 
 TARGETS = {"start_to_first_poll_seconds": 10, "reload_one_file_seconds": 2}
 
@@ -67,6 +76,34 @@ def _index_kept(daemon: Daemon, since: float, wall: float) -> None:
     daemon.wait_log("registry files kept", after=since)
 
 
+def _running_kept(daemon: Daemon, since: float) -> dict[str, Any]:
+    """What the daemon logged of keeping the running configuration, the first time after ``since``."""
+    at = daemon.wait_log("running configuration kept", after=since)
+    text = next(t for when, t in daemon.lines if when == at and "running configuration kept" in t)
+    event = json.loads(text)
+    return {"files": event["files"], "written": event["written"], "seconds": event["seconds"]}
+
+
+def _recording_cost(folder: Path) -> dict[str, Any]:
+    """A reload's load in this process (the registry cache warm), without and with recording what it read; best of
+    three each."""
+    config = folder / "alertd.yaml"
+    cache = RegistryCache()
+    load_config(config, cache, warnings=False)
+
+    def best(load: Any) -> float:
+        times = []
+        for _ in range(3):
+            started = time.perf_counter()
+            load(config, cache)
+            times.append(time.perf_counter() - started)
+        return round(min(times), 3)
+
+    plain = best(lambda c, r: load_config(c, r, warnings=False))
+    recorded = best(load_recorded)
+    return {"load_seconds": plain, "load_recorded_seconds": recorded, "ratio": round(recorded / plain, 2)}
+
+
 def _forget_polls(state: Path) -> None:
     """Everything of the state directory but ``cache/``: a first start over a warm cache."""
     for path in state.iterdir():
@@ -91,6 +128,7 @@ def _run(folder: Path, reloads: int) -> dict[str, Any]:
             "ready_seconds": round(ready, 2),
             "start_to_first_poll_seconds": round(first_poll, 2),
             "start_to_first_poll_cpu_seconds": round(daemon.cpu(), 2),
+            "running_config_kept": _running_kept(daemon, daemon.started),
         }
         _index_kept(daemon, daemon.started, wall)
         time.sleep(1)  # past the start-up's dispatch, so that the reload is what is timed
@@ -102,6 +140,7 @@ def _run(folder: Path, reloads: int) -> dict[str, Any]:
             key = "reload_one_file" if n == 0 else f"reload_one_file_{n + 1}"
             figures[f"{key}_seconds"] = round(done - sent, 2)
             figures[f"{key}_cpu_seconds"] = round(daemon.cpu() - cpu, 2)
+            figures[f"{key}_running_config_kept"] = _running_kept(daemon, done)
             _index_kept(daemon, sent, wall)
             time.sleep(1)
     finally:
@@ -116,8 +155,11 @@ def measure(folder: Path) -> dict[str, Any]:
     files = sorted((folder / "establishments").glob("*.yaml"))
     help_ = timed([ALERTD, "--help"], folder)
     yaml_alone = yaml_rs_alone(folder / "establishments", folder)
+    recording = _recording_cost(folder)
     load = [round(os.getloadavg()[0], 2)]
     cold = _run(folder, reloads=1)
+    kept = folder / "state" / loaded.FOLDER
+    running_config_bytes = sum(p.stat().st_size for p in kept.iterdir())
     load.append(round(os.getloadavg()[0], 2))
     _new_feed(folder, 2)
     warm = _run(folder, reloads=2)
@@ -133,6 +175,7 @@ def measure(folder: Path) -> dict[str, Any]:
         "registry": {"files": len(files), "bytes": sum(f.stat().st_size for f in files)},
         **runs,
         "baselines": baseline,
+        "running_config": {"bytes_after_cold_run": running_config_bytes, "reload_load_in_process": recording},
         "ratio_to_alertd_help": {k: round(v / help_["seconds"], 1) for k, v in figures.items()},
         "ratio_to_yaml_rs_alone": {k: round(v / yaml_alone["seconds"], 1) for k, v in figures.items()},
         "within_target": {f"{run}_{k}": runs[run][k] <= TARGETS[k] for run, k in pairs},

@@ -20,12 +20,14 @@ from alertd.config.feeds import read_feeds
 from alertd.config.registry import RegistryCache, load_registry
 from alertd.config.routing import read_inhibitions, read_subscriptions
 from alertd.config.settings import read_settings
+from alertd.config.sources import Recording, Snapshot, attach, exists, from_snapshot, recording, served_from
 from alertd.config.yamlsrc import Reader, unreadable
-from alertd.domain.errors import ConfigError, Problem
+from alertd.domain.errors import AlertdError, ConfigError, Problem
 from alertd.domain.establishments import Registry
 from alertd.domain.feeds import FeedConfig
 from alertd.domain.routing import Inhibition, Subscription
 from alertd.domain.settings import Settings
+from alertd.store.loaded import MANIFEST, read_manifest
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,7 +99,7 @@ def load_config(path: Path, registry_cache: RegistryCache | None = None, *, warn
     except ConfigError as exc:
         raise ConfigError(causes_first(r.problems + list(exc.problems))) from None
     if settings is None or not all(
-        p.exists() for p in (settings.feeds_file, settings.registry_path, settings.subscriptions_file)
+        exists(p) for p in (settings.feeds_file, settings.registry_path, settings.subscriptions_file)
     ):
         raise ConfigError(r.problems)
     problems: list[Problem] = []
@@ -118,6 +120,7 @@ def load_config(path: Path, registry_cache: RegistryCache | None = None, *, warn
     # for every name would hide the one error to fix, feeds.yaml's own.
     feed_ids = declared if feeds_read else None
     cache.attach(settings.state_dir)
+    attach(settings.state_dir)
     try:
         registry = load_registry(settings.registry_path, cache)
     except ConfigError as exc:
@@ -127,7 +130,7 @@ def load_config(path: Path, registry_cache: RegistryCache | None = None, *, warn
     except ConfigError as exc:
         problems.extend(exc.problems)
     inhibitions: tuple[Inhibition, ...] = ()
-    if settings.inhibitions_file is not None and settings.inhibitions_file.exists():
+    if settings.inhibitions_file is not None and exists(settings.inhibitions_file):
         try:
             inhibitions = read_inhibitions(settings.inhibitions_file, feed_ids, registry, r)
         except ConfigError as exc:
@@ -148,14 +151,48 @@ def load_config(path: Path, registry_cache: RegistryCache | None = None, *, warn
         problems.extend(registry_warnings(registry, cache.origins))
     operator_files = [path, settings.feeds_file, settings.subscriptions_file, settings.inhibitions_file]
     operator_files += [settings.allowlist_file, *(registry.files if registry is not None else ())]
-    problems.extend(cut_warning(file) for file in operator_files if file is not None and looks_cut(file))
-    if settings.templates_dir is not None and not settings.templates_dir.is_dir():
+    if not from_snapshot():  # the last byte of the files loaded, on disk: the snapshot's were whole
+        problems.extend(cut_warning(file) for file in operator_files if file is not None and looks_cut(file))
+    if settings.templates_dir is not None and not from_snapshot() and not settings.templates_dir.is_dir():
         problems.append(Problem(str(path), 1, 1, f"templates folder {settings.templates_dir} does not exist"))
     all_problems = causes_first(r.problems + problems)
     if any(not p.warning for p in all_problems) or registry is None:
         raise ConfigError(all_problems)
     digest = cache.digest(registry.files) if cache.persist else ""  # only a persistent cache keeps what is built
     return Config(settings, feeds, registry, subs, tuple(all_problems), inhibitions, allowlist, digest)
+
+
+def load_recorded(path: Path, registry_cache: RegistryCache) -> tuple[Config, Recording]:
+    """:func:`load_config` (without the registry's warnings) noting every file it read and the bytes the state
+    directory does not hold yet: the daemon's loads, kept by :func:`alertd.store.loaded.keep` once they serve."""
+    with recording(Recording()) as noted:
+        config = load_config(path, registry_cache, warnings=False)
+    return config, noted
+
+
+class NoRunningConfig(AlertdError):
+    """No daemon recorded what it loaded in this state directory."""
+
+
+def load_running(state_dir: Path) -> Config:
+    """The configuration the daemon of ``state_dir`` last loaded, read from the snapshot it kept there: the files as
+    they were then, whatever they are on disk now. :class:`NoRunningConfig` when there is none; a
+    :class:`ConfigError` when a file is missing from it."""
+    try:
+        manifest = read_manifest(state_dir)
+    except OSError as exc:
+        raise NoRunningConfig(
+            f"the running configuration recorded in {state_dir} cannot be read ({exc.strerror or exc}): run the "
+            "command as the daemon's user"
+        ) from None
+    if manifest is None:
+        raise NoRunningConfig(
+            f"no running configuration is recorded in {state_dir} ({MANIFEST} is written by 'alertd run' when it "
+            "starts and at each reload): no daemon ran on this state_dir with this version of alertd; "
+            "'alertd what-if --config EDITED' compares an edited copy with the files on disk instead"
+        )
+    with served_from(Snapshot(state_dir, manifest)):
+        return load_config(Path(manifest.config), RegistryCache(), warnings=False)
 
 
 def causes_first(problems: list[Problem]) -> list[Problem]:
@@ -170,4 +207,4 @@ def config_path(explicit: str | None, environ: Mapping[str, str]) -> Path:
     return Path(explicit or environ.get("ALERTD_CONFIG") or "/etc/alertd/alertd.yaml")
 
 
-__all__ = ["Config", "causes_first", "config_path", "load_config"]
+__all__ = ["Config", "NoRunningConfig", "causes_first", "config_path", "load_config", "load_recorded", "load_running"]

@@ -35,6 +35,7 @@ from typing import Any
 from alertd.config import snapshot
 from alertd.config.establishment_rules import KEY as _KEY
 from alertd.config.establishment_rules import Fault, Rules, registry_items
+from alertd.config.sources import listing, read
 from alertd.config.yamlsrc import (
     FAST_PARSER,
     FastParseError,
@@ -49,7 +50,6 @@ from alertd.config.yamlsrc import (
     loads,
     loads_fast,
     position,
-    read,
     sequence_items,
 )
 from alertd.domain.errors import ConfigError, Problem
@@ -59,9 +59,8 @@ from alertd.store.statecache import StateCache, entry_key
 
 def registry_files(path: Path) -> tuple[Path, ...]:
     """The YAML files making up the registry, in a stable order."""
-    if path.is_dir():
-        return tuple(sorted(p for p in path.iterdir() if p.suffix in (".yaml", ".yml") and p.is_file()))
-    return (path,)
+    files = listing(path, (".yaml", ".yml"))
+    return (path,) if files is None else files
 
 
 # --- loading ----------------------------------------------------------------------------------------------------

@@ -13,6 +13,7 @@ from alertd.config.common import parse_duration, parse_listen, read_duration, re
 from alertd.config.settings_backups import read_backups
 from alertd.config.settings_escalation import read_escalation
 from alertd.config.settings_web import read_web
+from alertd.config.sources import exists
 from alertd.config.yamlsrc import Pos, Reader, YMap, load
 from alertd.domain.settings import (
     DEFAULT_BULLETIN,
@@ -80,7 +81,7 @@ def read_settings(path: Path, r: Reader) -> Settings | None:
         paths[key] = resolve_path(path, text) if text else None
     for key in ("feeds", "registry", "subscriptions", "inhibitions", "allowlist"):
         p = paths[key]
-        if p is not None and not p.exists():
+        if p is not None and not exists(p):
             r.error(m.value_pos[key], f"{key!r} names {p}, which does not exist")
     operators = tuple(v for v, _ in r.strings(m, "operators"))
 

@@ -20,6 +20,7 @@ from typing import Any, NamedTuple
 
 import yaml
 
+from alertd.config.sources import read
 from alertd.config.yamlwords import explain, near_miss
 from alertd.domain.errors import ConfigError, Problem
 
@@ -194,14 +195,6 @@ def _syntax_problem(exc: yaml.MarkedYAMLError, text: str | bytes, file: str, fir
     mark = exc.problem_mark or exc.context_mark
     line, col = (mark.line + first_line, mark.column + 1) if mark else (first_line, 1)
     return Problem(file, line, col, f"invalid YAML: {said}")
-
-
-def read(path: Path) -> bytes:
-    """The bytes of a config file; an unreadable file is a :class:`ConfigError` at line 1."""
-    try:
-        return path.read_bytes()
-    except OSError as exc:
-        raise ConfigError([Problem(str(path), 1, 1, f"cannot read file: {exc.strerror or exc}")]) from None
 
 
 def decode(raw: bytes, file: str) -> str:

@@ -8,6 +8,7 @@ attachments and ``alertd poll --dry-run`` keep their text.
 from __future__ import annotations
 
 import enum
+import functools
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
@@ -137,12 +138,12 @@ class SeverityRule:
     @classmethod
     def of(cls, kind: RuleKind) -> SeverityRule:
         """A rule without arguments (all but ``FEED_SEVERITY``, ``CVSS`` and ``UNKNOWN``)."""
-        return cls(kind)
+        return _made(kind, None)
 
     @classmethod
     def feed_severity(cls, feed: str) -> SeverityRule:
         """The feed ``feed`` sets the severity of all its findings."""
-        return cls(RuleKind.FEED_SEVERITY, feed=feed)
+        return _made(RuleKind.FEED_SEVERITY, feed)
 
     @classmethod
     def cvss_at_least_7(cls, score: float) -> SeverityRule:
@@ -167,7 +168,7 @@ class SeverityRule:
 
     def lowered(self) -> SeverityRule:
         """This rule, its severity lowered one level because the version was not checked."""
-        return replace(self, unverified=True)
+        return _lowered(self)
 
     @classmethod
     def from_json(cls, stored: object) -> SeverityRule:
@@ -184,6 +185,18 @@ class SeverityRule:
             text=stored.get("text"),
             unverified=stored.get("unverified") is True,
         )
+
+
+# Policy classifies every finding of a poll (half a million for a national what-if): the rules without a score are
+# few and frozen, so each is made (and checked) once, not once per finding.
+@functools.cache
+def _made(kind: RuleKind, feed: str | None) -> SeverityRule:
+    return SeverityRule(kind, feed=feed)
+
+
+@functools.cache
+def _lowered(rule: SeverityRule) -> SeverityRule:
+    return replace(rule, unverified=True)
 
 
 # How versions before codes stored each rule: English sentences, frozen here because old stores hold them.

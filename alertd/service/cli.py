@@ -16,10 +16,12 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from alertd import __version__
-from alertd.config.files import Config, config_path, load_config
+from alertd.config.common import parse_duration
+from alertd.config.files import Config, config_path, load_config, load_recorded
 from alertd.config.finess import FinessError
 from alertd.config.finess_import import import_finess, summary
 from alertd.config.registry import RegistryCache
+from alertd.config.sources import Recording
 from alertd.config.yamlwords import near_miss
 from alertd.domain.acknowledgement import Decision
 from alertd.domain.codes import Evidence
@@ -47,6 +49,7 @@ from alertd.service.report_command import cmd_report
 from alertd.service.setup import make_ack_links, make_index, make_signer
 from alertd.service.signals import EarlySignals
 from alertd.service.vitals import store_reason
+from alertd.service.whatif_cmd import cmd_what_if, load_recorded_running, show, what_if
 from alertd.store import STORE_FAILURES
 from alertd.store.acks import responses_to
 from alertd.store.codecs import encode_time
@@ -82,7 +85,12 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="start on the store as it is (a new one if none) although state_dir had another: see Recovering state",
     )
-    sub.add_parser("check", help="validate every config file; exit 1 with file:line:col lines")
+    check = sub.add_parser("check", help="validate every config file; exit 1 with file:line:col lines")
+    check.add_argument(
+        "--against-running",
+        action="store_true",
+        help="then a line per establishment the files on disk would change against the running daemon's (30 days)",
+    )
     poll = sub.add_parser("poll", help="fetch and match, send nothing; one JSON object per finding")
     poll.add_argument("--feed", action="append", help="only this feed (may be repeated)")
     poll.add_argument("--dry-run", action="store_true", required=True, help="required: poll never sends")
@@ -111,6 +119,17 @@ def build_parser() -> argparse.ArgumentParser:
     _state_parser(sub)
     _inhibitions_parser(sub)
     add_report_parser(sub)
+    what = sub.add_parser("what-if", help="who would get what under an edited configuration; sends and writes nothing")
+    against = what.add_mutually_exclusive_group(required=True)
+    against.add_argument("--config", dest="edited", metavar="NEW_ALERTD_YAML", help="the edited alertd.yaml")
+    against.add_argument(
+        "--against-running", action="store_true", help="the files on disk against the running daemon's snapshot"
+    )
+    what.add_argument(
+        "--since", type=parse_duration, default=None, help="only the entries first seen since (all those listed now)"
+    )
+    what.add_argument("--establishment", metavar="ID", help="only this establishment's differences")
+    what.add_argument("--format", choices=("text", "summary", "json"), default="text", help="summary: a line each")
     registry = sub.add_parser("registry", help="build the registry from a national one")
     registry_sub = registry.add_subparsers(dest="registry_command", required=True, parser_class=_Parser)
     imported = registry_sub.add_parser("import", help="import FINESS into a registry folder, one file a department")
@@ -189,12 +208,17 @@ def main(argv: Sequence[str] | None = None, *, early: EarlySignals | None = None
             return EXIT_FAILED
     path = config_path(args.config, os.environ)
     if args.command == "check":
-        return cmd_check(path)
+        return cmd_check(path, against_running=args.against_running)
     # The files' establishments kept in state_dir for the next command; by the daemon once it serves.
-    cache = RegistryCache(persist=True, defer=args.command == "run" and not args.once)
+    # (what-if keeps nothing: it writes nowhere, as the daemon's neighbour)
+    cache = RegistryCache(persist=args.command != "what-if", defer=args.command == "run" and not args.once)
     gc.disable()  # the registry lives as long as the process: frozen below, never walked (see Engine)
+    recorded: Recording | None = None
     try:
-        config = load_config(path, cache, warnings=False)  # only `check` shows the registry's warnings
+        if args.command == "run" and not args.once:  # the daemon records what it loaded (check --against-running)
+            config, recorded = load_recorded(path, cache)
+        else:
+            config = load_config(path, cache, warnings=False)  # only `check` shows the registry's warnings
     except ConfigError as exc:
         _print_problems(exc)
         return EXIT_INVALID
@@ -205,7 +229,7 @@ def main(argv: Sequence[str] | None = None, *, early: EarlySignals | None = None
         return _stopped_before_start(early)
     try:
         with left_to_owner(config.settings, daemon=args.command == "run" and not args.once):
-            return _command(args, path, config, cache, early, loading)
+            return _command(args, path, config, cache, early, loading, recorded)
     except StateRefused as exc:  # the operator must act on the state (README, "Recovering state"): as a config error
         print(f"alertd: {exc}", file=sys.stderr)
         return EXIT_INVALID
@@ -230,11 +254,12 @@ def _command(
     cache: RegistryCache,
     early: EarlySignals | None,
     loading: float,
+    recorded: Recording | None = None,
 ) -> int:
     """Run the command the arguments name, on a loaded configuration (errors are :func:`main`'s to report)."""
     if args.command == "run" and not args.once:
         daemon_ = Daemon(path, config, cache, new_state=args.new_state)
-        daemon_.early, daemon_.loaded_at = early, loading
+        daemon_.early, daemon_.loaded_at, daemon_.recorded = early, loading, recorded
         return _run_daemon(daemon_)
     if args.command == "run":
         return asyncio.run(cmd_run_once(config, new_state=args.new_state, print_links=args.print_links))
@@ -260,6 +285,8 @@ def _command(
         return asyncio.run(cmd_digest(config, args.subscription))
     if args.command == "report":
         return cmd_report(config, args)
+    if args.command == "what-if":
+        return cmd_what_if(config, args.edited, args.since, args.establishment, args.format)
     if args.command == "explain":
         if args.entry is not None:
             return cmd_explain_entry(config, args.establishment, args.entry)
@@ -289,7 +316,7 @@ def _print_problems(exc: ConfigError) -> None:
         print(problem, file=sys.stderr)
 
 
-def cmd_check(path: Path) -> int:
+def cmd_check(path: Path, *, against_running: bool = False) -> int:
     try:
         config = load_config(path, RegistryCache(persist=True, make_state_dir=False))
     except ConfigError as exc:
@@ -316,6 +343,12 @@ def cmd_check(path: Path) -> int:
         f"{path}: valid — {len(config.feeds)} feeds, {len(config.registry.establishments)} establishments "
         f"in {len(config.registry.files)} files, {len(config.subscriptions)} subscriptions"
     )
+    if against_running:  # what a reload would change, read before ``systemctl reload alertd``
+        running = load_recorded_running(config)
+        if running is None:
+            return EXIT_INVALID
+        print("against the running configuration, over the entries the feeds list now:")
+        show(what_if(running, config, None), None, "summary")
     return EXIT_OK
 
 

@@ -20,8 +20,9 @@ from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
 from alertd import __version__
-from alertd.config.files import Config, load_config
+from alertd.config.files import Config, load_recorded
 from alertd.config.registry import RegistryCache
+from alertd.config.sources import Recording
 from alertd.domain.delivery import DeliveryState, SendOutcome
 from alertd.domain.errors import ConfigError, DeliveryError, StoreError
 from alertd.domain.routing import Subscription
@@ -56,7 +57,7 @@ from alertd.service.progress import LoopProgress, in_flight_limit
 from alertd.service.setup import keep_index_later, prepare
 from alertd.service.signals import STOPS, EarlySignals
 from alertd.service.vitals import FeedVital
-from alertd.store import STORE_FAILURES, backup
+from alertd.store import STORE_FAILURES, backup, loaded
 from alertd.store.acks import AckBook, unanswered
 from alertd.store.escalations import escalations_by_severity
 from alertd.store.records import FeedState, digest_key
@@ -318,6 +319,8 @@ class Daemon:
     loaded_at = 0.0
     reload_when_ready = False
     reload_note = ""  # what the last reload dropped, shown in STATUS= until the next reload
+    # What the start's load read, kept in state_dir once the daemon serves (``alertd check --against-running``).
+    recorded: Recording | None = None
 
     def __init__(
         self, config_path: Path, config: Config, registry_cache: RegistryCache | None = None, *, new_state: bool = False
@@ -893,7 +896,7 @@ class Daemon:
         any error."""
         self.notifier.reloading()
         try:
-            config = await asyncio.to_thread(load_config, self.config_path, self.registry_cache, warnings=False)
+            config, recorded = await asyncio.to_thread(load_recorded, self.config_path, self.registry_cache)
             dropped = drops(self.engine.config, config)
             if dropped and (cut := await asyncio.to_thread(cut_refusal, dropped)):
                 log.error("reload refused", problem=cut)
@@ -937,6 +940,26 @@ class Daemon:
         self.engine.settle()  # the collector's pass over what the reload thawed, now rather than in the next one
         keep_index_later(prepared)  # for the next start: seconds of work that need not delay the reload
         self.keep_registry_later()
+        self.keep_loaded_later(recorded)
+
+    def keep_loaded_later(self, recorded: Recording) -> None:
+        """What the load now serving read, kept in state_dir (:mod:`alertd.store.loaded`) by a thread of its own:
+        the manifest and the bytes of the files not kept yet (all of them at the first start, one file after a
+        one-file edit)."""
+        manifest = recorded.manifest(self.config_path)
+        state_dir, now = self.config.settings.state_dir, utcnow()
+
+        def keep() -> None:
+            started = time.perf_counter()
+            try:
+                written = loaded.keep(state_dir, manifest, recorded.fresh, now)
+            except OSError as exc:  # what-if against the running configuration is lost, nothing else: said
+                log.error("running configuration not kept", error=str(exc), state_dir=str(state_dir))
+                return
+            seconds = round(time.perf_counter() - started, 2)
+            log.info("running configuration kept", files=len(manifest.files), written=written, seconds=seconds)
+
+        threading.Thread(target=keep, name="keep-loaded", daemon=True).start()
 
     def keep_registry_later(self) -> None:
         """The registry files parsed since the last time, kept in state_dir for the next start by a thread of their
@@ -991,6 +1014,9 @@ class Daemon:
             tasks.append(asyncio.create_task(self.watch_clock()))
             log.info("alertd started", version=__version__, feeds=len(self.config.feeds))
             self.notifier.ready(self.status_line())
+            if self.recorded is not None:
+                self.keep_loaded_later(self.recorded)
+                self.recorded = None
             probe = asyncio.create_task(self.probe_store_forever())
             if self.reload_when_ready:
                 self.request_reload()
