@@ -2,22 +2,24 @@
 differences between the two, and the changes that look like mistakes. Pure: the day and time are passed in.
 
 A fate is decided as for a finding never told (no state, no backlog): the question is who would get what, not
-whether it is due again today.
+whether it is due again today. What the reload itself sends for each difference (:func:`at_reload`) is decided
+again with what the store says was told, by the poll's own :func:`~alertd.policy.decide.decide`.
 """
 
 from __future__ import annotations
 
 import functools
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
-from dataclasses import dataclass
-from datetime import datetime
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
 from typing import Any
 
 from alertd.domain.establishments import Registry
 from alertd.domain.feeds import FeedConfig
 from alertd.domain.routing import Inhibition, Subscription
-from alertd.domain.values import Finding, Severity
-from alertd.domain.whatif import Because, Cause, Change, Difference, Fate, LikelyMistake, Mistake, Outcome
+from alertd.domain.values import Finding, FindingState, Severity
+from alertd.domain.whatif import Because, Cause, Change, Difference, Fate, LikelyMistake, Mistake, Outcome, Reload
+from alertd.policy.backlog import Contact
 from alertd.policy.decide import classify, decide, recipients, withheld
 
 
@@ -62,6 +64,54 @@ def outcomes(
             finding, Fate.INHIBITED, severity, rule, inhibition=inh.where, inhibition_reason=inh.reason
         )
     return result
+
+
+def told_after(differences: Iterable[Difference], after: Mapping[str, Outcome]) -> list[Finding]:
+    """The findings of these differences that the edited configuration tells (each once): those whose states the
+    store is asked for, to say what the reload sends (:func:`at_reload`)."""
+    keys = dict.fromkeys(d.finding.key for d in differences)
+    return [o.finding for o in (after.get(key) for key in keys) if o is not None and o.fate is Fate.ALERTED]
+
+
+def at_reload(
+    differences: Sequence[Difference],
+    after: Mapping[str, Outcome],
+    *,
+    registry: Registry,
+    feeds: Mapping[str, FeedConfig],
+    subscriptions: Sequence[Subscription],
+    states: Mapping[str, FindingState],
+    renotify: Mapping[Severity, timedelta | None],
+    now: datetime,
+    contact: Contact,
+) -> list[Difference]:
+    """The differences, each with what the reload sends for it (:class:`Reload`): the edited configuration's
+    findings decided by the poll's :func:`decide` with the store's ``states`` and first ``contact``, as the reload's
+    re-match decides them. A finding it does not tell sends nothing more."""
+    told = told_after(differences, after)
+    decided = {
+        a.finding.key: a
+        for a in decide(
+            told,
+            registry=registry,
+            feeds=feeds,
+            subscriptions=subscriptions,
+            states=states,
+            renotify=renotify,
+            now=now,
+            contact=contact,
+        )
+    }
+    codes: dict[str, Reload] = {}
+    for finding in told:
+        alert, state = decided.get(finding.key), states.get(finding.key)
+        if alert is not None:
+            codes[finding.key] = (
+                Reload.INVENTORY if alert.inventory else Reload.FOLLOW_UP if alert.follow_up else Reload.SENT_NOW
+            )
+        else:
+            codes[finding.key] = Reload.ALREADY_QUEUED if state is not None and state.queued else Reload.ALREADY_TOLD
+    return [replace(d, reload=codes.get(d.finding.key, Reload.NOTHING_MORE)) for d in differences]
 
 
 @dataclass(frozen=True, slots=True)

@@ -22,7 +22,17 @@ from alertd.domain.whatif import Difference, LikelyMistake, Outcome
 from alertd.intake.formats import FORMATS
 from alertd.match.benign import Allowlist, BenignLists, default_benign
 from alertd.match.index import MatchIndex
-from alertd.policy.difference import Sides, compare, concerning, likely_mistakes, outcomes, reparsed_feeds
+from alertd.policy.backlog import Contact, contact_keys
+from alertd.policy.difference import (
+    Sides,
+    at_reload,
+    compare,
+    concerning,
+    likely_mistakes,
+    outcomes,
+    reparsed_feeds,
+    told_after,
+)
 from alertd.policy.inhibitions import apply_inhibitions
 from alertd.render import whatif_text
 from alertd.service.clock import utcnow
@@ -68,19 +78,19 @@ def what_if(running: Config, edited: Config, since: timedelta | None, now: datet
             if i.type is IndicatorType.CVE
         }
         known = replay.knowledge(cves) if cves else {}
+        before = _outcomes(running, before_index, before_obs, known, now)
+        after = _outcomes(edited, after_index, after_obs, known, now)
+        subs = {s.name: s for s in running.subscriptions} | {s.name: s for s in edited.subscriptions}
+        sides = Sides(
+            old_subscriptions={s.name: s for s in running.subscriptions},
+            old_feeds={f.id for f in running.feeds},
+            new_feeds={f.id for f in edited.feeds},
+            old_establishments=running.registry.establishments.keys(),
+            new_establishments=edited.registry.establishments.keys(),
+        )
+        differences = _at_reload(compare(before, after, subs, sides), after, edited, replay, now)
     finally:
         replay.close()
-    before = _outcomes(running, before_index, before_obs, known, now)
-    after = _outcomes(edited, after_index, after_obs, known, now)
-    subs = {s.name: s for s in running.subscriptions} | {s.name: s for s in edited.subscriptions}
-    sides = Sides(
-        old_subscriptions={s.name: s for s in running.subscriptions},
-        old_feeds={f.id for f in running.feeds},
-        new_feeds={f.id for f in edited.feeds},
-        old_establishments=running.registry.establishments.keys(),
-        new_establishments=edited.registry.establishments.keys(),
-    )
-    differences = compare(before, after, subs, sides)
     mistakes = likely_mistakes(
         before,
         after,
@@ -93,6 +103,31 @@ def what_if(running: Config, edited: Config, since: timedelta | None, now: datet
     names = {e.id: e.name for e in running.registry.establishments.values()}
     names |= {e.id: e.name for e in edited.registry.establishments.values()}
     return WhatIf(differences, mistakes, sum(map(len, bodies.values())), start, names)
+
+
+def _at_reload(
+    differences: list[Difference], after: dict[str, Outcome], edited: Config, replay: Replay, now: datetime
+) -> list[Difference]:
+    """The differences with what the reload sends for each: the findings the edited configuration tells, decided
+    with what the store says of them (read-only), as the reload's re-match decides them."""
+    told = told_after(differences, after)
+    states = replay.finding_states(f.key for f in told)
+    contact = Contact(
+        replay.previous_polls(),
+        replay.scope_since(contact_keys(edited.subscriptions, told)),
+        replay.queued_inventory(key for key, state in states.items() if state.queued),
+    )
+    return at_reload(
+        differences,
+        after,
+        registry=edited.registry,
+        feeds={f.id: f for f in edited.feeds},
+        subscriptions=edited.subscriptions,
+        states=states,
+        renotify=edited.settings.renotify,
+        now=now,
+        contact=contact,
+    )
 
 
 def _index(config: Config, lists: BenignLists, previous: MatchIndex | None = None) -> MatchIndex:

@@ -122,11 +122,17 @@ def warned_cves(history: Path) -> list[str]:
     return sorted(r["indicator"] for r in map(json.loads, done.stdout.splitlines()) if r["type"] == "cve")
 
 
+DEFAULT_RELOAD = {"warning-added": "sent-now", "warning-removed": "nothing-more", "newly-inhibited": "nothing-more"}
+
+
 def record(
     change: str, cause: str, ip: str, before: str | None, after: str | None, rule: dict[str, Any], **more: str
 ) -> dict[str, Any]:
-    """What ``what-if --format json`` says of one change to a Feodo finding (found at ``ip``)."""
+    """What ``what-if --format json`` says of one change to a Feodo finding (found at ``ip``). Every finding was told
+    by the cycle (no backlog: ``backlog_after: never``): the reload sends a warning added, nothing more for one
+    removed, and nothing now for one told already."""
     entry = more.pop("entry", None)
+    reload = more.pop("reload", None) or DEFAULT_RELOAD.get(change, "already-told")
     out = {
         "change": change,
         "cause": cause,
@@ -138,6 +144,7 @@ def record(
         "before": before,
         "after": after,
         "rule": rule,
+        "reload": reload,
     }
     return out | ({"entry": entry} if entry else {})
 
@@ -270,6 +277,7 @@ def test_an_inhibition_removed_tells_the_finding_again(history: Path, tmp_path: 
                 "alerted",
                 rule,
                 asset="94.72.104.0/24",
+                reload="sent-now",  # held back since the first cycle: never told
             )
         ]
     }
@@ -318,9 +326,9 @@ def test_the_text_names_each_change_and_its_rule(history: Path, tmp_path: Path) 
     done = alertd(history, "--log-level", "warning", "what-if", "--config", str(new), "--establishment", "e-clinic")
     assert done.returncode == 0, done.stderr
     assert done.stdout.splitlines()[1:] == [
-        "e-clinic (Test Clinic): 1 warning added",
+        "e-clinic (Test Clinic): 1 warning added; at the reload: 1 sent now",
         "  + warning [imminent]: 154.12.248.41 (ipv4, feodo 332a475c405289817201c23379b93dbd); the registry now "
-        "matches it: 154.12.224.0/19 (address-in-network)",
+        "matches it: 154.12.224.0/19 (address-in-network); at the reload: never told: the next poll sends it",
         "likely mistakes (1):",
         "  ! network 154.12.224.0/19 of e-clinic overlaps 154.12.248.0/24 of e-neighbour",
     ]
@@ -369,10 +377,10 @@ def test_the_summary_is_a_line_per_establishment_then_the_mistakes(history: Path
     done = alertd(history, "--log-level", "warning", "what-if", "--config", str(new), "--format", "summary")
     assert done.returncode == 0, done.stderr
     assert done.stdout.splitlines() == [
-        "e-chu: 1 severity changed, 1 recipient removed",
-        "e-clinic: 1 warning added, 2 severities changed",
-        "e-neighbour: 1 severity changed",
-        "e-quiet: 1 severity changed",
+        "e-chu: 1 severity changed, 1 recipient removed; at the reload: 1 already told",
+        "e-clinic: 1 warning added, 2 severities changed; at the reload: 1 sent now, 2 already told",
+        "e-neighbour: 1 severity changed; at the reload: 1 already told",
+        "e-quiet: 1 severity changed; at the reload: 1 already told",
         "! network 154.12.224.0/19 of e-clinic overlaps 154.12.248.0/24 of e-neighbour",
     ]
 
