@@ -454,3 +454,107 @@ def test_a_feed_read_otherwise_is_said_not_to_be_replayed(history: Path, tmp_pat
         "! feed feodo: kind changed; its 28 stored entries were read under the old settings, so what it finds under "
         "the new ones is not shown here (see it after its next poll)"
     )
+
+
+# -- what the reload sends: compared with a real cycle after the edit --------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def backlog_history(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """As :func:`history`, but both feeds keep their default ``backlog_after`` (30 days): the samples' entries are
+    older, so the first cycle tells every establishment its findings in an inventory email."""
+    tmp = tmp_path_factory.mktemp("whatif-backlog")
+    for name, text in (
+        ("establishments.yaml", ESTABLISHMENTS),
+        ("feeds.yaml", FEEDS.replace("    backlog_after: never\n", "")),
+        ("subscriptions.yaml", SUBSCRIPTIONS),
+        ("inhibitions.yaml", INHIBITIONS),
+        ("alertd.yaml", SETTINGS),
+    ):
+        (tmp / name).write_text(text)
+    done = alertd(tmp / "alertd.yaml", "run", "--once")
+    assert done.returncode == 0, done.stderr
+    assert "new alerts queued: 18 (18 backlog, for the inventory)" in done.stdout
+    return tmp / "alertd.yaml"
+
+
+def reload_compared(
+    history: Path, tmp_path: Path, name: str, old: str, new: str
+) -> tuple[dict[tuple[str, str, str], str], list[tuple[str, str, bool]]]:
+    """What-if's code of what the reload sends, per (establishment, change, indicator); then the edit applied for
+    real to a copy of the running configuration and its state, a cycle run, and the alerts it queued:
+    (establishment, indicator, in an inventory)."""
+    running = copied_history(history, tmp_path)
+    (tmp_path / "new").mkdir()
+    edit = edited(running, tmp_path / "new", name, old, new)
+    done = alertd(running, "--log-level", "warning", "what-if", "--config", str(edit), "--format", "json")
+    assert done.returncode == 0, done.stderr
+    codes = {
+        (est, d["change"], d["indicator"]): d["reload"]
+        for est, diffs in json.loads(done.stdout)["establishments"].items()
+        for d in diffs
+    }
+    database = running.parent / "state" / "alertd.sqlite3"
+    with sqlite3.connect(database) as db:
+        (last,) = db.execute("SELECT MAX(id) FROM alerts").fetchone()
+    db.close()
+    shutil.copy(tmp_path / "new" / name, running.parent / name)
+    done = alertd(running, "run", "--once")
+    assert done.returncode == 0, done.stderr
+    with sqlite3.connect(database) as db:
+        rows = db.execute(
+            "SELECT a.establishment, json_extract(f.body, '$.indicator[1]'), a.inventory FROM alerts a "
+            "JOIN findings f ON f.key = a.finding WHERE a.id > ? ORDER BY a.establishment, a.id",
+            (last,),
+        ).fetchall()
+    db.close()
+    return codes, [(est, indicator, bool(inventory)) for est, indicator, inventory in rows]
+
+
+def sent(codes: dict[tuple[str, str, str], str]) -> list[tuple[str, str, bool]]:
+    """The alerts what-if says the reload queues, as :func:`reload_compared` lists the real ones."""
+    return sorted(
+        {(est, indicator, code == "inventory") for (est, _, indicator), code in codes.items() if code in SENDS}
+    )
+
+
+SENDS = ("sent-now", "inventory", "follow-up")
+
+
+def test_a_severity_raised_for_findings_told_in_an_inventory_sends_nothing_now(
+    backlog_history: Path, tmp_path: Path
+) -> None:
+    """Told in the inventory, still backlog: the reload does not tell them again, whatever their new severity."""
+    codes, real = reload_compared(
+        backlog_history, tmp_path, "feeds.yaml", "format: cisa-kev\n", "format: cisa-kev\n    severity: imminent\n"
+    )
+    assert len(codes) == 13
+    assert {(est, change, code) for (est, change, _), code in codes.items()} == {
+        ("e-chu", "severity-changed", "already-told")
+    }
+    assert real == sent(codes) == []
+
+
+def test_an_establishments_new_id_is_told_in_an_inventory(backlog_history: Path, tmp_path: Path) -> None:
+    """A new id is a first contact: its old findings are backlog, for the inventory, not warnings."""
+    codes, real = reload_compared(backlog_history, tmp_path, "establishments.yaml", "id: e-neighbour", "id: e-new")
+    assert codes == {
+        ("e-neighbour", "warning-removed", "154.12.248.41"): "nothing-more",
+        ("e-new", "warning-added", "154.12.248.41"): "inventory",
+    }
+    assert real == sent(codes) == [("e-new", "154.12.248.41", True)]
+
+
+def test_a_network_widened_over_old_entries_is_told_in_an_inventory(backlog_history: Path, tmp_path: Path) -> None:
+    codes, real = reload_compared(
+        backlog_history, tmp_path, "establishments.yaml", "154.12.224.0/20", "154.12.224.0/19"
+    )
+    assert codes == {("e-clinic", "warning-added", "154.12.248.41"): "inventory"}
+    assert real == sent(codes) == [("e-clinic", "154.12.248.41", True)]
+
+
+def test_a_network_widened_to_a_neighbour_never_told_is_sent_now(history: Path, tmp_path: Path) -> None:
+    """No backlog (``backlog_after: never``): the neighbour's address is news to e-clinic, warned of at once."""
+    codes, real = reload_compared(history, tmp_path, "establishments.yaml", "154.12.224.0/20", "154.12.224.0/19")
+    assert codes == {("e-clinic", "warning-added", "154.12.248.41"): "sent-now"}
+    assert real == sent(codes) == [("e-clinic", "154.12.248.41", False)]
