@@ -42,6 +42,9 @@ from alertd.store.replay import Replay
 from alertd.store.sqlite import DATABASE
 
 EXIT_OK, EXIT_INVALID, EXIT_USAGE = 0, 1, 2
+#: A likely mistake was warned of: a reload script stops on it (``what-if && systemctl reload alertd``). 3 is the
+#: store that cannot be read.
+EXIT_MISTAKES = 4
 
 
 @dataclass(frozen=True, slots=True)
@@ -182,9 +185,10 @@ def load_edited(path: str) -> Config | None:
 def cmd_what_if(
     running: Config, edited_path: str | None, since: timedelta | None, establishment: str | None, fmt: str
 ) -> int:
-    """``alertd what-if``: exit 0 when it ran, differences and likely mistakes or not (they are its output); 1 when
-    the edited configuration is invalid, or (``edited_path`` None: ``--against-running``) when no running one is
-    recorded; 2 for an establishment in neither registry. Without ``edited_path`` the files on disk are the edited
+    """``alertd what-if``: exit 0 when it ran and warned of no likely mistake, differences or not (they are its
+    output); 4 when it warned of one (a reload script stops on it); 1 when the edited configuration is invalid, or
+    (``edited_path`` None: ``--against-running``) when no running one is recorded; 2 for an establishment in
+    neither registry. Without ``edited_path`` the files on disk are the edited
     configuration and the running daemon's snapshot the current one."""
     if edited_path is None:
         on_disk, recorded = running, load_recorded_running(running)
@@ -201,8 +205,7 @@ def cmd_what_if(
     ):
         print(f"alertd: no establishment has id {establishment!r} in either configuration", file=sys.stderr)
         return EXIT_USAGE
-    show(what_if(running, edited, since), establishment, fmt)
-    return EXIT_OK
+    return EXIT_MISTAKES if show(what_if(running, edited, since), establishment, fmt) else EXIT_OK
 
 
 def load_recorded_running(on_disk: Config) -> Config | None:
@@ -218,8 +221,9 @@ def load_recorded_running(on_disk: Config) -> Config | None:
     return None
 
 
-def show(result: WhatIf, establishment: str | None, fmt: str) -> None:
-    """Print the differences (of one establishment, when given) and the likely mistakes in ``fmt``."""
+def show(result: WhatIf, establishment: str | None, fmt: str) -> int:
+    """Print the differences (of one establishment, when given) and the likely mistakes in ``fmt``; returns how
+    many likely mistakes were printed."""
     differences = concerning(result.differences, establishment)
     mistakes = [m for m in result.mistakes if establishment is None or establishment in m.subjects]
     if fmt == "json":
@@ -234,3 +238,4 @@ def show(result: WhatIf, establishment: str | None, fmt: str) -> None:
         if result.since is not None:
             read += f", first seen since {result.since.isoformat(timespec='seconds')}"
         print("\n".join(whatif_text.text(differences, mistakes, result.names, read)))
+    return len(mistakes)
