@@ -36,6 +36,9 @@ class Change(enum.StrEnum):
     NO_LONGER_INHIBITED = "no-longer-inhibited"
     SUBSCRIPTION_CHANGED = "subscription-changed"  # carried by another subscription of the same kind
     SCHEDULE_CHANGED = "schedule-changed"  # its subscription's digest, quiet hours, business days or holidays
+    # The same entry matched through another asset of the same establishment (a software version edited): the
+    # finding's key changes with its asset, so it is a warning removed and one added, told as one.
+    ASSET_CHANGED = "asset-changed"
 
 
 class Reload(enum.StrEnum):

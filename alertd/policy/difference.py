@@ -140,7 +140,36 @@ def compare(
     sides = sides or Sides()
     for key in sorted(before.keys() | after.keys(), key=lambda k: _order(after[k] if k in after else before[k], k)):
         found += _differences(before.get(key), after.get(key), subscriptions, sides)
-    return found
+    return _asset_changes(found)
+
+
+def _asset_changes(found: list[Difference]) -> list[Difference]:
+    """A warning removed and one added for the same entry, indicator and establishment, matched through another
+    asset (a software version edited: the finding's key holds its asset), as one ``asset-changed`` difference in
+    the added one's place."""
+    removed: dict[tuple[str, str, str, str], list[int]] = {}
+    for n, d in enumerate(found):
+        if d.change is Change.WARNING_REMOVED and d.cause is Cause.NOT_MATCHED:
+            removed.setdefault(_entry(d), []).append(n)
+    if not removed:
+        return found
+    dropped: set[int] = set()
+    result: list[Difference] = []
+    for d in found:
+        pair = removed.get(_entry(d)) if d.change is Change.WARNING_ADDED and d.cause is Cause.MATCHED else None
+        if pair:
+            n = pair.pop(0)
+            dropped.add(n)
+            d = replace(d, change=Change.ASSET_CHANGED, before=found[n].finding.asset, after=d.finding.asset)
+        result.append(d)
+    # A removal paired with an addition after it was appended already: taken out again, by identity.
+    gone = {id(found[n]) for n in dropped}
+    return [d for d in result if id(d) not in gone]
+
+
+def _entry(d: Difference) -> tuple[str, str, str, str]:
+    f = d.finding
+    return f.establishment, f.feed, f.entry, f.indicator.value
 
 
 def _order(outcome: Outcome, key: str) -> tuple[str, str, str, str]:

@@ -25,6 +25,7 @@ _CHANGE_WORDS = {
     Change.NO_LONGER_INHIBITED: "o no longer inhibited",
     Change.SUBSCRIPTION_CHANGED: "> another subscription",
     Change.SCHEDULE_CHANGED: "> another schedule",
+    Change.ASSET_CHANGED: "~ asset",
 }
 
 # The counts of the one-line summary, in this order: one, many.
@@ -40,11 +41,12 @@ _COUNTED = (
     (Change.NO_LONGER_INHIBITED, "no longer inhibited", "no longer inhibited"),
     (Change.SUBSCRIPTION_CHANGED, "subscription changed", "subscriptions changed"),
     (Change.SCHEDULE_CHANGED, "schedule changed", "schedules changed"),
+    (Change.ASSET_CHANGED, "asset changed", "assets changed"),
 )
 
 # What the reload sends for a difference, in words (after each line), and counted per finding (after the counts).
 _RELOAD_WORDS = {
-    Reload.SENT_NOW: "never told: the next poll sends it",
+    Reload.SENT_NOW: "not told as matched now: the next poll sends it",
     Reload.INVENTORY: "backlog on first contact: told in the establishment's inventory email, not as a warning",
     Reload.FOLLOW_UP: "due again: the next poll sends a re-notification",
     Reload.ALREADY_TOLD: "already told: nothing is sent now; this applies from its next re-notification or change",
@@ -190,7 +192,7 @@ def _line(d: Difference) -> str:
 def _change(d: Difference) -> str:
     f = d.finding
     what = f"{f.indicator.value} ({f.indicator.type.value}, {f.feed} {f.entry})"
-    if d.change is Change.SEVERITY_CHANGED:
+    if d.change in (Change.SEVERITY_CHANGED, Change.ASSET_CHANGED):
         return f"{_CHANGE_WORDS[d.change]} {d.before} -> {d.after}: {what}; {_cause(d)}"
     if d.change in (Change.RECIPIENT_ADDED, Change.RECIPIENT_REMOVED):
         return f"{_CHANGE_WORDS[d.change]} {d.after or d.before}: {what}; {_cause(d)}"

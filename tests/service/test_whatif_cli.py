@@ -333,7 +333,8 @@ def test_the_text_names_each_change_and_its_rule(history: Path, tmp_path: Path) 
     assert done.stdout.splitlines()[1:] == [
         "e-clinic (Test Clinic): 1 warning added; at the reload: 1 sent now",
         "  + warning [imminent]: 154.12.248.41 (ipv4, feodo 332a475c405289817201c23379b93dbd); the registry now "
-        "matches it: 154.12.224.0/19 (address-in-network); at the reload: never told: the next poll sends it",
+        "matches it: 154.12.224.0/19 (address-in-network); at the reload: not told as matched now: the next poll "
+        "sends it",
         "likely mistakes (1):",
         "  ! network 154.12.224.0/19 of e-clinic overlaps 154.12.248.0/24 of e-neighbour",
     ]
@@ -515,7 +516,7 @@ def reload_compared(
             (last,),
         ).fetchall()
     db.close()
-    return codes, [(est, indicator, bool(inventory)) for est, indicator, inventory in rows]
+    return codes, sorted((est, indicator, bool(inventory)) for est, indicator, inventory in rows)
 
 
 def sent(codes: dict[tuple[str, str, str], str]) -> list[tuple[str, str, bool]]:
@@ -565,3 +566,21 @@ def test_a_network_widened_to_a_neighbour_never_told_is_sent_now(history: Path, 
     codes, real = reload_compared(history, tmp_path, "establishments.yaml", "154.12.224.0/20", "154.12.224.0/19")
     assert codes == {("e-clinic", "warning-added", "154.12.248.41"): "sent-now"}
     assert real == sent(codes) == [("e-clinic", "154.12.248.41", False)]
+
+
+def test_a_software_version_edited_is_one_line_per_warning_told_again_as_the_reload_does(
+    history: Path, tmp_path: Path
+) -> None:
+    """The finding's key holds its asset: the reload tells each CVE again under the new version (a new asset, met
+    for the first time; no backlog here), and what-if says so in one ``asset-changed`` line each, not a - and a +."""
+    codes, real = reload_compared(history, tmp_path, "establishments.yaml", '"13.1-49.13"', '"13.1-49.15"')
+    assert len(codes) == len(warned_cves(history)) == 13
+    assert {(est, change, code) for (est, change, _), code in codes.items()} == {("e-chu", "asset-changed", "sent-now")}
+    assert real == sent(codes)
+    new = edited(history, tmp_path / "new", "establishments.yaml", '"13.1-49.13"', '"13.1-49.15"')
+    done = alertd(history, "--log-level", "warning", "what-if", "--config", str(new), "--format", "summary")
+    assert (done.returncode, done.stdout) == (0, "e-chu: 13 assets changed; at the reload: 13 sent now\n")
+    done = alertd(history, "--log-level", "warning", "what-if", "--config", str(new))
+    assert done.stdout.splitlines()[2].startswith(
+        "  ~ asset Citrix NetScaler ADC 13.1-49.13 -> Citrix NetScaler ADC 13.1-49.15: CVE-"
+    )
