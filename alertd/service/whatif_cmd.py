@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import json
 import sys
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -17,6 +18,7 @@ from typing import Any
 from alertd.config.files import Config, NoRunningConfig, load_config, load_running
 from alertd.config.registry import RegistryCache
 from alertd.domain.errors import ConfigError
+from alertd.domain.feeds import FeedConfig
 from alertd.domain.values import IndicatorType, Observation
 from alertd.domain.whatif import Difference, LikelyMistake, Outcome
 from alertd.intake.formats import FORMATS
@@ -102,7 +104,8 @@ def what_if(running: Config, edited: Config, since: timedelta | None, now: datet
         old_subscriptions=running.subscriptions,
         new_subscriptions=edited.subscriptions,
     )
-    mistakes += reparsed_feeds(running.feeds, edited.feeds, {feed: len(found) for feed, found in bodies.items()})
+    stored = {feed: len(found) for feed, found in bodies.items()}
+    mistakes += reparsed_feeds(running.feeds, _copied_files_alike(running.feeds, edited.feeds), stored)
     names = {e.id: e.name for e in running.registry.establishments.values()}
     names |= {e.id: e.name for e in edited.registry.establishments.values()}
     return WhatIf(differences, mistakes, sum(map(len, bodies.values())), start, names)
@@ -131,6 +134,28 @@ def _at_reload(
         now=now,
         contact=contact,
     )
+
+
+def _copied_files_alike(old: Sequence[FeedConfig], new: Sequence[FeedConfig]) -> list[FeedConfig]:
+    """The edited feeds, a ``file://`` url that names a copy of the running one's file (the same bytes: an edited
+    copy of the configuration folder, its relative paths resolved in the copy) taken as the same url."""
+    before = {feed.id: feed for feed in old}
+    result: list[FeedConfig] = []
+    for feed in new:
+        was = before.get(feed.id)
+        if was is not None and was.url != feed.url and _same_file(was.url, feed.url):
+            feed = replace(feed, url=was.url)
+        result.append(feed)
+    return result
+
+
+def _same_file(a: str, b: str) -> bool:
+    if not (a.startswith("file://") and b.startswith("file://")):
+        return False
+    try:
+        return Path(a.removeprefix("file://")).read_bytes() == Path(b.removeprefix("file://")).read_bytes()
+    except OSError:
+        return False
 
 
 def _index(config: Config, lists: BenignLists, previous: MatchIndex | None = None) -> MatchIndex:

@@ -584,3 +584,15 @@ def test_a_software_version_edited_is_one_line_per_warning_told_again_as_the_rel
     assert done.stdout.splitlines()[2].startswith(
         "  ~ asset Citrix NetScaler ADC 13.1-49.13 -> Citrix NetScaler ADC 13.1-49.15: CVE-"
     )
+
+
+def test_a_feed_file_copied_with_the_configuration_is_the_same_source(history: Path, tmp_path: Path) -> None:
+    """An edited copy of the folder holds copies of its ``file://`` feeds: the same bytes are the same source (no
+    likely mistake, exit 0); other bytes are another url, whose entries what-if cannot replay."""
+    csv = DATA / "abusech" / "feodotracker_ipblocklist_2024-04-04.csv"
+    copy = tmp_path / "feodo.csv"
+    shutil.copy(csv, copy)
+    new = edited(history, tmp_path, "feeds.yaml", str(csv), str(copy))
+    assert what_if(history, new)["mistakes"] == []
+    copy.write_text(csv.read_text().replace("154.12.248.41", "154.12.248.42"))
+    assert [m["values"] for m in what_if(history, new)["mistakes"]] == [["28", "url"]]
