@@ -82,10 +82,14 @@ FEODO = {
 @pytest.fixture(scope="module")
 def history(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The running configuration's alertd.yaml, its store filled by one real cycle."""
-    tmp = tmp_path_factory.mktemp("whatif")
+    return cycled(tmp_path_factory.mktemp("whatif"), FEEDS, "feodo  28 entries (28 new), 5 findings")
+
+
+def cycled(tmp: Path, feeds: str, said: str) -> Path:
+    """The configuration written in ``tmp`` with ``feeds``, its store filled by one real cycle that says ``said``."""
     for name, text in (
         ("establishments.yaml", ESTABLISHMENTS),
-        ("feeds.yaml", FEEDS),
+        ("feeds.yaml", feeds),
         ("subscriptions.yaml", SUBSCRIPTIONS),
         ("inhibitions.yaml", INHIBITIONS),
         ("alertd.yaml", SETTINGS),
@@ -93,7 +97,7 @@ def history(tmp_path_factory: pytest.TempPathFactory) -> Path:
         (tmp / name).write_text(text)
     done = alertd(tmp / "alertd.yaml", "run", "--once")
     assert done.returncode == 0, done.stderr
-    assert "feodo  28 entries (28 new), 5 findings" in done.stdout
+    assert said in done.stdout
     return tmp / "alertd.yaml"
 
 
@@ -471,18 +475,8 @@ def backlog_history(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """As :func:`history`, but both feeds keep their default ``backlog_after`` (30 days): the samples' entries are
     older, so the first cycle tells every establishment its findings in an inventory email."""
     tmp = tmp_path_factory.mktemp("whatif-backlog")
-    for name, text in (
-        ("establishments.yaml", ESTABLISHMENTS),
-        ("feeds.yaml", FEEDS.replace("    backlog_after: never\n", "")),
-        ("subscriptions.yaml", SUBSCRIPTIONS),
-        ("inhibitions.yaml", INHIBITIONS),
-        ("alertd.yaml", SETTINGS),
-    ):
-        (tmp / name).write_text(text)
-    done = alertd(tmp / "alertd.yaml", "run", "--once")
-    assert done.returncode == 0, done.stderr
-    assert "new alerts queued: 18 (18 backlog, for the inventory)" in done.stdout
-    return tmp / "alertd.yaml"
+    feeds = FEEDS.replace("    backlog_after: never\n", "")
+    return cycled(tmp, feeds, "new alerts queued: 18 (18 backlog, for the inventory)")
 
 
 def reload_compared(
