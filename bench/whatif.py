@@ -139,14 +139,14 @@ def edit(config: Path, establishments: int) -> Path:
     return new / "alertd.yaml"
 
 
-def timed(*args: str) -> tuple[dict[str, Any], str]:
-    """Run ``alertd`` with ``args``; its wall and CPU seconds, and its stdout."""
+def timed(*args: str, ok: tuple[int, ...] = (0,)) -> tuple[dict[str, Any], str]:
+    """Run ``alertd`` with ``args``; its wall and CPU seconds, and its stdout (an exit code not in ``ok`` stops)."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     wall = time.perf_counter()
     done = subprocess.run([ALERTD, "--log-level", "warning", *args], capture_output=True, text=True, check=False)
     seconds = time.perf_counter() - wall
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    if done.returncode not in (0,):
+    if done.returncode not in ok:
         raise SystemExit(f"alertd {' '.join(args)} exited {done.returncode}: {done.stderr[-2000:]}")
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     return {"seconds": round(seconds, 2), "cpu_seconds": round(cpu, 2)}, done.stdout
@@ -168,7 +168,8 @@ def main(argv: list[str] | None = None) -> None:
         )
         new = edit(config, args.establishments)
         load = [os.getloadavg()[0]]
-        what_if, out = timed("-c", str(config), "what-if", "--config", str(new), "--format", "json")
+        # Exit 4: the widened network's shared networks are likely mistakes.
+        what_if, out = timed("-c", str(config), "what-if", "--config", str(new), "--format", "json", ok=(0, 4))
         result = json.loads(out)
         load.append(os.getloadavg()[0])
         dry_run, out = timed("-c", str(config), "poll", "--dry-run")
@@ -177,9 +178,11 @@ def main(argv: list[str] | None = None) -> None:
         check, _ = timed("-c", str(config), "check")
         load.append(os.getloadavg()[0])
         counted: dict[str, int] = {}
+        reloads: dict[str, int] = {}  # what the reload sends, per difference
         for diffs in result["establishments"].values():
             for d in diffs:
                 counted[d["change"]] = counted.get(d["change"], 0) + 1
+                reloads[d["reload"]] = reloads.get(d["reload"], 0) + 1
         mistakes: dict[str, int] = {}
         for m in result["mistakes"]:
             mistakes[m["mistake"]] = mistakes.get(m["mistake"], 0) + 1
@@ -193,6 +196,7 @@ def main(argv: list[str] | None = None) -> None:
                     | {
                         "establishments_changed": len(result["establishments"]),
                         "changes": counted,
+                        "at_reload": reloads,
                         "mistakes": mistakes,
                     },
                     "baseline_poll_dry_run": dry_run | {"lines": findings},

@@ -36,6 +36,21 @@ class Change(enum.StrEnum):
     NO_LONGER_INHIBITED = "no-longer-inhibited"
     SUBSCRIPTION_CHANGED = "subscription-changed"  # carried by another subscription of the same kind
     SCHEDULE_CHANGED = "schedule-changed"  # its subscription's digest, quiet hours, business days or holidays
+    # The same entry matched through another asset of the same establishment (a software version edited): the
+    # finding's key changes with its asset, so it is a warning removed and one added, told as one.
+    ASSET_CHANGED = "asset-changed"
+
+
+class Reload(enum.StrEnum):
+    """What the reload itself sends for a difference, given what was told already (the store's findings and first
+    contact): the difference is who would get what; this, which email goes out now."""
+
+    SENT_NOW = "sent-now"  # never told: the reload's re-match queues it (at once, or for its digest)
+    INVENTORY = "inventory"  # backlog met on first contact: told in the establishment's inventory email
+    FOLLOW_UP = "follow-up"  # told before and due again: a re-notification goes
+    ALREADY_TOLD = "already-told"  # told before (a warning or an inventory): nothing now; the change applies later
+    ALREADY_QUEUED = "already-queued"  # an alert for it waits already: it goes as it was queued
+    NOTHING_MORE = "nothing-more"  # no longer told: nothing more is sent; what was told stays told
 
 
 class Cause(enum.StrEnum):
@@ -115,6 +130,7 @@ class Difference:
     before: str | None = None  # the value before (a severity, a recipient, a subscription), as the change needs
     after: str | None = None
     because: Because = field(default_factory=Because)
+    reload: Reload | None = None  # what the reload sends for it; None when not worked out (the pure diff alone)
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,7 +9,7 @@ Pure: nothing here reads the clock or the store.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -74,6 +74,15 @@ def scope_keys(registry: Registry, subscriptions: Sequence[Subscription], noted:
         keys.update((asset_key(est.id, asset), None) for asset in assets(est))
     keys.update((subscription_key(sub.name), None) for sub in subscriptions)
     return list(keys)
+
+
+def contact_keys(subscriptions: Sequence[Subscription], findings: Iterable[Finding]) -> list[str]:
+    """The scope keys first contact is judged from for these findings: every subscription's, and each finding's
+    establishment and asset (a national registry has 1.5 million keys, a poll's findings a few)."""
+    wanted = [subscription_key(sub.name) for sub in subscriptions]
+    for finding in findings:
+        wanted += (establishment_key(finding.establishment), asset_key(finding.establishment, finding.asset))
+    return wanted
 
 
 def own_date(finding: Finding) -> datetime | None:

@@ -9,7 +9,7 @@ from typing import Any
 
 from alertd.domain.codes import MatchReason, SeverityRule
 from alertd.domain.values import Severity
-from alertd.domain.whatif import Because, Cause, Change, Difference, LikelyMistake, Mistake
+from alertd.domain.whatif import Because, Cause, Change, Difference, LikelyMistake, Mistake, Reload
 from alertd.render.catalog import rule_text
 from alertd.render.headers import CONTROL
 
@@ -25,6 +25,7 @@ _CHANGE_WORDS = {
     Change.NO_LONGER_INHIBITED: "o no longer inhibited",
     Change.SUBSCRIPTION_CHANGED: "> another subscription",
     Change.SCHEDULE_CHANGED: "> another schedule",
+    Change.ASSET_CHANGED: "~ asset",
 }
 
 # The counts of the one-line summary, in this order: one, many.
@@ -40,6 +41,25 @@ _COUNTED = (
     (Change.NO_LONGER_INHIBITED, "no longer inhibited", "no longer inhibited"),
     (Change.SUBSCRIPTION_CHANGED, "subscription changed", "subscriptions changed"),
     (Change.SCHEDULE_CHANGED, "schedule changed", "schedules changed"),
+    (Change.ASSET_CHANGED, "asset changed", "assets changed"),
+)
+
+# What the reload sends for a difference, in words (after each line), and counted per finding (after the counts).
+_RELOAD_WORDS = {
+    Reload.SENT_NOW: "not told as matched now: the next poll sends it",
+    Reload.INVENTORY: "backlog on first contact: told in the establishment's inventory email, not as a warning",
+    Reload.FOLLOW_UP: "due again: the next poll sends a re-notification",
+    Reload.ALREADY_TOLD: "already told: nothing is sent now; this applies from its next re-notification or change",
+    Reload.ALREADY_QUEUED: "an alert for it waits already: it goes as it was queued",
+    Reload.NOTHING_MORE: "nothing more is sent; what was told stays told",
+}
+_RELOAD_COUNTED = (
+    (Reload.SENT_NOW, "sent now"),
+    (Reload.INVENTORY, "in an inventory"),
+    (Reload.FOLLOW_UP, "re-notified"),
+    (Reload.ALREADY_TOLD, "already told"),
+    (Reload.ALREADY_QUEUED, "already queued"),
+    (Reload.NOTHING_MORE, "nothing more sent"),
 )
 
 
@@ -58,6 +78,7 @@ def difference_record(d: Difference) -> dict[str, Any]:
         "before": d.before,
         "after": d.after,
         "rule": rule_record(d.cause, d.because),
+        "reload": d.reload.value if d.reload is not None else None,
     }
 
 
@@ -152,17 +173,26 @@ def by_establishment(differences: Sequence[Difference]) -> dict[str, list[Differ
 
 def _counts(diffs: Sequence[Difference]) -> str:
     counted = Counter(d.change for d in diffs)
-    return ", ".join(
+    changes = ", ".join(
         f"{counted[change]} {one if counted[change] == 1 else many}"
         for change, one, many in _COUNTED
         if counted[change]
     )
+    # What the reload sends, once per finding (a finding may change in several ways).
+    sends = Counter(reload for reload in {d.finding.key: d.reload for d in diffs}.values() if reload is not None)
+    at_reload = ", ".join(f"{sends[code]} {words}" for code, words in _RELOAD_COUNTED if sends[code])
+    return f"{changes}; at the reload: {at_reload}" if at_reload else changes
 
 
 def _line(d: Difference) -> str:
+    line = _change(d)
+    return line if d.reload is None else f"{line}; at the reload: {_RELOAD_WORDS[d.reload]}"
+
+
+def _change(d: Difference) -> str:
     f = d.finding
     what = f"{f.indicator.value} ({f.indicator.type.value}, {f.feed} {f.entry})"
-    if d.change is Change.SEVERITY_CHANGED:
+    if d.change in (Change.SEVERITY_CHANGED, Change.ASSET_CHANGED):
         return f"{_CHANGE_WORDS[d.change]} {d.before} -> {d.after}: {what}; {_cause(d)}"
     if d.change in (Change.RECIPIENT_ADDED, Change.RECIPIENT_REMOVED):
         return f"{_CHANGE_WORDS[d.change]} {d.after or d.before}: {what}; {_cause(d)}"

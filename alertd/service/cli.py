@@ -49,7 +49,7 @@ from alertd.service.report_command import cmd_report
 from alertd.service.setup import make_ack_links, make_index, make_signer
 from alertd.service.signals import EarlySignals
 from alertd.service.vitals import store_reason
-from alertd.service.whatif_cmd import cmd_what_if, load_recorded_running, show, what_if
+from alertd.service.whatif_cmd import EXIT_MISTAKES, cmd_what_if, load_recorded_running, show, what_if
 from alertd.store import STORE_FAILURES
 from alertd.store.acks import responses_to
 from alertd.store.codecs import encode_time
@@ -89,7 +89,8 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument(
         "--against-running",
         action="store_true",
-        help="then a line per establishment the files on disk would change against the running daemon's (30 days)",
+        help="then a line per establishment the files on disk would change against the running daemon's; "
+        "exit 4 when a likely mistake is warned of",
     )
     poll = sub.add_parser("poll", help="fetch and match, send nothing; one JSON object per finding")
     poll.add_argument("--feed", action="append", help="only this feed (may be repeated)")
@@ -119,7 +120,13 @@ def build_parser() -> argparse.ArgumentParser:
     _state_parser(sub)
     _inhibitions_parser(sub)
     add_report_parser(sub)
-    what = sub.add_parser("what-if", help="who would get what under an edited configuration; sends and writes nothing")
+    what = sub.add_parser(
+        "what-if",
+        help="who would get what under an edited configuration; sends and writes nothing",
+        description="Who would get what under an edited configuration, and what the reload sends now. Exit 0: "
+        "no likely mistake (differences or not); 4: a likely mistake warned of (a reload script stops on it); "
+        "1: an invalid configuration; 2: a usage error; 3: a store that cannot be read.",
+    )
     against = what.add_mutually_exclusive_group(required=True)
     against.add_argument("--config", dest="edited", metavar="NEW_ALERTD_YAML", help="the edited alertd.yaml")
     against.add_argument(
@@ -348,7 +355,8 @@ def cmd_check(path: Path, *, against_running: bool = False) -> int:
         if running is None:
             return EXIT_INVALID
         print("against the running configuration, over the entries the feeds list now:")
-        show(what_if(running, config, None), None, "summary")
+        if show(what_if(running, config, None), None, "summary"):
+            return EXIT_MISTAKES  # a reload script stops on it
     return EXIT_OK
 
 

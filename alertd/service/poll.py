@@ -34,7 +34,7 @@ from alertd.intake.reach import document_allowed, host_of, public_text
 from alertd.match.batch import v4_sifted
 from alertd.match.index import MatchIndex, MatchResult
 from alertd.policy import decide as policy
-from alertd.policy.backlog import Contact, asset_key, establishment_key, scope_keys, subscription_key
+from alertd.policy.backlog import Contact, contact_keys, scope_keys
 from alertd.policy.inhibitions import Inhibited, apply_inhibitions
 from alertd.service.clock import utcnow
 from alertd.service.logs import get_logger
@@ -438,9 +438,7 @@ class Poller:
                     self.store.set_meta(NOTED_KEY, digest)
             self._noted = prepared
         # Read for the keys policy asks about only: a national registry has 1.5 million, a poll's findings a few.
-        wanted = [subscription_key(sub.name) for sub in prepared.config.subscriptions]
-        for finding in findings:
-            wanted += (establishment_key(finding.establishment), asset_key(finding.establishment, finding.asset))
+        wanted = contact_keys(prepared.config.subscriptions, findings)
         previous: dict[str, datetime | None] = {s.feed: s.last_success for s in self.store.feed_states()}
         previous.update(self.polling)
         return Contact(previous, self.store.scope_since(wanted), self.store.queued_inventory(queued))

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import json
 import sys
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -17,12 +18,23 @@ from typing import Any
 from alertd.config.files import Config, NoRunningConfig, load_config, load_running
 from alertd.config.registry import RegistryCache
 from alertd.domain.errors import ConfigError
+from alertd.domain.feeds import FeedConfig
 from alertd.domain.values import IndicatorType, Observation
 from alertd.domain.whatif import Difference, LikelyMistake, Outcome
 from alertd.intake.formats import FORMATS
 from alertd.match.benign import Allowlist, BenignLists, default_benign
 from alertd.match.index import MatchIndex
-from alertd.policy.difference import Sides, compare, concerning, likely_mistakes, outcomes, reparsed_feeds
+from alertd.policy.backlog import Contact, contact_keys
+from alertd.policy.difference import (
+    Sides,
+    at_reload,
+    compare,
+    concerning,
+    likely_mistakes,
+    outcomes,
+    reparsed_feeds,
+    told_after,
+)
 from alertd.policy.inhibitions import apply_inhibitions
 from alertd.render import whatif_text
 from alertd.service.clock import utcnow
@@ -32,6 +44,9 @@ from alertd.store.replay import Replay
 from alertd.store.sqlite import DATABASE
 
 EXIT_OK, EXIT_INVALID, EXIT_USAGE = 0, 1, 2
+#: A likely mistake was warned of: a reload script stops on it (``what-if && systemctl reload alertd``). 3 is the
+#: store that cannot be read.
+EXIT_MISTAKES = 4
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,19 +83,19 @@ def what_if(running: Config, edited: Config, since: timedelta | None, now: datet
             if i.type is IndicatorType.CVE
         }
         known = replay.knowledge(cves) if cves else {}
+        before = _outcomes(running, before_index, before_obs, known, now)
+        after = _outcomes(edited, after_index, after_obs, known, now)
+        subs = {s.name: s for s in running.subscriptions} | {s.name: s for s in edited.subscriptions}
+        sides = Sides(
+            old_subscriptions={s.name: s for s in running.subscriptions},
+            old_feeds={f.id for f in running.feeds},
+            new_feeds={f.id for f in edited.feeds},
+            old_establishments=running.registry.establishments.keys(),
+            new_establishments=edited.registry.establishments.keys(),
+        )
+        differences = _at_reload(compare(before, after, subs, sides), after, edited, replay, now)
     finally:
         replay.close()
-    before = _outcomes(running, before_index, before_obs, known, now)
-    after = _outcomes(edited, after_index, after_obs, known, now)
-    subs = {s.name: s for s in running.subscriptions} | {s.name: s for s in edited.subscriptions}
-    sides = Sides(
-        old_subscriptions={s.name: s for s in running.subscriptions},
-        old_feeds={f.id for f in running.feeds},
-        new_feeds={f.id for f in edited.feeds},
-        old_establishments=running.registry.establishments.keys(),
-        new_establishments=edited.registry.establishments.keys(),
-    )
-    differences = compare(before, after, subs, sides)
     mistakes = likely_mistakes(
         before,
         after,
@@ -89,10 +104,58 @@ def what_if(running: Config, edited: Config, since: timedelta | None, now: datet
         old_subscriptions=running.subscriptions,
         new_subscriptions=edited.subscriptions,
     )
-    mistakes += reparsed_feeds(running.feeds, edited.feeds, {feed: len(found) for feed, found in bodies.items()})
+    stored = {feed: len(found) for feed, found in bodies.items()}
+    mistakes += reparsed_feeds(running.feeds, _copied_files_alike(running.feeds, edited.feeds), stored)
     names = {e.id: e.name for e in running.registry.establishments.values()}
     names |= {e.id: e.name for e in edited.registry.establishments.values()}
     return WhatIf(differences, mistakes, sum(map(len, bodies.values())), start, names)
+
+
+def _at_reload(
+    differences: list[Difference], after: dict[str, Outcome], edited: Config, replay: Replay, now: datetime
+) -> list[Difference]:
+    """The differences with what the reload sends for each: the findings the edited configuration tells, decided
+    with what the store says of them (read-only), as the reload's re-match decides them."""
+    told = told_after(differences, after)
+    states = replay.finding_states(f.key for f in told)
+    contact = Contact(
+        replay.previous_polls(),
+        replay.scope_since(contact_keys(edited.subscriptions, told)),
+        replay.queued_inventory(key for key, state in states.items() if state.queued),
+    )
+    return at_reload(
+        differences,
+        after,
+        registry=edited.registry,
+        feeds={f.id: f for f in edited.feeds},
+        subscriptions=edited.subscriptions,
+        states=states,
+        renotify=edited.settings.renotify,
+        now=now,
+        contact=contact,
+    )
+
+
+def _copied_files_alike(old: Sequence[FeedConfig], new: Sequence[FeedConfig]) -> list[FeedConfig]:
+    """The edited feeds, a ``file://`` url that names a copy of the running one's file (the same bytes: an edited
+    copy of the configuration folder, its relative paths resolved in the copy) taken as the same url."""
+    before = {feed.id: feed for feed in old}
+    result: list[FeedConfig] = []
+    for feed in new:
+        was = before.get(feed.id)
+        if was is not None and was.url != feed.url and _same_file(was.url, feed.url):
+            feed = replace(feed, url=was.url)
+        result.append(feed)
+    return result
+
+
+def _same_file(a: str, b: str) -> bool:
+    if not (a.startswith("file://") and b.startswith("file://")):
+        return False
+    try:
+        return Path(a.removeprefix("file://")).read_bytes() == Path(b.removeprefix("file://")).read_bytes()
+    except OSError:
+        return False
 
 
 def _index(config: Config, lists: BenignLists, previous: MatchIndex | None = None) -> MatchIndex:
@@ -147,9 +210,10 @@ def load_edited(path: str) -> Config | None:
 def cmd_what_if(
     running: Config, edited_path: str | None, since: timedelta | None, establishment: str | None, fmt: str
 ) -> int:
-    """``alertd what-if``: exit 0 when it ran, differences and likely mistakes or not (they are its output); 1 when
-    the edited configuration is invalid, or (``edited_path`` None: ``--against-running``) when no running one is
-    recorded; 2 for an establishment in neither registry. Without ``edited_path`` the files on disk are the edited
+    """``alertd what-if``: exit 0 when it ran and warned of no likely mistake, differences or not (they are its
+    output); 4 when it warned of one (a reload script stops on it); 1 when the edited configuration is invalid, or
+    (``edited_path`` None: ``--against-running``) when no running one is recorded; 2 for an establishment in
+    neither registry. Without ``edited_path`` the files on disk are the edited
     configuration and the running daemon's snapshot the current one."""
     if edited_path is None:
         on_disk, recorded = running, load_recorded_running(running)
@@ -166,8 +230,7 @@ def cmd_what_if(
     ):
         print(f"alertd: no establishment has id {establishment!r} in either configuration", file=sys.stderr)
         return EXIT_USAGE
-    show(what_if(running, edited, since), establishment, fmt)
-    return EXIT_OK
+    return EXIT_MISTAKES if show(what_if(running, edited, since), establishment, fmt) else EXIT_OK
 
 
 def load_recorded_running(on_disk: Config) -> Config | None:
@@ -183,8 +246,9 @@ def load_recorded_running(on_disk: Config) -> Config | None:
     return None
 
 
-def show(result: WhatIf, establishment: str | None, fmt: str) -> None:
-    """Print the differences (of one establishment, when given) and the likely mistakes in ``fmt``."""
+def show(result: WhatIf, establishment: str | None, fmt: str) -> int:
+    """Print the differences (of one establishment, when given) and the likely mistakes in ``fmt``; returns how
+    many likely mistakes were printed."""
     differences = concerning(result.differences, establishment)
     mistakes = [m for m in result.mistakes if establishment is None or establishment in m.subjects]
     if fmt == "json":
@@ -199,3 +263,4 @@ def show(result: WhatIf, establishment: str | None, fmt: str) -> None:
         if result.since is not None:
             read += f", first seen since {result.since.isoformat(timespec='seconds')}"
         print("\n".join(whatif_text.text(differences, mistakes, result.names, read)))
+    return len(mistakes)

@@ -8,10 +8,10 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from alertd.domain.codes import VersionBasis
+from alertd.domain.codes import Evidence, VersionBasis
 from alertd.domain.delivery import DeliveryState
 from alertd.domain.feeds import Validators
-from alertd.domain.values import Alert, Finding
+from alertd.domain.values import Alert, Finding, FindingState
 from alertd.store.codecs import decode_time, recipients_from_json
 
 PARAMETERS = 500  # keys bound per statement: below SQLite's limit on bound parameters, with room to spare
@@ -24,6 +24,34 @@ def in_chunks(keys: Iterable[str]) -> Iterator[tuple[list[str], str]]:
     for start in range(0, len(unique), PARAMETERS):
         chunk = unique[start : start + PARAMETERS]
         yield chunk, ", ".join("?" * len(chunk))
+
+
+def finding_states(db: sqlite3.Connection, keys: Iterable[str]) -> dict[str, FindingState]:
+    """What the store remembers of each of these findings, by key: first seen, last told (a told withdrawal counts
+    as never told), whether an alert for it waits, whether it was told unchecked, whether its last email was an
+    inventory. The poll's decision reads it, and ``what-if`` (read-only) to say what a reload would send."""
+    states: dict[str, FindingState] = {}
+    for chunk, marks in in_chunks(keys):
+        for key, first_seen, last_alerted, queued, unchecked, inventoried in db.execute(
+            # A finding whose withdrawal was told counts as never told: affected again, it is told again.
+            f"""SELECT f.key, f.first_seen,
+                       CASE WHEN f.resolution IS NOT NULL AND f.resolved_told IS NOT NULL THEN NULL
+                            ELSE f.last_alerted END AS last_alerted,
+                       EXISTS (SELECT 1 FROM alerts a WHERE a.finding = f.key AND a.delivery IS NULL) AS queued,
+                       json_extract(f.body, '$.attrs.evidence') = ? AS told_unchecked,
+                       COALESCE((SELECT a.inventory FROM alerts a WHERE a.finding = f.key
+                                 AND a.delivery IS NOT NULL ORDER BY a.id DESC LIMIT 1), 0) AS inventoried
+                FROM findings f WHERE f.key IN ({marks})""",
+            [Evidence.UNVERIFIED.value, *chunk],
+        ):
+            states[key] = FindingState(
+                datetime.fromisoformat(first_seen),
+                decode_time(last_alerted),
+                bool(queued),
+                bool(unchecked),
+                bool(inventoried),
+            )
+    return states
 
 
 def digest_key(subscription: str) -> str:

@@ -9,9 +9,11 @@ from datetime import datetime
 from pathlib import Path
 
 from alertd.domain.knowledge import Statement
-from alertd.store import knowledge
+from alertd.domain.values import FindingState
+from alertd.store import knowledge, scope
 from alertd.store.backup import read_only
-from alertd.store.codecs import encode_time
+from alertd.store.codecs import decode_time, encode_time
+from alertd.store.records import finding_states
 
 
 class Replay:
@@ -45,3 +47,21 @@ class Replay:
     def knowledge(self, cves: Iterable[str]) -> dict[str, list[Statement]]:
         """What the sources said of these CVEs (:meth:`alertd.store.sqlite.Store.knowledge`)."""
         return {} if self.db is None else knowledge.read(self.db, cves)
+
+    def finding_states(self, keys: Iterable[str]) -> dict[str, FindingState]:
+        """What the store remembers of these findings, as the poll reads it (:func:`records.finding_states`)."""
+        return {} if self.db is None else finding_states(self.db, keys)
+
+    def previous_polls(self) -> dict[str, datetime | None]:
+        """Each feed's last successful poll: what the reload's re-match judges first contact from."""
+        if self.db is None:
+            return {}
+        return {feed: decode_time(last) for feed, last in self.db.execute("SELECT feed, last_success FROM feed_state")}
+
+    def scope_since(self, keys: Iterable[str]) -> dict[str, datetime]:
+        """When each of these scope keys was first noted (absent: the reload notes it, first contact)."""
+        return {} if self.db is None else scope.since(self.db, keys)
+
+    def queued_inventory(self, keys: Iterable[str]) -> frozenset[str]:
+        """Those of these findings whose alert waits in an inventory."""
+        return frozenset() if self.db is None else scope.queued_inventory(self.db, keys)

@@ -20,7 +20,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from alertd.domain.codes import SOFTWARE_REASONS, Evidence, VersionBasis
+from alertd.domain.codes import SOFTWARE_REASONS, VersionBasis
 from alertd.domain.delivery import DeliveryState
 from alertd.domain.errors import LostState, StaleAlerts, StateDirError, StoreError
 from alertd.domain.feeds import Validators
@@ -31,7 +31,6 @@ from alertd.intake.formats.csvfeed import StoredRows
 from alertd.store import StateFileError, bulk, identity, journal, knowledge, scope, statedir
 from alertd.store.codecs import (
     alert_from_json,
-    decode_time,
     encode_time,
     finding_from_json,
     finding_to_json,
@@ -52,7 +51,7 @@ from alertd.store.records import (
     ResolvedFinding,
     delivery_of,
     feed_state_of,
-    in_chunks,
+    finding_states,
 )
 from alertd.store.schema import open_schema
 
@@ -526,28 +525,8 @@ class Store:
     # -- findings and alerts -------------------------------------------------------------------------------
 
     def finding_states(self, keys: Iterable[str]) -> dict[str, FindingState]:
-        states: dict[str, FindingState] = {}
-        for chunk, marks in in_chunks(keys):
-            for row in self.db.execute(
-                # A finding whose withdrawal was told counts as never told: affected again, it is told again.
-                f"""SELECT f.key, f.first_seen,
-                           CASE WHEN f.resolution IS NOT NULL AND f.resolved_told IS NOT NULL THEN NULL
-                                ELSE f.last_alerted END AS last_alerted,
-                           EXISTS (SELECT 1 FROM alerts a WHERE a.finding = f.key AND a.delivery IS NULL) AS queued,
-                           json_extract(f.body, '$.attrs.evidence') = ? AS told_unchecked,
-                           COALESCE((SELECT a.inventory FROM alerts a WHERE a.finding = f.key
-                                     AND a.delivery IS NOT NULL ORDER BY a.id DESC LIMIT 1), 0) AS inventoried
-                    FROM findings f WHERE f.key IN ({marks})""",
-                [Evidence.UNVERIFIED.value, *chunk],
-            ):
-                states[row["key"]] = FindingState(
-                    datetime.fromisoformat(row["first_seen"]),
-                    decode_time(row["last_alerted"]),
-                    bool(row["queued"]),
-                    bool(row["told_unchecked"]),
-                    bool(row["inventoried"]),
-                )
-        return states
+        """What the store remembers of each of these findings (:func:`alertd.store.records.finding_states`)."""
+        return finding_states(self.db, keys)
 
     def save_findings(self, findings: Sequence[Finding], alerts: Sequence[Alert], now: datetime) -> None:
         """Upsert this poll's findings (first and last seen) and queue the alerts policy decided on.

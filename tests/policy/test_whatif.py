@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import ipaddress
 from dataclasses import replace
-from datetime import UTC, datetime, time
+from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
 from builders import IPV4, make_alert, make_establishment, make_feed
@@ -14,9 +14,19 @@ from alertd.domain.codes import RuleKind, SeverityRule
 from alertd.domain.establishments import Contact, Establishment, Registry
 from alertd.domain.routing import Inhibition, Selector, Subscription
 from alertd.domain.tlp import Tlp
-from alertd.domain.values import Finding, Severity
-from alertd.domain.whatif import Because, Cause, Change, Difference, Fate, LikelyMistake, Mistake, Outcome
-from alertd.policy.difference import Sides, compare, likely_mistakes, outcomes, shared_domains, shared_networks
+from alertd.domain.values import Finding, FindingState, Severity
+from alertd.domain.whatif import Because, Cause, Change, Difference, Fate, LikelyMistake, Mistake, Outcome, Reload
+from alertd.policy.backlog import Contact as FirstContact
+from alertd.policy.backlog import contact_keys
+from alertd.policy.difference import (
+    Sides,
+    at_reload,
+    compare,
+    likely_mistakes,
+    outcomes,
+    shared_domains,
+    shared_networks,
+)
 from alertd.render import whatif_text
 
 NOW = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
@@ -295,3 +305,42 @@ def test_a_name_given_to_a_second_establishment_is_a_likely_mistake() -> None:
         )
         == []
     )
+
+
+def test_what_the_reload_sends_follows_what_was_told() -> None:
+    """A digest made immediate: never told, it goes now (in an inventory when its establishment is met for the
+    first time, the entry being old); told a day ago, nothing now (re-notified after a week);
+    told long ago, a re-notification; waiting in a queue, it goes as queued; a warning removed sends nothing."""
+    before, after = fates((DIGEST_SUB,), severity=Severity.HIGH), fates((NOW_SUB,), severity=Severity.HIGH)
+    diffs = compare(before, after, {"now": NOW_SUB, "daily": DIGEST_SUB})
+    first = NOW - timedelta(days=30)
+    noted = dict.fromkeys(contact_keys((NOW_SUB,), [FINDING]), first)
+    polled = FirstContact({"feodo": NOW - timedelta(hours=1)}, noted)
+
+    def reload(state: FindingState | None, contact: FirstContact = polled) -> list[Reload | None]:
+        states = {} if state is None else {FINDING.key: state}
+        done = at_reload(
+            diffs,
+            after,
+            registry=REGISTRY,
+            feeds={"feodo": replace(FEEDS["feodo"], severity=Severity.HIGH)},
+            subscriptions=(NOW_SUB,),
+            states=states,
+            renotify={Severity.HIGH: timedelta(days=7)},
+            now=NOW,
+            contact=contact,
+        )
+        return [d.reload for d in done]
+
+    assert reload(None) == [Reload.SENT_NOW]
+    assert reload(None, FirstContact({"feodo": NOW - timedelta(hours=1)}, {})) == [Reload.INVENTORY]
+    assert reload(FindingState(first, NOW - timedelta(days=1))) == [Reload.ALREADY_TOLD]
+    assert reload(FindingState(first, NOW - timedelta(days=8))) == [Reload.FOLLOW_UP]
+    assert reload(FindingState(first, None, queued=True)) == [Reload.ALREADY_QUEUED]
+    gone = compare(after, fates((), severity=Severity.HIGH), {"now": NOW_SUB})
+    assert [
+        d.reload
+        for d in at_reload(
+            gone, {}, registry=REGISTRY, feeds=FEEDS, subscriptions=(), states={}, renotify={}, now=NOW, contact=polled
+        )
+    ] == [Reload.NOTHING_MORE]

@@ -82,10 +82,14 @@ FEODO = {
 @pytest.fixture(scope="module")
 def history(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The running configuration's alertd.yaml, its store filled by one real cycle."""
-    tmp = tmp_path_factory.mktemp("whatif")
+    return cycled(tmp_path_factory.mktemp("whatif"), FEEDS, "feodo  28 entries (28 new), 5 findings")
+
+
+def cycled(tmp: Path, feeds: str, said: str) -> Path:
+    """The configuration written in ``tmp`` with ``feeds``, its store filled by one real cycle that says ``said``."""
     for name, text in (
         ("establishments.yaml", ESTABLISHMENTS),
-        ("feeds.yaml", FEEDS),
+        ("feeds.yaml", feeds),
         ("subscriptions.yaml", SUBSCRIPTIONS),
         ("inhibitions.yaml", INHIBITIONS),
         ("alertd.yaml", SETTINGS),
@@ -93,7 +97,7 @@ def history(tmp_path_factory: pytest.TempPathFactory) -> Path:
         (tmp / name).write_text(text)
     done = alertd(tmp / "alertd.yaml", "run", "--once")
     assert done.returncode == 0, done.stderr
-    assert "feodo  28 entries (28 new), 5 findings" in done.stdout
+    assert said in done.stdout
     return tmp / "alertd.yaml"
 
 
@@ -108,10 +112,15 @@ def edited(history: Path, tmp_path: Path, name: str, old: str, new: str) -> Path
     return tmp_path / "alertd.yaml"
 
 
+def exit_code(result: dict[str, Any]) -> int:
+    """What-if's exit code for its JSON: 4 when it warns of a likely mistake (a reload script stops), else 0."""
+    return 4 if result["mistakes"] else 0
+
+
 def what_if(history: Path, new: Path, *args: str) -> dict[str, Any]:
     done = alertd(history, "--log-level", "warning", "what-if", "--config", str(new), "--format", "json", *args)
-    assert done.returncode == 0, done.stderr
     result: dict[str, Any] = json.loads(done.stdout)
+    assert done.returncode == exit_code(result), done.stderr
     assert result["entries"] == 28 + 1404
     return result
 
@@ -122,11 +131,17 @@ def warned_cves(history: Path) -> list[str]:
     return sorted(r["indicator"] for r in map(json.loads, done.stdout.splitlines()) if r["type"] == "cve")
 
 
+DEFAULT_RELOAD = {"warning-added": "sent-now", "warning-removed": "nothing-more", "newly-inhibited": "nothing-more"}
+
+
 def record(
     change: str, cause: str, ip: str, before: str | None, after: str | None, rule: dict[str, Any], **more: str
 ) -> dict[str, Any]:
-    """What ``what-if --format json`` says of one change to a Feodo finding (found at ``ip``)."""
+    """What ``what-if --format json`` says of one change to a Feodo finding (found at ``ip``). Every finding was told
+    by the cycle (no backlog: ``backlog_after: never``): the reload sends a warning added, nothing more for one
+    removed, and nothing now for one told already."""
     entry = more.pop("entry", None)
+    reload = more.pop("reload", None) or DEFAULT_RELOAD.get(change, "already-told")
     out = {
         "change": change,
         "cause": cause,
@@ -138,6 +153,7 @@ def record(
         "before": before,
         "after": after,
         "rule": rule,
+        "reload": reload,
     }
     return out | ({"entry": entry} if entry else {})
 
@@ -270,6 +286,7 @@ def test_an_inhibition_removed_tells_the_finding_again(history: Path, tmp_path: 
                 "alerted",
                 rule,
                 asset="94.72.104.0/24",
+                reload="sent-now",  # held back since the first cycle: never told
             )
         ]
     }
@@ -316,11 +333,12 @@ def test_the_same_configuration_makes_no_difference_in_text(history: Path, tmp_p
 def test_the_text_names_each_change_and_its_rule(history: Path, tmp_path: Path) -> None:
     new = edited(history, tmp_path, "establishments.yaml", "154.12.224.0/20", "154.12.224.0/19")
     done = alertd(history, "--log-level", "warning", "what-if", "--config", str(new), "--establishment", "e-clinic")
-    assert done.returncode == 0, done.stderr
+    assert done.returncode == 4, done.stderr  # a likely mistake warned of: a reload script stops
     assert done.stdout.splitlines()[1:] == [
-        "e-clinic (Test Clinic): 1 warning added",
+        "e-clinic (Test Clinic): 1 warning added; at the reload: 1 sent now",
         "  + warning [imminent]: 154.12.248.41 (ipv4, feodo 332a475c405289817201c23379b93dbd); the registry now "
-        "matches it: 154.12.224.0/19 (address-in-network)",
+        "matches it: 154.12.224.0/19 (address-in-network); at the reload: not told as matched now: the next poll "
+        "sends it",
         "likely mistakes (1):",
         "  ! network 154.12.224.0/19 of e-clinic overlaps 154.12.248.0/24 of e-neighbour",
     ]
@@ -367,12 +385,12 @@ def test_the_summary_is_a_line_per_establishment_then_the_mistakes(history: Path
     new = edited(history, tmp_path, "feeds.yaml", "kind: compromise\n", "kind: compromise\n    severity: critical\n")
     (tmp_path / "establishments.yaml").write_text(ESTABLISHMENTS.replace("154.12.224.0/20", "154.12.224.0/19"))
     done = alertd(history, "--log-level", "warning", "what-if", "--config", str(new), "--format", "summary")
-    assert done.returncode == 0, done.stderr
+    assert done.returncode == 4, done.stderr
     assert done.stdout.splitlines() == [
-        "e-chu: 1 severity changed, 1 recipient removed",
-        "e-clinic: 1 warning added, 2 severities changed",
-        "e-neighbour: 1 severity changed",
-        "e-quiet: 1 severity changed",
+        "e-chu: 1 severity changed, 1 recipient removed; at the reload: 1 already told",
+        "e-clinic: 1 warning added, 2 severities changed; at the reload: 1 sent now, 2 already told",
+        "e-neighbour: 1 severity changed; at the reload: 1 already told",
+        "e-quiet: 1 severity changed; at the reload: 1 already told",
         "! network 154.12.224.0/19 of e-clinic overlaps 154.12.248.0/24 of e-neighbour",
     ]
 
@@ -381,8 +399,8 @@ def test_since_replays_only_the_entries_first_seen_within_it(history: Path, tmp_
     new = edited(history, tmp_path, "establishments.yaml", "154.12.224.0/20", "154.12.224.0/19")
     args = ("--log-level", "warning", "what-if", "--config", str(new), "--format", "json", "--since", "0.000001s")
     done = alertd(history, *args)
-    assert done.returncode == 0, done.stderr
     result = json.loads(done.stdout)
+    assert done.returncode == exit_code(result) == 4, done.stderr
     # Nothing first seen in the last microsecond: no finding to tell apart; the registry's slip is still warned of.
     assert (result["entries"], result["establishments"]) == (0, {})
     assert [m["mistake"] for m in result["mistakes"]] == ["shared-network"]
@@ -399,8 +417,8 @@ def widened(running: Path, tmp_path: Path) -> dict[str, Any]:
     (tmp_path / "new").mkdir()
     new = edited(running, tmp_path / "new", "establishments.yaml", "154.12.224.0/20", "154.12.224.0/19")
     done = alertd(running, "--log-level", "warning", "what-if", "--config", str(new), "--format", "json")
-    assert done.returncode == 0, done.stderr
     result: dict[str, Any] = json.loads(done.stdout)
+    assert done.returncode == exit_code(result) == 4, done.stderr  # the shared network
     return result
 
 
@@ -442,7 +460,133 @@ def test_a_feed_read_otherwise_is_said_not_to_be_replayed(history: Path, tmp_pat
         == "no difference among the entries replayed; a feed's edit cannot be replayed (below)"
     )
     done = alertd(history, "--log-level", "warning", "what-if", "--config", str(new), "--format", "summary")
+    assert done.returncode == 4, done.stderr
     assert done.stdout.splitlines()[-1] == (
         "! feed feodo: kind changed; its 28 stored entries were read under the old settings, so what it finds under "
         "the new ones is not shown here (see it after its next poll)"
     )
+
+
+# -- what the reload sends: compared with a real cycle after the edit --------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def backlog_history(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """As :func:`history`, but both feeds keep their default ``backlog_after`` (30 days): the samples' entries are
+    older, so the first cycle tells every establishment its findings in an inventory email."""
+    tmp = tmp_path_factory.mktemp("whatif-backlog")
+    feeds = FEEDS.replace("    backlog_after: never\n", "")
+    return cycled(tmp, feeds, "new alerts queued: 18 (18 backlog, for the inventory)")
+
+
+def reload_compared(
+    history: Path, tmp_path: Path, name: str, old: str, new: str
+) -> tuple[dict[tuple[str, str, str], str], list[tuple[str, str, bool]]]:
+    """What-if's code of what the reload sends, per (establishment, change, indicator); then the edit applied for
+    real to a copy of the running configuration and its state, a cycle run, and the alerts it queued:
+    (establishment, indicator, in an inventory)."""
+    running = copied_history(history, tmp_path)
+    (tmp_path / "new").mkdir()
+    edit = edited(running, tmp_path / "new", name, old, new)
+    done = alertd(running, "--log-level", "warning", "what-if", "--config", str(edit), "--format", "json")
+    result = json.loads(done.stdout)
+    assert done.returncode == exit_code(result), done.stderr
+    codes = {
+        (est, d["change"], d["indicator"]): d["reload"]
+        for est, diffs in result["establishments"].items()
+        for d in diffs
+    }
+    database = running.parent / "state" / "alertd.sqlite3"
+    with sqlite3.connect(database) as db:
+        (last,) = db.execute("SELECT MAX(id) FROM alerts").fetchone()
+    db.close()
+    shutil.copy(tmp_path / "new" / name, running.parent / name)
+    done = alertd(running, "run", "--once")
+    assert done.returncode == 0, done.stderr
+    with sqlite3.connect(database) as db:
+        rows = db.execute(
+            "SELECT a.establishment, json_extract(f.body, '$.indicator[1]'), a.inventory FROM alerts a "
+            "JOIN findings f ON f.key = a.finding WHERE a.id > ? ORDER BY a.establishment, a.id",
+            (last,),
+        ).fetchall()
+    db.close()
+    return codes, sorted((est, indicator, bool(inventory)) for est, indicator, inventory in rows)
+
+
+def sent(codes: dict[tuple[str, str, str], str]) -> list[tuple[str, str, bool]]:
+    """The alerts what-if says the reload queues, as :func:`reload_compared` lists the real ones."""
+    return sorted(
+        {(est, indicator, code == "inventory") for (est, _, indicator), code in codes.items() if code in SENDS}
+    )
+
+
+SENDS = ("sent-now", "inventory", "follow-up")
+
+
+def test_a_severity_raised_for_findings_told_in_an_inventory_sends_nothing_now(
+    backlog_history: Path, tmp_path: Path
+) -> None:
+    """Told in the inventory, still backlog: the reload does not tell them again, whatever their new severity."""
+    codes, real = reload_compared(
+        backlog_history, tmp_path, "feeds.yaml", "format: cisa-kev\n", "format: cisa-kev\n    severity: imminent\n"
+    )
+    assert len(codes) == 13
+    assert {(est, change, code) for (est, change, _), code in codes.items()} == {
+        ("e-chu", "severity-changed", "already-told")
+    }
+    assert real == sent(codes) == []
+
+
+def test_an_establishments_new_id_is_told_in_an_inventory(backlog_history: Path, tmp_path: Path) -> None:
+    """A new id is a first contact: its old findings are backlog, for the inventory, not warnings."""
+    codes, real = reload_compared(backlog_history, tmp_path, "establishments.yaml", "id: e-neighbour", "id: e-new")
+    assert codes == {
+        ("e-neighbour", "warning-removed", "154.12.248.41"): "nothing-more",
+        ("e-new", "warning-added", "154.12.248.41"): "inventory",
+    }
+    assert real == sent(codes) == [("e-new", "154.12.248.41", True)]
+
+
+def test_a_network_widened_over_old_entries_is_told_in_an_inventory(backlog_history: Path, tmp_path: Path) -> None:
+    codes, real = reload_compared(
+        backlog_history, tmp_path, "establishments.yaml", "154.12.224.0/20", "154.12.224.0/19"
+    )
+    assert codes == {("e-clinic", "warning-added", "154.12.248.41"): "inventory"}
+    assert real == sent(codes) == [("e-clinic", "154.12.248.41", True)]
+
+
+def test_a_network_widened_to_a_neighbour_never_told_is_sent_now(history: Path, tmp_path: Path) -> None:
+    """No backlog (``backlog_after: never``): the neighbour's address is news to e-clinic, warned of at once."""
+    codes, real = reload_compared(history, tmp_path, "establishments.yaml", "154.12.224.0/20", "154.12.224.0/19")
+    assert codes == {("e-clinic", "warning-added", "154.12.248.41"): "sent-now"}
+    assert real == sent(codes) == [("e-clinic", "154.12.248.41", False)]
+
+
+def test_a_software_version_edited_is_one_line_per_warning_told_again_as_the_reload_does(
+    history: Path, tmp_path: Path
+) -> None:
+    """The finding's key holds its asset: the reload tells each CVE again under the new version (a new asset, met
+    for the first time; no backlog here), and what-if says so in one ``asset-changed`` line each, not a - and a +."""
+    codes, real = reload_compared(history, tmp_path, "establishments.yaml", '"13.1-49.13"', '"13.1-49.15"')
+    assert len(codes) == len(warned_cves(history)) == 13
+    assert {(est, change, code) for (est, change, _), code in codes.items()} == {("e-chu", "asset-changed", "sent-now")}
+    assert real == sent(codes)
+    new = edited(history, tmp_path / "new", "establishments.yaml", '"13.1-49.13"', '"13.1-49.15"')
+    done = alertd(history, "--log-level", "warning", "what-if", "--config", str(new), "--format", "summary")
+    assert (done.returncode, done.stdout) == (0, "e-chu: 13 assets changed; at the reload: 13 sent now\n")
+    done = alertd(history, "--log-level", "warning", "what-if", "--config", str(new))
+    assert done.stdout.splitlines()[2].startswith(
+        "  ~ asset Citrix NetScaler ADC 13.1-49.13 -> Citrix NetScaler ADC 13.1-49.15: CVE-"
+    )
+
+
+def test_a_feed_file_copied_with_the_configuration_is_the_same_source(history: Path, tmp_path: Path) -> None:
+    """An edited copy of the folder holds copies of its ``file://`` feeds: the same bytes are the same source (no
+    likely mistake, exit 0); other bytes are another url, whose entries what-if cannot replay."""
+    csv = DATA / "abusech" / "feodotracker_ipblocklist_2024-04-04.csv"
+    copy = tmp_path / "feodo.csv"
+    shutil.copy(csv, copy)
+    new = edited(history, tmp_path, "feeds.yaml", str(csv), str(copy))
+    assert what_if(history, new)["mistakes"] == []
+    copy.write_text(csv.read_text().replace("154.12.248.41", "154.12.248.42"))
+    assert [m["values"] for m in what_if(history, new)["mistakes"]] == [["28", "url"]]
