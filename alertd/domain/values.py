@@ -26,7 +26,7 @@ class Severity(enum.IntEnum):
 
     @property
     def label(self) -> str:
-        return self.name.lower()
+        return _LABELS[self]  # a dict, not ``self.name``: an enum's name is a slow descriptor in Python 3.11
 
     @classmethod
     def parse(cls, text: str) -> Severity:
@@ -37,6 +37,7 @@ class Severity(enum.IntEnum):
             raise ValueError(f"unknown severity {text!r}; allowed: {', '.join(SEVERITY_NAMES)}") from None
 
 
+_LABELS = {s: s.name.lower() for s in Severity}
 SEVERITY_NAMES = tuple(s.label for s in sorted(Severity, reverse=True))
 
 

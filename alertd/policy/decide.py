@@ -144,7 +144,7 @@ def decide(
         if est is None or feed is None or withheld(finding, feed):
             continue
         severity, rule = classify(finding, feed)
-        state = states.get(finding.key)
+        state = states.get(finding.key) if states else None  # no state known: no key hashed (what-if)
         confirmation = confirmed(finding, state)
         # A finding told in an inventory is not re-notified as a warning while it is still backlog; once its source
         # marks it active or dates it anew it is news, told at once (contract §4).

@@ -10,11 +10,10 @@ from __future__ import annotations
 import io
 import re
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import matplotlib as mpl
-from matplotlib.figure import Figure
-from matplotlib.ticker import FuncFormatter, MaxNLocator
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 _RC: dict[str, Any] = {
     "svg.fonttype": "path",  # no font needed to show the page
@@ -55,6 +54,12 @@ def bar_chart(
 ) -> str:
     """A bar chart of ``values`` by ``labels`` as inline SVG: horizontal bars, largest on top, or vertical ones (a
     month each) with ``previous`` beside each; ``number`` writes the axis' figures in the reader's language."""
+    # Imported when a chart is drawn: matplotlib takes 0.4 s to import, which every other command (and the
+    # daemon's start, whose command line imports this module) would pay for nothing.
+    import matplotlib as mpl
+    from matplotlib.figure import Figure
+    from matplotlib.ticker import FuncFormatter, MaxNLocator
+
     with mpl.rc_context(_RC):  # type: ignore[arg-type]  # matplotlib types rc keys as a Literal
         rows = len(labels)
         height = max(1.6, 0.32 * rows + 0.8) if horizontal else 2.8
