@@ -35,7 +35,7 @@ from typing import Any
 from alertd.config import snapshot
 from alertd.config.establishment_rules import KEY as _KEY
 from alertd.config.establishment_rules import Fault, Rules, registry_items
-from alertd.config.sources import listing, read
+from alertd.config.sources import listing, read_hashed
 from alertd.config.yamlsrc import (
     FAST_PARSER,
     FastParseError,
@@ -122,9 +122,9 @@ class RegistryCache:
             whole.update(str(file).encode() + b"\0" + (entry[1] if entry else b"?") + b"\0")
         return whole.hexdigest()
 
-    def result(self, file: Path, raw: bytes) -> _FileResult:
-        """The file's result: the cached one when its bytes are the same, a fresh parse otherwise."""
-        digest = hashlib.sha256(raw).digest()
+    def result(self, file: Path, raw: bytes, digest: bytes) -> _FileResult:
+        """The file's result: the cached one when its bytes (``digest``: their SHA-256) are the same, a fresh parse
+        otherwise."""
         entry = self._entries.get(file)
         if entry is not None and entry[0] == len(raw) and entry[1] == digest:
             self.reused += 1
@@ -203,11 +203,11 @@ def load_registry(path: Path, cache: RegistryCache | None = None) -> Registry:
     with gc_paused():
         for file in files:
             try:
-                raw = read(file)
+                raw, digest = read_hashed(file)
             except ConfigError as exc:
                 problems.extend(exc.problems)
                 continue
-            result = cache.result(file, raw)
+            result = cache.result(file, raw, digest)
             problems.extend(result.problems)
             loaded.append((file, raw, result))
         cache.retain(files)

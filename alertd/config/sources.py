@@ -43,8 +43,7 @@ class Recording:
         for digest in [d for d in self.fresh if d in self.kept]:
             del self.fresh[digest]
 
-    def saw(self, path: Path, raw: bytes) -> None:
-        digest = hashlib.sha256(raw).hexdigest()
+    def saw(self, path: Path, raw: bytes, digest: str) -> None:
         self.files[str(path)] = digest
         if self.kept is None or digest not in self.kept:
             self.fresh[digest] = raw
@@ -99,17 +98,26 @@ def served_from(snapshot: Snapshot) -> contextlib.AbstractContextManager[Snapsho
 
 def read(path: Path) -> bytes:
     """The bytes of a config file; an unreadable file is a :class:`ConfigError` at line 1."""
+    return read_hashed(path)[0]
+
+
+def read_hashed(path: Path) -> tuple[bytes, bytes]:
+    """:func:`read`, with the bytes' SHA-256: one hash serves both the recording and the caller (the registry's
+    cache, keyed by it: a national registry's 100 MB are hashed once a load, not twice)."""
     snapshot = _served.get()
-    if snapshot is not None:
-        return snapshot.read(path)
+    raw = snapshot.read(path) if snapshot is not None else _from_disk(path)
+    digest = hashlib.sha256(raw).digest()
+    noting = _recording.get()
+    if snapshot is None and noting is not None:
+        noting.saw(path, raw, digest.hex())
+    return raw, digest
+
+
+def _from_disk(path: Path) -> bytes:
     try:
-        raw = path.read_bytes()
+        return path.read_bytes()
     except OSError as exc:
         raise ConfigError([Problem(str(path), 1, 1, f"cannot read file: {exc.strerror or exc}")]) from None
-    noting = _recording.get()
-    if noting is not None:
-        noting.saw(path, raw)
-    return raw
 
 
 def listing(folder: Path, suffixes: tuple[str, ...]) -> tuple[Path, ...] | None:
